@@ -1,0 +1,76 @@
+// JSON logging with pino. Secrets are redacted by path, and every message passes through
+// `redactSecrets` so that a key that slipped into a string is masked too.
+import pino, { type Logger } from "pino";
+import { loadEnv } from "./env.ts";
+
+const REDACT_PATHS = [
+  "password",
+  "*.password",
+  "apiKey",
+  "*.apiKey",
+  "api_key",
+  "*.api_key",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  'headers["x-api-key"]',
+  "*.headers.authorization",
+  '*.headers["x-api-key"]',
+  "token",
+  "*.token",
+  "secret",
+  "*.secret",
+];
+
+/** Masks things that look like provider keys, our API keys, bearer tokens or URL passwords. */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/\b(sk|ms|sk-ant|sk-proj)[-_][A-Za-z0-9_-]{8,}/g, "$1-[redacted]")
+    .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, "$1[redacted]")
+    .replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]+@/g, "$1[redacted]@");
+}
+
+function createLogger(): Logger {
+  const env = loadEnv();
+  const options: pino.LoggerOptions = {
+    level: env.LOG_LEVEL,
+    base: { service: "model-service" },
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: {
+      logMethod(args, method) {
+        const masked = args.map((a) => (typeof a === "string" ? redactSecrets(a) : a)) as typeof args;
+        method.apply(this, masked);
+      },
+    },
+    serializers: {
+      err: (e: unknown) => {
+        const s = pino.stdSerializers.err(e as Error);
+        if (s?.message) s.message = redactSecrets(s.message);
+        if (s?.stack) s.stack = redactSecrets(s.stack);
+        return s;
+      },
+    },
+  };
+  if (env.LOG_FORMAT === "pretty") {
+    // A readable single line per record without the pino-pretty dependency.
+    return pino(options, {
+      write(line: string) {
+        const r = JSON.parse(line) as Record<string, unknown>;
+        const { time, level, msg, service: _s, ...rest } = r;
+        const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : "";
+        process.stdout.write(`${String(time)} ${String(level).toUpperCase()} ${String(msg ?? "")}${extra}\n`);
+      },
+    });
+  }
+  return pino(options);
+}
+
+const g = globalThis as unknown as { __modelServiceLogger?: Logger };
+
+/** The process-wide logger (one instance across Next's route bundles). */
+export function getLogger(): Logger {
+  g.__modelServiceLogger ??= createLogger();
+  return g.__modelServiceLogger;
+}
