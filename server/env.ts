@@ -1,20 +1,23 @@
 // One zod schema for all configuration. `loadEnv` is the only reader of process.env for settings;
 // a bad value stops start-up with one line naming the variable and what it expects.
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { parseEnv as parseDotEnv } from "node:util";
 import { z } from "zod";
 
 const emptyAsUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 const optionalUrl = (what: string) =>
   z.preprocess(emptyAsUndefined, z.url({ error: `a URL such as ${what}` }).optional());
+const PORT_EXPECTED = "a port number from 0 to 65535 (0: any free port)";
 const port = (fallback: number) =>
   z.preprocess(
     emptyAsUndefined,
     z.coerce
-      .number({ error: "a port number from 1 to 65535" })
-      .int({ error: "a port number from 1 to 65535" })
-      .min(1, { error: "a port number from 1 to 65535" })
-      .max(65535, { error: "a port number from 1 to 65535" })
+      .number({ error: PORT_EXPECTED })
+      .int({ error: PORT_EXPECTED })
+      .min(0, { error: PORT_EXPECTED })
+      .max(65535, { error: PORT_EXPECTED })
       .default(fallback),
   );
 const positiveInt = (fallback: number, what: string) =>
@@ -119,4 +122,14 @@ export function loadEnv(): Env {
 /** For tests that change process.env between cases. */
 export function resetEnvForTests(): void {
   cached = undefined;
+}
+
+/**
+ * Reads `.env` from the working directory into process.env, for the server and CLI entry points.
+ * Variables already set in the environment win over the file.
+ */
+export function applyDotEnvFile(file = ".env"): void {
+  if (!existsSync(file)) return;
+  const values = parseDotEnv(readFileSync(file, "utf8"));
+  for (const [k, v] of Object.entries(values)) if (process.env[k] === undefined) process.env[k] = v;
 }

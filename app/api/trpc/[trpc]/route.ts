@@ -1,0 +1,4 @@
+import { trpcHandler } from "@/server/trpc/handler";
+
+export const dynamic = "force-dynamic";
+export { trpcHandler as GET, trpcHandler as POST };

@@ -1,0 +1,53 @@
+// The CLI behind `npm run cli -- <command> [options]` (entry point: main.ts).
+import { applyDotEnvFile, EnvError, loadEnv } from "../env.ts";
+import { redactSecrets } from "../logger.ts";
+import { commandHelp, parseCommandArgs, UsageError, type CliIO } from "./command.ts";
+
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const { commands } = await import("./commands.ts");
+  const overview = () =>
+    [
+      "Usage: npm run cli -- <command> [options]",
+      "",
+      "Commands:",
+      ...commands.map((c) => `  ${c.name.padEnd(20)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`),
+      "",
+      "Run `npm run cli -- <command> --help` for a command's options.",
+    ].join("\n");
+
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    io.out(overview());
+    return argv.length === 0 ? 1 : 0;
+  }
+  // The longest command name that the arguments start with: "db migrate" before "db".
+  const cmd = [...commands]
+    .sort((a, b) => b.name.split(" ").length - a.name.split(" ").length)
+    .find((c) => c.name.split(" ").every((word, i) => argv[i] === word));
+  if (!cmd) {
+    io.err(`Unknown command: ${argv.join(" ")}\n\n${overview()}`);
+    return 1;
+  }
+  try {
+    const values = parseCommandArgs(cmd, argv.slice(cmd.name.split(" ").length));
+    if (values === "help") {
+      io.out(commandHelp(cmd));
+      return 0;
+    }
+    applyDotEnvFile();
+    loadEnv();
+    const code = await cmd.run(values, io);
+    return code ?? 0;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof EnvError) {
+      io.err(e.message);
+      return 1;
+    }
+    io.err(`Error: ${redactSecrets(e instanceof Error ? e.message : String(e))}`);
+    return 1;
+  } finally {
+    const { closeDb } = await import("../db/index.ts");
+    const { runShutdownHooks } = await import("../lifecycle.ts");
+    await runShutdownHooks();
+    await closeDb();
+  }
+}

@@ -1,0 +1,126 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { endpoint, json, route } from "../http/endpoint.ts";
+import { leanRoutes } from "../http/routes/index.ts";
+import { onShutdown } from "../lifecycle.ts";
+import { startHost, type RunningHost } from "./server.ts";
+
+const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-host-"));
+process.env.DATA_DIR = dataDir;
+delete process.env.DATABASE_URL;
+process.env.LOG_LEVEL = "silent";
+
+let release: () => void = () => {};
+const events: string[] = [];
+const slow = endpoint({
+  GET: route({
+    access: "public",
+    handler: async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      events.push("handled");
+      return json({ finished: true });
+    },
+  }),
+});
+
+let host: RunningHost;
+beforeAll(async () => {
+  host = await startHost({
+    port: 0,
+    host: "127.0.0.1",
+    log: pino({ level: "silent" }),
+    routes: [...leanRoutes, { pattern: "/slow", handlers: slow }],
+  });
+});
+afterAll(async () => {
+  await host.shutdown("test end");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the node:http host", () => {
+  it("answers /health with each dependency's state", async () => {
+    const res = await fetch(`${host.url}/health`);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({ status: "ok", dependencies: { database: { status: "ok", backend: "pglite" }, redis: { status: "not_configured" } } });
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("answers /ping, and HEAD /ping without a body", async () => {
+    expect(await (await fetch(`${host.url}/ping`)).json()).toEqual({ status: "ok", message: "pong" });
+    const head = await fetch(`${host.url}/ping`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+  });
+
+  it("answers a wrong method with 405 and Allow", async () => {
+    const res = await fetch(`${host.url}/health`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+    expect((await res.json()).error.code).toBe("method_not_allowed");
+  });
+
+  it("answers an unknown path with a JSON 404 when no Next fallback is mounted", async () => {
+    const res = await fetch(`${host.url}/v1/nothing-here`);
+    expect(res.status).toBe(404);
+    expect((await res.json()).error.code).toBe("not_found");
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("finishes in-flight requests, refuses new ones, then runs the shutdown hooks", async () => {
+    const own = await startHost({
+      port: 0,
+      host: "127.0.0.1",
+      log: pino({ level: "silent" }),
+      routes: [{ pattern: "/slow", handlers: slow }],
+    });
+    events.length = 0;
+    onShutdown("test-flush", () => {
+      events.push("hook");
+    });
+    const inFlight = fetch(`${own.url}/slow`).then(async (r) => ({ status: r.status, body: await r.json() }));
+    await new Promise((r) => setTimeout(r, 100)); // the request is now being handled
+    const stopping = own.shutdown("test");
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(fetch(`${own.url}/slow`)).rejects.toThrow(); // no new connections
+    expect(events).toEqual([]);
+    release();
+    expect(await inFlight).toEqual({ status: 200, body: { finished: true } });
+    await stopping;
+    expect(events).toEqual(["handled", "hook"]);
+  });
+});
+
+describe("the server process", () => {
+  it("exits 0 after SIGTERM, having closed cleanly", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "model-service-proc-"));
+    const child = spawn("node_modules/.bin/tsx", ["--import", "./scripts/server-only-hook.mjs", "server/main.ts", "--api-only"], {
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dir, LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
+      child.stdout.on("data", () => {
+        const m = /"url":"(http:[^"]+)"/.exec(out);
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]!);
+        }
+      });
+    });
+    expect((await fetch(`${url}/ping`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(out).toContain("shut down cleanly");
+    rmSync(dir, { recursive: true, force: true });
+  }, 90_000);
+});

@@ -1,0 +1,181 @@
+import "server-only";
+// The one wrapper every REST handler uses: request id, auth, zod parsing of body and query,
+// the JSON error shape, and error mapping. Handlers are Web-standard `(Request) => Response`
+// functions, so the same code serves Next's route files and the lean node:http host.
+import type { Logger } from "pino";
+import { z } from "zod";
+import { loadEnv } from "../env.ts";
+import { AppError, fromZodError } from "../errors.ts";
+import { getLogger } from "../logger.ts";
+import { ANONYMOUS, authenticate, requireAdmin, requireAuthenticated, type Identity } from "../services/auth.ts";
+import { requestIdFrom } from "./request-id.ts";
+
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export type RouteContext = { params?: Promise<Record<string, string | string[] | undefined>> };
+export type WebHandler = (req: Request, ctx?: RouteContext) => Promise<Response>;
+
+/** public: anyone; user: any authenticated caller; admin: an admin caller. */
+export type Access = "public" | "user" | "admin";
+
+export type HandlerArgs<B, Q> = {
+  req: Request;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  identity: Identity;
+  requestId: string;
+  log: Logger;
+};
+
+type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = {
+  access: Access;
+  body?: B;
+  query?: Q;
+  /** Largest body accepted, in bytes; MAX_BODY_BYTES by default. */
+  maxBodyBytes?: number;
+  handler: (args: HandlerArgs<z.infer<B>, z.infer<Q>>) => Promise<Response | unknown>;
+};
+
+export type Route = (req: Request, ctx: RouteContext | undefined, requestId: string, log: Logger) => Promise<Response>;
+
+/** One method of an endpoint. The handler returns a Response, or a value sent as JSON with 200. */
+export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(
+  spec: RouteSpec<B, Q>,
+): Route {
+  return async (req, ctx, requestId, log) => {
+    // Public routes (health, ping) never look at credentials, so a bad key cannot make them fail.
+    const identity = spec.access === "public" ? ANONYMOUS : await authenticate(req.headers);
+    if (spec.access === "user") requireAuthenticated(identity);
+    if (spec.access === "admin") requireAdmin(identity);
+
+    const query = spec.query ? parseWith(spec.query, queryObject(new URL(req.url)), "query parameters") : undefined;
+    const body = spec.body
+      ? parseWith(spec.body, await readJson(req, spec.maxBodyBytes ?? loadEnv().MAX_BODY_BYTES), "request body")
+      : undefined;
+    const rawParams = (await ctx?.params) ?? {};
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(rawParams)) if (typeof v === "string") params[k] = v;
+
+    const out = await spec.handler({
+      req,
+      body: body as z.infer<B>,
+      query: query as z.infer<Q>,
+      params,
+      identity,
+      requestId,
+      log,
+    });
+    return out instanceof Response ? out : json(out);
+  };
+}
+
+/**
+ * An endpoint: the methods one path answers. Every HTTP method gets a handler, so a method the
+ * path does not serve answers 405 with an Allow header in our error shape, on either host.
+ */
+export function endpoint(methods: Partial<Record<Exclude<HttpMethod, "HEAD">, Route>>): Record<HttpMethod, WebHandler> {
+  const allowed = Object.keys(methods) as HttpMethod[];
+  if (allowed.includes("GET")) allowed.push("HEAD");
+  const out = {} as Record<HttpMethod, WebHandler>;
+  for (const method of HTTP_METHODS) {
+    const r = method === "HEAD" ? methods.GET : methods[method];
+    out[method] = async (req, ctx) => {
+      const requestId = requestIdFrom(req.headers);
+      const log = getLogger().child({ requestId });
+      let res: Response;
+      try {
+        if (!r) {
+          throw new AppError("method_not_allowed", `Method ${req.method} is not allowed here; use ${allowed.join(", ")}`, undefined, {
+            Allow: allowed.join(", "),
+          });
+        }
+        res = await r(req, ctx, requestId, log);
+      } catch (err) {
+        res = errorResponse(err, requestId, log);
+      }
+      res.headers.set("X-Request-Id", requestId);
+      return method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
+    };
+  }
+  return out;
+}
+
+export function json(data: unknown, init?: ResponseInit): Response {
+  const headers = new Headers(init?.headers);
+  headers.set("Content-Type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify(data), { ...init, headers });
+}
+
+/** Maps any thrown value to the JSON error shape; internals of an unexpected error stay in the log. */
+export function errorResponse(err: unknown, requestId: string, log: Logger): Response {
+  let appError: AppError;
+  if (err instanceof AppError) {
+    appError = err;
+    if (appError.status >= 500) log.warn({ code: appError.code, err: appError }, "request failed");
+  } else if (err instanceof z.ZodError) {
+    appError = fromZodError(err, "input");
+  } else {
+    log.error({ err }, "unhandled error");
+    appError = new AppError("internal_error", `Internal error. Quote request id ${requestId} when reporting it.`, {
+      request_id: requestId,
+    });
+  }
+  const body: { error: { code: string; message: string; details?: unknown } } = {
+    error: { code: appError.code, message: appError.message },
+  };
+  if (appError.details !== undefined) body.error.details = appError.details;
+  return json(body, { status: appError.status, headers: appError.headers });
+}
+
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw fromZodError(result.error, where);
+  return result.data;
+}
+
+/** Query string as an object; a key given more than once becomes an array. */
+function queryObject(url: URL): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+/** Reads a JSON body with a size cap that holds even when Content-Length is absent or lies. */
+async function readJson(req: Request, limit: number): Promise<unknown> {
+  const type = req.headers.get("content-type");
+  if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new AppError("unsupported_media_type", `Send the body as JSON (Content-Type: application/json), not ${type.split(";")[0]}`);
+  }
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (!req.body) throw new AppError("invalid_request", "A JSON request body is required");
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (!text.trim()) throw new AppError("invalid_request", "A JSON request body is required");
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new AppError("invalid_request", `The request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError("payload_too_large", `The request body is larger than the limit of ${limit} bytes`, { limit_bytes: limit });
+}

@@ -1,0 +1,76 @@
+// Entry point: `npm run dev` (with --dev) and `npm start`. Validates configuration, opens the
+// database (applying migrations), prepares Next, and serves on PORT until SIGTERM or SIGINT.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { applyDotEnvFile, EnvError, loadEnv } from "./env.ts";
+import { redactSecrets } from "./logger.ts";
+
+const dev = process.argv.includes("--dev");
+/** Serve only the API (the lean routes), without Next: a data-plane process, and fast to start in tests. */
+const apiOnly = process.argv.includes("--api-only");
+
+async function main(): Promise<void> {
+  let env;
+  try {
+    applyDotEnvFile();
+    env = loadEnv();
+  } catch (e) {
+    if (e instanceof EnvError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const { getLogger } = await import("./logger.ts");
+  const log = getLogger();
+  const { startHost } = await import("./host/server.ts");
+  const app = apiOnly ? undefined : await prepareNext(env.HOST, env.PORT);
+
+  const host = await startHost({
+    port: env.PORT,
+    host: env.HOST,
+    log,
+    fallback: app
+      ? async (req, res) => {
+          await app.ready;
+          await app.handle(req, res);
+        }
+      : undefined,
+  });
+  await app?.ready;
+  const { databaseKind } = await import("./db/index.ts");
+  log.info({ url: host.url, dev, apiOnly, database: databaseKind() }, "Model Service listening");
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    void host
+      .shutdown(signal)
+      .then(() => app?.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+async function prepareNext(hostname: string, port: number) {
+  const { default: next } = await import("next");
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  const app = next({ dev, dir, hostname, port });
+  return { ready: app.prepare(), handle: app.getRequestHandler(), close: () => app.close?.() };
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Model Service failed to start: ${redactSecrets(err instanceof Error ? err.message : String(err))}\n`);
+  process.exit(1);
+});
