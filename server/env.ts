@@ -1,8 +1,6 @@
 // One zod schema for all configuration. `loadEnv` is the only reader of process.env for settings;
 // a bad value stops start-up with one line naming the variable and what it expects.
-import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parseEnv as parseDotEnv } from "node:util";
 import { z } from "zod";
 
 const emptyAsUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
@@ -124,12 +122,3 @@ export function resetEnvForTests(): void {
   cached = undefined;
 }
 
-/**
- * Reads `.env` from the working directory into process.env, for the server and CLI entry points.
- * Variables already set in the environment win over the file.
- */
-export function applyDotEnvFile(file = ".env"): void {
-  if (!existsSync(file)) return;
-  const values = parseDotEnv(readFileSync(file, "utf8"));
-  for (const [k, v] of Object.entries(values)) if (process.env[k] === undefined) process.env[k] = v;
-}

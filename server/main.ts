@@ -2,7 +2,8 @@
 // database (applying migrations), prepares Next, and serves on PORT until SIGTERM or SIGINT.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { applyDotEnvFile, EnvError, loadEnv } from "./env.ts";
+import { EnvError, loadEnv } from "./env.ts";
+import { applyDotEnvFile } from "./dotenv.ts";
 import { redactSecrets } from "./logger.ts";
 
 const dev = process.argv.includes("--dev");
@@ -13,6 +14,8 @@ async function main(): Promise<void> {
   let env;
   try {
     applyDotEnvFile();
+    // A self-hosted gateway does not report to Vercel's telemetry (and cannot reach it here).
+    process.env.NEXT_TELEMETRY_DISABLED ??= "1";
     env = loadEnv();
   } catch (e) {
     if (e instanceof EnvError) {

@@ -1,5 +1,6 @@
 // The CLI behind `npm run cli -- <command> [options]` (entry point: main.ts).
-import { applyDotEnvFile, EnvError, loadEnv } from "../env.ts";
+import { EnvError, loadEnv } from "../env.ts";
+import { applyDotEnvFile } from "../dotenv.ts";
 import { redactSecrets } from "../logger.ts";
 import { commandHelp, parseCommandArgs, UsageError, type CliIO } from "./command.ts";
 

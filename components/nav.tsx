@@ -1,0 +1,98 @@
+"use client";
+// The dashboard's navigation; the link for the current page is marked with aria-current.
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+import type { ReactNode } from "react";
+
+type NavItem = { href: string; label: string; icon: ReactNode };
+
+const ICON_PROPS = {
+  width: 18,
+  height: 18,
+  viewBox: "0 0 24 24",
+  fill: "none",
+  stroke: "currentColor",
+  strokeWidth: 1.8,
+  strokeLinecap: "round",
+  strokeLinejoin: "round",
+  "aria-hidden": true,
+} as const;
+
+export const NAV_ITEMS: NavItem[] = [
+  {
+    href: "/",
+    label: "Usage",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <path d="M4 20V10M10 20V4M16 20v-7M22 20H2" />
+      </svg>
+    ),
+  },
+  {
+    href: "/playground",
+    label: "Playground",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z" />
+      </svg>
+    ),
+  },
+  {
+    href: "/models",
+    label: "Models",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <path d="M12 2 3 7l9 5 9-5-9-5zM3 17l9 5 9-5M3 12l9 5 9-5" />
+      </svg>
+    ),
+  },
+  {
+    href: "/keys",
+    label: "Keys",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <circle cx="7.5" cy="15.5" r="4.5" />
+        <path d="m10.7 12.3 9.8-9.8M17 6l3 3M14.5 8.5l2 2" />
+      </svg>
+    ),
+  },
+  {
+    href: "/vectors",
+    label: "Vectors",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <circle cx="5" cy="6" r="2" />
+        <circle cx="18" cy="5" r="2" />
+        <circle cx="12" cy="13" r="2" />
+        <circle cx="6" cy="19" r="2" />
+        <circle cx="19" cy="18" r="2" />
+        <path d="m6.6 7.3 3.8 4.3M16.4 6.3l-3.1 5M10.6 14.4l-3.3 3.3M13.7 14l3.6 2.9" />
+      </svg>
+    ),
+  },
+];
+
+function isActive(pathname: string, href: string): boolean {
+  return href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`);
+}
+
+export function Nav() {
+  const pathname = usePathname() ?? "/";
+  return (
+    <nav className="nav" aria-label="Main">
+      <ul>
+        {NAV_ITEMS.map((item) => {
+          const active = isActive(pathname, item.href);
+          return (
+            <li key={item.href}>
+              <Link href={item.href} className="nav-link" aria-current={active ? "page" : undefined}>
+                {item.icon}
+                <span>{item.label}</span>
+              </Link>
+            </li>
+          );
+        })}
+      </ul>
+    </nav>
+  );
+}

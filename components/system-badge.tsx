@@ -1,0 +1,51 @@
+"use client";
+// Version and database kind from `system.info`, with its loading and error states.
+import { trpc } from "./trpc-provider";
+
+const DATABASE_LABEL = { pglite: "PGlite", postgres: "PostgreSQL" } as const;
+
+export function SystemBadge() {
+  const info = trpc.system.info.useQuery(undefined, { staleTime: 5 * 60_000 });
+
+  if (info.isPending) {
+    return (
+      <div className="badge" data-state="loading" data-testid="system-badge" role="status">
+        <span className="badge-dot" aria-hidden />
+        <span>Connecting…</span>
+      </div>
+    );
+  }
+
+  if (info.isError) {
+    return (
+      <div className="badge" data-state="error" data-testid="system-badge" role="status" title={info.error.message}>
+        <span className="badge-dot" aria-hidden />
+        <span>Server unreachable</span>
+        <button type="button" className="badge-retry" onClick={() => void info.refetch()}>
+          Retry
+        </button>
+      </div>
+    );
+  }
+
+  const { version, database, vectorBackend } = info.data;
+  return (
+    <div
+      className="badge"
+      data-state="ok"
+      data-testid="system-badge"
+      role="status"
+      title={`Vectors: ${vectorBackend} · Rate limits: ${info.data.rateLimitStore} · Node ${info.data.nodeVersion}`}
+    >
+      <span className="badge-dot" aria-hidden />
+      <span className="badge-version">v{version}</span>
+      <span className="badge-sep" aria-hidden>
+        ·
+      </span>
+      <span className="badge-database" data-testid="database-kind">
+        {DATABASE_LABEL[database]}
+        {database === "pglite" ? <span className="badge-detail"> (embedded)</span> : null}
+      </span>
+    </div>
+  );
+}

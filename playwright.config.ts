@@ -1,0 +1,44 @@
+// Browser tests of the dashboard, against a running server: `npm run test:e2e` builds the app,
+// starts it on a free port with a fresh embedded database and sets E2E_BASE_URL (scripts/e2e.mjs).
+// Uses the system's Chromium (apt-get install chromium); Playwright downloads no browser here.
+import { defineConfig, devices } from "@playwright/test";
+
+const ci = Boolean(process.env.CI);
+
+export default defineConfig({
+  testDir: "./e2e",
+  outputDir: "./test-results",
+  fullyParallel: false,
+  workers: 1,
+  retries: ci ? 1 : 0,
+  forbidOnly: ci,
+  reporter: "list",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  use: {
+    baseURL: process.env.E2E_BASE_URL ?? "http://localhost:8003",
+    // Recording a trace costs 2 to 3 s a test here: only when a failed test is retried (CI).
+    trace: "on-first-retry",
+    screenshot: "only-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: {
+          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+});

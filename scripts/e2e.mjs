@@ -1,0 +1,182 @@
+// `npm run test:e2e`: builds the app (skipped with E2E_SKIP_BUILD=1), starts the production server
+// on a free port with a fresh embedded database, waits for /health, runs Playwright against it
+// (extra arguments go to `playwright test`), then stops the server and removes its data folder.
+// Exits with Playwright's code. E2E_VERBOSE=1 streams the server's output.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => path.join(root, "node_modules", ".bin", name);
+const HEALTH_TIMEOUT_MS = 90_000;
+const KILL_GRACE_MS = 5_000;
+const verbose = process.env.E2E_VERBOSE === "1";
+
+function log(message) {
+  process.stdout.write(`[e2e] ${message}\n`);
+}
+
+/** Runs a command to completion with inherited output; resolves with its exit code. */
+function run(command, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: "inherit" });
+    child.once("error", reject);
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The server, in its own process group so that it and everything it spawned can be stopped. */
+function startServer(env) {
+  const child = spawn(bin("tsx"), ["--import", "./scripts/server-only-hook.mjs", "server/main.ts"], {
+    cwd: root,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output = [];
+  const collect = (stream, target) =>
+    stream.on("data", (chunk) => {
+      output.push(chunk);
+      if (verbose) target.write(chunk);
+    });
+  collect(child.stdout, process.stdout);
+  collect(child.stderr, process.stderr);
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const tail = () => {
+    const text = Buffer.concat(output).toString("utf8");
+    return text.length > 20_000 ? `…${text.slice(-20_000)}` : text;
+  };
+  return { child, exited, output: tail };
+}
+
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch (err) {
+    if (err.code === "ESRCH") return false;
+    throw err;
+  }
+}
+
+async function stopServer(server) {
+  const { pid } = server.child;
+  if (pid === undefined) return;
+  signalGroup(pid, "SIGTERM");
+  const stopped = await Promise.race([server.exited.then(() => true), sleep(KILL_GRACE_MS).then(() => false)]);
+  if (!stopped) log(`server did not stop within ${KILL_GRACE_MS / 1000}s of SIGTERM: killing its process group`);
+  // Also reaps anything the server left behind in its group.
+  signalGroup(pid, "SIGKILL");
+}
+
+async function waitForHealth(baseUrl, server) {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let last = "no answer";
+  let exited = false;
+  void server.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) return `the server exited before it was healthy`;
+    try {
+      const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5_000) });
+      if (response.status === 200) return undefined;
+      last = `HTTP ${response.status}: ${(await response.text()).slice(0, 500)}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(500);
+  }
+  return `/health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last})`;
+}
+
+async function main() {
+  const baseEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+
+  if (process.env.E2E_SKIP_BUILD === "1") {
+    log("E2E_SKIP_BUILD=1: using the existing build");
+  } else {
+    log("building: next build");
+    const started = Date.now();
+    const code = await run(bin("next"), ["build"], baseEnv);
+    if (code !== 0) {
+      log(`next build failed (exit ${code})`);
+      return code;
+    }
+    log(`built in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  }
+
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-e2e-"));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const serverEnv = {
+    ...baseEnv,
+    NODE_ENV: "production",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    // Empty rather than deleted, so a DATABASE_URL in .env cannot fill it in: the embedded database.
+    DATABASE_URL: "",
+  };
+
+  log(`starting the server on ${baseUrl} (DATA_DIR ${dataDir})`);
+  const server = startServer(serverEnv);
+  let cleanedUp = false;
+  const cleanup = async () => {
+    if (cleanedUp) return;
+    cleanedUp = true;
+    await stopServer(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const onSignal = (signal) => {
+    log(`${signal}: stopping the server`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    const started = Date.now();
+    const problem = await waitForHealth(baseUrl, server);
+    if (problem) {
+      log(problem);
+      log("server output:");
+      process.stdout.write(server.output());
+      return 1;
+    }
+    log(`server healthy after ${((Date.now() - started) / 1000).toFixed(1)}s; running Playwright`);
+    const code = await run(bin("playwright"), ["test", ...process.argv.slice(2)], {
+      ...baseEnv,
+      E2E_BASE_URL: baseUrl,
+    });
+    if (code !== 0 && !verbose) {
+      log("Playwright failed; server output:");
+      process.stdout.write(server.output());
+    }
+    return code;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
