@@ -30,6 +30,7 @@ const nextConfig: NextConfig = {
     "pg",
     "pino",
     "ioredis",
+    "undici",
   ],
   // The embedded database lives under DATA_DIR (./.data by default): never trace it into a build.
   outputFileTracingExcludes: { "/*": ["./.data/**/*"] },

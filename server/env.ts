@@ -24,6 +24,108 @@ const positiveInt = (fallback: number, what: string) =>
     z.coerce.number({ error: what }).int({ error: what }).positive({ error: what }).default(fallback),
   );
 
+/** One limit: `requests` per `windowSeconds`; null turns the limit off. */
+export type RateLimitSpec = { requests: number; windowSeconds: number } | null;
+const RATE_LIMITS_EXPECTED =
+  'a JSON object of limits such as {"generate":"10/minute","tier:premium":"1000/hour"} (each "<requests>/<second|minute|hour|day|N s>" or "off")';
+const WINDOW_SECONDS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86400 };
+
+/** "10/minute", "100/60s", "5/30", "off" → a RateLimitSpec; undefined when the text is not one. */
+export function parseRateLimit(text: string): RateLimitSpec | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === "off" || t === "none" || t === "unlimited") return null;
+  const m = /^(\d+)\s*\/\s*(?:(second|minute|hour|day)|(\d+)\s*s?)$/.exec(t);
+  if (!m) return undefined;
+  const requests = Number(m[1]);
+  const windowSeconds = m[2] ? WINDOW_SECONDS[m[2]]! : Number(m[3]);
+  return requests > 0 && windowSeconds > 0 && Number.isSafeInteger(requests) ? { requests, windowSeconds } : undefined;
+}
+
+/** RATE_LIMITS: per-endpoint (`generate`) and per-tier (`tier:basic`) overrides of the built-in limits. */
+const rateLimits = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx): Record<string, RateLimitSpec> => {
+      if (text === undefined) return {};
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${RATE_LIMITS_EXPECTED}; it is not valid JSON` });
+        return z.NEVER;
+      }
+      if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+        ctx.addIssue({ code: "custom", message: RATE_LIMITS_EXPECTED });
+        return z.NEVER;
+      }
+      const out: Record<string, RateLimitSpec> = {};
+      for (const [name, value] of Object.entries(raw)) {
+        if (name === "default") {
+          ctx.addIssue({ code: "custom", message: `${RATE_LIMITS_EXPECTED}; set the default with RATE_LIMIT_REQUESTS and RATE_LIMIT_WINDOW, not "default"` });
+          return z.NEVER;
+        }
+        const spec = /^[a-z0-9][a-z0-9:_-]*$/.test(name) && typeof value === "string" ? parseRateLimit(value) : undefined;
+        if (spec === undefined) {
+          ctx.addIssue({ code: "custom", message: `${RATE_LIMITS_EXPECTED}; the entry ${JSON.stringify(name.slice(0, 40))} is not one` });
+          return z.NEVER;
+        }
+        out[name] = spec;
+      }
+      return out;
+    }),
+);
+
+/** One OpenAI-compatible server (Ollama, vLLM, LM Studio, Groq, ...) in OPENAI_COMPATIBLE_PROVIDERS. */
+const compatibleProviderSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: "a lowercase id such as ollama" }),
+  name: z.string().min(1).optional(),
+  baseUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL such as http://localhost:11434/v1" }),
+  apiKey: z.string().min(1).optional(),
+  models: z
+    .array(z.union([z.string().min(1), z.strictObject({ id: z.string().min(1), type: z.enum(["chat", "embedding"]) })]))
+    .default([]),
+});
+export type CompatibleProviderConfig = z.infer<typeof compatibleProviderSchema>;
+const COMPATIBLE_EXPECTED =
+  'a JSON array such as [{"id":"ollama","name":"Ollama","baseUrl":"http://localhost:11434/v1","apiKey":"optional","models":["llama3.1"]}]';
+const RESERVED_PROVIDER_IDS = new Set(["openai", "anthropic", "local"]);
+
+// The JSON is parsed here rather than with z.json() so that no error repeats the value (it may hold keys).
+const compatibleProviders = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx): CompatibleProviderConfig[] => {
+      if (text === undefined) return [];
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${COMPATIBLE_EXPECTED} (it is not valid JSON)` });
+        return z.NEVER;
+      }
+      const parsed = z.array(compatibleProviderSchema).safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const where = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("") || "the value";
+        ctx.addIssue({ code: "custom", message: `${COMPATIBLE_EXPECTED} (${where}: ${issue.message})` });
+        return z.NEVER;
+      }
+      const seen = new Set<string>();
+      for (const p of parsed.data) {
+        if (RESERVED_PROVIDER_IDS.has(p.id) || seen.has(p.id)) {
+          ctx.addIssue({ code: "custom", message: `${COMPATIBLE_EXPECTED} (id "${p.id}" is taken; ids must be unique and not openai, anthropic or local)` });
+          return z.NEVER;
+        }
+        seen.add(p.id);
+      }
+      return parsed.data;
+    }),
+);
+
 export const envSchema = z.object({
   NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(["development", "production", "test"]).default("development")),
   PORT: port(8003),
@@ -49,6 +151,8 @@ export const envSchema = z.object({
   OPENAI_BASE_URL: optionalUrl("https://api.openai.com/v1"),
   ANTHROPIC_API_KEY: optionalString,
   ANTHROPIC_BASE_URL: optionalUrl("https://api.anthropic.com"),
+  /// OpenAI-compatible servers, each its own provider: a JSON array (see COMPATIBLE_EXPECTED).
+  OPENAI_COMPATIBLE_PROVIDERS: compatibleProviders,
   JWT_SECRET: optionalString,
   JWT_ALGORITHM: z.preprocess(
     emptyAsUndefined,
@@ -57,6 +161,18 @@ export const envSchema = z.object({
   AUTH_SECRET: optionalString,
   RATE_LIMIT_REQUESTS: positiveInt(100, "a whole number of requests above 0"),
   RATE_LIMIT_WINDOW: positiveInt(60, "a whole number of seconds above 0"),
+  /// Overrides of the per-endpoint and per-tier limits, e.g. {"generate":"10/minute","tier:basic":"10/hour"}.
+  RATE_LIMITS: rateLimits,
+  /// Prefix of every Redis key and channel this service uses (several deployments or test runs on one Redis).
+  REDIS_KEY_PREFIX: z.preprocess(
+    emptyAsUndefined,
+    z.string().regex(/^[\w:.-]{1,64}$/, { error: "letters, digits and : . _ - (at most 64)" }).default("ms:"),
+  ),
+  /// Bearer token that may read /metrics (besides an admin key).
+  METRICS_TOKEN: optionalString,
+  /// Optional GitHub sign-in for the dashboard (only for existing users, matched by verified email).
+  AUTH_GITHUB_ID: optionalString,
+  AUTH_GITHUB_SECRET: optionalString,
   LOG_LEVEL: z.preprocess(
     (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
     z
@@ -69,6 +185,8 @@ export const envSchema = z.object({
     (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
     z.enum(["json", "pretty"], { error: "json or pretty" }).default("json"),
   ),
+  /// Deadline for one provider call, retries included, in milliseconds.
+  PROVIDER_TIMEOUT_MS: positiveInt(120_000, "a whole number of milliseconds above 0"),
   /// Largest request body the REST endpoints accept, in bytes.
   MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024, "a whole number of bytes above 0"),
 });
@@ -82,8 +200,11 @@ export const SECRET_VARIABLES = new Set([
   "REDIS_URL",
   "OPENAI_API_KEY",
   "ANTHROPIC_API_KEY",
+  "OPENAI_COMPATIBLE_PROVIDERS",
   "JWT_SECRET",
   "AUTH_SECRET",
+  "METRICS_TOKEN",
+  "AUTH_GITHUB_SECRET",
 ]);
 
 export class EnvError extends Error {

@@ -12,6 +12,8 @@ export type GenerateRequest = {
   messages: ChatMessage[];
   temperature?: number;
   maxTokens?: number;
+  /** The model's largest output (catalogue), for providers that require max_tokens when `maxTokens` is unset. */
+  defaultMaxTokens?: number;
   topP?: number;
   stop?: string[];
   /** An opaque end-user id passed to providers that take one. */
@@ -50,7 +52,10 @@ export type EmbedRequest = { model: string; texts: string[]; dimensions?: number
 export type EmbedResult = { embeddings: number[][]; usage: { inputTokens: number }; model: string };
 
 export type CallOptions = {
-  /** Aborts the upstream call (client went away, timeout). */
+  /**
+   * Aborts the upstream call (client went away, timeout). The call then rejects with the signal's
+   * reason, except a TimeoutError reason (AbortSignal.timeout), which becomes a "timeout" ProviderError.
+   */
   signal?: AbortSignal;
 };
 
@@ -66,7 +71,7 @@ export interface Provider {
   generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult>;
   streamText(request: GenerateRequest, options?: CallOptions): AsyncIterable<StreamPart>;
   generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult>;
-  /** Largest number of texts one embeddings call may carry. */
+  /** Largest number of texts one embeddings call to the provider carries; 0: no embeddings. */
   readonly maxEmbeddingsPerCall: number;
   /** Models the provider itself offers beyond the catalogue (e.g. a compatible server's list). */
   listModels(): Promise<ProviderModel[]>;

@@ -1,0 +1,248 @@
+import "server-only";
+// Anthropic through the official `@anthropic-ai/sdk`: system messages go to the top-level `system`
+// field, max_tokens is required (a default applies), usage arrives split across message_start and
+// message_delta, and cached input is reported beside input_tokens rather than inside it. The SDK
+// (1.x) speaks API version 2026-10-21 and sends the key as `Authorization: Bearer`.
+import Anthropic, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+  AnthropicError,
+} from "@anthropic-ai/sdk";
+import {
+  abortError,
+  fromConnectionError,
+  fromHttpError,
+  isBrokenBody,
+  malformedResponse,
+  scrubSecrets,
+  unavailable,
+  type ErrorContext,
+} from "./errors.ts";
+import { getProviderFetch, type ProviderFetch } from "./http.ts";
+import {
+  ProviderError,
+  type CallOptions,
+  type EmbedResult,
+  type FinishReason,
+  type GenerateRequest,
+  type GenerateResult,
+  type Provider,
+  type ProviderModel,
+  type ProviderStatus,
+  type StreamPart,
+  type TokenUsage,
+} from "./types.ts";
+
+/** max_tokens when neither the caller nor the catalogue (defaultMaxTokens) gives one. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+const SDK_TIMEOUT_MS = 10 * 60_000;
+
+type AnthropicUsageFields = {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  output_tokens_details?: { thinking_tokens?: number | null } | null;
+};
+
+/**
+ * Anthropic usage in our terms. Its input_tokens excludes cache reads and cache writes; ours counts
+ * every input token, with the cache reads as the cached subset.
+ */
+export function convertAnthropicUsage(usage: AnthropicUsageFields): TokenUsage {
+  const cacheRead = usage.cache_read_input_tokens ?? 0;
+  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  return {
+    inputTokens: (usage.input_tokens ?? 0) + cacheRead + cacheWrite,
+    outputTokens: usage.output_tokens ?? 0,
+    cachedInputTokens: cacheRead,
+    reasoningTokens: usage.output_tokens_details?.thinking_tokens ?? 0,
+  };
+}
+
+export function mapAnthropicStopReason(reason: string | null | undefined): FinishReason {
+  switch (reason) {
+    case "end_turn":
+    case "stop_sequence":
+      return "stop";
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "length";
+    case "tool_use":
+      return "tool_calls";
+    case "refusal":
+      return "content_filter";
+    default:
+      return "other";
+  }
+}
+
+export type AnthropicProviderOptions = {
+  apiKey?: string;
+  baseURL?: string;
+  fetch?: ProviderFetch;
+};
+
+export class AnthropicProvider implements Provider {
+  readonly id = "anthropic";
+  readonly name = "Anthropic";
+  /** Anthropic has no embeddings models. */
+  readonly maxEmbeddingsPerCall = 0;
+  private readonly client: Anthropic | undefined;
+  private readonly ctx: ErrorContext;
+
+  constructor(private readonly options: AnthropicProviderOptions) {
+    this.ctx = { providerName: this.name, secrets: [options.apiKey] };
+    if (options.apiKey) {
+      this.client = new Anthropic({
+        apiKey: options.apiKey,
+        baseURL: options.baseURL ?? "https://api.anthropic.com",
+        webhookKey: null,
+        // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
+        maxRetries: 0,
+        // Set explicitly: without it the SDK refuses non-streamed requests with a large max_tokens.
+        timeout: SDK_TIMEOUT_MS,
+        fetch: options.fetch ?? getProviderFetch(),
+        logLevel: "off",
+        openTelemetry: false,
+      });
+    }
+  }
+
+  status(): ProviderStatus {
+    return this.client ? { available: true } : { available: false, reason: "ANTHROPIC_API_KEY is not set" };
+  }
+
+  private requireClient(): Anthropic {
+    if (!this.client) throw unavailable("ANTHROPIC_API_KEY is not set");
+    return this.client;
+  }
+
+  private params(request: GenerateRequest): Anthropic.MessageCreateParamsNonStreaming {
+    const system = request.messages.filter((m) => m.role === "system").map((m) => m.content);
+    const params: Anthropic.MessageCreateParamsNonStreaming = {
+      model: request.model,
+      max_tokens: request.maxTokens ?? request.defaultMaxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+      messages: request.messages
+        .filter((m) => m.role !== "system")
+        .map((m) => ({ role: m.role as "user" | "assistant", content: m.content })),
+    };
+    if (system.length) params.system = system.join("\n\n");
+    // temperature and top_p are left out on purpose: API version 2026-10-21, which this SDK sends,
+    // answers 400 to any sampling parameter, even at its default value.
+    if (request.stop?.length) params.stop_sequences = request.stop;
+    if (request.user !== undefined) params.metadata = { user_id: request.user };
+    return params;
+  }
+
+  async generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {
+    const client = this.requireClient();
+    try {
+      const message = await client.messages.create(this.params(request), { signal: options?.signal });
+      let text = "";
+      for (const block of message.content) if (block.type === "text") text += block.text;
+      return {
+        id: message.id,
+        text,
+        finishReason: mapAnthropicStopReason(message.stop_reason),
+        usage: convertAnthropicUsage(message.usage),
+        model: message.model,
+      };
+    } catch (error) {
+      throw this.convertError(error, options?.signal);
+    }
+  }
+
+  async *streamText(request: GenerateRequest, options?: CallOptions): AsyncGenerator<StreamPart, void, undefined> {
+    const client = this.requireClient();
+    const signal = options?.signal;
+    // Input counts arrive in message_start, the output count (cumulative) in message_delta, which
+    // may also repeat the input counts; the latest value of each field wins.
+    const usage: AnthropicUsageFields = {};
+    let stopReason: string | null | undefined;
+    let stopped = false;
+    let id: string | undefined;
+    let model: string | undefined;
+    try {
+      const stream = await client.messages.create({ ...this.params(request), stream: true }, { signal });
+      for await (const event of stream) {
+        // Events already buffered when the caller aborted are dropped, not yielded.
+        if (signal?.aborted) break;
+        switch (event.type) {
+          case "message_start":
+            id = event.message.id;
+            model = event.message.model;
+            mergeUsage(usage, event.message.usage);
+            break;
+          case "content_block_delta":
+            if (event.delta.type === "text_delta" && event.delta.text) yield { type: "text-delta", text: event.delta.text };
+            break;
+          case "message_delta":
+            stopReason = event.delta.stop_reason;
+            mergeUsage(usage, event.usage);
+            break;
+          case "message_stop":
+            stopped = true;
+            break;
+        }
+      }
+    } catch (error) {
+      throw this.convertError(error, signal);
+    }
+    if (signal?.aborted) throw abortError(this.ctx, signal);
+    if (!stopped) throw new ProviderError("Anthropic ended the stream before message_stop", "connection", undefined, true);
+    yield { type: "finish", finishReason: mapAnthropicStopReason(stopReason), usage: convertAnthropicUsage(usage), id, model };
+  }
+
+  async generateEmbeddings(): Promise<EmbedResult> {
+    throw new ProviderError(
+      "Anthropic offers no embeddings models; use an OpenAI or local embedding model",
+      "invalid_request",
+      undefined,
+      false,
+    );
+  }
+
+  async listModels(): Promise<ProviderModel[]> {
+    const client = this.requireClient();
+    try {
+      const out: ProviderModel[] = [];
+      for await (const m of client.models.list()) out.push({ id: m.id, type: "chat" });
+      return out;
+    } catch (error) {
+      throw this.convertError(error, undefined);
+    }
+  }
+
+  /** Any failure of an SDK call as a ProviderError (or the caller's own abort reason). */
+  convertError(error: unknown, signal: AbortSignal | undefined): unknown {
+    if (error instanceof ProviderError) return error;
+    if (signal?.aborted) return abortError(this.ctx, signal);
+    if (error instanceof APIConnectionTimeoutError) return fromConnectionError(this.ctx, error, true);
+    if (error instanceof APIUserAbortError) return new DOMException("This operation was aborted", "AbortError");
+    if (error instanceof APIConnectionError) return fromConnectionError(this.ctx, error);
+    if (error instanceof APIError) return fromHttpError(this.ctx, error.status, error.error, error.headers);
+    if (error instanceof SyntaxError) return malformedResponse(this.ctx);
+    if (isBrokenBody(error)) return fromConnectionError(this.ctx, error);
+    if (error instanceof AnthropicError) {
+      return new ProviderError(scrubSecrets(`Anthropic: ${error.message}`, this.ctx.secrets), "invalid_request", undefined, false);
+    }
+    return error;
+  }
+}
+
+function mergeUsage(into: AnthropicUsageFields, from: AnthropicUsageFields | null | undefined): void {
+  if (!from) return;
+  for (const key of ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"] as const) {
+    const v = from[key];
+    if (typeof v === "number") into[key] = v;
+  }
+  if (from.output_tokens_details) into.output_tokens_details = from.output_tokens_details;
+}
+
+/** Anthropic (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). */
+export function createAnthropicProvider(options: AnthropicProviderOptions): AnthropicProvider {
+  return new AnthropicProvider(options);
+}

@@ -1,0 +1,305 @@
+import "server-only";
+// OpenAI through the official `openai` SDK. The same class speaks to any server of the OpenAI chat
+// protocol (openai-compatible.ts configures it differently); this file owns the protocol mapping:
+// our request to chat.completions / embeddings, and their answers, usage and errors back to ours.
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from "openai";
+import {
+  abortError,
+  fromConnectionError,
+  fromHttpError,
+  isBrokenBody,
+  malformedResponse,
+  scrubSecrets,
+  unavailable,
+  type ErrorContext,
+} from "./errors.ts";
+import { getProviderFetch, type ProviderFetch } from "./http.ts";
+import {
+  ProviderError,
+  type CallOptions,
+  type EmbedRequest,
+  type EmbedResult,
+  type FinishReason,
+  type GenerateRequest,
+  type GenerateResult,
+  type Provider,
+  type ProviderModel,
+  type ProviderStatus,
+  type StreamPart,
+  type TokenUsage,
+} from "./types.ts";
+
+/** OpenAI's limit on inputs per embeddings request. */
+export const OPENAI_MAX_EMBEDDINGS_PER_CALL = 2048;
+/** How many embeddings batches of one request run at the same time. */
+const EMBEDDING_CONCURRENCY = 4;
+/** The SDKs' own per-request timeout; the generation service sets tighter deadlines via the signal. */
+const SDK_TIMEOUT_MS = 10 * 60_000;
+
+export type OpenAIChatProviderConfig = {
+  id: string;
+  name: string;
+  baseURL: string;
+  apiKey?: string;
+  organization?: string;
+  /** When set, the provider is unavailable for this reason (e.g. "OPENAI_API_KEY is not set"). */
+  unavailableReason?: string;
+  /** OpenAI wants max_completion_tokens (o-series reject max_tokens); many compatible servers know only max_tokens. */
+  maxTokensField: "max_completion_tokens" | "max_tokens";
+  /** base64 halves the bytes (OpenAI); compatible servers may ignore it and send floats, so they get "float". */
+  embeddingEncoding: "base64" | "float";
+  maxEmbeddingsPerCall?: number;
+  /** Models answered by listModels(); defaults to the server's GET /models. */
+  listModels?: (client: OpenAI, signal?: AbortSignal) => Promise<ProviderModel[]>;
+  fetch?: ProviderFetch;
+};
+
+/** The OpenAI usage object in our terms; cached tokens are part of prompt_tokens, reasoning of completion_tokens. */
+export function convertOpenAIUsage(usage: OpenAI.CompletionUsage | null | undefined): TokenUsage | undefined {
+  if (!usage) return undefined;
+  return {
+    inputTokens: usage.prompt_tokens ?? 0,
+    outputTokens: usage.completion_tokens ?? 0,
+    cachedInputTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+    reasoningTokens: usage.completion_tokens_details?.reasoning_tokens ?? 0,
+  };
+}
+
+export function mapOpenAIFinishReason(reason: string | null | undefined): FinishReason {
+  switch (reason) {
+    case "stop":
+      return "stop";
+    case "length":
+      return "length";
+    case "content_filter":
+      return "content_filter";
+    case "tool_calls":
+    case "function_call":
+      return "tool_calls";
+    default:
+      return "other";
+  }
+}
+
+const NO_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
+
+export class OpenAIChatProvider implements Provider {
+  readonly id: string;
+  readonly name: string;
+  readonly maxEmbeddingsPerCall: number;
+  private readonly client: OpenAI | undefined;
+  private readonly ctx: ErrorContext;
+
+  constructor(private readonly config: OpenAIChatProviderConfig) {
+    this.id = config.id;
+    this.name = config.name;
+    this.maxEmbeddingsPerCall = config.maxEmbeddingsPerCall ?? OPENAI_MAX_EMBEDDINGS_PER_CALL;
+    this.ctx = { providerName: config.name, secrets: [config.apiKey] };
+    if (config.unavailableReason === undefined) {
+      this.client = new OpenAI({
+        // Every value is passed explicitly so that the SDK reads nothing from process.env itself.
+        apiKey: config.apiKey ?? "none",
+        adminAPIKey: null,
+        organization: config.organization ?? null,
+        project: null,
+        webhookSecret: null,
+        baseURL: config.baseURL,
+        // A keyless compatible server (Ollama, vLLM) gets no Authorization header at all.
+        defaultHeaders: config.apiKey ? undefined : { Authorization: null },
+        // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
+        maxRetries: 0,
+        timeout: SDK_TIMEOUT_MS,
+        fetch: config.fetch ?? getProviderFetch(),
+        // Failures reach the caller as ProviderError; the SDK's console output would bypass our logs.
+        logLevel: "off",
+      });
+    }
+  }
+
+  status(): ProviderStatus {
+    return this.config.unavailableReason === undefined ? { available: true } : { available: false, reason: this.config.unavailableReason };
+  }
+
+  private requireClient(): OpenAI {
+    if (!this.client) throw unavailable(this.config.unavailableReason ?? `${this.name} is unavailable`);
+    return this.client;
+  }
+
+  private chatParams(request: GenerateRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+    const params: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
+      model: request.model,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+    };
+    if (request.temperature !== undefined) params.temperature = request.temperature;
+    if (request.topP !== undefined) params.top_p = request.topP;
+    if (request.maxTokens !== undefined) params[this.config.maxTokensField] = request.maxTokens;
+    if (request.stop?.length) params.stop = request.stop;
+    if (request.user !== undefined) params.user = request.user;
+    return params;
+  }
+
+  async generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {
+    const client = this.requireClient();
+    try {
+      const completion = await client.chat.completions.create(this.chatParams(request), { signal: options?.signal });
+      const choice = completion.choices?.[0];
+      return {
+        id: completion.id,
+        text: choice?.message?.content ?? "",
+        finishReason: mapOpenAIFinishReason(choice?.finish_reason),
+        // A compatible server that reports no usage: zeros, as there is nothing better to say here.
+        usage: convertOpenAIUsage(completion.usage) ?? NO_USAGE,
+        model: completion.model ?? request.model,
+      };
+    } catch (error) {
+      throw this.convertError(error, options?.signal);
+    }
+  }
+
+  async *streamText(request: GenerateRequest, options?: CallOptions): AsyncGenerator<StreamPart, void, undefined> {
+    const client = this.requireClient();
+    const signal = options?.signal;
+    let finishReason: FinishReason | undefined;
+    let usage: TokenUsage | undefined;
+    let id: string | undefined;
+    let model: string | undefined;
+    try {
+      const stream = await client.chat.completions.create(
+        { ...this.chatParams(request), stream: true, stream_options: { include_usage: true } },
+        { signal },
+      );
+      // Breaking out of this loop (the consumer stopped) makes the SDK abort the upstream request.
+      for await (const chunk of stream) {
+        // Chunks already buffered when the caller aborted are dropped, not yielded.
+        if (signal?.aborted) break;
+        id ??= chunk.id;
+        model ??= chunk.model;
+        if (chunk.usage) usage = convertOpenAIUsage(chunk.usage);
+        const choice = chunk.choices?.[0];
+        if (!choice) continue;
+        const text = choice.delta?.content;
+        if (text) yield { type: "text-delta", text };
+        if (choice.finish_reason) finishReason = mapOpenAIFinishReason(choice.finish_reason);
+      }
+    } catch (error) {
+      throw this.convertError(error, signal);
+    }
+    // The SDK ends an aborted stream quietly; a stream without a finish reason was cut short.
+    if (signal?.aborted) throw abortError(this.ctx, signal);
+    if (finishReason === undefined) {
+      throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
+    }
+    yield { type: "finish", finishReason, usage, id, model };
+  }
+
+  async generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult> {
+    const client = this.requireClient();
+    const batches: string[][] = [];
+    for (let i = 0; i < request.texts.length; i += this.maxEmbeddingsPerCall) {
+      batches.push(request.texts.slice(i, i + this.maxEmbeddingsPerCall));
+    }
+    const results: { embeddings: number[][]; tokens: number; model: string }[] = new Array(batches.length);
+    // One failed batch fails the request: the batches still running are aborted.
+    const siblings = new AbortController();
+    const signal = options?.signal ? AbortSignal.any([options.signal, siblings.signal]) : siblings.signal;
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length && !signal.aborted) {
+        const index = next++;
+        results[index] = await this.embedBatch(client, request, batches[index]!, signal);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(EMBEDDING_CONCURRENCY, batches.length) }, worker));
+    } catch (error) {
+      siblings.abort();
+      throw this.convertError(error, options?.signal);
+    }
+    return {
+      embeddings: results.flatMap((r) => r.embeddings),
+      usage: { inputTokens: results.reduce((sum, r) => sum + r.tokens, 0) },
+      model: results[0]?.model ?? request.model,
+    };
+  }
+
+  private async embedBatch(client: OpenAI, request: EmbedRequest, input: string[], signal?: AbortSignal) {
+    const params: OpenAI.EmbeddingCreateParams = { model: request.model, input };
+    if (request.dimensions !== undefined) params.dimensions = request.dimensions;
+    if (request.user !== undefined) params.user = request.user;
+    // Asking for base64 explicitly would make the SDK hand back the strings; leaving it unset makes
+    // the SDK request base64 and decode it. "float" is for servers that do not speak base64.
+    if (this.config.embeddingEncoding === "float") params.encoding_format = "float";
+    const response = await client.embeddings.create(params, { signal });
+    const data = [...response.data].sort((a, b) => a.index - b.index);
+    if (data.length !== input.length) {
+      throw new ProviderError(`${this.name} returned ${data.length} embeddings for ${input.length} texts`, "server", undefined, true);
+    }
+    return {
+      embeddings: data.map((d) => d.embedding as number[]),
+      tokens: response.usage?.prompt_tokens ?? 0,
+      model: response.model ?? request.model,
+    };
+  }
+
+  async listModels(): Promise<ProviderModel[]> {
+    const client = this.requireClient();
+    try {
+      if (this.config.listModels) return await this.config.listModels(client);
+      return await listOpenAIModels(client);
+    } catch (error) {
+      throw this.convertError(error, undefined);
+    }
+  }
+
+  /** Any failure of an SDK call as a ProviderError (or the caller's own abort reason). */
+  convertError(error: unknown, signal: AbortSignal | undefined): unknown {
+    if (error instanceof ProviderError) return error;
+    if (signal?.aborted) return abortError(this.ctx, signal);
+    if (error instanceof APIConnectionTimeoutError) return fromConnectionError(this.ctx, error, true);
+    if (error instanceof APIUserAbortError) return new DOMException("This operation was aborted", "AbortError");
+    if (error instanceof APIConnectionError) return fromConnectionError(this.ctx, error);
+    if (error instanceof APIError) return fromHttpError(this.ctx, error.status, error.error, error.headers);
+    if (error instanceof SyntaxError) return malformedResponse(this.ctx);
+    if (isBrokenBody(error)) return fromConnectionError(this.ctx, error);
+    if (error instanceof OpenAIError) {
+      return new ProviderError(scrubSecrets(`${this.name}: ${error.message}`, this.ctx.secrets), "invalid_request", undefined, false);
+    }
+    return error;
+  }
+}
+
+/** OpenAI's GET /models, keeping the chat and embedding models (not images, audio, moderation). */
+async function listOpenAIModels(client: OpenAI): Promise<ProviderModel[]> {
+  const out: ProviderModel[] = [];
+  for await (const m of client.models.list()) {
+    if (/embedding/.test(m.id)) out.push({ id: m.id, type: "embedding" });
+    else if (/^(gpt-|o\d|chatgpt-)/.test(m.id) && !/(audio|realtime|transcribe|tts|image|search)/.test(m.id)) {
+      out.push({ id: m.id, type: "chat" });
+    }
+  }
+  return out;
+}
+
+export type OpenAIProviderOptions = {
+  apiKey?: string;
+  baseURL?: string;
+  organization?: string;
+  maxEmbeddingsPerCall?: number;
+  fetch?: ProviderFetch;
+};
+
+/** OpenAI itself (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORGANIZATION). */
+export function createOpenAIProvider(options: OpenAIProviderOptions): OpenAIChatProvider {
+  return new OpenAIChatProvider({
+    id: "openai",
+    name: "OpenAI",
+    baseURL: options.baseURL ?? "https://api.openai.com/v1",
+    apiKey: options.apiKey,
+    organization: options.organization,
+    unavailableReason: options.apiKey ? undefined : "OPENAI_API_KEY is not set",
+    maxTokensField: "max_completion_tokens",
+    embeddingEncoding: "base64",
+    maxEmbeddingsPerCall: options.maxEmbeddingsPerCall,
+    fetch: options.fetch,
+  });
+}

@@ -1,0 +1,69 @@
+import "server-only";
+// The one list of providers: built from configuration on first use, plus the ones registered at
+// run time (an OpenAI-compatible server an admin adds). Adding a provider kind is one file and
+// one line in `providersFromEnv` (see README.md here).
+import { loadEnv, type Env } from "../env.ts";
+import { createAnthropicProvider } from "./anthropic.ts";
+import type { ProviderFetch } from "./http.ts";
+import { createLocalProvider } from "./local.ts";
+import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
+import { createOpenAIProvider } from "./openai.ts";
+import { ProviderError, type Provider } from "./types.ts";
+
+/** Ids that name a built-in provider; a run-time provider cannot take them. */
+export const BUILT_IN_PROVIDER_IDS: ReadonlySet<string> = new Set(["openai", "anthropic", "local"]);
+
+/** The providers configuration describes. A provider without credentials is still listed, as unavailable. */
+export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
+  return [
+    createOpenAIProvider({
+      apiKey: env.OPENAI_API_KEY,
+      baseURL: env.OPENAI_BASE_URL,
+      organization: env.OPENAI_ORGANIZATION,
+      fetch,
+    }),
+    createAnthropicProvider({ apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL, fetch }),
+    createLocalProvider(),
+    ...env.OPENAI_COMPATIBLE_PROVIDERS.map((c) => createOpenAICompatibleProvider({ ...c, fetch })),
+  ];
+}
+
+// One registry per process, across Next's route bundles and dev hot reloads.
+const g = globalThis as unknown as { __modelServiceProviders?: Map<string, Provider> };
+
+function registry(): Map<string, Provider> {
+  if (!g.__modelServiceProviders) {
+    const map = new Map<string, Provider>();
+    for (const p of providersFromEnv(loadEnv())) map.set(p.id, p);
+    g.__modelServiceProviders = map;
+  }
+  return g.__modelServiceProviders;
+}
+
+export function getProvider(id: string): Provider | undefined {
+  return registry().get(id);
+}
+
+/** Every provider: the built-in ones (openai, anthropic, local), the configured compatible servers, then run-time ones. */
+export function listProviders(): Provider[] {
+  return [...registry().values()];
+}
+
+/** Adds a provider at run time, or replaces a run-time one of the same id (an admin edited it). */
+export function registerProvider(provider: Provider): void {
+  if (BUILT_IN_PROVIDER_IDS.has(provider.id)) {
+    throw new ProviderError(`The provider id "${provider.id}" is reserved for a built-in provider`, "invalid_request", undefined, false);
+  }
+  registry().set(provider.id, provider);
+}
+
+/** Removes a provider added at run time (or configured as a compatible server); false if there was none. */
+export function unregisterProvider(id: string): boolean {
+  if (BUILT_IN_PROVIDER_IDS.has(id)) return false;
+  return registry().delete(id);
+}
+
+/** Tests: start over from `providers`, or from configuration again when none are given. */
+export function resetProvidersForTests(providers?: Provider[]): void {
+  g.__modelServiceProviders = providers ? new Map(providers.map((p) => [p.id, p])) : undefined;
+}

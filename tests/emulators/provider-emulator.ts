@@ -1,0 +1,909 @@
+// A local stand-in for OpenAI and Anthropic that speaks their wire protocols faithfully enough for
+// the official SDKs: plain and streamed chat, embeddings (float and base64), model lists, their
+// error shapes and headers. Output is deterministic, so tests can assert exact text and usage.
+// Start it from a test with `startProviderEmulator()`, or by hand with `npm run emulator`.
+//
+// Routes
+//   POST /v1/chat/completions   OpenAI chat; `stream: true` sends `data: {...}` chunks and `data: [DONE]`;
+//                               `stream_options.include_usage` adds a last chunk with `choices: []` and usage
+//   POST /v1/embeddings         OpenAI embeddings; `encoding_format: "base64"` (little-endian float32) or floats;
+//                               honours `dimensions` (text-embedding-3-*), at most `maxEmbeddingInputs` inputs
+//   POST /v1/messages           Anthropic messages; streamed as message_start, content_block_start, ping,
+//                               content_block_delta..., content_block_stop, message_delta, message_stop
+//   GET  /v1/models             OpenAI's list, or Anthropic's when the request carries `anthropic-version`
+// Auth: OpenAI `Authorization: Bearer <key>`; Anthropic `x-api-key` or `Authorization: Bearer` (SDK 1.x
+// sends the latter), checked against the keys given at start (`null`: no check, like a local Ollama).
+//
+// Deterministic behaviour
+//   Tokens are whitespace-separated words (`countTokens`). Input tokens: the words of every message
+//   (and Anthropic's system). The reply is "You said: <words of the last user message>" (or "You said
+//   nothing."), cut at the first stop sequence (finish "stop" / stop_reason "stop_sequence") and at
+//   max tokens (finish "length" / "max_tokens"). A stream sends one chunk per word.
+//   Embeddings: `emulatorEmbedding(text, model, dimensions)`, a unit vector seeded by the text.
+//
+// Directives: what a request asks of the emulator, written `[[emulator key=value flag ...]]` anywhere
+// in the last user message (removed before the reply is made), or as the same list in the header
+// `x-emulator: key=value ...` (for embeddings and raw HTTP). Keys:
+//   fault=rate_limit [retry_after=S] [retry_after_ms=MS]  429 in the provider's shape with Retry-After (default 1 s)
+//   fault=quota                 OpenAI 429 insufficient_quota (no retry helps)
+//   fault=server_error          500
+//   fault=overloaded            Anthropic 529 overloaded_error (OpenAI: 503)
+//   fault=unauthorized          401 as for a wrong key
+//   fault=malformed             200 with a JSON body cut short (a stream: one broken data line)
+//   fault=cut [after=N]         destroy the socket after N text chunks (plain: halfway through the body)
+//   fault=stream_error [after=N] an error event in the provider's shape after N text chunks
+//   fault=end_early [after=N]   end the stream cleanly after N text chunks, without its finish events
+//   fail_first=N [status=500|429|529] [key=K]  fail the first N attempts, then succeed; attempts are
+//                               counted per `x-emulator-request-id` header, else per key=K, else per
+//                               identical request body (so an adapter's retries count together)
+//   delay=MS                    slow first byte: wait before answering anything
+//   chunk_delay=MS              pause between stream chunks
+//   cached=N                    N cached input tokens (OpenAI cached_tokens; Anthropic cache_read_input_tokens)
+//   cache_write=N               Anthropic cache_creation_input_tokens
+//   reasoning=N                 N reasoning tokens (OpenAI reasoning_tokens; Anthropic thinking_tokens),
+//                               counted in the output tokens as the providers do
+//   words=N                     reply with N fixed words instead of the echo
+//   delta_usage=full            Anthropic message_delta repeats the input counts (as the API may)
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const EMULATOR_OPENAI_KEY = "sk-emulator-openai-0123456789";
+export const EMULATOR_ANTHROPIC_KEY = "sk-ant-emulator-0123456789";
+
+export type EmulatorOptions = {
+  /** 0 (default): any free port. */
+  port?: number;
+  host?: string;
+  /** The OpenAI key to accept; null: accept requests without one. */
+  openaiKey?: string | null;
+  anthropicKey?: string | null;
+  /** When given, other models answer 404 model_not_found; otherwise every model exists. */
+  models?: string[];
+  /** OpenAI's limit of inputs per embeddings request (2048). */
+  maxEmbeddingInputs?: number;
+  /** Requests kept in `requests` (oldest dropped); 0 keeps none (benchmarks). */
+  maxLogEntries?: number;
+};
+
+export type EmulatorRequest = {
+  seq: number;
+  protocol: "openai" | "anthropic";
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The parsed JSON body, or the raw text when it was not JSON. */
+  body: unknown;
+  status?: number;
+  stream: boolean;
+  /** The client closed the connection before the answer was complete. */
+  aborted: boolean;
+  /** The emulator cut the connection itself (fault=cut). */
+  cut: boolean;
+  /** The answer was sent completely. */
+  completed: boolean;
+  /** The client's port: equal for requests that shared a keep-alive connection. */
+  remotePort: number | undefined;
+};
+
+export type ProviderEmulator = {
+  /** http://host:port, Anthropic's base URL. */
+  url: string;
+  /** url + "/v1", OpenAI's base URL. */
+  openaiBaseUrl: string;
+  anthropicBaseUrl: string;
+  openaiKey: string | null;
+  anthropicKey: string | null;
+  requests: EmulatorRequest[];
+  /** Resolves with the first logged request that satisfies `predicate` (polls; rejects after timeoutMs). */
+  waitFor(predicate: (r: EmulatorRequest) => boolean, timeoutMs?: number): Promise<EmulatorRequest>;
+  /** Clears the request log and the fail_first counters. */
+  reset(): void;
+  close(): Promise<void>;
+};
+
+/** The emulator's tokenizer: one token per whitespace-separated word. */
+export function countTokens(text: string): number {
+  const words = text.trim().split(/\s+/);
+  return words[0] === "" ? 0 : words.length;
+}
+
+const DEFAULT_DIMENSIONS: Record<string, number> = {
+  "text-embedding-3-large": 3072,
+  "text-embedding-3-small": 1536,
+  "text-embedding-ada-002": 1536,
+};
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The embedding the emulator returns for `text`: a unit vector seeded by model and text, as float32
+ * values. With `dimensions` the full vector is shortened and renormalised, as text-embedding-3 does.
+ */
+export function emulatorEmbedding(text: string, model: string, dimensions?: number): number[] {
+  const full = DEFAULT_DIMENSIONS[model] ?? 1536;
+  const seed = createHash("sha256").update(`${model}\0${text}`).digest().readUInt32LE(0);
+  const random = mulberry32(seed);
+  const size = dimensions ?? full;
+  const v = new Array<number>(size);
+  for (let i = 0; i < size; i++) v[i] = random() * 2 - 1;
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1;
+  return Array.from(new Float32Array(v.map((x) => x / norm)));
+}
+
+function toBase64Float32(values: number[]): string {
+  const buf = Buffer.alloc(values.length * 4);
+  for (let i = 0; i < values.length; i++) buf.writeFloatLE(values[i]!, i * 4);
+  return buf.toString("base64");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directives
+
+type Directives = Map<string, string>;
+
+const DIRECTIVE = /\[\[emulator([^\]]*)\]\]/g;
+
+function parseDirectiveList(text: string, into: Directives): void {
+  for (const part of text.trim().split(/\s+/)) {
+    if (!part) continue;
+    const eq = part.indexOf("=");
+    if (eq < 0) into.set(part, "true");
+    else into.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+}
+
+function stripDirectives(text: string, into: Directives): string {
+  return text.replace(DIRECTIVE, (_m, list: string) => {
+    parseDirectiveList(list, into);
+    return " ";
+  });
+}
+
+function num(d: Directives, key: string, fallback: number): number {
+  const v = d.get(key);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : fallback;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The deterministic reply
+
+const VOCABULARY = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
+
+type Reply = {
+  text: string;
+  /** Visible output tokens. */
+  tokens: number;
+  finish: "stop" | "length";
+  /** The stop sequence that ended the reply, if one did. */
+  stopSequence: string | null;
+};
+
+function makeReply(lastUser: string, directives: Directives, stops: string[], maxTokens: number | undefined): Reply {
+  const wordsWanted = directives.get("words");
+  let text: string;
+  if (wordsWanted !== undefined) {
+    const n = Math.max(0, Math.floor(Number(wordsWanted) || 0));
+    text = Array.from({ length: n }, (_, i) => VOCABULARY[i % VOCABULARY.length]).join(" ");
+  } else {
+    const said = lastUser.trim().split(/\s+/).filter(Boolean).join(" ");
+    text = said ? `You said: ${said}` : "You said nothing.";
+  }
+  let stopSequence: string | null = null;
+  let cutAt = text.length;
+  for (const s of stops) {
+    const i = s ? text.indexOf(s) : -1;
+    if (i >= 0 && i < cutAt) {
+      cutAt = i;
+      stopSequence = s;
+    }
+  }
+  text = text.slice(0, cutAt);
+  if (maxTokens !== undefined && countTokens(text) > maxTokens) {
+    const pieces = chunksOf(text).slice(0, Math.max(0, maxTokens));
+    return { text: pieces.join(""), tokens: pieces.length, finish: "length", stopSequence: null };
+  }
+  return { text, tokens: countTokens(text), finish: "stop", stopSequence };
+}
+
+/** The reply as stream chunks, one word each (with its leading space); they join to the text. */
+function chunksOf(text: string): string[] {
+  const pieces: string[] = text.match(/\s*\S+/g) ?? [];
+  const rest = text.slice(pieces.join("").length);
+  if (rest) {
+    if (pieces.length) pieces[pieces.length - 1] += rest;
+    else pieces.push(rest);
+  }
+  return pieces;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire helpers
+
+function id(prefix: string): string {
+  return `${prefix}${randomBytes(12).toString("hex")}`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+type Exchange = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  entry: EmulatorRequest;
+  /** The connection is gone (client aborted or we cut it). */
+  closed: () => boolean;
+};
+
+function send(x: Exchange, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (x.closed()) return;
+  const text = JSON.stringify(body);
+  x.entry.status = status;
+  x.res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  x.res.end(text);
+}
+
+function startSse(x: Exchange, headers: Record<string, string>): void {
+  x.entry.status = 200;
+  x.entry.stream = true;
+  x.res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...headers });
+  x.res.flushHeaders();
+}
+
+function cutConnection(x: Exchange): void {
+  x.entry.cut = true;
+  x.res.socket?.destroy();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error shapes
+
+type ErrorReply = { status: number; body: unknown; headers: Record<string, string> };
+
+function openaiError(status: number, message: string, type: string, code: string | null = null, param: string | null = null): ErrorReply {
+  return { status, body: { error: { message, type, param, code } }, headers: {} };
+}
+
+function anthropicError(status: number, type: string, message: string): ErrorReply {
+  const requestId = id("req_");
+  return { status, body: { type: "error", error: { type, message }, request_id: requestId }, headers: { "request-id": requestId } };
+}
+
+function maskKey(key: string): string {
+  const head = key.slice(0, key.length > 12 ? 8 : 3);
+  return `${head}${"*".repeat(Math.max(4, key.length - head.length - 4))}${key.slice(-4)}`;
+}
+
+const OPENAI_NO_KEY =
+  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.";
+
+function openaiWrongKey(presented: string): ErrorReply {
+  return openaiError(
+    401,
+    `Incorrect API key provided: ${maskKey(presented)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+    "invalid_request_error",
+    "invalid_api_key",
+  );
+}
+
+function openaiFault(kind: string, directives: Directives, model: string, presentedKey = "sk-none"): ErrorReply | undefined {
+  switch (kind) {
+    case "unauthorized":
+      return openaiWrongKey(presentedKey);
+    case "rate_limit": {
+      const seconds = num(directives, "retry_after", 1);
+      const e = openaiError(
+        429,
+        `Rate limit reached for ${model} in organization org-emulator on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in ${seconds}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+        "requests",
+        "rate_limit_exceeded",
+      );
+      e.headers["retry-after"] = String(seconds);
+      if (directives.has("retry_after_ms")) e.headers["retry-after-ms"] = String(num(directives, "retry_after_ms", 0));
+      e.headers["x-ratelimit-limit-requests"] = "3";
+      e.headers["x-ratelimit-remaining-requests"] = "0";
+      return e;
+    }
+    case "quota":
+      return openaiError(
+        429,
+        "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+        "insufficient_quota",
+        "insufficient_quota",
+      );
+    case "server_error":
+      return openaiError(500, "The server had an error while processing your request. Sorry about that!", "server_error");
+    case "overloaded":
+      return openaiError(503, "The engine is currently overloaded, please try again later.", "server_error");
+    default:
+      return undefined;
+  }
+}
+
+function anthropicFault(kind: string, directives: Directives): ErrorReply | undefined {
+  switch (kind) {
+    case "rate_limit": {
+      const e = anthropicError(429, "rate_limit_error", "This request would exceed the rate limit for your organization of 50 requests per minute. Please try again later.");
+      e.headers["retry-after"] = String(num(directives, "retry_after", 1));
+      e.headers["anthropic-ratelimit-requests-limit"] = "50";
+      e.headers["anthropic-ratelimit-requests-remaining"] = "0";
+      return e;
+    }
+    case "server_error":
+      return anthropicError(500, "api_error", "Internal server error");
+    case "overloaded":
+      return anthropicError(529, "overloaded_error", "Overloaded");
+    case "quota":
+      return anthropicError(400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.");
+    case "unauthorized":
+      return anthropicError(401, "authentication_error", "invalid x-api-key");
+    default:
+      return undefined;
+  }
+}
+
+function statusFault(protocol: "openai" | "anthropic", status: number, directives: Directives, model: string): ErrorReply {
+  const kind = status === 429 ? "rate_limit" : status === 529 || status === 503 ? "overloaded" : "server_error";
+  return (protocol === "openai" ? openaiFault(kind, directives, model) : anthropicFault(kind, directives))!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+export async function startProviderEmulator(options: EmulatorOptions = {}): Promise<ProviderEmulator> {
+  const openaiKey = options.openaiKey === undefined ? EMULATOR_OPENAI_KEY : options.openaiKey;
+  const anthropicKey = options.anthropicKey === undefined ? EMULATOR_ANTHROPIC_KEY : options.anthropicKey;
+  const models = options.models ? new Set(options.models) : undefined;
+  const maxEmbeddingInputs = options.maxEmbeddingInputs ?? 2048;
+  const maxLog = options.maxLogEntries ?? 1000;
+  const requests: EmulatorRequest[] = [];
+  const attempts = new Map<string, number>();
+  let seq = 0;
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      const path = (req.url ?? "/").split("?")[0]!;
+      const protocol = path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined) ? "anthropic" : "openai";
+      let body: unknown = raw;
+      let parsed = raw === "";
+      if (raw !== "") {
+        try {
+          body = JSON.parse(raw);
+          parsed = true;
+        } catch {
+          // logged as text; answered 400 below
+        }
+      }
+      const entry: EmulatorRequest = {
+        seq: ++seq,
+        protocol,
+        method: req.method ?? "GET",
+        path,
+        headers: req.headers,
+        body,
+        stream: false,
+        aborted: false,
+        cut: false,
+        completed: false,
+        remotePort: req.socket.remotePort,
+      };
+      if (maxLog > 0) {
+        requests.push(entry);
+        if (requests.length > maxLog) requests.shift();
+      }
+      let closed = false;
+      res.on("close", () => {
+        closed = true;
+        if (res.writableFinished) entry.completed = true;
+        else if (!entry.cut) entry.aborted = true;
+      });
+      const x: Exchange = { req, res, entry, closed: () => closed || res.destroyed };
+      handle(x, raw, parsed).catch((error: unknown) => {
+        if (!res.headersSent) send(x, 500, { error: { message: String(error), type: "emulator_error", param: null, code: null } });
+        else res.destroy();
+      });
+    });
+  });
+
+  async function handle(x: Exchange, raw: string, parsed: boolean): Promise<void> {
+    const { entry } = x;
+    const route = `${entry.method} ${entry.path}`;
+    const known = ["POST /v1/chat/completions", "POST /v1/embeddings", "POST /v1/messages", "GET /v1/models"];
+    if (!known.includes(route)) {
+      const e =
+        entry.protocol === "anthropic"
+          ? anthropicError(404, "not_found_error", "Not Found")
+          : openaiError(404, `Invalid URL (${route})`, "invalid_request_error");
+      return send(x, e.status, e.body, e.headers);
+    }
+
+    // Directives: header first, then the last user message (which wins).
+    const directives: Directives = new Map();
+    const header = x.req.headers["x-emulator"];
+    if (typeof header === "string") parseDirectiveList(header, directives);
+
+    const authFailure = checkAuth(x, directives);
+    if (authFailure) {
+      await delayIfAsked(x, directives);
+      return send(x, authFailure.status, authFailure.body, authFailure.headers);
+    }
+    if (!parsed) {
+      const e =
+        entry.protocol === "anthropic"
+          ? anthropicError(400, "invalid_request_error", "There was an error parsing the body of your request: not valid JSON")
+          : openaiError(
+              400,
+              "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+              "invalid_request_error",
+            );
+      return send(x, e.status, e.body, e.headers);
+    }
+
+    switch (route) {
+      case "GET /v1/models":
+        return listModels(x);
+      case "POST /v1/embeddings":
+        return embeddings(x, entry.body as Record<string, unknown>, directives, raw);
+      case "POST /v1/chat/completions":
+        return chat(x, entry.body as Record<string, unknown>, directives, raw);
+      default:
+        return messages(x, entry.body as Record<string, unknown>, directives, raw);
+    }
+  }
+
+  function checkAuth(x: Exchange, directives: Directives): ErrorReply | undefined {
+    const h = x.req.headers;
+    const bearer = typeof h.authorization === "string" && /^Bearer /i.test(h.authorization) ? h.authorization.slice(7).trim() : undefined;
+    if (x.entry.protocol === "openai") {
+      if (openaiKey !== null) {
+        if (bearer === undefined) return openaiError(401, OPENAI_NO_KEY, "invalid_request_error");
+        if (bearer !== openaiKey) return openaiWrongKey(bearer);
+      }
+      return directives.get("fault") === "unauthorized" ? openaiWrongKey(bearer ?? "sk-none") : undefined;
+    }
+    // The API reads x-api-key first, then a bearer token.
+    const key = typeof h["x-api-key"] === "string" ? h["x-api-key"] : bearer;
+    if (anthropicKey !== null) {
+      if (key === undefined) return anthropicError(401, "authentication_error", "x-api-key header is required");
+      if (key !== anthropicKey) return anthropicError(401, "authentication_error", "invalid x-api-key");
+    }
+    if (directives.get("fault") === "unauthorized") return anthropicError(401, "authentication_error", "invalid x-api-key");
+    if (typeof h["anthropic-version"] !== "string") {
+      return anthropicError(400, "invalid_request_error", "anthropic-version: header is required");
+    }
+    return undefined;
+  }
+
+  async function delayIfAsked(x: Exchange, directives: Directives): Promise<void> {
+    const ms = num(directives, "delay", 0);
+    // Waits in small steps so that a client that gives up is noticed (logged as aborted) promptly.
+    const until = Date.now() + ms;
+    while (Date.now() < until && !x.closed()) await sleep(Math.min(20, until - Date.now()));
+  }
+
+  /** Faults that answer with an error before any output: fail_first, then fault=... */
+  function upfrontFault(x: Exchange, directives: Directives, raw: string, model: string): ErrorReply | undefined {
+    const protocol = x.entry.protocol;
+    const failFirst = num(directives, "fail_first", 0);
+    if (failFirst > 0) {
+      const header = x.req.headers["x-emulator-request-id"];
+      const key =
+        typeof header === "string" ? `h:${header}` : directives.has("key") ? `k:${directives.get("key")}` : `b:${createHash("sha1").update(`${x.entry.path}\0${raw}`).digest("hex")}`;
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      if (n <= failFirst) return statusFault(protocol, num(directives, "status", 500), directives, model);
+    }
+    const fault = directives.get("fault");
+    if (!fault) return undefined;
+    if (protocol === "anthropic") return anthropicFault(fault, directives);
+    const auth = x.req.headers.authorization;
+    return openaiFault(fault, directives, model, typeof auth === "string" ? auth.replace(/^Bearer\s+/i, "") : undefined);
+  }
+
+  function unknownModel(x: Exchange, model: string): ErrorReply | undefined {
+    if (!models || models.has(model)) return undefined;
+    return x.entry.protocol === "openai"
+      ? openaiError(404, `The model \`${model}\` does not exist or you do not have access to it.`, "invalid_request_error", "model_not_found")
+      : anthropicError(404, "not_found_error", `model: ${model}`);
+  }
+
+  function sendError(x: Exchange, e: ErrorReply): void {
+    send(x, e.status, e.body, e.headers);
+  }
+
+  function listModels(x: Exchange): void {
+    const ids = options.models ?? ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-3-large", "claude-sonnet-4-6", "claude-haiku-4-5"];
+    if (x.entry.protocol === "anthropic") {
+      const data = ids.filter((m) => m.startsWith("claude")).map((m) => ({ type: "model", id: m, display_name: m, created_at: "2025-01-01T00:00:00Z" }));
+      return send(x, 200, { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null }, { "request-id": id("req_") });
+    }
+    const data = ids.filter((m) => !m.startsWith("claude")).map((m) => ({ id: m, object: "model", created: 1700000000, owned_by: "emulator" }));
+    send(x, 200, { object: "list", data }, { "x-request-id": id("req_") });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // OpenAI chat completions
+
+  async function chat(x: Exchange, body: Record<string, unknown>, fromHeader: Directives, raw: string): Promise<void> {
+    const directives = new Map(fromHeader);
+    const model = typeof body.model === "string" ? body.model : "";
+    const msgs = Array.isArray(body.messages) ? (body.messages as Array<{ role?: unknown; content?: unknown }>) : undefined;
+    let invalid: ErrorReply | undefined;
+    if (!model) invalid = openaiError(400, "you must provide a model parameter", "invalid_request_error");
+    else if (!msgs) invalid = openaiError(400, "Missing required parameter: 'messages'.", "invalid_request_error", "missing_required_parameter", "messages");
+    else if (msgs.length === 0) invalid = openaiError(400, "[] is too short - 'messages'", "invalid_request_error", "empty_array", "messages");
+    else if (body.max_tokens !== undefined && /^o\d/.test(model)) {
+      invalid = openaiError(
+        400,
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        "invalid_request_error",
+        "unsupported_parameter",
+        "max_tokens",
+      );
+    } else if (body.stream_options !== undefined && body.stream !== true) {
+      invalid = openaiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", "invalid_request_error", null, "stream_options");
+    }
+    invalid ??= unknownModel(x, model);
+    if (invalid) return sendError(x, invalid);
+
+    let inputTokens = 0;
+    let lastUser = "";
+    for (const m of msgs!) {
+      const text = stripDirectives(contentText(m.content), new Map());
+      inputTokens += countTokens(text);
+      if (m.role === "user") lastUser = contentText(m.content);
+    }
+    lastUser = stripDirectives(lastUser, directives);
+    await delayIfAsked(x, directives);
+    if (x.closed()) return;
+    const fault = upfrontFault(x, directives, raw, model);
+    if (fault) return sendError(x, fault);
+
+    const stop = typeof body.stop === "string" ? [body.stop] : Array.isArray(body.stop) ? (body.stop as string[]) : [];
+    const maxTokens = numberOr(body.max_completion_tokens, numberOr(body.max_tokens, undefined));
+    const reasoning = num(directives, "reasoning", 0);
+    const reply = makeReply(lastUser, directives, stop, maxTokens);
+    const cached = Math.min(num(directives, "cached", 0), inputTokens);
+    const usage = {
+      prompt_tokens: inputTokens,
+      completion_tokens: reply.tokens + reasoning,
+      total_tokens: inputTokens + reply.tokens + reasoning,
+      prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    };
+    const completionId = id("chatcmpl-");
+    const created = Math.floor(Date.now() / 1000);
+    const headers = { "x-request-id": id("req_"), "openai-processing-ms": "1", "openai-version": "2020-10-01" };
+    const fp = "fp_emulator";
+    const faultKind = directives.get("fault");
+
+    if (body.stream !== true) {
+      const response = {
+        id: completionId,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [{ index: 0, message: { role: "assistant", content: reply.text, refusal: null, annotations: [] }, logprobs: null, finish_reason: reply.finish }],
+        usage,
+        service_tier: "default",
+        system_fingerprint: fp,
+      };
+      return sendPlain(x, response, headers, faultKind);
+    }
+
+    const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const base = { id: completionId, object: "chat.completion.chunk", created, model, service_tier: "default", system_fingerprint: fp };
+    const withUsage = (o: Record<string, unknown>) => (includeUsage ? { ...o, usage: null } : o);
+    startSse(x, headers);
+    const write = (data: unknown) => !x.closed() && x.res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+    write(withUsage({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }] }));
+    const ok = await streamChunks(x, directives, chunksOf(reply.text), (text) =>
+      write(withUsage({ ...base, choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] })),
+      () => write({ error: { message: "The server had an error while processing your request. Sorry about that!", type: "server_error", param: null, code: null } }),
+      () => x.res.write(`data: {"id":"${completionId}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n`),
+    );
+    if (!ok) return;
+    write(withUsage({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: reply.finish }] }));
+    if (includeUsage) write({ ...base, choices: [], usage });
+    write("[DONE]");
+    if (!x.closed()) x.res.end();
+  }
+
+  /** A plain JSON answer, honouring fault=malformed and fault=cut. */
+  function sendPlain(x: Exchange, response: unknown, headers: Record<string, string>, fault: string | undefined): void {
+    if (fault !== "malformed" && fault !== "cut") return send(x, 200, response, headers);
+    const text = JSON.stringify(response);
+    const half = text.slice(0, Math.floor(text.length / 2));
+    x.entry.status = 200;
+    if (fault === "malformed") {
+      x.res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(half), ...headers });
+      x.res.end(half);
+      return;
+    }
+    x.res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+    x.res.write(half, () => cutConnection(x));
+  }
+
+  /**
+   * Sends the text chunks with the stream faults applied. Returns false when the stream was ended
+   * early (cut, error event, malformed line, or the client left).
+   */
+  async function streamChunks(
+    x: Exchange,
+    directives: Directives,
+    chunks: string[],
+    writeChunk: (text: string) => void,
+    writeError: () => void,
+    writeMalformed: () => void,
+  ): Promise<boolean> {
+    const fault = directives.get("fault");
+    const after = num(directives, "after", Math.floor(chunks.length / 2));
+    const chunkDelay = num(directives, "chunk_delay", 0);
+    for (let i = 0; i <= chunks.length; i++) {
+      if (x.closed()) return false;
+      if (i === after) {
+        if (fault === "cut") {
+          // Let the chunks already written reach the client, then drop the connection.
+          await new Promise<void>((r) => x.res.write("", () => r()));
+          cutConnection(x);
+          return false;
+        }
+        if (fault === "stream_error") {
+          writeError();
+          x.res.end();
+          return false;
+        }
+        if (fault === "malformed") {
+          writeMalformed();
+          x.res.end();
+          return false;
+        }
+        if (fault === "end_early") {
+          x.res.end();
+          return false;
+        }
+      }
+      if (i === chunks.length) break;
+      if (chunkDelay > 0 && i > 0) await sleep(chunkDelay);
+      if (x.closed()) return false;
+      writeChunk(chunks[i]!);
+    }
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // OpenAI embeddings
+
+  async function embeddings(x: Exchange, body: Record<string, unknown>, fromHeader: Directives, raw: string): Promise<void> {
+    const directives = new Map(fromHeader);
+    const model = typeof body.model === "string" ? body.model : "";
+    const input = body.input;
+    const texts: string[] | undefined =
+      typeof input === "string"
+        ? [input]
+        : Array.isArray(input) && input.every((t) => typeof t === "string")
+          ? (input as string[])
+          : Array.isArray(input) && input.every((t) => Array.isArray(t) || typeof t === "number")
+            ? (input.every((t) => typeof t === "number") ? [input] : input).map((t) => (t as number[]).map(() => "tok").join(" "))
+            : undefined;
+    const dimensions = body.dimensions;
+    let invalid: ErrorReply | undefined;
+    if (!model) invalid = openaiError(400, "you must provide a model parameter", "invalid_request_error");
+    else if (!texts || texts.length === 0 || texts.some((t) => t === "")) {
+      invalid = openaiError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", "invalid_request_error");
+    } else if (texts.length > maxEmbeddingInputs) {
+      invalid = openaiError(400, `'$.input' is invalid: at most ${maxEmbeddingInputs} inputs per request, got ${texts.length}.`, "invalid_request_error", null, "input");
+    } else if (dimensions !== undefined) {
+      if (model === "text-embedding-ada-002") invalid = openaiError(400, "This model does not support specifying dimensions.", "invalid_request_error", null, "dimensions");
+      else if (typeof dimensions !== "number" || !Number.isInteger(dimensions) || dimensions < 1 || dimensions > (DEFAULT_DIMENSIONS[model] ?? 1536)) {
+        invalid = openaiError(400, `Invalid value for 'dimensions' = ${String(dimensions)}.`, "invalid_request_error", null, "dimensions");
+      }
+    }
+    if (body.encoding_format !== undefined && body.encoding_format !== "float" && body.encoding_format !== "base64") {
+      invalid ??= openaiError(400, "Invalid value for 'encoding_format': must be 'float' or 'base64'.", "invalid_request_error", null, "encoding_format");
+    }
+    invalid ??= unknownModel(x, model);
+    if (invalid) return sendError(x, invalid);
+    // Directives may also sit in the texts (the adapters pass no headers); the texts are embedded as sent.
+    for (const t of texts!) if (t.includes("[[emulator")) stripDirectives(t, directives);
+    await delayIfAsked(x, directives);
+    if (x.closed()) return;
+    const fault = upfrontFault(x, directives, raw, model);
+    if (fault) return sendError(x, fault);
+
+    const base64 = body.encoding_format === "base64";
+    const data = texts!.map((text, index) => {
+      const v = emulatorEmbedding(text, model, dimensions as number | undefined);
+      return { object: "embedding", index, embedding: base64 ? toBase64Float32(v) : v };
+    });
+    const tokens = texts!.reduce((s, t) => s + countTokens(t), 0);
+    const response = { object: "list", data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+    sendPlain(x, response, { "x-request-id": id("req_"), "openai-processing-ms": "1" }, directives.get("fault"));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Anthropic messages
+
+  async function messages(x: Exchange, body: Record<string, unknown>, fromHeader: Directives, raw: string): Promise<void> {
+    const directives = new Map(fromHeader);
+    const model = typeof body.model === "string" ? body.model : "";
+    const msgs = Array.isArray(body.messages) ? (body.messages as Array<{ role?: unknown; content?: unknown }>) : undefined;
+    const version = x.req.headers["anthropic-version"];
+    let invalid: ErrorReply | undefined;
+    if (!model) invalid = anthropicError(400, "invalid_request_error", "model: Field required");
+    else if (body.max_tokens === undefined) invalid = anthropicError(400, "invalid_request_error", "max_tokens: Field required");
+    else if (typeof body.max_tokens !== "number" || !Number.isInteger(body.max_tokens) || body.max_tokens < 1) {
+      invalid = anthropicError(400, "invalid_request_error", "max_tokens: Input should be greater than or equal to 1");
+    } else if (!msgs) invalid = anthropicError(400, "invalid_request_error", "messages: Field required");
+    else if (msgs.length === 0) invalid = anthropicError(400, "invalid_request_error", "messages: at least one message is required");
+    else {
+      const badRole = msgs.findIndex((m) => m.role !== "user" && m.role !== "assistant");
+      if (badRole >= 0) {
+        invalid =
+          msgs[badRole]!.role === "system"
+            ? anthropicError(
+                400,
+                "invalid_request_error",
+                'messages: Unexpected role "system". The Messages API accepts a top-level `system` parameter, not "system" as an input message role.',
+              )
+            : anthropicError(400, "invalid_request_error", `messages.${badRole}.role: Input should be 'user' or 'assistant'`);
+      }
+    }
+    if (!invalid && version === "2026-10-21") {
+      // API version 2026-10-21 removed the sampling parameters.
+      const sampling = ["temperature", "top_p", "top_k"].find((k) => body[k] !== undefined);
+      if (sampling) invalid = anthropicError(400, "invalid_request_error", `${sampling}: Extra inputs are not permitted`);
+    }
+    invalid ??= unknownModel(x, model);
+    if (invalid) return sendError(x, invalid);
+
+    let inputTokens = countTokens(stripDirectives(contentText(body.system), new Map()));
+    let lastUser = "";
+    for (const m of msgs!) {
+      inputTokens += countTokens(stripDirectives(contentText(m.content), new Map()));
+      if (m.role === "user") lastUser = contentText(m.content);
+    }
+    lastUser = stripDirectives(lastUser, directives);
+    await delayIfAsked(x, directives);
+    if (x.closed()) return;
+    const fault = upfrontFault(x, directives, raw, model);
+    if (fault) return sendError(x, fault);
+
+    const stops = Array.isArray(body.stop_sequences) ? (body.stop_sequences as string[]) : [];
+    const reply = makeReply(lastUser, directives, stops, body.max_tokens as number);
+    const reasoning = num(directives, "reasoning", 0);
+    const cacheRead = num(directives, "cached", 0);
+    const cacheWrite = num(directives, "cache_write", 0);
+    const uncached = Math.max(0, inputTokens - cacheRead - cacheWrite);
+    const stopReason = reply.finish === "length" ? "max_tokens" : reply.stopSequence !== null ? "stop_sequence" : "end_turn";
+    const outputTokens = reply.tokens + reasoning;
+    const details = reasoning > 0 ? { output_tokens_details: { thinking_tokens: reasoning } } : {};
+    const usage = {
+      input_tokens: uncached,
+      cache_creation_input_tokens: cacheWrite,
+      cache_read_input_tokens: cacheRead,
+      output_tokens: outputTokens,
+      ...details,
+      service_tier: "standard",
+    };
+    const messageId = id("msg_");
+    const headers = { "request-id": id("req_"), "anthropic-organization-id": "emulator-org" };
+    const faultKind = directives.get("fault");
+
+    if (body.stream !== true) {
+      const response = {
+        id: messageId,
+        type: "message",
+        role: "assistant",
+        model,
+        content: reply.text ? [{ type: "text", text: reply.text }] : [],
+        stop_reason: stopReason,
+        stop_sequence: reply.stopSequence,
+        usage,
+      };
+      return sendPlain(x, response, headers, faultKind);
+    }
+
+    startSse(x, headers);
+    const event = (name: string, data: unknown) => !x.closed() && x.res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    event("message_start", {
+      type: "message_start",
+      message: {
+        id: messageId,
+        type: "message",
+        role: "assistant",
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: uncached, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead, output_tokens: 1, service_tier: "standard" },
+      },
+    });
+    event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
+    event("ping", { type: "ping" });
+    const ok = await streamChunks(
+      x,
+      directives,
+      chunksOf(reply.text),
+      (text) => event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }),
+      () => event("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" }, request_id: headers["request-id"] }),
+      () => x.res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{\n\n`),
+    );
+    if (!ok) return;
+    event("content_block_stop", { type: "content_block_stop", index: 0 });
+    const deltaUsage =
+      directives.get("delta_usage") === "full"
+        ? { input_tokens: uncached, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead, output_tokens: outputTokens, ...details }
+        : { output_tokens: outputTokens, ...details };
+    event("message_delta", { type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: reply.stopSequence }, usage: deltaUsage });
+    event("message_stop", { type: "message_stop" });
+    if (!x.closed()) x.res.end();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
+
+  return {
+    url,
+    openaiBaseUrl: `${url}/v1`,
+    anthropicBaseUrl: url,
+    openaiKey,
+    anthropicKey,
+    requests,
+    async waitFor(predicate, timeoutMs = 2000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const found = requests.find(predicate);
+        if (found) return found;
+        if (Date.now() > until) throw new Error("provider emulator: no matching request in time");
+        await sleep(5);
+      }
+    },
+    reset() {
+      requests.length = 0;
+      attempts.clear();
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text. */
+function contentText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((b) => (b && typeof b === "object" && (b as { type?: unknown }).type === "text" ? String((b as { text?: unknown }).text ?? "") : ""))
+      .join(" ");
+  }
+  return "";
+}
+
+function numberOr<T>(value: unknown, fallback: T): number | T {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
