@@ -1,30 +1,30 @@
 import type { Metadata } from "next";
-import { CodeBlock } from "@/components/code-block";
-import { EmptyState } from "@/components/empty-state";
-import { Origin } from "@/components/origin";
+import { headers } from "next/headers";
+import { TRPCError } from "@trpc/server";
+import { ModelsCatalogue, SignInToSeeCatalogue } from "@/components/models-catalogue";
 import { PageHeader } from "@/components/page-header";
+import { callerFor } from "@/server/trpc/server-caller";
 
 export const metadata: Metadata = { title: "Models" };
+export const dynamic = "force-dynamic";
 
-export default function ModelsPage() {
+export default async function ModelsPage() {
+  const caller = await callerFor(new Headers(await headers()));
+  let content;
+  try {
+    const [models, me] = await Promise.all([caller.models.list(), caller.auth.me()]);
+    content = <ModelsCatalogue initialModels={models} isAdmin={me.role === "admin"} />;
+  } catch (error) {
+    if (!(error instanceof TRPCError && error.code === "UNAUTHORIZED")) throw error;
+    content = <SignInToSeeCatalogue />;
+  }
   return (
     <>
       <PageHeader
         title="Models"
-        description="The model catalogue: providers, context sizes, prices per million tokens and availability."
+        description="The model catalogue: providers, context sizes, prices per 1M and per 1K tokens, capabilities and availability."
       />
-      <EmptyState title="No models listed yet">
-        <p>
-          The catalogue ships with the service and is loaded into its database; each model will be listed here with
-          its provider, type, context size and input and output prices, which an admin can override. A model whose
-          provider has no key is shown as unavailable, with the reason.
-        </p>
-        <p>The same list is served over HTTP, in the OpenAI format:</p>
-        <CodeBlock>
-          curl <Origin />
-          {`/v1/models -H "Authorization: Bearer $MODEL_SERVICE_KEY"`}
-        </CodeBlock>
-      </EmptyState>
+      {content}
     </>
   );
 }

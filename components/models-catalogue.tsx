@@ -1,0 +1,352 @@
+"use client";
+// The models page: every model of the catalogue with its provider, type, context size, prices per
+// 1M and per 1K tokens, capabilities and availability (with the reason when unavailable); filters,
+// a search box and sortable columns. Admins can change a price (effective from now on), enable or
+// disable a model and set its fallbacks. Talks to the `models.*` tRPC procedures; the first list
+// comes from the server render.
+import { useMemo, useState, type FormEvent, type ReactNode } from "react";
+import type { inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "@/server/trpc/root";
+import { EmptyState } from "./empty-state";
+import styles from "./models-catalogue.module.css";
+import { trpc } from "./trpc-provider";
+
+type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
+type SortKey = "default" | "name" | "context" | "input" | "output";
+type Sort = { key: SortKey; dir: 1 | -1 };
+
+const PROVIDER_NAMES: Record<string, string> = { openai: "OpenAI", anthropic: "Anthropic", local: "Local" };
+
+const providerName = (id: string) => PROVIDER_NAMES[id] ?? id;
+
+/** An exact decimal string as dollars, with at least two decimals: "2.5" → "$2.50", "0.000075" → "$0.000075". */
+export function formatUsd(text: string): string {
+  const [whole, frac = ""] = text.split(".");
+  return `$${whole}.${frac.padEnd(2, "0")}`;
+}
+
+const formatTokens = (n: number) => n.toLocaleString("en-US");
+
+function comparePrice(a: string, b: string): number {
+  return Number(a) - Number(b);
+}
+
+function sortModels(models: Model[], sort: Sort): Model[] {
+  if (sort.key === "default") return models;
+  const by: Record<Exclude<SortKey, "default">, (a: Model, b: Model) => number> = {
+    name: (a, b) => a.name.localeCompare(b.name, "en", { numeric: true }),
+    context: (a, b) => a.contextWindow - b.contextWindow,
+    input: (a, b) => comparePrice(a.pricePerMTok.input, b.pricePerMTok.input),
+    output: (a, b) => comparePrice(a.pricePerMTok.output, b.pricePerMTok.output),
+  };
+  const compare = by[sort.key];
+  // Stable: ties keep the server's order (provider, type, name).
+  return models
+    .map((m, i) => ({ m, i }))
+    .sort((x, y) => sort.dir * compare(x.m, y.m) || x.i - y.i)
+    .map((x) => x.m);
+}
+
+function matches(m: Model, search: string): boolean {
+  const q = search.trim().toLowerCase();
+  if (!q) return true;
+  return [m.id, m.name, m.provider, providerName(m.provider), ...m.aliases, ...m.capabilities].some((s) => s.toLowerCase().includes(q));
+}
+
+export function SignInToSeeCatalogue() {
+  return (
+    <EmptyState title="Sign in to see the catalogue">
+      <p>The model catalogue, with prices and availability, is shown to signed-in users.</p>
+      <p>
+        <a className="button" href="/login?callbackUrl=%2Fmodels">
+          Sign in
+        </a>
+      </p>
+    </EmptyState>
+  );
+}
+
+function SortHeader({ label, sortKey, sort, setSort, numeric }: { label: ReactNode; sortKey: SortKey; sort: Sort; setSort: (s: Sort) => void; numeric?: boolean }) {
+  const active = sort.key === sortKey;
+  return (
+    <th aria-sort={active ? (sort.dir === 1 ? "ascending" : "descending") : "none"} className={numeric ? styles.numeric : undefined}>
+      <button
+        type="button"
+        className={styles.sortButton}
+        onClick={() => setSort(active ? (sort.dir === 1 ? { key: sortKey, dir: -1 } : { key: "default", dir: 1 }) : { key: sortKey, dir: 1 })}
+      >
+        {label}
+        <span aria-hidden className={styles.sortMark}>
+          {active ? (sort.dir === 1 ? "▲" : "▼") : ""}
+        </span>
+      </button>
+    </th>
+  );
+}
+
+function Price({ perMTok, per1K }: { perMTok: string | null; per1K: string | null }) {
+  if (perMTok === null || per1K === null) return <span className="muted">—</span>;
+  return (
+    <>
+      <span className={styles.price}>{formatUsd(perMTok)}</span>
+      <span className={styles.sub}>{formatUsd(per1K)} / 1K</span>
+    </>
+  );
+}
+
+function Availability({ model }: { model: Model }) {
+  return (
+    <span className={styles.availability} data-available={model.available}>
+      <span className={styles.dot} aria-hidden />
+      <span>
+        {model.available ? "Available" : model.enabled ? "Unavailable" : "Disabled"}
+        {model.unavailableReason ? <span className={styles.reason}>{model.unavailableReason}</span> : null}
+      </span>
+    </span>
+  );
+}
+
+/** An admin's editor for one model: price (effective from now on), enabled, fallbacks. */
+function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) {
+  const utils = trpc.useUtils();
+  const detail = trpc.models.get.useQuery({ id: model.id });
+  const update = trpc.models.update.useMutation({
+    onSuccess: async () => {
+      await Promise.all([utils.models.list.invalidate(), utils.models.get.invalidate({ id: model.id })]);
+      onClose();
+    },
+  });
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const text = (name: string) => String(form.get(name) ?? "").trim();
+    const optional = (name: string) => (text(name) === "" ? null : text(name));
+    const price = {
+      input: text("input"),
+      output: text("output"),
+      cachedInput: optional("cachedInput"),
+      cacheWrite: optional("cacheWrite"),
+    };
+    const fallbacks = text("fallbacks")
+      .split(/[\s,]+/)
+      .filter(Boolean);
+    update.mutate({ id: model.id, patch: { price, enabled: form.get("enabled") === "on", fallbacks } });
+  }
+
+  const p = model.pricePerMTok;
+  return (
+    <form className={styles.editor} onSubmit={submit} aria-label={`Edit ${model.id}`}>
+      <p className="muted">
+        Prices are USD per 1M tokens. A new price holds from the moment you save; calls made before keep the cost they
+        were charged.
+      </p>
+      <div className="form-row">
+        <label className="field">
+          <span className="field-label">Input</span>
+          <input name="input" defaultValue={p.input} required inputMode="decimal" />
+        </label>
+        <label className="field">
+          <span className="field-label">Output</span>
+          <input name="output" defaultValue={p.output} required inputMode="decimal" />
+        </label>
+        <label className="field">
+          <span className="field-label">Cached input</span>
+          <input name="cachedInput" defaultValue={p.cachedInput ?? ""} inputMode="decimal" placeholder="as input" />
+        </label>
+        <label className="field">
+          <span className="field-label">Cache write</span>
+          <input name="cacheWrite" defaultValue={p.cacheWrite ?? ""} inputMode="decimal" placeholder="none" />
+        </label>
+      </div>
+      <div className="form-row">
+        <label className="field">
+          <span className="field-label">Fallbacks (model ids, in order)</span>
+          <input name="fallbacks" defaultValue={model.fallbacks.join(", ")} placeholder="e.g. gpt-4o-mini, claude-3-5-haiku-latest" />
+        </label>
+        <label className="check">
+          <input type="checkbox" name="enabled" defaultChecked={model.enabled} /> Enabled
+        </label>
+      </div>
+      {update.error ? (
+        <p className="form-error" role="alert">
+          {update.error.data?.zodError?.[0] ? `${update.error.data.zodError[0].field}: ${update.error.data.zodError[0].message}` : update.error.message}
+        </p>
+      ) : null}
+      <div className="row-actions">
+        <button type="submit" className="button" disabled={update.isPending}>
+          {update.isPending ? "Saving…" : "Save"}
+        </button>
+        <button type="button" className="button button-secondary" onClick={onClose}>
+          Cancel
+        </button>
+      </div>
+      {detail.data && detail.data.priceHistory.length > 0 ? (
+        <div className={styles.history}>
+          <span className="field-label">Price history (per 1M tokens)</span>
+          <ul>
+            {[...detail.data.priceHistory].reverse().map((h) => (
+              <li key={new Date(h.effectiveFrom).toISOString() + h.input + h.output}>
+                from {new Date(h.effectiveFrom).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}: input{" "}
+                {formatUsd(h.input)}, output {formatUsd(h.output)}
+                {h.cachedInput !== null ? `, cached ${formatUsd(h.cachedInput)}` : ""}{" "}
+                <span className="muted">({h.changedBy})</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+    </form>
+  );
+}
+
+export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Model[]; isAdmin: boolean }) {
+  const list = trpc.models.list.useQuery(undefined, { initialData: initialModels });
+  const [provider, setProvider] = useState("all");
+  const [type, setType] = useState("all");
+  const [search, setSearch] = useState("");
+  const [availableOnly, setAvailableOnly] = useState(false);
+  const [sort, setSort] = useState<Sort>({ key: "default", dir: 1 });
+  const [editing, setEditing] = useState<string | null>(null);
+
+  const models = list.data ?? initialModels;
+  const providers = useMemo(() => [...new Set(models.map((m) => m.provider))], [models]);
+  const shown = useMemo(
+    () =>
+      sortModels(
+        models.filter(
+          (m) => (provider === "all" || m.provider === provider) && (type === "all" || m.type === type) && (!availableOnly || m.available) && matches(m, search),
+        ),
+        sort,
+      ),
+    [models, provider, type, availableOnly, search, sort],
+  );
+
+  if (list.error?.data?.code === "UNAUTHORIZED") return <SignInToSeeCatalogue />;
+
+  const availableCount = models.filter((m) => m.available).length;
+  const columns = isAdmin ? 7 : 6;
+  return (
+    <>
+      <div className={styles.filters} role="search">
+        <label className="field">
+          <span className="field-label">Search</span>
+          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, name, alias or capability" aria-label="Search models" />
+        </label>
+        <label className="field">
+          <span className="field-label">Provider</span>
+          <select value={provider} onChange={(e) => setProvider(e.target.value)} aria-label="Provider">
+            <option value="all">All providers</option>
+            {providers.map((p) => (
+              <option key={p} value={p}>
+                {providerName(p)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span className="field-label">Type</span>
+          <select value={type} onChange={(e) => setType(e.target.value)} aria-label="Type">
+            <option value="all">All types</option>
+            <option value="chat">Chat</option>
+            <option value="embedding">Embedding</option>
+          </select>
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={availableOnly} onChange={(e) => setAvailableOnly(e.target.checked)} /> Available only
+        </label>
+      </div>
+      <p className={styles.summary} data-testid="models-summary">
+        {shown.length === models.length ? `${models.length} models` : `${shown.length} of ${models.length} models`}, {availableCount} available
+        {list.error ? <span className="form-error"> · could not refresh: {list.error.message}</span> : null}
+      </p>
+      <div className="table-wrap">
+        <table className={`table ${styles.table}`} aria-label="Models">
+          <thead>
+            <tr>
+              <SortHeader label="Model" sortKey="name" sort={sort} setSort={setSort} />
+              <SortHeader label="Context" sortKey="context" sort={sort} setSort={setSort} numeric />
+              <SortHeader label="Input / 1M" sortKey="input" sort={sort} setSort={setSort} numeric />
+              <SortHeader label="Output / 1M" sortKey="output" sort={sort} setSort={setSort} numeric />
+              <th className={styles.numeric}>Cached in / 1M</th>
+              <th>Status</th>
+              {isAdmin ? <th aria-label="Actions" /> : null}
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((m) => (
+              <ModelRows key={m.id} model={m} isAdmin={isAdmin} columns={columns} editing={editing === m.id} setEditing={setEditing} />
+            ))}
+            {shown.length === 0 ? (
+              <tr>
+                <td colSpan={columns} className="muted">
+                  No model matches these filters.
+                </td>
+              </tr>
+            ) : null}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function ModelRows({ model: m, isAdmin, columns, editing, setEditing }: { model: Model; isAdmin: boolean; columns: number; editing: boolean; setEditing: (id: string | null) => void }) {
+  return (
+    <>
+      <tr data-model={m.id} data-available={m.available}>
+        <td className={styles.model}>
+          <span className={styles.name}>{m.name}</span>
+          <span className={styles.sub}>
+            <code className={styles.id}>{m.id}</code> · {providerName(m.provider)} · {m.type}
+            {m.embeddingDimensions !== null ? `, ${m.embeddingDimensions} dimensions` : ""}
+          </span>
+          {m.aliases.length ? <span className={styles.sub}>also {m.aliases.join(", ")}</span> : null}
+          {m.fallbacks.length ? <span className={styles.sub}>falls back to {m.fallbacks.join(", ")}</span> : null}
+          {m.source === "admin" ? <span className={styles.sub}>edited by an admin</span> : null}
+          <span className={styles.capabilities} aria-label="Capabilities">
+            {m.capabilities.map((c) => (
+              <span key={c} className={styles.capability}>
+                {c}
+              </span>
+            ))}
+          </span>
+        </td>
+        <td className={styles.numeric}>
+          {formatTokens(m.contextWindow)}
+          {m.maxOutputTokens !== null ? <span className={styles.sub}>{formatTokens(m.maxOutputTokens)} out</span> : null}
+        </td>
+        <td className={styles.numeric}>
+          <Price perMTok={m.pricePerMTok.input} per1K={m.pricePer1K.input} />
+        </td>
+        <td className={styles.numeric}>
+          {m.type === "embedding" && m.pricePerMTok.output === "0" ? (
+            <span className="muted">—</span>
+          ) : (
+            <Price perMTok={m.pricePerMTok.output} per1K={m.pricePer1K.output} />
+          )}
+        </td>
+        <td className={styles.numeric}>
+          <Price perMTok={m.pricePerMTok.cachedInput} per1K={m.pricePer1K.cachedInput} />
+        </td>
+        <td className={styles.status}>
+          <Availability model={m} />
+        </td>
+        {isAdmin ? (
+          <td>
+            <button type="button" className="link-button" onClick={() => setEditing(editing ? null : m.id)} aria-expanded={editing}>
+              {editing ? "Close" : "Edit"}
+            </button>
+          </td>
+        ) : null}
+      </tr>
+      {editing ? (
+        <tr className={styles.editorRow}>
+          <td colSpan={columns}>
+            <ModelEditor model={m} onClose={() => setEditing(null)} />
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,83 @@
+// The models page: the catalogue with prices per 1M and per 1K tokens and availability, filters,
+// search and sorting; an admin (the e2e user is one) changes a price, which holds from then on
+// with its history kept.
+import { expect, test } from "@playwright/test";
+
+test("lists the catalogue with exact prices, context sizes and why a model is unavailable", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto("/");
+  const link = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Models", exact: true });
+  await link.click();
+  await expect(page).toHaveURL("/models");
+  await expect(link).toHaveAttribute("aria-current", "page");
+  await expect(page.getByRole("heading", { level: 1, name: "Models" })).toBeVisible();
+  const table = page.getByRole("table", { name: "Models" });
+  const gpt4 = table.locator('tr[data-model="gpt-4"]');
+  await expect(gpt4).toContainText("GPT-4");
+  await expect(gpt4).toContainText("8,192");
+  await expect(gpt4).toContainText("$30.00");
+  await expect(gpt4).toContainText("$0.03 / 1K");
+  await expect(gpt4).toContainText("$60.00");
+  await expect(gpt4).toContainText("$0.06 / 1K");
+  // No provider key is configured for the e2e server.
+  await expect(gpt4).toContainText("Unavailable");
+  await expect(gpt4).toContainText("OPENAI_API_KEY is not set");
+  await expect(table.locator('tr[data-model="claude-3-sonnet-20240229"]')).toContainText("also claude-3-sonnet");
+  await expect(page.getByTestId("models-summary")).toContainText(/^\d+ models, \d+ available/);
+  expect(errors).toEqual([]);
+});
+
+test("filters by provider and type, searches, and sorts by price", async ({ page }) => {
+  await page.goto("/models");
+  const rows = page.getByRole("table", { name: "Models" }).locator("tbody tr[data-model]");
+  await page.getByLabel("Provider").selectOption("anthropic");
+  await page.getByLabel("Search models").fill("haiku");
+  await expect(rows.first()).toBeVisible();
+  for (const id of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-model")))) expect(id).toMatch(/^claude-.*haiku/);
+  await expect(page.getByTestId("models-summary")).toContainText(/^\d+ of \d+ models/);
+
+  await page.getByLabel("Provider").selectOption("all");
+  await page.getByLabel("Search models").fill("");
+  await page.getByLabel("Type").selectOption("embedding");
+  await expect(rows).toHaveCount(4);
+  await page.getByRole("button", { name: "Input / 1M" }).click();
+  // Cheapest first: the free local model, then text-embedding-3-small at $0.02.
+  await expect(rows.nth(0)).toHaveAttribute("data-model", "local-hash-384");
+  await expect(rows.nth(1)).toHaveAttribute("data-model", "text-embedding-3-small");
+  await page.getByRole("button", { name: "Input / 1M" }).click();
+  await expect(rows.nth(0)).toHaveAttribute("data-model", "text-embedding-3-large");
+});
+
+test("an admin changes a price: it holds from now on and the history keeps the old one", async ({ page }) => {
+  await page.goto("/models");
+  const row = page.locator('tr[data-model="gpt-4o-2024-05-13"]');
+  await expect(row).toContainText("$5.00");
+  await row.getByRole("button", { name: "Edit" }).click();
+  const form = page.getByRole("form", { name: "Edit gpt-4o-2024-05-13" });
+  await form.getByLabel("Input", { exact: true }).fill("4.5");
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(form).toBeHidden();
+  await expect(row).toContainText("$4.50");
+  await expect(row).toContainText("$0.0045 / 1K");
+  await expect(row).toContainText("edited by an admin");
+
+  await row.getByRole("button", { name: "Edit" }).click();
+  const history = page.getByRole("form", { name: "Edit gpt-4o-2024-05-13" }).getByRole("listitem");
+  await expect(history).toHaveCount(2);
+  await expect(history.nth(0)).toContainText("input $4.50");
+  await expect(history.nth(1)).toContainText("input $5.00");
+  await expect(history.nth(1)).toContainText("(catalogue)");
+
+  // A bad fallback is refused with the reason, and nothing changes.
+  const form2 = page.getByRole("form", { name: "Edit gpt-4o-2024-05-13" });
+  await form2.getByLabel("Fallbacks (model ids, in order)").fill("gpt-4oo");
+  await form2.getByRole("button", { name: "Save" }).click();
+  await expect(form2.getByRole("alert")).toContainText('Unknown model "gpt-4oo". Did you mean "gpt-4o"');
+});
+
+test("the REST list needs credentials", async ({ request }) => {
+  const response = await request.get("/v1/llm/models", { headers: { cookie: "" } });
+  expect(response.status()).toBe(401);
+  expect(((await response.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+});
