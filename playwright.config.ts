@@ -5,6 +5,22 @@ import { defineConfig, devices } from "@playwright/test";
 
 const ci = Boolean(process.env.CI);
 
+/** Where e2e/auth.setup.ts saves the signed-in session (cookies) that the specs start with. */
+const SIGNED_IN_STATE = "e2e/.auth/signed-in.json";
+
+const CHROMIUM_LAUNCH = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+  ],
+};
+
 export default defineConfig({
   testDir: "./e2e",
   outputDir: "./test-results",
@@ -22,22 +38,19 @@ export default defineConfig({
     screenshot: "only-on-failure",
   },
   projects: [
+    // Signs in once (as the user scripts/e2e.mjs creates) and saves the session for the other specs.
+    {
+      name: "setup",
+      testMatch: /.*\.setup\.ts/,
+      use: { launchOptions: CHROMIUM_LAUNCH },
+    },
     {
       name: "chromium",
+      dependencies: ["setup"],
       use: {
         ...devices["Desktop Chrome"],
-        launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-          ],
-        },
+        storageState: SIGNED_IN_STATE,
+        launchOptions: CHROMIUM_LAUNCH,
       },
     },
   ],

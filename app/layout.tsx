@@ -1,9 +1,14 @@
 import type { Metadata, Viewport } from "next";
 import Link from "next/link";
+import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
+import { logout } from "@/app/auth-actions";
 import { Nav } from "@/components/nav";
 import { SystemBadge } from "@/components/system-badge";
 import { TRPCProvider } from "@/components/trpc-provider";
+import { UserMenu } from "@/components/user-menu";
+import { onPublicPage, renderedPath } from "@/server/http/dashboard-path";
+import { dashboardUser } from "@/server/http/dashboard-session";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -18,7 +23,22 @@ export const viewport: Viewport = {
   ],
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  // Sign-in and setup pages stand alone; every other page needs a signed-in user.
+  if (await onPublicPage()) {
+    return (
+      <html lang="en">
+        <body>
+          <main className="auth-page">{children}</main>
+        </body>
+      </html>
+    );
+  }
+  const user = await dashboardUser();
+  if (!user) {
+    const path = await renderedPath();
+    redirect(path === "/" ? "/login" : `/login?callbackUrl=${encodeURIComponent(path)}`);
+  }
   return (
     <html lang="en">
       <body>
@@ -33,6 +53,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
               </Link>
               <Nav />
               <div className="sidebar-footer">
+                <UserMenu email={user.email} role={user.role} signOut={logout} />
                 <SystemBadge />
               </div>
             </aside>

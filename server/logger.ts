@@ -1,7 +1,7 @@
 // JSON logging with pino. Secrets are redacted by path, and every message passes through
 // `redactSecrets` so that a key that slipped into a string is masked too.
 import pino, { type Logger } from "pino";
-import { loadEnv } from "./env.ts";
+import { loadEnv, SECRET_VARIABLES } from "./env.ts";
 
 const REDACT_PATHS = [
   "password",
@@ -22,15 +22,32 @@ const REDACT_PATHS = [
   "*.secret",
 ];
 
-/** Masks things that look like provider keys, our API keys, bearer tokens or URL passwords. */
+/**
+ * Masks things that look like provider keys, our API keys, bearer tokens, URL passwords and
+ * `password=…` pairs, and the configured values of the secret variables (JWT_SECRET, …).
+ */
 export function redactSecrets(text: string): string {
-  return text
+  let out = text
     .replace(/\b(sk|ms|sk-ant|sk-proj)[-_][A-Za-z0-9_-]{8,}/g, "$1-[redacted]")
     .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, "$1[redacted]")
-    .replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]+@/g, "$1[redacted]@");
+    .replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]+@/g, "$1[redacted]@")
+    .replace(/\b(password|passwd|pwd|secret|token)(\s*[=:]\s*)[^\s,;&"']+/gi, "$1$2[redacted]");
+  for (const secret of configuredSecrets()) if (out.includes(secret)) out = out.split(secret).join("[redacted]");
+  return out;
 }
 
-function createLogger(): Logger {
+/** The values of SECRET_VARIABLES in this process's configuration (none while it is invalid). */
+function configuredSecrets(): string[] {
+  try {
+    const env = loadEnv() as unknown as Record<string, unknown>;
+    return [...SECRET_VARIABLES].map((name) => env[name]).filter((v): v is string => typeof v === "string" && v.length >= 8);
+  } catch {
+    return [];
+  }
+}
+
+/** A logger with the service's options; `destination` (tests) replaces stdout in JSON format. */
+export function createLogger(destination?: pino.DestinationStream): Logger {
   const env = loadEnv();
   const options: pino.LoggerOptions = {
     level: env.LOG_LEVEL,
@@ -64,7 +81,7 @@ function createLogger(): Logger {
       },
     });
   }
-  return pino(options);
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const g = globalThis as unknown as { __modelServiceLogger?: Logger };

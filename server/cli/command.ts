@@ -15,6 +15,8 @@ export type Command = {
   name: string;
   summary: string;
   options?: Record<string, OptionSpec>;
+  /** Positional arguments, all required, in order (e.g. `keys revoke <id>`); their values arrive under these names. */
+  args?: { name: string; description: string }[];
   run: (values: Record<string, string | boolean | undefined>, io: CliIO) => Promise<number | void>;
 };
 
@@ -23,7 +25,12 @@ export type CliIO = { out: (line: string) => void; err: (line: string) => void }
 export class UsageError extends Error {}
 
 export function commandHelp(cmd: Command): string {
-  const lines = [`Usage: npm run cli -- ${cmd.name}${cmd.options ? " [options]" : ""}`, "", cmd.summary];
+  const positional = (cmd.args ?? []).map((a) => ` <${a.name}>`).join("");
+  const lines = [`Usage: npm run cli -- ${cmd.name}${positional}${cmd.options ? " [options]" : ""}`, "", cmd.summary];
+  if (cmd.args?.length) {
+    lines.push("", "Arguments:");
+    for (const a of cmd.args) lines.push(`  ${`<${a.name}>`.padEnd(28)} ${a.description}`);
+  }
   const opts = Object.entries(cmd.options ?? {});
   lines.push("", "Options:");
   for (const [name, o] of opts) {
@@ -39,15 +46,24 @@ export function parseCommandArgs(cmd: Command, argv: string[]): Record<string, s
   for (const [name, o] of Object.entries(cmd.options ?? {})) options[name] = { type: o.type };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: Boolean(cmd.args?.length) });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\nRun \`npm run cli -- ${cmd.name} --help\` for the options.`);
   }
   if (parsed.values.help) return "help";
+  const expected = cmd.args ?? [];
+  if (parsed.positionals.length !== expected.length) {
+    const want = expected.map((a) => `<${a.name}>`).join(" ");
+    throw new UsageError(
+      `${parsed.positionals.length < expected.length ? `Missing ${want}` : `Unexpected argument ${JSON.stringify(parsed.positionals[expected.length])}`}. Run \`npm run cli -- ${cmd.name} --help\` for the usage.`,
+    );
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  expected.forEach((a, i) => (values[a.name] = parsed.positionals[i]));
   for (const [name, o] of Object.entries(cmd.options ?? {})) {
     if (o.required && parsed.values[name] === undefined) {
       throw new UsageError(`Missing --${name}. Run \`npm run cli -- ${cmd.name} --help\` for the options.`);
     }
   }
-  return parsed.values as Record<string, string | boolean | undefined>;
+  return values;
 }

@@ -1,13 +1,25 @@
 import "server-only";
-// The one wrapper every REST handler uses: request id, auth, zod parsing of body and query,
-// the JSON error shape, and error mapping. Handlers are Web-standard `(Request) => Response`
-// functions, so the same code serves Next's route files and the lean node:http host.
+// The one wrapper every REST handler uses: request id, auth (API key, platform JWT or dashboard
+// session) and scope, rate limit, zod parsing of body and query, the JSON error shape, and error
+// mapping. Handlers are Web-standard `(Request) => Response` functions, so the same code serves
+// Next's route files and the lean node:http host.
 import type { Logger } from "pino";
 import { z } from "zod";
 import { loadEnv } from "../env.ts";
 import { AppError, fromZodError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
-import { ANONYMOUS, authenticate, requireAdmin, requireAuthenticated, type Identity } from "../services/auth.ts";
+import {
+  ANONYMOUS,
+  authenticate,
+  requireAdmin,
+  requireAuthenticated,
+  requireScope,
+  type Identity,
+  type Scope,
+} from "../services/auth.ts";
+import { isMetricsToken } from "../services/metrics-access.ts";
+import { checkRateLimit, rateLimitHeaders, type RateLimitState } from "../services/rate-limits.ts";
+import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
 import { requestIdFrom } from "./request-id.ts";
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
@@ -16,8 +28,11 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export type RouteContext = { params?: Promise<Record<string, string | string[] | undefined>> };
 export type WebHandler = (req: Request, ctx?: RouteContext) => Promise<Response>;
 
-/** public: anyone; user: any authenticated caller; admin: an admin caller. */
-export type Access = "public" | "user" | "admin";
+/**
+ * public: anyone (only /health and /ping); user: any authenticated caller; admin: an admin caller;
+ * metrics: an admin caller or `Authorization: Bearer <METRICS_TOKEN>` (for Prometheus).
+ */
+export type Access = "public" | "user" | "admin" | "metrics";
 
 export type HandlerArgs<B, Q> = {
   req: Request;
@@ -31,6 +46,15 @@ export type HandlerArgs<B, Q> = {
 
 type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = {
   access: Access;
+  /** The scope an API key needs for this route (sessions, JWTs and admins hold every user scope). */
+  scope?: Scope;
+  /**
+   * Which rate limit counts this route's requests (after auth, before parsing): a name with its own
+   * limit (`generate`, `generate-embeddings`, `vector-search`, or any name set in RATE_LIMITS), or
+   * by default the shared RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW; false for none. The caller's
+   * tier limit counts every limited request too. Public routes are never limited.
+   */
+  rateLimit?: string | false;
   body?: B;
   query?: Q;
   /** Largest body accepted, in bytes; MAX_BODY_BYTES by default. */
@@ -38,44 +62,85 @@ type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = {
   handler: (args: HandlerArgs<z.infer<B>, z.infer<Q>>) => Promise<Response | unknown>;
 };
 
-export type Route = (req: Request, ctx: RouteContext | undefined, requestId: string, log: Logger) => Promise<Response>;
+export type Route = (
+  req: Request,
+  ctx: RouteContext | undefined,
+  requestId: string,
+  log: Logger,
+  errorFormat?: ErrorFormat,
+) => Promise<Response>;
 
 /** One method of an endpoint. The handler returns a Response, or a value sent as JSON with 200. */
 export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(
   spec: RouteSpec<B, Q>,
 ): Route {
-  return async (req, ctx, requestId, log) => {
-    // Public routes (health, ping) never look at credentials, so a bad key cannot make them fail.
-    const identity = spec.access === "public" ? ANONYMOUS : await authenticate(req.headers);
-    if (spec.access === "user") requireAuthenticated(identity);
-    if (spec.access === "admin") requireAdmin(identity);
-
-    const query = spec.query ? parseWith(spec.query, queryObject(new URL(req.url)), "query parameters") : undefined;
-    const body = spec.body
-      ? parseWith(spec.body, await readJson(req, spec.maxBodyBytes ?? loadEnv().MAX_BODY_BYTES), "request body")
-      : undefined;
-    const rawParams = (await ctx?.params) ?? {};
-    const params: Record<string, string> = {};
-    for (const [k, v] of Object.entries(rawParams)) if (typeof v === "string") params[k] = v;
-
-    const out = await spec.handler({
-      req,
-      body: body as z.infer<B>,
-      query: query as z.infer<Q>,
-      params,
-      identity,
-      requestId,
-      log,
-    });
-    return out instanceof Response ? out : json(out);
+  return async (req, ctx, requestId, log, errorFormat) => {
+    const identity = await authorize(spec, req.headers);
+    let limited: RateLimitState | undefined;
+    if (identity.kind !== "anonymous" && spec.rateLimit !== false) {
+      limited = await checkRateLimit(identity, spec.rateLimit ?? "default");
+    }
+    if (!limited) return run(spec, req, ctx, requestId, log, identity);
+    // A limited response carries X-RateLimit-* whatever it turns out to be, errors included.
+    let res: Response;
+    try {
+      res = await run(spec, req, ctx, requestId, log, identity);
+    } catch (err) {
+      res = errorResponse(err, requestId, log, errorFormat);
+    }
+    for (const [k, v] of Object.entries(rateLimitHeaders(limited))) res.headers.set(k, v);
+    return res;
   };
+}
+
+/** Who may call: public routes never look at credentials, so a bad key cannot make them fail. */
+async function authorize(spec: { access: Access; scope?: Scope }, headers: Headers): Promise<Identity> {
+  if (spec.access === "public") return ANONYMOUS;
+  if (spec.access === "metrics" && isMetricsToken(headers)) return ANONYMOUS;
+  const identity = await authenticate(headers);
+  if (spec.access === "admin" || spec.access === "metrics") requireAdmin(identity);
+  else requireAuthenticated(identity);
+  if (spec.scope) requireScope(identity, spec.scope);
+  return identity;
+}
+
+async function run<B extends z.ZodType, Q extends z.ZodType>(
+  spec: RouteSpec<B, Q>,
+  req: Request,
+  ctx: RouteContext | undefined,
+  requestId: string,
+  log: Logger,
+  identity: Identity,
+): Promise<Response> {
+  const query = spec.query ? parseWith(spec.query, queryObject(new URL(req.url)), "query parameters") : undefined;
+  const body = spec.body
+    ? parseWith(spec.body, await readJson(req, spec.maxBodyBytes ?? loadEnv().MAX_BODY_BYTES), "request body")
+    : undefined;
+  const rawParams = (await ctx?.params) ?? {};
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(rawParams)) if (typeof v === "string") params[k] = v;
+
+  const out = await spec.handler({
+    req,
+    body: body as z.infer<B>,
+    query: query as z.infer<Q>,
+    params,
+    identity,
+    requestId,
+    log,
+  });
+  return out instanceof Response ? out : json(out);
 }
 
 /**
  * An endpoint: the methods one path answers. Every HTTP method gets a handler, so a method the
  * path does not serve answers 405 with an Allow header in our error shape, on either host.
+ * `errorFormat` renders its errors as OpenAI or Anthropic do (error-formats.ts); same statuses.
  */
-export function endpoint(methods: Partial<Record<Exclude<HttpMethod, "HEAD">, Route>>): Record<HttpMethod, WebHandler> {
+export function endpoint(
+  methods: Partial<Record<Exclude<HttpMethod, "HEAD">, Route>>,
+  options: { errorFormat?: ErrorFormat } = {},
+): Record<HttpMethod, WebHandler> {
   const allowed = Object.keys(methods) as HttpMethod[];
   if (allowed.includes("GET")) allowed.push("HEAD");
   const out = {} as Record<HttpMethod, WebHandler>;
@@ -91,9 +156,9 @@ export function endpoint(methods: Partial<Record<Exclude<HttpMethod, "HEAD">, Ro
             Allow: allowed.join(", "),
           });
         }
-        res = await r(req, ctx, requestId, log);
+        res = await r(req, ctx, requestId, log, options.errorFormat);
       } catch (err) {
-        res = errorResponse(err, requestId, log);
+        res = errorResponse(err, requestId, log, options.errorFormat);
       }
       res.headers.set("X-Request-Id", requestId);
       return method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
@@ -109,7 +174,7 @@ export function json(data: unknown, init?: ResponseInit): Response {
 }
 
 /** Maps any thrown value to the JSON error shape; internals of an unexpected error stay in the log. */
-export function errorResponse(err: unknown, requestId: string, log: Logger): Response {
+export function errorResponse(err: unknown, requestId: string, log: Logger, format: ErrorFormat = "default"): Response {
   let appError: AppError;
   if (err instanceof AppError) {
     appError = err;
@@ -122,11 +187,10 @@ export function errorResponse(err: unknown, requestId: string, log: Logger): Res
       request_id: requestId,
     });
   }
-  const body: { error: { code: string; message: string; details?: unknown } } = {
-    error: { code: appError.code, message: appError.message },
-  };
-  if (appError.details !== undefined) body.error.details = appError.details;
-  return json(body, { status: appError.status, headers: appError.headers });
+  return json(errorBody(format, appError, requestId), {
+    status: appError.status,
+    headers: { ...appError.headers, ...sdkRetryHeaders(format, appError) },
+  });
 }
 
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {

@@ -10,7 +10,8 @@ import { getDb } from "../db/index.ts";
 import { AppError, type ErrorCode, zodIssues } from "../errors.ts";
 import { requestIdFrom } from "../http/request-id.ts";
 import { getLogger } from "../logger.ts";
-import { ANONYMOUS, authenticate, requireAdmin, requireAuthenticated, type Identity } from "../services/auth.ts";
+import { ANONYMOUS, authenticate, requireAdmin, requireAuthenticated, requireScope, type Identity, type Scope } from "../services/auth.ts";
+import { checkRateLimit, rateLimitHeaders } from "../services/rate-limits.ts";
 
 export type Context = {
   identity: Identity;
@@ -20,9 +21,12 @@ export type Context = {
   db: typeof getDb;
   /** Set when the credential was rejected: protected procedures answer with it. */
   authError?: AppError;
+  /** Headers of the HTTP response (rate-limit headers go here); absent for server-side callers. */
+  resHeaders?: Headers;
 };
 
-export async function createContext({ req }: { req: Request }): Promise<Context> {
+/** The context of one tRPC request: the caller from the same `authenticate` as REST (key, JWT or session cookie). */
+export async function createContext({ req, resHeaders }: { req: Request; resHeaders?: Headers }): Promise<Context> {
   const requestId = requestIdFrom(req.headers);
   const log = getLogger().child({ requestId });
   let identity: Identity = ANONYMOUS;
@@ -33,7 +37,7 @@ export async function createContext({ req }: { req: Request }): Promise<Context>
     if (!(e instanceof AppError)) throw e;
     authError = e;
   }
-  return { identity, requestId, log, db: getDb, authError };
+  return { identity, requestId, log, db: getDb, authError, resHeaders };
 }
 
 const TRPC_CODE: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
@@ -113,3 +117,34 @@ export const adminProcedure = publicProcedure.use(({ ctx, next }) => {
   }
   return next({ ctx: { ...ctx, identity } });
 });
+
+/**
+ * Counts the call against the caller's `name` and tier limits, as the REST wrapper does, for
+ * procedures that cost money: `protectedProcedure.use(rateLimit("generate"))`. Sets X-RateLimit-*
+ * on the response; over the limit it answers TOO_MANY_REQUESTS with Retry-After.
+ */
+export function rateLimit(name: string) {
+  return t.middleware(async ({ ctx, next }) => {
+    if (ctx.identity.kind === "anonymous") return next();
+    try {
+      const state = await checkRateLimit(ctx.identity, name);
+      if (state) for (const [k, v] of Object.entries(rateLimitHeaders(state))) ctx.resHeaders?.set(k, v);
+    } catch (e) {
+      if (e instanceof AppError && e.headers) for (const [k, v] of Object.entries(e.headers)) ctx.resHeaders?.set(k, v);
+      throw toTRPCError(e);
+    }
+    return next();
+  });
+}
+
+/** FORBIDDEN unless the caller holds `scope`: `protectedProcedure.use(requireScopeOf("usage:read"))`. */
+export function requireScopeOf(scope: Scope) {
+  return t.middleware(({ ctx, next }) => {
+    try {
+      requireScope(ctx.identity, scope);
+    } catch (e) {
+      throw toTRPCError(e);
+    }
+    return next();
+  });
+}

@@ -1,0 +1,19 @@
+"use server";
+// The dashboard's sign-in, setup and sign-out form actions (implemented in server/http).
+import { githubLoginAction, loginAction, logoutAction, setupAction, type FormState } from "@/server/http/dashboard-session";
+
+export async function login(prev: FormState, form: FormData): Promise<FormState> {
+  return loginAction(prev, form);
+}
+
+export async function setup(prev: FormState, form: FormData): Promise<FormState> {
+  return setupAction(prev, form);
+}
+
+export async function logout(): Promise<void> {
+  return logoutAction();
+}
+
+export async function loginWithGitHub(form: FormData): Promise<void> {
+  return githubLoginAction(form);
+}

@@ -1,0 +1,40 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { login, loginWithGitHub } from "@/app/auth-actions";
+import { AuthCard } from "@/components/auth-card";
+import { AuthForm } from "@/components/auth-form";
+import { dashboardUser, safeCallbackUrl, setupNeeded } from "@/server/http/dashboard-session";
+import { githubSignInEnabled } from "@/server/http/next-auth";
+
+export const metadata: Metadata = { title: "Sign in" };
+export const dynamic = "force-dynamic";
+
+export default async function LoginPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string; error?: string }> }) {
+  const params = await searchParams;
+  if (await setupNeeded()) redirect("/setup");
+  const callbackUrl = safeCallbackUrl(params.callbackUrl);
+  if (await dashboardUser()) redirect(callbackUrl);
+  return (
+    <AuthCard
+      title="Sign in"
+      intro="Use the account an administrator created for you (or the one from the setup page)."
+      footer={
+        githubSignInEnabled() ? (
+          <form action={loginWithGitHub}>
+            <input type="hidden" name="callbackUrl" value={callbackUrl} />
+            <button type="submit" className="button button-secondary auth-submit">
+              Sign in with GitHub
+            </button>
+          </form>
+        ) : null
+      }
+    >
+      {params.error ? (
+        <p className="form-error" role="alert">
+          {params.error === "AccessDenied" ? "That account has no access here." : "Sign-in failed. Try again."}
+        </p>
+      ) : null}
+      <AuthForm mode="login" action={login} callbackUrl={callbackUrl} />
+    </AuthCard>
+  );
+}

@@ -1,0 +1,253 @@
+"use client";
+// The keys page: a form to create a key (its secret shown once, with a copy button), and the list
+// of keys with rotate and revoke. Talks to the `keys.*` tRPC procedures; the first list comes
+// from the server render.
+import { useState, type FormEvent, type ReactNode } from "react";
+import type { inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "@/server/trpc/root";
+import { CodeBlock } from "./code-block";
+import { EmptyState, Step } from "./empty-state";
+import { Origin } from "./origin";
+import { trpc } from "./trpc-provider";
+
+type ApiKey = inferRouterOutputs<AppRouter>["keys"]["list"][number];
+type Tier = ApiKey["tier"];
+
+const TIERS: Tier[] = ["basic", "standard", "premium"];
+const SCOPES = ["generate", "embeddings", "vectors", "usage:read"] as const;
+
+function formatDate(d: Date | null): string {
+  if (!d) return "never";
+  return new Date(d).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** The secret of a key just created or rotated: shown this once. */
+function NewSecret({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
+  return (
+    <section className="new-secret" data-testid="new-key" aria-label="New API key">
+      <h2>Copy the key for “{name}” now</h2>
+      <p>It is shown only this once; the service keeps only a hash of it. Lost it? Rotate the key to get a new one.</p>
+      <CodeBlock label="The new API key">{secret}</CodeBlock>
+      <button type="button" className="button button-secondary" onClick={onDone}>
+        Done
+      </button>
+    </section>
+  );
+}
+
+function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (name: string, secret: string) => void }) {
+  const utils = trpc.useUtils();
+  const create = trpc.keys.create.useMutation({
+    onSuccess: async (res) => {
+      onCreated(res.apiKey.name, res.key);
+      await utils.keys.list.invalidate();
+    },
+  });
+  const [scopes, setScopes] = useState<string[]>([]);
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const budget = String(form.get("budget") ?? "").trim();
+    const owner = String(form.get("owner") ?? "").trim();
+    create.mutate({
+      name: String(form.get("name") ?? ""),
+      tier: String(form.get("tier")) as Tier,
+      scopes: [...scopes, ...(form.get("admin") ? ["admin" as const] : [])] as ("generate" | "embeddings" | "vectors" | "usage:read" | "admin")[],
+      monthlyBudgetUsd: budget ? budget : undefined,
+      ...(owner ? { userEmail: owner } : {}),
+    });
+    e.currentTarget.reset();
+    setScopes([]);
+  }
+
+  return (
+    <form className="panel key-form" onSubmit={submit} aria-label="Create an API key">
+      <h2>Create a key</h2>
+      <div className="form-row">
+        <label className="field">
+          <span className="field-label">Name</span>
+          <input name="name" required maxLength={100} placeholder="my-app" />
+        </label>
+        <label className="field">
+          <span className="field-label">Tier</span>
+          <select name="tier" defaultValue="standard">
+            {TIERS.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span className="field-label">Monthly budget (USD, optional)</span>
+          <input name="budget" inputMode="decimal" pattern="\d+(\.\d{1,6})?" placeholder="none" />
+        </label>
+        {isAdmin ? (
+          <label className="field">
+            <span className="field-label">Owner email (optional)</span>
+            <input name="owner" type="email" placeholder="you" />
+          </label>
+        ) : null}
+      </div>
+      <fieldset className="scopes">
+        <legend className="field-label">Scopes (none ticked: all but admin)</legend>
+        {SCOPES.map((s) => (
+          <label key={s} className="check">
+            <input
+              type="checkbox"
+              checked={scopes.includes(s)}
+              onChange={(e) => setScopes((prev) => (e.target.checked ? [...prev, s] : prev.filter((x) => x !== s)))}
+            />
+            {s}
+          </label>
+        ))}
+        {isAdmin ? (
+          <label className="check">
+            <input type="checkbox" name="admin" />
+            admin
+          </label>
+        ) : null}
+      </fieldset>
+      {create.error ? (
+        <p className="form-error" role="alert">
+          {create.error.message}
+        </p>
+      ) : null}
+      <button type="submit" className="button" disabled={create.isPending}>
+        {create.isPending ? "Creating…" : "Create key"}
+      </button>
+    </form>
+  );
+}
+
+function KeyActions({ apiKey, onRotated }: { apiKey: ApiKey; onRotated: (name: string, secret: string) => void }) {
+  const utils = trpc.useUtils();
+  const [confirming, setConfirming] = useState<"revoke" | "rotate" | null>(null);
+  const done = async () => {
+    setConfirming(null);
+    await utils.keys.list.invalidate();
+  };
+  const revoke = trpc.keys.revoke.useMutation({ onSuccess: done });
+  const rotate = trpc.keys.rotate.useMutation({
+    onSuccess: async (res) => {
+      onRotated(res.apiKey.name, res.key);
+      await done();
+    },
+  });
+  const error = revoke.error ?? rotate.error;
+  if (apiKey.revokedAt) return <span className="muted">revoked</span>;
+  if (confirming) {
+    const action = confirming === "revoke" ? revoke : rotate;
+    return (
+      <span className="row-actions">
+        <button
+          type="button"
+          className="link-button danger"
+          disabled={action.isPending}
+          onClick={() => action.mutate({ id: apiKey.id })}
+        >
+          {confirming === "revoke" ? "Confirm revoke" : "Confirm rotate"}
+        </button>
+        <button type="button" className="link-button" onClick={() => setConfirming(null)}>
+          Cancel
+        </button>
+      </span>
+    );
+  }
+  return (
+    <span className="row-actions">
+      <button type="button" className="link-button" onClick={() => setConfirming("rotate")}>
+        Rotate
+      </button>
+      <button type="button" className="link-button danger" onClick={() => setConfirming("revoke")}>
+        Revoke
+      </button>
+      {error ? <span className="form-error">{error.message}</span> : null}
+    </span>
+  );
+}
+
+function KeysTable({ keys, showOwner, onRotated }: { keys: ApiKey[]; showOwner: boolean; onRotated: (name: string, secret: string) => void }) {
+  return (
+    <div className="table-wrap">
+      <table className="table" aria-label="API keys">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Key</th>
+            <th>Tier</th>
+            <th>Scopes</th>
+            {showOwner ? <th>Owner</th> : null}
+            <th>Budget / month</th>
+            <th>Last used</th>
+            <th>Created</th>
+            <th aria-label="Actions" />
+          </tr>
+        </thead>
+        <tbody>
+          {keys.map((k) => (
+            <tr key={k.id} data-testid="key-row" data-key-id={k.id} data-revoked={k.revokedAt ? "true" : "false"}>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.prefix}…</code>
+              </td>
+              <td>{k.tier}</td>
+              <td>
+                {k.isAdmin ? <span className="pill">admin</span> : null} {k.scopes.length ? k.scopes.join(", ") : k.isAdmin ? "" : "all"}
+              </td>
+              {showOwner ? <td>{k.userEmail ?? <span className="muted">none</span>}</td> : null}
+              <td>{k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd}` : <span className="muted">none</span>}</td>
+              <td>{formatDate(k.lastUsedAt)}</td>
+              <td>{formatDate(k.createdAt)}</td>
+              <td>
+                <KeyActions apiKey={k} onRotated={onRotated} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function NoKeys(): ReactNode {
+  return (
+    <EmptyState title="No API keys yet">
+      <p>Create one above, or with the CLI (it works while the server runs):</p>
+      <ol className="steps">
+        <Step n={1} title="Create a key">
+          <CodeBlock>npm run cli -- keys create --name my-app</CodeBlock>
+        </Step>
+        <Step n={2} title="Send it with each request">
+          <p className="step-text">
+            The key is shown once. Send it as <code>Authorization: Bearer &lt;key&gt;</code> or <code>x-api-key: &lt;key&gt;</code>:
+          </p>
+          <CodeBlock>
+            curl <Origin />
+            {`/v1/llm/models -H "Authorization: Bearer $MODEL_SERVICE_KEY"`}
+          </CodeBlock>
+        </Step>
+      </ol>
+    </EmptyState>
+  );
+}
+
+export function KeysManager({ initialKeys, isAdmin }: { initialKeys: ApiKey[]; isAdmin: boolean }) {
+  const keys = trpc.keys.list.useQuery(undefined, { initialData: initialKeys, staleTime: 5_000 });
+  const [secret, setSecret] = useState<{ name: string; secret: string } | null>(null);
+  const show = (name: string, s: string) => setSecret({ name, secret: s });
+  const list = keys.data ?? [];
+  return (
+    <>
+      {secret ? <NewSecret name={secret.name} secret={secret.secret} onDone={() => setSecret(null)} /> : null}
+      <CreateKeyForm isAdmin={isAdmin} onCreated={show} />
+      {keys.error ? (
+        <p className="form-error" role="alert">
+          {keys.error.message}
+        </p>
+      ) : null}
+      {list.length ? <KeysTable keys={list} showOwner={isAdmin} onRotated={show} /> : <NoKeys />}
+    </>
+  );
+}

@@ -1,0 +1,27 @@
+// Dashboard pages need a session: a request for a page without a session cookie is sent to
+// /login (which sends on to /setup while no account exists). This is only the quick, optimistic
+// check (is there a cookie at all?); the root layout verifies the session itself, and every API
+// (REST, tRPC) authenticates each request on its own. Also tells the layout which path it renders.
+import { NextResponse, type NextRequest } from "next/server";
+
+// Kept in step with server/services/session-token.ts (no server module is imported here).
+const SESSION_COOKIES = ["authjs.session-token", "__Secure-authjs.session-token"];
+const PUBLIC_PAGES = new Set(["/login", "/setup"]);
+
+export function proxy(req: NextRequest) {
+  const { pathname, search } = req.nextUrl;
+  const hasSession = req.cookies.getAll().some((c) => SESSION_COOKIES.some((name) => c.name === name || c.name.startsWith(`${name}.`)));
+  if (!hasSession && !PUBLIC_PAGES.has(pathname)) {
+    const login = new URL("/login", req.url);
+    if (pathname !== "/") login.searchParams.set("callbackUrl", `${pathname}${search}`);
+    return NextResponse.redirect(login);
+  }
+  const headers = new Headers(req.headers);
+  headers.set("x-ms-pathname", pathname);
+  return NextResponse.next({ request: { headers } });
+}
+
+export const config = {
+  // Pages only: not the APIs (they answer 401 themselves), Next's assets or files with an extension.
+  matcher: ["/((?!api/|v1/|_next/|health$|ping$|metrics$|favicon\\.ico$|icon\\.svg$|.*\\.[a-zA-Z0-9]+$).*)"],
+};

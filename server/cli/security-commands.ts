@@ -1,0 +1,197 @@
+import "server-only";
+// CLI commands for dashboard users and API keys. They act as the operator (CLI_ACTOR): whoever can
+// run the CLI on the server already holds the database's credentials. A key's secret is printed
+// once, by `keys create` and `keys rotate`, and never again.
+import type { Command, CliIO } from "./command.ts";
+import { UsageError } from "./command.ts";
+
+type Values = Record<string, string | boolean | undefined>;
+
+const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
+
+/** "none"/"off" clears a budget; otherwise the amount as given (the service validates it). */
+function budgetOption(v: string | boolean | undefined): string | null | undefined {
+  const s = str(v)?.trim();
+  if (s === undefined) return undefined;
+  return s === "none" || s === "off" ? null : s.replace(/^\$/, "");
+}
+
+function table(io: CliIO, rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) io.out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+}
+
+/** Service errors (AppError) as a one-line message rather than a stack. */
+async function friendly<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const { AppError } = await import("../errors.ts");
+    if (e instanceof AppError && e.status < 500) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+export const securityCommands: Command[] = [
+  {
+    name: "users create",
+    summary:
+      "Create a dashboard account (email + password). With --admin it may see everything and manage every key. On a fresh install, create the first account this way or on the /setup page.",
+    options: {
+      email: { type: "string", placeholder: "EMAIL", description: "Sign-in email", required: true },
+      password: { type: "string", placeholder: "PASSWORD", description: `Password (at least 8 characters)`, required: true },
+      admin: { type: "boolean", description: "Make the account an admin" },
+      budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD across all the user's keys" },
+    },
+    async run(v: Values, io) {
+      const { createUser } = await import("../services/users.ts");
+      const user = await friendly(() =>
+        createUser({ email: str(v.email)!, password: str(v.password)!, role: v.admin ? "admin" : "user", monthlyBudgetUsd: budgetOption(v.budget) }),
+      );
+      io.out(`Created ${user.role} ${user.email} (id ${user.id}).`);
+    },
+  },
+  {
+    name: "users list",
+    summary: "List dashboard accounts and platform (JWT) users.",
+    options: { json: { type: "boolean", description: "Print JSON" } },
+    async run(v: Values, io) {
+      const { listUsers } = await import("../services/users.ts");
+      const users = await listUsers();
+      if (v.json) {
+        io.out(JSON.stringify(users, null, 2));
+        return;
+      }
+      if (users.length === 0) {
+        io.out("No users yet: npm run cli -- users create --email E --password P --admin");
+        return;
+      }
+      table(io, [
+        ["ID", "EMAIL / SUBJECT", "ROLE", "BUDGET", "CREATED"],
+        ...users.map((u) => [u.id, u.email ?? `jwt:${u.externalId ?? "?"}`, u.role, u.monthlyBudgetUsd ? `$${u.monthlyBudgetUsd}` : "-", u.createdAt.toISOString()]),
+      ]);
+    },
+  },
+  {
+    name: "users update",
+    summary: "Change an account's role, monthly budget or password.",
+    options: {
+      email: { type: "string", placeholder: "EMAIL", description: "The account", required: true },
+      role: { type: "string", placeholder: "admin|user", description: "New role" },
+      budget: { type: "string", placeholder: "USD|none", description: "New monthly budget in USD; none removes it" },
+      password: { type: "string", placeholder: "PASSWORD", description: "New password" },
+    },
+    async run(v: Values, io) {
+      const { findUserByEmail, updateUser } = await import("../services/users.ts");
+      const role = str(v.role);
+      if (role !== undefined && role !== "admin" && role !== "user") throw new UsageError("--role must be admin or user");
+      const user = await findUserByEmail(str(v.email)!);
+      if (!user) throw new UsageError(`No user with the email ${str(v.email)}`);
+      const updated = await friendly(() => updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password) }));
+      io.out(`Updated ${updated.email}: role ${updated.role}, budget ${updated.monthlyBudgetUsd ? `$${updated.monthlyBudgetUsd}` : "none"}.`);
+    },
+  },
+  {
+    name: "keys create",
+    summary: "Create an API key and print it once (only a hash is stored). Send it as `Authorization: Bearer <key>` or `x-api-key: <key>`.",
+    options: {
+      name: { type: "string", placeholder: "NAME", description: "What the key is for", required: true },
+      tier: { type: "string", placeholder: "basic|standard|premium", description: "Rate-limit tier (default standard)" },
+      user: { type: "string", placeholder: "EMAIL", description: "Owner (a dashboard account); usage and budgets count there" },
+      budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD for this key" },
+      admin: { type: "boolean", description: "An admin key: sees all usage, keys and collections" },
+      scopes: { type: "string", placeholder: "a,b", description: "Limit to scopes: generate, embeddings, vectors, usage:read, admin (default: all but admin)" },
+      json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' },
+    },
+    async run(v: Values, io) {
+      const { CLI_ACTOR } = await import("../services/identity.ts");
+      const { createApiKey } = await import("../services/keys.ts");
+      const scopes = str(v.scopes)
+        ?.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const { key, apiKey } = await friendly(() =>
+        createApiKey(CLI_ACTOR, {
+          name: str(v.name)!,
+          tier: str(v.tier) as "basic" | "standard" | "premium" | undefined,
+          userEmail: str(v.user),
+          monthlyBudgetUsd: budgetOption(v.budget) ?? undefined,
+          isAdmin: Boolean(v.admin),
+          scopes: scopes as never,
+        }),
+      );
+      if (v.json) {
+        io.out(JSON.stringify({ id: apiKey.id, key }));
+        return;
+      }
+      io.out(key);
+      io.err(
+        `Created ${apiKey.isAdmin ? "admin " : ""}key "${apiKey.name}" (id ${apiKey.id}, tier ${apiKey.tier}${apiKey.userEmail ? `, user ${apiKey.userEmail}` : ""}). Copy it now: it is not shown again.`,
+      );
+    },
+  },
+  {
+    name: "keys list",
+    summary: "List API keys by prefix (never the secret), with tier, owner, budget and last use.",
+    options: {
+      all: { type: "boolean", description: "Include revoked keys" },
+      user: { type: "string", placeholder: "EMAIL", description: "Only this user's keys" },
+      json: { type: "boolean", description: "Print JSON" },
+    },
+    async run(v: Values, io) {
+      const { CLI_ACTOR } = await import("../services/identity.ts");
+      const { listApiKeys } = await import("../services/keys.ts");
+      const keys = await friendly(() => listApiKeys(CLI_ACTOR, { includeRevoked: Boolean(v.all), userEmail: str(v.user) }));
+      if (v.json) {
+        io.out(JSON.stringify(keys, null, 2));
+        return;
+      }
+      if (keys.length === 0) {
+        io.out("No API keys. Create one: npm run cli -- keys create --name my-app");
+        return;
+      }
+      table(io, [
+        ["ID", "NAME", "KEY", "TIER", "SCOPES", "USER", "BUDGET", "LAST USED", "STATE"],
+        ...keys.map((k) => [
+          k.id,
+          k.name,
+          `${k.prefix}…`,
+          k.tier,
+          k.isAdmin ? "admin" : k.scopes.join(",") || "all",
+          k.userEmail ?? "-",
+          k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd}` : "-",
+          k.lastUsedAt?.toISOString() ?? "never",
+          k.revokedAt ? "revoked" : k.expiresAt && k.expiresAt <= new Date() ? "expired" : "active",
+        ]),
+      ]);
+    },
+  },
+  {
+    name: "keys revoke",
+    summary: "Revoke an API key: it stops working on every instance within a second.",
+    args: [{ name: "id", description: "The key's id (from `keys list`)" }],
+    async run(v: Values, io) {
+      const { CLI_ACTOR } = await import("../services/identity.ts");
+      const { revokeApiKey } = await import("../services/keys.ts");
+      const key = await friendly(() => revokeApiKey(CLI_ACTOR, str(v.id)!));
+      io.out(`Revoked key "${key.name}" (${key.prefix}…).`);
+    },
+  },
+  {
+    name: "keys rotate",
+    summary: "Replace an API key's secret, keeping its settings; the old secret stops working at once. Prints the new key once.",
+    args: [{ name: "id", description: "The key's id (from `keys list`)" }],
+    options: { json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' } },
+    async run(v: Values, io) {
+      const { CLI_ACTOR } = await import("../services/identity.ts");
+      const { rotateApiKey } = await import("../services/keys.ts");
+      const { key, apiKey } = await friendly(() => rotateApiKey(CLI_ACTOR, str(v.id)!));
+      if (v.json) {
+        io.out(JSON.stringify({ id: apiKey.id, key }));
+        return;
+      }
+      io.out(key);
+      io.err(`Rotated "${apiKey.name}": new id ${apiKey.id}; the old key is revoked. Copy the new key now: it is not shown again.`);
+    },
+  },
+];

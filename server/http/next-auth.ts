@@ -1,0 +1,97 @@
+import "server-only";
+// Dashboard sign-in with next-auth v5: email + password (Credentials, checked against the users
+// service's scrypt hashes), optionally GitHub for existing users (AUTH_GITHUB_ID/SECRET), and
+// JWT sessions in an encrypted cookie. The cookie is read back by `authenticate()` (through
+// services/session-token.ts), so REST handlers and tRPC see the same session as the pages.
+//
+// The configuration is built lazily, per request: the session secret (AUTH_SECRET, or the one
+// generated into DATA_DIR) must not be read while `next build` imports this module.
+import NextAuth, { type NextAuthConfig } from "next-auth";
+import Credentials from "next-auth/providers/credentials";
+import GitHub from "next-auth/providers/github";
+import { loadEnv } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { getLogger } from "../logger.ts";
+import { authSecret } from "../services/auth-secret.ts";
+import { checkLoginAttempt } from "../services/rate-limits.ts";
+import { findUserByEmail, verifyCredentials } from "../services/users.ts";
+
+export const SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600;
+/** Marks a GitHub account that matches no user here: such a sign-in is refused. */
+const UNLINKED = "unlinked:";
+
+function providers(): NextAuthConfig["providers"] {
+  const list: NextAuthConfig["providers"] = [
+    Credentials({
+      credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+      async authorize(credentials) {
+        const email = typeof credentials?.email === "string" ? credentials.email : "";
+        const password = typeof credentials?.password === "string" ? credentials.password : "";
+        if (!email || !password) return null;
+        try {
+          await checkLoginAttempt(email);
+        } catch (e) {
+          if (e instanceof AppError) return null;
+          throw e;
+        }
+        const user = await verifyCredentials(email, password);
+        return user ? { id: user.id, email: user.email, name: user.name } : null;
+      },
+    }),
+  ];
+  const env = loadEnv();
+  if (env.AUTH_GITHUB_ID && env.AUTH_GITHUB_SECRET) {
+    list.push(
+      GitHub({
+        clientId: env.AUTH_GITHUB_ID,
+        clientSecret: env.AUTH_GITHUB_SECRET,
+        // Only people who already have an account here (same email) may use GitHub to sign in.
+        async profile(profile) {
+          const user = profile.email ? await findUserByEmail(profile.email) : null;
+          return { id: user?.id ?? `${UNLINKED}${profile.id}`, email: profile.email, name: profile.name ?? profile.login };
+        },
+      }),
+    );
+  }
+  return list;
+}
+
+function config(): NextAuthConfig {
+  return {
+    secret: authSecret(),
+    // Self-hosted behind our own node:http host (and often a reverse proxy): trust the Host header.
+    trustHost: true,
+    session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_SECONDS },
+    pages: { signIn: "/login", error: "/login" },
+    providers: providers(),
+    callbacks: {
+      signIn: ({ user }) => !String(user.id ?? "").startsWith(UNLINKED),
+      jwt({ token, user }) {
+        if (user?.id) token.sub = user.id;
+        return token;
+      },
+      session({ session, token }) {
+        if (token.sub) session.user.id = token.sub;
+        return session;
+      },
+    },
+    logger: {
+      // A wrong password is routine, not an error; nothing here ever carries a password.
+      error: (error) => {
+        const name = (error as { type?: string }).type ?? error.name;
+        if (name === "CredentialsSignin") getLogger().info({ event: "sign_in_refused" }, "dashboard sign-in refused");
+        else getLogger().warn({ err: { name, message: error.message } }, "dashboard auth error");
+      },
+      warn: (code) => getLogger().debug({ code }, "next-auth warning"),
+      debug: () => {},
+    },
+  };
+}
+
+export const { handlers, auth, signIn, signOut } = NextAuth(() => config());
+
+/** Whether GitHub sign-in is configured (the login page shows its button). */
+export function githubSignInEnabled(): boolean {
+  const env = loadEnv();
+  return Boolean(env.AUTH_GITHUB_ID && env.AUTH_GITHUB_SECRET);
+}

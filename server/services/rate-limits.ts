@@ -1,0 +1,213 @@
+import "server-only";
+// Rate limits: one per endpoint (generate 10/minute, generate-embeddings 20/minute, vector-search
+// 100/minute, RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds for every other endpoint) and one
+// per tier (basic 10/hour, standard 100/hour, premium 1000/hour), both counted per caller (API key,
+// or user for sessions and JWTs). RATE_LIMITS overrides any of them without code.
+//
+// The counters live in this process, or in Redis when REDIS_URL is set so that every instance
+// shares one budget. Both counters of a request are sent to Redis in the same tick over a client
+// with auto-pipelining: one round trip per check. A caller already over a limit is answered from
+// memory until the window ends, and if Redis is down the process's own counters take over.
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { loadEnv, type RateLimitSpec } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { onShutdown } from "../lifecycle.ts";
+import { getRedis } from "../redis.ts";
+import type { AuthenticatedIdentity, Tier } from "./identity.ts";
+import { recordRateLimitRejection } from "./metrics.ts";
+
+/** The original service's per-endpoint defaults. */
+export const ENDPOINT_LIMIT_DEFAULTS: Readonly<Record<string, RateLimitSpec>> = {
+  generate: { requests: 10, windowSeconds: 60 },
+  "generate-embeddings": { requests: 20, windowSeconds: 60 },
+  "vector-search": { requests: 100, windowSeconds: 60 },
+  /** Dashboard sign-in attempts per email address (a brake on password guessing). */
+  login: { requests: 10, windowSeconds: 300 },
+};
+
+export const TIER_LIMIT_DEFAULTS: Readonly<Record<Tier, RateLimitSpec>> = {
+  basic: { requests: 10, windowSeconds: 3600 },
+  standard: { requests: 100, windowSeconds: 3600 },
+  premium: { requests: 1000, windowSeconds: 3600 },
+};
+
+/** The limit for an endpoint name (`generate`, or "default" for one without its own). */
+export function endpointLimit(name: string): RateLimitSpec {
+  const env = loadEnv();
+  if (name in env.RATE_LIMITS) return env.RATE_LIMITS[name]!;
+  if (name in ENDPOINT_LIMIT_DEFAULTS) return ENDPOINT_LIMIT_DEFAULTS[name]!;
+  return { requests: env.RATE_LIMIT_REQUESTS, windowSeconds: env.RATE_LIMIT_WINDOW };
+}
+
+export function tierLimit(tier: Tier): RateLimitSpec {
+  const overrides = loadEnv().RATE_LIMITS;
+  const name = `tier:${tier}`;
+  return name in overrides ? overrides[name]! : TIER_LIMIT_DEFAULTS[tier];
+}
+
+export type RateLimitState = {
+  /** The limit that is closest to running out (or has). */
+  limit: number;
+  remaining: number;
+  /** Epoch seconds when that limit's window ends. */
+  resetAt: number;
+  /** Seconds until the caller may try again (0 when allowed). */
+  retryAfter: number;
+  allowed: boolean;
+  /** Which limit it is: `generate`, `default`, `tier:premium`, … */
+  name: string;
+  windowSeconds: number;
+};
+
+/** X-RateLimit-Limit, -Remaining and -Reset (epoch seconds), and Retry-After on a refusal. */
+export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
+  const headers: Record<string, string> = {
+    "X-RateLimit-Limit": String(state.limit),
+    "X-RateLimit-Remaining": String(state.remaining),
+    "X-RateLimit-Reset": String(state.resetAt),
+  };
+  if (!state.allowed) headers["Retry-After"] = String(state.retryAfter);
+  return headers;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type Limiters = {
+  byConfig: Map<string, RateLimiterAbstract>;
+  redis?: Redis | null;
+  /** Settles when the Redis client first connects (or gives up waiting): the first checks wait for it. */
+  connected?: Promise<void>;
+};
+const g = globalThis as unknown as { __modelServiceRateLimiters?: Limiters };
+const limiters: Limiters = (g.__modelServiceRateLimiters ??= { byConfig: new Map() });
+
+/** A client of its own with auto-pipelining, so the two counters of one check share a round trip. */
+function limiterRedis(): Redis | null {
+  if (limiters.redis !== undefined) return limiters.redis;
+  const shared = getRedis();
+  if (!shared) return (limiters.redis = null);
+  const client = shared.duplicate({ enableAutoPipelining: true });
+  client.on("error", () => {});
+  // Until the first connection, wait for it (up to 2 s) rather than falling back to memory; after
+  // that, a lost connection falls back at once (rejectIfRedisNotReady) until it is back.
+  limiters.connected = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    timer.unref();
+    client.once("ready", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  onShutdown("rate-limit-redis", async () => {
+    limiters.redis = undefined;
+    limiters.connected = undefined;
+    limiters.byConfig.clear();
+    await client.quit().catch(() => client.disconnect());
+  });
+  return (limiters.redis = client);
+}
+
+function limiterFor(name: string, spec: NonNullable<RateLimitSpec>): RateLimiterAbstract {
+  const id = `${name}|${spec.requests}|${spec.windowSeconds}`;
+  const existing = limiters.byConfig.get(id);
+  if (existing) return existing;
+  const base = { points: spec.requests, duration: spec.windowSeconds };
+  const keyPrefix = `${loadEnv().REDIS_KEY_PREFIX}rl:${name}:${spec.requests}:${spec.windowSeconds}`;
+  const redis = limiterRedis();
+  const limiter: RateLimiterAbstract = redis
+    ? new RateLimiterRedis({
+        ...base,
+        storeClient: redis,
+        keyPrefix,
+        rejectIfRedisNotReady: true,
+        // Over the limit: refuse from memory until the window ends, without asking Redis again.
+        inMemoryBlockOnConsumed: spec.requests + 1,
+        // Redis unreachable: this process's own counters hold the line rather than letting all through.
+        insuranceLimiter: new RateLimiterMemory({ ...base, keyPrefix }),
+      })
+    : new RateLimiterMemory({ ...base, keyPrefix });
+  limiters.byConfig.set(id, limiter);
+  return limiter;
+}
+
+function subjectOf(identity: AuthenticatedIdentity): string {
+  return identity.apiKeyId ? `key:${identity.apiKeyId}` : `user:${identity.userId}`;
+}
+
+async function consume(name: string, spec: RateLimitSpec, subject: string): Promise<RateLimitState | undefined> {
+  if (!spec) return undefined;
+  const limiter = limiterFor(name, spec);
+  if (limiters.connected) await limiters.connected;
+  let res: RateLimiterRes;
+  let allowed = true;
+  try {
+    res = await limiter.consume(subject, 1);
+  } catch (e) {
+    if (!(e instanceof RateLimiterRes)) throw e;
+    res = e;
+    allowed = false;
+  }
+  const msBeforeNext = Math.max(0, res.msBeforeNext);
+  return {
+    name,
+    windowSeconds: spec.windowSeconds,
+    limit: spec.requests,
+    remaining: allowed ? res.remainingPoints : 0,
+    resetAt: Math.ceil((Date.now() + msBeforeNext) / 1000),
+    retryAfter: allowed ? 0 : Math.max(1, Math.ceil(msBeforeNext / 1000)),
+    allowed,
+  };
+}
+
+/**
+ * Counts one request of `endpoint` against the caller's endpoint and tier limits. Returns the
+ * state to report in headers (undefined when no limit applies); throws a 429 AppError carrying
+ * Retry-After and the X-RateLimit-* headers when either limit is used up.
+ */
+export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: string): Promise<RateLimitState | undefined> {
+  const subject = subjectOf(identity);
+  const states = (
+    await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject)])
+  ).filter((s): s is RateLimitState => s !== undefined);
+  if (states.length === 0) return undefined;
+  const refused = states.filter((s) => !s.allowed).sort((a, b) => b.retryAfter - a.retryAfter)[0];
+  if (refused) {
+    recordRateLimitRejection(refused.name);
+    const what = refused.name.startsWith("tier:") ? `your ${refused.name.slice(5)} tier's limit` : `the limit of the ${refused.name} endpoint`;
+    throw new AppError(
+      "rate_limited",
+      `Rate limit exceeded: ${what} is ${refused.limit} requests per ${describeWindow(refused.windowSeconds)}; retry in ${refused.retryAfter} s`,
+      { limit: refused.limit, retry_after_seconds: refused.retryAfter, limit_name: refused.name },
+      rateLimitHeaders(refused),
+    );
+  }
+  // Report the limit closest to running out.
+  return states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0];
+}
+
+/** Counts a sign-in attempt for `email`; a 429 AppError once the `login` limit is used up. */
+export async function checkLoginAttempt(email: string): Promise<void> {
+  const state = await consume("login", endpointLimit("login"), `email:${email.trim().toLowerCase()}`);
+  if (state && !state.allowed) {
+    recordRateLimitRejection("login");
+    throw new AppError("rate_limited", `Too many sign-in attempts for this email; try again in ${state.retryAfter} s`, undefined, rateLimitHeaders(state));
+  }
+}
+
+function describeWindow(s: number): string {
+  if (s === 1) return "second";
+  if (s === 60) return "minute";
+  if (s === 3600) return "hour";
+  if (s === 86400) return "day";
+  return `${s} seconds`;
+}
+
+/** Forgets the limiters (tests that change REDIS_URL or RATE_LIMITS between cases). */
+export function resetRateLimitersForTests(): void {
+  limiters.byConfig.clear();
+  const client = limiters.redis;
+  limiters.redis = undefined;
+  limiters.connected = undefined;
+  client?.disconnect();
+}

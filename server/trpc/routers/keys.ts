@@ -1,0 +1,46 @@
+import "server-only";
+// keys.*: the dashboard's keys page (and any tRPC client): list, create, revoke, rotate.
+// A user sees and manages their own keys; an admin all of them. The secret is in the answer to
+// create and rotate only, once.
+import { z } from "zod";
+import { createApiKey, createKeyInput, listApiKeys, revokeApiKey, rotateApiKey } from "../../services/keys.ts";
+import { TIERS } from "../../services/auth.ts";
+import { createTRPCRouter, protectedProcedure } from "../init.ts";
+
+const apiKeyOutput = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  tier: z.enum(TIERS as ["basic", "standard", "premium"]),
+  scopes: z.array(z.string()),
+  isAdmin: z.boolean(),
+  userId: z.string().nullable(),
+  userEmail: z.string().nullable(),
+  monthlyBudgetUsd: z.string().nullable(),
+  lastUsedAt: z.date().nullable(),
+  expiresAt: z.date().nullable(),
+  revokedAt: z.date().nullable(),
+  createdAt: z.date(),
+});
+
+const withSecret = z.object({ key: z.string(), apiKey: apiKeyOutput });
+const byId = z.object({ id: z.string().min(1).max(100) });
+
+export const keysRouter = createTRPCRouter({
+  /** Active keys (and revoked ones on request), newest first. */
+  list: protectedProcedure
+    .input(z.object({ includeRevoked: z.boolean().optional() }).optional())
+    .output(z.array(apiKeyOutput))
+    .query(({ ctx, input }) => listApiKeys(ctx.identity, { includeRevoked: input?.includeRevoked })),
+
+  /** A new key; `key` is the secret, shown this once. */
+  create: protectedProcedure.input(createKeyInput).output(withSecret).mutation(({ ctx, input }) => createApiKey(ctx.identity, input)),
+
+  revoke: protectedProcedure.input(byId).output(apiKeyOutput).mutation(({ ctx, input }) => revokeApiKey(ctx.identity, input.id)),
+
+  /** A new secret for the same settings; the old one stops working at once. */
+  rotate: protectedProcedure
+    .input(byId)
+    .output(withSecret.extend({ revoked: apiKeyOutput }))
+    .mutation(({ ctx, input }) => rotateApiKey(ctx.identity, input.id)),
+});
