@@ -14,8 +14,9 @@ export default defineConfig({
     include: ["**/*.test.ts"],
     exclude: ["node_modules/**", "e2e/**", ".next/**", ".data/**"],
     environment: "node",
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Generous: a file's first PGlite open runs initdb, and CI shares 2 cores with servers it starts.
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
     // PGlite instances and servers are heavy on a 2-core machine: a few files at a time.
     maxWorkers: 2,
     globalSetup: ["tests/support/global-setup.ts"],

@@ -1,7 +1,7 @@
 "use client";
 // The tRPC React client for the dashboard. Only the router's *type* comes from the server.
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { httpBatchLink } from "@trpc/client";
+import { httpBatchStreamLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
@@ -36,7 +36,8 @@ function trpcUrl(): string {
 export function TRPCProvider({ children }: { children: ReactNode }) {
   const queryClient = getQueryClient();
   const [trpcClient] = useState(() =>
-    trpc.createClient({ links: [httpBatchLink({ url: trpcUrl(), transformer: superjson })] }),
+    // The stream link also carries procedures that yield (the playground's streamed generation).
+    trpc.createClient({ links: [httpBatchStreamLink({ url: trpcUrl(), transformer: superjson })] }),
   );
   return (
     <trpc.Provider client={trpcClient} queryClient={queryClient}>

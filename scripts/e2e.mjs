@@ -43,7 +43,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The server, in its own process group so that it and everything it spawned can be stopped. */
 function startServer(env) {
-  const child = spawn(bin("tsx"), ["--import", "./scripts/server-only-hook.mjs", "server/main.ts"], {
+  // Plain node with tsx as a loader, as `npm start` runs it (no tsx CLI relaying signals).
+  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/main.ts"], {
     cwd: root,
     env,
     detached: true,
@@ -133,6 +134,19 @@ async function main() {
     DATABASE_URL: "",
   };
 
+  // Anthropic is served by the provider emulator (the playground streams from it); OpenAI stays
+  // unconfigured, so the dashboard shows what an unavailable provider looks like.
+  const emulatorPort = await freePort();
+  const emulatorKey = "sk-ant-e2e-emulator-key";
+  const emulator = spawn(
+    process.execPath,
+    ["--import", "tsx", "tests/emulators/main.ts", "--port", String(emulatorPort), "--anthropic-key", emulatorKey],
+    { cwd: root, env: baseEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  serverEnv.ANTHROPIC_API_KEY = emulatorKey;
+  serverEnv.ANTHROPIC_BASE_URL = `http://127.0.0.1:${emulatorPort}`;
+  serverEnv.OPENAI_API_KEY = "";
+
   log(`starting the server on ${baseUrl} (DATA_DIR ${dataDir})`);
   const server = startServer(serverEnv);
   let cleanedUp = false;
@@ -140,6 +154,11 @@ async function main() {
     if (cleanedUp) return;
     cleanedUp = true;
     await stopServer(server);
+    try {
+      process.kill(-emulator.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
     rmSync(dataDir, { recursive: true, force: true });
   };
   const onSignal = (signal) => {
@@ -158,10 +177,27 @@ async function main() {
       process.stdout.write(server.output());
       return 1;
     }
-    log(`server healthy after ${((Date.now() - started) / 1000).toFixed(1)}s; running Playwright`);
+    log(`server healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    // The dashboard needs a signed-in user: create one with the CLI (through the server's database),
+    // and let Playwright's setup project sign in as it (e2e/auth.setup.ts).
+    const user = { email: "e2e-admin@example.com", password: `e2e-${Math.random().toString(36).slice(2)}-password` };
+    const created = await run(
+      process.execPath,
+      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts", "users", "create", "--email", user.email, "--password", user.password, "--admin"],
+      { ...serverEnv, LOG_LEVEL: "warn" },
+    );
+    if (created !== 0) {
+      log(`creating the e2e user failed (exit ${created})`);
+      return 1;
+    }
+    log("created the e2e admin user; running Playwright");
     const code = await run(bin("playwright"), ["test", ...process.argv.slice(2)], {
       ...baseEnv,
       E2E_BASE_URL: baseUrl,
+      E2E_USER_EMAIL: user.email,
+      E2E_USER_PASSWORD: user.password,
+      // Specs that run the CLI against the server's database (e2e/usage.spec.ts: seed-demo).
+      E2E_DATA_DIR: dataDir,
     });
     if (code !== 0 && !verbose) {
       log("Playwright failed; server output:");

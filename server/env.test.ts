@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { SERVER_NODE_ARGS } from "@/tests/support/server-process.ts";
 import { EnvError, parseEnv } from "./env.ts";
 
 describe("parseEnv", () => {
@@ -71,8 +72,8 @@ describe("parseEnv", () => {
 describe("start-up with a bad value", () => {
   it("stops the server with one line on stderr naming the variable", () => {
     const r = spawnSync(
-      "node_modules/.bin/tsx",
-      ["--import", "./scripts/server-only-hook.mjs", "server/main.ts", "--api-only"],
+      process.execPath,
+      [...SERVER_NODE_ARGS, "--api-only"],
       { env: { ...process.env, PORT: "not-a-port", OPENAI_API_KEY: "sk-test-secret-value-123" }, encoding: "utf8", timeout: 30_000 },
     );
     expect(r.status).toBe(1);

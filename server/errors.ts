@@ -21,7 +21,23 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/**
+ * The server code is loaded twice in one process (by the node:http host, and inside Next's route
+ * bundles) and objects cross between the copies through globalThis singletons. `instanceof` against
+ * one copy's class would miss the other copy's errors, so it checks a process-wide brand instead.
+ */
+export function brandedInstanceCheck(brand: symbol): (value: unknown) => boolean {
+  return (value) => typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+const APP_ERROR = Symbol.for("model-service.AppError");
+const isAppError = brandedInstanceCheck(APP_ERROR);
+
 export class AppError extends Error {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return isAppError(value);
+  }
+  readonly [APP_ERROR] = true;
   readonly status: number;
   constructor(
     readonly code: ErrorCode,

@@ -1,7 +1,6 @@
 import type { Metadata } from "next";
-import { CodeBlock } from "@/components/code-block";
-import { EmptyState, Step } from "@/components/empty-state";
 import { PageHeader } from "@/components/page-header";
+import { Playground } from "@/components/playground";
 
 export const metadata: Metadata = { title: "Playground" };
 
@@ -10,27 +9,9 @@ export default function PlaygroundPage() {
     <>
       <PageHeader
         title="Playground"
-        description="Try a prompt on any model and compare the answers, with tokens, cost and latency for each run."
+        description="Try a prompt on any model: the answer streams in, then its tokens, cost and latency. Runs are recorded in usage like any call."
       />
-      <EmptyState title="No provider to try yet">
-        <p>
-          The prompt editor and model picker appear here. They need at least one provider: models whose provider has
-          no key are listed as unavailable.
-        </p>
-        <ol className="steps">
-          <Step n={1} title={<>Add a provider key to <code>.env</code></>}>
-            <CodeBlock>
-              {`OPENAI_API_KEY=sk-...
-ANTHROPIC_API_KEY=sk-ant-...
-# or any OpenAI-compatible server:
-OPENAI_BASE_URL=http://localhost:11434/v1`}
-            </CodeBlock>
-          </Step>
-          <Step n={2} title="Restart the service">
-            <CodeBlock>npm run dev</CodeBlock>
-          </Step>
-        </ol>
-      </EmptyState>
+      <Playground />
     </>
   );
 }

@@ -6,7 +6,7 @@ import "server-only";
 // Pending migrations are applied on open.
 //
 // `getDb()` is the process-wide client; `openDatabase()` opens an independent one (tests, tools).
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import type { PGlite } from "@electric-sql/pglite";
@@ -53,6 +53,8 @@ export interface OpenDatabaseOptions {
   poolMax?: number;
   /** Embedded PGlite in memory, with no folder, lock or socket server (tests). */
   memory?: boolean;
+  /** A PGlite data-dir dump (dumpDataDir) that a new embedded database starts from, instead of initdb. */
+  template?: string;
   /** How long to wait for an owner that is still opening DATA_DIR (default 60 s). */
   ownerWaitMs?: number;
 }
@@ -164,9 +166,13 @@ async function openPglite(o: OpenDatabaseOptions & { migrate: boolean; lock: Own
     import("pglite-prisma-adapter"),
   ]);
   const extensions = { vector };
-  const db: PGlite = o.lock
-    ? await PGlite.create(path.join(o.dataDir, "pglite"), { extensions })
-    : await PGlite.create({ extensions });
+  const folder = o.lock ? path.join(o.dataDir, "pglite") : undefined;
+  // A new database may start from a dump of an initialised one (PGLITE_TEMPLATE): initdb is the
+  // slowest part of opening, and tests open many databases. Migrations still run after it.
+  const fresh = !folder || !existsSync(path.join(folder, "PG_VERSION"));
+  const template = fresh && o.template ? new Blob([readFileSync(o.template)]) : undefined;
+  const options = template ? { extensions, loadDataDir: template } : { extensions };
+  const db: PGlite = folder ? await PGlite.create(folder, options) : await PGlite.create(options);
   let server: PgliteServer | undefined;
   const executor: SqlExecutor = pgliteExecutor(db);
   const migrateNow = () => applyMigrations(executor, { migrationsDir: o.migrationsDir });
@@ -258,7 +264,7 @@ function openShared(migrate: boolean): Promise<DatabaseHandle> {
     const env = loadEnv();
     const log = getLogger();
     try {
-      const handle = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, migrate });
+      const handle = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, migrate, template: env.PGLITE_TEMPLATE });
       state.handle = handle;
       if (handle.appliedMigrations.length > 0) log.info({ migrations: handle.appliedMigrations }, "applied database migrations");
       log.info(

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { endpoint, json, route } from "../http/endpoint.ts";
 import { leanRoutes } from "../http/routes/index.ts";
 import { onShutdown } from "../lifecycle.ts";
+import { startServerProcess } from "@/tests/support/server-process.ts";
 import { startHost, type RunningHost } from "./server.ts";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-host-"));
@@ -99,28 +99,11 @@ describe("graceful shutdown", () => {
 describe("the server process", () => {
   it("exits 0 after SIGTERM, having closed cleanly", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "model-service-proc-"));
-    const child = spawn("node_modules/.bin/tsx", ["--import", "./scripts/server-only-hook.mjs", "server/main.ts", "--api-only"], {
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dir, LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-      child.stdout.on("data", () => {
-        const m = /"url":"(http:[^"]+)"/.exec(out);
-        if (m) {
-          clearTimeout(t);
-          resolve(m[1]!);
-        }
-      });
-    });
+    const server = await startServerProcess({ DATA_DIR: dir });
+    const url = server.url;
     expect((await fetch(`${url}/ping`)).status).toBe(200);
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(out).toContain("shut down cleanly");
+    expect(await server.stop()).toBe(0);
+    expect(server.output()).toContain("shut down cleanly");
     rmSync(dir, { recursive: true, force: true });
   }, 90_000);
 });

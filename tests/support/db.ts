@@ -78,7 +78,7 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 /** Opens a fresh, migrated (unless `migrate: false`) database of the given kind. */
 export async function createTestDatabase(kind: DatabaseKind, options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
   if (kind === "pglite") {
-    const handle = await openDatabase({ dataDir: "", memory: true, ...options });
+    const handle = await openDatabase({ dataDir: "", memory: true, template: process.env.PGLITE_TEMPLATE, ...options });
     return { ...handle, url: undefined, destroy: () => handle.close() };
   }
   const scratch = await createScratchPostgres();

@@ -1,0 +1,80 @@
+import "server-only";
+// POST /v1/llm/generate: the original service's generation endpoint, plain and streamed.
+import { z } from "zod";
+import { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "../../services/generation.ts";
+import { usdNumber } from "../../services/pricing.ts";
+import { endpoint, route } from "../endpoint.ts";
+import { sseResponse } from "../sse.ts";
+
+export const generateBody = z.object({
+  model: z.string().min(1, { error: "name a model, e.g. gpt-4o-mini" }),
+  messages: z
+    .array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }))
+    .min(1, { error: "send at least one message" }),
+  temperature: z.number().min(0).max(2).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
+  stream: z.boolean().optional(),
+  user: z.string().max(256).optional(),
+  /** Models to try in order if the requested one fails or is unavailable. */
+  fallbacks: z.array(z.string().min(1)).max(5).optional(),
+  /** Deadline for the whole call, retries included. */
+  timeout_ms: z.number().int().positive().max(600_000).optional(),
+});
+
+export function toGenerateInput(body: z.infer<typeof generateBody>): GenerateInput {
+  return {
+    model: body.model,
+    messages: body.messages,
+    temperature: body.temperature,
+    maxTokens: body.max_tokens,
+    topP: body.top_p,
+    stop: typeof body.stop === "string" ? [body.stop] : body.stop,
+    user: body.user,
+    fallbacks: body.fallbacks,
+    timeoutMs: body.timeout_ms,
+  };
+}
+
+/** The original service's response shape (snake_case). */
+export function toGenerateResponse(o: GenerateOutcome) {
+  return {
+    id: o.id,
+    model: o.model,
+    provider: o.provider,
+    response: o.text,
+    finish_reason: o.finishReason,
+    usage: {
+      prompt_tokens: o.usage.inputTokens,
+      completion_tokens: o.usage.outputTokens,
+      total_tokens: o.usage.inputTokens + o.usage.outputTokens,
+      cached_tokens: o.usage.cachedInputTokens,
+      reasoning_tokens: o.usage.reasoningTokens,
+    },
+    cost: { input_cost: usdNumber(o.cost.inputCost), output_cost: usdNumber(o.cost.outputCost), total_cost: usdNumber(o.cost.totalCost) },
+    latency_ms: o.latencyMs,
+    ...(o.ttftMs !== undefined ? { time_to_first_token_ms: o.ttftMs } : {}),
+  };
+}
+
+function toStreamData(event: GenerationEvent) {
+  if (event.type === "done") return { type: "done", ...toGenerateResponse(event.outcome) };
+  // This endpoint passes no tools, so every other event is a text delta.
+  return { type: "delta", text: event.type === "delta" ? event.text : "" };
+}
+
+export const llmGenerate = endpoint({
+  POST: route({
+    access: "user",
+    scope: "generate",
+    rateLimit: "generate",
+    body: generateBody,
+    handler: async ({ body, identity, requestId, log, req }) => {
+      const ctx = { identity, endpoint: "/v1/llm/generate", requestId, signal: req.signal };
+      const input = toGenerateInput(body);
+      if (body.stream) return sseResponse(generateStream(input, ctx), toStreamData, { requestId, log, done: "[DONE]" });
+      return toGenerateResponse(await generate(input, ctx));
+    },
+  }),
+});

@@ -1,0 +1,59 @@
+import "server-only";
+import { z } from "zod";
+import { generate, generateStream } from "../../services/generation.ts";
+import { formatUsd } from "../../services/pricing.ts";
+import { createTRPCRouter, protectedProcedure, rateLimit, requireScopeOf } from "../init.ts";
+
+/** Paid calls: the same scope and rate limit as POST /v1/llm/generate. */
+const generateProcedure = protectedProcedure.use(requireScopeOf("generate")).use(rateLimit("generate"));
+
+const generateInput = z.object({
+  model: z.string().min(1),
+  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() })).min(1),
+  temperature: z.number().min(0).max(2).optional(),
+  maxTokens: z.number().int().positive().optional(),
+  topP: z.number().min(0).max(1).optional(),
+  stop: z.array(z.string()).max(4).optional(),
+  fallbacks: z.array(z.string().min(1)).max(5).optional(),
+});
+
+const outcomeOutput = z.object({
+  id: z.string(),
+  model: z.string(),
+  provider: z.string(),
+  text: z.string(),
+  finishReason: z.string(),
+  usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), cachedInputTokens: z.number(), reasoningTokens: z.number() }),
+  /** Exact decimal strings in USD. */
+  cost: z.object({ input: z.string(), output: z.string(), total: z.string() }),
+  latencyMs: z.number(),
+  ttftMs: z.number().optional(),
+});
+
+type Outcome = Awaited<ReturnType<typeof generate>>;
+
+function toOutput(o: Outcome): z.infer<typeof outcomeOutput> {
+  return {
+    ...o,
+    cost: { input: formatUsd(o.cost.inputCost), output: formatUsd(o.cost.outputCost), total: formatUsd(o.cost.totalCost) },
+  };
+}
+
+export const generationRouter = createTRPCRouter({
+  /** One plain generation. */
+  generate: generateProcedure
+    .input(generateInput)
+    .output(outcomeOutput)
+    .mutation(async ({ input, ctx, signal }) =>
+      toOutput(await generate(input, { identity: ctx.identity, endpoint: "trpc:generation.generate", requestId: ctx.requestId, signal })),
+    ),
+
+  /** A streamed generation for the playground: text deltas, then the outcome with usage and cost. */
+  stream: generateProcedure.input(generateInput).mutation(async function* ({ input, ctx, signal }) {
+    const events = generateStream(input, { identity: ctx.identity, endpoint: "trpc:generation.stream", requestId: ctx.requestId, signal });
+    for await (const event of events) {
+      if (event.type === "delta") yield { type: "delta" as const, text: event.text };
+      else if (event.type === "done") yield { type: "done" as const, outcome: toOutput(event.outcome) };
+    }
+  }),
+});
