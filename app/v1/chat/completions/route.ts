@@ -1,0 +1,4 @@
+import { chatCompletions } from "@/server/http/routes/openai";
+
+export const dynamic = "force-dynamic";
+export const { GET, HEAD, POST, PUT, PATCH, DELETE } = chatCompletions;

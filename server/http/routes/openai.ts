@@ -1,0 +1,100 @@
+import "server-only";
+// The OpenAI-compatible API: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models and
+// GET /v1/models/{id}, over the same services as /v1/llm/* (usage, cost, limits, retries and
+// fallbacks alike), with OpenAI's JSON, SSE framing and error shape. The protocol mapping is in
+// ../compat/; these handlers only wire it to the services.
+import { generate, generateStream } from "../../services/generation.ts";
+import { generateEmbeddings } from "../../services/embeddings.ts";
+import { catalogueReady } from "../../services/models.ts";
+import { chatChunkEncoder, chatCompletionBody, chatCompletionInput, newCompletionId, toChatCompletion } from "../compat/openai-chat.ts";
+import { embeddingsBody, toEmbeddingsResponse } from "../compat/openai-embeddings.ts";
+import { openaiModel, openaiModelList } from "../compat/openai-models.ts";
+import { eventStreamResponse } from "../compat/event-stream.ts";
+import { endpoint, route } from "../endpoint.ts";
+
+const openai = { errorFormat: "openai" } as const;
+
+export const chatCompletions = endpoint(
+  {
+    POST: route({
+      access: "user",
+      scope: "generate",
+      rateLimit: "generate",
+      body: chatCompletionBody,
+      handler: async ({ body, identity, requestId, log, req }) => {
+        const ctx = { identity, endpoint: "/v1/chat/completions", requestId, signal: req.signal };
+        const input = chatCompletionInput(body);
+        const created = Math.floor(Date.now() / 1000);
+        if (!body.stream) return toChatCompletion(await generate(input, ctx), created);
+        const encoder = chatChunkEncoder({ id: newCompletionId(), created, model: body.model, includeUsage: body.stream_options?.include_usage === true });
+        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "openai" });
+      },
+    }),
+  },
+  openai,
+);
+
+export const embeddings = endpoint(
+  {
+    POST: route({
+      access: "user",
+      scope: "embeddings",
+      rateLimit: "generate-embeddings",
+      body: embeddingsBody,
+      handler: async ({ body, identity, requestId, req }) => {
+        const out = await generateEmbeddings(
+          identity,
+          {
+            model: body.model,
+            texts: typeof body.input === "string" ? [body.input] : body.input,
+            dimensions: body.dimensions ?? undefined,
+            user: body.user ?? undefined,
+          },
+          { endpoint: "/v1/embeddings", requestId, signal: req.signal },
+        );
+        return toEmbeddingsResponse(out, body.encoding_format ?? "float");
+      },
+    }),
+  },
+  openai,
+);
+
+export const openaiModels = endpoint(
+  {
+    GET: route({
+      access: "user",
+      handler: async () => {
+        await catalogueReady();
+        return openaiModelList();
+      },
+    }),
+  },
+  openai,
+);
+
+/**
+ * One model. Ids are one path segment: an id with a slash (some compatible servers' models, e.g.
+ * meta-llama/Llama-3.1-8B) is sent as %2F, which the OpenAI SDK does by itself.
+ */
+export const openaiModelById = endpoint(
+  {
+    GET: route({
+      access: "user",
+      handler: async ({ params }) => {
+        await catalogueReady();
+        const raw = params.id ?? "";
+        // Next may hand over the segment still percent-encoded; model ids never contain "%" themselves.
+        return openaiModel(raw.includes("%") ? decodeURIComponentSafe(raw) : raw);
+      },
+    }),
+  },
+  openai,
+);
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
