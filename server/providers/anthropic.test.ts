@@ -6,6 +6,7 @@ import {
   convertAnthropicUsage,
   createAnthropicProvider,
   mapAnthropicStopReason,
+  toAnthropicMessages,
   type AnthropicProvider,
 } from "./anthropic.ts";
 import { collect, collectUntilError, deltas, providerError } from "./test-helpers.ts";
@@ -227,5 +228,63 @@ describe("Anthropic adapter: keys, embeddings, availability", () => {
 
   it("lists its models", async () => {
     expect(await anthropic.listModels()).toEqual(expect.arrayContaining([{ id: "claude-sonnet-4-6", type: "chat" }]));
+  });
+});
+
+describe("Anthropic adapter: tools", () => {
+  const weather = { name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } } };
+  const ask = 'weather [[emulator tool=get_weather args={"city":"Oslo"}]]';
+
+  it("sends tools as input_schema, answers tool_use as tool calls with finish reason tool_calls", async () => {
+    const result = await anthropic.generateText({ model, messages: messages(ask), tools: [weather], toolChoice: "required", parallelToolCalls: false });
+    expect(result).toMatchObject({ text: "", finishReason: "tool_calls", toolCalls: [{ id: expect.stringMatching(/^toolu_/), name: "get_weather", arguments: '{"city":"Oslo"}' }] });
+    expect(emu.requests[0]!.body).toMatchObject({
+      tools: [{ name: "get_weather", description: "Weather", input_schema: weather.parameters }],
+      tool_choice: { type: "any", disable_parallel_tool_use: true },
+    });
+  });
+
+  it("streams a tool call as deltas: id and name first, then the input JSON in pieces", async () => {
+    const parts = await collect(anthropic.streamText({ model, messages: messages(ask), tools: [weather] }));
+    const calls = parts.filter((p) => p.type === "tool-call-delta");
+    expect(calls[0]).toMatchObject({ index: 0, id: expect.stringMatching(/^toolu_/), name: "get_weather", argumentsDelta: "" });
+    expect(calls.map((c) => (c.type === "tool-call-delta" ? c.argumentsDelta : "")).join("")).toBe('{"city":"Oslo"}');
+    expect(calls.length).toBeGreaterThan(2);
+    expect(parts.at(-1)).toMatchObject({ type: "finish", finishReason: "tool_calls" });
+  });
+
+  it("puts tool results, and the user text after them, in one user message", () => {
+    expect(
+      toAnthropicMessages([
+        { role: "system", content: "s" },
+        { role: "user", content: "q" },
+        { role: "assistant", content: "", toolCalls: [{ id: "a", name: "f", arguments: '{"x":1}' }, { id: "b", name: "f", arguments: "" }] },
+        { role: "tool", toolCallId: "a", content: "one" },
+        { role: "tool", toolCallId: "b", content: "failed", isError: true },
+        { role: "user", content: "and now?" },
+      ]),
+    ).toEqual([
+      { role: "user", content: "q" },
+      { role: "assistant", content: [{ type: "tool_use", id: "a", name: "f", input: { x: 1 } }, { type: "tool_use", id: "b", name: "f", input: {} }] },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "a", content: "one" },
+          { type: "tool_result", tool_use_id: "b", content: "failed", is_error: true },
+          { type: "text", text: "and now?" },
+        ],
+      },
+    ]);
+  });
+
+  it("refuses tool call arguments that are not a JSON object", () => {
+    expect(() => toAnthropicMessages([{ role: "assistant", content: "", toolCalls: [{ id: "a", name: "f", arguments: "[1,2" }] }])).toThrow(ProviderError);
+  });
+
+  it("maps a JSON schema response format to output_config, and a JSON object to an instruction", async () => {
+    await anthropic.generateText({ model, messages: messages("x"), responseFormat: { type: "json_schema", name: "r", schema: { type: "object" } } });
+    expect(emu.requests[0]!.body).toMatchObject({ output_config: { format: { type: "json_schema", schema: { type: "object" } } } });
+    await anthropic.generateText({ model, messages: messages("x"), responseFormat: { type: "json_object" } });
+    expect((emu.requests[1]!.body as { system: string }).system).toMatch(/^Be brief\.\n\nAnswer with a single JSON object/);
   });
 });

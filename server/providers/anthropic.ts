@@ -24,6 +24,8 @@ import { getProviderFetch, type ProviderFetch } from "./http.ts";
 import {
   ProviderError,
   type CallOptions,
+  type ChatMessage,
+  type ContentPart,
   type EmbedResult,
   type FinishReason,
   type GenerateRequest,
@@ -33,6 +35,8 @@ import {
   type ProviderStatus,
   type StreamPart,
   type TokenUsage,
+  type ToolCall,
+  type ToolChoice,
 } from "./types.ts";
 
 /** max_tokens when neither the caller nor the catalogue (defaultMaxTokens) gives one. */
@@ -122,18 +126,32 @@ export class AnthropicProvider implements Provider {
 
   private params(request: GenerateRequest): Anthropic.MessageCreateParamsNonStreaming {
     const system = request.messages.filter((m) => m.role === "system").map((m) => m.content);
+    // Anthropic has no JSON mode without a schema: an instruction is the closest equivalent.
+    if (request.responseFormat?.type === "json_object") system.push(JSON_OBJECT_INSTRUCTION);
     const params: Anthropic.MessageCreateParamsNonStreaming = {
       model: request.model,
       max_tokens: request.maxTokens ?? request.defaultMaxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-      messages: request.messages
-        .filter((m) => m.role !== "system")
-        .map((m) => ({ role: m.role as "user" | "assistant", content: m.content })),
+      messages: toAnthropicMessages(request.messages),
     };
     if (system.length) params.system = system.join("\n\n");
     // temperature and top_p are left out on purpose: API version 2026-10-21, which this SDK sends,
     // answers 400 to any sampling parameter, even at its default value.
     if (request.stop?.length) params.stop_sequences = request.stop;
     if (request.user !== undefined) params.metadata = { user_id: request.user };
+    if (request.tools?.length) {
+      params.tools = request.tools.map((t) => ({
+        name: t.name,
+        input_schema: t.parameters as Anthropic.Tool.InputSchema,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        ...(t.strict !== undefined ? { strict: t.strict } : {}),
+      }));
+      const choice = toAnthropicToolChoice(request.toolChoice ?? "auto", request.parallelToolCalls);
+      // "auto" with parallel calls allowed is Anthropic's default: sent only when it says more.
+      if (choice.type !== "auto" || "disable_parallel_tool_use" in choice) params.tool_choice = choice;
+    }
+    if (request.responseFormat?.type === "json_schema") {
+      params.output_config = { format: { type: "json_schema", schema: request.responseFormat.schema } };
+    }
     return params;
   }
 
@@ -142,10 +160,15 @@ export class AnthropicProvider implements Provider {
     try {
       const message = await client.messages.create(this.params(request), { signal: options?.signal });
       let text = "";
-      for (const block of message.content) if (block.type === "text") text += block.text;
+      const toolCalls: ToolCall[] = [];
+      for (const block of message.content) {
+        if (block.type === "text") text += block.text;
+        else if (block.type === "tool_use") toolCalls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) });
+      }
       return {
         id: message.id,
         text,
+        ...(toolCalls.length ? { toolCalls } : {}),
         finishReason: mapAnthropicStopReason(message.stop_reason),
         usage: convertAnthropicUsage(message.usage),
         model: message.model,
@@ -165,6 +188,9 @@ export class AnthropicProvider implements Provider {
     let stopped = false;
     let id: string | undefined;
     let model: string | undefined;
+    // Content block index → the tool call's index among the reply's tool calls, and whether any
+    // of its input arrived (a call without input gets "{}", as OpenAI would send).
+    const toolBlocks = new Map<number, { index: number; sentInput: boolean }>();
     try {
       const stream = await client.messages.create({ ...this.params(request), stream: true }, { signal });
       for await (const event of stream) {
@@ -176,9 +202,28 @@ export class AnthropicProvider implements Provider {
             model = event.message.model;
             mergeUsage(usage, event.message.usage);
             break;
+          case "content_block_start":
+            if (event.content_block.type === "tool_use") {
+              const index = toolBlocks.size;
+              toolBlocks.set(event.index, { index, sentInput: false });
+              yield { type: "tool-call-delta", index, id: event.content_block.id, name: event.content_block.name, argumentsDelta: "" };
+            }
+            break;
           case "content_block_delta":
             if (event.delta.type === "text_delta" && event.delta.text) yield { type: "text-delta", text: event.delta.text };
+            else if (event.delta.type === "input_json_delta" && event.delta.partial_json) {
+              const block = toolBlocks.get(event.index);
+              if (block) {
+                block.sentInput = true;
+                yield { type: "tool-call-delta", index: block.index, argumentsDelta: event.delta.partial_json };
+              }
+            }
             break;
+          case "content_block_stop": {
+            const block = toolBlocks.get(event.index);
+            if (block && !block.sentInput) yield { type: "tool-call-delta", index: block.index, argumentsDelta: "{}" };
+            break;
+          }
           case "message_delta":
             stopReason = event.delta.stop_reason;
             mergeUsage(usage, event.usage);
@@ -231,6 +276,90 @@ export class AnthropicProvider implements Provider {
     }
     return error;
   }
+}
+
+const JSON_OBJECT_INSTRUCTION = "Answer with a single JSON object and nothing else: no prose, no code fences.";
+
+/**
+ * Our conversation in Anthropic's terms: tool calls become tool_use blocks of the assistant's
+ * message; tool results become tool_result blocks of one user message, together with any user
+ * text that follows them (Anthropic wants every result of a turn in the next user message).
+ */
+export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic.MessageParam[] {
+  const out: Anthropic.MessageParam[] = [];
+  const last = () => out[out.length - 1];
+  /** The previous message, when it is a user message that holds tool results (to append to). */
+  const openResults = () => {
+    const prev = last();
+    return prev?.role === "user" && Array.isArray(prev.content) && prev.content.some((b) => b.type === "tool_result") ? prev : undefined;
+  };
+  for (const m of messages) {
+    switch (m.role) {
+      case "system":
+        break;
+      case "tool": {
+        const block: Anthropic.ToolResultBlockParam = { type: "tool_result", tool_use_id: m.toolCallId ?? "", content: m.content };
+        if (m.isError) block.is_error = true;
+        const prev = openResults();
+        if (prev) (prev.content as Anthropic.ContentBlockParam[]).push(block);
+        else out.push({ role: "user", content: [block] });
+        break;
+      }
+      case "user": {
+        const prev = openResults();
+        if (prev) {
+          const blocks = prev.content as Anthropic.ContentBlockParam[];
+          if (m.parts) blocks.push(...m.parts.map(toAnthropicPart));
+          else if (m.content) blocks.push({ type: "text", text: m.content });
+        } else {
+          out.push({ role: "user", content: m.parts ? m.parts.map(toAnthropicPart) : m.content });
+        }
+        break;
+      }
+      case "assistant": {
+        if (!m.toolCalls?.length) {
+          out.push({ role: "assistant", content: m.content });
+          break;
+        }
+        const blocks: Anthropic.ContentBlockParam[] = m.content ? [{ type: "text", text: m.content }] : [];
+        for (const call of m.toolCalls) blocks.push({ type: "tool_use", id: call.id, name: call.name, input: toolInput(call) });
+        out.push({ role: "assistant", content: blocks });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function toolInput(call: ToolCall): Record<string, unknown> {
+  let input: unknown;
+  try {
+    input = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments);
+  } catch {
+    input = undefined;
+  }
+  if (!input || typeof input !== "object" || Array.isArray(input)) {
+    throw new ProviderError(`The arguments of tool call ${call.id} (${call.name}) are not a JSON object`, "invalid_request", undefined, false);
+  }
+  return input as Record<string, unknown>;
+}
+
+const DATA_URL = /^data:(image\/(?:jpeg|png|gif|webp));base64,(.+)$/s;
+
+function toAnthropicPart(p: ContentPart): Anthropic.TextBlockParam | Anthropic.ImageBlockParam {
+  if (p.type === "text") return { type: "text", text: p.text };
+  const data = DATA_URL.exec(p.url);
+  if (data) return { type: "image", source: { type: "base64", media_type: data[1] as "image/png", data: data[2]! } };
+  if (/^https?:\/\//i.test(p.url)) return { type: "image", source: { type: "url", url: p.url } };
+  throw new ProviderError("Anthropic takes images as https URLs or base64 data URLs of JPEG, PNG, GIF or WebP", "invalid_request", undefined, false);
+}
+
+function toAnthropicToolChoice(choice: ToolChoice, parallel: boolean | undefined): Anthropic.ToolChoice {
+  const noParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
+  if (choice === "none") return { type: "none" };
+  if (choice === "auto") return { type: "auto", ...noParallel };
+  if (choice === "required") return { type: "any", ...noParallel };
+  return { type: "tool", name: choice.name, ...noParallel };
 }
 
 function mergeUsage(into: AnthropicUsageFields, from: AnthropicUsageFields | null | undefined): void {

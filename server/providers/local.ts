@@ -124,7 +124,7 @@ function onlyEmbeds(): ProviderError {
 export class LocalEmbeddingProvider implements Provider {
   readonly id = LOCAL_PROVIDER_ID;
   readonly name = "Local (hashed n-grams, lexical)";
-  readonly maxEmbeddingsPerCall = LOCAL_MAX_EMBEDDINGS_PER_CALL;
+  readonly maxEmbeddingsPerCall: number = LOCAL_MAX_EMBEDDINGS_PER_CALL;
 
   status() {
     return { available: true } as const;

@@ -307,3 +307,48 @@ describe("OpenAI adapter: models", () => {
     expect(models.some((m) => m.id.startsWith("claude"))).toBe(false);
   });
 });
+
+describe("OpenAI adapter: tools", () => {
+  const weather = { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } };
+  const ask = 'weather [[emulator tool=get_weather args={"city":"Oslo"}]]';
+
+  it("sends tools, tool_choice and response_format; answers tool calls", async () => {
+    const result = await openai.generateText({
+      model: "gpt-4o",
+      messages: messages(ask),
+      tools: [weather],
+      toolChoice: { name: "get_weather" },
+      responseFormat: { type: "json_object" },
+    });
+    expect(result).toMatchObject({ finishReason: "tool_calls", toolCalls: [{ id: expect.stringMatching(/^call_/), name: "get_weather", arguments: '{"city":"Oslo"}' }] });
+    expect(emu.requests[0]!.body).toMatchObject({
+      tools: [{ type: "function", function: weather }],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      response_format: { type: "json_object" },
+    });
+  });
+
+  it("streams tool calls as deltas", async () => {
+    const parts = await collect(openai.streamText({ model: "gpt-4o", messages: messages(ask), tools: [weather] }));
+    const calls = parts.filter((p) => p.type === "tool-call-delta");
+    expect(calls[0]).toMatchObject({ index: 0, id: expect.stringMatching(/^call_/), name: "get_weather" });
+    expect(calls.map((c) => (c.type === "tool-call-delta" ? c.argumentsDelta : "")).join("")).toBe('{"city":"Oslo"}');
+    expect(parts.at(-1)).toMatchObject({ type: "finish", finishReason: "tool_calls" });
+  });
+
+  it("sends assistant tool calls, tool results and images in OpenAI's message shapes", async () => {
+    await openai.generateText({
+      model: "gpt-4o",
+      messages: [
+        { role: "user", content: "look", parts: [{ type: "text", text: "look" }, { type: "image", url: "https://x/y.png", detail: "low" }] },
+        { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "f", arguments: "{}" }] },
+        { role: "tool", toolCallId: "c1", content: "done" },
+      ],
+    });
+    expect((emu.requests[0]!.body as { messages: unknown }).messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "https://x/y.png", detail: "low" } }] },
+      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "c1", content: "done" },
+    ]);
+  });
+});

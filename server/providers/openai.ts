@@ -17,6 +17,8 @@ import { getProviderFetch, type ProviderFetch } from "./http.ts";
 import {
   ProviderError,
   type CallOptions,
+  type ChatMessage,
+  type ContentPart,
   type EmbedRequest,
   type EmbedResult,
   type FinishReason,
@@ -25,6 +27,7 @@ import {
   type Provider,
   type ProviderModel,
   type ProviderStatus,
+  type ResponseFormat,
   type StreamPart,
   type TokenUsage,
 } from "./types.ts";
@@ -128,13 +131,30 @@ export class OpenAIChatProvider implements Provider {
   private chatParams(request: GenerateRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
     const params: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
       model: request.model,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: request.messages.map(toOpenAIMessage),
     };
     if (request.temperature !== undefined) params.temperature = request.temperature;
     if (request.topP !== undefined) params.top_p = request.topP;
     if (request.maxTokens !== undefined) params[this.config.maxTokensField] = request.maxTokens;
     if (request.stop?.length) params.stop = request.stop;
     if (request.user !== undefined) params.user = request.user;
+    if (request.tools?.length) {
+      params.tools = request.tools.map((t) => ({
+        type: "function",
+        function: {
+          name: t.name,
+          parameters: t.parameters,
+          ...(t.description !== undefined ? { description: t.description } : {}),
+          ...(t.strict !== undefined ? { strict: t.strict } : {}),
+        },
+      }));
+      if (request.parallelToolCalls !== undefined) params.parallel_tool_calls = request.parallelToolCalls;
+      // OpenAI refuses tool_choice without tools, whatever its value.
+      if (request.toolChoice !== undefined) {
+        params.tool_choice = typeof request.toolChoice === "string" ? request.toolChoice : { type: "function", function: { name: request.toolChoice.name } };
+      }
+    }
+    if (request.responseFormat) params.response_format = toOpenAIResponseFormat(request.responseFormat);
     return params;
   }
 
@@ -143,9 +163,13 @@ export class OpenAIChatProvider implements Provider {
     try {
       const completion = await client.chat.completions.create(this.chatParams(request), { signal: options?.signal });
       const choice = completion.choices?.[0];
+      const toolCalls = (choice?.message?.tool_calls ?? []).flatMap((c) =>
+        c.type === "function" ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
+      );
       return {
         id: completion.id,
         text: choice?.message?.content ?? "",
+        ...(toolCalls.length ? { toolCalls } : {}),
         finishReason: mapOpenAIFinishReason(choice?.finish_reason),
         // A compatible server that reports no usage: zeros, as there is nothing better to say here.
         usage: convertOpenAIUsage(completion.usage) ?? NO_USAGE,
@@ -179,6 +203,15 @@ export class OpenAIChatProvider implements Provider {
         if (!choice) continue;
         const text = choice.delta?.content;
         if (text) yield { type: "text-delta", text };
+        for (const call of choice.delta?.tool_calls ?? []) {
+          yield {
+            type: "tool-call-delta",
+            index: call.index,
+            ...(call.id ? { id: call.id } : {}),
+            ...(call.function?.name ? { name: call.function.name } : {}),
+            argumentsDelta: call.function?.arguments ?? "",
+          };
+        }
         if (choice.finish_reason) finishReason = mapOpenAIFinishReason(choice.finish_reason);
       }
     } catch (error) {
@@ -266,6 +299,45 @@ export class OpenAIChatProvider implements Provider {
     }
     return error;
   }
+}
+
+/** One of our messages in the chat protocol: images as image_url parts, tool calls and results as OpenAI has them. */
+export function toOpenAIMessage(m: ChatMessage): OpenAI.Chat.ChatCompletionMessageParam {
+  switch (m.role) {
+    case "system":
+      return { role: "system", content: m.content };
+    case "user":
+      return { role: "user", content: m.parts ? m.parts.map(toOpenAIPart) : m.content };
+    case "tool":
+      return { role: "tool", tool_call_id: m.toolCallId ?? "", content: m.content };
+    case "assistant": {
+      if (!m.toolCalls?.length) return { role: "assistant", content: m.content };
+      return {
+        role: "assistant",
+        // OpenAI wants null rather than "" beside tool calls.
+        content: m.content || null,
+        tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })),
+      };
+    }
+  }
+}
+
+function toOpenAIPart(p: ContentPart): OpenAI.Chat.ChatCompletionContentPart {
+  if (p.type === "text") return { type: "text", text: p.text };
+  return { type: "image_url", image_url: { url: p.url, ...(p.detail ? { detail: p.detail } : {}) } };
+}
+
+function toOpenAIResponseFormat(f: ResponseFormat): OpenAI.Chat.ChatCompletionCreateParams["response_format"] {
+  if (f.type !== "json_schema") return { type: f.type };
+  return {
+    type: "json_schema",
+    json_schema: {
+      name: f.name,
+      schema: f.schema,
+      ...(f.description !== undefined ? { description: f.description } : {}),
+      ...(f.strict !== undefined ? { strict: f.strict } : {}),
+    },
+  };
 }
 
 /** OpenAI's GET /models, keeping the chat and embedding models (not images, audio, moderation). */

@@ -2,9 +2,45 @@
 // registry.ts). Adapters know nothing of HTTP handlers, auth or usage accounting; they translate
 // our request into the provider's and its answer (including token usage) back into ours.
 
-export type ChatRole = "system" | "user" | "assistant";
+export type ChatRole = "system" | "user" | "assistant" | "tool";
 
-export type ChatMessage = { role: ChatRole; content: string };
+/** One part of a message's content when it is more than text. */
+export type ContentPart =
+  | { type: "text"; text: string }
+  /** An image by URL: `https://...` or a `data:<media type>;base64,...` URL. */
+  | { type: "image"; url: string; detail?: "auto" | "low" | "high" };
+
+/** A function call the model asked for. `arguments` is the JSON text of the call's arguments. */
+export type ToolCall = { id: string; name: string; arguments: string };
+
+/**
+ * A chat message. `content` is always the message's text, so code that only reads text (token
+ * counting, logs) never needs to know about the rest.
+ */
+export type ChatMessage = {
+  role: ChatRole;
+  content: string;
+  /** The content in order when it holds more than text (images); `content` is then its text alone. */
+  parts?: ContentPart[];
+  /** assistant: the tool calls it made (its `content` may then be empty). */
+  toolCalls?: ToolCall[];
+  /** tool: which call this message answers; `content` is the result. */
+  toolCallId?: string;
+  /** tool: the result is an error report (Anthropic's `is_error`). */
+  isError?: boolean;
+};
+
+/** A function the model may call; `parameters` is its JSON Schema. */
+export type ToolDefinition = { name: string; description?: string; parameters: Record<string, unknown>; strict?: boolean };
+
+/** none: no tool; auto: the model decides; required: some tool; { name }: that tool. */
+export type ToolChoice = "none" | "auto" | "required" | { name: string };
+
+/** The shape of the reply: free text, any JSON object, or JSON matching a schema. */
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | { type: "json_schema"; name: string; schema: Record<string, unknown>; description?: string; strict?: boolean };
 
 export type GenerateRequest = {
   /** The provider's own model id (aliases already resolved). */
@@ -18,6 +54,11 @@ export type GenerateRequest = {
   stop?: string[];
   /** An opaque end-user id passed to providers that take one. */
   user?: string;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  /** false: at most one tool call per reply. */
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
 };
 
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "error" | "other";
@@ -36,15 +77,24 @@ export type GenerateResult = {
   /** The provider's response id, when it gives one. */
   id?: string;
   text: string;
+  /** The tool calls of the reply, in order (finishReason "tool_calls"); absent when there are none. */
+  toolCalls?: ToolCall[];
   finishReason: FinishReason;
   usage: TokenUsage;
   /** The model id the provider says answered. */
   model: string;
 };
 
-/** What a stream yields: text as it arrives, then exactly one `finish` (unless it fails). */
+/**
+ * A piece of a streamed tool call. `index` numbers the reply's tool calls from 0; the first piece
+ * of a call carries its `id` and `name`, later ones only more `arguments` text.
+ */
+export type ToolCallDelta = { type: "tool-call-delta"; index: number; id?: string; name?: string; argumentsDelta: string };
+
+/** What a stream yields: text and tool calls as they arrive, then exactly one `finish` (unless it fails). */
 export type StreamPart =
   | { type: "text-delta"; text: string }
+  | ToolCallDelta
   | { type: "finish"; finishReason: FinishReason; usage: TokenUsage | undefined; id?: string; model?: string };
 
 export type EmbedRequest = { model: string; texts: string[]; dimensions?: number; user?: string };
@@ -81,7 +131,14 @@ export interface Provider {
  * A provider failure in our terms. `retryable` says whether a retry may help (429, 5xx, connection
  * errors); `retryAfterMs` comes from the provider's Retry-After. The message never holds a key.
  */
+const PROVIDER_ERROR = Symbol.for("model-service.ProviderError");
+
 export class ProviderError extends Error {
+  /** Across the two copies of the server code in one process (see brandedInstanceCheck in errors.ts). */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[PROVIDER_ERROR] === true;
+  }
+  readonly [PROVIDER_ERROR] = true;
   constructor(
     message: string,
     readonly kind: "invalid_request" | "auth" | "not_found" | "rate_limited" | "server" | "connection" | "timeout" | "unavailable",

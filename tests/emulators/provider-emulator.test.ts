@@ -173,3 +173,43 @@ describe("Anthropic wire format", () => {
     expect(body.data.every((m) => m.type === "model" && m.id.startsWith("claude"))).toBe(true);
   });
 });
+
+describe("tools", () => {
+  const tools = [{ type: "function", function: { name: "lookup", parameters: { type: "object" } } }];
+
+  it("calls a tool the request offers, and refuses one it does not", async () => {
+    const ok = await post("/v1/chat/completions", openaiHeaders(), { model: "gpt-4o", tools, messages: [{ role: "user", content: "[[emulator tool=lookup args={\"q\":1}]]" }] });
+    const body = (await ok.json()) as { choices: { message: { content: unknown; tool_calls: unknown[] }; finish_reason: string }[] };
+    expect(body.choices[0]).toMatchObject({ finish_reason: "tool_calls", message: { content: null, tool_calls: [{ type: "function", function: { name: "lookup", arguments: '{"q":1}' } }] } });
+    const refused = await post("/v1/chat/completions", openaiHeaders(), { model: "gpt-4o", messages: [{ role: "user", content: "[[emulator tool=lookup]]" }] });
+    expect(refused.status).toBe(400);
+  });
+
+  it("streams Anthropic tool_use as content_block_start and input_json_delta events", async () => {
+    const res = await post("/v1/messages", anthropicHeaders(), {
+      model: "m",
+      max_tokens: 50,
+      stream: true,
+      tools: [{ name: "lookup", input_schema: { type: "object" } }],
+      tool_choice: { type: "tool", name: "lookup" },
+      messages: [{ role: "user", content: "x" }],
+    });
+    const text = await res.text();
+    expect(text).toContain('"content_block":{"type":"tool_use"');
+    expect(text).toContain('"type":"input_json_delta","partial_json":"{}"');
+    expect(text).toContain('"stop_reason":"tool_use"');
+    expect(text).not.toContain('"type":"text_delta"');
+  });
+
+  it("answers a conversation that ends with tool results by reporting them", async () => {
+    const res = await post("/v1/chat/completions", openaiHeaders(), {
+      model: "gpt-4o",
+      messages: [
+        { role: "user", content: "q" },
+        { role: "assistant", content: null, tool_calls: [{ id: "c9", type: "function", function: { name: "lookup", arguments: "{}" } }] },
+        { role: "tool", tool_call_id: "c9", content: "forty two" },
+      ],
+    });
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe("Tool c9 returned: forty two");
+  });
+});

@@ -44,6 +44,23 @@
 //                               counted in the output tokens as the providers do
 //   words=N                     reply with N fixed words instead of the echo
 //   delta_usage=full            Anthropic message_delta repeats the input counts (as the API may)
+//   tool=NAME[,NAME...] [args=JSON]  call these tools (which the request must offer in `tools`, else
+//                               400) with the JSON object `args` (default {}; no spaces or `]` in it);
+//                               `words=N` adds N words of text before the calls. Ignored once the
+//                               conversation ends with tool results, and under tool_choice "none".
+//
+// Tools and formats
+//   A tool_choice that forces a tool (OpenAI {type:"function"} or "required"; Anthropic {type:"tool"}
+//   or {type:"any"}) calls that tool (the first one for "required"/"any") with `args`, as a model must.
+//   Tool calls answer with finish_reason "tool_calls" / stop_reason "tool_use": OpenAI `tool_calls`
+//   (streamed as deltas: id and name first, then the arguments in pieces of 8 characters), Anthropic
+//   tool_use blocks (streamed as content_block_start with the id and name, then input_json_delta).
+//   Each call counts the words of "<name> <arguments JSON>" as output tokens.
+//   A conversation that ends with tool results (OpenAI `tool` messages, Anthropic tool_result blocks)
+//   is answered "Tool <call id> returned: <result>" for each result, so tests can see the mapping.
+//   response_format json_object / json_schema (OpenAI) and output_config.format (Anthropic) make the
+//   reply a JSON object: for a schema with properties, each property filled from the reply (strings
+//   get the text, numbers its word count, booleans true); otherwise {"reply": <text>}.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -190,16 +207,24 @@ type Reply = {
   stopSequence: string | null;
 };
 
-function makeReply(lastUser: string, directives: Directives, stops: string[], maxTokens: number | undefined): Reply {
+/** What shapes the reply beyond the echo: tool results to report, a JSON format, planned tool calls. */
+type ReplyShape = { toolResults?: ToolResult[]; json?: { schema?: unknown }; toolCalls?: PlannedCall[] };
+
+function makeReply(lastUser: string, directives: Directives, stops: string[], maxTokens: number | undefined, shape: ReplyShape = {}): Reply {
   const wordsWanted = directives.get("words");
   let text: string;
   if (wordsWanted !== undefined) {
     const n = Math.max(0, Math.floor(Number(wordsWanted) || 0));
     text = Array.from({ length: n }, (_, i) => VOCABULARY[i % VOCABULARY.length]).join(" ");
+  } else if (shape.toolCalls?.length) {
+    text = "";
+  } else if (shape.toolResults?.length) {
+    text = shape.toolResults.map((r) => `Tool ${r.id} returned: ${r.content}`).join(" ");
   } else {
     const said = lastUser.trim().split(/\s+/).filter(Boolean).join(" ");
     text = said ? `You said: ${said}` : "You said nothing.";
   }
+  if (shape.json) text = JSON.stringify(jsonReply(shape.json.schema, text));
   let stopSequence: string | null = null;
   let cutAt = text.length;
   for (const s of stops) {
@@ -215,6 +240,62 @@ function makeReply(lastUser: string, directives: Directives, stops: string[], ma
     return { text: pieces.join(""), tokens: pieces.length, finish: "length", stopSequence: null };
   }
   return { text, tokens: countTokens(text), finish: "stop", stopSequence };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools and JSON replies
+
+type ToolResult = { id: string; content: string };
+type PlannedCall = { id: string; name: string; args: string };
+
+/**
+ * The tool calls a request gets: those the `tool` directive names, else the one tool_choice forces.
+ * A string is the error to answer with 400.
+ */
+function planToolCalls(
+  directives: Directives,
+  offered: string[],
+  forced: string | undefined,
+  none: boolean,
+  endsWithResults: boolean,
+  idPrefix: string,
+): PlannedCall[] | string {
+  if (none || (endsWithResults && !forced)) return [];
+  const names = directives.get("tool")?.split(",").filter(Boolean) ?? (forced ? [forced] : []);
+  const args = directives.get("args") ?? "{}";
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return `emulator: args must be a JSON object, got ${args}`;
+  for (const name of names) {
+    if (!offered.includes(name)) return `emulator: tool "${name}" is not among the request's tools (${offered.join(", ") || "none"})`;
+  }
+  return names.map((name) => ({ id: id(idPrefix), name, args: JSON.stringify(parsed) }));
+}
+
+function toolCallTokens(calls: PlannedCall[]): number {
+  return calls.reduce((n, c) => n + countTokens(`${c.name} ${c.args}`), 0);
+}
+
+/** Pieces of a tool call's arguments as a stream sends them. */
+function argumentPieces(args: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i += 8) out.push(args.slice(i, i + 8));
+  return out;
+}
+
+function jsonReply(schema: unknown, text: string): Record<string, unknown> {
+  const properties = schema && typeof schema === "object" ? (schema as { properties?: unknown }).properties : undefined;
+  if (!properties || typeof properties !== "object") return { reply: text };
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(properties as Record<string, { type?: unknown }>)) {
+    const type = Array.isArray(def?.type) ? def.type[0] : def?.type;
+    out[key] = type === "number" || type === "integer" ? countTokens(text) : type === "boolean" ? true : type === "array" ? [] : type === "object" ? {} : text;
+  }
+  return out;
 }
 
 /** The reply as stream chunks, one word each (with its leading space); they join to the text. */
@@ -567,6 +648,19 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       if (m.role === "user") lastUser = contentText(m.content);
     }
     lastUser = stripDirectives(lastUser, directives);
+    // Tool results that end the conversation (the trailing `tool` messages).
+    const toolResults: ToolResult[] = [];
+    for (let i = msgs!.length - 1; i >= 0 && msgs![i]!.role === "tool"; i--) {
+      const m = msgs![i] as { tool_call_id?: unknown; content?: unknown };
+      toolResults.unshift({ id: String(m.tool_call_id ?? ""), content: contentText(m.content) });
+    }
+    const tools = Array.isArray(body.tools) ? (body.tools as Array<{ function?: { name?: unknown } }>).map((t) => String(t.function?.name ?? "")) : [];
+    const choice = body.tool_choice as { type?: unknown; function?: { name?: unknown } } | string | undefined;
+    const forced = choice === "required" ? tools[0] : typeof choice === "object" && choice?.type === "function" ? String(choice.function?.name ?? "") : undefined;
+    const planned = planToolCalls(directives, tools, forced, choice === "none", toolResults.length > 0, "call_");
+    if (typeof planned === "string") return sendError(x, openaiError(400, planned, "invalid_request_error", null, "tools"));
+    const format = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
+    const json = format?.type === "json_object" || format?.type === "json_schema" ? { schema: format.json_schema?.schema } : undefined;
     await delayIfAsked(x, directives);
     if (x.closed()) return;
     const fault = upfrontFault(x, directives, raw, model);
@@ -575,12 +669,14 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const stop = typeof body.stop === "string" ? [body.stop] : Array.isArray(body.stop) ? (body.stop as string[]) : [];
     const maxTokens = numberOr(body.max_completion_tokens, numberOr(body.max_tokens, undefined));
     const reasoning = num(directives, "reasoning", 0);
-    const reply = makeReply(lastUser, directives, stop, maxTokens);
+    const reply = makeReply(lastUser, directives, stop, maxTokens, { toolResults, json, toolCalls: planned });
+    const callTokens = toolCallTokens(planned);
+    const finish = planned.length ? "tool_calls" : reply.finish;
     const cached = Math.min(num(directives, "cached", 0), inputTokens);
     const usage = {
       prompt_tokens: inputTokens,
-      completion_tokens: reply.tokens + reasoning,
-      total_tokens: inputTokens + reply.tokens + reasoning,
+      completion_tokens: reply.tokens + callTokens + reasoning,
+      total_tokens: inputTokens + reply.tokens + callTokens + reasoning,
       prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
       completion_tokens_details: { reasoning_tokens: reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
     };
@@ -596,7 +692,20 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         object: "chat.completion",
         created,
         model,
-        choices: [{ index: 0, message: { role: "assistant", content: reply.text, refusal: null, annotations: [] }, logprobs: null, finish_reason: reply.finish }],
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: "assistant",
+              content: planned.length && !reply.text ? null : reply.text,
+              refusal: null,
+              ...(planned.length ? { tool_calls: planned.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) } : {}),
+              annotations: [],
+            },
+            logprobs: null,
+            finish_reason: finish,
+          },
+        ],
         usage,
         service_tier: "default",
         system_fingerprint: fp,
@@ -616,7 +725,12 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       () => x.res.write(`data: {"id":"${completionId}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n`),
     );
     if (!ok) return;
-    write(withUsage({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: reply.finish }] }));
+    for (const [index, call] of planned.entries()) {
+      const delta = (tc: Record<string, unknown>) => withUsage({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, ...tc }] }, logprobs: null, finish_reason: null }] });
+      write(delta({ id: call.id, type: "function", function: { name: call.name, arguments: "" } }));
+      for (const piece of argumentPieces(call.args)) write(delta({ function: { arguments: piece } }));
+    }
+    write(withUsage({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }] }));
     if (includeUsage) write({ ...base, choices: [], usage });
     write("[DONE]");
     if (!x.closed()) x.res.end();
@@ -777,19 +891,39 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       if (m.role === "user") lastUser = contentText(m.content);
     }
     lastUser = stripDirectives(lastUser, directives);
+    // Tool results in the last message (a user message of tool_result blocks).
+    const lastContent = msgs!.at(-1)?.role === "user" ? msgs!.at(-1)!.content : undefined;
+    const toolResults: ToolResult[] = Array.isArray(lastContent)
+      ? (lastContent as Array<{ type?: unknown; tool_use_id?: unknown; content?: unknown }>)
+          .filter((b) => b?.type === "tool_result")
+          .map((b) => ({ id: String(b.tool_use_id ?? ""), content: contentText(b.content) }))
+      : [];
+    const tools = Array.isArray(body.tools) ? (body.tools as Array<{ name?: unknown }>).map((t) => String(t.name ?? "")) : [];
+    const choice = body.tool_choice as { type?: unknown; name?: unknown } | undefined;
+    const forced = choice?.type === "any" ? tools[0] : choice?.type === "tool" ? String(choice.name ?? "") : undefined;
+    const planned = planToolCalls(directives, tools, forced, choice?.type === "none", toolResults.length > 0, "toolu_");
+    if (typeof planned === "string") return sendError(x, anthropicError(400, "invalid_request_error", planned));
+    const format = (body.output_config as { format?: { type?: unknown; schema?: unknown } } | undefined)?.format;
+    const json = format?.type === "json_schema" ? { schema: format.schema } : undefined;
     await delayIfAsked(x, directives);
     if (x.closed()) return;
     const fault = upfrontFault(x, directives, raw, model);
     if (fault) return sendError(x, fault);
 
     const stops = Array.isArray(body.stop_sequences) ? (body.stop_sequences as string[]) : [];
-    const reply = makeReply(lastUser, directives, stops, body.max_tokens as number);
+    const reply = makeReply(lastUser, directives, stops, body.max_tokens as number, { toolResults, json, toolCalls: planned });
     const reasoning = num(directives, "reasoning", 0);
     const cacheRead = num(directives, "cached", 0);
     const cacheWrite = num(directives, "cache_write", 0);
     const uncached = Math.max(0, inputTokens - cacheRead - cacheWrite);
-    const stopReason = reply.finish === "length" ? "max_tokens" : reply.stopSequence !== null ? "stop_sequence" : "end_turn";
-    const outputTokens = reply.tokens + reasoning;
+    const stopReason = planned.length
+      ? "tool_use"
+      : reply.finish === "length"
+        ? "max_tokens"
+        : reply.stopSequence !== null
+          ? "stop_sequence"
+          : "end_turn";
+    const outputTokens = reply.tokens + toolCallTokens(planned) + reasoning;
     const details = reasoning > 0 ? { output_tokens_details: { thinking_tokens: reasoning } } : {};
     const usage = {
       input_tokens: uncached,
@@ -809,7 +943,10 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         type: "message",
         role: "assistant",
         model,
-        content: reply.text ? [{ type: "text", text: reply.text }] : [],
+        content: [
+          ...(reply.text ? [{ type: "text", text: reply.text }] : []),
+          ...planned.map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: JSON.parse(c.args) as unknown })),
+        ],
         stop_reason: stopReason,
         stop_sequence: reply.stopSequence,
         usage,
@@ -832,7 +969,9 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         usage: { input_tokens: uncached, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead, output_tokens: 1, service_tier: "standard" },
       },
     });
-    event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
+    // A reply of tool calls alone has no text block; otherwise the text block comes first (index 0).
+    const hasText = reply.text !== "" || planned.length === 0;
+    if (hasText) event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
     event("ping", { type: "ping" });
     const ok = await streamChunks(
       x,
@@ -843,7 +982,15 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       () => x.res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{\n\n`),
     );
     if (!ok) return;
-    event("content_block_stop", { type: "content_block_stop", index: 0 });
+    if (hasText) event("content_block_stop", { type: "content_block_stop", index: 0 });
+    for (const [i, call] of planned.entries()) {
+      const index = (hasText ? 1 : 0) + i;
+      event("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: call.id, name: call.name, input: {} } });
+      for (const piece of argumentPieces(call.args)) {
+        event("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: piece } });
+      }
+      event("content_block_stop", { type: "content_block_stop", index });
+    }
     const deltaUsage =
       directives.get("delta_usage") === "full"
         ? { input_tokens: uncached, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead, output_tokens: outputTokens, ...details }
@@ -893,12 +1040,19 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   };
 }
 
-/** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text. */
+/** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text (and the text of tool_result blocks). */
 function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
     return content
-      .map((b) => (b && typeof b === "object" && (b as { type?: unknown }).type === "text" ? String((b as { text?: unknown }).text ?? "") : ""))
+      .map((b) => {
+        if (!b || typeof b !== "object") return "";
+        const block = b as { type?: unknown; text?: unknown; content?: unknown };
+        if (block.type === "text") return String(block.text ?? "");
+        if (block.type === "tool_result") return contentText(block.content);
+        return "";
+      })
+      .filter(Boolean)
       .join(" ");
   }
   return "";
