@@ -1,41 +1,37 @@
 import type { Metadata } from "next";
-import { CodeBlock } from "@/components/code-block";
-import { EmptyState, Step } from "@/components/empty-state";
-import { Origin } from "@/components/origin";
+import { headers } from "next/headers";
+import { TRPCError } from "@trpc/server";
 import { PageHeader } from "@/components/page-header";
+import { SignInToSeeVectors, VectorsManager, VectorsUnavailable } from "@/components/vectors-manager";
+import { callerFor } from "@/server/trpc/server-caller";
 
 export const metadata: Metadata = { title: "Vectors" };
+export const dynamic = "force-dynamic";
 
-export default function VectorsPage() {
+export default async function VectorsPage() {
+  const caller = await callerFor(new Headers(await headers()));
+  let content;
+  try {
+    const [collections, models] = await Promise.all([caller.vectors.list(), caller.models.list({ type: "embedding" })]);
+    content = (
+      <VectorsManager
+        initialCollections={collections}
+        embeddingModels={models.map((m) => ({ id: m.id, name: m.name, dimensions: m.embeddingDimensions, available: m.available, reason: m.unavailableReason }))}
+      />
+    );
+  } catch (error) {
+    if (!(error instanceof TRPCError)) throw error;
+    if (error.code === "UNAUTHORIZED") content = <SignInToSeeVectors />;
+    else if (error.code === "SERVICE_UNAVAILABLE") content = <VectorsUnavailable reason={error.message} />;
+    else throw error;
+  }
   return (
     <>
       <PageHeader
         title="Vectors"
         description="Vector collections: their size, distance and number of points, and a search to try."
       />
-      <EmptyState title="No collections yet">
-        <p>
-          Collections appear here once created. Vectors are kept with pgvector in the service&apos;s own database, or
-          in Qdrant when <code>QDRANT_URL</code> is set.
-        </p>
-        <ol className="steps">
-          <Step n={1} title="Create a collection">
-            <CodeBlock>
-              curl -X POST <Origin />
-              {`/v1/vector/collections \\
-  -H "Authorization: Bearer $MODEL_SERVICE_KEY" \\
-  -H "Content-Type: application/json" \\
-  -d '{"collection_name": "docs", "vector_size": 384, "distance": "Cosine"}'`}
-            </CodeBlock>
-          </Step>
-          <Step n={2} title="Add points and search">
-            <p className="step-text">
-              <code>POST /v1/vector/points</code> stores vectors with a payload;{" "}
-              <code>POST /v1/vector/search</code> finds the nearest ones.
-            </p>
-          </Step>
-        </ol>
-      </EmptyState>
+      {content}
     </>
   );
 }

@@ -5,6 +5,7 @@ import { checkDatabase, databaseKind } from "../db/index.ts";
 import { loadEnv } from "../env.ts";
 import { isShuttingDown } from "../lifecycle.ts";
 import { checkRedis } from "../redis.ts";
+import { vectorHealth } from "./vectors.ts";
 
 export type DependencyState = {
   status: "ok" | "error" | "not_configured";
@@ -45,15 +46,18 @@ export function systemInfo(): SystemInfo {
   };
 }
 
-/** Checks each dependency; `status` is ok only when every configured one answers. */
+/** Checks each dependency; `status` is ok only when every configured one but the vector store answers. */
 export async function healthReport(): Promise<HealthReport> {
   const env = loadEnv();
-  const [database, redis] = await Promise.all([checkDatabase(), checkRedis()]);
+  const [database, redis, vectors] = await Promise.all([checkDatabase(), checkRedis(), vectorHealth()]);
   const dependencies: Record<string, DependencyState> = {
     database: state(database, databaseKind()),
     redis: env.REDIS_URL ? state(redis, "redis") : { status: "not_configured" },
+    vectors: state(vectors, vectors.backend),
   };
-  const failing = Object.values(dependencies).some((d) => d.status === "error");
+  // The vector store is reported but not counted: everything but /v1/vector works without it
+  // (PostgreSQL without pgvector, Qdrant down), so it must not take the service out of rotation.
+  const failing = Object.entries(dependencies).some(([name, d]) => name !== "vectors" && d.status === "error");
   return {
     status: isShuttingDown() ? "shutting_down" : failing ? "degraded" : "ok",
     version: pkg.version,

@@ -1,0 +1,373 @@
+"use client";
+// The vectors page: the caller's collections (size, distance, point count) with create and delete,
+// a form that adds documents by text, and a search box that embeds a query with a chosen model
+// (the built-in local-hash-384 by default, which needs no key) and lists the nearest points with
+// score and payload. Talks to the `vectors.*` tRPC procedures; the first list comes from the
+// server render.
+import { useState, type FormEvent } from "react";
+import type { inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "@/server/trpc/root";
+import { CodeBlock } from "./code-block";
+import { EmptyState, Step } from "./empty-state";
+import { Origin } from "./origin";
+import { trpc } from "./trpc-provider";
+import styles from "./vectors.module.css";
+
+type Collection = inferRouterOutputs<AppRouter>["vectors"]["list"][number];
+type SearchResult = inferRouterOutputs<AppRouter>["vectors"]["searchText"];
+type Distance = Collection["distance"];
+
+export type EmbeddingModel = { id: string; name: string; dimensions: number | null; available: boolean; reason: string | null };
+
+const DISTANCES: Distance[] = ["Cosine", "Dot", "Euclid"];
+const DEFAULT_MODEL = "local-hash-384";
+
+/** A tRPC error's message, or "Sign in" for one that needs a session. */
+function errorText(error: { message: string; data?: { code?: string } | null } | null): string | null {
+  if (!error) return null;
+  return error.data?.code === "UNAUTHORIZED" ? "Sign in to use vector collections." : error.message;
+}
+
+export function SignInToSeeVectors() {
+  return (
+    <EmptyState title="Sign in to see your vector collections">
+      <p>Collections belong to the user who created them; sign in to list, create and search yours.</p>
+      <p>
+        <a className="button" href="/login?callbackUrl=%2Fvectors">
+          Sign in
+        </a>
+      </p>
+    </EmptyState>
+  );
+}
+
+export function VectorsUnavailable({ reason }: { reason: string }) {
+  return (
+    <EmptyState title="Vector collections are unavailable">
+      <p role="alert">{reason}</p>
+    </EmptyState>
+  );
+}
+
+function CreateCollectionForm() {
+  const utils = trpc.useUtils();
+  const create = trpc.vectors.create.useMutation({ onSuccess: () => utils.vectors.list.invalidate() });
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    create.mutate({
+      name: String(form.get("name") ?? "").trim(),
+      vectorSize: Number(form.get("size")),
+      distance: String(form.get("distance")) as Distance,
+    });
+  }
+
+  return (
+    <form className="panel" onSubmit={submit} aria-label="Create a collection">
+      <h2>Create a collection</h2>
+      <div className="form-row">
+        <label className="field">
+          <span className="field-label">Name</span>
+          <input name="name" required maxLength={64} pattern="[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}" placeholder="docs" />
+        </label>
+        <label className="field">
+          <span className="field-label">Vector size</span>
+          <input name="size" type="number" required min={1} max={16000} defaultValue={384} />
+        </label>
+        <label className="field">
+          <span className="field-label">Distance</span>
+          <select name="distance" defaultValue="Cosine">
+            {DISTANCES.map((d) => (
+              <option key={d} value={d}>
+                {d}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <p className="muted">384 fits the built-in local model; OpenAI&apos;s text-embedding-3 models can be shortened to any size.</p>
+      {create.error ? (
+        <p className="form-error" role="alert">
+          {errorText(create.error)}
+        </p>
+      ) : null}
+      <button type="submit" className="button" disabled={create.isPending}>
+        {create.isPending ? "Creating…" : "Create collection"}
+      </button>
+    </form>
+  );
+}
+
+function DeleteButton({ name }: { name: string }) {
+  const utils = trpc.useUtils();
+  const [confirming, setConfirming] = useState(false);
+  const remove = trpc.vectors.delete.useMutation({
+    onSuccess: async () => {
+      setConfirming(false);
+      await utils.vectors.list.invalidate();
+    },
+  });
+  if (!confirming) {
+    return (
+      <button type="button" className="link-button danger" onClick={() => setConfirming(true)}>
+        Delete
+      </button>
+    );
+  }
+  return (
+    <span className="row-actions">
+      <button type="button" className="link-button danger" disabled={remove.isPending} onClick={() => remove.mutate({ name })}>
+        Confirm delete
+      </button>
+      <button type="button" className="link-button" onClick={() => setConfirming(false)}>
+        Cancel
+      </button>
+      {remove.error ? <span className="form-error">{errorText(remove.error)}</span> : null}
+    </span>
+  );
+}
+
+function CollectionsTable({ collections }: { collections: Collection[] }) {
+  return (
+    <div className="table-wrap">
+      <table className="table" aria-label="Collections">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th className={styles.numeric}>Size</th>
+            <th>Distance</th>
+            <th className={styles.numeric}>Points</th>
+            <th>Backend</th>
+            <th>Created</th>
+            <th aria-label="Actions" />
+          </tr>
+        </thead>
+        <tbody>
+          {collections.map((c) => (
+            <tr key={c.name} data-collection={c.name}>
+              <td>
+                <code>{c.name}</code>
+              </td>
+              <td className={styles.numeric}>{c.vectorSize}</td>
+              <td>{c.distance}</td>
+              <td className={styles.numeric} data-testid="points-count">
+                {c.pointsCount === null ? <span className="muted">storage missing</span> : c.pointsCount.toLocaleString()}
+              </td>
+              <td>{c.backend}</td>
+              <td>{new Date(c.createdAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}</td>
+              <td>
+                <DeleteButton name={c.name} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function ModelSelect({ models, name }: { models: EmbeddingModel[]; name: string }) {
+  return (
+    <label className="field">
+      <span className="field-label">Embedding model</span>
+      <select name={name} defaultValue={DEFAULT_MODEL}>
+        {models.map((m) => (
+          <option key={m.id} value={m.id} disabled={!m.available} title={m.reason ?? undefined}>
+            {m.id}
+            {m.dimensions ? ` (${m.dimensions}-d)` : ""}
+            {m.available ? "" : " — unavailable"}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function CollectionSelect({ collections, name }: { collections: Collection[]; name: string }) {
+  return (
+    <label className="field">
+      <span className="field-label">Collection</span>
+      <select name={name} required>
+        {collections.map((c) => (
+          <option key={c.name} value={c.name}>
+            {c.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function AddDocumentForm({ collections, models }: { collections: Collection[]; models: EmbeddingModel[] }) {
+  const utils = trpc.useUtils();
+  const [added, setAdded] = useState<string | null>(null);
+  const upsert = trpc.vectors.upsertDocuments.useMutation({
+    onSuccess: async (res, input) => {
+      setAdded(`Stored ${input.documents[0]?.id} (${res.usage.inputTokens} tokens with ${res.model}).`);
+      await utils.vectors.list.invalidate();
+    },
+  });
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    setAdded(null);
+    const form = new FormData(e.currentTarget);
+    const id = String(form.get("id") ?? "").trim();
+    upsert.mutate({
+      name: String(form.get("collection")),
+      model: String(form.get("model")),
+      documents: [{ id: /^\d+$/.test(id) ? Number(id) : id, text: String(form.get("text") ?? "") }],
+    });
+  }
+
+  return (
+    <form className="panel" onSubmit={submit} aria-label="Add a document">
+      <h2>Add a document</h2>
+      <div className="form-row">
+        <CollectionSelect collections={collections} name="collection" />
+        <label className="field">
+          <span className="field-label">ID</span>
+          <input name="id" required maxLength={256} placeholder="doc_1" />
+        </label>
+        <ModelSelect models={models} name="model" />
+      </div>
+      <label className={`field ${styles.textField}`}>
+        <span className="field-label">Text</span>
+        <textarea name="text" required rows={3} maxLength={100_000} placeholder="The text to embed; it is kept in the payload as `text`." />
+      </label>
+      {upsert.error ? (
+        <p className="form-error" role="alert">
+          {errorText(upsert.error)}
+        </p>
+      ) : null}
+      {added ? (
+        <p className="muted" role="status">
+          {added}
+        </p>
+      ) : null}
+      <button type="submit" className="button" disabled={upsert.isPending}>
+        {upsert.isPending ? "Embedding…" : "Add document"}
+      </button>
+    </form>
+  );
+}
+
+function SearchPanel({ collections, models }: { collections: Collection[]; models: EmbeddingModel[] }) {
+  const search = trpc.vectors.searchText.useMutation();
+  const [shown, setShown] = useState<SearchResult | null>(null);
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    search.mutate(
+      { name: String(form.get("collection")), text: String(form.get("query") ?? ""), model: String(form.get("model")), limit: Number(form.get("limit")) },
+      { onSuccess: setShown },
+    );
+  }
+
+  return (
+    <section className="panel" aria-label="Search">
+      <h2>Search</h2>
+      <form onSubmit={submit} role="search" aria-label="Search a collection">
+        <div className="form-row">
+          <CollectionSelect collections={collections} name="collection" />
+          <ModelSelect models={models} name="model" />
+          <label className="field">
+            <span className="field-label">Results</span>
+            <input name="limit" type="number" min={1} max={100} defaultValue={5} />
+          </label>
+        </div>
+        <div className={styles.queryRow}>
+          <label className="field">
+            <span className="field-label">Query</span>
+            <input name="query" required maxLength={100_000} placeholder="What are you looking for?" />
+          </label>
+          <button type="submit" className="button" disabled={search.isPending}>
+            {search.isPending ? "Searching…" : "Search"}
+          </button>
+        </div>
+      </form>
+      {search.error ? (
+        <p className="form-error" role="alert">
+          {errorText(search.error)}
+        </p>
+      ) : null}
+      {shown ? <Results result={shown} /> : null}
+    </section>
+  );
+}
+
+function Results({ result }: { result: SearchResult }) {
+  if (result.results.length === 0) return <p className="muted">No points matched.</p>;
+  return (
+    <ol className={styles.results} aria-label="Results">
+      {result.results.map((p) => (
+        <li key={`${typeof p.id}:${p.id}`} data-testid="search-result" data-point-id={String(p.id)}>
+          <div className={styles.resultHead}>
+            <code>{typeof p.id === "string" ? `"${p.id}"` : p.id}</code>
+            <span className={styles.score} title="Cosine and Dot: higher is nearer; Euclid: a distance, lower is nearer">
+              score {p.score.toFixed(4)}
+            </span>
+          </div>
+          <pre className={styles.payload}>{JSON.stringify(p.payload, null, 2)}</pre>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function NoCollectionsYet() {
+  return (
+    <EmptyState title="No collections yet">
+      <p>
+        Create one above, or over the REST API. Vectors are kept with pgvector in the service&apos;s own database, or in
+        Qdrant when <code>QDRANT_URL</code> is set.
+      </p>
+      <ol className="steps">
+        <Step n={1} title="Create a collection">
+          <CodeBlock>
+            curl -X POST <Origin />
+            {`/v1/vector/collections \\
+  -H "Authorization: Bearer $MODEL_SERVICE_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '{"collection_name": "docs", "vector_size": 384, "distance": "Cosine"}'`}
+          </CodeBlock>
+        </Step>
+        <Step n={2} title="Add points and search">
+          <p className="step-text">
+            <code>POST /v1/vector/points</code> stores vectors with a payload, <code>POST /v1/vector/documents</code> embeds
+            texts; <code>POST /v1/vector/search</code> finds the nearest ones to a vector or a text.
+          </p>
+        </Step>
+      </ol>
+    </EmptyState>
+  );
+}
+
+export function VectorsManager({ initialCollections, embeddingModels }: { initialCollections: Collection[]; embeddingModels: EmbeddingModel[] }) {
+  const list = trpc.vectors.list.useQuery(undefined, { initialData: initialCollections });
+  const collections = list.data ?? initialCollections;
+  if (list.error?.data?.code === "UNAUTHORIZED") return <SignInToSeeVectors />;
+  return (
+    <>
+      <CreateCollectionForm />
+      {list.error ? (
+        <p className="form-error" role="alert">
+          {list.error.message}
+        </p>
+      ) : null}
+      {collections.length === 0 ? (
+        <NoCollectionsYet />
+      ) : (
+        <>
+          <CollectionsTable collections={collections} />
+          <div className={styles.columns}>
+            <AddDocumentForm collections={collections} models={embeddingModels} />
+            <SearchPanel collections={collections} models={embeddingModels} />
+          </div>
+        </>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,39 @@
+import "server-only";
+// POST /v1/llm/generate-embeddings: the original service's embeddings endpoint.
+//   {model, texts, dimensions?, user?} -> {model, embeddings, usage: {prompt_tokens, total_tokens}, cost}
+import { z } from "zod";
+import { generateEmbeddings } from "../../services/embeddings.ts";
+import { usdNumber } from "../../services/pricing.ts";
+import { endpoint, route } from "../endpoint.ts";
+
+const body = z.object({
+  model: z.string().min(1, { error: "name an embedding model, e.g. local-hash-384 or text-embedding-3-small" }),
+  // One string is taken as a list of one. The count limit (413) is the service's.
+  texts: z.union([z.string().transform((t) => [t]), z.array(z.string()).min(1, { error: "send at least one text" })], {
+    error: "a list of strings",
+  }),
+  dimensions: z.number().int().min(1).max(16_000).optional(),
+  user: z.string().max(256).optional(),
+});
+
+export const llmGenerateEmbeddings = endpoint({
+  POST: route({
+    access: "user",
+    scope: "embeddings",
+    rateLimit: "generate-embeddings",
+    body,
+    handler: async ({ body, identity, requestId, req }) => {
+      const out = await generateEmbeddings(
+        identity,
+        { model: body.model, texts: body.texts, dimensions: body.dimensions, user: body.user },
+        { endpoint: "/v1/llm/generate-embeddings", requestId, signal: req.signal },
+      );
+      return {
+        model: out.model,
+        embeddings: out.embeddings,
+        usage: { prompt_tokens: out.usage.inputTokens, total_tokens: out.usage.inputTokens },
+        cost: usdNumber(out.cost.totalCost),
+      };
+    },
+  }),
+});

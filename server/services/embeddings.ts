@@ -1,0 +1,123 @@
+import "server-only";
+// Embeddings across providers: the model from the catalogue (it must be an embedding model), its
+// provider from the registry (503 with the reason when unavailable), the texts sent in batches of
+// the provider's per-call limit in order, and exactly one usage event per request with its cost.
+// REST (/v1/llm/generate-embeddings), tRPC (embeddings.generate) and the vector documents both use
+// `generateEmbeddings`.
+import { loadEnv } from "../env.ts";
+import { AppError } from "../errors.ts";
+import { getProvider } from "../providers/registry.ts";
+import type { Provider } from "../providers/types.ts";
+import type { Identity } from "./auth.ts";
+import { providerErrorToAppError } from "./generation.ts";
+import { modelAvailability, pricingFor, resolveModel, type CatalogueModel } from "./models.ts";
+import type { Cost } from "./pricing.ts";
+import { recordCall } from "./usage.ts";
+
+/** Texts per request (OpenAI's own limit per call); more answer 413. */
+export const MAX_TEXTS_PER_REQUEST = 2048;
+
+export type EmbedInput = {
+  model: string;
+  texts: string[];
+  /** Output size, for models that can shorten their vectors (text-embedding-3-*, local-hash-384). */
+  dimensions?: number;
+  user?: string;
+};
+
+export type EmbedContext = {
+  /** Recorded with the usage event, e.g. "/v1/llm/generate-embeddings". */
+  endpoint: string;
+  requestId: string;
+  /** Aborts when the caller goes away. */
+  signal?: AbortSignal;
+};
+
+export type EmbedOutcome = {
+  model: string;
+  provider: string;
+  embeddings: number[][];
+  usage: { inputTokens: number };
+  cost: Cost;
+  latencyMs: number;
+};
+
+/** The catalogue's embedding model and the provider that can serve it now, or the reason it cannot. */
+export function embeddingModel(idOrAlias: string): { model: CatalogueModel; provider: Provider } {
+  const model = resolveModel(idOrAlias);
+  if (model.type !== "embedding") {
+    throw new AppError("invalid_request", `Model ${model.id} is a ${model.type} model; use an embedding model such as local-hash-384 or text-embedding-3-small`, {
+      model: model.id,
+    });
+  }
+  const availability = modelAvailability(model);
+  if (!availability.available) throw new AppError("unavailable", availability.reason ?? `Model ${model.id} is unavailable`);
+  const provider = getProvider(model.provider);
+  if (!provider) throw new AppError("unavailable", `Provider ${model.provider} of model ${model.id} is not configured`);
+  const status = provider.status();
+  if (!status.available) throw new AppError("unavailable", `Model ${model.id} is unavailable: ${status.reason}`);
+  if (provider.maxEmbeddingsPerCall < 1) throw new AppError("invalid_request", `Provider ${provider.name} does not embed text`);
+  return { model, provider };
+}
+
+export async function generateEmbeddings(identity: Identity, input: EmbedInput, ctx: EmbedContext): Promise<EmbedOutcome> {
+  if (input.texts.length > MAX_TEXTS_PER_REQUEST) {
+    throw new AppError("payload_too_large", `At most ${MAX_TEXTS_PER_REQUEST} texts per request; this one has ${input.texts.length}`, {
+      limit: MAX_TEXTS_PER_REQUEST,
+      received: input.texts.length,
+    });
+  }
+  const { model, provider } = embeddingModel(input.model);
+  const started = performance.now();
+  const timeout = AbortSignal.timeout(loadEnv().PROVIDER_TIMEOUT_MS);
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+
+  const embeddings: number[][] = [];
+  let inputTokens = 0;
+  try {
+    // One batch after the other, so the answer keeps the order of the texts.
+    for (let i = 0; i < input.texts.length; i += provider.maxEmbeddingsPerCall) {
+      const batch = input.texts.slice(i, i + provider.maxEmbeddingsPerCall);
+      const result = await provider.generateEmbeddings({ model: model.id, texts: batch, dimensions: input.dimensions, user: input.user }, { signal });
+      if (result.embeddings.length !== batch.length) {
+        throw new AppError("provider_error", `${model.provider} (${model.id}) returned ${result.embeddings.length} embeddings for ${batch.length} texts`);
+      }
+      embeddings.push(...result.embeddings);
+      inputTokens += result.usage.inputTokens;
+    }
+  } catch (err) {
+    const error =
+      ctx.signal?.aborted ? new AppError("invalid_request", "The client closed the request")
+      : timeout.aborted ? new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`)
+      : providerErrorToAppError(err, model);
+    record(identity, model, ctx, inputTokens, "error", performance.now() - started, ctx.signal?.aborted ? "client_closed" : error.code);
+    throw error;
+  }
+  const latencyMs = performance.now() - started;
+  const cost = record(identity, model, ctx, inputTokens, "success", latencyMs);
+  return { model: model.id, provider: model.provider, embeddings, usage: { inputTokens }, cost, latencyMs: Math.round(latencyMs) };
+}
+
+function record(
+  identity: Identity,
+  model: CatalogueModel,
+  ctx: EmbedContext,
+  inputTokens: number,
+  status: "success" | "error",
+  latencyMs: number,
+  errorCode?: string,
+): Cost {
+  return recordCall({
+    identity,
+    endpoint: ctx.endpoint,
+    modelId: model.id,
+    provider: model.provider,
+    price: pricingFor(model.id),
+    usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+    status,
+    errorCode,
+    stream: false,
+    latencyMs,
+    requestId: ctx.requestId,
+  });
+}

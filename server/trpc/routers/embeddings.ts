@@ -1,0 +1,36 @@
+import "server-only";
+// tRPC embeddings.*: the same embeddings service as POST /v1/llm/generate-embeddings.
+import { z } from "zod";
+import { generateEmbeddings, MAX_TEXTS_PER_REQUEST } from "../../services/embeddings.ts";
+import { formatUsd } from "../../services/pricing.ts";
+import { createTRPCRouter, protectedProcedure, rateLimit, requireScopeOf } from "../init.ts";
+
+export const embeddingsRouter = createTRPCRouter({
+  /** Embeds texts with a catalogue embedding model; the answer keeps the texts' order. */
+  generate: protectedProcedure
+    .use(requireScopeOf("embeddings"))
+    .use(rateLimit("generate-embeddings"))
+    .input(
+      z.object({
+        model: z.string().min(1),
+        // The count limit is checked by the service (413), like REST.
+        texts: z.array(z.string()).min(1).max(MAX_TEXTS_PER_REQUEST * 2),
+        dimensions: z.number().int().min(1).max(16_000).optional(),
+      }),
+    )
+    .output(
+      z.object({
+        model: z.string(),
+        provider: z.string(),
+        embeddings: z.array(z.array(z.number())),
+        usage: z.object({ inputTokens: z.number() }),
+        /** Exact decimal string in USD. */
+        cost: z.string(),
+        latencyMs: z.number(),
+      }),
+    )
+    .mutation(async ({ input, ctx, signal }) => {
+      const out = await generateEmbeddings(ctx.identity, input, { endpoint: "trpc:embeddings.generate", requestId: ctx.requestId, signal });
+      return { ...out, cost: formatUsd(out.cost.totalCost) };
+    }),
+});

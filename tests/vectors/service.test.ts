@@ -1,0 +1,126 @@
+// The vector service (registry + ownership + store) on each backend: what REST and tRPC share.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError } from "@/server/errors.ts";
+import type { Identity } from "@/server/services/auth.ts";
+import { createVectorService, type VectorService } from "@/server/services/vectors.ts";
+import { PgVectorStore } from "@/server/vectors/pgvector.ts";
+import { QdrantVectorStore } from "@/server/vectors/qdrant.ts";
+import type { VectorStore } from "@/server/vectors/types.ts";
+import { startQdrantEmulator, type QdrantEmulator } from "../emulators/qdrant-emulator.ts";
+import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+
+const caller = (over: Partial<Extract<Identity, { kind: "apiKey" }>>): Identity => ({
+  kind: "apiKey",
+  apiKeyId: "key-a",
+  userId: "user-a",
+  role: "user",
+  tier: "standard",
+  scopes: ["vectors"],
+  ...over,
+});
+const alice = caller({});
+const aliceOtherKey = caller({ apiKeyId: "key-a2" });
+const bob = caller({ apiKeyId: "key-b", userId: "user-b" });
+const service = caller({ apiKeyId: "key-s", userId: null });
+const admin = caller({ apiKeyId: "key-admin", userId: null, role: "admin" });
+
+type Backend = { label: string; open: (db: TestDatabase) => Promise<{ store: VectorStore; close(): Promise<void>; emulator?: QdrantEmulator }> };
+
+const backends: Backend[] = [
+  { label: "pgvector", open: async (db) => ({ store: new PgVectorStore({ db: async () => db }), close: async () => {} }) },
+  {
+    label: "qdrant",
+    open: async () => {
+      const emulator = await startQdrantEmulator();
+      return { store: new QdrantVectorStore({ url: emulator.url }), close: () => emulator.close(), emulator };
+    },
+  },
+];
+
+describe.each(backends)("vector service on $label", ({ label, open }) => {
+  let db: TestDatabase;
+  let opened: Awaited<ReturnType<Backend["open"]>>;
+  let vectors: VectorService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase("pglite");
+    await db.prisma.user.createMany({ data: [{ id: "user-a", email: "a@example.com" }, { id: "user-b", email: "b@example.com" }] });
+    opened = await open(db);
+    vectors = createVectorService({ db: async () => db, store: () => opened.store });
+  });
+  afterAll(async () => {
+    await opened?.close();
+    await db?.destroy();
+  });
+
+  it("creates, lists with point counts, and deletes", async () => {
+    const created = await vectors.createCollection(alice, { name: "notes", vectorSize: 3, distance: "Cosine" });
+    expect(created).toMatchObject({ name: "notes", vectorSize: 3, distance: "Cosine", backend: label, pointsCount: 0 });
+    await vectors.upsertPoints(alice, "notes", [
+      { id: "n1", vector: [1, 0, 0], payload: { t: "a" } },
+      { id: 2, vector: [0, 1, 0] },
+    ]);
+    expect((await vectors.listCollections(alice)).map((c) => [c.name, c.pointsCount])).toEqual([["notes", 2]]);
+    expect(await vectors.count(alice, "notes", { must: [{ key: "t", match: { value: "a" } }] })).toBe(1);
+    await vectors.deleteCollection(alice, "notes");
+    expect(await vectors.listCollections(alice)).toEqual([]);
+    expect(await db.prisma.vectorCollection.count()).toBe(0);
+  });
+
+  it("a collection belongs to its user (any of their keys), or to a key without a user; admins see all", async () => {
+    await vectors.createCollection(alice, { name: "alice_docs", vectorSize: 2, distance: "Dot" });
+    await vectors.createCollection(service, { name: "service_docs", vectorSize: 2, distance: "Dot" });
+    await vectors.upsertPoints(aliceOtherKey, "alice_docs", [{ id: 1, vector: [1, 1] }]);
+
+    const names = async (who: Identity) => (await vectors.listCollections(who)).map((c) => c.name).sort();
+    expect(await names(alice)).toEqual(["alice_docs"]);
+    expect(await names(aliceOtherKey)).toEqual(["alice_docs"]);
+    expect(await names(bob)).toEqual([]);
+    expect(await names(service)).toEqual(["service_docs"]);
+    expect(await names(admin)).toEqual(["alice_docs", "service_docs"]);
+
+    for (const [who, name] of [
+      [bob, "alice_docs"],
+      [service, "alice_docs"],
+      [alice, "service_docs"],
+    ] as const) {
+      await expect(vectors.search(who, name, { vector: [1, 1], limit: 1 })).rejects.toMatchObject({ code: "not_found", message: `Collection ${name} does not exist` });
+      await expect(vectors.deleteCollection(who, name)).rejects.toMatchObject({ code: "not_found" });
+    }
+    expect((await vectors.search(admin, "alice_docs", { vector: [1, 1], limit: 1 }))[0]).toMatchObject({ id: 1, score: 2 });
+    await expect(vectors.createCollection(bob, { name: "alice_docs", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({ code: "conflict" });
+  });
+
+  it("refuses anonymous callers", async () => {
+    await expect(vectors.listCollections({ kind: "anonymous" })).rejects.toMatchObject({ code: "unauthorized" });
+  });
+
+  it("leaves no registry row behind when the backend refuses the collection", async () => {
+    const failing = new Proxy(opened.store, {
+      get(target, prop, receiver) {
+        if (prop === "createCollection") return async () => Promise.reject(new AppError("unavailable", "the backend said no"));
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const refusing = createVectorService({ db: async () => db, store: () => failing });
+    await expect(refusing.createCollection(alice, { name: "refused", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({ message: "the backend said no" });
+    expect(await db.prisma.vectorCollection.findUnique({ where: { name: "refused" } })).toBeNull();
+  });
+
+  // Only Qdrant names its storage after the collection (pgvector tables are named by registry id).
+  if (label === "qdrant") {
+    it("answers 409 when Qdrant already has a collection of that name that the registry does not know", async () => {
+      await opened.store.createCollection({ id: "leftoverid", name: "leftover", vectorSize: 2, distance: "Dot" });
+      await expect(vectors.createCollection(alice, { name: "leftover", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({ code: "conflict" });
+      expect(await db.prisma.vectorCollection.findUnique({ where: { name: "leftover" } })).toBeNull();
+    });
+  }
+
+  it("does not show collections of the other backend", async () => {
+    const other = label === "qdrant" ? "pgvector" : "qdrant";
+    await db.prisma.vectorCollection.create({ data: { name: "elsewhere", vectorSize: 2, distance: "Dot", backend: other, ownerId: "user-a" } });
+    expect((await vectors.listCollections(alice)).map((c) => c.name)).not.toContain("elsewhere");
+    await expect(vectors.getCollection(alice, "elsewhere")).rejects.toMatchObject({ code: "not_found" });
+  });
+});
