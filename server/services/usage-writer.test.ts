@@ -3,8 +3,9 @@ import path from "node:path";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeTempDir, removeTempDir, testDatabases, useTestDatabase } from "@/tests/support/db.ts";
+import { LATENCY_BUCKET_BOUNDS, latencyBucket } from "./latency-histogram.ts";
 import { costOf } from "./pricing.ts";
-import { UsageWriter, type UsageEventInput } from "./usage-writer.ts";
+import { timeOrderedId, UsageWriter, type UsageEventInput } from "./usage-writer.ts";
 
 const log = pino({ level: "silent" });
 const tmp = makeTempDir("usage-writer-");
@@ -28,6 +29,16 @@ function event(i: number, overrides: Partial<UsageEventInput> = {}): UsageEventI
     ...overrides,
   };
 }
+
+describe("event ids", () => {
+  it("are UUIDv7-shaped and sort by the event's time", () => {
+    const times = [Date.UTC(2020, 0, 1), Date.UTC(2026, 10, 26, 12), Date.UTC(2026, 10, 26, 12, 0, 0, 1), Date.UTC(2040, 5, 1)];
+    const ids = times.map((t) => timeOrderedId(new Date(t)));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].reverse().sort()).toEqual(ids);
+    expect(timeOrderedId(new Date(times[1]!))).not.toBe(timeOrderedId(new Date(times[1]!)));
+  });
+});
 
 describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
   const db = useTestDatabase(kind);
@@ -53,6 +64,64 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
       { day: "2026-11-25", user_id: "user-a", status: "success", requests: 5, input_tokens: 101 + 103 + 105 + 107 + 109, output_tokens: 250, cost: "0.030750000000", latency_ms_sum: 11 + 13 + 15 + 17 + 19 },
       { day: "2026-11-26", user_id: "", status: "error", requests: 1, input_tokens: 100, output_tokens: 0, cost: "0.003000000000", latency_ms_sum: 10 },
     ]);
+  });
+
+  it("updates the hourly and per-dimension roll-ups in the same statement, with latency histograms", async () => {
+    const writer = new UsageWriter({ rawQuery: async () => q, log });
+    const at = (h: number, m: number) => new Date(Date.UTC(2026, 9, 5, h, m));
+    const base = { modelId: "rollup-model", apiKeyId: "key-r", userId: "user-r" };
+    writer.record(event(0, { ...base, createdAt: at(10, 5), latencyMs: 9 }));
+    writer.record(event(0, { ...base, createdAt: at(10, 55), latencyMs: 9 }));
+    writer.record(event(0, { ...base, createdAt: at(11, 0), latencyMs: 1000, status: "error" }));
+    writer.record(event(0, { ...base, createdAt: at(11, 1), latencyMs: 0, endpoint: "/v1/llm/generate-embeddings", provider: "openai" }));
+    await writer.flush();
+
+    const hourly = await q(
+      "select to_char(hour at time zone 'UTC', 'HH24:MI') as h, endpoint, status, requests, cost::text, latency_ms_sum::int, latency_hist::text from usage_hourly where model_id = 'rollup-model' order by 1, 2, 3",
+    );
+    // latency 9 ms is bucket 8 ([8, 10)), 1000 ms bucket 35 ([862, 1024)), 0 ms bucket 0: 10^(12·bucket) each.
+    expect(hourly).toEqual([
+      { h: "10:00", endpoint: "/v1/llm/generate", status: "success", requests: 2, cost: "0.012000000000", latency_ms_sum: 18, latency_hist: `2${"0".repeat(96)}` },
+      { h: "11:00", endpoint: "/v1/llm/generate", status: "error", requests: 1, cost: "0.006000000000", latency_ms_sum: 1000, latency_hist: `1${"0".repeat(420)}` },
+      { h: "11:00", endpoint: "/v1/llm/generate-embeddings", status: "success", requests: 1, cost: "0.006000000000", latency_ms_sum: 0, latency_hist: "1" },
+    ]);
+    const dims = await q(
+      "select kind, dim, value, requests, errors, cost::text from usage_daily_dims where day = '2026-10-05' order by kind, dim, value",
+    );
+    expect(dims).toEqual([
+      { kind: "embedding", dim: "api_key", value: "key-r", requests: 1, errors: 0, cost: "0.006000000000" },
+      { kind: "embedding", dim: "endpoint", value: "/v1/llm/generate-embeddings", requests: 1, errors: 0, cost: "0.006000000000" },
+      { kind: "embedding", dim: "model", value: "rollup-model", requests: 1, errors: 0, cost: "0.006000000000" },
+      { kind: "embedding", dim: "provider", value: "openai", requests: 1, errors: 0, cost: "0.006000000000" },
+      { kind: "embedding", dim: "status", value: "success", requests: 1, errors: 0, cost: "0.006000000000" },
+      { kind: "embedding", dim: "total", value: "", requests: 1, errors: 0, cost: "0.006000000000" },
+      { kind: "embedding", dim: "user", value: "user-r", requests: 1, errors: 0, cost: "0.006000000000" },
+      { kind: "llm", dim: "api_key", value: "key-r", requests: 3, errors: 1, cost: "0.018000000000" },
+      { kind: "llm", dim: "endpoint", value: "/v1/llm/generate", requests: 3, errors: 1, cost: "0.018000000000" },
+      { kind: "llm", dim: "model", value: "rollup-model", requests: 3, errors: 1, cost: "0.018000000000" },
+      { kind: "llm", dim: "provider", value: "openai", requests: 3, errors: 1, cost: "0.018000000000" },
+      { kind: "llm", dim: "status", value: "error", requests: 1, errors: 1, cost: "0.006000000000" },
+      { kind: "llm", dim: "status", value: "success", requests: 2, errors: 0, cost: "0.012000000000" },
+      { kind: "llm", dim: "total", value: "", requests: 3, errors: 1, cost: "0.018000000000" },
+      { kind: "llm", dim: "user", value: "user-r", requests: 3, errors: 1, cost: "0.018000000000" },
+    ]);
+    // The hourly dimension rows add up to the daily ones, and a second batch adds to existing rows.
+    writer.record(event(0, { ...base, createdAt: at(10, 30), latencyMs: 9 }));
+    await writer.flush();
+    const [sums] = await q(
+      `select (select sum(requests)::int from usage_hourly_dims where dim = 'total' and hour >= '2026-10-05' and hour < '2026-10-06') as hourly,
+              (select sum(requests)::int from usage_daily_dims where dim = 'total' and day = '2026-10-05') as daily,
+              (select latency_hist::text from usage_daily where day = '2026-10-05' and model_id = 'rollup-model' and status = 'success' and endpoint = '/v1/llm/generate') as hist`,
+    );
+    expect(sums).toEqual({ hourly: 5, daily: 5, hist: `3${"0".repeat(96)}` });
+  });
+
+  it("buckets latencies in SQL exactly as latency-histogram.ts does", async () => {
+    const rows = await q(
+      `select v, width_bucket(v, '{${LATENCY_BUCKET_BOUNDS.join(",")}}'::int[]) as b from (select generate_series(0, 20000) as v union all select generate_series(20001, 3000000, 991)) s`,
+    );
+    expect(rows.length).toBeGreaterThan(20_000);
+    expect(rows.filter((r) => (r as { b: number }).b !== latencyBucket((r as { v: number }).v))).toEqual([]);
   });
 
   it("never counts an event twice when it is written again (replay after a lost acknowledgement)", async () => {

@@ -1,7 +1,7 @@
 // The batched usage writer. A request records its usage event in memory and never waits for the
 // database; the queue is flushed at least every second (and when a batch fills) as one statement:
-// a multi-row insert of the events plus the matching update of the daily roll-up rows, in one
-// transaction. Events are never dropped: a failed flush puts the batch back and retries with
+// a multi-row insert of the events plus the matching update of the roll-up rows (daily, hourly,
+// and their per-dimension forms: usage-rollups.ts), in one transaction. Events are never dropped: a failed flush puts the batch back and retries with
 // backoff; past a bound, or when the final flush on shutdown fails, events go to a spool file in
 // DATA_DIR that is replayed on the next start. Inserting is idempotent by event id, and the
 // roll-up counts only rows actually inserted, so a replay never counts an event twice.
@@ -10,6 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import path from "node:path";
 import type { Logger } from "pino";
 import { formatUsd, parseUsd, type Pico } from "./pricing.ts";
+import { rollupCtes } from "./usage-rollups.ts";
 
 export type UsageStatus = "success" | "error" | "cached";
 
@@ -55,6 +56,7 @@ export type UsageWriterOptions = {
 
 export type UsageWriterStats = { queued: number; written: number; failedFlushes: number; spooled: number };
 
+// One statement: the insert, then every roll-up (usage-rollups.ts) from the rows it returned.
 const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO usage_events (id, created_at, request_id, endpoint, model_id, provider, api_key_id, user_id,
@@ -64,23 +66,10 @@ WITH ins AS (
     $8::text[], $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[],
     $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[])
   ON CONFLICT (id) DO NOTHING
-  RETURNING *
-)
-INSERT INTO usage_daily AS d (day, user_id, api_key_id, model_id, provider, endpoint, status, requests,
-  input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, latency_ms_sum)
-SELECT (created_at AT TIME ZONE 'UTC')::date, coalesce(user_id, ''), coalesce(api_key_id, ''), model_id, provider,
-  endpoint, status, count(*), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
-  sum(reasoning_tokens), sum(total_cost), sum(latency_ms)
-FROM ins
-GROUP BY 1, 2, 3, 4, 5, 6, 7
-ON CONFLICT (day, user_id, api_key_id, model_id, provider, endpoint, status) DO UPDATE SET
-  requests = d.requests + EXCLUDED.requests,
-  input_tokens = d.input_tokens + EXCLUDED.input_tokens,
-  output_tokens = d.output_tokens + EXCLUDED.output_tokens,
-  cached_input_tokens = d.cached_input_tokens + EXCLUDED.cached_input_tokens,
-  reasoning_tokens = d.reasoning_tokens + EXCLUDED.reasoning_tokens,
-  cost = d.cost + EXCLUDED.cost,
-  latency_ms_sum = d.latency_ms_sum + EXCLUDED.latency_ms_sum`;
+  RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, input_tokens, output_tokens,
+    cached_input_tokens, reasoning_tokens, total_cost, latency_ms
+),${rollupCtes("ins")}
+SELECT count(*)::int AS inserted FROM ins`;
 
 export class UsageWriter {
   private queue: QueuedEvent[] = [];
@@ -110,7 +99,7 @@ export class UsageWriter {
 
   /** Queues one event; returns at once. */
   record(event: UsageEventInput): string {
-    const queued: QueuedEvent = { ...event, id: event.id ?? randomUUID() };
+    const queued: QueuedEvent = { ...event, id: event.id ?? timeOrderedId(event.createdAt) };
     this.queue.push(queued);
     this.stats.queued = this.queue.length;
     if (this.queue.length > this.maxBuffered) this.spill(this.queue.splice(0, this.queue.length - this.maxBuffered));
@@ -208,6 +197,18 @@ export class UsageWriter {
       },
     );
   }
+}
+
+/**
+ * A UUIDv7-style id: the event's time (48 bits of ms) first, then random bits. New ids land at the
+ * right-hand end of the primary-key index instead of at random places in it, which keeps inserts
+ * cheap once the table outgrows memory.
+ */
+export function timeOrderedId(at: Date): string {
+  const random = randomUUID();
+  const ms = Math.max(0, Math.min(at.getTime(), 2 ** 48 - 1));
+  const t = ms.toString(16).padStart(12, "0");
+  return `${t.slice(0, 8)}-${t.slice(8)}-7${random.slice(15)}`;
 }
 
 type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost" | "totalCost"> & {

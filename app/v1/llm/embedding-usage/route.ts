@@ -1,0 +1,4 @@
+import { embeddingUsage } from "@/server/http/routes/usage";
+
+export const dynamic = "force-dynamic";
+export const { GET, HEAD, POST, PUT, PATCH, DELETE } = embeddingUsage;

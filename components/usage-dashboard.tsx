@@ -1,0 +1,361 @@
+"use client";
+// The usage home page: cards (spend, requests, tokens, error rate, p50/p95 latency, each against
+// the previous range), charts, breakdown tables, the recent requests and a CSV export, for a range
+// (7, 30, 90 days or custom) and filters (model, provider, key; user for admins). Everything comes
+// from `usage.stats` / `usage.recent` / `usage.exportCsv`; the first stats come from the server
+// render.
+import { keepPreviousData } from "@tanstack/react-query";
+import { useEffect, useState, type ReactNode } from "react";
+import { DailyCostChart, LatencyChart, RequestsByModelChart, TokensChart, type Stats } from "./usage-charts";
+import styles from "./usage-dashboard.module.css";
+import { browserTimeZone, compact, count, defaultRange, money, ms, NO_FILTERS, percent, pointChange, relativeChange, statsInput, type Change, type Filters, type StatsInput } from "./usage-format";
+import { trpc } from "./trpc-provider";
+
+function ChangeNote({ change, label, upIsBad }: { change: Change; label: string; upIsBad?: boolean }) {
+  const tone = change.direction === "flat" || change.direction === "new" ? "neutral" : (change.direction === "up") === Boolean(upIsBad) ? "bad" : "good";
+  return (
+    <span className={styles.change} data-tone={upIsBad === undefined ? "neutral" : tone}>
+      {change.direction === "up" ? "▲ " : change.direction === "down" ? "▼ " : ""}
+      {change.text} <span className={styles.changeLabel}>{label}</span>
+    </span>
+  );
+}
+
+function Card({ testId, title, value, exact, detail, change }: { testId: string; title: string; value: ReactNode; exact?: string; detail?: ReactNode; change?: ReactNode }) {
+  return (
+    <article className={styles.card} data-testid={testId} data-exact={exact} aria-label={title}>
+      <h3>{title}</h3>
+      <p className={styles.cardValue} title={exact}>
+        {value}
+      </p>
+      {detail ? <p className={styles.cardDetail}>{detail}</p> : null}
+      {change ? <p className={styles.cardChange}>{change}</p> : null}
+    </article>
+  );
+}
+
+function Cards({ stats }: { stats: Stats }) {
+  const t = stats.totals;
+  const p = stats.previous?.totals;
+  const vs = `vs previous ${stats.range.days} days`;
+  return (
+    <section className={styles.cards} aria-label="Summary">
+      <Card
+        testId="card-spend"
+        title="Spend"
+        value={money(t.cost)}
+        exact={t.cost}
+        change={p ? <ChangeNote change={relativeChange(Number(t.cost), Number(p.cost))} label={vs} /> : null}
+      />
+      <Card
+        testId="card-requests"
+        title="Requests"
+        value={count(t.requests)}
+        exact={String(t.requests)}
+        change={p ? <ChangeNote change={relativeChange(t.requests, p.requests)} label={vs} /> : null}
+      />
+      <Card
+        testId="card-tokens"
+        title="Tokens"
+        value={compact(t.totalTokens)}
+        exact={String(t.totalTokens)}
+        detail={`${compact(t.inputTokens)} in (${compact(t.cachedInputTokens)} cached) · ${compact(t.outputTokens)} out`}
+        change={p ? <ChangeNote change={relativeChange(t.totalTokens, p.totalTokens)} label={vs} /> : null}
+      />
+      <Card
+        testId="card-errors"
+        title="Error rate"
+        value={percent(t.errorRate)}
+        exact={String(t.errorRate)}
+        detail={`${count(t.errors)} failed`}
+        change={p ? <ChangeNote change={pointChange(t.errorRate, p.errorRate)} label={vs} upIsBad /> : null}
+      />
+      <Card
+        testId="card-latency"
+        title="Latency p50 / p95"
+        value={`${ms(t.latency.p50)} / ${ms(t.latency.p95)}`}
+        detail="within 9.1 % (log-scale histogram)"
+        change={p && p.latency.p50 !== null && t.latency.p50 !== null ? <ChangeNote change={relativeChange(t.latency.p50, p.latency.p50)} label={`p50 ${vs}`} upIsBad /> : null}
+      />
+    </section>
+  );
+}
+
+function BreakdownTable({ title, rows, total }: { title: string; rows: Stats["breakdowns"]["model"]; total: Stats["totals"] }) {
+  if (rows.length === 0) return null;
+  return (
+    <div className={styles.breakdown}>
+      <table className="table" aria-label={`By ${title.toLowerCase()}`}>
+        <thead>
+          <tr>
+            <th>{title}</th>
+            <th className={styles.numeric}>Requests</th>
+            <th className={styles.numeric}>Errors</th>
+            <th className={styles.numeric}>Tokens</th>
+            <th className={styles.numeric}>Cost</th>
+            <th className={styles.numeric}>Share</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.value}>
+              <td className={styles.label}>{r.label}</td>
+              <td className={styles.numeric}>{count(r.requests)}</td>
+              <td className={styles.numeric}>{count(r.errors)}</td>
+              <td className={styles.numeric}>{compact(r.totalTokens)}</td>
+              <td className={styles.numeric} title={r.cost}>
+                {money(r.cost)}
+              </td>
+              <td className={styles.numeric}>{Number(total.cost) > 0 ? percent(Number(r.cost) / Number(total.cost), 0) : "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
+  const recent = trpc.usage.recent.useInfiniteQuery({ ...input, limit: 20 }, { getNextPageParam: (last) => last.nextCursor ?? undefined });
+  const items = recent.data?.pages.flatMap((p) => p.items) ?? [];
+  return (
+    <section className={styles.section} aria-label="Recent requests">
+      <h2>Recent requests</h2>
+      {recent.error ? (
+        <p className="form-error" role="alert">
+          Could not load recent requests: {recent.error.message}
+        </p>
+      ) : recent.isLoading ? (
+        <p className="muted">Loading…</p>
+      ) : items.length === 0 ? (
+        <p className="muted">No requests in this range.</p>
+      ) : (
+        <>
+          <div className="table-wrap">
+            <table className="table" aria-label="Recent requests">
+              <thead>
+                <tr>
+                  <th>Time</th>
+                  <th>Model</th>
+                  <th>Endpoint</th>
+                  <th>Key</th>
+                  <th>Status</th>
+                  <th className={styles.numeric}>In</th>
+                  <th className={styles.numeric}>Out</th>
+                  <th className={styles.numeric}>Cost</th>
+                  <th className={styles.numeric}>Latency</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((r) => (
+                  <tr key={r.id} data-status={r.status}>
+                    <td className={styles.time}>{new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: input.tz })}</td>
+                    <td>
+                      {r.model}
+                      {r.stream ? <span className="pill">stream</span> : null}
+                    </td>
+                    <td className="muted">{r.endpoint}</td>
+                    <td className="muted">{r.apiKey ?? "—"}</td>
+                    <td>
+                      <span className={styles.status} data-status={r.status}>
+                        {r.status}
+                      </span>
+                      {r.errorCode ? <span className="muted"> {r.errorCode}</span> : null}
+                    </td>
+                    <td className={styles.numeric}>
+                      {count(r.inputTokens)}
+                      {r.cachedInputTokens ? <span className="muted"> ({count(r.cachedInputTokens)} cached)</span> : null}
+                    </td>
+                    <td className={styles.numeric}>{count(r.outputTokens)}</td>
+                    <td className={styles.numeric} title={r.cost}>
+                      {money(r.cost)}
+                    </td>
+                    <td className={styles.numeric}>{ms(r.latencyMs)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {recent.hasNextPage ? (
+            <button type="button" className="button button-secondary" onClick={() => void recent.fetchNextPage()} disabled={recent.isFetchingNextPage}>
+              {recent.isFetchingNextPage ? "Loading…" : "Load more"}
+            </button>
+          ) : null}
+        </>
+      )}
+    </section>
+  );
+}
+
+function FilterSelect({ label, value, onChange, options, all }: { label: string; value: string; onChange: (v: string) => void; options: { value: string; label: string }[]; all: string }) {
+  return (
+    <label className="field">
+      <span className="field-label">{label}</span>
+      <select value={value} onChange={(e) => onChange(e.target.value)} aria-label={label}>
+        <option value="">{all}</option>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+type Preset = "7" | "30" | "90" | "custom";
+
+export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial: { input: StatsInput; stats: Stats } }) {
+  const [preset, setPreset] = useState<Preset>("30");
+  const [tz, setTz] = useState(initial.input.tz);
+  const [custom, setCustom] = useState({ start: initial.input.start, end: initial.input.end });
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  const [exportError, setExportError] = useState<string | null>(null);
+  const [exporting, setExporting] = useState(false);
+  // Known only in the browser: set after hydration so that the server's and the first client render match.
+  const [localZone, setLocalZone] = useState<string | undefined>();
+  useEffect(() => setLocalZone(browserTimeZone()), []);
+  const utils = trpc.useUtils();
+
+  const range = preset === "custom" ? { ...custom, tz } : defaultRange(tz, Number(preset));
+  const input = statsInput(range, filters);
+  const unfiltered = statsInput(range);
+  const same = (a: StatsInput, b: StatsInput) => JSON.stringify(a) === JSON.stringify(b);
+  const stats = trpc.usage.stats.useQuery(input, {
+    placeholderData: keepPreviousData,
+    initialData: same(input, initial.input) ? initial.stats : undefined,
+  });
+  // Filter choices come from the unfiltered range (the same query when no filter is set).
+  const options = trpc.usage.stats.useQuery(unfiltered, {
+    placeholderData: keepPreviousData,
+    initialData: same(unfiltered, initial.input) ? initial.stats : undefined,
+  });
+  const choices = options.data?.breakdowns;
+  const set = (k: keyof Filters) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
+  const { compare: _compare, ...recentInput } = input;
+
+  async function exportCsv() {
+    setExportError(null);
+    setExporting(true);
+    try {
+      const { compare: _c, ...csvInput } = input;
+      const { filename, csv } = await utils.usage.exportCsv.fetch(csvInput);
+      const url = URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = filename;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      setExportError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setExporting(false);
+    }
+  }
+
+  const data = stats.data;
+  return (
+    <div className={styles.dashboard}>
+      <form className={styles.filters} role="search" aria-label="Usage filters" onSubmit={(e) => e.preventDefault()}>
+        <div className={styles.presets} role="group" aria-label="Range">
+          {(["7", "30", "90", "custom"] as const).map((p) => (
+            <button
+              key={p}
+              type="button"
+              className={styles.preset}
+              aria-pressed={preset === p}
+              onClick={() => {
+                if (p === "custom") setCustom({ start: range.start, end: range.end });
+                setPreset(p);
+              }}
+            >
+              {p === "custom" ? "Custom" : `${p} days`}
+            </button>
+          ))}
+        </div>
+        {preset === "custom" ? (
+          <>
+            <label className="field">
+              <span className="field-label">From</span>
+              <input type="date" value={custom.start} max={custom.end} onChange={(e) => e.target.value && setCustom((c) => ({ ...c, start: e.target.value }))} />
+            </label>
+            <label className="field">
+              <span className="field-label">To</span>
+              <input type="date" value={custom.end} min={custom.start} onChange={(e) => e.target.value && setCustom((c) => ({ ...c, end: e.target.value }))} />
+            </label>
+          </>
+        ) : null}
+        <FilterSelect label="Model" value={filters.model} onChange={set("model")} all="All models" options={(choices?.model ?? []).map((m) => ({ value: m.value, label: m.value }))} />
+        <FilterSelect label="Provider" value={filters.provider} onChange={set("provider")} all="All providers" options={(choices?.provider ?? []).map((m) => ({ value: m.value, label: m.value }))} />
+        <FilterSelect
+          label="Key"
+          value={filters.apiKeyId}
+          onChange={set("apiKeyId")}
+          all="All keys"
+          options={(choices?.apiKey ?? []).filter((k) => k.value).map((k) => ({ value: k.value, label: k.label }))}
+        />
+        {isAdmin ? (
+          <FilterSelect label="User" value={filters.userId} onChange={set("userId")} all="All users" options={(choices?.user ?? []).filter((u) => u.value).map((u) => ({ value: u.value, label: u.label }))} />
+        ) : null}
+        <label className="field">
+          <span className="field-label">Days in</span>
+          <select value={tz} onChange={(e) => setTz(e.target.value)} aria-label="Days in">
+            <option value="UTC">UTC</option>
+            {localZone ? <option value={localZone}>{localZone}</option> : null}
+          </select>
+        </label>
+        <button type="button" className="button button-secondary" onClick={() => void exportCsv()} disabled={exporting || !data}>
+          {exporting ? "Exporting…" : "Export CSV"}
+        </button>
+      </form>
+      {exportError ? (
+        <p className="form-error" role="alert">
+          The export failed: {exportError}
+        </p>
+      ) : null}
+
+      {stats.error && !data ? (
+        <section className={styles.problem} role="alert" data-testid="usage-error">
+          <h2>Could not load usage</h2>
+          <p>{stats.error.message}</p>
+          <button type="button" className="button" onClick={() => void stats.refetch()}>
+            Try again
+          </button>
+        </section>
+      ) : !data ? (
+        <p className={styles.loading} aria-busy="true" data-testid="usage-loading">
+          Loading usage…
+        </p>
+      ) : (
+        <div className={styles.body} aria-busy={stats.isFetching} data-testid="usage-dashboard" data-range={`${data.range.start}..${data.range.end}`}>
+          <p className={styles.rangeNote}>
+            {data.range.start} to {data.range.end} ({data.range.tz})
+            {stats.isFetching ? <span className="muted"> · updating…</span> : null}
+            {stats.error ? <span className="form-error"> · {stats.error.message}</span> : null}
+          </p>
+          <Cards stats={data} />
+          <div className={styles.charts}>
+            <DailyCostChart stats={data} />
+            <RequestsByModelChart stats={data} />
+            <TokensChart stats={data} />
+            <LatencyChart stats={data} />
+          </div>
+          <section className={styles.section} aria-label="Breakdowns">
+            <h2>Breakdowns</h2>
+            <div className={styles.breakdowns}>
+              <BreakdownTable title="Model" rows={data.breakdowns.model} total={data.totals} />
+              <BreakdownTable title="Provider" rows={data.breakdowns.provider} total={data.totals} />
+              <BreakdownTable title="Key" rows={data.breakdowns.apiKey} total={data.totals} />
+              {isAdmin ? <BreakdownTable title="User" rows={data.breakdowns.user} total={data.totals} /> : null}
+              <BreakdownTable title="Endpoint" rows={data.breakdowns.endpoint} total={data.totals} />
+              <BreakdownTable title="Status" rows={data.breakdowns.status} total={data.totals} />
+            </div>
+          </section>
+          <RecentRequests input={recentInput} />
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,117 @@
+// The usage home page, as a new (non-admin) user: first the empty state with how to make a first
+// request; then, after `npm run cli -- seed-demo` wrote 30 days of demo usage for them, the cards,
+// charts, filters, recent requests and a CSV export whose totals equal the cards to the last decimal.
+// Runs the CLI against the e2e server's database (E2E_DATA_DIR, set by scripts/e2e.mjs).
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { expect, test, type Page } from "@playwright/test";
+
+const EMAIL = `usage-e2e-${Date.now()}@example.com`;
+const PASSWORD = `usage-e2e-${Math.random().toString(36).slice(2)}`;
+
+function cli(args: string[]): Promise<string> {
+  const dataDir = process.env.E2E_DATA_DIR;
+  if (!dataDir) throw new Error("E2E_DATA_DIR is set by `npm run test:e2e` (scripts/e2e.mjs)");
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts", ...args],
+      { env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn" }, timeout: 120_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`cli ${args.join(" ")} failed: ${stderr || err.message}`)) : resolve(stdout)),
+    );
+  });
+}
+
+/** An exact decimal string as picodollars, so sums are exact. */
+function pico(text: string): bigint {
+  const [whole, frac = ""] = text.split(".");
+  return BigInt(whole!) * 1_000_000_000_000n + BigInt(frac.padEnd(12, "0").slice(0, 12));
+}
+
+async function signIn(page: Page) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Usage" })).toBeVisible();
+}
+
+async function exportCsv(page: Page): Promise<string[][]> {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+  expect(download.suggestedFilename()).toMatch(/^usage-\d{4}-\d{2}-\d{2}-to-\d{4}-\d{2}-\d{2}\.csv$/);
+  const text = await readFile((await download.path())!, "utf8");
+  return text
+    .trim()
+    .split(/\r?\n/)
+    .map((l) => l.split(","));
+}
+
+const exact = (page: Page, card: string) => page.getByTestId(card).getAttribute("data-exact");
+
+test.describe.configure({ mode: "serial", timeout: 120_000 });
+// This spec signs in as its own user rather than the e2e admin.
+test.use({ storageState: { cookies: [], origins: [] } });
+
+test.beforeAll(async () => {
+  await cli(["users", "create", "--email", EMAIL, "--password", PASSWORD]);
+});
+
+test("a new user sees how to make a first request", async ({ page }) => {
+  await signIn(page);
+  const empty = page.getByTestId("empty-state");
+  await expect(empty.getByRole("heading", { level: 2, name: "No requests yet" })).toBeVisible();
+  await expect(empty).toContainText(`curl -X POST ${new URL(page.url()).origin}/v1/llm/generate`);
+  await expect(empty).toContainText("npm run cli -- seed-demo");
+});
+
+test("with demo data: cards, charts, filters, recent requests, and a CSV with the cards' totals", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const out = await cli(["seed-demo", "--user", EMAIL, "--days", "30", "--per-day", "60"]);
+  expect(out).toMatch(/Wrote \d+ of \d+ demo events/);
+  await signIn(page);
+
+  const dashboard = page.getByTestId("usage-dashboard");
+  await expect(dashboard).toBeVisible();
+  await expect(page.getByTestId("card-spend")).toContainText("$");
+  const requests = Number(await exact(page, "card-requests"));
+  const spend = (await exact(page, "card-spend"))!;
+  expect(requests).toBeGreaterThan(100);
+  expect(pico(spend)).toBeGreaterThan(0n);
+
+  // The charts draw bars: a stacked bar per day and model, one bar per model.
+  const costBars = page.getByTestId("chart-daily-cost").locator(".recharts-bar-rectangle");
+  await expect.poll(() => costBars.count()).toBeGreaterThan(30);
+  const modelBars = page.getByTestId("chart-requests-by-model").locator(".recharts-bar-rectangle");
+  const models = await page.getByLabel("Model", { exact: true }).locator("option").count();
+  await expect(modelBars).toHaveCount(models - 1);
+  await expect(page.getByTestId("chart-tokens").locator(".recharts-bar-rectangle").first()).toBeVisible();
+  await expect(page.getByTestId("chart-latency").locator(".recharts-line-curve").first()).toBeVisible();
+  await expect(page.getByRole("table", { name: "Recent requests" }).locator("tbody tr")).toHaveCount(20);
+
+  // The CSV of the range holds the same totals as the cards, exactly.
+  const [header, ...rows] = await exportCsv(page);
+  expect(header).toEqual(["date", "model", "requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]);
+  expect(rows.reduce((a, r) => a + Number(r[2]), 0)).toBe(requests);
+  expect(rows.reduce((a, r) => a + pico(r[9]!), 0n)).toBe(pico(spend));
+  expect(rows.reduce((a, r) => a + Number(r[8]), 0)).toBe(Number(await exact(page, "card-tokens")));
+
+  // A filter changes the cards and the charts; the CSV follows it.
+  await page.getByLabel("Model", { exact: true }).selectOption("gpt-4o-mini");
+  await expect(page.getByTestId("card-requests")).not.toHaveAttribute("data-exact", String(requests));
+  await expect(dashboard).toHaveAttribute("aria-busy", "false");
+  const filtered = Number(await exact(page, "card-requests"));
+  expect(filtered).toBeGreaterThan(0);
+  expect(filtered).toBeLessThan(requests);
+  await expect(modelBars).toHaveCount(1);
+  const filteredRows = (await exportCsv(page)).slice(1);
+  expect(new Set(filteredRows.map((r) => r[1]))).toEqual(new Set(["gpt-4o-mini"]));
+  expect(filteredRows.reduce((a, r) => a + pico(r[9]!), 0n)).toBe(pico((await exact(page, "card-spend"))!));
+
+  // A shorter range: fewer requests than 30 days.
+  await page.getByLabel("Model", { exact: true }).selectOption("");
+  await page.getByRole("button", { name: "7 days" }).click();
+  await expect(dashboard).toHaveAttribute("aria-busy", "false");
+  await expect.poll(async () => Number(await exact(page, "card-requests"))).toBeLessThan(requests);
+  expect(errors).toEqual([]);
+});

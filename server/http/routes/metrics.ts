@@ -1,0 +1,16 @@
+import "server-only";
+// GET /metrics: Prometheus text exposition. An admin caller or `Authorization: Bearer
+// <METRICS_TOKEN>` (the scraper) may read it; it is never rate limited.
+import { metricsText } from "../../services/metrics.ts";
+import { endpoint, route } from "../endpoint.ts";
+
+export const metrics = endpoint({
+  GET: route({
+    access: "metrics",
+    rateLimit: false,
+    handler: async () => {
+      const { body, contentType } = await metricsText();
+      return new Response(body, { headers: { "Content-Type": contentType, "Cache-Control": "no-store" } });
+    },
+  }),
+});

@@ -1,0 +1,106 @@
+// The roll-up tables that usage statistics read, and the SQL that keeps them in step with the raw
+// events. The batched writer runs `rollupCtes("ins")` in the same statement as its insert (so the
+// roll-ups count exactly the rows actually inserted); the migration's backfill and the benchmark
+// run the same SQL over usage_events.
+//
+//   usage_daily, usage_hourly            per UTC day / hour and every key: user, key, model,
+//                                        provider, endpoint, status (filtered statistics)
+//   usage_daily_dims, usage_hourly_dims  per UTC day / hour and kind: the totals and one row per
+//                                        value of each dimension (unfiltered statistics)
+// Every table carries requests, tokens, the exact cost, the latency sum and a packed latency
+// histogram (latency-histogram.ts). Each upsert takes its rows in key order, so that two writers
+// (two instances) that touch the same roll-up rows lock them in the same order and wait for each
+// other rather than deadlock.
+import { latencyHistSql } from "./latency-histogram.ts";
+
+/** Endpoints whose name contains this (case-insensitive) count as embeddings; everything else as llm. */
+export const EMBEDDING_ENDPOINT_MARK = "embedding";
+
+export type UsageKind = "llm" | "embedding";
+
+export function endpointKind(endpoint: string): UsageKind {
+  return endpoint.toLowerCase().includes(EMBEDDING_ENDPOINT_MARK) ? "embedding" : "llm";
+}
+
+/** SQL: the kind of an endpoint column, as `endpointKind` decides it. */
+export function kindSql(column: string): string {
+  return `CASE WHEN ${column} ILIKE '%${EMBEDDING_ENDPOINT_MARK}%' THEN 'embedding' ELSE 'llm' END`;
+}
+
+/** The breakdowns of the *_dims tables; "total" has the value "". */
+export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status"] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status"] as const;
+const MEASURES = [
+  "requests",
+  "input_tokens",
+  "output_tokens",
+  "cached_input_tokens",
+  "reasoning_tokens",
+  "cost",
+  "latency_ms_sum",
+  "latency_hist",
+] as const;
+const DIM_MEASURES = [...MEASURES, "errors"] as const;
+
+const sums = (cols: readonly string[]) => cols.map((c) => `sum(${c})`).join(", ");
+const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) => `${c} = ${alias}.${c} + EXCLUDED.${c}`).join(",\n    ");
+
+/**
+ * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
+ * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, the
+ * token columns, total_cost and latency_ms, as usage_events has them.
+ */
+export function rollupCtes(source: string): string {
+  const keys = KEY_COLUMNS.join(", ");
+  return `
+rollup_events AS (
+  SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AS hour_utc,
+    coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status,
+    ${kindSql("endpoint")} AS kind,
+    input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms,
+    ${latencyHistSql("latency_ms")} AS hist
+  FROM ${source}
+),
+-- Per UTC hour and every key: each roll-up below is a sum of these rows.
+rollup_hours AS (
+  SELECT hour_utc, ${keys}, kind,
+    count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+    sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
+    sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist,
+    (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
+  FROM rollup_events
+  GROUP BY hour_utc, ${keys}, kind
+),
+rollup_hourly AS (
+  INSERT INTO usage_hourly AS t (hour, ${keys}, ${MEASURES.join(", ")})
+  SELECT hour_utc AT TIME ZONE 'UTC', ${keys}, ${MEASURES.join(", ")} FROM rollup_hours ORDER BY 1, ${keys}
+  ON CONFLICT (hour, ${keys}) DO UPDATE SET
+    ${addOnConflict("t", MEASURES)}
+),
+rollup_daily AS (
+  INSERT INTO usage_daily AS t (day, ${keys}, ${MEASURES.join(", ")})
+  SELECT hour_utc::date, ${keys}, ${sums(MEASURES)} FROM rollup_hours GROUP BY hour_utc::date, ${keys} ORDER BY 1, ${keys}
+  ON CONFLICT (day, ${keys}) DO UPDATE SET
+    ${addOnConflict("t", MEASURES)}
+),
+-- Each hour's rows once per dimension: the totals, then per model, provider, key, user, endpoint, status.
+rollup_dim_rows AS (
+  SELECT h.*, v.dim, v.value FROM rollup_hours h
+  CROSS JOIN LATERAL (VALUES ('total', ''), ('model', h.model_id), ('provider', h.provider), ('api_key', h.api_key_id),
+    ('user', h.user_id), ('endpoint', h.endpoint), ('status', h.status)) AS v(dim, value)
+),
+rollup_hourly_dims AS (
+  INSERT INTO usage_hourly_dims AS t (hour, kind, dim, value, ${DIM_MEASURES.join(", ")})
+  SELECT hour_utc AT TIME ZONE 'UTC', kind, dim, value, ${sums(DIM_MEASURES)} FROM rollup_dim_rows GROUP BY hour_utc, kind, dim, value ORDER BY 1, 2, 3, 4
+  ON CONFLICT (hour, kind, dim, value) DO UPDATE SET
+    ${addOnConflict("t", DIM_MEASURES)}
+),
+rollup_daily_dims AS (
+  INSERT INTO usage_daily_dims AS t (day, kind, dim, value, ${DIM_MEASURES.join(", ")})
+  SELECT hour_utc::date, kind, dim, value, ${sums(DIM_MEASURES)} FROM rollup_dim_rows GROUP BY hour_utc::date, kind, dim, value ORDER BY 1, 2, 3, 4
+  ON CONFLICT (day, kind, dim, value) DO UPDATE SET
+    ${addOnConflict("t", DIM_MEASURES)}
+)`;
+}
