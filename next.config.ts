@@ -31,6 +31,10 @@ const nextConfig: NextConfig = {
     "pino",
     "ioredis",
     "undici",
+    // One metrics registry for the host and Next's bundles (server/services/metrics.ts).
+    "prom-client",
+    // A client that keeps sockets, with its own nested undici 6: loaded as installed, not re-bundled.
+    "@qdrant/js-client-rest",
   ],
   // The embedded database lives under DATA_DIR (./.data by default): never trace it into a build.
   outputFileTracingExcludes: { "/*": ["./.data/**/*"] },

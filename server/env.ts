@@ -138,6 +138,8 @@ export const envSchema = z.object({
       .optional(),
   ),
   DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default("./.data")),
+  /// A PGlite dump (dumpDataDir) a new embedded database starts from instead of running initdb; the test suite sets it.
+  PGLITE_TEMPLATE: optionalString,
   QDRANT_URL: optionalUrl("http://localhost:6333"),
   QDRANT_API_KEY: optionalString,
   QDRANT_HOST: optionalString,
@@ -185,6 +187,8 @@ export const envSchema = z.object({
     (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
     z.enum(["json", "pretty"], { error: "json or pretty" }).default("json"),
   ),
+  /// Route the API through Next's request pipeline instead of the lean node:http host (benchmarks, diagnostics).
+  SERVE_API_THROUGH_NEXT: z.preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0")).transform((v) => v === "1" || v === "true"),
   /// Deadline for one provider call, retries included, in milliseconds.
   PROVIDER_TIMEOUT_MS: positiveInt(120_000, "a whole number of milliseconds above 0"),
   /// Largest request body the REST endpoints accept, in bytes.

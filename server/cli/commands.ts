@@ -1,6 +1,8 @@
 import "server-only";
 // Every CLI command, in one list; adding a command is one entry here.
 import type { Command } from "./command.ts";
+import { securityCommands } from "./security-commands.ts";
+import { usageCommands } from "./usage-commands.ts";
 
 export const commands: Command[] = [
   {
@@ -11,6 +13,11 @@ export const commands: Command[] = [
       const { runMigrations } = await import("../db/index.ts");
       const applied = await runMigrations();
       io.out(applied.length ? `Applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}`).join("\n")}` : "The database is up to date: no pending migrations.");
+      const { syncCatalogue } = await import("../services/models.ts");
+      const c = await syncCatalogue({ watch: false });
+      io.out(`Model catalogue: ${c.inserted.length} added, ${c.updated.length} updated, ${c.keptAdminEdits.length} kept as an admin edited them.`);
     },
   },
+  ...securityCommands,
+  ...usageCommands,
 ];

@@ -4,10 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { closeDb, getDb } from "../db/index.ts";
+import { loadEnv } from "../env.ts";
 import { errorResponse } from "../http/endpoint.ts";
 import { requestIdFrom } from "../http/request-id.ts";
 import { leanRoutes } from "../http/routes/index.ts";
 import { runShutdownHooks } from "../lifecycle.ts";
+import { syncCatalogue } from "../services/models.ts";
 import { type LeanRoute, matchRoute, sendWebResponse, serveWithHandler } from "./node-adapter.ts";
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -34,6 +36,7 @@ export type RunningHost = {
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const { log } = options;
   await getDb(); // opens the database and applies pending migrations before the first request
+  await syncCatalogue(); // the model catalogue into the database and the in-process cache
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -87,7 +90,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
 async function dispatch(req: IncomingMessage, res: ServerResponse, options: HostOptions): Promise<void> {
   const pathname = (req.url ?? "/").split("?")[0] ?? "/";
-  const match = matchRoute(options.routes ?? leanRoutes, pathname);
+  // With SERVE_API_THROUGH_NEXT, Next's route files (which re-export the same handlers) answer instead.
+  const lean = !(options.fallback && loadEnv().SERVE_API_THROUGH_NEXT);
+  const match = lean ? matchRoute(options.routes ?? leanRoutes, pathname) : undefined;
   if (match) {
     const method = (req.method ?? "GET").toUpperCase() as keyof typeof match.route.handlers;
     const handler = match.route.handlers[method] ?? match.route.handlers.POST;

@@ -1,0 +1,207 @@
+// bench/gateway: our data plane against the floor and against Portkey's open-source gateway, one
+// run, the same emulator upstream and the same OpenAI chat body for all:
+//   emulator   the provider emulator alone (what every other path adds to)
+//   bare       a bare node:http + undici proxy (bench/bare-proxy.ts): the floor
+//   portkey    @portkey-ai/gateway 1.15.2 --headless, x-portkey-provider: openai + custom host
+//   next       our POST /v1/chat/completions through Next's request pipeline (npm start with
+//              SERVE_API_THROUGH_NEXT=1; needs `npm run build` first)
+//   lean       our POST /v1/chat/completions on the lean node:http host (npm start -- --api-only)
+// Our paths run with a real API key, rate limiting and usage recording on. At 1, 10 and 50 clients:
+// requests/s, p50, p99 and the latency each adds over the emulator alone; then the ratios.
+//
+//   npm run bench:gateway [-- --requests 3000 --clients 1,10,50 --paths emulator,bare,portkey,next,lean --soak 300]
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { Pool } from "undici";
+import { openDatabase } from "../server/db/index.ts";
+import { hashApiKey } from "../server/services/auth.ts";
+import { startServerProcess, type ServerProcess } from "../tests/support/server-process.ts";
+import { fmt, load, type LoadResult } from "./lib.ts";
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "3000" },
+    clients: { type: "string", default: "1,10,50" },
+    paths: { type: "string", default: "emulator,bare,portkey,next,lean" },
+    soak: { type: "string", default: "0" },
+  },
+});
+const total = Number(values.requests);
+const clientCounts = values.clients.split(",").map(Number);
+const paths = values.paths.split(",");
+const soakSeconds = Number(values.soak);
+const KEY = "ms_bench_gateway_key_0123456789abcdefgh";
+const EMULATOR_KEY = "sk-bench-emulator-key-0123456789";
+const body = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Say something short about gateways" }] });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, init?: RequestInit, timeoutMs = 90_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url, init);
+      await r.text();
+      return;
+    } catch {
+      if (Date.now() > until) throw new Error(`${url} did not answer`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function child(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+}
+
+const children: ChildProcess[] = [];
+const servers: ServerProcess[] = [];
+
+const emulatorPort = await freePort();
+children.push(child(["--import", "tsx", "tests/emulators/main.ts", "--port", String(emulatorPort), "--openai-key", EMULATOR_KEY]));
+const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
+await waitFor(`${emulatorUrl}/v1/models`, { headers: { authorization: `Bearer ${EMULATOR_KEY}` } });
+
+type Target = { name: string; url: string; path: string; headers: Record<string, string> };
+const targets: Target[] = [];
+const openaiHeaders = { authorization: `Bearer ${EMULATOR_KEY}`, "content-type": "application/json" };
+if (paths.includes("emulator")) targets.push({ name: "emulator", url: emulatorUrl, path: "/v1/chat/completions", headers: openaiHeaders });
+
+if (paths.includes("bare")) {
+  const port = await freePort();
+  children.push(child(["--import", "tsx", "bench/bare-proxy.ts", String(port), emulatorUrl]));
+  await waitFor(`http://127.0.0.1:${port}/v1/models`);
+  targets.push({ name: "bare", url: `http://127.0.0.1:${port}`, path: "/v1/chat/completions", headers: openaiHeaders });
+}
+
+if (paths.includes("portkey")) {
+  const port = await freePort();
+  children.push(child(["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${port}`, "--headless"]));
+  await waitFor(`http://127.0.0.1:${port}/`);
+  targets.push({
+    name: "portkey",
+    url: `http://127.0.0.1:${port}`,
+    path: "/v1/chat/completions",
+    headers: { ...openaiHeaders, "x-portkey-provider": "openai", "x-portkey-custom-host": `${emulatorUrl}/v1` },
+  });
+}
+
+const dataDirs: string[] = [];
+async function ourServer(name: string, args: string[], env: Record<string, string>): Promise<void> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `bench-gateway-${name}-`));
+  dataDirs.push(dataDir);
+  const setup = await openDatabase({ dataDir });
+  await setup.prisma.apiKey.create({
+    data: { name: "bench", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), tier: "premium", scopes: ["generate"] },
+  });
+  await setup.close();
+  const server = await startServerProcess(
+    {
+      DATA_DIR: dataDir,
+      DATABASE_URL: "",
+      REDIS_URL: "",
+      OPENAI_API_KEY: EMULATOR_KEY,
+      OPENAI_BASE_URL: `${emulatorUrl}/v1`,
+      NODE_ENV: "production",
+      // The limiter runs on every request but never refuses: this measures the path.
+      RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
+      ...env,
+    },
+    args,
+    120_000,
+  );
+  servers.push(server);
+  targets.push({ name, url: server.url, path: "/v1/chat/completions", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" } });
+}
+
+if (paths.includes("next")) {
+  if (existsSync(".next/BUILD_ID")) await ourServer("next", [], { SERVE_API_THROUGH_NEXT: "1" });
+  else console.log("skipping the next path: run `npm run build` first");
+}
+if (paths.includes("lean")) await ourServer("lean", ["--api-only"], {});
+
+const pools = new Map(targets.map((t) => [t.name, new Pool(t.url, { connections: 64 })]));
+const errors = new Map<string, string>();
+function caller(t: Target): () => Promise<boolean> {
+  const pool = pools.get(t.name)!;
+  return async () => {
+    const r = await pool.request({ path: t.path, method: "POST", headers: t.headers, body });
+    const text = await r.body.text();
+    if (r.statusCode !== 200 && !errors.has(t.name)) errors.set(t.name, `${r.statusCode} ${text.slice(0, 200)}`);
+    return r.statusCode === 200;
+  };
+}
+
+// Warm every path, then measure each concurrency for each path in turn (interleaved per level).
+for (const t of targets) await load(400, 4, caller(t));
+const results = new Map<string, LoadResult>();
+for (const clients of clientCounts) {
+  for (const t of targets) {
+    const n = clients === 1 ? Math.max(500, Math.round(total / 3)) : total;
+    results.set(`${t.name}@${clients}`, await load(n, clients, caller(t)));
+  }
+}
+
+console.log(`\nbench/gateway — ${new Date().toISOString()} — ${total} requests per level (a third at 1 client)\n`);
+console.log("path        clients     req/s   p50 ms   p99 ms   added p50   added p99   errors");
+for (const clients of clientCounts) {
+  const base = results.get(`emulator@${clients}`);
+  for (const t of targets) {
+    const r = results.get(`${t.name}@${clients}`)!;
+    const addP50 = base ? r.p50 - base.p50 : NaN;
+    const addP99 = base ? r.p99 - base.p99 : NaN;
+    console.log(
+      `${t.name.padEnd(10)} ${String(clients).padStart(8)} ${fmt(r.rps, 0).padStart(9)} ${fmt(r.p50).padStart(8)} ${fmt(r.p99).padStart(8)} ${fmt(addP50).padStart(11)} ${fmt(addP99).padStart(11)} ${String(r.errors).padStart(8)}`,
+    );
+  }
+}
+for (const [name, e] of errors) console.log(`first error on ${name}: ${e}`);
+
+const r = (name: string, c: number) => results.get(`${name}@${c}`);
+const added = (name: string, c: number) => (r(name, c)?.p50 ?? NaN) - (r("emulator", c)?.p50 ?? NaN);
+console.log("\nratios (targets for the lean path):");
+if (r("lean", 10) && r("portkey", 10)) console.log(`  lean/portkey req/s at 10 clients: ${fmt(r("lean", 10)!.rps / r("portkey", 10)!.rps)}x (target ≥ 2x)`);
+if (r("lean", 1) && r("portkey", 1)) console.log(`  lean/portkey added p50 at 1 client: ${fmt(added("lean", 1) / added("portkey", 1))} (target ≤ 0.5)`);
+if (r("lean", 1) && r("bare", 1)) console.log(`  lean/bare added p50 at 1 client: ${fmt(added("lean", 1) / added("bare", 1))} (target ≤ 2)`);
+if (r("next", 10) && r("lean", 10)) console.log(`  next/lean req/s at 10 clients: ${fmt(r("next", 10)!.rps / r("lean", 10)!.rps)}x`);
+
+if (soakSeconds > 0 && targets.some((t) => t.name === "lean")) {
+  const lean = targets.find((t) => t.name === "lean")!;
+  const server = servers.at(-1)!;
+  const rss = () => {
+    try {
+      return Number(readFileSync(`/proc/${server.child.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? NaN) / 1024;
+    } catch {
+      return NaN;
+    }
+  };
+  console.log(`\nsoak: ${soakSeconds} s at 10 clients on the lean path; resident size of the server process (MiB):`);
+  const until = Date.now() + soakSeconds * 1000;
+  let sent = 0;
+  const samples: number[] = [];
+  while (Date.now() < until) {
+    const res = await load(2000, 10, caller(lean));
+    sent += res.requests;
+    samples.push(rss());
+    console.log(`  t=${Math.round((soakSeconds * 1000 - (until - Date.now())) / 1000)}s rss=${fmt(samples.at(-1)!, 1)} req/s=${fmt(res.rps, 0)}`);
+  }
+  const first = samples[Math.min(2, samples.length - 1)]!;
+  console.log(`  rss change after warm-up: ${fmt(((samples.at(-1)! - first) / first) * 100, 1)}% (target within 10%) over ${sent} requests`);
+}
+
+for (const p of pools.values()) await p.close();
+for (const s of servers) await s.stop();
+for (const c of children) c.kill("SIGTERM");
+for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+process.exit(0);
