@@ -9,7 +9,7 @@ import { AppError } from "../../errors.ts";
 import type { ChatMessage, ContentPart, FinishReason, ToolChoice } from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../services/generation.ts";
 import { usdNumber } from "../../services/pricing.ts";
-import type { Frame, StreamEncoder } from "./event-stream.ts";
+import type { Frame, StreamEncoder } from "../event-stream.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The request

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { ChatMessage, ContentPart, FinishReason, ResponseFormat, ToolChoice, ToolDefinition } from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../services/generation.ts";
 import { usdNumber } from "../../services/pricing.ts";
-import type { Frame, StreamEncoder } from "./event-stream.ts";
+import type { Frame, StreamEncoder } from "../event-stream.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The request

@@ -5,7 +5,7 @@ import "server-only";
 // `x-api-key` (what Anthropic's API reads) or `Authorization: Bearer`.
 import { generate, generateStream } from "../../services/generation.ts";
 import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessage } from "../compat/anthropic-messages.ts";
-import { eventStreamResponse } from "../compat/event-stream.ts";
+import { eventStreamResponse } from "../event-stream.ts";
 import { endpoint, route } from "../endpoint.ts";
 
 export const anthropicMessages = endpoint(

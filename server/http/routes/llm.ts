@@ -4,7 +4,7 @@ import { z } from "zod";
 import { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "../../services/generation.ts";
 import { usdNumber } from "../../services/pricing.ts";
 import { endpoint, route } from "../endpoint.ts";
-import { sseResponse } from "../sse.ts";
+import { eventStreamResponse, type StreamEncoder } from "../event-stream.ts";
 
 export const generateBody = z.object({
   model: z.string().min(1, { error: "name a model, e.g. gpt-4o-mini" }),
@@ -58,11 +58,16 @@ export function toGenerateResponse(o: GenerateOutcome) {
   };
 }
 
-function toStreamData(event: GenerationEvent) {
-  if (event.type === "done") return { type: "done", ...toGenerateResponse(event.outcome) };
-  // This endpoint passes no tools, so every other event is a text delta.
-  return { type: "delta", text: event.type === "delta" ? event.text : "" };
-}
+/** The original service's stream: `data: {"type":"delta","text"}` frames, one `done` frame with the plain response, `[DONE]`. */
+const generateStreamEncoder: StreamEncoder<GenerationEvent> = {
+  frames: (event) => {
+    if (event.type === "done") return [{ data: { type: "done", ...toGenerateResponse(event.outcome) } }];
+    // This endpoint passes no tools: only text deltas make frames.
+    return event.type === "delta" ? [{ data: { type: "delta", text: event.text } }] : [];
+  },
+  end: () => [{ data: "[DONE]" }],
+  error: (body) => [{ data: { type: "error", ...(body as object) } }],
+};
 
 export const llmGenerate = endpoint({
   POST: route({
@@ -73,7 +78,7 @@ export const llmGenerate = endpoint({
     handler: async ({ body, identity, requestId, log, req }) => {
       const ctx = { identity, endpoint: "/v1/llm/generate", requestId, signal: req.signal };
       const input = toGenerateInput(body);
-      if (body.stream) return sseResponse(generateStream(input, ctx), toStreamData, { requestId, log, done: "[DONE]" });
+      if (body.stream) return eventStreamResponse(generateStream(input, ctx), generateStreamEncoder, { requestId, log, errorFormat: "default" });
       return toGenerateResponse(await generate(input, ctx));
     },
   }),

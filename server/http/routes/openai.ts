@@ -9,7 +9,7 @@ import { catalogueReady } from "../../services/models.ts";
 import { chatChunkEncoder, chatCompletionBody, chatCompletionInput, newCompletionId, toChatCompletion } from "../compat/openai-chat.ts";
 import { embeddingsBody, toEmbeddingsResponse } from "../compat/openai-embeddings.ts";
 import { openaiModel, openaiModelList } from "../compat/openai-models.ts";
-import { eventStreamResponse } from "../compat/event-stream.ts";
+import { eventStreamResponse } from "../event-stream.ts";
 import { endpoint, route } from "../endpoint.ts";
 
 const openai = { errorFormat: "openai" } as const;

@@ -1,12 +1,12 @@
 import "server-only";
-// Server-sent events for the OpenAI- and Anthropic-compatible streams. Like ../sse.ts, the first
+// Server-sent events for every streamed endpoint (/v1/llm/generate, OpenAI, Anthropic). The first
 // event is awaited before the response is built, so an error before any output (unknown model,
-// provider unavailable, rate limit) keeps its HTTP status; unlike it, an encoder turns each event
+// provider unavailable, rate limit) keeps its HTTP status; an encoder turns each event
 // into the frames of one wire protocol (named events for Anthropic, `data: [DONE]` for OpenAI),
 // and an error after the first byte becomes that protocol's error frame.
 import type { Logger } from "pino";
-import { errorResponse } from "../endpoint.ts";
-import type { ErrorFormat } from "../error-formats.ts";
+import { errorResponse } from "./endpoint.ts";
+import type { ErrorFormat } from "./error-formats.ts";
 
 export type Frame = { event?: string; data: unknown };
 
