@@ -187,6 +187,22 @@ function backoffMs(attempt: number, err: unknown): number {
   return Math.round(cap / 2 + (Math.random() * cap) / 2);
 }
 
+/**
+ * Waits before the next attempt when one is worth making: a retryable error, attempts left, and
+ * the backoff (or the provider's Retry-After) ends before the deadline. False: give up on this model.
+ */
+async function waitBeforeRetry(attempt: number, err: unknown, signal: AbortSignal, deadline: number, waited: UpstreamClock): Promise<boolean> {
+  if (signal.aborted || !retryable(err) || attempt >= retryPolicy.maxRetries) return false;
+  const wait = backoffMs(attempt, err);
+  if (Date.now() + wait >= deadline) return false;
+  try {
+    await waited.on(sleep(wait, signal));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -275,15 +291,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
         };
       } catch (err) {
         lastError = err;
-        if (signal.aborted) break;
-        if (!retryable(err) || attempt >= retryPolicy.maxRetries) break;
-        const wait = backoffMs(attempt, err);
-        if (Date.now() + wait >= deadline) break;
-        try {
-          await waited.on(sleep(wait, signal));
-        } catch {
-          break;
-        }
+        if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
       }
     }
     if (signal.aborted || !worthFallingBack(lastError)) break;
@@ -424,14 +432,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           recorded = true;
           throw error;
         }
-        if (signal.aborted || !retryable(err) || attempt >= retryPolicy.maxRetries) break;
-        const wait = backoffMs(attempt, err);
-        if (Date.now() + wait >= deadline) break;
-        try {
-          await waited.on(sleep(wait, signal));
-        } catch {
-          break;
-        }
+        if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
       } finally {
         signal.removeEventListener("abort", onAbort);
         if (!finished) upstream.abort();
