@@ -61,6 +61,26 @@ function countingHandle(handle: TestDatabase, queries: QueryCounter): DatabaseHa
   } as DatabaseHandle;
 }
 
+/** A handle whose every query fails: the process-wide database after a test file's block is done. */
+function closedHandle(kind: DatabaseKind): DatabaseHandle {
+  const fail = async (): Promise<never> => {
+    throw new Error("the test database of this block is closed");
+  };
+  return {
+    // `then` stays undefined so that `await getDb()` resolves to this client rather than hanging.
+    prisma: new Proxy({} as DatabaseHandle["prisma"], {
+      get: (_target, prop) => (prop === "then" ? undefined : new Proxy(fail, { get: (_f, p) => (p === "then" ? undefined : fail) })),
+    }),
+    kind,
+    viaOwnerSocket: false,
+    servingPort: undefined,
+    appliedMigrations: [],
+    rawQuery: fail,
+    migrate: fail,
+    close: async () => {},
+  };
+}
+
 export function useServiceDatabase(kind: DatabaseKind): { db: () => TestDatabase; queries: QueryCounter } {
   const queries = counter();
   let db: TestDatabase | undefined;
@@ -74,8 +94,12 @@ export function useServiceDatabase(kind: DatabaseKind): { db: () => TestDatabase
   afterAll(async () => {
     const state = (globalThis as { __modelServiceDb?: DbState }).__modelServiceDb;
     if (state) {
-      state.handle = undefined;
-      state.opening = undefined;
+      // Not undefined: a background flush (usage writer, keys' last use) after this point would
+      // then open a new embedded database in DATA_DIR while the test file removes that folder.
+      // A closed handle makes such a flush fail, as it would with the database down, and retry.
+      const closed = closedHandle(kind);
+      state.handle = closed;
+      state.opening = Promise.resolve(closed);
     }
     await db?.destroy();
   });
