@@ -54,6 +54,7 @@ const { getDatabase, closeDb } = await import("../server/db/index.ts");
 const { UsageWriter } = await import("../server/services/usage-writer.ts");
 const { rollupCtes } = await import("../server/services/usage-rollups.ts");
 const { usageStats } = await import("../server/services/usage-stats.ts");
+const { recentRequests } = await import("../server/services/usage-recent.ts");
 const { costOf } = await import("../server/services/pricing.ts");
 const { addDays } = await import("../server/services/time-zones.ts");
 type Identity = Parameters<typeof usageStats>[0];
@@ -173,7 +174,8 @@ async function buildRollups(): Promise<void> {
       `${addDays(d, 1)}T00:00:00Z`,
     ]);
   }
-  await q("VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims");
+  // The statistics never read usage_events, so only the roll-ups need fresh planner statistics.
+  await q("VACUUM ANALYZE usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims");
 }
 
 async function count(table: string): Promise<number> {
@@ -208,8 +210,32 @@ async function time(v: Variant): Promise<{ median: number; p95: number; requests
   return { median: percentile(ms, 50), p95: percentile(ms, 95), requests };
 }
 
+/** The recent-requests view: the first page, and the page after 50 pages followed by cursor. */
+async function recentPages(who: Identity, query: Parameters<typeof recentRequests>[1] = {}): Promise<{ first: number; deep: number }> {
+  const page = (cursor?: string) => recentRequests(who as never, { start, end: today, limit: 50, ...query, ...(cursor ? { cursor } : {}) });
+  await page();
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await page();
+    ms.push(performance.now() - t);
+  }
+  let cursor: string | undefined;
+  for (let i = 0; i < 50; i++) cursor = (await page(cursor)).nextCursor ?? undefined;
+  const deep: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await page(cursor);
+    deep.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  deep.sort((a, b) => a - b);
+  return { first: percentile(ms, 50), deep: percentile(deep, 50) };
+}
+
 async function statistics(): Promise<void> {
   const results: { size: number; rows: string; times: Awaited<ReturnType<typeof time>>[] }[] = [];
+  const recent: { size: number; admin: { first: number; deep: number }; user: { first: number; deep: number } }[] = [];
   let generated = 0;
   for (const size of [...sizes].sort((a, b) => a - b)) {
     const t = performance.now();
@@ -223,6 +249,7 @@ async function statistics(): Promise<void> {
     const times = [];
     for (const v of VARIANTS) times.push(await time(v));
     results.push({ size, rows, times });
+    recent.push({ size, admin: await recentPages(ADMIN), user: await recentPages(USER) });
   }
   const base = results[0]!;
   console.log(`\n(b) 90-day statistics (${start} to ${today}), median of ${runs} runs after 2 warm-ups, ms (ratio to ${base.size.toLocaleString("en-US")} events):`);
@@ -230,6 +257,10 @@ async function statistics(): Promise<void> {
     const cells = results.map((r) => `${r.size.toLocaleString("en-US").padStart(11)}: ${fmt(r.times[i]!.median, 1).padStart(6)} (${fmt(r.times[i]!.median / base.times[i]!.median, 2)}x)`);
     console.log(`  ${v.name}\n    ${cells.join("   ")}`);
   });
+  console.log(`\nRecent requests (50 a page, by cursor over the (created_at, id) index), median ms: page 1 / page 51`);
+  for (const r of recent) {
+    console.log(`  ${r.size.toLocaleString("en-US").padStart(11)} events: everyone's ${fmt(r.admin.first, 1)} / ${fmt(r.admin.deep, 1)}; one user's ${fmt(r.user.first, 1)} / ${fmt(r.user.deep, 1)}`);
+  }
   const largest = results.at(-1)!;
   const main = largest.times[0]!;
   const ratio = main.median / base.times[0]!.median;
