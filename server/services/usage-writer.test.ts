@@ -154,6 +154,22 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
     expect(await q("select count(*)::int as n from usage_events where model_id = 'hiccup-model'")).toEqual([{ n: 3 }]);
   });
 
+  it("writes at once on an explicit flush even while the periodic flush backs off after a failure", async () => {
+    let fail = true;
+    const flaky = async (sql: string, params?: unknown[]) => {
+      if (fail) throw new Error("connection terminated unexpectedly");
+      return q(sql, params);
+    };
+    // A long interval: the backoff after the failure lasts seconds.
+    const writer = new UsageWriter({ rawQuery: async () => flaky, log, flushIntervalMs: 10_000 });
+    writer.record(event(1, { modelId: "explicit-flush-model" }));
+    await expect(writer.flush()).rejects.toThrow(/terminated/);
+    fail = false;
+    await writer.flush(); // no waiting for the backoff
+    expect(writer.pending()).toHaveLength(0);
+    expect(await q("select count(*)::int as n from usage_events where model_id = 'explicit-flush-model'")).toEqual([{ n: 1 }]);
+  });
+
   it("spools to disk what it cannot write on shutdown, and replays it on the next start", async () => {
     const spoolFile = path.join(tmp, `${kind}-spool.jsonl`);
     const down = async () => {

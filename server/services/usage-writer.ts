@@ -93,7 +93,7 @@ export class UsageWriter {
   /** Starts the periodic flush and replays events spooled by an earlier run. */
   start(): void {
     this.replaySpool();
-    this.timer ??= setInterval(() => void this.flush().catch(() => {}), this.flushIntervalMs);
+    this.timer ??= setInterval(() => void this.scheduledFlush().catch(() => {}), this.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -103,7 +103,7 @@ export class UsageWriter {
     this.queue.push(queued);
     this.stats.queued = this.queue.length;
     if (this.queue.length > this.maxBuffered) this.spill(this.queue.splice(0, this.queue.length - this.maxBuffered));
-    else if (this.queue.length >= this.maxBatch) void this.flush().catch(() => {});
+    else if (this.queue.length >= this.maxBatch) void this.scheduledFlush().catch(() => {});
     return queued.id;
   }
 
@@ -116,7 +116,7 @@ export class UsageWriter {
     return { ...this.stats, queued: this.queue.length + this.inFlight.length };
   }
 
-  /** Writes everything queued so far (in batches); rejects if the database refuses, keeping the events. */
+  /** Writes everything queued so far (in batches), now, even while the periodic flush backs off; rejects if the database refuses, keeping the events. */
   flush(): Promise<void> {
     this.flushing ??= this.drain().finally(() => {
       this.flushing = undefined;
@@ -138,8 +138,12 @@ export class UsageWriter {
     }
   }
 
+  /** The timer's and a full batch's flush: skipped while backing off after a failure. */
+  private scheduledFlush(): Promise<void> {
+    return Date.now() < this.retryAt ? Promise.resolve() : this.flush();
+  }
+
   private async drain(): Promise<void> {
-    if (Date.now() < this.retryAt) return;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight = batch;
