@@ -99,19 +99,20 @@ export async function recentRequests(identity: AuthenticatedIdentity, query: Rec
   if (r.kind === "llm") conds.push(`e.endpoint NOT ILIKE '%${EMBEDDING_ENDPOINT_MARK}%'`);
   if (query.cursor) {
     const c = decodeCursor(query.cursor);
-    conds.push(`(e.created_at, e.id) < (${p(c.at)}::timestamptz, ${p(c.id)})`);
+    const at = p(c.at);
+    // The plain bound lets PostgreSQL start the index scan at the cursor; the row comparison breaks ties.
+    conds.push(`e.created_at <= ${at}::timestamptz`, `(e.created_at, e.id) < (${at}::timestamptz, ${p(c.id)})`);
   }
   const db = await getDatabase();
   const rows = await db.rawQuery<EventRow>(
+    // The page first (in index order), then the names of its keys and users.
     `SELECT e.id, e.created_at, e.request_id, e.endpoint, e.model_id, e.provider, e.api_key_id, k.name AS key_name, k.prefix AS key_prefix,
        e.user_id, u.email AS user_email, e.status, e.error_code, e.stream, e.input_tokens, e.output_tokens, e.cached_input_tokens,
        e.reasoning_tokens, e.total_cost::text AS total_cost, e.latency_ms, e.ttft_ms
-     FROM usage_events e
+     FROM (SELECT * FROM usage_events e WHERE ${conds.join(" AND ")} ORDER BY e.created_at DESC, e.id DESC LIMIT ${p(limit + 1)}) e
      LEFT JOIN api_keys k ON k.id = e.api_key_id
      LEFT JOIN users u ON u.id = e.user_id
-     WHERE ${conds.join(" AND ")}
-     ORDER BY e.created_at DESC, e.id DESC
-     LIMIT ${p(limit + 1)}`,
+     ORDER BY e.created_at DESC, e.id DESC`,
     params,
   );
   const items = rows.slice(0, limit).map(toRecent);
