@@ -5,11 +5,16 @@
 //   portkey    @portkey-ai/gateway 1.15.2 --headless, x-portkey-provider: openai + custom host
 //   next       our POST /v1/chat/completions through Next's request pipeline (npm start with
 //              SERVE_API_THROUGH_NEXT=1; needs `npm run build` first)
-//   lean       our POST /v1/chat/completions on the lean node:http host (npm start -- --api-only)
+//   lean       our POST /v1/chat/completions on the lean node:http host (npm start -- --api-only),
+//              on PostgreSQL (a scratch database on --database-url, default TEST_DATABASE_URL) when
+//              one is given, else on the embedded PGlite
+//   lean-pglite the lean path on the embedded PGlite (its writes run on the server's main thread)
 // Our paths run with a real API key, rate limiting and usage recording on. At 1, 10 and 50 clients:
-// requests/s, p50, p99 and the latency each adds over the emulator alone; then the ratios.
+// requests/s, p50, p99, the latency each adds over the emulator alone, and the CPU time the serving
+// process spent per request (from /proc: steadier than timings when the machine is busy); then the ratios.
 //
-//   npm run bench:gateway [-- --requests 3000 --clients 1,10,50 --paths emulator,bare,portkey,next,lean --soak 300]
+//   npm run bench:gateway [-- --requests 3000 --clients 1,10,50 --paths emulator,bare,portkey,next,lean,lean-pglite
+//                            --soak 300 --database-url postgresql://postgres@127.0.0.1:5432/postgres]
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -20,6 +25,7 @@ import { Pool } from "undici";
 import { openDatabase } from "../server/db/index.ts";
 import { hashApiKey } from "../server/services/auth.ts";
 import { startServerProcess, type ServerProcess } from "../tests/support/server-process.ts";
+import pg from "pg";
 import { fmt, load, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
@@ -28,6 +34,7 @@ const { values } = parseArgs({
     clients: { type: "string", default: "1,10,50" },
     paths: { type: "string", default: "emulator,bare,portkey,next,lean" },
     soak: { type: "string", default: "0" },
+    "database-url": { type: "string", default: process.env.TEST_DATABASE_URL ?? "" },
   },
 });
 const total = Number(values.requests);
@@ -69,39 +76,65 @@ const children: ChildProcess[] = [];
 const servers: ServerProcess[] = [];
 
 const emulatorPort = await freePort();
-children.push(child(["--import", "tsx", "tests/emulators/main.ts", "--port", String(emulatorPort), "--openai-key", EMULATOR_KEY]));
+const emulatorProcess = child(["--import", "tsx", "tests/emulators/main.ts", "--port", String(emulatorPort), "--openai-key", EMULATOR_KEY]);
+children.push(emulatorProcess);
 const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
 await waitFor(`${emulatorUrl}/v1/models`, { headers: { authorization: `Bearer ${EMULATOR_KEY}` } });
 
-type Target = { name: string; url: string; path: string; headers: Record<string, string> };
+/** The process that serves a path: its CPU time per request is printed beside the timings. */
+type Target = { name: string; url: string; path: string; headers: Record<string, string>; pid?: number };
 const targets: Target[] = [];
 const openaiHeaders = { authorization: `Bearer ${EMULATOR_KEY}`, "content-type": "application/json" };
-if (paths.includes("emulator")) targets.push({ name: "emulator", url: emulatorUrl, path: "/v1/chat/completions", headers: openaiHeaders });
+if (paths.includes("emulator")) targets.push({ name: "emulator", url: emulatorUrl, path: "/v1/chat/completions", headers: openaiHeaders, pid: emulatorProcess.pid });
 
 if (paths.includes("bare")) {
   const port = await freePort();
-  children.push(child(["--import", "tsx", "bench/bare-proxy.ts", String(port), emulatorUrl]));
+  const bare = child(["--import", "tsx", "bench/bare-proxy.ts", String(port), emulatorUrl]);
+  children.push(bare);
   await waitFor(`http://127.0.0.1:${port}/v1/models`);
-  targets.push({ name: "bare", url: `http://127.0.0.1:${port}`, path: "/v1/chat/completions", headers: openaiHeaders });
+  targets.push({ name: "bare", url: `http://127.0.0.1:${port}`, path: "/v1/chat/completions", headers: openaiHeaders, pid: bare.pid });
 }
 
 if (paths.includes("portkey")) {
   const port = await freePort();
-  children.push(child(["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${port}`, "--headless"]));
+  const portkey = child(["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${port}`, "--headless"]);
+  children.push(portkey);
   await waitFor(`http://127.0.0.1:${port}/`);
   targets.push({
     name: "portkey",
     url: `http://127.0.0.1:${port}`,
     path: "/v1/chat/completions",
     headers: { ...openaiHeaders, "x-portkey-provider": "openai", "x-portkey-custom-host": `${emulatorUrl}/v1` },
+    pid: portkey.pid,
   });
 }
 
 const dataDirs: string[] = [];
-async function ourServer(name: string, args: string[], env: Record<string, string>): Promise<void> {
+const scratchDatabases: string[] = [];
+const serverUrl = values["database-url"];
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  await client.query(sql).finally(() => client.end());
+}
+
+/** A fresh database on the PostgreSQL server for one of our paths. */
+async function scratchDatabase(name: string): Promise<string> {
+  const db = `bench_gateway_${name.replace(/\W/g, "_")}_${process.pid}`;
+  await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  await adminQuery(`CREATE DATABASE "${db}"`);
+  scratchDatabases.push(db);
+  const url = new URL(serverUrl);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+async function ourServer(name: string, args: string[], env: Record<string, string>, postgres: boolean): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), `bench-gateway-${name}-`));
   dataDirs.push(dataDir);
-  const setup = await openDatabase({ dataDir });
+  const databaseUrl = postgres ? await scratchDatabase(name) : "";
+  const setup = await openDatabase({ dataDir, databaseUrl: databaseUrl || undefined });
   await setup.prisma.apiKey.create({
     data: { name: "bench", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), tier: "premium", scopes: ["generate"] },
   });
@@ -109,7 +142,7 @@ async function ourServer(name: string, args: string[], env: Record<string, strin
   const server = await startServerProcess(
     {
       DATA_DIR: dataDir,
-      DATABASE_URL: "",
+      DATABASE_URL: databaseUrl,
       REDIS_URL: "",
       OPENAI_API_KEY: EMULATOR_KEY,
       OPENAI_BASE_URL: `${emulatorUrl}/v1`,
@@ -122,14 +155,22 @@ async function ourServer(name: string, args: string[], env: Record<string, strin
     120_000,
   );
   servers.push(server);
-  targets.push({ name, url: server.url, path: "/v1/chat/completions", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" } });
+  targets.push({
+    name,
+    url: server.url,
+    path: "/v1/chat/completions",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    pid: server.child.pid,
+  });
 }
 
 if (paths.includes("next")) {
-  if (existsSync(".next/BUILD_ID")) await ourServer("next", [], { SERVE_API_THROUGH_NEXT: "1" });
+  if (existsSync(".next/BUILD_ID")) await ourServer("next", [], { SERVE_API_THROUGH_NEXT: "1" }, !!serverUrl);
   else console.log("skipping the next path: run `npm run build` first");
 }
-if (paths.includes("lean")) await ourServer("lean", ["--api-only"], {});
+if (paths.includes("lean")) await ourServer("lean", ["--api-only"], {}, !!serverUrl);
+if (paths.includes("lean-pglite")) await ourServer("lean-pglite", ["--api-only"], {}, false);
+console.log(`our paths store usage in ${serverUrl ? "PostgreSQL (a scratch database per path)" : "the embedded PGlite"}${paths.includes("lean-pglite") ? "; lean-pglite in PGlite" : ""}`);
 
 const pools = new Map(targets.map((t) => [t.name, new Pool(t.url, { connections: 64 })]));
 const errors = new Map<string, string>();
@@ -145,16 +186,28 @@ function caller(t: Target): () => Promise<boolean> {
 
 // Warm every path, then measure each concurrency for each path in turn (interleaved per level).
 for (const t of targets) await load(400, 4, caller(t));
-const results = new Map<string, LoadResult>();
+/** User + system CPU time of a process, in ms (Linux /proc; NaN elsewhere). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
+  } catch {
+    return NaN;
+  }
+}
+
+const results = new Map<string, LoadResult & { cpu: number }>();
 for (const clients of clientCounts) {
   for (const t of targets) {
     const n = clients === 1 ? Math.max(500, Math.round(total / 3)) : total;
-    results.set(`${t.name}@${clients}`, await load(n, clients, caller(t)));
+    const before = cpuMs(t.pid);
+    const result = await load(n, clients, caller(t));
+    results.set(`${t.name}@${clients}`, { ...result, cpu: (cpuMs(t.pid) - before) / result.requests });
   }
 }
 
 console.log(`\nbench/gateway — ${new Date().toISOString()} — ${total} requests per level (a third at 1 client)\n`);
-console.log("path        clients     req/s   p50 ms   p99 ms   added p50   added p99   errors");
+console.log("path        clients     req/s   p50 ms   p99 ms   added p50   added p99   cpu ms/req   errors");
 for (const clients of clientCounts) {
   const base = results.get(`emulator@${clients}`);
   for (const t of targets) {
@@ -162,7 +215,7 @@ for (const clients of clientCounts) {
     const addP50 = base ? r.p50 - base.p50 : NaN;
     const addP99 = base ? r.p99 - base.p99 : NaN;
     console.log(
-      `${t.name.padEnd(10)} ${String(clients).padStart(8)} ${fmt(r.rps, 0).padStart(9)} ${fmt(r.p50).padStart(8)} ${fmt(r.p99).padStart(8)} ${fmt(addP50).padStart(11)} ${fmt(addP99).padStart(11)} ${String(r.errors).padStart(8)}`,
+      `${t.name.padEnd(10)} ${String(clients).padStart(8)} ${fmt(r.rps, 0).padStart(9)} ${fmt(r.p50).padStart(8)} ${fmt(r.p99).padStart(8)} ${fmt(addP50).padStart(11)} ${fmt(addP99).padStart(11)} ${fmt(r.cpu, 3).padStart(12)} ${String(r.errors).padStart(8)}`,
     );
   }
 }
@@ -174,6 +227,8 @@ console.log("\nratios (targets for the lean path):");
 if (r("lean", 10) && r("portkey", 10)) console.log(`  lean/portkey req/s at 10 clients: ${fmt(r("lean", 10)!.rps / r("portkey", 10)!.rps)}x (target ≥ 2x)`);
 if (r("lean", 1) && r("portkey", 1)) console.log(`  lean/portkey added p50 at 1 client: ${fmt(added("lean", 1) / added("portkey", 1))} (target ≤ 0.5)`);
 if (r("lean", 1) && r("bare", 1)) console.log(`  lean/bare added p50 at 1 client: ${fmt(added("lean", 1) / added("bare", 1))} (target ≤ 2)`);
+if (r("lean", 10) && r("portkey", 10)) console.log(`  lean/portkey CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("portkey", 10)!.cpu)} (the gateway process's own CPU time; steadier than timings on a busy machine)`);
+if (r("lean", 10) && r("bare", 10)) console.log(`  lean/bare CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("bare", 10)!.cpu)}`);
 if (r("next", 10) && r("lean", 10)) console.log(`  next/lean req/s at 10 clients: ${fmt(r("next", 10)!.rps / r("lean", 10)!.rps)}x`);
 
 if (soakSeconds > 0 && targets.some((t) => t.name === "lean")) {
@@ -204,4 +259,5 @@ for (const p of pools.values()) await p.close();
 for (const s of servers) await s.stop();
 for (const c of children) c.kill("SIGTERM");
 for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+for (const db of scratchDatabases) await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
 process.exit(0);

@@ -1,33 +1,30 @@
 // Serves Web-standard handlers `(Request) => Response` from node:http, without Next's pipeline.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
 import type { HttpMethod, RouteContext, WebHandler } from "../http/endpoint.ts";
+import type { BufferedResponse } from "../web/buffered-response.ts";
+import { NodeRequest } from "../web/node-request.ts";
 
-/** Builds a Web Request from a node request; the body streams, nothing is buffered here. */
-export function toWebRequest(req: IncomingMessage, signal: AbortSignal): Request {
-  const host = req.headers.host ?? "localhost";
-  const url = `http://${host}${req.url ?? "/"}`;
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-  const hasBody = req.method !== "GET" && req.method !== "HEAD";
-  return new Request(url, {
-    method: req.method,
-    headers,
-    signal,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-    // Node's fetch needs this to accept a streamed request body.
-    ...(hasBody ? { duplex: "half" } : {}),
-  } as RequestInit);
-}
-
-/** Writes a Web Response to a node response, streaming the body and stopping if the client leaves. */
-export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
+/**
+ * Writes a Web Response to a node response, streaming the body and stopping if the client leaves.
+ * A body already in memory (BufferedResponse) is written as it is. An answer given before the
+ * request's body was read whole (413) closes the connection, so the unread rest is never parsed.
+ */
+export async function sendWebResponse(res: ServerResponse, response: Response, req?: IncomingMessage): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, key) => {
     if (key !== "set-cookie") headers[key] = value;
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers["set-cookie"] = cookies;
+  if (req && !req.complete) headers.connection = "close";
+  const buffered = response as Partial<BufferedResponse>;
+  if (typeof buffered.takePayload === "function" && !response.bodyUsed) {
+    const payload = buffered.takePayload();
+    headers["content-length"] = String(typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength);
+    res.writeHead(response.status, response.statusText || undefined, headers);
+    res.end(req?.method === "HEAD" ? undefined : payload);
+    return;
+  }
   res.writeHead(response.status, response.statusText || undefined, headers);
   if (!response.body) {
     res.end();
@@ -63,8 +60,8 @@ export async function serveWithHandler(
     if (!res.writableFinished) controller.abort();
   });
   const ctx: RouteContext = { params: Promise.resolve(params) };
-  const response = await handler(toWebRequest(req, controller.signal), ctx);
-  await sendWebResponse(res, response);
+  const response = await handler(new NodeRequest(req, controller.signal).asRequest(), ctx);
+  await sendWebResponse(res, response, req);
 }
 
 export type LeanRoute = { pattern: string; handlers: Record<HttpMethod, WebHandler> };

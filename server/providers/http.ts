@@ -1,8 +1,13 @@
 import "server-only";
-// The HTTP client every provider SDK uses: undici's fetch on one shared keep-alive Agent. Node's
-// global fetch builds a new dispatcher path per call and costs about half a millisecond more per
-// request (DESIGN.md, "Performance"); sharing one Agent also keeps warm connections per origin.
-import { Agent, fetch as undiciFetch, type Dispatcher } from "undici";
+// The HTTP client every provider SDK uses: a `fetch` on one shared keep-alive undici Agent
+// (a connection pool per upstream origin). It is built on the dispatcher's `request()` rather than
+// on undici's WHATWG fetch: fetch's request cloning, header sorting and stream plumbing cost more
+// than the rest of a proxied call (bench/gateway; DESIGN.md, "Performance"). The SDKs only see a
+// standard Response: JSON answers arrive whole (a BufferedResponse, no Web stream unless one is
+// asked for), event streams (SSE) as a stream, chunk by chunk.
+import { Readable } from "node:stream";
+import { Agent, errors as undiciErrors, type Dispatcher } from "undici";
+import { BufferedResponse } from "../web/buffered-response.ts";
 import { onShutdown } from "../lifecycle.ts";
 
 /** The `fetch` signature both SDKs accept through their `fetch` option. */
@@ -41,13 +46,76 @@ export function createDispatcher(options: HttpClientOptions = {}): Agent {
   });
 }
 
-/** A fetch bound to `dispatcher`, typed as the SDKs expect (undici's Response is the Web one). */
+/**
+ * A fetch bound to `dispatcher`, with fetch's contract as far as the SDKs rely on it: a standard
+ * Response; network failures reject with `TypeError("fetch failed")` and the undici error as its
+ * cause; an aborted signal rejects with the signal's reason (an AbortError), also mid-body.
+ */
 export function createFetch(dispatcher: Dispatcher): ProviderFetch {
-  return ((input, init) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], {
-      ...(init as Parameters<typeof undiciFetch>[1]),
-      dispatcher,
-    })) as ProviderFetch;
+  return async (input, init = {}) => {
+    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted) throw abortReason(signal);
+    let upstream: Dispatcher.ResponseData;
+    try {
+      upstream = await dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: (init.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod,
+        headers: flatHeaders(init.headers),
+        body: requestBody(init.body),
+        signal,
+      });
+    } catch (err) {
+      throw signal?.aborted ? abortReason(signal) : fetchFailed(err);
+    }
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(upstream.headers)) {
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else if (value !== undefined) headers.append(name, value);
+    }
+    const init2 = { status: upstream.statusCode, headers };
+    if (upstream.statusCode === 204 || upstream.statusCode === 304 || init.method === "HEAD") {
+      upstream.body.resume();
+      return new Response(null, init2);
+    }
+    // An event stream is handed on as it arrives; anything else is read whole (the SDKs parse it whole).
+    if (/^text\/event-stream/i.test(headers.get("content-type") ?? "")) {
+      return new Response(Readable.toWeb(upstream.body) as ReadableStream<Uint8Array>, init2);
+    }
+    try {
+      return new BufferedResponse(new Uint8Array(await upstream.body.arrayBuffer()), init2);
+    } catch (err) {
+      throw signal?.aborted ? abortReason(signal) : fetchFailed(err);
+    }
+  };
+}
+
+function flatHeaders(h: RequestInit["headers"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!h) return out;
+  if (h instanceof Headers) h.forEach((v, k) => (out[k] = v));
+  else if (Array.isArray(h)) for (const [k, v] of h) out[k!.toLowerCase()] = v!;
+  else for (const [k, v] of Object.entries(h)) if (v !== undefined && v !== null) out[k.toLowerCase()] = String(v);
+  return out;
+}
+
+function requestBody(body: RequestInit["body"]): Dispatcher.DispatchOptions["body"] {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "string" || body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (body instanceof ReadableStream) return Readable.fromWeb(body as import("node:stream/web").ReadableStream);
+  if (body instanceof URLSearchParams) return body.toString();
+  throw new TypeError(`The provider HTTP client cannot send a ${Object.prototype.toString.call(body)} body`);
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
+}
+
+function fetchFailed(err: unknown): TypeError {
+  if (err instanceof TypeError && err.message === "fetch failed") return err;
+  return new TypeError("fetch failed", { cause: err instanceof undiciErrors.UndiciError || err instanceof Error ? err : new Error(String(err)) });
 }
 
 const g = globalThis as unknown as { __modelServiceProviderHttp?: { agent: Agent; fetch: ProviderFetch } };
