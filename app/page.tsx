@@ -1,6 +1,7 @@
 import { headers } from "next/headers";
 import { TRPCError } from "@trpc/server";
 import type { ReactNode } from "react";
+import { BudgetAlertsBanner } from "@/components/budget-alerts";
 import { PageHeader } from "@/components/page-header";
 import { UsageDashboard } from "@/components/usage-dashboard";
 import { NoUsageYet, SignInToSeeUsage } from "@/components/usage-empty";
@@ -20,7 +21,12 @@ export default async function UsagePage() {
       caller.usage.recent({ limit: 1, start: addDays(input.end, -730), end: input.end }),
       caller.usage.stats(input),
     ]);
-    content = latest.items.length === 0 ? <NoUsageYet /> : <UsageDashboard isAdmin={me.role === "admin"} initial={{ input, stats }} />;
+    content = (
+      <>
+        <BudgetAlertsBanner />
+        {latest.items.length === 0 ? <NoUsageYet /> : <UsageDashboard isAdmin={me.role === "admin"} initial={{ input, stats }} />}
+      </>
+    );
   } catch (error) {
     if (!(error instanceof TRPCError && error.code === "UNAUTHORIZED")) throw error;
     content = <SignInToSeeUsage />;

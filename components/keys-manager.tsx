@@ -56,6 +56,7 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
       scopes: [...scopes, ...(form.get("admin") ? ["admin" as const] : [])] as ("generate" | "embeddings" | "vectors" | "usage:read" | "admin")[],
       monthlyBudgetUsd: budget ? budget : undefined,
       ...(owner ? { userEmail: owner } : {}),
+      cacheResponses: form.get("cacheResponses") === "on",
     });
     e.currentTarget.reset();
     setScopes([]);
@@ -109,6 +110,10 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
           </label>
         ) : null}
       </fieldset>
+      <label className="check">
+        <input type="checkbox" name="cacheResponses" />
+        Answer repeated temperature-0 requests from the response cache (free; a request can opt out with <code>cache: false</code>)
+      </label>
       {create.error ? (
         <p className="form-error" role="alert">
           {create.error.message}
@@ -168,6 +173,25 @@ function KeyActions({ apiKey, onRotated }: { apiKey: ApiKey; onRotated: (name: s
   );
 }
 
+/** The key's response-cache setting, switchable in place. */
+function ResponseCacheToggle({ apiKey }: { apiKey: ApiKey }) {
+  const utils = trpc.useUtils();
+  const set = trpc.keys.setResponseCache.useMutation({ onSuccess: () => utils.keys.list.invalidate() });
+  return (
+    <label className="check" title="Answer this key's repeated temperature-0 requests from the response cache">
+      <input
+        type="checkbox"
+        aria-label={`Response cache for ${apiKey.name}`}
+        checked={apiKey.cacheResponses}
+        disabled={Boolean(apiKey.revokedAt) || set.isPending}
+        onChange={(e) => set.mutate({ id: apiKey.id, cacheResponses: e.target.checked })}
+      />
+      {apiKey.cacheResponses ? "on" : "off"}
+      {set.error ? <span className="form-error"> {set.error.message}</span> : null}
+    </label>
+  );
+}
+
 function KeysTable({ keys, showOwner, onRotated }: { keys: ApiKey[]; showOwner: boolean; onRotated: (name: string, secret: string) => void }) {
   return (
     <div className="table-wrap">
@@ -180,6 +204,7 @@ function KeysTable({ keys, showOwner, onRotated }: { keys: ApiKey[]; showOwner: 
             <th>Scopes</th>
             {showOwner ? <th>Owner</th> : null}
             <th>Budget / month</th>
+            <th>Response cache</th>
             <th>Last used</th>
             <th>Created</th>
             <th aria-label="Actions" />
@@ -198,6 +223,9 @@ function KeysTable({ keys, showOwner, onRotated }: { keys: ApiKey[]; showOwner: 
               </td>
               {showOwner ? <td>{k.userEmail ?? <span className="muted">none</span>}</td> : null}
               <td>{k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd}` : <span className="muted">none</span>}</td>
+              <td>
+                <ResponseCacheToggle apiKey={k} />
+              </td>
               <td>{formatDate(k.lastUsedAt)}</td>
               <td>{formatDate(k.createdAt)}</td>
               <td>

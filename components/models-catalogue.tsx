@@ -2,17 +2,21 @@
 // The models page: every model of the catalogue with its provider, type, context size, prices per
 // 1M and per 1K tokens, capabilities and availability (with the reason when unavailable); filters,
 // a search box and sortable columns. Admins can change a price (effective from now on), enable or
-// disable a model and set its fallbacks. Talks to the `models.*` tRPC procedures; the first list
-// comes from the server render.
+// disable a model, set its fallbacks and add a model served by an OpenAI-compatible provider; a
+// usage column shows each model's requests, tokens and cost over a range (from the usage roll-ups,
+// `usage.stats`). Talks to the `models.*` tRPC procedures; the first list comes from the server render.
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@/server/trpc/root";
 import { EmptyState } from "./empty-state";
 import styles from "./models-catalogue.module.css";
 import { trpc } from "./trpc-provider";
+import { compact, count, defaultRange, money, statsInput } from "./usage-format";
 
 type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
-type SortKey = "default" | "name" | "context" | "input" | "output";
+type SortKey = "default" | "name" | "context" | "input" | "output" | "usage";
+type ModelUsage = { requests: number; totalTokens: number; cost: string };
+const RANGES = [7, 30, 90] as const;
 type Sort = { key: SortKey; dir: 1 | -1 };
 
 const PROVIDER_NAMES: Record<string, string> = { openai: "OpenAI", anthropic: "Anthropic", local: "Local" };
@@ -31,9 +35,10 @@ function comparePrice(a: string, b: string): number {
   return Number(a) - Number(b);
 }
 
-function sortModels(models: Model[], sort: Sort): Model[] {
+function sortModels(models: Model[], sort: Sort, usage: Map<string, ModelUsage>): Model[] {
   if (sort.key === "default") return models;
   const by: Record<Exclude<SortKey, "default">, (a: Model, b: Model) => number> = {
+    usage: (a, b) => Number(usage.get(a.id)?.cost ?? 0) - Number(usage.get(b.id)?.cost ?? 0),
     name: (a, b) => a.name.localeCompare(b.name, "en", { numeric: true }),
     context: (a, b) => a.contextWindow - b.contextWindow,
     input: (a, b) => comparePrice(a.pricePerMTok.input, b.pricePerMTok.input),
@@ -208,6 +213,14 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
   const [availableOnly, setAvailableOnly] = useState(false);
   const [sort, setSort] = useState<Sort>({ key: "default", dir: 1 });
   const [editing, setEditing] = useState<string | null>(null);
+  const [days, setDays] = useState<(typeof RANGES)[number]>(30);
+  const [adding, setAdding] = useState(false);
+  // The range's usage per model, from the roll-ups (a user sees their own usage, an admin everyone's).
+  const stats = trpc.usage.stats.useQuery(statsInput(defaultRange("UTC", days)), { retry: false });
+  const usage = useMemo(
+    () => new Map<string, ModelUsage>((stats.data?.breakdowns.model ?? []).map((r) => [r.value, { requests: r.requests, totalTokens: r.totalTokens, cost: r.cost }])),
+    [stats.data],
+  );
 
   const models = list.data ?? initialModels;
   const providers = useMemo(() => [...new Set(models.map((m) => m.provider))], [models]);
@@ -218,14 +231,15 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
           (m) => (provider === "all" || m.provider === provider) && (type === "all" || m.type === type) && (!availableOnly || m.available) && matches(m, search),
         ),
         sort,
+        usage,
       ),
-    [models, provider, type, availableOnly, search, sort],
+    [models, provider, type, availableOnly, search, sort, usage],
   );
 
   if (list.error?.data?.code === "UNAUTHORIZED") return <SignInToSeeCatalogue />;
 
   const availableCount = models.filter((m) => m.available).length;
-  const columns = isAdmin ? 7 : 6;
+  const columns = isAdmin ? 8 : 7;
   return (
     <>
       <div className={styles.filters} role="search">
@@ -252,10 +266,31 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
             <option value="embedding">Embedding</option>
           </select>
         </label>
+        <label className="field">
+          <span className="field-label">Usage over</span>
+          <select value={days} onChange={(e) => setDays(Number(e.target.value) as (typeof RANGES)[number])} aria-label="Usage range">
+            {RANGES.map((d) => (
+              <option key={d} value={d}>
+                Last {d} days
+              </option>
+            ))}
+          </select>
+        </label>
         <label className="check">
           <input type="checkbox" checked={availableOnly} onChange={(e) => setAvailableOnly(e.target.checked)} /> Available only
         </label>
       </div>
+      {isAdmin ? (
+        adding ? (
+          <AddModelForm models={models} onClose={() => setAdding(false)} />
+        ) : (
+          <p>
+            <button type="button" className="button button-secondary" onClick={() => setAdding(true)}>
+              Add a model
+            </button>
+          </p>
+        )
+      ) : null}
       <p className={styles.summary} data-testid="models-summary">
         {shown.length === models.length ? `${models.length} models` : `${shown.length} of ${models.length} models`}, {availableCount} available
         {list.error ? <span className="form-error"> · could not refresh: {list.error.message}</span> : null}
@@ -270,12 +305,21 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
               <SortHeader label="Output / 1M" sortKey="output" sort={sort} setSort={setSort} numeric />
               <th className={styles.numeric}>Cached in / 1M</th>
               <th>Status</th>
+              <SortHeader label={`Usage (${days} days)`} sortKey="usage" sort={sort} setSort={setSort} numeric />
               {isAdmin ? <th aria-label="Actions" /> : null}
             </tr>
           </thead>
           <tbody>
             {shown.map((m) => (
-              <ModelRows key={m.id} model={m} isAdmin={isAdmin} columns={columns} editing={editing === m.id} setEditing={setEditing} />
+              <ModelRows
+                key={m.id}
+                model={m}
+                usage={stats.data ? (usage.get(m.id) ?? { requests: 0, totalTokens: 0, cost: "0" }) : undefined}
+                isAdmin={isAdmin}
+                columns={columns}
+                editing={editing === m.id}
+                setEditing={setEditing}
+              />
             ))}
             {shown.length === 0 ? (
               <tr>
@@ -291,7 +335,21 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
   );
 }
 
-function ModelRows({ model: m, isAdmin, columns, editing, setEditing }: { model: Model; isAdmin: boolean; columns: number; editing: boolean; setEditing: (id: string | null) => void }) {
+function ModelRows({
+  model: m,
+  usage,
+  isAdmin,
+  columns,
+  editing,
+  setEditing,
+}: {
+  model: Model;
+  usage: ModelUsage | undefined;
+  isAdmin: boolean;
+  columns: number;
+  editing: boolean;
+  setEditing: (id: string | null) => void;
+}) {
   return (
     <>
       <tr data-model={m.id} data-available={m.available}>
@@ -332,6 +390,18 @@ function ModelRows({ model: m, isAdmin, columns, editing, setEditing }: { model:
         <td className={styles.status}>
           <Availability model={m} />
         </td>
+        <td className={styles.numeric} data-testid="model-usage">
+          {usage === undefined ? (
+            <span className="muted">—</span>
+          ) : (
+            <>
+              <span title={usage.cost}>{money(usage.cost)}</span>
+              <span className={styles.sub}>
+                {count(usage.requests)} {usage.requests === 1 ? "request" : "requests"}, {compact(usage.totalTokens)} tokens
+              </span>
+            </>
+          )}
+        </td>
         {isAdmin ? (
           <td>
             <button type="button" className="link-button" onClick={() => setEditing(editing ? null : m.id)} aria-expanded={editing}>
@@ -348,5 +418,134 @@ function ModelRows({ model: m, isAdmin, columns, editing, setEditing }: { model:
         </tr>
       ) : null}
     </>
+  );
+}
+
+const CAPABILITY_CHOICES = ["text-generation", "code-generation", "analysis", "vision", "function-calling", "reasoning", "embeddings"] as const;
+type Capability = (typeof CAPABILITY_CHOICES)[number];
+
+/** An admin adds a model served by an OpenAI-compatible provider (OPENAI_COMPATIBLE_PROVIDERS, or OpenAI's base URL). */
+function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => void }) {
+  const utils = trpc.useUtils();
+  const providers = trpc.models.providers.useQuery();
+  const [type, setType] = useState<"chat" | "embedding">("chat");
+  const create = trpc.models.create.useMutation({
+    onSuccess: async () => {
+      await utils.models.list.invalidate();
+      onClose();
+    },
+  });
+  const compatible = (providers.data ?? []).filter((p) => p.openAICompatible);
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const text = (name: string) => String(form.get(name) ?? "").trim();
+    const int = (name: string) => (text(name) === "" ? null : Number(text(name)));
+    const capabilities = CAPABILITY_CHOICES.filter((c) => form.get(`cap-${c}`));
+    create.mutate({
+      model: {
+        id: text("id"),
+        name: text("name") || text("id"),
+        provider: text("provider"),
+        type,
+        contextWindow: int("contextWindow") ?? 0,
+        maxOutputTokens: type === "embedding" ? null : int("maxOutputTokens"),
+        price: { input: text("input") || "0", output: type === "embedding" ? "0" : text("output") || "0" },
+        capabilities: (capabilities.length ? capabilities : [type === "embedding" ? "embeddings" : "text-generation"]) as Capability[],
+        ...(type === "embedding" ? { embeddingDimensions: int("dimensions") ?? 0 } : {}),
+      },
+      fallbacks: text("fallbacks").split(/[\s,]+/).filter(Boolean),
+    });
+  }
+
+  const issue = create.error?.data?.zodError?.[0];
+  return (
+    <form className={`panel ${styles.editor}`} onSubmit={submit} aria-label="Add a model">
+      <h2>Add a model</h2>
+      <p className="muted">
+        A model served by an OpenAI-compatible provider: one of <code>OPENAI_COMPATIBLE_PROVIDERS</code>, or OpenAI itself
+        (whose <code>OPENAI_BASE_URL</code> may point at any compatible server). Prices are USD per 1M tokens, from now on.
+      </p>
+      <div className="form-row">
+        <label className="field">
+          <span className="field-label">Model id</span>
+          <input name="id" required maxLength={128} placeholder="llama3.1:8b" />
+        </label>
+        <label className="field">
+          <span className="field-label">Display name</span>
+          <input name="name" maxLength={200} placeholder="Llama 3.1 8B" />
+        </label>
+        <label className="field">
+          <span className="field-label">Served by</span>
+          <select name="provider" required aria-label="Served by">
+            {compatible.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name} ({p.id}){p.available ? "" : " — not configured"}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span className="field-label">Type</span>
+          <select value={type} onChange={(e) => setType(e.target.value as "chat" | "embedding")} aria-label="Model type">
+            <option value="chat">Chat</option>
+            <option value="embedding">Embedding</option>
+          </select>
+        </label>
+      </div>
+      <div className="form-row">
+        <label className="field">
+          <span className="field-label">Context window (tokens)</span>
+          <input name="contextWindow" required inputMode="numeric" placeholder="131072" />
+        </label>
+        {type === "chat" ? (
+          <label className="field">
+            <span className="field-label">Max output tokens</span>
+            <input name="maxOutputTokens" inputMode="numeric" placeholder="optional" />
+          </label>
+        ) : (
+          <label className="field">
+            <span className="field-label">Dimensions</span>
+            <input name="dimensions" required inputMode="numeric" placeholder="768" />
+          </label>
+        )}
+        <label className="field">
+          <span className="field-label">Input price / 1M</span>
+          <input name="input" inputMode="decimal" placeholder="0" />
+        </label>
+        {type === "chat" ? (
+          <label className="field">
+            <span className="field-label">Output price / 1M</span>
+            <input name="output" inputMode="decimal" placeholder="0" />
+          </label>
+        ) : null}
+      </div>
+      <fieldset className="scopes">
+        <legend className="field-label">Capabilities</legend>
+        {CAPABILITY_CHOICES.map((c) => (
+          <label key={c} className="check">
+            <input type="checkbox" name={`cap-${c}`} defaultChecked={c === (type === "embedding" ? "embeddings" : "text-generation")} /> {c}
+          </label>
+        ))}
+      </fieldset>
+      <label className="field">
+        <span className="field-label">Fallbacks (model ids, in order)</span>
+        <input name="fallbacks" placeholder={models.find((m) => m.available && m.type === type)?.id ?? ""} />
+      </label>
+      {create.error ? (
+        <p className="form-error" role="alert">
+          {issue ? `${issue.field}: ${issue.message}` : create.error.message}
+        </p>
+      ) : null}
+      <div className="row-actions">
+        <button type="submit" className="button" disabled={create.isPending || compatible.length === 0}>
+          {create.isPending ? "Adding…" : "Add model"}
+        </button>
+        <button type="button" className="button button-secondary" onClick={onClose}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }

@@ -10,6 +10,7 @@ import { DailyCostChart, LatencyChart, RequestsByModelChart, TokensChart, type S
 import styles from "./usage-dashboard.module.css";
 import { browserTimeZone, compact, count, defaultRange, money, ms, NO_FILTERS, percent, pointChange, relativeChange, statsInput, type Change, type Filters, type StatsInput } from "./usage-format";
 import { trpc } from "./trpc-provider";
+import { UsageSavings } from "./usage-savings";
 
 function ChangeNote({ change, label, upIsBad }: { change: Change; label: string; upIsBad?: boolean }) {
   const tone = change.direction === "flat" || change.direction === "new" ? "neutral" : (change.direction === "up") === Boolean(upIsBad) ? "bad" : "good";
@@ -353,6 +354,7 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
               <BreakdownTable title="Status" rows={data.breakdowns.status} total={data.totals} />
             </div>
           </section>
+          <UsageSavings input={recentInput} />
           <RecentRequests input={recentInput} />
         </div>
       )}

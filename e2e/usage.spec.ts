@@ -115,3 +115,33 @@ test("with demo data: cards, charts, filters, recent requests, and a CSV with th
   await expect.poll(async () => Number(await exact(page, "card-requests"))).toBeLessThan(requests);
   expect(errors).toEqual([]);
 });
+
+test("savings: what the caches saved, and cheaper models for the same traffic in a sortable table", async ({ page }) => {
+  await signIn(page);
+  const savings = page.getByTestId("usage-savings");
+  await expect(savings.getByTestId("card-cache-savings")).toBeVisible();
+  const saved = (await savings.getByTestId("card-cache-savings").getAttribute("data-exact"))!;
+  expect(pico(saved)).toBeGreaterThan(0n); // the demo data has answers from the caches
+  // The same sum as the REST endpoint (the session cookie is a credential there too).
+  const rest = (await (await page.request.get("/v1/llm/savings")).json()) as { cache_saved_cost: number };
+  expect(rest.cache_saved_cost).toBe(Number(saved));
+
+  const table = savings.getByRole("table", { name: "Cheaper models for the same traffic" });
+  const rows = table.locator("tbody tr");
+  await expect.poll(() => rows.count()).toBeGreaterThan(1);
+  const column = async (index: number) =>
+    (await rows.evaluateAll((trs, i) => trs.map((tr) => tr.children[i]?.getAttribute("title") ?? tr.children[i]?.textContent ?? ""), index)).filter((v) => v !== "—");
+  const numbers = (values: string[]) => values.map((v) => Number(v.replace(/[$,%]/g, "")));
+  const isSorted = (xs: number[], desc: boolean) => xs.every((x, i) => i === 0 || (desc ? xs[i - 1]! >= x : xs[i - 1]! <= x));
+
+  // By saving, largest first, by default; a click on a header sorts by it, a second click reverses.
+  expect(isSorted(numbers(await column(4)), true)).toBe(true);
+  const bySavingPercent = table.getByRole("button", { name: /Saving %/ });
+  const header = table.locator("th", { has: page.getByRole("button", { name: /Saving %/ }) });
+  await bySavingPercent.click();
+  await expect(header).toHaveAttribute("aria-sort", "descending");
+  expect(isSorted(numbers(await column(5)), true)).toBe(true);
+  await bySavingPercent.click();
+  await expect(header).toHaveAttribute("aria-sort", "ascending");
+  expect(isSorted(numbers(await column(5)), false)).toBe(true);
+});

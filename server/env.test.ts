@@ -45,6 +45,8 @@ describe("parseEnv", () => {
     ["JWT_ALGORITHM", "none", "HS256"],
     ["LOG_FORMAT", "xml", "json or pretty"],
     ["OPENAI_BASE_URL", "llm-proxy.internal", "URL"],
+    ["BUDGET_ALERT_WEBHOOK_URL", "ftp://alerts.example.com/x", "http(s) URL"],
+    ["BUDGET_ALERT_WEBHOOK_SECRET", "short", "at least 16 characters"],
   ])("refuses %s=%s with a message naming the variable and what it expects", (name, value, expected) => {
     let error: unknown;
     try {
@@ -57,6 +59,14 @@ describe("parseEnv", () => {
     expect((error as EnvError).message).toContain(`${name} must be`);
     expect((error as EnvError).message).toContain(expected);
     expect((error as EnvError).message).not.toContain(value);
+  });
+
+  it("needs the budget alert webhook's secret when its URL is set", () => {
+    expect(() => parseEnv({ BUDGET_ALERT_WEBHOOK_URL: "https://alerts.example.com/hook" })).toThrow(
+      "Invalid configuration: BUDGET_ALERT_WEBHOOK_SECRET must be set when BUDGET_ALERT_WEBHOOK_URL is",
+    );
+    const env = parseEnv({ BUDGET_ALERT_WEBHOOK_URL: "https://alerts.example.com/hook", BUDGET_ALERT_WEBHOOK_SECRET: "0123456789abcdef" });
+    expect(env.BUDGET_ALERT_WEBHOOK_URL).toBe("https://alerts.example.com/hook");
   });
 
   it("never repeats a secret in its error", () => {

@@ -189,10 +189,30 @@ export const envSchema = z.object({
   ),
   /// Route the API through Next's request pipeline instead of the lean node:http host (benchmarks, diagnostics).
   SERVE_API_THROUGH_NEXT: z.preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0")).transform((v) => v === "1" || v === "true"),
+  /// Response cache: how long an answer is kept when the request names no TTL, and the longest TTL a request may ask for (seconds).
+  RESPONSE_CACHE_TTL: positiveInt(3600, "a whole number of seconds above 0"),
+  RESPONSE_CACHE_MAX_TTL: positiveInt(7 * 24 * 3600, "a whole number of seconds above 0"),
+  /// Embedding cache: how long an embedding is kept, in seconds; 0 turns the cache off.
+  EMBEDDING_CACHE_TTL: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number({ error: "a whole number of seconds (0: off)" }).int({ error: "a whole number of seconds (0: off)" }).min(0, { error: "a whole number of seconds (0: off)" }).default(30 * 24 * 3600),
+  ),
+  /// Memory for the caches' in-process copy of recent entries, in MB.
+  CACHE_MEMORY_MB: positiveInt(64, "a whole number of megabytes above 0"),
   /// Deadline for one provider call, retries included, in milliseconds.
   PROVIDER_TIMEOUT_MS: positiveInt(120_000, "a whole number of milliseconds above 0"),
   /// Largest request body the REST endpoints accept, in bytes.
   MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024, "a whole number of bytes above 0"),
+  /// A webhook that receives every budget alert (besides each user's own), signed with BUDGET_ALERT_WEBHOOK_SECRET.
+  BUDGET_ALERT_WEBHOOK_URL: z.preprocess(
+    emptyAsUndefined,
+    z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://alerts.example.com/model-service" }).optional(),
+  ),
+  /// The HMAC-SHA256 key of BUDGET_ALERT_WEBHOOK_URL's signature header.
+  BUDGET_ALERT_WEBHOOK_SECRET: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { error: "a random string of at least 16 characters" }).optional(),
+  ),
 });
 
 export type Env = z.infer<typeof envSchema> & { dataDir: string; qdrantUrl: string | undefined };
@@ -209,6 +229,8 @@ export const SECRET_VARIABLES = new Set([
   "AUTH_SECRET",
   "METRICS_TOKEN",
   "AUTH_GITHUB_SECRET",
+  "BUDGET_ALERT_WEBHOOK_URL",
+  "BUDGET_ALERT_WEBHOOK_SECRET",
 ]);
 
 export class EnvError extends Error {
@@ -230,6 +252,9 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new EnvError(variable, issue.message);
   }
   const e = result.data;
+  if (e.BUDGET_ALERT_WEBHOOK_URL && !e.BUDGET_ALERT_WEBHOOK_SECRET) {
+    throw new EnvError("BUDGET_ALERT_WEBHOOK_SECRET", "set when BUDGET_ALERT_WEBHOOK_URL is (a random string of at least 16 characters: the webhook's signing key)");
+  }
   const qdrantUrl = e.QDRANT_URL ?? (e.QDRANT_HOST ? `http://${e.QDRANT_HOST}:${e.QDRANT_PORT ?? 6333}` : undefined);
   return { ...e, dataDir: path.resolve(e.DATA_DIR), qdrantUrl };
 }

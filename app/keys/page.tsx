@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
+import { BudgetAlertSettings, BudgetAlertsBanner } from "@/components/budget-alerts";
 import { KeysManager } from "@/components/keys-manager";
 import { PageHeader } from "@/components/page-header";
 import { callerFor } from "@/server/trpc/server-caller";
@@ -16,7 +17,9 @@ export default async function KeysPage() {
         title="API keys"
         description="Keys that other services and scripts use to call the gateway, with their tier, scopes, budget and last use."
       />
+      <BudgetAlertsBanner />
       <KeysManager initialKeys={keys} isAdmin={me.role === "admin"} />
+      <BudgetAlertSettings keys={keys.filter((k) => !k.revokedAt && (k.userId === me.userId || me.role === "admin")).map((k) => ({ id: k.id, name: k.name }))} />
     </>
   );
 }

@@ -101,6 +101,7 @@ export const securityCommands: Command[] = [
       budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD for this key" },
       admin: { type: "boolean", description: "An admin key: sees all usage, keys and collections" },
       scopes: { type: "string", placeholder: "a,b", description: "Limit to scopes: generate, embeddings, vectors, usage:read, admin (default: all but admin)" },
+      "cache-responses": { type: "boolean", description: "Answer the key's temperature-0 generations from the response cache unless a request says otherwise" },
       json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' },
     },
     async run(v: Values, io) {
@@ -118,6 +119,7 @@ export const securityCommands: Command[] = [
           monthlyBudgetUsd: budgetOption(v.budget) ?? undefined,
           isAdmin: Boolean(v.admin),
           scopes: scopes as never,
+          cacheResponses: Boolean(v["cache-responses"]),
         }),
       );
       if (v.json) {

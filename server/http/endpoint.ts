@@ -21,6 +21,8 @@ import { isMetricsToken } from "../services/metrics-access.ts";
 import { checkRateLimit, rateLimitHeaders, type RateLimitState } from "../services/rate-limits.ts";
 import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
 import { requestIdFrom } from "./request-id.ts";
+import { BufferedResponse } from "../web/buffered-response.ts";
+import { BodyTooLarge, readBodyWithin } from "../web/node-request.ts";
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -59,8 +61,51 @@ type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = {
   query?: Q;
   /** Largest body accepted, in bytes; MAX_BODY_BYTES by default. */
   maxBodyBytes?: number;
+  /** For the OpenAPI document only (server/http/openapi.ts); never used to process a request. */
+  doc?: RouteDoc;
   handler: (args: HandlerArgs<z.infer<B>, z.infer<Q>>) => Promise<Response | unknown>;
 };
+
+/** What the OpenAPI document says about a route beyond its schemas. */
+export type RouteDoc = {
+  summary: string;
+  description?: string;
+  /** The 200 answer's schema, where one exists. */
+  response?: z.ZodType;
+  /** The 200 answer is (or may be) a text/event-stream; `true` also documents a stream when the body asks for one. */
+  stream?: boolean;
+  /** The 200 answer's content type when it is not JSON (e.g. Prometheus text). */
+  contentType?: string;
+};
+
+/** A route's declaration as the OpenAPI generator reads it (the same schemas that validate requests). */
+export type RouteMeta = {
+  access: Access;
+  scope?: Scope;
+  rateLimit?: string | false;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  maxBodyBytes?: number;
+  doc?: RouteDoc;
+};
+
+/** An endpoint's declaration: the methods it serves and how its errors are shaped. */
+export type EndpointMeta = { methods: Partial<Record<Exclude<HttpMethod, "HEAD">, RouteMeta>>; errorFormat: ErrorFormat };
+
+// Metadata kept beside the handlers (not on them), so the handlers stay plain functions and records.
+// Process-wide: the server code is loaded twice in one process (the lean host's copy and Next's
+// route bundles, see server/errors.ts), and either copy's generator must find either copy's routes.
+const META_REGISTRY = Symbol.for("model-service.endpoint-meta");
+const registry = ((globalThis as { [META_REGISTRY]?: { routes: WeakMap<Route, RouteMeta>; endpoints: WeakMap<object, EndpointMeta> } })[
+  META_REGISTRY
+] ??= { routes: new WeakMap(), endpoints: new WeakMap() });
+const routeMetas = registry.routes;
+const endpointMetas = registry.endpoints;
+
+/** The declaration of an endpoint built with `endpoint()` (its handlers record), for the OpenAPI document. */
+export function endpointMeta(handlers: object): EndpointMeta | undefined {
+  return endpointMetas.get(handlers);
+}
 
 export type Route = (
   req: Request,
@@ -74,7 +119,7 @@ export type Route = (
 export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(
   spec: RouteSpec<B, Q>,
 ): Route {
-  return async (req, ctx, requestId, log, errorFormat) => {
+  const r: Route = async (req, ctx, requestId, log, errorFormat) => {
     const identity = await authorize(spec, req.headers);
     let limited: RateLimitState | undefined;
     if (identity.kind !== "anonymous" && spec.rateLimit !== false) {
@@ -91,6 +136,9 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
     for (const [k, v] of Object.entries(rateLimitHeaders(limited))) res.headers.set(k, v);
     return res;
   };
+  const { access, scope, rateLimit, body, query, maxBodyBytes, doc } = spec;
+  routeMetas.set(r, { access, scope, rateLimit, body, query, maxBodyBytes, doc });
+  return r;
 }
 
 /** Who may call: public routes never look at credentials, so a bad key cannot make them fail. */
@@ -164,13 +212,20 @@ export function endpoint(
       return method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
     };
   }
+  const meta: EndpointMeta = { methods: {}, errorFormat: options.errorFormat ?? "default" };
+  for (const [method, r] of Object.entries(methods) as [Exclude<HttpMethod, "HEAD">, Route][]) {
+    const m = routeMetas.get(r);
+    if (m) meta.methods[method] = m;
+  }
+  endpointMetas.set(out, meta);
   return out;
 }
 
+/** A JSON answer; its body stays a string until someone reads it (server/web/buffered-response.ts). */
 export function json(data: unknown, init?: ResponseInit): Response {
   const headers = new Headers(init?.headers);
   headers.set("Content-Type", "application/json; charset=utf-8");
-  return new Response(JSON.stringify(data), { ...init, headers });
+  return new BufferedResponse(JSON.stringify(data), { ...init, headers });
 }
 
 /** Maps any thrown value to the JSON error shape; internals of an unexpected error stay in the log. */
@@ -217,21 +272,14 @@ async function readJson(req: Request, limit: number): Promise<unknown> {
   }
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  if (!req.body) throw new AppError("invalid_request", "A JSON request body is required");
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
+  let bytes: Buffer | null;
+  try {
+    bytes = await readBodyWithin(req, limit);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw tooLarge(limit);
+    throw err;
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = bytes ? bytes.toString("utf8") : "";
   if (!text.trim()) throw new AppError("invalid_request", "A JSON request body is required");
   try {
     return JSON.parse(text);

@@ -6,6 +6,7 @@ import "server-only";
 // and an error after the first byte becomes that protocol's error frame.
 import type { Logger } from "pino";
 import { errorResponse } from "./endpoint.ts";
+import { IterableResponse } from "../web/iterable-response.ts";
 import type { ErrorFormat } from "./error-formats.ts";
 
 export type Frame = { event?: string; data: unknown };
@@ -33,51 +34,48 @@ export function encodeFrames(frames: Frame[]): Uint8Array {
 export async function eventStreamResponse<T>(
   events: AsyncGenerator<T, void, undefined>,
   streamEncoder: StreamEncoder<T>,
-  opts: { requestId: string; log: Logger; errorFormat: ErrorFormat; headers?: Record<string, string> },
+  /** `headers` may be a function: it is called after the first event (e.g. the response cache's status). */
+  opts: { requestId: string; log: Logger; errorFormat: ErrorFormat; headers?: Record<string, string> | (() => Record<string, string>) },
 ): Promise<Response> {
   const first = await events.next(); // throws before any byte is sent: the wrapper maps it to a status
-  let closed = false;
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
+  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
+    let finished = false;
+    try {
       if (first.done) {
-        controller.enqueue(encodeFrames(streamEncoder.end()));
-        controller.close();
-      } else {
-        controller.enqueue(encodeFrames(streamEncoder.frames(first.value)));
+        finished = true;
+        yield encodeFrames(streamEncoder.end());
+        return;
       }
-    },
-    async pull(controller) {
+      yield encodeFrames(streamEncoder.frames(first.value));
       try {
-        // Events that make no frame are skipped here: a pull that enqueues nothing may not be called again.
         for (;;) {
           const next = await events.next();
           if (next.done) {
-            controller.enqueue(encodeFrames(streamEncoder.end()));
-            controller.close();
+            finished = true;
+            yield encodeFrames(streamEncoder.end());
             return;
           }
+          // Events that make no frame are skipped.
           const frames = streamEncoder.frames(next.value);
-          if (frames.length) return controller.enqueue(encodeFrames(frames));
+          if (frames.length) yield encodeFrames(frames);
         }
       } catch (err) {
-        if (closed) return;
+        finished = true;
         const res = errorResponse(err, opts.requestId, opts.log, opts.errorFormat);
-        controller.enqueue(encodeFrames(streamEncoder.error(await res.json())));
-        controller.close();
+        yield encodeFrames(streamEncoder.error(await res.json()));
       }
-    },
-    async cancel() {
-      closed = true;
-      await events.return(undefined);
-    },
-  });
-  return new Response(body, {
+    } finally {
+      // The client left (return() at a yield): stop the events, which aborts the upstream call.
+      if (!finished) await events.return(undefined);
+    }
+  }
+  return new IterableResponse(chunks(), {
     headers: {
       "Content-Type": "text/event-stream; charset=utf-8",
       "Cache-Control": "no-cache, no-transform",
       Connection: "keep-alive",
       "X-Accel-Buffering": "no",
-      ...opts.headers,
+      ...(typeof opts.headers === "function" ? opts.headers() : opts.headers),
     },
   });
 }

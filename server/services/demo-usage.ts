@@ -8,7 +8,8 @@ import "server-only";
 // The traffic: a weekday pattern (weekends at about a third), business hours with nightly batch
 // jobs, slow growth, day-to-day noise, one incident day with many errors; several OpenAI and
 // Anthropic models, streams with a time to first token, embeddings, cached prompt tokens, reasoning
-// tokens, and costs at the catalogue's price of each moment. Event ids derive from the user, the
+// tokens, answers from the response and embedding caches (status cached, with the cost they saved),
+// and costs at the catalogue's price of each moment. Event ids derive from the user, the
 // day and a counter, and inserts are idempotent: running it again adds nothing for days it wrote.
 import { getDatabase } from "../db/index.ts";
 import { AppError } from "../errors.ts";
@@ -135,6 +136,8 @@ function logNormal(random: () => number, median: number, sigma: number): number 
 /** The events of one UTC day for one user's keys (deterministic). */
 export function demoDay(day: string, userId: string, keyIds: Record<string, string>, options: { perDay: number; dayIndex: number; days: number; until: number }): UsageEventInput[] {
   const random = rng(`${userId}:${day}`);
+  // Its own sequence, so that the cached answers leave the other events as they were.
+  const cacheRandom = rng(`${userId}:${day}:response-cache`);
   const weekday = new Date(`${day}T00:00:00Z`).getUTCDay();
   const weekFactor = weekday === 0 ? 0.28 : weekday === 6 ? 0.34 : weekday === 1 ? 1.08 : 1;
   const growth = 1 + (0.4 * options.dayIndex) / Math.max(1, options.days);
@@ -175,6 +178,32 @@ export function demoDay(day: string, userId: string, keyIds: Record<string, stri
       latencyMs = errorCode === "timeout" ? 30_000 + random() * 2_000 : logNormal(random, 250, 0.5);
     }
     const usage = { inputTokens: input, outputTokens, cachedInputTokens, reasoningTokens };
+    // Some repeated temperature-0 requests and embeddings are answered from the response or
+    // embedding cache: no tokens billed, the cost they would have had saved.
+    if (!failed && cacheRandom() < (embedding ? 0.2 : 0.06)) {
+      const none = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
+      events.push({
+        id: `demo-${userId}-${day}-${n}`,
+        createdAt,
+        requestId: null,
+        endpoint,
+        modelId,
+        provider,
+        apiKeyId: keyIds[profile.key] ?? null,
+        userId,
+        status: "cached",
+        errorCode: null,
+        stream,
+        ...none,
+        inputCost: 0n,
+        outputCost: 0n,
+        totalCost: 0n,
+        savedCost: costOf(pricingFor(modelId, createdAt), usage).totalCost,
+        latencyMs: 1,
+        ttftMs: stream ? 1 : null,
+      });
+      continue;
+    }
     events.push({
       id: `demo-${userId}-${day}-${n}`,
       createdAt,

@@ -11,7 +11,8 @@ import type { Provider } from "../providers/types.ts";
 import type { Identity } from "./auth.ts";
 import { providerErrorToAppError } from "./generation.ts";
 import { modelAvailability, pricingFor, resolveModel, type CatalogueModel } from "./models.ts";
-import type { Cost } from "./pricing.ts";
+import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embedding-cache.ts";
+import { costOf, type Cost, type Pico } from "./pricing.ts";
 import { recordCall } from "./usage.ts";
 
 /** Texts per request (OpenAI's own limit per call); more answer 413. */
@@ -23,6 +24,8 @@ export type EmbedInput = {
   /** Output size, for models that can shorten their vectors (text-embedding-3-*, local-hash-384). */
   dimensions?: number;
   user?: string;
+  /** The embedding cache (embedding-cache.ts): on unless false. */
+  cache?: boolean;
 };
 
 export type EmbedContext = {
@@ -40,6 +43,8 @@ export type EmbedOutcome = {
   usage: { inputTokens: number };
   cost: Cost;
   latencyMs: number;
+  /** Texts answered from the embedding cache, and what they would have cost. */
+  cached: { texts: number; savedCost: Pico };
 };
 
 /** The catalogue's embedding model and the provider that can serve it now, or the reason it cannot. */
@@ -72,17 +77,21 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   const timeout = AbortSignal.timeout(loadEnv().PROVIDER_TIMEOUT_MS);
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
 
+  // Only the texts the cache does not hold go to the provider; `complete` puts the answer back in order.
+  const cache = await lookupEmbeddings(model, input.dimensions, input.texts, embeddingCacheApplies(model, input.cache));
   const embeddings: number[][] = [];
+  const tokensPerText: number[] = [];
   let inputTokens = 0;
   try {
     // One batch after the other, so the answer keeps the order of the texts.
-    for (let i = 0; i < input.texts.length; i += provider.maxEmbeddingsPerCall) {
-      const batch = input.texts.slice(i, i + provider.maxEmbeddingsPerCall);
+    for (let i = 0; i < cache.toEmbed.length; i += provider.maxEmbeddingsPerCall) {
+      const batch = cache.toEmbed.slice(i, i + provider.maxEmbeddingsPerCall);
       const result = await provider.generateEmbeddings({ model: model.id, texts: batch, dimensions: input.dimensions, user: input.user }, { signal });
       if (result.embeddings.length !== batch.length) {
         throw new AppError("provider_error", `${model.provider} (${model.id}) returned ${result.embeddings.length} embeddings for ${batch.length} texts`);
       }
       embeddings.push(...result.embeddings);
+      tokensPerText.push(...apportionTokens(batch, result.usage.inputTokens));
       inputTokens += result.usage.inputTokens;
     }
   } catch (err) {
@@ -93,9 +102,20 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
     record(identity, model, ctx, inputTokens, "error", performance.now() - started, ctx.signal?.aborted ? "client_closed" : error.code);
     throw error;
   }
+  const all = cache.complete(embeddings, tokensPerText);
+  const savedCost = cache.hits ? costOf(pricingFor(model.id), { inputTokens: cache.hitTokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost : 0n;
   const latencyMs = performance.now() - started;
-  const cost = record(identity, model, ctx, inputTokens, "success", latencyMs);
-  return { model: model.id, provider: model.provider, embeddings, usage: { inputTokens }, cost, latencyMs: Math.round(latencyMs) };
+  const status = cache.toEmbed.length === 0 && cache.hits > 0 ? "cached" : "success";
+  const cost = record(identity, model, ctx, inputTokens, status, latencyMs, undefined, savedCost);
+  return {
+    model: model.id,
+    provider: model.provider,
+    embeddings: all,
+    usage: { inputTokens },
+    cost,
+    latencyMs: Math.round(latencyMs),
+    cached: { texts: cache.hits, savedCost },
+  };
 }
 
 function record(
@@ -103,9 +123,10 @@ function record(
   model: CatalogueModel,
   ctx: EmbedContext,
   inputTokens: number,
-  status: "success" | "error",
+  status: "success" | "error" | "cached",
   latencyMs: number,
   errorCode?: string,
+  savedCost?: Pico,
 ): Cost {
   return recordCall({
     identity,
@@ -119,5 +140,6 @@ function record(
     stream: false,
     latencyMs,
     requestId: ctx.requestId,
+    savedCost,
   });
 }

@@ -3,6 +3,7 @@ import "server-only";
 // a deadline per request, upstream aborts when the caller leaves, and exactly one usage event per
 // call (success or failure, plain or streamed). REST and tRPC both call `generate` / `generateStream`.
 import { randomUUID } from "node:crypto";
+import { startDeadline, type Deadline } from "./deadline.ts";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { getProvider } from "../providers/registry.ts";
@@ -21,7 +22,8 @@ import {
 import type { Identity } from "./auth.ts";
 import { assertWithinBudget } from "./budgets.ts";
 import { modelAvailability, pricingFor, resolveModel } from "./models.ts";
-import type { Cost } from "./pricing.ts";
+import type { Cost, Pico } from "./pricing.ts";
+import { lookupResponse, replayAsStream, type CacheRequest, type CacheStatus } from "./response-cache.ts";
 import { countPromptTokens, countTextTokens } from "./tokens.ts";
 import { recordCall } from "./usage.ts";
 
@@ -42,6 +44,8 @@ export type GenerateInput = {
   fallbacks?: string[];
   /** Overall deadline for the call, retries included. */
   timeoutMs?: number;
+  /** The response cache: whether to use it, and the TTL of a new entry (response-cache.ts). */
+  cache?: CacheRequest;
 };
 
 export type CallContext = {
@@ -51,6 +55,8 @@ export type CallContext = {
   requestId: string;
   /** Aborts when the caller goes away. */
   signal?: AbortSignal;
+  /** Told the response cache's status before the first event (for the response header). */
+  onCacheStatus?: (status: CacheStatus) => void;
 };
 
 export type GenerateOutcome = {
@@ -65,6 +71,10 @@ export type GenerateOutcome = {
   cost: Cost;
   latencyMs: number;
   ttftMs?: number;
+  /** Set when the response cache was asked for. */
+  cache?: CacheStatus;
+  /** A cache hit: what the answer would have cost. */
+  savedCost?: Pico;
 };
 
 /**
@@ -225,13 +235,8 @@ class UpstreamClock {
   }
 }
 
-type Deadline = { signal: AbortSignal; deadline: number };
-
 function deadlineFor(input: GenerateInput, ctx: CallContext): Deadline {
-  const timeoutMs = input.timeoutMs ?? loadEnv().PROVIDER_TIMEOUT_MS;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
-  return { signal, deadline: Date.now() + timeoutMs };
+  return startDeadline(input.timeoutMs ?? loadEnv().PROVIDER_TIMEOUT_MS, ctx.signal);
 }
 
 function completeUsage(usage: TokenUsage | undefined, input: GenerateInput, text: string): TokenUsage {
@@ -248,57 +253,66 @@ function outputText(text: string, toolCalls: readonly ToolCall[]): string {
 /** One plain (non-streamed) generation. */
 export async function generate(input: GenerateInput, ctx: CallContext): Promise<GenerateOutcome> {
   const chain = candidateModels(input);
+  const cached = await lookupResponse(input, chain[0]!, ctx, false);
+  if (cached.outcome) return cached.outcome;
   await checkBudget(chain, ctx);
   const started = performance.now();
-  const { signal, deadline } = deadlineFor(input, ctx);
-  const waited = new UpstreamClock();
-  let lastError: unknown;
-  let lastModel = chain[0]!;
-  for (const model of chain) {
-    lastModel = model;
-    const provider = providerFor(model);
-    if (provider instanceof AppError) {
-      lastError = provider;
-      continue;
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await waited.on(provider.generateText(toRequest(model, input), { signal }));
-        const latencyMs = performance.now() - started;
-        const cost = recordCall({
-          identity: ctx.identity,
-          endpoint: ctx.endpoint,
-          modelId: model.id,
-          provider: model.provider,
-          price: pricingFor(model.id),
-          usage: result.usage,
-          status: "success",
-          stream: false,
-          latencyMs,
-          upstreamMs: waited.ms,
-          requestId: ctx.requestId,
-        });
-        return {
-          id: result.id ?? `gen-${randomUUID()}`,
-          model: model.id,
-          provider: model.provider,
-          text: result.text,
-          ...(result.toolCalls?.length ? { toolCalls: result.toolCalls } : {}),
-          finishReason: result.finishReason,
-          usage: result.usage,
-          cost,
-          latencyMs: Math.round(latencyMs),
-        };
-      } catch (err) {
-        lastError = err;
-        if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
+  const { signal, deadline, release } = deadlineFor(input, ctx);
+  try {
+    const waited = new UpstreamClock();
+    let lastError: unknown;
+    let lastModel = chain[0]!;
+    for (const model of chain) {
+      lastModel = model;
+      const provider = providerFor(model);
+      if (provider instanceof AppError) {
+        lastError = provider;
+        continue;
       }
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const result = await waited.on(provider.generateText(toRequest(model, input), { signal }));
+          const latencyMs = performance.now() - started;
+          const cost = recordCall({
+            identity: ctx.identity,
+            endpoint: ctx.endpoint,
+            modelId: model.id,
+            provider: model.provider,
+            price: pricingFor(model.id),
+            usage: result.usage,
+            status: "success",
+            stream: false,
+            latencyMs,
+            upstreamMs: waited.ms,
+            requestId: ctx.requestId,
+          });
+          const outcome: GenerateOutcome = {
+            id: result.id ?? `gen-${randomUUID()}`,
+            model: model.id,
+            provider: model.provider,
+            text: result.text,
+            ...(result.toolCalls?.length ? { toolCalls: result.toolCalls } : {}),
+            finishReason: result.finishReason,
+            usage: result.usage,
+            cost,
+            latencyMs: Math.round(latencyMs),
+            ...(cached.status ? { cache: cached.status } : {}),
+          };
+          cached.store(outcome);
+          return outcome;
+        } catch (err) {
+          lastError = err;
+          if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
+        }
+      }
+      if (signal.aborted || !worthFallingBack(lastError)) break;
     }
-    if (signal.aborted || !worthFallingBack(lastError)) break;
+    const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
+    recordFailure(lastModel, input, ctx, error, performance.now() - started, false);
+    throw error;
+  } finally {
+    release();
   }
-  const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
-  recordFailure(lastModel, input, ctx, error, performance.now() - started, false);
-  throw error;
 }
 
 function abortError(ctx: CallContext, model: Model): AppError {
@@ -340,76 +354,79 @@ function recordFailure(
  */
 export async function* generateStream(input: GenerateInput, ctx: CallContext): AsyncGenerator<GenerationEvent, void, undefined> {
   const chain = candidateModels(input);
+  const cached = await lookupResponse(input, chain[0]!, ctx, true);
+  if (cached.outcome) return yield* replayAsStream(cached.outcome);
   await checkBudget(chain, ctx);
   const started = performance.now();
-  const { signal, deadline } = deadlineFor(input, ctx);
-  const waited = new UpstreamClock();
-  let lastError: unknown;
-  let lastModel = chain[0]!;
-  for (const model of chain) {
-    lastModel = model;
-    const provider = providerFor(model);
-    if (provider instanceof AppError) {
-      lastError = provider;
-      continue;
-    }
-    for (let attempt = 0; ; attempt++) {
-      // The upstream call is aborted when the caller leaves, the deadline passes, or the consumer stops.
-      const upstream = new AbortController();
-      const onAbort = () => upstream.abort(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      let text = "";
-      const toolCalls: ToolCall[] = [];
-      let ttftMs: number | undefined;
-      let finished = false;
-      let recorded = false;
-      try {
-        let usage: TokenUsage | undefined;
-        let finishReason: FinishReason = "stop";
-        let id: string | undefined;
-        // For a stream, the whole time it is open counts as waiting (on the provider or the caller reading).
-        const streamOpened = performance.now();
-        for await (const part of provider.streamText(toRequest(model, input), { signal: upstream.signal })) {
-          if (part.type === "text-delta") {
-            if (!part.text) continue;
-            ttftMs ??= performance.now() - started;
-            text += part.text;
-            yield { type: "delta", text: part.text, model: model.id };
-          } else if (part.type === "tool-call-delta") {
-            ttftMs ??= performance.now() - started;
-            const call = (toolCalls[part.index] ??= { id: "", name: "", arguments: "" });
-            if (part.id) call.id = part.id;
-            if (part.name) call.name = part.name;
-            call.arguments += part.argumentsDelta;
-            yield { type: "tool-call", index: part.index, id: part.id, name: part.name, argumentsDelta: part.argumentsDelta, model: model.id };
-          } else {
-            usage = part.usage;
-            finishReason = part.finishReason;
-            id = part.id;
+  const { signal, deadline, release } = deadlineFor(input, ctx);
+  try {
+    const waited = new UpstreamClock();
+    let lastError: unknown;
+    let lastModel = chain[0]!;
+    for (const model of chain) {
+      lastModel = model;
+      const provider = providerFor(model);
+      if (provider instanceof AppError) {
+        lastError = provider;
+        continue;
+      }
+      for (let attempt = 0; ; attempt++) {
+        // The upstream call is aborted when the caller leaves, the deadline passes, or the consumer stops.
+        const upstream = new AbortController();
+        const onAbort = () => upstream.abort(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        let text = "";
+        const toolCalls: ToolCall[] = [];
+        let ttftMs: number | undefined;
+        let finished = false;
+        let recorded = false;
+        try {
+          let usage: TokenUsage | undefined;
+          let finishReason: FinishReason = "stop";
+          let id: string | undefined;
+          let complete = false; // the provider sent its finish (a stream that just stops is not cached)
+          // For a stream, the whole time it is open counts as waiting (on the provider or the caller reading).
+          const streamOpened = performance.now();
+          for await (const part of provider.streamText(toRequest(model, input), { signal: upstream.signal })) {
+            if (part.type === "text-delta") {
+              if (!part.text) continue;
+              ttftMs ??= performance.now() - started;
+              text += part.text;
+              yield { type: "delta", text: part.text, model: model.id };
+            } else if (part.type === "tool-call-delta") {
+              ttftMs ??= performance.now() - started;
+              const call = (toolCalls[part.index] ??= { id: "", name: "", arguments: "" });
+              if (part.id) call.id = part.id;
+              if (part.name) call.name = part.name;
+              call.arguments += part.argumentsDelta;
+              yield { type: "tool-call", index: part.index, id: part.id, name: part.name, argumentsDelta: part.argumentsDelta, model: model.id };
+            } else {
+              usage = part.usage;
+              finishReason = part.finishReason;
+              id = part.id;
+              complete = true;
+            }
           }
-        }
-        finished = true;
-        waited.ms += performance.now() - streamOpened;
-        const latencyMs = performance.now() - started;
-        const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
-        const cost = recordCall({
-          identity: ctx.identity,
-          endpoint: ctx.endpoint,
-          modelId: model.id,
-          provider: model.provider,
-          price: pricingFor(model.id),
-          usage: finalUsage,
-          status: "success",
-          stream: true,
-          latencyMs,
-          ttftMs,
-          upstreamMs: waited.ms,
-          requestId: ctx.requestId,
-        });
-        recorded = true;
-        yield {
-          type: "done",
-          outcome: {
+          finished = true;
+          waited.ms += performance.now() - streamOpened;
+          const latencyMs = performance.now() - started;
+          const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
+          const cost = recordCall({
+            identity: ctx.identity,
+            endpoint: ctx.endpoint,
+            modelId: model.id,
+            provider: model.provider,
+            price: pricingFor(model.id),
+            usage: finalUsage,
+            status: "success",
+            stream: true,
+            latencyMs,
+            ttftMs,
+            upstreamMs: waited.ms,
+            requestId: ctx.requestId,
+          });
+          recorded = true;
+          const outcome: GenerateOutcome = {
             id: id ?? `gen-${randomUUID()}`,
             model: model.id,
             provider: model.provider,
@@ -420,44 +437,49 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             cost,
             latencyMs: Math.round(latencyMs),
             ttftMs: ttftMs === undefined ? undefined : Math.round(ttftMs),
-          },
-        };
-        return;
-      } catch (err) {
-        lastError = err;
-        if (ttftMs !== undefined) {
-          // Bytes already went to the caller: no retry, no fallback; record what was streamed.
-          const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
-          recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
-          recorded = true;
-          throw error;
-        }
-        if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-        if (!finished) upstream.abort();
-        // The consumer stopped early (return() at a yield): record what was streamed so far.
-        if (!recorded && !finished && ttftMs !== undefined) {
-          recordCall({
-            identity: ctx.identity,
-            endpoint: ctx.endpoint,
-            modelId: model.id,
-            provider: model.provider,
-            price: pricingFor(model.id),
-            usage: completeUsage(undefined, input, outputText(text, toolCalls)),
-            status: "error",
-            errorCode: "client_closed",
-            stream: true,
-            latencyMs: performance.now() - started,
-            ttftMs,
-            requestId: ctx.requestId,
-          });
+            ...(cached.status ? { cache: cached.status } : {}),
+          };
+          if (complete) cached.store(outcome);
+          yield { type: "done", outcome };
+          return;
+        } catch (err) {
+          lastError = err;
+          if (ttftMs !== undefined) {
+            // Bytes already went to the caller: no retry, no fallback; record what was streamed.
+            const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
+            recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
+            recorded = true;
+            throw error;
+          }
+          if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
+        } finally {
+          signal.removeEventListener("abort", onAbort);
+          if (!finished) upstream.abort();
+          // The consumer stopped early (return() at a yield): record what was streamed so far.
+          if (!recorded && !finished && ttftMs !== undefined) {
+            recordCall({
+              identity: ctx.identity,
+              endpoint: ctx.endpoint,
+              modelId: model.id,
+              provider: model.provider,
+              price: pricingFor(model.id),
+              usage: completeUsage(undefined, input, outputText(text, toolCalls)),
+              status: "error",
+              errorCode: "client_closed",
+              stream: true,
+              latencyMs: performance.now() - started,
+              ttftMs,
+              requestId: ctx.requestId,
+            });
+          }
         }
       }
+      if (signal.aborted || !worthFallingBack(lastError)) break;
     }
-    if (signal.aborted || !worthFallingBack(lastError)) break;
+    const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
+    recordFailure(lastModel, input, ctx, error, performance.now() - started, true);
+    throw error;
+  } finally {
+    release();
   }
-  const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
-  recordFailure(lastModel, input, ctx, error, performance.now() - started, true);
-  throw error;
 }

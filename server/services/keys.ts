@@ -53,6 +53,8 @@ export type ResolvedKey = {
   expiresAt: number | null;
   /** Exact decimal string, or null: no budget on the key. */
   monthlyBudgetUsd: string | null;
+  /** Generations are answered from the response cache unless a request says otherwise (response-cache.ts). */
+  cacheResponses: boolean;
 };
 
 const RESOLVED_SELECT = {
@@ -64,6 +66,7 @@ const RESOLVED_SELECT = {
   revokedAt: true,
   expiresAt: true,
   monthlyBudgetUsd: true,
+  cacheResponses: true,
 } as const;
 
 type KeyCaches = { byHash: AuthCache<ResolvedKey | null>; byId: AuthCache<ResolvedKey | null> };
@@ -78,6 +81,7 @@ function toResolved(row: {
   revokedAt: Date | null;
   expiresAt: Date | null;
   monthlyBudgetUsd: { toFixed(n: number): string } | null;
+  cacheResponses: boolean;
 }): ResolvedKey {
   return {
     id: row.id,
@@ -88,6 +92,7 @@ function toResolved(row: {
     revoked: row.revokedAt !== null,
     expiresAt: row.expiresAt ? row.expiresAt.getTime() : null,
     monthlyBudgetUsd: row.monthlyBudgetUsd ? trimDecimal(row.monthlyBudgetUsd.toFixed(6)) : null,
+    cacheResponses: row.cacheResponses,
   };
 }
 
@@ -198,6 +203,7 @@ export type ApiKeyView = {
   userId: string | null;
   userEmail: string | null;
   monthlyBudgetUsd: string | null;
+  cacheResponses: boolean;
   lastUsedAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
@@ -213,6 +219,7 @@ const VIEW_SELECT = {
   isAdmin: true,
   userId: true,
   monthlyBudgetUsd: true,
+  cacheResponses: true,
   lastUsedAt: true,
   expiresAt: true,
   revokedAt: true,
@@ -245,6 +252,8 @@ export const createKeyInput = z.object({
   userEmail: z.string().optional(),
   monthlyBudgetUsd: usdSchema.nullable().optional(),
   expiresAt: z.coerce.date().optional(),
+  /** Answer this key's generations from the response cache (temperature 0) unless a request says otherwise. */
+  cacheResponses: z.boolean().optional(),
 });
 export type CreateKeyInput = z.input<typeof createKeyInput>;
 
@@ -308,6 +317,7 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
       userId,
       monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
       expiresAt: input.expiresAt ?? null,
+      cacheResponses: input.cacheResponses ?? false,
     },
     select: VIEW_SELECT,
   });
@@ -373,6 +383,7 @@ export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: str
         userId: old.userId,
         monthlyBudgetUsd: old.monthlyBudgetUsd ? old.monthlyBudgetUsd.toFixed(6) : null,
         expiresAt: old.expiresAt,
+        cacheResponses: old.cacheResponses,
       },
       select: VIEW_SELECT,
     }),
@@ -381,3 +392,10 @@ export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: str
   return { key, apiKey: toView(created), revoked: toView(revoked) };
 }
 
+/** Turns the key's response caching on or off (response-cache.ts); every instance sees it within a second. */
+export async function setApiKeyResponseCache(actor: Actor, id: string, cacheResponses: boolean): Promise<ApiKeyView> {
+  await manageableKey(actor, id);
+  const row = await (await getDb()).apiKey.update({ where: { id }, data: { cacheResponses }, select: VIEW_SELECT });
+  await publishInvalidation({ kind: "key", id });
+  return toView(row);
+}

@@ -15,7 +15,7 @@ import { getDatabase, type DatabaseHandle } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
-import { getProvider } from "../providers/registry.ts";
+import { BUILT_IN_PROVIDER_IDS, getProvider, listProviders } from "../providers/registry.ts";
 import type { Provider } from "../providers/types.ts";
 import { normalizePrice, shippedCatalogue, type CatalogueEntry, type ModelType } from "./catalogue-data.ts";
 import { formatUsd, parsePriceMicros, type Price } from "./pricing.ts";
@@ -841,6 +841,29 @@ export function priceHistory(idOrAlias: string): PriceHistoryEntry[] {
 
 export function modelAvailability(model: CatalogueModel | string): Availability {
   return modelCatalogue().availability(model);
+}
+
+export type ModelProviderInfo = {
+  id: string;
+  name: string;
+  /** OpenAI itself (its base URL may point at any compatible server) or an OPENAI_COMPATIBLE_PROVIDERS entry: an admin can add models served by it. */
+  openAICompatible: boolean;
+  available: boolean;
+  reason: string | null;
+};
+
+/** The providers models can be served by, with whether each is configured (and why not). */
+export function modelProviders(): ModelProviderInfo[] {
+  return listProviders().map((p) => {
+    const status = p.status();
+    return {
+      id: p.id,
+      name: p.name,
+      openAICompatible: p.id === "openai" || !BUILT_IN_PROVIDER_IDS.has(p.id),
+      available: status.available,
+      reason: status.available ? null : status.reason,
+    };
+  });
 }
 
 export function updateModel(idOrAlias: string, patch: ModelPatch, actorId: string): Promise<CatalogueModel> {

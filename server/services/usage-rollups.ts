@@ -7,7 +7,7 @@
 //                                        provider, endpoint, status (filtered statistics)
 //   usage_daily_dims, usage_hourly_dims  per UTC day / hour and kind: the totals and one row per
 //                                        value of each dimension (unfiltered statistics)
-// Every table carries requests, tokens, the exact cost, the latency sum and a packed latency
+// Every table carries requests, tokens, the exact cost, the cost the caches saved, the latency sum and a packed latency
 // histogram (latency-histogram.ts). Each upsert takes its rows in key order, so that two writers
 // (two instances) that touch the same roll-up rows lock them in the same order and wait for each
 // other rather than deadlock.
@@ -41,6 +41,7 @@ const MEASURES = [
   "cost",
   "latency_ms_sum",
   "latency_hist",
+  "saved_cost",
 ] as const;
 const DIM_MEASURES = [...MEASURES, "errors"] as const;
 
@@ -50,7 +51,7 @@ const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) =
 /**
  * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
  * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, the
- * token columns, total_cost and latency_ms, as usage_events has them.
+ * token columns, total_cost, latency_ms and saved_cost, as usage_events has them.
  */
 export function rollupCtes(source: string): string {
   const keys = KEY_COLUMNS.join(", ");
@@ -59,7 +60,7 @@ rollup_events AS (
   SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AS hour_utc,
     coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status,
     ${kindSql("endpoint")} AS kind,
-    input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms,
+    input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
     ${latencyHistSql("latency_ms")} AS hist
   FROM ${source}
 ),
@@ -68,7 +69,7 @@ rollup_hours AS (
   SELECT hour_utc, ${keys}, kind,
     count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
-    sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist,
+    sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist, sum(saved_cost) AS saved_cost,
     (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
   FROM rollup_events
   GROUP BY hour_utc, ${keys}, kind

@@ -183,7 +183,7 @@ LEFT JOIN api_keys k ON g.dim = 'api_key' AND k.id = g.value
 LEFT JOIN users u ON g.dim = 'user' AND u.id = g.value`;
 }
 
-type Source = {
+export type Source = {
   /** A query of the rows to sum: `day` (the local day) and the roll-up's columns, filtered. */
   rows: string;
   /** The same as a derived table `x`. */
@@ -196,13 +196,13 @@ type Source = {
 
 const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status"];
 const DIM_COLUMNS = ["kind", "dim", "value"];
-const SUMMED = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "latency_ms_sum", "latency_hist"];
+const SUMMED = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "latency_ms_sum", "latency_hist", "saved_cost"];
 
 /**
  * The rows of one range. Days that are UTC days read the daily table; local days elsewhere read
  * the daily table plus hourly corrections (planLocalDays), each row weighted +1 or -1.
  */
-function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: string }, params: unknown[]): Source {
+export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: string }, params: unknown[]): Source {
   const dims = r.filters.length === 0;
   const p = (v: unknown) => {
     params.push(v);

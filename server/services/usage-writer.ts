@@ -33,6 +33,8 @@ export type UsageEventInput = {
   inputCost: Pico;
   outputCost: Pico;
   totalCost: Pico;
+  /** What the response or embedding cache saved this call (0 when absent). */
+  savedCost?: Pico;
   latencyMs: number;
   ttftMs?: number | null;
 };
@@ -52,6 +54,8 @@ export type UsageWriterOptions = {
   maxBuffered?: number;
   /** File for events that could not be written (JSON lines); none: kept in memory only. */
   spoolFile?: string;
+  /** Called after each batch is in the database (budget alerts evaluate there, off the request path); must not throw. */
+  onWritten?: (batch: readonly UsageEventInput[]) => void;
 };
 
 export type UsageWriterStats = { queued: number; written: number; failedFlushes: number; spooled: number };
@@ -61,13 +65,13 @@ const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO usage_events (id, created_at, request_id, endpoint, model_id, provider, api_key_id, user_id,
     status, error_code, stream, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens,
-    input_cost, output_cost, total_cost, latency_ms, ttft_ms)
+    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost)
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[],
-    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[])
+    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[])
   ON CONFLICT (id) DO NOTHING
   RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, input_tokens, output_tokens,
-    cached_input_tokens, reasoning_tokens, total_cost, latency_ms
+    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost
 ),${rollupCtes("ins")}
 SELECT count(*)::int AS inserted FROM ins`;
 
@@ -165,6 +169,11 @@ export class UsageWriter {
       this.failures = 0;
       this.retryAt = 0;
       this.stats.written += batch.length;
+      try {
+        this.options.onWritten?.(batch);
+      } catch (err) {
+        this.options.log.warn({ err }, "a usage-written listener failed");
+      }
     }
   }
 
@@ -215,30 +224,33 @@ export function timeOrderedId(at: Date): string {
   return `${t.slice(0, 8)}-${t.slice(8)}-7${random.slice(15)}`;
 }
 
-type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost" | "totalCost"> & {
+type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost" | "totalCost" | "savedCost"> & {
   createdAt: string;
   inputCost: string;
   outputCost: string;
   totalCost: string;
+  savedCost?: string;
 };
 
-function serialise(e: QueuedEvent): SerialisedEvent {
+function serialise({ savedCost, ...e }: QueuedEvent): SerialisedEvent {
   return {
     ...e,
     createdAt: e.createdAt.toISOString(),
     inputCost: formatUsd(e.inputCost),
     outputCost: formatUsd(e.outputCost),
     totalCost: formatUsd(e.totalCost),
+    ...(savedCost ? { savedCost: formatUsd(savedCost) } : {}),
   };
 }
 
-function deserialise(e: SerialisedEvent): QueuedEvent {
+function deserialise({ savedCost, ...e }: SerialisedEvent): QueuedEvent {
   return {
     ...e,
     createdAt: new Date(e.createdAt),
     inputCost: parseUsd(e.inputCost),
     outputCost: parseUsd(e.outputCost),
     totalCost: parseUsd(e.totalCost),
+    ...(savedCost ? { savedCost: parseUsd(savedCost) } : {}),
   };
 }
 
@@ -265,5 +277,6 @@ function columns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => formatUsd(e.totalCost)),
     batch.map((e) => e.latencyMs),
     batch.map((e) => e.ttftMs ?? null),
+    batch.map((e) => formatUsd(e.savedCost ?? 0n)),
   ];
 }

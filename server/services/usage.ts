@@ -10,10 +10,21 @@ import { getLogger } from "../logger.ts";
 import type { TokenUsage } from "../providers/types.ts";
 import type { Identity } from "./auth.ts";
 import { observeCall, watchUsageWriter } from "./metrics.ts";
-import { costOf, usdNumber, type Cost, type Price } from "./pricing.ts";
-import { UsageWriter, type UsageStatus } from "./usage-writer.ts";
+import { costOf, usdNumber, type Cost, type Pico, type Price } from "./pricing.ts";
+import { UsageWriter, type UsageEventInput, type UsageStatus } from "./usage-writer.ts";
 
-const g = globalThis as unknown as { __modelServiceUsageWriter?: UsageWriter };
+const g = globalThis as unknown as {
+  __modelServiceUsageWriter?: UsageWriter;
+  __modelServiceUsageListeners?: Set<(batch: readonly UsageEventInput[]) => void>;
+};
+// On globalThis, like the writer: Next's bundles and the node:http host load separate copies of this module.
+const writtenListeners = (g.__modelServiceUsageListeners ??= new Set());
+
+/** Calls `listener` with each batch of events once it is in the database (budget alerts); returns an unsubscribe. */
+export function onUsageWritten(listener: (batch: readonly UsageEventInput[]) => void): () => void {
+  writtenListeners.add(listener);
+  return () => writtenListeners.delete(listener);
+}
 
 /** The process's usage writer, started on first use; its final flush is a shutdown hook. */
 export function usageWriter(): UsageWriter {
@@ -25,6 +36,9 @@ export function usageWriter(): UsageWriter {
     },
     log: getLogger().child({ component: "usage-writer" }),
     spoolFile: path.join(loadEnv().dataDir, "usage-spool.jsonl"),
+    onWritten: (batch) => {
+      for (const listener of writtenListeners) listener(batch);
+    },
   });
   writer.start();
   onShutdown("usage-writer", () => writer.stop());
@@ -54,6 +68,8 @@ export type CallRecord = {
   upstreamMs?: number | null;
   requestId?: string | null;
   at?: Date;
+  /** What a cache saved this call (status `cached`, or embeddings partly served from the cache). */
+  savedCost?: Pico;
 };
 
 /** Queues exactly one usage event for a call and returns its cost. Never waits for the database. */
@@ -77,6 +93,7 @@ export function recordCall(call: CallRecord): Cost & { eventId: string } {
     cachedInputTokens: usage.cachedInputTokens,
     reasoningTokens: usage.reasoningTokens,
     ...cost,
+    ...(call.savedCost ? { savedCost: call.savedCost } : {}),
     latencyMs: Math.round(call.latencyMs),
     ttftMs: call.ttftMs == null ? null : Math.round(call.ttftMs),
   });

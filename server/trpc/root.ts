@@ -9,6 +9,7 @@ import { modelsRouter } from "./routers/models.ts";
 import { vectorsRouter } from "./routers/vectors.ts";
 import { embeddingsRouter } from "./routers/embeddings.ts";
 import { usageRouter } from "./routers/usage.ts";
+import { budgetAlertsRouter } from "./routers/budget-alerts.ts";
 
 export const appRouter = createTRPCRouter({
   system: systemRouter,
@@ -19,6 +20,7 @@ export const appRouter = createTRPCRouter({
   vectors: vectorsRouter,
   embeddings: embeddingsRouter,
   usage: usageRouter,
+  budgetAlerts: budgetAlertsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,6 +11,7 @@ import { resetEnvForTests } from "@/server/env.ts";
 import { startHost, type RunningHost } from "@/server/host/server.ts";
 import { resetProvidersForTests } from "@/server/providers/registry.ts";
 import { CLI_ACTOR } from "@/server/services/auth.ts";
+import { resetCacheStoreForTests } from "@/server/services/cache-store.ts";
 import { setRetryPolicyForTests } from "@/server/services/generation.ts";
 import { createApiKey } from "@/server/services/keys.ts";
 import { resetModelCatalogueForTests } from "@/server/services/models.ts";
@@ -79,6 +80,7 @@ export function useCompatServer(kind: DatabaseKind): CompatServer {
     resetProvidersForTests();
     resetRateLimitersForTests();
     resetModelCatalogueForTests();
+    resetCacheStoreForTests(); // the caches' entries belong to the previous block's database
     setRetryPolicyForTests({ baseDelayMs: 5, maxDelayMs: 20 });
     host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
     key = (await createApiKey(CLI_ACTOR, { name: "compat" })).key;

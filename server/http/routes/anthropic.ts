@@ -6,21 +6,24 @@ import "server-only";
 import { generate, generateStream } from "../../services/generation.ts";
 import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessage } from "../compat/anthropic-messages.ts";
 import { eventStreamResponse } from "../event-stream.ts";
-import { endpoint, route } from "../endpoint.ts";
+import { cacheRequestFrom, cacheStatusTracker } from "../../services/response-cache.ts";
+import { endpoint, json, route } from "../endpoint.ts";
 
 export const anthropicMessages = endpoint(
   {
     POST: route({
       access: "user",
+      doc: { summary: "Anthropic-compatible Messages API (any catalogue model), plain or streamed", description: "Anthropic's request and response shapes; `stream: true` answers with Anthropic's server-sent events. Errors use Anthropic's error shape.", stream: true },
       scope: "generate",
       rateLimit: "generate",
       body: messagesBody,
       handler: async ({ body, identity, requestId, log, req }) => {
-        const ctx = { identity, endpoint: "/v1/messages", requestId, signal: req.signal };
-        const input = messagesInput(body);
-        if (!body.stream) return toMessage(await generate(input, ctx));
+        const cache = cacheStatusTracker();
+        const ctx = { identity, endpoint: "/v1/messages", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+        const input = { ...messagesInput(body), cache: cacheRequestFrom(req.headers) };
+        if (!body.stream) return json(toMessage(await generate(input, ctx)), { headers: cache.headers() });
         const encoder = messageEventEncoder({ id: newMessageId(), model: body.model });
-        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "anthropic" });
+        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "anthropic", headers: cache.headers });
       },
     }),
   },

@@ -7,6 +7,7 @@ import { endpoint, route } from "../endpoint.ts";
 export const whoami = endpoint({
   GET: route({
     access: "user",
+    doc: { summary: "Who the caller is: kind, user, key, role, tier, scopes, budgets" },
     handler: async ({ identity }) => {
       if (identity.kind === "anonymous") return null; // unreachable: access "user"
       return {

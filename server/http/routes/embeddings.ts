@@ -4,6 +4,7 @@ import "server-only";
 import { z } from "zod";
 import { generateEmbeddings } from "../../services/embeddings.ts";
 import { usdNumber } from "../../services/pricing.ts";
+import { embeddingCacheFrom } from "../../services/response-cache.ts";
 import { endpoint, route } from "../endpoint.ts";
 
 const body = z.object({
@@ -14,18 +15,21 @@ const body = z.object({
   }),
   dimensions: z.number().int().min(1).max(16_000).optional(),
   user: z.string().max(256).optional(),
+  /** The embedding cache (on by default): false sends every text to the provider. */
+  cache: z.boolean({ error: "cache must be true or false" }).optional(),
 });
 
 export const llmGenerateEmbeddings = endpoint({
   POST: route({
     access: "user",
+    doc: { summary: "Embeddings for a list of texts with a catalogue embedding model" },
     scope: "embeddings",
     rateLimit: "generate-embeddings",
     body,
     handler: async ({ body, identity, requestId, req }) => {
       const out = await generateEmbeddings(
         identity,
-        { model: body.model, texts: body.texts, dimensions: body.dimensions, user: body.user },
+        { model: body.model, texts: body.texts, dimensions: body.dimensions, user: body.user, cache: body.cache ?? embeddingCacheFrom(req.headers) },
         { endpoint: "/v1/llm/generate-embeddings", requestId, signal: req.signal },
       );
       return {
@@ -33,6 +37,8 @@ export const llmGenerateEmbeddings = endpoint({
         embeddings: out.embeddings,
         usage: { prompt_tokens: out.usage.inputTokens, total_tokens: out.usage.inputTokens },
         cost: usdNumber(out.cost.totalCost),
+        cached_texts: out.cached.texts,
+        saved_cost: usdNumber(out.cached.savedCost),
       };
     },
   }),

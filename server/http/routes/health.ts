@@ -6,6 +6,7 @@ import { endpoint, json, route } from "../endpoint.ts";
 export const health = endpoint({
   GET: route({
     access: "public",
+    doc: { summary: "Each dependency's state; 200 when all answer, else 503 (vectors never make it 503)" },
     handler: async () => {
       const report = await healthReport();
       return json(report, { status: report.status === "ok" ? 200 : 503, headers: { "Cache-Control": "no-store" } });
@@ -17,6 +18,7 @@ export const health = endpoint({
 export const ping = endpoint({
   GET: route({
     access: "public",
+    doc: { summary: "Liveness: {status: \"ok\", message: \"pong\"}" },
     handler: async () => json({ status: "ok", message: "pong" }, { headers: { "Cache-Control": "no-store" } }),
   }),
 });

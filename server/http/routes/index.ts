@@ -11,7 +11,10 @@ import { llmGenerateEmbeddings } from "./embeddings.ts";
 import { chatCompletions, embeddings, openaiModelById, openaiModels } from "./openai.ts";
 import { anthropicMessages } from "./anthropic.ts";
 import { embeddingUsage, llmCost, llmUsage } from "./usage.ts";
+import { llmSavings } from "./savings.ts";
 import { metrics } from "./metrics.ts";
+import { openApi } from "./openapi.ts";
+import { trpc } from "./trpc.ts";
 
 export const leanRoutes: readonly LeanRoute[] = [
   { pattern: "/health", handlers: health },
@@ -34,5 +37,8 @@ export const leanRoutes: readonly LeanRoute[] = [
   { pattern: "/v1/llm/usage", handlers: llmUsage },
   { pattern: "/v1/llm/embedding-usage", handlers: embeddingUsage },
   { pattern: "/v1/llm/cost", handlers: llmCost },
+  { pattern: "/v1/llm/savings", handlers: llmSavings },
   { pattern: "/metrics", handlers: metrics },
+  { pattern: "/v1/openapi.json", handlers: openApi },
+  { pattern: "/api/trpc/:procedure", handlers: trpc },
 ];

@@ -3,7 +3,8 @@ import "server-only";
 import { z } from "zod";
 import { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "../../services/generation.ts";
 import { usdNumber } from "../../services/pricing.ts";
-import { endpoint, route } from "../endpoint.ts";
+import { cacheRequestFrom, cacheStatusTracker } from "../../services/response-cache.ts";
+import { endpoint, json, route } from "../endpoint.ts";
 import { eventStreamResponse, type StreamEncoder } from "../event-stream.ts";
 
 export const generateBody = z.object({
@@ -21,6 +22,10 @@ export const generateBody = z.object({
   fallbacks: z.array(z.string().min(1)).max(5).optional(),
   /** Deadline for the whole call, retries included. */
   timeout_ms: z.number().int().positive().max(600_000).optional(),
+  /** The response cache: true (requests with temperature 0), "force" (any temperature) or false; default: the key's setting. */
+  cache: z.union([z.boolean(), z.literal("force")], { error: 'cache must be true, false or "force"' }).optional(),
+  /** Seconds a new cache entry lives (1 to RESPONSE_CACHE_MAX_TTL; default RESPONSE_CACHE_TTL). */
+  cache_ttl: z.number().int().positive().optional(),
 });
 
 export function toGenerateInput(body: z.infer<typeof generateBody>): GenerateInput {
@@ -55,6 +60,8 @@ export function toGenerateResponse(o: GenerateOutcome) {
     cost: { input_cost: usdNumber(o.cost.inputCost), output_cost: usdNumber(o.cost.outputCost), total_cost: usdNumber(o.cost.totalCost) },
     latency_ms: o.latencyMs,
     ...(o.ttftMs !== undefined ? { time_to_first_token_ms: o.ttftMs } : {}),
+    ...(o.cache ? { cache: o.cache } : {}),
+    ...(o.savedCost !== undefined ? { saved_cost: usdNumber(o.savedCost) } : {}),
   };
 }
 
@@ -72,14 +79,18 @@ const generateStreamEncoder: StreamEncoder<GenerationEvent> = {
 export const llmGenerate = endpoint({
   POST: route({
     access: "user",
+    doc: { summary: "Generate text with any catalogue model, plain or streamed", description: "`stream: true` answers with server-sent events: `{type: \"delta\", text}` frames, one `{type: \"done\", ...}` frame with the plain response, then `[DONE]`.", stream: true },
     scope: "generate",
     rateLimit: "generate",
     body: generateBody,
     handler: async ({ body, identity, requestId, log, req }) => {
-      const ctx = { identity, endpoint: "/v1/llm/generate", requestId, signal: req.signal };
-      const input = toGenerateInput(body);
-      if (body.stream) return eventStreamResponse(generateStream(input, ctx), generateStreamEncoder, { requestId, log, errorFormat: "default" });
-      return toGenerateResponse(await generate(input, ctx));
+      const cache = cacheStatusTracker();
+      const ctx = { identity, endpoint: "/v1/llm/generate", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+      const input = { ...toGenerateInput(body), cache: cacheRequestFrom(req.headers, { cache: body.cache, ttlSeconds: body.cache_ttl }) };
+      if (body.stream) {
+        return eventStreamResponse(generateStream(input, ctx), generateStreamEncoder, { requestId, log, errorFormat: "default", headers: cache.headers });
+      }
+      return json(toGenerateResponse(await generate(input, ctx)), { headers: cache.headers() });
     },
   }),
 });

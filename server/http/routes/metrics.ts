@@ -7,6 +7,7 @@ import { endpoint, route } from "../endpoint.ts";
 export const metrics = endpoint({
   GET: route({
     access: "metrics",
+    doc: { summary: "Prometheus metrics (admin key, admin session or Bearer METRICS_TOKEN)", contentType: "text/plain; version=0.0.4" },
     rateLimit: false,
     handler: async () => {
       const { body, contentType } = await metricsText();

@@ -195,6 +195,16 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
     expect(missing.error?.message).toMatch(/^Unknown model "claude-3-opuss"\. Did you mean "claude-3-opus"/);
   });
 
+  it("tRPC models.providers: every provider, whether it is configured (and why not), and which serve admin-added OpenAI-compatible models", async () => {
+    const r = await trpc("models.providers", undefined, userKey);
+    expect(r.error).toBeUndefined();
+    const byId = new Map((r.data as unknown as { id: string; openAICompatible: boolean; available: boolean; reason: string | null }[]).map((p) => [p.id, p]));
+    expect(byId.get("openai")).toMatchObject({ openAICompatible: true, available: false });
+    expect(byId.get("openai")!.reason).toContain("OPENAI_API_KEY is not set");
+    expect(byId.get("anthropic")).toMatchObject({ openAICompatible: false, available: false });
+    expect(byId.get("local")).toMatchObject({ openAICompatible: false, available: true, reason: null });
+  });
+
   it("tRPC models.update and models.create: admins only; a new price holds from now on and shows on the REST list", async () => {
     const refused = await trpc("models.update", { id: "gpt-4", patch: { price: { input: "20" } } }, userKey, "POST");
     expect(refused.error?.data.code).toBe("FORBIDDEN");

@@ -43,6 +43,7 @@ export function toRestModel(m: CatalogueModel) {
 export const models = endpoint({
   GET: route({
     access: "user",
+    doc: { summary: "The model catalogue with prices and availability" },
     query: modelsQuery,
     handler: async ({ query }) => {
       await catalogueReady();

@@ -10,7 +10,8 @@ import { chatChunkEncoder, chatCompletionBody, chatCompletionInput, newCompletio
 import { embeddingsBody, toEmbeddingsResponse } from "../compat/openai-embeddings.ts";
 import { openaiModel, openaiModelList } from "../compat/openai-models.ts";
 import { eventStreamResponse } from "../event-stream.ts";
-import { endpoint, route } from "../endpoint.ts";
+import { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "../../services/response-cache.ts";
+import { endpoint, json, route } from "../endpoint.ts";
 
 const openai = { errorFormat: "openai" } as const;
 
@@ -18,16 +19,18 @@ export const chatCompletions = endpoint(
   {
     POST: route({
       access: "user",
+      doc: { summary: "OpenAI-compatible chat completions (any catalogue model), plain or streamed", description: "OpenAI's request and response shapes; `stream: true` answers with OpenAI's SSE chunks and `data: [DONE]`. Errors use OpenAI's error shape.", stream: true },
       scope: "generate",
       rateLimit: "generate",
       body: chatCompletionBody,
       handler: async ({ body, identity, requestId, log, req }) => {
-        const ctx = { identity, endpoint: "/v1/chat/completions", requestId, signal: req.signal };
-        const input = chatCompletionInput(body);
+        const cache = cacheStatusTracker();
+        const ctx = { identity, endpoint: "/v1/chat/completions", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+        const input = { ...chatCompletionInput(body), cache: cacheRequestFrom(req.headers) };
         const created = Math.floor(Date.now() / 1000);
-        if (!body.stream) return toChatCompletion(await generate(input, ctx), created);
+        if (!body.stream) return json(toChatCompletion(await generate(input, ctx), created), { headers: cache.headers() });
         const encoder = chatChunkEncoder({ id: newCompletionId(), created, model: body.model, includeUsage: body.stream_options?.include_usage === true });
-        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "openai" });
+        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "openai", headers: cache.headers });
       },
     }),
   },
@@ -38,6 +41,7 @@ export const embeddings = endpoint(
   {
     POST: route({
       access: "user",
+      doc: { summary: "OpenAI-compatible embeddings (float or base64)" },
       scope: "embeddings",
       rateLimit: "generate-embeddings",
       body: embeddingsBody,
@@ -49,6 +53,7 @@ export const embeddings = endpoint(
             texts: typeof body.input === "string" ? [body.input] : body.input,
             dimensions: body.dimensions ?? undefined,
             user: body.user ?? undefined,
+            cache: embeddingCacheFrom(req.headers),
           },
           { endpoint: "/v1/embeddings", requestId, signal: req.signal },
         );
@@ -63,6 +68,7 @@ export const openaiModels = endpoint(
   {
     GET: route({
       access: "user",
+      doc: { summary: "The usable models, as OpenAI lists them" },
       handler: async () => {
         await catalogueReady();
         return openaiModelList();
@@ -80,6 +86,7 @@ export const openaiModelById = endpoint(
   {
     GET: route({
       access: "user",
+      doc: { summary: "One usable model by id or alias, as OpenAI shows it" },
       handler: async ({ params }) => {
         await catalogueReady();
         const raw = params.id ?? "";

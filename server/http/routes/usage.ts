@@ -71,6 +71,7 @@ export function toRestUsage(s: UsageStats) {
 function usageRoute(kind: UsageKind) {
   return route({
     access: "user",
+    doc: { summary: kind === "llm" ? "Usage statistics of the generation endpoints" : "Usage statistics of the embedding endpoints" },
     scope: "usage:read",
     query: usageQuery,
     handler: async ({ query, identity }) =>
@@ -105,6 +106,7 @@ export const costBody = z.object({
 export const llmCost = endpoint({
   POST: route({
     access: "user",
+    doc: { summary: "What a call would cost at the model's current price" },
     body: costBody,
     handler: async ({ body }) => {
       const c = await calculateCost({ model: body.model, inputTokens: body.input_tokens, outputTokens: body.output_tokens, cachedTokens: body.cached_tokens });

@@ -94,6 +94,7 @@ function embeddedJson(e: Embedded) {
 export const vectorCollections = endpoint({
   POST: route({
     access: "user",
+    doc: { summary: "Create a vector collection" },
     scope: "vectors",
     body: createBody,
     // 200 rather than 201: the original service answered 200, and its callers check for it.
@@ -102,6 +103,7 @@ export const vectorCollections = endpoint({
   }),
   GET: route({
     access: "user",
+    doc: { summary: "List the caller's vector collections" },
     scope: "vectors",
     handler: async ({ identity }) => ({ collections: (await vectorService().listCollections(identity)).map(toCollectionJson) }),
   }),
@@ -110,11 +112,13 @@ export const vectorCollections = endpoint({
 export const vectorCollection = endpoint({
   GET: route({
     access: "user",
+    doc: { summary: "One vector collection" },
     scope: "vectors",
     handler: async ({ params, identity }) => toCollectionJson(await vectorService().getCollection(identity, params.name ?? "")),
   }),
   DELETE: route({
     access: "user",
+    doc: { summary: "Delete a vector collection with its points" },
     scope: "vectors",
     handler: async ({ params, identity }) => {
       await vectorService().deleteCollection(identity, params.name ?? "");
@@ -126,6 +130,7 @@ export const vectorCollection = endpoint({
 export const vectorPoints = endpoint({
   POST: route({
     access: "user",
+    doc: { summary: "Upsert points into a collection" },
     scope: "vectors",
     body: upsertBody,
     handler: async ({ body, identity }) => {
@@ -135,6 +140,7 @@ export const vectorPoints = endpoint({
   }),
   DELETE: route({
     access: "user",
+    doc: { summary: "Delete points by ids or by payload filter" },
     scope: "vectors",
     body: deleteBody,
     handler: async ({ body, identity }) => {
@@ -148,6 +154,7 @@ export const vectorPoints = endpoint({
 export const vectorSearch = endpoint({
   POST: route({
     access: "user",
+    doc: { summary: "Nearest points to query_vector, or to query_text embedded with model" },
     scope: "vectors",
     rateLimit: "vector-search",
     body: searchBody,
@@ -170,6 +177,7 @@ export const vectorSearch = endpoint({
 export const vectorDocuments = endpoint({
   POST: route({
     access: "user",
+    doc: { summary: "Embed documents' texts and upsert them as points (text kept in the payload)" },
     scope: "vectors",
     body: documentsBody,
     handler: async ({ body, identity, requestId, req }) => {

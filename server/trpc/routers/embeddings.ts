@@ -16,6 +16,8 @@ export const embeddingsRouter = createTRPCRouter({
         // The count limit is checked by the service (413), like REST.
         texts: z.array(z.string()).min(1).max(MAX_TEXTS_PER_REQUEST * 2),
         dimensions: z.number().int().min(1).max(16_000).optional(),
+        /** The embedding cache (on by default): false sends every text to the provider. */
+        cache: z.boolean().optional(),
       }),
     )
     .output(
@@ -27,10 +29,12 @@ export const embeddingsRouter = createTRPCRouter({
         /** Exact decimal string in USD. */
         cost: z.string(),
         latencyMs: z.number(),
+        /** Texts answered from the embedding cache and what they would have cost (exact decimal string). */
+        cached: z.object({ texts: z.number(), savedCost: z.string() }),
       }),
     )
     .mutation(async ({ input, ctx, signal }) => {
       const out = await generateEmbeddings(ctx.identity, input, { endpoint: "trpc:embeddings.generate", requestId: ctx.requestId, signal });
-      return { ...out, cost: formatUsd(out.cost.totalCost) };
+      return { ...out, cost: formatUsd(out.cost.totalCost), cached: { texts: out.cached.texts, savedCost: formatUsd(out.cached.savedCost) } };
     }),
 });

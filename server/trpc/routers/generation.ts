@@ -1,6 +1,7 @@
 import "server-only";
 import { z } from "zod";
-import { generate, generateStream } from "../../services/generation.ts";
+import { generate, generateStream, type GenerateInput } from "../../services/generation.ts";
+import { cacheRequestFrom } from "../../services/response-cache.ts";
 import { formatUsd } from "../../services/pricing.ts";
 import { createTRPCRouter, protectedProcedure, rateLimit, requireScopeOf } from "../init.ts";
 
@@ -15,6 +16,10 @@ const generateInput = z.object({
   topP: z.number().min(0).max(1).optional(),
   stop: z.array(z.string()).max(4).optional(),
   fallbacks: z.array(z.string().min(1)).max(5).optional(),
+  /** The response cache: true (temperature 0), "force" (any temperature) or false; default: the key's setting. */
+  cache: z.union([z.boolean(), z.literal("force")]).optional(),
+  /** Seconds a new cache entry lives (1 to RESPONSE_CACHE_MAX_TTL). */
+  cacheTtlSeconds: z.number().int().positive().optional(),
 });
 
 const outcomeOutput = z.object({
@@ -28,6 +33,10 @@ const outcomeOutput = z.object({
   cost: z.object({ input: z.string(), output: z.string(), total: z.string() }),
   latencyMs: z.number(),
   ttftMs: z.number().optional(),
+  /** hit | miss | bypass when the response cache was asked for. */
+  cache: z.enum(["hit", "miss", "bypass"]).optional(),
+  /** A cache hit: what the answer would have cost (exact decimal string in USD). */
+  savedCost: z.string().optional(),
 });
 
 type Outcome = Awaited<ReturnType<typeof generate>>;
@@ -36,7 +45,16 @@ function toOutput(o: Outcome): z.infer<typeof outcomeOutput> {
   return {
     ...o,
     cost: { input: formatUsd(o.cost.inputCost), output: formatUsd(o.cost.outputCost), total: formatUsd(o.cost.totalCost) },
+    savedCost: o.savedCost === undefined ? undefined : formatUsd(o.savedCost),
   };
+}
+
+type Input = z.infer<typeof generateInput>;
+
+/** The service's input: the cache fields as a cache request (validated: mode, TTL bounds). */
+function toInput({ cache, cacheTtlSeconds, ...rest }: Input): GenerateInput {
+  const request = cache === undefined && cacheTtlSeconds === undefined ? undefined : cacheRequestFrom(new Headers(), { cache, ttlSeconds: cacheTtlSeconds });
+  return { ...rest, ...(request ? { cache: request } : {}) };
 }
 
 export const generationRouter = createTRPCRouter({
@@ -45,12 +63,12 @@ export const generationRouter = createTRPCRouter({
     .input(generateInput)
     .output(outcomeOutput)
     .mutation(async ({ input, ctx, signal }) =>
-      toOutput(await generate(input, { identity: ctx.identity, endpoint: "trpc:generation.generate", requestId: ctx.requestId, signal })),
+      toOutput(await generate(toInput(input), { identity: ctx.identity, endpoint: "trpc:generation.generate", requestId: ctx.requestId, signal })),
     ),
 
   /** A streamed generation for the playground: text deltas, then the outcome with usage and cost. */
   stream: generateProcedure.input(generateInput).mutation(async function* ({ input, ctx, signal }) {
-    const events = generateStream(input, { identity: ctx.identity, endpoint: "trpc:generation.stream", requestId: ctx.requestId, signal });
+    const events = generateStream(toInput(input), { identity: ctx.identity, endpoint: "trpc:generation.stream", requestId: ctx.requestId, signal });
     for await (const event of events) {
       if (event.type === "delta") yield { type: "delta" as const, text: event.text };
       else if (event.type === "done") yield { type: "done" as const, outcome: toOutput(event.outcome) };

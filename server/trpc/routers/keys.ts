@@ -3,7 +3,7 @@ import "server-only";
 // A user sees and manages their own keys; an admin all of them. The secret is in the answer to
 // create and rotate only, once.
 import { z } from "zod";
-import { createApiKey, createKeyInput, listApiKeys, revokeApiKey, rotateApiKey } from "../../services/keys.ts";
+import { createApiKey, createKeyInput, listApiKeys, revokeApiKey, rotateApiKey, setApiKeyResponseCache } from "../../services/keys.ts";
 import { TIERS } from "../../services/auth.ts";
 import { createTRPCRouter, protectedProcedure } from "../init.ts";
 
@@ -17,6 +17,7 @@ const apiKeyOutput = z.object({
   userId: z.string().nullable(),
   userEmail: z.string().nullable(),
   monthlyBudgetUsd: z.string().nullable(),
+  cacheResponses: z.boolean(),
   lastUsedAt: z.date().nullable(),
   expiresAt: z.date().nullable(),
   revokedAt: z.date().nullable(),
@@ -43,4 +44,10 @@ export const keysRouter = createTRPCRouter({
     .input(byId)
     .output(withSecret.extend({ revoked: apiKeyOutput }))
     .mutation(({ ctx, input }) => rotateApiKey(ctx.identity, input.id)),
+
+  /** Answer the key's generations from the response cache (temperature 0) unless a request says otherwise. */
+  setResponseCache: protectedProcedure
+    .input(byId.extend({ cacheResponses: z.boolean() }))
+    .output(apiKeyOutput)
+    .mutation(({ ctx, input }) => setApiKeyResponseCache(ctx.identity, input.id, input.cacheResponses)),
 });

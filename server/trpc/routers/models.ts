@@ -9,6 +9,7 @@ import {
   createModel,
   listModels,
   modelAvailability,
+  modelProviders,
   perThousandTokens,
   priceHistory,
   resolveModel,
@@ -149,6 +150,14 @@ export const modelsRouter = createTRPCRouter({
       await catalogueReady();
       return listModels(input).map(toModelOutput);
     }),
+
+  /** The providers, with whether each is configured and whether an admin can add models served by it (OpenAI-compatible). */
+  providers: protectedProcedure
+    .input(z.void())
+    .output(
+      z.array(z.object({ id: z.string(), name: z.string(), openAICompatible: z.boolean(), available: z.boolean(), reason: z.string().nullable() })),
+    )
+    .query(() => modelProviders()),
 
   /** One model by id or alias, with its price history. */
   get: protectedProcedure

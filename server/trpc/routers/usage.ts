@@ -6,6 +6,7 @@ import { z } from "zod";
 import { calculateCost } from "../../services/cost.ts";
 import { percentilesSchema } from "../../services/latency-histogram.ts";
 import { formatUsd } from "../../services/pricing.ts";
+import { savingsQuerySchema, savingsToJson, usageSavings } from "../../services/savings.ts";
 import { exportUsageCsv } from "../../services/usage-csv.ts";
 import { recentQuerySchema, recentRequests } from "../../services/usage-recent.ts";
 import { statsQuerySchema, usageStats, type BreakdownRow, type Measures, type Totals, type UsageStats } from "../../services/usage-stats.ts";
@@ -130,6 +131,38 @@ const calculateCostOutput = z.object({
 
 const reader = protectedProcedure.use(requireScopeOf("usage:read"));
 
+const alternativeOutput = z.object({
+  model: z.string(),
+  name: z.string(),
+  provider: z.string(),
+  available: z.boolean(),
+  cost: z.string(),
+  saving: z.string(),
+  savingPercent: z.number(),
+});
+
+export const savingsOutput = z.object({
+  range: z.object({ start: z.string(), end: z.string(), tz: z.string() }),
+  /** USD the caches saved over the range, exact. */
+  cache: z.object({ savedCost: z.string(), cachedRequests: z.number() }),
+  models: z.array(
+    z.object({
+      model: z.string(),
+      provider: z.string().nullable(),
+      type: z.string().nullable(),
+      capabilities: z.array(z.string()),
+      requests: z.number(),
+      cachedRequests: z.number(),
+      inputTokens: z.number(),
+      cachedInputTokens: z.number(),
+      outputTokens: z.number(),
+      cost: z.string(),
+      savedCost: z.string(),
+      alternatives: z.array(alternativeOutput),
+    }),
+  ),
+});
+
 export const usageRouter = createTRPCRouter({
   /** Totals, a series per day, cost per day and model, breakdowns; `compare` adds the previous range's totals. */
   stats: reader
@@ -151,6 +184,12 @@ export const usageRouter = createTRPCRouter({
     .input(statsQuerySchema.omit({ compare: true }))
     .output(z.object({ filename: z.string(), csv: z.string() }))
     .query(async ({ input, ctx }) => exportUsageCsv(ctx.identity, input)),
+
+  /** Money the caches saved over the range, and what each model's traffic would cost on cheaper models with the same capabilities. */
+  savings: reader
+    .input(savingsQuerySchema)
+    .output(savingsOutput)
+    .query(async ({ input, ctx }) => savingsToJson(await usageSavings(ctx.identity, input))),
 
   /** What a call would cost at the model's current price. */
   calculateCost: protectedProcedure

@@ -1,0 +1,67 @@
+// Budget alerts end to end: on the keys page, set your webhook (a local node:http server of this
+// test; its signing secret is shown once) and create a key with a tiny monthly budget; spend it
+// with one call through the API (Anthropic is the emulator); the webhook receives the 50, 80 and
+// 100 % alerts, signed with that secret, and the usage page shows them in its alerts banner.
+import { createHmac } from "node:crypto";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { expect, test } from "@playwright/test";
+
+test("a key's budget alerts reach the webhook signed and show on the dashboard", async ({ page, playwright }, testInfo) => {
+  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString("utf8")));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  try {
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/budget`;
+    const name = `alerts-e2e-${Date.now()}`;
+
+    await page.goto("/keys");
+    const settings = page.getByRole("form", { name: "Budget alert settings" });
+    // Only http(s) webhooks.
+    await settings.getByLabel("Webhook URL (http or https)").fill("ftp://example.com/hook");
+    await settings.getByRole("button", { name: "Save alert settings" }).click();
+    await expect(settings.getByRole("alert")).toContainText("http(s) URL");
+    await settings.getByLabel("Webhook URL (http or https)").fill(hook);
+    await settings.getByRole("button", { name: "Save alert settings" }).click();
+    const secret = (await page.getByTestId("webhook-secret").locator("code").textContent())!.trim();
+    expect(secret).toMatch(/^whsec_/);
+
+    const create = page.getByRole("form", { name: "Create an API key" });
+    await create.getByLabel("Name").fill(name);
+    await create.getByLabel("Monthly budget (USD, optional)").fill("0.000001");
+    await create.getByRole("button", { name: "Create key" }).click();
+    const key = (await page.getByTestId("new-key").locator("code").textContent())!.trim();
+    expect(key).toMatch(/^ms_/);
+
+    // One call costs far more than $0.000001: past 50, 80 and 100 % at once.
+    const api = await playwright.request.newContext({ baseURL: testInfo.project.use.baseURL, storageState: { cookies: [], origins: [] } });
+    const response = await api.post("/v1/llm/generate", {
+      headers: { authorization: `Bearer ${key}` },
+      data: { model: "claude-3-haiku", messages: [{ role: "user", content: "spend the budget please" }] },
+    });
+    expect(response.status(), await response.text()).toBe(200);
+    await api.dispose();
+
+    await expect.poll(() => received.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    const bodies = received.map((r) => JSON.parse(r.body) as { scope: string; threshold_percent: number; api_key: { name: string } });
+    expect(bodies.map((b) => b.threshold_percent).sort((a, b) => a - b)).toEqual([50, 80, 100]);
+    expect(bodies.every((b) => b.scope === "api_key" && b.api_key.name === name)).toBe(true);
+    for (const r of received) {
+      expect(r.headers["x-model-service-signature"]).toBe(`sha256=${createHmac("sha256", secret).update(r.body).digest("hex")}`);
+    }
+
+    await page.goto("/");
+    const banner = page.getByTestId("budget-alerts");
+    await expect(banner).toContainText(`API key “${name}” reached 100% of its $0.000001 monthly budget`);
+    await expect(banner).toContainText(`API key “${name}” reached 50%`);
+  } finally {
+    await new Promise((resolve) => receiver.close(resolve));
+  }
+});
