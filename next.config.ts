@@ -1,4 +1,7 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { NextConfig } from "next";
+import { PHASE_PRODUCTION_BUILD } from "next/constants";
 import { parseEnv } from "./server/env.ts";
 
 // As in create-t3-app: validate configuration when Next loads its config, so that a bad value
@@ -38,6 +41,16 @@ const nextConfig: NextConfig = {
   ],
   // The embedded database lives under DATA_DIR (./.data by default): never trace it into a build.
   outputFileTracingExcludes: { "/*": ["./.data/**/*"] },
+  // Read at run time from <cwd>/prisma/migrations (server/db/migrate.ts), which tracing cannot see.
+  outputFileTracingIncludes: { "/*": ["./prisma/migrations/**/*"] },
+  // This folder, not a parent Next might guess from another lockfile: keeps server.js at the
+  // top of `.next/standalone`.
+  outputFileTracingRoot: path.dirname(fileURLToPath(import.meta.url)),
 };
 
-export default nextConfig;
+// `next build` also writes `.next/standalone` (server.js and the traced node_modules), the base of
+// the container image (Dockerfile). Set for the build only: `npm start` (server/main.ts) serves
+// `.next` itself, and Next warns at start-up that `next start` does not fit a standalone config.
+export default function config(phase: string): NextConfig {
+  return phase === PHASE_PRODUCTION_BUILD ? { ...nextConfig, output: "standalone" } : nextConfig;
+}

@@ -70,6 +70,15 @@ export const NAV_ITEMS: NavItem[] = [
       </svg>
     ),
   },
+  {
+    href: "/api-reference",
+    label: "API reference",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <path d="M8 4H6a2 2 0 0 0-2 2v4l-2 2 2 2v4a2 2 0 0 0 2 2h2M16 4h2a2 2 0 0 1 2 2v4l2 2-2 2v4a2 2 0 0 1-2 2h-2" />
+      </svg>
+    ),
+  },
 ];
 
 function isActive(pathname: string, href: string): boolean {

@@ -40,15 +40,17 @@ export function migrationChecksum(sql: string): string {
 
 /** The migration folders (those holding a migration.sql), in name order. */
 export function readMigrations(dir: string = defaultMigrationsDir()): MigrationFile[] {
-  if (!existsSync(dir)) {
+  // turbopackIgnore: a folder chosen at run time, which Next's file tracing would otherwise take for
+  // the whole project; next.config.ts includes prisma/migrations in the standalone output instead.
+  if (!existsSync(/*turbopackIgnore: true*/ dir)) {
     throw new MigrationError(`No migrations folder at ${dir}`);
   }
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, "migration.sql")))
+  return readdirSync(/*turbopackIgnore: true*/ dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(/*turbopackIgnore: true*/ path.join(dir, d.name, "migration.sql")))
     .map((d) => d.name)
     .sort()
     .map((name) => {
-      const sql = readFileSync(path.join(dir, name, "migration.sql"), "utf8");
+      const sql = readFileSync(/*turbopackIgnore: true*/ path.join(dir, name, "migration.sql"), "utf8");
       return { name, sql, checksum: migrationChecksum(sql) };
     });
 }
