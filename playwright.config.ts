@@ -21,7 +21,10 @@ const CHROMIUM_LAUNCH = {
   ],
 };
 
-export default defineConfig({
+/** Options of the REST suite (e2e/rest-api.spec.ts): the API key scripts/e2e.mjs made for each host. */
+type RestOptions = { apiKey: string; host: string };
+
+export default defineConfig<RestOptions>({
   testDir: "./e2e",
   outputDir: "./test-results",
   fullyParallel: false,
@@ -44,9 +47,21 @@ export default defineConfig({
       testMatch: /.*\.setup\.ts/,
       use: { launchOptions: CHROMIUM_LAUNCH },
     },
+    // The REST suite, once per host of the same build: no browser, the official SDKs and HTTP.
+    {
+      name: "api-lean",
+      testMatch: /rest-api\.spec\.ts/,
+      use: { baseURL: process.env.E2E_BASE_URL ?? "http://localhost:8003", apiKey: process.env.E2E_API_KEY ?? "", host: "lean" },
+    },
+    {
+      name: "api-next",
+      testMatch: /rest-api\.spec\.ts/,
+      use: { baseURL: process.env.E2E_NEXT_BASE_URL ?? "http://localhost:8004", apiKey: process.env.E2E_NEXT_API_KEY ?? "", host: "next" },
+    },
     {
       name: "chromium",
       dependencies: ["setup"],
+      testIgnore: /rest-api\.spec\.ts/,
       use: {
         ...devices["Desktop Chrome"],
         storageState: SIGNED_IN_STATE,

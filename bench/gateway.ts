@@ -26,7 +26,7 @@ import { openDatabase } from "../server/db/index.ts";
 import { hashApiKey } from "../server/services/auth.ts";
 import { startServerProcess, type ServerProcess } from "../tests/support/server-process.ts";
 import pg from "pg";
-import { fmt, load, type LoadResult } from "./lib.ts";
+import { fmt, load, percentile, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +44,12 @@ const soakSeconds = Number(values.soak);
 const KEY = "ms_bench_gateway_key_0123456789abcdefgh";
 const EMULATOR_KEY = "sk-bench-emulator-key-0123456789";
 const body = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Say something short about gateways" }] });
+const streamBody = JSON.stringify({
+  model: "gpt-4o-mini",
+  stream: true,
+  stream_options: { include_usage: true },
+  messages: [{ role: "user", content: "Say something short about gateways" }],
+});
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -68,12 +74,14 @@ async function waitFor(url: string, init?: RequestInit, timeoutMs = 90_000): Pro
   }
 }
 
-function child(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+function child(args: string[], env: Record<string, string> = {}, stderr: "inherit" | "ignore" = "inherit"): ChildProcess {
+  return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", stderr] });
 }
 
 const children: ChildProcess[] = [];
 const servers: ServerProcess[] = [];
+/** Our paths: the server and where it stores usage, to count the rows after the run. */
+const ours = new Map<string, { server: ServerProcess; dataDir: string; databaseUrl: string }>();
 
 const emulatorPort = await freePort();
 const emulatorProcess = child(["--import", "tsx", "tests/emulators/main.ts", "--port", String(emulatorPort), "--openai-key", EMULATOR_KEY]);
@@ -97,7 +105,8 @@ if (paths.includes("bare")) {
 
 if (paths.includes("portkey")) {
   const port = await freePort();
-  const portkey = child(["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${port}`, "--headless"]);
+  // Its log goes nowhere: it prints a stack trace for each streamed request it cannot serve (below).
+  const portkey = child(["node_modules/@portkey-ai/gateway/build/start-server.js", `--port=${port}`, "--headless"], {}, "ignore");
   children.push(portkey);
   await waitFor(`http://127.0.0.1:${port}/`);
   targets.push({
@@ -155,6 +164,7 @@ async function ourServer(name: string, args: string[], env: Record<string, strin
     120_000,
   );
   servers.push(server);
+  ours.set(name, { server, dataDir, databaseUrl });
   targets.push({
     name,
     url: server.url,
@@ -174,9 +184,11 @@ console.log(`our paths store usage in ${serverUrl ? "PostgreSQL (a scratch datab
 
 const pools = new Map(targets.map((t) => [t.name, new Pool(t.url, { connections: 64 })]));
 const errors = new Map<string, string>();
+const sentTo = new Map<string, number>();
 function caller(t: Target): () => Promise<boolean> {
   const pool = pools.get(t.name)!;
   return async () => {
+    sentTo.set(t.name, (sentTo.get(t.name) ?? 0) + 1);
     const r = await pool.request({ path: t.path, method: "POST", headers: t.headers, body });
     const text = await r.body.text();
     if (r.statusCode !== 200 && !errors.has(t.name)) errors.set(t.name, `${r.statusCode} ${text.slice(0, 200)}`);
@@ -231,9 +243,44 @@ if (r("lean", 10) && r("portkey", 10)) console.log(`  lean/portkey CPU per reque
 if (r("lean", 10) && r("bare", 10)) console.log(`  lean/bare CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("bare", 10)!.cpu)}`);
 if (r("next", 10) && r("lean", 10)) console.log(`  next/lean req/s at 10 clients: ${fmt(r("next", 10)!.rps / r("lean", 10)!.rps)}x`);
 
-if (soakSeconds > 0 && targets.some((t) => t.name === "lean")) {
+// Streamed: the time to the first byte of the answer's body, at 1 client.
+const streamN = Math.max(200, Math.round(total / 10));
+const ttfb = new Map<string, number[]>();
+const streamErrors = new Map<string, number>();
+for (const t of targets) {
+  const pool = pools.get(t.name)!;
+  const times: number[] = [];
+  for (let i = 0; i < streamN + 20; i++) {
+    sentTo.set(t.name, (sentTo.get(t.name) ?? 0) + 1);
+    const started = performance.now();
+    const res = await pool.request({ path: t.path, method: "POST", headers: t.headers, body: streamBody });
+    let first = NaN;
+    for await (const chunk of res.body) {
+      if (Number.isNaN(first) && (chunk as Buffer).length) first = performance.now() - started;
+    }
+    if (res.statusCode !== 200) {
+      streamErrors.set(t.name, (streamErrors.get(t.name) ?? 0) + 1);
+      errors.set(`${t.name} (stream)`, String(res.statusCode));
+    }
+    if (i >= 20) times.push(first); // the first 20 warm the path
+  }
+  ttfb.set(t.name, times.sort((a, b) => a - b));
+}
+console.log(`
+streamed (1 client, ${streamN} requests): time to the first byte of the body`);
+console.log("path        ttfb p50   ttfb p99   added p50   errors");
+const ttfbBase = ttfb.get("emulator");
+for (const t of targets) {
+  const times = ttfb.get(t.name)!;
+  console.log(
+    `${t.name.padEnd(10)} ${fmt(percentile(times, 50)).padStart(9)} ${fmt(percentile(times, 99)).padStart(10)} ${fmt(ttfbBase ? percentile(times, 50) - percentile(ttfbBase, 50) : NaN).padStart(11)} ${String(streamErrors.get(t.name) ?? 0).padStart(8)}`,
+  );
+}
+if (ttfb.has("lean") && ttfbBase) console.log(`  lean added time to first byte: ${fmt(percentile(ttfb.get("lean")!, 50) - percentile(ttfbBase, 50))} ms (target < 1 ms)`);
+
+if (soakSeconds > 0 && ours.has("lean")) {
   const lean = targets.find((t) => t.name === "lean")!;
-  const server = servers.at(-1)!;
+  const server = ours.get("lean")!.server;
   const rss = () => {
     try {
       return Number(readFileSync(`/proc/${server.child.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? NaN) / 1024;
@@ -245,18 +292,36 @@ if (soakSeconds > 0 && targets.some((t) => t.name === "lean")) {
   const until = Date.now() + soakSeconds * 1000;
   let sent = 0;
   const samples: number[] = [];
+  const times: number[] = [];
+  const soakStarted = Date.now();
   while (Date.now() < until) {
     const res = await load(2000, 10, caller(lean));
     sent += res.requests;
     samples.push(rss());
+    times.push((Date.now() - soakStarted) / 1000);
     console.log(`  t=${Math.round((soakSeconds * 1000 - (until - Date.now())) / 1000)}s rss=${fmt(samples.at(-1)!, 1)} req/s=${fmt(res.rps, 0)}`);
   }
-  const first = samples[Math.min(2, samples.length - 1)]!;
-  console.log(`  rss change after warm-up: ${fmt(((samples.at(-1)! - first) / first) * 100, 1)}% (target within 10%) over ${sent} requests`);
+  // The resident size swings with V8's garbage collection; a leak shows as a trend. Compare the
+  // median of the first third of the samples (after a warm-up of 30 s) with the last third's.
+  const steady = samples.filter((_, i) => times[i]! >= 30);
+  const third = Math.max(1, Math.floor(steady.length / 3));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const early = median(steady.slice(0, third));
+  const late = median(steady.slice(-third));
+  console.log(
+    `  rss: median ${fmt(early, 1)} MiB in the first third after warm-up, ${fmt(late, 1)} MiB in the last third: ${fmt(((late - early) / early) * 100, 1)}% (target within 10%); min ${fmt(Math.min(...steady), 1)}, max ${fmt(Math.max(...steady), 1)}; ${sent} requests`,
+  );
 }
 
 for (const p of pools.values()) await p.close();
 for (const s of servers) await s.stop();
+// Every request our paths answered has its usage row (the servers flushed their writers on stop).
+for (const [name, o] of ours) {
+  const db = await openDatabase({ dataDir: o.dataDir, databaseUrl: o.databaseUrl || undefined });
+  const [row] = await db.prisma.$queryRawUnsafe<{ n: bigint }[]>("SELECT count(*) AS n FROM usage_events");
+  await db.close();
+  console.log(`usage rows on ${name}: ${row!.n} for ${sentTo.get(name) ?? 0} requests sent`);
+}
 for (const c of children) c.kill("SIGTERM");
 for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 for (const db of scratchDatabases) await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);

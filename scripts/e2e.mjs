@@ -1,9 +1,11 @@
-// `npm run test:e2e`: builds the app (skipped with E2E_SKIP_BUILD=1), starts the production server
-// on a free port with a fresh embedded database, waits for /health, runs Playwright against it
+// `npm run test:e2e`: builds the app (skipped with E2E_SKIP_BUILD=1), checks that the standalone
+// output starts with `node server.js` (checkStandalone; E2E_STANDALONE_CHECK=0 skips it), starts the production server
+// on a free port with a fresh embedded database (and a second one with SERVE_API_THROUGH_NEXT=1, for
+// the REST suite on both hosts; admin API keys for both), waits for /health, runs Playwright against it
 // (extra arguments go to `playwright test`), then stops the server and removes its data folder.
 // Exits with Playwright's code. E2E_VERBOSE=1 streams the server's output.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -28,6 +30,26 @@ function run(command, args, env) {
   });
 }
 
+/** Runs a command to completion; resolves with its exit code and what it printed on stdout. */
+function runCapture(command, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk.toString()));
+    child.once("error", reject);
+    child.once("exit", (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), out }));
+  });
+}
+
+const CLI = ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts"];
+
+/** An admin API key on the database of the server that `env` describes (through the CLI). */
+async function createAdminKey(env, name) {
+  const { code, out } = await runCapture(process.execPath, [...CLI, "keys", "create", "--name", name, "--admin", "--json"], { ...env, LOG_LEVEL: "warn" });
+  if (code !== 0) throw new Error(`creating the API key ${name} failed (exit ${code})`);
+  return JSON.parse(out.trim().split("\n").at(-1)).key;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -42,10 +64,10 @@ function freePort() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The server, in its own process group so that it and everything it spawned can be stopped. */
-function startServer(env) {
+function startServer(env, { args, cwd } = {}) {
   // Plain node with tsx as a loader, as `npm start` runs it (no tsx CLI relaying signals).
-  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/main.ts"], {
-    cwd: root,
+  const child = spawn(process.execPath, args ?? ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/main.ts"], {
+    cwd: cwd ?? root,
     env,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -105,6 +127,50 @@ async function waitForHealth(baseUrl, server) {
   return `/health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last})`;
 }
 
+/**
+ * The container image's base: Next's standalone output (`output: "standalone"`) must start with
+ * `node server.js` once the static files are copied next to it, as the Dockerfile copies them, and
+ * answer /health with 200 on a fresh embedded database (migrations run on its first use), and serve
+ * a page with its assets. Returns a problem, or undefined. Skipped with E2E_STANDALONE_CHECK=0.
+ */
+async function checkStandalone(baseEnv) {
+  const standalone = path.join(root, ".next", "standalone");
+  if (!existsSync(path.join(standalone, "server.js"))) return `no ${path.relative(root, standalone)}/server.js: is output: "standalone" set in next.config.ts?`;
+  cpSync(path.join(root, ".next", "static"), path.join(standalone, ".next", "static"), { recursive: true });
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-standalone-"));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const env = {
+    ...baseEnv,
+    NODE_ENV: "production",
+    PORT: String(port),
+    // Next's server.js listens on HOSTNAME (our entry reads HOST).
+    HOSTNAME: "127.0.0.1",
+    DATA_DIR: dataDir,
+    DATABASE_URL: "",
+  };
+  log(`standalone check: node .next/standalone/server.js on ${baseUrl}`);
+  const started = Date.now();
+  const server = startServer(env, { args: ["server.js"], cwd: standalone });
+  try {
+    const problem = await waitForHealth(baseUrl, server);
+    if (problem) return `standalone server.js: ${problem}\n${server.output()}`;
+    const login = await fetch(`${baseUrl}/login`);
+    const html = await login.text();
+    if (login.status !== 200) return `standalone server.js: GET /login answered ${login.status}`;
+    const asset = /\/_next\/static\/[^"']+\.(?:js|css)/.exec(html)?.[0];
+    if (!asset) return "standalone server.js: the /login page references no /_next/static asset";
+    const assetResponse = await fetch(`${baseUrl}${asset}`);
+    await assetResponse.arrayBuffer();
+    if (assetResponse.status !== 200) return `standalone server.js: ${asset} answered ${assetResponse.status} (static files not copied?)`;
+    log(`standalone check passed in ${((Date.now() - started) / 1000).toFixed(1)}s: /health 200, /login and ${asset} 200`);
+    return undefined;
+  } finally {
+    await stopServer(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const baseEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 
@@ -121,6 +187,16 @@ async function main() {
     log(`built in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
 
+  if (process.env.E2E_STANDALONE_CHECK === "0") {
+    log("E2E_STANDALONE_CHECK=0: not checking the standalone server.js");
+  } else {
+    const problem = await checkStandalone(baseEnv);
+    if (problem) {
+      log(problem);
+      return 1;
+    }
+  }
+
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-e2e-"));
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -132,6 +208,8 @@ async function main() {
     DATA_DIR: dataDir,
     // Empty rather than deleted, so a DATABASE_URL in .env cannot fill it in: the embedded database.
     DATABASE_URL: "",
+    // The REST suite makes a few dozen generations a minute with one key (the default is 10).
+    RATE_LIMITS: JSON.stringify({ generate: "600/minute" }),
   };
 
   // Anthropic is served by the provider emulator (the playground streams from it); OpenAI stays
@@ -149,10 +227,20 @@ async function main() {
 
   log(`starting the server on ${baseUrl} (DATA_DIR ${dataDir})`);
   const server = startServer(serverEnv);
+  // The same build with the API answered by Next's route files instead of the lean host, for the
+  // REST suite's "api-next" project (e2e/rest-api.spec.ts). Its own port and embedded database.
+  const nextPort = await freePort();
+  const nextDataDir = mkdtempSync(path.join(tmpdir(), "model-service-e2e-next-"));
+  const nextBaseUrl = `http://127.0.0.1:${nextPort}`;
+  const nextEnv = { ...serverEnv, PORT: String(nextPort), DATA_DIR: nextDataDir, SERVE_API_THROUGH_NEXT: "1" };
+  log(`starting a second server with SERVE_API_THROUGH_NEXT=1 on ${nextBaseUrl}`);
+  const nextServer = startServer(nextEnv);
   let cleanedUp = false;
   const cleanup = async () => {
     if (cleanedUp) return;
     cleanedUp = true;
+    await stopServer(nextServer);
+    rmSync(nextDataDir, { recursive: true, force: true });
     await stopServer(server);
     try {
       process.kill(-emulator.pid, "SIGTERM");
@@ -178,6 +266,14 @@ async function main() {
       return 1;
     }
     log(`server healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    const nextProblem = await waitForHealth(nextBaseUrl, nextServer);
+    if (nextProblem) {
+      log(`the SERVE_API_THROUGH_NEXT=1 server: ${nextProblem}`);
+      process.stdout.write(nextServer.output());
+      return 1;
+    }
+    const apiKey = await createAdminKey(serverEnv, "e2e-rest-lean");
+    const nextApiKey = await createAdminKey(nextEnv, "e2e-rest-next");
     // The dashboard needs a signed-in user: create one with the CLI (through the server's database),
     // and let Playwright's setup project sign in as it (e2e/auth.setup.ts).
     const user = { email: "e2e-admin@example.com", password: `e2e-${Math.random().toString(36).slice(2)}-password` };
@@ -194,6 +290,9 @@ async function main() {
     const code = await run(bin("playwright"), ["test", ...process.argv.slice(2)], {
       ...baseEnv,
       E2E_BASE_URL: baseUrl,
+      E2E_API_KEY: apiKey,
+      E2E_NEXT_BASE_URL: nextBaseUrl,
+      E2E_NEXT_API_KEY: nextApiKey,
       E2E_USER_EMAIL: user.email,
       E2E_USER_PASSWORD: user.password,
       // Specs that run the CLI against the server's database (e2e/usage.spec.ts: seed-demo).

@@ -7,6 +7,9 @@ import { endpoint, json, route } from "../http/endpoint.ts";
 import { leanRoutes } from "../http/routes/index.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { startServerProcess } from "@/tests/support/server-process.ts";
+import { request as httpRequest } from "node:http";
+import { CLI_ACTOR } from "../services/auth.ts";
+import { createApiKey } from "../services/keys.ts";
 import { startHost, type RunningHost } from "./server.ts";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-host-"));
@@ -62,6 +65,30 @@ describe("the node:http host", () => {
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET, HEAD");
     expect((await res.json()).error.code).toBe("method_not_allowed");
+  });
+
+  it("answers a large body it does not read (401, 413) so that a client sending it all sees the answer", async () => {
+    // node:http as a client writes the whole body before it reads: a server that closed the
+    // connection after answering early would make it fail with EPIPE or ECONNRESET instead.
+    const big = JSON.stringify({ model: "m", messages: [{ role: "user", content: "x".repeat(11 * 1024 * 1024) }] });
+    const post = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${host.url}/v1/llm/generate`, { method: "POST", headers: { "content-type": "application/json", ...headers } }, (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on("error", reject);
+        req.end(big);
+      });
+    const anonymous = await post({});
+    expect(anonymous.status).toBe(401);
+    expect(JSON.parse(anonymous.body).error.code).toBe("unauthorized");
+    const key = (await createApiKey(CLI_ACTOR, { name: "large-body" })).key;
+    const tooLarge = await post({ authorization: `Bearer ${key}` });
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.body).error.code).toBe("payload_too_large");
+    expect((await fetch(`${host.url}/ping`)).status).toBe(200);
   });
 
   it("answers an unknown path with a JSON 404 when no Next fallback is mounted", async () => {

@@ -1,0 +1,179 @@
+// One REST suite, run against both hosts of the same build (playwright.config.ts, scripts/e2e.mjs):
+// "api-lean" is the node:http host that answers the API itself (`npm start`), "api-next" the same
+// handlers through Next's route files (SERVE_API_THROUGH_NEXT=1). Both servers' Anthropic provider
+// is the wire-level emulator and OpenAI is unconfigured; the official SDKs drive the compatible
+// endpoints. Each project signs its calls with an admin key that scripts/e2e.mjs created for it.
+import Anthropic from "@anthropic-ai/sdk";
+import { expect, test as base } from "@playwright/test";
+import OpenAI from "openai";
+
+const test = base.extend<{ apiKey: string; host: string }>({
+  apiKey: ["", { option: true }],
+  host: ["", { option: true }],
+});
+
+const MODEL = "claude-3-haiku-20240307";
+
+test.beforeEach(({ apiKey }) => {
+  expect(apiKey, "scripts/e2e.mjs sets an API key for this project").toMatch(/^ms_/);
+});
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+test("health, ping and the auth wall", async ({ request }) => {
+  const health = await request.get("/health");
+  expect(health.status()).toBe(200);
+  expect(await health.json()).toMatchObject({ status: "ok", dependencies: { database: { status: "ok" } } });
+  expect((await request.get("/ping")).status()).toBe(200);
+  const denied = await request.post("/v1/llm/generate", { data: { model: MODEL, messages: [{ role: "user", content: "hi" }] } });
+  expect(denied.status()).toBe(401);
+  expect((await denied.json()).error.code).toBeTruthy();
+});
+
+test("POST /v1/llm/generate answers with usage and cost, plain and streamed", async ({ request, apiKey }) => {
+  const plain = await request.post("/v1/llm/generate", {
+    headers: auth(apiKey),
+    data: { model: MODEL, messages: [{ role: "user", content: "alpha beta gamma" }] },
+  });
+  expect(plain.status()).toBe(200);
+  expect(plain.headers()["x-request-id"]).toBeTruthy();
+  const body = await plain.json();
+  expect(body).toMatchObject({ model: MODEL, provider: "anthropic", response: "You said: alpha beta gamma", finish_reason: "stop" });
+  expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens);
+  expect(Number(body.cost.total_cost)).toBeGreaterThan(0);
+
+  const streamed = await request.post("/v1/llm/generate", {
+    headers: auth(apiKey),
+    data: { model: MODEL, stream: true, messages: [{ role: "user", content: "one two three" }] },
+  });
+  expect(streamed.status()).toBe(200);
+  expect(streamed.headers()["content-type"]).toMatch(/^text\/event-stream/);
+  const events = (await streamed.text())
+    .split("\n\n")
+    .filter((f) => f.startsWith("data: "))
+    .map((f) => f.slice(6));
+  expect(events.at(-1)).toBe("[DONE]");
+  const parsed = events.slice(0, -1).map((e) => JSON.parse(e) as { type: string; text?: string; response?: string });
+  expect(parsed.filter((e) => e.type === "delta").map((e) => e.text).join("")).toBe("You said: one two three");
+  expect(parsed.at(-1)).toMatchObject({ type: "done", response: "You said: one two three" });
+});
+
+test("the OpenAI SDK: chat completions plain and streamed, models, embeddings", async ({ apiKey, baseURL }) => {
+  const openai = new OpenAI({ apiKey, baseURL: `${baseURL}/v1`, maxRetries: 0 });
+  const completion = await openai.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "red green" }] });
+  expect(completion.choices[0]!.message.content).toBe("You said: red green");
+  expect(completion.usage!.total_tokens).toBeGreaterThan(0);
+
+  const stream = await openai.chat.completions.create({
+    model: MODEL,
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: "user", content: "blue yellow" }],
+  });
+  let text = "";
+  let usage: OpenAI.CompletionUsage | undefined | null;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? "";
+    usage ??= chunk.usage;
+  }
+  expect(text).toBe("You said: blue yellow");
+  expect(usage!.completion_tokens).toBeGreaterThan(0);
+
+  const models = await openai.models.list();
+  expect(models.data.map((m) => m.id)).toContain(MODEL);
+  const embedded = await openai.embeddings.create({ model: "local-hash-384", input: ["first text", "second text"] });
+  expect(embedded.data).toHaveLength(2);
+  expect(embedded.data[0]!.embedding).toHaveLength(384);
+
+  const error = await openai.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+});
+
+test("the Anthropic SDK: messages plain and streamed", async ({ apiKey, baseURL }) => {
+  const anthropic = new Anthropic({ apiKey, baseURL: baseURL!, maxRetries: 0 });
+  const message = await anthropic.messages.create({ model: MODEL, max_tokens: 100, messages: [{ role: "user", content: "north south" }] });
+  expect(message.content[0]).toMatchObject({ type: "text", text: "You said: north south" });
+  expect(message.stop_reason).toBe("end_turn");
+
+  const stream = anthropic.messages.stream({ model: MODEL, max_tokens: 100, messages: [{ role: "user", content: "east west" }] });
+  const final = await stream.finalMessage();
+  expect(final.content[0]).toMatchObject({ type: "text", text: "You said: east west" });
+  expect(final.usage.output_tokens).toBeGreaterThan(0);
+});
+
+test("embeddings, vectors, usage and cost through the original REST paths", async ({ request, apiKey, host }) => {
+  const embed = await request.post("/v1/llm/generate-embeddings", { headers: auth(apiKey), data: { model: "local-hash-384", texts: ["cats purr", "dogs bark"] } });
+  expect(embed.status()).toBe(200);
+  const vectors = ((await embed.json()) as { embeddings: number[][] }).embeddings;
+  expect(vectors).toHaveLength(2);
+
+  const name = `rest_${host}_${Date.now()}`;
+  const created = await request.post("/v1/vector/collections", { headers: auth(apiKey), data: { collection_name: name, vector_size: 384, distance: "Cosine" } });
+  expect(created.status()).toBe(200);
+  const upsert = await request.post("/v1/vector/points", {
+    headers: auth(apiKey),
+    data: { collection_name: name, points: [{ id: "cat", vector: vectors[0], payload: { kind: "cat" } }, { id: 2, vector: vectors[1], payload: { kind: "dog" } }] },
+  });
+  expect(upsert.status()).toBe(200);
+  const search = await request.post("/v1/vector/search", { headers: auth(apiKey), data: { collection_name: name, query_vector: vectors[0], limit: 2 } });
+  expect(search.status()).toBe(200);
+  const results = ((await search.json()) as { results: { id: string | number; score: number; payload: unknown }[] }).results;
+  expect(results.map((r) => r.id)).toEqual(["cat", 2]);
+  expect(results[0]!.score).toBeCloseTo(1, 5);
+  expect((await request.get(`/v1/vector/collections/${name}`, { headers: auth(apiKey) })).status()).toBe(200);
+  expect((await request.delete(`/v1/vector/collections/${name}`, { headers: auth(apiKey) })).status()).toBe(200);
+  expect((await request.get(`/v1/vector/collections/${name}`, { headers: auth(apiKey) })).status()).toBe(404);
+
+  const cost = await request.post("/v1/llm/cost", { headers: auth(apiKey), data: { model: MODEL, input_tokens: 1_000_000, output_tokens: 1_000_000 } });
+  expect(cost.status()).toBe(200);
+  expect(await cost.json()).toMatchObject({ input_cost: 0.25, output_cost: 1.25, total_cost: 1.5 });
+
+  // Usage is written in batches about once a second: the calls of the tests above appear shortly.
+  const today = new Date().toISOString().slice(0, 10);
+  await expect
+    .poll(async () => {
+      const usage = await request.get(`/v1/llm/usage?start_date=${today}&end_date=${today}`, { headers: auth(apiKey) });
+      expect(usage.status()).toBe(200);
+      return ((await usage.json()) as { requests_by_model: Record<string, number> }).requests_by_model[MODEL] ?? 0;
+    })
+    .toBeGreaterThan(0);
+
+  for (const path of ["/v1/llm/models", "/api/v1/models"]) {
+    const models = await request.get(path, { headers: auth(apiKey) });
+    expect(models.status()).toBe(200);
+    const list = (await models.json()) as { id: string; available: boolean }[];
+    expect(list.find((m) => m.id === MODEL)?.available).toBe(true);
+  }
+  const metrics = await request.get("/metrics", { headers: auth(apiKey) });
+  expect(metrics.status()).toBe(200);
+  expect(await metrics.text()).toContain("model_service_requests_total");
+});
+
+test("callers' mistakes get a 4xx that says what to fix", async ({ request, apiKey }) => {
+  const invalid = await request.post("/v1/llm/generate", { headers: auth(apiKey), data: { model: MODEL, messages: "hello" } });
+  expect(invalid.status()).toBe(400);
+  expect((await invalid.json()).error.message).toContain("messages");
+
+  const unknown = await request.post("/v1/llm/generate", { headers: auth(apiKey), data: { model: "gpt-nonexistent-9", messages: [{ role: "user", content: "x" }] } });
+  expect(unknown.status()).toBe(404);
+
+  const unconfigured = await request.post("/v1/llm/generate", { headers: auth(apiKey), data: { model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] } });
+  expect(unconfigured.status()).toBe(503);
+  expect((await unconfigured.json()).error.message).toMatch(/openai/i);
+
+  const notJson = await request.post("/v1/llm/generate", { headers: { ...auth(apiKey), "content-type": "text/plain" }, data: "model=x" });
+  expect(notJson.status()).toBe(415);
+
+  const brokenJson = await request.post("/v1/llm/generate", { headers: { ...auth(apiKey), "content-type": "application/json" }, data: "{nope" });
+  expect(brokenJson.status()).toBe(400);
+
+  const tooBig = await request.post("/v1/llm/generate", {
+    headers: auth(apiKey),
+    data: { model: MODEL, messages: [{ role: "user", content: "x".repeat(11 * 1024 * 1024) }] },
+  });
+  expect(tooBig.status()).toBe(413);
+
+  const wrongMethod = await request.put("/v1/llm/generate", { headers: auth(apiKey), data: {} });
+  expect(wrongMethod.status()).toBe(405);
+  expect(wrongMethod.headers()["allow"]).toContain("POST");
+});
