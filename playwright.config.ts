@@ -51,7 +51,7 @@ export default defineConfig<RestOptions>({
     {
       name: "api-lean",
       testMatch: /rest-api\.spec\.ts/,
-      use: { baseURL: process.env.E2E_BASE_URL ?? "http://localhost:8003", apiKey: process.env.E2E_API_KEY ?? "", host: "lean" },
+      use: { baseURL: process.env.E2E_LEAN_BASE_URL ?? "http://localhost:8003", apiKey: process.env.E2E_LEAN_API_KEY ?? "", host: "lean" },
     },
     {
       name: "api-next",

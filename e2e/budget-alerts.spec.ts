@@ -61,6 +61,13 @@ test("a key's budget alerts reach the webhook signed and show on the dashboard",
     const banner = page.getByTestId("budget-alerts");
     await expect(banner).toContainText(`API key “${name}” reached 100% of its $0.000001 monthly budget`);
     await expect(banner).toContainText(`API key “${name}” reached 50%`);
+
+    // Revoke the key, so the specs after this one find the keys page as they left it.
+    await page.goto("/keys");
+    const row = page.getByTestId("key-row").filter({ hasText: name });
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await row.getByRole("button", { name: "Confirm revoke" }).click();
+    await expect(page.getByTestId("key-row").filter({ hasText: name })).toHaveCount(0);
   } finally {
     await new Promise((resolve) => receiver.close(resolve));
   }

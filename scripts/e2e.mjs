@@ -1,7 +1,7 @@
 // `npm run test:e2e`: builds the app (skipped with E2E_SKIP_BUILD=1), checks that the standalone
 // output starts with `node server.js` (checkStandalone; E2E_STANDALONE_CHECK=0 skips it), starts the production server
-// on a free port with a fresh embedded database (and a second one with SERVE_API_THROUGH_NEXT=1, for
-// the REST suite on both hosts; admin API keys for both), waits for /health, runs Playwright against it
+// on a free port with a fresh embedded database (and two more for the REST suite, one per host: as
+// `npm start` and with SERVE_API_THROUGH_NEXT=1, each with an admin API key), waits for /health, runs Playwright against it
 // (extra arguments go to `playwright test`), then stops the server and removes its data folder.
 // Exits with Playwright's code. E2E_VERBOSE=1 streams the server's output.
 import { spawn } from "node:child_process";
@@ -227,20 +227,25 @@ async function main() {
 
   log(`starting the server on ${baseUrl} (DATA_DIR ${dataDir})`);
   const server = startServer(serverEnv);
-  // The same build with the API answered by Next's route files instead of the lean host, for the
-  // REST suite's "api-next" project (e2e/rest-api.spec.ts). Its own port and embedded database.
-  const nextPort = await freePort();
-  const nextDataDir = mkdtempSync(path.join(tmpdir(), "model-service-e2e-next-"));
-  const nextBaseUrl = `http://127.0.0.1:${nextPort}`;
-  const nextEnv = { ...serverEnv, PORT: String(nextPort), DATA_DIR: nextDataDir, SERVE_API_THROUGH_NEXT: "1" };
-  log(`starting a second server with SERVE_API_THROUGH_NEXT=1 on ${nextBaseUrl}`);
-  const nextServer = startServer(nextEnv);
+  // The REST suite (e2e/rest-api.spec.ts) runs once per host of the same build, each on a server
+  // and embedded database of its own, so the dashboard specs above still start from an empty one:
+  // "lean" as `npm start` serves the API, "next" with SERVE_API_THROUGH_NEXT=1 (Next's route files).
+  const restServers = [];
+  for (const host of ["lean", "next"]) {
+    const port = await freePort();
+    const restDataDir = mkdtempSync(path.join(tmpdir(), `model-service-e2e-rest-${host}-`));
+    const env = { ...serverEnv, PORT: String(port), DATA_DIR: restDataDir, ...(host === "next" ? { SERVE_API_THROUGH_NEXT: "1" } : {}) };
+    log(`starting the ${host} REST server on http://127.0.0.1:${port}${host === "next" ? " (SERVE_API_THROUGH_NEXT=1)" : ""}`);
+    restServers.push({ host, env, dataDir: restDataDir, baseUrl: `http://127.0.0.1:${port}`, server: startServer(env) });
+  }
   let cleanedUp = false;
   const cleanup = async () => {
     if (cleanedUp) return;
     cleanedUp = true;
-    await stopServer(nextServer);
-    rmSync(nextDataDir, { recursive: true, force: true });
+    for (const rest of restServers) {
+      await stopServer(rest.server);
+      rmSync(rest.dataDir, { recursive: true, force: true });
+    }
     await stopServer(server);
     try {
       process.kill(-emulator.pid, "SIGTERM");
@@ -266,14 +271,16 @@ async function main() {
       return 1;
     }
     log(`server healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    const nextProblem = await waitForHealth(nextBaseUrl, nextServer);
-    if (nextProblem) {
-      log(`the SERVE_API_THROUGH_NEXT=1 server: ${nextProblem}`);
-      process.stdout.write(nextServer.output());
-      return 1;
+    for (const rest of restServers) {
+      const restProblem = await waitForHealth(rest.baseUrl, rest.server);
+      if (restProblem) {
+        log(`the ${rest.host} REST server: ${restProblem}`);
+        process.stdout.write(rest.server.output());
+        return 1;
+      }
+      rest.apiKey = await createAdminKey(rest.env, `e2e-rest-${rest.host}`);
     }
-    const apiKey = await createAdminKey(serverEnv, "e2e-rest-lean");
-    const nextApiKey = await createAdminKey(nextEnv, "e2e-rest-next");
+    const [restLean, restNext] = restServers;
     // The dashboard needs a signed-in user: create one with the CLI (through the server's database),
     // and let Playwright's setup project sign in as it (e2e/auth.setup.ts).
     const user = { email: "e2e-admin@example.com", password: `e2e-${Math.random().toString(36).slice(2)}-password` };
@@ -290,9 +297,10 @@ async function main() {
     const code = await run(bin("playwright"), ["test", ...process.argv.slice(2)], {
       ...baseEnv,
       E2E_BASE_URL: baseUrl,
-      E2E_API_KEY: apiKey,
-      E2E_NEXT_BASE_URL: nextBaseUrl,
-      E2E_NEXT_API_KEY: nextApiKey,
+      E2E_LEAN_BASE_URL: restLean.baseUrl,
+      E2E_LEAN_API_KEY: restLean.apiKey,
+      E2E_NEXT_BASE_URL: restNext.baseUrl,
+      E2E_NEXT_API_KEY: restNext.apiKey,
       E2E_USER_EMAIL: user.email,
       E2E_USER_PASSWORD: user.password,
       // Specs that run the CLI against the server's database (e2e/usage.spec.ts: seed-demo).
