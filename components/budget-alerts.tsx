@@ -94,12 +94,12 @@ export function BudgetAlertSettings({ keys }: { keys: KeyOption[] }) {
         </label>
         <label className="field">
           <span className="field-label">Thresholds (% of the budget)</span>
-          <input name="thresholds" defaultValue={s && !s.usesDefaultThresholds ? s.thresholds.join(", ") : ""} placeholder="50, 80, 100" />
+          <input name="thresholds" defaultValue={s && !s.usesDefaultThresholds ? s.thresholds.join(", ") : ""} placeholder="50, 80, 100" disabled={!s} />
         </label>
         {subject === "user" ? (
           <label className="field">
             <span className="field-label">Webhook URL (http or https)</span>
-            <input name="webhookUrl" type="url" defaultValue={s?.webhookUrl ?? ""} placeholder="https://example.com/hooks/budget" />
+            <input name="webhookUrl" type="url" defaultValue={s?.webhookUrl ?? ""} placeholder="https://example.com/hooks/budget" disabled={!s} />
           </label>
         ) : null}
       </div>
@@ -120,7 +120,8 @@ export function BudgetAlertSettings({ keys }: { keys: KeyOption[] }) {
         </p>
       ) : null}
       {update.isSuccess && !update.isPending ? <p className="muted">Saved.</p> : null}
-      <button type="submit" className="button" disabled={update.isPending}>
+      {/* The fields stay disabled until the settings have loaded: the form is re-made with them, which would drop what was typed. */}
+      <button type="submit" className="button" disabled={!s || update.isPending}>
         {update.isPending ? "Saving…" : "Save alert settings"}
       </button>
     </form>

@@ -23,9 +23,13 @@ test("a key's budget alerts reach the webhook signed and show on the dashboard",
     const name = `alerts-e2e-${Date.now()}`;
 
     await page.goto("/keys");
+    // Wait for the page to hydrate (the badge asks the server once it runs in the browser): a value
+    // typed before that is reset by hydration, and the form would then save an empty webhook.
+    await expect(page.getByTestId("system-badge")).toHaveAttribute("data-state", "ok");
     const settings = page.getByRole("form", { name: "Budget alert settings" });
     // Only http(s) webhooks.
     await settings.getByLabel("Webhook URL (http or https)").fill("ftp://example.com/hook");
+    await expect(settings.getByLabel("Webhook URL (http or https)")).toHaveValue("ftp://example.com/hook");
     await settings.getByRole("button", { name: "Save alert settings" }).click();
     await expect(settings.getByRole("alert")).toContainText("http(s) URL");
     await settings.getByLabel("Webhook URL (http or https)").fill(hook);
@@ -64,6 +68,7 @@ test("a key's budget alerts reach the webhook signed and show on the dashboard",
 
     // Revoke the key, so the specs after this one find the keys page as they left it.
     await page.goto("/keys");
+    await expect(page.getByTestId("system-badge")).toHaveAttribute("data-state", "ok");
     const row = page.getByTestId("key-row").filter({ hasText: name });
     await row.getByRole("button", { name: "Revoke" }).click();
     await row.getByRole("button", { name: "Confirm revoke" }).click();
