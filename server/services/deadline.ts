@@ -18,6 +18,7 @@ export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal): De
     () => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
     timeoutMs,
   );
+  timer.unref(); // as AbortSignal.timeout's: it never keeps the process alive
   const onAbort = () => controller.abort(callerSignal!.reason);
   if (callerSignal?.aborted) controller.abort(callerSignal.reason);
   else callerSignal?.addEventListener("abort", onAbort, { once: true });

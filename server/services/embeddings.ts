@@ -4,6 +4,7 @@ import "server-only";
 // the provider's per-call limit in order, and exactly one usage event per request with its cost.
 // REST (/v1/llm/generate-embeddings), tRPC (embeddings.generate) and the vector documents both use
 // `generateEmbeddings`.
+import { startDeadline } from "./deadline.ts";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { getProvider } from "../providers/registry.ts";
@@ -74,14 +75,13 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   }
   const { model, provider } = embeddingModel(input.model);
   const started = performance.now();
-  const timeout = AbortSignal.timeout(loadEnv().PROVIDER_TIMEOUT_MS);
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
 
   // Only the texts the cache does not hold go to the provider; `complete` puts the answer back in order.
   const cache = await lookupEmbeddings(model, input.dimensions, input.texts, embeddingCacheApplies(model, input.cache));
   const embeddings: number[][] = [];
   const tokensPerText: number[] = [];
   let inputTokens = 0;
+  const { signal, release } = startDeadline(loadEnv().PROVIDER_TIMEOUT_MS, ctx.signal);
   try {
     // One batch after the other, so the answer keeps the order of the texts.
     for (let i = 0; i < cache.toEmbed.length; i += provider.maxEmbeddingsPerCall) {
@@ -97,10 +97,12 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   } catch (err) {
     const error =
       ctx.signal?.aborted ? new AppError("invalid_request", "The client closed the request")
-      : timeout.aborted ? new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`)
+      : signal.aborted ? new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`)
       : providerErrorToAppError(err, model);
     record(identity, model, ctx, inputTokens, "error", performance.now() - started, ctx.signal?.aborted ? "client_closed" : error.code);
     throw error;
+  } finally {
+    release();
   }
   const all = cache.complete(embeddings, tokensPerText);
   const savedCost = cache.hits ? costOf(pricingFor(model.id), { inputTokens: cache.hitTokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost : 0n;
