@@ -1,6 +1,6 @@
 // Local days as UTC instants, and the plan that sums them from daily and hourly roll-ups.
 import { describe, expect, it } from "vitest";
-import { alignedWithUtc, canonicalTimeZone, localDays, offsetMinutes, planLocalDays, todayIn } from "./time-zones.ts";
+import { alignedWithUtc, canonicalTimeZone, localDayPlan, localDays, offsetMinutes, planLocalDays, todayIn } from "./time-zones.ts";
 
 const H = 3_600_000;
 
@@ -52,5 +52,24 @@ describe("time zones", () => {
       ["2026-01-04T23:00:00.000Z", 1],
       ["2026-01-05T23:00:00.000Z", -1],
     ]);
+  });
+
+  it("remembers the plan of a range: null for UTC days, planLocalDays's plan elsewhere, the same object when asked again", () => {
+    expect(localDayPlan("UTC", "2026-01-01", "2026-03-31")).toBeNull();
+    expect(localDayPlan("Europe/London", "2026-01-01", "2026-01-31")).toBeNull();
+    const ny = localDayPlan("America/New_York", "2026-08-29", "2026-11-26");
+    expect(ny).toEqual(planLocalDays(localDays("America/New_York", "2026-08-29", "2026-11-26")));
+    expect(localDayPlan("America/New_York", "2026-08-29", "2026-11-26")).toBe(ny);
+    expect(localDayPlan("America/New_York", "2026-08-30", "2026-11-26")).not.toBe(ny);
+    // A zone off the hour is refused each time (errors are not remembered).
+    expect(() => localDayPlan("Asia/Kolkata", "2026-01-01", "2026-01-02")).toThrow(/whole number of hours/);
+    expect(() => localDayPlan("Asia/Kolkata", "2026-01-01", "2026-01-02")).toThrow(/whole number of hours/);
+  });
+
+  it("gives the canonical name of a zone however often it is asked, and refuses an unknown one each time", () => {
+    for (let i = 0; i < 3; i++) {
+      expect(canonicalTimeZone("america/new_york")).toBe("America/New_York");
+      expect(() => canonicalTimeZone("Mars/Base")).toThrow(/unknown time zone/);
+    }
   });
 });

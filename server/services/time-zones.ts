@@ -45,6 +45,8 @@ export function offsetMinutes(tz: string, at: number): number {
   return m[1] === "-" ? -minutes : minutes;
 }
 
+const canonicalNames = new Map<string, string>();
+
 /**
  * The canonical name of an IANA time zone ("europe/berlin" → "Europe/Berlin"), or an
  * invalid_request naming the `tz` field.
@@ -53,8 +55,14 @@ export function canonicalTimeZone(tz: string, field = "tz"): string {
   if (!/^[A-Za-z][A-Za-z0-9_+\-]*(\/[A-Za-z0-9_+\-]+)*$/.test(tz)) {
     throw new AppError("invalid_request", `${field}: ${JSON.stringify(tz)} is not an IANA time zone name such as UTC, Europe/Berlin or America/New_York`, { field });
   }
+  const known = canonicalNames.get(tz);
+  if (known) return known;
   try {
-    return new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
+    const name = new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
+    // Building a DateTimeFormat costs 0.2 to 2 ms; there are a few hundred zone names (and their
+    // spellings), so the cache stays small, and it is capped in case a caller tries many.
+    if (canonicalNames.size < 2_000) canonicalNames.set(tz, name);
+    return name;
   } catch {
     throw new AppError("invalid_request", `${field}: unknown time zone ${JSON.stringify(tz)}; use an IANA name such as UTC, Europe/Berlin or America/New_York`, { field });
   }
@@ -136,5 +144,25 @@ export function planLocalDays(days: readonly LocalDay[]): DayPlan {
       }
     }
   }
+  return plan;
+}
+
+const plans = new Map<string, DayPlan | null>();
+
+/**
+ * What summing the local days of `start`..`end` in `tz` needs: null when they are UTC days (the
+ * daily roll-ups answer alone), else planLocalDays's plan. Remembered for the last few hundred
+ * ranges asked for (a dashboard asks for the same one again and again; working it out costs 1 to
+ * 2 ms for 90 days). Throws as localDays does.
+ */
+export function localDayPlan(tz: string, start: string, end: string): DayPlan | null {
+  if (tz === "UTC") return null;
+  const key = `${tz} ${start} ${end}`;
+  const known = plans.get(key);
+  if (known !== undefined) return known;
+  const days = localDays(tz, start, end);
+  const plan = alignedWithUtc(days) ? null : planLocalDays(days);
+  if (plans.size >= 256) plans.delete(plans.keys().next().value!);
+  plans.set(key, plan);
   return plan;
 }

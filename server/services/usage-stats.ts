@@ -21,7 +21,7 @@ import { getApiKeyById } from "./keys.ts";
 import { addHistograms, decodeHistogram, LATENCY_BUCKETS, percentiles, type Percentiles } from "./latency-histogram.ts";
 import { catalogueReady, resolveModel } from "./models.ts";
 import { parseUsd, type Pico } from "./pricing.ts";
-import { alignedWithUtc, addDays, canonicalTimeZone, daysBetween, localDays, planLocalDays, todayIn } from "./time-zones.ts";
+import { addDays, canonicalTimeZone, daysBetween, localDayPlan, todayIn } from "./time-zones.ts";
 import { EMBEDDING_ENDPOINT_MARK, type UsageKind } from "./usage-rollups.ts";
 
 /** The longest range one query may cover. */
@@ -222,13 +222,12 @@ export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: st
   const daily = dims ? "usage_daily_dims" : "usage_daily";
   const hourly = dims ? "usage_hourly_dims" : "usage_hourly";
 
-  const days = r.tz === "UTC" ? [] : localDays(r.tz, range.start, range.end);
-  if (r.tz === "UTC" || alignedWithUtc(days)) {
+  const plan = localDayPlan(r.tz, range.start, range.end);
+  if (!plan) {
     const rows = `SELECT r.day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")} FROM ${daily} r
       WHERE r.day >= ${p(range.start)}::date AND r.day <= ${p(range.end)}::date${filter}`;
     return { rows, from: `(${rows}) x`, params, dims, name: dims ? "daily_dims" : "daily" };
   }
-  const plan = planLocalDays(days);
   const utcDays = plan.days.map((d) => d.utcDay);
   const dayPart = `SELECT c.local_day AS day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")}
       FROM unnest(${p(utcDays)}::date[], ${p(plan.days.map((d) => d.localDay))}::date[]) AS c(day, local_day)
