@@ -152,3 +152,19 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))("PostgreSQL and PGlite af
     }
   }, 120_000);
 });
+
+describe.runIf(Boolean(process.env.TEST_DATABASE_URL))("the service's PostgreSQL connections", () => {
+  it("run with JIT off on every pooled connection (compiling cost more than the statistics queries run)", async () => {
+    const db = await createTestDatabase("postgres");
+    try {
+      // Ten at once: the pool opens several connections, and each one's first query sees the setting.
+      const seen = await Promise.all(Array.from({ length: 10 }, () => db.rawQuery<{ jit: string; pid: number }>("SELECT current_setting('jit') AS jit, pg_backend_pid() AS pid, pg_sleep(0.05)")));
+      expect(new Set(seen.map((r) => r[0]!.pid)).size).toBeGreaterThan(1);
+      expect(seen.map((r) => r[0]!.jit)).toEqual(Array(10).fill("off"));
+      const viaPrisma = await db.prisma.$queryRawUnsafe<{ jit: string }[]>("SELECT current_setting('jit') AS jit");
+      expect(viaPrisma[0]!.jit).toBe("off");
+    } finally {
+      await db.destroy();
+    }
+  }, 60_000);
+});
