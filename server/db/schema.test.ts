@@ -155,6 +155,9 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))("PostgreSQL and PGlite af
 
 describe.runIf(Boolean(process.env.TEST_DATABASE_URL))("the service's PostgreSQL connections", () => {
   it("run with JIT off on every pooled connection (compiling cost more than the statistics queries run)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
     const db = await createTestDatabase("postgres");
     try {
       // Ten at once: the pool opens several connections, and each one's first query sees the setting.
@@ -163,7 +166,11 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))("the service's PostgreSQL
       expect(seen.map((r) => r[0]!.jit)).toEqual(Array(10).fill("off"));
       const viaPrisma = await db.prisma.$queryRawUnsafe<{ jit: string }[]>("SELECT current_setting('jit') AS jit");
       expect(viaPrisma[0]!.jit).toBe("off");
+      // The setting is made before the pool hands a connection out, not queued beside its first query.
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => /already executing a query/.test(w))).toEqual([]);
     } finally {
+      process.off("warning", onWarning);
       await db.destroy();
     }
   }, 60_000);
