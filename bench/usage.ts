@@ -98,13 +98,16 @@ class Worker {
   }
   ask(m: ToWorker): Promise<FromWorker> {
     const answer = this.next();
-    this.child.send(m);
+    this.child.send(m, (err) => {
+      if (err) this.waiting?.reject(new Error(`worker ${this.name}: ${err.message}`));
+    });
     return answer;
   }
   async done(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((r) => this.child.once("exit", r));
-    if (this.child.connected) this.child.send({ cmd: "exit" } satisfies ToWorker);
+    // A worker that has finished its work may already be disconnecting: then it exits anyway.
+    if (this.child.connected) this.child.send({ cmd: "exit" } satisfies ToWorker, () => undefined);
     await exited;
   }
 }

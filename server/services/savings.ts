@@ -75,7 +75,7 @@ type Row = {
 
 export async function usageSavings(identity: AuthenticatedIdentity, q: SavingsQuery): Promise<Savings> {
   const r = await resolveUsageQuery(identity, q);
-  const src = sourceFor(r, r, []);
+  const src = sourceFor(r, r, [], ["requests", "input_tokens", "cached_input_tokens", "output_tokens", "cost", "saved_cost"]);
   const sums = `sum(x.requests)::text AS requests, sum(x.input_tokens)::text AS input_tokens,
     sum(x.cached_input_tokens)::text AS cached_input_tokens, sum(x.output_tokens)::text AS output_tokens,
     sum(x.cost)::text AS cost, sum(x.saved_cost)::text AS saved_cost`;

@@ -196,13 +196,17 @@ export type Source = {
 
 const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status"];
 const DIM_COLUMNS = ["kind", "dim", "value"];
-const SUMMED = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "latency_ms_sum", "latency_hist", "saved_cost"];
+/** The roll-ups' summed columns (the *_dims tables also have `errors`). */
+export type SummedColumn = "requests" | "input_tokens" | "output_tokens" | "cached_input_tokens" | "reasoning_tokens" | "cost" | "latency_ms_sum" | "latency_hist" | "saved_cost";
+const SUMMED: readonly SummedColumn[] = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "latency_ms_sum", "latency_hist", "saved_cost"];
+/** What the statistics read (not saved_cost: that is savings.ts's). */
+const STATS_SUMMED = SUMMED.filter((c) => c !== "saved_cost");
 
 /**
  * The rows of one range. Days that are UTC days read the daily table; local days elsewhere read
  * the daily table plus hourly corrections (planLocalDays), each row weighted +1 or -1.
  */
-export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: string }, params: unknown[]): Source {
+export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: string }, params: unknown[], columns: readonly SummedColumn[] = SUMMED): Source {
   const dims = r.filters.length === 0;
   const p = (v: unknown) => {
     params.push(v);
@@ -218,10 +222,13 @@ export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: st
   }
   const filter = conds.map((c) => ` AND ${c}`).join("");
   const keys = (dims ? DIM_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
-  const summed = [...SUMMED, ...(dims ? ["errors"] : [])];
+  const summed: string[] = [...columns, ...(dims ? ["errors"] : [])];
   const daily = dims ? "usage_daily_dims" : "usage_daily";
   const hourly = dims ? "usage_hourly_dims" : "usage_hourly";
 
+  // An hourly row counts +1 or -1. In the *_dims tables only the 'total' rows' latency histograms
+  // are summed (statsSql), so the others are not multiplied (a histogram is a 60-digit numeric).
+  const weighted = (c: string) => (dims && c === "latency_hist" ? `CASE WHEN h.dim = 'total' THEN h.${c} * c.sign ELSE 0 END AS ${c}` : `h.${c} * c.sign`);
   const plan = localDayPlan(r.tz, range.start, range.end);
   if (!plan) {
     const rows = `SELECT r.day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")} FROM ${daily} r
@@ -235,7 +242,7 @@ export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: st
       WHERE r.day >= ${p(utcDays[0] ?? range.start)}::date AND r.day <= ${p(utcDays.at(-1) ?? range.start)}::date${filter}`;
   // LATERAL with OFFSET 0 (which keeps PostgreSQL from flattening it into a hash join against the
   // whole table): one primary-key lookup per listed hour.
-  const hourPart = `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => `h.${c} * c.sign`).join(", ")}
+  const hourPart = `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
       FROM unnest(${p(plan.hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(plan.hours.map((h) => h.localDay))}::date[], ${p(plan.hours.map((h) => h.sign))}::int[]) AS c(hour, local_day, sign)
       CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter} OFFSET 0) h`;
   const rows = `${dayPart}\n    UNION ALL\n    ${hourPart}`;
@@ -251,7 +258,7 @@ function measuresSql(dims: boolean): string {
 
 /** Everything the statistics need for a range, in one statement. */
 function statsSql(r: ResolvedUsageQuery): { sql: string; params: unknown[]; source: UsageStats["source"] } {
-  const src = sourceFor(r, r, []);
+  const src = sourceFor(r, r, [], STATS_SUMMED);
   const m = measuresSql(src.dims);
   if (src.dims) {
     return {
@@ -285,7 +292,7 @@ GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.us
 
 /** The totals of a range only (the previous range of a comparison). */
 function totalsSql(r: ResolvedUsageQuery, range: { start: string; end: string }): { sql: string; params: unknown[] } {
-  const src = sourceFor(r, range, []);
+  const src = sourceFor(r, range, [], STATS_SUMMED);
   return {
     params: src.params,
     sql: `SELECT 'total' AS dim, '' AS value, NULL AS day, ${measuresSql(src.dims)}, sum(x.latency_hist)::text AS hist
