@@ -25,7 +25,7 @@ import { Pool } from "undici";
 import { openDatabase } from "../server/db/index.ts";
 import { hashApiKey } from "../server/services/auth.ts";
 import { startServerProcess, type ServerProcess } from "../tests/support/server-process.ts";
-import pg from "pg";
+import { createScratchPostgres, type ScratchPostgres } from "../tests/support/scratch-postgres.ts";
 import { fmt, load, percentile, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
@@ -119,24 +119,14 @@ if (paths.includes("portkey")) {
 }
 
 const dataDirs: string[] = [];
-const scratchDatabases: string[] = [];
+const scratchDatabases: ScratchPostgres[] = [];
 const serverUrl = values["database-url"];
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  await client.query(sql).finally(() => client.end());
-}
 
 /** A fresh database on the PostgreSQL server for one of our paths. */
 async function scratchDatabase(name: string): Promise<string> {
-  const db = `bench_gateway_${name.replace(/\W/g, "_")}_${process.pid}`;
-  await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-  await adminQuery(`CREATE DATABASE "${db}"`);
+  const db = await createScratchPostgres(serverUrl!, `bench_gateway_${name.replace(/\W/g, "_")}`);
   scratchDatabases.push(db);
-  const url = new URL(serverUrl);
-  url.pathname = `/${db}`;
-  return url.toString();
+  return db.url;
 }
 
 async function ourServer(name: string, args: string[], env: Record<string, string>, postgres: boolean): Promise<void> {
@@ -324,5 +314,5 @@ for (const [name, o] of ours) {
 }
 for (const c of children) c.kill("SIGTERM");
 for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
-for (const db of scratchDatabases) await adminQuery(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+for (const db of scratchDatabases) await db.drop();
 process.exit(0);

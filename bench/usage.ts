@@ -15,13 +15,13 @@
 // weighs on all sizes alike and the ratios compare like with like. Targets: (a) ≥ 10,000 events/s;
 // (b) ≤ 100 ms at 10 million events and within 2× of the 10-thousand time.
 import { fork, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { createScratchPostgres, type ScratchPostgres } from "../tests/support/scratch-postgres.ts";
 import { fmt, percentile } from "./lib.ts";
 import type { FromWorker, ToWorker } from "./usage-worker.ts";
 
@@ -47,27 +47,24 @@ const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs: a whole number of at least 1");
 const WARM_UP_ROUNDS = 2;
 
-const prefix = `ms_bench_usage_${randomBytes(4).toString("hex")}`;
 const admin = new pg.Client({ connectionString: serverUrl });
 await admin.connect();
 const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
-console.log(`bench/usage on PostgreSQL ${version} (scratch databases ${prefix}_*), ${new Date().toISOString()}`);
+await admin.end();
+console.log(`bench/usage on PostgreSQL ${version} (scratch databases ms_bench_usage_<size>_*), ${new Date().toISOString()}`);
 
-const databases: string[] = [];
+const databases: ScratchPostgres[] = [];
 const workers: ChildProcess[] = [];
 const dataDir = mkdtempSync(path.join(tmpdir(), "bench-usage-"));
 const workerFile = fileURLToPath(new URL("./usage-worker.ts", import.meta.url));
 
 /** A worker on a new scratch database; its first message (after its set-up) is returned. */
 async function startWorker(name: string, args: string[]): Promise<{ worker: Worker; first: FromWorker }> {
-  const database = `${prefix}_${name}`;
-  await admin.query(`CREATE DATABASE "${database}"`);
+  const database = await createScratchPostgres(serverUrl!, `ms_bench_usage_${name}`);
   databases.push(database);
-  const url = new URL(serverUrl!);
-  url.pathname = `/${database}`;
   const child = fork(workerFile, args, {
     execArgv: process.execArgv,
-    env: { ...process.env, DATABASE_URL: url.toString(), DATA_DIR: path.join(dataDir, name), LOG_LEVEL: "warn" },
+    env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: path.join(dataDir, name), LOG_LEVEL: "warn" },
   });
   workers.push(child);
   const worker = new Worker(child, name);
@@ -181,8 +178,7 @@ try {
   if (!values["skip-stats"]) await statistics();
 } finally {
   for (const w of workers) if (w.exitCode === null) w.kill();
-  if (!values.keep) for (const d of databases) await admin.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`);
-  else console.log(`Kept the databases ${databases.join(", ")}.`);
-  await admin.end();
+  if (!values.keep) for (const d of databases) await d.drop();
+  else console.log(`Kept the databases ${databases.map((d) => d.name).join(", ")}.`);
   rmSync(dataDir, { recursive: true, force: true });
 }

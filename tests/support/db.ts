@@ -6,12 +6,11 @@
 //     const db = useTestDatabase(kind);            // beforeAll: open + migrate; afterAll: drop
 //     it("...", async () => { await db.prisma.user.create(...); await db.rawQuery("select 1"); });
 //   });
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
+import { createScratchPostgres as createScratchPostgresOn, type ScratchPostgres } from "./scratch-postgres.ts";
 import { openDatabase, type DatabaseHandle, type DatabaseKind } from "@/server/db/index.ts";
 
 export interface TestDatabaseCase {
@@ -50,29 +49,11 @@ export function makeTempDir(prefix = "db-"): string {
   return mkdtempSync(path.join(root, prefix));
 }
 
-/** Creates an empty PostgreSQL database on the TEST_DATABASE_URL server; returns its URL and a drop(). */
-export async function createScratchPostgres(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+/** A scratch database on TEST_DATABASE_URL's server (see scratch-postgres.ts). */
+export async function createScratchPostgres(): Promise<ScratchPostgres> {
   const serverUrl = testDatabaseUrl();
   if (!serverUrl) throw new Error("TEST_DATABASE_URL is not set");
-  const name = `ms_test_${randomBytes(6).toString("hex")}`;
-  await adminQuery(serverUrl, `CREATE DATABASE "${name}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    name,
-    drop: () => adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
-  };
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  return createScratchPostgresOn(serverUrl);
 }
 
 /** Opens a fresh, migrated (unless `migrate: false`) database of the given kind. */
