@@ -12,7 +12,6 @@
 // Diffing from the existing migrations replays them on a shadow database: an in-memory PGlite by
 // default, or a scratch database (created and dropped here) on the PostgreSQL server named by
 // SHADOW_DATABASE_URL, e.g. postgresql://postgres@127.0.0.1:5432/postgres.
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -21,6 +20,7 @@ import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 // A dependency of @prisma/adapter-pg; the wrapper the engine expects around an adapter factory.
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
+import { createScratchPostgres, type ScratchPostgres } from "../tests/support/scratch-postgres.ts";
 
 type Engine = {
   diff(params: unknown): Promise<{ exitCode: number; stdout: string | null }>;
@@ -72,16 +72,6 @@ class CharAsTextClient extends pg.Client {
   }
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 function migrationsList(migrationsDir: string) {
   const dirs = existsSync(migrationsDir)
     ? readdirSync(migrationsDir, { withFileTypes: true })
@@ -118,7 +108,7 @@ interface ShadowFactory {
  * migrations land in the server's main database.)
  */
 function postgresShadow(serverUrl: string): ShadowFactory {
-  const scratch = new Set<string>();
+  const scratch: ScratchPostgres[] = [];
   const opened: { dispose(): Promise<void> }[] = [];
   const factory = new PrismaPg({ connectionString: serverUrl, Client: CharAsTextClient });
   const connect = factory.connect.bind(factory);
@@ -128,12 +118,9 @@ function postgresShadow(serverUrl: string): ShadowFactory {
     return adapter;
   };
   factory.connectToShadowDb = async () => {
-    const name = `migration_diff_shadow_${randomBytes(6).toString("hex")}`;
-    await adminQuery(serverUrl, `CREATE DATABASE "${name}"`);
-    scratch.add(name);
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    const adapter = await new PrismaPg({ connectionString: url.toString(), Client: CharAsTextClient }).connect();
+    const shadow = await createScratchPostgres(serverUrl, "migration_diff_shadow");
+    scratch.push(shadow);
+    const adapter = await new PrismaPg({ connectionString: shadow.url, Client: CharAsTextClient }).connect();
     opened.push(adapter);
     return adapter;
   };
@@ -142,7 +129,7 @@ function postgresShadow(serverUrl: string): ShadowFactory {
     async cleanup() {
       // The engine does not always dispose of what it opened; pools left open keep node running.
       for (const a of opened) await a.dispose().catch(() => undefined);
-      for (const name of scratch) await adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      for (const shadow of scratch) await shadow.drop();
     },
   };
 }
