@@ -212,6 +212,15 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
       // The per-model rows and the breakdowns add up to the same totals as the days.
       expect(usd(everyone.dailyByModel.reduce((a, r) => a + r.cost, 0n))).toBe(usd(everyone.totals.cost));
       expect(everyone.breakdowns.user.reduce((a, r) => a + r.requests, 0)).toBe(everyone.totals.requests);
+      // Each user's share of the range, from the per-dimension roll-up, matches the events.
+      const inRange = [...expected.entries()].filter(([d]) => d >= q.start && d <= q.end).map(([, x]) => x);
+      const aliceTotal = { requests: inRange.reduce((a, x) => a + x.alice, 0), cost: inRange.reduce((a, x) => a + x.aliceCost, 0n) };
+      const allTotal = { requests: inRange.reduce((a, x) => a + x.all, 0), cost: inRange.reduce((a, x) => a + x.allCost, 0n) };
+      const byUser = new Map(everyone.breakdowns.user.map((r) => [r.value, [r.requests, usd(r.cost)]]));
+      expect([tz, byUser.get(alice.userId!)]).toEqual([tz, [aliceTotal.requests, usd(aliceTotal.cost)]]);
+      expect([tz, byUser.get(bob.userId!)]).toEqual([tz, [allTotal.requests - aliceTotal.requests, usd(allTotal.cost - aliceTotal.cost)]]);
+      expect([tz, onlyAlice.totals.requests, usd(onlyAlice.totals.cost)]).toEqual([tz, aliceTotal.requests, usd(aliceTotal.cost)]);
+      expect(everyone.breakdowns.status.reduce((a, r) => a + r.requests, 0)).toBe(allTotal.requests);
     }
   });
 

@@ -189,7 +189,11 @@ export type Source = {
   /** The same as a derived table `x`. */
   from: string;
   params: unknown[];
-  /** Reading the *_dims tables. */
+  /**
+   * Reading the *_dims tables. Then, in a zone off UTC, dimensions other than 'total' and 'model'
+   * are right only summed over the whole range, not per day (hours that cancel out over the range
+   * are not read for them).
+   */
   dims: boolean;
   name: UsageStats["source"];
 };
@@ -242,9 +246,17 @@ export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: st
       WHERE r.day >= ${p(utcDays[0] ?? range.start)}::date AND r.day <= ${p(utcDays.at(-1) ?? range.start)}::date${filter}`;
   // LATERAL with OFFSET 0 (which keeps PostgreSQL from flattening it into a hash join against the
   // whole table): one primary-key lookup per listed hour.
+  // In the *_dims tables, an hour that one local day of the range takes and another adds (New
+  // York's 5 + 5 edge hours of every day but the range's own ends) cancels out over the range, so
+  // only its 'total' and 'model' rows are read, for the per-day series; the other dimensions are
+  // only ever summed over the whole range (see Source).
+  const net = new Map<number, number>();
+  for (const h of plan.hours) net.set(h.hour.getTime(), (net.get(h.hour.getTime()) ?? 0) + h.sign);
+  const perDayOnly = dims ? ` AND (c.counts OR r.dim IN ('total', 'model'))` : "";
   const hourPart = `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
-      FROM unnest(${p(plan.hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(plan.hours.map((h) => h.localDay))}::date[], ${p(plan.hours.map((h) => h.sign))}::int[]) AS c(hour, local_day, sign)
-      CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter} OFFSET 0) h`;
+      FROM unnest(${p(plan.hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(plan.hours.map((h) => h.localDay))}::date[], ${p(plan.hours.map((h) => h.sign))}::int[],
+        ${p(plan.hours.map((h) => net.get(h.hour.getTime()) !== 0))}::boolean[]) AS c(hour, local_day, sign, counts)
+      CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter}${perDayOnly} OFFSET 0) h`;
   const rows = `${dayPart}\n    UNION ALL\n    ${hourPart}`;
   return { rows, from: `(${rows}) x`, params, dims, name: dims ? "hourly_dims" : "hourly" };
 }
