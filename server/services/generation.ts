@@ -273,19 +273,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
         try {
           const result = await waited.on(provider.generateText(toRequest(model, input), { signal }));
           const latencyMs = performance.now() - started;
-          const cost = recordCall({
-            identity: ctx.identity,
-            endpoint: ctx.endpoint,
-            modelId: model.id,
-            provider: model.provider,
-            price: pricingFor(model.id),
-            usage: result.usage,
-            status: "success",
-            stream: false,
-            latencyMs,
-            upstreamMs: waited.ms,
-            requestId: ctx.requestId,
-          });
+          const cost = recordCall({ ...callOf(model, ctx), usage: result.usage, status: "success", stream: false, latencyMs, upstreamMs: waited.ms });
           const outcome: GenerateOutcome = {
             id: result.id ?? `gen-${randomUUID()}`,
             model: model.id,
@@ -307,9 +295,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
       }
       if (signal.aborted || !worthFallingBack(lastError)) break;
     }
-    const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
-    recordFailure(lastModel, input, ctx, error, performance.now() - started, false);
-    throw error;
+    throw chainFailed(lastError, lastModel, signal, input, ctx, started, false);
   } finally {
     release();
   }
@@ -331,20 +317,22 @@ function recordFailure(
   usage?: TokenUsage,
   ttftMs?: number,
 ): void {
-  recordCall({
-    identity: ctx.identity,
-    endpoint: ctx.endpoint,
-    modelId: model.id,
-    provider: model.provider,
-    price: pricingFor(model.id),
-    usage,
-    status: "error",
-    errorCode: ctx.signal?.aborted ? "client_closed" : error.code,
-    stream,
-    latencyMs,
-    ttftMs,
-    requestId: ctx.requestId,
-  });
+  recordCall({ ...callOf(model, ctx), usage, status: "error", errorCode: ctx.signal?.aborted ? "client_closed" : error.code, stream, latencyMs, ttftMs });
+}
+
+/** What every usage event of a call to `model` carries: who asked, where, and the model's price now. */
+function callOf(model: Model, ctx: CallContext) {
+  return { identity: ctx.identity, endpoint: ctx.endpoint, modelId: model.id, provider: model.provider, price: pricingFor(model.id), requestId: ctx.requestId };
+}
+
+/**
+ * When no model of the chain answered: the error the caller gets (the caller's leaving or the
+ * deadline when that is what stopped it, else the last provider error), recorded as one usage event.
+ */
+function chainFailed(lastError: unknown, lastModel: Model, signal: AbortSignal, input: GenerateInput, ctx: CallContext, started: number, stream: boolean): AppError {
+  const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
+  recordFailure(lastModel, input, ctx, error, performance.now() - started, stream);
+  return error;
 }
 
 /**
@@ -411,20 +399,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           waited.ms += performance.now() - streamOpened;
           const latencyMs = performance.now() - started;
           const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
-          const cost = recordCall({
-            identity: ctx.identity,
-            endpoint: ctx.endpoint,
-            modelId: model.id,
-            provider: model.provider,
-            price: pricingFor(model.id),
-            usage: finalUsage,
-            status: "success",
-            stream: true,
-            latencyMs,
-            ttftMs,
-            upstreamMs: waited.ms,
-            requestId: ctx.requestId,
-          });
+          const cost = recordCall({ ...callOf(model, ctx), usage: finalUsage, status: "success", stream: true, latencyMs, ttftMs, upstreamMs: waited.ms });
           recorded = true;
           const outcome: GenerateOutcome = {
             id: id ?? `gen-${randomUUID()}`,
@@ -458,27 +433,20 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           // The consumer stopped early (return() at a yield): record what was streamed so far.
           if (!recorded && !finished && ttftMs !== undefined) {
             recordCall({
-              identity: ctx.identity,
-              endpoint: ctx.endpoint,
-              modelId: model.id,
-              provider: model.provider,
-              price: pricingFor(model.id),
+              ...callOf(model, ctx),
               usage: completeUsage(undefined, input, outputText(text, toolCalls)),
               status: "error",
               errorCode: "client_closed",
               stream: true,
               latencyMs: performance.now() - started,
               ttftMs,
-              requestId: ctx.requestId,
             });
           }
         }
       }
       if (signal.aborted || !worthFallingBack(lastError)) break;
     }
-    const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
-    recordFailure(lastModel, input, ctx, error, performance.now() - started, true);
-    throw error;
+    throw chainFailed(lastError, lastModel, signal, input, ctx, started, true);
   } finally {
     release();
   }
