@@ -18,7 +18,6 @@ import "server-only";
 import { createHash, randomUUID } from "node:crypto";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
-import type { FinishReason, TokenUsage, ToolCall } from "../providers/types.ts";
 import { getApiKeyById } from "./keys.ts";
 import type { Identity } from "./identity.ts";
 import type { CatalogueModel } from "./models.ts";
@@ -82,14 +81,7 @@ export function embeddingCacheFrom(headers: Headers): boolean | undefined {
 }
 
 /** What a stored entry holds: the answer, not who asked or what it cost. */
-type StoredAnswer = {
-  model: string;
-  provider: string;
-  text: string;
-  toolCalls?: ToolCall[];
-  finishReason: FinishReason;
-  usage: TokenUsage;
-};
+type StoredAnswer = Pick<GenerateOutcome, "model" | "provider" | "text" | "toolCalls" | "finishReason" | "usage">;
 
 export type ResponseLookup = {
   status: CacheStatus | undefined;
