@@ -180,17 +180,20 @@ export function demoDay(day: string, userId: string, keyIds: Record<string, stri
     const usage = { inputTokens: input, outputTokens, cachedInputTokens, reasoningTokens };
     // Some repeated temperature-0 requests and embeddings are answered from the response or
     // embedding cache: no tokens billed, the cost they would have had saved.
+    const call = {
+      id: `demo-${userId}-${day}-${n}`,
+      createdAt,
+      requestId: null,
+      endpoint,
+      modelId,
+      provider,
+      apiKeyId: keyIds[profile.key] ?? null,
+      userId,
+    };
     if (!failed && cacheRandom() < (embedding ? 0.2 : 0.06)) {
       const none = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
       events.push({
-        id: `demo-${userId}-${day}-${n}`,
-        createdAt,
-        requestId: null,
-        endpoint,
-        modelId,
-        provider,
-        apiKeyId: keyIds[profile.key] ?? null,
-        userId,
+        ...call,
         status: "cached",
         errorCode: null,
         stream,
@@ -205,14 +208,7 @@ export function demoDay(day: string, userId: string, keyIds: Record<string, stri
       continue;
     }
     events.push({
-      id: `demo-${userId}-${day}-${n}`,
-      createdAt,
-      requestId: null,
-      endpoint,
-      modelId,
-      provider,
-      apiKeyId: keyIds[profile.key] ?? null,
-      userId,
+      ...call,
       status: failed ? "error" : "success",
       errorCode,
       stream,
