@@ -4,6 +4,7 @@ import "server-only";
 // still open, and the sign-in, setup and sign-out actions (app/auth-actions.ts wraps them).
 import { AuthError, CredentialsSignin } from "next-auth";
 import { headers } from "next/headers";
+import { safeCallbackUrl } from "../../lib/safe-path.ts";
 import { AppError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { authenticate } from "../services/auth.ts";
@@ -28,12 +29,6 @@ export async function setupNeeded(): Promise<boolean> {
   return !(await hasDashboardUser());
 }
 
-/** A same-site path to return to after sign-in; anything else becomes "/". */
-export function safeCallbackUrl(value: unknown): string {
-  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) return "/";
-  if (value.startsWith("/login") || value.startsWith("/setup") || value.startsWith("/api/")) return "/";
-  return value;
-}
 
 export type FormState = { error?: string; email?: string };
 

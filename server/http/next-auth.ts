@@ -9,6 +9,7 @@ import "server-only";
 import NextAuth, { type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import GitHub from "next-auth/providers/github";
+import { sameOriginPath } from "../../lib/safe-path.ts";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
@@ -66,6 +67,19 @@ function config(): NextAuthConfig {
     providers: providers(),
     callbacks: {
       signIn: ({ user }) => !String(user.id ?? "").startsWith(UNLINKED),
+      // Only this site's own paths, by the same rule as the sign-in page (lib/safe-path.ts).
+      redirect({ url, baseUrl }) {
+        let path: unknown = url;
+        if (!url.startsWith("/")) {
+          try {
+            const parsed = new URL(url);
+            path = parsed.origin === new URL(baseUrl).origin ? `${parsed.pathname}${parsed.search}${parsed.hash}` : null;
+          } catch {
+            path = null;
+          }
+        }
+        return `${baseUrl.replace(/\/$/, "")}${sameOriginPath(path) ?? "/"}`;
+      },
       jwt({ token, user }) {
         if (user?.id) token.sub = user.id;
         return token;
