@@ -181,19 +181,19 @@ export const securityCommands: Command[] = [
   },
   {
     name: "keys rotate",
-    summary: "Replace an API key's secret, keeping its settings; the old secret stops working at once. Prints the new key once.",
+    summary: "Replace an API key's secret; the key keeps its id, settings, collections, usage and budget, and the old secret stops working at once. Prints the new key once.",
     args: [{ name: "id", description: "The key's id (from `keys list`)" }],
     options: { json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' } },
     async run(v: Values, io) {
       const { CLI_ACTOR } = await import("../services/identity.ts");
       const { rotateApiKey } = await import("../services/keys.ts");
-      const { key, apiKey } = await friendly(() => rotateApiKey(CLI_ACTOR, str(v.id)!));
+      const { key, apiKey, previousPrefix } = await friendly(() => rotateApiKey(CLI_ACTOR, str(v.id)!));
       if (v.json) {
         io.out(JSON.stringify({ id: apiKey.id, key }));
         return;
       }
       io.out(key);
-      io.err(`Rotated "${apiKey.name}": new id ${apiKey.id}; the old key is revoked. Copy the new key now: it is not shown again.`);
+      io.err(`Rotated "${apiKey.name}" (${apiKey.id}): ${previousPrefix}… no longer works, ${apiKey.prefix}… does. Copy the new key now: it is not shown again.`);
     },
   },
 ];
