@@ -197,6 +197,11 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.coerce.number({ error: "a whole number of seconds (0: off)" }).int({ error: "a whole number of seconds (0: off)" }).min(0, { error: "a whole number of seconds (0: off)" }).default(30 * 24 * 3600),
   ),
+  /// Embedding cache: whose entries a caller can hit — the owner's own (their user, or the key without a user) or everyone's.
+  EMBEDDING_CACHE_SCOPE: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(["owner", "global"], { error: "owner or global" }).default("owner"),
+  ),
   /// Memory for the caches' in-process copy of recent entries, in MB.
   CACHE_MEMORY_MB: positiveInt(64, "a whole number of megabytes above 0"),
   /// Deadline for one provider call, retries included, in milliseconds.
