@@ -1,5 +1,6 @@
 // One zod schema for all configuration. `loadEnv` is the only reader of process.env for settings;
 // a bad value stops start-up with one line naming the variable and what it expects.
+import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 
@@ -72,6 +73,31 @@ const rateLimits = z.preprocess(
           return z.NEVER;
         }
         out[name] = spec;
+      }
+      return out;
+    }),
+);
+
+const CIDRS_EXPECTED = "CIDR ranges separated by commas, such as 10.0.0.0/8,fd00::/8 (a bare address means just that one)";
+/** A list of CIDR ranges (WEBHOOK_ALLOW_PRIVATE), each normalised to `address/prefix`. */
+const cidrList = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx): string[] => {
+      if (text === undefined) return [];
+      const out: string[] = [];
+      for (const item of text.split(/[\s,]+/).filter(Boolean)) {
+        const [address, prefix, extra] = item.split("/");
+        const family = isIP(address ?? "");
+        const max = family === 4 ? 32 : 128;
+        const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+        if (family === 0 || extra !== undefined || !(bits >= 0 && bits <= max)) {
+          ctx.addIssue({ code: "custom", message: `${CIDRS_EXPECTED}; ${JSON.stringify(item.slice(0, 60))} is not one` });
+          return z.NEVER;
+        }
+        out.push(`${address}/${bits}`);
       }
       return out;
     }),
@@ -213,6 +239,8 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://alerts.example.com/model-service" }).optional(),
   ),
+  /// Private ranges (CIDRs) that users' webhooks may reach; by default only public addresses (cloud metadata never).
+  WEBHOOK_ALLOW_PRIVATE: cidrList,
   /// The HMAC-SHA256 key of BUDGET_ALERT_WEBHOOK_URL's signature header.
   BUDGET_ALERT_WEBHOOK_SECRET: z.preprocess(
     emptyAsUndefined,
