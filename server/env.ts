@@ -196,6 +196,16 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.string().regex(/^[\w:.-]{1,64}$/, { error: "letters, digits and : . _ - (at most 64)" }).default("ms:"),
   ),
+  /// How many proxies of our own stand in front: the client address is read that many hops back along X-Forwarded-For (0: the TCP peer).
+  TRUST_PROXY: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ error: "a whole number of proxies in front of the service (0: none, use the connection's address)" })
+      .int({ error: "a whole number of proxies in front of the service (0: none, use the connection's address)" })
+      .min(0, { error: "a whole number of proxies in front of the service (0: none, use the connection's address)" })
+      .max(10, { error: "at most 10 proxies" })
+      .default(0),
+  ),
   /// Bearer token that may read /metrics (besides an admin key).
   METRICS_TOKEN: optionalString,
   /// Optional GitHub sign-in for the dashboard (only for existing users, matched by verified email).

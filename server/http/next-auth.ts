@@ -11,11 +11,11 @@ import Credentials from "next-auth/providers/credentials";
 import GitHub from "next-auth/providers/github";
 import { sameOriginPath } from "../../lib/safe-path.ts";
 import { loadEnv } from "../env.ts";
-import { AppError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { authSecret } from "../services/auth-secret.ts";
-import { checkLoginAttempt } from "../services/rate-limits.ts";
-import { findUserByEmail, verifyCredentials } from "../services/users.ts";
+import { signInWithPassword } from "../services/login-limits.ts";
+import { findUserByEmail } from "../services/users.ts";
+import { clientAddressFrom } from "./client-address.ts";
 
 export const SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600;
 /** Marks a GitHub account that matches no user here: such a sign-in is refused. */
@@ -25,17 +25,12 @@ function providers(): NextAuthConfig["providers"] {
   const list: NextAuthConfig["providers"] = [
     Credentials({
       credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
-      async authorize(credentials) {
+      async authorize(credentials, request) {
         const email = typeof credentials?.email === "string" ? credentials.email : "";
         const password = typeof credentials?.password === "string" ? credentials.password : "";
         if (!email || !password) return null;
-        try {
-          await checkLoginAttempt(email);
-        } catch (e) {
-          if (e instanceof AppError) return null;
-          throw e;
-        }
-        const user = await verifyCredentials(email, password);
+        // Limited per client address and per account (services/login-limits.ts).
+        const user = await signInWithPassword(email, password, clientAddressFrom(request.headers));
         return user ? { id: user.id, email: user.email, name: user.name } : null;
       },
     }),
