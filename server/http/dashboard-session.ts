@@ -8,7 +8,7 @@ import { safeCallbackUrl } from "../../lib/safe-path.ts";
 import { AppError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { authenticate } from "../services/auth.ts";
-import { createFirstAdmin, hasDashboardUser } from "../services/users.ts";
+import { createFirstAdmin, endAllSessions, hasDashboardUser } from "../services/users.ts";
 import { signIn, signOut } from "./next-auth.ts";
 
 export type DashboardUser = { id: string; email: string | null; role: "admin" | "user" };
@@ -63,7 +63,15 @@ export async function setupAction(_prev: FormState, form: FormData): Promise<For
   return {};
 }
 
+/** Signs this browser out; next-auth's signOut event ends the session for good (next-auth.ts). */
 export async function logoutAction(): Promise<void> {
+  await signOut({ redirectTo: "/login" });
+}
+
+/** Ends every session of the signed-in user, on every device, this one included. */
+export async function signOutEverywhereAction(): Promise<void> {
+  const who = await dashboardUser();
+  if (who) await endAllSessions(who.id);
   await signOut({ redirectTo: "/login" });
 }
 

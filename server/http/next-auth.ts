@@ -6,6 +6,7 @@ import "server-only";
 //
 // The configuration is built lazily, per request: the session secret (AUTH_SECRET, or the one
 // generated into DATA_DIR) must not be read while `next build` imports this module.
+import { randomUUID } from "node:crypto";
 import NextAuth, { type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import GitHub from "next-auth/providers/github";
@@ -14,7 +15,7 @@ import { loadEnv } from "../env.ts";
 import { getLogger } from "../logger.ts";
 import { authSecret } from "../services/auth-secret.ts";
 import { signInWithPassword } from "../services/login-limits.ts";
-import { findUserByEmail } from "../services/users.ts";
+import { endSession, findUserByEmail, getUser, sessionIsCurrent } from "../services/users.ts";
 import { clientAddressFrom } from "./client-address.ts";
 
 export const SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600;
@@ -61,7 +62,12 @@ function config(): NextAuthConfig {
     pages: { signIn: "/login", error: "/login" },
     providers: providers(),
     callbacks: {
-      signIn: ({ user }) => !String(user.id ?? "").startsWith(UNLINKED),
+      async signIn({ user }) {
+        if (String(user.id ?? "").startsWith(UNLINKED)) return false;
+        // A disabled account does not sign in by GitHub either (the password path refuses it already).
+        const record = user.id ? await getUser(user.id) : null;
+        return Boolean(record && !record.disabledAt);
+      },
       // Only this site's own paths, by the same rule as the sign-in page (lib/safe-path.ts).
       redirect({ url, baseUrl }) {
         let path: unknown = url;
@@ -75,13 +81,41 @@ function config(): NextAuthConfig {
         }
         return `${baseUrl.replace(/\/$/, "")}${sameOriginPath(path) ?? "/"}`;
       },
-      jwt({ token, user }) {
-        if (user?.id) token.sub = user.id;
+      async jwt({ token, user }) {
+        if (user?.id) {
+          // A new session: under the user's current session epoch, with an id of its own, so that
+          // signing out can end just this one and a new password or "sign out everywhere" all of them.
+          const record = await getUser(user.id);
+          token.sub = user.id;
+          token.epoch = record?.sessions.epoch ?? 0;
+          token.sid = randomUUID();
+          return token;
+        }
+        // A session being read or renewed: one that has been ended is not renewed, its cookie is cleared.
+        if (typeof token.sub === "string") {
+          const record = await getUser(token.sub);
+          const claims = { userId: token.sub, epoch: typeof token.epoch === "number" ? token.epoch : 0, sessionId: typeof token.sid === "string" ? token.sid : null, expiresAt: null };
+          if (!record || !sessionIsCurrent(record, claims)) return null;
+        }
         return token;
       },
       session({ session, token }) {
         if (token.sub) session.user.id = token.sub;
         return session;
+      },
+    },
+    events: {
+      // Signing out (our server action, or next-auth's own sign-out page) ends that session for
+      // good: a copy of the cookie stops working too, not only the browser's.
+      async signOut(message) {
+        const token = "token" in message ? message.token : null;
+        if (!token || typeof token.sub !== "string") return;
+        await endSession({
+          userId: token.sub,
+          epoch: typeof token.epoch === "number" ? token.epoch : 0,
+          sessionId: typeof token.sid === "string" ? token.sid : null,
+          expiresAt: typeof token.exp === "number" ? token.exp : null,
+        }).catch((err: unknown) => getLogger().warn({ err }, "could not end the session on sign-out; the cookie is cleared all the same"));
       },
     },
     logger: {
