@@ -56,7 +56,7 @@ function toRecord(row: Row): UserRecord {
   return {
     ...rest,
     monthlyBudgetUsd: row.monthlyBudgetUsd ? trimDecimal(row.monthlyBudgetUsd.toFixed(6)) : null,
-    sessions: { epoch: sessionEpoch, revokedIds: new Set(revokedSessions.map((entry) => entry.slice(entry.indexOf(":") + 1))) },
+    sessions: { epoch: sessionEpoch, revokedIds: new Set((revokedSessions ?? []).map((entry) => entry.slice(entry.indexOf(":") + 1))) },
   };
 }
 
