@@ -74,7 +74,8 @@ async function authenticateKey(secret: string): Promise<Identity> {
   if (!key || key.revoked || (key.expiresAt !== null && key.expiresAt <= Date.now())) {
     throw new AppError("unauthorized", "Invalid API key: it is unknown, revoked or expired");
   }
-  if (key.ownerDisabled) throw new AppError("unauthorized", "Invalid API key: its owner's account is disabled");
+  // The owner's record is the cached one that budgets and sessions read too: no query once warm.
+  if (key.userId && (await getUser(key.userId))?.disabledAt) throw new AppError("unauthorized", "Invalid API key: its owner's account is disabled");
   noteKeyUsed(key.id);
   const role: Role = key.isAdmin ? "admin" : "user";
   return { kind: "apiKey", apiKeyId: key.id, userId: key.userId, role, tier: key.tier, scopes: scopesFor(role, key.scopes) };

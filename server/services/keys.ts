@@ -55,8 +55,6 @@ export type ResolvedKey = {
   monthlyBudgetUsd: string | null;
   /** Generations are answered from the response cache unless a request says otherwise (response-cache.ts). */
   cacheResponses: boolean;
-  /** The owning user's account is disabled: the key is refused (a change to the user clears these entries). */
-  ownerDisabled: boolean;
 };
 
 const RESOLVED_SELECT = {
@@ -69,7 +67,6 @@ const RESOLVED_SELECT = {
   expiresAt: true,
   monthlyBudgetUsd: true,
   cacheResponses: true,
-  user: { select: { disabledAt: true } },
 } as const;
 
 type KeyCaches = { byHash: AuthCache<ResolvedKey | null>; byId: AuthCache<ResolvedKey | null> };
@@ -85,7 +82,6 @@ function toResolved(row: {
   expiresAt: Date | null;
   monthlyBudgetUsd: { toFixed(n: number): string } | null;
   cacheResponses: boolean;
-  user: { disabledAt: Date | null } | null;
 }): ResolvedKey {
   return {
     id: row.id,
@@ -97,7 +93,6 @@ function toResolved(row: {
     expiresAt: row.expiresAt ? row.expiresAt.getTime() : null,
     monthlyBudgetUsd: row.monthlyBudgetUsd ? trimDecimal(row.monthlyBudgetUsd.toFixed(6)) : null,
     cacheResponses: row.cacheResponses,
-    ownerDisabled: Boolean(row.user?.disabledAt),
   };
 }
 
