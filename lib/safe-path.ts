@@ -14,7 +14,6 @@ const PLACEHOLDER = "http://callback.invalid";
 const NOT_AFTER_SIGN_IN = [/^\/login(?:[/?#]|$)/, /^\/setup(?:[/?#]|$)/, /^\/api(?:[/?#]|$)/];
 
 /** Control characters (C0, DEL, C1): never part of a path we hand back. */
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** The same-origin path `value` names, normalised, or null when it is anything else. */
