@@ -3,6 +3,7 @@
 // check (is there a cookie at all?); the root layout verifies the session itself, and every API
 // (REST, tRPC) authenticates each request on its own. Also tells the layout which path it renders.
 import { NextResponse, type NextRequest } from "next/server";
+import { safeCallbackUrl } from "@/lib/safe-path";
 
 // Kept in step with server/services/session-token.ts (no server module is imported here).
 const SESSION_COOKIES = ["authjs.session-token", "__Secure-authjs.session-token"];
@@ -13,7 +14,9 @@ export function proxy(req: NextRequest) {
   const hasSession = req.cookies.getAll().some((c) => SESSION_COOKIES.some((name) => c.name === name || c.name.startsWith(`${name}.`)));
   if (!hasSession && !PUBLIC_PAGES.has(pathname)) {
     const login = new URL("/login", req.url);
-    if (pathname !== "/") login.searchParams.set("callbackUrl", `${pathname}${search}`);
+    // Only a path of this site goes into the callback (a request for `//evil.example/x` is not one).
+    const callbackUrl = safeCallbackUrl(`${pathname}${search}`);
+    if (callbackUrl !== "/") login.searchParams.set("callbackUrl", callbackUrl);
     return NextResponse.redirect(login);
   }
   const headers = new Headers(req.headers);

@@ -20,5 +20,8 @@ export default defineConfig({
     // PGlite instances and servers are heavy on a 2-core machine: a few files at a time.
     maxWorkers: 2,
     globalSetup: ["tests/support/global-setup.ts"],
+    // next-auth imports "next/server" without an extension, which Node's ESM resolver refuses: let
+    // Vite resolve it (server/http/sessions.test.ts drives next-auth's own handlers).
+    server: { deps: { inline: ["next-auth"] } },
   },
 });

@@ -1,6 +1,6 @@
 "use server";
 // The dashboard's sign-in, setup and sign-out form actions (implemented in server/http).
-import { githubLoginAction, loginAction, logoutAction, setupAction, type FormState } from "@/server/http/dashboard-session";
+import { githubLoginAction, loginAction, logoutAction, setupAction, signOutEverywhereAction, type FormState } from "@/server/http/dashboard-session";
 
 export async function login(prev: FormState, form: FormData): Promise<FormState> {
   return loginAction(prev, form);
@@ -12,6 +12,10 @@ export async function setup(prev: FormState, form: FormData): Promise<FormState>
 
 export async function logout(): Promise<void> {
   return logoutAction();
+}
+
+export async function logoutEverywhere(): Promise<void> {
+  return signOutEverywhereAction();
 }
 
 export async function loginWithGitHub(form: FormData): Promise<void> {

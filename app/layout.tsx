@@ -2,7 +2,7 @@ import type { Metadata, Viewport } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
-import { logout } from "@/app/auth-actions";
+import { logout, logoutEverywhere } from "@/app/auth-actions";
 import { Nav } from "@/components/nav";
 import { SystemBadge } from "@/components/system-badge";
 import { TRPCProvider } from "@/components/trpc-provider";
@@ -53,7 +53,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </Link>
               <Nav />
               <div className="sidebar-footer">
-                <UserMenu email={user.email} role={user.role} signOut={logout} />
+                <UserMenu email={user.email} role={user.role} signOut={logout} signOutEverywhere={logoutEverywhere} />
                 <SystemBadge />
               </div>
             </aside>

@@ -1,5 +1,16 @@
-// Who is signed in, and the sign-out button (a form posting to the sign-out server action).
-export function UserMenu({ email, role, signOut }: { email: string | null; role: "admin" | "user"; signOut: () => Promise<void> }) {
+// Who is signed in, and the sign-out buttons (forms posting to the sign-out server actions): this
+// browser, or every session of the account on every device.
+export function UserMenu({
+  email,
+  role,
+  signOut,
+  signOutEverywhere,
+}: {
+  email: string | null;
+  role: "admin" | "user";
+  signOut: () => Promise<void>;
+  signOutEverywhere: () => Promise<void>;
+}) {
   return (
     <div className="user-menu" data-testid="user-menu">
       <div className="user-menu-who">
@@ -8,11 +19,18 @@ export function UserMenu({ email, role, signOut }: { email: string | null; role:
         </span>
         {role === "admin" ? <span className="pill">admin</span> : null}
       </div>
-      <form action={signOut}>
-        <button type="submit" className="link-button">
-          Sign out
-        </button>
-      </form>
+      <div className="user-menu-actions">
+        <form action={signOut}>
+          <button type="submit" className="link-button">
+            Sign out
+          </button>
+        </form>
+        <form action={signOutEverywhere}>
+          <button type="submit" className="link-button" title="End every session of this account, on every device">
+            Sign out everywhere
+          </button>
+        </form>
+      </div>
     </div>
   );
 }

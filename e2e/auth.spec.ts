@@ -28,10 +28,44 @@ test.describe("signed out", () => {
     await expect(menu).toContainText(email);
     await expect(menu).toContainText("admin");
 
-    await menu.getByRole("button", { name: "Sign out" }).click();
+    await menu.getByRole("button", { name: "Sign out", exact: true }).click();
     await expect(page).toHaveURL(/\/login/);
     await page.goto("/");
     await expect(page).toHaveURL(/\/login$/);
+  });
+
+  test("signing out ends that session: a copy of its cookie no longer works", async ({ page, playwright }) => {
+    await page.goto("/login");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Usage" })).toBeVisible();
+    const menu = page.getByTestId("user-menu");
+    await expect(menu.getByRole("button", { name: "Sign out everywhere" })).toBeVisible();
+    const cookies = (await page.context().cookies()).filter((c) => c.name.startsWith("authjs.session-token"));
+    expect(cookies.length).toBeGreaterThan(0);
+    const copied = cookies.map((c) => `${c.name}=${c.value}`).join("; ");
+    const api = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
+    expect((await api.get("/v1/auth/whoami", { headers: { cookie: copied } })).status()).toBe(200);
+
+    await menu.getByRole("button", { name: "Sign out", exact: true }).click();
+    await expect(page).toHaveURL(/\/login/);
+    const after = await api.get("/v1/auth/whoami", { headers: { cookie: copied } });
+    expect(after.status()).toBe(401);
+    await api.dispose();
+  });
+
+  test("the sign-in page sends you only to paths of this site (a tab in the callback does not leave it)", async ({ page }) => {
+    await page.goto(`/login?callbackUrl=${encodeURIComponent("/\t/evil.example/x")}`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Usage" })).toBeVisible();
+    expect(new URL(page.url()).origin).toBe(new URL(test.info().project.use.baseURL!).origin);
+    // Signed in, the page redirects at once: still to this site.
+    await page.goto(`/login?callbackUrl=${encodeURIComponent("/\t/evil.example/x")}`);
+    await expect(page.getByRole("heading", { level: 1, name: "Usage" })).toBeVisible();
+    expect(new URL(page.url()).origin).toBe(new URL(test.info().project.use.baseURL!).origin);
   });
 
   test("the setup page is closed once an account exists, and the APIs answer 401 without a credential", async ({ page, request }) => {

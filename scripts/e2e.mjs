@@ -210,6 +210,10 @@ async function main() {
     DATABASE_URL: "",
     // The REST suite makes a few dozen generations a minute with one key (the default is 10).
     RATE_LIMITS: JSON.stringify({ generate: "600/minute" }),
+    // The budget-alerts spec's webhook receiver listens on this machine (users' webhooks reach only public addresses otherwise).
+    WEBHOOK_ALLOW_PRIVATE: "127.0.0.1/32",
+    // e2e/sign-in-limits.spec.ts tells its "clients" apart by X-Forwarded-For, as a proxy in front would write it.
+    TRUST_PROXY: "1",
   };
 
   // Anthropic is served by the provider emulator (the playground streams from it); OpenAI stays

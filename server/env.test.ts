@@ -69,6 +69,16 @@ describe("parseEnv", () => {
     expect(env.BUDGET_ALERT_WEBHOOK_URL).toBe("https://alerts.example.com/hook");
   });
 
+  it("reads WEBHOOK_ALLOW_PRIVATE as CIDR ranges, and refuses what is not one", () => {
+    expect(parseEnv({}).WEBHOOK_ALLOW_PRIVATE).toEqual([]);
+    expect(parseEnv({ WEBHOOK_ALLOW_PRIVATE: "10.0.0.0/8, fd00::/8 127.0.0.1" }).WEBHOOK_ALLOW_PRIVATE).toEqual(["10.0.0.0/8", "fd00::/8", "127.0.0.1/32"]);
+    for (const bad of ["10.0.0.0/33", "intranet", "10.0.0.0/8/1", "::1/129", "10.0.0.0/x"]) {
+      expect(() => parseEnv({ WEBHOOK_ALLOW_PRIVATE: bad }), bad).toThrow(/WEBHOOK_ALLOW_PRIVATE must be CIDR ranges/);
+    }
+    expect(parseEnv({ EMBEDDING_CACHE_SCOPE: "Global" }).EMBEDDING_CACHE_SCOPE).toBe("global");
+    expect(() => parseEnv({ EMBEDDING_CACHE_SCOPE: "tenant" })).toThrow(/EMBEDDING_CACHE_SCOPE must be owner or global/);
+  });
+
   it("never repeats a secret in its error", () => {
     try {
       parseEnv({ DATABASE_URL: "mysql://admin:hunter2-very-secret@db/x" });

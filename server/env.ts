@@ -1,5 +1,6 @@
 // One zod schema for all configuration. `loadEnv` is the only reader of process.env for settings;
 // a bad value stops start-up with one line naming the variable and what it expects.
+import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 
@@ -72,6 +73,31 @@ const rateLimits = z.preprocess(
           return z.NEVER;
         }
         out[name] = spec;
+      }
+      return out;
+    }),
+);
+
+const CIDRS_EXPECTED = "CIDR ranges separated by commas, such as 10.0.0.0/8,fd00::/8 (a bare address means just that one)";
+/** A list of CIDR ranges (WEBHOOK_ALLOW_PRIVATE), each normalised to `address/prefix`. */
+const cidrList = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .optional()
+    .transform((text, ctx): string[] => {
+      if (text === undefined) return [];
+      const out: string[] = [];
+      for (const item of text.split(/[\s,]+/).filter(Boolean)) {
+        const [address, prefix, extra] = item.split("/");
+        const family = isIP(address ?? "");
+        const max = family === 4 ? 32 : 128;
+        const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+        if (family === 0 || extra !== undefined || !(bits >= 0 && bits <= max)) {
+          ctx.addIssue({ code: "custom", message: `${CIDRS_EXPECTED}; ${JSON.stringify(item.slice(0, 60))} is not one` });
+          return z.NEVER;
+        }
+        out.push(`${address}/${bits}`);
       }
       return out;
     }),
@@ -170,6 +196,16 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.string().regex(/^[\w:.-]{1,64}$/, { error: "letters, digits and : . _ - (at most 64)" }).default("ms:"),
   ),
+  /// How many proxies of our own stand in front: the client address is read that many hops back along X-Forwarded-For (0: the TCP peer).
+  TRUST_PROXY: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ error: "a whole number of proxies in front of the service (0: none, use the connection's address)" })
+      .int({ error: "a whole number of proxies in front of the service (0: none, use the connection's address)" })
+      .min(0, { error: "a whole number of proxies in front of the service (0: none, use the connection's address)" })
+      .max(10, { error: "at most 10 proxies" })
+      .default(0),
+  ),
   /// Bearer token that may read /metrics (besides an admin key).
   METRICS_TOKEN: optionalString,
   /// Optional GitHub sign-in for the dashboard (only for existing users, matched by verified email).
@@ -197,6 +233,11 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.coerce.number({ error: "a whole number of seconds (0: off)" }).int({ error: "a whole number of seconds (0: off)" }).min(0, { error: "a whole number of seconds (0: off)" }).default(30 * 24 * 3600),
   ),
+  /// Embedding cache: whose entries a caller can hit — the owner's own (their user, or the key without a user) or everyone's.
+  EMBEDDING_CACHE_SCOPE: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(["owner", "global"], { error: "owner or global" }).default("owner"),
+  ),
   /// Memory for the caches' in-process copy of recent entries, in MB.
   CACHE_MEMORY_MB: positiveInt(64, "a whole number of megabytes above 0"),
   /// Deadline for one provider call, retries included, in milliseconds.
@@ -208,6 +249,8 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://alerts.example.com/model-service" }).optional(),
   ),
+  /// Private ranges (CIDRs) that users' webhooks may reach; by default only public addresses (cloud metadata never).
+  WEBHOOK_ALLOW_PRIVATE: cidrList,
   /// The HMAC-SHA256 key of BUDGET_ALERT_WEBHOOK_URL's signature header.
   BUDGET_ALERT_WEBHOOK_SECRET: z.preprocess(
     emptyAsUndefined,

@@ -3,7 +3,8 @@ import { redirect } from "next/navigation";
 import { login, loginWithGitHub } from "@/app/auth-actions";
 import { AuthCard } from "@/components/auth-card";
 import { AuthForm } from "@/components/auth-form";
-import { dashboardUser, safeCallbackUrl, setupNeeded } from "@/server/http/dashboard-session";
+import { safeCallbackUrl } from "@/lib/safe-path";
+import { dashboardUser, setupNeeded } from "@/server/http/dashboard-session";
 import { githubSignInEnabled } from "@/server/http/next-auth";
 
 export const metadata: Metadata = { title: "Sign in" };

@@ -59,7 +59,7 @@ export const securityCommands: Command[] = [
       const { listUsers } = await import("../services/users.ts");
       const users = await listUsers();
       if (v.json) {
-        io.out(JSON.stringify(users, null, 2));
+        io.out(JSON.stringify(users.map(({ sessions: _sessions, ...u }) => u), null, 2));
         return;
       }
       if (users.length === 0) {
@@ -67,28 +67,44 @@ export const securityCommands: Command[] = [
         return;
       }
       table(io, [
-        ["ID", "EMAIL / SUBJECT", "ROLE", "BUDGET", "CREATED"],
-        ...users.map((u) => [u.id, u.email ?? `jwt:${u.externalId ?? "?"}`, u.role, u.monthlyBudgetUsd ? `$${u.monthlyBudgetUsd}` : "-", u.createdAt.toISOString()]),
+        ["ID", "EMAIL / SUBJECT", "ROLE", "BUDGET", "CREATED", "STATE"],
+        ...users.map((u) => [
+          u.id,
+          u.email ?? `jwt:${u.externalId ?? "?"}`,
+          u.role,
+          u.monthlyBudgetUsd ? `$${u.monthlyBudgetUsd}` : "-",
+          u.createdAt.toISOString(),
+          u.disabledAt ? "disabled" : "active",
+        ]),
       ]);
     },
   },
   {
     name: "users update",
-    summary: "Change an account's role, monthly budget or password.",
+    summary: "Change an account's role, monthly budget or password, disable or enable it, or end its sessions. A new password or --disable ends every session.",
     options: {
       email: { type: "string", placeholder: "EMAIL", description: "The account", required: true },
       role: { type: "string", placeholder: "admin|user", description: "New role" },
       budget: { type: "string", placeholder: "USD|none", description: "New monthly budget in USD; none removes it" },
       password: { type: "string", placeholder: "PASSWORD", description: "New password" },
+      disable: { type: "boolean", description: "Disable the account: no sign-in; its sessions, platform JWTs and API keys are refused" },
+      enable: { type: "boolean", description: "Enable a disabled account again" },
+      "end-sessions": { type: "boolean", description: "Sign the account out everywhere (every dashboard session ends)" },
     },
     async run(v: Values, io) {
-      const { findUserByEmail, updateUser } = await import("../services/users.ts");
+      const { endAllSessions, findUserByEmail, updateUser } = await import("../services/users.ts");
       const role = str(v.role);
       if (role !== undefined && role !== "admin" && role !== "user") throw new UsageError("--role must be admin or user");
+      if (v.disable && v.enable) throw new UsageError("--disable and --enable cannot go together");
       const user = await findUserByEmail(str(v.email)!);
       if (!user) throw new UsageError(`No user with the email ${str(v.email)}`);
-      const updated = await friendly(() => updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password) }));
-      io.out(`Updated ${updated.email}: role ${updated.role}, budget ${updated.monthlyBudgetUsd ? `$${updated.monthlyBudgetUsd}` : "none"}.`);
+      const disabled = v.disable ? true : v.enable ? false : undefined;
+      const updated = await friendly(() => updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password), disabled }));
+      if (v["end-sessions"]) await friendly(() => endAllSessions(user.id));
+      const ended = v["end-sessions"] || disabled === true || str(v.password) !== undefined ? "; every session ended" : "";
+      io.out(
+        `Updated ${updated.email}: role ${updated.role}, budget ${updated.monthlyBudgetUsd ? `$${updated.monthlyBudgetUsd}` : "none"}${updated.disabledAt ? ", disabled" : ""}${ended}.`,
+      );
     },
   },
   {
@@ -181,19 +197,19 @@ export const securityCommands: Command[] = [
   },
   {
     name: "keys rotate",
-    summary: "Replace an API key's secret, keeping its settings; the old secret stops working at once. Prints the new key once.",
+    summary: "Replace an API key's secret; the key keeps its id, settings, collections, usage and budget, and the old secret stops working at once. Prints the new key once.",
     args: [{ name: "id", description: "The key's id (from `keys list`)" }],
     options: { json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' } },
     async run(v: Values, io) {
       const { CLI_ACTOR } = await import("../services/identity.ts");
       const { rotateApiKey } = await import("../services/keys.ts");
-      const { key, apiKey } = await friendly(() => rotateApiKey(CLI_ACTOR, str(v.id)!));
+      const { key, apiKey, previousPrefix } = await friendly(() => rotateApiKey(CLI_ACTOR, str(v.id)!));
       if (v.json) {
         io.out(JSON.stringify({ id: apiKey.id, key }));
         return;
       }
       io.out(key);
-      io.err(`Rotated "${apiKey.name}": new id ${apiKey.id}; the old key is revoked. Copy the new key now: it is not shown again.`);
+      io.err(`Rotated "${apiKey.name}" (${apiKey.id}): ${previousPrefix}… no longer works, ${apiKey.prefix}… does. Copy the new key now: it is not shown again.`);
     },
   },
 ];

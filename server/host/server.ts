@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { closeDb, getDb } from "../db/index.ts";
 import { loadEnv } from "../env.ts";
+import { stampClientAddress } from "../http/client-address.ts";
 import { errorResponse } from "../http/endpoint.ts";
 import { requestIdFrom } from "../http/request-id.ts";
 import { leanRoutes } from "../http/routes/index.ts";
@@ -43,6 +44,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   let drained: (() => void) | undefined;
 
   const server = createServer((req, res) => {
+    // Who the client is (TRUST_PROXY), for per-client limits: REST and Next's pages read the same stamp.
+    stampClientAddress(req);
     inFlight++;
     res.once("close", () => {
       inFlight--;

@@ -4,10 +4,11 @@ import "server-only";
 // still open, and the sign-in, setup and sign-out actions (app/auth-actions.ts wraps them).
 import { AuthError, CredentialsSignin } from "next-auth";
 import { headers } from "next/headers";
+import { safeCallbackUrl } from "../../lib/safe-path.ts";
 import { AppError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { authenticate } from "../services/auth.ts";
-import { createFirstAdmin, hasDashboardUser } from "../services/users.ts";
+import { createFirstAdmin, endAllSessions, hasDashboardUser } from "../services/users.ts";
 import { signIn, signOut } from "./next-auth.ts";
 
 export type DashboardUser = { id: string; email: string | null; role: "admin" | "user" };
@@ -28,12 +29,6 @@ export async function setupNeeded(): Promise<boolean> {
   return !(await hasDashboardUser());
 }
 
-/** A same-site path to return to after sign-in; anything else becomes "/". */
-export function safeCallbackUrl(value: unknown): string {
-  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) return "/";
-  if (value.startsWith("/login") || value.startsWith("/setup") || value.startsWith("/api/")) return "/";
-  return value;
-}
 
 export type FormState = { error?: string; email?: string };
 
@@ -68,7 +63,15 @@ export async function setupAction(_prev: FormState, form: FormData): Promise<For
   return {};
 }
 
+/** Signs this browser out; next-auth's signOut event ends the session for good (next-auth.ts). */
 export async function logoutAction(): Promise<void> {
+  await signOut({ redirectTo: "/login" });
+}
+
+/** Ends every session of the signed-in user, on every device, this one included. */
+export async function signOutEverywhereAction(): Promise<void> {
+  const who = await dashboardUser();
+  if (who) await endAllSessions(who.id);
   await signOut({ redirectTo: "/login" });
 }
 

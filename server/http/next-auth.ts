@@ -6,15 +6,17 @@ import "server-only";
 //
 // The configuration is built lazily, per request: the session secret (AUTH_SECRET, or the one
 // generated into DATA_DIR) must not be read while `next build` imports this module.
+import { randomUUID } from "node:crypto";
 import NextAuth, { type NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import GitHub from "next-auth/providers/github";
+import { sameOriginPath } from "../../lib/safe-path.ts";
 import { loadEnv } from "../env.ts";
-import { AppError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { authSecret } from "../services/auth-secret.ts";
-import { checkLoginAttempt } from "../services/rate-limits.ts";
-import { findUserByEmail, verifyCredentials } from "../services/users.ts";
+import { signInWithPassword } from "../services/login-limits.ts";
+import { endSession, findUserByEmail, getUser, sessionIsCurrent } from "../services/users.ts";
+import { clientAddressFrom } from "./client-address.ts";
 
 export const SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600;
 /** Marks a GitHub account that matches no user here: such a sign-in is refused. */
@@ -24,17 +26,12 @@ function providers(): NextAuthConfig["providers"] {
   const list: NextAuthConfig["providers"] = [
     Credentials({
       credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
-      async authorize(credentials) {
+      async authorize(credentials, request) {
         const email = typeof credentials?.email === "string" ? credentials.email : "";
         const password = typeof credentials?.password === "string" ? credentials.password : "";
         if (!email || !password) return null;
-        try {
-          await checkLoginAttempt(email);
-        } catch (e) {
-          if (e instanceof AppError) return null;
-          throw e;
-        }
-        const user = await verifyCredentials(email, password);
+        // Limited per client address and per account (services/login-limits.ts).
+        const user = await signInWithPassword(email, password, clientAddressFrom(request.headers));
         return user ? { id: user.id, email: user.email, name: user.name } : null;
       },
     }),
@@ -65,14 +62,60 @@ function config(): NextAuthConfig {
     pages: { signIn: "/login", error: "/login" },
     providers: providers(),
     callbacks: {
-      signIn: ({ user }) => !String(user.id ?? "").startsWith(UNLINKED),
-      jwt({ token, user }) {
-        if (user?.id) token.sub = user.id;
+      async signIn({ user }) {
+        if (String(user.id ?? "").startsWith(UNLINKED)) return false;
+        // A disabled account does not sign in by GitHub either (the password path refuses it already).
+        const record = user.id ? await getUser(user.id) : null;
+        return Boolean(record && !record.disabledAt);
+      },
+      // Only this site's own paths, by the same rule as the sign-in page (lib/safe-path.ts).
+      redirect({ url, baseUrl }) {
+        let path: unknown = url;
+        if (!url.startsWith("/")) {
+          try {
+            const parsed = new URL(url);
+            path = parsed.origin === new URL(baseUrl).origin ? `${parsed.pathname}${parsed.search}${parsed.hash}` : null;
+          } catch {
+            path = null;
+          }
+        }
+        return `${baseUrl.replace(/\/$/, "")}${sameOriginPath(path) ?? "/"}`;
+      },
+      async jwt({ token, user }) {
+        if (user?.id) {
+          // A new session: under the user's current session epoch, with an id of its own, so that
+          // signing out can end just this one and a new password or "sign out everywhere" all of them.
+          const record = await getUser(user.id);
+          token.sub = user.id;
+          token.epoch = record?.sessions.epoch ?? 0;
+          token.sid = randomUUID();
+          return token;
+        }
+        // A session being read or renewed: one that has been ended is not renewed, its cookie is cleared.
+        if (typeof token.sub === "string") {
+          const record = await getUser(token.sub);
+          const claims = { userId: token.sub, epoch: typeof token.epoch === "number" ? token.epoch : 0, sessionId: typeof token.sid === "string" ? token.sid : null, expiresAt: null };
+          if (!record || !sessionIsCurrent(record, claims)) return null;
+        }
         return token;
       },
       session({ session, token }) {
         if (token.sub) session.user.id = token.sub;
         return session;
+      },
+    },
+    events: {
+      // Signing out (our server action, or next-auth's own sign-out page) ends that session for
+      // good: a copy of the cookie stops working too, not only the browser's.
+      async signOut(message) {
+        const token = "token" in message ? message.token : null;
+        if (!token || typeof token.sub !== "string") return;
+        await endSession({
+          userId: token.sub,
+          epoch: typeof token.epoch === "number" ? token.epoch : 0,
+          sessionId: typeof token.sid === "string" ? token.sid : null,
+          expiresAt: typeof token.exp === "number" ? token.exp : null,
+        }).catch((err: unknown) => getLogger().warn({ err }, "could not end the session on sign-out; the cookie is cleared all the same"));
       },
     },
     logger: {

@@ -9,8 +9,8 @@ import { AppError } from "../errors.ts";
 import { ANONYMOUS, scopesFor, type AuthenticatedIdentity, type Identity, type Role, type Scope } from "./identity.ts";
 import { KEY_PREFIX, noteKeyUsed, resolveApiKey } from "./keys.ts";
 import { looksLikeJwt, verifyPlatformJwt } from "./platform-jwt.ts";
-import { sessionUserId } from "./session-token.ts";
-import { getUser, userForSubject } from "./users.ts";
+import { sessionFrom } from "./session-token.ts";
+import { getUser, sessionIsCurrent, userForSubject } from "./users.ts";
 
 export {
   ANONYMOUS,
@@ -52,11 +52,12 @@ export async function authenticate(headers: Headers): Promise<Identity> {
     if (credential.value.startsWith(KEY_PREFIX)) return authenticateKey(credential.value);
     throw new AppError("unauthorized", `Unrecognised credential: neither an API key (${KEY_PREFIX}…) nor a JWT; ${EXPECTED}`);
   }
-  const userId = await sessionUserId(headers);
-  if (!userId) return ANONYMOUS;
-  const user = await getUser(userId);
-  // A session whose user has since been deleted is no session.
-  if (!user) return ANONYMOUS;
+  const session = await sessionFrom(headers);
+  if (!session) return ANONYMOUS;
+  const user = await getUser(session.userId);
+  // A session whose user has since been deleted or disabled, or that was ended (signed out, a new
+  // password, sign out everywhere), is no session. The user record is cached: no extra query.
+  if (!user || !sessionIsCurrent(user, session)) return ANONYMOUS;
   return {
     kind: "session",
     apiKeyId: null,
@@ -73,6 +74,8 @@ async function authenticateKey(secret: string): Promise<Identity> {
   if (!key || key.revoked || (key.expiresAt !== null && key.expiresAt <= Date.now())) {
     throw new AppError("unauthorized", "Invalid API key: it is unknown, revoked or expired");
   }
+  // The owner's record is the cached one that budgets and sessions read too: no query once warm.
+  if (key.userId && (await getUser(key.userId))?.disabledAt) throw new AppError("unauthorized", "Invalid API key: its owner's account is disabled");
   noteKeyUsed(key.id);
   const role: Role = key.isAdmin ? "admin" : "user";
   return { kind: "apiKey", apiKeyId: key.id, userId: key.userId, role, tier: key.tier, scopes: scopesFor(role, key.scopes) };
@@ -81,6 +84,7 @@ async function authenticateKey(secret: string): Promise<Identity> {
 async function authenticateJwt(token: string): Promise<Identity> {
   const claims = await verifyPlatformJwt(token);
   const user = await userForSubject(claims.subject);
+  if (user.disabledAt) throw new AppError("unauthorized", "This account is disabled");
   return {
     kind: "jwt",
     apiKeyId: null,

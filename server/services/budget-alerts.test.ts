@@ -9,12 +9,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resetEnvForTests } from "../env.ts";
+import { OutboundRefusedError, setOutboundResolverForTests } from "../outbound.ts";
 import { testDatabases } from "../../tests/support/db.ts";
 import { useServiceDatabase } from "../../tests/support/service-db.ts";
+import { AppError } from "../errors.ts";
 import {
   budgetAlertsIdle,
   clearBudgetAlertCachesForTests,
   evaluateBudgetAlerts,
+  getAlertSettings,
   listBudgetAlerts,
   SIGNATURE_HEADER,
   startBudgetAlerts,
@@ -59,17 +62,40 @@ beforeAll(async () => {
     LOG_LEVEL: "silent",
     BUDGET_ALERT_WEBHOOK_URL: `${base}/global`,
     BUDGET_ALERT_WEBHOOK_SECRET: GLOBAL_SECRET,
+    // The receiver is on this machine: an admin's allowance, as a deployment with an internal receiver would set it.
+    WEBHOOK_ALLOW_PRIVATE: "127.0.0.1/32",
   });
   delete process.env.REDIS_URL;
   resetEnvForTests();
+  // No DNS here: names are answered by this table (the address checks around it are the real ones).
+  setOutboundResolverForTests(async (host) => {
+    const known: Record<string, string[]> = { "example.com": ["93.184.215.14"], "intranet.example.com": ["10.1.2.3"] };
+    if (known[host]) return known[host];
+    throw new OutboundRefusedError(`${host} does not resolve (ENOTFOUND)`);
+  });
 });
+
+/** Runs `fn` with users' webhooks limited to public addresses (no WEBHOOK_ALLOW_PRIVATE). */
+async function withoutPrivateAllowance<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.WEBHOOK_ALLOW_PRIVATE;
+  delete process.env.WEBHOOK_ALLOW_PRIVATE;
+  resetEnvForTests();
+  try {
+    return await fn();
+  } finally {
+    process.env.WEBHOOK_ALLOW_PRIVATE = saved;
+    resetEnvForTests();
+  }
+}
 afterAll(async () => {
   await stopBudgetAlerts();
   await usageWriter().stop();
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
   delete process.env.BUDGET_ALERT_WEBHOOK_URL;
   delete process.env.BUDGET_ALERT_WEBHOOK_SECRET;
+  delete process.env.WEBHOOK_ALLOW_PRIVATE;
   resetEnvForTests();
+  setOutboundResolverForTests(undefined);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -155,6 +181,100 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
     expect(JSON.stringify(hooked.settings)).not.toContain(hooked.webhookSecret!);
     const again = await updateAlertSettings(me, { kind: "user", id: user.id }, { thresholds: [75] });
     expect(again.webhookSecret).toBeNull();
+  });
+
+  it("refuses a webhook to a loopback, private, link-local or metadata address when it is saved, with a 400 naming it", async () => {
+    const user = await createUser({ email: `ssrf-${kind}@example.com`, password: "a-long-password-1", monthlyBudgetUsd: "1" });
+    const me = sessionOf(user.id);
+    const refused: [string, RegExp][] = [
+      ["http://127.0.0.1:6379/", /127\.0\.0\.1 is a loopback address/],
+      ["http://[::1]:8003/v1", /::1 is a loopback address/],
+      ["http://2130706433/", /127\.0\.0\.1 is a loopback address/],
+      ["http://0x7f.1/", /127\.0\.0\.1 is a loopback address/],
+      ["http://10.0.0.1/hook", /10\.0\.0\.1 is a private address/],
+      ["http://169.254.169.254/latest/meta-data/", /169\.254\.169\.254 is a cloud metadata address/],
+      ["http://metadata.google.internal/computeMetadata/v1/", /metadata\.google\.internal is a cloud metadata host/],
+      ["https://intranet.example.com/hook", /intranet\.example\.com resolves to 10\.1\.2\.3, which is a private address/],
+      ["http://[fd00::1]/hook", /unique local/],
+      ["http://[fe80::1]/hook", /link-local/],
+      ["http://[::ffff:127.0.0.1]/hook", /loopback/],
+    ];
+    await withoutPrivateAllowance(async () => {
+      for (const [webhookUrl, message] of refused) {
+        const err = await updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl }).then(
+          () => undefined,
+          (e: unknown) => e as AppError,
+        );
+        expect(err, webhookUrl).toMatchObject({ code: "invalid_request", status: 400, details: { field: "webhookUrl" } });
+        expect(err!.message, webhookUrl).toMatch(/^Invalid webhookUrl: must reach only public addresses, but /);
+        expect(err!.message, webhookUrl).toMatch(message);
+      }
+      expect((await getAlertSettings(me, { kind: "user", id: user.id })).webhookUrl).toBeNull();
+      // A public one is fine.
+      await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: "https://example.com/hooks/budget" })).resolves.toBeTruthy();
+    });
+    // With the admin's allowance, the allowed range is accepted; metadata never is.
+    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: `${base}/allowed` })).resolves.toBeTruthy();
+    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: "http://169.254.169.254/" })).rejects.toMatchObject({ code: "invalid_request" });
+  });
+
+  it("refuses to deliver to a non-public address stored before the check; the user sees 'failed' and not the network error", async () => {
+    const user = await createUser({ email: `stored-ssrf-${kind}@example.com`, password: "a-long-password-1", monthlyBudgetUsd: "1" });
+    const hook = `/stored-${kind}`;
+    // As saved by an older version (or by hand): straight into the table, past the save-time check.
+    await db().prisma.budgetAlertSetting.create({
+      data: { subjectKind: "user", subjectId: user.id, webhookUrl: `${base}${hook}`, webhookSecret: "whsec_stored", thresholds: [50] },
+    });
+    clearBudgetAlertCachesForTests();
+    await withoutPrivateAllowance(async () => {
+      spend({ apiKeyId: null, userId: user.id }, "0.6");
+      await usageWriter().flush();
+      await budgetAlertsIdle();
+      const toGlobal = () => received.filter((r) => r.path === "/global" && payload(r).user?.id === user.id).length;
+      await until(() => toGlobal() === 1, "the global delivery");
+      await delivery.idle();
+      const [row] = await db().rawQuery<{ status: string; attempts: number; last_error: string }>(
+        `select d.status, d.attempts, d.last_error from budget_alert_deliveries d join budget_alerts a on a.id = d.alert_id where a.user_id = $1 and d.target = 'user'`,
+        [user.id],
+      );
+      // Refused at once, not retried: a policy refusal is not a passing failure.
+      expect(row).toMatchObject({ status: "failed", attempts: 1 });
+      expect(row!.last_error).toMatch(/^refused: 127\.0\.0\.1 is a loopback address/);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received.filter((r) => r.path === hook)).toEqual([]);
+    const mine = await listBudgetAlerts(sessionOf(user.id), { currentPeriodOnly: true });
+    expect(mine[0]!.deliveries).toEqual([
+      { target: "global", status: "delivered", attempts: 1, lastError: null },
+      { target: "user", status: "failed", attempts: 1, lastError: null },
+    ]);
+    const asAdmin = (await listBudgetAlerts(CLI_ACTOR, { currentPeriodOnly: true })).find((a) => a.id === mine[0]!.id)!;
+    expect(asAdmin.deliveries.find((d) => d.target === "user")!.lastError).toMatch(/loopback/);
+  });
+
+  it("shows users a failed delivery's status only; the error text is for admins", async () => {
+    const user = await createUser({ email: `closed-port-${kind}@example.com`, password: "a-long-password-1", monthlyBudgetUsd: "1" });
+    // An allowed address with nothing listening: the error (connection refused) is what told open ports from closed ones.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await updateAlertSettings(sessionOf(user.id), { kind: "user", id: user.id }, { webhookUrl: `http://127.0.0.1:${closedPort}/x`, thresholds: [50] });
+    spend({ apiKeyId: null, userId: user.id }, "0.6");
+    await usageWriter().flush();
+    await budgetAlertsIdle();
+    const lastError = async () =>
+      (await db().rawQuery<{ last_error: string | null }>(
+        `select d.last_error from budget_alert_deliveries d join budget_alerts a on a.id = d.alert_id where a.user_id = $1 and d.target = 'user'`,
+        [user.id],
+      ))[0]?.last_error ?? null;
+    const deadline = Date.now() + 10_000;
+    while ((await lastError()) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await lastError()).toMatch(/ECONNREFUSED|connect/i);
+    const [alert] = await listBudgetAlerts(sessionOf(user.id), { currentPeriodOnly: true });
+    expect(alert!.deliveries.every((d) => d.lastError === null)).toBe(true);
+    const asAdmin = (await listBudgetAlerts(CLI_ACTOR, { currentPeriodOnly: true })).find((a) => a.id === alert!.id)!;
+    expect(asAdmin.deliveries.find((d) => d.target === "user")!.lastError).toMatch(/ECONNREFUSED|connect/i);
   });
 
   it("fires 50, 80 and 100 % exactly once each per period, signed, under many concurrent requests and evaluations", async () => {

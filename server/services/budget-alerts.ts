@@ -16,6 +16,12 @@ import "server-only";
 // A restart loses nothing: pending rows are picked up by the poller of any instance. A crash
 // between the receiver's 2xx and the update repeats that one delivery once the lease ends, with
 // the same `x-model-service-delivery` id, so receivers can drop repeats.
+//
+// A user's webhook may reach only public addresses (server/outbound.ts): checked when it is saved
+// (a 400 naming the address) and again when each delivery connects, redirects not followed, each
+// attempt within its deadline; WEBHOOK_ALLOW_PRIVATE lets an admin allow private ranges. A refused
+// address fails the delivery at once. Users see whether a delivery was delivered or failed, never
+// the network error (which would tell an open port from a closed one); admins see it.
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { getDatabase, getDb } from "../db/index.ts";
@@ -23,6 +29,7 @@ import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
+import { checkOutboundUrl, closeOutboundAgents, OutboundPolicy, OutboundRefusedError, outboundRequest, webhookPolicy } from "../outbound.ts";
 import { monthStart, monthToDateSpend } from "./budgets.ts";
 import { isAdminActor, type Actor } from "./identity.ts";
 import { getApiKeyById } from "./keys.ts";
@@ -142,6 +149,24 @@ export async function getAlertSettings(actor: Actor, subject: AlertSubject): Pro
   return toView(subject, await readSettings(subject));
 }
 
+/** 400 unless a user's webhook resolves only to addresses webhooks may reach. */
+async function assertWebhookReachable(url: string): Promise<void> {
+  try {
+    await checkOutboundUrl(url, userWebhookPolicy());
+  } catch (err) {
+    if (!(err instanceof OutboundRefusedError)) throw err;
+    throw new AppError("invalid_request", `Invalid webhookUrl: must reach only public addresses, but ${err.message}`, { field: "webhookUrl" });
+  }
+}
+
+/** Where users' webhooks may go: public addresses and WEBHOOK_ALLOW_PRIVATE. */
+function userWebhookPolicy(): OutboundPolicy {
+  return webhookPolicy(loadEnv().WEBHOOK_ALLOW_PRIVATE);
+}
+
+/** BUDGET_ALERT_WEBHOOK_URL is the operator's own configuration, not a user's: any address but cloud metadata. */
+const OPERATOR_POLICY = new OutboundPolicy(["0.0.0.0/0", "::/0"], "");
+
 function generateWebhookSecret(): string {
   return `whsec_${randomBytes(24).toString("base64url")}`;
 }
@@ -166,6 +191,7 @@ export async function updateAlertSettings(
   if (subject.kind === "api_key" && (patch.webhookUrl !== undefined || patch.rotateSecret)) {
     throw new AppError("invalid_request", "A webhook belongs to a user: a key's alerts go to its owner's webhook (and BUDGET_ALERT_WEBHOOK_URL)", { field: "webhookUrl" });
   }
+  if (typeof patch.webhookUrl === "string") await assertWebhookReachable(patch.webhookUrl);
   const db = await getDb();
   const where = { subjectKind_subjectId: { subjectKind: subject.kind, subjectId: subject.id } };
   const current = await db.budgetAlertSetting.findUnique({ where });
@@ -405,6 +431,7 @@ export class AlertDelivery {
     const log = getLogger().child({ component: "budget-alerts", delivery: row.id, target: row.target, attempt: row.attempts });
     let status: number | null = null;
     let error: string | null = null;
+    let refused = false;
     try {
       const secret = await this.secretFor(row);
       const body = JSON.stringify(await payloadOf(row));
@@ -416,12 +443,14 @@ export class AlertDelivery {
         "x-model-service-attempt": String(row.attempts),
       };
       if (secret) headers[SIGNATURE_HEADER] = signBody(body, secret);
-      const response = await fetch(row.url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(this.o.timeoutMs) });
+      // Redirects are not followed: a 3xx is an answer that is not a 2xx.
+      const policy = row.target === "global" ? OPERATOR_POLICY : userWebhookPolicy();
+      const response = await outboundRequest(row.url, { method: "POST", headers, body, timeoutMs: this.o.timeoutMs }, policy);
       status = response.status;
-      await response.body?.cancel().catch(() => {});
       if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (err) {
-      error = err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 500) : "request failed";
+      refused = err instanceof OutboundRefusedError;
+      error = refused ? `refused: ${(err as Error).message}`.slice(0, 500) : err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 500) : "request failed";
     }
     const db = await getDatabase();
     if (error === null) {
@@ -429,7 +458,8 @@ export class AlertDelivery {
       log.info({ status }, "budget alert delivered");
       return;
     }
-    if (row.attempts >= this.o.maxAttempts) {
+    // An address the policy refuses is not a passing failure: no retries.
+    if (refused || row.attempts >= this.o.maxAttempts) {
       await db.rawQuery(`UPDATE budget_alert_deliveries SET status = 'failed', last_status = $2, last_error = $3 WHERE id = $1`, [row.id, status, error]);
       log.warn({ status, error }, "budget alert delivery failed for good");
       return;
@@ -491,13 +521,15 @@ export type BudgetAlertView = {
   spentUsd: string;
   period: string;
   createdAt: Date;
+  /** `lastError` is shown to admins only (null for others): a network error tells an open port from a closed one. */
   deliveries: { target: string; status: string; attempts: number; lastError: string | null }[];
 };
 
 /** Alerts the caller may see, newest first: an admin's all, a user's their own and their keys'. */
 export async function listBudgetAlerts(actor: Actor, options: { currentPeriodOnly?: boolean; limit?: number } = {}): Promise<BudgetAlertView[]> {
   const where: Record<string, unknown> = {};
-  if (!isAdminActor(actor)) {
+  const admin = isAdminActor(actor);
+  if (!admin) {
     if (actor.kind === "cli") throw new Error("unreachable");
     if (actor.userId) where.userId = actor.userId;
     else if (actor.apiKeyId) Object.assign(where, { subjectKind: "api_key", subjectId: actor.apiKeyId });
@@ -528,7 +560,7 @@ export async function listBudgetAlerts(actor: Actor, options: { currentPeriodOnl
     spentUsd: trimDecimal(r.spentUsd.toFixed(12)),
     period: r.period.toISOString().slice(0, 7),
     createdAt: r.createdAt,
-    deliveries: r.deliveries,
+    deliveries: admin ? r.deliveries : r.deliveries.map((d) => ({ ...d, lastError: null })),
   }));
 }
 
@@ -558,6 +590,7 @@ export async function stopBudgetAlerts(): Promise<void> {
   state.delivery = undefined;
   await budgetAlertsIdle();
   await delivery?.stop();
+  await closeOutboundAgents();
 }
 
 /** Tests: forgets the in-process caches, as a second instance would start without them. */

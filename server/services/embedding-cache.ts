@@ -5,14 +5,20 @@ import "server-only";
 // to the provider; the answer keeps the request's order. Each entry keeps the tokens the provider
 // counted for its text, so a hit's saved cost is those tokens at the model's current price.
 //
-// Entries are shared by every caller (the key has no user in it): the same text gives the same
-// vector whoever sends it. EMBEDDING_CACHE_TTL sets how long an entry lives (0: cache off); free
-// models (the built-in local one) are never cached, and a request can opt out (`cache: false`, or
-// the header `x-model-service-cache: false`).
+// Whose entries: by default each owner's own (EMBEDDING_CACHE_SCOPE=owner; the owner is the
+// caller's user, so their keys and sessions share entries, or the key itself for a key without a
+// user). A shared entry would tell any caller, by its hit, its saved cost or its speed, that
+// someone else embedded that exact text. EMBEDDING_CACHE_SCOPE=global shares entries between all
+// callers, for deployments where every caller may know what the others embed.
+// EMBEDDING_CACHE_TTL sets how long an entry lives (0: cache off); free models (the built-in local
+// one) are never cached, and a request can opt out (`cache: false`, or the header
+// `x-model-service-cache: false`).
 import { createHash } from "node:crypto";
 import { loadEnv } from "../env.ts";
 import { cacheGetMany, cacheSetMany } from "./cache-store.ts";
+import type { Identity } from "./identity.ts";
 import type { CatalogueModel } from "./models.ts";
+import { cacheScope } from "./response-cache.ts";
 
 /** What a request's texts need: which to send to the provider, and how to put the answer together. */
 export type EmbeddingLookup = {
@@ -31,8 +37,15 @@ export type EmbeddingLookup = {
 
 type Entry = { t: number; v: string };
 
-function keyOf(model: string, dimensions: number | undefined, text: string): string {
-  return `e:${createHash("sha256").update(`${model}\u0000${dimensions ?? ""}\u0000${text}`).digest("base64url")}`;
+/** The owner whose entries a caller reads and writes, or null when entries are shared by all. */
+export function embeddingCacheOwner(identity: Identity): string | null {
+  return loadEnv().EMBEDDING_CACHE_SCOPE === "global" ? null : cacheScope(identity);
+}
+
+function keyOf(owner: string | null, model: string, dimensions: number | undefined, text: string): string {
+  // Shared entries keep the key they had before entries were scoped, so switching to global finds them.
+  if (owner === null) return `e:${createHash("sha256").update(`${model}\u0000${dimensions ?? ""}\u0000${text}`).digest("base64url")}`;
+  return `eo:${createHash("sha256").update(`${owner}\u0000${model}\u0000${dimensions ?? ""}\u0000${text}`).digest("base64url")}`;
 }
 
 /** A vector as base64 of float64 values: exact, so a hit returns the very numbers the provider sent. */
@@ -53,12 +66,22 @@ export function embeddingCacheApplies(model: CatalogueModel, requested: boolean 
   return Number(model.price.inputPerMTok) > 0;
 }
 
-/** Looks the texts up; with the cache off, everything is a miss and nothing is stored. */
-export async function lookupEmbeddings(model: CatalogueModel, dimensions: number | undefined, texts: readonly string[], enabled: boolean): Promise<EmbeddingLookup> {
+/**
+ * Looks the texts up among the caller's entries (embeddingCacheOwner); with the cache off,
+ * everything is a miss and nothing is stored.
+ */
+export async function lookupEmbeddings(
+  identity: Identity,
+  model: CatalogueModel,
+  dimensions: number | undefined,
+  texts: readonly string[],
+  enabled: boolean,
+): Promise<EmbeddingLookup> {
   if (!enabled) {
     return { toEmbed: [...texts], hits: 0, hitTokens: 0, complete: (embedded) => embedded };
   }
-  const keys = texts.map((t) => keyOf(model.id, dimensions, t));
+  const owner = embeddingCacheOwner(identity);
+  const keys = texts.map((t) => keyOf(owner, model.id, dimensions, t));
   const distinct = [...new Set(keys)];
   const found = await cacheGetMany(distinct);
   const cached = new Map<string, Entry>();

@@ -77,7 +77,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   const started = performance.now();
 
   // Only the texts the cache does not hold go to the provider; `complete` puts the answer back in order.
-  const cache = await lookupEmbeddings(model, input.dimensions, input.texts, embeddingCacheApplies(model, input.cache));
+  const cache = await lookupEmbeddings(identity, model, input.dimensions, input.texts, embeddingCacheApplies(model, input.cache));
   const embeddings: number[][] = [];
   const tokensPerText: number[] = [];
   let inputTokens = 0;

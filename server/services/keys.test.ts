@@ -13,7 +13,15 @@ import { testDatabases } from "../../tests/support/db.ts";
 import { useServiceDatabase } from "../../tests/support/service-db.ts";
 import { resetAuthSecretForTests } from "./auth-secret.ts";
 import { authenticate, CLI_ACTOR, hashApiKey, type AuthenticatedIdentity } from "./auth.ts";
+import { getDatabase } from "../db/index.ts";
+import { QdrantVectorStore } from "../vectors/qdrant.ts";
+import { startQdrantEmulator } from "../../tests/emulators/qdrant-emulator.ts";
+import { assertWithinBudget, budgetStates, clearSpendCacheForTests } from "./budgets.ts";
 import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from "./keys.ts";
+import { parseUsd } from "./pricing.ts";
+import { usageWriter } from "./usage.ts";
+import { usageStats } from "./usage-stats.ts";
+import { createVectorService } from "./vectors.ts";
 import { createUser, type UserRecord } from "./users.ts";
 
 const AUTH_SECRET = "keys-test-session-secret-0123456789abcdef";
@@ -113,17 +121,65 @@ describe.each(testDatabases())("API keys on $kind", ({ kind }) => {
     await expect(createApiKey(CLI_ACTOR, { name: "x", userEmail: "nobody@example.com" })).rejects.toMatchObject({ code: "not_found" });
   });
 
-  it("rotation keeps the settings, gives a new secret and revokes the old one at once", async () => {
+  it("rotation keeps the key and its settings, gives a new secret and stops the old one at once", async () => {
     const adaSession = (await authenticate(new Headers({ cookie: await sessionCookie(ada.id) }))) as AuthenticatedIdentity;
     const old = await createApiKey(adaSession, { name: "rotating", tier: "basic", scopes: ["generate", "embeddings"], monthlyBudgetUsd: 3 });
     expect((await asKey(old.key)).kind).toBe("apiKey");
     const rotated = await rotateApiKey(adaSession, old.apiKey.id);
     expect(rotated.key).not.toBe(old.key);
-    expect(rotated.apiKey).toMatchObject({ name: "rotating", tier: "basic", scopes: ["generate", "embeddings"], monthlyBudgetUsd: "3", userId: ada.id });
-    expect(rotated.revoked.revokedAt).not.toBeNull();
+    expect(rotated.apiKey).toMatchObject({ id: old.apiKey.id, name: "rotating", tier: "basic", scopes: ["generate", "embeddings"], monthlyBudgetUsd: "3", userId: ada.id, revokedAt: null });
+    expect(rotated.apiKey.prefix).toBe(rotated.key.slice(0, 11));
+    expect(rotated.previousPrefix).toBe(old.key.slice(0, 11));
     await expect(authenticate(new Headers({ "x-api-key": old.key }))).rejects.toMatchObject({ status: 401 });
-    expect(await asKey(rotated.key)).toMatchObject({ apiKeyId: rotated.apiKey.id, tier: "basic" });
+    expect(await asKey(rotated.key)).toMatchObject({ apiKeyId: old.apiKey.id, tier: "basic" });
+    // The new secret can be rotated in turn; a revoked key cannot.
+    const again = await rotateApiKey(adaSession, old.apiKey.id);
+    await expect(authenticate(new Headers({ "x-api-key": rotated.key }))).rejects.toMatchObject({ status: 401 });
+    expect(await asKey(again.key)).toMatchObject({ apiKeyId: old.apiKey.id });
+    await revokeApiKey(adaSession, old.apiKey.id);
     await expect(rotateApiKey(adaSession, old.apiKey.id)).rejects.toMatchObject({ code: "conflict" });
+  });
+
+  it("a key without a user keeps its collections, usage and budget after rotation", async () => {
+    const qdrant = await startQdrantEmulator({ apiKey: "rotation-qdrant-key" });
+    try {
+      const store = new QdrantVectorStore({ url: qdrant.url, apiKey: "rotation-qdrant-key" });
+      const vectors = createVectorService({ db: getDatabase, store: () => store });
+      const { key, apiKey } = await createApiKey(CLI_ACTOR, { name: "service", monthlyBudgetUsd: "1" });
+      expect(apiKey.userId).toBeNull();
+      const before = await asKey(key);
+      await vectors.createCollection(before, { name: `rotation-${kind}`, vectorSize: 2, distance: "Cosine" });
+      await vectors.upsertPoints(before, `rotation-${kind}`, [{ id: "p1", vector: [1, 0] }]);
+      // $1.50 spent this month against a $1 budget: paid calls are refused.
+      usageWriter().record({
+        createdAt: new Date(), endpoint: "/v1/llm/generate", modelId: "gpt-4o-mini", provider: "openai", apiKeyId: apiKey.id, userId: null,
+        status: "success", stream: false, inputTokens: 100, outputTokens: 50, cachedInputTokens: 0, reasoningTokens: 0,
+        inputCost: parseUsd("1"), outputCost: parseUsd("0.5"), totalCost: parseUsd("1.5"), latencyMs: 12,
+      });
+      await usageWriter().flush();
+      clearSpendCacheForTests();
+      await expect(assertWithinBudget(before, { paid: true })).rejects.toMatchObject({ code: "budget_exceeded" });
+
+      const rotated = await rotateApiKey(CLI_ACTOR, apiKey.id);
+      const after = await asKey(rotated.key);
+      clearSpendCacheForTests();
+      // The budget still counts this month's spend: rotating does not reset it.
+      await expect(assertWithinBudget(after, { paid: true })).rejects.toMatchObject({ code: "budget_exceeded" });
+      expect(await budgetStates(after)).toEqual([{ scope: "api_key", budgetUsd: "1", spentUsd: "1.5", exceeded: true }]);
+      // Its collection, with its point, is still its own.
+      expect((await vectors.listCollections(after)).map((c) => c.name)).toEqual([`rotation-${kind}`]);
+      expect(await vectors.search(after, `rotation-${kind}`, { vector: [1, 0], limit: 1 })).toMatchObject([{ id: "p1" }]);
+      // Its usage history is still its own.
+      const stats = await usageStats(after, {});
+      expect(stats.totals.requests).toBe(1);
+      expect(stats.totals.cost).toBe(parseUsd("1.5"));
+      // Another user-less key sees none of it.
+      const stranger = await asKey((await createApiKey(CLI_ACTOR, { name: "stranger" })).key);
+      expect(await vectors.listCollections(stranger)).toEqual([]);
+      expect((await usageStats(stranger, {})).totals.requests).toBe(0);
+    } finally {
+      await qdrant.close();
+    }
   });
 
   describe("through tRPC", () => {

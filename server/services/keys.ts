@@ -364,32 +364,26 @@ export async function revokeApiKey(actor: Actor, id: string): Promise<ApiKeyView
   return toView(row);
 }
 
-/** Replaces a key by a new secret with the same settings; the old one is revoked at once. */
-export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: string; apiKey: ApiKeyView; revoked: ApiKeyView }> {
+/**
+ * Gives a key a new secret; the old secret stops working at once (on other instances within a
+ * second, as a revoke). The key stays the same row, so it keeps everything that is owned by its
+ * id: its settings, and for a key without a user its vector collections, its usage history, its
+ * month-to-date spend against its budget and its budget alerts (a new row would have started
+ * with none of them, and with an empty month: rotating would have reset the budget).
+ */
+export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: string; apiKey: ApiKeyView; previousPrefix: string }> {
   const old = await manageableKey(actor, id);
   if (old.revokedAt) throw new AppError("conflict", `API key ${id} is revoked; create a new one instead`);
   const key = generateApiKey();
-  const db = await getDb();
-  const [revoked, created] = await db.$transaction([
-    db.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: VIEW_SELECT }),
-    db.apiKey.create({
-      data: {
-        name: old.name,
-        prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
-        keyHash: hashApiKey(key),
-        tier: old.tier,
-        scopes: old.scopes,
-        isAdmin: old.isAdmin,
-        userId: old.userId,
-        monthlyBudgetUsd: old.monthlyBudgetUsd ? old.monthlyBudgetUsd.toFixed(6) : null,
-        expiresAt: old.expiresAt,
-        cacheResponses: old.cacheResponses,
-      },
-      select: VIEW_SELECT,
-    }),
-  ]);
+  // Only a key that is still the one read above and not revoked meanwhile is changed.
+  const changed = await (await getDb()).apiKey.updateMany({
+    where: { id, prefix: old.prefix, revokedAt: null },
+    data: { prefix: key.slice(0, SHOWN_PREFIX_LENGTH), keyHash: hashApiKey(key) },
+  });
   await publishInvalidation({ kind: "key", id });
-  return { key, apiKey: toView(created), revoked: toView(revoked) };
+  if (changed.count === 0) throw new AppError("conflict", `API key ${id} changed while it was being rotated (revoked or rotated again); list the keys and try again`);
+  const row = await (await getDb()).apiKey.findUniqueOrThrow({ where: { id }, select: VIEW_SELECT });
+  return { key, apiKey: toView(row), previousPrefix: old.prefix };
 }
 
 /** Turns the key's response caching on or off (response-cache.ts); every instance sees it within a second. */

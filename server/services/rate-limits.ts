@@ -22,8 +22,10 @@ export const ENDPOINT_LIMIT_DEFAULTS: Readonly<Record<string, RateLimitSpec>> = 
   generate: { requests: 10, windowSeconds: 60 },
   "generate-embeddings": { requests: 20, windowSeconds: 60 },
   "vector-search": { requests: 100, windowSeconds: 60 },
-  /** Dashboard sign-in attempts per email address (a brake on password guessing). */
+  /** Failed dashboard sign-ins per account (email), from anywhere; see login-limits.ts. */
   login: { requests: 10, windowSeconds: 300 },
+  /** Failed dashboard sign-ins per client address, over all accounts; see login-limits.ts. */
+  "login-client": { requests: 20, windowSeconds: 900 },
 };
 
 export const TIER_LIMIT_DEFAULTS: Readonly<Record<Tier, RateLimitSpec>> = {
@@ -186,13 +188,16 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: 
   return states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0];
 }
 
-/** Counts a sign-in attempt for `email`; a 429 AppError once the `login` limit is used up. */
-export async function checkLoginAttempt(email: string): Promise<void> {
-  const state = await consume("login", endpointLimit("login"), `email:${email.trim().toLowerCase()}`);
-  if (state && !state.allowed) {
-    recordRateLimitRejection("login");
-    throw new AppError("rate_limited", `Too many sign-in attempts for this email; try again in ${state.retryAfter} s`, undefined, rateLimitHeaders(state));
-  }
+/**
+ * The limiter of a named limit (`login`, `login-client`), ready to use, or undefined when the limit
+ * is off: the sign-in limits (login-limits.ts) count, read and give back points on it themselves.
+ */
+export async function namedLimiter(name: string): Promise<{ limiter: RateLimiterAbstract; spec: NonNullable<RateLimitSpec> } | undefined> {
+  const spec = endpointLimit(name);
+  if (!spec) return undefined;
+  const limiter = limiterFor(name, spec);
+  if (limiters.connected) await limiters.connected;
+  return { limiter, spec };
 }
 
 function describeWindow(s: number): string {

@@ -4,6 +4,7 @@ import "server-only";
 // with the cookie's name, so REST handlers on the lean host and tRPC see the same session.
 import { decode } from "@auth/core/jwt";
 import { authSecret } from "./auth-secret.ts";
+import type { SessionClaims } from "./users.ts";
 
 /** The cookie names next-auth uses: plain over http, `__Secure-` prefixed over https. */
 export const SESSION_COOKIE_NAMES = ["authjs.session-token", "__Secure-authjs.session-token"] as const;
@@ -50,13 +51,23 @@ function sameOrigin(headers: Headers): boolean {
   return hosts.includes(originHost);
 }
 
-/** The signed-in user's id from the session cookie, or undefined (no, expired or foreign cookie). */
-export async function sessionUserId(headers: Headers): Promise<string | undefined> {
+/**
+ * What the session cookie says (user, session epoch, session id, expiry), or undefined for no,
+ * expired or foreign cookie. Whether the session still counts is users.ts's `sessionIsCurrent`.
+ */
+export async function sessionFrom(headers: Headers): Promise<SessionClaims | undefined> {
   const cookie = sessionCookie(parseCookies(headers.get("cookie")));
   if (!cookie || !sameOrigin(headers)) return undefined;
   try {
     const token = await decode({ token: cookie.value, secret: authSecret(), salt: cookie.name });
-    return typeof token?.sub === "string" && token.sub ? token.sub : undefined;
+    if (typeof token?.sub !== "string" || !token.sub) return undefined;
+    return {
+      userId: token.sub,
+      // Sessions issued before epochs existed carry none: they belong to epoch 0.
+      epoch: typeof token.epoch === "number" ? token.epoch : 0,
+      sessionId: typeof token.sid === "string" ? token.sid : null,
+      expiresAt: typeof token.exp === "number" ? token.exp : null,
+    };
   } catch {
     return undefined;
   }

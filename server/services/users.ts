@@ -3,7 +3,7 @@ import "server-only";
 // seen in a JWT (`external_id` = the token's `sub`). Lookups on the request path go through an
 // in-process cache that the invalidation bus keeps honest across instances.
 import { z } from "zod";
-import { getDb } from "../db/index.ts";
+import { getDatabase, getDb } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import { AuthCache } from "./auth-cache.ts";
 import type { Role } from "./identity.ts";
@@ -18,15 +18,46 @@ export type UserRecord = {
   externalId: string | null;
   /** Monthly budget in USD as an exact decimal string; null: none. */
   monthlyBudgetUsd: string | null;
+  /** A disabled account cannot sign in; its sessions, JWTs and keys are refused. */
+  disabledAt: Date | null;
   createdAt: Date;
+  /** What a dashboard session must match (see sessionIsCurrent): the epoch it was issued under, and the ids of sessions signed out one by one. */
+  sessions: { epoch: number; revokedIds: ReadonlySet<string> };
 };
 
-const SELECT = { id: true, email: true, name: true, role: true, externalId: true, monthlyBudgetUsd: true, createdAt: true } as const;
+const SELECT = {
+  id: true,
+  email: true,
+  name: true,
+  role: true,
+  externalId: true,
+  monthlyBudgetUsd: true,
+  disabledAt: true,
+  createdAt: true,
+  sessionEpoch: true,
+  revokedSessions: true,
+} as const;
 
-type Row = { id: string; email: string | null; name: string | null; role: Role; externalId: string | null; monthlyBudgetUsd: { toFixed(n: number): string } | null; createdAt: Date };
+type Row = {
+  id: string;
+  email: string | null;
+  name: string | null;
+  role: Role;
+  externalId: string | null;
+  monthlyBudgetUsd: { toFixed(n: number): string } | null;
+  disabledAt: Date | null;
+  createdAt: Date;
+  sessionEpoch: number;
+  revokedSessions: string[];
+};
 
 function toRecord(row: Row): UserRecord {
-  return { ...row, monthlyBudgetUsd: row.monthlyBudgetUsd ? trimDecimal(row.monthlyBudgetUsd.toFixed(6)) : null };
+  const { sessionEpoch, revokedSessions, ...rest } = row;
+  return {
+    ...rest,
+    monthlyBudgetUsd: row.monthlyBudgetUsd ? trimDecimal(row.monthlyBudgetUsd.toFixed(6)) : null,
+    sessions: { epoch: sessionEpoch, revokedIds: new Set((revokedSessions ?? []).map((entry) => entry.slice(entry.indexOf(":") + 1))) },
+  };
 }
 
 export function trimDecimal(text: string): string {
@@ -152,7 +183,7 @@ export async function verifyCredentials(email: string, password: string): Promis
   if (!parsedEmail.success || typeof password !== "string" || password.length > 1024) return null;
   const row = await (await getDb()).user.findUnique({ where: { email: parsedEmail.data }, select: { ...SELECT, passwordHash: true } });
   const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyPasswordHash()));
-  if (!row || !row.passwordHash || !ok) return null;
+  if (!row || !row.passwordHash || !ok || row.disabledAt) return null;
   const { passwordHash: _secret, ...rest } = row;
   return toRecord(rest);
 }
@@ -169,17 +200,29 @@ export async function listUsers(): Promise<UserRecord[]> {
   return rows.map(toRecord);
 }
 
-/** Changes a user's role, budget or password; every instance's cache hears of it. */
+/**
+ * Changes a user's role, budget or password, or disables or enables the account; every
+ * instance's cache hears of it. A new password or disabling ends every session of the user.
+ */
 export async function updateUser(
   id: string,
-  change: { role?: Role; monthlyBudgetUsd?: string | number | null; password?: string },
+  change: { role?: Role; monthlyBudgetUsd?: string | number | null; password?: string; disabled?: boolean },
 ): Promise<UserRecord> {
-  const data: { role?: Role; monthlyBudgetUsd?: string | null; passwordHash?: string } = {};
+  const data: {
+    role?: Role;
+    monthlyBudgetUsd?: string | null;
+    passwordHash?: string;
+    disabledAt?: Date | null;
+    sessionEpoch?: { increment: number };
+    revokedSessions?: string[];
+  } = {};
   if (change.role) data.role = change.role;
   if (change.monthlyBudgetUsd !== undefined) {
     data.monthlyBudgetUsd = change.monthlyBudgetUsd === null ? null : field(usdSchema, change.monthlyBudgetUsd, "budget");
   }
   if (change.password !== undefined) data.passwordHash = await hashPassword(field(passwordSchema, change.password, "password"));
+  if (change.disabled !== undefined) data.disabledAt = change.disabled ? new Date() : null;
+  if (change.password !== undefined || change.disabled === true) Object.assign(data, ENDS_EVERY_SESSION);
   const db = await getDb();
   const row = await db.user.update({ where: { id }, data, select: SELECT }).catch((e: unknown) => {
     if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${id}`);
@@ -187,4 +230,58 @@ export async function updateUser(
   });
   await publishInvalidation({ kind: "user", id });
   return toRecord(row);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard sessions: a session (next-auth's JWT cookie) carries the user's session epoch and its
+// own id. It counts only while the epoch is still the user's and its id was not signed out, both
+// read from the cached user record, so checking costs nothing beyond the user lookup that
+// authentication does anyway; a change reaches every instance through the invalidation bus.
+
+/** What a session cookie says about itself (services/session-token.ts). */
+export type SessionClaims = { userId: string; epoch: number; sessionId: string | null; expiresAt: number | null };
+
+const ENDS_EVERY_SESSION = { sessionEpoch: { increment: 1 }, revokedSessions: [] as string[] };
+/** Sessions signed out one by one that are remembered; past that, signing out one ends them all. */
+const MAX_REVOKED_SESSIONS = 100;
+
+/** Whether a session still counts for `user`: not disabled, issued under the current epoch, not signed out. */
+export function sessionIsCurrent(user: UserRecord, session: SessionClaims): boolean {
+  if (user.disabledAt) return false;
+  if (session.epoch !== user.sessions.epoch) return false;
+  return session.sessionId === null || !user.sessions.revokedIds.has(session.sessionId);
+}
+
+/** Ends every session of the user (sign out everywhere; also a password change and disabling). */
+export async function endAllSessions(userId: string): Promise<void> {
+  await (await getDb()).user
+    .update({ where: { id: userId }, data: ENDS_EVERY_SESSION, select: { id: true } })
+    .catch((e: unknown) => {
+      if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${userId}`);
+      throw e;
+    });
+  await publishInvalidation({ kind: "user", id: userId });
+}
+
+/** Ends one session (signing out): remembered until it would have expired anyway. */
+export async function endSession(session: SessionClaims): Promise<void> {
+  if (!session.sessionId) {
+    // Issued before sessions had ids: only ending them all can end it.
+    await endAllSessions(session.userId);
+    return;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const expires = session.expiresAt ?? now + 30 * 24 * 3600;
+  const db = await getDatabase();
+  // Drops the entries that have expired, adds this one; in one statement, so concurrent sign-outs keep each other's.
+  const rows = await db.rawQuery<{ n: number }>(
+    `UPDATE users SET revoked_sessions = array_append(
+        ARRAY(SELECT e FROM unnest(coalesce(revoked_sessions, '{}')) AS e WHERE split_part(e, ':', 1)::bigint > $2),
+        $3)
+     WHERE id = $1 AND session_epoch = $4
+     RETURNING coalesce(array_length(revoked_sessions, 1), 0)::int AS n`,
+    [session.userId, now, `${expires}:${session.sessionId}`, session.epoch],
+  );
+  if ((rows[0]?.n ?? 0) > MAX_REVOKED_SESSIONS) await endAllSessions(session.userId);
+  else await publishInvalidation({ kind: "user", id: session.userId });
 }

@@ -76,6 +76,8 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
       ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
       BUDGET_ALERT_WEBHOOK_URL: `${hooks}/global`,
       BUDGET_ALERT_WEBHOOK_SECRET: GLOBAL_SECRET,
+      // The receiver listens on this machine: users' webhooks may reach only public addresses unless allowed.
+      WEBHOOK_ALLOW_PRIVATE: "127.0.0.1/32",
     });
     servers.push(server);
     cleanups.push(() => server.stop());

@@ -5,6 +5,10 @@
 import OpenAI from "openai";
 import { beforeEach, describe, expect, it } from "vitest";
 import { getDatabase } from "@/server/db/index.ts";
+import { resetEnvForTests } from "@/server/env.ts";
+import { CLI_ACTOR } from "@/server/services/auth.ts";
+import { createApiKey } from "@/server/services/keys.ts";
+import { createUser } from "@/server/services/users.ts";
 import { clearCacheMemoryForTests, flushCacheWrites } from "@/server/services/cache-store.ts";
 import { apportionTokens } from "@/server/services/embedding-cache.ts";
 import { pricingFor } from "@/server/services/models.ts";
@@ -24,10 +28,10 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
 
   beforeEach(() => clearCacheMemoryForTests());
 
-  async function embed(body: Body, requestId = rid()) {
+  async function embed(body: Body, requestId = rid(), key = server.key) {
     const res = await fetch(`${server.url}/v1/llm/generate-embeddings`, {
       method: "POST",
-      headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json", "x-request-id": requestId },
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "x-request-id": requestId },
       body: JSON.stringify(body),
     });
     return { status: res.status, json: (await res.json()) as Body & { embeddings: number[][] }, requestId };
@@ -107,6 +111,56 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
     expect(b.data[0]!.embedding).toEqual(a.data[1]!.embedding);
     expect(b.data[1]!.embedding).toEqual(a.data[0]!.embedding);
     expect(b.usage).toEqual({ prompt_tokens: 0, total_tokens: 0 });
+  });
+
+  it("keeps each owner's entries to themselves: no hit, no saved cost, the provider paid again", async () => {
+    const ada = await createUser({ email: `ada-ec-${kind}@example.com`, password: "a-long-password-1" });
+    const bob = await createUser({ email: `bob-ec-${kind}@example.com`, password: "a-long-password-1" });
+    const adaKey = (await createApiKey(CLI_ACTOR, { name: "ada 1", userEmail: ada.email! })).key;
+    const adaOtherKey = (await createApiKey(CLI_ACTOR, { name: "ada 2", userEmail: ada.email! })).key;
+    const bobKey = (await createApiKey(CLI_ACTOR, { name: "bob", userEmail: bob.email! })).key;
+    const text = `a private note of ${kind}`;
+    const first = await embed({ model: MODEL, texts: [text] }, rid(), adaKey);
+    expect(first.json.cached_texts).toBe(0);
+    await flushCacheWrites();
+    clearCacheMemoryForTests(); // what another instance would see: the shared store only
+    server.emulator.reset();
+
+    // Bob, and the service's own key (no user), are other owners: a miss each, paid in full.
+    for (const key of [bobKey, server.key]) {
+      const other = await embed({ model: MODEL, texts: [text] }, rid(), key);
+      expect(other.json.cached_texts).toBe(0);
+      expect(other.json.saved_cost).toBe(0);
+      expect(other.json.usage).toEqual(first.json.usage);
+      expect((await event(other.requestId)).status).toBe("success");
+    }
+    expect(embeddingInputs()).toEqual([[text], [text]]);
+
+    // Ada's other key is the same owner: a hit, with what it saved.
+    server.emulator.reset();
+    const mine = await embed({ model: MODEL, texts: [text] }, rid(), adaOtherKey);
+    expect(embeddingInputs()).toEqual([]);
+    expect(mine.json.cached_texts).toBe(1);
+    expect(mine.json.embeddings).toEqual(first.json.embeddings);
+    const e = await event(mine.requestId);
+    expect(e).toMatchObject({ status: "cached", input_tokens: 0, saved_cost: pad(usd((first.json.usage as { prompt_tokens: number }).prompt_tokens)) });
+  });
+
+  it("shares entries between owners with EMBEDDING_CACHE_SCOPE=global", async () => {
+    const carol = await createUser({ email: `carol-ec-${kind}@example.com`, password: "a-long-password-1" });
+    const carolKey = (await createApiKey(CLI_ACTOR, { name: "carol", userEmail: carol.email! })).key;
+    process.env.EMBEDDING_CACHE_SCOPE = "global";
+    resetEnvForTests();
+    try {
+      await embed({ model: MODEL, texts: ["a public sentence"] }, rid(), carolKey);
+      server.emulator.reset();
+      const other = await embed({ model: MODEL, texts: ["a public sentence"] });
+      expect(embeddingInputs()).toEqual([]);
+      expect(other.json.cached_texts).toBe(1);
+    } finally {
+      delete process.env.EMBEDDING_CACHE_SCOPE;
+      resetEnvForTests();
+    }
   });
 
   it("does not cache the free local model", async () => {

@@ -1,8 +1,10 @@
 import "server-only";
-// auth.me: who the caller is (as the same `authenticate` sees them), and their budgets.
+// auth.me: who the caller is (as the same `authenticate` sees them), and their budgets;
+// auth.signOutEverywhere: ends every dashboard session of the caller's account.
 import { z } from "zod";
 import { budgetStates } from "../../services/budgets.ts";
-import { getUser } from "../../services/users.ts";
+import { AppError } from "../../errors.ts";
+import { endAllSessions, getUser } from "../../services/users.ts";
 import { createTRPCRouter, protectedProcedure } from "../init.ts";
 
 export const authRouter = createTRPCRouter({
@@ -33,5 +35,16 @@ export const authRouter = createTRPCRouter({
         scopes: who.scopes,
         budgets: await budgetStates(who),
       };
+    }),
+
+  /** Ends every dashboard session of the caller's account (this one too); from a session or a platform JWT, not an API key. */
+  signOutEverywhere: protectedProcedure
+    .input(z.void())
+    .output(z.object({ ended: z.literal(true) }))
+    .mutation(async ({ ctx }) => {
+      const who = ctx.identity;
+      if (who.kind === "apiKey" || !who.userId) throw new AppError("forbidden", "Sign out everywhere from the dashboard or with a platform JWT, not with an API key");
+      await endAllSessions(who.userId);
+      return { ended: true as const };
     }),
 });

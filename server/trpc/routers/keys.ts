@@ -39,10 +39,10 @@ export const keysRouter = createTRPCRouter({
 
   revoke: protectedProcedure.input(byId).output(apiKeyOutput).mutation(({ ctx, input }) => revokeApiKey(ctx.identity, input.id)),
 
-  /** A new secret for the same settings; the old one stops working at once. */
+  /** A new secret for the same key (same id, settings, collections, usage and budget); the old secret stops working at once. */
   rotate: protectedProcedure
     .input(byId)
-    .output(withSecret.extend({ revoked: apiKeyOutput }))
+    .output(withSecret.extend({ previousPrefix: z.string() }))
     .mutation(({ ctx, input }) => rotateApiKey(ctx.identity, input.id)),
 
   /** Answer the key's generations from the response cache (temperature 0) unless a request says otherwise. */
