@@ -33,6 +33,7 @@ function spend(who: AuthenticatedIdentity, usd: string, at = new Date()) {
   usageWriter().record({
     createdAt: at,
     endpoint: "/v1/llm/generate",
+    kind: "llm",
     modelId: "gpt-4o-mini",
     provider: "openai",
     apiKeyId: who.apiKeyId,

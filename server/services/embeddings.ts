@@ -133,6 +133,7 @@ function record(
   return recordCall({
     identity,
     endpoint: ctx.endpoint,
+    kind: "embedding",
     modelId: model.id,
     provider: model.provider,
     price: pricingFor(model.id),

@@ -322,7 +322,7 @@ function recordFailure(
 
 /** What every usage event of a call to `model` carries: who asked, where, and the model's price now. */
 function callOf(model: Model, ctx: CallContext) {
-  return { identity: ctx.identity, endpoint: ctx.endpoint, modelId: model.id, provider: model.provider, price: pricingFor(model.id), requestId: ctx.requestId };
+  return { identity: ctx.identity, endpoint: ctx.endpoint, kind: "llm" as const, modelId: model.id, provider: model.provider, price: pricingFor(model.id), requestId: ctx.requestId };
 }
 
 /**
