@@ -71,7 +71,7 @@ describe.each(testDatabases())("the usage_kind migration on $kind", ({ kind }) =
       );
     }
     cpSync(path.join(realMigrations, kindMigration), path.join(dir, kindMigration), { recursive: true });
-    expect(await applyMigrations(db, { migrationsDir: dir })).toEqual(all.filter((n) => n >= kindMigration));
+    expect(await applyMigrations(db, { migrationsDir: dir })).toEqual([kindMigration]);
   }, 120_000);
 
   afterAll(async () => {
