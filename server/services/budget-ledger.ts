@@ -88,11 +88,6 @@ export function ledgerStore(): LedgerStore {
   if (state.store) return state.store;
   const redis = getRedis();
   state.store = redis ? createRedisLedgerStore(redis, `${loadEnv().REDIS_KEY_PREFIX}budget:`) : createSqlLedgerStore(async () => (await getDatabase()).rawQuery);
-  if (!state.hooked) {
-    // Registered after the store's connection (getRedis above), so it runs before that closes.
-    onShutdown("budget-ledger", () => settleAllForShutdown());
-    state.hooked = true;
-  }
   return state.store;
 }
 
@@ -156,6 +151,12 @@ export function isRefusal(h: Hold | Refusal): h is Refusal {
 }
 
 function openHold(store: LedgerStore, id: string, keys: string[], amount: Pico): Hold {
+  if (!state.hooked) {
+    // Registered at the first hold, after the store's connection (getRedis in ledgerStore), so it
+    // runs before that connection closes (hooks run in reverse order).
+    onShutdown("budget-ledger", () => settleAllForShutdown());
+    state.hooked = true;
+  }
   let settled = false;
   const h: Hold = {
     id,

@@ -3,13 +3,17 @@
 // emulator (vectors in pgvector on PGlite, in the Qdrant emulator on PostgreSQL, whose Debian build
 // has no pgvector): every paid embedding endpoint answers 402 once the key's budget is spent; a free
 // first model that fails does not fall back to a paid one past a spent budget; and 40 concurrent
-// calls on a key whose budget fits a few of them spend no more than the budget.
+// calls on a key whose budget fits a few of them spend no more than the budget; and what a call
+// reserved is settled with what it cost when it fails, when its stream is cut short (by the
+// provider or by the caller) and when the server shuts down in the middle of it.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createModelServiceClient } from "@/client/index.ts";
 import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
+import { createSqlLedgerStore } from "@/server/services/budget-ledger-sql.ts";
+import { monthStart } from "@/server/services/budgets.ts";
 import { parseUsd } from "@/server/services/pricing.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "@/tests/emulators/qdrant-emulator.ts";
@@ -17,6 +21,8 @@ import { createScratchPostgres, testDatabases } from "@/tests/support/db.ts";
 import type { ScratchPostgres } from "@/tests/support/scratch-postgres.ts";
 import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
 import { createKey, NO_RATE_LIMITS, post, recordedSpend, recordSpend, streamedToTheEnd, usd } from "./support.ts";
+
+process.env.LOG_LEVEL = "silent"; // this process's own database handles (the servers log to their output)
 
 let emulator: ProviderEmulator;
 beforeAll(async () => {
@@ -30,6 +36,10 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
   let scratch: ScratchPostgres | undefined;
   let qdrant: QdrantEmulator | undefined;
   let admin = "";
+  const open = () => openDatabase(scratch ? { databaseUrl: scratch.url, dataDir: "" } : { dataDir });
+  /** The key's account in the database's ledger (no REDIS_URL here). */
+  const balance = (apiKeyId: string) =>
+    createSqlLedgerStore(async () => db.rawQuery).balance(`api_key:${apiKeyId}:month:${monthStart().day.slice(0, 7)}`);
   const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-budgets-http-"));
 
   beforeAll(async () => {
@@ -47,7 +57,7 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
       ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
     });
     // As the CLI would: PostgreSQL directly, PGlite through the server that owns it.
-    db = await openDatabase(scratch ? { databaseUrl: scratch.url, dataDir: "" } : { dataDir });
+    db = await open();
     admin = (await createKey(db, "admin", { admin: true })).key;
   }, 180_000);
 
@@ -162,4 +172,66 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
     expect(details).toMatchObject({ spent_usd: usd(cost), reserved_usd: "0", remaining_usd: usd(budget - cost) });
     expect(parseUsd(details.required_usd!)).toBeGreaterThan(budget - cost);
   }, 120_000);
+
+  it("settles a failed call with nothing, and a stream cut short (by the provider or the caller) with what it streamed", async () => {
+    const k = await createKey(db, "settles", { budgetUsd: "1" });
+    const failed = await post(server.url, "/v1/llm/generate", k.key, { model: "gpt-4", max_tokens: 50, messages: [{ role: "user", content: "no [[emulator fault=unauthorized]]" }] });
+    expect(failed.status).toBe(502);
+    const cut = await post(server.url, "/v1/llm/generate", k.key, {
+      model: "gpt-4",
+      stream: true,
+      max_tokens: 100,
+      messages: [{ role: "user", content: "cut [[emulator words=50 fault=cut after=5]]" }],
+    });
+    expect(cut.text).toContain('"type":"delta"');
+    expect(cut.text).not.toContain('"type":"done"');
+    // The caller leaves after the first delta.
+    const leaving = new AbortController();
+    const res = await fetch(`${server.url}/v1/llm/generate`, {
+      method: "POST",
+      signal: leaving.signal,
+      headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4", stream: true, max_tokens: 500, messages: [{ role: "user", content: "leave [[emulator words=400 chunk_delay=20]]" }] }),
+    });
+    await res.body!.getReader().read();
+    leaving.abort();
+    await expect.poll(async () => (await recordedSpend(db, k.id)).events, { timeout: 10_000 }).toBe(3);
+    const rows = await db.rawQuery<{ status: string; error_code: string | null; output_tokens: number }>(
+      "SELECT status, error_code, output_tokens FROM usage_events WHERE api_key_id = $1 ORDER BY created_at",
+      [k.id],
+    );
+    expect(rows.map((r) => r.error_code)).toEqual(["provider_error", "provider_error", "client_closed"]);
+    expect(rows[1]!.output_tokens).toBeGreaterThan(0);
+    expect(rows[2]!.output_tokens).toBeGreaterThan(0);
+    expect(rows[2]!.output_tokens).toBeLessThan(400);
+    // The ledger holds nothing more, and counts exactly what the cut streams cost.
+    const { cost } = await recordedSpend(db, k.id);
+    expect(cost).toBeGreaterThan(0n);
+    await expect.poll(() => balance(k.id), { timeout: 5_000 }).toEqual({ spent: cost, held: 0n });
+  });
+
+  // Last: it stops the server.
+  it("settles a call in progress when the server shuts down, before the database closes", async () => {
+    const k = await createKey(db, "shutdown", { budgetUsd: "1" });
+    const streaming = fetch(`${server.url}/v1/llm/generate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4", stream: true, max_tokens: 100, messages: [{ role: "user", content: "long [[emulator words=60 chunk_delay=50]]" }] }),
+    });
+    const reader = (await streaming).body!.getReader();
+    await reader.read(); // under way, its cost reserved
+    // The held reservation: up to 100 tokens at $60 per 1M, and the prompt counted high.
+    expect((await balance(k.id))?.held).toBeGreaterThan(parseUsd("0.006"));
+    server.child.kill("SIGTERM");
+    let text = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+    expect(await server.exited).toBe(0);
+    await db.close();
+    db = await open(); // the server owned the embedded database: now this process does
+    const { cost, events } = await recordedSpend(db, k.id);
+    expect(events).toBe(1);
+    expect(cost).toBe(parseUsd("0.00363")); // 1 word in, 60 out: the whole answer, sent before it stopped
+    expect(text).toContain('"type":"done"');
+    expect(await balance(k.id)).toEqual({ spent: cost, held: 0n });
+  }, 60_000);
 });
