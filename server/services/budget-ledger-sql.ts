@@ -1,12 +1,12 @@
 import "server-only";
 // The budget ledger in the database (budget-ledger.ts), when REDIS_URL is unset: the tables
-// budget_ledgers (an account's spent and when it was last used) and budget_holds (one row per hold
-// and account, with its lease), and two PL/pgSQL functions of the budget_ledger migration that do
-// a reserve and a settle in one round trip each. Each function first locks the accounts' rows in
-// key order (FOR UPDATE), and in READ COMMITTED every later statement of the function reads what
-// other transactions committed up to that lock; so on PostgreSQL two instances reserving against
-// one account take turns and neither misses the other's holds. PGlite runs one statement at a
-// time for its one process.
+// budget_ledgers (an account's spent, what its live holds add up to, when it was last used) and
+// budget_holds (one row per hold and account, with its lease), and two PL/pgSQL functions of the
+// budget_ledger migration that do a reserve and a settle in one round trip each. Each function
+// first locks the accounts' rows in key order (FOR UPDATE), and in READ COMMITTED every later
+// statement of the function reads what other transactions committed up to that lock; so on
+// PostgreSQL two instances reserving against one account take turns and neither misses the
+// other's holds. PGlite runs one statement at a time for its one process.
 import type { LedgerStore, StoreAccount, StoreReserve } from "./budget-ledger.ts";
 import { formatUsd, parseUsd, type Pico } from "./pricing.ts";
 
@@ -44,8 +44,10 @@ export function createSqlLedgerStore(db: () => Promise<RawQuery>): LedgerStore {
     },
 
     async balance(key: string) {
+      // Live holds only: one that lapsed since the last reserve is still in `held` until the next sweeps it.
       const rows = await (await db())<{ spent: string; held: string }>(
-        `SELECT l.spent::text, coalesce((SELECT sum(h.amount) FROM budget_holds h WHERE h.account = l.account AND h.expires_at > now()), 0)::text AS held
+        `SELECT l.spent::text,
+           coalesce((SELECT sum(h.amount) FROM budget_holds h WHERE h.account = l.account AND NOT h.lapsed AND h.expires_at > now()), 0)::text AS held
          FROM budget_ledgers l WHERE l.account = $1`,
         [key],
       );

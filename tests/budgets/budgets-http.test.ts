@@ -94,11 +94,11 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
     expect(refused[1]!.json).toMatchObject({ error: { type: "insufficient_quota", code: "insufficient_quota" } });
     const trpc = createModelServiceClient(server.url, { apiKey: key });
     const trpcCalls = [
-      trpc.embeddings.generate.mutate({ model, texts: ["nine ten"] }),
-      trpc.vectors.upsertDocuments.mutate({ name: collection, model, documents: [{ id: 2, text: "eleven" }] }),
-      trpc.vectors.searchText.mutate({ name: collection, model, text: "twelve" }),
+      () => trpc.embeddings.generate.mutate({ model, texts: ["nine ten"] }),
+      () => trpc.vectors.upsertDocuments.mutate({ name: collection, model, documents: [{ id: 2, text: "eleven" }] }),
+      () => trpc.vectors.searchText.mutate({ name: collection, model, text: "twelve" }),
     ];
-    for (const call of trpcCalls) await expect(call).rejects.toMatchObject({ data: { appCode: "budget_exceeded", httpStatus: 402 } });
+    for (const call of trpcCalls) await expect(call()).rejects.toMatchObject({ data: { appCode: "budget_exceeded", httpStatus: 402 } });
     expect(emulator.requests.filter((r) => r.path === "/v1/embeddings")).toEqual([]);
     // Free models keep working.
     expect((await post(server.url, "/v1/vector/documents", key, { collection_name: collection, documents: [{ id: 3, text: "free words" }] })).status).toBe(200);
