@@ -60,7 +60,7 @@ export interface LedgerStore {
 /** An account to hold against: its key, its limit, and how to learn what it has spent when the ledger asks. */
 export type Account = { key: string; limit: Pico; seed: () => Promise<Pico> };
 
-export type Refusal = { account: Account; spent: Pico; held: Pico };
+export type Refusal<A extends Account = Account> = { account: A; spent: Pico; held: Pico };
 
 /** A hold on the ledger, ended exactly once by `settle` (the real cost; 0n releases it). */
 export type Hold = {
@@ -120,7 +120,7 @@ function unavailable(store: LedgerStore, err: unknown): AppError {
  * Holds `amount` against every account, all or none. Resolves with the hold, or with the account
  * that refused it and what that account had; throws 503 when the store does not answer.
  */
-export async function hold(accounts: readonly Account[], amount: Pico, leaseMs: number): Promise<Hold | Refusal> {
+export async function hold<A extends Account>(accounts: readonly A[], amount: Pico, leaseMs: number): Promise<Hold | Refusal<A>> {
   if (accounts.length === 0 || amount <= 0n) return NO_HOLD;
   const store = ledgerStore();
   const sorted = [...accounts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -146,7 +146,7 @@ export async function hold(accounts: readonly Account[], amount: Pico, leaseMs: 
   throw unavailable(store, new Error("the budget ledger kept asking for the accounts' starting spend"));
 }
 
-export function isRefusal(h: Hold | Refusal): h is Refusal {
+export function isRefusal<A extends Account>(h: Hold | Refusal<A>): h is Refusal<A> {
   return "account" in h;
 }
 
@@ -188,7 +188,7 @@ async function settleWithRetries(store: LedgerStore, id: string, keys: string[],
         getLogger().error({ err, holdId: id, attempts: attempt }, "could not settle a budget hold; it lapses with its lease");
         return;
       }
-      await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)).unref());
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
     }
   }
 }

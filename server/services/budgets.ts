@@ -91,8 +91,10 @@ export async function budgetsFor(identity: Identity, now = new Date()): Promise<
 
 const subjectOf = (b: Budget): Subject => (b.scope === "api_key" ? { kind: "apiKey", id: b.subjectId } : { kind: "user", id: b.subjectId });
 
+type BudgetAccount = Account & { budget: Budget };
+
 /** A budget's account in the ledger: one per subject and period, starting from the usage events. */
-function accountOf(b: Budget): Account & { budget: Budget } {
+function accountOf(b: Budget): BudgetAccount {
   return {
     key: `${b.scope}:${b.subjectId}:month:${b.periodStart.slice(0, 7)}`,
     limit: b.limit,
@@ -136,8 +138,8 @@ export async function reserveBudgets(identity: Identity, largestCost: () => Pico
   return held;
 }
 
-function budgetExceeded(refusal: Refusal, required: Pico): AppError {
-  const { budget } = refusal.account as ReturnType<typeof accountOf>;
+function budgetExceeded(refusal: Refusal<BudgetAccount>, required: Pico): AppError {
+  const { budget } = refusal.account;
   const left = budget.limit - refusal.spent - refusal.held;
   const remaining = left > 0n ? left : 0n;
   const whose = budget.scope === "api_key" ? "this API key" : "your account";
