@@ -9,12 +9,17 @@
 //              on PostgreSQL (a scratch database on --database-url, default TEST_DATABASE_URL) when
 //              one is given, else on the embedded PGlite
 //   lean-pglite the lean path on the embedded PGlite (its writes run on the server's main thread)
+//   lean-budget the lean path with a monthly budget on the key: every call reserves its largest
+//              cost in the budget ledger and settles it (the database's ledger: one function call each)
+//   lean-redis, lean-budget-redis   the same two with REDIS_URL (--redis-url, default TEST_REDIS_URL):
+//              rate limits and, with the budget, the ledger in Redis (one Lua script each)
 // Our paths run with a real API key, rate limiting and usage recording on. At 1, 10 and 50 clients:
 // requests/s, p50, p99, the latency each adds over the emulator alone, and the CPU time the serving
 // process spent per request (from /proc: steadier than timings when the machine is busy); then the ratios.
 //
 //   npm run bench:gateway [-- --requests 3000 --clients 1,10,50 --paths emulator,bare,portkey,next,lean,lean-pglite
-//                            --soak 300 --database-url postgresql://postgres@127.0.0.1:5432/postgres]
+//                            --soak 300 --database-url postgresql://postgres@127.0.0.1:5432/postgres
+//                            --redis-url redis://127.0.0.1:6379]
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -35,6 +40,7 @@ const { values } = parseArgs({
     paths: { type: "string", default: "emulator,bare,portkey,next,lean" },
     soak: { type: "string", default: "0" },
     "database-url": { type: "string", default: process.env.TEST_DATABASE_URL ?? "" },
+    "redis-url": { type: "string", default: process.env.TEST_REDIS_URL ?? "" },
   },
 });
 const total = Number(values.requests);
@@ -129,13 +135,23 @@ async function scratchDatabase(name: string): Promise<string> {
   return db.url;
 }
 
-async function ourServer(name: string, args: string[], env: Record<string, string>, postgres: boolean): Promise<void> {
+/** A monthly budget no run comes near: the calls reserve and settle, and are never refused. */
+const BENCH_BUDGET_USD = "1000000";
+
+async function ourServer(name: string, args: string[], env: Record<string, string>, postgres: boolean, budget = false): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), `bench-gateway-${name}-`));
   dataDirs.push(dataDir);
   const databaseUrl = postgres ? await scratchDatabase(name) : "";
   const setup = await openDatabase({ dataDir, databaseUrl: databaseUrl || undefined });
   await setup.prisma.apiKey.create({
-    data: { name: "bench", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), tier: "premium", scopes: ["generate"] },
+    data: {
+      name: "bench",
+      prefix: KEY.slice(0, 10),
+      keyHash: hashApiKey(KEY),
+      tier: "premium",
+      scopes: ["generate"],
+      monthlyBudgetUsd: budget ? BENCH_BUDGET_USD : null,
+    },
   });
   await setup.close();
   const server = await startServerProcess(
@@ -170,6 +186,17 @@ if (paths.includes("next")) {
 }
 if (paths.includes("lean")) await ourServer("lean", ["--api-only"], {}, !!serverUrl);
 if (paths.includes("lean-pglite")) await ourServer("lean-pglite", ["--api-only"], {}, false);
+if (paths.includes("lean-budget")) await ourServer("lean-budget", ["--api-only"], {}, !!serverUrl, true);
+const redisUrl = values["redis-url"];
+const redisPrefix = `bench-gateway-${process.pid}:`;
+for (const [name, budget] of [["lean-redis", false], ["lean-budget-redis", true]] as const) {
+  if (!paths.includes(name)) continue;
+  if (!redisUrl) {
+    console.log(`skipping the ${name} path: no --redis-url (or TEST_REDIS_URL)`);
+    continue;
+  }
+  await ourServer(name, ["--api-only"], { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `${redisPrefix}${name}:` }, !!serverUrl, budget);
+}
 console.log(`our paths store usage in ${serverUrl ? "PostgreSQL (a scratch database per path)" : "the embedded PGlite"}${paths.includes("lean-pglite") ? "; lean-pglite in PGlite" : ""}`);
 
 const pools = new Map(targets.map((t) => [t.name, new Pool(t.url, { connections: 64 })]));
@@ -209,7 +236,7 @@ for (const clients of clientCounts) {
 }
 
 console.log(`\nbench/gateway — ${new Date().toISOString()} — ${total} requests per level (a third at 1 client)\n`);
-console.log("path        clients     req/s   p50 ms   p99 ms   added p50   added p99   cpu ms/req   errors");
+console.log("path               clients     req/s   p50 ms   p99 ms   added p50   added p99   cpu ms/req   errors");
 for (const clients of clientCounts) {
   const base = results.get(`emulator@${clients}`);
   for (const t of targets) {
@@ -217,7 +244,7 @@ for (const clients of clientCounts) {
     const addP50 = base ? r.p50 - base.p50 : NaN;
     const addP99 = base ? r.p99 - base.p99 : NaN;
     console.log(
-      `${t.name.padEnd(10)} ${String(clients).padStart(8)} ${fmt(r.rps, 0).padStart(9)} ${fmt(r.p50).padStart(8)} ${fmt(r.p99).padStart(8)} ${fmt(addP50).padStart(11)} ${fmt(addP99).padStart(11)} ${fmt(r.cpu, 3).padStart(12)} ${String(r.errors).padStart(8)}`,
+      `${t.name.padEnd(17)} ${String(clients).padStart(8)} ${fmt(r.rps, 0).padStart(9)} ${fmt(r.p50).padStart(8)} ${fmt(r.p99).padStart(8)} ${fmt(addP50).padStart(11)} ${fmt(addP99).padStart(11)} ${fmt(r.cpu, 3).padStart(12)} ${String(r.errors).padStart(8)}`,
     );
   }
 }
@@ -232,6 +259,17 @@ if (r("lean", 1) && r("bare", 1)) console.log(`  lean/bare added p50 at 1 client
 if (r("lean", 10) && r("portkey", 10)) console.log(`  lean/portkey CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("portkey", 10)!.cpu)} (the gateway process's own CPU time; steadier than timings on a busy machine)`);
 if (r("lean", 10) && r("bare", 10)) console.log(`  lean/bare CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("bare", 10)!.cpu)}`);
 if (r("next", 10) && r("lean", 10)) console.log(`  next/lean req/s at 10 clients: ${fmt(r("next", 10)!.rps / r("lean", 10)!.rps)}x`);
+// What a budget adds: the budget check and the reservation before the call and the settle after it.
+for (const [withBudget, without] of [["lean-budget", "lean"], ["lean-budget-redis", "lean-redis"]] as const) {
+  for (const c of clientCounts) {
+    const a = r(withBudget, c);
+    const b = r(without, c);
+    if (!a || !b) continue;
+    console.log(
+      `  ${withBudget} vs ${without} at ${c} client${c === 1 ? "" : "s"}: +${fmt(a.cpu - b.cpu, 3)} ms CPU per request (${fmt(a.cpu / b.cpu)}x), p50 ${fmt(a.p50 - b.p50, 3)} ms more, req/s ${fmt(a.rps / b.rps)}x (target: check and reservation under 0.2 ms per call)`,
+    );
+  }
+}
 
 // Streamed: the time to the first byte of the answer's body, at 1 client.
 const streamN = Math.max(200, Math.round(total / 10));
@@ -258,12 +296,12 @@ for (const t of targets) {
 }
 console.log(`
 streamed (1 client, ${streamN} requests): time to the first byte of the body`);
-console.log("path        ttfb p50   ttfb p99   added p50   errors");
+console.log("path               ttfb p50   ttfb p99   added p50   errors");
 const ttfbBase = ttfb.get("emulator");
 for (const t of targets) {
   const times = ttfb.get(t.name)!;
   console.log(
-    `${t.name.padEnd(10)} ${fmt(percentile(times, 50)).padStart(9)} ${fmt(percentile(times, 99)).padStart(10)} ${fmt(ttfbBase ? percentile(times, 50) - percentile(ttfbBase, 50) : NaN).padStart(11)} ${String(streamErrors.get(t.name) ?? 0).padStart(8)}`,
+    `${t.name.padEnd(17)} ${fmt(percentile(times, 50)).padStart(9)} ${fmt(percentile(times, 99)).padStart(10)} ${fmt(ttfbBase ? percentile(times, 50) - percentile(ttfbBase, 50) : NaN).padStart(11)} ${String(streamErrors.get(t.name) ?? 0).padStart(8)}`,
   );
 }
 if (ttfb.has("lean") && ttfbBase) console.log(`  lean added time to first byte: ${fmt(percentile(ttfb.get("lean")!, 50) - percentile(ttfbBase, 50))} ms (target < 1 ms)`);
@@ -315,4 +353,11 @@ for (const [name, o] of ours) {
 for (const c of children) c.kill("SIGTERM");
 for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 for (const db of scratchDatabases) await db.drop();
+if (redisUrl && (paths.includes("lean-redis") || paths.includes("lean-budget-redis"))) {
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(redisUrl);
+  const keys = await redis.keys(`${redisPrefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+}
 process.exit(0);

@@ -43,14 +43,14 @@ type RecentTimes = { first: number; deep: number };
 const send = (m: FromWorker) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
 
 const MODELS = [
-  { id: "gpt-4o-mini", provider: "openai", input: "0.15", output: "0.6", endpoint: "/v1/llm/generate" },
-  { id: "gpt-4o", provider: "openai", input: "2.5", output: "10", endpoint: "/v1/llm/generate" },
-  { id: "gpt-4.1", provider: "openai", input: "2", output: "8", endpoint: "/v1/chat/completions" },
-  { id: "o3-mini", provider: "openai", input: "1.1", output: "4.4", endpoint: "/v1/chat/completions" },
-  { id: "claude-3-5-sonnet-20241022", provider: "anthropic", input: "3", output: "15", endpoint: "/v1/llm/generate" },
-  { id: "claude-3-5-haiku-20241022", provider: "anthropic", input: "0.8", output: "4", endpoint: "/v1/llm/generate" },
-  { id: "claude-sonnet-4-5-20250929", provider: "anthropic", input: "3", output: "15", endpoint: "/v1/messages" },
-  { id: "text-embedding-3-small", provider: "openai", input: "0.02", output: "0", endpoint: "/v1/llm/generate-embeddings" },
+  { id: "gpt-4o-mini", provider: "openai", input: "0.15", output: "0.6", endpoint: "/v1/llm/generate", kind: "llm" as const },
+  { id: "gpt-4o", provider: "openai", input: "2.5", output: "10", endpoint: "/v1/llm/generate", kind: "llm" as const },
+  { id: "gpt-4.1", provider: "openai", input: "2", output: "8", endpoint: "/v1/chat/completions", kind: "llm" as const },
+  { id: "o3-mini", provider: "openai", input: "1.1", output: "4.4", endpoint: "/v1/chat/completions", kind: "llm" as const },
+  { id: "claude-3-5-sonnet-20241022", provider: "anthropic", input: "3", output: "15", endpoint: "/v1/llm/generate", kind: "llm" as const },
+  { id: "claude-3-5-haiku-20241022", provider: "anthropic", input: "0.8", output: "4", endpoint: "/v1/llm/generate", kind: "llm" as const },
+  { id: "claude-sonnet-4-5-20250929", provider: "anthropic", input: "3", output: "15", endpoint: "/v1/messages", kind: "llm" as const },
+  { id: "text-embedding-3-small", provider: "openai", input: "0.02", output: "0", endpoint: "/v1/llm/generate-embeddings", kind: "embedding" as const },
 ];
 const KEYS = Array.from({ length: 12 }, (_, i) => ({ key: `bench-key-${i}`, user: i < 10 ? `bench-user-${i % 5}` : null }));
 
@@ -81,6 +81,7 @@ async function writerThroughput(total: number): Promise<string> {
     writer.record({
       createdAt: new Date(now - (i % 3600) * 1000),
       endpoint: m.endpoint,
+      kind: m.kind,
       modelId: m.id,
       provider: m.provider,
       apiKeyId: k.key,
@@ -114,7 +115,7 @@ async function writerThroughput(total: number): Promise<string> {
 const today = new Date().toISOString().slice(0, 10);
 const start = addDays(today, -89);
 
-const MODEL_VALUES = MODELS.map((m, i) => `(${i}, '${m.id}', '${m.provider}', ${m.input}::numeric, ${m.output}::numeric, '${m.endpoint}')`).join(", ");
+const MODEL_VALUES = MODELS.map((m, i) => `(${i}, '${m.id}', '${m.provider}', ${m.input}::numeric, ${m.output}::numeric, '${m.endpoint}', '${m.kind}')`).join(", ");
 const KEY_VALUES = KEYS.map((k, i) => `(${i}, '${k.key}', ${k.user ? `'${k.user}'` : "NULL"})`).join(", ");
 
 /** Inserts `count` synthetic events, spread over the 90 days up to now, a million per statement. */
@@ -123,9 +124,9 @@ async function generateEvents(count: number): Promise<void> {
   for (let a = 0; a < count; a += chunk) {
     const b = Math.min(count, a + chunk) - 1;
     await q(
-      `INSERT INTO usage_events (id, created_at, endpoint, model_id, provider, api_key_id, user_id, status, error_code, stream,
+      `INSERT INTO usage_events (id, created_at, endpoint, kind, model_id, provider, api_key_id, user_id, status, error_code, stream,
          input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, input_cost, output_cost, total_cost, latency_ms, ttft_ms)
-       SELECT 'e' || g.n, $1::timestamptz - g.age, m.endpoint, m.id, m.provider, k.key, k.user_id, g.status,
+       SELECT 'e' || g.n, $1::timestamptz - g.age, m.endpoint, m.kind, m.id, m.provider, k.key, k.user_id, g.status,
          CASE WHEN g.status = 'error' THEN 'provider_error' END, g.stream,
          g.input, g.output, 0, 0,
          g.input * m.pin / 1000000, g.output * m.pout / 1000000, (g.input * m.pin + g.output * m.pout) / 1000000,
@@ -136,7 +137,7 @@ async function generateEvents(count: number): Promise<void> {
            (50 + random() * 2000)::int AS input, (random() * 800)::int AS output, (100 + exp(random() * 8))::int AS latency
          FROM generate_series($2::int, $3::int) AS n
        ) g
-       JOIN (VALUES ${MODEL_VALUES}) AS m(i, id, provider, pin, pout, endpoint) ON m.i = g.mi
+       JOIN (VALUES ${MODEL_VALUES}) AS m(i, id, provider, pin, pout, endpoint, kind) ON m.i = g.mi
        JOIN (VALUES ${KEY_VALUES}) AS k(i, key, user_id) ON k.i = g.ki`,
       [new Date().toISOString(), a, b],
     );

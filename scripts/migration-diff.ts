@@ -122,6 +122,13 @@ function postgresShadow(serverUrl: string): ShadowFactory {
     scratch.push(shadow);
     const adapter = await new PrismaPg({ connectionString: shadow.url, Client: CharAsTextClient }).connect();
     opened.push(adapter);
+    // @prisma/adapter-pg 7.10 runs a script by splitting it at every ";", which cuts a function's
+    // body (and trips on a ";" in a comment). Sent whole, over the simple query protocol, it runs
+    // as `prisma migrate` and the service's own runner (server/db/migrate.ts) run it.
+    const pool = (adapter as unknown as { client: pg.Pool }).client;
+    adapter.executeScript = async (script: string) => {
+      await pool.query(script);
+    };
     return adapter;
   };
   return {

@@ -103,11 +103,12 @@ describe.each(testDatabases())("migrated schema on $kind", ({ kind }) => {
 
   it("runs raw bulk SQL (INSERT ... SELECT unnest) through Prisma and through rawQuery", async () => {
     const n = await db.prisma.$executeRawUnsafe(
-      `INSERT INTO usage_events (id, created_at, endpoint, model_id, provider, status, latency_ms, total_cost)
-       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::numeric[])`,
+      `INSERT INTO usage_events (id, created_at, endpoint, kind, model_id, provider, status, latency_ms, total_cost)
+       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::numeric[])`,
       ["e1", "e2"],
       [new Date("2026-01-01T00:00:00Z"), new Date("2026-01-01T00:00:01Z")],
       ["chat", "chat"],
+      ["llm", "llm"],
       ["gpt-x", "gpt-x"],
       ["openai", "openai"],
       ["success", "error"],
@@ -116,9 +117,9 @@ describe.each(testDatabases())("migrated schema on $kind", ({ kind }) => {
     );
     expect(n).toBe(2);
     await db.rawQuery(
-      `INSERT INTO usage_events (id, created_at, endpoint, model_id, provider, status, latency_ms)
-       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])`,
-      [["e3"], [new Date("2026-01-02T00:00:00Z")], ["embed"], ["emb-x"], ["openai"], ["success"], [5]],
+      `INSERT INTO usage_events (id, created_at, endpoint, kind, model_id, provider, status, latency_ms)
+       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])`,
+      [["e3"], [new Date("2026-01-02T00:00:00Z")], ["embed"], ["embedding"], ["emb-x"], ["openai"], ["success"], [5]],
     );
     const rows = await db.prisma.$queryRawUnsafe<{ id: string; total_cost: unknown; latency_ms: number }[]>(
       `SELECT id, total_cost, latency_ms FROM usage_events WHERE latency_ms >= $1 ORDER BY id`,

@@ -114,6 +114,7 @@ function spend(who: { apiKeyId: string | null; userId: string | null }, usd: str
   usageWriter().record({
     createdAt: new Date(),
     endpoint: "/v1/llm/generate",
+    kind: "llm",
     modelId: "gpt-4o-mini",
     provider: "openai",
     apiKeyId: who.apiKeyId,

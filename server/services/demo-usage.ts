@@ -185,6 +185,7 @@ export function demoDay(day: string, userId: string, keyIds: Record<string, stri
       createdAt,
       requestId: null,
       endpoint,
+      kind: embedding ? ("embedding" as const) : ("llm" as const),
       modelId,
       provider,
       apiKeyId: keyIds[profile.key] ?? null,

@@ -2,19 +2,34 @@ import "server-only";
 // Embeddings across providers: the model from the catalogue (it must be an embedding model), its
 // provider from the registry (503 with the reason when unavailable), the texts sent in batches of
 // the provider's per-call limit in order, and exactly one usage event per request with its cost.
-// REST (/v1/llm/generate-embeddings), tRPC (embeddings.generate) and the vector documents both use
-// `generateEmbeddings`.
+// The cost of the texts to embed is known from their tokens before the call: it is reserved
+// against the caller's budgets (budgets.ts; 402 when it does not fit) and settled after it.
+// REST (/v1/llm/generate-embeddings, /v1/embeddings), tRPC (embeddings.generate) and the vector
+// documents and text searches all use `generateEmbeddings`.
 import { startDeadline } from "./deadline.ts";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { getProvider } from "../providers/registry.ts";
 import type { Provider } from "../providers/types.ts";
 import type { Identity } from "./auth.ts";
+import { reserveBudgets } from "./budgets.ts";
 import { providerErrorToAppError } from "./generation.ts";
 import { modelAvailability, pricingFor, resolveModel, type CatalogueModel } from "./models.ts";
 import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embedding-cache.ts";
 import { costOf, type Cost, type Pico } from "./pricing.ts";
+import { countTextTokens, tokenBound } from "./tokens.ts";
 import { recordCall } from "./usage.ts";
+
+/** How long past the provider deadline a reservation is kept for its settle to arrive. */
+const LEASE_GRACE_MS = 60_000;
+
+/** The most embedding `texts` can cost with `model`: their tokens, estimated high (tokens.ts), at its price now. */
+export function largestEmbeddingCost(model: CatalogueModel, texts: readonly string[]): Pico {
+  const price = pricingFor(model.id);
+  if (Number(price.inputPerMTok) === 0) return 0n;
+  const counted = texts.reduce((n, t) => n + countTextTokens(t), 0);
+  return costOf(price, { inputTokens: tokenBound(counted), outputTokens: 0, cachedInputTokens: 0 }).totalCost;
+}
 
 /** Texts per request (OpenAI's own limit per call); more answer 413. */
 export const MAX_TEXTS_PER_REQUEST = 2048;
@@ -81,7 +96,9 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   const embeddings: number[][] = [];
   const tokensPerText: number[] = [];
   let inputTokens = 0;
-  const { signal, release } = startDeadline(loadEnv().PROVIDER_TIMEOUT_MS, ctx.signal);
+  const timeoutMs = loadEnv().PROVIDER_TIMEOUT_MS;
+  const reservation = await reserveBudgets(identity, () => largestEmbeddingCost(model, cache.toEmbed), { leaseMs: timeoutMs + LEASE_GRACE_MS });
+  const { signal, release } = startDeadline(timeoutMs, ctx.signal);
   try {
     // One batch after the other, so the answer keeps the order of the texts.
     for (let i = 0; i < cache.toEmbed.length; i += provider.maxEmbeddingsPerCall) {
@@ -99,7 +116,8 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
       ctx.signal?.aborted ? new AppError("invalid_request", "The client closed the request")
       : signal.aborted ? new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`)
       : providerErrorToAppError(err, model);
-    record(identity, model, ctx, inputTokens, "error", performance.now() - started, ctx.signal?.aborted ? "client_closed" : error.code);
+    const cost = record(identity, model, ctx, inputTokens, "error", performance.now() - started, ctx.signal?.aborted ? "client_closed" : error.code);
+    reservation.settle(cost.totalCost); // the batches embedded before the failure were paid for
     throw error;
   } finally {
     release();
@@ -109,6 +127,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   const latencyMs = performance.now() - started;
   const status = cache.toEmbed.length === 0 && cache.hits > 0 ? "cached" : "success";
   const cost = record(identity, model, ctx, inputTokens, status, latencyMs, undefined, savedCost);
+  reservation.settle(cost.totalCost);
   return {
     model: model.id,
     provider: model.provider,
@@ -133,6 +152,7 @@ function record(
   return recordCall({
     identity,
     endpoint: ctx.endpoint,
+    kind: "embedding",
     modelId: model.id,
     provider: model.provider,
     price: pricingFor(model.id),

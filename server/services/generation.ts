@@ -2,6 +2,8 @@ import "server-only";
 // Text generation across providers: model resolution, fallbacks, retries with backoff and jitter,
 // a deadline per request, upstream aborts when the caller leaves, and exactly one usage event per
 // call (success or failure, plain or streamed). REST and tRPC both call `generate` / `generateStream`.
+// Before each paid attempt (each model of the chain, each retry) its largest possible cost is
+// reserved against the caller's budgets (budgets.ts), and settled with what it cost after it.
 import { randomUUID } from "node:crypto";
 import { startDeadline, type Deadline } from "./deadline.ts";
 import { loadEnv } from "../env.ts";
@@ -20,11 +22,11 @@ import {
   type ToolDefinition,
 } from "../providers/types.ts";
 import type { Identity } from "./auth.ts";
-import { assertWithinBudget } from "./budgets.ts";
+import { reserveBudgets, type Reservation } from "./budgets.ts";
 import { modelAvailability, pricingFor, resolveModel } from "./models.ts";
-import type { Cost, Pico } from "./pricing.ts";
+import { costOf, type Cost, type Pico } from "./pricing.ts";
 import { lookupResponse, replayAsStream, type CacheRequest, type CacheStatus } from "./response-cache.ts";
-import { countPromptTokens, countTextTokens } from "./tokens.ts";
+import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
 import { recordCall } from "./usage.ts";
 
 export type GenerateInput = {
@@ -114,11 +116,32 @@ function candidateModels(input: GenerateInput): Model[] {
   return chain;
 }
 
-/** 402 before any provider call when the caller's budget is spent and the model costs money. */
-async function checkBudget(chain: Model[], ctx: CallContext): Promise<void> {
-  const p = chain[0]!.price;
-  const paid = [p.inputPerMTok, p.outputPerMTok].some((x) => Number(x) > 0);
-  await assertWithinBudget(ctx.identity, { paid });
+/** How long past the call's deadline a reservation is kept for its settle to arrive. */
+const LEASE_GRACE_MS = 60_000;
+
+/**
+ * The most one attempt on `model` can cost at its price now: the prompt, estimated high (tokens.ts
+ * promptTokenBound, counted once per call), and the longest reply it may give (max_tokens, else
+ * the model's largest output), neither more than the model's context window. 0 for a free model.
+ */
+export function largestAttemptCost(model: Model, input: GenerateInput, promptBound: () => number = () => promptTokenBound(input)): Pico {
+  const price = pricingFor(model.id);
+  if (isFree(price)) return 0n;
+  const window = model.contextWindow;
+  const inputTokens = Math.min(window, promptBound());
+  const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window);
+  return costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0 }).totalCost;
+}
+
+const isFree = (p: { inputPerMTok: string; outputPerMTok: string; cachedInputPerMTok?: string | null }) =>
+  [p.inputPerMTok, p.outputPerMTok, p.cachedInputPerMTok ?? "0"].every((x) => Number(x) === 0);
+
+/** Per call: reserves each paid attempt's largest cost against the caller's budgets (402 when it does not fit). */
+function attemptReserver(input: GenerateInput, ctx: CallContext, deadline: number) {
+  let bound: number | undefined;
+  const promptBound = () => (bound ??= promptTokenBound(input));
+  return (model: Model): Promise<Reservation> =>
+    reserveBudgets(ctx.identity, () => largestAttemptCost(model, input, promptBound), { leaseMs: deadline - Date.now() + LEASE_GRACE_MS });
 }
 
 function toRequest(model: Model, input: GenerateInput): GenerateRequest {
@@ -255,13 +278,14 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
   const chain = candidateModels(input);
   const cached = await lookupResponse(input, chain[0]!, ctx, false);
   if (cached.outcome) return cached.outcome;
-  await checkBudget(chain, ctx);
   const started = performance.now();
   const { signal, deadline, release } = deadlineFor(input, ctx);
+  const reserve = attemptReserver(input, ctx, deadline);
   try {
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
+    const walk: ChainWalk = { attempted: false };
     for (const model of chain) {
       lastModel = model;
       const provider = providerFor(model);
@@ -270,10 +294,19 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
         continue;
       }
       for (let attempt = 0; ; attempt++) {
+        let reservation: Reservation;
+        try {
+          reservation = await reserve(model);
+        } catch (err) {
+          lastError = walk.refused = err;
+          break;
+        }
+        walk.attempted = true;
         try {
           const result = await waited.on(provider.generateText(toRequest(model, input), { signal }));
           const latencyMs = performance.now() - started;
           const cost = recordCall({ ...callOf(model, ctx), usage: result.usage, status: "success", stream: false, latencyMs, upstreamMs: waited.ms });
+          reservation.settle(cost.totalCost);
           const outcome: GenerateOutcome = {
             id: result.id ?? `gen-${randomUUID()}`,
             model: model.id,
@@ -289,17 +322,24 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
           cached.store(outcome);
           return outcome;
         } catch (err) {
+          reservation.settle(0n); // a failed attempt costs nothing (no-op when it was recorded)
           lastError = err;
           if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
         }
       }
-      if (signal.aborted || !worthFallingBack(lastError)) break;
+      if (walk.refused || signal.aborted || !worthFallingBack(lastError)) break;
     }
-    throw chainFailed(lastError, lastModel, signal, input, ctx, started, false);
+    throw chainFailed(lastError, lastModel, signal, input, ctx, started, false, walk);
   } finally {
     release();
   }
 }
+
+/**
+ * How far a call's chain got: whether a provider was called, and the reservation that failed
+ * (402 over a budget, or 503 when the ledger is down), which ends the chain there.
+ */
+type ChainWalk = { attempted: boolean; refused?: unknown };
 
 function abortError(ctx: CallContext, model: Model): AppError {
   return ctx.signal?.aborted
@@ -316,20 +356,23 @@ function recordFailure(
   stream: boolean,
   usage?: TokenUsage,
   ttftMs?: number,
-): void {
-  recordCall({ ...callOf(model, ctx), usage, status: "error", errorCode: ctx.signal?.aborted ? "client_closed" : error.code, stream, latencyMs, ttftMs });
+): Cost {
+  return recordCall({ ...callOf(model, ctx), usage, status: "error", errorCode: ctx.signal?.aborted ? "client_closed" : error.code, stream, latencyMs, ttftMs });
 }
 
 /** What every usage event of a call to `model` carries: who asked, where, and the model's price now. */
 function callOf(model: Model, ctx: CallContext) {
-  return { identity: ctx.identity, endpoint: ctx.endpoint, modelId: model.id, provider: model.provider, price: pricingFor(model.id), requestId: ctx.requestId };
+  return { identity: ctx.identity, endpoint: ctx.endpoint, kind: "llm" as const, modelId: model.id, provider: model.provider, price: pricingFor(model.id), requestId: ctx.requestId };
 }
 
 /**
  * When no model of the chain answered: the error the caller gets (the caller's leaving or the
- * deadline when that is what stopped it, else the last provider error), recorded as one usage event.
+ * deadline when that is what stopped it, else the last provider error), recorded as one usage
+ * event, unless a reservation refused the call before any provider was called (then nothing
+ * happened, and as for a rate limit no event is recorded).
  */
-function chainFailed(lastError: unknown, lastModel: Model, signal: AbortSignal, input: GenerateInput, ctx: CallContext, started: number, stream: boolean): AppError {
+function chainFailed(lastError: unknown, lastModel: Model, signal: AbortSignal, input: GenerateInput, ctx: CallContext, started: number, stream: boolean, walk: ChainWalk): AppError {
+  if (walk.refused && !walk.attempted) return providerErrorToAppError(walk.refused, lastModel);
   const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
   recordFailure(lastModel, input, ctx, error, performance.now() - started, stream);
   return error;
@@ -344,13 +387,14 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
   const chain = candidateModels(input);
   const cached = await lookupResponse(input, chain[0]!, ctx, true);
   if (cached.outcome) return yield* replayAsStream(cached.outcome);
-  await checkBudget(chain, ctx);
   const started = performance.now();
   const { signal, deadline, release } = deadlineFor(input, ctx);
+  const reserve = attemptReserver(input, ctx, deadline);
   try {
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
+    const walk: ChainWalk = { attempted: false };
     for (const model of chain) {
       lastModel = model;
       const provider = providerFor(model);
@@ -359,6 +403,14 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         continue;
       }
       for (let attempt = 0; ; attempt++) {
+        let reservation: Reservation;
+        try {
+          reservation = await reserve(model);
+        } catch (err) {
+          lastError = walk.refused = err;
+          break;
+        }
+        walk.attempted = true;
         // The upstream call is aborted when the caller leaves, the deadline passes, or the consumer stops.
         const upstream = new AbortController();
         const onAbort = () => upstream.abort(signal.reason);
@@ -400,6 +452,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           const latencyMs = performance.now() - started;
           const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
           const cost = recordCall({ ...callOf(model, ctx), usage: finalUsage, status: "success", stream: true, latencyMs, ttftMs, upstreamMs: waited.ms });
+          reservation.settle(cost.totalCost);
           recorded = true;
           const outcome: GenerateOutcome = {
             id: id ?? `gen-${randomUUID()}`,
@@ -422,17 +475,19 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           if (ttftMs !== undefined) {
             // Bytes already went to the caller: no retry, no fallback; record what was streamed.
             const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
-            recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
+            const cost = recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
+            reservation.settle(cost.totalCost);
             recorded = true;
             throw error;
           }
+          reservation.settle(0n); // nothing streamed, nothing paid
           if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
         } finally {
           signal.removeEventListener("abort", onAbort);
           if (!finished) upstream.abort();
           // The consumer stopped early (return() at a yield): record what was streamed so far.
           if (!recorded && !finished && ttftMs !== undefined) {
-            recordCall({
+            const cost = recordCall({
               ...callOf(model, ctx),
               usage: completeUsage(undefined, input, outputText(text, toolCalls)),
               status: "error",
@@ -441,12 +496,14 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               latencyMs: performance.now() - started,
               ttftMs,
             });
+            reservation.settle(cost.totalCost);
           }
+          reservation.settle(0n); // every other way out: nothing was paid (a no-op once settled)
         }
       }
-      if (signal.aborted || !worthFallingBack(lastError)) break;
+      if (walk.refused || signal.aborted || !worthFallingBack(lastError)) break;
     }
-    throw chainFailed(lastError, lastModel, signal, input, ctx, started, true);
+    throw chainFailed(lastError, lastModel, signal, input, ctx, started, true, walk);
   } finally {
     release();
   }

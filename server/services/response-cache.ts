@@ -201,6 +201,7 @@ function answerFromCache(answer: StoredAnswer, ctx: CallContext, stream: boolean
   const cost = recordCall({
     identity: ctx.identity,
     endpoint: ctx.endpoint,
+    kind: "llm",
     modelId: answer.model,
     provider: answer.provider,
     price,

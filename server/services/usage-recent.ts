@@ -9,7 +9,6 @@ import type { AuthenticatedIdentity } from "./auth.ts";
 import { parseUsd, type Pico } from "./pricing.ts";
 import { addDays, localDayStart } from "./time-zones.ts";
 import { resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
-import { EMBEDDING_ENDPOINT_MARK } from "./usage-rollups.ts";
 
 export const recentQuerySchema = statsQuerySchema.omit({ compare: true }).extend({
   limit: z.number().int().min(1).max(200).optional(),
@@ -95,8 +94,7 @@ export async function recentRequests(identity: AuthenticatedIdentity, query: Rec
   ];
   // Roll-up rows store "" for "none"; the events store NULL.
   for (const f of r.filters) conds.push(`e.${f.column} = ${p(f.value)}`);
-  if (r.kind === "embedding") conds.push(`e.endpoint ILIKE '%${EMBEDDING_ENDPOINT_MARK}%'`);
-  if (r.kind === "llm") conds.push(`e.endpoint NOT ILIKE '%${EMBEDDING_ENDPOINT_MARK}%'`);
+  if (r.kind !== "all") conds.push(`e.kind = ${p(r.kind)}`);
   if (query.cursor) {
     const c = decodeCursor(query.cursor);
     const at = p(c.at);

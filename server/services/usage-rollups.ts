@@ -4,7 +4,7 @@
 // run the same SQL over usage_events.
 //
 //   usage_daily, usage_hourly            per UTC day / hour and every key: user, key, model,
-//                                        provider, endpoint, status (filtered statistics)
+//                                        provider, endpoint, status, kind (filtered statistics)
 //   usage_daily_dims, usage_hourly_dims  per UTC day / hour and kind: the totals and one row per
 //                                        value of each dimension (unfiltered statistics)
 // Every table carries requests, tokens, the exact cost, the cost the caches saved, the latency sum and a packed latency
@@ -13,25 +13,22 @@
 // other rather than deadlock.
 import { latencyHistSql } from "./latency-histogram.ts";
 
-/** Endpoints whose name contains this (case-insensitive) count as embeddings; everything else as llm. */
-export const EMBEDDING_ENDPOINT_MARK = "embedding";
-
+/** What a call was: text generation or embeddings. Set by the service that made the call, on the event and every roll-up row. */
 export type UsageKind = "llm" | "embedding";
 
+/**
+ * How versions before the `kind` column guessed it, from the endpoint's name: only for events they
+ * spooled to disk and this version replays. Everything else carries the kind its service recorded.
+ */
 export function endpointKind(endpoint: string): UsageKind {
-  return endpoint.toLowerCase().includes(EMBEDDING_ENDPOINT_MARK) ? "embedding" : "llm";
-}
-
-/** SQL: the kind of an endpoint column, as `endpointKind` decides it. */
-export function kindSql(column: string): string {
-  return `CASE WHEN ${column} ILIKE '%${EMBEDDING_ENDPOINT_MARK}%' THEN 'embedding' ELSE 'llm' END`;
+  return endpoint.toLowerCase().includes("embedding") ? "embedding" : "llm";
 }
 
 /** The breakdowns of the *_dims tables; "total" has the value "". */
 export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
-const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status"] as const;
+const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind"] as const;
 const MEASURES = [
   "requests",
   "input_tokens",
@@ -50,29 +47,28 @@ const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) =
 
 /**
  * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
- * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, the
- * token columns, total_cost, latency_ms and saved_cost, as usage_events has them.
+ * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind,
+ * the token columns, total_cost, latency_ms and saved_cost, as usage_events has them.
  */
 export function rollupCtes(source: string): string {
   const keys = KEY_COLUMNS.join(", ");
   return `
 rollup_events AS (
   SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AS hour_utc,
-    coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status,
-    ${kindSql("endpoint")} AS kind,
+    coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status, kind,
     input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
     ${latencyHistSql("latency_ms")} AS hist
   FROM ${source}
 ),
 -- Per UTC hour and every key: each roll-up below is a sum of these rows.
 rollup_hours AS (
-  SELECT hour_utc, ${keys}, kind,
+  SELECT hour_utc, ${keys},
     count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
     sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist, sum(saved_cost) AS saved_cost,
     (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
   FROM rollup_events
-  GROUP BY hour_utc, ${keys}, kind
+  GROUP BY hour_utc, ${keys}
 ),
 rollup_hourly AS (
   INSERT INTO usage_hourly AS t (hour, ${keys}, ${MEASURES.join(", ")})

@@ -62,7 +62,7 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     loner = await asKey((await createApiKey(CLI_ACTOR, { name: "no user" })).key);
 
     const call = (identity: AuthenticatedIdentity, at: string, modelId: string, provider: string, price: Price, extra: Partial<Parameters<typeof recordCall>[0]>) =>
-      recordCall({ identity, endpoint: "/v1/llm/generate", modelId, provider, price, usage: undefined, status: "success", stream: false, latencyMs: 0, at: new Date(at), ...extra });
+      recordCall({ identity, endpoint: "/v1/llm/generate", kind: "llm", modelId, provider, price, usage: undefined, status: "success", stream: false, latencyMs: 0, at: new Date(at), ...extra });
     const u = (inputTokens: number, outputTokens: number, cachedInputTokens = 0) => ({ inputTokens, outputTokens, cachedInputTokens, reasoningTokens: 0 });
     // 1. plain: 100 × $30/M + 50 × $60/M = 0.003 + 0.003 = 0.006
     call(alice, "2026-11-10T12:00:00Z", "gpt-4", "openai", GPT4, { usage: u(100, 50), latencyMs: 120 });
@@ -75,7 +75,7 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     // 5. a key without a user, at New York's midnight: 10 × 30e-6 + 10 × 60e-6 = 0.0009
     call(loner, "2026-11-11T05:00:00Z", "gpt-4", "openai", GPT4, { usage: u(10, 10), latencyMs: 200 });
     // 6. embeddings: 5000 × 0.02e-6 = 0.0001
-    call(alice, "2026-11-11T09:00:00Z", "text-embedding-3-small", "openai", EMBED, { endpoint: "/v1/llm/generate-embeddings", usage: u(5000, 0), latencyMs: 50 });
+    call(alice, "2026-11-11T09:00:00Z", "text-embedding-3-small", "openai", EMBED, { endpoint: "/v1/llm/generate-embeddings", kind: "embedding", usage: u(5000, 0), latencyMs: 50 });
     await usageWriter().flush();
   });
 
@@ -176,7 +176,7 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
       const at = new Date(from + Math.floor(random() * span));
       const usage = { inputTokens: 1 + Math.floor(random() * 5000), outputTokens: Math.floor(random() * 900), cachedInputTokens: 0, reasoningTokens: 0 };
       const who = i % 3 === 0 ? bob : alice;
-      const cost = recordCall({ identity: who, endpoint: "/v1/llm/generate", modelId: "gpt-4o", provider: "openai", price: GPT4O, usage, status: "success", stream: false, latencyMs: 10 + (i % 700), at });
+      const cost = recordCall({ identity: who, endpoint: "/v1/llm/generate", kind: "llm", modelId: "gpt-4o", provider: "openai", price: GPT4O, usage, status: "success", stream: false, latencyMs: 10 + (i % 700), at });
       if (who === alice) events.push({ at, cost: cost.totalCost });
       else events.push({ at, cost: -cost.totalCost - 1n }); // marks Bob's; see below
     }

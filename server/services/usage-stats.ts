@@ -22,7 +22,7 @@ import { addHistograms, decodeHistogram, LATENCY_BUCKETS, percentiles, type Perc
 import { catalogueReady, resolveModel } from "./models.ts";
 import { parseUsd, type Pico } from "./pricing.ts";
 import { addDays, canonicalTimeZone, daysBetween, localDayPlan, todayIn } from "./time-zones.ts";
-import { EMBEDDING_ENDPOINT_MARK, type UsageKind } from "./usage-rollups.ts";
+import type { UsageKind } from "./usage-rollups.ts";
 
 /** The longest range one query may cover. */
 export const MAX_RANGE_DAYS = 731;
@@ -41,7 +41,7 @@ export const statsQuerySchema = z.object({
   end: isoDate.optional(),
   /** IANA time zone for day boundaries; UTC by default. */
   tz: z.string().max(64).optional(),
-  /** llm: text generation endpoints; embedding: endpoints whose name contains "embedding". */
+  /** llm: text generation; embedding: embeddings (whichever endpoint paid for them: vector documents and text searches too). */
   kind: z.enum(["all", "llm", "embedding"]).optional(),
   userId: z.string().min(1).max(200).optional(),
   apiKeyId: z.string().min(1).max(200).optional(),
@@ -217,13 +217,8 @@ export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: st
     return `$${params.length}`;
   };
   const conds: string[] = [];
-  if (dims) {
-    if (r.kind !== "all") conds.push(`r.kind = ${p(r.kind)}`);
-  } else {
-    for (const f of r.filters) conds.push(`r.${f.column} = ${p(f.value)}`);
-    if (r.kind === "embedding") conds.push(`r.endpoint ILIKE '%${EMBEDDING_ENDPOINT_MARK}%'`);
-    if (r.kind === "llm") conds.push(`r.endpoint NOT ILIKE '%${EMBEDDING_ENDPOINT_MARK}%'`);
-  }
+  if (!dims) for (const f of r.filters) conds.push(`r.${f.column} = ${p(f.value)}`);
+  if (r.kind !== "all") conds.push(`r.kind = ${p(r.kind)}`);
   const filter = conds.map((c) => ` AND ${c}`).join("");
   const keys = (dims ? DIM_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
   const summed: string[] = [...columns, ...(dims ? ["errors"] : [])];

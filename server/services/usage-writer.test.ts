@@ -16,6 +16,7 @@ function event(i: number, overrides: Partial<UsageEventInput> = {}): UsageEventI
   return {
     createdAt: new Date(Date.UTC(2026, 10, 25, 23, 59, 59, 500)),
     endpoint: "/v1/llm/generate",
+    kind: "llm",
     modelId: "gpt-4",
     provider: "openai",
     apiKeyId: "key-1",
@@ -73,7 +74,7 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
     writer.record(event(0, { ...base, createdAt: at(10, 5), latencyMs: 9 }));
     writer.record(event(0, { ...base, createdAt: at(10, 55), latencyMs: 9 }));
     writer.record(event(0, { ...base, createdAt: at(11, 0), latencyMs: 1000, status: "error" }));
-    writer.record(event(0, { ...base, createdAt: at(11, 1), latencyMs: 0, endpoint: "/v1/llm/generate-embeddings", provider: "openai" }));
+    writer.record(event(0, { ...base, createdAt: at(11, 1), latencyMs: 0, endpoint: "/v1/llm/generate-embeddings", kind: "embedding", provider: "openai" }));
     await writer.flush();
 
     const hourly = await q(

@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import path from "node:path";
 import type { Logger } from "pino";
 import { formatUsd, parseUsd, type Pico } from "./pricing.ts";
-import { rollupCtes } from "./usage-rollups.ts";
+import { endpointKind, rollupCtes, type UsageKind } from "./usage-rollups.ts";
 
 export type UsageStatus = "success" | "error" | "cached";
 
@@ -19,6 +19,8 @@ export type UsageEventInput = {
   createdAt: Date;
   requestId?: string | null;
   endpoint: string;
+  /** What was called: text generation or embeddings, as the service that made the call says. */
+  kind: UsageKind;
   modelId: string;
   provider: string;
   apiKeyId?: string | null;
@@ -65,12 +67,12 @@ const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO usage_events (id, created_at, request_id, endpoint, model_id, provider, api_key_id, user_id,
     status, error_code, stream, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens,
-    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost)
+    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost, kind)
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[],
-    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[])
+    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[], $22::text[])
   ON CONFLICT (id) DO NOTHING
-  RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, input_tokens, output_tokens,
+  RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind, input_tokens, output_tokens,
     cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost
 ),${rollupCtes("ins")}
 SELECT count(*)::int AS inserted FROM ins`;
@@ -224,7 +226,8 @@ export function timeOrderedId(at: Date): string {
   return `${t.slice(0, 8)}-${t.slice(8)}-7${random.slice(15)}`;
 }
 
-type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost" | "totalCost" | "savedCost"> & {
+type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost" | "totalCost" | "savedCost" | "kind"> & {
+  kind?: UsageKind;
   createdAt: string;
   inputCost: string;
   outputCost: string;
@@ -246,6 +249,8 @@ function serialise({ savedCost, ...e }: QueuedEvent): SerialisedEvent {
 function deserialise({ savedCost, ...e }: SerialisedEvent): QueuedEvent {
   return {
     ...e,
+    // Spooled by a version that did not record the kind: the guess that version's roll-ups made.
+    kind: e.kind ?? endpointKind(e.endpoint),
     createdAt: new Date(e.createdAt),
     inputCost: parseUsd(e.inputCost),
     outputCost: parseUsd(e.outputCost),
@@ -278,5 +283,6 @@ function columns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => e.latencyMs),
     batch.map((e) => e.ttftMs ?? null),
     batch.map((e) => formatUsd(e.savedCost ?? 0n)),
+    batch.map((e) => e.kind),
   ];
 }

@@ -11,6 +11,7 @@ import type { TokenUsage } from "../providers/types.ts";
 import type { Identity } from "./auth.ts";
 import { observeCall, watchUsageWriter } from "./metrics.ts";
 import { costOf, usdNumber, type Cost, type Pico, type Price } from "./pricing.ts";
+import type { UsageKind } from "./usage-rollups.ts";
 import { UsageWriter, type UsageEventInput, type UsageStatus } from "./usage-writer.ts";
 
 const g = globalThis as unknown as {
@@ -52,6 +53,8 @@ export const ZERO_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, cachedI
 export type CallRecord = {
   identity: Identity;
   endpoint: string;
+  /** Text generation or embeddings: the service making the call says so (the endpoint's name does not). */
+  kind: UsageKind;
   modelId: string;
   provider: string;
   price: Price;
@@ -81,6 +84,7 @@ export function recordCall(call: CallRecord): Cost & { eventId: string } {
     createdAt: call.at ?? new Date(),
     requestId: call.requestId ?? null,
     endpoint: call.endpoint,
+    kind: call.kind,
     modelId: call.modelId,
     provider: call.provider,
     apiKeyId: "apiKeyId" in who ? (who.apiKeyId ?? null) : null,

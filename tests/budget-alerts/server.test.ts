@@ -1,6 +1,8 @@
 // Budget alerts through the real server: many concurrent POST /v1/llm/generate calls (Anthropic
-// served by the emulator) spend a user's monthly budget; each threshold (50, 80, 100 %) reaches the
-// user's webhook and the global one exactly once, signed. With TEST_DATABASE_URL the calls are
+// served by the emulator) spend a user's monthly budget; each threshold (50, 80, 90 %) reaches the
+// user's webhook and the global one exactly once, signed. (Each call reserves its largest cost
+// before it runs, so the spend stops short of the budget by less than one call's reservation: 90 %
+// is reached, 100 % only by a spend that lands on the budget exactly.) With TEST_DATABASE_URL the calls are
 // spread over two server instances sharing one PostgreSQL database, so the "exactly once" holds
 // across instances too; on the embedded database, one instance.
 import { createHmac } from "node:crypto";
@@ -58,7 +60,7 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
     const user = await setup.prisma.user.create({ data: { email: "alerts@example.com", monthlyBudgetUsd: "0.0004" } });
     await setup.prisma.apiKey.create({ data: { name: "alerts", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), scopes: ["generate"], userId: user.id } });
     await setup.prisma.budgetAlertSetting.create({
-      data: { subjectKind: "user", subjectId: user.id, webhookUrl: `${hooks}/user`, webhookSecret: USER_SECRET },
+      data: { subjectKind: "user", subjectId: user.id, thresholds: [50, 80, 90], webhookUrl: `${hooks}/user`, webhookSecret: USER_SECRET },
     });
   } finally {
     await setup.close();
@@ -93,7 +95,7 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
         const res = await fetch(`${servers[i % servers.length]!.url}/v1/llm/generate`, {
           method: "POST",
           headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: "claude-3-haiku", messages: [{ role: "user", content: `call number ${i} with a few words` }] }),
+          body: JSON.stringify({ model: "claude-3-haiku", max_tokens: 20, messages: [{ role: "user", content: `call number ${i} with a few words` }] }),
         });
         statuses.push(res.status);
         await res.arrayBuffer();
@@ -102,6 +104,18 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
       }
     }),
   );
+  // Calls in flight hold the budget's last part: then one at a time until it refuses one.
+  for (let i = 80; i < 200; i++) {
+    const res = await fetch(`${servers[i % servers.length]!.url}/v1/llm/generate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-3-haiku", max_tokens: 20, messages: [{ role: "user", content: `call number ${i} with a few words` }] }),
+    });
+    statuses.push(res.status);
+    await res.arrayBuffer();
+    if (res.status === 402) break;
+    await new Promise((r) => setTimeout(r, 20)); // its settle reaches the ledger
+  }
   expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(20);
   expect(statuses.every((s) => s === 200 || s === 402)).toBe(true);
 
@@ -116,8 +130,8 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
       .filter((r) => r.path === p)
       .map((r) => (JSON.parse(r.body) as { threshold_percent: number }).threshold_percent)
       .sort((a, b) => a - b);
-  expect(thresholds("/user")).toEqual([50, 80, 100]);
-  expect(thresholds("/global")).toEqual([50, 80, 100]);
+  expect(thresholds("/user")).toEqual([50, 80, 90]);
+  expect(thresholds("/global")).toEqual([50, 80, 90]);
   for (const r of received) {
     expect(r.headers["x-model-service-signature"]).toBe(sign(r.body, r.path === "/user" ? USER_SECRET : GLOBAL_SECRET));
     expect(JSON.parse(r.body)).toMatchObject({ type: "budget.threshold_reached", scope: "user", budget_usd: "0.0004" });

@@ -237,16 +237,27 @@ describe("POST /v1/llm/generate", () => {
     expect(r.status).toBe(400);
   });
 
-  it("answers 402 once the key's monthly budget is spent, counting calls not yet written", async () => {
+  it("reserves each call's largest cost against the key's budget: 402 when it may not fit, counting calls not yet written", async () => {
     const budgetKey = "ms_generation_budget_key_0123456789abcd";
     await db.prisma.apiKey.create({
-      data: { name: "budget", prefix: budgetKey.slice(0, 10), keyHash: hashApiKeyForTest(budgetKey), scopes: ["generate"], monthlyBudgetUsd: "0.0002" },
+      data: { name: "budget", prefix: budgetKey.slice(0, 10), keyHash: hashApiKeyForTest(budgetKey), scopes: ["generate"], monthlyBudgetUsd: "0.002" },
     });
-    const first = await generate({ model: "gpt-4", messages: [{ role: "user", content: "hello there friend" }] }, { authorization: `Bearer ${budgetKey}` });
-    expect(first.status).toBe(200); // $0.00039 spent against $0.0002
-    const second = await generate({ model: "gpt-4", messages: [{ role: "user", content: "again" }] }, { authorization: `Bearer ${budgetKey}` });
-    expect(second.status).toBe(402);
-    expect(second.json.error?.code).toBe("budget_exceeded");
+    const call = (maxTokens?: number) =>
+      generate({ model: "gpt-4", ...(maxTokens ? { max_tokens: maxTokens } : {}), messages: [{ role: "user", content: "hello there friend" }] }, { authorization: `Bearer ${budgetKey}` });
+    // gpt-4 at $30/$60 per 1M: 3 words in and 5 out cost $0.00039; with max_tokens 5 a call may cost
+    // about $0.00117 (its prompt counted high), which fits. Without it the reply could be 8,192 tokens.
+    expect((await call(5)).status).toBe(200);
+    const unbounded = await call();
+    expect(unbounded.status).toBe(402);
+    expect(unbounded.json.error).toMatchObject({ code: "budget_exceeded", details: { scope: "api_key", budget_usd: "0.002", spent_usd: "0.00039", remaining_usd: "0.00161" } });
+    expect(unbounded.json.error?.message).toMatch(/this call may cost up to \$0\.49/);
+    expect((await call(5)).status).toBe(200);
+    expect((await call(5)).status).toBe(200);
+    // $0.00117 spent (none of it written yet, perhaps): the next may cost more than the $0.00083 left.
+    const refused = await call(5);
+    expect(refused.status).toBe(402);
+    expect(refused.json.error).toMatchObject({ code: "budget_exceeded", details: { spent_usd: "0.00117", remaining_usd: "0.00083" } });
+    expect(emulator.requests.filter((q) => q.path === "/v1/chat/completions")).toHaveLength(3);
   });
 
   it("needs an API key", async () => {

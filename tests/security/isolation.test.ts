@@ -71,6 +71,7 @@ function recordUsage(userId: string, apiKeyId: string, usd: string) {
   usageWriter().record({
     createdAt: new Date(),
     endpoint: "/v1/llm/generate",
+    kind: "llm",
     modelId: "gpt-4o-mini",
     provider: "openai",
     apiKeyId,
