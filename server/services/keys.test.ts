@@ -16,7 +16,7 @@ import { authenticate, CLI_ACTOR, hashApiKey, type AuthenticatedIdentity } from 
 import { getDatabase } from "../db/index.ts";
 import { QdrantVectorStore } from "../vectors/qdrant.ts";
 import { startQdrantEmulator } from "../../tests/emulators/qdrant-emulator.ts";
-import { assertWithinBudget, budgetStates, clearSpendCacheForTests } from "./budgets.ts";
+import { budgetStates, clearSpendCacheForTests, reserveBudgets } from "./budgets.ts";
 import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from "./keys.ts";
 import { parseUsd } from "./pricing.ts";
 import { usageWriter } from "./usage.ts";
@@ -152,19 +152,19 @@ describe.each(testDatabases())("API keys on $kind", ({ kind }) => {
       await vectors.upsertPoints(before, `rotation-${kind}`, [{ id: "p1", vector: [1, 0] }]);
       // $1.50 spent this month against a $1 budget: paid calls are refused.
       usageWriter().record({
-        createdAt: new Date(), endpoint: "/v1/llm/generate", modelId: "gpt-4o-mini", provider: "openai", apiKeyId: apiKey.id, userId: null,
+        createdAt: new Date(), endpoint: "/v1/llm/generate", kind: "llm", modelId: "gpt-4o-mini", provider: "openai", apiKeyId: apiKey.id, userId: null,
         status: "success", stream: false, inputTokens: 100, outputTokens: 50, cachedInputTokens: 0, reasoningTokens: 0,
         inputCost: parseUsd("1"), outputCost: parseUsd("0.5"), totalCost: parseUsd("1.5"), latencyMs: 12,
       });
       await usageWriter().flush();
       clearSpendCacheForTests();
-      await expect(assertWithinBudget(before, { paid: true })).rejects.toMatchObject({ code: "budget_exceeded" });
+      await expect(reserveBudgets(before, () => 1n, { leaseMs: 60_000 })).rejects.toMatchObject({ code: "budget_exceeded" });
 
       const rotated = await rotateApiKey(CLI_ACTOR, apiKey.id);
       const after = await asKey(rotated.key);
       clearSpendCacheForTests();
       // The budget still counts this month's spend: rotating does not reset it.
-      await expect(assertWithinBudget(after, { paid: true })).rejects.toMatchObject({ code: "budget_exceeded" });
+      await expect(reserveBudgets(after, () => 1n, { leaseMs: 60_000 })).rejects.toMatchObject({ code: "budget_exceeded" });
       expect(await budgetStates(after)).toEqual([{ scope: "api_key", budgetUsd: "1", spentUsd: "1.5", exceeded: true }]);
       // Its collection, with its point, is still its own.
       expect((await vectors.listCollections(after)).map((c) => c.name)).toEqual([`rotation-${kind}`]);
