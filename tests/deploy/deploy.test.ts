@@ -5,7 +5,7 @@
 // and answers /health is checked by scripts/e2e.mjs, after the build it already does.)
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { envSchema, parseEnv, SECRET_VARIABLES } from "../../server/env.ts";
@@ -86,7 +86,7 @@ describe("Dockerfile and .dockerignore", () => {
     expect(stages).toEqual(["deps", "build", "runtime"]);
     expect(runtime).toMatch(/^COPY --from=build \/app\/\.next\/standalone \.\/$/m);
     expect(runtime).toMatch(/^COPY --from=build \/app\/\.next\/static \.\/\.next\/static$/m);
-    const { default: nextConfig } = await import("../../next.config.ts");
+    const { default: nextConfig } = (await import(pathToFileURL(path.join(root, "next.config.mjs")).href)) as { default: (phase: string) => { output?: string } };
     const { PHASE_PRODUCTION_BUILD, PHASE_PRODUCTION_SERVER } = await import("next/constants");
     expect(nextConfig(PHASE_PRODUCTION_BUILD).output).toBe("standalone");
     // Not at run time: server/main.ts serves .next itself.
@@ -102,9 +102,22 @@ describe("Dockerfile and .dockerignore", () => {
     expect(runtime).toMatch(/^EXPOSE 8003$/m);
     expect(runtime).toMatch(/^HEALTHCHECK [^\n]*\\\n\s+CMD [^\n]*\/health/m);
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)![1]!) as string[];
-    expect(cmd).toEqual(["node", "--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/main.ts"]);
-    // The same command the e2e tests start (scripts/e2e.mjs) and `npm start` runs.
-    expect(JSON.parse(read("package.json")).scripts.start).toContain(cmd.slice(1).join(" "));
+    expect(cmd).toEqual(["node", "server/main.mjs"]);
+  });
+
+  it("runs the entry `npm start` runs, compiled by `npm run build` into the standalone output", async () => {
+    const { ENTRIES } = (await import(pathToFileURL(path.join(root, "scripts/bundle-server.mjs")).href)) as { ENTRIES: Record<string, string> };
+    // server/main.mjs is server/main.ts behind the standalone wrapper; server/cli.mjs the CLI.
+    expect(ENTRIES["server/main"]).toBe("scripts/standalone-server.ts");
+    expect(read(ENTRIES["server/main"]!)).toMatch(/^await import\("\.\.\/server\/main\.ts"\);$/m);
+    expect(ENTRIES["server/cli"]).toBe("server/cli/main.ts");
+    const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
+    expect(scripts.start).toContain("server/main.ts");
+    expect(scripts.cli).toContain("server/cli/main.ts");
+    expect(scripts.build).toBe("next build && node scripts/bundle-server.mjs");
+    // The runtime stage carries no npm, TypeScript sources or tsx: only the node binary and the build.
+    expect(runtime).not.toMatch(/\bnpm\b|tsx|\.ts\b/m);
+    expect(runtime).toMatch(/^COPY --from=build \/usr\/local\/bin\/node \/usr\/local\/bin\/node$/m);
   });
 
   it("copies files that exist and that .dockerignore lets through; sets only known variables", () => {
@@ -116,6 +129,7 @@ describe("Dockerfile and .dockerignore", () => {
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
     const fromBuild = [...runtime.matchAll(/^COPY --from=build (.+) \S+$/gm)]
       .flatMap((m) => m[1]!.split(/\s+/))
+      .filter((p) => p.startsWith("/app/"))
       .map((p) => p.replace(/^\/app\//, ""))
       .filter((p) => !p.startsWith(".next/") && p !== "node_modules");
     for (const file of [...sources.filter((s) => s !== "."), ...fromBuild]) {
