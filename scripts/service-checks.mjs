@@ -93,6 +93,35 @@ export async function generate(baseUrl, key, words, { directives = "", timeoutMs
   return body;
 }
 
+/** The same, streamed: server-sent text deltas, then a "done" event with the whole answer. */
+export async function generateStreamed(baseUrl, key, words) {
+  const { status, text } = await timedFetch(
+    `${baseUrl}/v1/llm/generate`,
+    { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ model: MODEL, stream: true, messages: [{ role: "user", content: words }] }) },
+    60_000,
+  );
+  check(status === 200, `POST /v1/llm/generate (stream) answered ${status}: ${text.slice(0, 300)}`);
+  const events = text.split("\n\n").filter((f) => f.startsWith("data: ")).map((f) => f.slice(6));
+  check(events.at(-1) === "[DONE]", `the stream did not end with [DONE]: ${text.slice(-300)}`);
+  const parsed = events.slice(0, -1).map((e) => JSON.parse(e));
+  const deltas = parsed.filter((e) => e.type === "delta").map((e) => e.text).join("");
+  check(deltas === `You said: ${words}` && parsed.at(-1)?.type === "done", `unexpected stream: ${text.slice(0, 300)}`);
+  return deltas;
+}
+
+/** POST /v1/llm/generate-embeddings with an OpenAI model (through the emulator). */
+export async function embed(baseUrl, key, texts) {
+  const { status, text } = await timedFetch(`${baseUrl}/v1/llm/generate-embeddings`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "text-embedding-3-small", texts }),
+  });
+  check(status === 200, `POST /v1/llm/generate-embeddings answered ${status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text);
+  check(body.embeddings?.length === texts.length && body.embeddings[0].length === 1536, `unexpected embeddings: ${text.slice(0, 200)}`);
+  return body;
+}
+
 /** Today's requests for MODEL, as GET /v1/llm/usage counts them. */
 export async function usageRequests(baseUrl, key) {
   const today = new Date().toISOString().slice(0, 10);

@@ -12,8 +12,9 @@
 //  2. `podman build` of the Dockerfile, unchanged (--pull=never); prints the image's size and fails
 //     above IMAGE_LIMIT_MB (300).
 //  3. The image on the embedded database, then on PostgreSQL (a fresh database on
-//     TEST_DATABASE_URL's server, default postgresql://postgres@127.0.0.1:5432/postgres), each with
-//     a named volume on /app/.data and the provider emulator as OpenAI: /health 200 and a dashboard
+//     TEST_DATABASE_URL's server, default postgresql://postgres@127.0.0.1:5432/postgres; with a
+//     read-only root, as the Helm chart runs it), each with a named volume on /app/.data and the
+//     provider emulator as OpenAI: /health 200 and a dashboard
 //     page with its script, the process's uid is not 0, the image's HEALTHCHECK passes, an API key
 //     made with the CLI inside the container (`node server/cli.mjs keys create`), a generation
 //     with it; then SIGTERM (podman stop) while a slow generation is in flight: that request still
@@ -170,9 +171,11 @@ async function ensureBaseImages() {
 const containers = new Set();
 const volumes = new Set();
 
-function startContainer(name, volume, port, extraEnv) {
+function startContainer(name, volume, port, extraEnv, { readOnly = false } = {}) {
   const envArgs = Object.entries({ PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...extraEnv }).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
-  podman(["run", "-d", "--name", name, "--network=host", "-v", `${volume}:/app/.data`, ...envArgs, IMAGE], { quiet: true });
+  // As the Helm chart runs it: a read-only root, with only DATA_DIR, Next's cache and /tmp writable.
+  const readOnlyArgs = readOnly ? ["--read-only", "--tmpfs", "/app/.next/cache:mode=1777", "--tmpfs", "/tmp:mode=1777"] : [];
+  podman(["run", "-d", "--name", name, "--network=host", "-v", `${volume}:/app/.data`, ...readOnlyArgs, ...envArgs, IMAGE], { quiet: true });
   containers.add(name);
   const baseUrl = `http://127.0.0.1:${port}`;
   const gone = () => {
@@ -188,7 +191,7 @@ function removeContainer(name) {
 }
 
 /** One full round on one database: `extraEnv` chooses it. */
-async function scenario(label, extraEnv, emulator) {
+async function scenario(label, extraEnv, emulator, options = {}) {
   const volume = `model-service-test-${label}-${run}`;
   podman(["volume", "create", volume], { quiet: true });
   volumes.add(volume);
@@ -196,7 +199,7 @@ async function scenario(label, extraEnv, emulator) {
   const env = { ...extraEnv, OPENAI_API_KEY: emulator.key, OPENAI_BASE_URL: emulator.baseUrl };
   const t = Date.now();
 
-  const first = startContainer(`model-service-test-${label}-${run}-a`, volume, port, env);
+  const first = startContainer(`model-service-test-${label}-${run}-a`, volume, port, env, options);
   const health = await waitForHealth(first.baseUrl, { gone: first.gone });
   const backend = health.dependencies?.database?.backend;
   check(backend === (extraEnv.DATABASE_URL ? "postgres" : "pglite"), `${label}: /health reports the database backend ${backend}`);
@@ -209,7 +212,7 @@ async function scenario(label, extraEnv, emulator) {
   check(uid !== undefined && uid !== "0", `${label}: the server runs as uid ${uid}`);
   const healthcheck = spawnSync("podman", ["healthcheck", "run", first.name], { env, encoding: "utf8" });
   check(healthcheck.status === 0, `${label}: the image's HEALTHCHECK failed: ${healthcheck.stdout}${healthcheck.stderr}`);
-  log(`${label}: the server process runs as uid ${uid}; HEALTHCHECK passes`);
+  log(`${label}: the server process runs as uid ${uid}${options.readOnly ? " on a read-only root" : ""}; HEALTHCHECK passes`);
 
   const created = JSON.parse(podman(["exec", "-e", "LOG_LEVEL=warn", first.name, "node", "server/cli.mjs", "keys", "create", "--name", "image-test", "--admin", "--json"], { quiet: true }).split("\n").at(-1));
   check(/^ms_/.test(created.key ?? ""), `${label}: keys create printed ${JSON.stringify(created)}`);
@@ -227,7 +230,7 @@ async function scenario(label, extraEnv, emulator) {
   log(`${label}: SIGTERM during a generation: it answered "${drained.response}", the container exited 0 after ${((Date.now() - stopping) / 1000).toFixed(1)}s`);
   removeContainer(first.name);
 
-  const second = startContainer(`model-service-test-${label}-${run}-b`, volume, port, env);
+  const second = startContainer(`model-service-test-${label}-${run}-b`, volume, port, env, options);
   await waitForHealth(second.baseUrl, { gone: second.gone });
   await waitForUsage(second.baseUrl, created.key, 2);
   log(`${label}: restarted on the same volume${extraEnv.DATABASE_URL ? " and database" : ""}: the key still works and usage counts both generations`);
@@ -258,7 +261,7 @@ async function main() {
     await admin.query(`CREATE DATABASE "${database}"`);
     const url = new URL(adminUrl);
     url.pathname = `/${database}`;
-    await scenario("postgresql", { DATABASE_URL: url.toString() }, emulator);
+    await scenario("postgresql", { DATABASE_URL: url.toString() }, emulator, { readOnly: true });
   } finally {
     emulator.stop();
     if (!keep) {
