@@ -12,7 +12,7 @@ export default defineConfig({
   },
   test: {
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", "e2e/**", ".next/**", ".data/**"],
+    exclude: ["node_modules/**", "e2e/**", ".next/**", ".data/**", ".tools/**"],
     environment: "node",
     // Generous: a file's first PGlite open runs initdb, and CI shares 2 cores with servers it starts.
     testTimeout: 60_000,

@@ -135,7 +135,7 @@ async function waitForHealth(baseUrl, server) {
  */
 async function checkStandalone(baseEnv) {
   const standalone = path.join(root, ".next", "standalone");
-  if (!existsSync(path.join(standalone, "server.js"))) return `no ${path.relative(root, standalone)}/server.js: is output: "standalone" set in next.config.ts?`;
+  if (!existsSync(path.join(standalone, "server.js"))) return `no ${path.relative(root, standalone)}/server.js: is output: "standalone" set in next.config.mjs?`;
   cpSync(path.join(root, ".next", "static"), path.join(standalone, ".next", "static"), { recursive: true });
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-standalone-"));

@@ -187,6 +187,8 @@ export const envSchema = z.object({
     z.enum(["HS256", "HS384", "HS512"], { error: "one of HS256, HS384, HS512" }).default("HS256"),
   ),
   AUTH_SECRET: optionalString,
+  /// Reserved for encrypting provider keys stored in the database (not read yet); the Helm chart generates and keeps it.
+  SECRETS_KEY: optionalString,
   RATE_LIMIT_REQUESTS: positiveInt(100, "a whole number of requests above 0"),
   RATE_LIMIT_WINDOW: positiveInt(60, "a whole number of seconds above 0"),
   /// Overrides of the per-endpoint and per-tier limits, e.g. {"generate":"10/minute","tier:basic":"10/hour"}.
@@ -270,19 +272,23 @@ export const SECRET_VARIABLES = new Set([
   "OPENAI_COMPATIBLE_PROVIDERS",
   "JWT_SECRET",
   "AUTH_SECRET",
+  "SECRETS_KEY",
   "METRICS_TOKEN",
   "AUTH_GITHUB_SECRET",
   "BUDGET_ALERT_WEBHOOK_URL",
   "BUDGET_ALERT_WEBHOOK_SECRET",
 ]);
 
+// Erasable TypeScript only (no parameter properties, enums or namespaces): next.config.mjs imports
+// this file directly, and Node strips its types without a compiler.
 export class EnvError extends Error {
-  constructor(
-    readonly variable: string,
-    readonly expected: string,
-  ) {
+  readonly variable: string;
+  readonly expected: string;
+  constructor(variable: string, expected: string) {
     super(`Invalid configuration: ${variable} must be ${expected}`);
     this.name = "EnvError";
+    this.variable = variable;
+    this.expected = expected;
   }
 }
 

@@ -41,7 +41,7 @@ export function migrationChecksum(sql: string): string {
 /** The migration folders (those holding a migration.sql), in name order. */
 export function readMigrations(dir: string = defaultMigrationsDir()): MigrationFile[] {
   // turbopackIgnore: a folder chosen at run time, which Next's file tracing would otherwise take for
-  // the whole project; next.config.ts includes prisma/migrations in the standalone output instead.
+  // the whole project; next.config.mjs includes prisma/migrations in the standalone output instead.
   if (!existsSync(/*turbopackIgnore: true*/ dir)) {
     throw new MigrationError(`No migrations folder at ${dir}`);
   }
