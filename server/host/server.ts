@@ -9,6 +9,7 @@ import { errorResponse } from "../http/endpoint.ts";
 import { requestIdFrom } from "../http/request-id.ts";
 import { leanRoutes } from "../http/routes/index.ts";
 import { runShutdownHooks } from "../lifecycle.ts";
+import { getRedis, redisConnected } from "../redis.ts";
 import { startBudgetAlerts } from "../services/budget-alerts.ts";
 import { syncCatalogue } from "../services/models.ts";
 import { type LeanRoute, matchRoute, sendWebResponse, serveWithHandler } from "./node-adapter.ts";
@@ -39,6 +40,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   await getDb(); // opens the database and applies pending migrations before the first request
   await syncCatalogue(); // the model catalogue into the database and the in-process cache
   startBudgetAlerts(); // alerts after each usage flush; webhook deliveries (and a restart's leftovers)
+  if (getRedis()) await redisConnected(); // the first requests count their limits in Redis, not in memory
   let inFlight = 0;
   let drained: (() => void) | undefined;
 

@@ -5,6 +5,7 @@ import "server-only";
 // Next's route files and the lean node:http host.
 import type { Logger } from "pino";
 import { z } from "zod";
+import { DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
 import { loadEnv } from "../env.ts";
 import { AppError, fromZodError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
@@ -236,6 +237,10 @@ export function errorResponse(err: unknown, requestId: string, log: Logger, form
     if (appError.status >= 500) log.warn({ code: appError.code, err: appError }, "request failed");
   } else if (err instanceof z.ZodError) {
     appError = fromZodError(err, "input");
+  } else if (isDatabaseUnavailable(err)) {
+    // Down, hung past its deadline, or its circuit open: a 503 the caller may retry, not a 500.
+    log.warn({ err }, "request failed: the database is not answering");
+    appError = new DatabaseUnavailable();
   } else {
     log.error({ err }, "unhandled error");
     appError = new AppError("internal_error", `Internal error. Quote request id ${requestId} when reporting it.`, {

@@ -114,7 +114,7 @@ onInvalidation((m) => {
   } else if (m.kind === "key") {
     caches.byHash.deleteWhere((k) => k?.id === m.id);
     caches.byId.delete(m.id);
-  } else {
+  } else if (m.kind === "user") {
     caches.byHash.deleteWhere((k) => k?.userId === m.id);
     caches.byId.deleteWhere((k) => k?.userId === m.id);
   }
