@@ -207,6 +207,8 @@ export const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt(2_000, "a whole number of milliseconds above 0"),
   /// Longest wait for a PostgreSQL connection (a new one, or a free one of the pool), in milliseconds.
   DATABASE_CONNECT_TIMEOUT_MS: positiveInt(2_000, "a whole number of milliseconds above 0"),
+  /// After SIGTERM: how long in-flight requests may take to finish before streams are cut, in milliseconds.
+  SHUTDOWN_GRACE_MS: positiveInt(25_000, "a whole number of milliseconds above 0"),
   /// Largest request body the REST endpoints accept, in bytes.
   MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024, "a whole number of bytes above 0"),
   /// A webhook that receives every budget alert (besides each user's own), signed with BUDGET_ALERT_WEBHOOK_SECRET.

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { startDeadline, type Deadline } from "./deadline.ts";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
+import { trackInterruptible } from "../lifecycle.ts";
 import { getProvider } from "../providers/registry.ts";
 import {
   ProviderError,
@@ -347,6 +348,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
   await checkBudget(chain, ctx);
   const started = performance.now();
   const { signal, deadline, release } = deadlineFor(input, ctx);
+  let cutAtShutdown = false;
   try {
     const waited = new UpstreamClock();
     let lastError: unknown;
@@ -368,6 +370,20 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         let ttftMs: number | undefined;
         let finished = false;
         let recorded = false;
+        // Still streaming when the server's grace period ends: recorded there and then, with what was streamed.
+        const untrack = trackInterruptible(() => {
+          if (recorded || finished) return;
+          recorded = cutAtShutdown = true;
+          recordCall({
+            ...callOf(model, ctx),
+            usage: ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls)),
+            status: "error",
+            errorCode: "client_closed",
+            stream: true,
+            latencyMs: performance.now() - started,
+            ttftMs,
+          });
+        });
         try {
           let usage: TokenUsage | undefined;
           let finishReason: FinishReason = "stop";
@@ -422,12 +438,13 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           if (ttftMs !== undefined) {
             // Bytes already went to the caller: no retry, no fallback; record what was streamed.
             const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
-            recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
+            if (!recorded) recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
             recorded = true;
             throw error;
           }
           if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
         } finally {
+          untrack();
           signal.removeEventListener("abort", onAbort);
           if (!finished) upstream.abort();
           // The consumer stopped early (return() at a yield): record what was streamed so far.
@@ -446,6 +463,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
       }
       if (signal.aborted || !worthFallingBack(lastError)) break;
     }
+    if (cutAtShutdown) throw abortError(ctx, lastModel);
     throw chainFailed(lastError, lastModel, signal, input, ctx, started, true);
   } finally {
     release();
