@@ -207,6 +207,11 @@ export const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt(2_000, "a whole number of milliseconds above 0"),
   /// Longest wait for a PostgreSQL connection (a new one, or a free one of the pool), in milliseconds.
   DATABASE_CONNECT_TIMEOUT_MS: positiveInt(2_000, "a whole number of milliseconds above 0"),
+  /// Proxies in front of the service that append the client's address to X-Forwarded-For (0: the socket's peer is the client).
+  TRUST_PROXY_HOPS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number({ error: "a whole number of proxies (0: none)" }).int({ error: "a whole number of proxies (0: none)" }).min(0, { error: "a whole number of proxies (0: none)" }).max(10, { error: "at most 10" }).default(0),
+  ),
   /// After SIGTERM: how long in-flight requests may take to finish before streams are cut, in milliseconds.
   SHUTDOWN_GRACE_MS: positiveInt(25_000, "a whole number of milliseconds above 0"),
   /// Largest request body the REST endpoints accept, in bytes.

@@ -20,6 +20,7 @@ import {
 } from "../services/auth.ts";
 import { isMetricsToken } from "../services/metrics-access.ts";
 import { checkRateLimit, rateLimitHeaders, type RateLimitState } from "../services/rate-limits.ts";
+import { clientAddressOf } from "./client-address.ts";
 import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { BufferedResponse } from "../web/buffered-response.ts";
@@ -121,7 +122,7 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
   spec: RouteSpec<B, Q>,
 ): Route {
   const r: Route = async (req, ctx, requestId, log, errorFormat) => {
-    const identity = await authorize(spec, req.headers);
+    const identity = await authorize(spec, req);
     let limited: RateLimitState | undefined;
     if (identity.kind !== "anonymous" && spec.rateLimit !== false) {
       limited = await checkRateLimit(identity, spec.rateLimit ?? "default");
@@ -143,10 +144,10 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
 }
 
 /** Who may call: public routes never look at credentials, so a bad key cannot make them fail. */
-async function authorize(spec: { access: Access; scope?: Scope }, headers: Headers): Promise<Identity> {
+async function authorize(spec: { access: Access; scope?: Scope }, req: Request): Promise<Identity> {
   if (spec.access === "public") return ANONYMOUS;
-  if (spec.access === "metrics" && isMetricsToken(headers)) return ANONYMOUS;
-  const identity = await authenticate(headers);
+  if (spec.access === "metrics" && isMetricsToken(req.headers)) return ANONYMOUS;
+  const identity = await authenticate(req.headers, { clientAddress: clientAddressOf(req) });
   if (spec.access === "admin" || spec.access === "metrics") requireAdmin(identity);
   else requireAuthenticated(identity);
   if (spec.scope) requireScope(identity, spec.scope);

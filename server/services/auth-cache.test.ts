@@ -1,5 +1,6 @@
-// The auth cache on its own, with a loader standing for the database: while the database cannot
-// answer an expired entry is still served, unless an invalidation removed it.
+// The auth cache on its own, with a loader standing for the database: unknown subjects are kept
+// apart from known ones (a flood of made-up keys never evicts a real one), and while the database
+// cannot answer an expired entry is still served, unless an invalidation removed it.
 import { beforeAll, describe, expect, it } from "vitest";
 import { DatabaseUnavailable } from "../db/index.ts";
 import { resetEnvForTests } from "../env.ts";
@@ -15,7 +16,7 @@ beforeAll(() => {
 
 type Db = { loads: number; mode: "up" | "down" | "hung" };
 
-function cacheOn(db: Db) {
+function cacheOn(db: Db, options?: { maxEntries?: number; maxMisses?: number }) {
   return new AuthCache<string | null>(
     "test",
     (key) => {
@@ -25,10 +26,22 @@ function cacheOn(db: Db) {
       if (db.mode === "hung") return new Promise<never>((_, reject) => setTimeout(() => reject(new DatabaseUnavailable()), 1_000));
       return Promise.resolve(key.startsWith("real") ? `${key}@${db.loads}` : null);
     },
+    options,
   );
 }
 
 describe("AuthCache", () => {
+  it("keeps unknown subjects apart: a flood of them never evicts a known one", async () => {
+    const db: Db = { loads: 0, mode: "up" };
+    const cache = cacheOn(db, { maxEntries: 3, maxMisses: 3 });
+    const known = await Promise.all(["real-1", "real-2", "real-3"].map((k) => cache.get(k)));
+    for (let i = 0; i < 100; i++) expect(await cache.get(`made-up-${i}`)).toBeNull();
+    const loads = db.loads;
+    expect(await Promise.all(["real-1", "real-2", "real-3"].map((k) => cache.get(k)))).toEqual(known);
+    expect(db.loads).toBe(loads);
+    expect(cache.size).toBe(6);
+  });
+
   it("serves an expired entry while the database is down or hung, and a subject it never saw answers 503", async () => {
     const db: Db = { loads: 0, mode: "up" };
     const cache = cacheOn(db);

@@ -10,6 +10,9 @@ import "server-only";
 // STALE_WAIT_MS, its circuit open) the last known value is served. Invalidations still delete
 // entries at once, so a key revoked through Redis stops working even then (it answers 503 until the
 // database can say more). A lookup with nothing known answers 503 `unavailable`, never 500.
+//
+// Unknown credentials are remembered too (as null), in a map of their own with its own bound, so
+// that a flood of made-up keys neither reaches the database again nor pushes real keys out.
 import { databaseUsable, DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
 import { getLogger } from "../logger.ts";
 import { cacheTtlMs, invalidationEpoch, onInvalidation } from "./invalidation.ts";
@@ -20,21 +23,28 @@ type Entry<V> = { value: V; loadedAt: number; refreshing: boolean };
 export const STALE_WAIT_MS = 250;
 
 export class AuthCache<V> {
+  /** Known subjects (keys, users): what the hot path must never lose to a flood. */
   private readonly entries = new Map<string, Entry<V>>();
+  /** Lookups that found nothing (null), bounded apart. */
+  private readonly misses = new Map<string, Entry<V>>();
   private readonly loading = new Map<string, Promise<V>>();
+  private readonly maxEntries: number;
+  private readonly maxMisses: number;
 
   constructor(
     private readonly name: string,
     private readonly load: (key: string) => Promise<V>,
-    private readonly maxEntries = 10_000,
+    options: { maxEntries?: number; maxMisses?: number } = {},
   ) {
+    this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxMisses = options.maxMisses ?? 10_000;
     onInvalidation((m) => {
       if (m.kind === "recheck") this.expireAll();
     });
   }
 
   async get(key: string): Promise<V> {
-    const entry = this.entries.get(key);
+    const entry = this.entries.get(key) ?? this.misses.get(key);
     const ttl = cacheTtlMs();
     if (entry) {
       const age = performance.now() - entry.loadedAt;
@@ -77,7 +87,7 @@ export class AuthCache<V> {
     if ("value" in outcome) return outcome.value;
     if ("error" in outcome && !isDatabaseUnavailable(outcome.error)) throw outcome.error;
     // Deleted since (an invalidation): what was known is no longer to be served. Replaced: newer.
-    const current = this.entries.get(key);
+    const current = this.entries.get(key) ?? this.misses.get(key);
     if (!current) throw unavailable("error" in outcome ? outcome.error : undefined);
     return current.value;
   }
@@ -99,33 +109,44 @@ export class AuthCache<V> {
 
   private set(key: string, value: V): void {
     this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
-      // Maps iterate in insertion order: drop the oldest entry.
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+    this.misses.delete(key);
+    const [map, max] = value === null ? [this.misses, this.maxMisses] : [this.entries, this.maxEntries];
+    if (map.size >= max) {
+      // Maps iterate in insertion order: drop the oldest entry of the same kind.
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
     }
-    this.entries.set(key, { value, loadedAt: performance.now(), refreshing: false });
+    map.set(key, { value, loadedAt: performance.now(), refreshing: false });
+  }
+
+  /** Whether anything (a value, or "none") is held for `key`, fresh or not. */
+  has(key: string): boolean {
+    return this.entries.has(key) || this.misses.has(key);
   }
 
   delete(key: string): void {
     this.entries.delete(key);
+    this.misses.delete(key);
   }
 
   deleteWhere(predicate: (value: V, key: string) => boolean): void {
-    for (const [key, entry] of this.entries) if (predicate(entry.value, key)) this.entries.delete(key);
+    for (const map of [this.entries, this.misses]) {
+      for (const [key, entry] of map) if (predicate(entry.value, key)) map.delete(key);
+    }
   }
 
   clear(): void {
     this.entries.clear();
+    this.misses.clear();
   }
 
   /** Every entry is reloaded before it is trusted again, but kept to be served while the database cannot answer. */
   expireAll(): void {
-    for (const entry of this.entries.values()) entry.loadedAt = Number.NEGATIVE_INFINITY;
+    for (const map of [this.entries, this.misses]) for (const entry of map.values()) entry.loadedAt = Number.NEGATIVE_INFINITY;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.misses.size;
   }
 }
 

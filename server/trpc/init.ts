@@ -8,6 +8,7 @@ import superjson from "superjson";
 import { z } from "zod";
 import { DatabaseUnavailable, getDb, isDatabaseUnavailable } from "../db/index.ts";
 import { AppError, type ErrorCode, zodIssues } from "../errors.ts";
+import { clientAddressOf } from "../http/client-address.ts";
 import { requestIdFrom } from "../http/request-id.ts";
 import { getLogger } from "../logger.ts";
 import { ANONYMOUS, authenticate, requireAdmin, requireAuthenticated, requireScope, type Identity, type Scope } from "../services/auth.ts";
@@ -32,7 +33,7 @@ export async function createContext({ req, resHeaders }: { req: Request; resHead
   let identity: Identity = ANONYMOUS;
   let authError: AppError | undefined;
   try {
-    identity = await authenticate(req.headers);
+    identity = await authenticate(req.headers, { clientAddress: clientAddressOf(req) });
   } catch (e) {
     if (!(e instanceof AppError)) throw e;
     authError = e;
