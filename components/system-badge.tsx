@@ -1,5 +1,5 @@
 "use client";
-// Version and database kind from `system.info`, with its loading and error states.
+// Version (admins) and database kind from `system.info`, with its loading and error states.
 import { trpc } from "./trpc-provider";
 
 const DATABASE_LABEL = { pglite: "PGlite", postgres: "PostgreSQL" } as const;
@@ -35,13 +35,18 @@ export function SystemBadge() {
       data-state="ok"
       data-testid="system-badge"
       role="status"
-      title={`Vectors: ${vectorBackend} · Rate limits: ${info.data.rateLimitStore} · Node ${info.data.nodeVersion}`}
+      title={`Vectors: ${vectorBackend} · Rate limits: ${info.data.rateLimitStore}${info.data.nodeVersion ? ` · Node ${info.data.nodeVersion}` : ""}`}
     >
       <span className="badge-dot" aria-hidden />
-      <span className="badge-version">v{version}</span>
-      <span className="badge-sep" aria-hidden>
-        ·
-      </span>
+      {/* Versions are shown to admins only (system.info leaves them out for everyone else). */}
+      {version ? (
+        <>
+          <span className="badge-version">v{version}</span>
+          <span className="badge-sep" aria-hidden>
+            ·
+          </span>
+        </>
+      ) : null}
       <span className="badge-database" data-testid="database-kind">
         {DATABASE_LABEL[database]}
         {database === "pglite" ? <span className="badge-detail"> (embedded)</span> : null}

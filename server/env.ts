@@ -244,6 +244,15 @@ export const envSchema = z.object({
   CACHE_MEMORY_MB: positiveInt(64, "a whole number of megabytes above 0"),
   /// Deadline for one provider call, retries included, in milliseconds.
   PROVIDER_TIMEOUT_MS: positiveInt(120_000, "a whole number of milliseconds above 0"),
+  /// Deadline of one Redis command on the request path, in milliseconds; past it the caller falls back (in-process limits, caches).
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(50, "a whole number of milliseconds above 0"),
+  /// Longest a PostgreSQL statement may run (server-side statement_timeout, and the client's read deadline a little after it), in milliseconds.
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt(2_000, "a whole number of milliseconds above 0"),
+  /// Longest wait for a PostgreSQL connection (a new one, or a free one of the pool), in milliseconds.
+  DATABASE_CONNECT_TIMEOUT_MS: positiveInt(2_000, "a whole number of milliseconds above 0"),
+  /// Proxies in front of the service that append the client's address to X-Forwarded-For (0: the socket's peer is the client).
+  /// After SIGTERM: how long in-flight requests may take to finish before streams are cut, in milliseconds.
+  SHUTDOWN_GRACE_MS: positiveInt(25_000, "a whole number of milliseconds above 0"),
   /// Largest request body the REST endpoints accept, in bytes.
   MAX_BODY_BYTES: positiveInt(10 * 1024 * 1024, "a whole number of bytes above 0"),
   /// A webhook that receives every budget alert (besides each user's own), signed with BUDGET_ALERT_WEBHOOK_SECRET.

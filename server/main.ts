@@ -9,6 +9,8 @@ import { redactSecrets } from "./logger.ts";
 const dev = process.argv.includes("--dev");
 /** Serve only the API (the lean routes), without Next: a data-plane process, and fast to start in tests. */
 const apiOnly = process.argv.includes("--api-only");
+/** How long the shutdown hooks and closing may take after the grace period before the process exits regardless. */
+const SHUTDOWN_BACKSTOP_MS = 15_000;
 
 async function main(): Promise<void> {
   let env;
@@ -51,6 +53,12 @@ async function main(): Promise<void> {
       log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
+    // Every step of the shutdown is bounded (the grace period, each hook, closing the database);
+    // this is the backstop if something still hangs, well inside an orchestrator's 45 s.
+    setTimeout(() => {
+      log.error({ afterMs: env.SHUTDOWN_GRACE_MS + SHUTDOWN_BACKSTOP_MS }, "shutdown did not finish in time: exiting now");
+      process.exit(1);
+    }, env.SHUTDOWN_GRACE_MS + SHUTDOWN_BACKSTOP_MS).unref();
     void host
       .shutdown(signal)
       .then(() => app?.close())

@@ -9,9 +9,11 @@ import { stampClientAddress } from "../http/client-address.ts";
 import { errorResponse } from "../http/endpoint.ts";
 import { requestIdFrom } from "../http/request-id.ts";
 import { leanRoutes } from "../http/routes/index.ts";
-import { runShutdownHooks } from "../lifecycle.ts";
+import { interruptAll, runShutdownHooks } from "../lifecycle.ts";
+import { getRedis, redisConnected } from "../redis.ts";
 import { startBudgetAlerts } from "../services/budget-alerts.ts";
 import { syncCatalogue } from "../services/models.ts";
+import { usageWriter } from "../services/usage.ts";
 import { type LeanRoute, matchRoute, sendWebResponse, serveWithHandler } from "./node-adapter.ts";
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -39,7 +41,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const { log } = options;
   await getDb(); // opens the database and applies pending migrations before the first request
   await syncCatalogue(); // the model catalogue into the database and the in-process cache
+  usageWriter(); // replays an earlier run's spooled usage now, and its final flush is a hook from the start
   startBudgetAlerts(); // alerts after each usage flush; webhook deliveries (and a restart's leftovers)
+  if (getRedis()) await redisConnected(); // the first requests count their limits in Redis, not in memory
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -72,13 +76,17 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       log.info({ reason, inFlight }, "shutting down: no new connections, finishing in-flight requests");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const grace = options.gracePeriodMs ?? 25_000;
+      const grace = options.gracePeriodMs ?? loadEnv().SHUTDOWN_GRACE_MS;
       if (inFlight > 0) {
         await Promise.race([
           new Promise<void>((resolve) => (drained = resolve)),
           new Promise<void>((resolve) => setTimeout(resolve, grace).unref()),
         ]);
       }
+      // Streams still running are cut now: each records its usage (client_closed, the tokens so
+      // far) before the connections close and before the usage writer's final flush.
+      const cut = interruptAll((err) => log.error({ err }, "recording an interrupted stream failed"));
+      if (cut > 0 || inFlight > 0) log.warn({ streams: cut, requests: inFlight }, "grace period over: cutting what is still running");
       server.closeAllConnections();
       await closed;
       await runShutdownHooks((name, error) =>

@@ -5,6 +5,7 @@ import "server-only";
 // Next's route files and the lean node:http host.
 import type { Logger } from "pino";
 import { z } from "zod";
+import { DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
 import { loadEnv } from "../env.ts";
 import { AppError, fromZodError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
@@ -19,6 +20,7 @@ import {
 } from "../services/auth.ts";
 import { isMetricsToken } from "../services/metrics-access.ts";
 import { checkRateLimit, rateLimitHeaders, type RateLimitState } from "../services/rate-limits.ts";
+import { clientAddressFrom } from "./client-address.ts";
 import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { BufferedResponse } from "../web/buffered-response.ts";
@@ -120,7 +122,7 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
   spec: RouteSpec<B, Q>,
 ): Route {
   const r: Route = async (req, ctx, requestId, log, errorFormat) => {
-    const identity = await authorize(spec, req.headers);
+    const identity = await authorize(spec, req);
     let limited: RateLimitState | undefined;
     if (identity.kind !== "anonymous" && spec.rateLimit !== false) {
       limited = await checkRateLimit(identity, spec.rateLimit ?? "default");
@@ -142,10 +144,10 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
 }
 
 /** Who may call: public routes never look at credentials, so a bad key cannot make them fail. */
-async function authorize(spec: { access: Access; scope?: Scope }, headers: Headers): Promise<Identity> {
+async function authorize(spec: { access: Access; scope?: Scope }, req: Request): Promise<Identity> {
   if (spec.access === "public") return ANONYMOUS;
-  if (spec.access === "metrics" && isMetricsToken(headers)) return ANONYMOUS;
-  const identity = await authenticate(headers);
+  if (spec.access === "metrics" && isMetricsToken(req.headers)) return ANONYMOUS;
+  const identity = await authenticate(req.headers, { clientAddress: clientAddressFrom(req.headers) ?? undefined });
   if (spec.access === "admin" || spec.access === "metrics") requireAdmin(identity);
   else requireAuthenticated(identity);
   if (spec.scope) requireScope(identity, spec.scope);
@@ -236,6 +238,10 @@ export function errorResponse(err: unknown, requestId: string, log: Logger, form
     if (appError.status >= 500) log.warn({ code: appError.code, err: appError }, "request failed");
   } else if (err instanceof z.ZodError) {
     appError = fromZodError(err, "input");
+  } else if (isDatabaseUnavailable(err)) {
+    // Down, hung past its deadline, or its circuit open: a 503 the caller may retry, not a 500.
+    log.warn({ err }, "request failed: the database is not answering");
+    appError = new DatabaseUnavailable();
   } else {
     log.error({ err }, "unhandled error");
     appError = new AppError("internal_error", `Internal error. Quote request id ${requestId} when reporting it.`, {

@@ -112,6 +112,25 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
       expect(queries.total()).toBeLessThanOrEqual(Math.floor((performance.now() - started) / 500));
     });
 
+    it("limits failed authentication per client address: past 20, 429 without a lookup, while keys it knows keep working", async () => {
+      const { key } = await createApiKey(CLI_ACTOR, { name: "behind-one-address" });
+      const from = { clientAddress: kind === "pglite" ? "203.0.113.7" : "203.0.113.8" };
+      expect((await authenticate(headers({ "x-api-key": key }), from)).kind).toBe("apiKey");
+      queries.reset();
+      const refusals: AppError[] = [];
+      for (let i = 0; i < 30; i++) {
+        refusals.push(await authenticate(headers({ "x-api-key": generateApiKey() }), from).then(() => new AppError("internal_error", "accepted"), (e: AppError) => e));
+      }
+      expect(refusals.map((e) => e.status)).toEqual([...Array(20).fill(401), ...Array(10).fill(429)]);
+      // Each failure was one lookup; the refused ones cost none.
+      expect(queries.total("apiKey.findUnique")).toBe(20);
+      expect(refusals[29]!.message).toMatch(/Too many failed authentication attempts from this address/);
+      expect(Number(refusals[29]!.headers?.["Retry-After"])).toBeGreaterThan(0);
+      // A key this instance knows still works from that address; other addresses are not limited.
+      expect((await authenticate(headers({ "x-api-key": key }), from)).kind).toBe("apiKey");
+      expect(await authenticate(headers({ "x-api-key": generateApiKey() }), { clientAddress: "198.51.100.1" }).catch((e: AppError) => e.status)).toBe(401);
+    });
+
     it("a revoked key stops working at once in this process, even when cached", async () => {
       const { key, apiKey } = await createApiKey(CLI_ACTOR, { name: "short-lived" });
       expect((await authenticate(headers({ "x-api-key": key }))).kind).toBe("apiKey");

@@ -6,6 +6,7 @@ import "server-only";
 //   2. the dashboard's session cookie (next-auth), when no explicit credential is sent.
 // A credential that does not check out is a 401, never a silent downgrade to anonymous.
 import { AppError } from "../errors.ts";
+import { authFailureRefusal, noteAuthFailure } from "./auth-failures.ts";
 import { ANONYMOUS, scopesFor, type AuthenticatedIdentity, type Identity, type Role, type Scope } from "./identity.ts";
 import { KEY_PREFIX, noteKeyUsed, resolveApiKey } from "./keys.ts";
 import { looksLikeJwt, verifyPlatformJwt } from "./platform-jwt.ts";
@@ -44,13 +45,23 @@ export function credentialFrom(headers: Headers): { value: string; from: "author
   return key ? { value: key, from: "x-api-key" } : undefined;
 }
 
-/** Resolves the caller; see the top of this file for what is accepted. */
-export async function authenticate(headers: Headers): Promise<Identity> {
+/**
+ * Resolves the caller; see the top of this file for what is accepted. With the client's address,
+ * failed credentials are counted against it (auth-failures.ts): past the limit, only keys this
+ * instance already knows are looked at, and anything else answers 429 without a database lookup.
+ */
+export async function authenticate(headers: Headers, options: { clientAddress?: string } = {}): Promise<Identity> {
   const credential = credentialFrom(headers);
   if (credential) {
-    if (credential.from === "authorization" && looksLikeJwt(credential.value)) return authenticateJwt(credential.value);
-    if (credential.value.startsWith(KEY_PREFIX)) return authenticateKey(credential.value);
-    throw new AppError("unauthorized", `Unrecognised credential: neither an API key (${KEY_PREFIX}…) nor a JWT; ${EXPECTED}`);
+    const address = options.clientAddress;
+    try {
+      if (credential.from === "authorization" && looksLikeJwt(credential.value)) return await authenticateJwt(credential.value);
+      if (credential.value.startsWith(KEY_PREFIX)) return await authenticateKey(credential.value, authFailureRefusal(address));
+      throw new AppError("unauthorized", `Unrecognised credential: neither an API key (${KEY_PREFIX}…) nor a JWT; ${EXPECTED}`);
+    } catch (e) {
+      if (e instanceof AppError && e.code === "unauthorized") noteAuthFailure(address);
+      throw e;
+    }
   }
   const session = await sessionFrom(headers);
   if (!session) return ANONYMOUS;
@@ -69,8 +80,9 @@ export async function authenticate(headers: Headers): Promise<Identity> {
   };
 }
 
-async function authenticateKey(secret: string): Promise<Identity> {
-  const key = await resolveApiKey(secret);
+async function authenticateKey(secret: string, refusal: AppError | undefined): Promise<Identity> {
+  const key = refusal ? await resolveApiKey(secret, { knownOnly: true }) : await resolveApiKey(secret);
+  if (key === undefined) throw refusal!;
   if (!key || key.revoked || (key.expiresAt !== null && key.expiresAt <= Date.now())) {
     throw new AppError("unauthorized", "Invalid API key: it is unknown, revoked or expired");
   }

@@ -18,7 +18,8 @@ import "server-only";
 // The store is Redis when REDIS_URL is set (one Lua script per operation: budget-ledger-redis.ts),
 // so every instance shares one ledger; otherwise the database (one PL/pgSQL function call per
 // operation: budget-ledger-sql.ts), atomic across instances on PostgreSQL. The store fails
-// closed: when it does not answer within LEDGER_TIMEOUT_MS a reserve throws 503 `unavailable`
+// closed: when it does not answer in time (Redis: its command deadline and circuit; the database:
+// LEDGER_TIMEOUT_MS) a reserve throws 503 `unavailable`
 // (a budget that cannot be checked is not spent); a settle that fails is retried in the
 // background, and a hold that never settles lapses with its lease.
 import { randomUUID } from "node:crypto";
@@ -27,7 +28,7 @@ import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
-import { getRedis } from "../redis.ts";
+import { getRedis, redisCommand } from "../redis.ts";
 import { createRedisLedgerStore } from "./budget-ledger-redis.ts";
 import { createSqlLedgerStore } from "./budget-ledger-sql.ts";
 import type { Pico } from "./pricing.ts";
@@ -87,8 +88,22 @@ const state: LedgerState = (g.__modelServiceBudgetLedger ??= { open: new Set(), 
 export function ledgerStore(): LedgerStore {
   if (state.store) return state.store;
   const redis = getRedis();
-  state.store = redis ? createRedisLedgerStore(redis, `${loadEnv().REDIS_KEY_PREFIX}budget:`) : createSqlLedgerStore(async () => (await getDatabase()).rawQuery);
+  state.store = redis ? behindRedisCircuit(createRedisLedgerStore(redis, `${loadEnv().REDIS_KEY_PREFIX}budget:`)) : createSqlLedgerStore(async () => (await getDatabase()).rawQuery);
   return state.store;
+}
+
+/**
+ * The Redis store's calls under the process's one Redis deadline and circuit (server/redis.ts):
+ * a hung Redis refuses a budgeted call within REDIS_COMMAND_TIMEOUT_MS, and at once while the
+ * circuit is open, instead of making it wait LEDGER_TIMEOUT_MS.
+ */
+function behindRedisCircuit(store: LedgerStore): LedgerStore {
+  return {
+    name: store.name,
+    reserve: (...args) => redisCommand(() => store.reserve(...args)),
+    settle: (...args) => redisCommand(() => store.settle(...args)),
+    balance: (key) => redisCommand(() => store.balance(key)),
+  };
 }
 
 /** Uses `store` instead of the configured one (tests); undefined goes back to the configured one. */

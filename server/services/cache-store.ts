@@ -4,12 +4,14 @@ import "server-only";
 // table of the service's database. Entries are JSON text with an absolute expiry; an entry is
 // never served after it. A write lands in memory at once and reaches the shared store in the
 // background (the request does not wait for it); reads go to the shared store only for keys the
-// memory does not hold. Expired rows are deleted from the table at most every ten minutes.
+// memory does not hold. Expired rows are deleted from the table at most every ten minutes. Redis
+// is asked under its command deadline and not at all while its circuit is open (server/redis.ts):
+// then reads are misses and writes stay in this instance's memory.
 import { getDatabase } from "../db/index.ts";
 import { loadEnv } from "../env.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
-import { getRedis } from "../redis.ts";
+import { BACKGROUND_TIMEOUT_MS, redisCommand, RedisUnavailable } from "../redis.ts";
 
 export type CacheEntry = { value: string; expiresAt: number };
 
@@ -109,7 +111,7 @@ class RedisBackend implements CacheBackend {
   private readonly prefix = `${loadEnv().REDIS_KEY_PREFIX}cache:`;
 
   async getMany(keys: readonly string[], now: number): Promise<(CacheEntry | null)[]> {
-    const values = await getRedis()!.mget(keys.map((k) => this.prefix + k));
+    const values = await redisCommand((r) => r.mget(keys.map((k) => this.prefix + k)));
     return values.map((v) => {
       if (v === null) return null;
       // Stored as "<expiry ms>|<value>": Redis expires the key itself, the number feeds the memory copy.
@@ -120,14 +122,19 @@ class RedisBackend implements CacheBackend {
   }
 
   async setMany(entries: readonly ({ key: string } & CacheEntry)[]): Promise<void> {
-    const pipeline = getRedis()!.pipeline();
-    const now = Date.now();
-    for (const e of entries) {
-      const ttl = Math.max(1, e.expiresAt - now);
-      pipeline.set(this.prefix + e.key, `${e.expiresAt}|${e.value}`, "PX", ttl);
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([err]) => err);
+    const results = await redisCommand(
+      (redis) => {
+        const pipeline = redis.pipeline();
+        const now = Date.now();
+        for (const e of entries) {
+          const ttl = Math.max(1, e.expiresAt - now);
+          pipeline.set(this.prefix + e.key, `${e.expiresAt}|${e.value}`, "PX", ttl);
+        }
+        return pipeline.exec();
+      },
+      { timeoutMs: BACKGROUND_TIMEOUT_MS },
+    );
+    const failed = (results ?? []).find(([err]) => err);
     if (failed) throw failed[0];
   }
 }
@@ -189,7 +196,8 @@ export async function cacheGetMany(keys: readonly string[]): Promise<(string | n
       s.memory.set(keys[i]!, e);
     });
   } catch (err) {
-    getLogger().warn({ err, backend: s.backend.name }, "cache read failed; answering as a miss");
+    // Redis unusable is already logged once by its circuit; a read then is a miss at no cost.
+    if (!(err instanceof RedisUnavailable)) getLogger().warn({ err, backend: s.backend.name }, "cache read failed; answering as a miss");
   }
   return out;
 }
@@ -221,6 +229,7 @@ function writeQueued(s: StoreState): void {
   while (s.queue.length) {
     const rows = s.queue.splice(0, WRITE_BATCH);
     const write = s.backend.setMany(rows).catch((err: unknown) => {
+      if (err instanceof RedisUnavailable) return;
       getLogger().warn({ err, backend: s.backend.name, entries: rows.length }, "cache write failed; the entries stay in this instance's memory only");
     });
     s.pending.add(write);

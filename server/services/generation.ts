@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { startDeadline, type Deadline } from "./deadline.ts";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
+import { trackInterruptible } from "../lifecycle.ts";
 import { getProvider } from "../providers/registry.ts";
 import {
   ProviderError,
@@ -390,6 +391,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
   const started = performance.now();
   const { signal, deadline, release } = deadlineFor(input, ctx);
   const reserve = attemptReserver(input, ctx, deadline);
+  let cutAtShutdown = false;
   try {
     const waited = new UpstreamClock();
     let lastError: unknown;
@@ -420,6 +422,21 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         let ttftMs: number | undefined;
         let finished = false;
         let recorded = false;
+        // Still streaming when the server's grace period ends: recorded there and then, with what was streamed.
+        const untrack = trackInterruptible(() => {
+          if (recorded || finished) return;
+          recorded = cutAtShutdown = true;
+          const cost = recordCall({
+            ...callOf(model, ctx),
+            usage: ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls)),
+            status: "error",
+            errorCode: "client_closed",
+            stream: true,
+            latencyMs: performance.now() - started,
+            ttftMs,
+          });
+          reservation.settle(cost.totalCost);
+        });
         try {
           let usage: TokenUsage | undefined;
           let finishReason: FinishReason = "stop";
@@ -475,14 +492,17 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           if (ttftMs !== undefined) {
             // Bytes already went to the caller: no retry, no fallback; record what was streamed.
             const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
-            const cost = recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
-            reservation.settle(cost.totalCost);
+            if (!recorded) {
+              const cost = recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
+              reservation.settle(cost.totalCost);
+            }
             recorded = true;
             throw error;
           }
           reservation.settle(0n); // nothing streamed, nothing paid
           if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
         } finally {
+          untrack();
           signal.removeEventListener("abort", onAbort);
           if (!finished) upstream.abort();
           // The consumer stopped early (return() at a yield): record what was streamed so far.
@@ -503,6 +523,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
       }
       if (walk.refused || signal.aborted || !worthFallingBack(lastError)) break;
     }
+    if (cutAtShutdown) throw abortError(ctx, lastModel);
     throw chainFailed(lastError, lastModel, signal, input, ctx, started, true, walk);
   } finally {
     release();

@@ -2,15 +2,18 @@ import "server-only";
 // Cache invalidation across instances for the auth caches (API keys, users). A change (revoke,
 // rotate, role or budget edit) is applied to this process's caches at once and published on Redis
 // (REDIS_URL set), where every instance's subscriber applies it within milliseconds. Without Redis,
-// or while the subscriber is not connected, entries live at most SHORT_TTL_MS (1 s), so a revoked key
-// stops working everywhere within a second either way.
+// or while the subscriber is not connected or Redis is not usable (server/redis.ts: down, hung, its
+// circuit open), entries live at most SHORT_TTL_MS (1 s), so a revoked key stops working everywhere
+// within a second either way. When the subscriber is back, what was published meanwhile may be
+// lost: every entry is then rechecked against the database before it is trusted again ("recheck":
+// kept only to be served while the database cannot answer; see auth-cache.ts).
 import type { Redis } from "ioredis";
 import { loadEnv } from "../env.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
-import { getRedis } from "../redis.ts";
+import { BACKGROUND_TIMEOUT_MS, getRedis, onRedisStateChange, redisCommand, redisUsable } from "../redis.ts";
 
-export type Invalidation = { kind: "key"; id: string } | { kind: "user"; id: string } | { kind: "all" };
+export type Invalidation = { kind: "key"; id: string } | { kind: "user"; id: string } | { kind: "all" } | { kind: "recheck" };
 type Listener = (message: Invalidation) => void;
 
 /** Entry lifetime without a working subscriber: the bound on how long a revoked key can still pass. */
@@ -56,10 +59,9 @@ function apply(message: Invalidation): void {
 /** Applies `message` here and tells every other instance (when Redis is configured). */
 export async function publishInvalidation(message: Invalidation): Promise<void> {
   apply(message);
-  const redis = getRedis();
-  if (!redis) return;
+  if (!getRedis()) return;
   try {
-    await redis.publish(invalidationChannel(), JSON.stringify(message));
+    await redisCommand((r) => r.publish(invalidationChannel(), JSON.stringify(message)), { timeoutMs: BACKGROUND_TIMEOUT_MS });
   } catch (err) {
     // The change is in the database; other instances pick it up when their entries expire.
     getLogger().warn({ err }, `could not publish an auth cache invalidation; other instances see it within ${LONG_TTL_MS / 1000} s`);
@@ -69,7 +71,7 @@ export async function publishInvalidation(message: Invalidation): Promise<void> 
 /** How long a cache entry may be served: short unless invalidations are known to arrive. */
 export function cacheTtlMs(): number {
   ensureSubscriber();
-  return state.subscribed ? LONG_TTL_MS : SHORT_TTL_MS;
+  return state.subscribed && redisUsable() ? LONG_TTL_MS : SHORT_TTL_MS;
 }
 
 /** Starts listening for other instances' invalidations, once per process, when Redis is configured. */
@@ -77,7 +79,7 @@ export function ensureSubscriber(): void {
   if (state.subscriber) return;
   const redis = getRedis();
   if (!redis) return;
-  const sub = redis.duplicate();
+  const sub = redis.duplicate({ enableAutoPipelining: false });
   state.subscriber = sub;
   const channel = invalidationChannel();
   const log = getLogger();
@@ -85,8 +87,8 @@ export function ensureSubscriber(): void {
   sub.on("ready", () => {
     void sub.subscribe(channel).then(
       () => {
-        // Anything published while we were not listening is lost: start from an empty cache.
-        if (!state.subscribed) apply({ kind: "all" });
+        // Anything published while we were not listening is lost: recheck every entry before trusting it.
+        if (!state.subscribed) apply({ kind: "recheck" });
         state.subscribed = true;
       },
       (err: unknown) => log.warn({ err }, "auth cache invalidation: subscribe failed"),
@@ -94,6 +96,17 @@ export function ensureSubscriber(): void {
   });
   sub.on("close", () => {
     state.subscribed = false;
+  });
+  onRedisStateChange((usable) => {
+    if (usable) {
+      // Messages may have waited in a Redis that hung: what was published meanwhile is not certain.
+      if (state.subscribed) apply({ kind: "recheck" });
+    } else if (state.subscriber === sub && sub.status === "ready") {
+      // Redis stopped answering commands; a quiet subscriber socket would not notice that it hangs
+      // too, so it is redialled (and subscribes again, with a recheck, once Redis answers).
+      state.subscribed = false;
+      sub.disconnect(true);
+    }
   });
   sub.on("message", (ch: string, text: string) => {
     if (ch !== channel) return;

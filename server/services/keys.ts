@@ -114,16 +114,24 @@ onInvalidation((m) => {
   } else if (m.kind === "key") {
     caches.byHash.deleteWhere((k) => k?.id === m.id);
     caches.byId.delete(m.id);
-  } else {
+  } else if (m.kind === "user") {
     caches.byHash.deleteWhere((k) => k?.userId === m.id);
     caches.byId.deleteWhere((k) => k?.userId === m.id);
   }
 });
 
-/** The key behind a secret, or null when there is none (cached; revoked keys come back marked). */
-export function resolveApiKey(secret: string): Promise<ResolvedKey | null> {
+/**
+ * The key behind a secret, or null when there is none (cached; revoked keys come back marked).
+ * `knownOnly`: undefined, without a lookup, for a secret this instance holds nothing about (an
+ * address over its failed-authentication limit gets no database lookups).
+ */
+export function resolveApiKey(secret: string, options: { knownOnly: true }): Promise<ResolvedKey | null | undefined>;
+export function resolveApiKey(secret: string, options?: { knownOnly?: boolean }): Promise<ResolvedKey | null>;
+export function resolveApiKey(secret: string, options: { knownOnly?: boolean } = {}): Promise<ResolvedKey | null | undefined> {
   if (secret.length > 200) return Promise.resolve(null);
-  return caches.byHash.get(hashApiKey(secret));
+  const hash = hashApiKey(secret);
+  if (options.knownOnly && !caches.byHash.has(hash)) return Promise.resolve(undefined);
+  return caches.byHash.get(hash);
 }
 
 /** A key by id (cached): budgets read the key's limit through it. */

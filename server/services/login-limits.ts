@@ -13,30 +13,23 @@ import "server-only";
 // server/http/client-address.ts), nothing tells clients apart: the account's limit then stops
 // every attempt, as a lock must when it cannot tell the owner from the guesser.
 // Counters live with the other rate limits: in process, or in Redis when REDIS_URL is set.
-import type { RateLimiterAbstract } from "rate-limiter-flexible";
-import { RateLimiterRes } from "rate-limiter-flexible";
 import { getLogger } from "../logger.ts";
 import { recordRateLimitRejection } from "./metrics.ts";
-import { namedLimiter } from "./rate-limits.ts";
+import { namedLimiter, type PointCounter } from "./rate-limits.ts";
 import { verifyCredentials, type UserRecord } from "./users.ts";
 
-type Counted = { limiter: RateLimiterAbstract; key: string };
+type Counted = { limiter: PointCounter; key: string };
 
 /** Adds one point; `over` when that went past the limit; `before`: the points already counted. */
-async function count(limiter: RateLimiterAbstract, key: string): Promise<{ over: boolean; before: number }> {
-  try {
-    const res = await limiter.consume(key, 1);
-    return { over: false, before: res.consumedPoints - 1 };
-  } catch (e) {
-    if (!(e instanceof RateLimiterRes)) throw e;
-    return { over: true, before: Math.max(0, e.consumedPoints - 1) };
-  }
+async function count(limiter: PointCounter, key: string): Promise<{ over: boolean; before: number }> {
+  const { res, allowed } = await limiter.consume(key);
+  return { over: !allowed, before: Math.max(0, res.consumedPoints - 1) };
 }
 
 async function giveBack(counted: Counted[]): Promise<void> {
   await Promise.all(
     counted.map((c) =>
-      c.limiter.reward(c.key, 1).catch((err: unknown) => getLogger().warn({ err }, "could not give back a sign-in attempt's count")),
+      c.limiter.reward(c.key).catch((err: unknown) => getLogger().warn({ err }, "could not give back a sign-in attempt's count")),
     ),
   );
 }

@@ -7,13 +7,12 @@ import "server-only";
 // The counters live in this process, or in Redis when REDIS_URL is set so that every instance
 // shares one budget. Both counters of a request are sent to Redis in the same tick over a client
 // with auto-pipelining: one round trip per check. A caller already over a limit is answered from
-// memory until the window ends, and if Redis is down the process's own counters take over.
-import type { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+// memory until the window ends, and while Redis is unusable (down, hung past the command deadline,
+// its circuit open: server/redis.ts) the process's own counters take over at once.
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { loadEnv, type RateLimitSpec } from "../env.ts";
 import { AppError } from "../errors.ts";
-import { onShutdown } from "../lifecycle.ts";
-import { getRedis } from "../redis.ts";
+import { getRedis, redisCommand, redisConnected, RedisUnavailable, redisUsable } from "../redis.ts";
 import type { AuthenticatedIdentity, Tier } from "./identity.ts";
 import { recordRateLimitRejection } from "./metrics.ts";
 
@@ -75,60 +74,35 @@ export function rateLimitHeaders(state: RateLimitState): Record<string, string> 
 
 // ---------------------------------------------------------------------------------------------
 
-type Limiters = {
-  byConfig: Map<string, RateLimiterAbstract>;
-  redis?: Redis | null;
-  /** Settles when the Redis client first connects (or gives up waiting): the first checks wait for it. */
-  connected?: Promise<void>;
-};
+/** One limit's counters: in Redis when configured (`shared`), and this process's own (`local`). */
+type Limiter = { shared?: RateLimiterRedis; local: RateLimiterMemory };
+type Limiters = { byConfig: Map<string, Limiter> };
 const g = globalThis as unknown as { __modelServiceRateLimiters?: Limiters };
 const limiters: Limiters = (g.__modelServiceRateLimiters ??= { byConfig: new Map() });
 
-/** A client of its own with auto-pipelining, so the two counters of one check share a round trip. */
-function limiterRedis(): Redis | null {
-  if (limiters.redis !== undefined) return limiters.redis;
-  const shared = getRedis();
-  if (!shared) return (limiters.redis = null);
-  const client = shared.duplicate({ enableAutoPipelining: true });
-  client.on("error", () => {});
-  // Until the first connection, wait for it (up to 2 s) rather than falling back to memory; after
-  // that, a lost connection falls back at once (rejectIfRedisNotReady) until it is back.
-  limiters.connected = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 2_000);
-    timer.unref();
-    client.once("ready", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-  onShutdown("rate-limit-redis", async () => {
-    limiters.redis = undefined;
-    limiters.connected = undefined;
-    limiters.byConfig.clear();
-    await client.quit().catch(() => client.disconnect());
-  });
-  return (limiters.redis = client);
-}
-
-function limiterFor(name: string, spec: NonNullable<RateLimitSpec>): RateLimiterAbstract {
+function limiterFor(name: string, spec: NonNullable<RateLimitSpec>): Limiter {
   const id = `${name}|${spec.requests}|${spec.windowSeconds}`;
   const existing = limiters.byConfig.get(id);
   if (existing) return existing;
   const base = { points: spec.requests, duration: spec.windowSeconds };
   const keyPrefix = `${loadEnv().REDIS_KEY_PREFIX}rl:${name}:${spec.requests}:${spec.windowSeconds}`;
-  const redis = limiterRedis();
-  const limiter: RateLimiterAbstract = redis
-    ? new RateLimiterRedis({
-        ...base,
-        storeClient: redis,
-        keyPrefix,
-        rejectIfRedisNotReady: true,
-        // Over the limit: refuse from memory until the window ends, without asking Redis again.
-        inMemoryBlockOnConsumed: spec.requests + 1,
-        // Redis unreachable: this process's own counters hold the line rather than letting all through.
-        insuranceLimiter: new RateLimiterMemory({ ...base, keyPrefix }),
-      })
-    : new RateLimiterMemory({ ...base, keyPrefix });
+  const redis = getRedis();
+  const limiter: Limiter = {
+    // Redis unusable (down, hung, circuit open): this process's own counters hold the line rather than letting all through.
+    local: new RateLimiterMemory({ ...base, keyPrefix }),
+    ...(redis
+      ? {
+          shared: new RateLimiterRedis({
+            ...base,
+            storeClient: redis,
+            keyPrefix,
+            rejectIfRedisNotReady: true,
+            // Over the limit: refuse from memory until the window ends, without asking Redis again.
+            inMemoryBlockOnConsumed: spec.requests + 1,
+          }),
+        }
+      : {}),
+  };
   limiters.byConfig.set(id, limiter);
   return limiter;
 }
@@ -137,19 +111,38 @@ function subjectOf(identity: AuthenticatedIdentity): string {
   return identity.apiKeyId ? `key:${identity.apiKeyId}` : `user:${identity.userId}`;
 }
 
+export type Consumed = { res: RateLimiterRes; allowed: boolean };
+
+/** A limiter's answer: a refusal (a RateLimiterRes rejection) is an answer too, not a failure. */
+function consumed(p: Promise<RateLimiterRes>): Promise<Consumed> {
+  return p.then(
+    (res) => ({ res, allowed: true }),
+    (e: unknown) => {
+      if (e instanceof RateLimiterRes) return { res: e, allowed: false };
+      throw e;
+    },
+  );
+}
+
+/** Counts in Redis while it is usable (one round trip, under the command deadline), else in this process. */
+async function consumeOne(limiter: Limiter, subject: string): Promise<Consumed> {
+  const shared = limiter.shared;
+  if (shared) {
+    await redisConnected();
+    if (redisUsable()) {
+      try {
+        return await redisCommand(() => consumed(shared.consume(subject, 1)));
+      } catch (e) {
+        if (!(e instanceof RedisUnavailable)) throw e;
+      }
+    }
+  }
+  return consumed(limiter.local.consume(subject, 1));
+}
+
 async function consume(name: string, spec: RateLimitSpec, subject: string): Promise<RateLimitState | undefined> {
   if (!spec) return undefined;
-  const limiter = limiterFor(name, spec);
-  if (limiters.connected) await limiters.connected;
-  let res: RateLimiterRes;
-  let allowed = true;
-  try {
-    res = await limiter.consume(subject, 1);
-  } catch (e) {
-    if (!(e instanceof RateLimiterRes)) throw e;
-    res = e;
-    allowed = false;
-  }
+  const { res, allowed } = await consumeOne(limiterFor(name, spec), subject);
   const msBeforeNext = Math.max(0, res.msBeforeNext);
   return {
     name,
@@ -188,16 +181,40 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: 
   return states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0];
 }
 
+/** A named limit's counter, for callers that count and give back points themselves (the sign-in limits). */
+export type PointCounter = {
+  /** Adds one point for `key`: allowed, or refused (over the limit), with the counter's state. */
+  consume(key: string): Promise<Consumed>;
+  /** Takes one point back. */
+  reward(key: string): Promise<void>;
+};
+
 /**
- * The limiter of a named limit (`login`, `login-client`), ready to use, or undefined when the limit
- * is off: the sign-in limits (login-limits.ts) count, read and give back points on it themselves.
+ * The counter of a named limit (`login`, `login-client`), or undefined when the limit is off:
+ * in Redis while it is usable, else in this process, like every other limit.
  */
-export async function namedLimiter(name: string): Promise<{ limiter: RateLimiterAbstract; spec: NonNullable<RateLimitSpec> } | undefined> {
+export async function namedLimiter(name: string): Promise<{ limiter: PointCounter; spec: NonNullable<RateLimitSpec> } | undefined> {
   const spec = endpointLimit(name);
   if (!spec) return undefined;
   const limiter = limiterFor(name, spec);
-  if (limiters.connected) await limiters.connected;
-  return { limiter, spec };
+  return {
+    spec,
+    limiter: {
+      consume: (key) => consumeOne(limiter, key),
+      reward: async (key) => {
+        const shared = limiter.shared;
+        if (shared && redisUsable()) {
+          try {
+            await redisCommand(() => shared.reward(key, 1));
+            return;
+          } catch (e) {
+            if (!(e instanceof RedisUnavailable)) throw e;
+          }
+        }
+        await limiter.local.reward(key, 1);
+      },
+    },
+  };
 }
 
 function describeWindow(s: number): string {
@@ -211,8 +228,4 @@ function describeWindow(s: number): string {
 /** Forgets the limiters (tests that change REDIS_URL or RATE_LIMITS between cases). */
 export function resetRateLimitersForTests(): void {
   limiters.byConfig.clear();
-  const client = limiters.redis;
-  limiters.redis = undefined;
-  limiters.connected = undefined;
-  client?.disconnect();
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
@@ -188,5 +188,64 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
     expect(existsSync(spoolFile)).toBe(false);
     const rows = await q("select total_cost::text as c from usage_events where model_id = 'spooled-model' order by latency_ms");
     expect(rows).toEqual([{ c: "0.123456789012" }, { c: expect.any(String) }]);
+  });
+
+  it("stops within its deadline when the database never answers, spooling the batch stuck in the write with the rest", async () => {
+    const spoolFile = path.join(tmp, `${kind}-hung-spool.jsonl`);
+    const hung = () => new Promise<never>(() => {});
+    const writer = new UsageWriter({ rawQuery: async () => hung, log, spoolFile, maxBatch: 2 });
+    for (let i = 0; i < 5; i++) writer.record(event(i, { modelId: "hung-model" }));
+    void writer.flush().catch(() => {}); // the first batch of 2 is now stuck in the write
+    const started = performance.now();
+    await writer.stop(300);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    const spooled = readFileSync(spoolFile, "utf8").trim().split("\n");
+    expect(spooled).toHaveLength(5);
+    // Recorded after the stop (a stream cut at the end of the grace period): straight to the spool.
+    writer.record(event(9, { modelId: "hung-model" }));
+    expect(readFileSync(spoolFile, "utf8").trim().split("\n")).toHaveLength(6);
+
+    const next = new UsageWriter({ rawQuery: async () => q, log, spoolFile });
+    next.start();
+    await next.stop();
+    expect(await q("select count(*)::int as n from usage_events where model_id = 'hung-model'")).toEqual([{ n: 6 }]);
+  });
+
+  it("writes a spool exactly once when its replay is interrupted, and skips a line cut short by a crash", async () => {
+    const spoolFile = path.join(tmp, `${kind}-interrupted-spool.jsonl`);
+    const refused = async () => {
+      throw new Error("the database is down");
+    };
+    const events = Array.from({ length: 4 }, (_, i) => event(i, { id: timeOrderedId(new Date()), modelId: "interrupted-model" }));
+    const first = new UsageWriter({ rawQuery: async () => refused, log, spoolFile });
+    for (const e of events) first.record(e);
+    await first.stop();
+    // A crash while a line was appended leaves half a line at the end; the next run spools after it.
+    appendFileSync(spoolFile, '{"id":"half-written","createdAt":"2026-');
+    const restarted = new UsageWriter({ rawQuery: async () => refused, log, spoolFile: `${spoolFile}` });
+    restarted.record(event(5, { modelId: "interrupted-model" }));
+    await restarted.stop();
+
+    // The replay writes the first batch, then the database stops answering and the run ends:
+    // the replay file stays (its events are not all written) and the rest are spooled again.
+    let batches = 0;
+    const flaky = async (sql: string, params?: unknown[]) => {
+      if (++batches > 1) throw new Error("connection terminated unexpectedly");
+      return q(sql, params);
+    };
+    const second = new UsageWriter({ rawQuery: async () => flaky, log, spoolFile, maxBatch: 2 });
+    second.start();
+    await new Promise((r) => setTimeout(r, 50));
+    await second.stop();
+    expect(existsSync(`${spoolFile}.replaying`)).toBe(true);
+    expect(await q("select count(*)::int as n from usage_events where model_id = 'interrupted-model'")).toEqual([{ n: 2 }]);
+
+    // The next start merges both files and writes each event once: the two already written are not counted again.
+    const third = new UsageWriter({ rawQuery: async () => q, log, spoolFile });
+    third.start();
+    await third.stop();
+    expect(existsSync(spoolFile) || existsSync(`${spoolFile}.replaying`)).toBe(false);
+    expect(await q("select count(*)::int as n from usage_events where model_id = 'interrupted-model'")).toEqual([{ n: 5 }]);
+    expect(await q("select sum(requests)::int as n from usage_daily where model_id = 'interrupted-model'")).toEqual([{ n: 5 }]);
   });
 });

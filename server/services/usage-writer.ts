@@ -1,12 +1,20 @@
 // The batched usage writer. A request records its usage event in memory and never waits for the
 // database; the queue is flushed at least every second (and when a batch fills) as one statement:
 // a multi-row insert of the events plus the matching update of the roll-up rows (daily, hourly,
-// and their per-dimension forms: usage-rollups.ts), in one transaction. Events are never dropped: a failed flush puts the batch back and retries with
-// backoff; past a bound, or when the final flush on shutdown fails, events go to a spool file in
-// DATA_DIR that is replayed on the next start. Inserting is idempotent by event id, and the
-// roll-up counts only rows actually inserted, so a replay never counts an event twice.
+// and their per-dimension forms: usage-rollups.ts), in one transaction. Events are never dropped: a
+// failed flush puts the batch back and retries with backoff; past a bound, when the final flush on
+// shutdown fails or does not finish within its deadline, and for events recorded after it, events go
+// to a spool file in DATA_DIR (appended and fsynced) that is replayed when the next run starts.
+//
+// Exactly once: an event's id is fixed when it is recorded, inserting is idempotent by that id
+// (ON CONFLICT DO NOTHING), and the roll-ups count only the rows that statement inserted, so writing
+// an event again (a replay, a retry after a lost acknowledgement, a batch that a hung database
+// committed after all) never counts it twice. A replay moves the spool to `<spool>.replaying` and
+// deletes that file only once every event in it is in the database; a run stopped (or killed)
+// before then leaves it for the next start, which merges any newer spool into it and replays it
+// again (events deduplicated by id).
 import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { formatUsd, parseUsd, type Pico } from "./pricing.ts";
@@ -62,6 +70,11 @@ export type UsageWriterOptions = {
 
 export type UsageWriterStats = { queued: number; written: number; failedFlushes: number; spooled: number };
 
+/** How long the final flush on shutdown may take before what is left goes to the spool file. */
+export const STOP_TIMEOUT_MS = 5_000;
+/** The longest wait between retries of a failed flush. */
+const MAX_BACKOFF_MS = 5_000;
+
 // One statement: the insert, then every roll-up (usage-rollups.ts) from the rows it returned.
 const INSERT_SQL = `
 WITH ins AS (
@@ -85,6 +98,9 @@ export class UsageWriter {
   private flushing: Promise<void> | undefined;
   private failures = 0;
   private retryAt = 0;
+  private stopped = false;
+  /** Ids of the replayed events not yet in the database; the replay file goes once it is empty. */
+  private replaying: Set<string> | undefined;
   private stats: UsageWriterStats = { queued: 0, written: 0, failedFlushes: 0, spooled: 0 };
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
@@ -96,16 +112,21 @@ export class UsageWriter {
     this.maxBuffered = options.maxBuffered ?? 200_000;
   }
 
-  /** Starts the periodic flush and replays events spooled by an earlier run. */
+  /** Replays events spooled by an earlier run and starts the periodic flush. */
   start(): void {
+    if (this.timer) return;
     this.replaySpool();
-    this.timer ??= setInterval(() => void this.scheduledFlush().catch(() => {}), this.flushIntervalMs);
+    this.timer = setInterval(() => void this.scheduledFlush().catch(() => {}), this.flushIntervalMs);
     this.timer.unref();
   }
 
-  /** Queues one event; returns at once. */
+  /** Queues one event; returns at once. After `stop`, the event goes straight to the spool file. */
   record(event: UsageEventInput): string {
     const queued: QueuedEvent = { ...event, id: event.id ?? timeOrderedId(event.createdAt) };
+    if (this.stopped) {
+      this.spill([queued]);
+      return queued.id;
+    }
     this.queue.push(queued);
     this.stats.queued = this.queue.length;
     if (this.queue.length > this.maxBuffered) this.spill(this.queue.splice(0, this.queue.length - this.maxBuffered));
@@ -130,18 +151,36 @@ export class UsageWriter {
     return this.flushing;
   }
 
-  /** Stops the timer and writes what is left; whatever cannot be written goes to the spool file. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the timer and writes what is left within `timeoutMs`; whatever is not written by then
+   * (the database refused, or did not answer: a batch stuck in a hung write included) goes to the
+   * spool file, and so does any event recorded afterwards.
+   */
+  async stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.flushing?.catch(() => {});
+    this.stopped = true;
     this.retryAt = 0;
-    try {
-      await this.flush();
-    } catch (err) {
-      this.options.log.error({ err, events: this.queue.length }, "final usage flush failed; spooling the events to disk");
-      this.spill(this.queue.splice(0));
-    }
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      (async () => {
+        await this.flushing?.catch(() => {});
+        await this.flush();
+        return "written" as const;
+      })().catch((err: unknown) => ({ err })),
+      new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "written") return;
+    // A batch stuck in a hung write may still be committed later; spooled too, it is then written
+    // once all the same (inserts are idempotent by id).
+    const left = [...this.inFlight, ...this.queue];
+    this.queue = [];
+    this.options.log.error(
+      { err: outcome === "late" ? `no answer within ${timeoutMs} ms` : outcome.err, events: left.length },
+      "final usage flush failed; spooling the events to disk",
+    );
+    this.spill(left);
   }
 
   /** The timer's and a full batch's flush: skipped while backing off after a failure. */
@@ -160,8 +199,8 @@ export class UsageWriter {
         this.queue.unshift(...batch);
         this.failures++;
         this.stats.failedFlushes++;
-        // Exponential backoff, capped at 30 s; the events stay at the head of the queue.
-        const delay = Math.min(30_000, this.flushIntervalMs * 2 ** Math.min(this.failures - 1, 5));
+        // Exponential backoff, capped; the events stay at the head of the queue.
+        const delay = Math.min(MAX_BACKOFF_MS, this.flushIntervalMs * 2 ** Math.min(this.failures - 1, 5));
         this.retryAt = Date.now() + delay;
         this.options.log.error({ err, events: this.queue.length, retryInMs: delay }, "usage flush failed; will retry");
         throw err;
@@ -171,6 +210,7 @@ export class UsageWriter {
       this.failures = 0;
       this.retryAt = 0;
       this.stats.written += batch.length;
+      this.replayWritten(batch);
       try {
         this.options.onWritten?.(batch);
       } catch (err) {
@@ -179,6 +219,7 @@ export class UsageWriter {
     }
   }
 
+  /** Appends events to the spool file and makes them durable before returning. */
   private spill(events: QueuedEvent[]): void {
     if (events.length === 0) return;
     const file = this.options.spoolFile;
@@ -187,30 +228,66 @@ export class UsageWriter {
       this.queue.unshift(...events);
       return;
     }
-    mkdirSync(path.dirname(file), { recursive: true });
-    appendFileSync(file, events.map((e) => JSON.stringify(serialise(e))).join("\n") + "\n");
+    appendDurably(file, events.map((e) => JSON.stringify(serialise(e))).join("\n") + "\n");
     this.stats.spooled += events.length;
     this.options.log.warn({ events: events.length, file }, "usage events spooled to disk");
   }
 
   private replaySpool(): void {
     const file = this.options.spoolFile;
-    if (!file || !existsSync(file)) return;
-    // Moved aside first so that new spills during the replay go to a fresh file; replaying twice
-    // is harmless because inserts are idempotent by id.
-    const replaying = `${file}.replaying`;
-    renameSync(file, replaying);
-    const lines = readFileSync(replaying, "utf8").split("\n").filter(Boolean);
-    const events = lines.map((l) => deserialise(JSON.parse(l) as SerialisedEvent));
+    if (!file) return;
+    const replayFile = `${file}.replaying`;
+    // A newer spool joins what an earlier replay left (the copy first, then the removal: a crash
+    // between the two only duplicates lines, which the ids deduplicate).
+    if (existsSync(file)) {
+      appendDurably(replayFile, readFileSync(file, "utf8"));
+      rmSync(file, { force: true });
+    }
+    if (!existsSync(replayFile)) return;
+    const byId = new Map<string, QueuedEvent>();
+    let unreadable = 0;
+    for (const line of readFileSync(replayFile, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      try {
+        const e = deserialise(JSON.parse(line) as SerialisedEvent);
+        byId.set(e.id, e);
+      } catch {
+        // A line cut short by a crash while it was appended: its event was never acknowledged as spooled.
+        unreadable++;
+      }
+    }
+    const events = [...byId.values()];
+    this.replaying = new Set(byId.keys());
     this.queue.unshift(...events);
-    this.options.log.info({ events: events.length }, "replaying spooled usage events");
-    void this.flush().then(
-      () => rmSync(replaying, { force: true }),
-      () => {
-        // Still failing: the events are queued again and will be spooled on stop; drop the old copy.
-        rmSync(replaying, { force: true });
-      },
-    );
+    this.options.log.info({ events: events.length, unreadable, file: replayFile }, "replaying spooled usage events");
+    if (events.length === 0) this.replayWritten([]);
+    void this.flush().catch(() => {
+      // Still failing: they stay queued, and the periodic flush retries.
+    });
+  }
+
+  /** Notes replayed events that are now in the database; removes the replay file once all are. */
+  private replayWritten(batch: readonly QueuedEvent[]): void {
+    if (!this.replaying) return;
+    for (const e of batch) this.replaying.delete(e.id);
+    if (this.replaying.size > 0) return;
+    this.replaying = undefined;
+    rmSync(`${this.options.spoolFile}.replaying`, { force: true });
+  }
+}
+
+/** Appends lines to a JSON-lines file and fsyncs it; after a line a crash cut short, on a line of their own. */
+function appendDurably(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const fd = openSync(file, "a+");
+  try {
+    const size = fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) writeSync(fd, "\n");
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -3,7 +3,7 @@ import "server-only";
 // to the process's batched writer (flushed every second and on shutdown), and the call counted in
 // the Prometheus metrics. Every call, of every endpoint, passes through `recordCall`.
 import path from "node:path";
-import { getDatabase } from "../db/index.ts";
+import { getDatabase, onDatabaseRecovered } from "../db/index.ts";
 import { loadEnv } from "../env.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
@@ -27,7 +27,11 @@ export function onUsageWritten(listener: (batch: readonly UsageEventInput[]) => 
   return () => writtenListeners.delete(listener);
 }
 
-/** The process's usage writer, started on first use; its final flush is a shutdown hook. */
+/**
+ * The process's usage writer, started on first use; its final flush is a shutdown hook. The host
+ * calls it at start-up (so the spool of an earlier run is replayed then, and the hook is in place
+ * before any request can record an event).
+ */
 export function usageWriter(): UsageWriter {
   if (g.__modelServiceUsageWriter) return g.__modelServiceUsageWriter;
   const writer = new UsageWriter({
@@ -42,7 +46,9 @@ export function usageWriter(): UsageWriter {
     },
   });
   writer.start();
-  onShutdown("usage-writer", () => writer.stop());
+  onShutdown("usage-writer", () => writer.stop(), { first: true });
+  // Back from an outage: write what queued up now rather than after the remaining backoff.
+  onDatabaseRecovered(() => void writer.flush().catch(() => {}));
   watchUsageWriter(() => writer.getStats());
   g.__modelServiceUsageWriter = writer;
   return writer;

@@ -6,8 +6,9 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import type { Logger } from "pino";
 import superjson from "superjson";
 import { z } from "zod";
-import { getDb } from "../db/index.ts";
+import { DatabaseUnavailable, getDb, isDatabaseUnavailable } from "../db/index.ts";
 import { AppError, type ErrorCode, zodIssues } from "../errors.ts";
+import { clientAddressFrom } from "../http/client-address.ts";
 import { requestIdFrom } from "../http/request-id.ts";
 import { getLogger } from "../logger.ts";
 import { ANONYMOUS, authenticate, requireAdmin, requireAuthenticated, requireScope, type Identity, type Scope } from "../services/auth.ts";
@@ -32,7 +33,7 @@ export async function createContext({ req, resHeaders }: { req: Request; resHead
   let identity: Identity = ANONYMOUS;
   let authError: AppError | undefined;
   try {
-    identity = await authenticate(req.headers);
+    identity = await authenticate(req.headers, { clientAddress: clientAddressFrom(req.headers) ?? undefined });
   } catch (e) {
     if (!(e instanceof AppError)) throw e;
     authError = e;
@@ -90,6 +91,8 @@ const t = initTRPC.context<Context>().create({
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok && result.error.cause instanceof AppError) throw toTRPCError(result.error.cause);
+  // The database down or hung is SERVICE_UNAVAILABLE (503), never an internal error.
+  if (!result.ok && isDatabaseUnavailable(result.error.cause)) throw toTRPCError(new DatabaseUnavailable());
   return result;
 });
 

@@ -56,10 +56,15 @@ async function call(pathName: string, input?: unknown, headers: Record<string, s
 }
 
 describe("tRPC", () => {
-  it("system.info tells the version and which database and vector backend are in use", async () => {
+  it("system.info tells anyone which database and vector backend are in use, and only admins the versions", async () => {
     const r = await call("app.system.info");
     expect(r.status).toBe(200);
-    expect(r.data).toMatchObject({ name: "model-service", version: pkg.version, database: "pglite", vectorBackend: "pgvector", rateLimitStore: "memory" });
+    expect(r.data).toEqual({ name: "model-service", database: "pglite", vectorBackend: "pgvector", rateLimitStore: "memory" });
+    const asUser = await call("app.system.info", undefined, { authorization: `Bearer ${USER_KEY}` });
+    expect(asUser.data).not.toHaveProperty("version");
+    expect(asUser.data).not.toHaveProperty("nodeVersion");
+    const asAdmin = await call("app.system.info", undefined, { authorization: `Bearer ${ADMIN_KEY}` });
+    expect(asAdmin.data).toMatchObject({ name: "model-service", version: pkg.version, nodeVersion: process.version, database: "pglite" });
   });
 
   it("protected procedures refuse an anonymous caller with UNAUTHORIZED", async () => {

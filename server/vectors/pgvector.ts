@@ -40,7 +40,10 @@ import {
   type VectorStore,
 } from "./types.ts";
 
-export type PgVectorDb = Pick<DatabaseHandle, "rawQuery" | "prisma">;
+export type PgVectorDb = Pick<DatabaseHandle, "rawQuery" | "prisma" | "longRunning">;
+
+/** An index build runs past the statement timeout of the request path (DATABASE_STATEMENT_TIMEOUT_MS): up to an hour. */
+const INDEX_BUILD_TIMEOUT_MS = 60 * 60_000;
 
 export type PgVectorStoreOptions = {
   /** The database, opened on first use (the process-wide one, or a test database). */
@@ -312,16 +315,18 @@ export class PgVectorStore implements VectorStore {
     if (memory !== undefined && !/^\d+(kB|MB|GB)$/.test(memory)) throw new Error(`bad maintenance_work_mem ${memory}`);
     const started = performance.now();
     const create = `CREATE INDEX IF NOT EXISTS "${indexName(c)}" ON ${table(c)} USING hnsw (embedding ${OPS[c.distance].opclass})`;
-    await this.run(c, async () => {
-      if (!memory) return void (await db.rawQuery(create));
-      await db.prisma.$transaction(
-        async (tx) => {
-          await tx.$executeRawUnsafe(`SET LOCAL maintenance_work_mem = '${memory}'`);
-          await tx.$executeRawUnsafe(create);
-        },
-        { maxWait: 60_000, timeout: 60 * 60_000 },
-      );
-    });
+    await this.run(c, () =>
+      db.longRunning(INDEX_BUILD_TIMEOUT_MS, async (query) => {
+        if (!memory) return void (await query(create));
+        // On the build's own connection (PGlite: its one session), set back afterwards.
+        await query(`SET maintenance_work_mem = '${memory}'`);
+        try {
+          await query(create);
+        } finally {
+          await query("RESET maintenance_work_mem");
+        }
+      }),
+    );
     this.indexed.add(c.id);
     this.log.info({ collection: c.name, ms: Math.round(performance.now() - started) }, "built HNSW index");
   }

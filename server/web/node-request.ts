@@ -42,6 +42,11 @@ export class NodeRequest {
     return this.#headers;
   }
 
+  /** The peer's address (the client, or the proxy in front of it). */
+  get remoteAddress(): string | undefined {
+    return this.#req.socket.remoteAddress;
+  }
+
   get hasBody(): boolean {
     return this.method !== "GET" && this.method !== "HEAD";
   }

@@ -76,6 +76,8 @@ function closedHandle(kind: DatabaseKind): DatabaseHandle {
     servingPort: undefined,
     appliedMigrations: [],
     rawQuery: fail,
+    longRunning: fail,
+    usable: () => true,
     migrate: fail,
     close: async () => {},
   };

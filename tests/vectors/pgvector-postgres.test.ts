@@ -39,6 +39,7 @@ if (url && hasPgvector) {
 describe.runIf(url && !hasPgvector)("PostgreSQL without pgvector", () => {
   useServiceDatabase("postgres");
   let key: string;
+  let adminKey: string;
 
   beforeAll(async () => {
     for (const v of ["QDRANT_URL", "QDRANT_HOST", "REDIS_URL"]) delete process.env[v];
@@ -47,6 +48,7 @@ describe.runIf(url && !hasPgvector)("PostgreSQL without pgvector", () => {
     resetVectorStoreForTests();
     resetRateLimitersForTests();
     key = (await createApiKey(CLI_ACTOR, { name: "pg", tier: "premium" })).key;
+    adminKey = (await createApiKey(CLI_ACTOR, { name: "pg-admin", isAdmin: true })).key;
   });
 
   const post = (handlers: typeof vectorCollections, body: unknown) =>
@@ -73,13 +75,16 @@ describe.runIf(url && !hasPgvector)("PostgreSQL without pgvector", () => {
     expect(list.status).toBe(503);
   });
 
-  it("/health shows vectors: error with the message, and stays 200 because the rest works", async () => {
+  it("/health shows vectors: error (with the message for an admin), and stays 200 because the rest works", async () => {
+    type Report = { status: string; dependencies: Record<string, { status: string; message?: string; backend?: string }> };
     const res = await health.GET(new Request("http://localhost/health"));
-    const body = (await res.json()) as { status: string; dependencies: Record<string, { status: string; message?: string; backend?: string }> };
+    const body = (await res.json()) as Report;
     expect(res.status).toBe(200);
     expect(body.status).toBe("ok");
     expect(body.dependencies.database).toMatchObject({ status: "ok", backend: "postgres" });
-    expect(body.dependencies.vectors).toMatchObject({ status: "error", backend: "pgvector", message: PGVECTOR_MISSING });
+    expect(body.dependencies.vectors).toEqual({ status: "error", backend: "pgvector", latency_ms: expect.any(Number) });
+    const asAdmin = (await (await health.GET(new Request("http://localhost/health", { headers: { authorization: `Bearer ${adminKey}` } }))).json()) as Report;
+    expect(asAdmin.dependencies.vectors).toMatchObject({ status: "error", backend: "pgvector", message: PGVECTOR_MISSING });
     expect((await ping.GET(new Request("http://localhost/ping"))).status).toBe(200);
   });
 });

@@ -1,15 +1,26 @@
 import "server-only";
-import { healthReport } from "../../services/system.ts";
+import { authenticate } from "../../services/auth.ts";
+import { healthHttpStatus, healthReport } from "../../services/system.ts";
+import { clientAddressFrom } from "../client-address.ts";
 import { endpoint, json, route } from "../endpoint.ts";
 
-/** GET /health: each dependency's state; 200 when all configured ones answer, else 503. */
+/**
+ * GET /health: each dependency's state; 503 while shutting down or without the database, else 200
+ * (`degraded` when Redis fails: the service falls back). Open to anyone; an admin's credential adds
+ * the version and the dependencies' error text. A credential that does not check out (or cannot be
+ * checked: the database is down) only means the public report, never a failed health check.
+ */
 export const health = endpoint({
   GET: route({
     access: "public",
-    doc: { summary: "Each dependency's state; 200 when all answer, else 503 (vectors never make it 503)" },
-    handler: async () => {
-      const report = await healthReport();
-      return json(report, { status: report.status === "ok" ? 200 : 503, headers: { "Cache-Control": "no-store" } });
+    doc: { summary: "Each dependency's state; 503 while shutting down or without the database (Redis and vectors never make it 503); admins also see versions and error text" },
+    handler: async ({ req }) => {
+      const admin = await authenticate(req.headers, { clientAddress: clientAddressFrom(req.headers) ?? undefined }).then(
+        (identity) => identity.kind !== "anonymous" && identity.role === "admin",
+        () => false,
+      );
+      const report = await healthReport({ admin });
+      return json(report, { status: healthHttpStatus(report), headers: { "Cache-Control": "no-store" } });
     },
   }),
 });

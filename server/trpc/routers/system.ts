@@ -5,16 +5,21 @@ import { adminProcedure, createTRPCRouter, publicProcedure } from "../init.ts";
 
 const systemInfoOutput = z.object({
   name: z.string(),
-  version: z.string(),
+  /** Admins only. */
+  version: z.string().optional(),
   database: z.enum(["pglite", "postgres"]),
   vectorBackend: z.enum(["pgvector", "qdrant"]),
   rateLimitStore: z.enum(["memory", "redis"]),
-  nodeVersion: z.string(),
+  /** Admins only. */
+  nodeVersion: z.string().optional(),
 });
 
 export const systemRouter = createTRPCRouter({
-  /** Version, and which database and vector backend are in use. */
-  info: publicProcedure.input(z.void()).output(systemInfoOutput).query(() => systemInfo()),
-  /** The same report as GET /health, for the dashboard. */
-  health: adminProcedure.input(z.void()).query(() => healthReport()),
+  /** Which database and vector backend are in use; versions for admins only. */
+  info: publicProcedure
+    .input(z.void())
+    .output(systemInfoOutput)
+    .query(({ ctx }) => systemInfo({ admin: ctx.identity.kind !== "anonymous" && ctx.identity.role === "admin" })),
+  /** The same report as GET /health (an admin's: versions and error text), for the dashboard. */
+  health: adminProcedure.input(z.void()).query(() => healthReport({ admin: true })),
 });
