@@ -30,7 +30,7 @@ import { AppError } from "../errors.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
 import { checkOutboundUrl, closeOutboundAgents, OutboundPolicy, OutboundRefusedError, outboundRequest, webhookPolicy } from "../outbound.ts";
-import { monthStart, monthToDateSpend } from "./budgets.ts";
+import { monthStart, monthToDateSpend, onBudgetRefused, type Budget } from "./budgets.ts";
 import { isAdminActor, type Actor } from "./identity.ts";
 import { getApiKeyById } from "./keys.ts";
 import { formatUsd, parseUsd, type Pico } from "./pricing.ts";
@@ -93,12 +93,14 @@ type State = {
   /** (subject, period, threshold) known to be in the table: no insert is tried again. */
   fired: Set<string>;
   pending: Map<string, AlertSubject>;
+  /** Subjects whose budget refused a call since their last evaluation: used up (see noteRefused). */
+  exhausted: Set<string>;
   evaluating?: Promise<void>;
   unsubscribe?: () => void;
   delivery?: AlertDelivery;
 };
 const g = globalThis as unknown as { __modelServiceBudgetAlerts?: State };
-const state: State = (g.__modelServiceBudgetAlerts ??= { settings: new Map(), fired: new Set(), pending: new Map() });
+const state: State = (g.__modelServiceBudgetAlerts ??= { settings: new Map(), fired: new Set(), pending: new Map(), exhausted: new Set() });
 
 const subjectKey = (s: AlertSubject) => `${s.kind}:${s.id}`;
 
@@ -235,13 +237,30 @@ function noteWritten(batch: readonly UsageEventInput[]): void {
     if (e.apiKeyId) state.pending.set(`api_key:${e.apiKeyId}`, { kind: "api_key", id: e.apiKeyId });
     if (e.userId) state.pending.set(`user:${e.userId}`, { kind: "user", id: e.userId });
   }
+  evaluatePending();
+}
+
+/**
+ * A budget refused a call: it is used up, though the reservations keep its spend short of the
+ * budget (a call is refused when its largest possible cost does not fit what is left), so its
+ * thresholds up to 100 % are reached now.
+ */
+function noteRefused(budget: Budget): void {
+  const subject: AlertSubject = { kind: budget.scope, id: budget.subjectId };
+  state.pending.set(subjectKey(subject), subject);
+  state.exhausted.add(subjectKey(subject));
+  evaluatePending();
+}
+
+function evaluatePending(): void {
   if (state.pending.size === 0 || state.evaluating) return;
   state.evaluating = (async () => {
     while (state.pending.size > 0) {
       const subjects = [...state.pending.values()];
       state.pending.clear();
+      const exhausted = new Set(subjects.map(subjectKey).filter((k) => state.exhausted.delete(k)));
       try {
-        await evaluateBudgetAlerts(subjects);
+        await evaluateBudgetAlerts(subjects, new Date(), exhausted);
       } catch (err) {
         getLogger().warn({ err }, "could not evaluate budget alerts; the next written batch tries again");
       }
@@ -260,7 +279,7 @@ export async function budgetAlertsIdle(): Promise<void> {
  * Fires the alerts that `subjects` have reached this month and that are not in the table yet.
  * Safe to run concurrently, in several processes: the unique row decides.
  */
-export async function evaluateBudgetAlerts(subjects: readonly AlertSubject[], now = new Date()): Promise<FiredAlert[]> {
+export async function evaluateBudgetAlerts(subjects: readonly AlertSubject[], now = new Date(), exhausted: ReadonlySet<string> = new Set()): Promise<FiredAlert[]> {
   const fired: FiredAlert[] = [];
   const month = monthStart(now);
   for (const subject of subjects) {
@@ -270,8 +289,9 @@ export async function evaluateBudgetAlerts(subjects: readonly AlertSubject[], no
     const settings = await readSettings(subject);
     const thresholds = settings?.thresholds.length ? settings.thresholds : DEFAULT_THRESHOLDS;
     const spent: Pico = await monthToDateSpend({ kind: subject.kind === "api_key" ? "apiKey" : "user", id: subject.id }, now);
-    if (spent <= 0n) continue;
-    const reached = thresholds.filter((t) => spent * 100n >= budget * BigInt(t));
+    const usedUp = exhausted.has(subjectKey(subject));
+    if (spent <= 0n && !usedUp) continue;
+    const reached = thresholds.filter((t) => spent * 100n >= budget * BigInt(t) || (usedUp && t <= 100));
     const firedKey = (t: number) => `${subjectKey(subject)}:${month.day}:${t}`;
     const fresh = reached.filter((t) => !state.fired.has(firedKey(t)));
     if (fresh.length === 0) continue;
@@ -573,7 +593,11 @@ export async function listBudgetAlerts(actor: Actor, options: { currentPeriodOnl
  * idempotent. `options` are for tests (short backoff).
  */
 export function startBudgetAlerts(options: AlertDeliveryOptions = {}): AlertDelivery {
-  state.unsubscribe ??= onUsageWritten(noteWritten);
+  if (!state.unsubscribe) {
+    const unwritten = onUsageWritten(noteWritten);
+    const unrefused = onBudgetRefused(noteRefused);
+    state.unsubscribe = () => (unwritten(), unrefused());
+  }
   if (!state.delivery) {
     const delivery = new AlertDelivery(options);
     state.delivery = delivery;

@@ -134,8 +134,24 @@ export async function reserveBudgets(identity: Identity, largestCost: () => Pico
   const amount = largestCost();
   if (amount <= 0n) return NO_RESERVATION;
   const held = await hold(budgets.map(accountOf), amount, options.leaseMs);
-  if (isRefusal(held)) throw budgetExceeded(held, amount);
+  if (isRefusal(held)) {
+    for (const listener of refusedListeners) listener(held.account.budget);
+    throw budgetExceeded(held, amount);
+  }
   return held;
+}
+
+type RefusedListener = (budget: Budget) => void;
+const gl = globalThis as unknown as { __modelServiceBudgetRefused?: Set<RefusedListener> };
+const refusedListeners: Set<RefusedListener> = (gl.__modelServiceBudgetRefused ??= new Set());
+
+/**
+ * Told of every budget that refuses a call (the budget alerts: a budget that refuses calls is
+ * used up, though reservations keep its spend short of it). Returns the unsubscribe.
+ */
+export function onBudgetRefused(listener: RefusedListener): () => void {
+  refusedListeners.add(listener);
+  return () => refusedListeners.delete(listener);
 }
 
 function budgetExceeded(refusal: Refusal<BudgetAccount>, required: Pico): AppError {

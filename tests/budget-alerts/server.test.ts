@@ -1,8 +1,8 @@
 // Budget alerts through the real server: many concurrent POST /v1/llm/generate calls (Anthropic
-// served by the emulator) spend a user's monthly budget; each threshold (50, 80, 90 %) reaches the
+// served by the emulator) spend a user's monthly budget; each threshold (50, 80, 100 %) reaches the
 // user's webhook and the global one exactly once, signed. (Each call reserves its largest cost
-// before it runs, so the spend stops short of the budget by less than one call's reservation: 90 %
-// is reached, 100 % only by a spend that lands on the budget exactly.) With TEST_DATABASE_URL the calls are
+// before it runs, so the spend stops short of the budget by less than one call's reservation: 100 %
+// is reached when the budget refuses a call, the moment it is used up.) With TEST_DATABASE_URL the calls are
 // spread over two server instances sharing one PostgreSQL database, so the "exactly once" holds
 // across instances too; on the embedded database, one instance.
 import { createHmac } from "node:crypto";
@@ -60,7 +60,7 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
     const user = await setup.prisma.user.create({ data: { email: "alerts@example.com", monthlyBudgetUsd: "0.0004" } });
     await setup.prisma.apiKey.create({ data: { name: "alerts", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), scopes: ["generate"], userId: user.id } });
     await setup.prisma.budgetAlertSetting.create({
-      data: { subjectKind: "user", subjectId: user.id, thresholds: [50, 80, 90], webhookUrl: `${hooks}/user`, webhookSecret: USER_SECRET },
+      data: { subjectKind: "user", subjectId: user.id, thresholds: [50, 80, 100], webhookUrl: `${hooks}/user`, webhookSecret: USER_SECRET },
     });
   } finally {
     await setup.close();
@@ -130,8 +130,8 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
       .filter((r) => r.path === p)
       .map((r) => (JSON.parse(r.body) as { threshold_percent: number }).threshold_percent)
       .sort((a, b) => a - b);
-  expect(thresholds("/user")).toEqual([50, 80, 90]);
-  expect(thresholds("/global")).toEqual([50, 80, 90]);
+  expect(thresholds("/user")).toEqual([50, 80, 100]);
+  expect(thresholds("/global")).toEqual([50, 80, 100]);
   for (const r of received) {
     expect(r.headers["x-model-service-signature"]).toBe(sign(r.body, r.path === "/user" ? USER_SECRET : GLOBAL_SECRET));
     expect(JSON.parse(r.body)).toMatchObject({ type: "budget.threshold_reached", scope: "user", budget_usd: "0.0004" });
