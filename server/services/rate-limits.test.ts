@@ -112,6 +112,16 @@ function limitBehaviour(setup: () => Record<string, string | undefined>) {
     expect(Number((refused as { error: AppError }).error.headers!["Retry-After"])).toBeGreaterThan(60);
   });
 
+  it("a request one limit refuses uses up none of the others: an endpoint's 429s leave the tier's hour alone", async () => {
+    const who = caller("standard");
+    const results = [];
+    for (let i = 0; i < 15; i++) results.push(await outcome(who, "generate"));
+    expect(results.filter((r) => r.allowed)).toHaveLength(10);
+    // 10 served so far: the tier (100 an hour) has 89 left after this one, not 84.
+    const next = await outcome(who, "whoami");
+    expect(next.allowed && next.state).toMatchObject({ name: "tier:standard", limit: 100, remaining: 89 });
+  });
+
   it("reports the limit closest to running out", async () => {
     const who = caller("standard");
     const r = await outcome(who, "generate");

@@ -135,7 +135,12 @@ function subjectOf(identity: AuthenticatedIdentity): string {
   return identity.apiKeyId ? `key:${identity.apiKeyId}` : `user:${identity.userId}`;
 }
 
-async function consume(name: string, spec: RateLimitSpec, subject: string): Promise<RateLimitState | undefined> {
+type Counted = RateLimitState & {
+  /** Gives the point back (the request was refused by another limit). */
+  refund: () => Promise<void>;
+};
+
+async function consume(name: string, spec: RateLimitSpec, subject: string): Promise<Counted | undefined> {
   if (!spec) return undefined;
   const limiter = limiterFor(name, spec);
   if (limiters.connected) await limiters.connected;
@@ -157,6 +162,11 @@ async function consume(name: string, spec: RateLimitSpec, subject: string): Prom
     resetAt: Math.ceil((Date.now() + msBeforeNext) / 1000),
     retryAfter: allowed ? 0 : Math.max(1, Math.ceil(msBeforeNext / 1000)),
     allowed,
+    // A refund that fails (Redis just went away) costs the caller one point at most: never the request.
+    refund: () => limiter.reward(subject, 1).then(
+      () => {},
+      () => {},
+    ),
   };
 }
 
@@ -169,10 +179,13 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: 
   const subject = subjectOf(identity);
   const states = (
     await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject)])
-  ).filter((s): s is RateLimitState => s !== undefined);
+  ).filter((s): s is Counted => s !== undefined);
   if (states.length === 0) return undefined;
   const refused = states.filter((s) => !s.allowed).sort((a, b) => b.retryAfter - a.retryAfter)[0];
   if (refused) {
+    // A refused request is not served, so it uses up none of the limits that let it through (an
+    // endpoint's 429s would otherwise eat the tier's hourly quota).
+    await Promise.all(states.filter((s) => s.allowed).map((s) => s.refund()));
     recordRateLimitRejection(refused.name);
     const what = refused.name.startsWith("tier:") ? `your ${refused.name.slice(5)} tier's limit` : `the limit of the ${refused.name} endpoint`;
     throw new AppError(
@@ -183,7 +196,8 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: 
     );
   }
   // Report the limit closest to running out.
-  return states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0];
+  const { refund: _, ...closest } = states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0]!;
+  return closest;
 }
 
 /** Counts a sign-in attempt for `email`; a 429 AppError once the `login` limit is used up. */
