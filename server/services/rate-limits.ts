@@ -1,8 +1,8 @@
 import "server-only";
 // Rate limits: one per endpoint (generate 10/minute, generate-embeddings 20/minute, vector-search
 // 100/minute, RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds for every other endpoint) and one
-// per tier (basic 10/hour, standard 100/hour, premium 1000/hour), both counted per caller (API key,
-// or user for sessions and JWTs). RATE_LIMITS overrides any of them without code.
+// per tier (basic 10/hour, standard 100/hour, premium 1000/hour; API keys and JWTs), both counted
+// per caller (API key, or user for sessions and JWTs). RATE_LIMITS overrides any of them without code.
 //
 // The counters live in this process, or in Redis when REDIS_URL is set so that every instance
 // shares one budget. Both counters of a request are sent to Redis in the same tick over a client
@@ -177,9 +177,11 @@ async function consume(name: string, spec: RateLimitSpec, subject: string): Prom
  */
 export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: string): Promise<RateLimitState | undefined> {
   const subject = subjectOf(identity);
-  const states = (
-    await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject)])
-  ).filter((s): s is Counted => s !== undefined);
+  // Tiers are what API keys and platform JWTs carry. A person signed in to the dashboard (whose
+  // every tRPC call is limited) counts against the endpoint limits only: a tier's hundred requests
+  // an hour would be a few minutes of browsing.
+  const tier = identity.kind === "session" ? undefined : consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject);
+  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier])).filter((s): s is Counted => s !== undefined);
   if (states.length === 0) return undefined;
   const refused = states.filter((s) => !s.allowed).sort((a, b) => b.retryAfter - a.retryAfter)[0];
   if (refused) {
