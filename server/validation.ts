@@ -65,7 +65,10 @@ export function inputProblem(value: unknown, maxDepth = MAX_INPUT_DEPTH): InputP
     if (path.length >= maxDepth) return { field: fieldOf(path), message: `nests deeper than ${maxDepth} levels`, kind: "depth" };
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) {
-        const problem = visit(node[i], path, i);
+        const child: unknown = node[i];
+        // Most long arrays are vectors: numbers need no look.
+        if (typeof child === "number") continue;
+        const problem = visit(child, path, i);
         if (problem) return problem;
       }
       continue;

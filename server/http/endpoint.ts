@@ -186,6 +186,9 @@ export function endpoint(
   return out;
 }
 
+// Each endpoint's Allow header, for a method outside the seven (process-wide, as the metadata above).
+const allowOf = ((globalThis as { [ALLOW_REGISTRY]?: WeakMap<object, { allow: string; format?: ErrorFormat }> })[ALLOW_REGISTRY] ??= new WeakMap());
+
 /**
  * The seven method handlers of a path from the ones it serves: HEAD runs GET without the body,
  * OPTIONS answers 204 with Allow, and any other method 405 with Allow, without running a handler.
@@ -214,8 +217,6 @@ export function webEndpoint(handlers: Partial<Record<DeclaredMethod, WebHandler>
   allowOf.set(out, { allow, format });
   return out;
 }
-
-const allowOf = ((globalThis as { [ALLOW_REGISTRY]?: WeakMap<object, { allow: string; format?: ErrorFormat }> })[ALLOW_REGISTRY] ??= new WeakMap());
 
 /** 405 for a method outside the seven (TRACE, PROPFIND...) on a path built with `endpoint()` or `webEndpoint()`. */
 export function methodNotAllowed(handlers: Record<HttpMethod, WebHandler>, req: Request): Response {
