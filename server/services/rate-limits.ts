@@ -140,6 +140,16 @@ type Counted = RateLimitState & {
   refund: () => Promise<void>;
 };
 
+/**
+ * A limiter's refusal (its RateLimiterRes). Checked by shape, not instanceof: the limiters are
+ * shared process-wide, and the lean host's copy of rate-limiter-flexible and the one bundled into
+ * Next's server code have different classes, so a refusal from a limiter the other copy made
+ * looked like an unexpected error (a 500 on a dashboard page once its caller was over a limit).
+ */
+function isRefusal(e: unknown): e is RateLimiterRes {
+  return e instanceof RateLimiterRes || (typeof e === "object" && e !== null && !(e instanceof Error) && "msBeforeNext" in e && "remainingPoints" in e);
+}
+
 async function consume(name: string, spec: RateLimitSpec, subject: string): Promise<Counted | undefined> {
   if (!spec) return undefined;
   const limiter = limiterFor(name, spec);
@@ -149,7 +159,7 @@ async function consume(name: string, spec: RateLimitSpec, subject: string): Prom
   try {
     res = await limiter.consume(subject, 1);
   } catch (e) {
-    if (!(e instanceof RateLimiterRes)) throw e;
+    if (!isRefusal(e)) throw e;
     res = e;
     allowed = false;
   }
