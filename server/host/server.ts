@@ -111,11 +111,12 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, options: Host
   const match = matchRoute(options.routes ?? leanRoutes, pathname);
   // With SERVE_API_THROUGH_NEXT, Next's route files (which re-export the same handlers) answer instead,
   // except a method outside the seven that Next's route files can export (Next answers those 400).
+  if (match?.malformed) {
+    // Next answers these 500 (it cannot decode the parameter either): refused here on both hosts.
+    return refuse(req, res, new AppError("invalid_request", `The path parameter ${match.malformed} is not valid percent-encoding`));
+  }
   const viaNext = options.fallback && loadEnv().SERVE_API_THROUGH_NEXT;
   if (match && !(viaNext && (HTTP_METHODS as readonly string[]).includes(method))) {
-    if (match.malformed) {
-      return refuse(req, res, new AppError("invalid_request", `The path parameter ${match.malformed} is not valid percent-encoding`));
-    }
     const handlers = match.route.handlers;
     const handler = (HTTP_METHODS as readonly string[]).includes(method) ? handlers[method as HttpMethod] : (r: Request) => Promise.resolve(methodNotAllowed(handlers, r));
     return serveWithHandler(req, res, handler, match.params);
