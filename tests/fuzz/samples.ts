@@ -150,6 +150,8 @@ function hint(field: string, r: Random, fx: Fixtures): unknown {
     case "max_tokens":
     case "maxTokens":
       return 16;
+    case "timeout_ms":
+      return 60_000;
     default:
       return undefined;
   }
