@@ -8,6 +8,7 @@
 import { createTRPCClient, httpBatchStreamLink, type TRPCClient } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import superjson from "superjson";
+import { TRPC_MAX_BATCH_SIZE } from "../lib/trpc-limits.ts";
 import type { AppRouter } from "../server/trpc/root.ts";
 
 export type { AppRouter };
@@ -43,6 +44,15 @@ export function createModelServiceClient(url: string, options: ModelServiceClien
   if (!options.apiKey) throw new Error("createModelServiceClient: apiKey is required (an ms_… key or a platform JWT)");
   const headers = { ...options.headers, authorization: `Bearer ${options.apiKey}` };
   return createTRPCClient<AppRouter>({
-    links: [httpBatchStreamLink({ url: trpcEndpoint(url), transformer: superjson, headers: () => headers, ...(options.fetch ? { fetch: options.fetch } : {}) })],
+    links: [
+      httpBatchStreamLink({
+        url: trpcEndpoint(url),
+        transformer: superjson,
+        headers: () => headers,
+        // The server refuses larger batches; the link splits them.
+        maxItems: TRPC_MAX_BATCH_SIZE,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      }),
+    ],
   });
 }

@@ -5,6 +5,7 @@ import { httpBatchStreamLink } from "@trpc/client";
 import { createTRPCReact } from "@trpc/react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
+import { TRPC_MAX_BATCH_SIZE } from "@/lib/trpc-limits";
 import type { AppRouter } from "@/server/trpc/root";
 
 export const trpc = createTRPCReact<AppRouter>();
@@ -37,7 +38,8 @@ export function TRPCProvider({ children }: { children: ReactNode }) {
   const queryClient = getQueryClient();
   const [trpcClient] = useState(() =>
     // The stream link also carries procedures that yield (the playground's streamed generation).
-    trpc.createClient({ links: [httpBatchStreamLink({ url: trpcUrl(), transformer: superjson })] }),
+    // The server refuses batches of more than TRPC_MAX_BATCH_SIZE calls; the link splits them.
+    trpc.createClient({ links: [httpBatchStreamLink({ url: trpcUrl(), transformer: superjson, maxItems: TRPC_MAX_BATCH_SIZE })] }),
   );
   return (
     <trpc.Provider client={trpcClient} queryClient={queryClient}>

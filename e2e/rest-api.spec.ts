@@ -177,3 +177,50 @@ test("callers' mistakes get a 4xx that says what to fix", async ({ request, apiK
   expect(wrongMethod.status()).toBe(405);
   expect(wrongMethod.headers()["allow"]).toContain("POST");
 });
+
+test("an undeclared method runs no handler: OPTIONS 204 with Allow, others 405 with Allow, as on the other host", async ({ request, apiKey, host }) => {
+  const name = `options_${host}_${Date.now()}`;
+  // OPTIONS once ran the POST handler on the lean host: this would have created the collection.
+  const options = await request.fetch("/v1/vector/collections", { method: "OPTIONS", headers: auth(apiKey), data: { collection_name: name, vector_size: 3 } });
+  expect(options.status()).toBe(204);
+  expect(options.headers()["allow"]).toBe("POST, GET, HEAD, OPTIONS");
+  expect((await request.get(`/v1/vector/collections/${name}`, { headers: auth(apiKey) })).status()).toBe(404);
+  const generate = await request.fetch("/v1/llm/generate", { method: "OPTIONS", data: { model: MODEL, messages: [{ role: "user", content: "billed?" }] } });
+  expect(generate.status()).toBe(204);
+  expect(generate.headers()["allow"]).toBe("POST, OPTIONS");
+  const patch = await request.patch("/v1/vector/collections", { headers: auth(apiKey), data: { collection_name: name, vector_size: 3 } });
+  expect(patch.status()).toBe(405);
+  expect(patch.headers()["allow"]).toBe("POST, GET, HEAD, OPTIONS");
+  expect((await patch.json()).error.code).toBe("method_not_allowed");
+  const head = await request.head("/v1/llm/models", { headers: auth(apiKey) });
+  expect(head.status()).toBe(200);
+  expect(await head.text()).toBe("");
+  // The tRPC endpoint: GET and POST, the same record of handlers on both hosts.
+  const trpcOptions = await request.fetch("/api/trpc/auth.me", { method: "OPTIONS" });
+  expect(trpcOptions.status()).toBe(204);
+  expect(trpcOptions.headers()["allow"]).toBe("GET, POST, HEAD, OPTIONS");
+  expect((await request.delete("/api/trpc/auth.me", { headers: auth(apiKey) })).status()).toBe(405);
+});
+
+test("edge input that once answered 500: a 4xx naming what is wrong", async ({ request, apiKey }) => {
+  const malformed = await request.get("/v1/models/%25", { headers: auth(apiKey) });
+  expect(malformed.status()).toBe(404);
+  const badEncoding = await request.get("/v1/models/%E0%A4%A", { headers: auth(apiKey) });
+  expect(badEncoding.status()).toBeGreaterThanOrEqual(400);
+  expect(badEncoding.status()).toBeLessThan(500);
+  const yearZero = await request.get("/v1/llm/usage?start_date=0000-01-01", { headers: auth(apiKey) });
+  expect(yearZero.status()).toBe(400);
+  expect((await yearZero.json()).error.message).toMatch(/start_date: a date from 1970-01-01/);
+  const nul = await request.post("/v1/vector/collections", { headers: { ...auth(apiKey), "content-type": "application/json" }, data: '{"collection_name": "a\\u0000b", "vector_size": 3}' });
+  expect(nul.status()).toBe(400);
+  const batch = await request.get(`/api/trpc/${Array(17).fill("auth.me").join(",")}?batch=1`, { headers: auth(apiKey) });
+  expect(batch.status()).toBe(413);
+  // A server action posted from another site: refused (CSRF) with a 403, not Next's 500.
+  const action = await request.post("/login", {
+    headers: { "next-action": "0".repeat(42), origin: "https://evil.example", "content-type": "text/plain;charset=UTF-8" },
+    data: "[]",
+  });
+  expect(action.status()).toBe(403);
+  const unparsable = await request.post("/login", { headers: { "next-action": "0".repeat(42), origin: "not a url", "content-type": "text/plain;charset=UTF-8" }, data: "[]" });
+  expect(unparsable.status()).toBe(403);
+});

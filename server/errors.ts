@@ -80,3 +80,11 @@ export function fromZodError(error: z.ZodError, where: string): AppError {
     : `Invalid ${where}`;
   return new AppError("invalid_request", message, { issues });
 }
+
+/**
+ * What an unexpected failure (a bug, a dependency's surprise) answers, on both wrappers: no
+ * internals, only the request id, which is in the log line and in the X-Request-Id header.
+ */
+export function unexpectedError(requestId: string): AppError {
+  return new AppError("internal_error", `Internal error. Quote request id ${requestId} when reporting it.`, { request_id: requestId });
+}

@@ -1,4 +1,4 @@
 import { health } from "@/server/http/routes/health";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = health;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = health;

@@ -1,4 +1,4 @@
 import { ping } from "@/server/http/routes/health";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = ping;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = ping;

@@ -113,26 +113,38 @@ export async function serveWithHandler(
 
 export type LeanRoute = { pattern: string; handlers: Record<HttpMethod, WebHandler> };
 
-/** Matches `/v1/vector/collections/:name` style patterns against a path. */
+/**
+ * Matches `/v1/vector/collections/:name` style patterns against a path. A parameter that is not
+ * valid percent-encoding (`/v1/models/%`) is kept as sent and the match says so (`malformed`).
+ */
 export function matchRoute(
   routes: readonly LeanRoute[],
   pathname: string,
-): { route: LeanRoute; params: Record<string, string> } | undefined {
+): { route: LeanRoute; params: Record<string, string>; malformed?: string } | undefined {
   const parts = pathname.replace(/\/+$/, "").split("/");
   for (const route of routes) {
     const pat = route.pattern.split("/");
     if (pat.length !== parts.length) continue;
     const params: Record<string, string> = {};
+    let malformed: string | undefined;
     let ok = true;
     for (let i = 0; i < pat.length && ok; i++) {
       const p = pat[i]!;
       const v = parts[i]!;
       if (p.startsWith(":")) {
         if (!v) ok = false;
-        else params[p.slice(1)] = decodeURIComponent(v);
+        else params[p.slice(1)] = decodeSegment(v) ?? ((malformed ??= p.slice(1)), v);
       } else if (p !== v) ok = false;
     }
-    if (ok) return { route, params };
+    if (ok) return malformed ? { route, params, malformed } : { route, params };
   }
   return undefined;
+}
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }

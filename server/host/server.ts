@@ -5,15 +5,18 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { closeDb, getDb } from "../db/index.ts";
 import { loadEnv } from "../env.ts";
+import { AppError } from "../errors.ts";
 import { stampClientAddress } from "../http/client-address.ts";
-import { errorResponse } from "../http/endpoint.ts";
+import { errorResponse, HTTP_METHODS, methodNotAllowed, type HttpMethod } from "../http/endpoint.ts";
 import { requestIdFrom } from "../http/request-id.ts";
+import { getLogger } from "../logger.ts";
 import { leanRoutes } from "../http/routes/index.ts";
 import { interruptAll, runShutdownHooks } from "../lifecycle.ts";
 import { getRedis, redisConnected } from "../redis.ts";
 import { startBudgetAlerts } from "../services/budget-alerts.ts";
 import { syncCatalogue } from "../services/models.ts";
 import { usageWriter } from "../services/usage.ts";
+import { pathOf } from "../web/node-request.ts";
 import { type LeanRoute, matchRoute, sendWebResponse, serveWithHandler } from "./node-adapter.ts";
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -56,9 +59,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       if (inFlight === 0) drained?.();
     });
     void dispatch(req, res, options).catch((err: unknown) => {
-      log.error({ err }, "request failed in the host");
-      if (!res.headersSent) void sendWebResponse(res, errorResponse(err, requestIdFrom(new Headers()), log));
-      else res.destroy();
+      // The caller's request id when it sent one, in the log line, the body and X-Request-Id alike.
+      const requestId = requestIdOf(req);
+      const reqLog = log.child({ requestId });
+      reqLog.error({ err }, "request failed in the host");
+      if (res.headersSent) return void res.destroy();
+      void sendWebResponse(res, withRequestId(errorResponse(err, requestId, reqLog), requestId), req);
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -101,17 +107,48 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   return { server, url, shutdown };
 }
 
+/** A Host header as RFC 9110 has it: a name or IPv4 address, or an IPv6 literal, and an optional port. */
+const VALID_HOST = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 async function dispatch(req: IncomingMessage, res: ServerResponse, options: HostOptions): Promise<void> {
-  const pathname = (req.url ?? "/").split("?")[0] ?? "/";
-  // With SERVE_API_THROUGH_NEXT, Next's route files (which re-export the same handlers) answer instead.
-  const lean = !(options.fallback && loadEnv().SERVE_API_THROUGH_NEXT);
-  const match = lean ? matchRoute(options.routes ?? leanRoutes, pathname) : undefined;
-  if (match) {
-    const method = (req.method ?? "GET").toUpperCase() as keyof typeof match.route.handlers;
-    const handler = match.route.handlers[method] ?? match.route.handlers.POST;
+  // Nothing here is built from the Host header (server/web/node-request.ts); a malformed one is the
+  // client's mistake, answered 400 (RFC 9110) before any route, ours or Next's, sees it.
+  const host = req.headers.host;
+  if (host && !VALID_HOST.test(host)) {
+    return refuse(req, res, new AppError("invalid_request", "The Host header is not a host name or address (with an optional :port)"));
+  }
+  const pathname = pathOf(req.url).split("?")[0]!;
+  const method = (req.method ?? "GET").toUpperCase();
+  const match = matchRoute(options.routes ?? leanRoutes, pathname);
+  // With SERVE_API_THROUGH_NEXT, Next's route files (which re-export the same handlers) answer instead,
+  // except a method outside the seven that Next's route files can export (Next answers those 400).
+  if (match?.malformed) {
+    // Next answers these 500 (it cannot decode the parameter either): refused here on both hosts.
+    return refuse(req, res, new AppError("invalid_request", `The path parameter ${match.malformed} is not valid percent-encoding`));
+  }
+  const viaNext = options.fallback && loadEnv().SERVE_API_THROUGH_NEXT;
+  if (match && !(viaNext && (HTTP_METHODS as readonly string[]).includes(method))) {
+    const handlers = match.route.handlers;
+    const handler = (HTTP_METHODS as readonly string[]).includes(method) ? handlers[method as HttpMethod] : (r: Request) => Promise.resolve(methodNotAllowed(handlers, r));
     return serveWithHandler(req, res, handler, match.params);
   }
   if (options.fallback) return options.fallback(req, res);
-  res.writeHead(404, { "content-type": "application/json; charset=utf-8" });
-  res.end(JSON.stringify({ error: { code: "not_found", message: `No endpoint at ${pathname}` } }));
+  return refuse(req, res, new AppError("not_found", `No endpoint at ${pathname}`));
+}
+
+/** Answers a caller's mistake in the JSON error shape, with a request id. */
+function refuse(req: IncomingMessage, res: ServerResponse, error: AppError): Promise<void> {
+  const requestId = requestIdOf(req);
+  return sendWebResponse(res, withRequestId(errorResponse(error, requestId, getLogger().child({ requestId })), requestId), req);
+}
+
+/** The caller's X-Request-Id when it is usable, else a new one (as the wrappers choose it). */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return requestIdFrom(new Headers(typeof given === "string" ? { "x-request-id": given } : {}));
+}
+
+function withRequestId(response: Response, requestId: string): Response {
+  response.headers.set("X-Request-Id", requestId);
+  return response;
 }

@@ -128,7 +128,7 @@ describe("REST endpoint wrapper", () => {
   it("answers 405 with an Allow header for a method the path does not serve", async () => {
     const res = await echo.PUT(new Request("http://x/echo", { method: "PUT" }));
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("POST, GET, HEAD");
+    expect(res.headers.get("allow")).toBe("POST, GET, HEAD, OPTIONS");
     expect((await errorOf(res)).code).toBe("method_not_allowed");
   });
 
@@ -156,6 +156,30 @@ describe("REST endpoint wrapper", () => {
     const logged = logLines.find((l) => l.requestId === "req-abc-123");
     expect(logged?.msg).toBe("unhandled error");
     expect(JSON.stringify(logged)).toContain("ECONNREFUSED");
+  });
+
+  it("refuses text PostgreSQL cannot store, and nesting deeper than any code walks, anywhere in the input: 400 naming the field", async () => {
+    const nul = await post(JSON.stringify({ model: "m", messages: [{ role: "user", content: "a\u0000b" }] }));
+    expect(nul.status).toBe(400);
+    expect((await errorOf(nul)).message).toBe("Invalid request body: messages[0].content: must not contain a NUL character (\\u0000)");
+    // In a key the schema does not even know about, and as JSON.parse gives a lone surrogate.
+    const key = await post('{"model": "m", "messages": [], "extra": {"k\\ud800": 1}}');
+    expect(key.status).toBe(400);
+    expect((await errorOf(key)).message).toMatch(/^Invalid request body: extra: a key must not contain a lone UTF-16 surrogate/);
+    const deep = await post(`{"model": "m", "messages": [], "extra": ${"[".repeat(400)}${"]".repeat(400)}}`);
+    expect(deep.status).toBe(400);
+    expect((await errorOf(deep)).message).toMatch(/^Invalid request body: extra\[0\].*: nests deeper than 64 levels$/);
+    const query = await echo.GET(new Request("http://x/echo?limit=%00"));
+    expect(query.status).toBe(400);
+    expect((await errorOf(query)).message).toBe("Invalid query parameters: limit: must not contain a NUL character (\\u0000)");
+  });
+
+  it("answers OPTIONS 204 with Allow and runs no handler", async () => {
+    const res = await echo.OPTIONS(new Request("http://x/echo", { method: "OPTIONS", body: '{"model":"m","messages":[]}', headers: { "content-type": "application/json" } }));
+    expect(res.status).toBe(204);
+    expect(res.headers.get("allow")).toBe("POST, GET, HEAD, OPTIONS");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect(await res.text()).toBe("");
   });
 
   it("makes up a request id when the caller's is unusable", async () => {

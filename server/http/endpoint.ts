@@ -6,37 +6,27 @@ import "server-only";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
-import { loadEnv } from "../env.ts";
-import { AppError, fromZodError } from "../errors.ts";
+import { AppError, fromZodError, unexpectedError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
-import {
-  ANONYMOUS,
-  authenticate,
-  requireAdmin,
-  requireAuthenticated,
-  requireScope,
-  type Identity,
-  type Scope,
-} from "../services/auth.ts";
-import { isMetricsToken } from "../services/metrics-access.ts";
-import { checkRateLimit, rateLimitHeaders, type RateLimitState } from "../services/rate-limits.ts";
-import { clientAddressFrom } from "./client-address.ts";
+import type { Identity } from "../services/auth.ts";
+import { rateLimitHeaders, type RateLimitState } from "../services/rate-limits.ts";
+import { inputProblem } from "../validation.ts";
+import { bodyLimit, countCall, identify, payloadTooLarge, type AccessPolicy } from "./access.ts";
 import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
 import { requestIdFrom } from "./request-id.ts";
 import { BufferedResponse } from "../web/buffered-response.ts";
 import { BodyTooLarge, readBodyWithin } from "../web/node-request.ts";
 
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
+export type { Access, AccessPolicy } from "./access.ts";
+
+/** The methods an endpoint answers: those it declares, HEAD with GET, OPTIONS (204 with Allow), and 405 for the rest. */
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
+/** The methods a route may declare (HEAD follows GET; OPTIONS is answered by the endpoint). */
+export type DeclaredMethod = Exclude<HttpMethod, "HEAD" | "OPTIONS">;
 
 export type RouteContext = { params?: Promise<Record<string, string | string[] | undefined>> };
 export type WebHandler = (req: Request, ctx?: RouteContext) => Promise<Response>;
-
-/**
- * public: anyone (only /health and /ping); user: any authenticated caller; admin: an admin caller;
- * metrics: an admin caller or `Authorization: Bearer <METRICS_TOKEN>` (for Prometheus).
- */
-export type Access = "public" | "user" | "admin" | "metrics";
 
 export type HandlerArgs<B, Q> = {
   req: Request;
@@ -48,21 +38,9 @@ export type HandlerArgs<B, Q> = {
   log: Logger;
 };
 
-type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = {
-  access: Access;
-  /** The scope an API key needs for this route (sessions, JWTs and admins hold every user scope). */
-  scope?: Scope;
-  /**
-   * Which rate limit counts this route's requests (after auth, before parsing): a name with its own
-   * limit (`generate`, `generate-embeddings`, `vector-search`, or any name set in RATE_LIMITS), or
-   * by default the shared RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW; false for none. The caller's
-   * tier limit counts every limited request too. Public routes are never limited.
-   */
-  rateLimit?: string | false;
+type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = AccessPolicy & {
   body?: B;
   query?: Q;
-  /** Largest body accepted, in bytes; MAX_BODY_BYTES by default. */
-  maxBodyBytes?: number;
   /** For the OpenAPI document only (server/http/openapi.ts); never used to process a request. */
   doc?: RouteDoc;
   handler: (args: HandlerArgs<z.infer<B>, z.infer<Q>>) => Promise<Response | unknown>;
@@ -81,23 +59,20 @@ export type RouteDoc = {
 };
 
 /** A route's declaration as the OpenAPI generator reads it (the same schemas that validate requests). */
-export type RouteMeta = {
-  access: Access;
-  scope?: Scope;
-  rateLimit?: string | false;
+export type RouteMeta = AccessPolicy & {
   body?: z.ZodType;
   query?: z.ZodType;
-  maxBodyBytes?: number;
   doc?: RouteDoc;
 };
 
 /** An endpoint's declaration: the methods it serves and how its errors are shaped. */
-export type EndpointMeta = { methods: Partial<Record<Exclude<HttpMethod, "HEAD">, RouteMeta>>; errorFormat: ErrorFormat };
+export type EndpointMeta = { methods: Partial<Record<DeclaredMethod, RouteMeta>>; errorFormat: ErrorFormat };
 
 // Metadata kept beside the handlers (not on them), so the handlers stay plain functions and records.
 // Process-wide: the server code is loaded twice in one process (the lean host's copy and Next's
 // route bundles, see server/errors.ts), and either copy's generator must find either copy's routes.
 const META_REGISTRY = Symbol.for("model-service.endpoint-meta");
+const ALLOW_REGISTRY = Symbol.for("model-service.endpoint-allow");
 const registry = ((globalThis as { [META_REGISTRY]?: { routes: WeakMap<Route, RouteMeta>; endpoints: WeakMap<object, EndpointMeta> } })[
   META_REGISTRY
 ] ??= { routes: new WeakMap(), endpoints: new WeakMap() });
@@ -122,11 +97,8 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
   spec: RouteSpec<B, Q>,
 ): Route {
   const r: Route = async (req, ctx, requestId, log, errorFormat) => {
-    const identity = await authorize(spec, req);
-    let limited: RateLimitState | undefined;
-    if (identity.kind !== "anonymous" && spec.rateLimit !== false) {
-      limited = await checkRateLimit(identity, spec.rateLimit ?? "default");
-    }
+    const identity = await identify(spec, req.headers);
+    const limited = await countCall(spec, identity);
     if (!limited) return run(spec, req, ctx, requestId, log, identity);
     // A limited response carries X-RateLimit-* whatever it turns out to be, errors included.
     let res: Response;
@@ -143,17 +115,6 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
   return r;
 }
 
-/** Who may call: public routes never look at credentials, so a bad key cannot make them fail. */
-async function authorize(spec: { access: Access; scope?: Scope }, req: Request): Promise<Identity> {
-  if (spec.access === "public") return ANONYMOUS;
-  if (spec.access === "metrics" && isMetricsToken(req.headers)) return ANONYMOUS;
-  const identity = await authenticate(req.headers, { clientAddress: clientAddressFrom(req.headers) ?? undefined });
-  if (spec.access === "admin" || spec.access === "metrics") requireAdmin(identity);
-  else requireAuthenticated(identity);
-  if (spec.scope) requireScope(identity, spec.scope);
-  return identity;
-}
-
 async function run<B extends z.ZodType, Q extends z.ZodType>(
   spec: RouteSpec<B, Q>,
   req: Request,
@@ -162,13 +123,12 @@ async function run<B extends z.ZodType, Q extends z.ZodType>(
   log: Logger,
   identity: Identity,
 ): Promise<Response> {
-  const query = spec.query ? parseWith(spec.query, queryObject(new URL(req.url)), "query parameters") : undefined;
-  const body = spec.body
-    ? parseWith(spec.body, await readJson(req, spec.maxBodyBytes ?? loadEnv().MAX_BODY_BYTES), "request body")
-    : undefined;
   const rawParams = (await ctx?.params) ?? {};
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries(rawParams)) if (typeof v === "string") params[k] = v;
+  refuseUnsafe(params, "path");
+  const query = spec.query ? parseWith(spec.query, refuseUnsafe(queryObject(req.url), "query parameters"), "query parameters") : undefined;
+  const body = spec.body ? parseWith(spec.body, refuseUnsafe(await readJson(req, bodyLimit(spec)), "request body"), "request body") : undefined;
 
   const out = await spec.handler({
     req,
@@ -182,45 +142,95 @@ async function run<B extends z.ZodType, Q extends z.ZodType>(
   return out instanceof Response ? out : json(out);
 }
 
+/** The input itself, or a 400 naming the field that is nested too deep or holds text PostgreSQL cannot store. */
+function refuseUnsafe<T>(value: T, where: string): T {
+  const problem = inputProblem(value);
+  if (!problem) return value;
+  const field = problem.field === "(root)" ? "" : `${problem.field}: `;
+  throw new AppError("invalid_request", `Invalid ${where}: ${field}${problem.message}`, { issues: [{ field: problem.field, message: problem.message }] });
+}
+
 /**
  * An endpoint: the methods one path answers. Every HTTP method gets a handler, so a method the
- * path does not serve answers 405 with an Allow header in our error shape, on either host.
- * `errorFormat` renders its errors as OpenAI or Anthropic do (error-formats.ts); same statuses.
+ * path does not serve answers 405 with an Allow header in our error shape, and OPTIONS 204 with
+ * Allow, on either host (Next's route files re-export all seven; the lean host answers any other
+ * method with `methodNotAllowed`). `errorFormat` renders its errors as OpenAI or Anthropic do
+ * (error-formats.ts); same statuses.
  */
 export function endpoint(
-  methods: Partial<Record<Exclude<HttpMethod, "HEAD">, Route>>,
+  methods: Partial<Record<DeclaredMethod, Route>>,
   options: { errorFormat?: ErrorFormat } = {},
 ): Record<HttpMethod, WebHandler> {
-  const allowed = Object.keys(methods) as HttpMethod[];
-  if (allowed.includes("GET")) allowed.push("HEAD");
-  const out = {} as Record<HttpMethod, WebHandler>;
-  for (const method of HTTP_METHODS) {
-    const r = method === "HEAD" ? methods.GET : methods[method];
-    out[method] = async (req, ctx) => {
+  const format = options.errorFormat;
+  const handlers: Partial<Record<DeclaredMethod, WebHandler>> = {};
+  for (const [method, r] of Object.entries(methods) as [DeclaredMethod, Route][]) {
+    handlers[method] = async (req, ctx) => {
       const requestId = requestIdFrom(req.headers);
       const log = getLogger().child({ requestId });
       let res: Response;
       try {
-        if (!r) {
-          throw new AppError("method_not_allowed", `Method ${req.method} is not allowed here; use ${allowed.join(", ")}`, undefined, {
-            Allow: allowed.join(", "),
-          });
-        }
-        res = await r(req, ctx, requestId, log, options.errorFormat);
+        res = await r(req, ctx, requestId, log, format);
       } catch (err) {
-        res = errorResponse(err, requestId, log, options.errorFormat);
+        res = errorResponse(err, requestId, log, format);
       }
       res.headers.set("X-Request-Id", requestId);
-      return method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
+      return res;
     };
   }
-  const meta: EndpointMeta = { methods: {}, errorFormat: options.errorFormat ?? "default" };
-  for (const [method, r] of Object.entries(methods) as [Exclude<HttpMethod, "HEAD">, Route][]) {
+  const out = webEndpoint(handlers, format);
+  const meta: EndpointMeta = { methods: {}, errorFormat: format ?? "default" };
+  for (const [method, r] of Object.entries(methods) as [DeclaredMethod, Route][]) {
     const m = routeMetas.get(r);
     if (m) meta.methods[method] = m;
   }
   endpointMetas.set(out, meta);
   return out;
+}
+
+// Each endpoint's Allow header, for a method outside the seven (process-wide, as the metadata above).
+const allowOf = ((globalThis as { [ALLOW_REGISTRY]?: WeakMap<object, { allow: string; format?: ErrorFormat }> })[ALLOW_REGISTRY] ??= new WeakMap());
+
+/**
+ * The seven method handlers of a path from the ones it serves: HEAD runs GET without the body,
+ * OPTIONS answers 204 with Allow, and any other method 405 with Allow, without running a handler.
+ */
+export function webEndpoint(handlers: Partial<Record<DeclaredMethod, WebHandler>>, format?: ErrorFormat): Record<HttpMethod, WebHandler> {
+  const allowed: string[] = Object.keys(handlers);
+  if (handlers.GET) allowed.push("HEAD");
+  allowed.push("OPTIONS");
+  const allow = allowed.join(", ");
+  const refuse: WebHandler = async (req) => methodNotAllowedResponse(req, allow, format);
+  const get = handlers.GET;
+  const out: Record<HttpMethod, WebHandler> = {
+    GET: get ?? refuse,
+    HEAD: get
+      ? async (req, ctx) => {
+          const res = await get(req, ctx);
+          return new Response(null, { status: res.status, headers: res.headers });
+        }
+      : refuse,
+    POST: handlers.POST ?? refuse,
+    PUT: handlers.PUT ?? refuse,
+    PATCH: handlers.PATCH ?? refuse,
+    DELETE: handlers.DELETE ?? refuse,
+    OPTIONS: async (req) => new Response(null, { status: 204, headers: { Allow: allow, "X-Request-Id": requestIdFrom(req.headers) } }),
+  };
+  allowOf.set(out, { allow, format });
+  return out;
+}
+
+/** 405 for a method outside the seven (TRACE, PROPFIND...) on a path built with `endpoint()` or `webEndpoint()`. */
+export function methodNotAllowed(handlers: Record<HttpMethod, WebHandler>, req: Request): Response {
+  const known = allowOf.get(handlers);
+  return methodNotAllowedResponse(req, known?.allow ?? "OPTIONS", known?.format);
+}
+
+function methodNotAllowedResponse(req: Request, allow: string, format?: ErrorFormat): Response {
+  const requestId = requestIdFrom(req.headers);
+  const error = new AppError("method_not_allowed", `Method ${req.method} is not allowed here; use ${allow}`, undefined, { Allow: allow });
+  const res = errorResponse(error, requestId, getLogger().child({ requestId }), format);
+  res.headers.set("X-Request-Id", requestId);
+  return res;
 }
 
 /** A JSON answer; its body stays a string until someone reads it (server/web/buffered-response.ts). */
@@ -244,9 +254,7 @@ export function errorResponse(err: unknown, requestId: string, log: Logger, form
     appError = new DatabaseUnavailable();
   } else {
     log.error({ err }, "unhandled error");
-    appError = new AppError("internal_error", `Internal error. Quote request id ${requestId} when reporting it.`, {
-      request_id: requestId,
-    });
+    appError = unexpectedError(requestId);
   }
   return json(errorBody(format, appError, requestId), {
     status: appError.status,
@@ -261,9 +269,12 @@ function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string
 }
 
 /** Query string as an object; a key given more than once becomes an array. */
-function queryObject(url: URL): Record<string, string | string[]> {
+function queryObject(url: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of url.searchParams) {
+  const at = url.indexOf("?");
+  if (at < 0) return out;
+  // URLSearchParams decodes a malformed %-escape as itself rather than throwing.
+  for (const [k, v] of new URLSearchParams(url.slice(at + 1).split("#")[0])) {
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
@@ -277,12 +288,12 @@ async function readJson(req: Request, limit: number): Promise<unknown> {
     throw new AppError("unsupported_media_type", `Send the body as JSON (Content-Type: application/json), not ${type.split(";")[0]}`);
   }
   const declared = Number(req.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (Number.isFinite(declared) && declared > limit) throw payloadTooLarge(limit);
   let bytes: Buffer | null;
   try {
     bytes = await readBodyWithin(req, limit);
   } catch (err) {
-    if (err instanceof BodyTooLarge) throw tooLarge(limit);
+    if (err instanceof BodyTooLarge) throw payloadTooLarge(limit);
     throw err;
   }
   const text = bytes ? bytes.toString("utf8") : "";
@@ -292,8 +303,4 @@ async function readJson(req: Request, limit: number): Promise<unknown> {
   } catch (e) {
     throw new AppError("invalid_request", `The request body is not valid JSON: ${(e as Error).message}`);
   }
-}
-
-function tooLarge(limit: number): AppError {
-  return new AppError("payload_too_large", `The request body is larger than the limit of ${limit} bytes`, { limit_bytes: limit });
 }

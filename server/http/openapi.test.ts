@@ -57,6 +57,16 @@ describe("the OpenAPI document", () => {
     const params = Object.fromEntries([...p.matchAll(/\{(\w+)\}/g)].map((m) => [m[1]!, "x"]));
     let documented = 0;
     for (const method of exported) {
+      if (method === "OPTIONS") {
+        // Answered by the endpoint itself: 204 with Allow naming what is documented (and HEAD with GET).
+        const handler = mod[method] as (req: Request, ctx: unknown) => Promise<Response>;
+        const res = await handler(new Request(`http://localhost${p}`, { method }), { params: Promise.resolve(params) });
+        expect(res.status, `OPTIONS ${p}`).toBe(204);
+        const expected = [...new Set([...Object.keys(doc.paths[p] ?? {}).map((m) => m.toUpperCase()), "HEAD", "OPTIONS"])];
+        const allow = res.headers.get("allow")?.split(", ") ?? [];
+        expect(allow.sort(), `Allow of ${p}`).toEqual(expected.filter((m) => m !== "HEAD" || allow.includes("GET")).sort());
+        continue;
+      }
       if (operation(p, method)) {
         documented++;
         continue;

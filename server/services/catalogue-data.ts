@@ -3,6 +3,7 @@ import "server-only";
 // The file is imported rather than read from disk so that every host (tsx, Next's bundles, tests)
 // carries the same copy without depending on the working directory.
 import { z } from "zod";
+import { safeString } from "../validation.ts";
 import catalogueJson from "../../prisma/catalogue/models.json" with { type: "json" };
 import { parsePriceMicros } from "./pricing.ts";
 
@@ -45,7 +46,7 @@ export const priceSchema = z.union([z.number(), z.string()]).transform((value, c
 export const catalogueEntrySchema = z
   .object({
     id: modelIdSchema,
-    name: z.string().min(1).max(200),
+    name: safeString.min(1).max(200),
     provider: providerIdSchema,
     type: z.enum(MODEL_TYPES),
     contextWindow: z.number().int().positive(),

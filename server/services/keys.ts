@@ -6,6 +6,7 @@ import "server-only";
 // last-used time is written in batches, not once per request.
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
+import { boundedDate, safeString } from "../validation.ts";
 import { getDatabase, getDb } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import { onShutdown } from "../lifecycle.ts";
@@ -252,14 +253,14 @@ function toView(row: ViewRow): ApiKeyView {
 }
 
 export const createKeyInput = z.object({
-  name: z.string().trim().min(1, { error: "a name (1 to 100 characters)" }).max(100, { error: "at most 100 characters" }),
+  name: safeString.trim().min(1, { error: "a name (1 to 100 characters)" }).max(100, { error: "at most 100 characters" }),
   tier: z.enum(TIERS as [Tier, ...Tier[]], { error: `one of ${TIERS.join(", ")}` }).optional(),
   scopes: z.array(z.enum(SCOPES, { error: `each one of ${SCOPES.join(", ")}` })).max(SCOPES.length).optional(),
   isAdmin: z.boolean().optional(),
   /** Owner by email (admins only); default: the caller's own user. */
-  userEmail: z.string().optional(),
+  userEmail: safeString.optional(),
   monthlyBudgetUsd: usdSchema.nullable().optional(),
-  expiresAt: z.coerce.date().optional(),
+  expiresAt: boundedDate.optional(),
   /** Answer this key's generations from the response cache (temperature 0) unless a request says otherwise. */
   cacheResponses: z.boolean().optional(),
 });

@@ -6,6 +6,7 @@ import "server-only";
 import { errors, jwtVerify } from "jose";
 import { loadEnv } from "../env.ts";
 import { AppError } from "../errors.ts";
+import { textProblem } from "../validation.ts";
 import { TIERS, type Tier } from "./identity.ts";
 
 export const JWT_CLOCK_TOLERANCE_SECONDS = 30;
@@ -45,6 +46,9 @@ export async function verifyPlatformJwt(token: string): Promise<PlatformClaims> 
   if (typeof subject !== "string" || subject.length === 0 || subject.length > 255) {
     throw new AppError("unauthorized", "Invalid JWT: `sub` must be a non-empty string of at most 255 characters");
   }
+  // The subject is looked up (and stored) as a user's external id.
+  const problem = textProblem(subject);
+  if (problem) throw new AppError("unauthorized", `Invalid JWT: \`sub\` ${problem}`);
   const tierClaim = payload[TIER_CLAIM];
   const tier = typeof tierClaim === "string" && (TIERS as readonly string[]).includes(tierClaim) ? (tierClaim as Tier) : undefined;
   return { subject, tier };

@@ -1,5 +1,7 @@
 // Rate limits per endpoint and per tier, in process and in Redis (TEST_REDIS_URL).
+import { createRequire } from "node:module";
 import net from "node:net";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseEnv, resetEnvForTests } from "../env.ts";
@@ -112,6 +114,32 @@ function limitBehaviour(setup: () => Record<string, string | undefined>) {
     expect(Number((refused as { error: AppError }).error.headers!["Retry-After"])).toBeGreaterThan(60);
   });
 
+  it("a request one limit refuses uses up none of the others: an endpoint's 429s leave the tier's hour alone", async () => {
+    const who = caller("standard");
+    const results = [];
+    for (let i = 0; i < 15; i++) results.push(await outcome(who, "generate"));
+    expect(results.filter((r) => r.allowed)).toHaveLength(10);
+    // 10 served so far: the tier (100 an hour) has 89 left after this one, not 84.
+    const next = await outcome(who, "whoami");
+    expect(next.allowed && next.state).toMatchObject({ name: "tier:standard", limit: 100, remaining: 89 });
+  });
+
+  it("a dashboard session counts against the endpoint limits only, not a tier's hourly quota", async () => {
+    const key = caller("standard");
+    const session: AuthenticatedIdentity = { kind: "session", apiKeyId: null, userId: `user-${randomBytes(4).toString("hex")}`, email: null, role: "user", tier: "standard", scopes: [] };
+    // 120 calls over two endpoints (100 a minute each): past the standard tier's 100 an hour.
+    const keyResults = [];
+    const sessionResults = [];
+    for (let i = 0; i < 120; i++) {
+      keyResults.push(await outcome(key, i % 2 ? "usage.stats" : "auth.me"));
+      sessionResults.push(await outcome(session, i % 2 ? "usage.stats" : "auth.me"));
+    }
+    expect(keyResults.filter((r) => r.allowed)).toHaveLength(100);
+    expect(sessionResults.every((r) => r.allowed)).toBe(true);
+    const last = sessionResults.at(-1)!;
+    expect(last.allowed && last.state).toMatchObject({ name: "usage.stats", limit: 100, remaining: 40 });
+  });
+
   it("reports the limit closest to running out", async () => {
     const who = caller("standard");
     const r = await outcome(who, "generate");
@@ -127,6 +155,29 @@ function limitBehaviour(setup: () => Record<string, string | undefined>) {
 
 describe("in process", () => {
   limitBehaviour(() => ({}));
+
+  it("a refusal from a limiter made by another copy of the library is a 429 too (the lean host's and Next's bundle share the limiters)", async () => {
+    configure({ RATE_LIMITS: '{"generate":"1/minute"}' });
+    // A second copy of rate-limiter-flexible, as Next's server bundle holds beside the host's.
+    const require = createRequire(import.meta.url);
+    const cached = Object.keys(require.cache).filter((k) => k.includes(`${path.sep}rate-limiter-flexible${path.sep}`));
+    const saved = cached.map((k) => [k, require.cache[k]] as const);
+    for (const k of cached) delete require.cache[k];
+    let other: typeof import("rate-limiter-flexible");
+    try {
+      other = require("rate-limiter-flexible") as typeof import("rate-limiter-flexible");
+    } finally {
+      for (const [k, m] of saved) require.cache[k] = m;
+    }
+    expect(other.RateLimiterRes).not.toBe((await import("rate-limiter-flexible")).RateLimiterRes);
+    const registry = (globalThis as unknown as { __modelServiceRateLimiters: { byConfig: Map<string, unknown> } }).__modelServiceRateLimiters;
+    registry.byConfig.set("generate|1|60", { local: new other.RateLimiterMemory({ points: 1, duration: 60, keyPrefix: "other-copy" }) });
+    const who = caller();
+    expect((await outcome(who, "generate")).allowed).toBe(true);
+    const refused = await outcome(who, "generate");
+    expect(refused.allowed).toBe(false);
+    expect((refused as { error: AppError }).error).toMatchObject({ code: "rate_limited", status: 429 });
+  });
 });
 
 const redisUrl = process.env.TEST_REDIS_URL;

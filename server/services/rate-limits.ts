@@ -1,8 +1,8 @@
 import "server-only";
 // Rate limits: one per endpoint (generate 10/minute, generate-embeddings 20/minute, vector-search
 // 100/minute, RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds for every other endpoint) and one
-// per tier (basic 10/hour, standard 100/hour, premium 1000/hour), both counted per caller (API key,
-// or user for sessions and JWTs). RATE_LIMITS overrides any of them without code.
+// per tier (basic 10/hour, standard 100/hour, premium 1000/hour; API keys and JWTs), both counted
+// per caller (API key, or user for sessions and JWTs). RATE_LIMITS overrides any of them without code.
 //
 // The counters live in this process, or in Redis when REDIS_URL is set so that every instance
 // shares one budget. Both counters of a request are sent to Redis in the same tick over a client
@@ -113,36 +113,68 @@ function subjectOf(identity: AuthenticatedIdentity): string {
 
 export type Consumed = { res: RateLimiterRes; allowed: boolean };
 
+/**
+ * A limiter's refusal (its RateLimiterRes). Checked by shape, not instanceof: the limiters are
+ * shared process-wide, and the lean host's copy of rate-limiter-flexible and the one bundled into
+ * Next's server code have different classes, so a refusal from a limiter the other copy made
+ * looked like an unexpected error (a 500 on a dashboard page once its caller was over a limit).
+ */
+function isRefusal(e: unknown): e is RateLimiterRes {
+  return e instanceof RateLimiterRes || (typeof e === "object" && e !== null && !(e instanceof Error) && "msBeforeNext" in e && "remainingPoints" in e);
+}
+
 /** A limiter's answer: a refusal (a RateLimiterRes rejection) is an answer too, not a failure. */
 function consumed(p: Promise<RateLimiterRes>): Promise<Consumed> {
   return p.then(
     (res) => ({ res, allowed: true }),
     (e: unknown) => {
-      if (e instanceof RateLimiterRes) return { res: e, allowed: false };
+      if (isRefusal(e)) return { res: e, allowed: false };
       throw e;
     },
   );
 }
 
+type Store = "shared" | "local";
+
 /** Counts in Redis while it is usable (one round trip, under the command deadline), else in this process. */
-async function consumeOne(limiter: Limiter, subject: string): Promise<Consumed> {
+async function consumeOne(limiter: Limiter, subject: string): Promise<Consumed & { store: Store }> {
   const shared = limiter.shared;
   if (shared) {
     await redisConnected();
     if (redisUsable()) {
       try {
-        return await redisCommand(() => consumed(shared.consume(subject, 1)));
+        return { ...(await redisCommand(() => consumed(shared.consume(subject, 1)))), store: "shared" };
       } catch (e) {
         if (!(e instanceof RedisUnavailable)) throw e;
       }
     }
   }
-  return consumed(limiter.local.consume(subject, 1));
+  return { ...(await consumed(limiter.local.consume(subject, 1))), store: "local" };
 }
 
-async function consume(name: string, spec: RateLimitSpec, subject: string): Promise<RateLimitState | undefined> {
+/** Gives a point back to the counters that took it (Redis unusable by then: this process's). */
+async function rewardOne(limiter: Limiter, subject: string, store: Store): Promise<void> {
+  const shared = limiter.shared;
+  if (store === "shared" && shared && redisUsable()) {
+    try {
+      await redisCommand(() => shared.reward(subject, 1));
+      return;
+    } catch (e) {
+      if (!(e instanceof RedisUnavailable)) throw e;
+    }
+  }
+  await limiter.local.reward(subject, 1);
+}
+
+type Counted = RateLimitState & {
+  /** Gives the point back (the request was refused by another limit). */
+  refund: () => Promise<void>;
+};
+
+async function consume(name: string, spec: RateLimitSpec, subject: string): Promise<Counted | undefined> {
   if (!spec) return undefined;
-  const { res, allowed } = await consumeOne(limiterFor(name, spec), subject);
+  const limiter = limiterFor(name, spec);
+  const { res, allowed, store } = await consumeOne(limiter, subject);
   const msBeforeNext = Math.max(0, res.msBeforeNext);
   return {
     name,
@@ -152,6 +184,8 @@ async function consume(name: string, spec: RateLimitSpec, subject: string): Prom
     resetAt: Math.ceil((Date.now() + msBeforeNext) / 1000),
     retryAfter: allowed ? 0 : Math.max(1, Math.ceil(msBeforeNext / 1000)),
     allowed,
+    // A refund that fails (Redis just went away) costs the caller one point at most: never the request.
+    refund: () => rewardOne(limiter, subject, store).catch(() => {}),
   };
 }
 
@@ -162,12 +196,17 @@ async function consume(name: string, spec: RateLimitSpec, subject: string): Prom
  */
 export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: string): Promise<RateLimitState | undefined> {
   const subject = subjectOf(identity);
-  const states = (
-    await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject)])
-  ).filter((s): s is RateLimitState => s !== undefined);
+  // Tiers are what API keys and platform JWTs carry. A person signed in to the dashboard (whose
+  // every tRPC call is limited) counts against the endpoint limits only: a tier's hundred requests
+  // an hour would be a few minutes of browsing.
+  const tier = identity.kind === "session" ? undefined : consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject);
+  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier])).filter((s): s is Counted => s !== undefined);
   if (states.length === 0) return undefined;
   const refused = states.filter((s) => !s.allowed).sort((a, b) => b.retryAfter - a.retryAfter)[0];
   if (refused) {
+    // A refused request is not served, so it uses up none of the limits that let it through (an
+    // endpoint's 429s would otherwise eat the tier's hourly quota).
+    await Promise.all(states.filter((s) => s.allowed).map((s) => s.refund()));
     recordRateLimitRejection(refused.name);
     const what = refused.name.startsWith("tier:") ? `your ${refused.name.slice(5)} tier's limit` : `the limit of the ${refused.name} endpoint`;
     throw new AppError(
@@ -178,7 +217,8 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: 
     );
   }
   // Report the limit closest to running out.
-  return states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0];
+  const { refund: _, ...closest } = states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0]!;
+  return closest;
 }
 
 /** A named limit's counter, for callers that count and give back points themselves (the sign-in limits). */
@@ -201,18 +241,8 @@ export async function namedLimiter(name: string): Promise<{ limiter: PointCounte
     spec,
     limiter: {
       consume: (key) => consumeOne(limiter, key),
-      reward: async (key) => {
-        const shared = limiter.shared;
-        if (shared && redisUsable()) {
-          try {
-            await redisCommand(() => shared.reward(key, 1));
-            return;
-          } catch (e) {
-            if (!(e instanceof RedisUnavailable)) throw e;
-          }
-        }
-        await limiter.local.reward(key, 1);
-      },
+      // Where the point was counted is not tracked here: Redis while it is usable, as it was counted.
+      reward: (key) => rewardOne(limiter, key, "shared"),
     },
   };
 }

@@ -3,6 +3,7 @@ import "server-only";
 // events, and it never scans them: pages follow the index on (created_at DESC, id DESC) (or the
 // user's / key's own index) from a cursor, so page 1,000 costs what page 1 does.
 import { z } from "zod";
+import { parseInstant, safeString, textProblem } from "../validation.ts";
 import { getDatabase } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import type { AuthenticatedIdentity } from "./auth.ts";
@@ -13,7 +14,7 @@ import { resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
 export const recentQuerySchema = statsQuerySchema.omit({ compare: true }).extend({
   limit: z.number().int().min(1).max(200).optional(),
   /** From the previous page's `nextCursor`. */
-  cursor: z.string().max(300).optional(),
+  cursor: safeString.max(300).optional(),
 });
 export type RecentQuery = z.infer<typeof recentQuerySchema>;
 
@@ -48,12 +49,14 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(`${c.at}|${c.id}`, "utf8").toString("base64url");
 }
 
+/** A cursor as encodeCursor wrote it: an ISO instant (not whatever Date.parse reads) and an id PostgreSQL can compare. */
 function decodeCursor(text: string): Cursor {
   const raw = Buffer.from(text, "base64url").toString("utf8");
   const bar = raw.indexOf("|");
-  const at = raw.slice(0, bar);
-  if (bar < 0 || Number.isNaN(Date.parse(at))) throw new AppError("invalid_request", "cursor: not a cursor from a previous page", { field: "cursor" });
-  return { at, id: raw.slice(bar + 1) };
+  const at = bar < 0 ? undefined : parseInstant(raw.slice(0, bar));
+  const id = raw.slice(bar + 1);
+  if (!at || !id || textProblem(id)) throw new AppError("invalid_request", "cursor: not a cursor from a previous page", { field: "cursor" });
+  return { at: at.toISOString(), id };
 }
 
 type EventRow = {

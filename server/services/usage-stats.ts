@@ -14,6 +14,7 @@ import "server-only";
 // A caller sees their own usage (their user's, or their key's when the key has no user); an
 // admin sees anyone's, filtered or not.
 import { z } from "zod";
+import { calendarDate, safeString } from "../validation.ts";
 import { getDatabase } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import { ownershipOf, type AuthenticatedIdentity } from "./auth.ts";
@@ -28,26 +29,22 @@ import type { UsageKind } from "./usage-rollups.ts";
 export const MAX_RANGE_DAYS = 731;
 export const USAGE_STATUSES = ["success", "error", "cached"] as const;
 
-export const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, { error: "use a date as YYYY-MM-DD" })
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), {
-    error: "not a calendar date",
-  });
+/** A calendar day, YYYY-MM-DD, from 1970 on (server/validation.ts). */
+export const isoDate = calendarDate;
 
 /** What to count. Dates are calendar days in `tz`, both included; by default the last 30 days. */
 export const statsQuerySchema = z.object({
   start: isoDate.optional(),
   end: isoDate.optional(),
   /** IANA time zone for day boundaries; UTC by default. */
-  tz: z.string().max(64).optional(),
+  tz: safeString.max(64).optional(),
   /** llm: text generation; embedding: embeddings (whichever endpoint paid for them: vector documents and text searches too). */
   kind: z.enum(["all", "llm", "embedding"]).optional(),
-  userId: z.string().min(1).max(200).optional(),
-  apiKeyId: z.string().min(1).max(200).optional(),
-  model: z.string().min(1).max(200).optional(),
-  provider: z.string().min(1).max(100).optional(),
-  endpoint: z.string().min(1).max(200).optional(),
+  userId: safeString.min(1).max(200).optional(),
+  apiKeyId: safeString.min(1).max(200).optional(),
+  model: safeString.min(1).max(200).optional(),
+  provider: safeString.min(1).max(100).optional(),
+  endpoint: safeString.min(1).max(200).optional(),
   status: z.enum(USAGE_STATUSES).optional(),
   /** Also compute the totals of the equally long range just before. */
   compare: z.boolean().optional(),

@@ -14,6 +14,7 @@
 // compares numbers (gt, gte, lt, lte), all bounds against the same element. A missing key matches
 // nothing, so `must_not` on it holds.
 import { z } from "zod";
+import { inputProblem, safeString } from "../validation.ts";
 
 export type MatchValue = string | number | boolean;
 export type Range = { gt?: number; gte?: number; lt?: number; lte?: number };
@@ -31,17 +32,16 @@ export const MAX_MATCH_ANY = 1_000;
 
 const KEY_PATTERN = /^[^.[\]]+(\[\])?(\.[^.[\]]+(\[\])?)*$/;
 
-const keySchema = z
-  .string({ error: "a payload key such as `city` or `address.city`" })
+const keySchema = safeString
   .min(1, { error: "a payload key such as `city` or `address.city`" })
   .max(256)
   .regex(KEY_PATTERN, { error: "a payload key such as `city` or `address.city`" });
 
 const matchSchema = z.union(
   [
-    z.strictObject({ value: z.union([z.string(), z.number().int(), z.boolean()]) }),
+    z.strictObject({ value: z.union([safeString, z.number().int(), z.boolean()]) }),
     z.strictObject({
-      any: z.union([z.array(z.string()).min(1).max(MAX_MATCH_ANY), z.array(z.number().int()).min(1).max(MAX_MATCH_ANY)]),
+      any: z.union([z.array(safeString).min(1).max(MAX_MATCH_ANY), z.array(z.number().int()).min(1).max(MAX_MATCH_ANY)]),
     }),
   ],
   { error: "either {value: string | integer | boolean} or {any: [strings] | [integers]}" },
@@ -79,8 +79,23 @@ const filterSchema: z.ZodType<Filter> = z.lazy(() =>
   z.strictObject({ must: conditionList, should: conditionList, must_not: conditionList }),
 );
 
+/**
+ * JSON nesting a filter of MAX_FILTER_DEPTH needs, with room to spare so that a filter a little
+ * too deep still gets the message below; anything deeper is refused before the recursive schema
+ * (and then measure()) walks it, so no filter can overflow the stack.
+ */
+const MAX_FILTER_JSON_DEPTH = 4 * MAX_FILTER_DEPTH;
+
 /** The payload filter as given by callers (REST and tRPC), with depth and size limits. */
-export const payloadFilterSchema = filterSchema.superRefine((filter, ctx) => {
+export const payloadFilterSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    const problem = inputProblem(value, MAX_FILTER_JSON_DEPTH);
+    if (problem?.kind === "depth") ctx.addIssue({ code: "custom", message: `filters nest at most ${MAX_FILTER_DEPTH} deep` });
+    else if (problem) ctx.addIssue({ code: "custom", message: `${problem.field}: ${problem.message}` });
+  })
+  .pipe(filterSchema)
+  .superRefine((filter, ctx) => {
   const { depth, conditions } = measure(filter);
   if (depth > MAX_FILTER_DEPTH) ctx.addIssue({ code: "custom", message: `filters nest at most ${MAX_FILTER_DEPTH} deep` });
   if (conditions > MAX_FILTER_CONDITIONS) ctx.addIssue({ code: "custom", message: `at most ${MAX_FILTER_CONDITIONS} conditions in one filter` });

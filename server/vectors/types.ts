@@ -10,6 +10,7 @@
 //   Euclid  Euclidean distance, lower is better; score_threshold keeps distances strictly below it
 // (Qdrant's `Distance::check_threshold`: `score > threshold` for Cosine/Dot, `score < threshold` for Euclid.)
 import { z } from "zod";
+import { float32, safeString } from "../validation.ts";
 import { AppError } from "../errors.ts";
 import type { Filter } from "./filter.ts";
 
@@ -93,16 +94,17 @@ export const vectorSizeSchema = z
 const ID_EXPECTED = `a non-empty string (up to 256 characters) or an unsigned integer up to ${Number.MAX_SAFE_INTEGER}`;
 export const pointIdSchema = z.union(
   [
-    z.string().min(1).max(256),
+    safeString.min(1).max(256),
     z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   ],
   { error: ID_EXPECTED },
 );
 
-export const vectorSchema = z.array(z.number({ error: "numbers only" }), { error: "an array of numbers" });
+/** Values as float32 holds them (pgvector and Qdrant store float32): larger ones are refused, not made Infinity. */
+export const vectorSchema = z.array(float32, { error: "an array of numbers" });
 
 export const payloadSchema = z
-  .record(z.string(), z.unknown(), { error: "a JSON object" })
+  .record(safeString, z.unknown(), { error: "a JSON object" })
   .refine((p) => !(RESERVED_PAYLOAD_KEY in p), { error: `the payload key ${RESERVED_PAYLOAD_KEY} is reserved` });
 
 export const pointSchema = z.object({

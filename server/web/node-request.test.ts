@@ -27,8 +27,26 @@ describe("NodeRequest (the lean host's Request)", () => {
       reply(res, { method: req.method, url: req.url, auth: req.headers.get("authorization"), multi: req.headers.get("x-multi"), body: req.body });
     const r = await fetch(`${base}/v1/x?a=1&b=2`, { headers: [["authorization", "Bearer k"], ["x-multi", "1"], ["x-multi", "2"]] });
     const seen = await r.json();
-    expect(seen).toEqual({ method: "GET", url: `${base}/v1/x?a=1&b=2`, auth: "Bearer k", multi: "1, 2", body: null });
+    expect(seen).toEqual({ method: "GET", url: "http://localhost/v1/x?a=1&b=2", auth: "Bearer k", multi: "1, 2", body: null });
     expect(new URL(seen.url).searchParams.get("b")).toBe("2");
+  });
+
+  it("builds its url from the request's path alone: the Host header cannot change the path, and a malformed one breaks nothing", async () => {
+    probe = async (req, _raw, res) => reply(res, { path: new URL(req.url).pathname, search: new URL(req.url).search });
+    const send = (host: string, target = "/api/trpc/auth.me") =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+        let data = "";
+        socket.on("data", (c) => (data += c.toString()));
+        // The JSON body (the answer is chunked: the object sits between the chunk framing).
+        socket.on("close", () => resolve(data.slice(data.indexOf("{"), data.lastIndexOf("}") + 1)));
+        socket.on("error", reject);
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      });
+    expect(JSON.parse(await send("x/api/trpc/keys.list?"))).toEqual({ path: "/api/trpc/auth.me", search: "" });
+    expect(JSON.parse(await send("a b{}"))).toEqual({ path: "/api/trpc/auth.me", search: "" });
+    // An absolute-form target counts by its path too.
+    expect(JSON.parse(await send("x", "http://elsewhere/v1/models?q=1"))).toEqual({ path: "/v1/models", search: "?q=1" });
   });
 
   it("reads a JSON body whole through readBodyWithin, and through text() and json()", async () => {

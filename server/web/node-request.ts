@@ -27,8 +27,13 @@ export class NodeRequest {
     return this as unknown as Request;
   }
 
+  /**
+   * The request's path and query on a fixed origin. Never built from the Host header: a Host such
+   * as `x/api/trpc/keys.list?` would otherwise choose the path (which tRPC procedure runs), and a
+   * malformed one made every `new URL(req.url)` throw.
+   */
   get url(): string {
-    this.#url ??= `http://${this.#req.headers.host ?? "localhost"}${this.#req.url ?? "/"}`;
+    this.#url ??= `http://localhost${pathOf(this.#req.url)}`;
     return this.#url;
   }
 
@@ -82,6 +87,18 @@ export class NodeRequest {
 
   async json(): Promise<unknown> {
     return JSON.parse(await this.text());
+  }
+}
+
+/** The path and query of a request target: origin-form as it is, absolute-form (`GET http://h/p`) as its path, anything else `/`. */
+export function pathOf(target: string | undefined): string {
+  if (!target) return "/";
+  if (target.startsWith("/")) return target;
+  try {
+    const u = new URL(target);
+    return `${u.pathname}${u.search}`;
+  } catch {
+    return "/";
   }
 }
 

@@ -114,7 +114,7 @@ describe.each(testDatabases())("OpenAI-compatible errors on $kind", ({ kind }) =
   it("a method the path does not serve is 405 in OpenAI's shape, with Allow", async () => {
     const res = await fetch(`${server.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${server.key}` } });
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("POST");
+    expect(res.headers.get("allow")).toBe("POST, OPTIONS");
     expect(await res.json()).toEqual({ error: { message: expect.any(String), type: "invalid_request_error", param: null, code: "method_not_allowed" } });
   });
 });

@@ -1,4 +1,4 @@
 import { embeddings } from "@/server/http/routes/openai";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = embeddings;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = embeddings;

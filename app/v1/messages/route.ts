@@ -1,4 +1,4 @@
 import { anthropicMessages } from "@/server/http/routes/anthropic";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = anthropicMessages;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = anthropicMessages;

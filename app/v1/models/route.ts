@@ -1,4 +1,4 @@
 import { openaiModels } from "@/server/http/routes/openai";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = openaiModels;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = openaiModels;

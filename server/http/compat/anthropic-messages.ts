@@ -5,6 +5,7 @@ import "server-only";
 // and tool messages), and the answer as a Message or as Anthropic's SSE event sequence.
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { AppError } from "../../errors.ts";
 import type { ChatMessage, ContentPart, FinishReason, ToolChoice } from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../services/generation.ts";
@@ -14,19 +15,19 @@ import type { Frame, StreamEncoder } from "../event-stream.ts";
 // ---------------------------------------------------------------------------------------------
 // The request
 
-const textBlock = z.object({ type: z.literal("text"), text: z.string() });
+const textBlock = z.object({ type: z.literal("text"), text: safeString });
 const imageBlock = z.object({
   type: z.literal("image"),
   source: z.discriminatedUnion("type", [
-    z.object({ type: z.literal("base64"), media_type: z.enum(["image/jpeg", "image/png", "image/gif", "image/webp"]), data: z.string().min(1) }),
-    z.object({ type: z.literal("url"), url: z.string().min(1) }),
+    z.object({ type: z.literal("base64"), media_type: z.enum(["image/jpeg", "image/png", "image/gif", "image/webp"]), data: safeString.min(1) }),
+    z.object({ type: z.literal("url"), url: safeString.min(1) }),
   ]),
 });
-const toolUseBlock = z.object({ type: z.literal("tool_use"), id: z.string().min(1), name: z.string().min(1), input: z.record(z.string(), z.unknown()) });
+const toolUseBlock = z.object({ type: z.literal("tool_use"), id: safeString.min(1), name: safeString.min(1), input: z.record(safeString, z.unknown()) });
 const toolResultBlock = z.object({
   type: z.literal("tool_result"),
-  tool_use_id: z.string().min(1),
-  content: z.union([z.string(), z.array(textBlock, { error: "tool_result content must be text" })]).optional(),
+  tool_use_id: safeString.min(1),
+  content: z.union([safeString, z.array(textBlock, { error: "tool_result content must be text" })]).optional(),
   is_error: z.boolean().optional(),
 });
 // Thinking blocks that a client sends back are accepted and dropped: no other provider reads them.
@@ -39,38 +40,38 @@ const contentBlock = z.discriminatedUnion("type", [textBlock, imageBlock, toolUs
 
 const message = z.object({
   role: z.enum(["user", "assistant"], { error: "role must be user or assistant (the system prompt goes in `system`)" }),
-  content: z.union([z.string(), z.array(contentBlock)]),
+  content: z.union([safeString, z.array(contentBlock)]),
 });
 
 const tool = z.object({
-  name: z.string().regex(/^[a-zA-Z0-9_-]{1,128}$/, { error: "a tool name is 1 to 128 letters, digits, _ or -" }),
-  description: z.string().optional(),
-  input_schema: z.record(z.string(), z.unknown()),
+  name: safeString.regex(/^[a-zA-Z0-9_-]{1,128}$/, { error: "a tool name is 1 to 128 letters, digits, _ or -" }),
+  description: safeString.optional(),
+  input_schema: z.record(safeString, z.unknown()),
   type: z.literal("custom", { error: "only custom tools (with input_schema) are supported" }).nullish(),
 });
 
 const toolChoice = z.discriminatedUnion("type", [
   z.object({ type: z.literal("auto"), disable_parallel_tool_use: z.boolean().optional() }),
   z.object({ type: z.literal("any"), disable_parallel_tool_use: z.boolean().optional() }),
-  z.object({ type: z.literal("tool"), name: z.string().min(1), disable_parallel_tool_use: z.boolean().optional() }),
+  z.object({ type: z.literal("tool"), name: safeString.min(1), disable_parallel_tool_use: z.boolean().optional() }),
   z.object({ type: z.literal("none") }),
 ]);
 
 /** POST /v1/messages. Fields no other provider has (top_k, thinking, service_tier...) are accepted and ignored. */
 export const messagesBody = z
   .object({
-    model: z.string().min(1, { error: "name a model, e.g. claude-sonnet-4-6" }),
+    model: safeString.min(1, { error: "name a model, e.g. claude-sonnet-4-6" }),
     max_tokens: z.number({ error: "max_tokens is required" }).int().positive(),
     messages: z.array(message).min(1, { error: "send at least one message" }),
-    system: z.union([z.string(), z.array(textBlock)]).optional(),
-    stop_sequences: z.array(z.string()).optional(),
+    system: z.union([safeString, z.array(textBlock)]).optional(),
+    stop_sequences: z.array(safeString).optional(),
     temperature: z.number().min(0).max(1).optional(),
     top_p: z.number().min(0).max(1).optional(),
     stream: z.boolean().optional(),
-    metadata: z.object({ user_id: z.string().max(256).nullish() }).optional(),
+    metadata: z.object({ user_id: safeString.max(256).nullish() }).optional(),
     tools: z.array(tool).optional(),
     tool_choice: toolChoice.optional(),
-    output_config: z.object({ format: z.object({ type: z.literal("json_schema"), schema: z.record(z.string(), z.unknown()) }).nullish() }).optional(),
+    output_config: z.object({ format: z.object({ type: z.literal("json_schema"), schema: z.record(safeString, z.unknown()) }).nullish() }).optional(),
   })
   .superRefine((body, ctx) => {
     const choice = body.tool_choice;

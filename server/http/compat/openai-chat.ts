@@ -5,6 +5,7 @@ import "server-only";
 // the provider adapters map messages, tools and finish reasons both ways.
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import type { ChatMessage, ContentPart, FinishReason, ResponseFormat, ToolChoice, ToolDefinition } from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../services/generation.ts";
 import { usdNumber } from "../../services/pricing.ts";
@@ -13,23 +14,23 @@ import type { Frame, StreamEncoder } from "../event-stream.ts";
 // ---------------------------------------------------------------------------------------------
 // The request
 
-const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const textPart = z.object({ type: z.literal("text"), text: safeString });
 const imagePart = z.object({
   type: z.literal("image_url"),
-  image_url: z.object({ url: z.string().min(1), detail: z.enum(["auto", "low", "high"]).nullish() }),
+  image_url: z.object({ url: safeString.min(1), detail: z.enum(["auto", "low", "high"]).nullish() }),
 });
 /** system, developer, assistant and tool content: a string or text parts. */
-const textContent = z.union([z.string(), z.array(textPart)]);
+const textContent = z.union([safeString, z.array(textPart)]);
 const userContent = z.union([
-  z.string(),
+  safeString,
   z.array(z.discriminatedUnion("type", [textPart, imagePart]), { error: "content parts must be text or image_url" }).min(1),
 ]);
 const toolCall = z.object({
-  id: z.string().min(1),
+  id: safeString.min(1),
   type: z.literal("function"),
-  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+  function: z.object({ name: safeString.min(1), arguments: safeString }),
 });
-const name = z.string().max(64).nullish();
+const name = safeString.max(64).nullish();
 
 const message = z.discriminatedUnion(
   "role",
@@ -37,20 +38,20 @@ const message = z.discriminatedUnion(
     z.object({ role: z.literal("system"), content: textContent, name }),
     z.object({ role: z.literal("developer"), content: textContent, name }),
     z.object({ role: z.literal("user"), content: userContent, name }),
-    z.object({ role: z.literal("assistant"), content: textContent.nullish(), tool_calls: z.array(toolCall).nullish(), refusal: z.string().nullish(), name }),
-    z.object({ role: z.literal("tool"), content: textContent, tool_call_id: z.string().min(1) }),
+    z.object({ role: z.literal("assistant"), content: textContent.nullish(), tool_calls: z.array(toolCall).nullish(), refusal: safeString.nullish(), name }),
+    z.object({ role: z.literal("tool"), content: textContent, tool_call_id: safeString.min(1) }),
   ],
   { error: "role must be system, developer, user, assistant or tool" },
 );
 
-const functionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, { error: "a function name is 1 to 64 letters, digits, _ or -" });
+const functionName = safeString.regex(/^[a-zA-Z0-9_-]{1,64}$/, { error: "a function name is 1 to 64 letters, digits, _ or -" });
 
 const tool = z.object({
   type: z.literal("function"),
   function: z.object({
     name: functionName,
-    description: z.string().nullish(),
-    parameters: z.record(z.string(), z.unknown()).nullish(),
+    description: safeString.nullish(),
+    parameters: z.record(safeString, z.unknown()).nullish(),
     strict: z.boolean().nullish(),
   }),
 });
@@ -66,9 +67,9 @@ const responseFormat = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("json_schema"),
     json_schema: z.object({
-      name: z.string().min(1).max(64),
-      description: z.string().nullish(),
-      schema: z.record(z.string(), z.unknown()).nullish(),
+      name: safeString.min(1).max(64),
+      description: safeString.nullish(),
+      schema: z.record(safeString, z.unknown()).nullish(),
       strict: z.boolean().nullish(),
     }),
   }),
@@ -80,17 +81,17 @@ const responseFormat = z.discriminatedUnion("type", [
  */
 export const chatCompletionBody = z
   .object({
-    model: z.string().min(1, { error: "name a model, e.g. gpt-4o-mini" }),
+    model: safeString.min(1, { error: "name a model, e.g. gpt-4o-mini" }),
     messages: z.array(message).min(1, { error: "send at least one message" }),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
     max_tokens: z.number().int().positive().nullish(),
     max_completion_tokens: z.number().int().positive().nullish(),
-    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+    stop: z.union([safeString, z.array(safeString).max(4)]).nullish(),
     n: z.literal(1, { error: "only n=1 is supported" }).nullish(),
     stream: z.boolean().nullish(),
     stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
-    user: z.string().max(256).nullish(),
+    user: safeString.max(256).nullish(),
     tools: z.array(tool).max(128).nullish(),
     tool_choice: toolChoice.nullish(),
     parallel_tool_calls: z.boolean().nullish(),

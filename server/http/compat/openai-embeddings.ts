@@ -3,23 +3,24 @@ import "server-only";
 // strings, `encoding_format` float or base64 (little-endian float32, as OpenAI sends it and its SDK
 // decodes it; the SDK asks for base64 unless told otherwise), and `dimensions`.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import type { EmbedOutcome } from "../../services/embeddings.ts";
 import { usdNumber } from "../../services/pricing.ts";
 
 const tokenArrays = "token arrays are not supported here; send the text itself (a string or a list of strings)";
 
 export const embeddingsBody = z.object({
-  model: z.string().min(1, { error: "name an embedding model, e.g. text-embedding-3-small or local-hash-384" }),
+  model: safeString.min(1, { error: "name an embedding model, e.g. text-embedding-3-small or local-hash-384" }),
   input: z.union(
     [
-      z.string().min(1, { error: "an input text must not be empty" }),
-      z.array(z.string().min(1, { error: "an input text must not be empty" }), { error: tokenArrays }).min(1, { error: "send at least one text" }),
+      safeString.min(1, { error: "an input text must not be empty" }),
+      z.array(safeString.min(1, { error: "an input text must not be empty" }), { error: tokenArrays }).min(1, { error: "send at least one text" }),
     ],
     { error: tokenArrays },
   ),
   encoding_format: z.enum(["float", "base64"], { error: "encoding_format must be float or base64" }).nullish(),
   dimensions: z.number().int().min(1).max(16_000).nullish(),
-  user: z.string().max(256).nullish(),
+  user: safeString.max(256).nullish(),
 });
 
 export type EmbeddingsBody = z.infer<typeof embeddingsBody>;

@@ -2,19 +2,20 @@ import "server-only";
 // POST /v1/llm/generate-embeddings: the original service's embeddings endpoint.
 //   {model, texts, dimensions?, user?} -> {model, embeddings, usage: {prompt_tokens, total_tokens}, cost}
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { generateEmbeddings } from "../../services/embeddings.ts";
 import { usdNumber } from "../../services/pricing.ts";
 import { embeddingCacheFrom } from "../../services/response-cache.ts";
 import { endpoint, route } from "../endpoint.ts";
 
 const body = z.object({
-  model: z.string().min(1, { error: "name an embedding model, e.g. local-hash-384 or text-embedding-3-small" }),
+  model: safeString.min(1, { error: "name an embedding model, e.g. local-hash-384 or text-embedding-3-small" }),
   // One string is taken as a list of one. The count limit (413) is the service's.
-  texts: z.union([z.string().transform((t) => [t]), z.array(z.string()).min(1, { error: "send at least one text" })], {
+  texts: z.union([safeString.transform((t) => [t]), z.array(safeString).min(1, { error: "send at least one text" })], {
     error: "a list of strings",
   }),
   dimensions: z.number().int().min(1).max(16_000).optional(),
-  user: z.string().max(256).optional(),
+  user: safeString.max(256).optional(),
   /** The embedding cache (on by default): false sends every text to the provider. */
   cache: z.boolean({ error: "cache must be true or false" }).optional(),
 });

@@ -1,6 +1,7 @@
 import "server-only";
 // POST /v1/llm/generate: the original service's generation endpoint, plain and streamed.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "../../services/generation.ts";
 import { usdNumber } from "../../services/pricing.ts";
 import { cacheRequestFrom, cacheStatusTracker } from "../../services/response-cache.ts";
@@ -8,18 +9,18 @@ import { endpoint, json, route } from "../endpoint.ts";
 import { eventStreamResponse, type StreamEncoder } from "../event-stream.ts";
 
 export const generateBody = z.object({
-  model: z.string().min(1, { error: "name a model, e.g. gpt-4o-mini" }),
+  model: safeString.min(1, { error: "name a model, e.g. gpt-4o-mini" }),
   messages: z
-    .array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }))
+    .array(z.object({ role: z.enum(["system", "user", "assistant"]), content: safeString }))
     .min(1, { error: "send at least one message" }),
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().optional(),
   top_p: z.number().min(0).max(1).optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
+  stop: z.union([safeString, z.array(safeString).max(4)]).optional(),
   stream: z.boolean().optional(),
-  user: z.string().max(256).optional(),
+  user: safeString.max(256).optional(),
   /** Models to try in order if the requested one fails or is unavailable. */
-  fallbacks: z.array(z.string().min(1)).max(5).optional(),
+  fallbacks: z.array(safeString.min(1)).max(5).optional(),
   /** Deadline for the whole call, retries included. */
   timeout_ms: z.number().int().positive().max(600_000).optional(),
   /** The response cache: true (requests with temperature 0), "force" (any temperature) or false; default: the key's setting. */

@@ -153,7 +153,7 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
   it("answers 405 with Allow for other methods", async () => {
     const res = await models.POST(new Request("http://localhost/v1/llm/models", { method: "POST", headers: { authorization: `Bearer ${userKey}` } }));
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("GET, HEAD");
+    expect(res.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
   });
 
   it("does not reach the database to list models (the catalogue is cached in process)", async () => {

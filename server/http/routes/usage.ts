@@ -3,6 +3,7 @@ import "server-only";
 // (snake_case; costs as JSON numbers of the exact decimal), plus breakdowns, error rate and
 // latency. POST /v1/llm/cost: what a call would cost at a model's current price.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import type { AuthenticatedIdentity } from "../../services/auth.ts";
 import { calculateCost } from "../../services/cost.ts";
 import { usdNumber } from "../../services/pricing.ts";
@@ -15,13 +16,13 @@ export const usageQuery = z.object({
   start_date: isoDate.optional(),
   end_date: isoDate.optional(),
   /** An admin may name any user; anyone else only themselves. */
-  user_id: z.string().min(1).max(200).optional(),
-  api_key_id: z.string().min(1).max(200).optional(),
-  model: z.string().min(1).max(200).optional(),
-  provider: z.string().min(1).max(100).optional(),
+  user_id: safeString.min(1).max(200).optional(),
+  api_key_id: safeString.min(1).max(200).optional(),
+  model: safeString.min(1).max(200).optional(),
+  provider: safeString.min(1).max(100).optional(),
   status: z.enum(USAGE_STATUSES).optional(),
   /** IANA time zone for day boundaries; UTC by default. */
-  tz: z.string().max(64).optional(),
+  tz: safeString.max(64).optional(),
 });
 
 function restRow(r: BreakdownRow) {
@@ -97,7 +98,7 @@ export const embeddingUsage = endpoint({ GET: usageRoute("embedding") });
 const tokens = z.number().int().min(0).max(1_000_000_000);
 
 export const costBody = z.object({
-  model: z.string().min(1, { error: "name a model, e.g. gpt-4o-mini" }).max(200),
+  model: safeString.min(1, { error: "name a model, e.g. gpt-4o-mini" }).max(200),
   input_tokens: tokens,
   output_tokens: tokens,
   cached_tokens: tokens.optional(),

@@ -6,6 +6,7 @@ import "server-only";
 //   POST         /v1/vector/search               nearest points to query_vector, or to query_text embedded with model
 //   POST         /v1/vector/documents            embed texts with model and upsert them (text kept in the payload)
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import type { Embedded } from "../../services/vector-documents.ts";
 import { DEFAULT_DOCUMENT_MODEL, searchByText, upsertDocuments } from "../../services/vector-documents.ts";
 import { usdNumber } from "../../services/pricing.ts";
@@ -47,14 +48,14 @@ const createBody = z.object({
 });
 
 const upsertBody = z.object({
-  collection_name: z.string().min(1),
+  collection_name: safeString.min(1),
   // The count limit (413) is the service's; the body size limit (413) the wrapper's.
   points: z.array(pointSchema, { error: "an array of {id, vector, payload}" }),
 });
 
 const deleteBody = z
   .object({
-    collection_name: z.string().min(1),
+    collection_name: safeString.min(1),
     ids: z.array(pointIdSchema).optional(),
     filter: payloadFilterSchema.optional(),
   })
@@ -64,11 +65,11 @@ export const searchLimitSchema = z.number().int().min(1).max(MAX_SEARCH_LIMIT).d
 
 const searchBody = z
   .object({
-    collection_name: z.string().min(1),
+    collection_name: safeString.min(1),
     query_vector: vectorSchema.optional(),
-    query_text: z.string().min(1).max(100_000).optional(),
+    query_text: safeString.min(1).max(100_000).optional(),
     /** The embedding model for query_text; local-hash-384 by default. */
-    model: z.string().min(1).optional(),
+    model: safeString.min(1).optional(),
     limit: searchLimitSchema,
     score_threshold: z.number().optional(),
     filter: payloadFilterSchema.optional(),
@@ -79,9 +80,9 @@ const searchBody = z
   });
 
 const documentsBody = z.object({
-  collection_name: z.string().min(1),
-  model: z.string().min(1).optional(),
-  documents: z.array(z.object({ id: pointIdSchema, text: z.string().max(100_000), payload: payloadSchema.nullish() }), {
+  collection_name: safeString.min(1),
+  model: safeString.min(1).optional(),
+  documents: z.array(z.object({ id: pointIdSchema, text: safeString.max(100_000), payload: payloadSchema.nullish() }), {
     error: "an array of {id, text, payload}",
   }),
 });

@@ -2,14 +2,15 @@ import "server-only";
 // budgetAlerts.*: the alerts a caller may see (the dashboard's banner), and a key's or user's alert
 // settings (thresholds; a user's webhook, whose signing secret is in the answer once).
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { AppError } from "../../errors.ts";
 import { alertSettingsPatchSchema, getAlertSettings, listBudgetAlerts, updateAlertSettings } from "../../services/budget-alerts.ts";
-import { createTRPCRouter, protectedProcedure } from "../init.ts";
+import { createTRPCRouter, procedure, protectedProcedure } from "../init.ts";
 
 const subjectInput = z.object({
   kind: z.enum(["api_key", "user"]),
   /** A key's id, or a user's; for a user, omit it to mean yourself. */
-  id: z.string().min(1).max(100).optional(),
+  id: safeString.min(1).max(100).optional(),
 });
 
 const settingsOutput = z.object({
@@ -41,8 +42,8 @@ function subjectOf(input: z.infer<typeof subjectInput>, identity: { userId: stri
 }
 
 export const budgetAlertsRouter = createTRPCRouter({
-  /** Newest first; `currentPeriod`: this UTC month's only. */
-  list: protectedProcedure
+  /** Newest first; `currentPeriod`: this UTC month's only. An API key needs `usage:read` to see them. */
+  list: procedure({ access: "user", scope: "usage:read" })
     .input(z.object({ currentPeriod: z.boolean().optional(), limit: z.number().int().min(1).max(500).optional() }).optional())
     .output(z.array(alertOutput))
     .query(({ ctx, input }) => listBudgetAlerts(ctx.identity, { currentPeriodOnly: input?.currentPeriod, limit: input?.limit })),

@@ -1,20 +1,19 @@
 import "server-only";
 // tRPC embeddings.*: the same embeddings service as POST /v1/llm/generate-embeddings.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { generateEmbeddings, MAX_TEXTS_PER_REQUEST } from "../../services/embeddings.ts";
 import { formatUsd } from "../../services/pricing.ts";
-import { createTRPCRouter, protectedProcedure, rateLimit, requireScopeOf } from "../init.ts";
+import { createTRPCRouter, procedure } from "../init.ts";
 
 export const embeddingsRouter = createTRPCRouter({
   /** Embeds texts with a catalogue embedding model; the answer keeps the texts' order. */
-  generate: protectedProcedure
-    .use(requireScopeOf("embeddings"))
-    .use(rateLimit("generate-embeddings"))
+  generate: procedure({ access: "user", scope: "embeddings", rateLimit: "generate-embeddings" })
     .input(
       z.object({
-        model: z.string().min(1),
+        model: safeString.min(1),
         // The count limit is checked by the service (413), like REST.
-        texts: z.array(z.string()).min(1).max(MAX_TEXTS_PER_REQUEST * 2),
+        texts: z.array(safeString).min(1).max(MAX_TEXTS_PER_REQUEST * 2),
         dimensions: z.number().int().min(1).max(16_000).optional(),
         /** The embedding cache (on by default): false sends every text to the provider. */
         cache: z.boolean().optional(),

@@ -1,21 +1,22 @@
 import "server-only";
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { generate, generateStream, type GenerateInput } from "../../services/generation.ts";
 import { cacheRequestFrom } from "../../services/response-cache.ts";
 import { formatUsd } from "../../services/pricing.ts";
-import { createTRPCRouter, protectedProcedure, rateLimit, requireScopeOf } from "../init.ts";
+import { createTRPCRouter, procedure } from "../init.ts";
 
 /** Paid calls: the same scope and rate limit as POST /v1/llm/generate. */
-const generateProcedure = protectedProcedure.use(requireScopeOf("generate")).use(rateLimit("generate"));
+const generateProcedure = procedure({ access: "user", scope: "generate", rateLimit: "generate" });
 
 const generateInput = z.object({
-  model: z.string().min(1),
-  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() })).min(1),
+  model: safeString.min(1),
+  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: safeString })).min(1),
   temperature: z.number().min(0).max(2).optional(),
   maxTokens: z.number().int().positive().optional(),
   topP: z.number().min(0).max(1).optional(),
-  stop: z.array(z.string()).max(4).optional(),
-  fallbacks: z.array(z.string().min(1)).max(5).optional(),
+  stop: z.array(safeString).max(4).optional(),
+  fallbacks: z.array(safeString.min(1)).max(5).optional(),
   /** The response cache: true (temperature 0), "force" (any temperature) or false; default: the key's setting. */
   cache: z.union([z.boolean(), z.literal("force")]).optional(),
   /** Seconds a new cache entry lives (1 to RESPONSE_CACHE_MAX_TTL). */

@@ -3,9 +3,10 @@ import "server-only";
 // A user sees and manages their own keys; an admin all of them. The secret is in the answer to
 // create and rotate only, once.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { createApiKey, createKeyInput, listApiKeys, revokeApiKey, rotateApiKey, setApiKeyResponseCache } from "../../services/keys.ts";
 import { TIERS } from "../../services/auth.ts";
-import { createTRPCRouter, protectedProcedure } from "../init.ts";
+import { createTRPCRouter, procedure, protectedProcedure } from "../init.ts";
 
 const apiKeyOutput = z.object({
   id: z.string(),
@@ -25,11 +26,11 @@ const apiKeyOutput = z.object({
 });
 
 const withSecret = z.object({ key: z.string(), apiKey: apiKeyOutput });
-const byId = z.object({ id: z.string().min(1).max(100) });
+const byId = z.object({ id: safeString.min(1).max(100) });
 
 export const keysRouter = createTRPCRouter({
-  /** Active keys (and revoked ones on request), newest first. */
-  list: protectedProcedure
+  /** Active keys (and revoked ones on request), newest first; an API key needs `usage:read` to see them. */
+  list: procedure({ access: "user", scope: "usage:read" })
     .input(z.object({ includeRevoked: z.boolean().optional() }).optional())
     .output(z.array(apiKeyOutput))
     .query(({ ctx, input }) => listApiKeys(ctx.identity, { includeRevoked: input?.includeRevoked })),

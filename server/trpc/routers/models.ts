@@ -2,6 +2,7 @@ import "server-only";
 // models.*: the catalogue for the dashboard and tRPC clients. Anyone signed in reads it; an admin
 // changes a price (effective from now on), enables or disables a model, sets its fallbacks.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { CAPABILITIES, catalogueEntrySchema, MODEL_TYPES, modelIdSchema, priceSchema, providerIdSchema } from "../../services/catalogue-data.ts";
 import type { AuthenticatedIdentity } from "../../services/auth.ts";
 import {
@@ -56,7 +57,7 @@ export const listModelsInput = z
   .object({
     provider: providerIdSchema.optional(),
     type: z.enum(MODEL_TYPES).optional(),
-    search: z.string().max(200).optional(),
+    search: safeString.max(200).optional(),
     includeDisabled: z.boolean().optional(),
   })
   .optional();
@@ -67,7 +68,7 @@ export const updateModelInput = z.object({
   id: modelIdSchema,
   patch: z
     .object({
-      name: z.string().trim().min(1).max(200).optional(),
+      name: safeString.trim().min(1).max(200).optional(),
       enabled: z.boolean().optional(),
       fallbacks: z.array(modelIdSchema).max(10).optional(),
       aliases: z.array(modelIdSchema).max(20).optional(),

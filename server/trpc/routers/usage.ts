@@ -3,6 +3,7 @@ import "server-only";
 // anyone's), the recent requests page by page, the CSV export, and the cost calculator. Costs are
 // exact decimal strings in USD.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { calculateCost } from "../../services/cost.ts";
 import { percentilesSchema } from "../../services/latency-histogram.ts";
 import { formatUsd } from "../../services/pricing.ts";
@@ -10,7 +11,7 @@ import { savingsQuerySchema, savingsToJson, usageSavings } from "../../services/
 import { exportUsageCsv } from "../../services/usage-csv.ts";
 import { recentQuerySchema, recentRequests } from "../../services/usage-recent.ts";
 import { statsQuerySchema, usageStats, type BreakdownRow, type Measures, type Totals, type UsageStats } from "../../services/usage-stats.ts";
-import { createTRPCRouter, protectedProcedure, requireScopeOf } from "../init.ts";
+import { createTRPCRouter, procedure, protectedProcedure } from "../init.ts";
 
 const measuresOutput = z.object({
   requests: z.number(),
@@ -114,7 +115,7 @@ const recentOutput = z.object({
 const tokenCount = z.number().int().min(0).max(1_000_000_000);
 
 export const calculateCostInput = z.object({
-  model: z.string().min(1).max(200),
+  model: safeString.min(1).max(200),
   inputTokens: tokenCount,
   outputTokens: tokenCount,
   cachedTokens: tokenCount.optional(),
@@ -129,7 +130,7 @@ const calculateCostOutput = z.object({
   per1K: z.object({ input: z.string(), output: z.string(), cachedInput: z.string() }),
 });
 
-const reader = protectedProcedure.use(requireScopeOf("usage:read"));
+const reader = procedure({ access: "user", scope: "usage:read" });
 
 const alternativeOutput = z.object({
   model: z.string(),

@@ -1,6 +1,7 @@
 import "server-only";
 // tRPC vectors.*: the same vector service as /v1/vector/*, in camelCase.
 import { z } from "zod";
+import { safeString } from "../../validation.ts";
 import { formatUsd } from "../../services/pricing.ts";
 import { searchByText, upsertDocuments } from "../../services/vector-documents.ts";
 import { vectorService } from "../../services/vectors.ts";
@@ -16,11 +17,13 @@ import {
   vectorSchema,
   vectorSizeSchema,
 } from "../../vectors/types.ts";
-import { createTRPCRouter, protectedProcedure, rateLimit, requireScopeOf } from "../init.ts";
+import { createTRPCRouter, procedure } from "../init.ts";
 
-const vectorsProcedure = protectedProcedure.use(requireScopeOf("vectors"));
+const vectorsProcedure = procedure({ access: "user", scope: "vectors" });
+/** Searches count against `vector-search`, as POST /v1/vector/search does. */
+const searchProcedure = procedure({ access: "user", scope: "vectors", rateLimit: "vector-search" });
 
-const nameInput = z.object({ name: z.string().min(1).max(256) });
+const nameInput = z.object({ name: safeString.min(1).max(256) });
 
 export const collectionOutput = z.object({
   name: z.string(),
@@ -37,7 +40,7 @@ export const scoredPointOutput = z.object({ id: z.union([z.string(), z.number()]
 const embeddedOutput = { model: z.string(), usage: z.object({ inputTokens: z.number() }), cost: z.string() };
 
 export const searchInput = z.object({
-  name: z.string().min(1),
+  name: safeString.min(1),
   vector: vectorSchema,
   limit: z.number().int().min(1).max(MAX_SEARCH_LIMIT).default(10),
   scoreThreshold: z.number().optional(),
@@ -70,14 +73,14 @@ export const vectorsRouter = createTRPCRouter({
     }),
 
   upsert: vectorsProcedure
-    .input(z.object({ name: z.string().min(1), points: z.array(pointSchema) }))
+    .input(z.object({ name: safeString.min(1), points: z.array(pointSchema) }))
     .output(z.object({ upserted: z.number() }))
     .mutation(({ input, ctx }) => vectorService().upsertPoints(ctx.identity, input.name, input.points)),
 
   deletePoints: vectorsProcedure
     .input(
       z
-        .object({ name: z.string().min(1), ids: z.array(pointIdSchema).optional(), filter: payloadFilterSchema.optional() })
+        .object({ name: safeString.min(1), ids: z.array(pointIdSchema).optional(), filter: payloadFilterSchema.optional() })
         .refine((i) => (i.ids === undefined) !== (i.filter === undefined), { error: "send either ids or filter (one of them)", path: ["ids"] }),
     )
     .output(z.object({ deleted: z.number() }))
@@ -86,20 +89,18 @@ export const vectorsRouter = createTRPCRouter({
     ),
 
   // A mutation although it changes nothing: a query would put the whole vector into the URL.
-  search: vectorsProcedure
-    .use(rateLimit("vector-search"))
+  search: searchProcedure
     .input(searchInput)
     .output(z.array(scoredPointOutput))
     .mutation(({ input, ctx }) => vectorService().search(ctx.identity, input.name, input)),
 
   /** Embeds `text` with `model` (local-hash-384 by default) and returns the nearest points. */
-  searchText: vectorsProcedure
-    .use(rateLimit("vector-search"))
+  searchText: searchProcedure
     .input(
       z.object({
-        name: z.string().min(1),
-        text: z.string().min(1).max(100_000),
-        model: z.string().min(1).optional(),
+        name: safeString.min(1),
+        text: safeString.min(1).max(100_000),
+        model: safeString.min(1).optional(),
         limit: z.number().int().min(1).max(MAX_SEARCH_LIMIT).default(10),
         scoreThreshold: z.number().optional(),
         filter: payloadFilterSchema.optional(),
@@ -115,9 +116,9 @@ export const vectorsRouter = createTRPCRouter({
   upsertDocuments: vectorsProcedure
     .input(
       z.object({
-        name: z.string().min(1),
-        model: z.string().min(1).optional(),
-        documents: z.array(z.object({ id: pointIdSchema, text: z.string().max(100_000), payload: payloadSchema.nullish() })),
+        name: safeString.min(1),
+        model: safeString.min(1).optional(),
+        documents: z.array(z.object({ id: pointIdSchema, text: safeString.max(100_000), payload: payloadSchema.nullish() })),
       }),
     )
     .output(z.object({ upserted: z.number(), ...embeddedOutput }))
@@ -127,7 +128,7 @@ export const vectorsRouter = createTRPCRouter({
     }),
 
   count: vectorsProcedure
-    .input(z.object({ name: z.string().min(1), filter: payloadFilterSchema.optional() }))
+    .input(z.object({ name: safeString.min(1), filter: payloadFilterSchema.optional() }))
     .output(z.number())
     .query(({ input, ctx }) => vectorService().count(ctx.identity, input.name, input.filter)),
 });

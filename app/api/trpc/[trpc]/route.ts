@@ -1,4 +1,4 @@
-import { trpcHandler } from "@/server/trpc/handler";
+import { trpc } from "@/server/http/routes/trpc";
 
 export const dynamic = "force-dynamic";
-export { trpcHandler as GET, trpcHandler as POST };
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = trpc;

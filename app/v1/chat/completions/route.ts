@@ -1,4 +1,4 @@
 import { chatCompletions } from "@/server/http/routes/openai";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = chatCompletions;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = chatCompletions;

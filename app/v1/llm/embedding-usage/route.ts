@@ -1,4 +1,4 @@
 import { embeddingUsage } from "@/server/http/routes/usage";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = embeddingUsage;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = embeddingUsage;

@@ -1,4 +1,4 @@
 import { llmGenerateEmbeddings } from "@/server/http/routes/embeddings";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = llmGenerateEmbeddings;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmGenerateEmbeddings;

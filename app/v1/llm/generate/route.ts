@@ -1,4 +1,4 @@
 import { llmGenerate } from "@/server/http/routes/llm";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = llmGenerate;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmGenerate;

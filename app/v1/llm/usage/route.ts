@@ -1,4 +1,4 @@
 import { llmUsage } from "@/server/http/routes/usage";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = llmUsage;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmUsage;

@@ -1,4 +1,4 @@
 import { vectorDocuments } from "@/server/http/routes/vectors";
 
 export const dynamic = "force-dynamic";
-export const { GET, HEAD, POST, PUT, PATCH, DELETE } = vectorDocuments;
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = vectorDocuments;
