@@ -1,7 +1,8 @@
 // Budget alerts end to end: on the keys page, set your webhook (a local node:http server of this
 // test; its signing secret is shown once) and create a key with a tiny monthly budget; spend it
-// with one call through the API (Anthropic is the emulator); the webhook receives the 50, 80 and
-// 100 % alerts, signed with that secret, and the usage page shows them in its alerts banner.
+// with calls through the API (Anthropic is the emulator) until the budget refuses one (402: each
+// call reserves its largest cost first); the webhook receives the 50, 80 and 100 % alerts, signed
+// with that secret, and the usage page shows them in its alerts banner.
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -39,18 +40,25 @@ test("a key's budget alerts reach the webhook signed and show on the dashboard",
 
     const create = page.getByRole("form", { name: "Create an API key" });
     await create.getByLabel("Name").fill(name);
-    await create.getByLabel("Monthly budget (USD, optional)").fill("0.000001");
+    await create.getByLabel("Monthly budget (USD, optional)").fill("0.00004");
     await create.getByRole("button", { name: "Create key" }).click();
     const key = (await page.getByTestId("new-key").locator("code").textContent())!.trim();
     expect(key).toMatch(/^ms_/);
 
-    // One call costs far more than $0.000001: past 50, 80 and 100 % at once.
+    // A call reserves about $0.00003 (its prompt and 20 output tokens at claude-3-haiku's prices)
+    // and costs about $0.0000085: two fit in $0.00004, then the budget refuses the next.
     const api = await playwright.request.newContext({ baseURL: testInfo.project.use.baseURL, storageState: { cookies: [], origins: [] } });
-    const response = await api.post("/v1/llm/generate", {
-      headers: { authorization: `Bearer ${key}` },
-      data: { model: "claude-3-haiku", messages: [{ role: "user", content: "spend the budget please" }] },
-    });
-    expect(response.status(), await response.text()).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10 && !statuses.includes(402); i++) {
+      const response = await api.post("/v1/llm/generate", {
+        headers: { authorization: `Bearer ${key}` },
+        data: { model: "claude-3-haiku", max_tokens: 20, messages: [{ role: "user", content: "spend the budget please" }] },
+      });
+      expect([200, 402], await response.text()).toContain(response.status());
+      statuses.push(response.status());
+    }
+    expect(statuses[0]).toBe(200);
+    expect(statuses.at(-1)).toBe(402);
     await api.dispose();
 
     await expect.poll(() => received.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
@@ -63,7 +71,7 @@ test("a key's budget alerts reach the webhook signed and show on the dashboard",
 
     await page.goto("/");
     const banner = page.getByTestId("budget-alerts");
-    await expect(banner).toContainText(`API key “${name}” reached 100% of its $0.000001 monthly budget`);
+    await expect(banner).toContainText(`API key “${name}” reached 100% of its $0.00004 monthly budget`);
     await expect(banner).toContainText(`API key “${name}” reached 50%`);
 
     // Revoke the key, so the specs after this one find the keys page as they left it.
