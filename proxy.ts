@@ -5,7 +5,7 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { safeCallbackUrl } from "@/lib/safe-path";
 
-// Kept in step with server/services/session-token.ts (no server module is imported here).
+// Kept in step with server/access/session-token.ts (no server module is imported here).
 const SESSION_COOKIES = ["authjs.session-token", "__Secure-authjs.session-token"];
 const PUBLIC_PAGES = new Set(["/login", "/setup"]);
 

@@ -6,7 +6,7 @@ import { PageHeader } from "@/components/page-header";
 import { UsageDashboard } from "@/components/usage-dashboard";
 import { NoUsageYet, SignInToSeeUsage } from "@/components/usage-empty";
 import { addDays, defaultRange, statsInput } from "@/components/usage-format";
-import { callerFor } from "@/server/trpc/server-caller";
+import { callerFor } from "@/server/api/server-caller";
 
 export const dynamic = "force-dynamic";
 

@@ -42,11 +42,11 @@ Object.assign(process.env, {
 // 1. In process
 
 const { closeDb, getDatabase, openDatabase } = await import("../server/db/index.ts");
-const { catalogueReady, syncCatalogue } = await import("../server/services/models.ts");
-const { generate } = await import("../server/services/generation.ts");
-const { usageWriter } = await import("../server/services/usage.ts");
-const { flushCacheWrites } = await import("../server/services/cache-store.ts");
-const { hashApiKey } = await import("../server/services/auth.ts");
+const { catalogueReady, syncCatalogue } = await import("../server/features/catalogue/models.ts");
+const { generate } = await import("../server/features/inference/generation.ts");
+const { usageWriter } = await import("../server/features/usage/usage.ts");
+const { flushCacheWrites } = await import("../server/features/inference/cache-store.ts");
+const { hashApiKey } = await import("../server/access/auth.ts");
 await getDatabase();
 await syncCatalogue();
 await catalogueReady();

@@ -28,7 +28,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { openDatabase } from "../server/db/index.ts";
-import { hashApiKey } from "../server/services/auth.ts";
+import { hashApiKey } from "../server/access/auth.ts";
 import { startServerProcess, type ServerProcess } from "../tests/support/server-process.ts";
 import { createScratchPostgres, type ScratchPostgres } from "../tests/support/scratch-postgres.ts";
 import { fmt, load, percentile, type LoadResult } from "./lib.ts";

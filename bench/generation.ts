@@ -11,7 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { openDatabase } from "../server/db/index.ts";
-import { hashApiKey } from "../server/services/auth.ts";
+import { hashApiKey } from "../server/access/auth.ts";
 import { startProviderEmulator } from "../tests/emulators/provider-emulator.ts";
 import { startServerProcess } from "../tests/support/server-process.ts";
 import { fmt, load, type LoadResult } from "./lib.ts";

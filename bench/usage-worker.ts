@@ -19,12 +19,12 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 
 const { getDatabase, closeDb } = await import("../server/db/index.ts");
-const { UsageWriter } = await import("../server/services/usage-writer.ts");
-const { rollupCtes } = await import("../server/services/usage-rollups.ts");
-const { usageStats } = await import("../server/services/usage-stats.ts");
-const { recentRequests } = await import("../server/services/usage-recent.ts");
-const { costOf } = await import("../server/services/pricing.ts");
-const { addDays } = await import("../server/services/time-zones.ts");
+const { UsageWriter } = await import("../server/features/usage/usage-writer.ts");
+const { rollupCtes } = await import("../server/features/usage/usage-rollups.ts");
+const { usageStats } = await import("../server/features/usage/usage-stats.ts");
+const { recentRequests } = await import("../server/features/usage/usage-recent.ts");
+const { costOf } = await import("../server/features/catalogue/pricing.ts");
+const { addDays } = await import("../server/features/usage/time-zones.ts");
 type Identity = Parameters<typeof usageStats>[0];
 
 const db = await getDatabase();

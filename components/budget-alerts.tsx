@@ -4,7 +4,7 @@
 // and its signing secret, shown once). Talks to the `budgetAlerts.*` tRPC procedures.
 import { useState, type FormEvent } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import { CodeBlock } from "./code-block";
 import { trpc } from "./trpc-provider";
 

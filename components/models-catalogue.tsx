@@ -7,7 +7,7 @@
 // `usage.stats`). Talks to the `models.*` tRPC procedures; the first list comes from the server render.
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import { EmptyState } from "./empty-state";
 import styles from "./models-catalogue.module.css";
 import { trpc } from "./trpc-provider";

@@ -4,7 +4,7 @@
 import type { inferRouterOutputs } from "@trpc/server";
 import type { ReactNode } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import styles from "./usage-dashboard.module.css";
 import { compact, count, money, ms, shortDate } from "./usage-format";
 

@@ -6,7 +6,7 @@
 // server render.
 import { useState, type FormEvent } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import { CodeBlock } from "./code-block";
 import { EmptyState, Step } from "./empty-state";
 import { Origin } from "./origin";

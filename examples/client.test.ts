@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/services/auth.ts";
+import { hashApiKey } from "@/server/access/auth.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
 

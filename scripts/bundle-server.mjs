@@ -2,7 +2,7 @@
 // production server, the whole of what the container image runs.
 //
 // Next's standalone output holds server.js, the compiled pages and routes, and the node_modules
-// files they load (traced by Next). Our server entry (server/main.ts: migrations before listening,
+// files they load (traced by Next). Our server entry (server/host/main.ts: migrations before listening,
 // the lean API host, the SIGTERM drain and usage flush) and the CLI (server/cli/main.ts) are
 // TypeScript run by tsx, which is neither traced nor wanted in production. Here esbuild compiles
 // each into one ESM file, our sources inlined and npm packages left as imports:
@@ -26,7 +26,7 @@ const standalone = path.join(root, ".next", "standalone");
 // and not from the partial copies in .next/standalone/node_modules.
 const staging = path.join(root, ".bundle");
 
-// server/main.mjs: server/main.ts behind scripts/standalone-server.ts (Next's configuration from the build).
+// server/main.mjs: server/host/main.ts behind scripts/standalone-server.ts (Next's configuration from the build).
 export const ENTRIES = { "server/main": "scripts/standalone-server.ts", "server/cli": "server/cli/main.ts" };
 
 async function main() {

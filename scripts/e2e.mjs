@@ -66,7 +66,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The server, in its own process group so that it and everything it spawned can be stopped. */
 function startServer(env, { args, cwd } = {}) {
   // Plain node with tsx as a loader, as `npm start` runs it (no tsx CLI relaying signals).
-  const child = spawn(process.execPath, args ?? ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/main.ts"], {
+  const child = spawn(process.execPath, args ?? ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/host/main.ts"], {
     cwd: cwd ?? root,
     env,
     detached: true,

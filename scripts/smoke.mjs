@@ -3,7 +3,7 @@
 // the service starting where Node 20.18+ is all there is. Needs a build (`npm run build`, or the
 // one `npm run test:e2e` made). What it does, on a fresh embedded database in a temporary DATA_DIR
 // with the provider emulator as OpenAI:
-//   `npm start`'s command (node --import tsx ... server/main.ts): /health 200, a dashboard page and
+//   `npm start`'s command (node --import tsx ... server/host/main.ts): /health 200, a dashboard page and
 //   its script; `npm run cli -- keys create` (the CLI, through the running server's database); a
 //   generation with that key, a streamed one, embeddings; SIGTERM while a slow generation is in
 //   flight: it still answers 200, the server exits 0; started again on the same DATA_DIR, usage

@@ -3,7 +3,7 @@ import { headers } from "next/headers";
 import { BudgetAlertSettings, BudgetAlertsBanner } from "@/components/budget-alerts";
 import { KeysManager } from "@/components/keys-manager";
 import { PageHeader } from "@/components/page-header";
-import { callerFor } from "@/server/trpc/server-caller";
+import { callerFor } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "API keys" };
 export const dynamic = "force-dynamic";

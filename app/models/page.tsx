@@ -3,7 +3,7 @@ import { headers } from "next/headers";
 import { TRPCError } from "@trpc/server";
 import { ModelsCatalogue, SignInToSeeCatalogue } from "@/components/models-catalogue";
 import { PageHeader } from "@/components/page-header";
-import { callerFor } from "@/server/trpc/server-caller";
+import { callerFor } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "Models" };
 export const dynamic = "force-dynamic";

@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import { setup } from "@/app/auth-actions";
 import { AuthCard } from "@/components/auth-card";
 import { AuthForm } from "@/components/auth-form";
-import { setupNeeded } from "@/server/http/dashboard-session";
+import { setupNeeded } from "@/server/api/dashboard/dashboard-session";
 
 export const metadata: Metadata = { title: "Set up" };
 export const dynamic = "force-dynamic";

@@ -3,7 +3,7 @@ import { headers } from "next/headers";
 import { TRPCError } from "@trpc/server";
 import { PageHeader } from "@/components/page-header";
 import { SignInToSeeVectors, VectorsManager, VectorsUnavailable } from "@/components/vectors-manager";
-import { callerFor } from "@/server/trpc/server-caller";
+import { callerFor } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "Vectors" };
 export const dynamic = "force-dynamic";

@@ -26,7 +26,7 @@ async function friendly<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    const { AppError } = await import("../errors.ts");
+    const { AppError } = await import("../kernel/errors.ts");
     if (e instanceof AppError && e.status < 500) throw new UsageError(e.message);
     throw e;
   }
@@ -44,7 +44,7 @@ export const securityCommands: Command[] = [
       budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD across all the user's keys" },
     },
     async run(v: Values, io) {
-      const { createUser } = await import("../services/users.ts");
+      const { createUser } = await import("../features/accounts/users.ts");
       const user = await friendly(() =>
         createUser({ email: str(v.email)!, password: str(v.password)!, role: v.admin ? "admin" : "user", monthlyBudgetUsd: budgetOption(v.budget) }),
       );
@@ -56,7 +56,7 @@ export const securityCommands: Command[] = [
     summary: "List dashboard accounts and platform (JWT) users.",
     options: { json: { type: "boolean", description: "Print JSON" } },
     async run(v: Values, io) {
-      const { listUsers } = await import("../services/users.ts");
+      const { listUsers } = await import("../features/accounts/users.ts");
       const users = await listUsers();
       if (v.json) {
         io.out(JSON.stringify(users.map(({ sessions: _sessions, ...u }) => u), null, 2));
@@ -92,7 +92,7 @@ export const securityCommands: Command[] = [
       "end-sessions": { type: "boolean", description: "Sign the account out everywhere (every dashboard session ends)" },
     },
     async run(v: Values, io) {
-      const { endAllSessions, findUserByEmail, updateUser } = await import("../services/users.ts");
+      const { endAllSessions, findUserByEmail, updateUser } = await import("../features/accounts/users.ts");
       const role = str(v.role);
       if (role !== undefined && role !== "admin" && role !== "user") throw new UsageError("--role must be admin or user");
       if (v.disable && v.enable) throw new UsageError("--disable and --enable cannot go together");
@@ -121,8 +121,8 @@ export const securityCommands: Command[] = [
       json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' },
     },
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { createApiKey } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { createApiKey } = await import("../features/accounts/keys.ts");
       const scopes = str(v.scopes)
         ?.split(",")
         .map((s) => s.trim())
@@ -157,8 +157,8 @@ export const securityCommands: Command[] = [
       json: { type: "boolean", description: "Print JSON" },
     },
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { listApiKeys } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { listApiKeys } = await import("../features/accounts/keys.ts");
       const keys = await friendly(() => listApiKeys(CLI_ACTOR, { includeRevoked: Boolean(v.all), userEmail: str(v.user) }));
       if (v.json) {
         io.out(JSON.stringify(keys, null, 2));
@@ -189,8 +189,8 @@ export const securityCommands: Command[] = [
     summary: "Revoke an API key: it stops working on every instance within a second.",
     args: [{ name: "id", description: "The key's id (from `keys list`)" }],
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { revokeApiKey } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { revokeApiKey } = await import("../features/accounts/keys.ts");
       const key = await friendly(() => revokeApiKey(CLI_ACTOR, str(v.id)!));
       io.out(`Revoked key "${key.name}" (${key.prefix}…).`);
     },
@@ -201,8 +201,8 @@ export const securityCommands: Command[] = [
     args: [{ name: "id", description: "The key's id (from `keys list`)" }],
     options: { json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' } },
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { rotateApiKey } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { rotateApiKey } = await import("../features/accounts/keys.ts");
       const { key, apiKey, previousPrefix } = await friendly(() => rotateApiKey(CLI_ACTOR, str(v.id)!));
       if (v.json) {
         io.out(JSON.stringify({ id: apiKey.id, key }));

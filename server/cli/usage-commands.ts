@@ -21,8 +21,8 @@ export const usageCommands: Command[] = [
         if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}`);
         return n;
       };
-      const { seedDemoUsage } = await import("../services/demo-usage.ts");
-      const { AppError } = await import("../errors.ts");
+      const { seedDemoUsage } = await import("../features/system/demo-usage.ts");
+      const { AppError } = await import("../kernel/errors.ts");
       const started = performance.now();
       try {
         const r = await seedDemoUsage({ days: whole("days", 731), perDay: whole("per-day", 100_000), userEmail: typeof v.user === "string" ? v.user : undefined });

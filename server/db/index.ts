@@ -22,9 +22,9 @@ import { PrismaClient } from "./generated/prisma/client.ts";
 import { applyMigrations, MigrationError, pgExecutor, pgliteExecutor, type SqlExecutor } from "./migrate.ts";
 import { acquireOwnerLock, type OwnerLock } from "./owner-lock.ts";
 import { startPgliteServer, type PgliteServer } from "./pglite-server.ts";
-import { loadEnv } from "../env.ts";
-import { AppError } from "../errors.ts";
-import { getLogger, redactSecrets } from "../logger.ts";
+import { loadEnv } from "../kernel/env.ts";
+import { AppError } from "../kernel/errors.ts";
+import { getLogger, redactSecrets } from "../kernel/logger.ts";
 
 export type DatabaseKind = "pglite" | "postgres";
 

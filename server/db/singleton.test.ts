@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
 import { makeTempDir, removeTempDir } from "@/tests/support/db.ts";
 import * as db from "./index.ts";
 

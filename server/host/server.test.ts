@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { endpoint, HTTP_METHODS, json, route } from "../http/endpoint.ts";
-import { leanRoutes } from "../http/routes/index.ts";
-import { onShutdown } from "../lifecycle.ts";
+import { leanRoutes } from "../api/routes.ts";
+import { onShutdown } from "../kernel/lifecycle.ts";
 import { startServerProcess } from "@/tests/support/server-process.ts";
 import { request as httpRequest } from "node:http";
-import { CLI_ACTOR } from "../services/auth.ts";
-import { createApiKey } from "../services/keys.ts";
-import type { LeanRoute } from "./node-adapter.ts";
+import { CLI_ACTOR } from "../access/auth.ts";
+import { createApiKey } from "../features/accounts/keys.ts";
+import type { LeanRoute } from "../web/handler.ts";
 import { startHost, type RunningHost } from "./server.ts";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-host-"));

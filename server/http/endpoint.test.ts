@@ -2,7 +2,7 @@ import pino from "pino";
 import { Writable } from "node:stream";
 import { beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { endpoint, route } from "./endpoint.ts";
 
 // Capture the process logger's output to check what reaches the log.

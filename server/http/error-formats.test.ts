@@ -2,7 +2,7 @@
 // use of it: same status and headers, the body in the endpoint's format.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { AppError, ERROR_STATUS, fromZodError, type ErrorCode } from "../errors.ts";
+import { AppError, ERROR_STATUS, fromZodError, type ErrorCode } from "../kernel/errors.ts";
 import { z } from "zod";
 import { errorResponse } from "./endpoint.ts";
 import { anthropicErrorBody, openaiErrorBody, sdkRetryHeaders } from "./error-formats.ts";

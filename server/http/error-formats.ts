@@ -4,7 +4,7 @@ import "server-only";
 // and /v1/messages as Anthropic does, {"type": "error", "error": {"type", "message"}}, so that each
 // SDK raises its usual error classes (NotFoundError, AuthenticationError, RateLimitError...). The
 // HTTP status and headers (Retry-After, X-RateLimit-*) stay ours: one AppError code, one status.
-import type { AppError, ErrorCode } from "../errors.ts";
+import type { AppError, ErrorCode } from "../kernel/errors.ts";
 
 export type ErrorFormat = "default" | "openai" | "anthropic";
 

@@ -2,7 +2,7 @@ import "server-only";
 // Turning a provider SDK's failure into a ProviderError: the HTTP status decides the kind and
 // whether a retry may help, Retry-After decides when, and the message is scrubbed of the key.
 // Both SDKs (Stainless-generated) share the shape used here: `status`, `headers`, the parsed body.
-import { redactSecrets } from "../logger.ts";
+import { redactSecrets } from "../kernel/logger.ts";
 import { ProviderError } from "./types.ts";
 
 /** Milliseconds from `retry-after-ms` (OpenAI) or `retry-after` (seconds or an HTTP date). */

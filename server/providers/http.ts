@@ -8,7 +8,7 @@ import "server-only";
 import { Readable } from "node:stream";
 import { Agent, errors as undiciErrors, type Dispatcher } from "undici";
 import { BufferedResponse } from "../web/buffered-response.ts";
-import { onShutdown } from "../lifecycle.ts";
+import { onShutdown } from "../kernel/lifecycle.ts";
 
 /** The `fetch` signature both SDKs accept through their `fetch` option. */
 export type ProviderFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { EnvError, parseEnv, resetEnvForTests } from "../env.ts";
+import { EnvError, parseEnv, resetEnvForTests } from "../kernel/env.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
 import { getProvider, listProviders, providersFromEnv, registerProvider, resetProvidersForTests, unregisterProvider } from "./registry.ts";
 import { ProviderError } from "./types.ts";

@@ -2,7 +2,7 @@ import "server-only";
 // The one list of providers: built from configuration on first use, plus the ones registered at
 // run time (an OpenAI-compatible server an admin adds). Adding a provider kind is one file and
 // one line in `providersFromEnv` (see README.md here).
-import { loadEnv, type Env } from "../env.ts";
+import { loadEnv, type Env } from "../kernel/env.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
 import type { ProviderFetch } from "./http.ts";
 import { createLocalProvider } from "./local.ts";

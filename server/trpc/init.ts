@@ -1,7 +1,7 @@
 import "server-only";
 // tRPC: the context, the procedures and the one place where domain errors (AppError) and zod
 // errors become tRPC errors. Every procedure is made by `procedure(policy)` with the same
-// AccessPolicy as a REST route (server/http/access.ts): access level, scope, rate limit (the REST
+// AccessPolicy as a REST route (server/access/policy.ts): access level, scope, rate limit (the REST
 // twin's name, or the default) and body limit, enforced in the same order, and each one's input
 // walked for depth and unstorable text before zod or anything recursive sees it.
 import { initTRPC, TRPCError } from "@trpc/server";
@@ -10,14 +10,14 @@ import type { Logger } from "pino";
 import superjson from "superjson";
 import { z } from "zod";
 import { DatabaseUnavailable, getDb, isDatabaseUnavailable } from "../db/index.ts";
-import { AppError, type ErrorCode, unexpectedError, zodIssues } from "../errors.ts";
-import { admit, countCall, type AccessPolicy } from "../http/access.ts";
-import { clientAddressFrom } from "../http/client-address.ts";
-import { requestIdFrom } from "../http/request-id.ts";
-import { getLogger } from "../logger.ts";
-import { ANONYMOUS, authenticate, type AuthenticatedIdentity, type Identity } from "../services/auth.ts";
-import { rateLimitHeaders } from "../services/rate-limits.ts";
-import { inputProblem } from "../validation.ts";
+import { AppError, type ErrorCode, unexpectedError, zodIssues } from "../kernel/errors.ts";
+import { admit, countCall, type AccessPolicy } from "../access/policy.ts";
+import { clientAddressFrom } from "../access/client-address.ts";
+import { requestIdFrom } from "../web/request-id.ts";
+import { getLogger } from "../kernel/logger.ts";
+import { ANONYMOUS, authenticate, type AuthenticatedIdentity, type Identity } from "../access/auth.ts";
+import { rateLimitHeaders } from "../access/rate-limits.ts";
+import { inputProblem } from "../kernel/validation.ts";
 
 export type Context = {
   identity: Identity;

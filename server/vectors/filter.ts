@@ -14,7 +14,7 @@
 // compares numbers (gt, gte, lt, lte), all bounds against the same element. A missing key matches
 // nothing, so `must_not` on it holds.
 import { z } from "zod";
-import { inputProblem, safeString } from "../validation.ts";
+import { inputProblem, safeString } from "../kernel/validation.ts";
 
 export type MatchValue = string | number | boolean;
 export type Range = { gt?: number; gte?: number; lt?: number; lte?: number };

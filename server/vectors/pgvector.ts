@@ -18,8 +18,8 @@ import "server-only";
 // cannot be HNSW-indexed with the `vector` type and are always searched exactly.
 import type { Logger } from "pino";
 import type { DatabaseHandle } from "../db/index.ts";
-import { AppError } from "../errors.ts";
-import { getLogger } from "../logger.ts";
+import { AppError } from "../kernel/errors.ts";
+import { getLogger } from "../kernel/logger.ts";
 import { filterToSql, type Filter } from "./filter.ts";
 import {
   alreadyExists,

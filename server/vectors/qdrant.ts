@@ -12,8 +12,8 @@ import "server-only";
 // Scores are Qdrant's own, whose conventions the pgvector store reproduces (see types.ts).
 import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
-import { AppError } from "../errors.ts";
-import { redactSecrets } from "../logger.ts";
+import { AppError } from "../kernel/errors.ts";
+import { redactSecrets } from "../kernel/logger.ts";
 import type { Filter } from "./filter.ts";
 import {
   alreadyExists,

@@ -1,5 +1,5 @@
 // The vector-store interface: what the pgvector and Qdrant implementations both do, with the same
-// meaning, so that the service (server/services/vectors.ts) and the shared contract tests
+// meaning, so that the service (server/features/vectors/vectors.ts) and the shared contract tests
 // (tests/vectors/) do not care which one runs.
 //
 // Collection metadata (name, size, distance, owner) lives in the service's own `vector_collections`
@@ -10,8 +10,8 @@
 //   Euclid  Euclidean distance, lower is better; score_threshold keeps distances strictly below it
 // (Qdrant's `Distance::check_threshold`: `score > threshold` for Cosine/Dot, `score < threshold` for Euclid.)
 import { z } from "zod";
-import { float32, safeString } from "../validation.ts";
-import { AppError } from "../errors.ts";
+import { float32, safeString } from "../kernel/validation.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { Filter } from "./filter.ts";
 
 export const DISTANCES = ["Cosine", "Euclid", "Dot"] as const;

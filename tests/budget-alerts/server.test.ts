@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/services/keys.ts";
+import { hashApiKey } from "@/server/access/key-lookup.ts";
 import { startProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";

@@ -1,4 +1,4 @@
-// Budgets through the real server (server/main.ts --api-only, as `npm start` runs it) on the
+// Budgets through the real server (server/host/main.ts --api-only, as `npm start` runs it) on the
 // embedded PGlite and on PostgreSQL (TEST_DATABASE_URL), the official SDKs against the wire-level
 // emulator (vectors in pgvector on PGlite, in the Qdrant emulator on PostgreSQL, whose Debian build
 // has no pgvector): every paid embedding endpoint answers 402 once the key's budget is spent; a free
@@ -12,9 +12,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createModelServiceClient } from "@/client/index.ts";
 import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
-import { createSqlLedgerStore } from "@/server/services/budget-ledger-sql.ts";
-import { monthStart } from "@/server/services/budgets.ts";
-import { parseUsd } from "@/server/services/pricing.ts";
+import { createSqlLedgerStore } from "@/server/features/budgets/budget-ledger-sql.ts";
+import { monthStart } from "@/server/features/budgets/budgets.ts";
+import { parseUsd } from "@/server/features/catalogue/pricing.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "@/tests/emulators/qdrant-emulator.ts";
 import { createScratchPostgres, testDatabases } from "@/tests/support/db.ts";

@@ -4,9 +4,9 @@
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { DatabaseHandle } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/services/auth.ts";
-import { formatUsd, parseUsd, type Pico } from "@/server/services/pricing.ts";
-import { UsageWriter } from "@/server/services/usage-writer.ts";
+import { hashApiKey } from "@/server/access/auth.ts";
+import { formatUsd, parseUsd, type Pico } from "@/server/features/catalogue/pricing.ts";
+import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
 
 /** Every limit off: these suites count money, not requests. */
 export const NO_RATE_LIMITS = {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
 import {
   cacheBackendName,
   cacheGetMany,
@@ -15,7 +15,7 @@ import {
   flushCacheWrites,
   MemoryLru,
   resetCacheStoreForTests,
-} from "@/server/services/cache-store.ts";
+} from "@/server/features/inference/cache-store.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useServiceDatabase } from "@/tests/support/service-db.ts";
 

@@ -3,12 +3,12 @@
 // traffic is priced on the cheaper models of the same type and capabilities.
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDatabase } from "@/server/db/index.ts";
-import { CLI_ACTOR, type AuthenticatedIdentity } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
-import { listModels, resolveModel } from "@/server/services/models.ts";
-import { costOf, formatUsd, parseUsd } from "@/server/services/pricing.ts";
-import { cheaperAlternatives, usageSavings } from "@/server/services/savings.ts";
-import { usageWriter } from "@/server/services/usage.ts";
+import { CLI_ACTOR, type AuthenticatedIdentity } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { listModels, resolveModel } from "@/server/features/catalogue/models.ts";
+import { costOf, formatUsd, parseUsd } from "@/server/features/catalogue/pricing.ts";
+import { cheaperAlternatives, usageSavings } from "@/server/features/usage/savings.ts";
+import { usageWriter } from "@/server/features/usage/usage.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useCompatServer } from "@/tests/openai-compat/harness.ts";
 

@@ -3,7 +3,7 @@
 // by Helm 3 and Helm 4 themselves (`helm lint`, `helm template`, with the default values and each
 // example in k8s/examples), its objects validated against Kubernetes' API schemas
 // (tests/deploy/kubernetes.ts), the Dockerfile and .dockerignore read as text. Every environment
-// variable they set must be one that server/env.ts knows, and the settings they put together must
+// variable they set must be one that server/kernel/env.ts knows, and the settings they put together must
 // pass its schema. The tools are fetched once into .tools/ (scripts/tools.mjs). The image itself is
 // built and run by `npm run test:image`; that the standalone build starts with `node server.js`
 // is checked by scripts/e2e.mjs.
@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { envSchema, parseEnv, SECRET_VARIABLES } from "../../server/env.ts";
+import { envSchema, parseEnv, SECRET_VARIABLES } from "../../server/kernel/env.ts";
 import { commands } from "../../server/cli/commands.ts";
 import { helmTemplate, helmTemplateAsync, runHelm, startKubeApi, typeCheckAgainstModels, validateAgainstModels, type Doc } from "./kubernetes.ts";
 
@@ -26,7 +26,7 @@ const tools = (await import(pathToFileURL(path.join(root, "scripts/tools.mjs")).
 
 function expectKnownEnvNames(names: Iterable<string>, where: string) {
   const unknown = [...names].filter((n) => !ENV_NAMES.has(n));
-  expect(unknown, `${where} sets variables that server/env.ts does not define`).toEqual([]);
+  expect(unknown, `${where} sets variables that server/kernel/env.ts does not define`).toEqual([]);
 }
 
 describe("docker-compose.yml (docker compose config)", () => {
@@ -77,7 +77,7 @@ describe("docker-compose.yml (docker compose config)", () => {
     expect(parseInt(app.stop_grace_period, 10)).toBeGreaterThan(25);
   });
 
-  it("sets only variables that server/env.ts defines, and they pass its schema", () => {
+  it("sets only variables that server/kernel/env.ts defines, and they pass its schema", () => {
     const services = normalized.services as Record<string, Doc>;
     // As compose interpolated it (${POSTGRES_PASSWORD:-model_service} with nothing set: the default).
     const environment = services["model-service"]!.environment as Record<string, string>;
@@ -105,7 +105,7 @@ describe("Dockerfile and .dockerignore", () => {
     const { default: nextConfig } = (await import(pathToFileURL(path.join(root, "next.config.mjs")).href)) as { default: (phase: string) => { output?: string } };
     const { PHASE_PRODUCTION_BUILD, PHASE_PRODUCTION_SERVER } = await import("next/constants");
     expect(nextConfig(PHASE_PRODUCTION_BUILD).output).toBe("standalone");
-    // Not at run time: server/main.ts serves .next itself.
+    // Not at run time: server/host/main.ts serves .next itself.
     expect(nextConfig(PHASE_PRODUCTION_SERVER).output).toBeUndefined();
   });
 
@@ -123,12 +123,12 @@ describe("Dockerfile and .dockerignore", () => {
 
   it("runs the entry `npm start` runs, compiled by `npm run build` into the standalone output", async () => {
     const { ENTRIES } = (await import(pathToFileURL(path.join(root, "scripts/bundle-server.mjs")).href)) as { ENTRIES: Record<string, string> };
-    // server/main.mjs is server/main.ts behind the standalone wrapper; server/cli.mjs the CLI.
+    // server/main.mjs is server/host/main.ts behind the standalone wrapper; server/cli.mjs the CLI.
     expect(ENTRIES["server/main"]).toBe("scripts/standalone-server.ts");
     expect(read(ENTRIES["server/main"]!)).toMatch(/^await import\("\.\.\/server\/main\.ts"\);$/m);
     expect(ENTRIES["server/cli"]).toBe("server/cli/main.ts");
     const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
-    expect(scripts.start).toContain("server/main.ts");
+    expect(scripts.start).toContain("server/host/main.ts");
     expect(scripts.cli).toContain("server/cli/main.ts");
     expect(scripts.build).toBe("next build && node scripts/bundle-server.mjs");
     // The runtime stage carries no npm, TypeScript sources or tsx: only the node binary and the build.
@@ -291,7 +291,7 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(init.command.join(" ")).toContain("pg_isready -q -h model-service-postgresql -p 5432");
   });
 
-  it("gives the pods an environment of names server/env.ts defines, which passes its schema", () => {
+  it("gives the pods an environment of names server/kernel/env.ts defines, which passes its schema", () => {
     for (const args of [[], ...examples.map(example)]) {
       const all = render(...args);
       const env = podEnv(all, { "model-service-keys": { DATABASE_URL: "postgresql://ms:pw@db:5432/model_service", OPENAI_API_KEY: "sk-x" } });
@@ -301,7 +301,7 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
       expect(parsed.dataDir).toBe("/app/.data");
       expect(parsed.DATABASE_URL).toMatch(/^postgresql:\/\//);
       expect(parsed.AUTH_SECRET).toBeTruthy();
-      // No secret in the ConfigMap (server/env.ts's list of variables whose values are secrets).
+      // No secret in the ConfigMap (server/kernel/env.ts's list of variables whose values are secrets).
       expect(Object.keys(one(all, "ConfigMap").data ?? {}).filter((n) => SECRET_VARIABLES.has(n))).toEqual([]);
       expect(Object.values(one(all, "ConfigMap").data ?? {}).every((v) => typeof v === "string" && v !== "")).toBe(true);
     }
@@ -512,7 +512,7 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(one(tagged, "Job").spec.template.spec.containers[0].image).toBe("registry.example.com/model-service:0.1.0");
   });
 
-  it("describes every value in values.schema.json and k8s/README.md; config and secrets are server/env.ts's variables", () => {
+  it("describes every value in values.schema.json and k8s/README.md; config and secrets are server/kernel/env.ts's variables", () => {
     const values = YAML.parse(read("k8s/values.yaml")) as Doc;
     const schema = JSON.parse(read("k8s/values.schema.json")) as Doc;
     const readme = read("k8s/README.md");
@@ -534,9 +534,9 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     // The chart sets these itself.
     const owned = ["PORT", "HOST", "DATA_DIR", "NODE_ENV"];
     for (const name of owned) expect(configNames).not.toContain(name);
-    // Every other setting can be given (a new variable in server/env.ts needs its line here), but
+    // Every other setting can be given (a new variable in server/kernel/env.ts needs its line here), but
     // the test suite's own PGlite template.
     const settable = new Set([...configNames, ...secretNames, ...owned, "PGLITE_TEMPLATE"]);
-    expect([...ENV_NAMES].filter((n) => !settable.has(n)), "server/env.ts variables that values.schema.json does not accept").toEqual([]);
+    expect([...ENV_NAMES].filter((n) => !settable.has(n)), "server/kernel/env.ts variables that values.schema.json does not accept").toEqual([]);
   });
 });

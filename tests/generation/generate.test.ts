@@ -31,9 +31,9 @@ beforeAll(async () => {
   process.env.ANTHROPIC_BASE_URL = emulator.anthropicBaseUrl;
   const { startHost } = await import("@/server/host/server.ts");
   const { getDatabase } = await import("@/server/db/index.ts");
-  const { hashApiKey } = await import("@/server/services/auth.ts");
-  const { usageWriter } = await import("@/server/services/usage.ts");
-  const { setRetryPolicyForTests } = await import("@/server/services/generation.ts");
+  const { hashApiKey } = await import("@/server/access/auth.ts");
+  const { usageWriter } = await import("@/server/features/usage/usage.ts");
+  const { setRetryPolicyForTests } = await import("@/server/features/inference/generation.ts");
   setRetryPolicyForTests({ baseDelayMs: 5, maxDelayMs: 20 });
   const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;

@@ -3,8 +3,8 @@
 // refused, usage recorded; the catalogue as OpenAI's model list, ids with dots, aliases and slashes.
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { catalogueEntrySchema } from "@/server/services/catalogue-data.ts";
-import { createModel } from "@/server/services/models.ts";
+import { catalogueEntrySchema } from "@/server/features/catalogue/catalogue-data.ts";
+import { createModel } from "@/server/features/catalogue/models.ts";
 import { emulatorEmbedding } from "@/tests/emulators/provider-emulator.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useCompatServer } from "./harness.ts";

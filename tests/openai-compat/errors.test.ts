@@ -3,8 +3,8 @@
 // NotFoundError, AuthenticationError, RateLimitError, BadRequestError... as it does against OpenAI.
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { sseFrames, useCompatServer } from "./harness.ts";
 

@@ -1,11 +1,11 @@
-// What the reliability suites share: real server processes (server/main.ts --api-only) behind
+// What the reliability suites share: real server processes (server/host/main.ts --api-only) behind
 // fault proxies, requests through the REST API with their wall time measured against a deadline,
 // and the usage rows they left, read straight from the database (not through the proxy).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { hashApiKey } from "@/server/services/keys.ts";
+import { hashApiKey } from "@/server/access/key-lookup.ts";
 import type { ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
 

@@ -10,8 +10,8 @@ import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
-import { costOf } from "@/server/services/pricing.ts";
-import { UsageWriter } from "@/server/services/usage-writer.ts";
+import { costOf } from "@/server/features/catalogue/pricing.ts";
+import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
 import { countTokens, startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import { startFaultProxy, targetOf } from "@/tests/support/fault-proxy.ts";
@@ -144,7 +144,7 @@ describe.each(cases)("SIGTERM with streams longer than the grace period, on $kin
 async function insertPgliteKey(dataDir: string, name: string): Promise<string> {
   const db = await openDatabase({ dataDir, migrate: false });
   try {
-    const { hashApiKey } = await import("@/server/services/keys.ts");
+    const { hashApiKey } = await import("@/server/access/key-lookup.ts");
     const secret = `ms_${name}${"0".repeat(32)}`.slice(0, 35);
     await db.rawQuery(
       `INSERT INTO api_keys (id, name, prefix, key_hash, tier, scopes, is_admin, created_at) VALUES ($1, $2, $3, $4, 'premium', '{}', false, now())`,

@@ -33,14 +33,14 @@ beforeAll(async () => {
     ANTHROPIC_API_KEY: emulator.anthropicKey!,
     ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
   });
-  const { resetEnvForTests } = await import("@/server/env.ts");
+  const { resetEnvForTests } = await import("@/server/kernel/env.ts");
   resetEnvForTests();
   const { startHost } = await import("@/server/host/server.ts");
-  const { CLI_ACTOR } = await import("@/server/services/auth.ts");
-  const { createApiKey } = await import("@/server/services/keys.ts");
-  const { createUser } = await import("@/server/services/users.ts");
-  const { usageWriter } = await import("@/server/services/usage.ts");
-  const { setRetryPolicyForTests } = await import("@/server/services/generation.ts");
+  const { CLI_ACTOR } = await import("@/server/access/auth.ts");
+  const { createApiKey } = await import("@/server/features/accounts/keys.ts");
+  const { createUser } = await import("@/server/features/accounts/users.ts");
+  const { usageWriter } = await import("@/server/features/usage/usage.ts");
+  const { setRetryPolicyForTests } = await import("@/server/features/inference/generation.ts");
   setRetryPolicyForTests({ baseDelayMs: 5, maxDelayMs: 20 });
   const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;

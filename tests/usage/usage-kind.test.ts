@@ -31,12 +31,12 @@ let trpc: ModelServiceClient;
 beforeAll(async () => {
   emulator = await startProviderEmulator();
   Object.assign(process.env, { OPENAI_API_KEY: emulator.openaiKey!, OPENAI_BASE_URL: emulator.openaiBaseUrl });
-  (await import("@/server/env.ts")).resetEnvForTests();
+  (await import("@/server/kernel/env.ts")).resetEnvForTests();
   const { startHost } = await import("@/server/host/server.ts");
-  const { CLI_ACTOR } = await import("@/server/services/auth.ts");
-  const { createApiKey } = await import("@/server/services/keys.ts");
-  const { createUser } = await import("@/server/services/users.ts");
-  const { usageWriter } = await import("@/server/services/usage.ts");
+  const { CLI_ACTOR } = await import("@/server/access/auth.ts");
+  const { createApiKey } = await import("@/server/features/accounts/keys.ts");
+  const { createUser } = await import("@/server/features/accounts/users.ts");
+  const { usageWriter } = await import("@/server/features/usage/usage.ts");
   const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;
   shutdown = () => host.shutdown("test end");

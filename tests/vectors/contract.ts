@@ -5,7 +5,7 @@
 //   vectorStoreContract("pgvector on PGlite", async () => ({ store, close }));
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "@/server/errors.ts";
+import { AppError } from "@/server/kernel/errors.ts";
 import type { Filter } from "@/server/vectors/filter.ts";
 import type { CollectionRef, Distance, PointId, ScoredPoint, VectorPoint, VectorStore } from "@/server/vectors/types.ts";
 

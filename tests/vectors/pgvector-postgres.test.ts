@@ -4,12 +4,12 @@
 // under `vectors` and stays 200, and everything else keeps working.
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
-import { health, ping } from "@/server/http/routes/health.ts";
-import { vectorCollections, vectorSearch } from "@/server/http/routes/vectors.ts";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
-import { resetRateLimitersForTests } from "@/server/services/rate-limits.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
+import { health, ping } from "@/server/features/system/health.rest.ts";
+import { vectorCollections, vectorSearch } from "@/server/features/vectors/vectors.rest.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { resetRateLimitersForTests } from "@/server/access/rate-limits.ts";
 import { getVectorStore, resetVectorStoreForTests } from "@/server/vectors/index.ts";
 import { PGVECTOR_MISSING, PgVectorStore } from "@/server/vectors/pgvector.ts";
 import { createTestDatabase, testDatabaseUrl } from "../support/db.ts";

@@ -2,7 +2,7 @@
 // shared contract, then what is Qdrant's own — how ids travel, what goes over the wire, and how
 // failures read.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "@/server/errors.ts";
+import { AppError } from "@/server/kernel/errors.ts";
 import { qdrantPointId, QdrantVectorStore } from "@/server/vectors/qdrant.ts";
 import type { CollectionRef } from "@/server/vectors/types.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "../emulators/qdrant-emulator.ts";

@@ -1,8 +1,8 @@
 // The vector service (registry + ownership + store) on each backend: what REST and tRPC share.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "@/server/errors.ts";
-import type { Identity } from "@/server/services/auth.ts";
-import { createVectorService, type VectorService } from "@/server/services/vectors.ts";
+import { AppError } from "@/server/kernel/errors.ts";
+import type { Identity } from "@/server/access/auth.ts";
+import { createVectorService, type VectorService } from "@/server/features/vectors/vectors.ts";
 import { PgVectorStore } from "@/server/vectors/pgvector.ts";
 import { QdrantVectorStore } from "@/server/vectors/qdrant.ts";
 import type { VectorStore } from "@/server/vectors/types.ts";
