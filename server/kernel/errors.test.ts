@@ -16,7 +16,7 @@ describe("error classes across module copies", () => {
   });
 
   it("recognises a ProviderError made by another copy of the class", async () => {
-    const other = await import(/* @vite-ignore */ `./providers/types.ts?copy=${Date.now()}`);
+    const other = await import(/* @vite-ignore */ `../providers/types.ts?copy=${Date.now()}`);
     expect(other.ProviderError).not.toBe(ProviderError);
     const foreign = new other.ProviderError("rate limited", "rate_limited", 429, true, 1000);
     expect(foreign instanceof ProviderError).toBe(true);

@@ -125,7 +125,7 @@ describe("Dockerfile and .dockerignore", () => {
     const { ENTRIES } = (await import(pathToFileURL(path.join(root, "scripts/bundle-server.mjs")).href)) as { ENTRIES: Record<string, string> };
     // server/main.mjs is server/host/main.ts behind the standalone wrapper; server/cli.mjs the CLI.
     expect(ENTRIES["server/main"]).toBe("scripts/standalone-server.ts");
-    expect(read(ENTRIES["server/main"]!)).toMatch(/^await import\("\.\.\/server\/main\.ts"\);$/m);
+    expect(read(ENTRIES["server/main"]!)).toMatch(/^await import\("\.\.\/server\/host\/main\.ts"\);$/m);
     expect(ENTRIES["server/cli"]).toBe("server/cli/main.ts");
     const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
     expect(scripts.start).toContain("server/host/main.ts");
