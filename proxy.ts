@@ -31,7 +31,10 @@ function foreignAction(req: NextRequest): boolean {
 
 export function proxy(req: NextRequest) {
   if (foreignAction(req)) {
-    return NextResponse.json({ error: { code: "forbidden", message: "A form action from another site (its Origin is not this host)" } }, { status: 403 });
+    return NextResponse.json(
+      { error: { code: "forbidden", message: "A form action from another site (its Origin is not this host)" } },
+      { status: 403 },
+    );
   }
   const { pathname, search } = req.nextUrl;
   const hasSession = req.cookies.getAll().some((c) => SESSION_COOKIES.some((name) => c.name === name || c.name.startsWith(`${name}.`)));

@@ -30,7 +30,8 @@ const staging = path.join(root, ".bundle");
 export const ENTRIES = { "server/main": "scripts/standalone-server.ts", "server/cli": "server/cli/main.ts" };
 
 async function main() {
-  if (!existsSync(path.join(standalone, "server.js"))) throw new Error(`no ${path.relative(root, standalone)}/server.js: run next build first (output: "standalone" in next.config.mjs)`);
+  if (!existsSync(path.join(standalone, "server.js")))
+    throw new Error(`no ${path.relative(root, standalone)}/server.js: run next build first (output: "standalone" in next.config.mjs)`);
   const started = Date.now();
   rmSync(staging, { recursive: true, force: true });
   await build({
@@ -85,8 +86,12 @@ async function main() {
     copyFileSync(output, to);
   }
   rmSync(staging, { recursive: true, force: true });
-  const sizes = Object.keys(ENTRIES).map((name) => `${name}.mjs ${(statSync(path.join(standalone, `${name}.mjs`)).size / 1e6).toFixed(1)} MB`);
-  process.stdout.write(`[bundle] ${sizes.join(", ")}; ${copied} node_modules files traced into .next/standalone (${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
+  const sizes = Object.keys(ENTRIES).map(
+    (name) => `${name}.mjs ${(statSync(path.join(standalone, `${name}.mjs`)).size / 1e6).toFixed(1)} MB`,
+  );
+  process.stdout.write(
+    `[bundle] ${sizes.join(", ")}; ${copied} node_modules files traced into .next/standalone (${((Date.now() - started) / 1000).toFixed(1)}s)\n`,
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

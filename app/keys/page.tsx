@@ -19,7 +19,9 @@ export default async function KeysPage() {
       />
       <BudgetAlertsBanner />
       <KeysManager initialKeys={keys} isAdmin={me.role === "admin"} />
-      <BudgetAlertSettings keys={keys.filter((k) => !k.revokedAt && (k.userId === me.userId || me.role === "admin")).map((k) => ({ id: k.id, name: k.name }))} />
+      <BudgetAlertSettings
+        keys={keys.filter((k) => !k.revokedAt && (k.userId === me.userId || me.role === "admin")).map((k) => ({ id: k.id, name: k.name }))}
+      />
     </>
   );
 }

@@ -16,8 +16,8 @@ export default async function SetupPage() {
       title="Create the first account"
       intro={
         <>
-          No one can sign in yet. This account will be an <strong>admin</strong>; this page closes as soon as it exists.
-          (The CLI does the same: <code>npm run cli -- users create --email … --password … --admin</code>.)
+          No one can sign in yet. This account will be an <strong>admin</strong>; this page closes as soon as it exists. (The CLI does the
+          same: <code>npm run cli -- users create --email … --password … --admin</code>.)
         </>
       }
     >

@@ -53,7 +53,8 @@ export class AuthCache<V> {
           entry.refreshing = true;
           void this.fetch(key).catch((err: unknown) => {
             entry.refreshing = false;
-            if (!isDatabaseUnavailable(err)) getLogger().warn({ err, cache: this.name }, "background refresh of an auth cache entry failed");
+            if (!isDatabaseUnavailable(err))
+              getLogger().warn({ err, cache: this.name }, "background refresh of an auth cache entry failed");
           });
         }
         return entry.value;

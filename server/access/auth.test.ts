@@ -62,7 +62,13 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
       expect(apiKey.prefix).toBe(key.slice(0, 11));
       for (const h of [{ authorization: `Bearer ${key}` }, { "x-api-key": key }] as Record<string, string>[]) {
         const who = await authenticate(headers(h));
-        expect(who).toMatchObject({ kind: "apiKey", apiKeyId: apiKey.id, role: "user", tier: "premium", scopes: ["generate", "embeddings"] });
+        expect(who).toMatchObject({
+          kind: "apiKey",
+          apiKeyId: apiKey.id,
+          role: "user",
+          tier: "premium",
+          scopes: ["generate", "embeddings"],
+        });
       }
     });
 
@@ -72,7 +78,9 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
       expect(() => requireScope(plain, "admin")).toThrow(/lacks the `admin` scope/);
       const admin = await authenticate(headers({ "x-api-key": (await createApiKey(CLI_ACTOR, { name: "ops", isAdmin: true })).key }));
       expect(admin).toMatchObject({ role: "admin", scopes: ["generate", "embeddings", "vectors", "usage:read", "admin"] });
-      const narrow = await authenticate(headers({ "x-api-key": (await createApiKey(CLI_ACTOR, { name: "reader", scopes: ["usage:read"] })).key }));
+      const narrow = await authenticate(
+        headers({ "x-api-key": (await createApiKey(CLI_ACTOR, { name: "reader", scopes: ["usage:read"] })).key }),
+      );
       expect(() => requireScope(narrow, "generate")).toThrow(AppError);
       expect(requireScope(narrow, "usage:read").kind).toBe("apiKey");
     });
@@ -120,7 +128,12 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
       queries.reset();
       const refusals: AppError[] = [];
       for (let i = 0; i < 30; i++) {
-        refusals.push(await authenticate(headers({ "x-api-key": generateApiKey() }), from).then(() => new AppError("internal_error", "accepted"), (e: AppError) => e));
+        refusals.push(
+          await authenticate(headers({ "x-api-key": generateApiKey() }), from).then(
+            () => new AppError("internal_error", "accepted"),
+            (e: AppError) => e,
+          ),
+        );
       }
       expect(refusals.map((e) => e.status)).toEqual([...Array(20).fill(401), ...Array(10).fill(429)]);
       // Each failure was one lookup; the refused ones cost none.
@@ -129,7 +142,9 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
       expect(Number(refusals[29]!.headers?.["Retry-After"])).toBeGreaterThan(0);
       // A key this instance knows still works from that address; other addresses are not limited.
       expect((await authenticate(headers({ "x-api-key": key }), from)).kind).toBe("apiKey");
-      expect(await authenticate(headers({ "x-api-key": generateApiKey() }), { clientAddress: "198.51.100.1" }).catch((e: AppError) => e.status)).toBe(401);
+      expect(
+        await authenticate(headers({ "x-api-key": generateApiKey() }), { clientAddress: "198.51.100.1" }).catch((e: AppError) => e.status),
+      ).toBe(401);
     });
 
     it("a revoked key stops working at once in this process, even when cached", async () => {
@@ -191,16 +206,18 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
     });
 
     it("tolerates 30 s of clock skew and no more", async () => {
-      await expect(authenticate(headers({ authorization: `Bearer ${await platformJwt({ sub: "skew" }, { exp: now() - 20 })}` }))).resolves.toMatchObject({
+      await expect(
+        authenticate(headers({ authorization: `Bearer ${await platformJwt({ sub: "skew" }, { exp: now() - 20 })}` })),
+      ).resolves.toMatchObject({
         kind: "jwt",
       });
       expect(await unauthorized({ authorization: `Bearer ${await platformJwt({ sub: "skew" }, { exp: now() - 40 })}` })).toMatch(/expired/);
     });
 
     it("refuses a forged, an unsigned (alg none), a wrongly pinned and an exp-less token", async () => {
-      expect(await unauthorized({ authorization: `Bearer ${await platformJwt({ sub: "x" }, { secret: "not-the-secret-0123456789abcdef" })}` })).toMatch(
-        /signature/,
-      );
+      expect(
+        await unauthorized({ authorization: `Bearer ${await platformJwt({ sub: "x" }, { secret: "not-the-secret-0123456789abcdef" })}` }),
+      ).toMatch(/signature/);
       const unsigned = new UnsecuredJWT({ sub: "admin" }).setExpirationTime(now() + 300).encode();
       expect(unsigned.endsWith(".")).toBe(true);
       expect(await unauthorized({ authorization: `Bearer ${unsigned}` })).toMatch(/Invalid JWT/);
@@ -248,7 +265,9 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
     });
 
     it("a forged, foreign-origin or deleted user's cookie is no session", async () => {
-      expect(await authenticate(headers({ cookie: await cookie({ sub: userId }, undefined, "some-other-secret-0123456789abcdef") }))).toEqual({
+      expect(
+        await authenticate(headers({ cookie: await cookie({ sub: userId }, undefined, "some-other-secret-0123456789abcdef") })),
+      ).toEqual({
         kind: "anonymous",
       });
       expect(await authenticate(headers({ cookie: "authjs.session-token=garbage" }))).toEqual({ kind: "anonymous" });

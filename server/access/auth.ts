@@ -31,7 +31,8 @@ export {
 /** SHA-256 hex of an API key: what the database stores. */
 export { hashApiKey } from "./key-lookup.ts";
 
-const EXPECTED = "send an API key as `Authorization: Bearer <key>` or `x-api-key: <key>`, or a platform JWT as `Authorization: Bearer <jwt>`";
+const EXPECTED =
+  "send an API key as `Authorization: Bearer <key>` or `x-api-key: <key>`, or a platform JWT as `Authorization: Bearer <jwt>`";
 
 /** The explicit credential a request carries: `Authorization: Bearer <value>` or `x-api-key: <key>`. */
 export function credentialFrom(headers: Headers): { value: string; from: "authorization" | "x-api-key" } | undefined {
@@ -87,7 +88,8 @@ async function authenticateKey(secret: string, refusal: AppError | undefined): P
     throw new AppError("unauthorized", "Invalid API key: it is unknown, revoked or expired");
   }
   // The owner's record is the cached one that budgets and sessions read too: no query once warm.
-  if (key.userId && (await getUser(key.userId))?.disabledAt) throw new AppError("unauthorized", "Invalid API key: its owner's account is disabled");
+  if (key.userId && (await getUser(key.userId))?.disabledAt)
+    throw new AppError("unauthorized", "Invalid API key: its owner's account is disabled");
   noteKeyUsed(key.id);
   const role: Role = key.isAdmin ? "admin" : "user";
   return { kind: "apiKey", apiKeyId: key.id, userId: key.userId, role, tier: key.tier, scopes: scopesFor(role, key.scopes) };

@@ -39,7 +39,9 @@ export function clientBucket(address: string): string | null {
   const [head = "", tail = ""] = a.toLowerCase().split("::");
   const headGroups = head ? head.split(":") : [];
   const tailGroups = tail ? tail.split(":") : [];
-  const groups = a.includes("::") ? [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill("0"), ...tailGroups] : headGroups;
+  const groups = a.includes("::")
+    ? [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill("0"), ...tailGroups]
+    : headGroups;
   return `${groups
     .slice(0, 4)
     .map((x) => parseInt(x, 16).toString(16))
@@ -73,7 +75,10 @@ export function clientAddressFrom(headers: Headers): string | null {
   // Not from the lean host: only proxies we were told to trust can say who the client is.
   const hops = loadEnv().TRUST_PROXY;
   if (hops === 0) return null;
-  const chain = (headers.get("x-forwarded-for") ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const chain = (headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   // Without the socket, the last entry is the nearest hop's word (Next fills it in from the socket when absent).
   const pick = chain[Math.max(0, chain.length - hops)];
   return pick ? clientBucket(pick) : null;

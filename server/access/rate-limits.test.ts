@@ -51,7 +51,11 @@ describe("rate limit configuration", () => {
   });
 
   it("takes RATE_LIMIT_REQUESTS/RATE_LIMIT_WINDOW as the default and RATE_LIMITS as overrides", () => {
-    configure({ RATE_LIMIT_REQUESTS: "7", RATE_LIMIT_WINDOW: "30", RATE_LIMITS: '{"generate":"3/minute","tier:basic":"50/day","search":"5/10s","vector-search":"off"}' });
+    configure({
+      RATE_LIMIT_REQUESTS: "7",
+      RATE_LIMIT_WINDOW: "30",
+      RATE_LIMITS: '{"generate":"3/minute","tier:basic":"50/day","search":"5/10s","vector-search":"off"}',
+    });
     expect(endpointLimit("whoami")).toEqual({ requests: 7, windowSeconds: 30 });
     expect(endpointLimit("generate")).toEqual({ requests: 3, windowSeconds: 60 });
     expect(endpointLimit("search")).toEqual({ requests: 5, windowSeconds: 10 });
@@ -126,7 +130,15 @@ function limitBehaviour(setup: () => Record<string, string | undefined>) {
 
   it("a dashboard session counts against the endpoint limits only, not a tier's hourly quota", async () => {
     const key = caller("standard");
-    const session: AuthenticatedIdentity = { kind: "session", apiKeyId: null, userId: `user-${randomBytes(4).toString("hex")}`, email: null, role: "user", tier: "standard", scopes: [] };
+    const session: AuthenticatedIdentity = {
+      kind: "session",
+      apiKeyId: null,
+      userId: `user-${randomBytes(4).toString("hex")}`,
+      email: null,
+      role: "user",
+      tier: "standard",
+      scopes: [],
+    };
     // 120 calls over two endpoints (100 a minute each): past the standard tier's 100 an hour.
     const keyResults = [];
     const sessionResults = [];
@@ -143,7 +155,11 @@ function limitBehaviour(setup: () => Record<string, string | undefined>) {
   it("reports the limit closest to running out", async () => {
     const who = caller("standard");
     const r = await outcome(who, "generate");
-    expect(r.allowed && rateLimitHeaders(r.state!)).toEqual({ "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "9", "X-RateLimit-Reset": expect.any(String) });
+    expect(r.allowed && rateLimitHeaders(r.state!)).toEqual({
+      "X-RateLimit-Limit": "10",
+      "X-RateLimit-Remaining": "9",
+      "X-RateLimit-Reset": expect.any(String),
+    });
   });
 
   it("is exact under concurrency: 50 at once through a limit of 10 lets 10 through", async () => {
@@ -170,7 +186,8 @@ describe("in process", () => {
       for (const [k, m] of saved) require.cache[k] = m;
     }
     expect(other.RateLimiterRes).not.toBe((await import("rate-limiter-flexible")).RateLimiterRes);
-    const registry = (globalThis as unknown as { __modelServiceRateLimiters: { byConfig: Map<string, unknown> } }).__modelServiceRateLimiters;
+    const registry = (globalThis as unknown as { __modelServiceRateLimiters: { byConfig: Map<string, unknown> } })
+      .__modelServiceRateLimiters;
     registry.byConfig.set("generate|1|60", { local: new other.RateLimiterMemory({ points: 1, duration: 60, keyPrefix: "other-copy" }) });
     const who = caller();
     expect((await outcome(who, "generate")).allowed).toBe(true);
@@ -201,7 +218,10 @@ describe.runIf(redisUrl)("in Redis (TEST_REDIS_URL)", () => {
     const r = new Redis(redisUrl!);
     try {
       const keys = await r.keys(`${prefix}rl:*${who.apiKeyId}`);
-      expect(keys.sort()).toEqual([`${prefix}rl:generate:10:60:key:${who.apiKeyId}`, `${prefix}rl:tier:premium:1000:3600:key:${who.apiKeyId}`]);
+      expect(keys.sort()).toEqual([
+        `${prefix}rl:generate:10:60:key:${who.apiKeyId}`,
+        `${prefix}rl:tier:premium:1000:3600:key:${who.apiKeyId}`,
+      ]);
     } finally {
       await r.quit();
     }

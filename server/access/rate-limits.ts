@@ -120,7 +120,10 @@ export type Consumed = { res: RateLimiterRes; allowed: boolean };
  * looked like an unexpected error (a 500 on a dashboard page once its caller was over a limit).
  */
 function isRefusal(e: unknown): e is RateLimiterRes {
-  return e instanceof RateLimiterRes || (typeof e === "object" && e !== null && !(e instanceof Error) && "msBeforeNext" in e && "remainingPoints" in e);
+  return (
+    e instanceof RateLimiterRes ||
+    (typeof e === "object" && e !== null && !(e instanceof Error) && "msBeforeNext" in e && "remainingPoints" in e)
+  );
 }
 
 /** A limiter's answer: a refusal (a RateLimiterRes rejection) is an answer too, not a failure. */
@@ -200,7 +203,9 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: 
   // every tRPC call is limited) counts against the endpoint limits only: a tier's hundred requests
   // an hour would be a few minutes of browsing.
   const tier = identity.kind === "session" ? undefined : consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject);
-  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier])).filter((s): s is Counted => s !== undefined);
+  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier])).filter(
+    (s): s is Counted => s !== undefined,
+  );
   if (states.length === 0) return undefined;
   const refused = states.filter((s) => !s.allowed).sort((a, b) => b.retryAfter - a.retryAfter)[0];
   if (refused) {
@@ -208,7 +213,9 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: 
     // endpoint's 429s would otherwise eat the tier's hourly quota).
     await Promise.all(states.filter((s) => s.allowed).map((s) => s.refund()));
     recordRateLimitRejection(refused.name);
-    const what = refused.name.startsWith("tier:") ? `your ${refused.name.slice(5)} tier's limit` : `the limit of the ${refused.name} endpoint`;
+    const what = refused.name.startsWith("tier:")
+      ? `your ${refused.name.slice(5)} tier's limit`
+      : `the limit of the ${refused.name} endpoint`;
     throw new AppError(
       "rate_limited",
       `Rate limit exceeded: ${what} is ${refused.limit} requests per ${describeWindow(refused.windowSeconds)}; retry in ${refused.retryAfter} s`,

@@ -2,7 +2,7 @@ import "server-only";
 // Users on the request path: a user by id or by a platform JWT's `sub` (created on first sight),
 // from an in-process cache that the invalidation bus keeps honest across instances, and whether a
 // dashboard session still counts. Managing accounts is features/accounts/users.ts.
-import { getDatabase, getDb } from "../db/index.ts";
+import { getDb } from "../db/index.ts";
 import { AuthCache } from "./auth-cache.ts";
 import type { Role } from "./identity.ts";
 import { onInvalidation } from "./invalidation.ts";
@@ -70,7 +70,9 @@ const caches: CacheState = (g.__modelServiceUserCache ??= {
   }),
   bySubject: new AuthCache("jwt-subjects", async (subject) => {
     // Created on first sight; the upsert makes two instances seeing a new subject at once agree.
-    const row = await (await getDb()).user.upsert({ where: { externalId: subject }, create: { externalId: subject }, update: {}, select: USER_SELECT });
+    const row = await (
+      await getDb()
+    ).user.upsert({ where: { externalId: subject }, create: { externalId: subject }, update: {}, select: USER_SELECT });
     return toUserRecord(row);
   }),
 });
@@ -116,7 +118,6 @@ export function noteDashboardUser(): void {
 
 /** What a session cookie says about itself (access/session-token.ts). */
 export type SessionClaims = { userId: string; epoch: number; sessionId: string | null; expiresAt: number | null };
-
 
 /** Whether a session still counts for `user`: not disabled, issued under the current epoch, not signed out. */
 export function sessionIsCurrent(user: UserRecord, session: SessionClaims): boolean {

@@ -27,7 +27,10 @@ function routeFiles(dir: string): string[] {
 
 /** app/v1/vector/collections/[name]/route.ts → /v1/vector/collections/{name} */
 function urlPathOf(file: string): string {
-  const rel = path.relative(APP, path.dirname(file)).split(path.sep).filter((s) => !/^\(.*\)$/.test(s));
+  const rel = path
+    .relative(APP, path.dirname(file))
+    .split(path.sep)
+    .filter((s) => !/^\(.*\)$/.test(s));
   return "/" + rel.map((s) => s.replace(/^\[(\w+)\]$/, "{$1}")).join("/");
 }
 
@@ -116,7 +119,11 @@ describe("the OpenAPI document", () => {
     const refs: string[] = [];
     const walk = (v: unknown) => {
       if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) k === "$ref" && typeof x === "string" ? refs.push(x) : walk(x);
+      else if (v && typeof v === "object")
+        for (const [k, x] of Object.entries(v)) {
+          if (k === "$ref" && typeof x === "string") refs.push(x);
+          else walk(x);
+        }
     };
     walk(doc);
     expect(refs.length).toBeGreaterThan(0);
@@ -132,7 +139,10 @@ describe("the OpenAPI document", () => {
 
   it("takes bodies and query parameters from the zod schemas that validate the requests", () => {
     const generate = operation("/v1/llm/generate", "POST")!;
-    const body = generate.requestBody!.content["application/json"]!.schema as { required: string[]; properties: Record<string, { type?: string }> };
+    const body = generate.requestBody!.content["application/json"]!.schema as {
+      required: string[];
+      properties: Record<string, { type?: string }>;
+    };
     expect([...body.required].sort()).toEqual(["messages", "model"]);
     expect(Object.keys(body.properties).sort()).toEqual(Object.keys(generateBody.shape).sort());
     expect(generate["x-scope"]).toBe("generate");
@@ -145,11 +155,15 @@ describe("the OpenAPI document", () => {
     expect([...create.required].sort()).toEqual(["collection_name", "vector_size"]);
 
     const usage = operation("/v1/llm/usage", "GET")!;
-    expect(usage.parameters?.map((x) => `${x.in}:${x.name}`)).toEqual(expect.arrayContaining(["query:start_date", "query:tz", "query:status"]));
+    expect(usage.parameters?.map((x) => `${x.in}:${x.name}`)).toEqual(
+      expect.arrayContaining(["query:start_date", "query:tz", "query:status"]),
+    );
     expect(usage.parameters?.find((x) => x.name === "status")?.schema).toEqual({ type: "string", enum: ["success", "error", "cached"] });
 
     // Error shapes per endpoint family; public routes need no credential.
-    expect(doc.components.schemas.Error).toMatchObject({ properties: { error: { required: expect.arrayContaining(["code", "message"]) } } });
+    expect(doc.components.schemas.Error).toMatchObject({
+      properties: { error: { required: expect.arrayContaining(["code", "message"]) } },
+    });
     expect(operation("/v1/chat/completions", "POST")!.responses["401"]).toMatchObject({ $ref: "#/components/responses/OpenAIError" });
     expect(operation("/v1/messages", "POST")!.responses["401"]).toMatchObject({ $ref: "#/components/responses/AnthropicError" });
     expect(operation("/v1/vector/search", "POST")!.responses["401"]).toMatchObject({ $ref: "#/components/responses/Error" });

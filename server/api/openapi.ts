@@ -24,7 +24,10 @@ export type OpenApiOperation = {
   security: Record<string, string[]>[];
   parameters?: OpenApiParameter[];
   requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
-  responses: Record<string, { description: string; content?: Record<string, { schema: JsonSchema }> } | { $ref: string; description?: string }>;
+  responses: Record<
+    string,
+    { description: string; content?: Record<string, { schema: JsonSchema }> } | { $ref: string; description?: string }
+  >;
   "x-access": RouteMeta["access"];
   "x-scope"?: string;
   "x-rate-limit"?: string;
@@ -50,7 +53,10 @@ const errorSchemas: Record<ErrorFormat, { name: string; schema: z.ZodType }> = {
         error: z.object({
           code: z.enum(ERROR_CODES).describe("One code per HTTP status (see ERROR_STATUS in server/kernel/errors.ts)"),
           message: z.string().describe("What went wrong and, for a caller's mistake, what to fix"),
-          details: z.unknown().optional().describe("e.g. {issues: [{field, message}]} for invalid input, {request_id} for an internal error"),
+          details: z
+            .unknown()
+            .optional()
+            .describe("e.g. {issues: [{field, message}]} for invalid input, {request_id} for an internal error"),
         }),
       })
       .describe('Every REST error: {"error": {"code", "message", "details"?}}'),
@@ -70,13 +76,25 @@ const errorSchemas: Record<ErrorFormat, { name: string; schema: z.ZodType }> = {
 };
 
 const TAGS: { name: string; description: string; match: (path: string) => boolean }[] = [
-  { name: "Operations", description: "Health, liveness, metrics and this document", match: (p) => /^\/(health|ping|metrics)$|openapi/.test(p) },
+  {
+    name: "Operations",
+    description: "Health, liveness, metrics and this document",
+    match: (p) => /^\/(health|ping|metrics)$|openapi/.test(p),
+  },
   { name: "Auth", description: "The caller's identity", match: (p) => p.startsWith("/v1/auth/") },
   { name: "Models", description: "The model catalogue", match: (p) => p === "/v1/llm/models" || p === "/api/v1/models" },
-  { name: "Generation", description: "Text generation and embeddings (the original service's endpoints)", match: (p) => /^\/v1\/llm\/generate/.test(p) },
+  {
+    name: "Generation",
+    description: "Text generation and embeddings (the original service's endpoints)",
+    match: (p) => /^\/v1\/llm\/generate/.test(p),
+  },
   { name: "Usage", description: "Usage statistics and cost", match: (p) => /^\/v1\/llm\/(usage|embedding-usage|cost)$/.test(p) },
   { name: "Vectors", description: "Vector collections, points and search", match: (p) => p.startsWith("/v1/vector/") },
-  { name: "OpenAI-compatible", description: "For the OpenAI SDK: base URL http://host:8003/v1", match: (p) => /^\/v1\/(chat|embeddings|models)/.test(p) },
+  {
+    name: "OpenAI-compatible",
+    description: "For the OpenAI SDK: base URL http://host:8003/v1",
+    match: (p) => /^\/v1\/(chat|embeddings|models)/.test(p),
+  },
   { name: "Anthropic-compatible", description: "For the Anthropic SDK: base URL http://host:8003", match: (p) => p === "/v1/messages" },
 ];
 
@@ -141,7 +159,8 @@ function accessLine(meta: RouteMeta): string {
     metrics: "An admin key or session, or `Authorization: Bearer $METRICS_TOKEN`.",
   }[meta.access];
   const scope = meta.scope ? ` An API key needs the \`${meta.scope}\` scope.` : "";
-  const limit = meta.access === "public" || meta.rateLimit === false ? "" : ` Rate limit: \`${meta.rateLimit ?? "default"}\` and the caller's tier.`;
+  const limit =
+    meta.access === "public" || meta.rateLimit === false ? "" : ` Rate limit: \`${meta.rateLimit ?? "default"}\` and the caller's tier.`;
   return who + scope + limit;
 }
 
@@ -159,13 +178,22 @@ function buildOperation(
     const q = jsonSchema(meta.query, `${id}Query`, components) as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, schema] of Object.entries(q.properties ?? {})) {
       const { description, ...rest } = schema as JsonSchema & { description?: string };
-      parameters.push({ name, in: "query", required: q.required?.includes(name) ?? false, ...(description ? { description } : {}), schema: rest });
+      parameters.push({
+        name,
+        in: "query",
+        required: q.required?.includes(name) ?? false,
+        ...(description ? { description } : {}),
+        schema: rest,
+      });
     }
   }
   const doc = meta.doc;
   const success: Record<string, { schema: JsonSchema }> = {};
-  success[doc?.contentType ?? "application/json"] = { schema: doc?.response ? jsonSchema(doc.response, `${id}Response`, components, "output") : {} };
-  if (doc?.stream) success["text/event-stream"] = { schema: { type: "string", description: "Server-sent events, when the body asks for a stream" } };
+  success[doc?.contentType ?? "application/json"] = {
+    schema: doc?.response ? jsonSchema(doc.response, `${id}Response`, components, "output") : {},
+  };
+  if (doc?.stream)
+    success["text/event-stream"] = { schema: { type: "string", description: "Server-sent events, when the body asks for a stream" } };
 
   const statuses = new Set<number>([500]);
   if (meta.access !== "public") [401, 403].forEach((s) => statuses.add(s));
@@ -187,7 +215,9 @@ function buildOperation(
     tags: [TAGS.find((t) => t.match(path))?.name ?? "Other"],
     security: securityOf(meta),
     ...(parameters.length ? { parameters } : {}),
-    ...(meta.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(meta.body, `${id}Body`, components) } } } } : {}),
+    ...(meta.body
+      ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(meta.body, `${id}Body`, components) } } } }
+      : {}),
     responses,
     "x-access": meta.access,
     ...(meta.scope ? { "x-scope": meta.scope } : {}),
@@ -206,7 +236,10 @@ function build(routes: readonly LeanRoute[]): OpenApiDocument {
   const responses: Record<string, unknown> = {};
   for (const { name, schema } of Object.values(errorSchemas)) {
     schemas[name] = jsonSchema(schema, name, schemas, "output");
-    responses[name] = { description: "An error (the status says which)", content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } } };
+    responses[name] = {
+      description: "An error (the status says which)",
+      content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } },
+    };
   }
   const paths: OpenApiDocument["paths"] = {};
   for (const r of routes) {

@@ -54,4 +54,27 @@ export const leanRoutes: readonly LeanRoute[] = [
   { pattern: "/api/trpc/:procedure", handlers: trpc },
 ];
 
-export { anthropicMessages, chatCompletions, embeddingUsage, embeddings, health, llmCost, llmGenerate, llmGenerateEmbeddings, llmSavings, llmUsage, metrics, models, openaiModelById, openaiModels, ping, trpc, vectorCollection, vectorCollections, vectorDocuments, vectorPoints, vectorSearch, whoami };
+export {
+  anthropicMessages,
+  chatCompletions,
+  embeddingUsage,
+  embeddings,
+  health,
+  llmCost,
+  llmGenerate,
+  llmGenerateEmbeddings,
+  llmSavings,
+  llmUsage,
+  metrics,
+  models,
+  openaiModelById,
+  openaiModels,
+  ping,
+  trpc,
+  vectorCollection,
+  vectorCollections,
+  vectorDocuments,
+  vectorPoints,
+  vectorSearch,
+  whoami,
+};

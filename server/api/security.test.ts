@@ -58,7 +58,13 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const secretsUsed: string[] = [...Object.values(SECRETS), PASSWORD];
 const bodies: string[] = [];
 
-async function send(handlers: Record<string, (req: Request) => Promise<Response>>, method: string, url: string, headers: Record<string, string> = {}, body?: string) {
+async function send(
+  handlers: Record<string, (req: Request) => Promise<Response>>,
+  method: string,
+  url: string,
+  headers: Record<string, string> = {},
+  body?: string,
+) {
   const res = await handlers[method]!(new Request(url, { method, headers, body }));
   const text = await res.text();
   bodies.push(text);
@@ -157,7 +163,13 @@ describe("REST security", () => {
   });
 
   it("enforces the scope a route declares", async () => {
-    const r = await send(echo, "POST", "http://gw.local/echo", { "x-api-key": readerKey, "content-type": "application/json" }, '{"prompt":"hi"}');
+    const r = await send(
+      echo,
+      "POST",
+      "http://gw.local/echo",
+      { "x-api-key": readerKey, "content-type": "application/json" },
+      '{"prompt":"hi"}',
+    );
     expect(r.res.status).toBe(403);
     expect(r.json().error.message).toMatch(/lacks the `generate` scope/);
   });
@@ -192,7 +204,10 @@ describe("REST security", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await send(echo, "GET", "http://gw.local/echo", { "x-api-key": basicKey })).res.status);
     for (let i = 0; i < 3; i++) {
-      statuses.push((await send(echo, "POST", "http://gw.local/echo", { "x-api-key": basicKey, "content-type": "application/json" }, '{"prompt":"x"}')).res.status);
+      statuses.push(
+        (await send(echo, "POST", "http://gw.local/echo", { "x-api-key": basicKey, "content-type": "application/json" }, '{"prompt":"x"}'))
+          .res.status,
+      );
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   });
@@ -201,7 +216,9 @@ describe("REST security", () => {
     expect((await send(metrics, "GET", "http://gw.local/metrics")).res.status).toBe(401);
     expect((await send(metrics, "GET", "http://gw.local/metrics", { "x-api-key": userKey })).res.status).toBe(403);
     expect((await send(metrics, "GET", "http://gw.local/metrics", { authorization: "Bearer wrong-token" })).res.status).toBe(401);
-    expect((await send(metrics, "GET", "http://gw.local/metrics", { authorization: `Bearer ${SECRETS.METRICS_TOKEN}` })).res.status).toBe(200);
+    expect((await send(metrics, "GET", "http://gw.local/metrics", { authorization: `Bearer ${SECRETS.METRICS_TOKEN}` })).res.status).toBe(
+      200,
+    );
     expect((await send(metrics, "GET", "http://gw.local/metrics", { "x-api-key": adminKey })).res.status).toBe(200);
   });
 

@@ -141,7 +141,11 @@ describe.each(testDatabases())("dashboard sessions on $kind", ({ kind }) => {
     const url = new URL("http://gw.local/api/trpc/auth.signOutEverywhere");
     const res = await fetchRequestHandler({
       endpoint: "/api/trpc",
-      req: new Request(url, { method: "POST", headers: { cookie: a.session(), host: "gw.local", "content-type": "application/json" }, body: JSON.stringify({}) }),
+      req: new Request(url, {
+        method: "POST",
+        headers: { cookie: a.session(), host: "gw.local", "content-type": "application/json" },
+        body: JSON.stringify({}),
+      }),
       router: appRouter,
       createContext,
     });
@@ -161,7 +165,10 @@ describe.each(testDatabases())("dashboard sessions on $kind", ({ kind }) => {
     await updateUser(user.id, { disabled: true });
     expect(await whoIs(jar.session())).toBe("anonymous");
     expect((await signIn(email, PASSWORD)).session()).toBe("");
-    await expect(authenticate(new Headers({ "x-api-key": key }))).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/disabled/) });
+    await expect(authenticate(new Headers({ "x-api-key": key }))).rejects.toMatchObject({
+      status: 401,
+      message: expect.stringMatching(/disabled/),
+    });
     await updateUser(user.id, { disabled: false });
     expect(await whoIs((await signIn(email, PASSWORD)).session())).toBe("session");
     expect((await authenticate(new Headers({ "x-api-key": key }))).kind).toBe("apiKey");
@@ -171,7 +178,10 @@ describe.each(testDatabases())("dashboard sessions on $kind", ({ kind }) => {
 
   it("a disabled platform user's JWTs are refused", async () => {
     const subject = `svc-${kind}-${++n}`;
-    const token = await new SignJWT({ sub: subject }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(JWT_SECRET));
+    const token = await new SignJWT({ sub: subject })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(JWT_SECRET));
     expect((await authenticate(new Headers({ authorization: `Bearer ${token}` }))).kind).toBe("jwt");
     await updateUser((await userForSubject(subject)).id, { disabled: true });
     await expect(authenticate(new Headers({ authorization: `Bearer ${token}` }))).rejects.toMatchObject({ status: 401 });

@@ -66,7 +66,16 @@ function boundedRequest(req: Request, url: URL, limit: number): Request {
   const refuse = async (): Promise<never> => {
     throw toTRPCError(new AppError("unsupported_media_type", "Send tRPC calls as JSON (Content-Type: application/json)"));
   };
-  return { method: req.method, url: url.href, headers: req.headers, signal: req.signal, json, formData: refuse, arrayBuffer: refuse, body: null } as unknown as Request;
+  return {
+    method: req.method,
+    url: url.href,
+    headers: req.headers,
+    signal: req.signal,
+    json,
+    formData: refuse,
+    arrayBuffer: refuse,
+    body: null,
+  } as unknown as Request;
 }
 
 /** The tRPC endpoint of `router` (the root router; tests pass their own). */

@@ -48,7 +48,9 @@ beforeAll(async () => {
   await db.apiKey.create({ data: { name: "user", prefix: USER_KEY.slice(0, 10), keyHash: hashApiKey(USER_KEY) } });
   await db.apiKey.create({ data: { name: "admin", prefix: ADMIN_KEY.slice(0, 10), keyHash: hashApiKey(ADMIN_KEY), isAdmin: true } });
   await db.apiKey.create({ data: { name: "basic", prefix: BASIC_KEY.slice(0, 10), keyHash: hashApiKey(BASIC_KEY), tier: "basic" } });
-  await db.apiKey.create({ data: { name: "generate only", prefix: GENERATE_ONLY_KEY.slice(0, 10), keyHash: hashApiKey(GENERATE_ONLY_KEY), scopes: ["generate"] } });
+  await db.apiKey.create({
+    data: { name: "generate only", prefix: GENERATE_ONLY_KEY.slice(0, 10), keyHash: hashApiKey(GENERATE_ONLY_KEY), scopes: ["generate"] },
+  });
   await db.apiKey.create({
     data: { name: "revoked", prefix: "ms_revoked", keyHash: hashApiKey("ms_revoked_key_000000000000"), revokedAt: new Date() },
   });
@@ -68,10 +70,23 @@ const testRouter = createTRPCRouter({
   missing: publicProcedure.query(() => {
     throw new AppError("not_found", "Model gpt-9 is not in the catalogue");
   }),
-  echo: protectedProcedure.input(z.object({ n: z.number().int().max(10) })).query(({ input, ctx }) => ({ n: input.n, kind: ctx.identity.kind })),
+  echo: protectedProcedure
+    .input(z.object({ n: z.number().int().max(10) }))
+    .query(({ input, ctx }) => ({ n: input.n, kind: ctx.identity.kind })),
 });
 
-type TrpcError = { message: string; code: number; data: { code: string; httpStatus: number; appCode: string | null; zodError: { field: string }[] | null; requestId: string | null; stack?: string } };
+type TrpcError = {
+  message: string;
+  code: number;
+  data: {
+    code: string;
+    httpStatus: number;
+    appCode: string | null;
+    zodError: { field: string }[] | null;
+    requestId: string | null;
+    stack?: string;
+  };
+};
 
 async function call(pathName: string, input?: unknown, headers: Record<string, string> = {}) {
   const url = new URL(`http://localhost/api/trpc/${pathName}`);
@@ -146,10 +161,18 @@ describe("tRPC", () => {
   });
 });
 
-type Item = { result?: { data: { json: unknown } }; error?: { json: TrpcError & { data: TrpcError["data"] & { details: Record<string, unknown> | null } } } };
+type Item = {
+  result?: { data: { json: unknown } };
+  error?: { json: TrpcError & { data: TrpcError["data"] & { details: Record<string, unknown> | null } } };
+};
 
 /** One request through the endpoint both hosts serve (server/api/trpc-handler.ts), batched when `paths` has a comma. */
-async function viaEndpoint(paths: string, inputs: unknown[] | undefined, init: { method?: string; headers?: Record<string, string>; body?: string } = {}, handler = trpcHandler) {
+async function viaEndpoint(
+  paths: string,
+  inputs: unknown[] | undefined,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  handler = trpcHandler,
+) {
   const batch = paths.includes(",") || inputs !== undefined;
   const url = new URL(`http://localhost/api/trpc/${paths}`);
   if (batch) url.searchParams.set("batch", "1");
@@ -157,7 +180,11 @@ async function viaEndpoint(paths: string, inputs: unknown[] | undefined, init: {
   const encoded = inputs === undefined ? undefined : JSON.stringify(Object.fromEntries(inputs.map((v, i) => [i, { json: v }])));
   if (method === "GET" && encoded) url.searchParams.set("input", encoded);
   const res = await handler(
-    new Request(url, { method, headers: { ...(method === "POST" ? { "content-type": "application/json" } : {}), ...init.headers }, body: init.body ?? (method === "POST" ? encoded : undefined) }),
+    new Request(url, {
+      method,
+      headers: { ...(method === "POST" ? { "content-type": "application/json" } : {}), ...init.headers },
+      body: init.body ?? (method === "POST" ? encoded : undefined),
+    }),
   );
   const text = await res.text();
   const parsed = JSON.parse(text) as Item | Item[];
@@ -189,9 +216,13 @@ describe("the tRPC endpoint's access policy (the same as REST's)", () => {
   });
 
   it("limits every call of a batch like its REST twin: a refused item answers 429 with the limit, the others run", async () => {
-    const { res, items } = await viaEndpoint("auth.me,auth.me,auth.me,auth.me,auth.me", [undefined, undefined, undefined, undefined, undefined], {
-      headers: { authorization: `Bearer ${BASIC_KEY}` },
-    });
+    const { res, items } = await viaEndpoint(
+      "auth.me,auth.me,auth.me,auth.me,auth.me",
+      [undefined, undefined, undefined, undefined, undefined],
+      {
+        headers: { authorization: `Bearer ${BASIC_KEY}` },
+      },
+    );
     expect(items.slice(0, 3).map((i) => (i.result?.data.json as { tier?: string } | undefined)?.tier)).toEqual(["basic", "basic", "basic"]);
     for (const item of items.slice(3)) {
       expect(item.error?.json.data).toMatchObject({ code: "TOO_MANY_REQUESTS", httpStatus: 429, appCode: "rate_limited" });
@@ -214,16 +245,27 @@ describe("the tRPC endpoint's access policy (the same as REST's)", () => {
       expect(item.error?.json.data).toMatchObject({ code: "PAYLOAD_TOO_LARGE", httpStatus: 413 });
       expect(item.error?.json.message).toContain(`at most ${TRPC_MAX_BATCH_SIZE} calls`);
     }
-    const { items: full } = await viaEndpoint(Array(TRPC_MAX_BATCH_SIZE).fill("system.info").join(","), Array(TRPC_MAX_BATCH_SIZE).fill(undefined));
+    const { items: full } = await viaEndpoint(
+      Array(TRPC_MAX_BATCH_SIZE).fill("system.info").join(","),
+      Array(TRPC_MAX_BATCH_SIZE).fill(undefined),
+    );
     expect(full.every((i) => i.result)).toBe(true);
   });
 
   it("reads a body only up to the limit: larger answers 413, whatever Content-Length says", async () => {
     const big = JSON.stringify({ json: { name: "c", points: [{ id: 1, vector: Array(20_000).fill(0.5) }] } });
     expect(big.length).toBeGreaterThan(65_536);
-    const { res, items } = await viaEndpoint("vectors.upsert", undefined, { method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}` }, body: big });
+    const { res, items } = await viaEndpoint("vectors.upsert", undefined, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      body: big,
+    });
     expect(res.status).toBe(413);
-    expect(items[0]!.error?.json.data).toMatchObject({ code: "PAYLOAD_TOO_LARGE", appCode: "payload_too_large", details: { limit_bytes: 65_536 } });
+    expect(items[0]!.error?.json.data).toMatchObject({
+      code: "PAYLOAD_TOO_LARGE",
+      appCode: "payload_too_large",
+      details: { limit_bytes: 65_536 },
+    });
   });
 
   it("keys and budget alerts are listed only for keys with usage:read", async () => {
@@ -249,7 +291,12 @@ describe("the tRPC endpoint's input guard and error path", () => {
   for (let i = 0; i < 1_000; i++) deep = [deep];
 
   it("refuses an input nested too deep, or with unstorable text, per call: the batch's other calls still run", async () => {
-    const { items } = await viaEndpoint("echo,echo,echo", [{ n: 1 }, { n: 2, x: deep }, { n: 3, s: "a\u0000b" }], { headers: auth }, endpoint);
+    const { items } = await viaEndpoint(
+      "echo,echo,echo",
+      [{ n: 1 }, { n: 2, x: deep }, { n: 3, s: "a\u0000b" }],
+      { headers: auth },
+      endpoint,
+    );
     expect(items[0]!.result?.data.json).toEqual({ n: 1 });
     expect(items[1]!.error?.json.data).toMatchObject({ code: "BAD_REQUEST", appCode: "invalid_request" });
     expect(items[1]!.error?.json.message).toMatch(/x\[0\].*nests deeper than 64 levels/);

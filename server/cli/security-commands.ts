@@ -18,7 +18,13 @@ function budgetOption(v: string | boolean | undefined): string | null | undefine
 
 function table(io: CliIO, rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) io.out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+  for (const r of rows)
+    io.out(
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    );
 }
 
 /** Service errors (AppError) as a one-line message rather than a stack. */
@@ -46,7 +52,12 @@ export const securityCommands: Command[] = [
     async run(v: Values, io) {
       const { createUser } = await import("../features/accounts/users.ts");
       const user = await friendly(() =>
-        createUser({ email: str(v.email)!, password: str(v.password)!, role: v.admin ? "admin" : "user", monthlyBudgetUsd: budgetOption(v.budget) }),
+        createUser({
+          email: str(v.email)!,
+          password: str(v.password)!,
+          role: v.admin ? "admin" : "user",
+          monthlyBudgetUsd: budgetOption(v.budget),
+        }),
       );
       io.out(`Created ${user.role} ${user.email} (id ${user.id}).`);
     },
@@ -59,7 +70,13 @@ export const securityCommands: Command[] = [
       const { listUsers } = await import("../features/accounts/users.ts");
       const users = await listUsers();
       if (v.json) {
-        io.out(JSON.stringify(users.map(({ sessions: _sessions, ...u }) => u), null, 2));
+        io.out(
+          JSON.stringify(
+            users.map(({ sessions: _sessions, ...u }) => u),
+            null,
+            2,
+          ),
+        );
         return;
       }
       if (users.length === 0) {
@@ -81,7 +98,8 @@ export const securityCommands: Command[] = [
   },
   {
     name: "users update",
-    summary: "Change an account's role, monthly budget or password, disable or enable it, or end its sessions. A new password or --disable ends every session.",
+    summary:
+      "Change an account's role, monthly budget or password, disable or enable it, or end its sessions. A new password or --disable ends every session.",
     options: {
       email: { type: "string", placeholder: "EMAIL", description: "The account", required: true },
       role: { type: "string", placeholder: "admin|user", description: "New role" },
@@ -99,7 +117,9 @@ export const securityCommands: Command[] = [
       const user = await findUserByEmail(str(v.email)!);
       if (!user) throw new UsageError(`No user with the email ${str(v.email)}`);
       const disabled = v.disable ? true : v.enable ? false : undefined;
-      const updated = await friendly(() => updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password), disabled }));
+      const updated = await friendly(() =>
+        updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password), disabled }),
+      );
       if (v["end-sessions"]) await friendly(() => endAllSessions(user.id));
       const ended = v["end-sessions"] || disabled === true || str(v.password) !== undefined ? "; every session ended" : "";
       io.out(
@@ -116,8 +136,15 @@ export const securityCommands: Command[] = [
       user: { type: "string", placeholder: "EMAIL", description: "Owner (a dashboard account); usage and budgets count there" },
       budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD for this key" },
       admin: { type: "boolean", description: "An admin key: sees all usage, keys and collections" },
-      scopes: { type: "string", placeholder: "a,b", description: "Limit to scopes: generate, embeddings, vectors, usage:read, admin (default: all but admin)" },
-      "cache-responses": { type: "boolean", description: "Answer the key's temperature-0 generations from the response cache unless a request says otherwise" },
+      scopes: {
+        type: "string",
+        placeholder: "a,b",
+        description: "Limit to scopes: generate, embeddings, vectors, usage:read, admin (default: all but admin)",
+      },
+      "cache-responses": {
+        type: "boolean",
+        description: "Answer the key's temperature-0 generations from the response cache unless a request says otherwise",
+      },
       json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' },
     },
     async run(v: Values, io) {
@@ -197,7 +224,8 @@ export const securityCommands: Command[] = [
   },
   {
     name: "keys rotate",
-    summary: "Replace an API key's secret; the key keeps its id, settings, collections, usage and budget, and the old secret stops working at once. Prints the new key once.",
+    summary:
+      "Replace an API key's secret; the key keeps its id, settings, collections, usage and budget, and the old secret stops working at once. Prints the new key once.",
     args: [{ name: "id", description: "The key's id (from `keys list`)" }],
     options: { json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' } },
     async run(v: Values, io) {
@@ -209,7 +237,9 @@ export const securityCommands: Command[] = [
         return;
       }
       io.out(key);
-      io.err(`Rotated "${apiKey.name}" (${apiKey.id}): ${previousPrefix}… no longer works, ${apiKey.prefix}… does. Copy the new key now: it is not shown again.`);
+      io.err(
+        `Rotated "${apiKey.name}" (${apiKey.id}): ${previousPrefix}… no longer works, ${apiKey.prefix}… does. Copy the new key now: it is not shown again.`,
+      );
     },
   },
 ];

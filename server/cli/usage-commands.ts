@@ -25,10 +25,17 @@ export const usageCommands: Command[] = [
       const { AppError } = await import("../kernel/errors.ts");
       const started = performance.now();
       try {
-        const r = await seedDemoUsage({ days: whole("days", 731), perDay: whole("per-day", 100_000), userEmail: typeof v.user === "string" ? v.user : undefined });
+        const r = await seedDemoUsage({
+          days: whole("days", 731),
+          perDay: whole("per-day", 100_000),
+          userEmail: typeof v.user === "string" ? v.user : undefined,
+        });
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
-        io.out(`Wrote ${r.inserted} of ${r.events} demo events (${r.from} to ${r.to}) for ${r.user} in ${seconds} s, with the keys ${r.keys.map((k) => `"${k}"`).join(", ")}.`);
-        if (r.inserted < r.events) io.out(`${r.events - r.inserted} events were already there from an earlier run and were not counted again.`);
+        io.out(
+          `Wrote ${r.inserted} of ${r.events} demo events (${r.from} to ${r.to}) for ${r.user} in ${seconds} s, with the keys ${r.keys.map((k) => `"${k}"`).join(", ")}.`,
+        );
+        if (r.inserted < r.events)
+          io.out(`${r.events - r.inserted} events were already there from an earlier run and were not counted again.`);
       } catch (e) {
         if (e instanceof AppError && e.status < 500) throw new UsageError(e.message);
         throw e;

@@ -130,7 +130,9 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, options: Host
   const viaNext = options.fallback && loadEnv().SERVE_API_THROUGH_NEXT;
   if (match && !(viaNext && (HTTP_METHODS as readonly string[]).includes(method))) {
     const handlers = match.route.handlers;
-    const handler = (HTTP_METHODS as readonly string[]).includes(method) ? handlers[method as HttpMethod] : (r: Request) => Promise.resolve(methodNotAllowed(handlers, r));
+    const handler = (HTTP_METHODS as readonly string[]).includes(method)
+      ? handlers[method as HttpMethod]
+      : (r: Request) => Promise.resolve(methodNotAllowed(handlers, r));
     return serveWithHandler(req, res, handler, match.params);
   }
   if (options.fallback) return options.fallback(req, res);

@@ -9,7 +9,7 @@ import { DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
 import { AppError, fromZodError, unexpectedError } from "../kernel/errors.ts";
 import { getLogger } from "../kernel/logger.ts";
 import type { Identity } from "../access/auth.ts";
-import { rateLimitHeaders, type RateLimitState } from "../access/rate-limits.ts";
+import { rateLimitHeaders } from "../access/rate-limits.ts";
 import { inputProblem } from "../kernel/validation.ts";
 import { bodyLimit, countCall, identify, payloadTooLarge, type AccessPolicy } from "../access/policy.ts";
 import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
@@ -23,7 +23,6 @@ export { HTTP_METHODS, type HttpMethod, type RouteContext, type WebHandler };
 
 /** The methods a route may declare (HEAD follows GET; OPTIONS is answered by the endpoint). */
 export type DeclaredMethod = Exclude<HttpMethod, "HEAD" | "OPTIONS">;
-
 
 export type HandlerArgs<B, Q> = {
   req: Request;
@@ -90,9 +89,7 @@ export type Route = (
 ) => Promise<Response>;
 
 /** One method of an endpoint. The handler returns a Response, or a value sent as JSON with 200. */
-export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(
-  spec: RouteSpec<B, Q>,
-): Route {
+export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(spec: RouteSpec<B, Q>): Route {
   const r: Route = async (req, ctx, requestId, log, errorFormat) => {
     const identity = await identify(spec, req.headers);
     const limited = await countCall(spec, identity);
@@ -125,7 +122,9 @@ async function run<B extends z.ZodType, Q extends z.ZodType>(
   for (const [k, v] of Object.entries(rawParams)) if (typeof v === "string") params[k] = v;
   refuseUnsafe(params, "path");
   const query = spec.query ? parseWith(spec.query, refuseUnsafe(queryObject(req.url), "query parameters"), "query parameters") : undefined;
-  const body = spec.body ? parseWith(spec.body, refuseUnsafe(await readJson(req, bodyLimit(spec)), "request body"), "request body") : undefined;
+  const body = spec.body
+    ? parseWith(spec.body, refuseUnsafe(await readJson(req, bodyLimit(spec)), "request body"), "request body")
+    : undefined;
 
   const out = await spec.handler({
     req,
@@ -144,7 +143,9 @@ function refuseUnsafe<T>(value: T, where: string): T {
   const problem = inputProblem(value);
   if (!problem) return value;
   const field = problem.field === "(root)" ? "" : `${problem.field}: `;
-  throw new AppError("invalid_request", `Invalid ${where}: ${field}${problem.message}`, { issues: [{ field: problem.field, message: problem.message }] });
+  throw new AppError("invalid_request", `Invalid ${where}: ${field}${problem.message}`, {
+    issues: [{ field: problem.field, message: problem.message }],
+  });
 }
 
 /**
@@ -185,7 +186,8 @@ export function endpoint(
 }
 
 // Each endpoint's Allow header, for a method outside the seven (process-wide, as the metadata above).
-const allowOf = ((globalThis as { [ALLOW_REGISTRY]?: WeakMap<object, { allow: string; format?: ErrorFormat }> })[ALLOW_REGISTRY] ??= new WeakMap());
+const allowOf = ((globalThis as { [ALLOW_REGISTRY]?: WeakMap<object, { allow: string; format?: ErrorFormat }> })[ALLOW_REGISTRY] ??=
+  new WeakMap());
 
 /**
  * The seven method handlers of a path from the ones it serves: HEAD runs GET without the body,

@@ -56,7 +56,10 @@ export function openaiErrorBody(error: AppError): { error: { message: string; ty
   };
 }
 
-export function anthropicErrorBody(error: AppError, requestId: string): { type: "error"; error: { type: string; message: string }; request_id: string } {
+export function anthropicErrorBody(
+  error: AppError,
+  requestId: string,
+): { type: "error"; error: { type: string; message: string }; request_id: string } {
   return { type: "error", error: { type: MAPPING[error.code].anthropic, message: error.message }, request_id: requestId };
 }
 

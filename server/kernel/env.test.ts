@@ -71,7 +71,11 @@ describe("parseEnv", () => {
 
   it("reads WEBHOOK_ALLOW_PRIVATE as CIDR ranges, and refuses what is not one", () => {
     expect(parseEnv({}).WEBHOOK_ALLOW_PRIVATE).toEqual([]);
-    expect(parseEnv({ WEBHOOK_ALLOW_PRIVATE: "10.0.0.0/8, fd00::/8 127.0.0.1" }).WEBHOOK_ALLOW_PRIVATE).toEqual(["10.0.0.0/8", "fd00::/8", "127.0.0.1/32"]);
+    expect(parseEnv({ WEBHOOK_ALLOW_PRIVATE: "10.0.0.0/8, fd00::/8 127.0.0.1" }).WEBHOOK_ALLOW_PRIVATE).toEqual([
+      "10.0.0.0/8",
+      "fd00::/8",
+      "127.0.0.1/32",
+    ]);
     for (const bad of ["10.0.0.0/33", "intranet", "10.0.0.0/8/1", "::1/129", "10.0.0.0/x"]) {
       expect(() => parseEnv({ WEBHOOK_ALLOW_PRIVATE: bad }), bad).toThrow(/WEBHOOK_ALLOW_PRIVATE must be CIDR ranges/);
     }
@@ -91,11 +95,11 @@ describe("parseEnv", () => {
 
 describe("start-up with a bad value", () => {
   it("stops the server with one line on stderr naming the variable", () => {
-    const r = spawnSync(
-      process.execPath,
-      [...SERVER_NODE_ARGS, "--api-only"],
-      { env: { ...process.env, PORT: "not-a-port", OPENAI_API_KEY: "sk-test-secret-value-123" }, encoding: "utf8", timeout: 30_000 },
-    );
+    const r = spawnSync(process.execPath, [...SERVER_NODE_ARGS, "--api-only"], {
+      env: { ...process.env, PORT: "not-a-port", OPENAI_API_KEY: "sk-test-secret-value-123" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);

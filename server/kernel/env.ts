@@ -6,8 +6,7 @@ import { z } from "zod";
 
 const emptyAsUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
-const optionalUrl = (what: string) =>
-  z.preprocess(emptyAsUndefined, z.url({ error: `a URL such as ${what}` }).optional());
+const optionalUrl = (what: string) => z.preprocess(emptyAsUndefined, z.url({ error: `a URL such as ${what}` }).optional());
 const PORT_EXPECTED = "a port number from 0 to 65535 (0: any free port)";
 const port = (fallback: number) =>
   z.preprocess(
@@ -20,10 +19,7 @@ const port = (fallback: number) =>
       .default(fallback),
   );
 const positiveInt = (fallback: number, what: string) =>
-  z.preprocess(
-    emptyAsUndefined,
-    z.coerce.number({ error: what }).int({ error: what }).positive({ error: what }).default(fallback),
-  );
+  z.preprocess(emptyAsUndefined, z.coerce.number({ error: what }).int({ error: what }).positive({ error: what }).default(fallback));
 
 /** One limit: `requests` per `windowSeconds`; null turns the limit off. */
 export type RateLimitSpec = { requests: number; windowSeconds: number } | null;
@@ -64,7 +60,10 @@ const rateLimits = z.preprocess(
       const out: Record<string, RateLimitSpec> = {};
       for (const [name, value] of Object.entries(raw)) {
         if (name === "default") {
-          ctx.addIssue({ code: "custom", message: `${RATE_LIMITS_EXPECTED}; set the default with RATE_LIMIT_REQUESTS and RATE_LIMIT_WINDOW, not "default"` });
+          ctx.addIssue({
+            code: "custom",
+            message: `${RATE_LIMITS_EXPECTED}; set the default with RATE_LIMIT_REQUESTS and RATE_LIMIT_WINDOW, not "default"`,
+          });
           return z.NEVER;
         }
         const spec = /^[a-z0-9][a-z0-9:_-]*$/.test(name) && typeof value === "string" ? parseRateLimit(value) : undefined;
@@ -109,9 +108,7 @@ const compatibleProviderSchema = z.strictObject({
   name: z.string().min(1).optional(),
   baseUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL such as http://localhost:11434/v1" }),
   apiKey: z.string().min(1).optional(),
-  models: z
-    .array(z.union([z.string().min(1), z.strictObject({ id: z.string().min(1), type: z.enum(["chat", "embedding"]) })]))
-    .default([]),
+  models: z.array(z.union([z.string().min(1), z.strictObject({ id: z.string().min(1), type: z.enum(["chat", "embedding"]) })])).default([]),
 });
 export type CompatibleProviderConfig = z.infer<typeof compatibleProviderSchema>;
 const COMPATIBLE_EXPECTED =
@@ -143,7 +140,10 @@ const compatibleProviders = z.preprocess(
       const seen = new Set<string>();
       for (const p of parsed.data) {
         if (RESERVED_PROVIDER_IDS.has(p.id) || seen.has(p.id)) {
-          ctx.addIssue({ code: "custom", message: `${COMPATIBLE_EXPECTED} (id "${p.id}" is taken; ids must be unique and not openai, anthropic or local)` });
+          ctx.addIssue({
+            code: "custom",
+            message: `${COMPATIBLE_EXPECTED} (id "${p.id}" is taken; ids must be unique and not openai, anthropic or local)`,
+          });
           return z.NEVER;
         }
         seen.add(p.id);
@@ -160,7 +160,9 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z
       .string()
-      .regex(/^postgres(ql)?:\/\//, { error: "a PostgreSQL URL (postgresql://user:password@host:5432/db), or unset for the embedded database" })
+      .regex(/^postgres(ql)?:\/\//, {
+        error: "a PostgreSQL URL (postgresql://user:password@host:5432/db), or unset for the embedded database",
+      })
       .optional(),
   ),
   DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default("./.data")),
@@ -172,7 +174,10 @@ export const envSchema = z.object({
   QDRANT_PORT: z.preprocess(emptyAsUndefined, port(6333).optional()),
   REDIS_URL: z.preprocess(
     emptyAsUndefined,
-    z.string().regex(/^rediss?:\/\//, { error: "a Redis URL such as redis://127.0.0.1:6379" }).optional(),
+    z
+      .string()
+      .regex(/^rediss?:\/\//, { error: "a Redis URL such as redis://127.0.0.1:6379" })
+      .optional(),
   ),
   OPENAI_API_KEY: optionalString,
   OPENAI_ORGANIZATION: optionalString,
@@ -196,7 +201,10 @@ export const envSchema = z.object({
   /// Prefix of every Redis key and channel this service uses (several deployments or test runs on one Redis).
   REDIS_KEY_PREFIX: z.preprocess(
     emptyAsUndefined,
-    z.string().regex(/^[\w:.-]{1,64}$/, { error: "letters, digits and : . _ - (at most 64)" }).default("ms:"),
+    z
+      .string()
+      .regex(/^[\w:.-]{1,64}$/, { error: "letters, digits and : . _ - (at most 64)" })
+      .default("ms:"),
   ),
   /// How many proxies of our own stand in front: the client address is read that many hops back along X-Forwarded-For (0: the TCP peer).
   TRUST_PROXY: z.preprocess(
@@ -226,14 +234,20 @@ export const envSchema = z.object({
     z.enum(["json", "pretty"], { error: "json or pretty" }).default("json"),
   ),
   /// Route the API through Next's request pipeline instead of the lean node:http host (benchmarks, diagnostics).
-  SERVE_API_THROUGH_NEXT: z.preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0")).transform((v) => v === "1" || v === "true"),
+  SERVE_API_THROUGH_NEXT: z
+    .preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0"))
+    .transform((v) => v === "1" || v === "true"),
   /// Response cache: how long an answer is kept when the request names no TTL, and the longest TTL a request may ask for (seconds).
   RESPONSE_CACHE_TTL: positiveInt(3600, "a whole number of seconds above 0"),
   RESPONSE_CACHE_MAX_TTL: positiveInt(7 * 24 * 3600, "a whole number of seconds above 0"),
   /// Embedding cache: how long an embedding is kept, in seconds; 0 turns the cache off.
   EMBEDDING_CACHE_TTL: z.preprocess(
     emptyAsUndefined,
-    z.coerce.number({ error: "a whole number of seconds (0: off)" }).int({ error: "a whole number of seconds (0: off)" }).min(0, { error: "a whole number of seconds (0: off)" }).default(30 * 24 * 3600),
+    z.coerce
+      .number({ error: "a whole number of seconds (0: off)" })
+      .int({ error: "a whole number of seconds (0: off)" })
+      .min(0, { error: "a whole number of seconds (0: off)" })
+      .default(30 * 24 * 3600),
   ),
   /// Embedding cache: whose entries a caller can hit — the owner's own (their user, or the key without a user) or everyone's.
   EMBEDDING_CACHE_SCOPE: z.preprocess(
@@ -311,7 +325,10 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   }
   const e = result.data;
   if (e.BUDGET_ALERT_WEBHOOK_URL && !e.BUDGET_ALERT_WEBHOOK_SECRET) {
-    throw new EnvError("BUDGET_ALERT_WEBHOOK_SECRET", "set when BUDGET_ALERT_WEBHOOK_URL is (a random string of at least 16 characters: the webhook's signing key)");
+    throw new EnvError(
+      "BUDGET_ALERT_WEBHOOK_SECRET",
+      "set when BUDGET_ALERT_WEBHOOK_URL is (a random string of at least 16 characters: the webhook's signing key)",
+    );
   }
   const qdrantUrl = e.QDRANT_URL ?? (e.QDRANT_HOST ? `http://${e.QDRANT_HOST}:${e.QDRANT_PORT ?? 6333}` : undefined);
   return { ...e, dataDir: path.resolve(e.DATA_DIR), qdrantUrl };
@@ -329,4 +346,3 @@ export function loadEnv(): Env {
 export function resetEnvForTests(): void {
   cached = undefined;
 }
-

@@ -75,9 +75,7 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
 export function fromZodError(error: z.ZodError, where: string): AppError {
   const issues = zodIssues(error);
   const first = issues[0];
-  const message = first
-    ? `Invalid ${where}: ${first.field === "(root)" ? "" : `${first.field}: `}${first.message}`
-    : `Invalid ${where}`;
+  const message = first ? `Invalid ${where}: ${first.field === "(root)" ? "" : `${first.field}: `}${first.message}` : `Invalid ${where}`;
   return new AppError("invalid_request", message, { issues });
 }
 

@@ -32,10 +32,7 @@ export function onShutdown(name: string, run: Hook["run"], options: { first?: bo
 }
 
 /** Runs every hook once, each bounded by `timeoutMs`; a failing hook does not stop the others. */
-export function runShutdownHooks(
-  report: (name: string, error?: unknown) => void = () => {},
-  timeoutMs = 10_000,
-): Promise<void> {
+export function runShutdownHooks(report: (name: string, error?: unknown) => void = () => {}, timeoutMs = 10_000): Promise<void> {
   g.__modelServiceShuttingDown ??= (async () => {
     const reversed = [...hooks()].reverse();
     for (const hook of [...reversed.filter((h) => h.first), ...reversed.filter((h) => !h.first)]) {

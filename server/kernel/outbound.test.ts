@@ -6,7 +6,15 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { checkOutboundUrl, closeOutboundAgents, nonPublicReason, OutboundPolicy, OutboundRefusedError, outboundRequest, setOutboundResolverForTests } from "./outbound.ts";
+import {
+  checkOutboundUrl,
+  closeOutboundAgents,
+  nonPublicReason,
+  OutboundPolicy,
+  OutboundRefusedError,
+  outboundRequest,
+  setOutboundResolverForTests,
+} from "./outbound.ts";
 
 const PUBLIC = new OutboundPolicy([], "WEBHOOK_ALLOW_PRIVATE");
 const LOOPBACK_ALLOWED = new OutboundPolicy(["127.0.0.1/32"], "WEBHOOK_ALLOW_PRIVATE");
@@ -34,7 +42,8 @@ beforeAll(async () => {
   receiver = createServer((req, res) => {
     heard.push(req.url ?? "/");
     if (req.url === "/redirect") res.writeHead(302, { location: `http://127.0.0.1:${port}/redirected` }).end();
-    else if (req.url === "/hang") return; // never answers
+    else if (req.url === "/hang")
+      return; // never answers
     else res.writeHead(204).end();
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -99,7 +108,13 @@ describe("checkOutboundUrl", () => {
   });
 
   it("accepts public addresses and names that resolve only to them", async () => {
-    for (const url of ["https://hooks.example.com/budget", "https://v6.example.com/x", "http://93.184.215.14:8080/x", "https://[2606:4700::1111]/x", "http://8.8.8.8/"]) {
+    for (const url of [
+      "https://hooks.example.com/budget",
+      "https://v6.example.com/x",
+      "http://93.184.215.14:8080/x",
+      "https://[2606:4700::1111]/x",
+      "http://8.8.8.8/",
+    ]) {
       await expect(checkOutboundUrl(url, PUBLIC), url).resolves.toBeInstanceOf(URL);
     }
   });
@@ -117,8 +132,19 @@ describe("checkOutboundUrl", () => {
 
 describe("nonPublicReason", () => {
   it("knows public addresses from the rest", () => {
-    for (const a of ["93.184.215.14", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"]) expect(nonPublicReason(a), a).toBeNull();
-    for (const a of ["127.0.0.1", "10.1.2.3", "::1", "fe80::1", "fc00::", "::ffff:10.0.0.1", "::ffff:0a00:0001", "198.18.0.1", "255.255.255.255"]) {
+    for (const a of ["93.184.215.14", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"])
+      expect(nonPublicReason(a), a).toBeNull();
+    for (const a of [
+      "127.0.0.1",
+      "10.1.2.3",
+      "::1",
+      "fe80::1",
+      "fc00::",
+      "::ffff:10.0.0.1",
+      "::ffff:0a00:0001",
+      "198.18.0.1",
+      "255.255.255.255",
+    ]) {
       expect(nonPublicReason(a), a).not.toBeNull();
     }
   });
@@ -126,8 +152,16 @@ describe("nonPublicReason", () => {
 
 describe("outboundRequest", () => {
   it("never connects to a refused address, however it is spelled or resolved", async () => {
-    for (const url of [`http://127.0.0.1:${port}/a`, `http://2130706433:${port}/b`, `http://0x7f.1:${port}/c`, `http://[::ffff:127.0.0.1]:${port}/d`, `http://local.example.com:${port}/e`]) {
-      expect(await refusedMessage(outboundRequest(url, { body: "{}", timeoutMs: 2_000 }, PUBLIC)), url).toMatch(/127\.0\.0\.1(, which)? is a loopback address/);
+    for (const url of [
+      `http://127.0.0.1:${port}/a`,
+      `http://2130706433:${port}/b`,
+      `http://0x7f.1:${port}/c`,
+      `http://[::ffff:127.0.0.1]:${port}/d`,
+      `http://local.example.com:${port}/e`,
+    ]) {
+      expect(await refusedMessage(outboundRequest(url, { body: "{}", timeoutMs: 2_000 }, PUBLIC)), url).toMatch(
+        /127\.0\.0\.1(, which)? is a loopback address/,
+      );
     }
     expect(heard).toEqual([]);
   });
@@ -138,13 +172,15 @@ describe("outboundRequest", () => {
     names.set("rebind.example.com", () => answer);
     await checkOutboundUrl("http://rebind.example.com/hook", PUBLIC);
     answer = ["127.0.0.1"];
-    expect(await refusedMessage(outboundRequest(`http://rebind.example.com:${port}/rebound`, { body: "{}", timeoutMs: 2_000 }, PUBLIC))).toMatch(
-      /rebind\.example\.com resolves to 127\.0\.0\.1, which is a loopback address/,
-    );
+    expect(
+      await refusedMessage(outboundRequest(`http://rebind.example.com:${port}/rebound`, { body: "{}", timeoutMs: 2_000 }, PUBLIC)),
+    ).toMatch(/rebind\.example\.com resolves to 127\.0\.0\.1, which is a loopback address/);
     expect(heard).toEqual([]);
     // Allowed, the same name reaches the receiver through the guard's own lookup (no DNS has that name).
     lookups = [];
-    expect(await outboundRequest(`http://rebind.example.com:${port}/allowed`, { body: "{}", timeoutMs: 2_000 }, LOOPBACK_ALLOWED)).toEqual({ status: 204 });
+    expect(await outboundRequest(`http://rebind.example.com:${port}/allowed`, { body: "{}", timeoutMs: 2_000 }, LOOPBACK_ALLOWED)).toEqual({
+      status: 204,
+    });
     expect(heard).toEqual(["/allowed"]);
     expect(lookups).toContain("rebind.example.com");
   });
@@ -158,7 +194,9 @@ describe("outboundRequest", () => {
 
   it("gives up at its deadline", async () => {
     const started = performance.now();
-    await expect(outboundRequest(`http://127.0.0.1:${port}/hang`, { body: "{}", timeoutMs: 300 }, LOOPBACK_ALLOWED)).rejects.toThrow(/no answer within 300 ms/);
+    await expect(outboundRequest(`http://127.0.0.1:${port}/hang`, { body: "{}", timeoutMs: 300 }, LOOPBACK_ALLOWED)).rejects.toThrow(
+      /no answer within 300 ms/,
+    );
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 });

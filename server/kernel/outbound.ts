@@ -160,7 +160,10 @@ const RESOLVE_TIMEOUT_MS = 5_000;
 
 const systemResolve: Resolve = (hostname) =>
   new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new OutboundRefusedError(`${hostname} did not resolve within ${RESOLVE_TIMEOUT_MS / 1000} s`)), RESOLVE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new OutboundRefusedError(`${hostname} did not resolve within ${RESOLVE_TIMEOUT_MS / 1000} s`)),
+      RESOLVE_TIMEOUT_MS,
+    );
     timer.unref();
     dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses: LookupAddress[]) => {
       clearTimeout(timer);
@@ -276,7 +279,13 @@ export async function outboundRequest(
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new OutboundRefusedError("not an http(s) URL");
   const signal = AbortSignal.timeout(init.timeoutMs);
   try {
-    const res = await request(parsed, { method: init.method ?? "POST", headers: init.headers, body: init.body, dispatcher: agentFor(policy), signal });
+    const res = await request(parsed, {
+      method: init.method ?? "POST",
+      headers: init.headers,
+      body: init.body,
+      dispatcher: agentFor(policy),
+      signal,
+    });
     await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
     return { status: res.statusCode };
   } catch (err) {

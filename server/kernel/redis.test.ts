@@ -40,7 +40,13 @@ describe.runIf(redisUrl)("the Redis circuit (TEST_REDIS_URL behind a fault proxy
 
   beforeAll(async () => {
     proxy = await startFaultProxy(targetOf(redisUrl!, 6379));
-    Object.assign(process.env, { REDIS_URL: proxy.urlFor(redisUrl!), REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: "50", LOG_LEVEL: "silent", RATE_LIMITS: "" });
+    Object.assign(process.env, {
+      REDIS_URL: proxy.urlFor(redisUrl!),
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_COMMAND_TIMEOUT_MS: "50",
+      LOG_LEVEL: "silent",
+      RATE_LIMITS: "",
+    });
     resetEnvForTests();
     resetRedisForTests();
     resetRateLimitersForTests();
@@ -93,7 +99,14 @@ describe.runIf(redisUrl)("the Redis circuit (TEST_REDIS_URL behind a fault proxy
   }, 20_000);
 
   it("rate limits answer within the deadline while Redis hangs, and this process's counters still hold the limit", async () => {
-    const who: AuthenticatedIdentity = { kind: "apiKey", apiKeyId: `key-${randomBytes(4).toString("hex")}`, userId: null, role: "user", tier: "premium", scopes: [] };
+    const who: AuthenticatedIdentity = {
+      kind: "apiKey",
+      apiKeyId: `key-${randomBytes(4).toString("hex")}`,
+      userId: null,
+      role: "user",
+      tier: "premium",
+      scopes: [],
+    };
     await checkRateLimit(who, "generate"); // one counted in Redis while it answers
     await proxy.set("hung");
     const outcomes = [];

@@ -24,7 +24,11 @@ describe("safeString", () => {
 
 describe("inputProblem", () => {
   it("finds unstorable text in any string or object key, with its path", () => {
-    expect(inputProblem({ a: [{ b: "ok" }, { c: "x\u0000" }] })).toEqual({ field: "a[1].c", message: "must not contain a NUL character (\\u0000)", kind: "text" });
+    expect(inputProblem({ a: [{ b: "ok" }, { c: "x\u0000" }] })).toEqual({
+      field: "a[1].c",
+      message: "must not contain a NUL character (\\u0000)",
+      kind: "text",
+    });
     expect(inputProblem({ payload: { "k\ud800": 1 } })).toMatchObject({ field: "payload", kind: "text" });
     expect(inputProblem("\u0000")).toMatchObject({ field: "(root)" });
     expect(inputProblem({ vector: [0.1, 2, 1e308], ok: "😀", n: null })).toBeUndefined();

@@ -115,7 +115,9 @@ function abortReason(signal: AbortSignal): unknown {
 
 function fetchFailed(err: unknown): TypeError {
   if (err instanceof TypeError && err.message === "fetch failed") return err;
-  return new TypeError("fetch failed", { cause: err instanceof undiciErrors.UndiciError || err instanceof Error ? err : new Error(String(err)) });
+  return new TypeError("fetch failed", {
+    cause: err instanceof undiciErrors.UndiciError || err instanceof Error ? err : new Error(String(err)),
+  });
 }
 
 const g = globalThis as unknown as { __modelServiceProviderHttp?: { agent: Agent; fetch: ProviderFetch } };

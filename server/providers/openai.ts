@@ -151,7 +151,8 @@ export class OpenAIChatProvider implements Provider {
       if (request.parallelToolCalls !== undefined) params.parallel_tool_calls = request.parallelToolCalls;
       // OpenAI refuses tool_choice without tools, whatever its value.
       if (request.toolChoice !== undefined) {
-        params.tool_choice = typeof request.toolChoice === "string" ? request.toolChoice : { type: "function", function: { name: request.toolChoice.name } };
+        params.tool_choice =
+          typeof request.toolChoice === "string" ? request.toolChoice : { type: "function", function: { name: request.toolChoice.name } };
       }
     }
     if (request.responseFormat) params.response_format = toOpenAIResponseFormat(request.responseFormat);

@@ -28,7 +28,12 @@ describe("OPENAI_COMPATIBLE_PROVIDERS", () => {
         '[{"id":"ollama","name":"Ollama","baseUrl":"http://localhost:11434/v1","models":["llama3.1",{"id":"nomic-embed-text","type":"embedding"}]},{"id":"groq","baseUrl":"https://api.groq.com/openai/v1","apiKey":"gsk_x"}]',
     });
     expect(env.OPENAI_COMPATIBLE_PROVIDERS).toEqual([
-      { id: "ollama", name: "Ollama", baseUrl: "http://localhost:11434/v1", models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }] },
+      {
+        id: "ollama",
+        name: "Ollama",
+        baseUrl: "http://localhost:11434/v1",
+        models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }],
+      },
       { id: "groq", baseUrl: "https://api.groq.com/openai/v1", apiKey: "gsk_x", models: [] },
     ]);
   });

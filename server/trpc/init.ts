@@ -40,7 +40,15 @@ export type ProcedureMeta = { policy: AccessPolicy };
  * credential, or a failure to check it, is kept and answered by each procedure that needs a caller,
  * so every error goes through the formatter with this request id.
  */
-export async function createContext({ req, resHeaders, requestId }: { req: Request; resHeaders?: Headers; requestId?: string }): Promise<Context> {
+export async function createContext({
+  req,
+  resHeaders,
+  requestId,
+}: {
+  req: Request;
+  resHeaders?: Headers;
+  requestId?: string;
+}): Promise<Context> {
   const id = requestId ?? requestIdFrom(req.headers);
   const log = getLogger().child({ requestId: id });
   let identity: Identity = ANONYMOUS;
@@ -92,7 +100,9 @@ class RefusedInput {
 
 function refusal(problem: { field: string; message: string }): AppError {
   const field = problem.field === "(root)" ? "" : `${problem.field}: `;
-  return new AppError("invalid_request", `Invalid input: ${field}${problem.message}`, { issues: [{ field: problem.field, message: problem.message }] });
+  return new AppError("invalid_request", `Invalid input: ${field}${problem.message}`, {
+    issues: [{ field: problem.field, message: problem.message }],
+  });
 }
 
 // Inputs are checked as JSON, before superjson copies them (recursively) and applies its annotations.
@@ -101,12 +111,16 @@ const transformer = {
     serialize: (value: unknown) => superjson.serialize(value),
     deserialize: (value: unknown) => {
       const envelope = (value ?? {}) as { json?: unknown; meta?: unknown };
-      const problem = inputProblem(envelope.json) ?? (inputProblem(envelope.meta) && { field: "(superjson meta)", message: "nests too deep or holds unstorable text" });
+      const problem =
+        inputProblem(envelope.json) ??
+        (inputProblem(envelope.meta) && { field: "(superjson meta)", message: "nests too deep or holds unstorable text" });
       if (problem) return new RefusedInput(refusal(problem));
       try {
         return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
       } catch (e) {
-        return new RefusedInput(new AppError("invalid_request", `Invalid input: its superjson encoding does not decode (${(e as Error).message})`));
+        return new RefusedInput(
+          new AppError("invalid_request", `Invalid input: its superjson encoding does not decode (${(e as Error).message})`),
+        );
       }
     },
   },
@@ -190,7 +204,10 @@ export function procedure(policy: CallerPolicy) {
 }
 
 /** Anyone; never rate limited (like /health and /ping). */
-export const publicProcedure = t.procedure.meta({ policy: { access: "public" } }).use(mapErrors).use(guardInput);
+export const publicProcedure = t.procedure
+  .meta({ policy: { access: "public" } })
+  .use(mapErrors)
+  .use(guardInput);
 /** Any authenticated caller, under the default rate limit. */
 export const protectedProcedure = procedure({ access: "user" });
 /** An admin caller, under the default rate limit. */

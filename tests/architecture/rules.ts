@@ -60,7 +60,8 @@ export function violations(edges: readonly Edge[], packages: ReadonlyMap<string,
     if (lf < 0) bad(e, `server/${fromDir} is not a layer of DESIGN.md`);
     else if (lt < 0) bad(e, `server/${toDir} is not a layer of DESIGN.md`);
     else if (lt > lf) bad(e, `server/${fromDir} (layer ${lf}) imports the higher layer server/${toDir} (${lt})`);
-    else if (lt === lf && fromDir !== toDir && !(PEERS[fromDir] ?? []).includes(toDir)) bad(e, `server/${fromDir} imports its peer server/${toDir}`);
+    else if (lt === lf && fromDir !== toDir && !(PEERS[fromDir] ?? []).includes(toDir))
+      bad(e, `server/${fromDir} imports its peer server/${toDir}`);
     if (isTest(e.to)) bad(e, "code imports a test");
     // features: the feature order, through the index.
     const ff = featureOf(e.from);
@@ -84,7 +85,8 @@ export function violations(edges: readonly Edge[], packages: ReadonlyMap<string,
       if (!WEB_PACKAGES.test(p)) continue;
       const trpcOk = p.startsWith("@trpc/") && (dir === "trpc" || dir === "api" || (featureOf(file) && isRouter(file)));
       const nextOk = /^(next|next-auth)/.test(p) && dir === "api";
-      if (dir && dir !== "host" && !trpcOk && !nextOk) out.push(`${file} imports ${p}: only server/api (Next), server/trpc and *.router.ts (tRPC) may`);
+      if (dir && dir !== "host" && !trpcOk && !nextOk)
+        out.push(`${file} imports ${p}: only server/api (Next), server/trpc and *.router.ts (tRPC) may`);
       if (file.startsWith("lib/")) out.push(`${file} imports ${p}: lib/ is plain TypeScript`);
     }
   }

@@ -39,7 +39,9 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
 
   async function event(requestId: string) {
     await usageWriter().flush();
-    const rows = await (await getDatabase()).rawQuery<{ status: string; input_tokens: number; total_cost: string; saved_cost: string }>(
+    const rows = await (
+      await getDatabase()
+    ).rawQuery<{ status: string; input_tokens: number; total_cost: string; saved_cost: string }>(
       "select status, input_tokens, total_cost::text, saved_cost::text from usage_events where request_id = $1",
       [requestId],
     );
@@ -47,8 +49,10 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
     return rows[0]!;
   }
 
-  const embeddingInputs = () => server.emulator.requests.filter((r) => r.path.endsWith("/embeddings")).map((r) => (r.body as { input: string[] }).input);
-  const usd = (tokens: number) => formatUsd(costOf(pricingFor(MODEL), { inputTokens: tokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost);
+  const embeddingInputs = () =>
+    server.emulator.requests.filter((r) => r.path.endsWith("/embeddings")).map((r) => (r.body as { input: string[] }).input);
+  const usd = (tokens: number) =>
+    formatUsd(costOf(pricingFor(MODEL), { inputTokens: tokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost);
   const pad = (s: string) => Number(s).toFixed(12);
 
   it("sends only the misses of a batch, each distinct text once, and keeps the order", async () => {
@@ -143,7 +147,11 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
     expect(mine.json.cached_texts).toBe(1);
     expect(mine.json.embeddings).toEqual(first.json.embeddings);
     const e = await event(mine.requestId);
-    expect(e).toMatchObject({ status: "cached", input_tokens: 0, saved_cost: pad(usd((first.json.usage as { prompt_tokens: number }).prompt_tokens)) });
+    expect(e).toMatchObject({
+      status: "cached",
+      input_tokens: 0,
+      saved_cost: pad(usd((first.json.usage as { prompt_tokens: number }).prompt_tokens)),
+    });
   });
 
   it("shares entries between owners with EMBEDDING_CACHE_SCOPE=global", async () => {

@@ -79,7 +79,15 @@ export function useFuzzServer(kind: DatabaseKind): FuzzServer {
       const u = new URL(server!.url);
       const done = (status: number, body: string) => resolve({ status, body, ms: performance.now() - started });
       const out = httpRequest(
-        { host: u.hostname, port: u.port, method: req.method, path: req.path, headers: req.headers, agent, signal: AbortSignal.timeout(deadlineMs) },
+        {
+          host: u.hostname,
+          port: u.port,
+          method: req.method,
+          path: req.path,
+          headers: req.headers,
+          agent,
+          signal: AbortSignal.timeout(deadlineMs),
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -150,7 +158,11 @@ export function useFuzzServer(kind: DatabaseKind): FuzzServer {
       editableModel: "gpt-4-0613",
     };
     callers.push(
-      { name: "admin", headers: { authorization: `Bearer ${admin.key}` }, fixtures: { ...base, collection: "fz-admin", spareKeyId: spare.id } },
+      {
+        name: "admin",
+        headers: { authorization: `Bearer ${admin.key}` },
+        fixtures: { ...base, collection: "fz-admin", spareKeyId: spare.id },
+      },
       { name: "user", headers: { "x-api-key": user.key }, fixtures: { ...base, collection: "fz-user", spareKeyId: user.id } },
       { name: "jwt", headers: { authorization: `Bearer ${jwt}` }, fixtures: { ...base, collection: "fz-jwt", spareKeyId: spare.id } },
       { name: "nobody", headers: {}, fixtures: { ...base, collection: "fz-nobody", spareKeyId: spare.id } },

@@ -26,7 +26,12 @@ Object.assign(process.env, {
   LOG_LEVEL: "silent",
   RATE_LIMIT_REQUESTS: "10000",
   // Generous limits for every key, and a tiny one for basic-tier keys (the 429 tests).
-  RATE_LIMITS: JSON.stringify({ generate: "10000/minute", "generate-embeddings": "10000/minute", "tier:standard": "100000/hour", "tier:basic": "2/minute" }),
+  RATE_LIMITS: JSON.stringify({
+    generate: "10000/minute",
+    "generate-embeddings": "10000/minute",
+    "tier:standard": "100000/hour",
+    "tier:basic": "2/minute",
+  }),
 });
 delete process.env.DATABASE_URL;
 delete process.env.REDIS_URL;

@@ -49,7 +49,11 @@ async function rest(method: string, pathName: string, headers: Record<string, st
   });
   const handler = pattern.handlers[method as "GET"];
   const res = await handler(
-    new Request(url, { method, headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined }),
+    new Request(url, {
+      method,
+      headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    }),
     { params: Promise.resolve(params) },
   );
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -146,7 +150,12 @@ describe.each(testDatabases())("isolation between users on $kind", ({ kind }) =>
   });
 
   it.runIf(kind === "pglite")("collections over REST and tRPC: another user's collection is invisible", async () => {
-    const created = await rest("POST", "/v1/vector/collections", { "x-api-key": adaKey.key }, { collection_name: `ada_docs_${kind}`, vector_size: 3, distance: "Cosine" });
+    const created = await rest(
+      "POST",
+      "/v1/vector/collections",
+      { "x-api-key": adaKey.key },
+      { collection_name: `ada_docs_${kind}`, vector_size: 3, distance: "Cosine" },
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const bobList = await rest("GET", "/v1/vector/collections", { "x-api-key": bobKey.key });
     expect(bobList.status).toBe(200);

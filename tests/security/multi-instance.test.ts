@@ -25,12 +25,16 @@ type Instance = { url: string; child: ChildProcess; output: string[]; dataDir: s
 
 function startInstance(env: Record<string, string>): Promise<Instance> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-multi-"));
-  const child = spawn(path.join(root, "node_modules/.bin/tsx"), ["--import", "./scripts/server-only-hook.mjs", "server/host/main.ts", "--api-only"], {
-    cwd: root,
-    env: { ...process.env, ...env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", LOG_FORMAT: "json" },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    path.join(root, "node_modules/.bin/tsx"),
+    ["--import", "./scripts/server-only-hook.mjs", "server/host/main.ts", "--api-only"],
+    {
+      cwd: root,
+      env: { ...process.env, ...env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", LOG_FORMAT: "json" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "Model Service listening" within 90 s:\n${output.join("")}`)), 90_000);
@@ -178,7 +182,10 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
 
   it("answers 401 for no key, a malformed key, and an expired, forged or alg-none JWT", async () => {
     const secret = new TextEncoder().encode(SECRETS.JWT_SECRET);
-    const valid = await new SignJWT({ sub: "svc-multi", tier: "premium" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(secret);
+    const valid = await new SignJWT({ sub: "svc-multi", tier: "premium" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(secret);
     const expired = await new SignJWT({ sub: "svc-multi" })
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)

@@ -17,7 +17,11 @@ export type ServerProcess = {
 };
 
 /** Spawns `node server/host/main.ts [args]` with PORT=0 and waits for its "listening" log line (so LOG_LEVEL must keep info). */
-export async function startServerProcess(env: Record<string, string>, args: string[] = ["--api-only"], timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  args: string[] = ["--api-only"],
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...args], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

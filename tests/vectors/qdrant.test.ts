@@ -13,7 +13,6 @@ vectorStoreContract("Qdrant (emulator)", async () => {
   return { store: new QdrantVectorStore({ url: emulator.url, apiKey: "qdrant-test-key" }), close: () => emulator.close() };
 });
 
-
 describe("Qdrant store specifics", () => {
   let emulator: QdrantEmulator;
   let store: QdrantVectorStore;
@@ -65,7 +64,10 @@ describe("Qdrant store specifics", () => {
       headers: { "api-key": "k-123456789", "content-type": "application/json" },
       body: JSON.stringify({ vectors: { size: 2, distance: "Cosine" } }),
     });
-    await expect(store.createCollection(other)).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/did not create/) });
+    await expect(store.createCollection(other)).rejects.toMatchObject({
+      code: "conflict",
+      message: expect.stringMatching(/did not create/),
+    });
   });
 
   it("is unavailable, naming why, when the key is wrong — without showing the key", async () => {
@@ -83,7 +85,10 @@ describe("Qdrant store specifics", () => {
     const url = closed.url;
     await closed.close();
     const gone = new QdrantVectorStore({ url, timeoutMs: 2_000 });
-    expect(await gone.status()).toEqual({ available: false, reason: expect.stringMatching(new RegExp(`Qdrant at ${url} is unavailable: it cannot be reached`)) });
+    expect(await gone.status()).toEqual({
+      available: false,
+      reason: expect.stringMatching(new RegExp(`Qdrant at ${url} is unavailable: it cannot be reached`)),
+    });
     await expect(gone.count(c)).rejects.toMatchObject({ code: "unavailable" });
   });
 });

@@ -19,11 +19,20 @@ const textBlock = z.object({ type: z.literal("text"), text: safeString });
 const imageBlock = z.object({
   type: z.literal("image"),
   source: z.discriminatedUnion("type", [
-    z.object({ type: z.literal("base64"), media_type: z.enum(["image/jpeg", "image/png", "image/gif", "image/webp"]), data: safeString.min(1) }),
+    z.object({
+      type: z.literal("base64"),
+      media_type: z.enum(["image/jpeg", "image/png", "image/gif", "image/webp"]),
+      data: safeString.min(1),
+    }),
     z.object({ type: z.literal("url"), url: safeString.min(1) }),
   ]),
 });
-const toolUseBlock = z.object({ type: z.literal("tool_use"), id: safeString.min(1), name: safeString.min(1), input: z.record(safeString, z.unknown()) });
+const toolUseBlock = z.object({
+  type: z.literal("tool_use"),
+  id: safeString.min(1),
+  name: safeString.min(1),
+  input: z.record(safeString, z.unknown()),
+});
 const toolResultBlock = z.object({
   type: z.literal("tool_result"),
   tool_use_id: safeString.min(1),
@@ -34,9 +43,13 @@ const toolResultBlock = z.object({
 const thinkingBlock = z.object({ type: z.literal("thinking") });
 const redactedThinkingBlock = z.object({ type: z.literal("redacted_thinking") });
 
-const contentBlock = z.discriminatedUnion("type", [textBlock, imageBlock, toolUseBlock, toolResultBlock, thinkingBlock, redactedThinkingBlock], {
-  error: "a content block is text, image, tool_use, tool_result or thinking",
-});
+const contentBlock = z.discriminatedUnion(
+  "type",
+  [textBlock, imageBlock, toolUseBlock, toolResultBlock, thinkingBlock, redactedThinkingBlock],
+  {
+    error: "a content block is text, image, tool_use, tool_result or thinking",
+  },
+);
 
 const message = z.object({
   role: z.enum(["user", "assistant"], { error: "role must be user or assistant (the system prompt goes in `system`)" }),
@@ -71,12 +84,18 @@ export const messagesBody = z
     metadata: z.object({ user_id: safeString.max(256).nullish() }).optional(),
     tools: z.array(tool).optional(),
     tool_choice: toolChoice.optional(),
-    output_config: z.object({ format: z.object({ type: z.literal("json_schema"), schema: z.record(safeString, z.unknown()) }).nullish() }).optional(),
+    output_config: z
+      .object({ format: z.object({ type: z.literal("json_schema"), schema: z.record(safeString, z.unknown()) }).nullish() })
+      .optional(),
   })
   .superRefine((body, ctx) => {
     const choice = body.tool_choice;
     if (choice?.type === "tool" && !(body.tools ?? []).some((t) => t.name === choice.name)) {
-      ctx.addIssue({ code: "custom", path: ["tool_choice", "name"], message: `names the tool "${choice.name}", which is not among the tools` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["tool_choice", "name"],
+        message: `names the tool "${choice.name}", which is not among the tools`,
+      });
     }
   });
 
@@ -117,7 +136,12 @@ function toMessages(m: z.infer<typeof message>, index: number): ChatMessage[] {
         break;
       case "tool_result":
         if (m.role !== "user") throw misplaced("tool_result blocks belong in user messages");
-        out.push({ role: "tool", toolCallId: block.tool_use_id, content: textOf(block.content), ...(block.is_error ? { isError: true } : {}) });
+        out.push({
+          role: "tool",
+          toolCallId: block.tool_use_id,
+          content: textOf(block.content),
+          ...(block.is_error ? { isError: true } : {}),
+        });
         break;
       default:
         break; // thinking blocks
@@ -290,10 +314,16 @@ export function messageEventEncoder(opts: { id: string; model: string }): Stream
           index = blocks++;
           toolBlock.set(event.index, index);
           open = { index, tool: event.index };
-          out.push(ev("content_block_start", { index, content_block: { type: "tool_use", id: event.id ?? "", name: event.name ?? "", input: {} } }));
+          out.push(
+            ev("content_block_start", {
+              index,
+              content_block: { type: "tool_use", id: event.id ?? "", name: event.name ?? "", input: {} },
+            }),
+          );
         }
         // Providers stream one call after the other; a late piece of an earlier call still names its block.
-        if (event.argumentsDelta) out.push(ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: event.argumentsDelta } }));
+        if (event.argumentsDelta)
+          out.push(ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: event.argumentsDelta } }));
       } else {
         if (blocks === 0) {
           // An empty reply still has its (empty) text block, as Anthropic's do.

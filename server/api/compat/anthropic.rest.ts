@@ -13,7 +13,12 @@ export const anthropicMessages = endpoint(
   {
     POST: route({
       access: "user",
-      doc: { summary: "Anthropic-compatible Messages API (any catalogue model), plain or streamed", description: "Anthropic's request and response shapes; `stream: true` answers with Anthropic's server-sent events. Errors use Anthropic's error shape.", stream: true },
+      doc: {
+        summary: "Anthropic-compatible Messages API (any catalogue model), plain or streamed",
+        description:
+          "Anthropic's request and response shapes; `stream: true` answers with Anthropic's server-sent events. Errors use Anthropic's error shape.",
+        stream: true,
+      },
       scope: "generate",
       rateLimit: "generate",
       body: messagesBody,
@@ -23,7 +28,12 @@ export const anthropicMessages = endpoint(
         const input = { ...messagesInput(body), cache: cacheRequestFrom(req.headers) };
         if (!body.stream) return json(toMessage(await generate(input, ctx)), { headers: cache.headers() });
         const encoder = messageEventEncoder({ id: newMessageId(), model: body.model });
-        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "anthropic", headers: cache.headers });
+        return eventStreamResponse(generateStream(input, ctx), encoder, {
+          requestId,
+          log,
+          errorFormat: "anthropic",
+          headers: cache.headers,
+        });
       },
     }),
   },

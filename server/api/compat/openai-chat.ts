@@ -38,7 +38,13 @@ const message = z.discriminatedUnion(
     z.object({ role: z.literal("system"), content: textContent, name }),
     z.object({ role: z.literal("developer"), content: textContent, name }),
     z.object({ role: z.literal("user"), content: userContent, name }),
-    z.object({ role: z.literal("assistant"), content: textContent.nullish(), tool_calls: z.array(toolCall).nullish(), refusal: safeString.nullish(), name }),
+    z.object({
+      role: z.literal("assistant"),
+      content: textContent.nullish(),
+      tool_calls: z.array(toolCall).nullish(),
+      refusal: safeString.nullish(),
+      name,
+    }),
     z.object({ role: z.literal("tool"), content: textContent, tool_call_id: safeString.min(1) }),
   ],
   { error: "role must be system, developer, user, assistant or tool" },
@@ -103,7 +109,11 @@ export const chatCompletionBody = z
     const names = (body.tools ?? []).map((t) => t.function.name);
     if (!names.length) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice is only allowed when tools are given" });
     else if (typeof choice === "object" && !names.includes(choice.function.name)) {
-      ctx.addIssue({ code: "custom", path: ["tool_choice"], message: `names the function "${choice.function.name}", which is not among the tools` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["tool_choice"],
+        message: `names the function "${choice.function.name}", which is not among the tools`,
+      });
     }
   });
 
@@ -122,7 +132,9 @@ function toMessage(m: z.infer<typeof message>): ChatMessage {
     case "user": {
       if (typeof m.content === "string") return { role: "user", content: m.content };
       const parts: ContentPart[] = m.content.map((p) =>
-        p.type === "text" ? { type: "text", text: p.text } : { type: "image", url: p.image_url.url, ...(p.image_url.detail ? { detail: p.image_url.detail } : {}) },
+        p.type === "text"
+          ? { type: "text", text: p.text }
+          : { type: "image", url: p.image_url.url, ...(p.image_url.detail ? { detail: p.image_url.detail } : {}) },
       );
       const text = parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("\n");
       return parts.some((p) => p.type === "image") ? { role: "user", content: text, parts } : { role: "user", content: text };
@@ -229,7 +241,13 @@ export function toChatCompletion(o: GenerateOutcome, created: number) {
           content: toolCalls.length && !o.text ? null : o.text,
           refusal: null,
           ...(toolCalls.length
-            ? { tool_calls: toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })) }
+            ? {
+                tool_calls: toolCalls.map((c) => ({
+                  id: c.id,
+                  type: "function" as const,
+                  function: { name: c.name, arguments: c.arguments },
+                })),
+              }
             : {}),
         },
         logprobs: null,
@@ -247,7 +265,12 @@ export function toChatCompletion(o: GenerateOutcome, created: number) {
  * with the finish reason, then (with include_usage) a chunk with `choices: []` and the usage, and
  * `data: [DONE]`. With include_usage every other chunk carries `usage: null`, as OpenAI's do.
  */
-export function chatChunkEncoder(opts: { id: string; created: number; includeUsage: boolean; model: string }): StreamEncoder<GenerationEvent> {
+export function chatChunkEncoder(opts: {
+  id: string;
+  created: number;
+  includeUsage: boolean;
+  model: string;
+}): StreamEncoder<GenerationEvent> {
   let model = opts.model;
   let started = false;
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): Frame => ({
@@ -262,7 +285,8 @@ export function chatChunkEncoder(opts: { id: string; created: number; includeUsa
       ...extra,
     },
   });
-  const delta = (d: Record<string, unknown>, finish: OpenAIFinishReason | null = null) => chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
+  const delta = (d: Record<string, unknown>, finish: OpenAIFinishReason | null = null) =>
+    chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
   return {
     frames(event) {
       const out: Frame[] = [];

@@ -14,7 +14,9 @@ export const embeddingsBody = z.object({
   input: z.union(
     [
       safeString.min(1, { error: "an input text must not be empty" }),
-      z.array(safeString.min(1, { error: "an input text must not be empty" }), { error: tokenArrays }).min(1, { error: "send at least one text" }),
+      z
+        .array(safeString.min(1, { error: "an input text must not be empty" }), { error: tokenArrays })
+        .min(1, { error: "send at least one text" }),
     ],
     { error: tokenArrays },
   ),

@@ -22,7 +22,12 @@ export function toOpenAIModel(m: CatalogueModel): OpenAIModel {
 }
 
 export function openaiModelList(): { object: "list"; data: OpenAIModel[] } {
-  return { object: "list", data: listModels().filter((m) => modelAvailability(m).available).map(toOpenAIModel) };
+  return {
+    object: "list",
+    data: listModels()
+      .filter((m) => modelAvailability(m).available)
+      .map(toOpenAIModel),
+  };
 }
 
 /** One model by id or alias; 404 (model_not_found) when unknown, or when it cannot be used now (with why). */
@@ -30,7 +35,9 @@ export function openaiModel(idOrAlias: string): OpenAIModel {
   const model = resolveModel(idOrAlias);
   const availability = modelAvailability(model);
   if (!availability.available) {
-    throw new AppError("not_found", `The model \`${idOrAlias}\` cannot be used: ${availability.reason ?? "it is unavailable"}`, { model: idOrAlias });
+    throw new AppError("not_found", `The model \`${idOrAlias}\` cannot be used: ${availability.reason ?? "it is unavailable"}`, {
+      model: idOrAlias,
+    });
   }
   return toOpenAIModel(model);
 }

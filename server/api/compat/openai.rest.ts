@@ -19,7 +19,12 @@ export const chatCompletions = endpoint(
   {
     POST: route({
       access: "user",
-      doc: { summary: "OpenAI-compatible chat completions (any catalogue model), plain or streamed", description: "OpenAI's request and response shapes; `stream: true` answers with OpenAI's SSE chunks and `data: [DONE]`. Errors use OpenAI's error shape.", stream: true },
+      doc: {
+        summary: "OpenAI-compatible chat completions (any catalogue model), plain or streamed",
+        description:
+          "OpenAI's request and response shapes; `stream: true` answers with OpenAI's SSE chunks and `data: [DONE]`. Errors use OpenAI's error shape.",
+        stream: true,
+      },
       scope: "generate",
       rateLimit: "generate",
       body: chatCompletionBody,
@@ -29,7 +34,12 @@ export const chatCompletions = endpoint(
         const input = { ...chatCompletionInput(body), cache: cacheRequestFrom(req.headers) };
         const created = Math.floor(Date.now() / 1000);
         if (!body.stream) return json(toChatCompletion(await generate(input, ctx), created), { headers: cache.headers() });
-        const encoder = chatChunkEncoder({ id: newCompletionId(), created, model: body.model, includeUsage: body.stream_options?.include_usage === true });
+        const encoder = chatChunkEncoder({
+          id: newCompletionId(),
+          created,
+          model: body.model,
+          includeUsage: body.stream_options?.include_usage === true,
+        });
         return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "openai", headers: cache.headers });
       },
     }),

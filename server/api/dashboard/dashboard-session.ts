@@ -30,7 +30,6 @@ export async function setupNeeded(): Promise<boolean> {
   return !(await hasDashboardUser());
 }
 
-
 export type FormState = { error?: string; email?: string };
 
 /** Signs in with email and password; on success next-auth redirects (a thrown NEXT_REDIRECT). */
@@ -41,7 +40,8 @@ export async function loginAction(_prev: FormState, form: FormData): Promise<For
   try {
     await signIn("credentials", { email, password, redirectTo: safeCallbackUrl(form.get("callbackUrl")) });
   } catch (e) {
-    if (e instanceof CredentialsSignin) return { error: "Wrong email or password, or too many attempts: try again in a few minutes.", email };
+    if (e instanceof CredentialsSignin)
+      return { error: "Wrong email or password, or too many attempts: try again in a few minutes.", email };
     if (e instanceof AuthError) return { error: "Sign-in failed. Try again.", email };
     throw e;
   }

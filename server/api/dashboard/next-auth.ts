@@ -95,7 +95,12 @@ function config(): NextAuthConfig {
         // A session being read or renewed: one that has been ended is not renewed, its cookie is cleared.
         if (typeof token.sub === "string") {
           const record = await getUser(token.sub);
-          const claims = { userId: token.sub, epoch: typeof token.epoch === "number" ? token.epoch : 0, sessionId: typeof token.sid === "string" ? token.sid : null, expiresAt: null };
+          const claims = {
+            userId: token.sub,
+            epoch: typeof token.epoch === "number" ? token.epoch : 0,
+            sessionId: typeof token.sid === "string" ? token.sid : null,
+            expiresAt: null,
+          };
           if (!record || !sessionIsCurrent(record, claims)) return null;
         }
         return token;

@@ -20,7 +20,9 @@ export const authRouter = createTRPCRouter({
         role: z.enum(["admin", "user"]),
         tier: z.enum(["basic", "standard", "premium"]),
         scopes: z.array(z.string()),
-        budgets: z.array(z.object({ scope: z.enum(["api_key", "user"]), budgetUsd: z.string(), spentUsd: z.string(), exceeded: z.boolean() })),
+        budgets: z.array(
+          z.object({ scope: z.enum(["api_key", "user"]), budgetUsd: z.string(), spentUsd: z.string(), exceeded: z.boolean() }),
+        ),
       }),
     )
     .query(async ({ ctx }) => {
@@ -44,7 +46,8 @@ export const authRouter = createTRPCRouter({
     .output(z.object({ ended: z.literal(true) }))
     .mutation(async ({ ctx }) => {
       const who = ctx.identity;
-      if (who.kind === "apiKey" || !who.userId) throw new AppError("forbidden", "Sign out everywhere from the dashboard or with a platform JWT, not with an API key");
+      if (who.kind === "apiKey" || !who.userId)
+        throw new AppError("forbidden", "Sign out everywhere from the dashboard or with a platform JWT, not with an API key");
       await endAllSessions(who.userId);
       return { ended: true as const };
     }),

@@ -36,9 +36,15 @@ export const keysRouter = createTRPCRouter({
     .query(({ ctx, input }) => listApiKeys(ctx.identity, { includeRevoked: input?.includeRevoked })),
 
   /** A new key; `key` is the secret, shown this once. */
-  create: protectedProcedure.input(createKeyInput).output(withSecret).mutation(({ ctx, input }) => createApiKey(ctx.identity, input)),
+  create: protectedProcedure
+    .input(createKeyInput)
+    .output(withSecret)
+    .mutation(({ ctx, input }) => createApiKey(ctx.identity, input)),
 
-  revoke: protectedProcedure.input(byId).output(apiKeyOutput).mutation(({ ctx, input }) => revokeApiKey(ctx.identity, input.id)),
+  revoke: protectedProcedure
+    .input(byId)
+    .output(apiKeyOutput)
+    .mutation(({ ctx, input }) => revokeApiKey(ctx.identity, input.id)),
 
   /** A new secret for the same key (same id, settings, collections, usage and budget); the old secret stops working at once. */
   rotate: protectedProcedure

@@ -52,7 +52,10 @@ async function trpc(pathName: string, input: unknown, headers: Record<string, st
     init = { method, headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ json: input }) };
   }
   const res = await fetchRequestHandler({ endpoint: "/api/trpc", req: new Request(url, init), router: appRouter, createContext });
-  const body = (await res.json()) as { result?: { data: { json: unknown } }; error?: { json: { message: string; data: { code: string } } } };
+  const body = (await res.json()) as {
+    result?: { data: { json: unknown } };
+    error?: { json: { message: string; data: { code: string } } };
+  };
   return { status: res.status, data: body.result?.data.json, error: body.error?.json };
 }
 
@@ -115,20 +118,42 @@ describe.each(testDatabases())("API keys on $kind", ({ kind }) => {
   });
 
   it("refuses bad input with the field named", async () => {
-    await expect(createApiKey(CLI_ACTOR, { name: "" })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringMatching(/name/) });
-    await expect(createApiKey(CLI_ACTOR, { name: "x", tier: "gold" as never })).rejects.toMatchObject({ message: expect.stringMatching(/tier/) });
-    await expect(createApiKey(CLI_ACTOR, { name: "x", scopes: ["everything" as never] })).rejects.toMatchObject({ message: expect.stringMatching(/scopes/) });
-    await expect(createApiKey(CLI_ACTOR, { name: "x", monthlyBudgetUsd: "-3" })).rejects.toMatchObject({ message: expect.stringMatching(/monthlyBudgetUsd/) });
+    await expect(createApiKey(CLI_ACTOR, { name: "" })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringMatching(/name/),
+    });
+    await expect(createApiKey(CLI_ACTOR, { name: "x", tier: "gold" as never })).rejects.toMatchObject({
+      message: expect.stringMatching(/tier/),
+    });
+    await expect(createApiKey(CLI_ACTOR, { name: "x", scopes: ["everything" as never] })).rejects.toMatchObject({
+      message: expect.stringMatching(/scopes/),
+    });
+    await expect(createApiKey(CLI_ACTOR, { name: "x", monthlyBudgetUsd: "-3" })).rejects.toMatchObject({
+      message: expect.stringMatching(/monthlyBudgetUsd/),
+    });
     await expect(createApiKey(CLI_ACTOR, { name: "x", userEmail: "nobody@example.com" })).rejects.toMatchObject({ code: "not_found" });
   });
 
   it("rotation keeps the key and its settings, gives a new secret and stops the old one at once", async () => {
     const adaSession = (await authenticate(new Headers({ cookie: await sessionCookie(ada.id) }))) as AuthenticatedIdentity;
-    const old = await createApiKey(adaSession, { name: "rotating", tier: "basic", scopes: ["generate", "embeddings"], monthlyBudgetUsd: 3 });
+    const old = await createApiKey(adaSession, {
+      name: "rotating",
+      tier: "basic",
+      scopes: ["generate", "embeddings"],
+      monthlyBudgetUsd: 3,
+    });
     expect((await asKey(old.key)).kind).toBe("apiKey");
     const rotated = await rotateApiKey(adaSession, old.apiKey.id);
     expect(rotated.key).not.toBe(old.key);
-    expect(rotated.apiKey).toMatchObject({ id: old.apiKey.id, name: "rotating", tier: "basic", scopes: ["generate", "embeddings"], monthlyBudgetUsd: "3", userId: ada.id, revokedAt: null });
+    expect(rotated.apiKey).toMatchObject({
+      id: old.apiKey.id,
+      name: "rotating",
+      tier: "basic",
+      scopes: ["generate", "embeddings"],
+      monthlyBudgetUsd: "3",
+      userId: ada.id,
+      revokedAt: null,
+    });
     expect(rotated.apiKey.prefix).toBe(rotated.key.slice(0, 11));
     expect(rotated.previousPrefix).toBe(old.key.slice(0, 11));
     await expect(authenticate(new Headers({ "x-api-key": old.key }))).rejects.toMatchObject({ status: 401 });
@@ -153,9 +178,23 @@ describe.each(testDatabases())("API keys on $kind", ({ kind }) => {
       await vectors.upsertPoints(before, `rotation-${kind}`, [{ id: "p1", vector: [1, 0] }]);
       // $1.50 spent this month against a $1 budget: paid calls are refused.
       usageWriter().record({
-        createdAt: new Date(), endpoint: "/v1/llm/generate", kind: "llm", modelId: "gpt-4o-mini", provider: "openai", apiKeyId: apiKey.id, userId: null,
-        status: "success", stream: false, inputTokens: 100, outputTokens: 50, cachedInputTokens: 0, reasoningTokens: 0,
-        inputCost: parseUsd("1"), outputCost: parseUsd("0.5"), totalCost: parseUsd("1.5"), latencyMs: 12,
+        createdAt: new Date(),
+        endpoint: "/v1/llm/generate",
+        kind: "llm",
+        modelId: "gpt-4o-mini",
+        provider: "openai",
+        apiKeyId: apiKey.id,
+        userId: null,
+        status: "success",
+        stream: false,
+        inputTokens: 100,
+        outputTokens: 50,
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+        inputCost: parseUsd("1"),
+        outputCost: parseUsd("0.5"),
+        totalCost: parseUsd("1.5"),
+        latencyMs: 12,
       });
       await usageWriter().flush();
       clearSpendCacheForTests();
@@ -210,7 +249,12 @@ describe.each(testDatabases())("API keys on $kind", ({ kind }) => {
     });
 
     it("keys.create returns the secret once and it works at once", async () => {
-      const r = await trpc("keys.create", { name: "from-dashboard", scopes: ["generate"] }, { cookie: await sessionCookie(bob.id) }, "POST");
+      const r = await trpc(
+        "keys.create",
+        { name: "from-dashboard", scopes: ["generate"] },
+        { cookie: await sessionCookie(bob.id) },
+        "POST",
+      );
       expect(r.status).toBe(200);
       const { key, apiKey } = r.data as { key: string; apiKey: { id: string; userId: string } };
       expect(apiKey.userId).toBe(bob.id);

@@ -70,7 +70,10 @@ function toView(row: ViewRow): ApiKeyView {
 export const createKeyInput = z.object({
   name: safeString.trim().min(1, { error: "a name (1 to 100 characters)" }).max(100, { error: "at most 100 characters" }),
   tier: z.enum(TIERS as [Tier, ...Tier[]], { error: `one of ${TIERS.join(", ")}` }).optional(),
-  scopes: z.array(z.enum(SCOPES, { error: `each one of ${SCOPES.join(", ")}` })).max(SCOPES.length).optional(),
+  scopes: z
+    .array(z.enum(SCOPES, { error: `each one of ${SCOPES.join(", ")}` }))
+    .max(SCOPES.length)
+    .optional(),
   isAdmin: z.boolean().optional(),
   /** Owner by email (admins only); default: the caller's own user. */
   userEmail: safeString.optional(),
@@ -200,12 +203,18 @@ export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: str
   if (old.revokedAt) throw new AppError("conflict", `API key ${id} is revoked; create a new one instead`);
   const key = generateApiKey();
   // Only a key that is still the one read above and not revoked meanwhile is changed.
-  const changed = await (await getDb()).apiKey.updateMany({
+  const changed = await (
+    await getDb()
+  ).apiKey.updateMany({
     where: { id, prefix: old.prefix, revokedAt: null },
     data: { prefix: key.slice(0, SHOWN_PREFIX_LENGTH), keyHash: hashApiKey(key) },
   });
   await publishInvalidation({ kind: "key", id });
-  if (changed.count === 0) throw new AppError("conflict", `API key ${id} changed while it was being rotated (revoked or rotated again); list the keys and try again`);
+  if (changed.count === 0)
+    throw new AppError(
+      "conflict",
+      `API key ${id} changed while it was being rotated (revoked or rotated again); list the keys and try again`,
+    );
   const row = await (await getDb()).apiKey.findUniqueOrThrow({ where: { id }, select: VIEW_SELECT });
   return { key, apiKey: toView(row), previousPrefix: old.prefix };
 }

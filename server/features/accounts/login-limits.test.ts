@@ -37,7 +37,9 @@ const address = () => `198.51.100.${nextHost++}`;
 const redisUrl = process.env.TEST_REDIS_URL;
 const stores: { name: string; env: () => Record<string, string | undefined> }[] = [
   { name: "in process", env: () => ({}) },
-  ...(redisUrl ? [{ name: "in Redis", env: () => ({ REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `mstest:${randomBytes(4).toString("hex")}:` }) }] : []),
+  ...(redisUrl
+    ? [{ name: "in Redis", env: () => ({ REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `mstest:${randomBytes(4).toString("hex")}:` }) }]
+    : []),
 ];
 
 describe.each(testDatabases())("sign-in limits on $kind", ({ kind }) => {
@@ -93,7 +95,9 @@ describe.each(testDatabases())("sign-in limits on $kind", ({ kind }) => {
       for (let i = 0; i < 10; i++) await signInWithPassword(email, `wrong-${i}`, guesser);
       const burst = address();
       // One wrong guess and seven right passwords at once: had the lock been checked before counting, all eight would be tried.
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => signInWithPassword(email, i === 0 ? "burst guess" : PASSWORD, burst)));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => signInWithPassword(email, i === 0 ? "burst guess" : PASSWORD, burst)),
+      );
       expect(results.filter((r) => r !== null).length).toBeLessThanOrEqual(1);
       expect(await signInWithPassword(email, PASSWORD, burst)).toBeNull();
     });

@@ -69,8 +69,13 @@ describe.each(testDatabases())("users on $kind", ({ kind }) => {
   });
 
   it("refuses a bad email, a short password and a taken email, naming the field", async () => {
-    await expect(createUser({ email: "nope", password: "long-enough" })).rejects.toMatchObject({ code: "invalid_request", message: /email/ });
-    await expect(createUser({ email: "short@example.com", password: "short" })).rejects.toMatchObject({ message: /password.*8 characters/ });
+    await expect(createUser({ email: "nope", password: "long-enough" })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: /email/,
+    });
+    await expect(createUser({ email: "short@example.com", password: "short" })).rejects.toMatchObject({
+      message: /password.*8 characters/,
+    });
     await createUser({ email: "taken@example.com", password: "long-enough" });
     await expect(createUser({ email: "TAKEN@example.com", password: "long-enough" })).rejects.toMatchObject({ code: "conflict" });
   });

@@ -27,15 +27,21 @@ export const usdSchema = z
 
 function field<T>(schema: z.ZodType<T>, value: unknown, name: string): T {
   const r = schema.safeParse(value);
-  if (!r.success) throw new AppError("invalid_request", `Invalid ${name}: must be ${r.error.issues[0]?.message ?? "valid"}`, { field: name });
+  if (!r.success)
+    throw new AppError("invalid_request", `Invalid ${name}: must be ${r.error.issues[0]?.message ?? "valid"}`, { field: name });
   return r.data;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Accounts
 
-export type CreateUserInput = { email: string; password: string; role?: Role; name?: string | null; monthlyBudgetUsd?: string | number | null };
+export type CreateUserInput = {
+  email: string;
+  password: string;
+  role?: Role;
+  name?: string | null;
+  monthlyBudgetUsd?: string | number | null;
+};
 
 /** Creates a dashboard account; 409 when the email is taken. */
 export async function createUser(input: CreateUserInput): Promise<UserRecord> {
@@ -143,12 +149,10 @@ const MAX_REVOKED_SESSIONS = 100;
 
 /** Ends every session of the user (sign out everywhere; also a password change and disabling). */
 export async function endAllSessions(userId: string): Promise<void> {
-  await (await getDb()).user
-    .update({ where: { id: userId }, data: ENDS_EVERY_SESSION, select: { id: true } })
-    .catch((e: unknown) => {
-      if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${userId}`);
-      throw e;
-    });
+  await (await getDb()).user.update({ where: { id: userId }, data: ENDS_EVERY_SESSION, select: { id: true } }).catch((e: unknown) => {
+    if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${userId}`);
+    throw e;
+  });
   await publishInvalidation({ kind: "user", id: userId });
 }
 

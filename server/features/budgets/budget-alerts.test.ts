@@ -105,7 +105,17 @@ function verified(r: Received, secret: string): boolean {
   return header.length === expected.length && timingSafeEqual(Buffer.from(header), Buffer.from(expected));
 }
 
-type Payload = { type: string; alert_id: string; scope: string; threshold_percent: number; budget_usd: string; spent_usd: string; period: string; api_key: { id: string } | null; user: { id: string } | null };
+type Payload = {
+  type: string;
+  alert_id: string;
+  scope: string;
+  threshold_percent: number;
+  budget_usd: string;
+  spent_usd: string;
+  period: string;
+  api_key: { id: string } | null;
+  user: { id: string } | null;
+};
 const payload = (r: Received) => JSON.parse(r.body) as Payload;
 
 /** Queues one call's usage costing `usd`, as recordCall does. */
@@ -165,20 +175,36 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
     const user = await createUser({ email: `validate-${kind}@example.com`, password: "a-long-password-1", monthlyBudgetUsd: "1" });
     const me = sessionOf(user.id);
     for (const webhookUrl of ["ftp://example.com/hook", "javascript:alert(1)", "not a url"]) {
-      await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl })).rejects.toMatchObject({ code: "invalid_request", details: { field: "webhookUrl" } });
+      await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl })).rejects.toMatchObject({
+        code: "invalid_request",
+        details: { field: "webhookUrl" },
+      });
     }
-    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { thresholds: [0] })).rejects.toMatchObject({ code: "invalid_request" });
-    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { thresholds: [12.5] })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { thresholds: [0] })).rejects.toMatchObject({
+      code: "invalid_request",
+    });
+    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { thresholds: [12.5] })).rejects.toMatchObject({
+      code: "invalid_request",
+    });
     const other = await createUser({ email: `other-${kind}@example.com`, password: "a-long-password-1" });
-    await expect(updateAlertSettings(sessionOf(other.id), { kind: "user", id: user.id }, { thresholds: [90] })).rejects.toMatchObject({ code: "not_found" });
+    await expect(updateAlertSettings(sessionOf(other.id), { kind: "user", id: user.id }, { thresholds: [90] })).rejects.toMatchObject({
+      code: "not_found",
+    });
     const { apiKey } = await createApiKey(me, { name: "k" });
-    await expect(updateAlertSettings(me, { kind: "api_key", id: apiKey.id }, { webhookUrl: "https://example.com/x" })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(
+      updateAlertSettings(me, { kind: "api_key", id: apiKey.id }, { webhookUrl: "https://example.com/x" }),
+    ).rejects.toMatchObject({ code: "invalid_request" });
     const set = await updateAlertSettings(me, { kind: "api_key", id: apiKey.id }, { thresholds: [90, 25, 90] });
     expect(set.settings).toMatchObject({ thresholds: [25, 90], usesDefaultThresholds: false });
     // The secret is generated with the first webhook, shown once, and never listed.
     const hooked = await updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: "https://example.com/hooks/budget" });
     expect(hooked.webhookSecret).toMatch(/^whsec_/);
-    expect(hooked.settings).toMatchObject({ webhookUrl: "https://example.com/hooks/budget", hasWebhookSecret: true, thresholds: [50, 80, 100], usesDefaultThresholds: true });
+    expect(hooked.settings).toMatchObject({
+      webhookUrl: "https://example.com/hooks/budget",
+      hasWebhookSecret: true,
+      thresholds: [50, 80, 100],
+      usesDefaultThresholds: true,
+    });
     expect(JSON.stringify(hooked.settings)).not.toContain(hooked.webhookSecret!);
     const again = await updateAlertSettings(me, { kind: "user", id: user.id }, { thresholds: [75] });
     expect(again.webhookSecret).toBeNull();
@@ -212,11 +238,15 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
       }
       expect((await getAlertSettings(me, { kind: "user", id: user.id })).webhookUrl).toBeNull();
       // A public one is fine.
-      await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: "https://example.com/hooks/budget" })).resolves.toBeTruthy();
+      await expect(
+        updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: "https://example.com/hooks/budget" }),
+      ).resolves.toBeTruthy();
     });
     // With the admin's allowance, the allowed range is accepted; metadata never is.
     await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: `${base}/allowed` })).resolves.toBeTruthy();
-    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: "http://169.254.169.254/" })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: "http://169.254.169.254/" })).rejects.toMatchObject({
+      code: "invalid_request",
+    });
   });
 
   it("refuses to deliver to a non-public address stored before the check; the user sees 'failed' and not the network error", async () => {
@@ -260,15 +290,21 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await updateAlertSettings(sessionOf(user.id), { kind: "user", id: user.id }, { webhookUrl: `http://127.0.0.1:${closedPort}/x`, thresholds: [50] });
+    await updateAlertSettings(
+      sessionOf(user.id),
+      { kind: "user", id: user.id },
+      { webhookUrl: `http://127.0.0.1:${closedPort}/x`, thresholds: [50] },
+    );
     spend({ apiKeyId: null, userId: user.id }, "0.6");
     await usageWriter().flush();
     await budgetAlertsIdle();
     const lastError = async () =>
-      (await db().rawQuery<{ last_error: string | null }>(
-        `select d.last_error from budget_alert_deliveries d join budget_alerts a on a.id = d.alert_id where a.user_id = $1 and d.target = 'user'`,
-        [user.id],
-      ))[0]?.last_error ?? null;
+      (
+        await db().rawQuery<{ last_error: string | null }>(
+          `select d.last_error from budget_alert_deliveries d join budget_alerts a on a.id = d.alert_id where a.user_id = $1 and d.target = 'user'`,
+          [user.id],
+        )
+      )[0]?.last_error ?? null;
     const deadline = Date.now() + 10_000;
     while ((await lastError()) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await lastError()).toMatch(/ECONNREFUSED|connect/i);
@@ -296,20 +332,35 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
       if (i % 4 === 0) work.push(usageWriter().flush());
       if (i % 10 === 0) {
         clearBudgetAlertCachesForTests();
-        for (let j = 0; j < 3; j++) work.push(evaluateBudgetAlerts([{ kind: "user", id: user.id }, { kind: "api_key", id: apiKey.id }]));
+        for (let j = 0; j < 3; j++)
+          work.push(
+            evaluateBudgetAlerts([
+              { kind: "user", id: user.id },
+              { kind: "api_key", id: apiKey.id },
+            ]),
+          );
       }
     }
     await Promise.all(work);
     await usageWriter().flush();
     await budgetAlertsIdle();
     clearBudgetAlertCachesForTests();
-    await Promise.all(Array.from({ length: 5 }, () => evaluateBudgetAlerts([{ kind: "user", id: user.id }, { kind: "api_key", id: apiKey.id }])));
+    await Promise.all(
+      Array.from({ length: 5 }, () =>
+        evaluateBudgetAlerts([
+          { kind: "user", id: user.id },
+          { kind: "api_key", id: apiKey.id },
+        ]),
+      ),
+    );
 
     // The user's three thresholds and the key's one, each to the owner's webhook and the global one.
     await until(() => received.length - before >= 8, "8 deliveries");
     await delivery.idle();
     await new Promise((r) => setTimeout(r, 300));
-    const mine = received.slice(before).filter((r) => r.path === `/user-${kind}` || (r.path === "/global" && payload(r).user?.id === user.id));
+    const mine = received
+      .slice(before)
+      .filter((r) => r.path === `/user-${kind}` || (r.path === "/global" && payload(r).user?.id === user.id));
     expect(mine).toHaveLength(8);
     const toUser = mine.filter((r) => r.path === `/user-${kind}`);
     const toGlobal = mine.filter((r) => r.path === "/global");
@@ -321,7 +372,13 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
       expect(fired).toEqual(["api_key:10", "user:100", "user:50", "user:80"]);
     }
     const hundred = payload(toUser.find((r) => payload(r).threshold_percent === 100)!);
-    expect(hundred).toMatchObject({ type: "budget.threshold_reached", scope: "user", budget_usd: "1", period: new Date().toISOString().slice(0, 7), user: { id: user.id } });
+    expect(hundred).toMatchObject({
+      type: "budget.threshold_reached",
+      scope: "user",
+      budget_usd: "1",
+      period: new Date().toISOString().slice(0, 7),
+      user: { id: user.id },
+    });
     expect(Number(hundred.spent_usd)).toBeGreaterThanOrEqual(1);
     expect(toUser[0]!.headers["x-model-service-delivery"]).toMatch(/:user$/);
 
@@ -339,7 +396,9 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
     expect(alerts.map((a) => `${a.scope}:${a.thresholdPercent}`).sort()).toEqual(["api_key:10", "user:100", "user:50", "user:80"]);
     expect(alerts.find((a) => a.scope === "api_key")).toMatchObject({ subjectName: "alerts key", budgetUsd: "10" });
     expect(alerts.every((a) => a.deliveries.every((d) => d.status === "delivered" && d.attempts === 1))).toBe(true);
-    expect(await listBudgetAlerts(sessionOf((await createUser({ email: `nobody-${kind}@example.com`, password: "a-long-password-1" })).id))).toEqual([]);
+    expect(
+      await listBudgetAlerts(sessionOf((await createUser({ email: `nobody-${kind}@example.com`, password: "a-long-password-1" })).id)),
+    ).toEqual([]);
     const rows = await db().rawQuery<{ n: number }>(`select count(*)::int as n from budget_alerts where user_id = $1`, [user.id]);
     expect(rows[0]!.n).toBe(4);
   });
@@ -349,7 +408,11 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
     const me = sessionOf(user.id);
     const hook = `/flaky-${kind}`;
     failFirst.set(hook, 1);
-    const { webhookSecret } = await updateAlertSettings(me, { kind: "user", id: user.id }, { webhookUrl: `${base}${hook}`, thresholds: [100] });
+    const { webhookSecret } = await updateAlertSettings(
+      me,
+      { kind: "user", id: user.id },
+      { webhookUrl: `${base}${hook}`, thresholds: [100] },
+    );
     spend({ apiKeyId: null, userId: user.id }, "0.1");
     await usageWriter().flush();
     await budgetAlertsIdle();
@@ -381,7 +444,10 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
     expect(fired).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 300));
     expect(received.filter((r) => r.path === hook)).toHaveLength(0);
-    const pending = await db().rawQuery<{ n: number }>(`select count(*)::int as n from budget_alert_deliveries where alert_id = $1 and status = 'pending'`, [fired[0]!.id]);
+    const pending = await db().rawQuery<{ n: number }>(
+      `select count(*)::int as n from budget_alert_deliveries where alert_id = $1 and status = 'pending'`,
+      [fired[0]!.id],
+    );
     expect(pending[0]!.n).toBe(2);
 
     // "Restarted": a new delivery worker finds them.
@@ -390,7 +456,10 @@ describe.each(testDatabases())("budget alerts on $kind", ({ kind }) => {
     await new Promise((r) => setTimeout(r, 400));
     await delivery.idle();
     expect(received.filter((r) => r.path === hook)).toHaveLength(1);
-    const done = await db().rawQuery<{ n: number }>(`select count(*)::int as n from budget_alert_deliveries where alert_id = $1 and status = 'delivered'`, [fired[0]!.id]);
+    const done = await db().rawQuery<{ n: number }>(
+      `select count(*)::int as n from budget_alert_deliveries where alert_id = $1 and status = 'delivered'`,
+      [fired[0]!.id],
+    );
     expect(done[0]!.n).toBe(2);
   });
 });

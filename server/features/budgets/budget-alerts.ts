@@ -29,7 +29,14 @@ import { loadEnv } from "../../kernel/env.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { onShutdown } from "../../kernel/lifecycle.ts";
 import { getLogger } from "../../kernel/logger.ts";
-import { checkOutboundUrl, closeOutboundAgents, OutboundPolicy, OutboundRefusedError, outboundRequest, webhookPolicy } from "../../kernel/outbound.ts";
+import {
+  checkOutboundUrl,
+  closeOutboundAgents,
+  OutboundPolicy,
+  OutboundRefusedError,
+  outboundRequest,
+  webhookPolicy,
+} from "../../kernel/outbound.ts";
 import { monthStart, monthToDateSpend, onBudgetRefused, type Budget } from "./budgets.ts";
 import { isAdminActor, type Actor } from "../../access/identity.ts";
 import { getApiKeyById } from "../../access/key-lookup.ts";
@@ -50,7 +57,13 @@ export type AlertSubject = { kind: AlertSubjectKind; id: string };
 
 /** Percentages of the budget, 1 to 1000, at most 10; stored sorted and without repeats. */
 export const thresholdsSchema = z
-  .array(z.number({ error: "a whole percentage" }).int({ error: "a whole percentage" }).min(1, { error: "at least 1 (%)" }).max(1000, { error: "at most 1000 (%)" }))
+  .array(
+    z
+      .number({ error: "a whole percentage" })
+      .int({ error: "a whole percentage" })
+      .min(1, { error: "at least 1 (%)" })
+      .max(1000, { error: "at most 1000 (%)" }),
+  )
   .max(10, { error: "at most 10 thresholds" })
   .transform((list) => [...new Set(list)].sort((a, b) => a - b));
 
@@ -108,7 +121,9 @@ const subjectKey = (s: AlertSubject) => `${s.kind}:${s.id}`;
 async function readSettings(subject: AlertSubject): Promise<SettingsRow | null> {
   const hit = state.settings.get(subjectKey(subject));
   if (hit && performance.now() - hit.at < SETTINGS_CACHE_MS) return hit.row;
-  const row = await (await getDb()).budgetAlertSetting.findUnique({
+  const row = await (
+    await getDb()
+  ).budgetAlertSetting.findUnique({
     where: { subjectKind_subjectId: { subjectKind: subject.kind, subjectId: subject.id } },
     select: { thresholds: true, webhookUrl: true, webhookSecret: true },
   });
@@ -120,7 +135,10 @@ async function readSettings(subject: AlertSubject): Promise<SettingsRow | null> 
 /** Who may read and change a subject's alert settings: an admin, or the owning user (not with a user's API key). */
 async function authorise(actor: Actor, subject: AlertSubject): Promise<{ ownerUserId: string | null }> {
   if (actor.kind === "apiKey" && actor.role !== "admin") {
-    throw new AppError("forbidden", "Manage budget alerts from the dashboard, with a platform JWT or with an admin key, not with a user key");
+    throw new AppError(
+      "forbidden",
+      "Manage budget alerts from the dashboard, with a platform JWT or with an admin key, not with a user key",
+    );
   }
   const admin = isAdminActor(actor);
   const me = actor.kind === "cli" ? null : actor.userId;
@@ -158,7 +176,9 @@ async function assertWebhookReachable(url: string): Promise<void> {
     await checkOutboundUrl(url, userWebhookPolicy());
   } catch (err) {
     if (!(err instanceof OutboundRefusedError)) throw err;
-    throw new AppError("invalid_request", `Invalid webhookUrl: must reach only public addresses, but ${err.message}`, { field: "webhookUrl" });
+    throw new AppError("invalid_request", `Invalid webhookUrl: must reach only public addresses, but ${err.message}`, {
+      field: "webhookUrl",
+    });
   }
 }
 
@@ -192,7 +212,11 @@ export async function updateAlertSettings(
   const patch = parsed.data;
   await authorise(actor, subject);
   if (subject.kind === "api_key" && (patch.webhookUrl !== undefined || patch.rotateSecret)) {
-    throw new AppError("invalid_request", "A webhook belongs to a user: a key's alerts go to its owner's webhook (and BUDGET_ALERT_WEBHOOK_URL)", { field: "webhookUrl" });
+    throw new AppError(
+      "invalid_request",
+      "A webhook belongs to a user: a key's alerts go to its owner's webhook (and BUDGET_ALERT_WEBHOOK_URL)",
+      { field: "webhookUrl" },
+    );
   }
   if (typeof patch.webhookUrl === "string") await assertWebhookReachable(patch.webhookUrl);
   const db = await getDb();
@@ -206,7 +230,11 @@ export async function updateAlertSettings(
     webhookUrl,
     webhookSecret: webhookUrl ? (secret ?? current?.webhookSecret ?? null) : null,
   };
-  const row = await db.budgetAlertSetting.upsert({ where, create: { subjectKind: subject.kind, subjectId: subject.id, ...data }, update: data });
+  const row = await db.budgetAlertSetting.upsert({
+    where,
+    create: { subjectKind: subject.kind, subjectId: subject.id, ...data },
+    update: data,
+  });
   state.settings.delete(subjectKey(subject));
   return { settings: toView(subject, row), webhookSecret: secret };
 }
@@ -214,7 +242,14 @@ export async function updateAlertSettings(
 // ---------------------------------------------------------------------------------------------
 // Evaluation (after each written batch)
 
-export type FiredAlert = { id: string; subject: AlertSubject; thresholdPercent: number; period: string; spentUsd: string; budgetUsd: string };
+export type FiredAlert = {
+  id: string;
+  subject: AlertSubject;
+  thresholdPercent: number;
+  period: string;
+  spentUsd: string;
+  budgetUsd: string;
+};
 
 const INSERT_ALERTS_SQL = `
 WITH ins AS (
@@ -280,7 +315,11 @@ export async function budgetAlertsIdle(): Promise<void> {
  * Fires the alerts that `subjects` have reached this month and that are not in the table yet.
  * Safe to run concurrently, in several processes: the unique row decides.
  */
-export async function evaluateBudgetAlerts(subjects: readonly AlertSubject[], now = new Date(), exhausted: ReadonlySet<string> = new Set()): Promise<FiredAlert[]> {
+export async function evaluateBudgetAlerts(
+  subjects: readonly AlertSubject[],
+  now = new Date(),
+  exhausted: ReadonlySet<string> = new Set(),
+): Promise<FiredAlert[]> {
   const fired: FiredAlert[] = [];
   const month = monthStart(now);
   for (const subject of subjects) {
@@ -298,7 +337,8 @@ export async function evaluateBudgetAlerts(subjects: readonly AlertSubject[], no
     if (fresh.length === 0) continue;
 
     const ownerUserId = subject.kind === "user" ? subject.id : (owner as { userId: string | null }).userId;
-    const userSettings = ownerUserId === null ? null : subject.kind === "user" ? settings : await readSettings({ kind: "user", id: ownerUserId });
+    const userSettings =
+      ownerUserId === null ? null : subject.kind === "user" ? settings : await readSettings({ kind: "user", id: ownerUserId });
     const targets: { target: string; url: string }[] = [];
     if (userSettings?.webhookUrl) targets.push({ target: "user", url: userSettings.webhookUrl });
     const global = loadEnv().BUDGET_ALERT_WEBHOOK_URL;
@@ -320,11 +360,21 @@ export async function evaluateBudgetAlerts(subjects: readonly AlertSubject[], no
     if (state.fired.size > 100_000) state.fired.clear();
     for (const t of fresh) state.fired.add(firedKey(t));
     for (const r of rows) {
-      fired.push({ id: r.id, subject, thresholdPercent: r.threshold_percent, period: month.day.slice(0, 7), spentUsd: formatUsd(spent), budgetUsd: formatUsd(budget) });
+      fired.push({
+        id: r.id,
+        subject,
+        thresholdPercent: r.threshold_percent,
+        period: month.day.slice(0, 7),
+        spentUsd: formatUsd(spent),
+        budgetUsd: formatUsd(budget),
+      });
     }
   }
   if (fired.length > 0) {
-    getLogger().info({ alerts: fired.map((a) => ({ subject: a.subject, threshold: a.thresholdPercent, period: a.period })) }, "budget alerts fired");
+    getLogger().info(
+      { alerts: fired.map((a) => ({ subject: a.subject, threshold: a.thresholdPercent, period: a.period })) },
+      "budget alerts fired",
+    );
     state.delivery?.poke();
   }
   return fired;
@@ -471,17 +521,28 @@ export class AlertDelivery {
       if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (err) {
       refused = err instanceof OutboundRefusedError;
-      error = refused ? `refused: ${(err as Error).message}`.slice(0, 500) : err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 500) : "request failed";
+      error = refused
+        ? `refused: ${(err as Error).message}`.slice(0, 500)
+        : err instanceof Error
+          ? `${err.name}: ${err.message}`.slice(0, 500)
+          : "request failed";
     }
     const db = await getDatabase();
     if (error === null) {
-      await db.rawQuery(`UPDATE budget_alert_deliveries SET status = 'delivered', delivered_at = now(), last_status = $2, last_error = NULL WHERE id = $1`, [row.id, status]);
+      await db.rawQuery(
+        `UPDATE budget_alert_deliveries SET status = 'delivered', delivered_at = now(), last_status = $2, last_error = NULL WHERE id = $1`,
+        [row.id, status],
+      );
       log.info({ status }, "budget alert delivered");
       return;
     }
     // An address the policy refuses is not a passing failure: no retries.
     if (refused || row.attempts >= this.o.maxAttempts) {
-      await db.rawQuery(`UPDATE budget_alert_deliveries SET status = 'failed', last_status = $2, last_error = $3 WHERE id = $1`, [row.id, status, error]);
+      await db.rawQuery(`UPDATE budget_alert_deliveries SET status = 'failed', last_status = $2, last_error = $3 WHERE id = $1`, [
+        row.id,
+        status,
+        error,
+      ]);
       log.warn({ status, error }, "budget alert delivery failed for good");
       return;
     }
@@ -497,7 +558,9 @@ export class AlertDelivery {
   private async secretFor(row: ClaimedRow): Promise<string | null> {
     if (row.target === "global") return loadEnv().BUDGET_ALERT_WEBHOOK_SECRET ?? null;
     if (!row.user_id) return null;
-    const settings = await (await getDb()).budgetAlertSetting.findUnique({
+    const settings = await (
+      await getDb()
+    ).budgetAlertSetting.findUnique({
       where: { subjectKind_subjectId: { subjectKind: "user", subjectId: row.user_id } },
       select: { webhookSecret: true },
     });
@@ -547,7 +610,10 @@ export type BudgetAlertView = {
 };
 
 /** Alerts the caller may see, newest first: an admin's all, a user's their own and their keys'. */
-export async function listBudgetAlerts(actor: Actor, options: { currentPeriodOnly?: boolean; limit?: number } = {}): Promise<BudgetAlertView[]> {
+export async function listBudgetAlerts(
+  actor: Actor,
+  options: { currentPeriodOnly?: boolean; limit?: number } = {},
+): Promise<BudgetAlertView[]> {
   const where: Record<string, unknown> = {};
   const admin = isAdminActor(actor);
   if (!admin) {
@@ -570,7 +636,10 @@ export async function listBudgetAlerts(actor: Actor, options: { currentPeriodOnl
     keyIds.length ? db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } }) : [],
     userIds.length ? db.user.findMany({ where: { id: { in: userIds } }, select: { id: true, email: true } }) : [],
   ]);
-  const names = new Map<string, string | null>([...keys.map((k) => [k.id, k.name] as const), ...users.map((u) => [u.id, u.email] as const)]);
+  const names = new Map<string, string | null>([
+    ...keys.map((k) => [k.id, k.name] as const),
+    ...users.map((u) => [u.id, u.email] as const),
+  ]);
   return rows.map((r) => ({
     id: r.id,
     scope: r.subjectKind === "user" ? "user" : "api_key",

@@ -140,7 +140,13 @@ export function createRedisLedgerStore(redis: Redis, prefix: string): LedgerStor
 
     async reserve(holdId: string, accounts: readonly StoreAccount[], amount: Pico, leaseMs: number, idleMs: number): Promise<StoreReserve> {
       const keys = accounts.flatMap((a) => keysOf(a.key));
-      const args = [holdId, amount.toString(), leaseMs, idleMs, ...accounts.flatMap((a) => [a.limit.toString(), a.seed === undefined ? "" : a.seed.toString()])];
+      const args = [
+        holdId,
+        amount.toString(),
+        leaseMs,
+        idleMs,
+        ...accounts.flatMap((a) => [a.limit.toString(), a.seed === undefined ? "" : a.seed.toString()]),
+      ];
       const r = (await run(redis, SCRIPTS.reserve, keys, args)) as string[];
       if (r[0] === "ok") return { status: "ok" };
       if (r[0] === "seed") return { status: "seed", indexes: r.slice(1).map(Number) };

@@ -12,14 +12,21 @@ import { formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 
 type RawQuery = <T = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]>;
 
-type ReserveRow = { outcome: "ok" | "refused" | "seed"; account_index: number | null; account_spent: string | null; account_held: string | null };
+type ReserveRow = {
+  outcome: "ok" | "refused" | "seed";
+  account_index: number | null;
+  account_spent: string | null;
+  account_held: string | null;
+};
 
 export function createSqlLedgerStore(db: () => Promise<RawQuery>): LedgerStore {
   return {
     name: "database",
 
     async reserve(holdId: string, accounts: readonly StoreAccount[], amount: Pico, leaseMs: number, idleMs: number): Promise<StoreReserve> {
-      const rows = await (await db())<ReserveRow>(
+      const rows = await (
+        await db()
+      )<ReserveRow>(
         `SELECT outcome, account_index, account_spent::text, account_held::text FROM budget_reserve($1, $2::text[], $3::numeric[], $4::numeric[], $5::numeric, $6::int, $7::int)`,
         [
           holdId,
@@ -36,16 +43,25 @@ export function createSqlLedgerStore(db: () => Promise<RawQuery>): LedgerStore {
       if (first.outcome === "ok") return { status: "ok" };
       // The function numbers accounts from 1, as SQL arrays do.
       if (first.outcome === "seed") return { status: "seed", indexes: rows.map((r) => r.account_index! - 1) };
-      return { status: "refused", index: first.account_index! - 1, spent: parseUsd(first.account_spent!), held: parseUsd(first.account_held!) };
+      return {
+        status: "refused",
+        index: first.account_index! - 1,
+        spent: parseUsd(first.account_spent!),
+        held: parseUsd(first.account_held!),
+      };
     },
 
     async settle(holdId: string, _keys: readonly string[], actual: Pico): Promise<void> {
-      await (await db())(`SELECT budget_settle($1, $2::numeric)`, [holdId, formatUsd(actual)]);
+      await (
+        await db()
+      )(`SELECT budget_settle($1, $2::numeric)`, [holdId, formatUsd(actual)]);
     },
 
     async balance(key: string) {
       // Live holds only: one that lapsed since the last reserve is still in `held` until the next sweeps it.
-      const rows = await (await db())<{ spent: string; held: string }>(
+      const rows = await (
+        await db()
+      )<{ spent: string; held: string }>(
         `SELECT l.spent::text,
            coalesce((SELECT sum(h.amount) FROM budget_holds h WHERE h.account = l.account AND NOT h.lapsed AND h.expires_at > now()), 0)::text AS held
          FROM budget_ledgers l WHERE l.account = $1`,

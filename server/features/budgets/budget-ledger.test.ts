@@ -25,11 +25,12 @@ const cases: StoreCase[] = [
     open: async () => {
       const db: TestDatabase = await createTestDatabase(kind);
       // On PostgreSQL the second store has a pool of its own: two instances on one database.
-      const other = kind === "postgres" ? await import("pg").then(({ default: pg }) => new pg.Pool({ connectionString: db.url, max: 4 })) : undefined;
+      const other =
+        kind === "postgres" ? await import("pg").then(({ default: pg }) => new pg.Pool({ connectionString: db.url, max: 4 })) : undefined;
       // Dropping the database ends the connections that are still closing: not a failure.
       other?.on("error", () => {});
-      const raw = <T,>(sql: string, params?: unknown[]) => db.rawQuery<T>(sql, params);
-      const otherRaw = other ? async <T,>(sql: string, params?: unknown[]) => (await other.query(sql, params)).rows as T[] : raw;
+      const raw = <T>(sql: string, params?: unknown[]) => db.rawQuery<T>(sql, params);
+      const otherRaw = other ? async <T>(sql: string, params?: unknown[]) => (await other.query(sql, params)).rows as T[] : raw;
       return {
         stores: [createSqlLedgerStore(async () => raw), createSqlLedgerStore(async () => otherRaw)] as [LedgerStore, LedgerStore],
         close: async () => {
@@ -72,7 +73,11 @@ describe.each(cases)("the budget ledger in $name", ({ open }) => {
   }, 120_000);
   afterAll(() => close?.());
 
-  const account = (limit: bigint, seed?: bigint): StoreAccount => ({ key: `acct-${randomUUID()}`, limit, ...(seed === undefined ? {} : { seed }) });
+  const account = (limit: bigint, seed?: bigint): StoreAccount => ({
+    key: `acct-${randomUUID()}`,
+    limit,
+    ...(seed === undefined ? {} : { seed }),
+  });
   /** Starts accounts at 0 spent (the first reserve of an unknown account asks for its seed). */
   async function started(...accounts: StoreAccount[]): Promise<StoreAccount[]> {
     const sorted = accounts.sort((a, b) => (a.key < b.key ? -1 : 1));
@@ -81,7 +86,12 @@ describe.each(cases)("the budget ledger in $name", ({ open }) => {
     const seeded = sorted.map((a) => ({ ...a, seed: a.seed ?? 0n }));
     const id = randomUUID();
     expect(await store.reserve(id, seeded, 1n, LEASE, IDLE)).toEqual({ status: "ok" });
-    await store.settle(id, seeded.map((a) => a.key), 0n, IDLE);
+    await store.settle(
+      id,
+      seeded.map((a) => a.key),
+      0n,
+      IDLE,
+    );
     return sorted.map(({ seed: _, ...a }) => a);
   }
 
@@ -132,7 +142,9 @@ describe.each(cases)("the budget ledger in $name", ({ open }) => {
 
   it("never lets 200 concurrent reserves from two clients past the limit", async () => {
     const [a] = await started(account(50n));
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? twin : store).reserve(randomUUID(), [a!], 1n, LEASE, IDLE)));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? twin : store).reserve(randomUUID(), [a!], 1n, LEASE, IDLE)),
+    );
     expect(results.filter((r) => r.status === "ok")).toHaveLength(50);
     expect(results.filter((r) => r.status === "refused")).toHaveLength(150);
     expect(await store.balance(a!.key)).toEqual({ spent: 0n, held: 50n });

@@ -88,7 +88,9 @@ const state: LedgerState = (g.__modelServiceBudgetLedger ??= { open: new Set(), 
 export function ledgerStore(): LedgerStore {
   if (state.store) return state.store;
   const redis = getRedis();
-  state.store = redis ? behindRedisCircuit(createRedisLedgerStore(redis, `${loadEnv().REDIS_KEY_PREFIX}budget:`)) : createSqlLedgerStore(async () => (await getDatabase()).rawQuery);
+  state.store = redis
+    ? behindRedisCircuit(createRedisLedgerStore(redis, `${loadEnv().REDIS_KEY_PREFIX}budget:`))
+    : createSqlLedgerStore(async () => (await getDatabase()).rawQuery);
   return state.store;
 }
 
@@ -154,7 +156,13 @@ export async function hold<A extends Account>(accounts: readonly A[], amount: Pi
     } catch (err) {
       throw unavailable(store, err);
     }
-    if (r.status === "ok") return openHold(store, id, sorted.map((a) => a.key), amount);
+    if (r.status === "ok")
+      return openHold(
+        store,
+        id,
+        sorted.map((a) => a.key),
+        amount,
+      );
     if (r.status === "refused") return { account: sorted[r.index]!, spent: r.spent, held: r.held };
     asked = r.indexes;
   }

@@ -68,7 +68,15 @@ describe.each(testDatabases())("budgets on $kind", ({ kind }) => {
     expect(err).toMatchObject({
       code: "budget_exceeded",
       status: 402,
-      details: { scope: "api_key", budget_usd: "0.01", spent_usd: "0.006", reserved_usd: "0.003", remaining_usd: "0.001", required_usd: "0.002", period_start: monthStart().day },
+      details: {
+        scope: "api_key",
+        budget_usd: "0.01",
+        spent_usd: "0.006",
+        reserved_usd: "0.003",
+        remaining_usd: "0.001",
+        required_usd: "0.002",
+        period_start: monthStart().day,
+      },
     });
     expect((err as Error).message).toMatch(/monthly budget of \$0\.01 for this API key has \$0\.001 left/);
     expect((err as Error).message).toMatch(/may cost up to \$0\.002/);
@@ -78,7 +86,10 @@ describe.each(testDatabases())("budgets on $kind", ({ kind }) => {
     const second = await reserve(who, "0.003");
     second.settle(usd("0.003"));
     await settledForTests();
-    expect(await ledgerStore().balance(`api_key:${who.apiKeyId}:month:${monthStart().day.slice(0, 7)}`)).toEqual({ spent: usd("0.01"), held: 0n });
+    expect(await ledgerStore().balance(`api_key:${who.apiKeyId}:month:${monthStart().day.slice(0, 7)}`)).toEqual({
+      spent: usd("0.01"),
+      held: 0n,
+    });
     await expect(reserve(who, "0.000000000001")).rejects.toMatchObject({ code: "budget_exceeded", details: { remaining_usd: "0" } });
   });
 
@@ -101,8 +112,14 @@ describe.each(testDatabases())("budgets on $kind", ({ kind }) => {
     const k2 = await asKey((await createApiKey(CLI_ACTOR, { name: "k2", userEmail: user.email! })).key);
     const a = await reserve(k1, "1.2");
     // k1's own budget refuses first; k2 has none but shares the user's.
-    await expect(reserve(k1, "0.4")).rejects.toMatchObject({ code: "budget_exceeded", details: { scope: "api_key", remaining_usd: "0.3" } });
-    await expect(reserve(k2, "0.9")).rejects.toMatchObject({ code: "budget_exceeded", details: { scope: "user", reserved_usd: "1.2", remaining_usd: "0.8" } });
+    await expect(reserve(k1, "0.4")).rejects.toMatchObject({
+      code: "budget_exceeded",
+      details: { scope: "api_key", remaining_usd: "0.3" },
+    });
+    await expect(reserve(k2, "0.9")).rejects.toMatchObject({
+      code: "budget_exceeded",
+      details: { scope: "user", reserved_usd: "1.2", remaining_usd: "0.8" },
+    });
     expect((await reserve(k2, "0.8")).amount).toBe(usd("0.8"));
     // A refusal held nothing on the other budget: k1's budget still has its 0.3 after a refusal by the user's.
     a.settle(usd("1.2"));
@@ -141,7 +158,11 @@ describe.each(testDatabases())("budgets on $kind", ({ kind }) => {
     };
     setLedgerStoreForTests(failing);
     try {
-      await expect(reserve(budgeted, "0.01")).rejects.toMatchObject({ code: "unavailable", status: 503, details: { reason: "budget_ledger_unavailable" } });
+      await expect(reserve(budgeted, "0.01")).rejects.toMatchObject({
+        code: "unavailable",
+        status: 503,
+        details: { reason: "budget_ledger_unavailable" },
+      });
       expect((await reserve(unlimited, "0.01")).amount).toBe(0n);
     } finally {
       setLedgerStoreForTests(undefined);

@@ -26,9 +26,13 @@ export type CostEstimate = Cost & {
 export async function calculateCost(query: CostQuery): Promise<CostEstimate> {
   const cached = query.cachedTokens ?? 0;
   if (cached > query.inputTokens) {
-    throw new AppError("invalid_request", `cached_tokens (${cached}) cannot exceed input_tokens (${query.inputTokens}): cached tokens are part of the input`, {
-      field: "cached_tokens",
-    });
+    throw new AppError(
+      "invalid_request",
+      `cached_tokens (${cached}) cannot exceed input_tokens (${query.inputTokens}): cached tokens are part of the input`,
+      {
+        field: "cached_tokens",
+      },
+    );
   }
   await catalogueReady();
   const model = resolveModel(query.model);

@@ -53,7 +53,11 @@ async function trpc(pathName: string, input: unknown, key?: string, method: "GET
   else init = { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ json: input }) };
   const res = await fetchRequestHandler({ endpoint: "/api/trpc", req: new Request(url, init), router: appRouter, createContext });
   const body = (await res.json()) as { result?: { data: { json: unknown } }; error?: { json: TrpcError } };
-  return { status: res.status, data: body.result?.data.json as Record<string, unknown> & Array<Record<string, unknown>>, error: body.error?.json };
+  return {
+    status: res.status,
+    data: body.result?.data.json as Record<string, unknown> & Array<Record<string, unknown>>,
+    error: body.error?.json,
+  };
 }
 
 describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
@@ -119,9 +123,26 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
       available: false,
       unavailable_reason: expect.stringMatching(/ANTHROPIC_API_KEY is not set/),
     });
-    expect(list.find((m) => m.id === "text-embedding-3-small")).toMatchObject({ type: "embedding", cost_per_1k_input: 0.00002, cost_per_1k_output: 0, dimensions: 1536 });
+    expect(list.find((m) => m.id === "text-embedding-3-small")).toMatchObject({
+      type: "embedding",
+      cost_per_1k_input: 0.00002,
+      cost_per_1k_output: 0,
+      dimensions: 1536,
+    });
     for (const m of list) {
-      expect(Object.keys(m), m.id).toEqual(expect.arrayContaining(["id", "name", "provider", "type", "max_tokens", "cost_per_1k_input", "cost_per_1k_output", "capabilities", "available"]));
+      expect(Object.keys(m), m.id).toEqual(
+        expect.arrayContaining([
+          "id",
+          "name",
+          "provider",
+          "type",
+          "max_tokens",
+          "cost_per_1k_input",
+          "cost_per_1k_output",
+          "capabilities",
+          "available",
+        ]),
+      );
       // The per-1K figure is the per-1M price divided by 1000, to the last digit.
       expect(m.cost_per_1k_input, m.id).toBe(Number(`${m.cost_per_1m_input}e-3`));
       expect(m.cost_per_1k_output, m.id).toBe(Number(`${m.cost_per_1m_output}e-3`));
@@ -144,14 +165,18 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
     expect((await get("/v1/llm/models?provider=nobody", userKey)).body).toEqual([]);
     const badType = await get("/v1/llm/models?type=image", userKey);
     expect(badType.status).toBe(400);
-    expect(badType.body).toMatchObject({ error: { code: "invalid_request", message: expect.stringMatching(/^Invalid query parameters: type: /) } });
+    expect(badType.body).toMatchObject({
+      error: { code: "invalid_request", message: expect.stringMatching(/^Invalid query parameters: type: /) },
+    });
     const badProvider = await get("/v1/llm/models?provider=Open%20AI", userKey);
     expect(badProvider.status).toBe(400);
     expect(badProvider.body).toMatchObject({ error: { message: expect.stringMatching(/^Invalid query parameters: provider: /) } });
   });
 
   it("answers 405 with Allow for other methods", async () => {
-    const res = await models.POST(new Request("http://localhost/v1/llm/models", { method: "POST", headers: { authorization: `Bearer ${userKey}` } }));
+    const res = await models.POST(
+      new Request("http://localhost/v1/llm/models", { method: "POST", headers: { authorization: `Bearer ${userKey}` } }),
+    );
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
   });
@@ -188,7 +213,11 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
       source: "catalogue",
     });
     const one = await trpc("models.get", { id: "claude-3-opus" }, userKey);
-    expect(one.data).toMatchObject({ id: "claude-3-opus-20240229", aliases: ["claude-3-opus", "claude-3-opus-latest"], pricePer1K: { input: "0.015", output: "0.075" } });
+    expect(one.data).toMatchObject({
+      id: "claude-3-opus-20240229",
+      aliases: ["claude-3-opus", "claude-3-opus-latest"],
+      pricePer1K: { input: "0.015", output: "0.075" },
+    });
     expect(one.data.priceHistory).toEqual([expect.objectContaining({ input: "15", output: "75", changedBy: "catalogue" })]);
     const missing = await trpc("models.get", { id: "claude-3-opuss" }, userKey);
     expect(missing.error?.data.code).toBe("NOT_FOUND");
@@ -198,7 +227,9 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
   it("tRPC models.providers: every provider, whether it is configured (and why not), and which serve admin-added OpenAI-compatible models", async () => {
     const r = await trpc("models.providers", undefined, userKey);
     expect(r.error).toBeUndefined();
-    const byId = new Map((r.data as unknown as { id: string; openAICompatible: boolean; available: boolean; reason: string | null }[]).map((p) => [p.id, p]));
+    const byId = new Map(
+      (r.data as unknown as { id: string; openAICompatible: boolean; available: boolean; reason: string | null }[]).map((p) => [p.id, p]),
+    );
     expect(byId.get("openai")).toMatchObject({ openAICompatible: true, available: false });
     expect(byId.get("openai")!.reason).toContain("OPENAI_API_KEY is not set");
     expect(byId.get("anthropic")).toMatchObject({ openAICompatible: false, available: false });
@@ -217,9 +248,19 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
     expect(empty.error?.message).toMatch(/at least one thing to change/);
 
     const before = new Date();
-    const updated = await trpc("models.update", { id: "gpt-4", patch: { price: { input: "20", output: 40 }, fallbacks: ["gpt-4o"] } }, adminKey, "POST");
+    const updated = await trpc(
+      "models.update",
+      { id: "gpt-4", patch: { price: { input: "20", output: 40 }, fallbacks: ["gpt-4o"] } },
+      adminKey,
+      "POST",
+    );
     expect(updated.error).toBeUndefined();
-    expect(updated.data).toMatchObject({ id: "gpt-4", source: "admin", fallbacks: ["gpt-4o"], pricePer1K: { input: "0.02", output: "0.04" } });
+    expect(updated.data).toMatchObject({
+      id: "gpt-4",
+      source: "admin",
+      fallbacks: ["gpt-4o"],
+      pricePer1K: { input: "0.02", output: "0.04" },
+    });
     const history = updated.data.priceHistory as { input: string; changedBy: string; effectiveFrom: Date }[];
     expect(history.map((h) => [h.input, h.changedBy])).toEqual([
       ["30", "catalogue"],
@@ -232,28 +273,69 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
 
     const created = await trpc(
       "models.create",
-      { model: { id: "qwen2.5:7b", name: "Qwen 2.5 7B", provider: "ollama", type: "chat", contextWindow: 32768, maxOutputTokens: 8192, price: { input: 0, output: 0 }, capabilities: ["text-generation"] } },
+      {
+        model: {
+          id: "qwen2.5:7b",
+          name: "Qwen 2.5 7B",
+          provider: "ollama",
+          type: "chat",
+          contextWindow: 32768,
+          maxOutputTokens: 8192,
+          price: { input: 0, output: 0 },
+          capabilities: ["text-generation"],
+        },
+      },
       adminKey,
       "POST",
     );
-    expect(created.data).toMatchObject({ id: "qwen2.5:7b", source: "admin", available: false, unavailableReason: 'Provider "ollama" is not configured in this service' });
+    expect(created.data).toMatchObject({
+      id: "qwen2.5:7b",
+      source: "admin",
+      available: false,
+      unavailableReason: 'Provider "ollama" is not configured in this service',
+    });
     expect(((await get("/v1/llm/models?provider=ollama", userKey)).body as RestModel[]).map((m) => m.id)).toEqual(["qwen2.5:7b"]);
     const again = await trpc("models.create", { model: { ...(created.data as object), id: "qwen2.5:7b" } }, adminKey, "POST");
     expect(again.error?.data.code).toBe("BAD_REQUEST"); // output fields are not input fields
     const taken = await trpc(
       "models.create",
-      { model: { id: "claude-3-haiku", name: "Mine", provider: "ollama", type: "chat", contextWindow: 1000, maxOutputTokens: null, price: { input: 0, output: 0 }, capabilities: ["text-generation"] } },
+      {
+        model: {
+          id: "claude-3-haiku",
+          name: "Mine",
+          provider: "ollama",
+          type: "chat",
+          contextWindow: 1000,
+          maxOutputTokens: null,
+          price: { input: 0, output: 0 },
+          capabilities: ["text-generation"],
+        },
+      },
       adminKey,
       "POST",
     );
     expect(taken.error?.data.code).toBe("CONFLICT");
     const noDims = await trpc(
       "models.create",
-      { model: { id: "embed-x", name: "E", provider: "ollama", type: "embedding", contextWindow: 512, maxOutputTokens: null, price: { input: 0, output: 0 }, capabilities: ["embeddings"] } },
+      {
+        model: {
+          id: "embed-x",
+          name: "E",
+          provider: "ollama",
+          type: "embedding",
+          contextWindow: 512,
+          maxOutputTokens: null,
+          price: { input: 0, output: 0 },
+          capabilities: ["embeddings"],
+        },
+      },
       adminKey,
       "POST",
     );
-    expect(noDims.error?.data.zodError?.[0]).toEqual({ field: "model.embeddingDimensions", message: "an embedding model needs its dimensions" });
+    expect(noDims.error?.data.zodError?.[0]).toEqual({
+      field: "model.embeddingDimensions",
+      message: "an embedding model needs its dimensions",
+    });
 
     const disabled = await trpc("models.update", { id: "gpt-4", patch: { enabled: false } }, adminKey, "POST");
     expect(disabled.data).toMatchObject({ enabled: false, available: false, unavailableReason: "Model gpt-4 is disabled by an admin" });

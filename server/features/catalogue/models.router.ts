@@ -156,7 +156,15 @@ export const modelsRouter = createTRPCRouter({
   providers: protectedProcedure
     .input(z.void())
     .output(
-      z.array(z.object({ id: z.string(), name: z.string(), openAICompatible: z.boolean(), available: z.boolean(), reason: z.string().nullable() })),
+      z.array(
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          openAICompatible: z.boolean(),
+          available: z.boolean(),
+          reason: z.string().nullable(),
+        }),
+      ),
     )
     .query(() => modelProviders()),
 
@@ -179,5 +187,7 @@ export const modelsRouter = createTRPCRouter({
   create: adminProcedure
     .input(createModelInput)
     .output(modelDetailOutput)
-    .mutation(async ({ input, ctx }) => toModelDetail(await createModel({ ...input.model, fallbacks: input.fallbacks }, actorOf(ctx.identity)))),
+    .mutation(async ({ input, ctx }) =>
+      toModelDetail(await createModel({ ...input.model, fallbacks: input.fallbacks }, actorOf(ctx.identity))),
+    ),
 });

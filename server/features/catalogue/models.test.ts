@@ -45,7 +45,11 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe("model names and prices without a database", () => {
   // Before any load, the catalogue answers from the shipped file.
-  const catalogue = new ModelCatalogue({ database: () => Promise.reject(new Error("no database here")), providers: (id) => providers.get(id), log });
+  const catalogue = new ModelCatalogue({
+    database: () => Promise.reject(new Error("no database here")),
+    providers: (id) => providers.get(id),
+    log,
+  });
 
   it("resolves ids, aliases and names in another case", () => {
     expect(catalogue.resolve("gpt-4").id).toBe("gpt-4");
@@ -62,7 +66,9 @@ describe("model names and prices without a database", () => {
     expect(e.status).toBe(404);
     expect(e.message).toMatch(/^Unknown model "gpt-4o-mimi"\. Did you mean "gpt-4o-mini"/);
     expect(e.details).toMatchObject({ model: "gpt-4o-mimi", suggestions: expect.arrayContaining(["gpt-4o-mini"]) });
-    expect((errorOf(() => catalogue.resolve("claude-3-sonet")).details as { suggestions: string[] }).suggestions[0]).toBe("claude-3-sonnet");
+    expect((errorOf(() => catalogue.resolve("claude-3-sonet")).details as { suggestions: string[] }).suggestions[0]).toBe(
+      "claude-3-sonnet",
+    );
     const none = errorOf(() => catalogue.resolve("zzzzzzzzzzzz"));
     expect(none.message).toBe('Unknown model "zzzzzzzzzzzz". GET /v1/llm/models lists the models.');
     expect(none.details).toEqual({ model: "zzzzzzzzzzzz", suggestions: [] });
@@ -71,14 +77,26 @@ describe("model names and prices without a database", () => {
   });
 
   it("prices from the file, exactly, also per 1K tokens", () => {
-    expect(catalogue.pricingFor("gpt-4")).toEqual({ inputPerMTok: "30", outputPerMTok: "60", cachedInputPerMTok: null, cacheWritePerMTok: null });
-    expect(catalogue.pricingFor("claude-3-sonnet")).toEqual({ inputPerMTok: "3", outputPerMTok: "15", cachedInputPerMTok: "0.3", cacheWritePerMTok: "3.75" });
+    expect(catalogue.pricingFor("gpt-4")).toEqual({
+      inputPerMTok: "30",
+      outputPerMTok: "60",
+      cachedInputPerMTok: null,
+      cacheWritePerMTok: null,
+    });
+    expect(catalogue.pricingFor("claude-3-sonnet")).toEqual({
+      inputPerMTok: "3",
+      outputPerMTok: "15",
+      cachedInputPerMTok: "0.3",
+      cacheWritePerMTok: "3.75",
+    });
     expect(perThousandTokens("30")).toBe("0.03");
     expect(perThousandTokens("60")).toBe("0.06");
     expect(perThousandTokens("0.075")).toBe("0.000075");
     expect(perThousandTokens("0")).toBe("0");
     // DESIGN.md's example: 100 input and 50 output tokens of gpt-4 cost exactly $0.006.
-    expect(costOf(catalogue.pricingFor("gpt-4"), { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }).totalCost).toBe(6_000_000_000n);
+    expect(costOf(catalogue.pricingFor("gpt-4"), { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }).totalCost).toBe(
+      6_000_000_000n,
+    );
   });
 
   it("filters and orders the list: OpenAI, then Anthropic, then others; chat before embedding", () => {
@@ -88,8 +106,17 @@ describe("model names and prices without a database", () => {
     expect(providersInOrder).toEqual(["openai", "anthropic", "local"]);
     const openai = catalogue.list({ provider: "openai" });
     expect(openai.findIndex((m) => m.type === "embedding")).toBeGreaterThan(openai.findLastIndex((m) => m.type === "chat"));
-    expect(catalogue.list({ type: "embedding" }).map((m) => m.id).sort()).toEqual(["local-hash-384", "text-embedding-3-large", "text-embedding-3-small", "text-embedding-ada-002"]);
-    expect(catalogue.list({ search: "SONNET 4" }).map((m) => m.id)).toEqual(["claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929", "claude-sonnet-4-6"]);
+    expect(
+      catalogue
+        .list({ type: "embedding" })
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(["local-hash-384", "text-embedding-3-large", "text-embedding-3-small", "text-embedding-ada-002"]);
+    expect(catalogue.list({ search: "SONNET 4" }).map((m) => m.id)).toEqual([
+      "claude-sonnet-4-20250514",
+      "claude-sonnet-4-5-20250929",
+      "claude-sonnet-4-6",
+    ]);
     expect(catalogue.list({ search: "sonnet 4." }).map((m) => m.id)).toEqual(["claude-sonnet-4-5-20250929", "claude-sonnet-4-6"]);
     expect(catalogue.list({ search: "claude-3-sonnet" }).map((m) => m.id)).toEqual(["claude-3-sonnet-20240229"]);
     expect(catalogue.list({ provider: "nobody" })).toEqual([]);
@@ -98,7 +125,10 @@ describe("model names and prices without a database", () => {
   it("tells why a model is unavailable", () => {
     expect(catalogue.availability("gpt-4")).toEqual({ available: false, reason: "OpenAI is unavailable: OPENAI_API_KEY is not set" });
     expect(catalogue.availability("claude-3-haiku")).toEqual({ available: true });
-    expect(catalogue.availability("local-hash-384")).toEqual({ available: false, reason: 'Provider "local" is not configured in this service' });
+    expect(catalogue.availability("local-hash-384")).toEqual({
+      available: false,
+      reason: 'Provider "local" is not configured in this service',
+    });
   });
 
   it("suggests by edit distance and by containment, one name per model", () => {
@@ -113,7 +143,7 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
   const db = useTestDatabase(kind);
   const make = (options: Partial<ModelCatalogueOptions> = {}) =>
     new ModelCatalogue({ database: async () => db, providers: (id) => providers.get(id), log, ...options });
-  const count = async (table: string) => ((await db.rawQuery<{ n: number }>(`select count(*)::int as n from ${table}`))[0]!.n);
+  const count = async (table: string) => (await db.rawQuery<{ n: number }>(`select count(*)::int as n from ${table}`))[0]!.n;
 
   it("loads the shipped catalogue into an empty database, with one price row per model", async () => {
     const catalogue = make();
@@ -130,7 +160,12 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
       "select input_price_per_mtok::text as i, output_price_per_mtok::text as o, aliases, source, enabled from models where id = 'claude-3-sonnet-20240229'",
     );
     expect(row).toEqual({ i: "3.000000", o: "15.000000", aliases: ["claude-3-sonnet"], source: "catalogue", enabled: true });
-    expect(catalogue.resolve("claude-3-sonnet").price).toEqual({ inputPerMTok: "3", outputPerMTok: "15", cachedInputPerMTok: "0.3", cacheWritePerMTok: "3.75" });
+    expect(catalogue.resolve("claude-3-sonnet").price).toEqual({
+      inputPerMTok: "3",
+      outputPerMTok: "15",
+      cachedInputPerMTok: "0.3",
+      cacheWritePerMTok: "3.75",
+    });
     console.info(`[${kind}] first sync of ${n} models: ${firstMs.toFixed(0)} ms`);
   });
 
@@ -215,7 +250,10 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
     const catalogue = make();
     await catalogue.sync();
     await catalogue.update("claude-3-haiku", { enabled: false }, "key:k1");
-    expect(catalogue.availability("claude-3-haiku")).toEqual({ available: false, reason: "Model claude-3-haiku-20240307 is disabled by an admin" });
+    expect(catalogue.availability("claude-3-haiku")).toEqual({
+      available: false,
+      reason: "Model claude-3-haiku-20240307 is disabled by an admin",
+    });
     expect(catalogue.list({ includeDisabled: false }).some((m) => m.id === "claude-3-haiku-20240307")).toBe(false);
     await catalogue.update("claude-3-haiku-20240307", { enabled: true }, "key:k1");
     expect(catalogue.availability("claude-3-haiku")).toEqual({ available: true });
@@ -225,13 +263,21 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
   it("sets fallbacks by id or alias, storing canonical ids, and refuses bad ones", async () => {
     const catalogue = make();
     await catalogue.sync();
-    const m = await catalogue.update("gpt-4o", { fallbacks: ["claude-3-5-sonnet-latest", "gpt-4o-mini", "claude-3-5-sonnet-20241022"] }, "user:a");
+    const m = await catalogue.update(
+      "gpt-4o",
+      { fallbacks: ["claude-3-5-sonnet-latest", "gpt-4o-mini", "claude-3-5-sonnet-20241022"] },
+      "user:a",
+    );
     expect(m.fallbacks).toEqual(["claude-3-5-sonnet-20241022", "gpt-4o-mini"]);
     const unknown = await rejectionOf(catalogue.update("gpt-4o", { fallbacks: ["gpt-4oo"] }, "user:a"));
     expect(unknown.code).toBe("invalid_request");
     expect(unknown.message).toMatch(/^Invalid fallback: Unknown model "gpt-4oo"\. Did you mean "gpt-4o"/);
-    expect((await rejectionOf(catalogue.update("gpt-4o", { fallbacks: ["gpt-4o"] }, "user:a"))).message).toBe("Model gpt-4o cannot be its own fallback");
-    expect((await rejectionOf(catalogue.update("gpt-4o", { fallbacks: ["text-embedding-3-small"] }, "user:a"))).message).toMatch(/is an embedding model/);
+    expect((await rejectionOf(catalogue.update("gpt-4o", { fallbacks: ["gpt-4o"] }, "user:a"))).message).toBe(
+      "Model gpt-4o cannot be its own fallback",
+    );
+    expect((await rejectionOf(catalogue.update("gpt-4o", { fallbacks: ["text-embedding-3-small"] }, "user:a"))).message).toMatch(
+      /is an embedding model/,
+    );
     const alias = await rejectionOf(catalogue.update("gpt-4o", { aliases: ["claude-3-opus"] }, "user:a"));
     expect(alias.code).toBe("conflict");
     expect(alias.message).toBe('"claude-3-opus" already names model claude-3-opus-20240229');
@@ -290,17 +336,32 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
       },
       "user:admin-4",
     );
-    expect(added).toMatchObject({ id: "llama3.1:8b", source: "admin", fallbacks: ["claude-3-haiku-20240307"], price: { inputPerMTok: "0" } });
+    expect(added).toMatchObject({
+      id: "llama3.1:8b",
+      source: "admin",
+      fallbacks: ["claude-3-haiku-20240307"],
+      price: { inputPerMTok: "0" },
+    });
     expect(catalogue.resolve("llama3.1").id).toBe("llama3.1:8b");
     expect(catalogue.availability("llama3.1")).toEqual({ available: false, reason: 'Provider "ollama" is not configured in this service' });
     expect(catalogue.priceHistory("llama3.1:8b").map((h) => h.changedBy)).toEqual(["user:admin-4"]);
     // The next sync leaves it alone (not in the file, an admin's row).
     expect((await make().sync()).notInCatalogue).toContain("llama3.1:8b");
-    const base = { name: "X", provider: "ollama", type: "chat" as const, contextWindow: 1000, maxOutputTokens: null, price: { input: "0", output: "0" }, capabilities: ["text-generation" as const] };
+    const base = {
+      name: "X",
+      provider: "ollama",
+      type: "chat" as const,
+      contextWindow: 1000,
+      maxOutputTokens: null,
+      price: { input: "0", output: "0" },
+      capabilities: ["text-generation" as const],
+    };
     const taken = await rejectionOf(catalogue.create({ ...base, id: "GPT-4" }, "user:a"));
     expect(taken.code).toBe("conflict");
     expect(taken.message).toBe('"GPT-4" already names model gpt-4');
-    expect((await rejectionOf(catalogue.create({ ...base, id: "x-1", aliases: ["llama3.1"] }, "user:a"))).message).toBe('"llama3.1" already names model llama3.1:8b');
+    expect((await rejectionOf(catalogue.create({ ...base, id: "x-1", aliases: ["llama3.1"] }, "user:a"))).message).toBe(
+      '"llama3.1" already names model llama3.1:8b',
+    );
     // Another instance that has not seen it yet: the database refuses the duplicate.
     const stale = make();
     await stale.load();
@@ -324,7 +385,11 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
     expect(report.priceRows).toBe(1);
     expect(report.notInCatalogue).toContain("my-local-chat");
     expect(catalogue.priceHistory("my-local-chat")).toEqual([
-      { effectiveFrom: created, changedBy: "catalogue", price: { inputPerMTok: "1", outputPerMTok: "2", cachedInputPerMTok: null, cacheWritePerMTok: null } },
+      {
+        effectiveFrom: created,
+        changedBy: "catalogue",
+        price: { inputPerMTok: "1", outputPerMTok: "2", cachedInputPerMTok: null, cacheWritePerMTok: null },
+      },
     ]);
     expect((await make().sync()).priceRows).toBe(0);
   });

@@ -227,7 +227,10 @@ export class ModelCatalogue {
       );
     }
     if (summary.notInCatalogue.length > 0) {
-      this.log.info({ models: summary.notInCatalogue }, "models in the database that the catalogue file no longer lists were left as they are");
+      this.log.info(
+        { models: summary.notInCatalogue },
+        "models in the database that the catalogue file no longer lists were left as they are",
+      );
     }
     return summary;
   }
@@ -260,7 +263,9 @@ export class ModelCatalogue {
   watch(): void {
     if (this.state.timer) return;
     this.state.timer = setInterval(() => {
-      this.refreshIfChanged().catch((err: unknown) => this.log.warn({ err }, "could not refresh the model catalogue; keeping the cached one"));
+      this.refreshIfChanged().catch((err: unknown) =>
+        this.log.warn({ err }, "could not refresh the model catalogue; keeping the cached one"),
+      );
     }, this.options.refreshIntervalMs ?? 5_000);
     this.state.timer.unref();
   }
@@ -305,8 +310,7 @@ export class ModelCatalogue {
         (filter.provider === undefined || m.provider === filter.provider) &&
         (filter.type === undefined || m.type === filter.type) &&
         (filter.includeDisabled !== false || m.enabled) &&
-        (!search ||
-          [m.id, m.name, m.provider, ...m.aliases, ...m.capabilities].some((s) => s.toLowerCase().includes(search))),
+        (!search || [m.id, m.name, m.provider, ...m.aliases, ...m.capabilities].some((s) => s.toLowerCase().includes(search))),
     );
     const order = this.fileOrder();
     return out.sort((a, b) => compareModels(a, b, order));
@@ -367,7 +371,8 @@ export class ModelCatalogue {
     if (patch.enabled !== undefined && patch.enabled !== model.enabled) data.enabled = patch.enabled;
     if (patch.capabilities !== undefined && !sameList(patch.capabilities, model.capabilities)) data.capabilities = patch.capabilities;
     if (patch.contextWindow !== undefined && patch.contextWindow !== model.contextWindow) data.contextWindow = patch.contextWindow;
-    if (patch.maxOutputTokens !== undefined && patch.maxOutputTokens !== model.maxOutputTokens) data.maxOutputTokens = patch.maxOutputTokens;
+    if (patch.maxOutputTokens !== undefined && patch.maxOutputTokens !== model.maxOutputTokens)
+      data.maxOutputTokens = patch.maxOutputTokens;
     const contextWindow = patch.contextWindow ?? model.contextWindow;
     const maxOutput = patch.maxOutputTokens === undefined ? model.maxOutputTokens : patch.maxOutputTokens;
     if (maxOutput !== null && maxOutput > contextWindow) {
@@ -423,7 +428,9 @@ export class ModelCatalogue {
         async (tx) => {
           await tx.$executeRawUnsafe(`select pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
           await tx.model.create({ data: { id: entry.id, ...entryColumns(entry), fallbacks, source: "admin" } });
-          await tx.modelPrice.create({ data: { modelId: entry.id, effectiveFrom: new Date(), changedBy: actor, ...priceColumns(draft.price) } });
+          await tx.modelPrice.create({
+            data: { modelId: entry.id, effectiveFrom: new Date(), changedBy: actor, ...priceColumns(draft.price) },
+          });
         },
         { timeout: 30_000, maxWait: 30_000 },
       );
@@ -542,7 +549,12 @@ async function applyPlan(tx: Tx, plan: SyncPlan): Promise<void> {
   for (const e of plan.update) await tx.model.update({ where: { id: e.id }, data: entryColumns(e) });
   if (plan.prices.length) {
     await tx.modelPrice.createMany({
-      data: plan.prices.map((p) => ({ modelId: p.modelId, effectiveFrom: p.effectiveFrom ?? now, changedBy: CATALOGUE_ACTOR, ...priceColumns(p.price) })),
+      data: plan.prices.map((p) => ({
+        modelId: p.modelId,
+        effectiveFrom: p.effectiveFrom ?? now,
+        changedBy: CATALOGUE_ACTOR,
+        ...priceColumns(p.price),
+      })),
     });
   }
 }
@@ -652,7 +664,8 @@ function buildSnapshot(from: Snapshot["from"], version: string, models: Catalogu
       for (const key of new Set([alias, alias.toLowerCase()])) {
         const owner = names.get(key);
         if (owner === undefined) names.set(key, m.id);
-        else if (owner !== m.id && key === alias) log.warn({ alias, model: m.id, owner }, "model alias ignored: it already names another model");
+        else if (owner !== m.id && key === alias)
+          log.warn({ alias, model: m.id, owner }, "model alias ignored: it already names another model");
       }
     }
   }
@@ -680,14 +693,21 @@ function mergePrice(current: ModelPrice, patch: NonNullable<ModelPatch["price"]>
     try {
       return normalizePrice(value);
     } catch {
-      throw new AppError("invalid_request", `Invalid price.${field}: expected USD per 1M tokens, a non-negative decimal with at most 6 decimals`);
+      throw new AppError(
+        "invalid_request",
+        `Invalid price.${field}: expected USD per 1M tokens, a non-negative decimal with at most 6 decimals`,
+      );
     }
   };
   return {
     inputPerMTok: patch.input === undefined ? current.inputPerMTok : price(patch.input, "input"),
     outputPerMTok: patch.output === undefined ? current.outputPerMTok : price(patch.output, "output"),
     cachedInputPerMTok:
-      patch.cachedInput === undefined ? current.cachedInputPerMTok : patch.cachedInput === null ? null : price(patch.cachedInput, "cachedInput"),
+      patch.cachedInput === undefined
+        ? current.cachedInputPerMTok
+        : patch.cachedInput === null
+          ? null
+          : price(patch.cachedInput, "cachedInput"),
     cacheWritePerMTok:
       patch.cacheWrite === undefined ? current.cacheWritePerMTok : patch.cacheWrite === null ? null : price(patch.cacheWrite, "cacheWrite"),
   };

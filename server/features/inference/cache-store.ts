@@ -230,7 +230,10 @@ function writeQueued(s: StoreState): void {
     const rows = s.queue.splice(0, WRITE_BATCH);
     const write = s.backend.setMany(rows).catch((err: unknown) => {
       if (err instanceof RedisUnavailable) return;
-      getLogger().warn({ err, backend: s.backend.name, entries: rows.length }, "cache write failed; the entries stay in this instance's memory only");
+      getLogger().warn(
+        { err, backend: s.backend.name, entries: rows.length },
+        "cache write failed; the entries stay in this instance's memory only",
+      );
     });
     s.pending.add(write);
     void write.finally(() => s.pending.delete(write));

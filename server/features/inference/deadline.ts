@@ -14,10 +14,7 @@ export type Deadline = {
 
 export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal): Deadline {
   const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
-    timeoutMs,
-  );
+  const timer = setTimeout(() => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), timeoutMs);
   timer.unref(); // as AbortSignal.timeout's: it never keeps the process alive
   const onAbort = () => controller.abort(callerSignal!.reason);
   if (callerSignal?.aborted) controller.abort(callerSignal.reason);

@@ -44,8 +44,13 @@ export function embeddingCacheOwner(identity: Identity): string | null {
 
 function keyOf(owner: string | null, model: string, dimensions: number | undefined, text: string): string {
   // Shared entries keep the key they had before entries were scoped, so switching to global finds them.
-  if (owner === null) return `e:${createHash("sha256").update(`${model}\u0000${dimensions ?? ""}\u0000${text}`).digest("base64url")}`;
-  return `eo:${createHash("sha256").update(`${owner}\u0000${model}\u0000${dimensions ?? ""}\u0000${text}`).digest("base64url")}`;
+  if (owner === null)
+    return `e:${createHash("sha256")
+      .update(`${model}\u0000${dimensions ?? ""}\u0000${text}`)
+      .digest("base64url")}`;
+  return `eo:${createHash("sha256")
+    .update(`${owner}\u0000${model}\u0000${dimensions ?? ""}\u0000${text}`)
+    .digest("base64url")}`;
 }
 
 /** A vector as base64 of float64 values: exact, so a hit returns the very numbers the provider sent. */
@@ -122,7 +127,8 @@ export async function lookupEmbeddings(
       for (const j of repeats) lookup.hitTokens += tokens[j] ?? 0;
       const ttlMs = loadEnv().EMBEDDING_CACHE_TTL * 1000;
       const fresh: { key: string; value: string }[] = [];
-      for (const [k, j] of missIndex) fresh.push({ key: k, value: JSON.stringify({ t: tokens[j] ?? 0, v: encodeVector(embedded[j]!) } satisfies Entry) });
+      for (const [k, j] of missIndex)
+        fresh.push({ key: k, value: JSON.stringify({ t: tokens[j] ?? 0, v: encodeVector(embedded[j]!) } satisfies Entry) });
       cacheSetMany(fresh, ttlMs);
       const decoded = new Map<string, number[]>();
       return keys.map((k) => {

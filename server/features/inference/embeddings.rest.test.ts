@@ -39,7 +39,11 @@ class SmallBatchLocal extends LocalEmbeddingProvider {
 
 async function post(handlers: { POST: (req: Request) => Promise<Response> }, key: string, body: unknown) {
   const res = await handlers.POST(
-    new Request("http://localhost/v1/x", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }),
+    new Request("http://localhost/v1/x", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
   );
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
@@ -65,9 +69,15 @@ describe("embeddings and text in the vector store", () => {
 
   const usageRows = async () => {
     await usageWriter().flush();
-    return db().rawQuery<{ endpoint: string; model_id: string; provider: string; status: string; input_tokens: number; total_cost: string; error_code: string | null }>(
-      `SELECT endpoint, model_id, provider, status, input_tokens, total_cost::text, error_code FROM usage_events ORDER BY created_at, id`,
-    );
+    return db().rawQuery<{
+      endpoint: string;
+      model_id: string;
+      provider: string;
+      status: string;
+      input_tokens: number;
+      total_cost: string;
+      error_code: string | null;
+    }>(`SELECT endpoint, model_id, provider, status, input_tokens, total_cost::text, error_code FROM usage_events ORDER BY created_at, id`);
   };
 
   it("embeds with the local model, in order, in batches of the provider's limit, at zero cost", async () => {
@@ -79,11 +89,21 @@ describe("embeddings and text in the vector store", () => {
     expect(r.body.usage).toEqual({ prompt_tokens: 10, total_tokens: 10 });
     expect(r.body.cost).toBe(0);
     expect(local.batches).toEqual([3, 3, 1]);
-    expect((await usageRows()).at(-1)).toMatchObject({ endpoint: "/v1/llm/generate-embeddings", model_id: "local-hash-384", provider: "local", status: "success", input_tokens: 10 });
+    expect((await usageRows()).at(-1)).toMatchObject({
+      endpoint: "/v1/llm/generate-embeddings",
+      model_id: "local-hash-384",
+      provider: "local",
+      status: "success",
+      input_tokens: 10,
+    });
   });
 
   it("embeds with OpenAI through its SDK, with `dimensions`, and records the exact cost", async () => {
-    const r = await post(llmGenerateEmbeddings, key, { model: "text-embedding-3-small", texts: ["hello world", "vector search"], dimensions: 256 });
+    const r = await post(llmGenerateEmbeddings, key, {
+      model: "text-embedding-3-small",
+      texts: ["hello world", "vector search"],
+      dimensions: 256,
+    });
     expect(r.status).toBe(200);
     expect(r.body.embeddings).toHaveLength(2);
     expect(r.body.embeddings[0]).toHaveLength(256);
@@ -135,7 +155,14 @@ describe("embeddings and text in the vector store", () => {
     });
     expect(r).toEqual({
       status: 200,
-      body: { collection_name: "kb", status: "ok", upserted: 3, model: "local-hash-384", usage: { prompt_tokens: 28, total_tokens: 28 }, cost: 0 },
+      body: {
+        collection_name: "kb",
+        status: "ok",
+        upserted: 3,
+        model: "local-hash-384",
+        usage: { prompt_tokens: 28, total_tokens: 28 },
+        cost: 0,
+      },
     });
   });
 
@@ -143,7 +170,10 @@ describe("embeddings and text in the vector store", () => {
     const r = await post(vectorSearch, key, { collection_name: "kb", query_text: "I forgot my password, how do I reset it?", limit: 2 });
     expect(r.status).toBe(200);
     expect(r.body.model).toBe("local-hash-384");
-    expect(r.body.results[0]).toMatchObject({ id: "doc_reset", payload: { section: "account", text: "How to reset your password from the account settings page" } });
+    expect(r.body.results[0]).toMatchObject({
+      id: "doc_reset",
+      payload: { section: "account", text: "How to reset your password from the account settings page" },
+    });
     expect(r.body.results).toHaveLength(2);
     expect(r.body.results[0].score).toBeGreaterThan(r.body.results[1].score);
     const rows = await usageRows();
@@ -152,9 +182,18 @@ describe("embeddings and text in the vector store", () => {
 
   it("embeds documents with OpenAI shortened to the collection's size", async () => {
     await post(vectorCollections, key, { collection_name: "kb_openai", vector_size: 64, distance: "Dot" });
-    const up = await post(vectorDocuments, key, { collection_name: "kb_openai", model: "text-embedding-3-small", documents: [{ id: 1, text: "alpha beta" }] });
+    const up = await post(vectorDocuments, key, {
+      collection_name: "kb_openai",
+      model: "text-embedding-3-small",
+      documents: [{ id: 1, text: "alpha beta" }],
+    });
     expect(up.status).toBe(200);
-    const s = await post(vectorSearch, key, { collection_name: "kb_openai", model: "text-embedding-3-small", query_text: "alpha beta", limit: 1 });
+    const s = await post(vectorSearch, key, {
+      collection_name: "kb_openai",
+      model: "text-embedding-3-small",
+      query_text: "alpha beta",
+      limit: 1,
+    });
     expect(s.body.results[0]).toMatchObject({ id: 1, score: expect.closeTo(1, 5) });
   });
 
@@ -170,7 +209,11 @@ describe("embeddings and text in the vector store", () => {
 
   it("answers 404 for documents to an unknown collection before paying for embeddings", async () => {
     emu.reset();
-    const r = await post(vectorDocuments, key, { collection_name: "nope", model: "text-embedding-3-small", documents: [{ id: 1, text: "x" }] });
+    const r = await post(vectorDocuments, key, {
+      collection_name: "nope",
+      model: "text-embedding-3-small",
+      documents: [{ id: 1, text: "x" }],
+    });
     expect(r.status).toBe(404);
     expect(emu.requests).toHaveLength(0);
   });

@@ -30,7 +30,13 @@ export const llmGenerateEmbeddings = endpoint({
     handler: async ({ body, identity, requestId, req }) => {
       const out = await generateEmbeddings(
         identity,
-        { model: body.model, texts: body.texts, dimensions: body.dimensions, user: body.user, cache: body.cache ?? embeddingCacheFrom(req.headers) },
+        {
+          model: body.model,
+          texts: body.texts,
+          dimensions: body.dimensions,
+          user: body.user,
+          cache: body.cache ?? embeddingCacheFrom(req.headers),
+        },
         { endpoint: "/v1/llm/generate-embeddings", requestId, signal: req.signal },
       );
       return {

@@ -13,7 +13,10 @@ export const embeddingsRouter = createTRPCRouter({
       z.object({
         model: safeString.min(1),
         // The count limit is checked by the service (413), like REST.
-        texts: z.array(safeString).min(1).max(MAX_TEXTS_PER_REQUEST * 2),
+        texts: z
+          .array(safeString)
+          .min(1)
+          .max(MAX_TEXTS_PER_REQUEST * 2),
         dimensions: z.number().int().min(1).max(16_000).optional(),
         /** The embedding cache (on by default): false sends every text to the provider. */
         cache: z.boolean().optional(),
@@ -34,6 +37,10 @@ export const embeddingsRouter = createTRPCRouter({
     )
     .mutation(async ({ input, ctx, signal }) => {
       const out = await generateEmbeddings(ctx.identity, input, { endpoint: "trpc:embeddings.generate", requestId: ctx.requestId, signal });
-      return { ...out, cost: formatUsd(out.cost.totalCost), cached: { texts: out.cached.texts, savedCost: formatUsd(out.cached.savedCost) } };
+      return {
+        ...out,
+        cost: formatUsd(out.cost.totalCost),
+        cached: { texts: out.cached.texts, savedCost: formatUsd(out.cached.savedCost) },
+      };
     }),
 });

@@ -67,9 +67,13 @@ export type EmbedOutcome = {
 export function embeddingModel(idOrAlias: string): { model: CatalogueModel; provider: Provider } {
   const model = resolveModel(idOrAlias);
   if (model.type !== "embedding") {
-    throw new AppError("invalid_request", `Model ${model.id} is a ${model.type} model; use an embedding model such as local-hash-384 or text-embedding-3-small`, {
-      model: model.id,
-    });
+    throw new AppError(
+      "invalid_request",
+      `Model ${model.id} is a ${model.type} model; use an embedding model such as local-hash-384 or text-embedding-3-small`,
+      {
+        model: model.id,
+      },
+    );
   }
   const availability = modelAvailability(model);
   if (!availability.available) throw new AppError("unavailable", availability.reason ?? `Model ${model.id} is unavailable`);
@@ -97,33 +101,52 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   const tokensPerText: number[] = [];
   let inputTokens = 0;
   const timeoutMs = loadEnv().PROVIDER_TIMEOUT_MS;
-  const reservation = await reserveBudgets(identity, () => largestEmbeddingCost(model, cache.toEmbed), { leaseMs: timeoutMs + LEASE_GRACE_MS });
+  const reservation = await reserveBudgets(identity, () => largestEmbeddingCost(model, cache.toEmbed), {
+    leaseMs: timeoutMs + LEASE_GRACE_MS,
+  });
   const { signal, release } = startDeadline(timeoutMs, ctx.signal);
   try {
     // One batch after the other, so the answer keeps the order of the texts.
     for (let i = 0; i < cache.toEmbed.length; i += provider.maxEmbeddingsPerCall) {
       const batch = cache.toEmbed.slice(i, i + provider.maxEmbeddingsPerCall);
-      const result = await provider.generateEmbeddings({ model: model.id, texts: batch, dimensions: input.dimensions, user: input.user }, { signal });
+      const result = await provider.generateEmbeddings(
+        { model: model.id, texts: batch, dimensions: input.dimensions, user: input.user },
+        { signal },
+      );
       if (result.embeddings.length !== batch.length) {
-        throw new AppError("provider_error", `${model.provider} (${model.id}) returned ${result.embeddings.length} embeddings for ${batch.length} texts`);
+        throw new AppError(
+          "provider_error",
+          `${model.provider} (${model.id}) returned ${result.embeddings.length} embeddings for ${batch.length} texts`,
+        );
       }
       embeddings.push(...result.embeddings);
       tokensPerText.push(...apportionTokens(batch, result.usage.inputTokens));
       inputTokens += result.usage.inputTokens;
     }
   } catch (err) {
-    const error =
-      ctx.signal?.aborted ? new AppError("invalid_request", "The client closed the request")
-      : signal.aborted ? new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`)
-      : providerErrorToAppError(err, model);
-    const cost = record(identity, model, ctx, inputTokens, "error", performance.now() - started, ctx.signal?.aborted ? "client_closed" : error.code);
+    const error = ctx.signal?.aborted
+      ? new AppError("invalid_request", "The client closed the request")
+      : signal.aborted
+        ? new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`)
+        : providerErrorToAppError(err, model);
+    const cost = record(
+      identity,
+      model,
+      ctx,
+      inputTokens,
+      "error",
+      performance.now() - started,
+      ctx.signal?.aborted ? "client_closed" : error.code,
+    );
     reservation.settle(cost.totalCost); // the batches embedded before the failure were paid for
     throw error;
   } finally {
     release();
   }
   const all = cache.complete(embeddings, tokensPerText);
-  const savedCost = cache.hits ? costOf(pricingFor(model.id), { inputTokens: cache.hitTokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost : 0n;
+  const savedCost = cache.hits
+    ? costOf(pricingFor(model.id), { inputTokens: cache.hitTokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost
+    : 0n;
   const latencyMs = performance.now() - started;
   const status = cache.toEmbed.length === 0 && cache.hits > 0 ? "cached" : "success";
   const cost = record(identity, model, ctx, inputTokens, status, latencyMs, undefined, savedCost);

@@ -80,7 +80,12 @@ const generateStreamEncoder: StreamEncoder<GenerationEvent> = {
 export const llmGenerate = endpoint({
   POST: route({
     access: "user",
-    doc: { summary: "Generate text with any catalogue model, plain or streamed", description: "`stream: true` answers with server-sent events: `{type: \"delta\", text}` frames, one `{type: \"done\", ...}` frame with the plain response, then `[DONE]`.", stream: true },
+    doc: {
+      summary: "Generate text with any catalogue model, plain or streamed",
+      description:
+        '`stream: true` answers with server-sent events: `{type: "delta", text}` frames, one `{type: "done", ...}` frame with the plain response, then `[DONE]`.',
+      stream: true,
+    },
     scope: "generate",
     rateLimit: "generate",
     body: generateBody,
@@ -89,7 +94,12 @@ export const llmGenerate = endpoint({
       const ctx = { identity, endpoint: "/v1/llm/generate", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
       const input = { ...toGenerateInput(body), cache: cacheRequestFrom(req.headers, { cache: body.cache, ttlSeconds: body.cache_ttl }) };
       if (body.stream) {
-        return eventStreamResponse(generateStream(input, ctx), generateStreamEncoder, { requestId, log, errorFormat: "default", headers: cache.headers });
+        return eventStreamResponse(generateStream(input, ctx), generateStreamEncoder, {
+          requestId,
+          log,
+          errorFormat: "default",
+          headers: cache.headers,
+        });
       }
       return json(toGenerateResponse(await generate(input, ctx)), { headers: cache.headers() });
     },

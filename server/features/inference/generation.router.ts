@@ -54,7 +54,10 @@ type Input = z.infer<typeof generateInput>;
 
 /** The service's input: the cache fields as a cache request (validated: mode, TTL bounds). */
 function toInput({ cache, cacheTtlSeconds, ...rest }: Input): GenerateInput {
-  const request = cache === undefined && cacheTtlSeconds === undefined ? undefined : cacheRequestFrom(new Headers(), { cache, ttlSeconds: cacheTtlSeconds });
+  const request =
+    cache === undefined && cacheTtlSeconds === undefined
+      ? undefined
+      : cacheRequestFrom(new Headers(), { cache, ttlSeconds: cacheTtlSeconds });
   return { ...rest, ...(request ? { cache: request } : {}) };
 }
 
@@ -64,12 +67,19 @@ export const generationRouter = createTRPCRouter({
     .input(generateInput)
     .output(outcomeOutput)
     .mutation(async ({ input, ctx, signal }) =>
-      toOutput(await generate(toInput(input), { identity: ctx.identity, endpoint: "trpc:generation.generate", requestId: ctx.requestId, signal })),
+      toOutput(
+        await generate(toInput(input), { identity: ctx.identity, endpoint: "trpc:generation.generate", requestId: ctx.requestId, signal }),
+      ),
     ),
 
   /** A streamed generation for the playground: text deltas, then the outcome with usage and cost. */
   stream: generateProcedure.input(generateInput).mutation(async function* ({ input, ctx, signal }) {
-    const events = generateStream(toInput(input), { identity: ctx.identity, endpoint: "trpc:generation.stream", requestId: ctx.requestId, signal });
+    const events = generateStream(toInput(input), {
+      identity: ctx.identity,
+      endpoint: "trpc:generation.stream",
+      requestId: ctx.requestId,
+      signal,
+    });
     for await (const event of events) {
       if (event.type === "delta") yield { type: "delta" as const, text: event.text };
       else if (event.type === "done") yield { type: "done" as const, outcome: toOutput(event.outcome) };

@@ -225,7 +225,13 @@ function backoffMs(attempt: number, err: unknown): number {
  * Waits before the next attempt when one is worth making: a retryable error, attempts left, and
  * the backoff (or the provider's Retry-After) ends before the deadline. False: give up on this model.
  */
-async function waitBeforeRetry(attempt: number, err: unknown, signal: AbortSignal, deadline: number, waited: UpstreamClock): Promise<boolean> {
+async function waitBeforeRetry(
+  attempt: number,
+  err: unknown,
+  signal: AbortSignal,
+  deadline: number,
+  waited: UpstreamClock,
+): Promise<boolean> {
   if (signal.aborted || !retryable(err) || attempt >= retryPolicy.maxRetries) return false;
   const wait = backoffMs(attempt, err);
   if (Date.now() + wait >= deadline) return false;
@@ -306,7 +312,14 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
         try {
           const result = await waited.on(provider.generateText(toRequest(model, input), { signal }));
           const latencyMs = performance.now() - started;
-          const cost = recordCall({ ...callOf(model, ctx), usage: result.usage, status: "success", stream: false, latencyMs, upstreamMs: waited.ms });
+          const cost = recordCall({
+            ...callOf(model, ctx),
+            usage: result.usage,
+            status: "success",
+            stream: false,
+            latencyMs,
+            upstreamMs: waited.ms,
+          });
           reservation.settle(cost.totalCost);
           const outcome: GenerateOutcome = {
             id: result.id ?? `gen-${randomUUID()}`,
@@ -358,12 +371,28 @@ function recordFailure(
   usage?: TokenUsage,
   ttftMs?: number,
 ): Cost {
-  return recordCall({ ...callOf(model, ctx), usage, status: "error", errorCode: ctx.signal?.aborted ? "client_closed" : error.code, stream, latencyMs, ttftMs });
+  return recordCall({
+    ...callOf(model, ctx),
+    usage,
+    status: "error",
+    errorCode: ctx.signal?.aborted ? "client_closed" : error.code,
+    stream,
+    latencyMs,
+    ttftMs,
+  });
 }
 
 /** What every usage event of a call to `model` carries: who asked, where, and the model's price now. */
 function callOf(model: Model, ctx: CallContext) {
-  return { identity: ctx.identity, endpoint: ctx.endpoint, kind: "llm" as const, modelId: model.id, provider: model.provider, price: pricingFor(model.id), requestId: ctx.requestId };
+  return {
+    identity: ctx.identity,
+    endpoint: ctx.endpoint,
+    kind: "llm" as const,
+    modelId: model.id,
+    provider: model.provider,
+    price: pricingFor(model.id),
+    requestId: ctx.requestId,
+  };
 }
 
 /**
@@ -372,9 +401,19 @@ function callOf(model: Model, ctx: CallContext) {
  * event, unless a reservation refused the call before any provider was called (then nothing
  * happened, and as for a rate limit no event is recorded).
  */
-function chainFailed(lastError: unknown, lastModel: Model, signal: AbortSignal, input: GenerateInput, ctx: CallContext, started: number, stream: boolean, walk: ChainWalk): AppError {
+function chainFailed(
+  lastError: unknown,
+  lastModel: Model,
+  signal: AbortSignal,
+  input: GenerateInput,
+  ctx: CallContext,
+  started: number,
+  stream: boolean,
+  walk: ChainWalk,
+): AppError {
   if (walk.refused && !walk.attempted) return providerErrorToAppError(walk.refused, lastModel);
-  const error = signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
+  const error =
+    signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
   recordFailure(lastModel, input, ctx, error, performance.now() - started, stream);
   return error;
 }
@@ -456,7 +495,14 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               if (part.id) call.id = part.id;
               if (part.name) call.name = part.name;
               call.arguments += part.argumentsDelta;
-              yield { type: "tool-call", index: part.index, id: part.id, name: part.name, argumentsDelta: part.argumentsDelta, model: model.id };
+              yield {
+                type: "tool-call",
+                index: part.index,
+                id: part.id,
+                name: part.name,
+                argumentsDelta: part.argumentsDelta,
+                model: model.id,
+              };
             } else {
               usage = part.usage;
               finishReason = part.finishReason;
@@ -468,7 +514,15 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           waited.ms += performance.now() - streamOpened;
           const latencyMs = performance.now() - started;
           const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
-          const cost = recordCall({ ...callOf(model, ctx), usage: finalUsage, status: "success", stream: true, latencyMs, ttftMs, upstreamMs: waited.ms });
+          const cost = recordCall({
+            ...callOf(model, ctx),
+            usage: finalUsage,
+            status: "success",
+            stream: true,
+            latencyMs,
+            ttftMs,
+            upstreamMs: waited.ms,
+          });
           reservation.settle(cost.totalCost);
           recorded = true;
           const outcome: GenerateOutcome = {
@@ -493,7 +547,16 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             // Bytes already went to the caller: no retry, no fallback; record what was streamed.
             const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
             if (!recorded) {
-              const cost = recordFailure(model, input, ctx, error, performance.now() - started, true, completeUsage(undefined, input, outputText(text, toolCalls)), ttftMs);
+              const cost = recordFailure(
+                model,
+                input,
+                ctx,
+                error,
+                performance.now() - started,
+                true,
+                completeUsage(undefined, input, outputText(text, toolCalls)),
+                ttftMs,
+              );
               reservation.settle(cost.totalCost);
             }
             recorded = true;

@@ -45,7 +45,9 @@ export function parseCacheMode(value: boolean | string, where: string): CacheMod
   if (v === "true" || v === "on" || v === "1") return "on";
   if (v === "false" || v === "off" || v === "0") return "off";
   if (v === "force") return "force";
-  throw new AppError("invalid_request", `${where} must be true, false or "force", not ${JSON.stringify(value).slice(0, 40)}`, { field: where });
+  throw new AppError("invalid_request", `${where} must be true, false or "force", not ${JSON.stringify(value).slice(0, 40)}`, {
+    field: where,
+  });
 }
 
 /** A TTL a request asked for, in seconds: 1 to RESPONSE_CACHE_MAX_TTL. */
@@ -62,14 +64,20 @@ export function checkCacheTtl(seconds: number, where: string): number {
  * `x-model-service-cache-ttl`), which the OpenAI- and Anthropic-compatible endpoints use since
  * their bodies have no such field.
  */
-export function cacheRequestFrom(headers: Headers, body: { cache?: boolean | "force"; ttlSeconds?: number } = {}): CacheRequest | undefined {
+export function cacheRequestFrom(
+  headers: Headers,
+  body: { cache?: boolean | "force"; ttlSeconds?: number } = {},
+): CacheRequest | undefined {
   const header = headers.get(CACHE_HEADER);
   const ttlHeader = headers.get(CACHE_TTL_HEADER);
-  const mode = body.cache !== undefined ? parseCacheMode(body.cache, "cache") : header !== null ? parseCacheMode(header, CACHE_HEADER) : undefined;
+  const mode =
+    body.cache !== undefined ? parseCacheMode(body.cache, "cache") : header !== null ? parseCacheMode(header, CACHE_HEADER) : undefined;
   const ttlSeconds =
-    body.ttlSeconds !== undefined ? checkCacheTtl(body.ttlSeconds, "cache_ttl")
-    : ttlHeader !== null ? checkCacheTtl(Number(ttlHeader.trim() || "NaN"), CACHE_TTL_HEADER)
-    : undefined;
+    body.ttlSeconds !== undefined
+      ? checkCacheTtl(body.ttlSeconds, "cache_ttl")
+      : ttlHeader !== null
+        ? checkCacheTtl(Number(ttlHeader.trim() || "NaN"), CACHE_TTL_HEADER)
+        : undefined;
   if (mode === undefined && ttlSeconds === undefined) return undefined;
   return { ...(mode ? { mode } : {}), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) };
 }
@@ -144,7 +152,12 @@ export function responseCacheKey(identity: Identity, model: string, input: Gener
  * Before any provider call: the cached answer when there is one (recorded as a `cached` usage
  * event), else how to store the answer. Tells the caller the status through `ctx.onCacheStatus`.
  */
-export async function lookupResponse(input: GenerateInput, model: CatalogueModel, ctx: CallContext, stream: boolean): Promise<ResponseLookup> {
+export async function lookupResponse(
+  input: GenerateInput,
+  model: CatalogueModel,
+  ctx: CallContext,
+  stream: boolean,
+): Promise<ResponseLookup> {
   const mode = await modeFor(ctx.identity, input.cache);
   if (mode === "off") return NO_CACHE;
   if (mode === "on" && input.temperature !== 0) {

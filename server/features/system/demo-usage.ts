@@ -135,7 +135,12 @@ function logNormal(random: () => number, median: number, sigma: number): number 
 }
 
 /** The events of one UTC day for one user's keys (deterministic). */
-export function demoDay(day: string, userId: string, keyIds: Record<string, string>, options: { perDay: number; dayIndex: number; days: number; until: number }): UsageEventInput[] {
+export function demoDay(
+  day: string,
+  userId: string,
+  keyIds: Record<string, string>,
+  options: { perDay: number; dayIndex: number; days: number; until: number },
+): UsageEventInput[] {
   const random = rng(`${userId}:${day}`);
   // Its own sequence, so that the cached answers leave the other events as they were.
   const cacheRandom = rng(`${userId}:${day}:response-cache`);
@@ -164,12 +169,16 @@ export function demoDay(day: string, userId: string, keyIds: Record<string, stri
     const cacheable = !embedding && inputTokens >= 1024 && modelId !== "o3-mini" && random() < 0.45;
     let cachedInputTokens = cacheable ? Math.floor((inputTokens * (0.4 + random() * 0.5)) / 128) * 128 : 0;
     const speed = SPEED[modelId] ?? { perToken: 0, ttft: 0 };
-    let latencyMs = embedding ? logNormal(random, 120 + inputTokens / 40, 0.35) : logNormal(random, speed.ttft, 0.35) + outputTokens * speed.perToken * (0.8 + random() * 0.4);
+    let latencyMs = embedding
+      ? logNormal(random, 120 + inputTokens / 40, 0.35)
+      : logNormal(random, speed.ttft, 0.35) + outputTokens * speed.perToken * (0.8 + random() * 0.4);
     let ttftMs: number | null = stream ? Math.min(latencyMs, logNormal(random, speed.ttft, 0.3)) : null;
     let errorCode: string | null = null;
     let input = inputTokens;
     if (failed) {
-      errorCode = pick(random, ["provider_error", "rate_limited", "timeout", "unavailable"], (c) => (c === "provider_error" ? 4 : c === "timeout" ? 1 : 2));
+      errorCode = pick(random, ["provider_error", "rate_limited", "timeout", "unavailable"], (c) =>
+        c === "provider_error" ? 4 : c === "timeout" ? 1 : 2,
+      );
       // Failed before any output: nothing was billed.
       input = 0;
       outputTokens = 0;
@@ -226,11 +235,19 @@ export function demoDay(day: string, userId: string, keyIds: Record<string, stri
 async function demoUser(email: string | undefined): Promise<UserRecord> {
   if (email) {
     const user = await findUserByEmail(email);
-    if (!user) throw new AppError("not_found", `No user with the email ${email}; create one first: npm run cli -- users create --email ${email} --password …`);
+    if (!user)
+      throw new AppError(
+        "not_found",
+        `No user with the email ${email}; create one first: npm run cli -- users create --email ${email} --password …`,
+      );
     return user;
   }
   const admin = (await listUsers()).find((u) => u.role === "admin" && u.email);
-  if (!admin) throw new AppError("not_found", "No admin account yet: create one (npm run cli -- users create --email E --password P --admin) or name one with --user");
+  if (!admin)
+    throw new AppError(
+      "not_found",
+      "No admin account yet: create one (npm run cli -- users create --email E --password P --admin) or name one with --user",
+    );
   return admin;
 }
 

@@ -51,10 +51,18 @@ describe("GET /health with Redis refused", () => {
   };
 
   it("tells anyone it is degraded and by what, without versions or error text, and stays 200", async () => {
-    for (const headers of [{}, { authorization: `Bearer ${user}` }, { authorization: "Bearer ms_not_a_real_key_000000000000000" }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: `Bearer ${user}` },
+      { authorization: "Bearer ms_not_a_real_key_000000000000000" },
+    ] as Record<string, string>[]) {
       const { status, body } = await get(headers);
       expect(status).toBe(200);
-      expect(body).toMatchObject({ status: "degraded", degraded: ["redis"], dependencies: { database: { status: "ok" }, redis: { status: "error", backend: "redis" } } });
+      expect(body).toMatchObject({
+        status: "degraded",
+        degraded: ["redis"],
+        dependencies: { database: { status: "ok" }, redis: { status: "error", backend: "redis" } },
+      });
       expect(body).not.toHaveProperty("version");
       expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|message/);
     }

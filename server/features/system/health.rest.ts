@@ -13,7 +13,10 @@ import { endpoint, json, route } from "../../http/endpoint.ts";
 export const health = endpoint({
   GET: route({
     access: "public",
-    doc: { summary: "Each dependency's state; 503 while shutting down or without the database (Redis and vectors never make it 503); admins also see versions and error text" },
+    doc: {
+      summary:
+        "Each dependency's state; 503 while shutting down or without the database (Redis and vectors never make it 503); admins also see versions and error text",
+    },
     handler: async ({ req }) => {
       const admin = await authenticate(req.headers, { clientAddress: clientAddressFrom(req.headers) ?? undefined }).then(
         (identity) => identity.kind !== "anonymous" && identity.role === "admin",
@@ -29,7 +32,7 @@ export const health = endpoint({
 export const ping = endpoint({
   GET: route({
     access: "public",
-    doc: { summary: "Liveness: {status: \"ok\", message: \"pong\"}" },
+    doc: { summary: 'Liveness: {status: "ok", message: "pong"}' },
     handler: async () => json({ status: "ok", message: "pong" }, { headers: { "Cache-Control": "no-store" } }),
   }),
 });

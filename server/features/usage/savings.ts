@@ -151,7 +151,13 @@ export function cheaperAlternatives(
     const altCost = costOf(m.price, tokens).totalCost;
     if (altCost >= cost) continue;
     // Snapshots of one model (same provider, price, capabilities) once, under the shortest id.
-    const twin = [m.provider, m.price.inputPerMTok, m.price.outputPerMTok, m.price.cachedInputPerMTok, [...m.capabilities].sort().join(",")].join("|");
+    const twin = [
+      m.provider,
+      m.price.inputPerMTok,
+      m.price.outputPerMTok,
+      m.price.cachedInputPerMTok,
+      [...m.capabilities].sort().join(","),
+    ].join("|");
     const prev = seen.get(twin);
     if (prev && prev.model.length <= m.id.length) continue;
     const saving = cost - altCost;

@@ -40,10 +40,16 @@ describe("time zones", () => {
           const start = Date.parse(`${u.utcDay}T00:00:00Z`);
           for (let h = start; h < start + 24 * H; h += H) weight.set(h, (weight.get(h) ?? 0) + 1);
         }
-        for (const h of plan.hours.filter((x) => x.localDay === d.day)) weight.set(h.hour.getTime(), (weight.get(h.hour.getTime()) ?? 0) + h.sign);
+        for (const h of plan.hours.filter((x) => x.localDay === d.day))
+          weight.set(h.hour.getTime(), (weight.get(h.hour.getTime()) ?? 0) + h.sign);
         const inside = [...weight].filter(([, w]) => w !== 0);
-        expect(inside.every(([, w]) => w === 1), `${tz} ${d.day}`).toBe(true);
-        expect(inside.map(([h]) => h).sort((a, b) => a - b)).toEqual(Array.from({ length: (d.to.getTime() - d.from.getTime()) / H }, (_, i) => d.from.getTime() + i * H));
+        expect(
+          inside.every(([, w]) => w === 1),
+          `${tz} ${d.day}`,
+        ).toBe(true);
+        expect(inside.map(([h]) => h).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: (d.to.getTime() - d.from.getTime()) / H }, (_, i) => d.from.getTime() + i * H),
+        );
       }
       // Never more than 12 hourly rows per local day and side.
       expect(plan.hours.length).toBeLessThanOrEqual(days.length * 24);

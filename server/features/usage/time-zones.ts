@@ -53,7 +53,11 @@ const canonicalNames = new Map<string, string>();
  */
 export function canonicalTimeZone(tz: string, field = "tz"): string {
   if (!/^[A-Za-z][A-Za-z0-9_+\-]*(\/[A-Za-z0-9_+\-]+)*$/.test(tz)) {
-    throw new AppError("invalid_request", `${field}: ${JSON.stringify(tz)} is not an IANA time zone name such as UTC, Europe/Berlin or America/New_York`, { field });
+    throw new AppError(
+      "invalid_request",
+      `${field}: ${JSON.stringify(tz)} is not an IANA time zone name such as UTC, Europe/Berlin or America/New_York`,
+      { field },
+    );
   }
   const known = canonicalNames.get(tz);
   if (known) return known;
@@ -64,7 +68,11 @@ export function canonicalTimeZone(tz: string, field = "tz"): string {
     if (canonicalNames.size < 2_000) canonicalNames.set(tz, name);
     return name;
   } catch {
-    throw new AppError("invalid_request", `${field}: unknown time zone ${JSON.stringify(tz)}; use an IANA name such as UTC, Europe/Berlin or America/New_York`, { field });
+    throw new AppError(
+      "invalid_request",
+      `${field}: unknown time zone ${JSON.stringify(tz)}; use an IANA name such as UTC, Europe/Berlin or America/New_York`,
+      { field },
+    );
   }
 }
 

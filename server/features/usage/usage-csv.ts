@@ -28,7 +28,18 @@ export function usageCsv(stats: UsageStats): string {
   const lines = [CSV_COLUMNS.join(",")];
   for (const r of stats.dailyByModel) {
     lines.push(
-      [r.date, r.model, r.requests, r.errors, r.inputTokens, r.outputTokens, r.cachedInputTokens, r.reasoningTokens, r.totalTokens, formatUsd(r.cost)]
+      [
+        r.date,
+        r.model,
+        r.requests,
+        r.errors,
+        r.inputTokens,
+        r.outputTokens,
+        r.cachedInputTokens,
+        r.reasoningTokens,
+        r.totalTokens,
+        formatUsd(r.cost),
+      ]
         .map(cell)
         .join(","),
     );

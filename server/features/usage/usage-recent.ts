@@ -55,7 +55,8 @@ function decodeCursor(text: string): Cursor {
   const bar = raw.indexOf("|");
   const at = bar < 0 ? undefined : parseInstant(raw.slice(0, bar));
   const id = raw.slice(bar + 1);
-  if (!at || !id || textProblem(id)) throw new AppError("invalid_request", "cursor: not a cursor from a previous page", { field: "cursor" });
+  if (!at || !id || textProblem(id))
+    throw new AppError("invalid_request", "cursor: not a cursor from a previous page", { field: "cursor" });
   return { at: at.toISOString(), id };
 }
 

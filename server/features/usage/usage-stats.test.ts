@@ -61,9 +61,34 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     bob = await asKey((await createApiKey(CLI_ACTOR, { name: "bob app", userEmail: `bob-${tag}@example.com` })).key);
     loner = await asKey((await createApiKey(CLI_ACTOR, { name: "no user" })).key);
 
-    const call = (identity: AuthenticatedIdentity, at: string, modelId: string, provider: string, price: Price, extra: Partial<Parameters<typeof recordCall>[0]>) =>
-      recordCall({ identity, endpoint: "/v1/llm/generate", kind: "llm", modelId, provider, price, usage: undefined, status: "success", stream: false, latencyMs: 0, at: new Date(at), ...extra });
-    const u = (inputTokens: number, outputTokens: number, cachedInputTokens = 0) => ({ inputTokens, outputTokens, cachedInputTokens, reasoningTokens: 0 });
+    const call = (
+      identity: AuthenticatedIdentity,
+      at: string,
+      modelId: string,
+      provider: string,
+      price: Price,
+      extra: Partial<Parameters<typeof recordCall>[0]>,
+    ) =>
+      recordCall({
+        identity,
+        endpoint: "/v1/llm/generate",
+        kind: "llm",
+        modelId,
+        provider,
+        price,
+        usage: undefined,
+        status: "success",
+        stream: false,
+        latencyMs: 0,
+        at: new Date(at),
+        ...extra,
+      });
+    const u = (inputTokens: number, outputTokens: number, cachedInputTokens = 0) => ({
+      inputTokens,
+      outputTokens,
+      cachedInputTokens,
+      reasoningTokens: 0,
+    });
     // 1. plain: 100 × $30/M + 50 × $60/M = 0.003 + 0.003 = 0.006
     call(alice, "2026-11-10T12:00:00Z", "gpt-4", "openai", GPT4, { usage: u(100, 50), latencyMs: 120 });
     // 2. streamed with cached input: 600 × 2.5e-6 + 400 × 1.25e-6 = 0.002; 200 × 10e-6 = 0.002 → 0.004
@@ -75,7 +100,12 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     // 5. a key without a user, at New York's midnight: 10 × 30e-6 + 10 × 60e-6 = 0.0009
     call(loner, "2026-11-11T05:00:00Z", "gpt-4", "openai", GPT4, { usage: u(10, 10), latencyMs: 200 });
     // 6. embeddings: 5000 × 0.02e-6 = 0.0001
-    call(alice, "2026-11-11T09:00:00Z", "text-embedding-3-small", "openai", EMBED, { endpoint: "/v1/llm/generate-embeddings", kind: "embedding", usage: u(5000, 0), latencyMs: 50 });
+    call(alice, "2026-11-11T09:00:00Z", "text-embedding-3-small", "openai", EMBED, {
+      endpoint: "/v1/llm/generate-embeddings",
+      kind: "embedding",
+      usage: u(5000, 0),
+      latencyMs: 50,
+    });
     await usageWriter().flush();
   });
 
@@ -85,7 +115,14 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
   it("adds up everyone's usage exactly for an admin: totals, days, models, keys, statuses", async () => {
     const s = await usageStats(admin, range);
     expect(s.source).toBe("daily_dims");
-    expect(s.totals).toMatchObject({ requests: 6, errors: 1, inputTokens: 8110, outputTokens: 1260, cachedInputTokens: 400, totalTokens: 9370 });
+    expect(s.totals).toMatchObject({
+      requests: 6,
+      errors: 1,
+      inputTokens: 8110,
+      outputTokens: 1260,
+      cachedInputTokens: 400,
+      totalTokens: 9370,
+    });
     expect(usd(s.totals.cost)).toBe("0.01275");
     expect(s.totals.errorRate).toBeCloseTo(1 / 6, 12);
     expect(s.daily.map((d) => [d.date, d.requests, d.totalTokens, usd(d.cost)])).toEqual([
@@ -106,7 +143,10 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
       ["success", 5],
       ["error", 1],
     ]);
-    expect(s.breakdowns.apiKey.find((k) => k.value === alice.apiKeyId)).toMatchObject({ requests: 4, label: expect.stringMatching(/^alice app \(ms_/) });
+    expect(s.breakdowns.apiKey.find((k) => k.value === alice.apiKeyId)).toMatchObject({
+      requests: 4,
+      label: expect.stringMatching(/^alice app \(ms_/),
+    });
     expect(s.breakdowns.user.find((k) => k.value === "")).toMatchObject({ requests: 1, label: "no user" });
     expect(s.breakdowns.endpoint.map((e) => [e.value, e.requests])).toEqual([
       ["/v1/llm/generate", 5],
@@ -114,7 +154,10 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     ]);
     // The per-day-and-model rows (the CSV) add up to the same totals.
     expect(usd(s.dailyByModel.reduce((a, r) => a + r.cost, 0n))).toBe("0.01275");
-    expect(s.dailyByModel.find((r) => r.date === "2026-11-10" && r.model === "gpt-4o")).toMatchObject({ requests: 1, cachedInputTokens: 400 });
+    expect(s.dailyByModel.find((r) => r.date === "2026-11-10" && r.model === "gpt-4o")).toMatchObject({
+      requests: 1,
+      cachedInputTokens: 400,
+    });
   });
 
   it("gives the same numbers from the full roll-up as from the per-dimension one", async () => {
@@ -168,20 +211,38 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
   it("sums local days exactly across daylight-saving changes, in zones east and west, filtered or not", async () => {
     // 400 calls between Oct 22 and Nov 4, 2026 (Berlin leaves summer time on Oct 25, New York on Nov 1).
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const from = Date.UTC(2026, 9, 22);
     const span = Date.UTC(2026, 10, 4) - from;
     const events: { at: Date; cost: bigint }[] = [];
     for (let i = 0; i < 400; i++) {
       const at = new Date(from + Math.floor(random() * span));
-      const usage = { inputTokens: 1 + Math.floor(random() * 5000), outputTokens: Math.floor(random() * 900), cachedInputTokens: 0, reasoningTokens: 0 };
+      const usage = {
+        inputTokens: 1 + Math.floor(random() * 5000),
+        outputTokens: Math.floor(random() * 900),
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+      };
       const who = i % 3 === 0 ? bob : alice;
-      const cost = recordCall({ identity: who, endpoint: "/v1/llm/generate", kind: "llm", modelId: "gpt-4o", provider: "openai", price: GPT4O, usage, status: "success", stream: false, latencyMs: 10 + (i % 700), at });
+      const cost = recordCall({
+        identity: who,
+        endpoint: "/v1/llm/generate",
+        kind: "llm",
+        modelId: "gpt-4o",
+        provider: "openai",
+        price: GPT4O,
+        usage,
+        status: "success",
+        stream: false,
+        latencyMs: 10 + (i % 700),
+        at,
+      });
       if (who === alice) events.push({ at, cost: cost.totalCost });
       else events.push({ at, cost: -cost.totalCost - 1n }); // marks Bob's; see below
     }
     await usageWriter().flush();
-    const localDay = (tz: string, at: Date) => new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
+    const localDay = (tz: string, at: Date) =>
+      new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
     const q = { start: "2026-10-23", end: "2026-11-03" };
     for (const tz of ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Pacific/Auckland", "America/Los_Angeles"]) {
       const expected = new Map<string, { all: number; allCost: bigint; alice: number; aliceCost: bigint }>();
@@ -225,10 +286,22 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
   });
 
   it("refuses time zones it cannot sum exactly and names that aren't zones", async () => {
-    await expect(usageStats(admin, { ...range, tz: "Asia/Kolkata" })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringMatching(/UTC\+05:30.*whole number of hours/) });
-    await expect(usageStats(admin, { ...range, tz: "Mars/Olympus" })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringMatching(/^tz: unknown time zone/) });
-    await expect(usageStats(admin, { start: "2026-11-12", end: "2026-11-11" })).rejects.toMatchObject({ code: "invalid_request", details: { field: "end" } });
-    await expect(usageStats(admin, { start: "2024-01-01", end: "2026-11-11" })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringMatching(/at most 731 days/) });
+    await expect(usageStats(admin, { ...range, tz: "Asia/Kolkata" })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringMatching(/UTC\+05:30.*whole number of hours/),
+    });
+    await expect(usageStats(admin, { ...range, tz: "Mars/Olympus" })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringMatching(/^tz: unknown time zone/),
+    });
+    await expect(usageStats(admin, { start: "2026-11-12", end: "2026-11-11" })).rejects.toMatchObject({
+      code: "invalid_request",
+      details: { field: "end" },
+    });
+    await expect(usageStats(admin, { start: "2024-01-01", end: "2026-11-11" })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringMatching(/at most 731 days/),
+    });
   });
 
   it("shows a user only their own usage, a key without a user only its own, and refuses others'", async () => {
@@ -298,7 +371,13 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     const second = await recentRequests(admin, { ...range, limit: 4, cursor: first.nextCursor! });
     expect(second.items.map((i) => i.createdAt.toISOString())).toEqual(["2026-11-10T23:30:00.000Z", "2026-11-10T12:00:00.000Z"]);
     expect(second.nextCursor).toBeNull();
-    expect(second.items[0]).toMatchObject({ model: "gpt-4o", stream: true, ttftMs: 150, cachedInputTokens: 400, apiKey: expect.stringMatching(/^alice app/) });
+    expect(second.items[0]).toMatchObject({
+      model: "gpt-4o",
+      stream: true,
+      ttftMs: 150,
+      cachedInputTokens: 400,
+      apiKey: expect.stringMatching(/^alice app/),
+    });
     expect(formatUsd(second.items[0]!.cost)).toBe("0.004");
     const mine = await recentRequests(bob, range);
     expect(mine.items.map((i) => i.model)).toEqual(["claude-3-haiku-20240307"]);
@@ -318,13 +397,15 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     expect(csv.csv.split("\r\n").filter(Boolean)).toHaveLength(1 + 4);
     const page = await as(alice).usage.recent({ ...range, limit: 2 });
     expect(page.items.map((i) => i.cost)).toEqual(["0.0001", "0"]);
-    expect(await as(alice).usage.calculateCost({ model: "gpt-4o", inputTokens: 1000, outputTokens: 200, cachedTokens: 400 })).toMatchObject({
-      model: "gpt-4o",
-      inputCost: "0.002",
-      outputCost: "0.002",
-      totalCost: "0.004",
-      per1K: { input: "0.0025", output: "0.01", cachedInput: "0.00125" },
-    });
+    expect(await as(alice).usage.calculateCost({ model: "gpt-4o", inputTokens: 1000, outputTokens: 200, cachedTokens: 400 })).toMatchObject(
+      {
+        model: "gpt-4o",
+        inputCost: "0.002",
+        outputCost: "0.002",
+        totalCost: "0.004",
+        per1K: { input: "0.0025", output: "0.01", cachedInput: "0.00125" },
+      },
+    );
     const narrow = await asKey((await createApiKey(CLI_ACTOR, { name: "generate only", scopes: ["generate"] })).key);
     await expect(as(narrow).usage.stats(range)).rejects.toMatchObject({ code: "FORBIDDEN" });
     await expect(as(alice).usage.stats({ ...range, userId: bob.userId! })).rejects.toMatchObject({ code: "FORBIDDEN" });
@@ -337,7 +418,9 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     expect(gpt4.per1K).toEqual({ input: "0.03", output: "0.06", cachedInput: "0.03" });
     const cached = await calculateCost({ model: "gpt-4o", inputTokens: 1000, outputTokens: 200, cachedTokens: 400 });
     expect([usd(cached.inputCost), usd(cached.totalCost)]).toEqual(["0.002", "0.004"]);
-    await expect(calculateCost({ model: "gpt-4", inputTokens: 1, outputTokens: 0, cachedTokens: 2 })).rejects.toMatchObject({ code: "invalid_request" });
+    await expect(calculateCost({ model: "gpt-4", inputTokens: 1, outputTokens: 0, cachedTokens: 2 })).rejects.toMatchObject({
+      code: "invalid_request",
+    });
     await expect(calculateCost({ model: "no-such-model", inputTokens: 1, outputTokens: 0 })).rejects.toMatchObject({ code: "not_found" });
   });
 });

@@ -108,7 +108,11 @@ export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: Stat
   const start = q.start ?? addDays(end, -29);
   if (start > end) throw new AppError("invalid_request", `The end date ${end} is before the start date ${start}`, { field: "end" });
   if (daysBetween(start, end) > MAX_RANGE_DAYS) {
-    throw new AppError("invalid_request", `A range covers at most ${MAX_RANGE_DAYS} days; ${start} to ${end} is ${daysBetween(start, end)}`, { field: "end" });
+    throw new AppError(
+      "invalid_request",
+      `A range covers at most ${MAX_RANGE_DAYS} days; ${start} to ${end} is ${daysBetween(start, end)}`,
+      { field: "end" },
+    );
   }
 
   const owner = ownershipOf(identity);
@@ -198,8 +202,27 @@ export type Source = {
 const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status"];
 const DIM_COLUMNS = ["kind", "dim", "value"];
 /** The roll-ups' summed columns (the *_dims tables also have `errors`). */
-export type SummedColumn = "requests" | "input_tokens" | "output_tokens" | "cached_input_tokens" | "reasoning_tokens" | "cost" | "latency_ms_sum" | "latency_hist" | "saved_cost";
-const SUMMED: readonly SummedColumn[] = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "latency_ms_sum", "latency_hist", "saved_cost"];
+export type SummedColumn =
+  | "requests"
+  | "input_tokens"
+  | "output_tokens"
+  | "cached_input_tokens"
+  | "reasoning_tokens"
+  | "cost"
+  | "latency_ms_sum"
+  | "latency_hist"
+  | "saved_cost";
+const SUMMED: readonly SummedColumn[] = [
+  "requests",
+  "input_tokens",
+  "output_tokens",
+  "cached_input_tokens",
+  "reasoning_tokens",
+  "cost",
+  "latency_ms_sum",
+  "latency_hist",
+  "saved_cost",
+];
 /** What the statistics read (not saved_cost: that is savings.ts's). */
 const STATS_SUMMED = SUMMED.filter((c) => c !== "saved_cost");
 
@@ -207,7 +230,12 @@ const STATS_SUMMED = SUMMED.filter((c) => c !== "saved_cost");
  * The rows of one range. Days that are UTC days read the daily table; local days elsewhere read
  * the daily table plus hourly corrections (planLocalDays), each row weighted +1 or -1.
  */
-export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: string }, params: unknown[], columns: readonly SummedColumn[] = SUMMED): Source {
+export function sourceFor(
+  r: ResolvedUsageQuery,
+  range: { start: string; end: string },
+  params: unknown[],
+  columns: readonly SummedColumn[] = SUMMED,
+): Source {
   const dims = r.filters.length === 0;
   const p = (v: unknown) => {
     params.push(v);
@@ -224,7 +252,8 @@ export function sourceFor(r: ResolvedUsageQuery, range: { start: string; end: st
 
   // An hourly row counts +1 or -1. In the *_dims tables only the 'total' rows' latency histograms
   // are summed (statsSql), so the others are not multiplied (a histogram is a 60-digit numeric).
-  const weighted = (c: string) => (dims && c === "latency_hist" ? `CASE WHEN h.dim = 'total' THEN h.${c} * c.sign ELSE 0 END AS ${c}` : `h.${c} * c.sign`);
+  const weighted = (c: string) =>
+    dims && c === "latency_hist" ? `CASE WHEN h.dim = 'total' THEN h.${c} * c.sign ELSE 0 END AS ${c}` : `h.${c} * c.sign`;
   const plan = localDayPlan(r.tz, range.start, range.end);
   if (!plan) {
     const rows = `SELECT r.day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")} FROM ${daily} r
@@ -307,7 +336,16 @@ FROM ${src.from}${src.dims ? " WHERE x.dim = 'total'" : ""}`,
 // ---------------------------------------------------------------------------------------------
 // Assembly
 
-const ZERO: Measures = { requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0, cost: 0n, latencyMsSum: 0 };
+const ZERO: Measures = {
+  requests: 0,
+  errors: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  reasoningTokens: 0,
+  cost: 0n,
+  latencyMsSum: 0,
+};
 
 function measuresOf(row: Row): Measures {
   return {
@@ -405,7 +443,13 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
   const breakdowns = {} as Record<BreakdownDimension, BreakdownRow[]>;
   for (const dim of Object.values(DIM_KEYS)) {
     breakdowns[dim] = [...(groups.get(dim) ?? new Map<string, Measures>())]
-      .map(([value, m]) => ({ ...m, value, label: labels(dim, value), totalTokens: m.inputTokens + m.outputTokens, avgLatencyMs: avgLatency(m) }))
+      .map(([value, m]) => ({
+        ...m,
+        value,
+        label: labels(dim, value),
+        totalTokens: m.inputTokens + m.outputTokens,
+        avgLatencyMs: avgLatency(m),
+      }))
       .sort((a, b) => (b.cost === a.cost ? b.requests - a.requests : b.cost > a.cost ? 1 : -1));
   }
 

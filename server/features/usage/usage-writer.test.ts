@@ -48,7 +48,14 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
   it("writes a batch of events and the daily roll-up in one go, with exact sums", async () => {
     const writer = new UsageWriter({ rawQuery: async () => q, log });
     for (let i = 0; i < 10; i++) writer.record(event(i));
-    writer.record(event(0, { createdAt: new Date(Date.UTC(2026, 10, 26, 0, 0, 0, 1)), status: "error", outputTokens: 0, ...costOf({ inputPerMTok: "30", outputPerMTok: "60" }, { inputTokens: 100, outputTokens: 0, cachedInputTokens: 0 }) }));
+    writer.record(
+      event(0, {
+        createdAt: new Date(Date.UTC(2026, 10, 26, 0, 0, 0, 1)),
+        status: "error",
+        outputTokens: 0,
+        ...costOf({ inputPerMTok: "30", outputPerMTok: "60" }, { inputTokens: 100, outputTokens: 0, cachedInputTokens: 0 }),
+      }),
+    );
     expect(writer.pending()).toHaveLength(11);
     await writer.flush();
     expect(writer.pending()).toHaveLength(0);
@@ -61,9 +68,36 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
       "select day::text, user_id, status, requests, input_tokens::int, output_tokens::int, cost::text, latency_ms_sum::int from usage_daily order by day, user_id, status",
     );
     expect(rows).toEqual([
-      { day: "2026-11-25", user_id: "", status: "success", requests: 5, input_tokens: 100 + 102 + 104 + 106 + 108, output_tokens: 250, cost: "0.030600000000", latency_ms_sum: 10 + 12 + 14 + 16 + 18 },
-      { day: "2026-11-25", user_id: "user-a", status: "success", requests: 5, input_tokens: 101 + 103 + 105 + 107 + 109, output_tokens: 250, cost: "0.030750000000", latency_ms_sum: 11 + 13 + 15 + 17 + 19 },
-      { day: "2026-11-26", user_id: "", status: "error", requests: 1, input_tokens: 100, output_tokens: 0, cost: "0.003000000000", latency_ms_sum: 10 },
+      {
+        day: "2026-11-25",
+        user_id: "",
+        status: "success",
+        requests: 5,
+        input_tokens: 100 + 102 + 104 + 106 + 108,
+        output_tokens: 250,
+        cost: "0.030600000000",
+        latency_ms_sum: 10 + 12 + 14 + 16 + 18,
+      },
+      {
+        day: "2026-11-25",
+        user_id: "user-a",
+        status: "success",
+        requests: 5,
+        input_tokens: 101 + 103 + 105 + 107 + 109,
+        output_tokens: 250,
+        cost: "0.030750000000",
+        latency_ms_sum: 11 + 13 + 15 + 17 + 19,
+      },
+      {
+        day: "2026-11-26",
+        user_id: "",
+        status: "error",
+        requests: 1,
+        input_tokens: 100,
+        output_tokens: 0,
+        cost: "0.003000000000",
+        latency_ms_sum: 10,
+      },
     ]);
   });
 
@@ -74,7 +108,16 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
     writer.record(event(0, { ...base, createdAt: at(10, 5), latencyMs: 9 }));
     writer.record(event(0, { ...base, createdAt: at(10, 55), latencyMs: 9 }));
     writer.record(event(0, { ...base, createdAt: at(11, 0), latencyMs: 1000, status: "error" }));
-    writer.record(event(0, { ...base, createdAt: at(11, 1), latencyMs: 0, endpoint: "/v1/llm/generate-embeddings", kind: "embedding", provider: "openai" }));
+    writer.record(
+      event(0, {
+        ...base,
+        createdAt: at(11, 1),
+        latencyMs: 0,
+        endpoint: "/v1/llm/generate-embeddings",
+        kind: "embedding",
+        provider: "openai",
+      }),
+    );
     await writer.flush();
 
     const hourly = await q(
@@ -82,9 +125,33 @@ describe.each(testDatabases())("usage writer on $kind", ({ kind }) => {
     );
     // latency 9 ms is bucket 8 ([8, 10)), 1000 ms bucket 35 ([862, 1024)), 0 ms bucket 0: 10^(12·bucket) each.
     expect(hourly).toEqual([
-      { h: "10:00", endpoint: "/v1/llm/generate", status: "success", requests: 2, cost: "0.012000000000", latency_ms_sum: 18, latency_hist: `2${"0".repeat(96)}` },
-      { h: "11:00", endpoint: "/v1/llm/generate", status: "error", requests: 1, cost: "0.006000000000", latency_ms_sum: 1000, latency_hist: `1${"0".repeat(420)}` },
-      { h: "11:00", endpoint: "/v1/llm/generate-embeddings", status: "success", requests: 1, cost: "0.006000000000", latency_ms_sum: 0, latency_hist: "1" },
+      {
+        h: "10:00",
+        endpoint: "/v1/llm/generate",
+        status: "success",
+        requests: 2,
+        cost: "0.012000000000",
+        latency_ms_sum: 18,
+        latency_hist: `2${"0".repeat(96)}`,
+      },
+      {
+        h: "11:00",
+        endpoint: "/v1/llm/generate",
+        status: "error",
+        requests: 1,
+        cost: "0.006000000000",
+        latency_ms_sum: 1000,
+        latency_hist: `1${"0".repeat(420)}`,
+      },
+      {
+        h: "11:00",
+        endpoint: "/v1/llm/generate-embeddings",
+        status: "success",
+        requests: 1,
+        cost: "0.006000000000",
+        latency_ms_sum: 0,
+        latency_hist: "1",
+      },
     ]);
     const dims = await q(
       "select kind, dim, value, requests, errors, cost::text from usage_daily_dims where day = '2026-10-05' order by kind, dim, value",

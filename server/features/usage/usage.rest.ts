@@ -110,7 +110,12 @@ export const llmCost = endpoint({
     doc: { summary: "What a call would cost at the model's current price" },
     body: costBody,
     handler: async ({ body }) => {
-      const c = await calculateCost({ model: body.model, inputTokens: body.input_tokens, outputTokens: body.output_tokens, cachedTokens: body.cached_tokens });
+      const c = await calculateCost({
+        model: body.model,
+        inputTokens: body.input_tokens,
+        outputTokens: body.output_tokens,
+        cachedTokens: body.cached_tokens,
+      });
       return {
         model: c.model,
         provider: c.provider,

@@ -43,10 +43,14 @@ export async function upsertDocuments(
   ctx: EmbedContext,
 ): Promise<{ upserted: number } & Embedded> {
   if (input.documents.length > MAX_POINTS_PER_REQUEST) {
-    throw new AppError("payload_too_large", `At most ${MAX_POINTS_PER_REQUEST} documents per request; this one has ${input.documents.length}`, {
-      limit: MAX_POINTS_PER_REQUEST,
-      received: input.documents.length,
-    });
+    throw new AppError(
+      "payload_too_large",
+      `At most ${MAX_POINTS_PER_REQUEST} documents per request; this one has ${input.documents.length}`,
+      {
+        limit: MAX_POINTS_PER_REQUEST,
+        received: input.documents.length,
+      },
+    );
   }
   const vectors = vectorService();
   // The collection first: an unknown one is a 404 before anything is paid for.
@@ -61,7 +65,11 @@ export async function upsertDocuments(
   const { upserted } = await vectors.upsertPoints(
     identity,
     collectionName,
-    input.documents.map((d, i) => ({ id: d.id, vector: embedded.embeddings[i]!, payload: { ...(d.payload ?? {}), [TEXT_PAYLOAD_KEY]: d.text } })),
+    input.documents.map((d, i) => ({
+      id: d.id,
+      vector: embedded.embeddings[i]!,
+      payload: { ...(d.payload ?? {}), [TEXT_PAYLOAD_KEY]: d.text },
+    })),
   );
   return { upserted, model: embedded.model, usage: embedded.usage, cost: embedded.cost };
 }

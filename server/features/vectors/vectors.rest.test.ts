@@ -52,7 +52,9 @@ describe("/v1/vector REST", () => {
     keys.bob = (await createApiKey(CLI_ACTOR, { name: "bob", userEmail: "bob@example.com", tier: "premium" })).key;
     keys.orphan = (await createApiKey(CLI_ACTOR, { name: "service", tier: "premium" })).key;
     keys.admin = (await createApiKey(CLI_ACTOR, { name: "admin", isAdmin: true, tier: "premium" })).key;
-    keys.generateOnly = (await createApiKey(CLI_ACTOR, { name: "gen", userEmail: "alice@example.com", scopes: ["generate"], tier: "premium" })).key;
+    keys.generateOnly = (
+      await createApiKey(CLI_ACTOR, { name: "gen", userEmail: "alice@example.com", scopes: ["generate"], tier: "premium" })
+    ).key;
     aliceIdentity = { kind: "apiKey", apiKeyId: a.apiKey.id, userId: alice.id, role: "user", tier: "premium", scopes: ["vectors"] };
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -60,7 +62,14 @@ describe("/v1/vector REST", () => {
   it("creates a collection and answers with the original service's field names", async () => {
     const r = await call(vectorCollections, "POST", keys.alice, { collection_name: "docs", vector_size: 4, distance: "Cosine" });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ collection_name: "docs", vector_size: 4, distance: "Cosine", points_count: 0, backend: "pgvector", created_at: expect.any(String) });
+    expect(r.body).toEqual({
+      collection_name: "docs",
+      vector_size: 4,
+      distance: "Cosine",
+      points_count: 0,
+      backend: "pgvector",
+      created_at: expect.any(String),
+    });
   });
 
   it("answers 409 for a name that exists, whoever holds it", async () => {
@@ -95,7 +104,11 @@ describe("/v1/vector REST", () => {
     const s = await call(vectorSearch, "POST", keys.alice, { collection_name: "docs", query_vector: V(1, 0.1, 0, 0), limit: 3 });
     expect(s.status).toBe(200);
     expect(s.body.results.map((p: { id: unknown }) => p.id)).toEqual(["point_1", "3", 2]);
-    expect(s.body.results[0]).toEqual({ id: "point_1", score: expect.closeTo(1 / Math.sqrt(1.01), 5), payload: { title: "first", lang: "en" } });
+    expect(s.body.results[0]).toEqual({
+      id: "point_1",
+      score: expect.closeTo(1 / Math.sqrt(1.01), 5),
+      payload: { title: "first", lang: "en" },
+    });
     expect(s.body.results[1].payload).toEqual({});
   });
 
@@ -124,7 +137,10 @@ describe("/v1/vector REST", () => {
     const neg = await call(vectorPoints, "POST", keys.alice, { collection_name: "docs", points: [{ id: -1, vector: V(1, 1, 1, 1) }] });
     expect(neg.status).toBe(400);
     expect(neg.body.error.message).toContain("points[0].id");
-    const reserved = await call(vectorPoints, "POST", keys.alice, { collection_name: "docs", points: [{ id: 1, vector: V(1, 1, 1, 1), payload: { _ms_point_id: "x" } }] });
+    const reserved = await call(vectorPoints, "POST", keys.alice, {
+      collection_name: "docs",
+      points: [{ id: 1, vector: V(1, 1, 1, 1), payload: { _ms_point_id: "x" } }],
+    });
     expect(reserved.status).toBe(400);
   });
 
@@ -154,8 +170,12 @@ describe("/v1/vector REST", () => {
   });
 
   it("lets a key without a user own its collections", async () => {
-    expect((await call(vectorCollections, "POST", keys.orphan, { collection_name: "svc", vector_size: 4, distance: "Euclid" })).status).toBe(200);
-    expect((await call(vectorCollections, "GET", keys.orphan)).body.collections.map((c: { collection_name: string }) => c.collection_name)).toEqual(["svc"]);
+    expect(
+      (await call(vectorCollections, "POST", keys.orphan, { collection_name: "svc", vector_size: 4, distance: "Euclid" })).status,
+    ).toBe(200);
+    expect(
+      (await call(vectorCollections, "GET", keys.orphan)).body.collections.map((c: { collection_name: string }) => c.collection_name),
+    ).toEqual(["svc"]);
     expect((await call(vectorCollection, "GET", keys.alice, undefined, { name: "svc" })).status).toBe(404);
   });
 
@@ -168,7 +188,10 @@ describe("/v1/vector REST", () => {
   it("deletes points by ids and by filter, saying how many went", async () => {
     const byIds = await call(vectorPoints, "DELETE", keys.alice, { collection_name: "docs", ids: ["point_1", 99] });
     expect(byIds).toEqual({ status: 200, body: { collection_name: "docs", status: "ok", deleted: 1 } });
-    const byFilter = await call(vectorPoints, "DELETE", keys.alice, { collection_name: "docs", filter: { must: [{ key: "lang", match: { value: "de" } }] } });
+    const byFilter = await call(vectorPoints, "DELETE", keys.alice, {
+      collection_name: "docs",
+      filter: { must: [{ key: "lang", match: { value: "de" } }] },
+    });
     expect(byFilter.body.deleted).toBe(1);
     expect((await call(vectorCollection, "GET", keys.alice, undefined, { name: "docs" })).body.points_count).toBe(1);
     const both = await call(vectorPoints, "DELETE", keys.alice, { collection_name: "docs", ids: [1], filter: {} });
@@ -178,7 +201,7 @@ describe("/v1/vector REST", () => {
 
   it("reports the vector store in /health", async () => {
     const res = await health.GET(new Request("http://localhost/health"));
-    const body = (await res.json()) as { dependencies: Record<string, unknown> };
+    const body = (await res.json()) as { dependencies: Record<string, any> };
     expect(body.dependencies.vectors).toMatchObject({ status: "ok", backend: "pgvector" });
   });
 
@@ -186,7 +209,15 @@ describe("/v1/vector REST", () => {
     const caller = createCaller({ identity: aliceIdentity, requestId: "t1", log: getLogger(), db: getDb });
     const created = await caller.vectors.create({ name: "trpc_docs", vectorSize: 2, distance: "Dot" });
     expect(created).toMatchObject({ name: "trpc_docs", vectorSize: 2, distance: "Dot", backend: "pgvector", pointsCount: 0 });
-    expect(await caller.vectors.upsert({ name: "trpc_docs", points: [{ id: "a", vector: [1, 2] }, { id: 7, vector: [3, 4], payload: { k: 1 } }] })).toEqual({ upserted: 2 });
+    expect(
+      await caller.vectors.upsert({
+        name: "trpc_docs",
+        points: [
+          { id: "a", vector: [1, 2] },
+          { id: 7, vector: [3, 4], payload: { k: 1 } },
+        ],
+      }),
+    ).toEqual({ upserted: 2 });
     const hits = await caller.vectors.search({ name: "trpc_docs", vector: [1, 1], limit: 5 });
     expect(hits).toEqual([
       { id: 7, score: 7, payload: { k: 1 } },

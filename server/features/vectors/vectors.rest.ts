@@ -89,7 +89,11 @@ const documentsBody = z.object({
 
 /** What an embedding cost, in the shape of /v1/llm/generate-embeddings. */
 function embeddedJson(e: Embedded) {
-  return { model: e.model, usage: { prompt_tokens: e.usage.inputTokens, total_tokens: e.usage.inputTokens }, cost: usdNumber(e.cost.totalCost) };
+  return {
+    model: e.model,
+    usage: { prompt_tokens: e.usage.inputTokens, total_tokens: e.usage.inputTokens },
+    cost: usdNumber(e.cost.totalCost),
+  };
 }
 
 export const vectorCollections = endpoint({
@@ -100,7 +104,13 @@ export const vectorCollections = endpoint({
     body: createBody,
     // 200 rather than 201: the original service answered 200, and its callers check for it.
     handler: async ({ body, identity }) =>
-      toCollectionJson(await vectorService().createCollection(identity, { name: body.collection_name, vectorSize: body.vector_size, distance: body.distance })),
+      toCollectionJson(
+        await vectorService().createCollection(identity, {
+          name: body.collection_name,
+          vectorSize: body.vector_size,
+          distance: body.distance,
+        }),
+      ),
   }),
   GET: route({
     access: "user",

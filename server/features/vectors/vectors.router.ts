@@ -34,7 +34,11 @@ export const collectionOutput = z.object({
   createdAt: z.date(),
 });
 
-export const scoredPointOutput = z.object({ id: z.union([z.string(), z.number()]), score: z.number(), payload: z.record(z.string(), z.unknown()) });
+export const scoredPointOutput = z.object({
+  id: z.union([z.string(), z.number()]),
+  score: z.number(),
+  payload: z.record(z.string(), z.unknown()),
+});
 
 /** The embedding model used, its tokens, and what it cost (an exact USD decimal string). */
 const embeddedOutput = { model: z.string(), usage: z.object({ inputTokens: z.number() }), cost: z.string() };
@@ -81,7 +85,10 @@ export const vectorsRouter = createTRPCRouter({
     .input(
       z
         .object({ name: safeString.min(1), ids: z.array(pointIdSchema).optional(), filter: payloadFilterSchema.optional() })
-        .refine((i) => (i.ids === undefined) !== (i.filter === undefined), { error: "send either ids or filter (one of them)", path: ["ids"] }),
+        .refine((i) => (i.ids === undefined) !== (i.filter === undefined), {
+          error: "send either ids or filter (one of them)",
+          path: ["ids"],
+        }),
     )
     .output(z.object({ deleted: z.number() }))
     .mutation(({ input, ctx }) =>
@@ -108,7 +115,11 @@ export const vectorsRouter = createTRPCRouter({
     )
     .output(z.object({ results: z.array(scoredPointOutput), ...embeddedOutput }))
     .mutation(async ({ input, ctx, signal }) => {
-      const out = await searchByText(ctx.identity, input.name, input, { endpoint: "trpc:vectors.searchText", requestId: ctx.requestId, signal });
+      const out = await searchByText(ctx.identity, input.name, input, {
+        endpoint: "trpc:vectors.searchText",
+        requestId: ctx.requestId,
+        signal,
+      });
       return { ...out, cost: formatUsd(out.cost.totalCost) };
     }),
 
@@ -123,7 +134,11 @@ export const vectorsRouter = createTRPCRouter({
     )
     .output(z.object({ upserted: z.number(), ...embeddedOutput }))
     .mutation(async ({ input, ctx, signal }) => {
-      const out = await upsertDocuments(ctx.identity, input.name, input, { endpoint: "trpc:vectors.upsertDocuments", requestId: ctx.requestId, signal });
+      const out = await upsertDocuments(ctx.identity, input.name, input, {
+        endpoint: "trpc:vectors.upsertDocuments",
+        requestId: ctx.requestId,
+        signal,
+      });
       return { ...out, cost: formatUsd(out.cost.totalCost) };
     }),
 

@@ -42,7 +42,16 @@ export type CreateCollectionInput = { name: string; vectorSize: number; distance
 export type SearchInput = { vector: number[]; limit: number; scoreThreshold?: number; filter?: Filter };
 export type DeletePointsInput = { ids: PointId[] } | { filter: Filter };
 
-type Row = { id: string; name: string; vectorSize: number; distance: string; backend: string; ownerId: string | null; ownerKeyId: string | null; createdAt: Date };
+type Row = {
+  id: string;
+  name: string;
+  vectorSize: number;
+  distance: string;
+  backend: string;
+  ownerId: string | null;
+  ownerKeyId: string | null;
+  createdAt: Date;
+};
 
 export type VectorServiceDeps = {
   db: () => Promise<Pick<DatabaseHandle, "prisma">>;
@@ -104,7 +113,9 @@ export function createVectorService(deps: VectorServiceDeps) {
                 ...(who.apiKeyId ? [{ ownerId: null, ownerKeyId: who.apiKeyId }] : []),
               ],
             };
-      const rows = await (await prisma()).vectorCollection.findMany({
+      const rows = await (
+        await prisma()
+      ).vectorCollection.findMany({
         where: { backend: s.backend, ...visibility },
         orderBy: [{ createdAt: "asc" }, { name: "asc" }],
       });
@@ -144,7 +155,14 @@ export function createVectorService(deps: VectorServiceDeps) {
         await db.vectorCollection.delete({ where: { id: row.id } }).catch(() => undefined);
         throw error;
       }
-      return { name: row.name, vectorSize: row.vectorSize, distance: input.distance, backend: s.backend, pointsCount: 0, createdAt: row.createdAt };
+      return {
+        name: row.name,
+        vectorSize: row.vectorSize,
+        distance: input.distance,
+        backend: s.backend,
+        pointsCount: 0,
+        createdAt: row.createdAt,
+      };
     },
 
     async deleteCollection(identity: Identity, name: string): Promise<void> {
@@ -230,5 +248,7 @@ export async function vectorHealth(timeoutMs = 2_000): Promise<{ ok: boolean; ba
     clearTimeout(timer);
   }
   const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-  return status.available ? { ok: true, backend: store.backend, latencyMs } : { ok: false, backend: store.backend, latencyMs, error: status.reason };
+  return status.available
+    ? { ok: true, backend: store.backend, latencyMs }
+    : { ok: false, backend: store.backend, latencyMs, error: status.reason };
 }
