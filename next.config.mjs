@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const { parseEnv } = await import("./server/kernel/env.ts").catch(async (/** @type {any} */ err) => {
   if (err?.code !== "ERR_UNKNOWN_FILE_EXTENSION") throw err;
   const { tsImport } = await import("tsx/esm/api");
-  return tsImport("./server/env.ts", import.meta.url);
+  return tsImport("./server/kernel/env.ts", import.meta.url);
 });
 try {
   parseEnv(process.env);
