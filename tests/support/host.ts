@@ -6,7 +6,7 @@
 //   environment, one instance or several on the same database. `dispose()` stops them (SIGTERM, then
 //   SIGKILL), drops what it made and removes the folders.
 //
-//     const server = await startServer({ env: { ...emulatorEnv(emulator), ...GENEROUS_LIMITS }, database: kind });
+//     const server = await startServer({ env: { ...emulatorEnv(emulator), ...NO_RATE_LIMITS }, database: kind });
 //     const { key } = await server.withDatabase((db) => createKey(db, { name: "caller" }));
 //
 // - `useHost(...)`: the host in this process (startHost), with the resets of the process-wide state
@@ -35,6 +35,7 @@ import { resetEnvForTests } from "@/server/kernel/env.ts";
 import { resetProvidersForTests } from "@/server/providers/registry.ts";
 import { startProviderEmulator, type ProviderEmulator, type EmulatorOptions } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, TEST_DATABASE_OPEN_TIMEOUT } from "./db.ts";
+import type { ScratchPostgres } from "./scratch-postgres.ts";
 import { startServerProcess, type ServerProcess } from "./server-process.ts";
 import { useServiceDatabase, type QueryCounter } from "./service-db.ts";
 
@@ -156,7 +157,7 @@ export type StartServerOptions = {
   seed?: (db: DatabaseHandle) => Promise<void>;
   /** The entry point's arguments (["--api-only"]). */
   args?: string[];
-  /** How long dispose() waits after SIGTERM before SIGKILL (30 s). */
+  /** How long stop() and dispose() wait after SIGTERM before SIGKILL (30 s). */
   killAfterMs?: number;
 };
 
@@ -197,8 +198,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     madeDirs.push(dir);
     return dir;
   });
-  const scratch = database === "postgres" ? await createScratchPostgres() : undefined;
-  const databaseUrl = scratch?.url ?? (typeof database === "object" ? database.url : undefined);
+  let scratch: ScratchPostgres | undefined;
+  let databaseUrl = typeof database === "object" ? database.url : undefined;
   const processes: ServerProcess[] = [];
 
   const stop = () =>
@@ -220,17 +221,27 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   };
 
   try {
+    if (database === "postgres") {
+      scratch = await createScratchPostgres();
+      databaseUrl = scratch.url;
+    }
     if (options.seed) await withDatabase({ databaseUrl, dataDir: dataDirs[0] }, options.seed);
     const start = (i: number) =>
       startServerProcess(
         { LOG_FORMAT: "json", REDIS_URL: "", ...options.env, DATA_DIR: dataDirs[i]!, DATABASE_URL: databaseUrl ?? "" },
         options.args,
       ).then((p) => void (processes[i] = p));
+    // Settled, not raced: a server still starting when another fails is stopped with the rest.
+    const startAll = async (indexes: number[]) => {
+      const failed = (await Promise.allSettled(indexes.map(start))).find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
+    };
+    const all = dataDirs.map((_, i) => i);
     if (options.together) {
-      await Promise.all(dataDirs.map((_, i) => start(i)));
+      await startAll(all);
     } else {
-      await start(0);
-      await Promise.all(dataDirs.slice(1).map((_, i) => start(i + 1)));
+      await startAll([0]);
+      await startAll(all.slice(1));
     }
   } catch (error) {
     await dispose();
