@@ -6,23 +6,16 @@
 // spread over two server instances sharing one PostgreSQL database, so the "exactly once" holds
 // across instances too; on the embedded database, one instance.
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { openDatabase } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/access/key-lookup.ts";
 import { startProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
-import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
-import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
+import { testDatabaseUrl } from "@/tests/support/db.ts";
+import { createKey, emulatorEnv, startServer } from "@/tests/support/host.ts";
 
-const dataDirs: string[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
-  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 });
 
 const KEY = "ms_budget_alert_test_key_0123456789ab";
@@ -47,45 +40,36 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
   cleanups.push(() => emulator.close());
 
   // One database: a scratch PostgreSQL one (two instances) or an embedded one (one instance).
-  const pgServer = testDatabaseUrl();
-  const scratch = pgServer ? await createScratchPostgres() : undefined;
-  if (scratch) cleanups.push(() => scratch.drop());
-  const instances = scratch ? 2 : 1;
-  const dirs = Array.from({ length: instances }, () => mkdtempSync(path.join(tmpdir(), "model-service-alerts-server-")));
-  dataDirs.push(...dirs);
-
-  const setup = await openDatabase(scratch ? { databaseUrl: scratch.url, dataDir: "" } : { dataDir: dirs[0]! });
-  try {
-    // A $0.0004 monthly budget: claude-3-haiku calls here cost about $0.00001 each.
-    const user = await setup.prisma.user.create({ data: { email: "alerts@example.com", monthlyBudgetUsd: "0.0004" } });
-    await setup.prisma.apiKey.create({
-      data: { name: "alerts", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), scopes: ["generate"], userId: user.id },
-    });
-    await setup.prisma.budgetAlertSetting.create({
-      data: { subjectKind: "user", subjectId: user.id, thresholds: [50, 80, 100], webhookUrl: `${hooks}/user`, webhookSecret: USER_SECRET },
-    });
-  } finally {
-    await setup.close();
-  }
-
-  const servers: ServerProcess[] = [];
-  for (const dir of dirs) {
-    const server = await startServerProcess({
-      DATA_DIR: dir,
-      DATABASE_URL: scratch?.url ?? "",
-      REDIS_URL: "",
+  const onPostgres = Boolean(testDatabaseUrl());
+  const started = await startServer({
+    database: onPostgres ? "postgres" : "pglite",
+    instances: onPostgres ? 2 : 1,
+    env: {
       RATE_LIMITS: '{"generate":"off","tier:standard":"off"}',
       OPENAI_API_KEY: "",
-      ANTHROPIC_API_KEY: emulator.anthropicKey!,
-      ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
+      ...emulatorEnv(emulator, ["anthropic"]),
       BUDGET_ALERT_WEBHOOK_URL: `${hooks}/global`,
       BUDGET_ALERT_WEBHOOK_SECRET: GLOBAL_SECRET,
       // The receiver listens on this machine: users' webhooks may reach only public addresses unless allowed.
       WEBHOOK_ALLOW_PRIVATE: "127.0.0.1/32",
-    });
-    servers.push(server);
-    cleanups.push(() => server.stop());
-  }
+    },
+    seed: async (db) => {
+      // A $0.0004 monthly budget: claude-3-haiku calls here cost about $0.00001 each.
+      const user = await db.prisma.user.create({ data: { email: "alerts@example.com", monthlyBudgetUsd: "0.0004" } });
+      await createKey(db, { name: "alerts", secret: KEY, scopes: ["generate"], userId: user.id });
+      await db.prisma.budgetAlertSetting.create({
+        data: {
+          subjectKind: "user",
+          subjectId: user.id,
+          thresholds: [50, 80, 100],
+          webhookUrl: `${hooks}/user`,
+          webhookSecret: USER_SECRET,
+        },
+      });
+    },
+  });
+  cleanups.push(() => started.dispose());
+  const urls = started.urls;
 
   // 80 calls, 16 at a time, round-robin over the instances, until the budget refuses them (402).
   const statuses: number[] = [];
@@ -94,7 +78,7 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
     Array.from({ length: 16 }, async () => {
       while (next < 80) {
         const i = next++;
-        const res = await fetch(`${servers[i % servers.length]!.url}/v1/llm/generate`, {
+        const res = await fetch(`${urls[i % urls.length]}/v1/llm/generate`, {
           method: "POST",
           headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
           body: JSON.stringify({
@@ -112,7 +96,7 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
   );
   // Calls in flight hold the budget's last part: then one at a time until it refuses one.
   for (let i = 80; i < 200; i++) {
-    const res = await fetch(`${servers[i % servers.length]!.url}/v1/llm/generate`, {
+    const res = await fetch(`${urls[i % urls.length]}/v1/llm/generate`, {
       method: "POST",
       headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
       body: JSON.stringify({

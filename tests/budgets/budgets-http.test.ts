@@ -6,21 +6,17 @@
 // calls on a key whose budget fits a few of them spend no more than the budget; and what a call
 // reserved is settled with what it cost when it fails, when its stream is cut short (by the
 // provider or by the caller) and when the server shuts down in the middle of it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createModelServiceClient } from "@/client/index.ts";
-import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
+import type { DatabaseHandle } from "@/server/db/index.ts";
 import { createSqlLedgerStore } from "@/server/features/budgets/budget-ledger-sql.ts";
 import { monthStart } from "@/server/features/budgets/budgets.ts";
 import { parseUsd } from "@/server/features/catalogue/pricing.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "@/tests/emulators/qdrant-emulator.ts";
-import { createScratchPostgres, testDatabases } from "@/tests/support/db.ts";
-import type { ScratchPostgres } from "@/tests/support/scratch-postgres.ts";
-import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
-import { createKey, NO_RATE_LIMITS, post, recordedSpend, recordSpend, streamedToTheEnd, usd } from "./support.ts";
+import { testDatabases } from "@/tests/support/db.ts";
+import { createKey, emulatorEnv, NO_RATE_LIMITS, startServer, type Servers } from "@/tests/support/host.ts";
+import { post, recordedSpend, recordSpend, streamedToTheEnd, usd } from "./support.ts";
 
 process.env.LOG_LEVEL = "silent"; // this process's own database handles (the servers log to their output)
 
@@ -31,46 +27,33 @@ beforeAll(async () => {
 afterAll(() => emulator?.close());
 
 describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
-  let server: ServerProcess;
+  let server: Servers;
   let db: DatabaseHandle;
-  let scratch: ScratchPostgres | undefined;
   let qdrant: QdrantEmulator | undefined;
   let admin = "";
-  const open = () => openDatabase(scratch ? { databaseUrl: scratch.url, dataDir: "" } : { dataDir });
   /** The key's account in the database's ledger (no REDIS_URL here). */
   const balance = (apiKeyId: string) =>
     createSqlLedgerStore(async () => db.rawQuery).balance(`api_key:${apiKeyId}:month:${monthStart().day.slice(0, 7)}`);
-  const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-budgets-http-"));
 
   beforeAll(async () => {
-    scratch = kind === "postgres" ? await createScratchPostgres() : undefined;
     qdrant = kind === "postgres" ? await startQdrantEmulator() : undefined;
-    server = await startServerProcess({
-      QDRANT_URL: qdrant?.url ?? "",
-      ...NO_RATE_LIMITS,
-      DATA_DIR: dataDir,
-      DATABASE_URL: scratch?.url ?? "",
-      REDIS_URL: "",
-      OPENAI_API_KEY: emulator.openaiKey!,
-      OPENAI_BASE_URL: emulator.openaiBaseUrl,
-      ANTHROPIC_API_KEY: emulator.anthropicKey!,
-      ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
+    server = await startServer({
+      env: { QDRANT_URL: qdrant?.url ?? "", ...NO_RATE_LIMITS, ...emulatorEnv(emulator) },
+      database: kind,
     });
     // As the CLI would: PostgreSQL directly, PGlite through the server that owns it.
-    db = await open();
-    admin = (await createKey(db, "admin", { admin: true })).key;
+    db = await server.openDatabase();
+    admin = (await createKey(db, { name: "admin", isAdmin: true })).key;
   }, 180_000);
 
   afterAll(async () => {
     await db?.close();
-    await server?.stop();
-    await scratch?.drop();
+    await server?.dispose();
     await qdrant?.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   it("answers 402 on every paid embedding endpoint once the budget is spent, and calls no provider", async () => {
-    const spent = await createKey(db, "emb-spent", { budgetUsd: "0.01" });
+    const spent = await createKey(db, { name: "emb-spent", monthlyBudgetUsd: "0.01" });
     await recordSpend(db, spent.id, "0.01");
     const { key } = spent;
     const model = "text-embedding-3-small";
@@ -124,7 +107,7 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
         capabilities: ["text-generation"],
       },
     });
-    const spent = await createKey(db, "chain-spent", { budgetUsd: "0.001" });
+    const spent = await createKey(db, { name: "chain-spent", monthlyBudgetUsd: "0.001" });
     await recordSpend(db, spent.id, "0.001");
     emulator.reset();
     for (const stream of [false, true]) {
@@ -152,7 +135,7 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
 
   it("spends no more than the budget under 40 concurrent calls (plain and streamed)", async () => {
     const budget = parseUsd("0.01");
-    const burst = await createKey(db, "burst", { budgetUsd: "0.01" });
+    const burst = await createKey(db, { name: "burst", monthlyBudgetUsd: "0.01" });
     // gpt-4 at $30/$60 per 1M: 1 word in, 10 out = $0.00063 each; each reserves about $0.0018
     // (its prompt estimated high, and max_tokens), so about five fit at once.
     const body = (i: number) => ({
@@ -191,7 +174,7 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
   }, 120_000);
 
   it("settles a failed call with nothing, and a stream cut short (by the provider or the caller) with what it streamed", async () => {
-    const k = await createKey(db, "settles", { budgetUsd: "1" });
+    const k = await createKey(db, { name: "settles", monthlyBudgetUsd: "1" });
     const failed = await post(server.url, "/v1/llm/generate", k.key, {
       model: "gpt-4",
       max_tokens: 50,
@@ -238,7 +221,7 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
 
   // Last: it stops the server.
   it("settles a call in progress when the server shuts down, before the database closes", async () => {
-    const k = await createKey(db, "shutdown", { budgetUsd: "1" });
+    const k = await createKey(db, { name: "shutdown", monthlyBudgetUsd: "1" });
     const streaming = fetch(`${server.url}/v1/llm/generate`, {
       method: "POST",
       headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
@@ -258,7 +241,7 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
     for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
     expect(await server.exited).toBe(0);
     await db.close();
-    db = await open(); // the server owned the embedded database: now this process does
+    db = await server.openDatabase(); // the server owned the embedded database: now this process does
     const { cost, events } = await recordedSpend(db, k.id);
     expect(events).toBe(1);
     expect(cost).toBe(parseUsd("0.00363")); // 1 word in, 60 out: the whole answer, sent before it stopped

@@ -1,40 +1,10 @@
-// What the budget suites share: API keys with budgets made in the service's database (as the CLI
-// would), spend recorded the way a served call records it (the batched writer, roll-ups included),
-// and the spend the database holds for a key afterwards.
-import { randomBytes } from "node:crypto";
+// What the budget suites share (their servers and keys come from tests/support/host.ts): spend
+// recorded the way a served call records it (the batched writer, roll-ups included), and the spend
+// the database holds for a key afterwards.
 import pino from "pino";
 import type { DatabaseHandle } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/access/auth.ts";
 import { formatUsd, parseUsd, type Pico } from "@/server/features/catalogue/pricing.ts";
 import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
-
-/** Every limit off: these suites count money, not requests. */
-export const NO_RATE_LIMITS = {
-  RATE_LIMITS: JSON.stringify(
-    Object.fromEntries(
-      ["generate", "generate-embeddings", "vector-search", "tier:basic", "tier:standard", "tier:premium"].map((n) => [n, "off"]),
-    ),
-  ),
-  RATE_LIMIT_REQUESTS: "1000000",
-};
-
-export async function createKey(
-  db: DatabaseHandle,
-  name: string,
-  options: { budgetUsd?: string; admin?: boolean } = {},
-): Promise<{ key: string; id: string }> {
-  const key = `ms_${name.replace(/\W/g, "")}_${randomBytes(16).toString("hex")}`;
-  const row = await db.prisma.apiKey.create({
-    data: {
-      name,
-      prefix: key.slice(0, 10),
-      keyHash: hashApiKey(key),
-      isAdmin: options.admin ?? false,
-      monthlyBudgetUsd: options.budgetUsd ?? null,
-    },
-  });
-  return { key, id: row.id };
-}
 
 /** Records `usd` of this month's spend on the key, as an earlier call would have (event and roll-ups). */
 export async function recordSpend(db: DatabaseHandle, apiKeyId: string, usd: string, modelId = "gpt-4"): Promise<void> {

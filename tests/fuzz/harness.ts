@@ -6,19 +6,13 @@
 // the Qdrant emulator; pgvector on PGlite. Rate limits are lifted so that every case reaches the
 // code behind them. Also the callers (an admin key, a plain key, a platform JWT, nobody) and each
 // one's fixtures.
-import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll } from "vitest";
-import { openDatabase, type DatabaseHandle, type DatabaseKind } from "@/server/db/index.ts";
-import { generateApiKey, hashApiKey } from "@/server/access/key-lookup.ts";
+import type { DatabaseKind } from "@/server/db/index.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "@/tests/emulators/qdrant-emulator.ts";
-import { createScratchPostgres } from "@/tests/support/db.ts";
-import type { ScratchPostgres } from "@/tests/support/scratch-postgres.ts";
-import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
+import { createKey, emulatorEnv, NO_RATE_LIMITS, startServer, type Servers } from "@/tests/support/host.ts";
 import type { Fixtures } from "./samples.ts";
 
 export const JWT_SECRET = "fuzz-jwt-secret-0123456789abcdefghij";
@@ -46,29 +40,11 @@ export type FuzzServer = {
   readonly vectorBackend: "pgvector" | "qdrant";
 };
 
-/** Rate limits out of the way: every case should reach the code behind them. */
-const NO_LIMITS = JSON.stringify({
-  generate: "off",
-  "generate-embeddings": "off",
-  "vector-search": "off",
-  "tier:basic": "off",
-  "tier:standard": "off",
-  "tier:premium": "off",
-});
-
-async function addKey(db: DatabaseHandle, name: string, extra: { isAdmin?: boolean; tier?: "basic" | "standard" | "premium" } = {}) {
-  const key = generateApiKey();
-  const row = await db.prisma.apiKey.create({ data: { name, prefix: key.slice(0, 11), keyHash: hashApiKey(key), ...extra } });
-  return { key, id: row.id };
-}
-
 export function useFuzzServer(kind: DatabaseKind): FuzzServer {
-  let server: ServerProcess | undefined;
+  let server: Servers | undefined;
   let exit: number | null | undefined;
   let emulator: ProviderEmulator | undefined;
   let qdrant: QdrantEmulator | undefined;
-  let scratch: ScratchPostgres | undefined;
-  let dataDir: string | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   const callers: Caller[] = [];
   const vectorBackend = kind === "postgres" ? "qdrant" : "pgvector";
@@ -114,40 +90,22 @@ export function useFuzzServer(kind: DatabaseKind): FuzzServer {
 
   beforeAll(async () => {
     emulator = await startProviderEmulator({ maxLogEntries: 0 });
-    const env: Record<string, string> = {
-      JWT_SECRET,
-      RATE_LIMIT_REQUESTS: "100000000",
-      RATE_LIMITS: NO_LIMITS,
-      OPENAI_API_KEY: emulator.openaiKey!,
-      OPENAI_BASE_URL: emulator.openaiBaseUrl,
-      ANTHROPIC_API_KEY: emulator.anthropicKey!,
-      ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
-      REDIS_URL: "",
-      QDRANT_URL: "",
-    };
-    // The database first, with the callers' keys in it; then the server on it.
-    let db: DatabaseHandle;
-    if (kind === "postgres") {
-      scratch = await createScratchPostgres();
-      db = await openDatabase({ databaseUrl: scratch.url, dataDir: "" });
-      env.DATABASE_URL = scratch.url;
-      qdrant = await startQdrantEmulator();
-      env.QDRANT_URL = qdrant.url;
-    } else {
-      dataDir = mkdtempSync(path.join(tmpdir(), "model-service-fuzz-"));
-      db = await openDatabase({ dataDir, template: process.env.PGLITE_TEMPLATE });
-      env.DATA_DIR = dataDir;
-      env.DATABASE_URL = "";
-    }
-    let admin, user, spare;
-    try {
-      admin = await addKey(db, "fuzz-admin", { isAdmin: true, tier: "premium" });
-      user = await addKey(db, "fuzz-user");
-      spare = await addKey(db, "fuzz-spare");
-    } finally {
-      await db.close();
-    }
-    server = await startServerProcess(env);
+    // On PostgreSQL (no pgvector here), the vectors in the Qdrant emulator.
+    qdrant = kind === "postgres" ? await startQdrantEmulator() : undefined;
+    // Rate limits out of the way: every case should reach the code behind them. The callers' keys
+    // are in the database before the server starts on it.
+    let admin = { key: "", id: "" };
+    let user = admin;
+    let spare = admin;
+    server = await startServer({
+      env: { JWT_SECRET, ...NO_RATE_LIMITS, ...emulatorEnv(emulator), QDRANT_URL: qdrant?.url ?? "" },
+      database: kind,
+      seed: async (db) => {
+        admin = await createKey(db, { name: "fuzz-admin", isAdmin: true, tier: "premium" });
+        user = await createKey(db, { name: "fuzz-user" });
+        spare = await createKey(db, { name: "fuzz-spare" });
+      },
+    });
     void server.exited.then((code) => (exit = code));
 
     const jwt = await platformJwt("fuzz-platform-user");
@@ -172,11 +130,9 @@ export function useFuzzServer(kind: DatabaseKind): FuzzServer {
 
   afterAll(async () => {
     agent.destroy();
-    if (server && exit === undefined) await server.stop();
+    await server?.dispose();
     await emulator?.close();
     await qdrant?.close();
-    await scratch?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   return {

@@ -1,56 +1,19 @@
 // /v1/llm/generate end to end: our REST host → generation service → provider adapters (official
 // SDKs) → the wire-level emulator; usage events checked in the database.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createKey, useHost } from "@/tests/support/host.ts";
 
-const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-gen-"));
-process.env.DATA_DIR = dataDir;
-delete process.env.DATABASE_URL;
-delete process.env.REDIS_URL;
-process.env.LOG_LEVEL = "silent";
 // This file checks generation, not the limiter (tested on its own): no limits in the way.
-process.env.RATE_LIMITS = '{"generate":"off","tier:standard":"off"}';
+const host = useHost({ env: { RATE_LIMITS: '{"generate":"off","tier:standard":"off"}' } });
 
 const KEY = "ms_generation_test_key_0123456789abcdef";
-let emulator: ProviderEmulator;
 let base: string;
-let shutdown: () => Promise<void>;
-let db: Awaited<ReturnType<typeof import("@/server/db/index.ts").getDatabase>>;
-let flush: () => Promise<void>;
-let hashApiKeyForTest: (key: string) => string;
+const flush = () => host.flush();
 
 beforeAll(async () => {
-  emulator = await startProviderEmulator();
-  process.env.OPENAI_API_KEY = emulator.openaiKey!;
-  process.env.OPENAI_BASE_URL = emulator.openaiBaseUrl;
-  process.env.ANTHROPIC_API_KEY = emulator.anthropicKey!;
-  process.env.ANTHROPIC_BASE_URL = emulator.anthropicBaseUrl;
-  const { startHost } = await import("@/server/host/server.ts");
-  const { getDatabase } = await import("@/server/db/index.ts");
-  const { hashApiKey } = await import("@/server/access/auth.ts");
-  const { usageWriter } = await import("@/server/features/usage/usage.ts");
-  const { setRetryPolicyForTests } = await import("@/server/features/inference/generation.ts");
-  setRetryPolicyForTests({ baseDelayMs: 5, maxDelayMs: 20 });
-  const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;
-  shutdown = () => host.shutdown("test end");
-  db = await getDatabase();
-  await db.prisma.apiKey.create({ data: { name: "gen", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), scopes: ["generate"] } });
-  flush = () => usageWriter().flush();
-  hashApiKeyForTest = hashApiKey;
+  await createKey(host.db(), { name: "gen", secret: KEY, scopes: ["generate"] });
 });
-
-afterAll(async () => {
-  await shutdown?.();
-  await emulator?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-beforeEach(() => emulator.reset());
 
 type Body = Record<string, unknown>;
 async function generate(body: Body, headers: Record<string, string> = {}) {
@@ -64,7 +27,7 @@ async function generate(body: Body, headers: Record<string, string> = {}) {
 
 async function events(requestId: string) {
   await flush();
-  return db.rawQuery<{
+  return host.db().rawQuery<{
     status: string;
     error_code: string | null;
     model_id: string;
@@ -74,10 +37,7 @@ async function events(requestId: string) {
     total_cost: string;
     stream: boolean;
     ttft_ms: number | null;
-  }>(
-    "select status, error_code, model_id, provider, input_tokens, output_tokens, total_cost::text, stream, ttft_ms from usage_events where request_id = $1",
-    [requestId],
-  );
+  }>("select status, error_code, model_id, provider, input_tokens, output_tokens, total_cost::text, stream, ttft_ms from usage_events where request_id = $1", [requestId]);
 }
 
 function sseEvents(text: string): Body[] {
@@ -130,7 +90,7 @@ describe("POST /v1/llm/generate", () => {
     });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ model: "claude-3-haiku-20240307", provider: "anthropic", response: "You said: one two" });
-    const sent = emulator.requests.find((q) => q.protocol === "anthropic")!.body as Body;
+    const sent = host.emulator.requests.find((q) => q.protocol === "anthropic")!.body as Body;
     expect(sent.system).toBe("be brief");
     expect(sent.max_tokens).toBe(50);
     expect(sent.messages).toEqual([{ role: "user", content: "one two" }]);
@@ -177,7 +137,7 @@ describe("POST /v1/llm/generate", () => {
       { "x-request-id": "gen-retry-1" },
     );
     expect(r.status).toBe(200);
-    expect(emulator.requests.filter((q) => q.path === "/v1/chat/completions")).toHaveLength(3);
+    expect(host.emulator.requests.filter((q) => q.path === "/v1/chat/completions")).toHaveLength(3);
     expect(await events("gen-retry-1")).toHaveLength(1);
   });
 
@@ -212,7 +172,7 @@ describe("POST /v1/llm/generate", () => {
     );
     expect(r.status).toBe(502);
     expect(r.json.error?.code).toBe("provider_error");
-    expect(JSON.stringify(r.json)).not.toContain(emulator.openaiKey!);
+    expect(JSON.stringify(r.json)).not.toContain(host.emulator.openaiKey!);
     expect(await events("gen-fail-1")).toEqual([
       expect.objectContaining({ status: "error", error_code: "provider_error", total_cost: "0.000000000000" }),
     ]);
@@ -222,7 +182,7 @@ describe("POST /v1/llm/generate", () => {
     const r = await generate({ model: "gpt-4", timeout_ms: 300, messages: [{ role: "user", content: "wait [[emulator delay=3000]]" }] });
     expect(r.status).toBe(504);
     expect(r.json.error?.code).toBe("timeout");
-    const upstream = await emulator.waitFor((q) => q.path === "/v1/chat/completions");
+    const upstream = await host.emulator.waitFor((q) => q.path === "/v1/chat/completions");
     await expect.poll(() => upstream.aborted).toBe(true);
   });
 
@@ -263,7 +223,7 @@ describe("POST /v1/llm/generate", () => {
     const reader = res.body!.getReader();
     await reader.read(); // the first delta arrived
     controller.abort();
-    const upstream = await emulator.waitFor((q) => q.path === "/v1/chat/completions");
+    const upstream = await host.emulator.waitFor((q) => q.path === "/v1/chat/completions");
     await expect.poll(() => upstream.aborted, { timeout: 5000 }).toBe(true);
     await expect.poll(async () => (await events("gen-leave-1")).length, { timeout: 5000 }).toBe(1);
     const [e] = await events("gen-leave-1");
@@ -288,15 +248,7 @@ describe("POST /v1/llm/generate", () => {
 
   it("reserves each call's largest cost against the key's budget: 402 when it may not fit, counting calls not yet written", async () => {
     const budgetKey = "ms_generation_budget_key_0123456789abcd";
-    await db.prisma.apiKey.create({
-      data: {
-        name: "budget",
-        prefix: budgetKey.slice(0, 10),
-        keyHash: hashApiKeyForTest(budgetKey),
-        scopes: ["generate"],
-        monthlyBudgetUsd: "0.002",
-      },
-    });
+    await createKey(host.db(), { name: "budget", secret: budgetKey, scopes: ["generate"], monthlyBudgetUsd: "0.002" });
     const call = (maxTokens?: number) =>
       generate(
         { model: "gpt-4", ...(maxTokens ? { max_tokens: maxTokens } : {}), messages: [{ role: "user", content: "hello there friend" }] },
@@ -318,7 +270,7 @@ describe("POST /v1/llm/generate", () => {
     const refused = await call(5);
     expect(refused.status).toBe(402);
     expect(refused.json.error).toMatchObject({ code: "budget_exceeded", details: { spent_usd: "0.00117", remaining_usd: "0.00083" } });
-    expect(emulator.requests.filter((q) => q.path === "/v1/chat/completions")).toHaveLength(3);
+    expect(host.emulator.requests.filter((q) => q.path === "/v1/chat/completions")).toHaveLength(3);
   });
 
   it("needs an API key", async () => {

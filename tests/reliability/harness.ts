@@ -1,13 +1,9 @@
-// What the reliability suites share: real server processes (server/host/main.ts --api-only) behind
-// fault proxies, requests through the REST API with their wall time measured against a deadline,
+// What the reliability suites share (the servers themselves come from tests/support/host.ts, behind
+// fault proxies): requests through the REST API with their wall time measured against a deadline,
 // and the usage rows they left, read straight from the database (not through the proxy).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import pg from "pg";
-import { hashApiKey } from "@/server/access/key-lookup.ts";
 import type { ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
-import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
+import { createKey, emulatorEnv, withDatabase, type DatabaseLocation } from "@/tests/support/host.ts";
 
 /**
  * A generation with a known key needs neither the database nor Redis to answer, and the emulator
@@ -123,52 +119,22 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
   }
 }
 
-/** Inserts an API key with every user scope straight into the database; returns its secret. */
-export async function insertKey(databaseUrl: string, name: string, options: { admin?: boolean } = {}): Promise<string> {
+/** Inserts a premium API key with every user scope straight into the (migrated) database at `where`; returns its secret. */
+export async function insertKey(where: DatabaseLocation, name: string, options: { admin?: boolean } = {}): Promise<string> {
   const secret = `ms_${name.replace(/[^A-Za-z0-9]/g, "")}${"0".repeat(32)}`.slice(0, 35);
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query(
-      `INSERT INTO api_keys (id, name, prefix, key_hash, tier, scopes, is_admin, created_at)
-       VALUES ($1, $2, $3, $4, 'premium', '{}', $5, now())`,
-      [`key-${name}`, name, secret.slice(0, 11), hashApiKey(secret), options.admin ?? false],
-    );
-  } finally {
-    await client.end();
-  }
+  await withDatabase(
+    where,
+    (db) => createKey(db, { id: `key-${name}`, name, secret, tier: "premium", scopes: [], isAdmin: options.admin ?? false }),
+    false,
+  );
   return secret;
 }
 
 /** Environment for a server that calls the emulator for both providers, with limits generous enough for load. */
 export function providerEnv(emulator: ProviderEmulator): Record<string, string> {
   return {
-    OPENAI_API_KEY: emulator.openaiKey!,
-    OPENAI_BASE_URL: emulator.openaiBaseUrl,
-    ANTHROPIC_API_KEY: emulator.anthropicKey!,
-    ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
+    ...emulatorEnv(emulator),
     RATE_LIMITS: '{"generate":"100000/minute","tier:premium":"100000/hour"}',
     RATE_LIMIT_REQUESTS: "100000",
-  };
-}
-
-export type Server = ServerProcess & { dataDir: string; dispose: () => Promise<void> };
-
-/** A server process on a DATA_DIR of its own; `dispose` stops it (SIGKILL after 30 s) and removes the folder. */
-export async function startServer(env: Record<string, string>, dataDir?: string): Promise<Server> {
-  const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), "model-service-reliability-"));
-  const server = await startServerProcess({ DATA_DIR: dir, LOG_FORMAT: "json", ...env });
-  return {
-    ...server,
-    dataDir: dir,
-    dispose: async () => {
-      if (server.child.exitCode === null && server.child.signalCode === null) {
-        server.child.kill("SIGTERM");
-        const killer = setTimeout(() => server.child.kill("SIGKILL"), 30_000);
-        await server.exited;
-        clearTimeout(killer);
-      }
-      if (!dataDir) rmSync(dir, { recursive: true, force: true });
-    },
   };
 }

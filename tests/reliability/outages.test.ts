@@ -11,21 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import { startFaultProxy, targetOf, type FaultMode, type FaultProxy } from "@/tests/support/fault-proxy.ts";
+import { startServer, type Servers } from "@/tests/support/host.ts";
 import type { ScratchPostgres } from "@/tests/support/scratch-postgres.ts";
-import {
-  eventually,
-  generate,
-  GENERATE_DEADLINE_MS,
-  insertKey,
-  late,
-  load,
-  providerEnv,
-  send,
-  startServer,
-  usageRows,
-  type Answer,
-  type Server,
-} from "./harness.ts";
+import { eventually, generate, GENERATE_DEADLINE_MS, insertKey, late, load, providerEnv, send, usageRows, type Answer } from "./harness.ts";
 
 const redisUrl = process.env.TEST_REDIS_URL?.trim();
 
@@ -43,7 +31,7 @@ describe.runIf(testDatabaseUrl() && redisUrl)("PostgreSQL and Redis outages unde
   let emulator: ProviderEmulator;
   let pgProxy: FaultProxy;
   let redisProxy: FaultProxy;
-  let server: Server;
+  let server: Servers;
   let key: string;
   /** Every generation answered 200, by request id: each must end up with exactly one usage row. */
   const answered = new Set<string>();
@@ -55,12 +43,14 @@ describe.runIf(testDatabaseUrl() && redisUrl)("PostgreSQL and Redis outages unde
     pgProxy = await startFaultProxy(targetOf(scratch.url, 5432));
     redisProxy = await startFaultProxy(targetOf(redisUrl!, 6379));
     server = await startServer({
-      ...providerEnv(emulator),
-      DATABASE_URL: pgProxy.urlFor(scratch.url),
-      REDIS_URL: redisProxy.urlFor(redisUrl!),
-      REDIS_KEY_PREFIX: `msrel-${randomBytes(4).toString("hex")}:`,
+      env: {
+        ...providerEnv(emulator),
+        REDIS_URL: redisProxy.urlFor(redisUrl!),
+        REDIS_KEY_PREFIX: `msrel-${randomBytes(4).toString("hex")}:`,
+      },
+      database: { url: pgProxy.urlFor(scratch.url) },
     });
-    key = await insertKey(scratch.url, "outages");
+    key = await insertKey({ databaseUrl: scratch.url }, "outages");
   }, 120_000);
 
   afterAll(async () => {

@@ -4,29 +4,17 @@
 // still exit in bounded time, with what it could not write spooled to DATA_DIR and written by the
 // next start, before any request and exactly once). On PGlite and, with TEST_DATABASE_URL, on
 // PostgreSQL (behind a fault proxy for the hang).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
 import { costOf } from "@/server/features/catalogue/pricing.ts";
 import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
 import { countTokens, startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import { startFaultProxy, targetOf } from "@/tests/support/fault-proxy.ts";
-import {
-  GENERATE_DEADLINE_MS,
-  generate,
-  insertKey,
-  late,
-  load,
-  providerEnv,
-  requestId,
-  startServer,
-  usageRows,
-  type UsageRow,
-} from "./harness.ts";
+import { makeDataDir, startServer, withDatabase } from "@/tests/support/host.ts";
+import { GENERATE_DEADLINE_MS, generate, insertKey, late, load, providerEnv, requestId, usageRows, type UsageRow } from "./harness.ts";
 
 /** What the servers here are given to finish in-flight requests after SIGTERM. */
 const GRACE_MS = 1_500;
@@ -88,42 +76,19 @@ const cases: { kind: "pglite" | "postgres"; rows: Rows }[] = [
 ];
 
 /** The usage rows of the embedded database in `dataDir` (through its owner's socket while a server runs). */
-async function pgliteRows(dataDir: string): Promise<UsageRow[]> {
-  const db: DatabaseHandle = await openDatabase({ dataDir, migrate: false });
-  try {
-    return await db.rawQuery<UsageRow>(
-      "SELECT request_id, status, error_code, output_tokens, stream FROM usage_events ORDER BY request_id",
-    );
-  } finally {
-    await db.close();
-  }
+function pgliteRows(dataDir: string): Promise<UsageRow[]> {
+  return withDatabase(
+    { dataDir },
+    (db) => db.rawQuery<UsageRow>("SELECT request_id, status, error_code, output_tokens, stream FROM usage_events ORDER BY request_id"),
+    false,
+  );
 }
 
 describe.each(cases)("SIGTERM with streams longer than the grace period, on $kind", ({ kind, rows }) => {
-  let dataDir: string;
-  let databaseUrl: string | undefined;
-  let drop: (() => Promise<void>) | undefined;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), "model-service-reliability-streams-"));
-    if (kind === "postgres") {
-      const scratch = await createScratchPostgres();
-      databaseUrl = scratch.url;
-      drop = scratch.drop;
-    }
-  });
-  afterAll(async () => {
-    rmSync(dataDir, { recursive: true, force: true });
-    await drop?.();
-  });
-
   it("records every cut stream as client_closed with the tokens so far, and exits in bounded time", async () => {
-    const server = await startServer(
-      { ...providerEnv(emulator), DATABASE_URL: databaseUrl ?? "", REDIS_URL: "", SHUTDOWN_GRACE_MS: String(GRACE_MS) },
-      dataDir,
-    );
+    const server = await startServer({ env: { ...providerEnv(emulator), SHUTDOWN_GRACE_MS: String(GRACE_MS) }, database: kind });
     try {
-      const key = await (databaseUrl ? insertKey(databaseUrl, `streams${kind}`) : insertPgliteKey(dataDir, `streams${kind}`));
+      const key = await insertKey(server, `streams${kind}`);
       const streams = Array.from({ length: 12 }, () => longStream(server.url, key));
       const quick = await load(12, 4, () => generate(server.url, key, "before-sigterm"));
       expect(quick.answers.every((a) => a.status === 200)).toBe(true);
@@ -134,7 +99,7 @@ describe.each(cases)("SIGTERM with streams longer than the grace period, on $kin
       const code = await server.exited;
       const exitMs = performance.now() - signalled;
       const outcomes = await Promise.all(streams.map((s) => s.done));
-      const stored = await rows(databaseUrl ?? dataDir);
+      const stored = await rows(server.databaseUrl ?? server.dataDir);
       const byId = new Map(stored.map((r) => [r.request_id, r]));
       const cutRows = outcomes.map((o) => byId.get(o.id));
       figures.push(
@@ -159,34 +124,18 @@ describe.each(cases)("SIGTERM with streams longer than the grace period, on $kin
   }, 120_000);
 });
 
-/** An API key straight into the embedded database of a running server (through its owner socket). */
-async function insertPgliteKey(dataDir: string, name: string): Promise<string> {
-  const db = await openDatabase({ dataDir, migrate: false });
-  try {
-    const { hashApiKey } = await import("@/server/access/key-lookup.ts");
-    const secret = `ms_${name}${"0".repeat(32)}`.slice(0, 35);
-    await db.rawQuery(
-      `INSERT INTO api_keys (id, name, prefix, key_hash, tier, scopes, is_admin, created_at) VALUES ($1, $2, $3, $4, 'premium', '{}', false, now())`,
-      [`key-${name}`, name, secret.slice(0, 11), hashApiKey(secret)],
-    );
-    return secret;
-  } finally {
-    await db.close();
-  }
-}
-
 describe.runIf(testDatabaseUrl())("SIGTERM while PostgreSQL hangs", () => {
   it("exits in bounded time with the queued usage spooled, and the next start writes it exactly once, before any request", async () => {
     const scratch = await createScratchPostgres();
     const proxy = await startFaultProxy(targetOf(scratch.url, 5432));
-    const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-reliability-spool-"));
+    const dataDir = makeDataDir("reliability-spool");
     const spool = path.join(dataDir, "usage-spool.jsonl");
-    const env = { ...providerEnv(emulator), REDIS_URL: "", SHUTDOWN_GRACE_MS: String(GRACE_MS) };
+    const env = { ...providerEnv(emulator), SHUTDOWN_GRACE_MS: String(GRACE_MS) };
     try {
-      const first = await startServer({ ...env, DATABASE_URL: proxy.urlFor(scratch.url) }, dataDir);
+      const first = await startServer({ env, database: { url: proxy.urlFor(scratch.url) }, dataDir });
       let answered: string[];
       try {
-        const key = await insertKey(scratch.url, "spool");
+        const key = await insertKey({ databaseUrl: scratch.url }, "spool");
         expect((await generate(first.url, key, "warm")).status).toBe(200);
         await new Promise((r) => setTimeout(r, 1_500)); // the warm-up's event is flushed
 
@@ -219,7 +168,7 @@ describe.runIf(testDatabaseUrl())("SIGTERM while PostgreSQL hangs", () => {
 
       // Up again: the next start replays the spool by itself (no request is sent to it).
       await proxy.set("up");
-      const second = await startServer({ ...env, DATABASE_URL: scratch.url }, dataDir);
+      const second = await startServer({ env, database: { url: scratch.url }, dataDir });
       try {
         await eventuallyRows(scratch.url, answered);
         expect(existsSync(spool) || existsSync(`${spool}.replaying`)).toBe(false);
@@ -227,7 +176,7 @@ describe.runIf(testDatabaseUrl())("SIGTERM while PostgreSQL hangs", () => {
         await second.dispose();
       }
       // Another start finds nothing to replay; nothing is counted twice, in the events or the roll-ups.
-      const third = await startServer({ ...env, DATABASE_URL: scratch.url }, dataDir);
+      const third = await startServer({ env, database: { url: scratch.url }, dataDir });
       await third.dispose();
       const after = await usageRows(scratch.url);
       expect(after).toHaveLength(answered.length + 1);
@@ -242,7 +191,7 @@ describe.runIf(testDatabaseUrl())("SIGTERM while PostgreSQL hangs", () => {
 
 describe("a spool left in an embedded database's DATA_DIR", () => {
   it("is written by the next start by itself, before any request", async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-reliability-spool-pglite-"));
+    const dataDir = makeDataDir("reliability-spool-pglite");
     try {
       // What a run whose database refused its final flush leaves behind, written by the writer itself.
       const refused = async (): Promise<never> => {
@@ -274,7 +223,7 @@ describe("a spool left in an embedded database's DATA_DIR", () => {
       await writer.stop();
       expect(existsSync(path.join(dataDir, "usage-spool.jsonl"))).toBe(true);
 
-      const server = await startServer({ ...providerEnv(emulator), DATABASE_URL: "", REDIS_URL: "" }, dataDir);
+      const server = await startServer({ env: providerEnv(emulator), dataDir });
       let rows: UsageRow[] = [];
       try {
         const until = Date.now() + 20_000;

@@ -3,17 +3,13 @@
 // 10), a key revoked anywhere stops working on both within a second, one user's credentials see
 // only their own data, and nothing the run logged or answered contains a secret it used.
 // Needs TEST_DATABASE_URL and TEST_REDIS_URL (CI sets both).
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createScratchPostgres, testDatabaseUrl } from "../support/db.ts";
+import { testDatabaseUrl } from "../support/db.ts";
+import { startServer, type Servers } from "../support/host.ts";
 
 const redisUrl = process.env.TEST_REDIS_URL?.trim();
-const root = path.resolve(import.meta.dirname, "../..");
 
 const SECRETS = {
   JWT_SECRET: `jwt-${randomBytes(16).toString("hex")}`,
@@ -21,62 +17,13 @@ const SECRETS = {
   METRICS_TOKEN: `metrics-${randomBytes(16).toString("hex")}`,
 };
 
-type Instance = { url: string; child: ChildProcess; output: string[]; dataDir: string };
-
-function startInstance(env: Record<string, string>): Promise<Instance> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-multi-"));
-  const child = spawn(
-    path.join(root, "node_modules/.bin/tsx"),
-    ["--import", "./scripts/server-only-hook.mjs", "server/host/main.ts", "--api-only"],
-    {
-      cwd: root,
-      env: { ...process.env, ...env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", LOG_FORMAT: "json" },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "Model Service listening" within 90 s:\n${output.join("")}`)), 90_000);
-    const onData = (chunk: Buffer) => {
-      output.push(chunk.toString());
-      for (const line of chunk.toString().split("\n")) {
-        if (!line.includes("Model Service listening")) continue;
-        clearTimeout(timer);
-        resolve({ url: (JSON.parse(line) as { url: string }).url, child, output, dataDir });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", (c: Buffer) => output.push(c.toString()));
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}):\n${output.join("")}`));
-    });
-  });
-}
-
-async function stopInstance(i: Instance | undefined): Promise<void> {
-  if (!i?.child.pid) return;
-  const exited = new Promise((resolve) => i.child.once("exit", resolve));
-  try {
-    process.kill(-i.child.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  try {
-    process.kill(-i.child.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-  rmSync(i.dataDir, { recursive: true, force: true });
-}
+type Instance = { url: string };
 
 describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL and one Redis", () => {
   const prefix = `mstest-${randomBytes(4).toString("hex")}:`;
   const bodies: string[] = [];
   const secretsUsed: string[] = Object.values(SECRETS);
-  let scratch: Awaited<ReturnType<typeof createScratchPostgres>>;
+  let servers: Servers | undefined;
   let a: Instance | undefined;
   let b: Instance | undefined;
   // The services in this process act on the same database and Redis, as the CLI would.
@@ -89,17 +36,10 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
   };
 
   beforeAll(async () => {
-    scratch = await createScratchPostgres();
-    const env = {
-      ...SECRETS,
-      DATABASE_URL: scratch.url,
-      REDIS_URL: redisUrl!,
-      REDIS_KEY_PREFIX: prefix,
-      RATE_LIMIT_REQUESTS: "10",
-      RATE_LIMIT_WINDOW: "60",
-    };
-    [a, b] = await Promise.all([startInstance(env), startInstance(env)]);
-    Object.assign(process.env, env, { LOG_LEVEL: "silent" });
+    const env = { ...SECRETS, REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_REQUESTS: "10", RATE_LIMIT_WINDOW: "60" };
+    servers = await startServer({ env, database: "postgres", instances: 2, together: true, killAfterMs: 10_000 });
+    [a, b] = servers.urls.map((url) => ({ url }));
+    Object.assign(process.env, env, { DATABASE_URL: servers.databaseUrl!, LOG_LEVEL: "silent" });
     (await import("@/server/kernel/env.ts")).resetEnvForTests();
     services = {
       keys: await import("@/server/features/accounts/keys.ts"),
@@ -111,7 +51,7 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all([stopInstance(a), stopInstance(b)]);
+    await servers?.stop();
     await services?.lifecycle.runShutdownHooks();
     await services?.db.closeDb();
     const { Redis } = await import("ioredis");
@@ -119,7 +59,7 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
     const keys = await r.keys(`${prefix}*`);
     if (keys.length) await r.del(...keys);
     await r.quit();
-    await scratch?.drop();
+    await servers?.dispose();
   }, 60_000);
 
   async function get(instance: Instance, pathName: string, headers: Record<string, string> = {}) {
@@ -234,7 +174,7 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
   // Last: everything both servers logged and answered during the run.
   it("no secret used in the run appears in the servers' logs or the response bodies", async () => {
     await new Promise((r) => setTimeout(r, 200));
-    const everything = [...a!.output, ...b!.output, ...bodies].join("\n");
+    const everything = [servers!.output(), ...bodies].join("\n");
     expect(everything).toContain("Model Service listening");
     for (const secret of secretsUsed) expect(everything.includes(secret), `a secret (${secret.slice(0, 6)}…) leaked`).toBe(false);
   });

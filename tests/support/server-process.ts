@@ -31,7 +31,10 @@ export async function startServerProcess(
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // not left running behind a rejected start
+      reject(new Error(`the server did not start within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       const m = /"url":"(http:[^"]+)"[^\n]*"msg":"Model Service listening"/.exec(out);
       if (m) {

@@ -2,63 +2,27 @@
 // wire-level emulator) are recorded, then GET /v1/llm/usage and /v1/llm/embedding-usage answer
 // with exact sums in the original service's shape, POST /v1/llm/cost prices a call, and /metrics
 // shows the calls, the rate-limit refusals and the usage writer.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createUser } from "@/server/features/accounts/users.ts";
+import { useHost } from "@/tests/support/host.ts";
 
-const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-usage-http-"));
-process.env.DATA_DIR = dataDir;
-delete process.env.DATABASE_URL;
-delete process.env.REDIS_URL;
-process.env.LOG_LEVEL = "silent";
 const METRICS_TOKEN = "metrics-token-for-tests-0123456789";
-process.env.METRICS_TOKEN = METRICS_TOKEN;
-
-let emulator: ProviderEmulator;
+const host = useHost({ env: { METRICS_TOKEN } });
 let base: string;
-let shutdown: () => Promise<void>;
-let flush: () => Promise<void>;
+const flush = () => host.flush();
 const keys = { admin: "", alice: "", bob: "", basic: "" };
 let bobUserId = "";
 let aliceUserId = "";
 
 beforeAll(async () => {
-  emulator = await startProviderEmulator();
-  Object.assign(process.env, {
-    OPENAI_API_KEY: emulator.openaiKey!,
-    OPENAI_BASE_URL: emulator.openaiBaseUrl,
-    ANTHROPIC_API_KEY: emulator.anthropicKey!,
-    ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
-  });
-  const { resetEnvForTests } = await import("@/server/kernel/env.ts");
-  resetEnvForTests();
-  const { startHost } = await import("@/server/host/server.ts");
-  const { CLI_ACTOR } = await import("@/server/access/auth.ts");
-  const { createApiKey } = await import("@/server/features/accounts/keys.ts");
-  const { createUser } = await import("@/server/features/accounts/users.ts");
-  const { usageWriter } = await import("@/server/features/usage/usage.ts");
-  const { setRetryPolicyForTests } = await import("@/server/features/inference/generation.ts");
-  setRetryPolicyForTests({ baseDelayMs: 5, maxDelayMs: 20 });
-  const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;
-  shutdown = () => host.shutdown("test end");
   aliceUserId = (await createUser({ email: "alice@usage.test", password: "alice-password" })).id;
   bobUserId = (await createUser({ email: "bob@usage.test", password: "bob-password" })).id;
-  keys.admin = (await createApiKey(CLI_ACTOR, { name: "admin", isAdmin: true, tier: "premium" })).key;
-  keys.alice = (await createApiKey(CLI_ACTOR, { name: "alice", userEmail: "alice@usage.test", tier: "premium" })).key;
-  keys.bob = (await createApiKey(CLI_ACTOR, { name: "bob", userEmail: "bob@usage.test", tier: "premium" })).key;
-  keys.basic = (await createApiKey(CLI_ACTOR, { name: "basic", tier: "basic" })).key;
-  flush = () => usageWriter().flush();
+  keys.admin = (await host.createKey({ name: "admin", isAdmin: true, tier: "premium" })).key;
+  keys.alice = (await host.createKey({ name: "alice", userEmail: "alice@usage.test", tier: "premium" })).key;
+  keys.bob = (await host.createKey({ name: "bob", userEmail: "bob@usage.test", tier: "premium" })).key;
+  keys.basic = (await host.createKey({ name: "basic", tier: "basic" })).key;
 }, 120_000);
-
-afterAll(async () => {
-  await shutdown?.();
-  await emulator?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 

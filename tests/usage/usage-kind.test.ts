@@ -4,54 +4,29 @@
 // caller (the full roll-up, filtered by user) and for an admin (the per-dimension roll-up), and
 // the recent requests filter by the same kind. Through the real REST and tRPC endpoints, the
 // official SDKs and the wire-level emulator.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createModelServiceClient, type ModelServiceClient } from "@/client/index.ts";
-import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
+import { createUser } from "@/server/features/accounts/users.ts";
+import { useHost } from "@/tests/support/host.ts";
 
-const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-usage-kind-"));
-process.env.DATA_DIR = dataDir;
-delete process.env.DATABASE_URL;
-delete process.env.REDIS_URL;
-process.env.LOG_LEVEL = "silent";
-process.env.RATE_LIMITS = '{"generate":"off","generate-embeddings":"off","vector-search":"off","tier:standard":"off","tier:premium":"off"}';
-
-let emulator: ProviderEmulator;
+const host = useHost({
+  providers: ["openai"],
+  env: { RATE_LIMITS: '{"generate":"off","generate-embeddings":"off","vector-search":"off","tier:standard":"off","tier:premium":"off"}' },
+});
 let base: string;
-let shutdown: () => Promise<void>;
-let flush: () => Promise<void>;
+const flush = () => host.flush();
 let carolKey = "";
 let adminKey = "";
 let carolId = "";
 let trpc: ModelServiceClient;
 
 beforeAll(async () => {
-  emulator = await startProviderEmulator();
-  Object.assign(process.env, { OPENAI_API_KEY: emulator.openaiKey!, OPENAI_BASE_URL: emulator.openaiBaseUrl });
-  (await import("@/server/kernel/env.ts")).resetEnvForTests();
-  const { startHost } = await import("@/server/host/server.ts");
-  const { CLI_ACTOR } = await import("@/server/access/auth.ts");
-  const { createApiKey } = await import("@/server/features/accounts/keys.ts");
-  const { createUser } = await import("@/server/features/accounts/users.ts");
-  const { usageWriter } = await import("@/server/features/usage/usage.ts");
-  const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;
-  shutdown = () => host.shutdown("test end");
   carolId = (await createUser({ email: "carol@kind.test", password: "carol-password" })).id;
-  carolKey = (await createApiKey(CLI_ACTOR, { name: "carol", userEmail: "carol@kind.test", tier: "premium" })).key;
-  adminKey = (await createApiKey(CLI_ACTOR, { name: "admin", isAdmin: true, tier: "premium" })).key;
+  carolKey = (await host.createKey({ name: "carol", userEmail: "carol@kind.test", tier: "premium" })).key;
+  adminKey = (await host.createKey({ name: "admin", isAdmin: true, tier: "premium" })).key;
   trpc = createModelServiceClient(base, { apiKey: carolKey });
-  flush = () => usageWriter().flush();
 }, 120_000);
-
-afterAll(async () => {
-  await shutdown?.();
-  await emulator?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 
