@@ -1,10 +1,11 @@
 import { headers } from "next/headers";
 import type { ReactNode } from "react";
-import { BudgetAlertsBanner } from "@/components/budget-alerts";
-import { PageHeader } from "@/components/page-header";
-import { UsageDashboard } from "@/components/usage-dashboard";
-import { NoUsageYet, SignInToSeeUsage } from "@/components/usage-empty";
-import { addDays, defaultRange, statsInput } from "@/components/usage-format";
+import { BudgetAlertsBanner } from "@/components/budgets/budget-alerts";
+import { PageHeader } from "@/components/shared/page-header";
+import { UsageDashboard } from "@/components/usage/usage-dashboard";
+import { NoUsageYet, SignInToSeeUsage } from "@/components/usage/usage-empty";
+import { statsInput } from "@/components/usage/stats-query";
+import { addDays, defaultRange } from "@/lib/dates";
 import { callerFor, pageData } from "@/server/api/server-caller";
 
 export const dynamic = "force-dynamic";

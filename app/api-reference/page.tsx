@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
-import { ApiReference } from "@/components/api-reference";
-import { PageHeader } from "@/components/page-header";
+import { ApiReference } from "@/components/system/api-reference";
+import { PageHeader } from "@/components/shared/page-header";
 import { openApiDocument } from "@/server/api/openapi";
 import { leanRoutes } from "@/server/api/routes";
 

@@ -1,8 +1,8 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
-import { BudgetAlertSettings, BudgetAlertsBanner } from "@/components/budget-alerts";
-import { KeysManager } from "@/components/keys-manager";
-import { PageHeader } from "@/components/page-header";
+import { BudgetAlertSettings, BudgetAlertsBanner } from "@/components/budgets/budget-alerts";
+import { KeysManager } from "@/components/accounts/keys-manager";
+import { PageHeader } from "@/components/shared/page-header";
 import { callerFor } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "API keys" };

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
-import { ModelsCatalogue, SignInToSeeCatalogue } from "@/components/models-catalogue";
-import { PageHeader } from "@/components/page-header";
+import { ModelsCatalogue, SignInToSeeCatalogue } from "@/components/catalogue/models-catalogue";
+import { PageHeader } from "@/components/shared/page-header";
 import { callerFor, pageData } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "Models" };

@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
-import { PageHeader } from "@/components/page-header";
-import { Playground } from "@/components/playground";
+import { PageHeader } from "@/components/shared/page-header";
+import { Playground } from "@/components/inference/playground";
 
 export const metadata: Metadata = { title: "Playground" };
 

@@ -1,8 +1,8 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { setup } from "@/app/auth-actions";
-import { AuthCard } from "@/components/auth-card";
-import { AuthForm } from "@/components/auth-form";
+import { AuthCard } from "@/components/accounts/auth-card";
+import { AuthForm } from "@/components/accounts/auth-form";
 import { setupNeeded } from "@/server/api/dashboard/dashboard-session";
 
 export const metadata: Metadata = { title: "Set up" };

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
-import { PageHeader } from "@/components/page-header";
-import { SignInToSeeVectors, VectorsManager, VectorsUnavailable } from "@/components/vectors-manager";
+import { PageHeader } from "@/components/shared/page-header";
+import { SignInToSeeVectors, VectorsManager, VectorsUnavailable } from "@/components/vectors/vectors-manager";
 import { callerFor, pageData } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "Vectors" };
@@ -16,18 +16,7 @@ export default async function VectorsPage() {
   let content;
   if (page.ok) {
     const [collections, models] = page.data;
-    content = (
-      <VectorsManager
-        initialCollections={collections}
-        embeddingModels={models.map((m) => ({
-          id: m.id,
-          name: m.name,
-          dimensions: m.embeddingDimensions,
-          available: m.available,
-          reason: m.unavailableReason,
-        }))}
-      />
-    );
+    content = <VectorsManager initialCollections={collections} embeddingModels={models} />;
   } else if (page.code === "UNAUTHORIZED") content = <SignInToSeeVectors />;
   else content = <VectorsUnavailable reason={page.message} />;
   return (

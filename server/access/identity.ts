@@ -3,15 +3,10 @@ import "server-only";
 // procedures and services receive. (Apart from auth.ts so that the key and user services can use
 // them without an import cycle.)
 
-export type Role = "admin" | "user";
-export type Tier = "basic" | "standard" | "premium";
-export const TIERS: readonly Tier[] = ["basic", "standard", "premium"];
+import type { Role, Scope, Tier } from "../../lib/access.ts";
 
-/** What a key may be limited to. A key created without scopes has every scope but `admin`. */
-export const SCOPES = ["generate", "embeddings", "vectors", "usage:read", "admin"] as const;
-export type Scope = (typeof SCOPES)[number];
-/** Every scope a non-admin caller can hold. */
-export const USER_SCOPES: readonly Scope[] = SCOPES.filter((s) => s !== "admin");
+// The roles, tiers and scopes are the dashboard's too: lib/access.ts spells them once.
+export { ROLES, SCOPES, scopesFor, TIERS, USER_SCOPES, type Role, type Scope, type Tier } from "../../lib/access.ts";
 
 type Caller = {
   /** Set for API keys; null for sessions and JWTs. */
@@ -40,11 +35,4 @@ export type Actor = AuthenticatedIdentity | typeof CLI_ACTOR;
 
 export function isAdminActor(actor: Actor): boolean {
   return actor.kind === "cli" || actor.role === "admin";
-}
-
-/** Effective scopes: an admin holds all; an empty list means every non-admin scope. */
-export function scopesFor(role: Role, stored: readonly string[]): Scope[] {
-  if (role === "admin") return [...SCOPES];
-  if (stored.length === 0) return [...USER_SCOPES];
-  return stored.filter((s): s is Scope => (USER_SCOPES as readonly string[]).includes(s));
 }

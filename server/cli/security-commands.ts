@@ -2,6 +2,7 @@ import "server-only";
 // CLI commands for dashboard users and API keys. They act as the operator (CLI_ACTOR): whoever can
 // run the CLI on the server already holds the database's credentials. A key's secret is printed
 // once, by `keys create` and `keys rotate`, and never again.
+import { TIERS, type Tier } from "../../lib/access.ts";
 import type { Command, CliIO } from "./command.ts";
 import { UsageError } from "./command.ts";
 
@@ -132,7 +133,7 @@ export const securityCommands: Command[] = [
     summary: "Create an API key and print it once (only a hash is stored). Send it as `Authorization: Bearer <key>` or `x-api-key: <key>`.",
     options: {
       name: { type: "string", placeholder: "NAME", description: "What the key is for", required: true },
-      tier: { type: "string", placeholder: "basic|standard|premium", description: "Rate-limit tier (default standard)" },
+      tier: { type: "string", placeholder: TIERS.join("|"), description: "Rate-limit tier (default standard)" },
       user: { type: "string", placeholder: "EMAIL", description: "Owner (a dashboard account); usage and budgets count there" },
       budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD for this key" },
       admin: { type: "boolean", description: "An admin key: sees all usage, keys and collections" },
@@ -157,7 +158,7 @@ export const securityCommands: Command[] = [
       const { key, apiKey } = await friendly(() =>
         createApiKey(CLI_ACTOR, {
           name: str(v.name)!,
-          tier: str(v.tier) as "basic" | "standard" | "premium" | undefined,
+          tier: str(v.tier) as Tier | undefined,
           userEmail: str(v.user),
           monthlyBudgetUsd: budgetOption(v.budget) ?? undefined,
           isAdmin: Boolean(v.admin),

@@ -13,9 +13,9 @@ import { z } from "zod";
 import { float32, safeString } from "../kernel/validation.ts";
 import { AppError } from "../kernel/errors.ts";
 import type { Filter } from "./filter.ts";
+import { DISTANCES, type Distance } from "../../lib/vectors.ts";
 
-export const DISTANCES = ["Cosine", "Euclid", "Dot"] as const;
-export type Distance = (typeof DISTANCES)[number];
+export { DISTANCES, type Distance } from "../../lib/vectors.ts";
 
 export type VectorBackend = "pgvector" | "qdrant";
 

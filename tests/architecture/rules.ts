@@ -36,6 +36,8 @@ function featureOf(file: string): string | null {
 const isTest = (f: string) => /\.test\.tsx?$/.test(f) || f.startsWith("tests/") || f.startsWith("e2e/");
 const isRest = (f: string) => /\.rest(\.test)?\.ts$/.test(f);
 const isRouter = (f: string) => /\.router(\.test)?\.ts$/.test(f);
+/** The one module of components/ that names the API's types (RouterInputs, RouterOutputs, the OpenAPI document). */
+const WIRE = "components/wire.ts";
 const WEB_PACKAGES = /^(next(\/|$)|next-auth|@trpc\/|react(\/|$)|react-dom)/;
 
 /** One line per broken rule: `from -> to: why`. */
@@ -47,9 +49,12 @@ export function violations(edges: readonly Edge[], packages: ReadonlyMap<string,
     const toDir = serverFolder(e.to);
     // lib/ is isomorphic: it uses nothing of the server, the UI or the tests.
     if (e.from.startsWith("lib/") && !e.to.startsWith("lib/")) bad(e, "lib/ imports only lib/");
-    // components: no server module; the API's types (AppRouter, the OpenAPI document's shape) only.
-    if (e.from.startsWith("components/") && e.to.startsWith("server/")) {
-      if (!e.typeOnly || !e.to.startsWith("server/api/")) bad(e, "components import types of server/api only");
+    // components: no server module; the API's types (AppRouter, the OpenAPI document's shape) only,
+    // and only through components/wire.ts, so the wire types are spelled in one place.
+    if (e.from.startsWith("components/") && (e.to.startsWith("server/") || e.to.startsWith("client/"))) {
+      if (e.from !== WIRE) bad(e, `components take the API's types through ${WIRE}`);
+      else if (!e.typeOnly || !(e.to.startsWith("server/api/") || e.to === "client/index.ts"))
+        bad(e, "components import types of server/api and the typed client only");
     }
     // app/: pages and route files reach the server only through its composition layer.
     if (e.from.startsWith("app/") && toDir && toDir !== "api") bad(e, "app/ imports server/api only");
@@ -82,6 +87,8 @@ export function violations(edges: readonly Edge[], packages: ReadonlyMap<string,
     if (isTest(file)) continue;
     const dir = serverFolder(file);
     for (const p of pkgs) {
+      if (file.startsWith("components/") && p === "@trpc/server")
+        out.push(`${file} imports ${p}: components take RouterInputs and RouterOutputs from ${WIRE}`);
       if (!WEB_PACKAGES.test(p)) continue;
       const trpcOk = p.startsWith("@trpc/") && (dir === "trpc" || dir === "api" || (featureOf(file) && isRouter(file)));
       const nextOk = /^(next|next-auth)/.test(p) && dir === "api";

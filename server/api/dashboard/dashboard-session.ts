@@ -4,6 +4,7 @@ import "server-only";
 // still open, and the sign-in, setup and sign-out actions (app/auth-actions.ts wraps them).
 import { AuthError, CredentialsSignin } from "next-auth";
 import { headers } from "next/headers";
+import type { Role } from "../../../lib/access.ts";
 import { safeCallbackUrl } from "../../../lib/safe-path.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { getLogger } from "../../kernel/logger.ts";
@@ -12,7 +13,7 @@ import { hasDashboardUser } from "../../access/user-lookup.ts";
 import { createFirstAdmin, endAllSessions } from "../../features/accounts/index.ts";
 import { signIn, signOut } from "./next-auth.ts";
 
-export type DashboardUser = { id: string; email: string | null; role: "admin" | "user" };
+export type DashboardUser = { id: string; email: string | null; role: Role };
 
 /** The signed-in dashboard user, or null (no, expired or foreign session; deleted user). */
 export async function dashboardUser(): Promise<DashboardUser | null> {

@@ -2,6 +2,7 @@ import "server-only";
 // auth.me: who the caller is (as the same `authenticate` sees them), and their budgets;
 // auth.signOutEverywhere: ends every dashboard session of the caller's account.
 import { z } from "zod";
+import { ROLES, SCOPES, TIERS } from "../../../lib/access.ts";
 import { budgetStates } from "../budgets/index.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { getUser } from "../../access/user-lookup.ts";
@@ -17,9 +18,9 @@ export const authRouter = createTRPCRouter({
         userId: z.string().nullable(),
         email: z.string().nullable(),
         apiKeyId: z.string().nullable(),
-        role: z.enum(["admin", "user"]),
-        tier: z.enum(["basic", "standard", "premium"]),
-        scopes: z.array(z.string()),
+        role: z.enum(ROLES),
+        tier: z.enum(TIERS),
+        scopes: z.array(z.enum(SCOPES)),
         budgets: z.array(
           z.object({ scope: z.enum(["api_key", "user"]), budgetUsd: z.string(), spentUsd: z.string(), exceeded: z.boolean() }),
         ),

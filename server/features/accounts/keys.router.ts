@@ -12,7 +12,7 @@ const apiKeyOutput = z.object({
   id: z.string(),
   name: z.string(),
   prefix: z.string(),
-  tier: z.enum(TIERS as ["basic", "standard", "premium"]),
+  tier: z.enum(TIERS),
   scopes: z.array(z.string()),
   isAdmin: z.boolean(),
   userId: z.string().nullable(),

@@ -69,7 +69,7 @@ function toView(row: ViewRow): ApiKeyView {
 
 export const createKeyInput = z.object({
   name: safeString.trim().min(1, { error: "a name (1 to 100 characters)" }).max(100, { error: "at most 100 characters" }),
-  tier: z.enum(TIERS as [Tier, ...Tier[]], { error: `one of ${TIERS.join(", ")}` }).optional(),
+  tier: z.enum(TIERS, { error: `one of ${TIERS.join(", ")}` }).optional(),
   scopes: z
     .array(z.enum(SCOPES, { error: `each one of ${SCOPES.join(", ")}` }))
     .max(SCOPES.length)

@@ -3,22 +3,13 @@ import "server-only";
 // The file is imported rather than read from disk so that every host (tsx, Next's bundles, tests)
 // carries the same copy without depending on the working directory.
 import { z } from "zod";
+import { CAPABILITIES, MODEL_TYPES } from "../../../lib/catalogue.ts";
 import { safeString } from "../../kernel/validation.ts";
 import catalogueJson from "../../../prisma/catalogue/models.json" with { type: "json" };
 import { parsePriceMicros } from "./pricing.ts";
 
-export const MODEL_TYPES = ["chat", "embedding"] as const;
-export type ModelType = (typeof MODEL_TYPES)[number];
-
-export const CAPABILITIES = [
-  "text-generation",
-  "code-generation",
-  "analysis",
-  "vision",
-  "function-calling",
-  "reasoning",
-  "embeddings",
-] as const;
+// The model types and capabilities are the dashboard's too: lib/catalogue.ts spells them once.
+export { CAPABILITIES, MODEL_TYPES, type Capability, type ModelType } from "../../../lib/catalogue.ts";
 
 /** Model ids and aliases: what providers accept, and nothing that needs escaping in a URL path. */
 export const modelIdSchema = z

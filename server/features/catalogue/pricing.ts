@@ -3,9 +3,10 @@
 // bigint, so sums never drift the way float sums do. 100 input and 50 output tokens at $30 and
 // $60 per 1M cost 3000000000 + 3000000000 pico = $0.006 exactly.
 import type { TokenUsage } from "../../providers/types.ts";
+import type { Pico } from "../../../lib/money.ts";
 
-/** USD amounts in picodollars. */
-export type Pico = bigint;
+// Picodollars and their exact decimal strings are the dashboard's too: lib/money.ts spells them once.
+export { formatUsd, parseUsd, usdNumber, type Pico } from "../../../lib/money.ts";
 
 export type Price = {
   inputPerMTok: string;
@@ -40,28 +41,4 @@ export function costOf(price: Price, usage: Pick<TokenUsage, "inputTokens" | "ou
   const inputCost = uncached * inputPrice + cached * cachedPrice;
   const outputCost = BigInt(usage.outputTokens) * outputPrice;
   return { inputCost, outputCost, totalCost: inputCost + outputCost };
-}
-
-/** Picodollars as an exact decimal string: 6000000000n → "0.006". */
-export function formatUsd(pico: Pico): string {
-  const negative = pico < 0n;
-  const abs = negative ? -pico : pico;
-  const whole = abs / 1_000_000_000_000n;
-  const frac = (abs % 1_000_000_000_000n).toString().padStart(12, "0").replace(/0+$/, "");
-  return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
-}
-
-/** Picodollars as a JSON number (the decimal string's nearest double). */
-export function usdNumber(pico: Pico): number {
-  return Number(formatUsd(pico));
-}
-
-/** An exact decimal string from the database (numeric) back to picodollars. */
-export function parseUsd(text: string): Pico {
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
-  if (!m) throw new Error(`Invalid amount ${JSON.stringify(text)}`);
-  const frac = (m[3] ?? "").padEnd(12, "0");
-  if (frac.length > 12 && /[1-9]/.test(frac.slice(12))) throw new Error(`Amount ${text} has more than 12 decimals`);
-  const value = BigInt(m[2]!) * 1_000_000_000_000n + BigInt(frac.slice(0, 12));
-  return m[1] ? -value : value;
 }

@@ -3,6 +3,7 @@ import "server-only";
 // cost on cheaper models with the same capabilities (server/features/usage/savings.ts). Costs are JSON
 // numbers of the exact decimals, as the other REST usage endpoints give them.
 import { z } from "zod";
+import { USAGE_KIND_FILTERS } from "../../../lib/usage.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { usdNumber } from "../catalogue/index.ts";
 import { usageSavings } from "./savings.ts";
@@ -10,7 +11,7 @@ import { endpoint, route } from "../../http/endpoint.ts";
 import { usageQuery } from "./usage.rest.ts";
 
 const savingsQuery = usageQuery.omit({ status: true }).extend({
-  kind: z.enum(["all", "llm", "embedding"], { error: "kind must be all, llm or embedding" }).optional(),
+  kind: z.enum(USAGE_KIND_FILTERS, { error: "kind must be all, llm or embedding" }).optional(),
   /** Cheaper models listed per model in use (0 to 50, default 5). */
   alternatives: z.coerce.number({ error: "alternatives must be a whole number from 0 to 50" }).int().min(0).max(50).optional(),
 });

@@ -2,48 +2,13 @@
 // hourly roll-ups into local days. JavaScript's Intl (the ICU time-zone data bundled with Node) is
 // the one source of truth, so the database's own time-zone tables are never consulted.
 import { AppError } from "../../kernel/errors.ts";
+import { addDays, eachDay, offsetMinutes } from "../../../lib/dates.ts";
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
-/** "2026-11-25" ± n days. */
-export function addDays(day: string, n: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** Days from `start` to `end`, both included. */
-export function daysBetween(start: string, end: string): number {
-  return Math.round((Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / DAY_MS) + 1;
-}
-
-export function eachDay(start: string, end: string): string[] {
-  const out: string[] = [];
-  for (let d = start; d <= end; d = addDays(d, 1)) out.push(d);
-  return out;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function offsetFormatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", { timeZone: tz, timeZoneName: "longOffset", year: "numeric" });
-    formatters.set(tz, f);
-  }
-  return f;
-}
-
-/** The zone's offset from UTC at an instant, in minutes (Berlin in winter: 60). */
-export function offsetMinutes(tz: string, at: number): number {
-  const name = offsetFormatter(tz)
-    .formatToParts(at)
-    .find((p) => p.type === "timeZoneName")?.value;
-  const m = /^GMT(?:([+-])(\d{1,2})(?::(\d{2}))?)?$/.exec(name ?? "");
-  if (!m) throw new Error(`Unexpected offset ${JSON.stringify(name)} for ${tz}`);
-  if (!m[1]) return 0;
-  const minutes = Number(m[2]) * 60 + Number(m[3] ?? 0);
-  return m[1] === "-" ? -minutes : minutes;
-}
+// Day arithmetic, offsets and today's date are the dashboard's too: lib/dates.ts spells them once.
+export { addDays, daysBetween, eachDay, offsetMinutes, todayIn } from "../../../lib/dates.ts";
 
 const canonicalNames = new Map<string, string>();
 
@@ -74,11 +39,6 @@ export function canonicalTimeZone(tz: string, field = "tz"): string {
       { field },
     );
   }
-}
-
-/** Today's date in the zone. */
-export function todayIn(tz: string, now = Date.now()): string {
-  return new Date(now + offsetMinutes(tz, now) * 60_000).toISOString().slice(0, 10);
 }
 
 /** The UTC instant at which local `day` begins in `tz`. */

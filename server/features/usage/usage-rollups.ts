@@ -12,9 +12,10 @@
 // (two instances) that touch the same roll-up rows lock them in the same order and wait for each
 // other rather than deadlock.
 import { latencyHistSql } from "./latency-histogram.ts";
+import type { UsageKind } from "../../../lib/usage.ts";
 
 /** What a call was: text generation or embeddings. Set by the service that made the call, on the event and every roll-up row. */
-export type UsageKind = "llm" | "embedding";
+export type { UsageKind } from "../../../lib/usage.ts";
 
 /**
  * How versions before the `kind` column guessed it, from the endpoint's name: only for events they

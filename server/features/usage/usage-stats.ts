@@ -14,6 +14,7 @@ import "server-only";
 // A caller sees their own usage (their user's, or their key's when the key has no user); an
 // admin sees anyone's, filtered or not.
 import { z } from "zod";
+import { USAGE_KIND_FILTERS, USAGE_STATUSES } from "../../../lib/usage.ts";
 import { calendarDate, safeString } from "../../kernel/validation.ts";
 import { getDatabase } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
@@ -27,7 +28,7 @@ import type { UsageKind } from "./usage-rollups.ts";
 
 /** The longest range one query may cover. */
 export const MAX_RANGE_DAYS = 731;
-export const USAGE_STATUSES = ["success", "error", "cached"] as const;
+export { USAGE_STATUSES } from "../../../lib/usage.ts";
 
 /** A calendar day, YYYY-MM-DD, from 1970 on (server/kernel/validation.ts). */
 export const isoDate = calendarDate;
@@ -39,7 +40,7 @@ export const statsQuerySchema = z.object({
   /** IANA time zone for day boundaries; UTC by default. */
   tz: safeString.max(64).optional(),
   /** llm: text generation; embedding: embeddings (whichever endpoint paid for them: vector documents and text searches too). */
-  kind: z.enum(["all", "llm", "embedding"]).optional(),
+  kind: z.enum(USAGE_KIND_FILTERS).optional(),
   userId: safeString.min(1).max(200).optional(),
   apiKeyId: safeString.min(1).max(200).optional(),
   model: safeString.min(1).max(200).optional(),

@@ -20,8 +20,9 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 import { endpointKind, rollupCtes, type UsageKind } from "./usage-rollups.ts";
+import type { UsageStatus } from "../../../lib/usage.ts";
 
-export type UsageStatus = "success" | "error" | "cached";
+export type { UsageStatus } from "../../../lib/usage.ts";
 
 export type UsageEventInput = {
   id?: string;

@@ -3,6 +3,7 @@ import "server-only";
 // anyone's), the recent requests page by page, the CSV export, and the cost calculator. Costs are
 // exact decimal strings in USD.
 import { z } from "zod";
+import { USAGE_KIND_FILTERS } from "../../../lib/usage.ts";
 import { safeString } from "../../kernel/validation.ts";
 import { calculateCost } from "../catalogue/index.ts";
 import { percentilesSchema } from "./latency-histogram.ts";
@@ -31,7 +32,7 @@ const breakdownOutput = z.array(measuresOutput.extend({ value: z.string(), label
 
 export const statsOutput = z.object({
   range: z.object({ start: z.string(), end: z.string(), tz: z.string(), days: z.number() }),
-  kind: z.enum(["all", "llm", "embedding"]),
+  kind: z.enum(USAGE_KIND_FILTERS),
   source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims"]),
   totals: totalsOutput,
   daily: z.array(totalsOutput.extend({ date: z.string() })),

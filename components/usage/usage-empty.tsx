@@ -1,8 +1,8 @@
 // The usage page before there is anything to show: how to make a first request (or load demo
 // data), and what a signed-out visitor sees.
-import { CodeBlock } from "./code-block";
-import { EmptyState, Step } from "./empty-state";
-import { Origin } from "./origin";
+import { CodeBlock } from "../shared/code-block";
+import { EmptyState, Step } from "../shared/empty-state";
+import { Origin } from "../shared/origin";
 
 export function NoUsageYet() {
   return (

@@ -1,6 +1,6 @@
 "use client";
 // Version (admins) and database kind from `system.info`, with its loading and error states.
-import { trpc } from "./trpc-provider";
+import { trpc } from "../shared/trpc-provider";
 
 const DATABASE_LABEL = { pglite: "PGlite", postgres: "PostgreSQL" } as const;
 

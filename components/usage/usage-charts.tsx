@@ -1,14 +1,15 @@
 "use client";
 // The usage dashboard's charts (recharts): daily cost stacked by model, requests per model, tokens
 // in and out per day, and latency (p50/p95) per day. Each takes the `usage.stats` output as is.
-import type { inferRouterOutputs } from "@trpc/server";
 import type { ReactNode } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { AppRouter } from "@/server/api/trpc-root";
+import { shortDate } from "@/lib/dates";
+import { compact, count, ms } from "@/lib/format";
+import { money } from "@/lib/money";
+import type { RouterOutputs } from "../wire";
 import styles from "./usage-dashboard.module.css";
-import { compact, count, money, ms, shortDate } from "./usage-format";
 
-export type Stats = inferRouterOutputs<AppRouter>["usage"]["stats"];
+export type Stats = RouterOutputs["usage"]["stats"];
 
 /** Colours come from CSS variables (usage-dashboard.module.css), so dark mode adapts. */
 export const SERIES_COLORS = Array.from({ length: 8 }, (_, i) => `var(--series-${i + 1})`);

@@ -3,19 +3,14 @@
 // watch the answer stream in, then see its tokens, cost and latency. Streams through the tRPC
 // procedure `generation.stream`, which records usage exactly like the REST endpoint.
 import { useMemo, useRef, useState } from "react";
-import { EmptyState } from "./empty-state";
+import { EmptyState } from "../shared/empty-state";
 import styles from "./playground.module.css";
-import { trpc } from "./trpc-provider";
+import { trpc } from "../shared/trpc-provider";
+import type { RouterOutputs } from "../wire";
 
-type Outcome = {
-  model: string;
-  provider: string;
-  finishReason: string;
-  usage: { inputTokens: number; outputTokens: number; cachedInputTokens: number; reasoningTokens: number };
-  cost: { input: string; output: string; total: string };
-  latencyMs: number;
-  ttftMs?: number;
-};
+/** What `generation.stream` yields last: the model, usage, cost and latency of the call. */
+type StreamEvent = RouterOutputs["generation"]["stream"] extends AsyncIterable<infer E> ? E : never;
+type Outcome = Extract<StreamEvent, { type: "done" }>["outcome"];
 
 export function Playground() {
   const models = trpc.models.list.useQuery({ type: "chat" });

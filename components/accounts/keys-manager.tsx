@@ -3,23 +3,15 @@
 // of keys with rotate and revoke. Talks to the `keys.*` tRPC procedures; the first list comes
 // from the server render.
 import { useState, type FormEvent, type ReactNode } from "react";
-import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/api/trpc-root";
-import { CodeBlock } from "./code-block";
-import { EmptyState, Step } from "./empty-state";
-import { Origin } from "./origin";
-import { trpc } from "./trpc-provider";
+import { TIERS, USER_SCOPES, type Scope, type Tier } from "@/lib/access";
+import { dateTime } from "@/lib/dates";
+import { CodeBlock } from "../shared/code-block";
+import { EmptyState, Step } from "../shared/empty-state";
+import { Origin } from "../shared/origin";
+import { trpc } from "../shared/trpc-provider";
+import type { RouterOutputs } from "../wire";
 
-type ApiKey = inferRouterOutputs<AppRouter>["keys"]["list"][number];
-type Tier = ApiKey["tier"];
-
-const TIERS: Tier[] = ["basic", "standard", "premium"];
-const SCOPES = ["generate", "embeddings", "vectors", "usage:read"] as const;
-
-function formatDate(d: Date | null): string {
-  if (!d) return "never";
-  return new Date(d).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
+type ApiKey = RouterOutputs["keys"]["list"][number];
 
 /** The secret of a key just created or rotated: shown this once. */
 function NewSecret({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
@@ -43,7 +35,7 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
       await utils.keys.list.invalidate();
     },
   });
-  const [scopes, setScopes] = useState<string[]>([]);
+  const [scopes, setScopes] = useState<Scope[]>([]);
 
   function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -53,9 +45,7 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
     create.mutate({
       name: String(form.get("name") ?? ""),
       tier: String(form.get("tier")) as Tier,
-      scopes: [...scopes, ...(form.get("admin") ? ["admin" as const] : [])] as (
-        "generate" | "embeddings" | "vectors" | "usage:read" | "admin"
-      )[],
+      scopes: [...scopes, ...(form.get("admin") ? ["admin" as const] : [])],
       monthlyBudgetUsd: budget ? budget : undefined,
       ...(owner ? { userEmail: owner } : {}),
       cacheResponses: form.get("cacheResponses") === "on",
@@ -95,7 +85,7 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
       </div>
       <fieldset className="scopes">
         <legend className="field-label">Scopes (none ticked: all but admin)</legend>
-        {SCOPES.map((s) => (
+        {USER_SCOPES.map((s) => (
           <label key={s} className="check">
             <input
               type="checkbox"
@@ -231,8 +221,8 @@ function KeysTable({
               <td>
                 <ResponseCacheToggle apiKey={k} />
               </td>
-              <td>{formatDate(k.lastUsedAt)}</td>
-              <td>{formatDate(k.createdAt)}</td>
+              <td>{dateTime(k.lastUsedAt)}</td>
+              <td>{dateTime(k.createdAt)}</td>
               <td>
                 <KeyActions apiKey={k} onRotated={onRotated} />
               </td>

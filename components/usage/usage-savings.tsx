@@ -5,8 +5,10 @@
 import { keepPreviousData } from "@tanstack/react-query";
 import { useState } from "react";
 import styles from "./usage-dashboard.module.css";
-import { compact, count, money, type StatsInput } from "./usage-format";
-import { trpc } from "./trpc-provider";
+import { compact, count } from "@/lib/format";
+import { money } from "@/lib/money";
+import type { StatsInput } from "./stats-query";
+import { trpc } from "../shared/trpc-provider";
 
 type SortKey = "model" | "cost" | "alternative" | "altCost" | "saving" | "savingPercent";
 type Row = {

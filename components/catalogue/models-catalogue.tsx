@@ -6,30 +6,21 @@
 // usage column shows each model's requests, tokens and cost over a range (from the usage roll-ups,
 // `usage.stats`). Talks to the `models.*` tRPC procedures; the first list comes from the server render.
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
-import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/api/trpc-root";
-import { EmptyState } from "./empty-state";
+import { CAPABILITIES, defaultCapability, providerName, type ModelType } from "@/lib/catalogue";
+import { dateTime, defaultRange } from "@/lib/dates";
+import { compact, count } from "@/lib/format";
+import { exactDollars, money } from "@/lib/money";
+import { EmptyState } from "../shared/empty-state";
+import { trpc } from "../shared/trpc-provider";
+import { statsInput } from "../usage/stats-query";
+import type { RouterOutputs } from "../wire";
 import styles from "./models-catalogue.module.css";
-import { trpc } from "./trpc-provider";
-import { compact, count, defaultRange, money, statsInput } from "./usage-format";
 
-type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
+type Model = RouterOutputs["models"]["list"][number];
 type SortKey = "default" | "name" | "context" | "input" | "output" | "usage";
-type ModelUsage = { requests: number; totalTokens: number; cost: string };
+type ModelUsage = Pick<RouterOutputs["usage"]["stats"]["breakdowns"]["model"][number], "requests" | "totalTokens" | "cost">;
 const RANGES = [7, 30, 90] as const;
 type Sort = { key: SortKey; dir: 1 | -1 };
-
-const PROVIDER_NAMES: Record<string, string> = { openai: "OpenAI", anthropic: "Anthropic", local: "Local" };
-
-const providerName = (id: string) => PROVIDER_NAMES[id] ?? id;
-
-/** An exact decimal string as dollars, with at least two decimals: "2.5" → "$2.50", "0.000075" → "$0.000075". */
-export function formatUsd(text: string): string {
-  const [whole, frac = ""] = text.split(".");
-  return `$${whole}.${frac.padEnd(2, "0")}`;
-}
-
-const formatTokens = (n: number) => n.toLocaleString("en-US");
 
 function comparePrice(a: string, b: string): number {
   return Number(a) - Number(b);
@@ -107,8 +98,8 @@ function Price({ perMTok, per1K }: { perMTok: string | null; per1K: string | nul
   if (perMTok === null || per1K === null) return <span className="muted">—</span>;
   return (
     <>
-      <span className={styles.price}>{formatUsd(perMTok)}</span>
-      <span className={styles.sub}>{formatUsd(per1K)} / 1K</span>
+      <span className={styles.price}>{exactDollars(perMTok)}</span>
+      <span className={styles.sub}>{exactDollars(per1K)} / 1K</span>
     </>
   );
 }
@@ -207,9 +198,8 @@ function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) 
           <ul>
             {[...detail.data.priceHistory].reverse().map((h) => (
               <li key={new Date(h.effectiveFrom).toISOString() + h.input + h.output}>
-                from {new Date(h.effectiveFrom).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}: input{" "}
-                {formatUsd(h.input)}, output {formatUsd(h.output)}
-                {h.cachedInput !== null ? `, cached ${formatUsd(h.cachedInput)}` : ""} <span className="muted">({h.changedBy})</span>
+                from {dateTime(h.effectiveFrom)}: input {exactDollars(h.input)}, output {exactDollars(h.output)}
+                {h.cachedInput !== null ? `, cached ${exactDollars(h.cachedInput)}` : ""} <span className="muted">({h.changedBy})</span>
               </li>
             ))}
           </ul>
@@ -399,8 +389,8 @@ function ModelRows({
           </span>
         </td>
         <td className={styles.numeric}>
-          {formatTokens(m.contextWindow)}
-          {m.maxOutputTokens !== null ? <span className={styles.sub}>{formatTokens(m.maxOutputTokens)} out</span> : null}
+          {count(m.contextWindow)}
+          {m.maxOutputTokens !== null ? <span className={styles.sub}>{count(m.maxOutputTokens)} out</span> : null}
         </td>
         <td className={styles.numeric}>
           <Price perMTok={m.pricePerMTok.input} per1K={m.pricePer1K.input} />
@@ -449,22 +439,11 @@ function ModelRows({
   );
 }
 
-const CAPABILITY_CHOICES = [
-  "text-generation",
-  "code-generation",
-  "analysis",
-  "vision",
-  "function-calling",
-  "reasoning",
-  "embeddings",
-] as const;
-type Capability = (typeof CAPABILITY_CHOICES)[number];
-
 /** An admin adds a model served by an OpenAI-compatible provider (OPENAI_COMPATIBLE_PROVIDERS, or OpenAI's base URL). */
 function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => void }) {
   const utils = trpc.useUtils();
   const providers = trpc.models.providers.useQuery();
-  const [type, setType] = useState<"chat" | "embedding">("chat");
+  const [type, setType] = useState<ModelType>("chat");
   const create = trpc.models.create.useMutation({
     onSuccess: async () => {
       await utils.models.list.invalidate();
@@ -478,7 +457,7 @@ function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => voi
     const form = new FormData(e.currentTarget);
     const text = (name: string) => String(form.get(name) ?? "").trim();
     const int = (name: string) => (text(name) === "" ? null : Number(text(name)));
-    const capabilities = CAPABILITY_CHOICES.filter((c) => form.get(`cap-${c}`));
+    const capabilities = CAPABILITIES.filter((c) => form.get(`cap-${c}`));
     create.mutate({
       model: {
         id: text("id"),
@@ -488,7 +467,7 @@ function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => voi
         contextWindow: int("contextWindow") ?? 0,
         maxOutputTokens: type === "embedding" ? null : int("maxOutputTokens"),
         price: { input: text("input") || "0", output: type === "embedding" ? "0" : text("output") || "0" },
-        capabilities: (capabilities.length ? capabilities : [type === "embedding" ? "embeddings" : "text-generation"]) as Capability[],
+        capabilities: capabilities.length ? capabilities : [defaultCapability(type)],
         ...(type === "embedding" ? { embeddingDimensions: int("dimensions") ?? 0 } : {}),
       },
       fallbacks: text("fallbacks")
@@ -526,7 +505,7 @@ function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => voi
         </label>
         <label className="field">
           <span className="field-label">Type</span>
-          <select value={type} onChange={(e) => setType(e.target.value as "chat" | "embedding")} aria-label="Model type">
+          <select value={type} onChange={(e) => setType(e.target.value as ModelType)} aria-label="Model type">
             <option value="chat">Chat</option>
             <option value="embedding">Embedding</option>
           </select>
@@ -561,9 +540,9 @@ function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => voi
       </div>
       <fieldset className="scopes">
         <legend className="field-label">Capabilities</legend>
-        {CAPABILITY_CHOICES.map((c) => (
+        {CAPABILITIES.map((c) => (
           <label key={c} className="check">
-            <input type="checkbox" name={`cap-${c}`} defaultChecked={c === (type === "embedding" ? "embeddings" : "text-generation")} /> {c}
+            <input type="checkbox" name={`cap-${c}`} defaultChecked={c === defaultCapability(type)} /> {c}
           </label>
         ))}
       </fieldset>

@@ -1,5 +1,7 @@
 // Who is signed in, and the sign-out buttons (forms posting to the sign-out server actions): this
 // browser, or every session of the account on every device.
+import type { Role } from "@/lib/access";
+
 export function UserMenu({
   email,
   role,
@@ -7,7 +9,7 @@ export function UserMenu({
   signOutEverywhere,
 }: {
   email: string | null;
-  role: "admin" | "user";
+  role: Role;
   signOut: () => Promise<void>;
   signOutEverywhere: () => Promise<void>;
 }) {

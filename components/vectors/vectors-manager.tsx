@@ -5,21 +5,19 @@
 // score and payload. Talks to the `vectors.*` tRPC procedures; the first list comes from the
 // server render.
 import { useState, type FormEvent } from "react";
-import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/api/trpc-root";
-import { CodeBlock } from "./code-block";
-import { EmptyState, Step } from "./empty-state";
-import { Origin } from "./origin";
-import { trpc } from "./trpc-provider";
+import { dateTime } from "@/lib/dates";
+import { DISTANCES, type Distance } from "@/lib/vectors";
+import { CodeBlock } from "../shared/code-block";
+import { EmptyState, Step } from "../shared/empty-state";
+import { Origin } from "../shared/origin";
+import { trpc } from "../shared/trpc-provider";
+import type { RouterOutputs } from "../wire";
 import styles from "./vectors.module.css";
 
-type Collection = inferRouterOutputs<AppRouter>["vectors"]["list"][number];
-type SearchResult = inferRouterOutputs<AppRouter>["vectors"]["searchText"];
-type Distance = Collection["distance"];
-
-export type EmbeddingModel = { id: string; name: string; dimensions: number | null; available: boolean; reason: string | null };
-
-const DISTANCES: Distance[] = ["Cosine", "Dot", "Euclid"];
+type Collection = RouterOutputs["vectors"]["list"][number];
+type SearchResult = RouterOutputs["vectors"]["searchText"];
+/** The embedding models of the catalogue (`models.list` of type embedding). */
+type EmbeddingModel = RouterOutputs["models"]["list"][number];
 const DEFAULT_MODEL = "local-hash-384";
 
 /** A tRPC error's message, or "Sign in" for one that needs a session. */
@@ -155,7 +153,7 @@ function CollectionsTable({ collections }: { collections: Collection[] }) {
                 {c.pointsCount === null ? <span className="muted">storage missing</span> : c.pointsCount.toLocaleString()}
               </td>
               <td>{c.backend}</td>
-              <td>{new Date(c.createdAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}</td>
+              <td>{dateTime(c.createdAt)}</td>
               <td>
                 <DeleteButton name={c.name} />
               </td>
@@ -173,9 +171,9 @@ function ModelSelect({ models, name }: { models: EmbeddingModel[]; name: string 
       <span className="field-label">Embedding model</span>
       <select name={name} defaultValue={DEFAULT_MODEL}>
         {models.map((m) => (
-          <option key={m.id} value={m.id} disabled={!m.available} title={m.reason ?? undefined}>
+          <option key={m.id} value={m.id} disabled={!m.available} title={m.unavailableReason ?? undefined}>
             {m.id}
-            {m.dimensions ? ` (${m.dimensions}-d)` : ""}
+            {m.embeddingDimensions ? ` (${m.embeddingDimensions}-d)` : ""}
             {m.available ? "" : " — unavailable"}
           </option>
         ))}

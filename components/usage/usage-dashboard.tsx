@@ -8,23 +8,11 @@ import { keepPreviousData } from "@tanstack/react-query";
 import { useState, useSyncExternalStore, type ReactNode } from "react";
 import { DailyCostChart, LatencyChart, RequestsByModelChart, TokensChart, type Stats } from "./usage-charts";
 import styles from "./usage-dashboard.module.css";
-import {
-  browserTimeZone,
-  compact,
-  count,
-  defaultRange,
-  money,
-  ms,
-  NO_FILTERS,
-  percent,
-  pointChange,
-  relativeChange,
-  statsInput,
-  type Change,
-  type Filters,
-  type StatsInput,
-} from "./usage-format";
-import { trpc } from "./trpc-provider";
+import { browserTimeZone, defaultRange } from "@/lib/dates";
+import { compact, count, ms, percent, pointChange, relativeChange, type Change } from "@/lib/format";
+import { money } from "@/lib/money";
+import { NO_FILTERS, statsInput, type Filters, type StatsInput } from "./stats-query";
+import { trpc } from "../shared/trpc-provider";
 import { UsageSavings } from "./usage-savings";
 
 function ChangeNote({ change, label, upIsBad }: { change: Change; label: string; upIsBad?: boolean }) {

@@ -3,13 +3,14 @@
 // and the settings panel of the keys page (thresholds per key or for your account, your webhook
 // and its signing secret, shown once). Talks to the `budgetAlerts.*` tRPC procedures.
 import { useState, type FormEvent } from "react";
-import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/api/trpc-root";
-import { CodeBlock } from "./code-block";
-import { trpc } from "./trpc-provider";
+import { dateTime } from "@/lib/dates";
+import { CodeBlock } from "../shared/code-block";
+import { trpc } from "../shared/trpc-provider";
+import type { RouterOutputs } from "../wire";
 
-type Alert = inferRouterOutputs<AppRouter>["budgetAlerts"]["list"][number];
-type KeyOption = { id: string; name: string };
+type Alert = RouterOutputs["budgetAlerts"]["list"][number];
+/** A key the settings can be chosen for (the keys page passes its `keys.list`). */
+type KeyOption = Pick<RouterOutputs["keys"]["list"][number], "id" | "name">;
 
 function describe(a: Alert): string {
   const who =
@@ -31,7 +32,7 @@ export function BudgetAlertsBanner() {
             {describe(a)}
             <span className="muted">
               {" "}
-              · {new Date(a.createdAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}
+              · {dateTime(a.createdAt)}
               {a.deliveries.length ? ` · webhook ${a.deliveries.map((d) => `${d.target}: ${d.status}`).join(", ")}` : ""}
             </span>
           </li>

@@ -1,7 +1,7 @@
 // The REST reference: renders the OpenAPI document (endpoints, methods, access, parameters, body
 // and response schemas) with no script and nothing from a CDN. A server component; only the
 // document's *type* comes from the server.
-import type { OpenApiDocument, OpenApiOperation, OpenApiParameter } from "@/server/api/openapi";
+import type { OpenApiDocument, OpenApiOperation, OpenApiParameter } from "../wire";
 import styles from "./api-reference.module.css";
 
 type Schema = Record<string, unknown>;
