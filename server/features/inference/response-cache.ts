@@ -3,8 +3,9 @@ import "server-only";
 // or the header `x-model-service-cache: true`) or per API key (its `cacheResponses` setting).
 //
 //   key     SHA-256 of the caller's scope (their user, else their key), the requested model, the
-//           fallbacks, and every request field that can change the answer (messages, temperature,
-//           max tokens, top_p, stop, tools, tool choice, response format, the end-user id);
+//           fallbacks, the messages and every generation parameter (providers/types.ts
+//           GenerationParameters: temperature, max tokens, top_p, stop, tools, tool choice,
+//           response format, the end-user id...), taken from the one list of them;
 //   when    only requests with temperature 0: a request without a temperature samples at the
 //           provider's default (above 0), and a sampled answer is not "the" answer. `cache: "force"`
 //           (header `force`) caches any request, at the caller's word;
@@ -20,6 +21,7 @@ import { loadEnv } from "../../kernel/env.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { getApiKeyById } from "../../access/key-lookup.ts";
 import type { Identity } from "../../access/identity.ts";
+import { generationParameters } from "../../providers/types.ts";
 import type { CatalogueModel } from "../catalogue/index.ts";
 import { pricingFor, resolveModel } from "../catalogue/index.ts";
 import { costOf } from "../catalogue/index.ts";
@@ -129,21 +131,14 @@ export function canonicalJson(value: unknown): string {
 
 /** The cache key of a request: its scope, the model and what can change the answer. */
 export function responseCacheKey(identity: Identity, model: string, input: GenerateInput): string {
+  // Every generation parameter (providers/types.ts GENERATION_PARAMETERS), so a new one is in the key by construction.
   const request = {
     v: 1,
     scope: cacheScope(identity),
     model,
     fallbacks: input.fallbacks ?? [],
     messages: input.messages,
-    temperature: input.temperature,
-    maxTokens: input.maxTokens,
-    topP: input.topP,
-    stop: input.stop,
-    tools: input.tools,
-    toolChoice: input.toolChoice,
-    parallelToolCalls: input.parallelToolCalls,
-    responseFormat: input.responseFormat,
-    user: input.user,
+    ...generationParameters(input),
   };
   return `r:${createHash("sha256").update(canonicalJson(request)).digest("base64url")}`;
 }
