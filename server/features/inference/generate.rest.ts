@@ -5,7 +5,7 @@ import { safeString } from "../../kernel/validation.ts";
 import { generationParameters, type EveryGenerationParameter } from "../../providers/types.ts";
 import { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "./generation.ts";
 import { usdNumber } from "../catalogue/index.ts";
-import { cacheRequestFrom, cacheStatusTracker } from "./response-cache.ts";
+import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
 import { eventStreamResponse, type StreamEncoder } from "../../http/event-stream.ts";
 

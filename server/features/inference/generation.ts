@@ -25,7 +25,8 @@ import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { modelAvailability, pricingFor, resolveModel } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
-import { lookupResponse, replayAsStream, type CacheRequest, type CacheStatus } from "./response-cache.ts";
+import { lookupResponse, replayAsStream } from "./response-cache.ts";
+import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
 import { recordCall } from "../usage/index.ts";
 

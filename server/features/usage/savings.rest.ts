@@ -3,7 +3,6 @@ import "server-only";
 // cost on cheaper models with the same capabilities (server/features/usage/savings.ts). Costs are JSON
 // numbers of the exact decimals, as the other REST usage endpoints give them.
 import { z } from "zod";
-import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { usdNumber } from "../catalogue/index.ts";
 import { usageSavings } from "./savings.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
@@ -22,7 +21,7 @@ export const llmSavings = endpoint({
     scope: "usage:read",
     query: savingsQuery,
     handler: async ({ query, identity }) => {
-      const s = await usageSavings(identity as AuthenticatedIdentity, {
+      const s = await usageSavings(identity, {
         start: query.start_date,
         end: query.end_date,
         tz: query.tz,
