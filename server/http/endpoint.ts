@@ -8,10 +8,10 @@ import { z } from "zod";
 import { DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
 import { AppError, fromZodError, unexpectedError } from "../kernel/errors.ts";
 import { getLogger } from "../kernel/logger.ts";
-import type { Identity } from "../access/auth.ts";
+import type { AuthenticatedIdentity, Identity } from "../access/auth.ts";
 import { rateLimitHeaders } from "../access/rate-limits.ts";
 import { inputProblem } from "../kernel/validation.ts";
-import { bodyLimit, countCall, identify, payloadTooLarge, type AccessPolicy } from "../access/policy.ts";
+import { bodyLimit, countCall, identify, payloadTooLarge, type Access, type AccessPolicy } from "../access/policy.ts";
 import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
 import { requestIdFrom } from "../web/request-id.ts";
 import { BufferedResponse } from "../web/buffered-response.ts";
@@ -24,22 +24,26 @@ export { HTTP_METHODS, type HttpMethod, type RouteContext, type WebHandler };
 /** The methods a route may declare (HEAD follows GET; OPTIONS is answered by the endpoint). */
 export type DeclaredMethod = Exclude<HttpMethod, "HEAD" | "OPTIONS">;
 
-export type HandlerArgs<B, Q> = {
+/** The caller a handler receives: authenticated for `user` and `admin` routes, anyone's otherwise (public, a metrics token). */
+export type IdentityFor<A extends Access> = A extends "user" | "admin" ? AuthenticatedIdentity : Identity;
+
+export type HandlerArgs<B, Q, A extends Access = Access> = {
   req: Request;
   body: B;
   query: Q;
   params: Record<string, string>;
-  identity: Identity;
+  identity: IdentityFor<A>;
   requestId: string;
   log: Logger;
 };
 
-type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = AccessPolicy & {
+type RouteSpec<B extends z.ZodType, Q extends z.ZodType, A extends Access> = AccessPolicy & {
+  access: A;
   body?: B;
   query?: Q;
   /** For the OpenAPI document only (server/api/openapi.ts); never used to process a request. */
   doc?: RouteDoc;
-  handler: (args: HandlerArgs<z.infer<B>, z.infer<Q>>) => Promise<Response | unknown>;
+  handler: (args: HandlerArgs<z.infer<B>, z.infer<Q>, A>) => Promise<Response | unknown>;
 };
 
 /** What the OpenAPI document says about a route beyond its schemas. */
@@ -89,7 +93,9 @@ export type Route = (
 ) => Promise<Response>;
 
 /** One method of an endpoint. The handler returns a Response, or a value sent as JSON with 200. */
-export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(spec: RouteSpec<B, Q>): Route {
+export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, A extends Access = Access>(
+  spec: RouteSpec<B, Q, A>,
+): Route {
   const r: Route = async (req, ctx, requestId, log, errorFormat) => {
     const identity = await identify(spec, req.headers);
     const limited = await countCall(spec, identity);
@@ -109,8 +115,8 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
   return r;
 }
 
-async function run<B extends z.ZodType, Q extends z.ZodType>(
-  spec: RouteSpec<B, Q>,
+async function run<B extends z.ZodType, Q extends z.ZodType, A extends Access>(
+  spec: RouteSpec<B, Q, A>,
   req: Request,
   ctx: RouteContext | undefined,
   requestId: string,
@@ -131,7 +137,8 @@ async function run<B extends z.ZodType, Q extends z.ZodType>(
     body: body as z.infer<B>,
     query: query as z.infer<Q>,
     params,
-    identity,
+    // identify() admitted a user or admin route's caller (admit() returns an AuthenticatedIdentity).
+    identity: identity as IdentityFor<A>,
     requestId,
     log,
   });

@@ -102,18 +102,17 @@ describe("OpenAI adapter: text", () => {
 });
 
 describe("OpenAI adapter: embeddings", () => {
-  it("splits texts into batches of maxEmbeddingsPerCall and returns the vectors in order", async () => {
+  it("makes one call for the texts it is given, vectors in order, and refuses more than maxEmbeddingsPerCall", async () => {
     const small = createOpenAIProvider({ apiKey: emu.openaiKey!, baseURL: emu.openaiBaseUrl, maxEmbeddingsPerCall: 3 });
-    const texts = ["a", "b b", "c c c", "d", "e", "f", "g"];
+    const texts = ["a", "b b", "c c c"];
     const result = await small.generateEmbeddings({ model: "text-embedding-3-small", texts });
-    expect(emu.requests.map((r) => (r.body as { input: string[] }).input)).toEqual(
-      expect.arrayContaining([["a", "b b", "c c c"], ["d", "e", "f"], ["g"]]),
-    );
-    expect(emu.requests).toHaveLength(3);
-    expect(result.embeddings).toHaveLength(7);
+    expect(emu.requests.map((r) => (r.body as { input: string[] }).input)).toEqual([texts]);
     texts.forEach((t, i) => expect(result.embeddings[i]).toEqual(emulatorEmbedding(t, "text-embedding-3-small")));
-    expect(result.usage.inputTokens).toBe(1 + 2 + 3 + 1 + 1 + 1 + 1);
+    expect(result.usage.inputTokens).toBe(1 + 2 + 3);
     expect(result.model).toBe("text-embedding-3-small");
+    const err = await providerError(small.generateEmbeddings({ model: "text-embedding-3-small", texts: [...texts, "d"] }));
+    expect(err).toMatchObject({ kind: "invalid_request", retryable: false });
+    expect(emu.requests).toHaveLength(1);
   });
 
   it("asks for base64 (the SDK's default) and decodes it to vectors of the right length", async () => {
@@ -129,10 +128,9 @@ describe("OpenAI adapter: embeddings", () => {
     expect(result.embeddings.map((e) => e.length)).toEqual([256, 256]);
   });
 
-  it("fails the whole request when one batch fails", async () => {
-    const small = createOpenAIProvider({ apiKey: emu.openaiKey!, baseURL: emu.openaiBaseUrl, maxEmbeddingsPerCall: 2 });
+  it("a failed call is a ProviderError", async () => {
     const err = await providerError(
-      small.generateEmbeddings({ model: "text-embedding-3-small", texts: ["a", "b", "c [[emulator fault=server_error]]"] }),
+      openai.generateEmbeddings({ model: "text-embedding-3-small", texts: ["a", "c [[emulator fault=server_error]]"] }),
     );
     expect(err).toMatchObject({ kind: "server", status: 500, retryable: true });
   });

@@ -34,8 +34,6 @@ import {
 
 /** OpenAI's limit on inputs per embeddings request. */
 export const OPENAI_MAX_EMBEDDINGS_PER_CALL = 2048;
-/** How many embeddings batches of one request run at the same time. */
-const EMBEDDING_CONCURRENCY = 4;
 /** The SDKs' own per-request timeout; the generation service sets tighter deadlines via the signal. */
 const SDK_TIMEOUT_MS = 10 * 60_000;
 
@@ -226,34 +224,18 @@ export class OpenAIChatProvider implements Provider {
     yield { type: "finish", finishReason, usage, id, model };
   }
 
+  /** One embeddings call for the texts given; the embeddings service batches to `maxEmbeddingsPerCall` before it. */
   async generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult> {
     const client = this.requireClient();
-    const batches: string[][] = [];
-    for (let i = 0; i < request.texts.length; i += this.maxEmbeddingsPerCall) {
-      batches.push(request.texts.slice(i, i + this.maxEmbeddingsPerCall));
+    if (request.texts.length > this.maxEmbeddingsPerCall) {
+      throw new ProviderError(`at most ${this.maxEmbeddingsPerCall} texts per call`, "invalid_request", undefined, false);
     }
-    const results: { embeddings: number[][]; tokens: number; model: string }[] = new Array(batches.length);
-    // One failed batch fails the request: the batches still running are aborted.
-    const siblings = new AbortController();
-    const signal = options?.signal ? AbortSignal.any([options.signal, siblings.signal]) : siblings.signal;
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length && !signal.aborted) {
-        const index = next++;
-        results[index] = await this.embedBatch(client, request, batches[index]!, signal);
-      }
-    };
     try {
-      await Promise.all(Array.from({ length: Math.min(EMBEDDING_CONCURRENCY, batches.length) }, worker));
+      const r = await this.embedBatch(client, request, request.texts, options?.signal);
+      return { embeddings: r.embeddings, usage: { inputTokens: r.tokens }, model: r.model };
     } catch (error) {
-      siblings.abort();
       throw this.convertError(error, options?.signal);
     }
-    return {
-      embeddings: results.flatMap((r) => r.embeddings),
-      usage: { inputTokens: results.reduce((sum, r) => sum + r.tokens, 0) },
-      model: results[0]?.model ?? request.model,
-    };
   }
 
   private async embedBatch(client: OpenAI, request: EmbedRequest, input: string[], signal?: AbortSignal) {

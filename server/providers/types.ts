@@ -42,14 +42,16 @@ export type ResponseFormat =
   | { type: "json_object" }
   | { type: "json_schema"; name: string; schema: Record<string, unknown>; description?: string; strict?: boolean };
 
-export type GenerateRequest = {
-  /** The provider's own model id (aliases already resolved). */
-  model: string;
-  messages: ChatMessage[];
+/**
+ * The generation parameters: everything of a request beyond the model and the messages that can
+ * change the answer. Spelled once, here: the service's input (features/inference GenerateInput),
+ * the provider request below, the compatibility bodies' mappings and the response cache's key all
+ * build on this type, and `GENERATION_PARAMETERS` lists its keys (checked complete at compile time),
+ * so a new parameter reaches the provider request and the cache key without anyone remembering to.
+ */
+export type GenerationParameters = {
   temperature?: number;
   maxTokens?: number;
-  /** The model's largest output (catalogue), for providers that require max_tokens when `maxTokens` is unset. */
-  defaultMaxTokens?: number;
   topP?: number;
   stop?: string[];
   /** An opaque end-user id passed to providers that take one. */
@@ -59,6 +61,46 @@ export type GenerateRequest = {
   /** false: at most one tool call per reply. */
   parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
+};
+
+/** The keys of GenerationParameters, in one list (a key missing here fails the type check below). */
+export const GENERATION_PARAMETERS = [
+  "temperature",
+  "maxTokens",
+  "topP",
+  "stop",
+  "user",
+  "tools",
+  "toolChoice",
+  "parallelToolCalls",
+  "responseFormat",
+] as const satisfies readonly (keyof GenerationParameters)[];
+
+type Unlisted = Exclude<keyof GenerationParameters, (typeof GENERATION_PARAMETERS)[number]>;
+/** Compile-time: every key of GenerationParameters is in GENERATION_PARAMETERS. */
+const everyParameterListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyParameterListed;
+
+/**
+ * Every generation parameter named, set or undefined: what a protocol's mapping (the compat
+ * bodies, the REST body) returns, so that a new parameter fails its type check until the mapping
+ * says what that protocol does with it.
+ */
+export type EveryGenerationParameter = { [K in (typeof GENERATION_PARAMETERS)[number]]: GenerationParameters[K] | undefined };
+
+/** The generation parameters of anything that carries them (an input, a request), and nothing else; absent ones left out. */
+export function generationParameters(from: GenerationParameters): GenerationParameters {
+  const out: Record<string, unknown> = {};
+  for (const key of GENERATION_PARAMETERS) if (from[key] !== undefined) out[key] = from[key];
+  return out as GenerationParameters;
+}
+
+export type GenerateRequest = GenerationParameters & {
+  /** The provider's own model id (aliases already resolved). */
+  model: string;
+  messages: ChatMessage[];
+  /** The model's largest output (catalogue), for providers that require max_tokens when `maxTokens` is unset. */
+  defaultMaxTokens?: number;
 };
 
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "error" | "other";

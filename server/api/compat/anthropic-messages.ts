@@ -7,7 +7,14 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { AppError } from "../../kernel/errors.ts";
-import type { ChatMessage, ContentPart, FinishReason, ToolChoice } from "../../providers/types.ts";
+import {
+  generationParameters,
+  type ChatMessage,
+  type ContentPart,
+  type EveryGenerationParameter,
+  type FinishReason,
+  type ToolChoice,
+} from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../features/inference/index.ts";
 import { usdNumber } from "../../features/catalogue/index.ts";
 import type { Frame, StreamEncoder } from "../../http/event-stream.ts";
@@ -156,38 +163,43 @@ function toMessages(m: z.infer<typeof message>, index: number): ChatMessage[] {
   return out;
 }
 
-function toToolChoice(choice: MessagesBody["tool_choice"]): { toolChoice?: ToolChoice; parallelToolCalls?: boolean } {
-  if (!choice) return {};
-  const parallel = "disable_parallel_tool_use" in choice && choice.disable_parallel_tool_use ? { parallelToolCalls: false } : {};
-  switch (choice.type) {
+function toToolChoice(choice: MessagesBody["tool_choice"]): ToolChoice | undefined {
+  switch (choice?.type) {
+    case undefined:
+      return undefined;
     case "none":
-      return { toolChoice: "none" };
+      return "none";
     case "auto":
-      return { toolChoice: "auto", ...parallel };
+      return "auto";
     case "any":
-      return { toolChoice: "required", ...parallel };
+      return "required";
     case "tool":
-      return { toolChoice: { name: choice.name }, ...parallel };
+      return { name: choice.name };
   }
 }
 
-export function messagesInput(body: MessagesBody): GenerateInput {
-  const system = textOf(body.system);
-  const messages: ChatMessage[] = system ? [{ role: "system", content: system }] : [];
-  body.messages.forEach((m, i) => messages.push(...toMessages(m, i)));
+/** The body's generation parameters in our terms (every one named: providers/types.ts EveryGenerationParameter). */
+function messagesParameters(body: MessagesBody): EveryGenerationParameter {
+  const choice = body.tool_choice;
   const format = body.output_config?.format;
   return {
-    model: body.model,
-    messages,
     maxTokens: body.max_tokens,
     temperature: body.temperature,
     topP: body.top_p,
     stop: body.stop_sequences?.length ? body.stop_sequences : undefined,
     user: body.metadata?.user_id ?? undefined,
     tools: body.tools?.map((t) => ({ name: t.name, parameters: t.input_schema, ...(t.description ? { description: t.description } : {}) })),
-    ...toToolChoice(body.tool_choice),
+    toolChoice: toToolChoice(choice),
+    parallelToolCalls: choice && "disable_parallel_tool_use" in choice && choice.disable_parallel_tool_use ? false : undefined,
     responseFormat: format ? { type: "json_schema", name: "output", schema: format.schema } : undefined,
   };
+}
+
+export function messagesInput(body: MessagesBody): GenerateInput {
+  const system = textOf(body.system);
+  const messages: ChatMessage[] = system ? [{ role: "system", content: system }] : [];
+  body.messages.forEach((m, i) => messages.push(...toMessages(m, i)));
+  return { model: body.model, messages, ...generationParameters(messagesParameters(body)) };
 }
 
 // ---------------------------------------------------------------------------------------------

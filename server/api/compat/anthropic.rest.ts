@@ -6,7 +6,7 @@ import "server-only";
 import { generate, generateStream } from "../../features/inference/index.ts";
 import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessage } from "./anthropic-messages.ts";
 import { eventStreamResponse } from "../../http/event-stream.ts";
-import { cacheRequestFrom, cacheStatusTracker } from "../../features/inference/index.ts";
+import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
 
 export const anthropicMessages = endpoint(

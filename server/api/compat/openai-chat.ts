@@ -6,7 +6,15 @@ import "server-only";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
-import type { ChatMessage, ContentPart, FinishReason, ResponseFormat, ToolChoice, ToolDefinition } from "../../providers/types.ts";
+import {
+  generationParameters,
+  type ChatMessage,
+  type ContentPart,
+  type EveryGenerationParameter,
+  type FinishReason,
+  type ResponseFormat,
+  type ToolDefinition,
+} from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../features/inference/index.ts";
 import { usdNumber } from "../../features/catalogue/index.ts";
 import type { Frame, StreamEncoder } from "../../http/event-stream.ts";
@@ -174,23 +182,24 @@ function toResponseFormat(f: z.infer<typeof responseFormat>): ResponseFormat {
   };
 }
 
-export function chatCompletionInput(body: ChatCompletionBody): GenerateInput {
+/** The body's generation parameters in our terms (every one named: providers/types.ts EveryGenerationParameter). */
+function chatCompletionParameters(body: ChatCompletionBody): EveryGenerationParameter {
   const choice = body.tool_choice;
-  const toolChoiceValue: ToolChoice | undefined =
-    choice === null || choice === undefined ? undefined : typeof choice === "string" ? choice : { name: choice.function.name };
   return {
-    model: body.model,
-    messages: body.messages.map(toMessage),
     temperature: body.temperature ?? undefined,
     topP: body.top_p ?? undefined,
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? undefined),
     user: body.user ?? undefined,
     tools: body.tools?.length ? body.tools.map(toTool) : undefined,
-    toolChoice: toolChoiceValue,
+    toolChoice: choice === null || choice === undefined ? undefined : typeof choice === "string" ? choice : { name: choice.function.name },
     parallelToolCalls: body.parallel_tool_calls ?? undefined,
     responseFormat: body.response_format ? toResponseFormat(body.response_format) : undefined,
   };
+}
+
+export function chatCompletionInput(body: ChatCompletionBody): GenerateInput {
+  return { model: body.model, messages: body.messages.map(toMessage), ...generationParameters(chatCompletionParameters(body)) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { chatChunkEncoder, chatCompletionBody, chatCompletionInput, newCompletio
 import { embeddingsBody, toEmbeddingsResponse } from "./openai-embeddings.ts";
 import { openaiModel, openaiModelList } from "./openai-models.ts";
 import { eventStreamResponse } from "../../http/event-stream.ts";
-import { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "../../features/inference/index.ts";
+import { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
 
 const openai = { errorFormat: "openai" } as const;

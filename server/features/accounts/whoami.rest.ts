@@ -8,22 +8,19 @@ export const whoami = endpoint({
   GET: route({
     access: "user",
     doc: { summary: "Who the caller is: kind, user, key, role, tier, scopes, budgets" },
-    handler: async ({ identity }) => {
-      if (identity.kind === "anonymous") return null; // unreachable: access "user"
-      return {
-        kind: identity.kind,
-        user_id: identity.userId,
-        api_key_id: identity.apiKeyId,
-        role: identity.role,
-        tier: identity.tier,
-        scopes: identity.scopes,
-        budgets: (await budgetStates(identity)).map((b) => ({
-          scope: b.scope,
-          budget_usd: b.budgetUsd,
-          spent_usd: b.spentUsd,
-          exceeded: b.exceeded,
-        })),
-      };
-    },
+    handler: async ({ identity }) => ({
+      kind: identity.kind,
+      user_id: identity.userId,
+      api_key_id: identity.apiKeyId,
+      role: identity.role,
+      tier: identity.tier,
+      scopes: identity.scopes,
+      budgets: (await budgetStates(identity)).map((b) => ({
+        scope: b.scope,
+        budget_usd: b.budgetUsd,
+        spent_usd: b.spentUsd,
+        exceeded: b.exceeded,
+      })),
+    }),
   }),
 });

@@ -27,13 +27,21 @@ for (const v of ["QDRANT_URL", "QDRANT_HOST", "DATABASE_URL", "REDIS_URL", "OPEN
 resetEnvForTests();
 resetVectorStoreForTests();
 
-/** The local provider with a small per-call limit, recording the batches it is given. */
+/** The local provider with a small per-call limit, recording the batches it is given and how many ran at once. */
 class SmallBatchLocal extends LocalEmbeddingProvider {
   override readonly maxEmbeddingsPerCall = 3;
   batches: number[] = [];
+  inFlight = 0;
+  mostInFlight = 0;
   override async generateEmbeddings(request: Parameters<LocalEmbeddingProvider["generateEmbeddings"]>[0]) {
     this.batches.push(request.texts.length);
-    return super.generateEmbeddings(request);
+    this.mostInFlight = Math.max(this.mostInFlight, ++this.inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, 20)); // a call takes a while, as a remote one would
+      return await super.generateEmbeddings(request);
+    } finally {
+      this.inFlight--;
+    }
   }
 }
 
@@ -80,7 +88,7 @@ describe("embeddings and text in the vector store", () => {
     }>(`SELECT endpoint, model_id, provider, status, input_tokens, total_cost::text, error_code FROM usage_events ORDER BY created_at, id`);
   };
 
-  it("embeds with the local model, in order, in batches of the provider's limit, at zero cost", async () => {
+  it("embeds with the local model, in order, in batches of the provider's limit sent in parallel, at zero cost", async () => {
     const texts = ["one", "two words", "three little words", "four", "five", "six", "seven"];
     const r = await post(llmGenerateEmbeddings, key, { model: "local-hash-384", texts });
     expect(r.status).toBe(200);
@@ -89,6 +97,7 @@ describe("embeddings and text in the vector store", () => {
     expect(r.body.usage).toEqual({ prompt_tokens: 10, total_tokens: 10 });
     expect(r.body.cost).toBe(0);
     expect(local.batches).toEqual([3, 3, 1]);
+    expect(local.mostInFlight).toBe(3);
     expect((await usageRows()).at(-1)).toMatchObject({
       endpoint: "/v1/llm/generate-embeddings",
       model_id: "local-hash-384",

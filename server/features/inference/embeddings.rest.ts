@@ -5,7 +5,7 @@ import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { generateEmbeddings } from "./embeddings.ts";
 import { usdNumber } from "../catalogue/index.ts";
-import { embeddingCacheFrom } from "./response-cache.ts";
+import { embeddingCacheFrom } from "../../web/cache-directives.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
 
 const body = z.object({

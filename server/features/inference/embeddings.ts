@@ -1,7 +1,9 @@
 import "server-only";
 // Embeddings across providers: the model from the catalogue (it must be an embedding model), its
-// provider from the registry (503 with the reason when unavailable), the texts sent in batches of
-// the provider's per-call limit in order, and exactly one usage event per request with its cost.
+// provider from the registry (503 with the reason when unavailable), looked up once per call, the
+// texts sent in batches of the provider's per-call limit (`maxEmbeddingsPerCall`), a few in
+// parallel, the answer in the texts' order, and exactly one usage event per request with its cost.
+// Batching is decided here alone: an adapter makes exactly one provider call per batch.
 // The cost of the texts to embed is known from their tokens before the call: it is reserved
 // against the caller's budgets (budgets.ts; 402 when it does not fit) and settled after it.
 // REST (/v1/llm/generate-embeddings, /v1/embeddings), tRPC (embeddings.generate) and the vector
@@ -31,6 +33,27 @@ export function largestEmbeddingCost(model: CatalogueModel, texts: readonly stri
   return costOf(price, { inputTokens: tokenBound(counted), outputTokens: 0, cachedInputTokens: 0 }).totalCost;
 }
 
+/** Batches of one request sent to the provider at once (a provider with a small per-call limit gets many). */
+const MAX_PARALLEL_BATCHES = 4;
+
+/** Runs `work` on every item, at most `limit` at a time; rejects with the first failure once the running ones settle. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        await work(items[i]!, i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
+}
+
 /** Texts per request (OpenAI's own limit per call); more answer 413. */
 export const MAX_TEXTS_PER_REQUEST = 2048;
 
@@ -39,6 +62,11 @@ export type EmbedInput = {
   texts: string[];
   /** Output size, for models that can shorten their vectors (text-embedding-3-*, local-hash-384). */
   dimensions?: number;
+  /**
+   * Instead of `dimensions`: the size the vectors must have (a collection's). `dimensions` is then
+   * asked for only when the model's own size differs (the model looked up once, with the call's).
+   */
+  fitDimensions?: number;
   user?: string;
   /** The embedding cache (embedding-cache.ts): on unless false. */
   cache?: boolean;
@@ -96,33 +124,51 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   const started = performance.now();
 
   // Only the texts the cache does not hold go to the provider; `complete` puts the answer back in order.
-  const cache = await lookupEmbeddings(identity, model, input.dimensions, input.texts, embeddingCacheApplies(model, input.cache));
-  const embeddings: number[][] = [];
-  const tokensPerText: number[] = [];
-  let inputTokens = 0;
+  const dimensions =
+    input.fitDimensions === undefined
+      ? input.dimensions
+      : model.embeddingDimensions === input.fitDimensions
+        ? undefined
+        : input.fitDimensions;
+  const cache = await lookupEmbeddings(identity, model, dimensions, input.texts, embeddingCacheApplies(model, input.cache));
   const timeoutMs = loadEnv().PROVIDER_TIMEOUT_MS;
   const reservation = await reserveBudgets(identity, () => largestEmbeddingCost(model, cache.toEmbed), {
     leaseMs: timeoutMs + LEASE_GRACE_MS,
   });
   const { signal, release } = startDeadline(timeoutMs, ctx.signal);
+  // The batches: the provider's per-call limit each (the adapter makes one call per batch).
+  const batches: string[][] = [];
+  for (let i = 0; i < cache.toEmbed.length; i += provider.maxEmbeddingsPerCall) {
+    batches.push(cache.toEmbed.slice(i, i + provider.maxEmbeddingsPerCall));
+  }
+  const results: { embeddings: number[][]; inputTokens: number }[] = [];
+  let inputTokens = 0;
+  // The first failure stops the batches still running; those that finished were paid for.
+  const failed = new AbortController();
+  const batchSignal = AbortSignal.any([signal, failed.signal]);
   try {
-    // One batch after the other, so the answer keeps the order of the texts.
-    for (let i = 0; i < cache.toEmbed.length; i += provider.maxEmbeddingsPerCall) {
-      const batch = cache.toEmbed.slice(i, i + provider.maxEmbeddingsPerCall);
-      const result = await provider.generateEmbeddings(
-        { model: model.id, texts: batch, dimensions: input.dimensions, user: input.user },
-        { signal },
-      );
+    await inParallel(batches, MAX_PARALLEL_BATCHES, async (batch, index) => {
+      let result;
+      try {
+        result = await provider.generateEmbeddings(
+          { model: model.id, texts: batch, dimensions, user: input.user },
+          { signal: batchSignal },
+        );
+      } catch (err) {
+        failed.abort(err);
+        throw err;
+      }
       if (result.embeddings.length !== batch.length) {
-        throw new AppError(
+        const err = new AppError(
           "provider_error",
           `${model.provider} (${model.id}) returned ${result.embeddings.length} embeddings for ${batch.length} texts`,
         );
+        failed.abort(err);
+        throw err;
       }
-      embeddings.push(...result.embeddings);
-      tokensPerText.push(...apportionTokens(batch, result.usage.inputTokens));
       inputTokens += result.usage.inputTokens;
-    }
+      results[index] = { embeddings: result.embeddings, inputTokens: result.usage.inputTokens };
+    });
   } catch (err) {
     const error = ctx.signal?.aborted
       ? new AppError("invalid_request", "The client closed the request")
@@ -143,6 +189,14 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   } finally {
     release();
   }
+  // In the order of the texts, whatever order the batches finished in.
+  const embeddings: number[][] = [];
+  const tokensPerText: number[] = [];
+  batches.forEach((batch, i) => {
+    const r = results[i]!;
+    embeddings.push(...r.embeddings);
+    tokensPerText.push(...apportionTokens(batch, r.inputTokens));
+  });
   const all = cache.complete(embeddings, tokensPerText);
   const savedCost = cache.hits
     ? costOf(pricingFor(model.id), { inputTokens: cache.hitTokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost

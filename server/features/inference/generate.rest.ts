@@ -2,9 +2,10 @@ import "server-only";
 // POST /v1/llm/generate: the original service's generation endpoint, plain and streamed.
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
+import { generationParameters, type EveryGenerationParameter } from "../../providers/types.ts";
 import { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "./generation.ts";
 import { usdNumber } from "../catalogue/index.ts";
-import { cacheRequestFrom, cacheStatusTracker } from "./response-cache.ts";
+import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
 import { eventStreamResponse, type StreamEncoder } from "../../http/event-stream.ts";
 
@@ -29,15 +30,24 @@ export const generateBody = z.object({
   cache_ttl: z.number().int().positive().optional(),
 });
 
+/** The original service's body in our terms: its generation parameters (every one named) and how to run the call. */
 export function toGenerateInput(body: z.infer<typeof generateBody>): GenerateInput {
-  return {
-    model: body.model,
-    messages: body.messages,
+  const parameters: EveryGenerationParameter = {
     temperature: body.temperature,
     maxTokens: body.max_tokens,
     topP: body.top_p,
     stop: typeof body.stop === "string" ? [body.stop] : body.stop,
     user: body.user,
+    // The original service's body has no tools and no response format.
+    tools: undefined,
+    toolChoice: undefined,
+    parallelToolCalls: undefined,
+    responseFormat: undefined,
+  };
+  return {
+    model: body.model,
+    messages: body.messages,
+    ...generationParameters(parameters),
     fallbacks: body.fallbacks,
     timeoutMs: body.timeout_ms,
   };

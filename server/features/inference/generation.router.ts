@@ -2,7 +2,7 @@ import "server-only";
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { generate, generateStream, type GenerateInput } from "./generation.ts";
-import { cacheRequestFrom } from "./response-cache.ts";
+import { cacheRequestFrom } from "../../web/cache-directives.ts";
 import { formatUsd } from "../catalogue/index.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
 
@@ -55,9 +55,7 @@ type Input = z.infer<typeof generateInput>;
 /** The service's input: the cache fields as a cache request (validated: mode, TTL bounds). */
 function toInput({ cache, cacheTtlSeconds, ...rest }: Input): GenerateInput {
   const request =
-    cache === undefined && cacheTtlSeconds === undefined
-      ? undefined
-      : cacheRequestFrom(new Headers(), { cache, ttlSeconds: cacheTtlSeconds });
+    cache === undefined && cacheTtlSeconds === undefined ? undefined : cacheRequestFrom(undefined, { cache, ttlSeconds: cacheTtlSeconds });
   return { ...rest, ...(request ? { cache: request } : {}) };
 }
 

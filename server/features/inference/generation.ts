@@ -11,38 +11,29 @@ import { AppError } from "../../kernel/errors.ts";
 import { trackInterruptible } from "../../kernel/lifecycle.ts";
 import { getProvider } from "../../providers/registry.ts";
 import {
+  generationParameters,
   ProviderError,
   type ChatMessage,
   type FinishReason,
   type GenerateRequest,
+  type GenerationParameters,
   type Provider,
-  type ResponseFormat,
   type TokenUsage,
   type ToolCall,
-  type ToolChoice,
-  type ToolDefinition,
 } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { modelAvailability, pricingFor, resolveModel } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
-import { lookupResponse, replayAsStream, type CacheRequest, type CacheStatus } from "./response-cache.ts";
+import { lookupResponse, replayAsStream } from "./response-cache.ts";
+import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
 import { recordCall } from "../usage/index.ts";
 
-export type GenerateInput = {
+/** A generation: the model, the messages and the generation parameters (providers/types.ts), and how to run it. */
+export type GenerateInput = GenerationParameters & {
   model: string;
   messages: ChatMessage[];
-  temperature?: number;
-  maxTokens?: number;
-  topP?: number;
-  stop?: string[];
-  user?: string;
-  /** Functions the model may call, for providers that support them (passed as they are). */
-  tools?: ToolDefinition[];
-  toolChoice?: ToolChoice;
-  parallelToolCalls?: boolean;
-  responseFormat?: ResponseFormat;
   /** Models to try, in order, when the requested one fails or is unavailable (before the model's own fallbacks). */
   fallbacks?: string[];
   /** Overall deadline for the call, retries included. */
@@ -149,16 +140,8 @@ function toRequest(model: Model, input: GenerateInput): GenerateRequest {
   return {
     model: model.id,
     messages: input.messages,
-    temperature: input.temperature,
-    maxTokens: input.maxTokens,
     defaultMaxTokens: model.maxOutputTokens ?? undefined,
-    topP: input.topP,
-    stop: input.stop,
-    user: input.user,
-    tools: input.tools,
-    toolChoice: input.toolChoice,
-    parallelToolCalls: input.parallelToolCalls,
-    responseFormat: input.responseFormat,
+    ...generationParameters(input),
   };
 }
 

@@ -3,8 +3,9 @@ import "server-only";
 // or the header `x-model-service-cache: true`) or per API key (its `cacheResponses` setting).
 //
 //   key     SHA-256 of the caller's scope (their user, else their key), the requested model, the
-//           fallbacks, and every request field that can change the answer (messages, temperature,
-//           max tokens, top_p, stop, tools, tool choice, response format, the end-user id);
+//           fallbacks, the messages and every generation parameter (providers/types.ts
+//           GenerationParameters: temperature, max tokens, top_p, stop, tools, tool choice,
+//           response format, the end-user id...), taken from the one list of them;
 //   when    only requests with temperature 0: a request without a temperature samples at the
 //           provider's default (above 0), and a sampled answer is not "the" answer. `cache: "force"`
 //           (header `force`) caches any request, at the caller's word;
@@ -14,79 +15,21 @@ import "server-only";
 //           price; the answer carries the original token counts, a cost of 0 and a new id. A
 //           streamed request is answered from the cache as a stream (the same frames).
 // Entries live in cache-store.ts (memory, then Redis or PostgreSQL). generation.ts calls
-// `lookupResponse` before its provider calls and `store` after a complete answer.
+// `lookupResponse` before its provider calls and `store` after a complete answer. The request's
+// cache directives (body fields, headers) are read at the edge (server/web/cache-directives.ts):
+// this module takes them as a typed CacheRequest.
 import { createHash, randomUUID } from "node:crypto";
 import { loadEnv } from "../../kernel/env.ts";
-import { AppError } from "../../kernel/errors.ts";
 import { getApiKeyById } from "../../access/key-lookup.ts";
 import type { Identity } from "../../access/identity.ts";
+import { generationParameters } from "../../providers/types.ts";
 import type { CatalogueModel } from "../catalogue/index.ts";
 import { pricingFor, resolveModel } from "../catalogue/index.ts";
 import { costOf } from "../catalogue/index.ts";
 import { cacheGet, cacheSetMany } from "./cache-store.ts";
+import type { CacheMode, CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { recordCall } from "../usage/index.ts";
 import type { CallContext, GenerateInput, GenerateOutcome, GenerationEvent } from "./generation.ts";
-
-/** off: never; on: requests with temperature 0; force: any request. */
-export type CacheMode = "off" | "on" | "force";
-/** What a request asks of the cache; `mode` absent: the API key's setting (off for other callers). */
-export type CacheRequest = { mode?: CacheMode; ttlSeconds?: number };
-/** hit: answered from the cache; miss: answered by the provider and stored; bypass: caching was asked for but does not apply (temperature). */
-export type CacheStatus = "hit" | "miss" | "bypass";
-
-export const CACHE_HEADER = "x-model-service-cache";
-export const CACHE_TTL_HEADER = "x-model-service-cache-ttl";
-
-/** `true`/`on`/`1`, `force`, `false`/`off`/`0`: a request field or header value as a mode. */
-export function parseCacheMode(value: boolean | string, where: string): CacheMode {
-  if (value === true) return "on";
-  if (value === false) return "off";
-  const v = value.trim().toLowerCase();
-  if (v === "true" || v === "on" || v === "1") return "on";
-  if (v === "false" || v === "off" || v === "0") return "off";
-  if (v === "force") return "force";
-  throw new AppError("invalid_request", `${where} must be true, false or "force", not ${JSON.stringify(value).slice(0, 40)}`, {
-    field: where,
-  });
-}
-
-/** A TTL a request asked for, in seconds: 1 to RESPONSE_CACHE_MAX_TTL. */
-export function checkCacheTtl(seconds: number, where: string): number {
-  const max = loadEnv().RESPONSE_CACHE_MAX_TTL;
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > max) {
-    throw new AppError("invalid_request", `${where} must be a whole number of seconds from 1 to ${max}`, { field: where });
-  }
-  return seconds;
-}
-
-/**
- * The cache request of a call: the body's fields win over the headers (`x-model-service-cache`,
- * `x-model-service-cache-ttl`), which the OpenAI- and Anthropic-compatible endpoints use since
- * their bodies have no such field.
- */
-export function cacheRequestFrom(
-  headers: Headers,
-  body: { cache?: boolean | "force"; ttlSeconds?: number } = {},
-): CacheRequest | undefined {
-  const header = headers.get(CACHE_HEADER);
-  const ttlHeader = headers.get(CACHE_TTL_HEADER);
-  const mode =
-    body.cache !== undefined ? parseCacheMode(body.cache, "cache") : header !== null ? parseCacheMode(header, CACHE_HEADER) : undefined;
-  const ttlSeconds =
-    body.ttlSeconds !== undefined
-      ? checkCacheTtl(body.ttlSeconds, "cache_ttl")
-      : ttlHeader !== null
-        ? checkCacheTtl(Number(ttlHeader.trim() || "NaN"), CACHE_TTL_HEADER)
-        : undefined;
-  if (mode === undefined && ttlSeconds === undefined) return undefined;
-  return { ...(mode ? { mode } : {}), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) };
-}
-
-/** The embedding cache is on by default; the header `x-model-service-cache: false` turns it off for one request. */
-export function embeddingCacheFrom(headers: Headers): boolean | undefined {
-  const header = headers.get(CACHE_HEADER);
-  return header !== null && parseCacheMode(header, CACHE_HEADER) === "off" ? false : undefined;
-}
 
 /** What a stored entry holds: the answer, not who asked or what it cost. */
 type StoredAnswer = Pick<GenerateOutcome, "model" | "provider" | "text" | "toolCalls" | "finishReason" | "usage">;
@@ -129,21 +72,14 @@ export function canonicalJson(value: unknown): string {
 
 /** The cache key of a request: its scope, the model and what can change the answer. */
 export function responseCacheKey(identity: Identity, model: string, input: GenerateInput): string {
+  // Every generation parameter (providers/types.ts GENERATION_PARAMETERS), so a new one is in the key by construction.
   const request = {
     v: 1,
     scope: cacheScope(identity),
     model,
     fallbacks: input.fallbacks ?? [],
     messages: input.messages,
-    temperature: input.temperature,
-    maxTokens: input.maxTokens,
-    topP: input.topP,
-    stop: input.stop,
-    tools: input.tools,
-    toolChoice: input.toolChoice,
-    parallelToolCalls: input.parallelToolCalls,
-    responseFormat: input.responseFormat,
-    user: input.user,
+    ...generationParameters(input),
   };
   return `r:${createHash("sha256").update(canonicalJson(request)).digest("base64url")}`;
 }
@@ -250,20 +186,4 @@ export function* replayAsStream(outcome: GenerateOutcome): Generator<GenerationE
     yield { type: "tool-call", index, id: call.id, name: call.name, argumentsDelta: call.arguments, model: outcome.model };
   }
   yield { type: "done", outcome };
-}
-
-/** The response header of a call's cache status (none when the cache was not asked for). */
-export function cacheHeaders(status: CacheStatus | undefined): Record<string, string> {
-  return status ? { [CACHE_HEADER]: status } : {};
-}
-
-/** For a handler: collects the status the service reports, then gives the response header. */
-export function cacheStatusTracker(): { onStatus: (s: CacheStatus) => void; headers: () => Record<string, string> } {
-  let status: CacheStatus | undefined;
-  return {
-    onStatus: (s) => {
-      status = s;
-    },
-    headers: () => cacheHeaders(status),
-  };
 }

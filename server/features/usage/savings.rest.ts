@@ -4,7 +4,6 @@ import "server-only";
 // numbers of the exact decimals, as the other REST usage endpoints give them.
 import { z } from "zod";
 import { USAGE_KIND_FILTERS } from "../../../lib/usage.ts";
-import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { usdNumber } from "../catalogue/index.ts";
 import { usageSavings } from "./savings.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
@@ -23,7 +22,7 @@ export const llmSavings = endpoint({
     scope: "usage:read",
     query: savingsQuery,
     handler: async ({ query, identity }) => {
-      const s = await usageSavings(identity as AuthenticatedIdentity, {
+      const s = await usageSavings(identity, {
         start: query.start_date,
         end: query.end_date,
         tz: query.tz,

@@ -4,7 +4,6 @@ import "server-only";
 // latency. POST /v1/llm/cost: what a call would cost at a model's current price.
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
-import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { calculateCost } from "../catalogue/index.ts";
 import { usdNumber } from "../catalogue/index.ts";
 import { isoDate, usageStats, USAGE_STATUSES, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
@@ -77,7 +76,7 @@ function usageRoute(kind: UsageKind) {
     query: usageQuery,
     handler: async ({ query, identity }) =>
       toRestUsage(
-        await usageStats(identity as AuthenticatedIdentity, {
+        await usageStats(identity, {
           kind,
           start: query.start_date,
           end: query.end_date,

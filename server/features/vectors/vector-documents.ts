@@ -8,7 +8,7 @@ import { LOCAL_EMBEDDING_MODEL } from "../../providers/local.ts";
 import type { Filter } from "../../vectors/filter.ts";
 import { MAX_POINTS_PER_REQUEST, type CollectionRef, type Payload, type PointId, type ScoredPoint } from "../../vectors/types.ts";
 import type { Identity } from "../../access/auth.ts";
-import { embeddingModel, generateEmbeddings, type EmbedContext, type EmbedOutcome } from "../inference/index.ts";
+import { generateEmbeddings, type EmbedContext, type EmbedOutcome } from "../inference/index.ts";
 import { vectorService } from "./vectors.ts";
 
 export const DEFAULT_DOCUMENT_MODEL = LOCAL_EMBEDDING_MODEL;
@@ -17,16 +17,6 @@ export const TEXT_PAYLOAD_KEY = "text";
 
 export type DocumentInput = { id: PointId; text: string; payload?: Payload | null };
 export type Embedded = Pick<EmbedOutcome, "model" | "usage" | "cost">;
-
-/**
- * The `dimensions` to ask the model for: none when its vectors already fit the collection, else
- * the collection's size (text-embedding-3-* and the local model can shorten or lengthen; others
- * refuse, which surfaces as a 400 naming the model).
- */
-function dimensionsFor(collection: CollectionRef, model: string): number | undefined {
-  const native = embeddingModel(model).model.embeddingDimensions;
-  return native === collection.vectorSize ? undefined : collection.vectorSize;
-}
 
 /** A text with nothing the model could embed (no words, for the local model) cannot be compared by Cosine. */
 function refuseEmpty(collection: CollectionRef, vector: number[], field: string): void {
@@ -58,7 +48,7 @@ export async function upsertDocuments(
   const model = input.model ?? DEFAULT_DOCUMENT_MODEL;
   const embedded = await generateEmbeddings(
     identity,
-    { model, texts: input.documents.map((d) => d.text), dimensions: dimensionsFor(collection, model) },
+    { model, texts: input.documents.map((d) => d.text), fitDimensions: collection.vectorSize },
     ctx,
   );
   embedded.embeddings.forEach((v, i) => refuseEmpty(collection, v, `documents[${i}].text`));
@@ -84,7 +74,7 @@ export async function searchByText(
   const vectors = vectorService();
   const collection = await vectors.describe(identity, collectionName);
   const model = input.model ?? DEFAULT_DOCUMENT_MODEL;
-  const embedded = await generateEmbeddings(identity, { model, texts: [input.text], dimensions: dimensionsFor(collection, model) }, ctx);
+  const embedded = await generateEmbeddings(identity, { model, texts: [input.text], fitDimensions: collection.vectorSize }, ctx);
   refuseEmpty(collection, embedded.embeddings[0]!, "query_text");
   const results = await vectors.search(identity, collectionName, {
     vector: embedded.embeddings[0]!,
