@@ -2,6 +2,8 @@
 // the official SDKs: plain and streamed chat, embeddings (float and base64), model lists, their
 // error shapes and headers. Output is deterministic, so tests can assert exact text and usage.
 // Start it from a test with `startProviderEmulator()`, or by hand with `npm run emulator`.
+// Azure OpenAI, AWS Bedrock, the Gemini API and Vertex AI are served on the same port by the
+// routes of cloud-emulators.ts (their paths, auth and error shapes are described there).
 //
 // Routes
 //   POST /v1/chat/completions   OpenAI chat; `stream: true` sends `data: {...}` chunks and `data: [DONE]`;
@@ -64,6 +66,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { cloudProtocolOf, createCloudRoutes, type CloudCredentials, type CloudEmulatorOptions, type CloudProtocol } from "./cloud-emulators.ts";
 
 export const EMULATOR_OPENAI_KEY = "sk-emulator-openai-0123456789";
 export const EMULATOR_ANTHROPIC_KEY = "sk-ant-emulator-0123456789";
@@ -81,11 +84,14 @@ export type EmulatorOptions = {
   maxEmbeddingInputs?: number;
   /** Requests kept in `requests` (oldest dropped); 0 keeps none (benchmarks). */
   maxLogEntries?: number;
-};
+} & CloudEmulatorOptions;
+
+/** Which vendor's wire protocol a request spoke (cloud ones: see cloud-emulators.ts). */
+export type EmulatorProtocol = "openai" | "anthropic" | CloudProtocol;
 
 export type EmulatorRequest = {
   seq: number;
-  protocol: "openai" | "anthropic";
+  protocol: EmulatorProtocol;
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
@@ -112,6 +118,8 @@ export type ProviderEmulator = {
   openaiKey: string | null;
   anthropicKey: string | null;
   requests: EmulatorRequest[];
+  /** Azure OpenAI, Bedrock, Gemini and Vertex: base URLs and the credentials the emulator accepts. */
+  cloud: CloudCredentials;
   /** Resolves with the first logged request that satisfies `predicate` (polls; rejects after timeoutMs). */
   waitFor(predicate: (r: EmulatorRequest) => boolean, timeoutMs?: number): Promise<EmulatorRequest>;
   /** Clears the request log and the fail_first counters. */
@@ -157,7 +165,7 @@ export function emulatorEmbedding(text: string, model: string, dimensions?: numb
   return Array.from(new Float32Array(v.map((x) => x / norm)));
 }
 
-function toBase64Float32(values: number[]): string {
+export function toBase64Float32(values: number[]): string {
   const buf = Buffer.alloc(values.length * 4);
   for (let i = 0; i < values.length; i++) buf.writeFloatLE(values[i]!, i * 4);
   return buf.toString("base64");
@@ -166,11 +174,11 @@ function toBase64Float32(values: number[]): string {
 // ---------------------------------------------------------------------------------------------
 // Directives
 
-type Directives = Map<string, string>;
+export type Directives = Map<string, string>;
 
 const DIRECTIVE = /\[\[emulator([^\]]*)\]\]/g;
 
-function parseDirectiveList(text: string, into: Directives): void {
+export function parseDirectiveList(text: string, into: Directives): void {
   for (const part of text.trim().split(/\s+/)) {
     if (!part) continue;
     const eq = part.indexOf("=");
@@ -179,14 +187,14 @@ function parseDirectiveList(text: string, into: Directives): void {
   }
 }
 
-function stripDirectives(text: string, into: Directives): string {
+export function stripDirectives(text: string, into: Directives): string {
   return text.replace(DIRECTIVE, (_m, list: string) => {
     parseDirectiveList(list, into);
     return " ";
   });
 }
 
-function num(d: Directives, key: string, fallback: number): number {
+export function num(d: Directives, key: string, fallback: number): number {
   const v = d.get(key);
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -198,7 +206,7 @@ function num(d: Directives, key: string, fallback: number): number {
 
 const VOCABULARY = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
 
-type Reply = {
+export type Reply = {
   text: string;
   /** Visible output tokens. */
   tokens: number;
@@ -208,9 +216,9 @@ type Reply = {
 };
 
 /** What shapes the reply beyond the echo: tool results to report, a JSON format, planned tool calls. */
-type ReplyShape = { toolResults?: ToolResult[]; json?: { schema?: unknown }; toolCalls?: PlannedCall[] };
+export type ReplyShape = { toolResults?: ToolResult[]; json?: { schema?: unknown }; toolCalls?: PlannedCall[] };
 
-function makeReply(lastUser: string, directives: Directives, stops: string[], maxTokens: number | undefined, shape: ReplyShape = {}): Reply {
+export function makeReply(lastUser: string, directives: Directives, stops: string[], maxTokens: number | undefined, shape: ReplyShape = {}): Reply {
   const wordsWanted = directives.get("words");
   let text: string;
   if (wordsWanted !== undefined) {
@@ -245,14 +253,14 @@ function makeReply(lastUser: string, directives: Directives, stops: string[], ma
 // ---------------------------------------------------------------------------------------------
 // Tools and JSON replies
 
-type ToolResult = { id: string; content: string };
-type PlannedCall = { id: string; name: string; args: string };
+export type ToolResult = { id: string; content: string };
+export type PlannedCall = { id: string; name: string; args: string };
 
 /**
  * The tool calls a request gets: those the `tool` directive names, else the one tool_choice forces.
  * A string is the error to answer with 400.
  */
-function planToolCalls(
+export function planToolCalls(
   directives: Directives,
   offered: string[],
   forced: string | undefined,
@@ -276,18 +284,18 @@ function planToolCalls(
   return names.map((name) => ({ id: id(idPrefix), name, args: JSON.stringify(parsed) }));
 }
 
-function toolCallTokens(calls: PlannedCall[]): number {
+export function toolCallTokens(calls: PlannedCall[]): number {
   return calls.reduce((n, c) => n + countTokens(`${c.name} ${c.args}`), 0);
 }
 
 /** Pieces of a tool call's arguments as a stream sends them. */
-function argumentPieces(args: string): string[] {
+export function argumentPieces(args: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i += 8) out.push(args.slice(i, i + 8));
   return out;
 }
 
-function jsonReply(schema: unknown, text: string): Record<string, unknown> {
+export function jsonReply(schema: unknown, text: string): Record<string, unknown> {
   const properties = schema && typeof schema === "object" ? (schema as { properties?: unknown }).properties : undefined;
   if (!properties || typeof properties !== "object") return { reply: text };
   const out: Record<string, unknown> = {};
@@ -299,7 +307,7 @@ function jsonReply(schema: unknown, text: string): Record<string, unknown> {
 }
 
 /** The reply as stream chunks, one word each (with its leading space); they join to the text. */
-function chunksOf(text: string): string[] {
+export function chunksOf(text: string): string[] {
   const pieces: string[] = text.match(/\s*\S+/g) ?? [];
   const rest = text.slice(pieces.join("").length);
   if (rest) {
@@ -312,13 +320,13 @@ function chunksOf(text: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // Wire helpers
 
-function id(prefix: string): string {
+export function id(prefix: string): string {
   return `${prefix}${randomBytes(12).toString("hex")}`;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-type Exchange = {
+export type Exchange = {
   req: IncomingMessage;
   res: ServerResponse;
   entry: EmulatorRequest;
@@ -326,7 +334,7 @@ type Exchange = {
   closed: () => boolean;
 };
 
-function send(x: Exchange, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function send(x: Exchange, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (x.closed()) return;
   const text = JSON.stringify(body);
   x.entry.status = status;
@@ -334,14 +342,14 @@ function send(x: Exchange, status: number, body: unknown, headers: Record<string
   x.res.end(text);
 }
 
-function startSse(x: Exchange, headers: Record<string, string>): void {
+export function startSse(x: Exchange, headers: Record<string, string>): void {
   x.entry.status = 200;
   x.entry.stream = true;
   x.res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...headers });
   x.res.flushHeaders();
 }
 
-function cutConnection(x: Exchange): void {
+export function cutConnection(x: Exchange): void {
   x.entry.cut = true;
   x.res.socket?.destroy();
 }
@@ -349,7 +357,7 @@ function cutConnection(x: Exchange): void {
 // ---------------------------------------------------------------------------------------------
 // Error shapes
 
-type ErrorReply = { status: number; body: unknown; headers: Record<string, string> };
+export type ErrorReply = { status: number; body: unknown; headers: Record<string, string> };
 
 function openaiError(status: number, message: string, type: string, code: string | null = null, param: string | null = null): ErrorReply {
   return { status, body: { error: { message, type, param, code } }, headers: {} };
@@ -450,6 +458,15 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   const requests: EmulatorRequest[] = [];
   const attempts = new Map<string, number>();
   let seq = 0;
+  // The cloud vendors' routes share the directives, the reply and these helpers.
+  const cloud = createCloudRoutes(options, {
+    delayIfAsked: (x, d) => delayIfAsked(x, d),
+    upfrontFault: (x, d, raw, model) => upfrontFault(x, d, raw, model),
+    streamChunks: (x, d, chunks, writeChunk, writeError, writeMalformed) => streamChunks(x, d, chunks, writeChunk, writeError, writeMalformed),
+    sendPlain: (x, response, headers, fault) => sendPlain(x, response, headers, fault),
+    openaiChat: (x, body, d, raw) => chat(x, body, d, raw),
+    openaiEmbeddings: (x, body, d, raw) => embeddings(x, body, d, raw),
+  });
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -457,7 +474,8 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     req.on("end", () => {
       const raw = Buffer.concat(chunks).toString("utf8");
       const path = (req.url ?? "/").split("?")[0]!;
-      const protocol = path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined) ? "anthropic" : "openai";
+      const protocol: EmulatorProtocol =
+        cloudProtocolOf(path) ?? (path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined) ? "anthropic" : "openai");
       let body: unknown = raw;
       let parsed = raw === "";
       if (raw !== "") {
@@ -501,6 +519,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 
   async function handle(x: Exchange, raw: string, parsed: boolean): Promise<void> {
     const { entry } = x;
+    if (entry.protocol !== "openai" && entry.protocol !== "anthropic") return cloud.handle(x, raw, parsed);
     const route = `${entry.method} ${entry.path}`;
     const known = ["POST /v1/chat/completions", "POST /v1/embeddings", "POST /v1/messages", "GET /v1/models"];
     if (!known.includes(route)) {
@@ -585,11 +604,15 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         typeof header === "string" ? `h:${header}` : directives.has("key") ? `k:${directives.get("key")}` : `b:${createHash("sha1").update(`${x.entry.path}\0${raw}`).digest("hex")}`;
       const n = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, n);
-      if (n <= failFirst) return statusFault(protocol, num(directives, "status", 500), directives, model);
+      if (n <= failFirst) {
+        const status = num(directives, "status", 500);
+        return protocol === "openai" || protocol === "anthropic" ? statusFault(protocol, status, directives, model) : cloud.statusFault(protocol, status, directives, model);
+      }
     }
     const fault = directives.get("fault");
     if (!fault) return undefined;
     if (protocol === "anthropic") return anthropicFault(fault, directives);
+    if (protocol !== "openai") return cloud.fault(protocol, fault, directives, model);
     const auth = x.req.headers.authorization;
     return openaiFault(fault, directives, model, typeof auth === "string" ? auth.replace(/^Bearer\s+/i, "") : undefined);
   }
@@ -1018,6 +1041,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     openaiKey,
     anthropicKey,
     requests,
+    cloud: cloud.credentials(url),
     async waitFor(predicate, timeoutMs = 2000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
@@ -1041,7 +1065,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 }
 
 /** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text (and the text of tool_result blocks). */
-function contentText(content: unknown): string {
+export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
     return content
@@ -1058,6 +1082,6 @@ function contentText(content: unknown): string {
   return "";
 }
 
-function numberOr<T>(value: unknown, fallback: T): number | T {
+export function numberOr<T>(value: unknown, fallback: T): number | T {
   return typeof value === "number" && Number.isFinite(value) ? value : fallback;
 }
