@@ -145,7 +145,7 @@ export function toBedrockMessages(messages: ChatMessage[], extraSystem?: string)
       case "assistant": {
         const blocks: ContentBlock[] = [];
         if (m.content) blocks.push({ text: m.content });
-        for (const c of m.toolCalls ?? []) blocks.push({ toolUse: { toolUseId: c.id, name: c.name, input: parseArguments(c.arguments) } });
+        for (const c of m.toolCalls ?? []) blocks.push({ toolUse: { toolUseId: c.id, name: c.name, input: parseArguments(c.arguments) as never } });
         push("assistant", blocks);
         break;
       }
