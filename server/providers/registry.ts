@@ -4,6 +4,9 @@ import "server-only";
 // one line in `providersFromEnv` (see README.md here).
 import { loadEnv, type Env } from "../env.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
+import { createAzureOpenAIProvider } from "./azure-openai/azure-openai.ts";
+import { createBedrockProvider } from "./bedrock/bedrock.ts";
+import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
 import type { ProviderFetch } from "./http.ts";
 import { createLocalProvider } from "./local.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
@@ -11,7 +14,7 @@ import { createOpenAIProvider } from "./openai.ts";
 import { ProviderError, type Provider } from "./types.ts";
 
 /** Ids that name a built-in provider; a run-time provider cannot take them. */
-export const BUILT_IN_PROVIDER_IDS: ReadonlySet<string> = new Set(["openai", "anthropic", "local"]);
+export const BUILT_IN_PROVIDER_IDS: ReadonlySet<string> = new Set(["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex"]);
 
 /** The providers configuration describes. A provider without credentials is still listed, as unavailable. */
 export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
@@ -24,6 +27,22 @@ export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
     }),
     createAnthropicProvider({ apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL, fetch }),
     createLocalProvider(),
+    createAzureOpenAIProvider({ endpoint: env.AZURE_OPENAI_ENDPOINT, apiKey: env.AZURE_OPENAI_API_KEY, apiVersion: env.OPENAI_API_VERSION, fetch }),
+    createBedrockProvider({
+      region: env.AWS_REGION,
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      sessionToken: env.AWS_SESSION_TOKEN,
+      endpoint: env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME,
+    }),
+    createGeminiProvider({ apiKey: env.GEMINI_API_KEY, baseUrl: env.GOOGLE_GEMINI_BASE_URL, fetch }),
+    createVertexProvider({
+      project: env.GOOGLE_CLOUD_PROJECT,
+      location: env.GOOGLE_CLOUD_LOCATION,
+      credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS,
+      baseUrl: env.GOOGLE_VERTEX_BASE_URL,
+      fetch,
+    }),
     ...env.OPENAI_COMPATIBLE_PROVIDERS.map((c) => createOpenAICompatibleProvider({ ...c, fetch })),
   ];
 }
@@ -44,7 +63,7 @@ export function getProvider(id: string): Provider | undefined {
   return registry().get(id);
 }
 
-/** Every provider: the built-in ones (openai, anthropic, local), the configured compatible servers, then run-time ones. */
+/** Every provider: the built-in ones (openai, anthropic, local, azure-openai, bedrock, gemini, vertex), the configured compatible servers, then run-time ones. */
 export function listProviders(): Provider[] {
   return [...registry().values()];
 }
