@@ -61,7 +61,7 @@ export type CompatServer = {
 };
 
 /** Registers the hooks of one describe block: database, emulator, host, keys. */
-export function useCompatServer(kind: DatabaseKind): CompatServer {
+export function useCompatServer(kind: DatabaseKind, extraEnv?: (emulator: ProviderEmulator) => Record<string, string>): CompatServer {
   const { db } = useServiceDatabase(kind);
   let host: RunningHost | undefined;
   let emulator: ProviderEmulator | undefined;
@@ -75,6 +75,7 @@ export function useCompatServer(kind: DatabaseKind): CompatServer {
       OPENAI_BASE_URL: emulator.openaiBaseUrl,
       ANTHROPIC_API_KEY: emulator.anthropicKey!,
       ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
+      ...extraEnv?.(emulator),
     });
     resetEnvForTests();
     resetProvidersForTests();
