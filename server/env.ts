@@ -181,6 +181,8 @@ export const envSchema = z.object({
   ANTHROPIC_BASE_URL: optionalUrl("https://api.anthropic.com"),
   /// OpenAI-compatible servers, each its own provider: a JSON array (see COMPATIBLE_EXPECTED).
   OPENAI_COMPATIBLE_PROVIDERS: compatibleProviders,
+  /// The configuration file (model-service.yaml): providers of any type by id, and which serves each model.
+  MODEL_SERVICE_CONFIG: optionalString,
   /// Azure OpenAI (provider azure-openai): the resource's endpoint and key, and the api-version (the names the openai SDK reads).
   AZURE_OPENAI_ENDPOINT: optionalUrl("https://my-resource.openai.azure.com"),
   AZURE_OPENAI_API_KEY: optionalString,

@@ -7,6 +7,8 @@ import { createAnthropicProvider } from "./anthropic.ts";
 import { createAzureOpenAIProvider } from "./azure-openai/azure-openai.ts";
 import { createBedrockProvider } from "./bedrock/bedrock.ts";
 import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
+import { shippedCatalogue, type CatalogueEntry } from "../services/catalogue-data.ts";
+import { catalogueWithConfig, loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
 import type { ProviderFetch } from "./http.ts";
 import { createLocalProvider } from "./local.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
@@ -48,15 +50,60 @@ export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
 }
 
 // One registry per process, across Next's route bundles and dev hot reloads.
-const g = globalThis as unknown as { __modelServiceProviders?: Map<string, Provider> };
+const g = globalThis as unknown as {
+  __modelServiceProviders?: Map<string, Provider>;
+  __modelServiceConfigFile?: { config: ConfigFile; fromEnv: Map<string, Provider>; stop: () => void };
+};
 
 function registry(): Map<string, Provider> {
   if (!g.__modelServiceProviders) {
+    const env = loadEnv();
     const map = new Map<string, Provider>();
-    for (const p of providersFromEnv(loadEnv())) map.set(p.id, p);
+    for (const p of providersFromEnv(env)) map.set(p.id, p);
     g.__modelServiceProviders = map;
+    if (env.MODEL_SERVICE_CONFIG) useConfigFile(map, env.MODEL_SERVICE_CONFIG);
   }
   return g.__modelServiceProviders;
+}
+
+/** The file's providers over the environment's (same id: the file's), reloaded when the file changes. */
+function useConfigFile(map: Map<string, Provider>, path: string): void {
+  g.__modelServiceConfigFile?.stop();
+  const fromEnv = new Map(map);
+  const apply = (config: ConfigFile, previous?: ConfigFile) => {
+    for (const id of Object.keys(previous?.providers ?? {})) {
+      map.delete(id);
+      const envProvider = fromEnv.get(id);
+      if (envProvider) map.set(id, envProvider);
+    }
+    for (const p of providersFromConfig(config)) map.set(p.id, p);
+  };
+  // Start-up validated the file (server/main.ts); an error here is thrown to the first caller.
+  const config = loadConfigFile(path);
+  apply(config);
+  const stop = watchConfigFile(
+    path,
+    (next) => {
+      const state = g.__modelServiceConfigFile;
+      if (!state || g.__modelServiceProviders !== map) return;
+      apply(next, state.config);
+      state.config = next;
+      void import("../logger.ts").then(({ getLogger }) => getLogger().info({ path, providers: Object.keys(next.providers) }, "configuration file reloaded"));
+    },
+    (error) => void import("../logger.ts").then(({ getLogger }) => getLogger().error({ path }, `${error.message}; keeping the previous configuration`)),
+  );
+  g.__modelServiceConfigFile = { config, fromEnv, stop };
+}
+
+/** The shipped catalogue with the configuration file's models section applied (read when the catalogue loads). */
+export function configuredCatalogue(): CatalogueEntry[] {
+  return catalogueWithConfig(shippedCatalogue(), currentConfigFile());
+}
+
+/** The configuration file in use (its models section), if any. */
+export function currentConfigFile(): ConfigFile | undefined {
+  registry();
+  return g.__modelServiceConfigFile?.config;
 }
 
 export function getProvider(id: string): Provider | undefined {
@@ -84,5 +131,7 @@ export function unregisterProvider(id: string): boolean {
 
 /** Tests: start over from `providers`, or from configuration again when none are given. */
 export function resetProvidersForTests(providers?: Provider[]): void {
+  g.__modelServiceConfigFile?.stop();
+  g.__modelServiceConfigFile = undefined;
   g.__modelServiceProviders = providers ? new Map(providers.map((p) => [p.id, p])) : undefined;
 }

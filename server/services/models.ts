@@ -15,9 +15,9 @@ import { getDatabase, type DatabaseHandle } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import { onShutdown } from "../lifecycle.ts";
 import { getLogger } from "../logger.ts";
-import { BUILT_IN_PROVIDER_IDS, getProvider, listProviders } from "../providers/registry.ts";
+import { BUILT_IN_PROVIDER_IDS, configuredCatalogue, getProvider, listProviders } from "../providers/registry.ts";
 import type { Provider } from "../providers/types.ts";
-import { normalizePrice, shippedCatalogue, type CatalogueEntry, type ModelType } from "./catalogue-data.ts";
+import { normalizePrice, type CatalogueEntry, type ModelType } from "./catalogue-data.ts";
 import { formatUsd, parsePriceMicros, type Price } from "./pricing.ts";
 
 export type ModelSource = "catalogue" | "admin";
@@ -185,7 +185,7 @@ export class ModelCatalogue {
   constructor(private readonly options: ModelCatalogueOptions) {
     this.state = options.state ?? {};
     this.providers = options.providers ?? getProvider;
-    this.entries = options.entries ?? shippedCatalogue;
+    this.entries = options.entries ?? configuredCatalogue;
     this.log = options.log ?? getLogger();
   }
 

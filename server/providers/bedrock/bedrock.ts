@@ -62,6 +62,8 @@ export type BedrockProviderOptions = {
   endpoint?: string;
   /** Catalogue model id → Bedrock model id (or inference profile); default the id itself without a "bedrock/" prefix. */
   models?: Record<string, string>;
+  /** Extra headers on every request (signed with it). */
+  headers?: Record<string, string>;
 };
 
 /** Bedrock's usage in our terms: its inputTokens excludes cache reads and writes; ours counts them all. */
@@ -209,6 +211,17 @@ export class BedrockProvider implements Provider {
           requestTimeout: SDK_TIMEOUT_MS,
         }),
       });
+      const extra = options.headers;
+      if (extra && Object.keys(extra).length) {
+        this.client.middlewareStack.add(
+          (next) => async (args) => {
+            const request = args.request as { headers?: Record<string, string> };
+            if (request.headers) Object.assign(request.headers, extra);
+            return next(args);
+          },
+          { step: "build", name: "modelServiceHeaders" },
+        );
+      }
     }
   }
 
