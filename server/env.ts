@@ -210,7 +210,7 @@ export const envSchema = z.object({
     z.enum(["HS256", "HS384", "HS512"], { error: "one of HS256, HS384, HS512" }).default("HS256"),
   ),
   AUTH_SECRET: optionalString,
-  /// Reserved for encrypting provider keys stored in the database (not read yet); the Helm chart generates and keeps it.
+  /// Encrypts the provider keys an admin stores at run time (AES-256-GCM under an HKDF-derived key); unset: generated into DATA_DIR/secrets-key. The Helm chart generates and keeps it.
   SECRETS_KEY: optionalString,
   RATE_LIMIT_REQUESTS: positiveInt(100, "a whole number of requests above 0"),
   RATE_LIMIT_WINDOW: positiveInt(60, "a whole number of seconds above 0"),

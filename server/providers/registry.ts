@@ -9,6 +9,7 @@ import { createBedrockProvider } from "./bedrock/bedrock.ts";
 import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
 import { shippedCatalogue, type CatalogueEntry } from "../services/catalogue-data.ts";
 import { catalogueWithConfig, loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
+import { CredentialSync } from "./credentials/credentials.ts";
 import type { ProviderFetch } from "./http.ts";
 import { createLocalProvider } from "./local.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
@@ -51,6 +52,7 @@ export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
 
 // One registry per process, across Next's route bundles and dev hot reloads.
 const g = globalThis as unknown as {
+  __modelServiceRuntimeProviders?: { sync: CredentialSync; ids: Map<string, Provider> };
   __modelServiceProviders?: Map<string, Provider>;
   __modelServiceConfigFile?: { config: ConfigFile; fromEnv: Map<string, Provider>; stop: () => void };
 };
@@ -95,6 +97,56 @@ function useConfigFile(map: Map<string, Provider>, path: string): void {
   g.__modelServiceConfigFile = { config, fromEnv, stop };
 }
 
+/**
+ * Starts keeping the providers an admin stored at run time (dashboard, tRPC) in the registry: loaded
+ * now, then polled every two seconds, so a change made on any instance reaches this one without a
+ * restart. They never replace a provider of the environment or the file (saving refuses those ids).
+ */
+export async function startRuntimeProviders(intervalMs = 2000): Promise<CredentialSync> {
+  if (g.__modelServiceRuntimeProviders) return g.__modelServiceRuntimeProviders.sync;
+  const { getDatabase } = await import("../db/index.ts");
+  const ids = new Map<string, Provider>();
+  const sync = new CredentialSync(
+    getDatabase,
+    {
+      replace(providers) {
+        const map = registry();
+        for (const [id, p] of ids) if (map.get(id) === p) map.delete(id);
+        ids.clear();
+        for (const p of providers) {
+          if (map.has(p.id)) continue;
+          map.set(p.id, p);
+          ids.set(p.id, p);
+        }
+      },
+    },
+    (error) => void import("../logger.ts").then(({ getLogger }) => getLogger().error({ err: error }, "could not load the run-time providers")),
+    intervalMs,
+  );
+  g.__modelServiceRuntimeProviders = { sync, ids };
+  sync.start();
+  await sync.check();
+  return sync;
+}
+
+/** Where each provider comes from: the environment, the configuration file, or the dashboard (run time). */
+export function providerSource(id: string): "environment" | "file" | "dashboard" | undefined {
+  const map = registry();
+  const p = map.get(id);
+  if (!p) return undefined;
+  if (g.__modelServiceRuntimeProviders?.ids.get(id) === p) return "dashboard";
+  if (g.__modelServiceConfigFile && g.__modelServiceConfigFile.config.providers[id] !== undefined) return "file";
+  return "environment";
+}
+
+/** Ids a run-time provider cannot take: every provider of the environment and the file, and the built-in ids. */
+export function reservedProviderIds(): Set<string> {
+  const runtime = g.__modelServiceRuntimeProviders?.ids;
+  const ids = new Set(BUILT_IN_PROVIDER_IDS);
+  for (const [id, p] of registry()) if (runtime?.get(id) !== p) ids.add(id);
+  return ids;
+}
+
 /** The shipped catalogue with the configuration file's models section applied (read when the catalogue loads). */
 export function configuredCatalogue(): CatalogueEntry[] {
   return catalogueWithConfig(shippedCatalogue(), currentConfigFile());
@@ -131,6 +183,8 @@ export function unregisterProvider(id: string): boolean {
 
 /** Tests: start over from `providers`, or from configuration again when none are given. */
 export function resetProvidersForTests(providers?: Provider[]): void {
+  g.__modelServiceRuntimeProviders?.sync.stop();
+  g.__modelServiceRuntimeProviders = undefined;
   g.__modelServiceConfigFile?.stop();
   g.__modelServiceConfigFile = undefined;
   g.__modelServiceProviders = providers ? new Map(providers.map((p) => [p.id, p])) : undefined;

@@ -10,6 +10,7 @@ import { vectorsRouter } from "./routers/vectors.ts";
 import { embeddingsRouter } from "./routers/embeddings.ts";
 import { usageRouter } from "./routers/usage.ts";
 import { budgetAlertsRouter } from "./routers/budget-alerts.ts";
+import { providersRouter } from "./routers/providers.ts";
 
 export const appRouter = createTRPCRouter({
   system: systemRouter,
@@ -21,6 +22,7 @@ export const appRouter = createTRPCRouter({
   embeddings: embeddingsRouter,
   usage: usageRouter,
   budgetAlerts: budgetAlertsRouter,
+  providers: providersRouter,
 });
 
 export type AppRouter = typeof appRouter;
