@@ -11,7 +11,7 @@
 # no build tools, no npm: the runtime stage starts from Debian, not from the node image, and takes
 # only /usr/local/bin/node from it.
 #
-# What the container runs: our server entry (server/main.ts, as `npm start` does), not Next's bare
+# What the container runs: our server entry (server/host/main.ts, as `npm start` does), not Next's bare
 # `server.js`. The entry applies pending migrations before it listens, serves the API on the lean
 # node:http host (Next only for the dashboard), and on SIGTERM drains in-flight requests and flushes
 # the queued usage events before it exits; server.js would exit at once on SIGTERM and drop them.

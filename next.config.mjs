@@ -4,13 +4,13 @@ import { fileURLToPath } from "node:url";
 
 // As in create-t3-app: validate configuration when Next loads its config, so that a bad value
 // fails `next build` and start-up with the schema's one-line message instead of a stack trace.
-// server/env.ts is TypeScript, imported as it is: Node 22.18+ and 24 strip its types natively
+// server/kernel/env.ts is TypeScript, imported as it is: Node 22.18+ and 24 strip its types natively
 // (the file keeps to erasable syntax for that). Node 20 cannot, and falls back to tsx's loader
 // (a dependency), so `next build` and `npm start` work there too.
-const { parseEnv } = await import("./server/env.ts").catch(async (/** @type {any} */ err) => {
+const { parseEnv } = await import("./server/kernel/env.ts").catch(async (/** @type {any} */ err) => {
   if (err?.code !== "ERR_UNKNOWN_FILE_EXTENSION") throw err;
   const { tsImport } = await import("tsx/esm/api");
-  return tsImport("./server/env.ts", import.meta.url);
+  return tsImport("./server/kernel/env.ts", import.meta.url);
 });
 try {
   parseEnv(process.env);
@@ -31,7 +31,7 @@ const nextConfig = {
   // native libraries) stays out of the standalone output and the container image.
   images: { unoptimized: true },
   // Loaded from node_modules at run time rather than bundled: the database drivers and their
-  // wasm/data files, and clients that keep sockets. Runs in the same process as server/main.ts,
+  // wasm/data files, and clients that keep sockets. Runs in the same process as server/host/main.ts,
   // which imports the same copies. (pg, pino and @prisma/client are on Next's own list already.)
   serverExternalPackages: [
     "@electric-sql/pglite",
@@ -42,7 +42,7 @@ const nextConfig = {
     "pino",
     "ioredis",
     "undici",
-    // One metrics registry for the host and Next's bundles (server/services/metrics.ts).
+    // One metrics registry for the host and Next's bundles (server/kernel/metrics.ts).
     "prom-client",
     // A client that keeps sockets, with its own nested undici 6: loaded as installed, not re-bundled.
     "@qdrant/js-client-rest",
@@ -64,7 +64,7 @@ const nextConfig = {
 };
 
 // `next build` also writes `.next/standalone` (server.js and the traced node_modules), the base of
-// the container image (Dockerfile). Set for the build only: `npm start` (server/main.ts) serves
+// the container image (Dockerfile). Set for the build only: `npm start` (server/host/main.ts) serves
 // `.next` itself, and Next warns at start-up that `next start` does not fit a standalone config.
 // ("phase-production-build" is next/constants' PHASE_PRODUCTION_BUILD, written out: the container
 // image carries only the parts of Next its server loads, and constants.js is not one of them.)

@@ -5,7 +5,7 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { safeCallbackUrl } from "@/lib/safe-path";
 
-// Kept in step with server/services/session-token.ts (no server module is imported here).
+// Kept in step with server/access/session-token.ts (no server module is imported here).
 const SESSION_COOKIES = ["authjs.session-token", "__Secure-authjs.session-token"];
 const PUBLIC_PAGES = new Set(["/login", "/setup"]);
 
@@ -31,7 +31,10 @@ function foreignAction(req: NextRequest): boolean {
 
 export function proxy(req: NextRequest) {
   if (foreignAction(req)) {
-    return NextResponse.json({ error: { code: "forbidden", message: "A form action from another site (its Origin is not this host)" } }, { status: 403 });
+    return NextResponse.json(
+      { error: { code: "forbidden", message: "A form action from another site (its Origin is not this host)" } },
+      { status: 403 },
+    );
   }
   const { pathname, search } = req.nextUrl;
   const hasSession = req.cookies.getAll().some((c) => SESSION_COOKIES.some((name) => c.name === name || c.name.startsWith(`${name}.`)));

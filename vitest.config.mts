@@ -21,7 +21,7 @@ export default defineConfig({
     maxWorkers: 2,
     globalSetup: ["tests/support/global-setup.ts"],
     // next-auth imports "next/server" without an extension, which Node's ESM resolver refuses: let
-    // Vite resolve it (server/http/sessions.test.ts drives next-auth's own handlers).
+    // Vite resolve it (server/api/sessions.test.ts drives next-auth's own handlers).
     server: { deps: { inline: ["next-auth"] } },
   },
 });

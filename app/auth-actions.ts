@@ -1,6 +1,13 @@
 "use server";
 // The dashboard's sign-in, setup and sign-out form actions (implemented in server/http).
-import { githubLoginAction, loginAction, logoutAction, setupAction, signOutEverywhereAction, type FormState } from "@/server/http/dashboard-session";
+import {
+  githubLoginAction,
+  loginAction,
+  logoutAction,
+  setupAction,
+  signOutEverywhereAction,
+  type FormState,
+} from "@/server/api/dashboard/dashboard-session";
 
 export async function login(prev: FormState, form: FormData): Promise<FormState> {
   return loginAction(prev, form);

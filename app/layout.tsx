@@ -7,8 +7,8 @@ import { Nav } from "@/components/nav";
 import { SystemBadge } from "@/components/system-badge";
 import { TRPCProvider } from "@/components/trpc-provider";
 import { UserMenu } from "@/components/user-menu";
-import { onPublicPage, renderedPath } from "@/server/http/dashboard-path";
-import { dashboardUser } from "@/server/http/dashboard-session";
+import { onPublicPage, renderedPath } from "@/server/api/dashboard/dashboard-path";
+import { dashboardUser } from "@/server/api/dashboard/dashboard-session";
 import "./globals.css";
 
 export const metadata: Metadata = {

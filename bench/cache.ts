@@ -42,16 +42,23 @@ Object.assign(process.env, {
 // 1. In process
 
 const { closeDb, getDatabase, openDatabase } = await import("../server/db/index.ts");
-const { catalogueReady, syncCatalogue } = await import("../server/services/models.ts");
-const { generate } = await import("../server/services/generation.ts");
-const { usageWriter } = await import("../server/services/usage.ts");
-const { flushCacheWrites } = await import("../server/services/cache-store.ts");
-const { hashApiKey } = await import("../server/services/auth.ts");
+const { catalogueReady, syncCatalogue } = await import("../server/features/catalogue/models.ts");
+const { generate } = await import("../server/features/inference/generation.ts");
+const { usageWriter } = await import("../server/features/usage/usage.ts");
+const { flushCacheWrites } = await import("../server/features/inference/cache-store.ts");
+const { hashApiKey } = await import("../server/access/auth.ts");
 await getDatabase();
 await syncCatalogue();
 await catalogueReady();
 
-const identity = { kind: "apiKey" as const, apiKeyId: "bench", userId: null, role: "user" as const, tier: "premium" as const, scopes: ["generate" as const] };
+const identity = {
+  kind: "apiKey" as const,
+  apiKeyId: "bench",
+  userId: null,
+  role: "user" as const,
+  tier: "premium" as const,
+  scopes: ["generate" as const],
+};
 let n = 0;
 const call = (content: string, mode: "on" | "off" = "on") =>
   generate(
@@ -92,7 +99,9 @@ for (const round of [1, 2]) {
   await usageWriter().flush();
   await flushCacheWrites();
 }
-const inProcessEvents = await (await getDatabase()).rawQuery<{ status: string; n: string }>("select status, count(*)::text as n from usage_events group by status order by status");
+const inProcessEvents = await (
+  await getDatabase()
+).rawQuery<{ status: string; n: string }>("select status, count(*)::text as n from usage_events group by status order by status");
 
 // ---------------------------------------------------------------------------------------------
 // 2. Over HTTP, on a server process
@@ -139,8 +148,12 @@ for (const _round of [1, 2]) {
   if (!hitHttp || h.p50 < hitHttp.p50) hitHttp = h;
 }
 
-console.log(`\nbench/cache — ${new Date().toISOString()} — database: ${databaseUrl ? "PostgreSQL" : "PGlite (embedded)"}, cache store: ${databaseUrl ? "PostgreSQL" : "PGlite"} behind the in-process LRU`);
-console.log(`${Math.round(total / 2)} uncached calls (in process only), ${Math.round(total / 2)} misses and ${Math.round(total / 2)} hits per round, one at a time, best of 2 interleaved rounds\n`);
+console.log(
+  `\nbench/cache — ${new Date().toISOString()} — database: ${databaseUrl ? "PostgreSQL" : "PGlite (embedded)"}, cache store: ${databaseUrl ? "PostgreSQL" : "PGlite"} behind the in-process LRU`,
+);
+console.log(
+  `${Math.round(total / 2)} uncached calls (in process only), ${Math.round(total / 2)} misses and ${Math.round(total / 2)} hits per round, one at a time, best of 2 interleaved rounds\n`,
+);
 console.log("path                          p50 ms   p99 ms   mean ms");
 const line = (label: string, r: { p50: number; p99: number; mean: number }) =>
   console.log(`${label.padEnd(28)} ${fmt(r.p50, 3).padStart(8)} ${fmt(r.p99, 3).padStart(8)} ${fmt(r.mean, 3).padStart(9)}`);
@@ -150,10 +163,14 @@ line("generate() hit", hitIn);
 line("HTTP /v1/llm/generate miss", missHttp!);
 line("HTTP /v1/llm/generate hit", hitHttp!);
 console.log("");
-console.log(`service time, miss/hit: p50 ${fmt(missIn.p50 / hitIn.p50, 1)}x, mean ${fmt(missIn.mean / hitIn.mean, 1)}x (hit p50 ${fmt(hitIn.p50 * 1000, 0)} µs)`);
+console.log(
+  `service time, miss/hit: p50 ${fmt(missIn.p50 / hitIn.p50, 1)}x, mean ${fmt(missIn.mean / hitIn.mean, 1)}x (hit p50 ${fmt(hitIn.p50 * 1000, 0)} µs)`,
+);
 console.log(`HTTP round trip, miss/hit: p50 ${fmt(missHttp!.p50 / hitHttp!.p50, 2)}x, mean ${fmt(missHttp!.mean / hitHttp!.mean, 2)}x`);
 console.log(`in-process usage events by status: ${inProcessEvents.map((r) => `${r.status} ${r.n}`).join(", ")}`);
-console.log(`HTTP cache header counts: ${[...httpStatus].map(([k, v]) => `${k} ${v}`).join(", ")}; errors ${missHttp!.errors + hitHttp!.errors}`);
+console.log(
+  `HTTP cache header counts: ${[...httpStatus].map(([k, v]) => `${k} ${v}`).join(", ")}; errors ${missHttp!.errors + hitHttp!.errors}`,
+);
 
 await pool.close();
 await server.stop();

@@ -28,7 +28,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { openDatabase } from "../server/db/index.ts";
-import { hashApiKey } from "../server/services/auth.ts";
+import { hashApiKey } from "../server/access/auth.ts";
 import { startServerProcess, type ServerProcess } from "../tests/support/server-process.ts";
 import { createScratchPostgres, type ScratchPostgres } from "../tests/support/scratch-postgres.ts";
 import { fmt, load, percentile, type LoadResult } from "./lib.ts";
@@ -99,7 +99,8 @@ await waitFor(`${emulatorUrl}/v1/models`, { headers: { authorization: `Bearer ${
 type Target = { name: string; url: string; path: string; headers: Record<string, string>; pid?: number };
 const targets: Target[] = [];
 const openaiHeaders = { authorization: `Bearer ${EMULATOR_KEY}`, "content-type": "application/json" };
-if (paths.includes("emulator")) targets.push({ name: "emulator", url: emulatorUrl, path: "/v1/chat/completions", headers: openaiHeaders, pid: emulatorProcess.pid });
+if (paths.includes("emulator"))
+  targets.push({ name: "emulator", url: emulatorUrl, path: "/v1/chat/completions", headers: openaiHeaders, pid: emulatorProcess.pid });
 
 if (paths.includes("bare")) {
   const port = await freePort();
@@ -189,7 +190,10 @@ if (paths.includes("lean-pglite")) await ourServer("lean-pglite", ["--api-only"]
 if (paths.includes("lean-budget")) await ourServer("lean-budget", ["--api-only"], {}, !!serverUrl, true);
 const redisUrl = values["redis-url"];
 const redisPrefix = `bench-gateway-${process.pid}:`;
-for (const [name, budget] of [["lean-redis", false], ["lean-budget-redis", true]] as const) {
+for (const [name, budget] of [
+  ["lean-redis", false],
+  ["lean-budget-redis", true],
+] as const) {
   if (!paths.includes(name)) continue;
   if (!redisUrl) {
     console.log(`skipping the ${name} path: no --redis-url (or TEST_REDIS_URL)`);
@@ -197,7 +201,9 @@ for (const [name, budget] of [["lean-redis", false], ["lean-budget-redis", true]
   }
   await ourServer(name, ["--api-only"], { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `${redisPrefix}${name}:` }, !!serverUrl, budget);
 }
-console.log(`our paths store usage in ${serverUrl ? "PostgreSQL (a scratch database per path)" : "the embedded PGlite"}${paths.includes("lean-pglite") ? "; lean-pglite in PGlite" : ""}`);
+console.log(
+  `our paths store usage in ${serverUrl ? "PostgreSQL (a scratch database per path)" : "the embedded PGlite"}${paths.includes("lean-pglite") ? "; lean-pglite in PGlite" : ""}`,
+);
 
 const pools = new Map(targets.map((t) => [t.name, new Pool(t.url, { connections: 64 })]));
 const errors = new Map<string, string>();
@@ -253,14 +259,24 @@ for (const [name, e] of errors) console.log(`first error on ${name}: ${e}`);
 const r = (name: string, c: number) => results.get(`${name}@${c}`);
 const added = (name: string, c: number) => (r(name, c)?.p50 ?? NaN) - (r("emulator", c)?.p50 ?? NaN);
 console.log("\nratios (targets for the lean path):");
-if (r("lean", 10) && r("portkey", 10)) console.log(`  lean/portkey req/s at 10 clients: ${fmt(r("lean", 10)!.rps / r("portkey", 10)!.rps)}x (target ≥ 2x)`);
-if (r("lean", 1) && r("portkey", 1)) console.log(`  lean/portkey added p50 at 1 client: ${fmt(added("lean", 1) / added("portkey", 1))} (target ≤ 0.5)`);
-if (r("lean", 1) && r("bare", 1)) console.log(`  lean/bare added p50 at 1 client: ${fmt(added("lean", 1) / added("bare", 1))} (target ≤ 2)`);
-if (r("lean", 10) && r("portkey", 10)) console.log(`  lean/portkey CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("portkey", 10)!.cpu)} (the gateway process's own CPU time; steadier than timings on a busy machine)`);
-if (r("lean", 10) && r("bare", 10)) console.log(`  lean/bare CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("bare", 10)!.cpu)}`);
+if (r("lean", 10) && r("portkey", 10))
+  console.log(`  lean/portkey req/s at 10 clients: ${fmt(r("lean", 10)!.rps / r("portkey", 10)!.rps)}x (target ≥ 2x)`);
+if (r("lean", 1) && r("portkey", 1))
+  console.log(`  lean/portkey added p50 at 1 client: ${fmt(added("lean", 1) / added("portkey", 1))} (target ≤ 0.5)`);
+if (r("lean", 1) && r("bare", 1))
+  console.log(`  lean/bare added p50 at 1 client: ${fmt(added("lean", 1) / added("bare", 1))} (target ≤ 2)`);
+if (r("lean", 10) && r("portkey", 10))
+  console.log(
+    `  lean/portkey CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("portkey", 10)!.cpu)} (the gateway process's own CPU time; steadier than timings on a busy machine)`,
+  );
+if (r("lean", 10) && r("bare", 10))
+  console.log(`  lean/bare CPU per request at 10 clients: ${fmt(r("lean", 10)!.cpu / r("bare", 10)!.cpu)}`);
 if (r("next", 10) && r("lean", 10)) console.log(`  next/lean req/s at 10 clients: ${fmt(r("next", 10)!.rps / r("lean", 10)!.rps)}x`);
 // What a budget adds: the budget check and the reservation before the call and the settle after it.
-for (const [withBudget, without] of [["lean-budget", "lean"], ["lean-budget-redis", "lean-redis"]] as const) {
+for (const [withBudget, without] of [
+  ["lean-budget", "lean"],
+  ["lean-budget-redis", "lean-redis"],
+] as const) {
   for (const c of clientCounts) {
     const a = r(withBudget, c);
     const b = r(without, c);
@@ -292,7 +308,10 @@ for (const t of targets) {
     }
     if (i >= 20) times.push(first); // the first 20 warm the path
   }
-  ttfb.set(t.name, times.sort((a, b) => a - b));
+  ttfb.set(
+    t.name,
+    times.sort((a, b) => a - b),
+  );
 }
 console.log(`
 streamed (1 client, ${streamN} requests): time to the first byte of the body`);
@@ -304,7 +323,8 @@ for (const t of targets) {
     `${t.name.padEnd(17)} ${fmt(percentile(times, 50)).padStart(9)} ${fmt(percentile(times, 99)).padStart(10)} ${fmt(ttfbBase ? percentile(times, 50) - percentile(ttfbBase, 50) : NaN).padStart(11)} ${String(streamErrors.get(t.name) ?? 0).padStart(8)}`,
   );
 }
-if (ttfb.has("lean") && ttfbBase) console.log(`  lean added time to first byte: ${fmt(percentile(ttfb.get("lean")!, 50) - percentile(ttfbBase, 50))} ms (target < 1 ms)`);
+if (ttfb.has("lean") && ttfbBase)
+  console.log(`  lean added time to first byte: ${fmt(percentile(ttfb.get("lean")!, 50) - percentile(ttfbBase, 50))} ms (target < 1 ms)`);
 
 if (soakSeconds > 0 && ours.has("lean")) {
   const lean = targets.find((t) => t.name === "lean")!;
@@ -327,7 +347,9 @@ if (soakSeconds > 0 && ours.has("lean")) {
     sent += res.requests;
     samples.push(rss());
     times.push((Date.now() - soakStarted) / 1000);
-    console.log(`  t=${Math.round((soakSeconds * 1000 - (until - Date.now())) / 1000)}s rss=${fmt(samples.at(-1)!, 1)} req/s=${fmt(res.rps, 0)}`);
+    console.log(
+      `  t=${Math.round((soakSeconds * 1000 - (until - Date.now())) / 1000)}s rss=${fmt(samples.at(-1)!, 1)} req/s=${fmt(res.rps, 0)}`,
+    );
   }
   // The resident size swings with V8's garbage collection; a leak shows as a trend. Compare the
   // median of the first third of the samples (after a warm-up of 30 s) with the last third's.

@@ -11,7 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { openDatabase } from "../server/db/index.ts";
-import { hashApiKey } from "../server/services/auth.ts";
+import { hashApiKey } from "../server/access/auth.ts";
 import { startProviderEmulator } from "../tests/emulators/provider-emulator.ts";
 import { startServerProcess } from "../tests/support/server-process.ts";
 import { fmt, load, type LoadResult } from "./lib.ts";
@@ -89,13 +89,23 @@ await load(300, 4, callGateway);
 const results: Record<string, LoadResult> = {};
 // Interleaved rounds so that machine noise hits both paths alike.
 for (const round of [1, 2]) {
-  for (const [name, fn] of [["direct", callDirect], ["gateway", callGateway]] as const) {
+  for (const [name, fn] of [
+    ["direct", callDirect],
+    ["gateway", callGateway],
+  ] as const) {
     const one = await load(Math.round(total / 2), 1, fn);
     const many = await load(total, concurrency, fn);
     const keep = (k: string, r: LoadResult) => {
       const prev = results[k];
       if (!prev || round === 1) results[k] = r;
-      else results[k] = { ...r, p50: Math.min(prev.p50, r.p50), p99: Math.min(prev.p99, r.p99), rps: Math.max(prev.rps, r.rps), errors: prev.errors + r.errors };
+      else
+        results[k] = {
+          ...r,
+          p50: Math.min(prev.p50, r.p50),
+          p99: Math.min(prev.p99, r.p99),
+          rps: Math.max(prev.rps, r.rps),
+          errors: prev.errors + r.errors,
+        };
     };
     keep(`${name}@1`, one);
     keep(`${name}@${concurrency}`, many);
@@ -116,11 +126,15 @@ for (const [label, r, c] of [
   ["emulator direct", dN, concurrency],
   ["gateway /generate", gN, concurrency],
 ] as const) {
-  console.log(`${label.padEnd(20)} ${String(c).padStart(7)} ${fmt(r.p50).padStart(8)} ${fmt(r.p99).padStart(8)} ${fmt(r.mean).padStart(9)} ${fmt(r.rps, 0).padStart(9)} ${String(r.errors).padStart(8)}`);
+  console.log(
+    `${label.padEnd(20)} ${String(c).padStart(7)} ${fmt(r.p50).padStart(8)} ${fmt(r.p99).padStart(8)} ${fmt(r.mean).padStart(9)} ${fmt(r.rps, 0).padStart(9)} ${String(r.errors).padStart(8)}`,
+  );
 }
 console.log("");
 console.log(`added latency at 1 client:  p50 ${fmt(g1.p50 - d1.p50)} ms (target ≤ 1 ms), p99 ${fmt(g1.p99 - d1.p99)} ms (target ≤ 5 ms)`);
-console.log(`ratios gateway/direct:      p50 ${fmt(g1.p50 / d1.p50)}x, p99 ${fmt(g1.p99 / d1.p99)}x, req/s at ${concurrency} clients ${fmt(gN.rps / dN.rps)}x`);
+console.log(
+  `ratios gateway/direct:      p50 ${fmt(g1.p50 / d1.p50)}x, p99 ${fmt(g1.p99 / d1.p99)}x, req/s at ${concurrency} clients ${fmt(gN.rps / dN.rps)}x`,
+);
 
 for (const [what, n] of gatewayErrors) console.log(`gateway error ×${n}: ${what}`);
 await gateway.close();

@@ -19,12 +19,12 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 
 const { getDatabase, closeDb } = await import("../server/db/index.ts");
-const { UsageWriter } = await import("../server/services/usage-writer.ts");
-const { rollupCtes } = await import("../server/services/usage-rollups.ts");
-const { usageStats } = await import("../server/services/usage-stats.ts");
-const { recentRequests } = await import("../server/services/usage-recent.ts");
-const { costOf } = await import("../server/services/pricing.ts");
-const { addDays } = await import("../server/services/time-zones.ts");
+const { UsageWriter } = await import("../server/features/usage/usage-writer.ts");
+const { rollupCtes } = await import("../server/features/usage/usage-rollups.ts");
+const { usageStats } = await import("../server/features/usage/usage-stats.ts");
+const { recentRequests } = await import("../server/features/usage/usage-recent.ts");
+const { costOf } = await import("../server/features/catalogue/pricing.ts");
+const { addDays } = await import("../server/features/usage/time-zones.ts");
 type Identity = Parameters<typeof usageStats>[0];
 
 const db = await getDatabase();
@@ -50,7 +50,14 @@ const MODELS = [
   { id: "claude-3-5-sonnet-20241022", provider: "anthropic", input: "3", output: "15", endpoint: "/v1/llm/generate", kind: "llm" as const },
   { id: "claude-3-5-haiku-20241022", provider: "anthropic", input: "0.8", output: "4", endpoint: "/v1/llm/generate", kind: "llm" as const },
   { id: "claude-sonnet-4-5-20250929", provider: "anthropic", input: "3", output: "15", endpoint: "/v1/messages", kind: "llm" as const },
-  { id: "text-embedding-3-small", provider: "openai", input: "0.02", output: "0", endpoint: "/v1/llm/generate-embeddings", kind: "embedding" as const },
+  {
+    id: "text-embedding-3-small",
+    provider: "openai",
+    input: "0.02",
+    output: "0",
+    endpoint: "/v1/llm/generate-embeddings",
+    kind: "embedding" as const,
+  },
 ];
 const KEYS = Array.from({ length: 12 }, (_, i) => ({ key: `bench-key-${i}`, user: i < 10 ? `bench-user-${i % 5}` : null }));
 
@@ -77,7 +84,11 @@ async function writerThroughput(total: number): Promise<string> {
   for (let i = 0; i < total; i++) {
     const m = MODELS[i % MODELS.length]!;
     const k = KEYS[(i * 7) % KEYS.length]!;
-    const usage = { inputTokens: 200 + (i % 900), outputTokens: m.output === "0" ? 0 : 50 + (i % 400), cachedInputTokens: i % 5 === 0 ? 128 : 0 };
+    const usage = {
+      inputTokens: 200 + (i % 900),
+      outputTokens: m.output === "0" ? 0 : 50 + (i % 400),
+      cachedInputTokens: i % 5 === 0 ? 128 : 0,
+    };
     writer.record({
       createdAt: new Date(now - (i % 3600) * 1000),
       endpoint: m.endpoint,
@@ -104,8 +115,8 @@ async function writerThroughput(total: number): Promise<string> {
   const rate = stored / seconds;
   return (
     `(a) writer: ${stored.toLocaleString("en-US")} events stored in ${fmt(seconds, 2)} s = ${Math.round(rate).toLocaleString("en-US")} events/s ` +
-      `(${statementMs.length} statements of up to 2,000 events: p50 ${fmt(percentile(statementMs, 50), 0)} ms, p95 ${fmt(percentile(statementMs, 95), 0)} ms; failed flushes ${stats.failedFlushes}) ` +
-      `— target ≥ 10,000/s: ${rate >= 10_000 ? "met" : "NOT met"}`
+    `(${statementMs.length} statements of up to 2,000 events: p50 ${fmt(percentile(statementMs, 50), 0)} ms, p95 ${fmt(percentile(statementMs, 95), 0)} ms; failed flushes ${stats.failedFlushes}) ` +
+    `— target ≥ 10,000/s: ${rate >= 10_000 ? "met" : "NOT met"}`
   );
 }
 
@@ -115,7 +126,9 @@ async function writerThroughput(total: number): Promise<string> {
 const today = new Date().toISOString().slice(0, 10);
 const start = addDays(today, -89);
 
-const MODEL_VALUES = MODELS.map((m, i) => `(${i}, '${m.id}', '${m.provider}', ${m.input}::numeric, ${m.output}::numeric, '${m.endpoint}', '${m.kind}')`).join(", ");
+const MODEL_VALUES = MODELS.map(
+  (m, i) => `(${i}, '${m.id}', '${m.provider}', ${m.input}::numeric, ${m.output}::numeric, '${m.endpoint}', '${m.kind}')`,
+).join(", ");
 const KEY_VALUES = KEYS.map((k, i) => `(${i}, '${k.key}', ${k.user ? `'${k.user}'` : "NULL"})`).join(", ");
 
 /** Inserts `count` synthetic events, spread over the 90 days up to now, a million per statement. */
@@ -146,10 +159,10 @@ async function generateEvents(count: number): Promise<void> {
 
 async function buildRollups(): Promise<void> {
   for (let d = addDays(start, -1); d <= today; d = addDays(d, 1)) {
-    await q(`WITH ${rollupCtes("(SELECT * FROM usage_events WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz) AS day_events")} SELECT 1`, [
-      `${d}T00:00:00Z`,
-      `${addDays(d, 1)}T00:00:00Z`,
-    ]);
+    await q(
+      `WITH ${rollupCtes("(SELECT * FROM usage_events WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz) AS day_events")} SELECT 1`,
+      [`${d}T00:00:00Z`, `${addDays(d, 1)}T00:00:00Z`],
+    );
   }
   // The state autovacuum keeps a live database in (fresh planner statistics, visibility map), and
   // the millions of new rows' pages written out: without this the timings ran while the
@@ -163,7 +176,14 @@ async function count(table: string): Promise<number> {
 }
 
 const ADMIN = { kind: "apiKey", apiKeyId: "bench-admin", userId: null, role: "admin", tier: "premium", scopes: [] } as unknown as Identity;
-const USER = { kind: "apiKey", apiKeyId: "bench-key-1", userId: "bench-user-1", role: "user", tier: "premium", scopes: [] } as unknown as Identity;
+const USER = {
+  kind: "apiKey",
+  apiKeyId: "bench-key-1",
+  userId: "bench-user-1",
+  role: "user",
+  tier: "premium",
+  scopes: [],
+} as unknown as Identity;
 
 type Variant = { name: string; who: Identity; query: Parameters<typeof usageStats>[1] };
 const VARIANTS: Variant[] = [
@@ -199,7 +219,6 @@ async function recentPages(who: Identity, query: Parameters<typeof recentRequest
   return { first: percentile(ms, 50), deep: percentile(deep, 50) };
 }
 
-
 async function runStats(size: number): Promise<void> {
   const t = performance.now();
   await generateEvents(size);
@@ -208,7 +227,8 @@ async function runStats(size: number): Promise<void> {
   const tr = performance.now();
   const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}`;
   const eventsInRange = Number(
-    (await q<{ n: string }>("SELECT count(*)::text AS n FROM usage_events WHERE created_at >= $1::timestamptz", [`${start}T00:00:00Z`]))[0]!.n,
+    (await q<{ n: string }>("SELECT count(*)::text AS n FROM usage_events WHERE created_at >= $1::timestamptz", [`${start}T00:00:00Z`]))[0]!
+      .n,
   );
   await send({
     type: "ready",

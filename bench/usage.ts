@@ -38,7 +38,9 @@ const { values } = parseArgs({
 });
 const serverUrl = values["database-url"] ?? process.env.TEST_DATABASE_URL;
 if (!serverUrl) {
-  console.error("Set TEST_DATABASE_URL or pass --database-url postgresql://user@host:5432/postgres (a server where scratch databases may be created)");
+  console.error(
+    "Set TEST_DATABASE_URL or pass --database-url postgresql://user@host:5432/postgres (a server where scratch databases may be created)",
+  );
   process.exit(2);
 }
 const sizes = [...new Set(values.sizes.split(",").map((s) => Number(s.trim())))].sort((a, b) => a - b);
@@ -140,15 +142,32 @@ async function statistics(): Promise<void> {
       }
     }
   }
-  const medians = times.map((perVariant) => perVariant.map((ms) => percentile([...ms].sort((a, b) => a - b), 50)));
-  const p95s = times.map((perVariant) => perVariant.map((ms) => percentile([...ms].sort((a, b) => a - b), 95)));
+  const medians = times.map((perVariant) =>
+    perVariant.map((ms) =>
+      percentile(
+        [...ms].sort((a, b) => a - b),
+        50,
+      ),
+    ),
+  );
+  const p95s = times.map((perVariant) =>
+    perVariant.map((ms) =>
+      percentile(
+        [...ms].sort((a, b) => a - b),
+        95,
+      ),
+    ),
+  );
 
   const base = 0;
   console.log(
     `\n(b) 90-day statistics (${start} to ${end}), median of ${runs} interleaved rounds after ${WARM_UP_ROUNDS} warm-ups, ms (ratio to ${sizes[base]!.toLocaleString("en-US")} events):`,
   );
   variants.forEach((name, v) => {
-    const cells = ready.map((r, s) => `${r.size.toLocaleString("en-US").padStart(11)}: ${fmt(medians[s]![v]!, 1).padStart(6)} (${fmt(medians[s]![v]! / medians[base]![v]!, 2)}x)`);
+    const cells = ready.map(
+      (r, s) =>
+        `${r.size.toLocaleString("en-US").padStart(11)}: ${fmt(medians[s]![v]!, 1).padStart(6)} (${fmt(medians[s]![v]! / medians[base]![v]!, 2)}x)`,
+    );
     console.log(`  ${name}\n    ${cells.join("   ")}`);
   });
 
@@ -156,7 +175,9 @@ async function statistics(): Promise<void> {
   for (const r of ready) {
     const m = await r.worker.ask({ cmd: "recent" });
     if (m.type !== "recent") throw new Error(`worker ${r.size}: unexpected ${m.type}`);
-    console.log(`  ${r.size.toLocaleString("en-US").padStart(11)} events: everyone's ${fmt(m.admin.first, 1)} / ${fmt(m.admin.deep, 1)}; one user's ${fmt(m.user.first, 1)} / ${fmt(m.user.deep, 1)}`);
+    console.log(
+      `  ${r.size.toLocaleString("en-US").padStart(11)} events: everyone's ${fmt(m.admin.first, 1)} / ${fmt(m.admin.deep, 1)}; one user's ${fmt(m.user.first, 1)} / ${fmt(m.user.deep, 1)}`,
+    );
   }
 
   const last = ready.length - 1;

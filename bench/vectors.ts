@@ -94,7 +94,9 @@ const toPoint = (i: number, v: Float32Array): VectorPoint => ({ id: i, vector: A
 async function main(): Promise<void> {
   const where = DATABASE_URL ? "PostgreSQL (DATABASE_URL given)" : "PGlite 0.4.3 in memory (WebAssembly, single-threaded)";
   console.log(`bench/vectors: pgvector store on ${where}`);
-  console.log(`data: ${POINTS.toLocaleString("en")} points × ${DIM} dimensions, ${DISTANCE}, ${CLUSTERS} clusters; ${QUERIES} queries, k=${K}`);
+  console.log(
+    `data: ${POINTS.toLocaleString("en")} points × ${DIM} dimensions, ${DISTANCE}, ${CLUSTERS} clusters; ${QUERIES} queries, k=${K}`,
+  );
 
   const opened = performance.now();
   const db: DatabaseHandle = DATABASE_URL
@@ -124,7 +126,9 @@ async function main(): Promise<void> {
     }
   }
   const loadSeconds = (performance.now() - t) / 1000;
-  console.log(`1. load (no index):        ${POINTS.toLocaleString("en")} points in ${fmt(loadSeconds, 1)} s = ${fmt(POINTS / loadSeconds, 0)} points/s`);
+  console.log(
+    `1. load (no index):        ${POINTS.toLocaleString("en")} points in ${fmt(loadSeconds, 1)} s = ${fmt(POINTS / loadSeconds, 0)} points/s`,
+  );
 
   t = performance.now();
   await store.buildIndex(c, { maintenanceWorkMem: "1GB" });
@@ -144,7 +148,9 @@ async function main(): Promise<void> {
   }
   const incSeconds = (performance.now() - t) / 1000;
   if (INCREMENTAL > 0) {
-    console.log(`3. upsert into the index:  ${INCREMENTAL.toLocaleString("en")} points in ${fmt(incSeconds, 1)} s = ${fmt(INCREMENTAL / incSeconds, 0)} points/s`);
+    console.log(
+      `3. upsert into the index:  ${INCREMENTAL.toLocaleString("en")} points in ${fmt(incSeconds, 1)} s = ${fmt(INCREMENTAL / incSeconds, 0)} points/s`,
+    );
   }
 
   const queries = Array.from({ length: QUERIES }, sample);
@@ -168,7 +174,9 @@ async function main(): Promise<void> {
   const exact: number[] = [];
   for (const q of queries.slice(0, EXACT_QUERIES)) {
     const started = performance.now();
-    await db.rawQuery(`SELECT id FROM vector_store."c_${c.id}" ORDER BY (embedding ${op} $1::vector) + 0 LIMIT ${K}`, [`[${Array.from(q).join(",")}]`]);
+    await db.rawQuery(`SELECT id FROM vector_store."c_${c.id}" ORDER BY (embedding ${op} $1::vector) + 0 LIMIT ${K}`, [
+      `[${Array.from(q).join(",")}]`,
+    ]);
     exact.push(performance.now() - started);
   }
   exact.sort((a, b) => a - b);

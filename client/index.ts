@@ -9,7 +9,7 @@ import { createTRPCClient, httpBatchStreamLink, type TRPCClient } from "@trpc/cl
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import superjson from "superjson";
 import { TRPC_MAX_BATCH_SIZE } from "../lib/trpc-limits.ts";
-import type { AppRouter } from "../server/trpc/root.ts";
+import type { AppRouter } from "../server/api/trpc-root.ts";
 
 export type { AppRouter };
 /** Every procedure's input, e.g. `RouterInputs["vectors"]["search"]`. */

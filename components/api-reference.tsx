@@ -1,7 +1,7 @@
 // The REST reference: renders the OpenAPI document (endpoints, methods, access, parameters, body
 // and response schemas) with no script and nothing from a CDN. A server component; only the
 // document's *type* comes from the server.
-import type { OpenApiDocument, OpenApiOperation, OpenApiParameter } from "@/server/http/openapi";
+import type { OpenApiDocument, OpenApiOperation, OpenApiParameter } from "@/server/api/openapi";
 import styles from "./api-reference.module.css";
 
 type Schema = Record<string, unknown>;
@@ -115,7 +115,9 @@ function SchemaView({ doc, schema, label }: { doc: OpenApiDocument; schema: Sche
                 <td>
                   <code>{typeLabel(row.schema)}</code>
                 </td>
-                <td className="muted">{[row.schema.description as string | undefined, constraints(row.schema)].filter(Boolean).join("; ")}</td>
+                <td className="muted">
+                  {[row.schema.description as string | undefined, constraints(row.schema)].filter(Boolean).join("; ")}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -232,8 +234,8 @@ export function ApiReference({ doc }: { doc: OpenApiDocument }) {
             <a href="/v1/openapi.json">
               <code>GET /v1/openapi.json</code>
             </a>{" "}
-            (public, no key needed). Authenticate with <code>Authorization: Bearer ms_…</code>, <code>x-api-key: ms_…</code>, a platform
-            JWT or this dashboard&apos;s session.
+            (public, no key needed). Authenticate with <code>Authorization: Bearer ms_…</code>, <code>x-api-key: ms_…</code>, a platform JWT
+            or this dashboard&apos;s session.
           </p>
           {errorSchema ? <SchemaView doc={doc} schema={errorSchema} label="The error shape" /> : null}
         </section>

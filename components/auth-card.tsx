@@ -1,7 +1,17 @@
 import type { ReactNode } from "react";
 
 /** The frame of the sign-in and setup pages: the brand, a title, a short text and the form. */
-export function AuthCard({ title, intro, children, footer }: { title: string; intro?: ReactNode; children: ReactNode; footer?: ReactNode }) {
+export function AuthCard({
+  title,
+  intro,
+  children,
+  footer,
+}: {
+  title: string;
+  intro?: ReactNode;
+  children: ReactNode;
+  footer?: ReactNode;
+}) {
   return (
     <section className="auth-card" aria-labelledby="auth-title">
       <div className="brand auth-brand">

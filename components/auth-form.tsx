@@ -28,7 +28,13 @@ export function AuthForm({ mode, action, callbackUrl }: { mode: "login" | "setup
       </label>
       <label className="field">
         <span className="field-label">Password</span>
-        <input name="password" type="password" autoComplete={setup ? "new-password" : "current-password"} required minLength={setup ? 8 : undefined} />
+        <input
+          name="password"
+          type="password"
+          autoComplete={setup ? "new-password" : "current-password"}
+          required
+          minLength={setup ? 8 : undefined}
+        />
       </label>
       {setup ? (
         <label className="field">

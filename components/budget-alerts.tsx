@@ -4,7 +4,7 @@
 // and its signing secret, shown once). Talks to the `budgetAlerts.*` tRPC procedures.
 import { useState, type FormEvent } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import { CodeBlock } from "./code-block";
 import { trpc } from "./trpc-provider";
 
@@ -12,7 +12,8 @@ type Alert = inferRouterOutputs<AppRouter>["budgetAlerts"]["list"][number];
 type KeyOption = { id: string; name: string };
 
 function describe(a: Alert): string {
-  const who = a.scope === "api_key" ? `API key “${a.subjectName ?? a.subjectId}”` : a.subjectName ? `Account ${a.subjectName}` : "Your account";
+  const who =
+    a.scope === "api_key" ? `API key “${a.subjectName ?? a.subjectId}”` : a.subjectName ? `Account ${a.subjectName}` : "Your account";
   const spent = Number(a.spentUsd).toFixed(2);
   return `${who} reached ${a.thresholdPercent}% of its $${a.budgetUsd} monthly budget ($${spent} spent in ${a.period})`;
 }
@@ -62,7 +63,9 @@ export function BudgetAlertSettings({ keys }: { keys: KeyOption[] }) {
       .split(/[\s,%]+/)
       .filter(Boolean)
       .map(Number);
-    const patch: { thresholds: number[] | null; webhookUrl?: string | null; rotateSecret?: boolean } = { thresholds: thresholds.length ? thresholds : null };
+    const patch: { thresholds: number[] | null; webhookUrl?: string | null; rotateSecret?: boolean } = {
+      thresholds: thresholds.length ? thresholds : null,
+    };
     if (subject === "user") {
       patch.webhookUrl = text("webhookUrl") || null;
       if (form.get("rotateSecret")) patch.rotateSecret = true;
@@ -73,12 +76,17 @@ export function BudgetAlertSettings({ keys }: { keys: KeyOption[] }) {
   const s = settings.data;
   const issue = update.error?.data?.zodError?.[0];
   return (
-    <form className="panel key-form" onSubmit={submit} aria-label="Budget alert settings" key={`${subject}:${s?.thresholds.join(",") ?? ""}:${s?.webhookUrl ?? ""}`}>
+    <form
+      className="panel key-form"
+      onSubmit={submit}
+      aria-label="Budget alert settings"
+      key={`${subject}:${s?.thresholds.join(",") ?? ""}:${s?.webhookUrl ?? ""}`}
+    >
       <h2>Budget alerts</h2>
       <p className="muted">
-        An alert fires once per month for each threshold of a monthly budget reached (default 50, 80 and 100 %): a line
-        here and on the usage page, and a signed webhook (<code>x-model-service-signature: sha256=…</code>, HMAC-SHA256 of
-        the body with your secret){s?.globalWebhook ? "; the operator's webhook receives every alert too" : ""}.
+        An alert fires once per month for each threshold of a monthly budget reached (default 50, 80 and 100 %): a line here and on the
+        usage page, and a signed webhook (<code>x-model-service-signature: sha256=…</code>, HMAC-SHA256 of the body with your secret)
+        {s?.globalWebhook ? "; the operator's webhook receives every alert too" : ""}.
       </p>
       <div className="form-row">
         <label className="field">
@@ -94,12 +102,23 @@ export function BudgetAlertSettings({ keys }: { keys: KeyOption[] }) {
         </label>
         <label className="field">
           <span className="field-label">Thresholds (% of the budget)</span>
-          <input name="thresholds" defaultValue={s && !s.usesDefaultThresholds ? s.thresholds.join(", ") : ""} placeholder="50, 80, 100" disabled={!s} />
+          <input
+            name="thresholds"
+            defaultValue={s && !s.usesDefaultThresholds ? s.thresholds.join(", ") : ""}
+            placeholder="50, 80, 100"
+            disabled={!s}
+          />
         </label>
         {subject === "user" ? (
           <label className="field">
             <span className="field-label">Webhook URL (http or https)</span>
-            <input name="webhookUrl" type="url" defaultValue={s?.webhookUrl ?? ""} placeholder="https://example.com/hooks/budget" disabled={!s} />
+            <input
+              name="webhookUrl"
+              type="url"
+              defaultValue={s?.webhookUrl ?? ""}
+              placeholder="https://example.com/hooks/budget"
+              disabled={!s}
+            />
           </label>
         ) : null}
       </div>

@@ -4,7 +4,7 @@
 // from the server render.
 import { useState, type FormEvent, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import { CodeBlock } from "./code-block";
 import { EmptyState, Step } from "./empty-state";
 import { Origin } from "./origin";
@@ -53,7 +53,9 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
     create.mutate({
       name: String(form.get("name") ?? ""),
       tier: String(form.get("tier")) as Tier,
-      scopes: [...scopes, ...(form.get("admin") ? ["admin" as const] : [])] as ("generate" | "embeddings" | "vectors" | "usage:read" | "admin")[],
+      scopes: [...scopes, ...(form.get("admin") ? ["admin" as const] : [])] as (
+        "generate" | "embeddings" | "vectors" | "usage:read" | "admin"
+      )[],
       monthlyBudgetUsd: budget ? budget : undefined,
       ...(owner ? { userEmail: owner } : {}),
       cacheResponses: form.get("cacheResponses") === "on",
@@ -146,12 +148,7 @@ function KeyActions({ apiKey, onRotated }: { apiKey: ApiKey; onRotated: (name: s
     const action = confirming === "revoke" ? revoke : rotate;
     return (
       <span className="row-actions">
-        <button
-          type="button"
-          className="link-button danger"
-          disabled={action.isPending}
-          onClick={() => action.mutate({ id: apiKey.id })}
-        >
+        <button type="button" className="link-button danger" disabled={action.isPending} onClick={() => action.mutate({ id: apiKey.id })}>
           {confirming === "revoke" ? "Confirm revoke" : "Confirm rotate"}
         </button>
         <button type="button" className="link-button" onClick={() => setConfirming(null)}>
@@ -192,7 +189,15 @@ function ResponseCacheToggle({ apiKey }: { apiKey: ApiKey }) {
   );
 }
 
-function KeysTable({ keys, showOwner, onRotated }: { keys: ApiKey[]; showOwner: boolean; onRotated: (name: string, secret: string) => void }) {
+function KeysTable({
+  keys,
+  showOwner,
+  onRotated,
+}: {
+  keys: ApiKey[];
+  showOwner: boolean;
+  onRotated: (name: string, secret: string) => void;
+}) {
   return (
     <div className="table-wrap">
       <table className="table" aria-label="API keys">

@@ -7,7 +7,7 @@
 // `usage.stats`). Talks to the `models.*` tRPC procedures; the first list comes from the server render.
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import { EmptyState } from "./empty-state";
 import styles from "./models-catalogue.module.css";
 import { trpc } from "./trpc-provider";
@@ -71,14 +71,28 @@ export function SignInToSeeCatalogue() {
   );
 }
 
-function SortHeader({ label, sortKey, sort, setSort, numeric }: { label: ReactNode; sortKey: SortKey; sort: Sort; setSort: (s: Sort) => void; numeric?: boolean }) {
+function SortHeader({
+  label,
+  sortKey,
+  sort,
+  setSort,
+  numeric,
+}: {
+  label: ReactNode;
+  sortKey: SortKey;
+  sort: Sort;
+  setSort: (s: Sort) => void;
+  numeric?: boolean;
+}) {
   const active = sort.key === sortKey;
   return (
     <th aria-sort={active ? (sort.dir === 1 ? "ascending" : "descending") : "none"} className={numeric ? styles.numeric : undefined}>
       <button
         type="button"
         className={styles.sortButton}
-        onClick={() => setSort(active ? (sort.dir === 1 ? { key: sortKey, dir: -1 } : { key: "default", dir: 1 }) : { key: sortKey, dir: 1 })}
+        onClick={() =>
+          setSort(active ? (sort.dir === 1 ? { key: sortKey, dir: -1 } : { key: "default", dir: 1 }) : { key: sortKey, dir: 1 })
+        }
       >
         {label}
         <span aria-hidden className={styles.sortMark}>
@@ -143,8 +157,7 @@ function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) 
   return (
     <form className={styles.editor} onSubmit={submit} aria-label={`Edit ${model.id}`}>
       <p className="muted">
-        Prices are USD per 1M tokens. A new price holds from the moment you save; calls made before keep the cost they
-        were charged.
+        Prices are USD per 1M tokens. A new price holds from the moment you save; calls made before keep the cost they were charged.
       </p>
       <div className="form-row">
         <label className="field">
@@ -175,7 +188,9 @@ function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) 
       </div>
       {update.error ? (
         <p className="form-error" role="alert">
-          {update.error.data?.zodError?.[0] ? `${update.error.data.zodError[0].field}: ${update.error.data.zodError[0].message}` : update.error.message}
+          {update.error.data?.zodError?.[0]
+            ? `${update.error.data.zodError[0].field}: ${update.error.data.zodError[0].message}`
+            : update.error.message}
         </p>
       ) : null}
       <div className="row-actions">
@@ -194,8 +209,7 @@ function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) 
               <li key={new Date(h.effectiveFrom).toISOString() + h.input + h.output}>
                 from {new Date(h.effectiveFrom).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}: input{" "}
                 {formatUsd(h.input)}, output {formatUsd(h.output)}
-                {h.cachedInput !== null ? `, cached ${formatUsd(h.cachedInput)}` : ""}{" "}
-                <span className="muted">({h.changedBy})</span>
+                {h.cachedInput !== null ? `, cached ${formatUsd(h.cachedInput)}` : ""} <span className="muted">({h.changedBy})</span>
               </li>
             ))}
           </ul>
@@ -218,7 +232,10 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
   // The range's usage per model, from the roll-ups (a user sees their own usage, an admin everyone's).
   const stats = trpc.usage.stats.useQuery(statsInput(defaultRange("UTC", days)), { retry: false });
   const usage = useMemo(
-    () => new Map<string, ModelUsage>((stats.data?.breakdowns.model ?? []).map((r) => [r.value, { requests: r.requests, totalTokens: r.totalTokens, cost: r.cost }])),
+    () =>
+      new Map<string, ModelUsage>(
+        (stats.data?.breakdowns.model ?? []).map((r) => [r.value, { requests: r.requests, totalTokens: r.totalTokens, cost: r.cost }]),
+      ),
     [stats.data],
   );
 
@@ -228,7 +245,11 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
     () =>
       sortModels(
         models.filter(
-          (m) => (provider === "all" || m.provider === provider) && (type === "all" || m.type === type) && (!availableOnly || m.available) && matches(m, search),
+          (m) =>
+            (provider === "all" || m.provider === provider) &&
+            (type === "all" || m.type === type) &&
+            (!availableOnly || m.available) &&
+            matches(m, search),
         ),
         sort,
         usage,
@@ -245,7 +266,13 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
       <div className={styles.filters} role="search">
         <label className="field">
           <span className="field-label">Search</span>
-          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, name, alias or capability" aria-label="Search models" />
+          <input
+            type="search"
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+            placeholder="id, name, alias or capability"
+            aria-label="Search models"
+          />
         </label>
         <label className="field">
           <span className="field-label">Provider</span>
@@ -292,7 +319,8 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
         )
       ) : null}
       <p className={styles.summary} data-testid="models-summary">
-        {shown.length === models.length ? `${models.length} models` : `${shown.length} of ${models.length} models`}, {availableCount} available
+        {shown.length === models.length ? `${models.length} models` : `${shown.length} of ${models.length} models`}, {availableCount}{" "}
+        available
         {list.error ? <span className="form-error"> · could not refresh: {list.error.message}</span> : null}
       </p>
       <div className="table-wrap">
@@ -421,7 +449,15 @@ function ModelRows({
   );
 }
 
-const CAPABILITY_CHOICES = ["text-generation", "code-generation", "analysis", "vision", "function-calling", "reasoning", "embeddings"] as const;
+const CAPABILITY_CHOICES = [
+  "text-generation",
+  "code-generation",
+  "analysis",
+  "vision",
+  "function-calling",
+  "reasoning",
+  "embeddings",
+] as const;
 type Capability = (typeof CAPABILITY_CHOICES)[number];
 
 /** An admin adds a model served by an OpenAI-compatible provider (OPENAI_COMPATIBLE_PROVIDERS, or OpenAI's base URL). */
@@ -455,7 +491,9 @@ function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => voi
         capabilities: (capabilities.length ? capabilities : [type === "embedding" ? "embeddings" : "text-generation"]) as Capability[],
         ...(type === "embedding" ? { embeddingDimensions: int("dimensions") ?? 0 } : {}),
       },
-      fallbacks: text("fallbacks").split(/[\s,]+/).filter(Boolean),
+      fallbacks: text("fallbacks")
+        .split(/[\s,]+/)
+        .filter(Boolean),
     });
   }
 
@@ -464,8 +502,8 @@ function AddModelForm({ models, onClose }: { models: Model[]; onClose: () => voi
     <form className={`panel ${styles.editor}`} onSubmit={submit} aria-label="Add a model">
       <h2>Add a model</h2>
       <p className="muted">
-        A model served by an OpenAI-compatible provider: one of <code>OPENAI_COMPATIBLE_PROVIDERS</code>, or OpenAI itself
-        (whose <code>OPENAI_BASE_URL</code> may point at any compatible server). Prices are USD per 1M tokens, from now on.
+        A model served by an OpenAI-compatible provider: one of <code>OPENAI_COMPATIBLE_PROVIDERS</code>, or OpenAI itself (whose{" "}
+        <code>OPENAI_BASE_URL</code> may point at any compatible server). Prices are USD per 1M tokens, from now on.
       </p>
       <div className="form-row">
         <label className="field">

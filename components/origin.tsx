@@ -8,5 +8,9 @@ export const DEFAULT_ORIGIN = "http://localhost:8003";
 const subscribe = () => () => {};
 
 export function Origin() {
-  return useSyncExternalStore(subscribe, () => window.location.origin, () => DEFAULT_ORIGIN);
+  return useSyncExternalStore(
+    subscribe,
+    () => window.location.origin,
+    () => DEFAULT_ORIGIN,
+  );
 }

@@ -31,11 +31,12 @@ export function Playground() {
   const [running, setRunning] = useState(false);
   const abort = useRef<AbortController | null>(null);
 
+  const modelList = models.data;
   const byProvider = useMemo(() => {
-    const groups = new Map<string, NonNullable<typeof models.data>>();
-    for (const m of models.data ?? []) groups.set(m.provider, [...(groups.get(m.provider) ?? []), m]);
+    const groups = new Map<string, NonNullable<typeof modelList>>();
+    for (const m of modelList ?? []) groups.set(m.provider, [...(groups.get(m.provider) ?? []), m]);
     return [...groups.entries()];
-  }, [models.data]);
+  }, [modelList]);
 
   const selected = models.data?.find((m) => m.id === modelId) ?? models.data?.find((m) => m.available) ?? models.data?.[0];
 

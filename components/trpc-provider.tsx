@@ -6,7 +6,7 @@ import { createTRPCReact } from "@trpc/react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
 import { TRPC_MAX_BATCH_SIZE } from "@/lib/trpc-limits";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 
 export const trpc = createTRPCReact<AppRouter>();
 

@@ -4,7 +4,7 @@
 import type { inferRouterOutputs } from "@trpc/server";
 import type { ReactNode } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import styles from "./usage-dashboard.module.css";
 import { compact, count, money, ms, shortDate } from "./usage-format";
 
@@ -66,7 +66,9 @@ export function DailyCostChart({ stats }: { stats: Stats }) {
 }
 
 export function RequestsByModelChart({ stats }: { stats: Stats }) {
-  const data = stats.breakdowns.model.map((m) => ({ model: m.value, requests: m.requests, errors: m.errors })).sort((a, b) => b.requests - a.requests);
+  const data = stats.breakdowns.model
+    .map((m) => ({ model: m.value, requests: m.requests, errors: m.errors }))
+    .sort((a, b) => b.requests - a.requests);
   const height = Math.max(160, data.length * 34 + 40);
   return (
     <ChartCard title="Requests per model" testId="chart-requests-by-model" empty={stats.totals.requests === 0}>
@@ -111,7 +113,11 @@ export function LatencyChart({ stats }: { stats: Stats }) {
           <CartesianGrid vertical={false} stroke="var(--border)" />
           <XAxis dataKey="date" tickFormatter={shortDate} {...axis} minTickGap={16} />
           <YAxis tickFormatter={(v: number) => ms(v)} {...axis} width={64} />
-          <Tooltip {...tooltipStyle} labelFormatter={(d) => shortDate(String(d))} formatter={(v) => ms(v === null || v === undefined ? null : Number(v))} />
+          <Tooltip
+            {...tooltipStyle}
+            labelFormatter={(d) => shortDate(String(d))}
+            formatter={(v) => ms(v === null || v === undefined ? null : Number(v))}
+          />
           <Legend wrapperStyle={{ fontSize: 12 }} />
           <Line type="monotone" dataKey="p50" name="p50" stroke={SERIES_COLORS[0]} dot={false} strokeWidth={2} isAnimationActive={false} />
           <Line type="monotone" dataKey="p95" name="p95" stroke={SERIES_COLORS[3]} dot={false} strokeWidth={2} isAnimationActive={false} />

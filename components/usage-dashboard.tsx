@@ -5,15 +5,35 @@
 // from `usage.stats` / `usage.recent` / `usage.exportCsv`; the first stats come from the server
 // render.
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect, useState, type ReactNode } from "react";
+import { useState, useSyncExternalStore, type ReactNode } from "react";
 import { DailyCostChart, LatencyChart, RequestsByModelChart, TokensChart, type Stats } from "./usage-charts";
 import styles from "./usage-dashboard.module.css";
-import { browserTimeZone, compact, count, defaultRange, money, ms, NO_FILTERS, percent, pointChange, relativeChange, statsInput, type Change, type Filters, type StatsInput } from "./usage-format";
+import {
+  browserTimeZone,
+  compact,
+  count,
+  defaultRange,
+  money,
+  ms,
+  NO_FILTERS,
+  percent,
+  pointChange,
+  relativeChange,
+  statsInput,
+  type Change,
+  type Filters,
+  type StatsInput,
+} from "./usage-format";
 import { trpc } from "./trpc-provider";
 import { UsageSavings } from "./usage-savings";
 
 function ChangeNote({ change, label, upIsBad }: { change: Change; label: string; upIsBad?: boolean }) {
-  const tone = change.direction === "flat" || change.direction === "new" ? "neutral" : (change.direction === "up") === Boolean(upIsBad) ? "bad" : "good";
+  const tone =
+    change.direction === "flat" || change.direction === "new"
+      ? "neutral"
+      : (change.direction === "up") === Boolean(upIsBad)
+        ? "bad"
+        : "good";
   return (
     <span className={styles.change} data-tone={upIsBad === undefined ? "neutral" : tone}>
       {change.direction === "up" ? "▲ " : change.direction === "down" ? "▼ " : ""}
@@ -22,7 +42,21 @@ function ChangeNote({ change, label, upIsBad }: { change: Change; label: string;
   );
 }
 
-function Card({ testId, title, value, exact, detail, change }: { testId: string; title: string; value: ReactNode; exact?: string; detail?: ReactNode; change?: ReactNode }) {
+function Card({
+  testId,
+  title,
+  value,
+  exact,
+  detail,
+  change,
+}: {
+  testId: string;
+  title: string;
+  value: ReactNode;
+  exact?: string;
+  detail?: ReactNode;
+  change?: ReactNode;
+}) {
   return (
     <article className={styles.card} data-testid={testId} data-exact={exact} aria-label={title}>
       <h3>{title}</h3>
@@ -76,7 +110,11 @@ function Cards({ stats }: { stats: Stats }) {
         title="Latency p50 / p95"
         value={`${ms(t.latency.p50)} / ${ms(t.latency.p95)}`}
         detail="within 9.1 % (log-scale histogram)"
-        change={p && p.latency.p50 !== null && t.latency.p50 !== null ? <ChangeNote change={relativeChange(t.latency.p50, p.latency.p50)} label={`p50 ${vs}`} upIsBad /> : null}
+        change={
+          p && p.latency.p50 !== null && t.latency.p50 !== null ? (
+            <ChangeNote change={relativeChange(t.latency.p50, p.latency.p50)} label={`p50 ${vs}`} upIsBad />
+          ) : null
+        }
       />
     </section>
   );
@@ -150,7 +188,9 @@ function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
               <tbody>
                 {items.map((r) => (
                   <tr key={r.id} data-status={r.status}>
-                    <td className={styles.time}>{new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: input.tz })}</td>
+                    <td className={styles.time}>
+                      {new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: input.tz })}
+                    </td>
                     <td>
                       {r.model}
                       {r.stream ? <span className="pill">stream</span> : null}
@@ -178,7 +218,12 @@ function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
             </table>
           </div>
           {recent.hasNextPage ? (
-            <button type="button" className="button button-secondary" onClick={() => void recent.fetchNextPage()} disabled={recent.isFetchingNextPage}>
+            <button
+              type="button"
+              className="button button-secondary"
+              onClick={() => void recent.fetchNextPage()}
+              disabled={recent.isFetchingNextPage}
+            >
               {recent.isFetchingNextPage ? "Loading…" : "Load more"}
             </button>
           ) : null}
@@ -188,7 +233,19 @@ function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
   );
 }
 
-function FilterSelect({ label, value, onChange, options, all }: { label: string; value: string; onChange: (v: string) => void; options: { value: string; label: string }[]; all: string }) {
+function FilterSelect({
+  label,
+  value,
+  onChange,
+  options,
+  all,
+}: {
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  options: { value: string; label: string }[];
+  all: string;
+}) {
   return (
     <label className="field">
       <span className="field-label">{label}</span>
@@ -206,6 +263,10 @@ function FilterSelect({ label, value, onChange, options, all }: { label: string;
 
 type Preset = "7" | "30" | "90" | "custom";
 
+// The browser's time zone never changes while the page is open: nothing to subscribe to. Read
+// through useSyncExternalStore so the server's render and the first client render agree (undefined).
+const noSubscription = () => () => {};
+
 export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial: { input: StatsInput; stats: Stats } }) {
   const [preset, setPreset] = useState<Preset>("30");
   const [tz, setTz] = useState(initial.input.tz);
@@ -214,8 +275,7 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
   const [exportError, setExportError] = useState<string | null>(null);
   const [exporting, setExporting] = useState(false);
   // Known only in the browser: set after hydration so that the server's and the first client render match.
-  const [localZone, setLocalZone] = useState<string | undefined>();
-  useEffect(() => setLocalZone(browserTimeZone()), []);
+  const localZone = useSyncExternalStore(noSubscription, browserTimeZone, () => undefined);
   const utils = trpc.useUtils();
 
   const range = preset === "custom" ? { ...custom, tz } : defaultRange(tz, Number(preset));
@@ -280,16 +340,38 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
           <>
             <label className="field">
               <span className="field-label">From</span>
-              <input type="date" value={custom.start} max={custom.end} onChange={(e) => e.target.value && setCustom((c) => ({ ...c, start: e.target.value }))} />
+              <input
+                type="date"
+                value={custom.start}
+                max={custom.end}
+                onChange={(e) => e.target.value && setCustom((c) => ({ ...c, start: e.target.value }))}
+              />
             </label>
             <label className="field">
               <span className="field-label">To</span>
-              <input type="date" value={custom.end} min={custom.start} onChange={(e) => e.target.value && setCustom((c) => ({ ...c, end: e.target.value }))} />
+              <input
+                type="date"
+                value={custom.end}
+                min={custom.start}
+                onChange={(e) => e.target.value && setCustom((c) => ({ ...c, end: e.target.value }))}
+              />
             </label>
           </>
         ) : null}
-        <FilterSelect label="Model" value={filters.model} onChange={set("model")} all="All models" options={(choices?.model ?? []).map((m) => ({ value: m.value, label: m.value }))} />
-        <FilterSelect label="Provider" value={filters.provider} onChange={set("provider")} all="All providers" options={(choices?.provider ?? []).map((m) => ({ value: m.value, label: m.value }))} />
+        <FilterSelect
+          label="Model"
+          value={filters.model}
+          onChange={set("model")}
+          all="All models"
+          options={(choices?.model ?? []).map((m) => ({ value: m.value, label: m.value }))}
+        />
+        <FilterSelect
+          label="Provider"
+          value={filters.provider}
+          onChange={set("provider")}
+          all="All providers"
+          options={(choices?.provider ?? []).map((m) => ({ value: m.value, label: m.value }))}
+        />
         <FilterSelect
           label="Key"
           value={filters.apiKeyId}
@@ -298,7 +380,13 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
           options={(choices?.apiKey ?? []).filter((k) => k.value).map((k) => ({ value: k.value, label: k.label }))}
         />
         {isAdmin ? (
-          <FilterSelect label="User" value={filters.userId} onChange={set("userId")} all="All users" options={(choices?.user ?? []).filter((u) => u.value).map((u) => ({ value: u.value, label: u.label }))} />
+          <FilterSelect
+            label="User"
+            value={filters.userId}
+            onChange={set("userId")}
+            all="All users"
+            options={(choices?.user ?? []).filter((u) => u.value).map((u) => ({ value: u.value, label: u.label }))}
+          />
         ) : null}
         <label className="field">
           <span className="field-label">Days in</span>
@@ -330,10 +418,14 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
           Loading usage…
         </p>
       ) : (
-        <div className={styles.body} aria-busy={stats.isFetching} data-testid="usage-dashboard" data-range={`${data.range.start}..${data.range.end}`}>
+        <div
+          className={styles.body}
+          aria-busy={stats.isFetching}
+          data-testid="usage-dashboard"
+          data-range={`${data.range.start}..${data.range.end}`}
+        >
           <p className={styles.rangeNote}>
-            {data.range.start} to {data.range.end} ({data.range.tz})
-            {stats.isFetching ? <span className="muted"> · updating…</span> : null}
+            {data.range.start} to {data.range.end} ({data.range.tz}){stats.isFetching ? <span className="muted"> · updating…</span> : null}
             {stats.error ? <span className="form-error"> · {stats.error.message}</span> : null}
           </p>
           <Cards stats={data} />

@@ -8,8 +8,8 @@ export function NoUsageYet() {
   return (
     <EmptyState title="No requests yet">
       <p>
-        Charts and tables appear here as soon as the service has handled its first call. Every request is counted
-        with its tokens and its exact cost at the price that held at that moment.
+        Charts and tables appear here as soon as the service has handled its first call. Every request is counted with its tokens and its
+        exact cost at the price that held at that moment.
       </p>
       <ol className="steps">
         <Step n={1} title="Create an API key">
@@ -26,12 +26,12 @@ export function NoUsageYet() {
         </Step>
       </ol>
       <p className="hint">
-        A provider needs its key: set <code>OPENAI_API_KEY</code> or <code>ANTHROPIC_API_KEY</code> in{" "}
-        <code>.env</code> and restart. Without one, the call answers 503 with the reason.
+        A provider needs its key: set <code>OPENAI_API_KEY</code> or <code>ANTHROPIC_API_KEY</code> in <code>.env</code> and restart.
+        Without one, the call answers 503 with the reason.
       </p>
       <p className="hint">
-        Just looking around? <code>npm run cli -- seed-demo</code> writes 90 days of realistic demo usage for your
-        account, then reload this page.
+        Just looking around? <code>npm run cli -- seed-demo</code> writes 90 days of realistic demo usage for your account, then reload this
+        page.
       </p>
     </EmptyState>
   );

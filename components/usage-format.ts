@@ -67,7 +67,10 @@ export function browserTimeZone(): string | undefined {
   if (!tz || tz === "UTC" || tz === "Etc/UTC") return undefined;
   const offsets = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((m) => {
     const at = new Date(Date.UTC(new Date().getUTCFullYear(), m, 15));
-    const name = new Intl.DateTimeFormat("en-US", { timeZone: tz, timeZoneName: "longOffset" }).formatToParts(at).find((p) => p.type === "timeZoneName")?.value ?? "GMT";
+    const name =
+      new Intl.DateTimeFormat("en-US", { timeZone: tz, timeZoneName: "longOffset" })
+        .formatToParts(at)
+        .find((p) => p.type === "timeZoneName")?.value ?? "GMT";
     return /:(\d\d)$/.exec(name)?.[1] ?? "00";
   });
   return offsets.every((m) => m === "00") ? tz : undefined;

@@ -47,9 +47,16 @@ export function UsageSavings({ input }: { input: Omit<StatsInput, "compare"> }) 
   const data = savings.data;
 
   const rows: Row[] = (data?.models ?? []).flatMap((m): Row[] => {
-    const base = { model: m.model, requests: m.requests, tokens: `${compact(m.inputTokens)} in · ${compact(m.outputTokens)} out`, cost: m.cost };
+    const base = {
+      model: m.model,
+      requests: m.requests,
+      tokens: `${compact(m.inputTokens)} in · ${compact(m.outputTokens)} out`,
+      cost: m.cost,
+    };
     if (m.alternatives.length === 0) {
-      return [{ ...base, key: m.model, alternative: null, provider: null, available: false, altCost: null, saving: null, savingPercent: null }];
+      return [
+        { ...base, key: m.model, alternative: null, provider: null, available: false, altCost: null, saving: null, savingPercent: null },
+      ];
     }
     return m.alternatives.map((a) => ({
       ...base,
@@ -76,7 +83,12 @@ export function UsageSavings({ input }: { input: Omit<StatsInput, "compare"> }) 
       ) : (
         <>
           <div className={styles.cards}>
-            <article className={styles.card} data-testid="card-cache-savings" data-exact={data.cache.savedCost} aria-label="Saved by caching">
+            <article
+              className={styles.card}
+              data-testid="card-cache-savings"
+              data-exact={data.cache.savedCost}
+              aria-label="Saved by caching"
+            >
               <h3>Saved by caching</h3>
               <p className={styles.cardValue} title={data.cache.savedCost}>
                 {money(data.cache.savedCost)}
@@ -89,8 +101,8 @@ export function UsageSavings({ input }: { input: Omit<StatsInput, "compare"> }) 
           ) : (
             <>
               <p className="muted">
-                What each model&apos;s recorded tokens would cost on cheaper models with the same type and capabilities, at current list prices (token counts
-                differ between providers&apos; tokenizers, so this is an estimate). Click a column to sort.
+                What each model&apos;s recorded tokens would cost on cheaper models with the same type and capabilities, at current list
+                prices (token counts differ between providers&apos; tokenizers, so this is an estimate). Click a column to sort.
               </p>
               <div className="table-wrap">
                 <table className="table" aria-label="Cheaper models for the same traffic">
@@ -129,7 +141,13 @@ export function UsageSavings({ input }: { input: Omit<StatsInput, "compare"> }) 
                         </td>
                         <td>
                           {r.alternative ?? <span className="muted">none cheaper</span>}
-                          {r.alternative ? <span className="muted"> ({r.provider}{r.available ? "" : ", not configured"})</span> : null}
+                          {r.alternative ? (
+                            <span className="muted">
+                              {" "}
+                              ({r.provider}
+                              {r.available ? "" : ", not configured"})
+                            </span>
+                          ) : null}
                         </td>
                         <td className={styles.numeric} title={r.altCost ?? undefined}>
                           {r.altCost === null ? "—" : money(r.altCost)}

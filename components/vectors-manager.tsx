@@ -6,7 +6,7 @@
 // server render.
 import { useState, type FormEvent } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
-import type { AppRouter } from "@/server/trpc/root";
+import type { AppRouter } from "@/server/api/trpc-root";
 import { CodeBlock } from "./code-block";
 import { EmptyState, Step } from "./empty-state";
 import { Origin } from "./origin";
@@ -261,7 +261,12 @@ function SearchPanel({ collections, models }: { collections: Collection[]; model
     e.preventDefault();
     const form = new FormData(e.currentTarget);
     search.mutate(
-      { name: String(form.get("collection")), text: String(form.get("query") ?? ""), model: String(form.get("model")), limit: Number(form.get("limit")) },
+      {
+        name: String(form.get("collection")),
+        text: String(form.get("query") ?? ""),
+        model: String(form.get("model")),
+        limit: Number(form.get("limit")),
+      },
       { onSuccess: setShown },
     );
   }
@@ -321,8 +326,8 @@ function NoCollectionsYet() {
   return (
     <EmptyState title="No collections yet">
       <p>
-        Create one above, or over the REST API. Vectors are kept with pgvector in the service&apos;s own database, or in
-        Qdrant when <code>QDRANT_URL</code> is set.
+        Create one above, or over the REST API. Vectors are kept with pgvector in the service&apos;s own database, or in Qdrant when{" "}
+        <code>QDRANT_URL</code> is set.
       </p>
       <ol className="steps">
         <Step n={1} title="Create a collection">
@@ -336,8 +341,8 @@ function NoCollectionsYet() {
         </Step>
         <Step n={2} title="Add points and search">
           <p className="step-text">
-            <code>POST /v1/vector/points</code> stores vectors with a payload, <code>POST /v1/vector/documents</code> embeds
-            texts; <code>POST /v1/vector/search</code> finds the nearest ones to a vector or a text.
+            <code>POST /v1/vector/points</code> stores vectors with a payload, <code>POST /v1/vector/documents</code> embeds texts;{" "}
+            <code>POST /v1/vector/search</code> finds the nearest ones to a vector or a text.
           </p>
         </Step>
       </ol>
@@ -345,7 +350,13 @@ function NoCollectionsYet() {
   );
 }
 
-export function VectorsManager({ initialCollections, embeddingModels }: { initialCollections: Collection[]; embeddingModels: EmbeddingModel[] }) {
+export function VectorsManager({
+  initialCollections,
+  embeddingModels,
+}: {
+  initialCollections: Collection[];
+  embeddingModels: EmbeddingModel[];
+}) {
   const list = trpc.vectors.list.useQuery(undefined, { initialData: initialCollections });
   const collections = list.data ?? initialCollections;
   if (list.error?.data?.code === "UNAUTHORIZED") return <SignInToSeeVectors />;

@@ -54,7 +54,12 @@ test("POST /v1/llm/generate answers with usage and cost, plain and streamed", as
     .map((f) => f.slice(6));
   expect(events.at(-1)).toBe("[DONE]");
   const parsed = events.slice(0, -1).map((e) => JSON.parse(e) as { type: string; text?: string; response?: string });
-  expect(parsed.filter((e) => e.type === "delta").map((e) => e.text).join("")).toBe("You said: one two three");
+  expect(
+    parsed
+      .filter((e) => e.type === "delta")
+      .map((e) => e.text)
+      .join(""),
+  ).toBe("You said: one two three");
   expect(parsed.at(-1)).toMatchObject({ type: "done", response: "You said: one two three" });
 });
 
@@ -85,7 +90,9 @@ test("the OpenAI SDK: chat completions plain and streamed, models, embeddings", 
   expect(embedded.data).toHaveLength(2);
   expect(embedded.data[0]!.embedding).toHaveLength(384);
 
-  const error = await openai.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+  const error = await openai.chat.completions
+    .create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] })
+    .catch((e: unknown) => e);
   expect(error).toBeInstanceOf(OpenAI.NotFoundError);
 });
 
@@ -102,20 +109,35 @@ test("the Anthropic SDK: messages plain and streamed", async ({ apiKey, baseURL 
 });
 
 test("embeddings, vectors, usage and cost through the original REST paths", async ({ request, apiKey, host }) => {
-  const embed = await request.post("/v1/llm/generate-embeddings", { headers: auth(apiKey), data: { model: "local-hash-384", texts: ["cats purr", "dogs bark"] } });
+  const embed = await request.post("/v1/llm/generate-embeddings", {
+    headers: auth(apiKey),
+    data: { model: "local-hash-384", texts: ["cats purr", "dogs bark"] },
+  });
   expect(embed.status()).toBe(200);
   const vectors = ((await embed.json()) as { embeddings: number[][] }).embeddings;
   expect(vectors).toHaveLength(2);
 
   const name = `rest_${host}_${Date.now()}`;
-  const created = await request.post("/v1/vector/collections", { headers: auth(apiKey), data: { collection_name: name, vector_size: 384, distance: "Cosine" } });
+  const created = await request.post("/v1/vector/collections", {
+    headers: auth(apiKey),
+    data: { collection_name: name, vector_size: 384, distance: "Cosine" },
+  });
   expect(created.status()).toBe(200);
   const upsert = await request.post("/v1/vector/points", {
     headers: auth(apiKey),
-    data: { collection_name: name, points: [{ id: "cat", vector: vectors[0], payload: { kind: "cat" } }, { id: 2, vector: vectors[1], payload: { kind: "dog" } }] },
+    data: {
+      collection_name: name,
+      points: [
+        { id: "cat", vector: vectors[0], payload: { kind: "cat" } },
+        { id: 2, vector: vectors[1], payload: { kind: "dog" } },
+      ],
+    },
   });
   expect(upsert.status()).toBe(200);
-  const search = await request.post("/v1/vector/search", { headers: auth(apiKey), data: { collection_name: name, query_vector: vectors[0], limit: 2 } });
+  const search = await request.post("/v1/vector/search", {
+    headers: auth(apiKey),
+    data: { collection_name: name, query_vector: vectors[0], limit: 2 },
+  });
   expect(search.status()).toBe(200);
   const results = ((await search.json()) as { results: { id: string | number; score: number; payload: unknown }[] }).results;
   expect(results.map((r) => r.id)).toEqual(["cat", 2]);
@@ -124,7 +146,10 @@ test("embeddings, vectors, usage and cost through the original REST paths", asyn
   expect((await request.delete(`/v1/vector/collections/${name}`, { headers: auth(apiKey) })).status()).toBe(200);
   expect((await request.get(`/v1/vector/collections/${name}`, { headers: auth(apiKey) })).status()).toBe(404);
 
-  const cost = await request.post("/v1/llm/cost", { headers: auth(apiKey), data: { model: MODEL, input_tokens: 1_000_000, output_tokens: 1_000_000 } });
+  const cost = await request.post("/v1/llm/cost", {
+    headers: auth(apiKey),
+    data: { model: MODEL, input_tokens: 1_000_000, output_tokens: 1_000_000 },
+  });
   expect(cost.status()).toBe(200);
   expect(await cost.json()).toMatchObject({ input_cost: 0.25, output_cost: 1.25, total_cost: 1.5 });
 
@@ -154,17 +179,26 @@ test("callers' mistakes get a 4xx that says what to fix", async ({ request, apiK
   expect(invalid.status()).toBe(400);
   expect((await invalid.json()).error.message).toContain("messages");
 
-  const unknown = await request.post("/v1/llm/generate", { headers: auth(apiKey), data: { model: "gpt-nonexistent-9", messages: [{ role: "user", content: "x" }] } });
+  const unknown = await request.post("/v1/llm/generate", {
+    headers: auth(apiKey),
+    data: { model: "gpt-nonexistent-9", messages: [{ role: "user", content: "x" }] },
+  });
   expect(unknown.status()).toBe(404);
 
-  const unconfigured = await request.post("/v1/llm/generate", { headers: auth(apiKey), data: { model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] } });
+  const unconfigured = await request.post("/v1/llm/generate", {
+    headers: auth(apiKey),
+    data: { model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] },
+  });
   expect(unconfigured.status()).toBe(503);
   expect((await unconfigured.json()).error.message).toMatch(/openai/i);
 
   const notJson = await request.post("/v1/llm/generate", { headers: { ...auth(apiKey), "content-type": "text/plain" }, data: "model=x" });
   expect(notJson.status()).toBe(415);
 
-  const brokenJson = await request.post("/v1/llm/generate", { headers: { ...auth(apiKey), "content-type": "application/json" }, data: "{nope" });
+  const brokenJson = await request.post("/v1/llm/generate", {
+    headers: { ...auth(apiKey), "content-type": "application/json" },
+    data: "{nope",
+  });
   expect(brokenJson.status()).toBe(400);
 
   const tooBig = await request.post("/v1/llm/generate", {
@@ -178,14 +212,25 @@ test("callers' mistakes get a 4xx that says what to fix", async ({ request, apiK
   expect(wrongMethod.headers()["allow"]).toContain("POST");
 });
 
-test("an undeclared method runs no handler: OPTIONS 204 with Allow, others 405 with Allow, as on the other host", async ({ request, apiKey, host }) => {
+test("an undeclared method runs no handler: OPTIONS 204 with Allow, others 405 with Allow, as on the other host", async ({
+  request,
+  apiKey,
+  host,
+}) => {
   const name = `options_${host}_${Date.now()}`;
   // OPTIONS once ran the POST handler on the lean host: this would have created the collection.
-  const options = await request.fetch("/v1/vector/collections", { method: "OPTIONS", headers: auth(apiKey), data: { collection_name: name, vector_size: 3 } });
+  const options = await request.fetch("/v1/vector/collections", {
+    method: "OPTIONS",
+    headers: auth(apiKey),
+    data: { collection_name: name, vector_size: 3 },
+  });
   expect(options.status()).toBe(204);
   expect(options.headers()["allow"]).toBe("POST, GET, HEAD, OPTIONS");
   expect((await request.get(`/v1/vector/collections/${name}`, { headers: auth(apiKey) })).status()).toBe(404);
-  const generate = await request.fetch("/v1/llm/generate", { method: "OPTIONS", data: { model: MODEL, messages: [{ role: "user", content: "billed?" }] } });
+  const generate = await request.fetch("/v1/llm/generate", {
+    method: "OPTIONS",
+    data: { model: MODEL, messages: [{ role: "user", content: "billed?" }] },
+  });
   expect(generate.status()).toBe(204);
   expect(generate.headers()["allow"]).toBe("POST, OPTIONS");
   const patch = await request.patch("/v1/vector/collections", { headers: auth(apiKey), data: { collection_name: name, vector_size: 3 } });
@@ -211,7 +256,10 @@ test("edge input that once answered 500: a 4xx naming what is wrong", async ({ r
   const yearZero = await request.get("/v1/llm/usage?start_date=0000-01-01", { headers: auth(apiKey) });
   expect(yearZero.status()).toBe(400);
   expect((await yearZero.json()).error.message).toMatch(/start_date: a date from 1970-01-01/);
-  const nul = await request.post("/v1/vector/collections", { headers: { ...auth(apiKey), "content-type": "application/json" }, data: '{"collection_name": "a\\u0000b", "vector_size": 3}' });
+  const nul = await request.post("/v1/vector/collections", {
+    headers: { ...auth(apiKey), "content-type": "application/json" },
+    data: '{"collection_name": "a\\u0000b", "vector_size": 3}',
+  });
   expect(nul.status()).toBe(400);
   const batch = await request.get(`/api/trpc/${Array(17).fill("auth.me").join(",")}?batch=1`, { headers: auth(apiKey) });
   expect(batch.status()).toBe(413);
@@ -221,6 +269,9 @@ test("edge input that once answered 500: a 4xx naming what is wrong", async ({ r
     data: "[]",
   });
   expect(action.status()).toBe(403);
-  const unparsable = await request.post("/login", { headers: { "next-action": "0".repeat(42), origin: "not a url", "content-type": "text/plain;charset=UTF-8" }, data: "[]" });
+  const unparsable = await request.post("/login", {
+    headers: { "next-action": "0".repeat(42), origin: "not a url", "content-type": "text/plain;charset=UTF-8" },
+    data: "[]",
+  });
   expect(unparsable.status()).toBe(403);
 });

@@ -91,7 +91,18 @@ test("with demo data: cards, charts, filters, recent requests, and a CSV with th
 
   // The CSV of the range holds the same totals as the cards, exactly.
   const [header, ...rows] = await exportCsv(page);
-  expect(header).toEqual(["date", "model", "requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "total_tokens", "cost_usd"]);
+  expect(header).toEqual([
+    "date",
+    "model",
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+  ]);
   expect(rows.reduce((a, r) => a + Number(r[2]), 0)).toBe(requests);
   expect(rows.reduce((a, r) => a + pico(r[9]!), 0n)).toBe(pico(spend));
   expect(rows.reduce((a, r) => a + Number(r[8]), 0)).toBe(Number(await exact(page, "card-tokens")));
@@ -130,7 +141,9 @@ test("savings: what the caches saved, and cheaper models for the same traffic in
   const rows = table.locator("tbody tr");
   await expect.poll(() => rows.count()).toBeGreaterThan(1);
   const column = async (index: number) =>
-    (await rows.evaluateAll((trs, i) => trs.map((tr) => tr.children[i]?.getAttribute("title") ?? tr.children[i]?.textContent ?? ""), index)).filter((v) => v !== "—");
+    (
+      await rows.evaluateAll((trs, i) => trs.map((tr) => tr.children[i]?.getAttribute("title") ?? tr.children[i]?.textContent ?? ""), index)
+    ).filter((v) => v !== "—");
   const numbers = (values: string[]) => values.map((v) => Number(v.replace(/[$,%]/g, "")));
   const isSorted = (xs: number[], desc: boolean) => xs.every((x, i) => i === 0 || (desc ? xs[i - 1]! >= x : xs[i - 1]! <= x));
 

@@ -73,7 +73,10 @@ test("a collection of another size: the local model adapts to it, and the REST A
   await expect(row.getByTestId("points-count")).toHaveText("1");
 
   // The REST API without a credential: 401 (the fixture would bring the session cookie along).
-  const anonymous = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL, storageState: { cookies: [], origins: [] } });
+  const anonymous = await playwright.request.newContext({
+    baseURL: test.info().project.use.baseURL,
+    storageState: { cookies: [], origins: [] },
+  });
   const res = await anonymous.post("/v1/vector/search", { data: { collection_name: "e2e_small", query_vector: [1] } });
   expect(res.status(), await res.text()).toBe(401);
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/services/auth.ts";
+import { hashApiKey } from "@/server/access/auth.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
 
@@ -63,7 +63,9 @@ it("generates, embeds, creates a collection, upserts, searches and reads usage t
   expect(lines).toContain('generate: gpt-4o-mini via openai: "You said: Name three uses of a vector database"');
   expect(lines).toContain("generate usage: 7 input, 9 output tokens, $0.00000645");
   expect(lines.some((l) => /^embed: 3 vectors of 384 dimensions with local-hash-384, \d+ tokens, \$0$/.test(l))).toBe(true);
-  const created = /^collection: created (example-[a-z0-9]+) \(384 dimensions, Cosine, pgvector\)$/.exec(lines.find((l) => l.startsWith("collection: created")) ?? "");
+  const created = /^collection: created (example-[a-z0-9]+) \(384 dimensions, Cosine, pgvector\)$/.exec(
+    lines.find((l) => l.startsWith("collection: created")) ?? "",
+  );
   expect(created).not.toBeNull();
   expect(lines).toContain("upsert: 3 points");
   // The lexical local model puts the document sharing the query's words first.
@@ -74,7 +76,9 @@ it("generates, embeds, creates a collection, upserts, searches and reads usage t
   expect(lines).toContain(`collection: deleted ${created![1]}`);
 
   // Usage: generate, two embedding calls and the text search's embedding, all recorded for this key.
-  const usage = /^usage: (\d+) requests, (\d+) tokens, \$([\d.]+) from \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}$/.exec(lines.find((l) => l.startsWith("usage: ")) ?? "");
+  const usage = /^usage: (\d+) requests, (\d+) tokens, \$([\d.]+) from \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}$/.exec(
+    lines.find((l) => l.startsWith("usage: ")) ?? "",
+  );
   expect(usage).not.toBeNull();
   expect(Number(usage![1])).toBe(4);
   expect(lines).toContain("usage by model: gpt-4o-mini 1 requests, $0.00000645");
@@ -85,7 +89,10 @@ it("generates, embeds, creates a collection, upserts, searches and reads usage t
 });
 
 it("exits with the service's error code when the key is wrong", async () => {
-  const { code, stderr } = await runExample({ MODEL_SERVICE_URL: server.url, MODEL_SERVICE_API_KEY: "ms_not_a_real_key_00000000000000000" });
+  const { code, stderr } = await runExample({
+    MODEL_SERVICE_URL: server.url,
+    MODEL_SERVICE_API_KEY: "ms_not_a_real_key_00000000000000000",
+  });
   expect(code).toBe(1);
   expect(stderr).toMatch(/^error: .+ \(code unauthorized, request id [\w-]+\)\n$/);
 });

@@ -12,7 +12,9 @@ import { createModelServiceClient, type RouterOutputs } from "model-service/clie
 const url = process.env.MODEL_SERVICE_URL ?? "http://localhost:8003";
 const apiKey = process.env.MODEL_SERVICE_API_KEY;
 if (!apiKey) {
-  console.error("Set MODEL_SERVICE_API_KEY to an API key (ms_...); create one on the dashboard's keys page or with `npm run cli -- keys create --name example`.");
+  console.error(
+    "Set MODEL_SERVICE_API_KEY to an API key (ms_...); create one on the dashboard's keys page or with `npm run cli -- keys create --name example`.",
+  );
   process.exit(2);
 }
 const chatModel = process.env.MODEL_SERVICE_MODEL ?? "gpt-4o-mini";
@@ -40,12 +42,16 @@ async function main(): Promise<void> {
   ];
   const emb = await ms.embeddings.generate.mutate({ model: embeddingModel, texts: docs.map((d) => d.text) });
   const dim = emb.embeddings[0]?.length ?? 0;
-  console.log(`embed: ${emb.embeddings.length} vectors of ${dim} dimensions with ${emb.model}, ${emb.usage.inputTokens} tokens, $${emb.cost}`);
+  console.log(
+    `embed: ${emb.embeddings.length} vectors of ${dim} dimensions with ${emb.model}, ${emb.usage.inputTokens} tokens, $${emb.cost}`,
+  );
 
   // 3. A vector collection: create, upsert, search (by vector, then by text), delete.
   const name = `example-${Date.now().toString(36)}`;
   const collection = await ms.vectors.create.mutate({ name, vectorSize: dim, distance: "Cosine" });
-  console.log(`collection: created ${collection.name} (${collection.vectorSize} dimensions, ${collection.distance}, ${collection.backend})`);
+  console.log(
+    `collection: created ${collection.name} (${collection.vectorSize} dimensions, ${collection.distance}, ${collection.backend})`,
+  );
   try {
     const { upserted } = await ms.vectors.upsert.mutate({
       name,

@@ -36,7 +36,14 @@ describe("safeCallbackUrl", () => {
   });
 
   it("the refused values would really leave the site (or are not paths), so the cases mean something", () => {
-    const leaving = ["/\t/evil.example/x", "/\n/evil.example/x", "//evil.example/x", "/\\evil.example/x", "https://evil.example/x", "http:/evil.example"];
+    const leaving = [
+      "/\t/evil.example/x",
+      "/\n/evil.example/x",
+      "//evil.example/x",
+      "/\\evil.example/x",
+      "https://evil.example/x",
+      "http:/evil.example",
+    ];
     for (const v of leaving) expect(browserTarget(v), JSON.stringify(v)).not.toBe("https://ms.example");
     // A dot-segment path is same-origin on its own, but normalises to `//evil.example`, a host for the next redirect.
     expect(new URL("/.//evil.example", "https://ms.example").pathname).toBe("//evil.example");
@@ -51,7 +58,8 @@ describe("safeCallbackUrl", () => {
   });
 
   it("never returns to the sign-in pages or the APIs", () => {
-    for (const v of ["/login", "/login?callbackUrl=/keys", "/setup", "/api/auth/signout", "/api", "/x/../login"]) expect(safeCallbackUrl(v)).toBe("/");
+    for (const v of ["/login", "/login?callbackUrl=/keys", "/setup", "/api/auth/signout", "/api", "/x/../login"])
+      expect(safeCallbackUrl(v)).toBe("/");
     expect(safeCallbackUrl("/loginhelp")).toBe("/loginhelp");
   });
 

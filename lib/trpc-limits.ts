@@ -1,4 +1,4 @@
-// Shared by the server (server/trpc/handler.ts refuses more) and both tRPC clients (the
+// Shared by the server (server/api/trpc-handler.ts refuses more) and both tRPC clients (the
 // dashboard's and `model-service/client`, whose batch links split larger batches), so a client
 // of ours never sends a batch the server refuses.
 

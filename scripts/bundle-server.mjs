@@ -2,7 +2,7 @@
 // production server, the whole of what the container image runs.
 //
 // Next's standalone output holds server.js, the compiled pages and routes, and the node_modules
-// files they load (traced by Next). Our server entry (server/main.ts: migrations before listening,
+// files they load (traced by Next). Our server entry (server/host/main.ts: migrations before listening,
 // the lean API host, the SIGTERM drain and usage flush) and the CLI (server/cli/main.ts) are
 // TypeScript run by tsx, which is neither traced nor wanted in production. Here esbuild compiles
 // each into one ESM file, our sources inlined and npm packages left as imports:
@@ -26,11 +26,12 @@ const standalone = path.join(root, ".next", "standalone");
 // and not from the partial copies in .next/standalone/node_modules.
 const staging = path.join(root, ".bundle");
 
-// server/main.mjs: server/main.ts behind scripts/standalone-server.ts (Next's configuration from the build).
+// server/main.mjs: server/host/main.ts behind scripts/standalone-server.ts (Next's configuration from the build).
 export const ENTRIES = { "server/main": "scripts/standalone-server.ts", "server/cli": "server/cli/main.ts" };
 
 async function main() {
-  if (!existsSync(path.join(standalone, "server.js"))) throw new Error(`no ${path.relative(root, standalone)}/server.js: run next build first (output: "standalone" in next.config.mjs)`);
+  if (!existsSync(path.join(standalone, "server.js")))
+    throw new Error(`no ${path.relative(root, standalone)}/server.js: run next build first (output: "standalone" in next.config.mjs)`);
   const started = Date.now();
   rmSync(staging, { recursive: true, force: true });
   await build({
@@ -85,8 +86,12 @@ async function main() {
     copyFileSync(output, to);
   }
   rmSync(staging, { recursive: true, force: true });
-  const sizes = Object.keys(ENTRIES).map((name) => `${name}.mjs ${(statSync(path.join(standalone, `${name}.mjs`)).size / 1e6).toFixed(1)} MB`);
-  process.stdout.write(`[bundle] ${sizes.join(", ")}; ${copied} node_modules files traced into .next/standalone (${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
+  const sizes = Object.keys(ENTRIES).map(
+    (name) => `${name}.mjs ${(statSync(path.join(standalone, `${name}.mjs`)).size / 1e6).toFixed(1)} MB`,
+  );
+  process.stdout.write(
+    `[bundle] ${sizes.join(", ")}; ${copied} node_modules files traced into .next/standalone (${((Date.now() - started) / 1000).toFixed(1)}s)\n`,
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -45,7 +45,10 @@ const CLI = ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "s
 
 /** An admin API key on the database of the server that `env` describes (through the CLI). */
 async function createAdminKey(env, name) {
-  const { code, out } = await runCapture(process.execPath, [...CLI, "keys", "create", "--name", name, "--admin", "--json"], { ...env, LOG_LEVEL: "warn" });
+  const { code, out } = await runCapture(process.execPath, [...CLI, "keys", "create", "--name", name, "--admin", "--json"], {
+    ...env,
+    LOG_LEVEL: "warn",
+  });
   if (code !== 0) throw new Error(`creating the API key ${name} failed (exit ${code})`);
   return JSON.parse(out.trim().split("\n").at(-1)).key;
 }
@@ -66,7 +69,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The server, in its own process group so that it and everything it spawned can be stopped. */
 function startServer(env, { args, cwd } = {}) {
   // Plain node with tsx as a loader, as `npm start` runs it (no tsx CLI relaying signals).
-  const child = spawn(process.execPath, args ?? ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/main.ts"], {
+  const child = spawn(process.execPath, args ?? ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/host/main.ts"], {
     cwd: cwd ?? root,
     env,
     detached: true,
@@ -135,7 +138,8 @@ async function waitForHealth(baseUrl, server) {
  */
 async function checkStandalone(baseEnv) {
   const standalone = path.join(root, ".next", "standalone");
-  if (!existsSync(path.join(standalone, "server.js"))) return `no ${path.relative(root, standalone)}/server.js: is output: "standalone" set in next.config.mjs?`;
+  if (!existsSync(path.join(standalone, "server.js")))
+    return `no ${path.relative(root, standalone)}/server.js: is output: "standalone" set in next.config.mjs?`;
   cpSync(path.join(root, ".next", "static"), path.join(standalone, ".next", "static"), { recursive: true });
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-standalone-"));
@@ -293,7 +297,20 @@ async function main() {
     const user = { email: "e2e-admin@example.com", password: `e2e-${Math.random().toString(36).slice(2)}-password` };
     const created = await run(
       process.execPath,
-      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts", "users", "create", "--email", user.email, "--password", user.password, "--admin"],
+      [
+        "--import",
+        "tsx",
+        "--import",
+        "./scripts/server-only-hook.mjs",
+        "server/cli/main.ts",
+        "users",
+        "create",
+        "--email",
+        user.email,
+        "--password",
+        user.password,
+        "--admin",
+      ],
       { ...serverEnv, LOG_LEVEL: "warn" },
     );
     if (created !== 0) {

@@ -216,9 +216,7 @@ export async function migrationDiff(options: DiffOptions): Promise<string> {
   const schema = readFileSync(schemaPath, "utf8");
   const { SchemaEngine } = await loadEngineModule();
 
-  const { factory, cleanup } = options.shadowServerUrl
-    ? postgresShadow(options.shadowServerUrl)
-    : await pgliteShadow();
+  const { factory, cleanup } = options.shadowServerUrl ? postgresShadow(options.shadowServerUrl) : await pgliteShadow();
 
   let engine: Engine | undefined;
   try {

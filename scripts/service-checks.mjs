@@ -82,7 +82,10 @@ export async function generate(baseUrl, key, words, { directives = "", timeoutMs
     {
       method: "POST",
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: `${words}${directives ? ` [[emulator ${directives}]]` : ""}` }] }),
+      body: JSON.stringify({
+        model: MODEL,
+        messages: [{ role: "user", content: `${words}${directives ? ` [[emulator ${directives}]]` : ""}` }],
+      }),
     },
     timeoutMs,
   );
@@ -97,14 +100,24 @@ export async function generate(baseUrl, key, words, { directives = "", timeoutMs
 export async function generateStreamed(baseUrl, key, words) {
   const { status, text } = await timedFetch(
     `${baseUrl}/v1/llm/generate`,
-    { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ model: MODEL, stream: true, messages: [{ role: "user", content: words }] }) },
+    {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, stream: true, messages: [{ role: "user", content: words }] }),
+    },
     60_000,
   );
   check(status === 200, `POST /v1/llm/generate (stream) answered ${status}: ${text.slice(0, 300)}`);
-  const events = text.split("\n\n").filter((f) => f.startsWith("data: ")).map((f) => f.slice(6));
+  const events = text
+    .split("\n\n")
+    .filter((f) => f.startsWith("data: "))
+    .map((f) => f.slice(6));
   check(events.at(-1) === "[DONE]", `the stream did not end with [DONE]: ${text.slice(-300)}`);
   const parsed = events.slice(0, -1).map((e) => JSON.parse(e));
-  const deltas = parsed.filter((e) => e.type === "delta").map((e) => e.text).join("");
+  const deltas = parsed
+    .filter((e) => e.type === "delta")
+    .map((e) => e.text)
+    .join("");
   check(deltas === `You said: ${words}` && parsed.at(-1)?.type === "done", `unexpected stream: ${text.slice(0, 300)}`);
   return deltas;
 }
@@ -125,7 +138,9 @@ export async function embed(baseUrl, key, texts) {
 /** Today's requests for MODEL, as GET /v1/llm/usage counts them. */
 export async function usageRequests(baseUrl, key) {
   const today = new Date().toISOString().slice(0, 10);
-  const { status, text } = await timedFetch(`${baseUrl}/v1/llm/usage?start_date=${today}&end_date=${today}`, { headers: { authorization: `Bearer ${key}` } });
+  const { status, text } = await timedFetch(`${baseUrl}/v1/llm/usage?start_date=${today}&end_date=${today}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
   check(status === 200, `GET /v1/llm/usage answered ${status}: ${text.slice(0, 300)}`);
   return JSON.parse(text).requests_by_model?.[MODEL] ?? 0;
 }

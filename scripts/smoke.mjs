@@ -3,7 +3,7 @@
 // the service starting where Node 20.18+ is all there is. Needs a build (`npm run build`, or the
 // one `npm run test:e2e` made). What it does, on a fresh embedded database in a temporary DATA_DIR
 // with the provider emulator as OpenAI:
-//   `npm start`'s command (node --import tsx ... server/main.ts): /health 200, a dashboard page and
+//   `npm start`'s command (node --import tsx ... server/host/main.ts): /health 200, a dashboard page and
 //   its script; `npm run cli -- keys create` (the CLI, through the running server's database); a
 //   generation with that key, a streamed one, embeddings; SIGTERM while a slow generation is in
 //   flight: it still answers 200, the server exits 0; started again on the same DATA_DIR, usage
@@ -12,29 +12,60 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { check, checkDashboard, CheckError, embed, freePort, generate, generateStreamed, root, sleep, startEmulator, waitForHealth, waitForUsage } from "./service-checks.mjs";
+import {
+  check,
+  checkDashboard,
+  CheckError,
+  embed,
+  freePort,
+  generate,
+  generateStreamed,
+  root,
+  sleep,
+  startEmulator,
+  waitForHealth,
+  waitForUsage,
+} from "./service-checks.mjs";
 
 const started = Date.now();
 const log = (line) => process.stdout.write(`[smoke ${process.version} ${((Date.now() - started) / 1000).toFixed(0)}s] ${line}\n`);
 
 // The same commands package.json's start and cli scripts run, with this process's node.
 const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
-const argsOf = (script) => pkg.scripts[script].replace(/^NODE_ENV=production /, "").split(" ").slice(1);
+const argsOf = (script) =>
+  pkg.scripts[script]
+    .replace(/^NODE_ENV=production /, "")
+    .split(" ")
+    .slice(1);
 
 function startServer(env) {
-  const child = spawn(process.execPath, argsOf("start"), { cwd: root, env: { ...env, NODE_ENV: "production" }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, argsOf("start"), {
+    cwd: root,
+    env: { ...env, NODE_ENV: "production" },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (c) => (output += c));
   child.stderr.on("data", (c) => (output += c));
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let done;
   void exited.then((r) => (done = r));
-  return { child, exited, gone: () => (done ? `exit ${done.code ?? done.signal}\n${output.slice(-3000)}` : undefined), output: () => output };
+  return {
+    child,
+    exited,
+    gone: () => (done ? `exit ${done.code ?? done.signal}\n${output.slice(-3000)}` : undefined),
+    output: () => output,
+  };
 }
 
 function cli(env, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...argsOf("cli"), ...args], { cwd: root, env: { ...env, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...argsOf("cli"), ...args], {
+      cwd: root,
+      env: { ...env, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (c) => (out += c));
     child.once("error", reject);
@@ -73,7 +104,9 @@ async function main() {
     log(`npm run cli -- keys create: a key; a generation with it: "${generated.response}"`);
     await generateStreamed(baseUrl, key, "streamed to the smoke run");
     const embedded = await embed(baseUrl, key, ["one text", "another"]);
-    log(`a streamed generation, and ${embedded.embeddings.length} embeddings of ${embedded.embeddings[0].length} dimensions (OpenAI's SDK, both ways)`);
+    log(
+      `a streamed generation, and ${embedded.embeddings.length} embeddings of ${embedded.embeddings[0].length} dimensions (OpenAI's SDK, both ways)`,
+    );
 
     const inFlight = generate(baseUrl, key, "answered while draining", { directives: "delay=3000" });
     await sleep(1_000);

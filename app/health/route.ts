@@ -1,4 +1,4 @@
-import { health } from "@/server/http/routes/health";
+import { health } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = health;

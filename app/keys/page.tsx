@@ -3,7 +3,7 @@ import { headers } from "next/headers";
 import { BudgetAlertSettings, BudgetAlertsBanner } from "@/components/budget-alerts";
 import { KeysManager } from "@/components/keys-manager";
 import { PageHeader } from "@/components/page-header";
-import { callerFor } from "@/server/trpc/server-caller";
+import { callerFor } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "API keys" };
 export const dynamic = "force-dynamic";
@@ -19,7 +19,9 @@ export default async function KeysPage() {
       />
       <BudgetAlertsBanner />
       <KeysManager initialKeys={keys} isAdmin={me.role === "admin"} />
-      <BudgetAlertSettings keys={keys.filter((k) => !k.revokedAt && (k.userId === me.userId || me.role === "admin")).map((k) => ({ id: k.id, name: k.name }))} />
+      <BudgetAlertSettings
+        keys={keys.filter((k) => !k.revokedAt && (k.userId === me.userId || me.role === "admin")).map((k) => ({ id: k.id, name: k.name }))}
+      />
     </>
   );
 }

@@ -4,8 +4,8 @@ import { login, loginWithGitHub } from "@/app/auth-actions";
 import { AuthCard } from "@/components/auth-card";
 import { AuthForm } from "@/components/auth-form";
 import { safeCallbackUrl } from "@/lib/safe-path";
-import { dashboardUser, setupNeeded } from "@/server/http/dashboard-session";
-import { githubSignInEnabled } from "@/server/http/next-auth";
+import { dashboardUser, setupNeeded } from "@/server/api/dashboard/dashboard-session";
+import { githubSignInEnabled } from "@/server/api/dashboard/next-auth";
 
 export const metadata: Metadata = { title: "Sign in" };
 export const dynamic = "force-dynamic";

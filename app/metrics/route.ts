@@ -1,4 +1,4 @@
-import { metrics } from "@/server/http/routes/metrics";
+import { metrics } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = metrics;

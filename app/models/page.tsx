@@ -1,23 +1,20 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
-import { TRPCError } from "@trpc/server";
 import { ModelsCatalogue, SignInToSeeCatalogue } from "@/components/models-catalogue";
 import { PageHeader } from "@/components/page-header";
-import { callerFor } from "@/server/trpc/server-caller";
+import { callerFor, pageData } from "@/server/api/server-caller";
 
 export const metadata: Metadata = { title: "Models" };
 export const dynamic = "force-dynamic";
 
 export default async function ModelsPage() {
   const caller = await callerFor(new Headers(await headers()));
-  let content;
-  try {
-    const [models, me] = await Promise.all([caller.models.list(), caller.auth.me()]);
-    content = <ModelsCatalogue initialModels={models} isAdmin={me.role === "admin"} />;
-  } catch (error) {
-    if (!(error instanceof TRPCError && error.code === "UNAUTHORIZED")) throw error;
-    content = <SignInToSeeCatalogue />;
-  }
+  const page = await pageData(() => Promise.all([caller.models.list(), caller.auth.me()]), ["UNAUTHORIZED"]);
+  const content = page.ok ? (
+    <ModelsCatalogue initialModels={page.data[0]} isAdmin={page.data[1].role === "admin"} />
+  ) : (
+    <SignInToSeeCatalogue />
+  );
   return (
     <>
       <PageHeader

@@ -1,4 +1,4 @@
-import { ping } from "@/server/http/routes/health";
+import { ping } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = ping;

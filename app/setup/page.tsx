@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import { setup } from "@/app/auth-actions";
 import { AuthCard } from "@/components/auth-card";
 import { AuthForm } from "@/components/auth-form";
-import { setupNeeded } from "@/server/http/dashboard-session";
+import { setupNeeded } from "@/server/api/dashboard/dashboard-session";
 
 export const metadata: Metadata = { title: "Set up" };
 export const dynamic = "force-dynamic";
@@ -16,8 +16,8 @@ export default async function SetupPage() {
       title="Create the first account"
       intro={
         <>
-          No one can sign in yet. This account will be an <strong>admin</strong>; this page closes as soon as it exists.
-          (The CLI does the same: <code>npm run cli -- users create --email … --password … --admin</code>.)
+          No one can sign in yet. This account will be an <strong>admin</strong>; this page closes as soon as it exists. (The CLI does the
+          same: <code>npm run cli -- users create --email … --password … --admin</code>.)
         </>
       }
     >

@@ -12,10 +12,16 @@ export const commands: Command[] = [
     async run(_values, io) {
       const { runMigrations } = await import("../db/index.ts");
       const applied = await runMigrations();
-      io.out(applied.length ? `Applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}`).join("\n")}` : "The database is up to date: no pending migrations.");
-      const { syncCatalogue } = await import("../services/models.ts");
+      io.out(
+        applied.length
+          ? `Applied ${applied.length} migration(s):\n${applied.map((m) => `  ${m}`).join("\n")}`
+          : "The database is up to date: no pending migrations.",
+      );
+      const { syncCatalogue } = await import("../features/catalogue/models.ts");
       const c = await syncCatalogue({ watch: false });
-      io.out(`Model catalogue: ${c.inserted.length} added, ${c.updated.length} updated, ${c.keptAdminEdits.length} kept as an admin edited them.`);
+      io.out(
+        `Model catalogue: ${c.inserted.length} added, ${c.updated.length} updated, ${c.keptAdminEdits.length} kept as an admin edited them.`,
+      );
     },
   },
   ...securityCommands,

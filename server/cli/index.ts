@@ -1,7 +1,7 @@
 // The CLI behind `npm run cli -- <command> [options]` (entry point: main.ts).
-import { EnvError, loadEnv } from "../env.ts";
-import { applyDotEnvFile } from "../dotenv.ts";
-import { redactSecrets } from "../logger.ts";
+import { EnvError, loadEnv } from "../kernel/env.ts";
+import { applyDotEnvFile } from "../kernel/dotenv.ts";
+import { redactSecrets } from "../kernel/logger.ts";
 import { commandHelp, parseCommandArgs, UsageError, type CliIO } from "./command.ts";
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
@@ -47,7 +47,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return 1;
   } finally {
     const { closeDb } = await import("../db/index.ts");
-    const { runShutdownHooks } = await import("../lifecycle.ts");
+    const { runShutdownHooks } = await import("../kernel/lifecycle.ts");
     await runShutdownHooks();
     await closeDb();
   }

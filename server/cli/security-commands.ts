@@ -18,7 +18,13 @@ function budgetOption(v: string | boolean | undefined): string | null | undefine
 
 function table(io: CliIO, rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) io.out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+  for (const r of rows)
+    io.out(
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    );
 }
 
 /** Service errors (AppError) as a one-line message rather than a stack. */
@@ -26,7 +32,7 @@ async function friendly<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    const { AppError } = await import("../errors.ts");
+    const { AppError } = await import("../kernel/errors.ts");
     if (e instanceof AppError && e.status < 500) throw new UsageError(e.message);
     throw e;
   }
@@ -44,9 +50,14 @@ export const securityCommands: Command[] = [
       budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD across all the user's keys" },
     },
     async run(v: Values, io) {
-      const { createUser } = await import("../services/users.ts");
+      const { createUser } = await import("../features/accounts/users.ts");
       const user = await friendly(() =>
-        createUser({ email: str(v.email)!, password: str(v.password)!, role: v.admin ? "admin" : "user", monthlyBudgetUsd: budgetOption(v.budget) }),
+        createUser({
+          email: str(v.email)!,
+          password: str(v.password)!,
+          role: v.admin ? "admin" : "user",
+          monthlyBudgetUsd: budgetOption(v.budget),
+        }),
       );
       io.out(`Created ${user.role} ${user.email} (id ${user.id}).`);
     },
@@ -56,10 +67,16 @@ export const securityCommands: Command[] = [
     summary: "List dashboard accounts and platform (JWT) users.",
     options: { json: { type: "boolean", description: "Print JSON" } },
     async run(v: Values, io) {
-      const { listUsers } = await import("../services/users.ts");
+      const { listUsers } = await import("../features/accounts/users.ts");
       const users = await listUsers();
       if (v.json) {
-        io.out(JSON.stringify(users.map(({ sessions: _sessions, ...u }) => u), null, 2));
+        io.out(
+          JSON.stringify(
+            users.map(({ sessions: _sessions, ...u }) => u),
+            null,
+            2,
+          ),
+        );
         return;
       }
       if (users.length === 0) {
@@ -81,7 +98,8 @@ export const securityCommands: Command[] = [
   },
   {
     name: "users update",
-    summary: "Change an account's role, monthly budget or password, disable or enable it, or end its sessions. A new password or --disable ends every session.",
+    summary:
+      "Change an account's role, monthly budget or password, disable or enable it, or end its sessions. A new password or --disable ends every session.",
     options: {
       email: { type: "string", placeholder: "EMAIL", description: "The account", required: true },
       role: { type: "string", placeholder: "admin|user", description: "New role" },
@@ -92,14 +110,16 @@ export const securityCommands: Command[] = [
       "end-sessions": { type: "boolean", description: "Sign the account out everywhere (every dashboard session ends)" },
     },
     async run(v: Values, io) {
-      const { endAllSessions, findUserByEmail, updateUser } = await import("../services/users.ts");
+      const { endAllSessions, findUserByEmail, updateUser } = await import("../features/accounts/users.ts");
       const role = str(v.role);
       if (role !== undefined && role !== "admin" && role !== "user") throw new UsageError("--role must be admin or user");
       if (v.disable && v.enable) throw new UsageError("--disable and --enable cannot go together");
       const user = await findUserByEmail(str(v.email)!);
       if (!user) throw new UsageError(`No user with the email ${str(v.email)}`);
       const disabled = v.disable ? true : v.enable ? false : undefined;
-      const updated = await friendly(() => updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password), disabled }));
+      const updated = await friendly(() =>
+        updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password), disabled }),
+      );
       if (v["end-sessions"]) await friendly(() => endAllSessions(user.id));
       const ended = v["end-sessions"] || disabled === true || str(v.password) !== undefined ? "; every session ended" : "";
       io.out(
@@ -116,13 +136,20 @@ export const securityCommands: Command[] = [
       user: { type: "string", placeholder: "EMAIL", description: "Owner (a dashboard account); usage and budgets count there" },
       budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD for this key" },
       admin: { type: "boolean", description: "An admin key: sees all usage, keys and collections" },
-      scopes: { type: "string", placeholder: "a,b", description: "Limit to scopes: generate, embeddings, vectors, usage:read, admin (default: all but admin)" },
-      "cache-responses": { type: "boolean", description: "Answer the key's temperature-0 generations from the response cache unless a request says otherwise" },
+      scopes: {
+        type: "string",
+        placeholder: "a,b",
+        description: "Limit to scopes: generate, embeddings, vectors, usage:read, admin (default: all but admin)",
+      },
+      "cache-responses": {
+        type: "boolean",
+        description: "Answer the key's temperature-0 generations from the response cache unless a request says otherwise",
+      },
       json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' },
     },
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { createApiKey } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { createApiKey } = await import("../features/accounts/keys.ts");
       const scopes = str(v.scopes)
         ?.split(",")
         .map((s) => s.trim())
@@ -157,8 +184,8 @@ export const securityCommands: Command[] = [
       json: { type: "boolean", description: "Print JSON" },
     },
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { listApiKeys } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { listApiKeys } = await import("../features/accounts/keys.ts");
       const keys = await friendly(() => listApiKeys(CLI_ACTOR, { includeRevoked: Boolean(v.all), userEmail: str(v.user) }));
       if (v.json) {
         io.out(JSON.stringify(keys, null, 2));
@@ -189,27 +216,30 @@ export const securityCommands: Command[] = [
     summary: "Revoke an API key: it stops working on every instance within a second.",
     args: [{ name: "id", description: "The key's id (from `keys list`)" }],
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { revokeApiKey } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { revokeApiKey } = await import("../features/accounts/keys.ts");
       const key = await friendly(() => revokeApiKey(CLI_ACTOR, str(v.id)!));
       io.out(`Revoked key "${key.name}" (${key.prefix}…).`);
     },
   },
   {
     name: "keys rotate",
-    summary: "Replace an API key's secret; the key keeps its id, settings, collections, usage and budget, and the old secret stops working at once. Prints the new key once.",
+    summary:
+      "Replace an API key's secret; the key keeps its id, settings, collections, usage and budget, and the old secret stops working at once. Prints the new key once.",
     args: [{ name: "id", description: "The key's id (from `keys list`)" }],
     options: { json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' } },
     async run(v: Values, io) {
-      const { CLI_ACTOR } = await import("../services/identity.ts");
-      const { rotateApiKey } = await import("../services/keys.ts");
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { rotateApiKey } = await import("../features/accounts/keys.ts");
       const { key, apiKey, previousPrefix } = await friendly(() => rotateApiKey(CLI_ACTOR, str(v.id)!));
       if (v.json) {
         io.out(JSON.stringify({ id: apiKey.id, key }));
         return;
       }
       io.out(key);
-      io.err(`Rotated "${apiKey.name}" (${apiKey.id}): ${previousPrefix}… no longer works, ${apiKey.prefix}… does. Copy the new key now: it is not shown again.`);
+      io.err(
+        `Rotated "${apiKey.name}" (${apiKey.id}): ${previousPrefix}… no longer works, ${apiKey.prefix}… does. Copy the new key now: it is not shown again.`,
+      );
     },
   },
 ];

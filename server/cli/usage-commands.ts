@@ -21,14 +21,21 @@ export const usageCommands: Command[] = [
         if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}`);
         return n;
       };
-      const { seedDemoUsage } = await import("../services/demo-usage.ts");
-      const { AppError } = await import("../errors.ts");
+      const { seedDemoUsage } = await import("../features/system/demo-usage.ts");
+      const { AppError } = await import("../kernel/errors.ts");
       const started = performance.now();
       try {
-        const r = await seedDemoUsage({ days: whole("days", 731), perDay: whole("per-day", 100_000), userEmail: typeof v.user === "string" ? v.user : undefined });
+        const r = await seedDemoUsage({
+          days: whole("days", 731),
+          perDay: whole("per-day", 100_000),
+          userEmail: typeof v.user === "string" ? v.user : undefined,
+        });
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
-        io.out(`Wrote ${r.inserted} of ${r.events} demo events (${r.from} to ${r.to}) for ${r.user} in ${seconds} s, with the keys ${r.keys.map((k) => `"${k}"`).join(", ")}.`);
-        if (r.inserted < r.events) io.out(`${r.events - r.inserted} events were already there from an earlier run and were not counted again.`);
+        io.out(
+          `Wrote ${r.inserted} of ${r.events} demo events (${r.from} to ${r.to}) for ${r.user} in ${seconds} s, with the keys ${r.keys.map((k) => `"${k}"`).join(", ")}.`,
+        );
+        if (r.inserted < r.events)
+          io.out(`${r.events - r.inserted} events were already there from an earlier run and were not counted again.`);
       } catch (e) {
         if (e instanceof AppError && e.status < 500) throw new UsageError(e.message);
         throw e;

@@ -22,9 +22,9 @@ import { PrismaClient } from "./generated/prisma/client.ts";
 import { applyMigrations, MigrationError, pgExecutor, pgliteExecutor, type SqlExecutor } from "./migrate.ts";
 import { acquireOwnerLock, type OwnerLock } from "./owner-lock.ts";
 import { startPgliteServer, type PgliteServer } from "./pglite-server.ts";
-import { loadEnv } from "../env.ts";
-import { AppError } from "../errors.ts";
-import { getLogger, redactSecrets } from "../logger.ts";
+import { loadEnv } from "../kernel/env.ts";
+import { AppError } from "../kernel/errors.ts";
+import { getLogger, redactSecrets } from "../kernel/logger.ts";
 
 export type DatabaseKind = "pglite" | "postgres";
 
@@ -46,7 +46,10 @@ export interface DatabaseHandle {
    * Runs `work` on one connection whose statements may each take up to `timeoutMs` instead of the
    * statement timeout (index builds, bulk maintenance); the connection's own settings are restored after.
    */
-  longRunning<T>(timeoutMs: number, work: (query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T>;
+  longRunning<T>(
+    timeoutMs: number,
+    work: (query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>) => Promise<T>,
+  ): Promise<T>;
   /** Whether queries are being let through (false while a timed-out connection's circuit is open). */
   usable(): boolean;
   /** Applies pending migrations; returns their names. */
@@ -158,7 +161,8 @@ async function openPg(o: {
           onConnect: (client: pg.ClientBase) =>
             client.query(sessionSql).then(
               () => undefined,
-              (e: unknown) => getLogger().warn({ err: sanitizeDatabaseError(e, o.secret) }, "could not apply the connection's session settings"),
+              (e: unknown) =>
+                getLogger().warn({ err: sanitizeDatabaseError(e, o.secret) }, "could not apply the connection's session settings"),
             ),
         }
       : {}),
@@ -217,20 +221,23 @@ async function openPg(o: {
     viaOwnerSocket: o.viaOwnerSocket,
     servingPort: undefined,
     appliedMigrations: applied,
-    rawQuery: async <T,>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
+    rawQuery: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
     longRunning: async (timeoutMs, work) => {
       const client = await pool.connect();
       let failed: unknown;
       try {
         if (statementTimeout) await client.query(`SET statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
-        return await work(async <R,>(sql: string, params?: unknown[]) =>
-          (await client.query({ text: sql, values: params, query_timeout: timeoutMs + READ_DEADLINE_MARGIN_MS } as pg.QueryConfig)).rows as R[],
+        return await work(
+          async <R>(sql: string, params?: unknown[]) =>
+            (await client.query({ text: sql, values: params, query_timeout: timeoutMs + READ_DEADLINE_MARGIN_MS } as pg.QueryConfig))
+              .rows as R[],
         );
       } catch (error) {
         failed = error;
         throw error;
       } finally {
-        if (statementTimeout && !failed) await client.query(`SET statement_timeout = ${statementTimeout}`).catch((e: unknown) => (failed = e));
+        if (statementTimeout && !failed)
+          await client.query(`SET statement_timeout = ${statementTimeout}`).catch((e: unknown) => (failed = e));
         // A connection whose setting could not be restored (or that failed) is not reused.
         client.release(failed instanceof Error ? failed : failed === undefined ? undefined : new Error(String(failed)));
       }
@@ -283,7 +290,17 @@ export class DatabaseUnavailable extends AppError {
   }
 }
 
-const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ECONNABORTED"]);
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "ECONNABORTED",
+]);
 // SQLSTATE 08: connection exceptions; 57P01-57P03: shut down, crashed, not accepting connections yet; 53300: too many connections.
 const CONNECTION_SQLSTATES = /^(08...|57P0[123]|53300)$/;
 // pg's own words for a connection that failed, closed or timed out (its errors carry no code).
@@ -315,7 +332,14 @@ function connectionFailure(error: unknown, depth = 0): "timeout" | "connection" 
  */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (depth > 6 || typeof error !== "object" || error === null) return false;
-  const e = error as { [UNAVAILABLE]?: boolean; name?: unknown; code?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+  const e = error as {
+    [UNAVAILABLE]?: boolean;
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    meta?: { driverAdapterError?: unknown };
+  };
   if (e[UNAVAILABLE]) return true;
   const prisma = typeof e.name === "string" && e.name.startsWith("PrismaClient");
   if (prisma && (e.code === "unavailable" || (typeof e.code === "string" && PRISMA_UNAVAILABLE.has(e.code)))) return true;
@@ -351,7 +375,8 @@ class DatabaseGate {
     // The callback forms are pg-pool's own (query() connects with a callback): already inside a guarded call.
     const callback = (args: unknown[]) => typeof args[args.length - 1] === "function";
     (pool as unknown as { query: typeof query }).query = (...args) => (callback(args) ? query(...args) : this.run(() => query(...args)));
-    (pool as unknown as { connect: typeof connect }).connect = (...args) => (callback(args) ? connect(...args) : this.run(() => connect(...args)));
+    (pool as unknown as { connect: typeof connect }).connect = (...args) =>
+      callback(args) ? connect(...args) : this.run(() => connect(...args));
   }
 
   private run<T>(op: () => Promise<T>): Promise<T> {
@@ -397,7 +422,8 @@ class DatabaseGate {
   }
 }
 
-const recoveryListeners: Set<() => void> = ((globalThis as { __modelServiceDbRecovery?: Set<() => void> }).__modelServiceDbRecovery ??= new Set());
+const recoveryListeners: Set<() => void> = ((globalThis as { __modelServiceDbRecovery?: Set<() => void> }).__modelServiceDbRecovery ??=
+  new Set());
 
 /** Calls `listener` whenever the database answers again after its circuit was open (the usage writer flushes at once). */
 export function onDatabaseRecovered(listener: () => void): void {
@@ -442,9 +468,9 @@ async function openPglite(o: OpenDatabaseOptions & { migrate: boolean; lock: Own
     viaOwnerSocket: false,
     servingPort: server?.port,
     appliedMigrations: applied,
-    rawQuery: async <T,>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
+    rawQuery: async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
     // In-process: no network to hang, and PGlite has no statement timeout to lift.
-    longRunning: (_timeoutMs, work) => work(async <R,>(sql: string, params?: unknown[]) => (await db.query<R>(sql, params)).rows),
+    longRunning: (_timeoutMs, work) => work(async <R>(sql: string, params?: unknown[]) => (await db.query<R>(sql, params)).rows),
     usable: () => true,
     migrate: migrateNow,
     close: () =>

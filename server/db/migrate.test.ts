@@ -118,7 +118,9 @@ describe.each(testDatabases())("migration runner on $kind", ({ kind }) => {
     expect((error as Error).message).toMatch(/no_such_function\(\) does not exist/);
 
     expect(await tableNames(db)).not.toContain("partial_one");
-    const { rows: cols } = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'partial_col'`);
+    const { rows: cols } = await db.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'partial_col'`,
+    );
     expect(cols).toHaveLength(0);
     const { rows } = await db.query<Row>(`SELECT migration_name FROM "_prisma_migrations" ORDER BY started_at`);
     expect(rows.map((r) => r.migration_name)).toEqual([initName]);

@@ -176,9 +176,7 @@ export async function pendingMigrations(db: SqlExecutor, migrationsDir?: string)
 }
 
 /** An executor over one pg session (a Client, or a client checked out of a Pool). */
-export function pgExecutor(client: {
-  query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>;
-}): SqlExecutor {
+export function pgExecutor(client: { query: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }> }): SqlExecutor {
   return {
     query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)) as { rows: T[] },
     // Without parameters pg uses the simple query protocol, which runs several statements.

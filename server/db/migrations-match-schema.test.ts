@@ -15,7 +15,9 @@ describe("prisma/migrations", () => {
   }, 120_000);
 
   it("start with the engine's own SQL for the schema's first state", async () => {
-    const dirs = readdirSync(path.resolve("prisma/migrations")).filter((n) => /^\d{14}_/.test(n)).sort();
+    const dirs = readdirSync(path.resolve("prisma/migrations"))
+      .filter((n) => /^\d{14}_/.test(n))
+      .sort();
     expect(dirs[0]).toMatch(/^\d{14}_init$/);
     const init = readFileSync(path.resolve("prisma/migrations", dirs[0]!, "migration.sql"), "utf8");
     expect(init).toMatch(/^-- CreateSchema\nCREATE SCHEMA IF NOT EXISTS "public";\n\n-- CreateEnum\n/);

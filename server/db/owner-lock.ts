@@ -14,8 +14,7 @@ export interface OwnerInfo {
 }
 
 export type OwnerLockResult =
-  | { role: "owner"; lock: OwnerLock }
-  | { role: "client"; owner: OwnerInfo & { port: number }; lockPath: string };
+  { role: "owner"; lock: OwnerLock } | { role: "client"; owner: OwnerInfo & { port: number }; lockPath: string };
 
 export interface OwnerLock {
   readonly path: string;
@@ -38,8 +37,7 @@ export function lockPathFor(dataDir: string): string {
 }
 
 /** Locks held by this process, across Next's route bundles (each has its own module instances). */
-const held: Set<string> = ((globalThis as { __modelServiceHeldLocks?: Set<string> }).__modelServiceHeldLocks ??=
-  new Set<string>());
+const held: Set<string> = ((globalThis as { __modelServiceHeldLocks?: Set<string> }).__modelServiceHeldLocks ??= new Set<string>());
 
 export function isPidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;

@@ -69,7 +69,13 @@ describe("the DATA_DIR owner", () => {
       const n = await second.prisma.$executeRawUnsafe(
         `INSERT INTO models (id, name, provider, type, context_window, input_price_per_mtok, updated_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::numeric[], $7::timestamptz[])`,
-        ["m1", "m2"], ["M1", "M2"], ["p", "p"], ["chat", "chat"], [1000, 2000], ["0.5", "1.25"], [new Date(), new Date()],
+        ["m1", "m2"],
+        ["M1", "M2"],
+        ["p", "p"],
+        ["chat", "chat"],
+        [1000, 2000],
+        ["0.5", "1.25"],
+        [new Date(), new Date()],
       );
       expect(n).toBe(2);
       expect(await owner.prisma.model.count()).toBe(2);
@@ -184,23 +190,27 @@ describe("the DATA_DIR owner", () => {
     }
   });
 
-  it("serves another process (the CLI while the server runs)", async () => {
-    const script = `
+  it(
+    "serves another process (the CLI while the server runs)",
+    async () => {
+      const script = `
       import { openDatabase } from "./server/db/index.ts";
       const db = await openDatabase({ dataDir: ${JSON.stringify(dataDir)} });
       const users = await db.prisma.user.count();
       process.stdout.write(JSON.stringify({ users, viaOwnerSocket: db.viaOwnerSocket, kind: db.kind }));
       await db.close();
     `;
-    // Asynchronously: this process must keep serving while the child runs.
-    const r = await execFileAsync(
-      process.execPath,
-      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "--input-type=module", "-e", script],
-      { encoding: "utf8", timeout: 60_000 },
-    );
-    expect(r.stderr).not.toMatch(/Error/);
-    expect(JSON.parse(r.stdout)).toEqual({ users: 4, viaOwnerSocket: true, kind: "pglite" });
-  }, OPEN_TIMEOUT);
+      // Asynchronously: this process must keep serving while the child runs.
+      const r = await execFileAsync(
+        process.execPath,
+        ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "--input-type=module", "-e", script],
+        { encoding: "utf8", timeout: 60_000 },
+      );
+      expect(r.stderr).not.toMatch(/Error/);
+      expect(JSON.parse(r.stdout)).toEqual({ users: 4, viaOwnerSocket: true, kind: "pglite" });
+    },
+    OPEN_TIMEOUT,
+  );
 
   it("waits for an owner that is still opening, then reports it clearly", async () => {
     const other = makeTempDir("busy-");
@@ -218,21 +228,25 @@ describe("the DATA_DIR owner", () => {
     }
   });
 
-  it("releases the lock on close, and a stale lock (dead pid) is taken over", async () => {
-    const port = owner.servingPort!;
-    await owner.close();
-    expect(existsSync(path.join(dataDir, "owner.lock"))).toBe(false);
-    const refused = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
-    await expect(refused.connect()).rejects.toThrow(/ECONNREFUSED/);
+  it(
+    "releases the lock on close, and a stale lock (dead pid) is taken over",
+    async () => {
+      const port = owner.servingPort!;
+      await owner.close();
+      expect(existsSync(path.join(dataDir, "owner.lock"))).toBe(false);
+      const refused = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
+      await expect(refused.connect()).rejects.toThrow(/ECONNREFUSED/);
 
-    const pid = deadPid();
-    writeFileSync(path.join(dataDir, "owner.lock"), JSON.stringify({ pid, port, startedAt: "2020-01-01T00:00:00.000Z" }));
-    owner = await openDatabase({ dataDir });
-    expect(owner.viaOwnerSocket).toBe(false);
-    const lock = readLock(dataDir);
-    expect(lock.pid).toBe(process.pid);
-    expect(lock.port).toBe(owner.servingPort);
-    // The data written before survived the close and reopen.
-    expect(await owner.prisma.user.count()).toBe(4);
-  }, OPEN_TIMEOUT);
+      const pid = deadPid();
+      writeFileSync(path.join(dataDir, "owner.lock"), JSON.stringify({ pid, port, startedAt: "2020-01-01T00:00:00.000Z" }));
+      owner = await openDatabase({ dataDir });
+      expect(owner.viaOwnerSocket).toBe(false);
+      const lock = readLock(dataDir);
+      expect(lock.pid).toBe(process.pid);
+      expect(lock.port).toBe(owner.servingPort);
+      // The data written before survived the close and reopen.
+      expect(await owner.prisma.user.count()).toBe(4);
+    },
+    OPEN_TIMEOUT,
+  );
 });

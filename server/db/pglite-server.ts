@@ -56,10 +56,7 @@ export class GuardedPglite {
     }
   }
 
-  async execProtocolRawStream(
-    message: Uint8Array,
-    options: { syncToFs?: boolean; onRawData: (data: Uint8Array) => void },
-  ): Promise<void> {
+  async execProtocolRawStream(message: Uint8Array, options: { syncToFs?: boolean; onRawData: (data: Uint8Array) => void }): Promise<void> {
     const type = message[0];
     // A startup packet starts with a zero length byte; Sync and a simple Query end an exchange.
     this.#exchangeOpen = !(type === 0 || type === SYNC || type === QUERY || type === TERMINATE);
@@ -70,9 +67,7 @@ export class GuardedPglite {
   async exec(sql: string): Promise<unknown[]> {
     if (!this.#lease) this.#lease = await this.#acquire();
     try {
-      await this.db.runExclusive(() =>
-        this.db.execProtocolRawStream(syncThenQuery(sql), { onRawData: () => undefined }),
-      );
+      await this.db.runExclusive(() => this.db.execProtocolRawStream(syncThenQuery(sql), { onRawData: () => undefined }));
     } finally {
       this.#exchangeOpen = false;
       this.#releaseIfIdle();

@@ -16,7 +16,10 @@ function readSchema(): { models: SchemaModel[]; enums: Map<string, string[]> } {
   const text = readFileSync(path.resolve("prisma/schema.prisma"), "utf8").replace(/\/\/.*$/gm, "");
   const enums = new Map<string, string[]>();
   for (const m of text.matchAll(/^enum\s+(\w+)\s*\{([^}]*)\}/gm)) {
-    enums.set(m[1]!, m[2]!.split(/\s+/).filter((w) => /^\w+$/.test(w)));
+    enums.set(
+      m[1]!,
+      m[2]!.split(/\s+/).filter((w) => /^\w+$/.test(w)),
+    );
   }
   const blocks = [...text.matchAll(/^model\s+(\w+)\s*\{([^}]*)\}/gm)];
   const modelNames = new Set(blocks.map((b) => b[1]!));
@@ -88,7 +91,11 @@ describe.each(testDatabases())("migrated schema on $kind", ({ kind }) => {
 
   it("creates and reads a User through the Prisma client", async () => {
     const created = await db.prisma.user.create({
-      data: { email: `someone-${kind}@example.com`, name: "Someone", apiKeys: { create: { name: "k", prefix: "ms-abc", keyHash: `hash-${kind}` } } },
+      data: {
+        email: `someone-${kind}@example.com`,
+        name: "Someone",
+        apiKeys: { create: { name: "k", prefix: "ms-abc", keyHash: `hash-${kind}` } },
+      },
     });
     expect(created.id).toMatch(/^c[a-z0-9]{20,}$/);
     expect(created.role).toBe("user");
@@ -162,7 +169,11 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))("the service's PostgreSQL
     const db = await createTestDatabase("postgres");
     try {
       // Ten at once: the pool opens several connections, and each one's first query sees the setting.
-      const seen = await Promise.all(Array.from({ length: 10 }, () => db.rawQuery<{ jit: string; pid: number }>("SELECT current_setting('jit') AS jit, pg_backend_pid() AS pid, pg_sleep(0.05)")));
+      const seen = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          db.rawQuery<{ jit: string; pid: number }>("SELECT current_setting('jit') AS jit, pg_backend_pid() AS pid, pg_sleep(0.05)"),
+        ),
+      );
       expect(new Set(seen.map((r) => r[0]!.pid)).size).toBeGreaterThan(1);
       expect(seen.map((r) => r[0]!.jit)).toEqual(Array(10).fill("off"));
       const viaPrisma = await db.prisma.$queryRawUnsafe<{ jit: string }[]>("SELECT current_setting('jit') AS jit");

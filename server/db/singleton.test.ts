@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
 import { makeTempDir, removeTempDir } from "@/tests/support/db.ts";
 import * as db from "./index.ts";
 
@@ -75,35 +75,46 @@ describe("the process-wide embedded database", () => {
     removeTempDir(dataDir);
   });
 
-  it("opens once, migrated, shared across module instances", async () => {
-    expect(db.databaseKind()).toBe("pglite");
-    expect(db.databaseInfo()).toMatchObject({ kind: "pglite", open: false });
-    const [a, b] = await Promise.all([db.getDb(), db.getDb()]);
-    expect(a).toBe(b);
-    expect(await a.user.count()).toBe(0);
-    const info = db.databaseInfo();
-    expect(info).toMatchObject({ kind: "pglite", open: true, viaOwnerSocket: false });
-    expect(JSON.parse(readFileSync(path.join(dataDir, "owner.lock"), "utf8"))).toMatchObject({ pid: process.pid, port: info.servingPort });
+  it(
+    "opens once, migrated, shared across module instances",
+    async () => {
+      expect(db.databaseKind()).toBe("pglite");
+      expect(db.databaseInfo()).toMatchObject({ kind: "pglite", open: false });
+      const [a, b] = await Promise.all([db.getDb(), db.getDb()]);
+      expect(a).toBe(b);
+      expect(await a.user.count()).toBe(0);
+      const info = db.databaseInfo();
+      expect(info).toMatchObject({ kind: "pglite", open: true, viaOwnerSocket: false });
+      expect(JSON.parse(readFileSync(path.join(dataDir, "owner.lock"), "utf8"))).toMatchObject({
+        pid: process.pid,
+        port: info.servingPort,
+      });
 
-    // A fresh copy of the module (another route bundle, or a hot reload) finds the same client.
-    vi.resetModules();
-    const reloaded = (await import("./index.ts")) as typeof db;
-    expect(reloaded).not.toBe(db);
-    expect(await reloaded.getDb()).toBe(a);
+      // A fresh copy of the module (another route bundle, or a hot reload) finds the same client.
+      vi.resetModules();
+      const reloaded = (await import("./index.ts")) as typeof db;
+      expect(reloaded).not.toBe(db);
+      expect(await reloaded.getDb()).toBe(a);
 
-    expect(await db.runMigrations()).toEqual([]);
-    expect(await db.checkDatabase()).toMatchObject({ ok: true });
-    const handle = await db.getDatabase();
-    expect(await handle.rawQuery<{ n: number }>("select $1::int + 1 as n", [1])).toEqual([{ n: 2 }]);
-  }, OPEN_TIMEOUT);
+      expect(await db.runMigrations()).toEqual([]);
+      expect(await db.checkDatabase()).toMatchObject({ ok: true });
+      const handle = await db.getDatabase();
+      expect(await handle.rawQuery<{ n: number }>("select $1::int + 1 as n", [1])).toEqual([{ n: 2 }]);
+    },
+    OPEN_TIMEOUT,
+  );
 
-  it("closes: releases DATA_DIR, and opens again on next use", async () => {
-    const first = await db.getDb();
-    await db.closeDb();
-    expect(existsSync(path.join(dataDir, "owner.lock"))).toBe(false);
-    expect(db.databaseInfo().open).toBe(false);
-    const again = await db.getDb();
-    expect(again).not.toBe(first);
-    expect(await again.user.count()).toBe(0);
-  }, OPEN_TIMEOUT);
+  it(
+    "closes: releases DATA_DIR, and opens again on next use",
+    async () => {
+      const first = await db.getDb();
+      await db.closeDb();
+      expect(existsSync(path.join(dataDir, "owner.lock"))).toBe(false);
+      expect(db.databaseInfo().open).toBe(false);
+      const again = await db.getDb();
+      expect(again).not.toBe(first);
+      expect(await again.user.count()).toBe(0);
+    },
+    OPEN_TIMEOUT,
+  );
 });

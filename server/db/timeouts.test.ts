@@ -37,7 +37,9 @@ describe.runIf(testDatabaseUrl())("PostgreSQL deadlines", () => {
   });
 
   it("runs every pooled connection under the statement timeout, and a statement past it is a 503, not a 500", async () => {
-    const settings = await Promise.all(Array.from({ length: 4 }, () => db.rawQuery<{ s: string }>("SELECT current_setting('statement_timeout') AS s, pg_sleep(0.02)")));
+    const settings = await Promise.all(
+      Array.from({ length: 4 }, () => db.rawQuery<{ s: string }>("SELECT current_setting('statement_timeout') AS s, pg_sleep(0.02)")),
+    );
     expect(settings.map((r) => r[0]!.s)).toEqual(["400ms", "400ms", "400ms", "400ms"]);
     const slow = await timed(db.rawQuery("SELECT pg_sleep(2)"));
     expect(slow.ms).toBeLessThan(1_000);
@@ -48,7 +50,9 @@ describe.runIf(testDatabaseUrl())("PostgreSQL deadlines", () => {
   });
 
   it("lets a long-running statement (an index build) past the timeout, on its own connection", async () => {
-    const rows = await db.longRunning(5_000, (query) => query<{ s: string }>("SELECT current_setting('statement_timeout') AS s, pg_sleep(0.6)"));
+    const rows = await db.longRunning(5_000, (query) =>
+      query<{ s: string }>("SELECT current_setting('statement_timeout') AS s, pg_sleep(0.6)"),
+    );
     expect(rows[0]!.s).toBe("5s");
     expect((await db.rawQuery<{ s: string }>("SELECT current_setting('statement_timeout') AS s"))[0]!.s).toBe("400ms");
   });

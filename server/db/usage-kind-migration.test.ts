@@ -10,7 +10,9 @@ import { applyMigrations, pgExecutor, pgliteExecutor, type SqlExecutor } from ".
 import { createScratchPostgres, makeTempDir, removeTempDir, testDatabases } from "@/tests/support/db.ts";
 
 const realMigrations = path.resolve("prisma/migrations");
-const all = readdirSync(realMigrations).filter((n) => /^\d{14}_/.test(n)).sort();
+const all = readdirSync(realMigrations)
+  .filter((n) => /^\d{14}_/.test(n))
+  .sort();
 const kindMigration = all.find((n) => n.endsWith("_usage_kind"))!;
 const before = all.filter((n) => n < kindMigration);
 
@@ -27,7 +29,7 @@ describe.each(testDatabases())("the usage_kind migration on $kind", ({ kind }) =
   let db: SqlExecutor;
   let dir: string;
   let cleanup: () => Promise<void>;
-  const q = async <T,>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows;
+  const q = async <T>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows;
 
   beforeAll(async () => {
     dir = makeTempDir("usage-kind-migration-");
@@ -57,8 +59,15 @@ describe.each(testDatabases())("the usage_kind migration on $kind", ({ kind }) =
         [e.id, e.endpoint, e.model, e.cost],
       );
       const keys = "user_id, api_key_id, model_id, provider, endpoint, status, requests, cost";
-      await q(`INSERT INTO usage_daily (day, ${keys}) VALUES ('2026-11-20', '', 'key-1', $1, 'openai', $2, 'success', 1, $3::numeric)`, [e.model, e.endpoint, e.cost]);
-      await q(`INSERT INTO usage_hourly (hour, ${keys}) VALUES ('2026-11-20T10:00:00Z', '', 'key-1', $1, 'openai', $2, 'success', 1, $3::numeric)`, [e.model, e.endpoint, e.cost]);
+      await q(`INSERT INTO usage_daily (day, ${keys}) VALUES ('2026-11-20', '', 'key-1', $1, 'openai', $2, 'success', 1, $3::numeric)`, [
+        e.model,
+        e.endpoint,
+        e.cost,
+      ]);
+      await q(
+        `INSERT INTO usage_hourly (hour, ${keys}) VALUES ('2026-11-20T10:00:00Z', '', 'key-1', $1, 'openai', $2, 'success', 1, $3::numeric)`,
+        [e.model, e.endpoint, e.cost],
+      );
     }
     // The per-dimension rows as the old writer made them: split by the guessed kind.
     for (const table of ["usage_daily_dims", "usage_hourly_dims"]) {
@@ -93,7 +102,9 @@ describe.each(testDatabases())("the usage_kind migration on $kind", ({ kind }) =
         { kind: "llm", requests: 2, cost: "0.600000000000" },
       ]);
       const endpoints = await q<{ kind: string; value: string }>(`SELECT kind, value FROM ${table} WHERE dim = 'endpoint'`);
-      expect(Object.fromEntries(endpoints.map((r) => [r.value, r.kind]))).toEqual(Object.fromEntries(EVENTS.map((e) => [e.endpoint, e.kind])));
+      expect(Object.fromEntries(endpoints.map((r) => [r.value, r.kind]))).toEqual(
+        Object.fromEntries(EVENTS.map((e) => [e.endpoint, e.kind])),
+      );
     }
   });
 
@@ -106,7 +117,9 @@ describe.each(testDatabases())("the usage_kind migration on $kind", ({ kind }) =
     );
     expect(pk[0]?.columns).toBe("day,user_id,api_key_id,model_id,provider,endpoint,status,kind");
     await expect(
-      q(`INSERT INTO usage_events (id, created_at, endpoint, model_id, provider, status, latency_ms) VALUES ('e5', now(), '/x', 'gpt-4', 'openai', 'success', 1)`),
+      q(
+        `INSERT INTO usage_events (id, created_at, endpoint, model_id, provider, status, latency_ms) VALUES ('e5', now(), '/x', 'gpt-4', 'openai', 'success', 1)`,
+      ),
     ).rejects.toThrow(/kind/);
   });
 });

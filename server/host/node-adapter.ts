@@ -1,6 +1,6 @@
 // Serves Web-standard handlers `(Request) => Response` from node:http, without Next's pipeline.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { HttpMethod, RouteContext, WebHandler } from "../http/endpoint.ts";
+import type { RouteContext, WebHandler } from "../web/handler.ts";
 import type { BufferedResponse } from "../web/buffered-response.ts";
 import type { IterableResponse } from "../web/iterable-response.ts";
 import { NodeRequest } from "../web/node-request.ts";
@@ -109,42 +109,4 @@ export async function serveWithHandler(
   const ctx: RouteContext = { params: Promise.resolve(params) };
   const response = await handler(new NodeRequest(req, controller.signal).asRequest(), ctx);
   await sendWebResponse(res, response, req);
-}
-
-export type LeanRoute = { pattern: string; handlers: Record<HttpMethod, WebHandler> };
-
-/**
- * Matches `/v1/vector/collections/:name` style patterns against a path. A parameter that is not
- * valid percent-encoding (`/v1/models/%`) is kept as sent and the match says so (`malformed`).
- */
-export function matchRoute(
-  routes: readonly LeanRoute[],
-  pathname: string,
-): { route: LeanRoute; params: Record<string, string>; malformed?: string } | undefined {
-  const parts = pathname.replace(/\/+$/, "").split("/");
-  for (const route of routes) {
-    const pat = route.pattern.split("/");
-    if (pat.length !== parts.length) continue;
-    const params: Record<string, string> = {};
-    let malformed: string | undefined;
-    let ok = true;
-    for (let i = 0; i < pat.length && ok; i++) {
-      const p = pat[i]!;
-      const v = parts[i]!;
-      if (p.startsWith(":")) {
-        if (!v) ok = false;
-        else params[p.slice(1)] = decodeSegment(v) ?? ((malformed ??= p.slice(1)), v);
-      } else if (p !== v) ok = false;
-    }
-    if (ok) return malformed ? { route, params, malformed } : { route, params };
-  }
-  return undefined;
-}
-
-function decodeSegment(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
 }

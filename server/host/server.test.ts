@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { endpoint, HTTP_METHODS, json, route } from "../http/endpoint.ts";
-import { leanRoutes } from "../http/routes/index.ts";
-import { onShutdown } from "../lifecycle.ts";
+import { leanRoutes } from "../api/routes.ts";
+import { onShutdown } from "../kernel/lifecycle.ts";
 import { startServerProcess } from "@/tests/support/server-process.ts";
 import { request as httpRequest } from "node:http";
-import { CLI_ACTOR } from "../services/auth.ts";
-import { createApiKey } from "../services/keys.ts";
-import type { LeanRoute } from "./node-adapter.ts";
+import { CLI_ACTOR } from "../access/auth.ts";
+import { createApiKey } from "../features/accounts/keys.ts";
+import type { LeanRoute } from "../web/handler.ts";
 import { startHost, type RunningHost } from "./server.ts";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-host-"));
@@ -85,7 +85,10 @@ describe("the node:http host", () => {
     const res = await fetch(`${host.url}/health`);
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toMatchObject({ status: "ok", dependencies: { database: { status: "ok", backend: "pglite" }, redis: { status: "not_configured" } } });
+    expect(body).toMatchObject({
+      status: "ok",
+      dependencies: { database: { status: "ok", backend: "pglite" }, redis: { status: "not_configured" } },
+    });
     expect(res.headers.get("x-request-id")).toBeTruthy();
   });
 
@@ -109,11 +112,15 @@ describe("the node:http host", () => {
     const big = JSON.stringify({ model: "m", messages: [{ role: "user", content: "x".repeat(11 * 1024 * 1024) }] });
     const post = (headers: Record<string, string>) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = httpRequest(`${host.url}/v1/llm/generate`, { method: "POST", headers: { "content-type": "application/json", ...headers } }, (res) => {
-          let body = "";
-          res.on("data", (c: Buffer) => (body += c.toString()));
-          res.on("end", () => resolve({ status: res.statusCode!, body }));
-        });
+        const req = httpRequest(
+          `${host.url}/v1/llm/generate`,
+          { method: "POST", headers: { "content-type": "application/json", ...headers } },
+          (res) => {
+            let body = "";
+            res.on("data", (c: Buffer) => (body += c.toString()));
+            res.on("end", () => resolve({ status: res.statusCode!, body }));
+          },
+        );
         req.on("error", reject);
         req.end(big);
       });
@@ -131,7 +138,11 @@ describe("the node:http host", () => {
     const key = (await createApiKey(CLI_ACTOR, { name: "methods", isAdmin: true })).key;
     const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
     // OPTIONS once ran the POST handler: this body would have created the collection.
-    const options = await fetch(`${host.url}/v1/vector/collections`, { method: "OPTIONS", headers: auth, body: '{"collection_name":"made-by-options","vector_size":3}' });
+    const options = await fetch(`${host.url}/v1/vector/collections`, {
+      method: "OPTIONS",
+      headers: auth,
+      body: '{"collection_name":"made-by-options","vector_size":3}',
+    });
     expect(options.status).toBe(204);
     expect(options.headers.get("allow")).toBe("POST, GET, HEAD, OPTIONS");
     expect((await fetch(`${host.url}/v1/vector/collections/made-by-options`, { headers: auth })).status).toBe(404);
@@ -139,7 +150,10 @@ describe("the node:http host", () => {
     const generate = await fetch(`${host.url}/v1/llm/generate`, { method: "OPTIONS" });
     expect(generate.status).toBe(204);
     expect(generate.headers.get("allow")).toBe("POST, OPTIONS");
-    const propfind = await raw(`PROPFIND /v1/vector/collections HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json`, '{"collection_name":"made-by-propfind","vector_size":3}');
+    const propfind = await raw(
+      `PROPFIND /v1/vector/collections HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json`,
+      '{"collection_name":"made-by-propfind","vector_size":3}',
+    );
     expect(propfind.status).toBe(405);
     expect(propfind.headers).toContain("allow: post, get, head, options");
     expect(JSON.parse(propfind.body).error.code).toBe("method_not_allowed");

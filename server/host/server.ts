@@ -4,21 +4,22 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { closeDb, getDb } from "../db/index.ts";
-import { loadEnv } from "../env.ts";
+import { loadEnv } from "../kernel/env.ts";
 import { startRuntimeProviders } from "../providers/registry.ts";
-import { AppError } from "../errors.ts";
-import { stampClientAddress } from "../http/client-address.ts";
+import { AppError } from "../kernel/errors.ts";
+import { stampClientAddress } from "../access/client-address.ts";
 import { errorResponse, HTTP_METHODS, methodNotAllowed, type HttpMethod } from "../http/endpoint.ts";
-import { requestIdFrom } from "../http/request-id.ts";
-import { getLogger } from "../logger.ts";
-import { leanRoutes } from "../http/routes/index.ts";
-import { interruptAll, runShutdownHooks } from "../lifecycle.ts";
-import { getRedis, redisConnected } from "../redis.ts";
-import { startBudgetAlerts } from "../services/budget-alerts.ts";
-import { syncCatalogue } from "../services/models.ts";
-import { usageWriter } from "../services/usage.ts";
+import { requestIdFrom } from "../web/request-id.ts";
+import { getLogger } from "../kernel/logger.ts";
+import { leanRoutes } from "../api/routes.ts";
+import { interruptAll, runShutdownHooks } from "../kernel/lifecycle.ts";
+import { getRedis, redisConnected } from "../kernel/redis.ts";
+import { startBudgetAlerts } from "../features/budgets/budget-alerts.ts";
+import { syncCatalogue } from "../features/catalogue/models.ts";
+import { usageWriter } from "../features/usage/usage.ts";
 import { pathOf } from "../web/node-request.ts";
-import { type LeanRoute, matchRoute, sendWebResponse, serveWithHandler } from "./node-adapter.ts";
+import { type LeanRoute, matchRoute } from "../web/handler.ts";
+import { sendWebResponse, serveWithHandler } from "./node-adapter.ts";
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -131,7 +132,9 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, options: Host
   const viaNext = options.fallback && loadEnv().SERVE_API_THROUGH_NEXT;
   if (match && !(viaNext && (HTTP_METHODS as readonly string[]).includes(method))) {
     const handlers = match.route.handlers;
-    const handler = (HTTP_METHODS as readonly string[]).includes(method) ? handlers[method as HttpMethod] : (r: Request) => Promise.resolve(methodNotAllowed(handlers, r));
+    const handler = (HTTP_METHODS as readonly string[]).includes(method)
+      ? handlers[method as HttpMethod]
+      : (r: Request) => Promise.resolve(methodNotAllowed(handlers, r));
     return serveWithHandler(req, res, handler, match.params);
   }
   if (options.fallback) return options.fallback(req, res);

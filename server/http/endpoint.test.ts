@@ -2,7 +2,7 @@ import pino from "pino";
 import { Writable } from "node:stream";
 import { beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { endpoint, route } from "./endpoint.ts";
 
 // Capture the process logger's output to check what reaches the log.
@@ -60,7 +60,11 @@ async function errorOf(res: Response) {
 
 describe("REST endpoint wrapper", () => {
   it("parses the body and query with zod and answers JSON", async () => {
-    const res = await post(JSON.stringify({ model: "gpt-4", messages: [{ role: "user", content: "hi" }] }), undefined, "http://x/echo?verbose=true");
+    const res = await post(
+      JSON.stringify({ model: "gpt-4", messages: [{ role: "user", content: "hi" }] }),
+      undefined,
+      "http://x/echo?verbose=true",
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/application\/json/);
     expect(res.headers.get("x-request-id")).toBeTruthy();
@@ -118,7 +122,12 @@ describe("REST endpoint wrapper", () => {
         controller.enqueue(new TextEncoder().encode(" ".repeat(200)));
       },
     });
-    const req = new Request("http://x/echo", { method: "POST", body: stream, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit);
+    const req = new Request("http://x/echo", {
+      method: "POST",
+      body: stream,
+      headers: { "content-type": "application/json" },
+      duplex: "half",
+    } as RequestInit);
     expect(req.headers.get("content-length")).toBeNull();
     const res = await echo.POST(req);
     expect(res.status).toBe(413);
@@ -141,7 +150,11 @@ describe("REST endpoint wrapper", () => {
   it("maps a domain error to its status and shape", async () => {
     const res = await failing.DELETE(new Request("http://x/f", { method: "DELETE" }));
     expect(res.status).toBe(409);
-    expect(await errorOf(res)).toEqual({ code: "conflict", message: "Collection docs already exists", details: { collection_name: "docs" } });
+    expect(await errorOf(res)).toEqual({
+      code: "conflict",
+      message: "Collection docs already exists",
+      details: { collection_name: "docs" },
+    });
   });
 
   it("hides an unexpected error's internals behind a request id that leads to the log", async () => {
@@ -175,7 +188,13 @@ describe("REST endpoint wrapper", () => {
   });
 
   it("answers OPTIONS 204 with Allow and runs no handler", async () => {
-    const res = await echo.OPTIONS(new Request("http://x/echo", { method: "OPTIONS", body: '{"model":"m","messages":[]}', headers: { "content-type": "application/json" } }));
+    const res = await echo.OPTIONS(
+      new Request("http://x/echo", {
+        method: "OPTIONS",
+        body: '{"model":"m","messages":[]}',
+        headers: { "content-type": "application/json" },
+      }),
+    );
     expect(res.status).toBe(204);
     expect(res.headers.get("allow")).toBe("POST, GET, HEAD, OPTIONS");
     expect(res.headers.get("x-request-id")).toBeTruthy();

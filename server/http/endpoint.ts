@@ -6,27 +6,23 @@ import "server-only";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
-import { AppError, fromZodError, unexpectedError } from "../errors.ts";
-import { getLogger } from "../logger.ts";
-import type { Identity } from "../services/auth.ts";
-import { rateLimitHeaders, type RateLimitState } from "../services/rate-limits.ts";
-import { inputProblem } from "../validation.ts";
-import { bodyLimit, countCall, identify, payloadTooLarge, type AccessPolicy } from "./access.ts";
+import { AppError, fromZodError, unexpectedError } from "../kernel/errors.ts";
+import { getLogger } from "../kernel/logger.ts";
+import type { Identity } from "../access/auth.ts";
+import { rateLimitHeaders } from "../access/rate-limits.ts";
+import { inputProblem } from "../kernel/validation.ts";
+import { bodyLimit, countCall, identify, payloadTooLarge, type AccessPolicy } from "../access/policy.ts";
 import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
-import { requestIdFrom } from "./request-id.ts";
+import { requestIdFrom } from "../web/request-id.ts";
 import { BufferedResponse } from "../web/buffered-response.ts";
 import { BodyTooLarge, readBodyWithin } from "../web/node-request.ts";
 
-export type { Access, AccessPolicy } from "./access.ts";
+export type { Access, AccessPolicy } from "../access/policy.ts";
+import { HTTP_METHODS, type HttpMethod, type RouteContext, type WebHandler } from "../web/handler.ts";
+export { HTTP_METHODS, type HttpMethod, type RouteContext, type WebHandler };
 
-/** The methods an endpoint answers: those it declares, HEAD with GET, OPTIONS (204 with Allow), and 405 for the rest. */
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
-export type HttpMethod = (typeof HTTP_METHODS)[number];
 /** The methods a route may declare (HEAD follows GET; OPTIONS is answered by the endpoint). */
 export type DeclaredMethod = Exclude<HttpMethod, "HEAD" | "OPTIONS">;
-
-export type RouteContext = { params?: Promise<Record<string, string | string[] | undefined>> };
-export type WebHandler = (req: Request, ctx?: RouteContext) => Promise<Response>;
 
 export type HandlerArgs<B, Q> = {
   req: Request;
@@ -41,7 +37,7 @@ export type HandlerArgs<B, Q> = {
 type RouteSpec<B extends z.ZodType, Q extends z.ZodType> = AccessPolicy & {
   body?: B;
   query?: Q;
-  /** For the OpenAPI document only (server/http/openapi.ts); never used to process a request. */
+  /** For the OpenAPI document only (server/api/openapi.ts); never used to process a request. */
   doc?: RouteDoc;
   handler: (args: HandlerArgs<z.infer<B>, z.infer<Q>>) => Promise<Response | unknown>;
 };
@@ -70,7 +66,7 @@ export type EndpointMeta = { methods: Partial<Record<DeclaredMethod, RouteMeta>>
 
 // Metadata kept beside the handlers (not on them), so the handlers stay plain functions and records.
 // Process-wide: the server code is loaded twice in one process (the lean host's copy and Next's
-// route bundles, see server/errors.ts), and either copy's generator must find either copy's routes.
+// route bundles, see server/kernel/errors.ts), and either copy's generator must find either copy's routes.
 const META_REGISTRY = Symbol.for("model-service.endpoint-meta");
 const ALLOW_REGISTRY = Symbol.for("model-service.endpoint-allow");
 const registry = ((globalThis as { [META_REGISTRY]?: { routes: WeakMap<Route, RouteMeta>; endpoints: WeakMap<object, EndpointMeta> } })[
@@ -93,9 +89,7 @@ export type Route = (
 ) => Promise<Response>;
 
 /** One method of an endpoint. The handler returns a Response, or a value sent as JSON with 200. */
-export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(
-  spec: RouteSpec<B, Q>,
-): Route {
+export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(spec: RouteSpec<B, Q>): Route {
   const r: Route = async (req, ctx, requestId, log, errorFormat) => {
     const identity = await identify(spec, req.headers);
     const limited = await countCall(spec, identity);
@@ -128,7 +122,9 @@ async function run<B extends z.ZodType, Q extends z.ZodType>(
   for (const [k, v] of Object.entries(rawParams)) if (typeof v === "string") params[k] = v;
   refuseUnsafe(params, "path");
   const query = spec.query ? parseWith(spec.query, refuseUnsafe(queryObject(req.url), "query parameters"), "query parameters") : undefined;
-  const body = spec.body ? parseWith(spec.body, refuseUnsafe(await readJson(req, bodyLimit(spec)), "request body"), "request body") : undefined;
+  const body = spec.body
+    ? parseWith(spec.body, refuseUnsafe(await readJson(req, bodyLimit(spec)), "request body"), "request body")
+    : undefined;
 
   const out = await spec.handler({
     req,
@@ -147,7 +143,9 @@ function refuseUnsafe<T>(value: T, where: string): T {
   const problem = inputProblem(value);
   if (!problem) return value;
   const field = problem.field === "(root)" ? "" : `${problem.field}: `;
-  throw new AppError("invalid_request", `Invalid ${where}: ${field}${problem.message}`, { issues: [{ field: problem.field, message: problem.message }] });
+  throw new AppError("invalid_request", `Invalid ${where}: ${field}${problem.message}`, {
+    issues: [{ field: problem.field, message: problem.message }],
+  });
 }
 
 /**
@@ -188,7 +186,8 @@ export function endpoint(
 }
 
 // Each endpoint's Allow header, for a method outside the seven (process-wide, as the metadata above).
-const allowOf = ((globalThis as { [ALLOW_REGISTRY]?: WeakMap<object, { allow: string; format?: ErrorFormat }> })[ALLOW_REGISTRY] ??= new WeakMap());
+const allowOf = ((globalThis as { [ALLOW_REGISTRY]?: WeakMap<object, { allow: string; format?: ErrorFormat }> })[ALLOW_REGISTRY] ??=
+  new WeakMap());
 
 /**
  * The seven method handlers of a path from the ones it serves: HEAD runs GET without the body,

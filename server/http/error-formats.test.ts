@@ -2,7 +2,7 @@
 // use of it: same status and headers, the body in the endpoint's format.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { AppError, ERROR_STATUS, fromZodError, type ErrorCode } from "../errors.ts";
+import { AppError, ERROR_STATUS, fromZodError, type ErrorCode } from "../kernel/errors.ts";
 import { z } from "zod";
 import { errorResponse } from "./endpoint.ts";
 import { anthropicErrorBody, openaiErrorBody, sdkRetryHeaders } from "./error-formats.ts";
@@ -20,20 +20,33 @@ describe("error formats", () => {
 
   it("names the field of a 400 as OpenAI's param, and an unknown model as model_not_found", () => {
     const zodError = z.object({ messages: z.array(z.object({ role: z.enum(["user"]) })) }).safeParse({ messages: [{ role: "x" }] }).error!;
-    expect(openaiErrorBody(fromZodError(zodError, "request body")).error).toMatchObject({ type: "invalid_request_error", param: "messages[0].role", code: null });
+    expect(openaiErrorBody(fromZodError(zodError, "request body")).error).toMatchObject({
+      type: "invalid_request_error",
+      param: "messages[0].role",
+      code: null,
+    });
     const unknown = new AppError("not_found", 'Unknown model "x"', { model: "x", suggestions: [] });
-    expect(openaiErrorBody(unknown)).toEqual({ error: { message: 'Unknown model "x"', type: "invalid_request_error", param: "model", code: "model_not_found" } });
+    expect(openaiErrorBody(unknown)).toEqual({
+      error: { message: 'Unknown model "x"', type: "invalid_request_error", param: "model", code: "model_not_found" },
+    });
     expect(openaiErrorBody(new AppError("not_found", "no such collection")).error).toMatchObject({ param: null, code: "not_found" });
   });
 
   it("speaks each API's words for auth, limits, budgets and timeouts", () => {
     expect(openaiErrorBody(new AppError("unauthorized", "m")).error.code).toBe("invalid_api_key");
     expect(openaiErrorBody(new AppError("rate_limited", "m")).error).toMatchObject({ type: "requests", code: "rate_limit_exceeded" });
-    expect(openaiErrorBody(new AppError("budget_exceeded", "m")).error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+    expect(openaiErrorBody(new AppError("budget_exceeded", "m")).error).toMatchObject({
+      type: "insufficient_quota",
+      code: "insufficient_quota",
+    });
     expect(anthropicErrorBody(new AppError("unauthorized", "m"), "r").error.type).toBe("authentication_error");
     expect(anthropicErrorBody(new AppError("rate_limited", "m"), "r").error.type).toBe("rate_limit_error");
     expect(anthropicErrorBody(new AppError("budget_exceeded", "m"), "r").error.type).toBe("billing_error");
-    expect(anthropicErrorBody(new AppError("timeout", "m"), "r")).toEqual({ type: "error", error: { type: "timeout_error", message: "m" }, request_id: "r" });
+    expect(anthropicErrorBody(new AppError("timeout", "m"), "r")).toEqual({
+      type: "error",
+      error: { type: "timeout_error", message: "m" },
+      request_id: "r",
+    });
   });
 
   it("tells SDKs not to retry a failure the service already retried, unless the provider said when", () => {

@@ -4,7 +4,7 @@ import "server-only";
 // and /v1/messages as Anthropic does, {"type": "error", "error": {"type", "message"}}, so that each
 // SDK raises its usual error classes (NotFoundError, AuthenticationError, RateLimitError...). The
 // HTTP status and headers (Retry-After, X-RateLimit-*) stay ours: one AppError code, one status.
-import type { AppError, ErrorCode } from "../errors.ts";
+import type { AppError, ErrorCode } from "../kernel/errors.ts";
 
 export type ErrorFormat = "default" | "openai" | "anthropic";
 
@@ -56,7 +56,10 @@ export function openaiErrorBody(error: AppError): { error: { message: string; ty
   };
 }
 
-export function anthropicErrorBody(error: AppError, requestId: string): { type: "error"; error: { type: string; message: string }; request_id: string } {
+export function anthropicErrorBody(
+  error: AppError,
+  requestId: string,
+): { type: "error"; error: { type: string; message: string }; request_id: string } {
   return { type: "error", error: { type: MAPPING[error.code].anthropic, message: error.message }, request_id: requestId };
 }
 

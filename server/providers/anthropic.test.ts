@@ -116,7 +116,9 @@ describe("Anthropic adapter: text", () => {
       "content_filter",
       "other",
     ]);
-    expect(convertAnthropicUsage({ input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 1, output_tokens: 2 })).toEqual({
+    expect(
+      convertAnthropicUsage({ input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 1, output_tokens: 2 }),
+    ).toEqual({
       inputTokens: 16,
       outputTokens: 2,
       cachedInputTokens: 5,
@@ -150,27 +152,35 @@ describe("Anthropic adapter: faults become ProviderErrors", () => {
   });
 
   it("a stream cut midway yields the deltas already sent, then a connection error", async () => {
-    const { parts, error } = await collectUntilError(anthropic.streamText({ model, messages: messages("a b c d e [[emulator fault=cut after=2]]") }));
+    const { parts, error } = await collectUntilError(
+      anthropic.streamText({ model, messages: messages("a b c d e [[emulator fault=cut after=2]]") }),
+    );
     expect(deltas(parts)).toEqual(["You", " said:"]);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ kind: "connection", retryable: true });
   });
 
   it("a stream that ends cleanly before message_stop is a connection error", async () => {
-    const { parts, error } = await collectUntilError(anthropic.streamText({ model, messages: messages("a b c [[emulator fault=end_early after=3]]") }));
+    const { parts, error } = await collectUntilError(
+      anthropic.streamText({ model, messages: messages("a b c [[emulator fault=end_early after=3]]") }),
+    );
     expect(deltas(parts)).toHaveLength(3);
     expect(error).toMatchObject({ kind: "connection", retryable: true });
   });
 
   it("an overloaded error event inside the stream is a retryable server error", async () => {
-    const { parts, error } = await collectUntilError(anthropic.streamText({ model, messages: messages("a b c [[emulator fault=stream_error after=1]]") }));
+    const { parts, error } = await collectUntilError(
+      anthropic.streamText({ model, messages: messages("a b c [[emulator fault=stream_error after=1]]") }),
+    );
     expect(deltas(parts)).toEqual(["You"]);
     expect(error).toMatchObject({ kind: "server", retryable: true });
     expect((error as Error).message).toContain("Overloaded");
   });
 
   it("slow first byte: a timeout signal gives a timeout error and closes the upstream connection", async () => {
-    const err = await providerError(anthropic.generateText({ model, messages: messages("x [[emulator delay=2000]]") }, { signal: AbortSignal.timeout(100) }));
+    const err = await providerError(
+      anthropic.generateText({ model, messages: messages("x [[emulator delay=2000]]") }, { signal: AbortSignal.timeout(100) }),
+    );
     expect(err).toMatchObject({ kind: "timeout", retryable: true });
     await emu.waitFor((r) => r.aborted, 5000);
   });
@@ -180,7 +190,10 @@ describe("Anthropic adapter: faults become ProviderErrors", () => {
     let caught: unknown;
     let seen = 0;
     try {
-      for await (const part of anthropic.streamText({ model, messages: messages("[[emulator words=50 chunk_delay=30]]") }, { signal: controller.signal })) {
+      for await (const part of anthropic.streamText(
+        { model, messages: messages("[[emulator words=50 chunk_delay=30]]") },
+        { signal: controller.signal },
+      )) {
         if (part.type === "text-delta" && ++seen === 1) controller.abort();
       }
     } catch (e) {
@@ -222,7 +235,10 @@ describe("Anthropic adapter: keys, embeddings, availability", () => {
   it("without a key: unavailable with the reason", async () => {
     const p = createAnthropicProvider({});
     expect(p.status()).toEqual({ available: false, reason: "ANTHROPIC_API_KEY is not set" });
-    expect(await providerError(p.generateText({ model, messages: messages("x") }))).toMatchObject({ kind: "unavailable", message: "ANTHROPIC_API_KEY is not set" });
+    expect(await providerError(p.generateText({ model, messages: messages("x") }))).toMatchObject({
+      kind: "unavailable",
+      message: "ANTHROPIC_API_KEY is not set",
+    });
     expect((await collectUntilError(p.streamText({ model, messages: messages("x") }))).error).toMatchObject({ kind: "unavailable" });
   });
 
@@ -236,8 +252,18 @@ describe("Anthropic adapter: tools", () => {
   const ask = 'weather [[emulator tool=get_weather args={"city":"Oslo"}]]';
 
   it("sends tools as input_schema, answers tool_use as tool calls with finish reason tool_calls", async () => {
-    const result = await anthropic.generateText({ model, messages: messages(ask), tools: [weather], toolChoice: "required", parallelToolCalls: false });
-    expect(result).toMatchObject({ text: "", finishReason: "tool_calls", toolCalls: [{ id: expect.stringMatching(/^toolu_/), name: "get_weather", arguments: '{"city":"Oslo"}' }] });
+    const result = await anthropic.generateText({
+      model,
+      messages: messages(ask),
+      tools: [weather],
+      toolChoice: "required",
+      parallelToolCalls: false,
+    });
+    expect(result).toMatchObject({
+      text: "",
+      finishReason: "tool_calls",
+      toolCalls: [{ id: expect.stringMatching(/^toolu_/), name: "get_weather", arguments: '{"city":"Oslo"}' }],
+    });
     expect(emu.requests[0]!.body).toMatchObject({
       tools: [{ name: "get_weather", description: "Weather", input_schema: weather.parameters }],
       tool_choice: { type: "any", disable_parallel_tool_use: true },
@@ -258,14 +284,27 @@ describe("Anthropic adapter: tools", () => {
       toAnthropicMessages([
         { role: "system", content: "s" },
         { role: "user", content: "q" },
-        { role: "assistant", content: "", toolCalls: [{ id: "a", name: "f", arguments: '{"x":1}' }, { id: "b", name: "f", arguments: "" }] },
+        {
+          role: "assistant",
+          content: "",
+          toolCalls: [
+            { id: "a", name: "f", arguments: '{"x":1}' },
+            { id: "b", name: "f", arguments: "" },
+          ],
+        },
         { role: "tool", toolCallId: "a", content: "one" },
         { role: "tool", toolCallId: "b", content: "failed", isError: true },
         { role: "user", content: "and now?" },
       ]),
     ).toEqual([
       { role: "user", content: "q" },
-      { role: "assistant", content: [{ type: "tool_use", id: "a", name: "f", input: { x: 1 } }, { type: "tool_use", id: "b", name: "f", input: {} }] },
+      {
+        role: "assistant",
+        content: [
+          { type: "tool_use", id: "a", name: "f", input: { x: 1 } },
+          { type: "tool_use", id: "b", name: "f", input: {} },
+        ],
+      },
       {
         role: "user",
         content: [
@@ -278,11 +317,17 @@ describe("Anthropic adapter: tools", () => {
   });
 
   it("refuses tool call arguments that are not a JSON object", () => {
-    expect(() => toAnthropicMessages([{ role: "assistant", content: "", toolCalls: [{ id: "a", name: "f", arguments: "[1,2" }] }])).toThrow(ProviderError);
+    expect(() => toAnthropicMessages([{ role: "assistant", content: "", toolCalls: [{ id: "a", name: "f", arguments: "[1,2" }] }])).toThrow(
+      ProviderError,
+    );
   });
 
   it("maps a JSON schema response format to output_config, and a JSON object to an instruction", async () => {
-    await anthropic.generateText({ model, messages: messages("x"), responseFormat: { type: "json_schema", name: "r", schema: { type: "object" } } });
+    await anthropic.generateText({
+      model,
+      messages: messages("x"),
+      responseFormat: { type: "json_schema", name: "r", schema: { type: "object" } },
+    });
     expect(emu.requests[0]!.body).toMatchObject({ output_config: { format: { type: "json_schema", schema: { type: "object" } } } });
     await anthropic.generateText({ model, messages: messages("x"), responseFormat: { type: "json_object" } });
     expect((emu.requests[1]!.body as { system: string }).system).toMatch(/^Be brief\.\n\nAnswer with a single JSON object/);

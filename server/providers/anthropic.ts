@@ -3,13 +3,7 @@ import "server-only";
 // field, max_tokens is required (a default applies), usage arrives split across message_start and
 // message_delta, and cached input is reported beside input_tokens rather than inside it. The SDK
 // (1.x) speaks API version 2026-10-21 and sends the key as `Authorization: Bearer`.
-import Anthropic, {
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIError,
-  APIUserAbortError,
-  AnthropicError,
-} from "@anthropic-ai/sdk";
+import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, AnthropicError } from "@anthropic-ai/sdk";
 import {
   abortError,
   fromConnectionError,
@@ -163,7 +157,8 @@ export class AnthropicProvider implements Provider {
       const toolCalls: ToolCall[] = [];
       for (const block of message.content) {
         if (block.type === "text") text += block.text;
-        else if (block.type === "tool_use") toolCalls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) });
+        else if (block.type === "tool_use")
+          toolCalls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) });
       }
       return {
         id: message.id,
@@ -339,7 +334,12 @@ function toolInput(call: ToolCall): Record<string, unknown> {
     input = undefined;
   }
   if (!input || typeof input !== "object" || Array.isArray(input)) {
-    throw new ProviderError(`The arguments of tool call ${call.id} (${call.name}) are not a JSON object`, "invalid_request", undefined, false);
+    throw new ProviderError(
+      `The arguments of tool call ${call.id} (${call.name}) are not a JSON object`,
+      "invalid_request",
+      undefined,
+      false,
+    );
   }
   return input as Record<string, unknown>;
 }
@@ -351,7 +351,12 @@ function toAnthropicPart(p: ContentPart): Anthropic.TextBlockParam | Anthropic.I
   const data = DATA_URL.exec(p.url);
   if (data) return { type: "image", source: { type: "base64", media_type: data[1] as "image/png", data: data[2]! } };
   if (/^https?:\/\//i.test(p.url)) return { type: "image", source: { type: "url", url: p.url } };
-  throw new ProviderError("Anthropic takes images as https URLs or base64 data URLs of JPEG, PNG, GIF or WebP", "invalid_request", undefined, false);
+  throw new ProviderError(
+    "Anthropic takes images as https URLs or base64 data URLs of JPEG, PNG, GIF or WebP",
+    "invalid_request",
+    undefined,
+    false,
+  );
 }
 
 function toAnthropicToolChoice(choice: ToolChoice, parallel: boolean | undefined): Anthropic.ToolChoice {

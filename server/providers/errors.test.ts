@@ -19,7 +19,10 @@ describe("parseRetryAfter", () => {
 
 describe("scrubSecrets", () => {
   it("removes the key verbatim, key-like tokens and masked keys", () => {
-    const out = scrubSecrets("key sk-live-abcdefghijklmnop, other sk-ant-api03-zzzzzzzzzzzz, masked sk-live-****mnop, Bearer abcdefghijkl", ctx.secrets);
+    const out = scrubSecrets(
+      "key sk-live-abcdefghijklmnop, other sk-ant-api03-zzzzzzzzzzzz, masked sk-live-****mnop, Bearer abcdefghijkl",
+      ctx.secrets,
+    );
     expect(out).not.toContain("abcdefghijklmnop");
     expect(out).not.toContain("zzzzzzzzzzzz");
     expect(out).not.toContain("mnop");
@@ -41,7 +44,11 @@ describe("fromHttpError", () => {
     expect(fromHttpError(ctx, 409, {}, h)).toMatchObject({ kind: "server", retryable: true });
     expect(fromHttpError(ctx, 422, {}, h)).toMatchObject({ kind: "invalid_request", retryable: false });
     expect(fromHttpError(ctx, 429, {}, h)).toMatchObject({ kind: "rate_limited", retryable: true, retryAfterMs: 4000 });
-    expect(fromHttpError(ctx, 429, { code: "insufficient_quota" }, h)).toMatchObject({ kind: "rate_limited", retryable: false, retryAfterMs: undefined });
+    expect(fromHttpError(ctx, 429, { code: "insufficient_quota" }, h)).toMatchObject({
+      kind: "rate_limited",
+      retryable: false,
+      retryAfterMs: undefined,
+    });
     expect(fromHttpError(ctx, 500, {}, h)).toMatchObject({ kind: "server", retryable: true, retryAfterMs: 4000 });
     expect(fromHttpError(ctx, 501, {}, h)).toMatchObject({ kind: "server", retryable: false });
     expect(fromHttpError(ctx, 529, {}, h)).toMatchObject({ kind: "server", retryable: true });

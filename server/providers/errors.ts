@@ -2,7 +2,7 @@ import "server-only";
 // Turning a provider SDK's failure into a ProviderError: the HTTP status decides the kind and
 // whether a retry may help, Retry-After decides when, and the message is scrubbed of the key.
 // Both SDKs (Stainless-generated) share the shape used here: `status`, `headers`, the parsed body.
-import { redactSecrets } from "../logger.ts";
+import { redactSecrets } from "../kernel/logger.ts";
 import { ProviderError } from "./types.ts";
 
 /** Milliseconds from `retry-after-ms` (OpenAI) or `retry-after` (seconds or an HTTP date). */
@@ -49,12 +49,7 @@ function upstreamMessage(body: unknown): string | undefined {
 }
 
 /** A ProviderError for an HTTP error answer (or an error event inside a stream when `status` is undefined). */
-export function fromHttpError(
-  ctx: ErrorContext,
-  status: number | undefined,
-  body: unknown,
-  headers: Headers | undefined,
-): ProviderError {
+export function fromHttpError(ctx: ErrorContext, status: number | undefined, body: unknown, headers: Headers | undefined): ProviderError {
   const upstream = upstreamMessage(body);
   const detail = (fallback: string) => scrubSecrets(`${ctx.providerName} ${status ?? "stream"}: ${upstream ?? fallback}`, ctx.secrets);
   const code = body && typeof body === "object" ? (body as { code?: unknown; type?: unknown }) : {};
@@ -98,10 +93,14 @@ function causes(error: unknown): unknown[] {
 /** A network failure (refused, reset, cut mid-body, undici timeout) as a retryable ProviderError. */
 export function fromConnectionError(ctx: ErrorContext, error: unknown, sdkSaysTimeout = false): ProviderError {
   const chain = causes(error);
-  const timedOut =
-    sdkSaysTimeout || chain.some((c) => TIMEOUT_CODES.has(String((c as { code?: unknown }).code ?? "")));
+  const timedOut = sdkSaysTimeout || chain.some((c) => TIMEOUT_CODES.has(String((c as { code?: unknown }).code ?? "")));
   const innermost = chain[chain.length - 1] as { message?: unknown; code?: unknown } | undefined;
-  const why = typeof innermost?.message === "string" && innermost.message ? innermost.message : innermost?.code ? String(innermost.code) : "no detail";
+  const why =
+    typeof innermost?.message === "string" && innermost.message
+      ? innermost.message
+      : innermost?.code
+        ? String(innermost.code)
+        : "no detail";
   return timedOut
     ? new ProviderError(scrubSecrets(`${ctx.providerName} timed out (${why})`, ctx.secrets), "timeout", undefined, true)
     : new ProviderError(scrubSecrets(`${ctx.providerName} connection failed (${why})`, ctx.secrets), "connection", undefined, true);

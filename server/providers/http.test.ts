@@ -48,7 +48,11 @@ describe("provider HTTP client", () => {
     const stream = await fetch(`${emu.openaiBaseUrl}/chat/completions`, {
       method: "POST",
       headers,
-      body: JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "one two three [[emulator chunk_delay=150]]" }] }),
+      body: JSON.stringify({
+        model: "gpt-4o",
+        stream: true,
+        messages: [{ role: "user", content: "one two three [[emulator chunk_delay=150]]" }],
+      }),
     });
     expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const reader = stream.body!.getReader();

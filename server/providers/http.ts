@@ -8,7 +8,7 @@ import "server-only";
 import { Readable } from "node:stream";
 import { Agent, errors as undiciErrors, type Dispatcher } from "undici";
 import { BufferedResponse } from "../web/buffered-response.ts";
-import { onShutdown } from "../lifecycle.ts";
+import { onShutdown } from "../kernel/lifecycle.ts";
 
 /** The `fetch` signature both SDKs accept through their `fetch` option. */
 export type ProviderFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -115,7 +115,9 @@ function abortReason(signal: AbortSignal): unknown {
 
 function fetchFailed(err: unknown): TypeError {
   if (err instanceof TypeError && err.message === "fetch failed") return err;
-  return new TypeError("fetch failed", { cause: err instanceof undiciErrors.UndiciError || err instanceof Error ? err : new Error(String(err)) });
+  return new TypeError("fetch failed", {
+    cause: err instanceof undiciErrors.UndiciError || err instanceof Error ? err : new Error(String(err)),
+  });
 }
 
 const g = globalThis as unknown as { __modelServiceProviderHttp?: { agent: Agent; fetch: ProviderFetch } };

@@ -6,13 +6,20 @@ const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!
 const norm = (a: number[]) => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
 
 // The first non-zero components of embedText("The quick brown fox"), recorded once.
-const PINNED = [[3, 0.112757], [5, -0.112757], [16, -0.112757]];
+const PINNED = [
+  [3, 0.112757],
+  [5, -0.112757],
+  [16, -0.112757],
+];
 
 describe("local embedding provider", () => {
   const provider = new LocalEmbeddingProvider();
 
   it("embeds into 384 unit-length dimensions", async () => {
-    const { embeddings, model } = await provider.generateEmbeddings({ model: LOCAL_EMBEDDING_MODEL, texts: ["hello world", "a much longer text about vector search"] });
+    const { embeddings, model } = await provider.generateEmbeddings({
+      model: LOCAL_EMBEDDING_MODEL,
+      texts: ["hello world", "a much longer text about vector search"],
+    });
     expect(model).toBe(LOCAL_EMBEDDING_MODEL);
     expect(embeddings).toHaveLength(2);
     for (const e of embeddings) {
@@ -23,7 +30,8 @@ describe("local embedding provider", () => {
 
   it("is deterministic: the same text gives the same numbers, across calls and instances", async () => {
     const a = embedText("The quick brown fox");
-    const b = (await new LocalEmbeddingProvider().generateEmbeddings({ model: LOCAL_EMBEDDING_MODEL, texts: ["The quick brown fox"] })).embeddings[0];
+    const b = (await new LocalEmbeddingProvider().generateEmbeddings({ model: LOCAL_EMBEDDING_MODEL, texts: ["The quick brown fox"] }))
+      .embeddings[0];
     expect(b).toEqual(a);
     // A fixed value pins the hashing: changing the features silently would change every stored vector.
     const nonZero = a.flatMap((x, i) => (x !== 0 ? [[i, Number(x.toFixed(6))]] : [])).slice(0, 3);
@@ -51,7 +59,9 @@ describe("local embedding provider", () => {
   it("honours `dimensions`", async () => {
     const { embeddings } = await provider.generateEmbeddings({ model: LOCAL_EMBEDDING_MODEL, texts: ["abc"], dimensions: 64 });
     expect(embeddings[0]).toHaveLength(64);
-    await expect(provider.generateEmbeddings({ model: LOCAL_EMBEDDING_MODEL, texts: ["abc"], dimensions: 0 })).rejects.toMatchObject({ kind: "invalid_request" });
+    await expect(provider.generateEmbeddings({ model: LOCAL_EMBEDDING_MODEL, texts: ["abc"], dimensions: 0 })).rejects.toMatchObject({
+      kind: "invalid_request",
+    });
   });
 
   it("counts tokens as word-like runs and symbols", async () => {

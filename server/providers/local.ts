@@ -118,7 +118,12 @@ export function countLocalTokens(text: string): number {
 }
 
 function onlyEmbeds(): ProviderError {
-  return new ProviderError("local provider only embeds: use an OpenAI or Anthropic chat model to generate text", "invalid_request", undefined, false);
+  return new ProviderError(
+    "local provider only embeds: use an OpenAI or Anthropic chat model to generate text",
+    "invalid_request",
+    undefined,
+    false,
+  );
 }
 
 export class LocalEmbeddingProvider implements Provider {

@@ -23,7 +23,12 @@ beforeEach(() => {
 
 describe("OpenAI-compatible provider", () => {
   const ollama = () =>
-    createOpenAICompatibleProvider({ id: "ollama", name: "Ollama", baseUrl: keyless.openaiBaseUrl, models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }] });
+    createOpenAICompatibleProvider({
+      id: "ollama",
+      name: "Ollama",
+      baseUrl: keyless.openaiBaseUrl,
+      models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }],
+    });
 
   it("needs no key: available, and sends no Authorization header", async () => {
     const p = ollama();
@@ -73,10 +78,20 @@ describe("OpenAI-compatible provider", () => {
   });
 
   it("sends its key when it has one, and never shows it in an error", async () => {
-    const groq = createOpenAICompatibleProvider({ id: "groq", name: "Groq", baseUrl: keyed.openaiBaseUrl, apiKey: "gsk-groq-secret-key-123456" });
+    const groq = createOpenAICompatibleProvider({
+      id: "groq",
+      name: "Groq",
+      baseUrl: keyed.openaiBaseUrl,
+      apiKey: "gsk-groq-secret-key-123456",
+    });
     await groq.generateText({ model: "llama-3.3-70b", messages: [{ role: "user", content: "x" }] });
     expect(keyed.requests[0]!.headers.authorization).toBe("Bearer gsk-groq-secret-key-123456");
-    const wrong = createOpenAICompatibleProvider({ id: "groq", name: "Groq", baseUrl: keyed.openaiBaseUrl, apiKey: "gsk-wrong-secret-key-654321" });
+    const wrong = createOpenAICompatibleProvider({
+      id: "groq",
+      name: "Groq",
+      baseUrl: keyed.openaiBaseUrl,
+      apiKey: "gsk-wrong-secret-key-654321",
+    });
     const err = await providerError(wrong.generateText({ model: "llama-3.3-70b", messages: [{ role: "user", content: "x" }] }));
     expect(err).toMatchObject({ kind: "auth", status: 401 });
     expect(err.message).toBe("Groq rejected the API key (401)");

@@ -22,7 +22,13 @@ const messages = (user: string): ChatMessage[] => [
 
 describe("OpenAI adapter: text", () => {
   it("generates text with exact usage and the finish reason, sending what we asked", async () => {
-    const result = await openai.generateText({ model: "gpt-4o", messages: messages("Hello there world"), temperature: 0.2, topP: 0.9, user: "u-1" });
+    const result = await openai.generateText({
+      model: "gpt-4o",
+      messages: messages("Hello there world"),
+      temperature: 0.2,
+      topP: 0.9,
+      user: "u-1",
+    });
     expect(result.text).toBe("You said: Hello there world");
     expect(result.finishReason).toBe("stop");
     expect(result.model).toBe("gpt-4o");
@@ -125,7 +131,9 @@ describe("OpenAI adapter: embeddings", () => {
 
   it("fails the whole request when one batch fails", async () => {
     const small = createOpenAIProvider({ apiKey: emu.openaiKey!, baseURL: emu.openaiBaseUrl, maxEmbeddingsPerCall: 2 });
-    const err = await providerError(small.generateEmbeddings({ model: "text-embedding-3-small", texts: ["a", "b", "c [[emulator fault=server_error]]"] }));
+    const err = await providerError(
+      small.generateEmbeddings({ model: "text-embedding-3-small", texts: ["a", "b", "c [[emulator fault=server_error]]"] }),
+    );
     expect(err).toMatchObject({ kind: "server", status: 500, retryable: true });
   });
 });
@@ -262,9 +270,15 @@ describe("OpenAI adapter: without a key", () => {
   it("is listed as unavailable with the reason, and every call throws unavailable", async () => {
     expect(p.status()).toEqual({ available: false, reason: "OPENAI_API_KEY is not set" });
     const request = { model: "gpt-4o", messages: messages("x") };
-    expect(await providerError(p.generateText(request))).toMatchObject({ kind: "unavailable", message: "OPENAI_API_KEY is not set", retryable: false });
+    expect(await providerError(p.generateText(request))).toMatchObject({
+      kind: "unavailable",
+      message: "OPENAI_API_KEY is not set",
+      retryable: false,
+    });
     expect((await collectUntilError(p.streamText(request))).error).toMatchObject({ kind: "unavailable" });
-    expect(await providerError(p.generateEmbeddings({ model: "text-embedding-3-small", texts: ["x"] }))).toMatchObject({ kind: "unavailable" });
+    expect(await providerError(p.generateEmbeddings({ model: "text-embedding-3-small", texts: ["x"] }))).toMatchObject({
+      kind: "unavailable",
+    });
   });
 });
 
@@ -320,7 +334,10 @@ describe("OpenAI adapter: tools", () => {
       toolChoice: { name: "get_weather" },
       responseFormat: { type: "json_object" },
     });
-    expect(result).toMatchObject({ finishReason: "tool_calls", toolCalls: [{ id: expect.stringMatching(/^call_/), name: "get_weather", arguments: '{"city":"Oslo"}' }] });
+    expect(result).toMatchObject({
+      finishReason: "tool_calls",
+      toolCalls: [{ id: expect.stringMatching(/^call_/), name: "get_weather", arguments: '{"city":"Oslo"}' }],
+    });
     expect(emu.requests[0]!.body).toMatchObject({
       tools: [{ type: "function", function: weather }],
       tool_choice: { type: "function", function: { name: "get_weather" } },
@@ -340,13 +357,26 @@ describe("OpenAI adapter: tools", () => {
     await openai.generateText({
       model: "gpt-4o",
       messages: [
-        { role: "user", content: "look", parts: [{ type: "text", text: "look" }, { type: "image", url: "https://x/y.png", detail: "low" }] },
+        {
+          role: "user",
+          content: "look",
+          parts: [
+            { type: "text", text: "look" },
+            { type: "image", url: "https://x/y.png", detail: "low" },
+          ],
+        },
         { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "f", arguments: "{}" }] },
         { role: "tool", toolCallId: "c1", content: "done" },
       ],
     });
     expect((emu.requests[0]!.body as { messages: unknown }).messages).toEqual([
-      { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "https://x/y.png", detail: "low" } }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "look" },
+          { type: "image_url", image_url: { url: "https://x/y.png", detail: "low" } },
+        ],
+      },
       { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
       { role: "tool", tool_call_id: "c1", content: "done" },
     ]);

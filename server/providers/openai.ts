@@ -101,23 +101,25 @@ export class OpenAIChatProvider implements Provider {
     this.maxEmbeddingsPerCall = config.maxEmbeddingsPerCall ?? OPENAI_MAX_EMBEDDINGS_PER_CALL;
     this.ctx = { providerName: config.name, secrets: [config.apiKey] };
     if (config.unavailableReason === undefined) {
-      this.client = config.client ?? new OpenAI({
-        // Every value is passed explicitly so that the SDK reads nothing from process.env itself.
-        apiKey: config.apiKey ?? "none",
-        adminAPIKey: null,
-        organization: config.organization ?? null,
-        project: null,
-        webhookSecret: null,
-        baseURL: config.baseURL,
-        // A keyless compatible server (Ollama, vLLM) gets no Authorization header at all.
-        defaultHeaders: config.apiKey ? undefined : { Authorization: null },
-        // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
-        maxRetries: 0,
-        timeout: SDK_TIMEOUT_MS,
-        fetch: config.fetch ?? getProviderFetch(),
-        // Failures reach the caller as ProviderError; the SDK's console output would bypass our logs.
-        logLevel: "off",
-      });
+      this.client =
+        config.client ??
+        new OpenAI({
+          // Every value is passed explicitly so that the SDK reads nothing from process.env itself.
+          apiKey: config.apiKey ?? "none",
+          adminAPIKey: null,
+          organization: config.organization ?? null,
+          project: null,
+          webhookSecret: null,
+          baseURL: config.baseURL,
+          // A keyless compatible server (Ollama, vLLM) gets no Authorization header at all.
+          defaultHeaders: config.apiKey ? undefined : { Authorization: null },
+          // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
+          maxRetries: 0,
+          timeout: SDK_TIMEOUT_MS,
+          fetch: config.fetch ?? getProviderFetch(),
+          // Failures reach the caller as ProviderError; the SDK's console output would bypass our logs.
+          logLevel: "off",
+        });
     }
   }
 
@@ -153,7 +155,8 @@ export class OpenAIChatProvider implements Provider {
       if (request.parallelToolCalls !== undefined) params.parallel_tool_calls = request.parallelToolCalls;
       // OpenAI refuses tool_choice without tools, whatever its value.
       if (request.toolChoice !== undefined) {
-        params.tool_choice = typeof request.toolChoice === "string" ? request.toolChoice : { type: "function", function: { name: request.toolChoice.name } };
+        params.tool_choice =
+          typeof request.toolChoice === "string" ? request.toolChoice : { type: "function", function: { name: request.toolChoice.name } };
       }
     }
     if (request.responseFormat) params.response_format = toOpenAIResponseFormat(request.responseFormat);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { EnvError, parseEnv, resetEnvForTests } from "../env.ts";
+import { EnvError, parseEnv, resetEnvForTests } from "../kernel/env.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
 import { getProvider, listProviders, providersFromEnv, registerProvider, resetProvidersForTests, unregisterProvider } from "./registry.ts";
 import { ProviderError } from "./types.ts";
@@ -28,7 +28,12 @@ describe("OPENAI_COMPATIBLE_PROVIDERS", () => {
         '[{"id":"ollama","name":"Ollama","baseUrl":"http://localhost:11434/v1","models":["llama3.1",{"id":"nomic-embed-text","type":"embedding"}]},{"id":"groq","baseUrl":"https://api.groq.com/openai/v1","apiKey":"gsk_x"}]',
     });
     expect(env.OPENAI_COMPATIBLE_PROVIDERS).toEqual([
-      { id: "ollama", name: "Ollama", baseUrl: "http://localhost:11434/v1", models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }] },
+      {
+        id: "ollama",
+        name: "Ollama",
+        baseUrl: "http://localhost:11434/v1",
+        models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }],
+      },
       { id: "groq", baseUrl: "https://api.groq.com/openai/v1", apiKey: "gsk_x", models: [] },
     ]);
   });
@@ -109,7 +114,16 @@ describe("provider registry", () => {
     expect(getProvider("ollama")?.name).toBe("Ollama");
     expect(getProvider("nope")).toBeUndefined();
     expect(getProvider("local")?.status()).toEqual({ available: true });
-    expect(listProviders().map((p) => p.id)).toEqual(["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex", "ollama"]);
+    expect(listProviders().map((p) => p.id)).toEqual([
+      "openai",
+      "anthropic",
+      "local",
+      "azure-openai",
+      "bedrock",
+      "gemini",
+      "vertex",
+      "ollama",
+    ]);
     // the same instances on every call (one registry per process)
     expect(getProvider("openai")).toBe(getProvider("openai"));
   });

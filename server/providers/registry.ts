@@ -2,12 +2,12 @@ import "server-only";
 // The one list of providers: built from configuration on first use, plus the ones registered at
 // run time (an OpenAI-compatible server an admin adds). Adding a provider kind is one file and
 // one line in `providersFromEnv` (see README.md here).
-import { loadEnv, type Env } from "../env.ts";
+import { loadEnv, type Env } from "../kernel/env.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
 import { createAzureOpenAIProvider } from "./azure-openai/azure-openai.ts";
 import { createBedrockProvider } from "./bedrock/bedrock.ts";
 import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
-import { shippedCatalogue, type CatalogueEntry } from "../services/catalogue-data.ts";
+import { shippedCatalogue, type CatalogueEntry } from "../features/catalogue/catalogue-data.ts";
 import { catalogueWithConfig, loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
 import { CredentialSync } from "./credentials/credentials.ts";
 import type { ProviderFetch } from "./http.ts";
@@ -17,7 +17,15 @@ import { createOpenAIProvider } from "./openai.ts";
 import { ProviderError, type Provider } from "./types.ts";
 
 /** Ids that name a built-in provider; a run-time provider cannot take them. */
-export const BUILT_IN_PROVIDER_IDS: ReadonlySet<string> = new Set(["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex"]);
+export const BUILT_IN_PROVIDER_IDS: ReadonlySet<string> = new Set([
+  "openai",
+  "anthropic",
+  "local",
+  "azure-openai",
+  "bedrock",
+  "gemini",
+  "vertex",
+]);
 
 /** The providers configuration describes. A provider without credentials is still listed, as unavailable. */
 export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
@@ -30,7 +38,12 @@ export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
     }),
     createAnthropicProvider({ apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL, fetch }),
     createLocalProvider(),
-    createAzureOpenAIProvider({ endpoint: env.AZURE_OPENAI_ENDPOINT, apiKey: env.AZURE_OPENAI_API_KEY, apiVersion: env.OPENAI_API_VERSION, fetch }),
+    createAzureOpenAIProvider({
+      endpoint: env.AZURE_OPENAI_ENDPOINT,
+      apiKey: env.AZURE_OPENAI_API_KEY,
+      apiVersion: env.OPENAI_API_VERSION,
+      fetch,
+    }),
     createBedrockProvider({
       region: env.AWS_REGION,
       accessKeyId: env.AWS_ACCESS_KEY_ID,
@@ -63,13 +76,13 @@ function registry(): Map<string, Provider> {
     const map = new Map<string, Provider>();
     for (const p of providersFromEnv(env)) map.set(p.id, p);
     g.__modelServiceProviders = map;
-    if (env.MODEL_SERVICE_CONFIG) useConfigFile(map, env.MODEL_SERVICE_CONFIG);
+    if (env.MODEL_SERVICE_CONFIG) applyConfigFile(map, env.MODEL_SERVICE_CONFIG);
   }
   return g.__modelServiceProviders;
 }
 
 /** The file's providers over the environment's (same id: the file's), reloaded when the file changes. */
-function useConfigFile(map: Map<string, Provider>, path: string): void {
+function applyConfigFile(map: Map<string, Provider>, path: string): void {
   g.__modelServiceConfigFile?.stop();
   const fromEnv = new Map(map);
   const apply = (config: ConfigFile, previous?: ConfigFile) => {
@@ -90,9 +103,14 @@ function useConfigFile(map: Map<string, Provider>, path: string): void {
       if (!state || g.__modelServiceProviders !== map) return;
       apply(next, state.config);
       state.config = next;
-      void import("../logger.ts").then(({ getLogger }) => getLogger().info({ path, providers: Object.keys(next.providers) }, "configuration file reloaded"));
+      void import("../kernel/logger.ts").then(({ getLogger }) =>
+        getLogger().info({ path, providers: Object.keys(next.providers) }, "configuration file reloaded"),
+      );
     },
-    (error) => void import("../logger.ts").then(({ getLogger }) => getLogger().error({ path }, `${error.message}; keeping the previous configuration`)),
+    (error) =>
+      void import("../kernel/logger.ts").then(({ getLogger }) =>
+        getLogger().error({ path }, `${error.message}; keeping the previous configuration`),
+      ),
   );
   g.__modelServiceConfigFile = { config, fromEnv, stop };
 }
@@ -120,7 +138,10 @@ export async function startRuntimeProviders(intervalMs = 2000): Promise<Credenti
         }
       },
     },
-    (error) => void import("../logger.ts").then(({ getLogger }) => getLogger().error({ err: error }, "could not load the run-time providers")),
+    (error) =>
+      void import("../kernel/logger.ts").then(({ getLogger }) =>
+        getLogger().error({ err: error }, "could not load the run-time providers"),
+      ),
     intervalMs,
   );
   g.__modelServiceRuntimeProviders = { sync, ids };

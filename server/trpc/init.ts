@@ -1,7 +1,7 @@
 import "server-only";
 // tRPC: the context, the procedures and the one place where domain errors (AppError) and zod
 // errors become tRPC errors. Every procedure is made by `procedure(policy)` with the same
-// AccessPolicy as a REST route (server/http/access.ts): access level, scope, rate limit (the REST
+// AccessPolicy as a REST route (server/access/policy.ts): access level, scope, rate limit (the REST
 // twin's name, or the default) and body limit, enforced in the same order, and each one's input
 // walked for depth and unstorable text before zod or anything recursive sees it.
 import { initTRPC, TRPCError } from "@trpc/server";
@@ -10,14 +10,14 @@ import type { Logger } from "pino";
 import superjson from "superjson";
 import { z } from "zod";
 import { DatabaseUnavailable, getDb, isDatabaseUnavailable } from "../db/index.ts";
-import { AppError, type ErrorCode, unexpectedError, zodIssues } from "../errors.ts";
-import { admit, countCall, type AccessPolicy } from "../http/access.ts";
-import { clientAddressFrom } from "../http/client-address.ts";
-import { requestIdFrom } from "../http/request-id.ts";
-import { getLogger } from "../logger.ts";
-import { ANONYMOUS, authenticate, type AuthenticatedIdentity, type Identity } from "../services/auth.ts";
-import { rateLimitHeaders } from "../services/rate-limits.ts";
-import { inputProblem } from "../validation.ts";
+import { AppError, type ErrorCode, unexpectedError, zodIssues } from "../kernel/errors.ts";
+import { admit, countCall, type AccessPolicy } from "../access/policy.ts";
+import { clientAddressFrom } from "../access/client-address.ts";
+import { requestIdFrom } from "../web/request-id.ts";
+import { getLogger } from "../kernel/logger.ts";
+import { ANONYMOUS, authenticate, type AuthenticatedIdentity, type Identity } from "../access/auth.ts";
+import { rateLimitHeaders } from "../access/rate-limits.ts";
+import { inputProblem } from "../kernel/validation.ts";
 
 export type Context = {
   identity: Identity;
@@ -40,7 +40,15 @@ export type ProcedureMeta = { policy: AccessPolicy };
  * credential, or a failure to check it, is kept and answered by each procedure that needs a caller,
  * so every error goes through the formatter with this request id.
  */
-export async function createContext({ req, resHeaders, requestId }: { req: Request; resHeaders?: Headers; requestId?: string }): Promise<Context> {
+export async function createContext({
+  req,
+  resHeaders,
+  requestId,
+}: {
+  req: Request;
+  resHeaders?: Headers;
+  requestId?: string;
+}): Promise<Context> {
   const id = requestId ?? requestIdFrom(req.headers);
   const log = getLogger().child({ requestId: id });
   let identity: Identity = ANONYMOUS;
@@ -92,7 +100,9 @@ class RefusedInput {
 
 function refusal(problem: { field: string; message: string }): AppError {
   const field = problem.field === "(root)" ? "" : `${problem.field}: `;
-  return new AppError("invalid_request", `Invalid input: ${field}${problem.message}`, { issues: [{ field: problem.field, message: problem.message }] });
+  return new AppError("invalid_request", `Invalid input: ${field}${problem.message}`, {
+    issues: [{ field: problem.field, message: problem.message }],
+  });
 }
 
 // Inputs are checked as JSON, before superjson copies them (recursively) and applies its annotations.
@@ -101,12 +111,16 @@ const transformer = {
     serialize: (value: unknown) => superjson.serialize(value),
     deserialize: (value: unknown) => {
       const envelope = (value ?? {}) as { json?: unknown; meta?: unknown };
-      const problem = inputProblem(envelope.json) ?? (inputProblem(envelope.meta) && { field: "(superjson meta)", message: "nests too deep or holds unstorable text" });
+      const problem =
+        inputProblem(envelope.json) ??
+        (inputProblem(envelope.meta) && { field: "(superjson meta)", message: "nests too deep or holds unstorable text" });
       if (problem) return new RefusedInput(refusal(problem));
       try {
         return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
       } catch (e) {
-        return new RefusedInput(new AppError("invalid_request", `Invalid input: its superjson encoding does not decode (${(e as Error).message})`));
+        return new RefusedInput(
+          new AppError("invalid_request", `Invalid input: its superjson encoding does not decode (${(e as Error).message})`),
+        );
       }
     },
   },
@@ -190,7 +204,10 @@ export function procedure(policy: CallerPolicy) {
 }
 
 /** Anyone; never rate limited (like /health and /ping). */
-export const publicProcedure = t.procedure.meta({ policy: { access: "public" } }).use(mapErrors).use(guardInput);
+export const publicProcedure = t.procedure
+  .meta({ policy: { access: "public" } })
+  .use(mapErrors)
+  .use(guardInput);
 /** Any authenticated caller, under the default rate limit. */
 export const protectedProcedure = procedure({ access: "user" });
 /** An admin caller, under the default rate limit. */

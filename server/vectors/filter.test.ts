@@ -15,7 +15,10 @@ describe("payload filter schema", () => {
 
   it("accepts Qdrant's must / should / must_not with match and range, and nested filters", () => {
     const f = {
-      must: [{ key: "lang", match: { value: "en" } }, { key: "n", range: { gte: 1, lt: 5.5 } }],
+      must: [
+        { key: "lang", match: { value: "en" } },
+        { key: "n", range: { gte: 1, lt: 5.5 } },
+      ],
       should: [{ key: "tags", match: { any: ["a", "b"] } }, { must_not: [{ key: "flag", match: { value: true } }] }],
       must_not: [{ key: "address.city", match: { any: [1, 2] } }],
     };
@@ -28,7 +31,10 @@ describe("payload filter schema", () => {
 
   it("names the bad field", () => {
     expect(firstIssue({ must: [{ key: "a", match: { value: 1.5 } }] }).path).toBe("must.0.match");
-    expect(firstIssue({ must: [{ key: "a", range: {} }] })).toMatchObject({ path: "must.0.range", message: expect.stringMatching(/at least one/) });
+    expect(firstIssue({ must: [{ key: "a", range: {} }] })).toMatchObject({
+      path: "must.0.range",
+      message: expect.stringMatching(/at least one/),
+    });
     expect(firstIssue({ must: [{ key: "a" }] }).message).toMatch(/exactly one of match or range/);
     expect(firstIssue({ must: [{ key: "a", match: { any: ["x", 1] } }] }).path).toBe("must.0.match");
     expect(firstIssue({ should: [{ must: [{ key: "", match: { value: "x" } }] }] }).path).toBe("should.0.must.0.key");
@@ -65,7 +71,7 @@ describe.each(engines)("payload filter SQL on $kind", ({ open }) => {
     { id: 0, lang: "en", n: 1, tags: ["a", "b"], address: { city: "Lisbon" }, flag: true },
     { id: 1, lang: "de", n: 5, tags: ["c"], address: { city: "Berlin" }, flag: false },
     { id: 2, lang: "en", n: 10, tags: [], address: [{ city: "Porto" }, { city: "Braga" }] },
-    { id: 3, n: "5", "we\"ird.key": 1 },
+    { id: 3, n: "5", 'we"ird.key': 1 },
     { id: 4, lang: "EN", n: [2, 20] },
   ];
   beforeAll(async () => {
@@ -92,11 +98,30 @@ describe.each(engines)("payload filter SQL on $kind", ({ open }) => {
     ["a key does not reach into an array without []", { must: [{ key: "address.city", match: { value: "Braga" } }] }, []],
     ["range on numbers only", { must: [{ key: "n", range: { gte: 5 } }] }, [1, 2, 4]],
     ["range needs one element to satisfy all bounds", { must: [{ key: "n", range: { gt: 1, lt: 5 } }] }, [4]],
-    ["should: any of", { should: [{ key: "lang", match: { value: "de" } }, { key: "n", range: { gt: 9 } }] }, [1, 2, 4]],
+    [
+      "should: any of",
+      {
+        should: [
+          { key: "lang", match: { value: "de" } },
+          { key: "n", range: { gt: 9 } },
+        ],
+      },
+      [1, 2, 4],
+    ],
     ["must_not, holding for a missing key", { must_not: [{ key: "lang", match: { value: "en" } }] }, [1, 3, 4]],
     [
       "nested filters",
-      { must: [{ should: [{ key: "lang", match: { value: "en" } }, { key: "lang", match: { value: "de" } }] }], must_not: [{ key: "n", range: { lt: 2 } }] },
+      {
+        must: [
+          {
+            should: [
+              { key: "lang", match: { value: "en" } },
+              { key: "lang", match: { value: "de" } },
+            ],
+          },
+        ],
+        must_not: [{ key: "n", range: { lt: 2 } }],
+      },
       [1, 2],
     ],
     ["an empty filter matches everything", {}, [0, 1, 2, 3, 4]],
@@ -105,8 +130,14 @@ describe.each(engines)("payload filter SQL on $kind", ({ open }) => {
   });
 
   it("keeps keys and values out of the SQL text", () => {
-    const { sql, params } = filterToSql({ must: [{ key: "x'); drop table p; --", match: { value: "'; drop table p; --" } }] }, "payload", 3);
-    expect(sql).toBe("(COALESCE(jsonb_path_exists(payload, $3::jsonpath, $5::jsonb, true) OR jsonb_path_exists(payload, $4::jsonpath, $5::jsonb, true), false))");
+    const { sql, params } = filterToSql(
+      { must: [{ key: "x'); drop table p; --", match: { value: "'; drop table p; --" } }] },
+      "payload",
+      3,
+    );
+    expect(sql).toBe(
+      "(COALESCE(jsonb_path_exists(payload, $3::jsonpath, $5::jsonb, true) OR jsonb_path_exists(payload, $4::jsonpath, $5::jsonb, true), false))",
+    );
     expect(params).toHaveLength(3);
   });
 

@@ -14,7 +14,7 @@
 // compares numbers (gt, gte, lt, lte), all bounds against the same element. A missing key matches
 // nothing, so `must_not` on it holds.
 import { z } from "zod";
-import { inputProblem, safeString } from "../validation.ts";
+import { inputProblem, safeString } from "../kernel/validation.ts";
 
 export type MatchValue = string | number | boolean;
 export type Range = { gt?: number; gte?: number; lt?: number; lte?: number };
@@ -96,10 +96,11 @@ export const payloadFilterSchema = z
   })
   .pipe(filterSchema)
   .superRefine((filter, ctx) => {
-  const { depth, conditions } = measure(filter);
-  if (depth > MAX_FILTER_DEPTH) ctx.addIssue({ code: "custom", message: `filters nest at most ${MAX_FILTER_DEPTH} deep` });
-  if (conditions > MAX_FILTER_CONDITIONS) ctx.addIssue({ code: "custom", message: `at most ${MAX_FILTER_CONDITIONS} conditions in one filter` });
-});
+    const { depth, conditions } = measure(filter);
+    if (depth > MAX_FILTER_DEPTH) ctx.addIssue({ code: "custom", message: `filters nest at most ${MAX_FILTER_DEPTH} deep` });
+    if (conditions > MAX_FILTER_CONDITIONS)
+      ctx.addIssue({ code: "custom", message: `at most ${MAX_FILTER_CONDITIONS} conditions in one filter` });
+  });
 
 function measure(filter: Filter, depth = 1): { depth: number; conditions: number } {
   let maxDepth = depth;
@@ -164,7 +165,12 @@ export function filterToSql(filter: Filter | undefined, column: string, firstPar
     } else {
       const r = c.range!;
       const parts: string[] = [];
-      for (const [op, sym] of [["gt", ">"], ["gte", ">="], ["lt", "<"], ["lte", "<="]] as const) {
+      for (const [op, sym] of [
+        ["gt", ">"],
+        ["gte", ">="],
+        ["lt", "<"],
+        ["lte", "<="],
+      ] as const) {
         if (r[op] !== undefined) {
           vars[op] = r[op];
           parts.push(`@ ${sym} $${op}`);

@@ -2,7 +2,7 @@ import "server-only";
 // The process's vector store, chosen by configuration: Qdrant when QDRANT_URL (or QDRANT_HOST) is
 // set, otherwise pgvector in the service's own database.
 import { getDatabase } from "../db/index.ts";
-import { loadEnv } from "../env.ts";
+import { loadEnv } from "../kernel/env.ts";
 import { PgVectorStore } from "./pgvector.ts";
 import { QdrantVectorStore } from "./qdrant.ts";
 import type { VectorStore } from "./types.ts";

@@ -18,8 +18,8 @@ import "server-only";
 // cannot be HNSW-indexed with the `vector` type and are always searched exactly.
 import type { Logger } from "pino";
 import type { DatabaseHandle } from "../db/index.ts";
-import { AppError } from "../errors.ts";
-import { getLogger } from "../logger.ts";
+import { AppError } from "../kernel/errors.ts";
+import { getLogger } from "../kernel/logger.ts";
 import { filterToSql, type Filter } from "./filter.ts";
 import {
   alreadyExists,
@@ -80,7 +80,7 @@ export const PGVECTOR_MISSING =
   "(the pgvector/pgvector Docker image, or the postgresql-<version>-pgvector package) and restart, or set QDRANT_URL to keep vectors in Qdrant. " +
   "Everything else works without it.";
 export const PGVECTOR_NOT_ALLOWED =
-  'pgvector is installed on the PostgreSQL server but not enabled in this database, and this database user may not enable it: run `CREATE EXTENSION vector;` ' +
+  "pgvector is installed on the PostgreSQL server but not enabled in this database, and this database user may not enable it: run `CREATE EXTENSION vector;` " +
   "as the database owner or a superuser, or set QDRANT_URL to keep vectors in Qdrant.";
 
 export const SCHEMA_NOT_ALLOWED =
@@ -273,7 +273,9 @@ export class PgVectorStore implements VectorStore {
   async count(c: CollectionRef, filter?: Filter): Promise<number> {
     const db = await this.ready();
     const where = filterToSql(filter, "payload", 1);
-    const [row] = await this.run(c, () => db.rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM ${table(c)} WHERE ${where.sql}`, where.params));
+    const [row] = await this.run(c, () =>
+      db.rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM ${table(c)} WHERE ${where.sql}`, where.params),
+    );
     return row?.n ?? 0;
   }
 
@@ -309,7 +311,10 @@ export class PgVectorStore implements VectorStore {
   async buildIndex(c: CollectionRef, options: { maintenanceWorkMem?: string } = {}): Promise<void> {
     const db = await this.ready();
     if (dimensions(c) > MAX_INDEXED_DIMENSIONS) {
-      throw new AppError("invalid_request", `Collection ${c.name} has ${c.vectorSize} dimensions; pgvector indexes at most ${MAX_INDEXED_DIMENSIONS}`);
+      throw new AppError(
+        "invalid_request",
+        `Collection ${c.name} has ${c.vectorSize} dimensions; pgvector indexes at most ${MAX_INDEXED_DIMENSIONS}`,
+      );
     }
     const memory = options.maintenanceWorkMem;
     if (memory !== undefined && !/^\d+(kB|MB|GB)$/.test(memory)) throw new Error(`bad maintenance_work_mem ${memory}`);

@@ -12,8 +12,8 @@ import "server-only";
 // Scores are Qdrant's own, whose conventions the pgvector store reproduces (see types.ts).
 import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
-import { AppError } from "../errors.ts";
-import { redactSecrets } from "../logger.ts";
+import { AppError } from "../kernel/errors.ts";
+import { redactSecrets } from "../kernel/logger.ts";
 import type { Filter } from "./filter.ts";
 import {
   alreadyExists,
@@ -50,7 +50,10 @@ const ID_NAMESPACE = "0b3c1c6e-8f4a-5d1e-9a57-6d2f3f6b8a10";
 /** The Qdrant id for a caller's id: integers unchanged, strings a deterministic UUID. */
 export function qdrantPointId(id: PointId): string | number {
   if (typeof id === "number") return id;
-  const hash = createHash("sha1").update(Buffer.from(ID_NAMESPACE.replace(/-/g, ""), "hex")).update(id, "utf8").digest();
+  const hash = createHash("sha1")
+    .update(Buffer.from(ID_NAMESPACE.replace(/-/g, ""), "hex"))
+    .update(id, "utf8")
+    .digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50; // version 5
   hash[8] = (hash[8]! & 0x3f) | 0x80; // RFC 4122 variant
   const hex = hash.subarray(0, 16).toString("hex");
@@ -190,14 +193,16 @@ export class QdrantVectorStore implements VectorStore {
       if (typeof e.status === "number" && overrides[e.status]) throw overrides[e.status]!();
       if (e.status === 404) throw notFound(c.name);
       if (e.status === 409) throw alreadyExists(c.name);
-      if (e.status === 400 || e.status === 422) throw new AppError("invalid_request", `Qdrant refused the request: ${this.qdrantMessage(e)}`);
+      if (e.status === 400 || e.status === 422)
+        throw new AppError("invalid_request", `Qdrant refused the request: ${this.qdrantMessage(e)}`);
       throw this.unavailable(error);
     }
   }
 
   private qdrantMessage(e: ApiErrorLike): string {
     const data = e.data as { status?: { error?: unknown } } | string | undefined;
-    const text = typeof data === "string" ? data : typeof data?.status?.error === "string" ? data.status.error : (e.message ?? "no reason given");
+    const text =
+      typeof data === "string" ? data : typeof data?.status?.error === "string" ? data.status.error : (e.message ?? "no reason given");
     return this.scrub(text);
   }
 

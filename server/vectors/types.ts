@@ -1,5 +1,5 @@
 // The vector-store interface: what the pgvector and Qdrant implementations both do, with the same
-// meaning, so that the service (server/services/vectors.ts) and the shared contract tests
+// meaning, so that the service (server/features/vectors/vectors.ts) and the shared contract tests
 // (tests/vectors/) do not care which one runs.
 //
 // Collection metadata (name, size, distance, owner) lives in the service's own `vector_collections`
@@ -10,8 +10,8 @@
 //   Euclid  Euclidean distance, lower is better; score_threshold keeps distances strictly below it
 // (Qdrant's `Distance::check_threshold`: `score > threshold` for Cosine/Dot, `score < threshold` for Euclid.)
 import { z } from "zod";
-import { float32, safeString } from "../validation.ts";
-import { AppError } from "../errors.ts";
+import { float32, safeString } from "../kernel/validation.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { Filter } from "./filter.ts";
 
 export const DISTANCES = ["Cosine", "Euclid", "Dot"] as const;
@@ -79,11 +79,9 @@ export const RESERVED_PAYLOAD_KEY = "_ms_point_id";
 
 export const distanceSchema = z.enum(DISTANCES, { error: "one of Cosine, Euclid, Dot" });
 
-export const collectionNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    error: "1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit",
-  });
+export const collectionNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  error: "1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit",
+});
 
 export const vectorSizeSchema = z
   .number({ error: `a whole number from 1 to ${MAX_VECTOR_SIZE}` })
@@ -92,13 +90,9 @@ export const vectorSizeSchema = z
   .max(MAX_VECTOR_SIZE, { error: `a whole number from 1 to ${MAX_VECTOR_SIZE}` });
 
 const ID_EXPECTED = `a non-empty string (up to 256 characters) or an unsigned integer up to ${Number.MAX_SAFE_INTEGER}`;
-export const pointIdSchema = z.union(
-  [
-    safeString.min(1).max(256),
-    z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  ],
-  { error: ID_EXPECTED },
-);
+export const pointIdSchema = z.union([safeString.min(1).max(256), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)], {
+  error: ID_EXPECTED,
+});
 
 /** Values as float32 holds them (pgvector and Qdrant store float32): larger ones are refused, not made Infinity. */
 export const vectorSchema = z.array(float32, { error: "an array of numbers" });
@@ -128,7 +122,9 @@ export function checkVector(collection: CollectionRef, vector: number[], where: 
   // Cosine similarity is undefined for a zero vector (pgvector answers NaN); refusing it keeps the
   // two backends' answers equal.
   if (collection.distance === "Cosine" && vector.every((x) => x === 0)) {
-    throw new AppError("invalid_request", `${where} is all zeros, which has no direction to compare with Cosine distance`, { field: where });
+    throw new AppError("invalid_request", `${where} is all zeros, which has no direction to compare with Cosine distance`, {
+      field: where,
+    });
   }
 }
 

@@ -19,13 +19,26 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const reply = (res: ServerResponse, value: unknown) => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(value));
+const reply = (res: ServerResponse, value: unknown) =>
+  void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(value));
 
 describe("NodeRequest (the lean host's Request)", () => {
   it("has the method, url and headers of the node request", async () => {
     probe = async (req, _raw, res) =>
-      reply(res, { method: req.method, url: req.url, auth: req.headers.get("authorization"), multi: req.headers.get("x-multi"), body: req.body });
-    const r = await fetch(`${base}/v1/x?a=1&b=2`, { headers: [["authorization", "Bearer k"], ["x-multi", "1"], ["x-multi", "2"]] });
+      reply(res, {
+        method: req.method,
+        url: req.url,
+        auth: req.headers.get("authorization"),
+        multi: req.headers.get("x-multi"),
+        body: req.body,
+      });
+    const r = await fetch(`${base}/v1/x?a=1&b=2`, {
+      headers: [
+        ["authorization", "Bearer k"],
+        ["x-multi", "1"],
+        ["x-multi", "2"],
+      ],
+    });
     const seen = await r.json();
     expect(seen).toEqual({ method: "GET", url: "http://localhost/v1/x?a=1&b=2", auth: "Bearer k", multi: "1, 2", body: null });
     expect(new URL(seen.url).searchParams.get("b")).toBe("2");

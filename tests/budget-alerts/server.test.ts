@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/services/keys.ts";
+import { hashApiKey } from "@/server/access/key-lookup.ts";
 import { startProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
@@ -58,7 +58,9 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
   try {
     // A $0.0004 monthly budget: claude-3-haiku calls here cost about $0.00001 each.
     const user = await setup.prisma.user.create({ data: { email: "alerts@example.com", monthlyBudgetUsd: "0.0004" } });
-    await setup.prisma.apiKey.create({ data: { name: "alerts", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), scopes: ["generate"], userId: user.id } });
+    await setup.prisma.apiKey.create({
+      data: { name: "alerts", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), scopes: ["generate"], userId: user.id },
+    });
     await setup.prisma.budgetAlertSetting.create({
       data: { subjectKind: "user", subjectId: user.id, thresholds: [50, 80, 100], webhookUrl: `${hooks}/user`, webhookSecret: USER_SECRET },
     });
@@ -95,7 +97,11 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
         const res = await fetch(`${servers[i % servers.length]!.url}/v1/llm/generate`, {
           method: "POST",
           headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: "claude-3-haiku", max_tokens: 20, messages: [{ role: "user", content: `call number ${i} with a few words` }] }),
+          body: JSON.stringify({
+            model: "claude-3-haiku",
+            max_tokens: 20,
+            messages: [{ role: "user", content: `call number ${i} with a few words` }],
+          }),
         });
         statuses.push(res.status);
         await res.arrayBuffer();
@@ -109,7 +115,11 @@ it("fires each threshold once, to both webhooks, under concurrent requests (acro
     const res = await fetch(`${servers[i % servers.length]!.url}/v1/llm/generate`, {
       method: "POST",
       headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "claude-3-haiku", max_tokens: 20, messages: [{ role: "user", content: `call number ${i} with a few words` }] }),
+      body: JSON.stringify({
+        model: "claude-3-haiku",
+        max_tokens: 20,
+        messages: [{ role: "user", content: `call number ${i} with a few words` }],
+      }),
     });
     statuses.push(res.status);
     await res.arrayBuffer();

@@ -1,4 +1,4 @@
-// Budgets through the real server (server/main.ts --api-only, as `npm start` runs it) on the
+// Budgets through the real server (server/host/main.ts --api-only, as `npm start` runs it) on the
 // embedded PGlite and on PostgreSQL (TEST_DATABASE_URL), the official SDKs against the wire-level
 // emulator (vectors in pgvector on PGlite, in the Qdrant emulator on PostgreSQL, whose Debian build
 // has no pgvector): every paid embedding endpoint answers 402 once the key's budget is spent; a free
@@ -12,9 +12,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createModelServiceClient } from "@/client/index.ts";
 import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
-import { createSqlLedgerStore } from "@/server/services/budget-ledger-sql.ts";
-import { monthStart } from "@/server/services/budgets.ts";
-import { parseUsd } from "@/server/services/pricing.ts";
+import { createSqlLedgerStore } from "@/server/features/budgets/budget-ledger-sql.ts";
+import { monthStart } from "@/server/features/budgets/budgets.ts";
+import { parseUsd } from "@/server/features/catalogue/pricing.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "@/tests/emulators/qdrant-emulator.ts";
 import { createScratchPostgres, testDatabases } from "@/tests/support/db.ts";
@@ -88,7 +88,9 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
       expect(r.status, r.text.slice(0, 300)).toBe(402);
     }
     for (const r of [refused[0]!, refused[2]!, refused[3]!]) {
-      expect(r.json).toMatchObject({ error: { code: "budget_exceeded", details: { scope: "api_key", budget_usd: "0.01", spent_usd: "0.01", remaining_usd: "0" } } });
+      expect(r.json).toMatchObject({
+        error: { code: "budget_exceeded", details: { scope: "api_key", budget_usd: "0.01", spent_usd: "0.01", remaining_usd: "0" } },
+      });
     }
     // OpenAI's protocol: its own error shape for the same refusal.
     expect(refused[1]!.json).toMatchObject({ error: { type: "insufficient_quota", code: "insufficient_quota" } });
@@ -101,14 +103,26 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
     for (const call of trpcCalls) await expect(call()).rejects.toMatchObject({ data: { appCode: "budget_exceeded", httpStatus: 402 } });
     expect(emulator.requests.filter((r) => r.path === "/v1/embeddings")).toEqual([]);
     // Free models keep working.
-    expect((await post(server.url, "/v1/vector/documents", key, { collection_name: collection, documents: [{ id: 3, text: "free words" }] })).status).toBe(200);
+    expect(
+      (await post(server.url, "/v1/vector/documents", key, { collection_name: collection, documents: [{ id: 3, text: "free words" }] }))
+        .status,
+    ).toBe(200);
     expect(await recordedSpend(db, spent.id)).toMatchObject({ cost: parseUsd("0.01") });
   });
 
   it("does not fall back from a free model that fails to a paid one past the spent budget (plain and streamed)", async () => {
     const freeModel = `free-echo-${kind}`;
     await createModelServiceClient(server.url, { apiKey: admin }).models.create.mutate({
-      model: { id: freeModel, name: "Free echo", provider: "openai", type: "chat", contextWindow: 8192, maxOutputTokens: 1024, price: { input: 0, output: 0 }, capabilities: ["text-generation"] },
+      model: {
+        id: freeModel,
+        name: "Free echo",
+        provider: "openai",
+        type: "chat",
+        contextWindow: 8192,
+        maxOutputTokens: 1024,
+        price: { input: 0, output: 0 },
+        capabilities: ["text-generation"],
+      },
     });
     const spent = await createKey(db, "chain-spent", { budgetUsd: "0.001" });
     await recordSpend(db, spent.id, "0.001");
@@ -128,7 +142,9 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
     const models = emulator.requests.filter((q) => q.path === "/v1/chat/completions").map((q) => (q.body as { model: string }).model);
     expect(models).toEqual(Array(6).fill(freeModel));
     // The free model alone still answers.
-    expect((await post(server.url, "/v1/llm/generate", spent.key, { model: freeModel, messages: [{ role: "user", content: "hi" }] })).status).toBe(200);
+    expect(
+      (await post(server.url, "/v1/llm/generate", spent.key, { model: freeModel, messages: [{ role: "user", content: "hi" }] })).status,
+    ).toBe(200);
     // Nothing was charged: the two refused calls are recorded as errors costing nothing.
     await expect.poll(async () => (await recordedSpend(db, spent.id)).events, { timeout: 10_000 }).toBe(4);
     expect((await recordedSpend(db, spent.id)).cost).toBe(parseUsd("0.001"));
@@ -151,7 +167,8 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
     expect(answered + refused).toBe(40);
     expect(answered).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
-    for (const r of results.filter((x) => x.status === 402)) expect(r.json).toMatchObject({ error: { code: "budget_exceeded", details: { scope: "api_key" } } });
+    for (const r of results.filter((x) => x.status === 402))
+      expect(r.json).toMatchObject({ error: { code: "budget_exceeded", details: { scope: "api_key" } } });
     // Then one after the other until the budget refuses: it fills up, and never overflows.
     let more = 0;
     for (let i = 0; i < 40; i++) {
@@ -175,7 +192,11 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
 
   it("settles a failed call with nothing, and a stream cut short (by the provider or the caller) with what it streamed", async () => {
     const k = await createKey(db, "settles", { budgetUsd: "1" });
-    const failed = await post(server.url, "/v1/llm/generate", k.key, { model: "gpt-4", max_tokens: 50, messages: [{ role: "user", content: "no [[emulator fault=unauthorized]]" }] });
+    const failed = await post(server.url, "/v1/llm/generate", k.key, {
+      model: "gpt-4",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "no [[emulator fault=unauthorized]]" }],
+    });
     expect(failed.status).toBe(502);
     const cut = await post(server.url, "/v1/llm/generate", k.key, {
       model: "gpt-4",
@@ -191,7 +212,12 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
       method: "POST",
       signal: leaving.signal,
       headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-4", stream: true, max_tokens: 500, messages: [{ role: "user", content: "leave [[emulator words=400 chunk_delay=20]]" }] }),
+      body: JSON.stringify({
+        model: "gpt-4",
+        stream: true,
+        max_tokens: 500,
+        messages: [{ role: "user", content: "leave [[emulator words=400 chunk_delay=20]]" }],
+      }),
     });
     await res.body!.getReader().read();
     leaving.abort();
@@ -216,7 +242,12 @@ describe.each(testDatabases())("budgets over HTTP on $kind", ({ kind }) => {
     const streaming = fetch(`${server.url}/v1/llm/generate`, {
       method: "POST",
       headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-4", stream: true, max_tokens: 100, messages: [{ role: "user", content: "long [[emulator words=60 chunk_delay=50]]" }] }),
+      body: JSON.stringify({
+        model: "gpt-4",
+        stream: true,
+        max_tokens: 100,
+        messages: [{ role: "user", content: "long [[emulator words=60 chunk_delay=50]]" }],
+      }),
     });
     const reader = (await streaming).body!.getReader();
     await reader.read(); // under way, its cost reserved

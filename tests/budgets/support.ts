@@ -4,20 +4,34 @@
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { DatabaseHandle } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/services/auth.ts";
-import { formatUsd, parseUsd, type Pico } from "@/server/services/pricing.ts";
-import { UsageWriter } from "@/server/services/usage-writer.ts";
+import { hashApiKey } from "@/server/access/auth.ts";
+import { formatUsd, parseUsd, type Pico } from "@/server/features/catalogue/pricing.ts";
+import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
 
 /** Every limit off: these suites count money, not requests. */
 export const NO_RATE_LIMITS = {
-  RATE_LIMITS: JSON.stringify(Object.fromEntries(["generate", "generate-embeddings", "vector-search", "tier:basic", "tier:standard", "tier:premium"].map((n) => [n, "off"]))),
+  RATE_LIMITS: JSON.stringify(
+    Object.fromEntries(
+      ["generate", "generate-embeddings", "vector-search", "tier:basic", "tier:standard", "tier:premium"].map((n) => [n, "off"]),
+    ),
+  ),
   RATE_LIMIT_REQUESTS: "1000000",
 };
 
-export async function createKey(db: DatabaseHandle, name: string, options: { budgetUsd?: string; admin?: boolean } = {}): Promise<{ key: string; id: string }> {
+export async function createKey(
+  db: DatabaseHandle,
+  name: string,
+  options: { budgetUsd?: string; admin?: boolean } = {},
+): Promise<{ key: string; id: string }> {
   const key = `ms_${name.replace(/\W/g, "")}_${randomBytes(16).toString("hex")}`;
   const row = await db.prisma.apiKey.create({
-    data: { name, prefix: key.slice(0, 10), keyHash: hashApiKey(key), isAdmin: options.admin ?? false, monthlyBudgetUsd: options.budgetUsd ?? null },
+    data: {
+      name,
+      prefix: key.slice(0, 10),
+      keyHash: hashApiKey(key),
+      isAdmin: options.admin ?? false,
+      monthlyBudgetUsd: options.budgetUsd ?? null,
+    },
   });
   return { key, id: row.id };
 }
@@ -59,7 +73,12 @@ export async function recordedSpend(db: DatabaseHandle, apiKeyId: string): Promi
 export const usd = (pico: Pico) => formatUsd(pico);
 
 /** POSTs JSON; a streamed answer is read to its end and counts as answered when its `done` frame came. */
-export async function post(base: string, path: string, key: string, body: unknown): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+export async function post(
+  base: string,
+  path: string,
+  key: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
   const res = await fetch(`${base}${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },

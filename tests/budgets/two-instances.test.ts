@@ -9,9 +9,9 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
-import { createRedisLedgerStore } from "@/server/services/budget-ledger-redis.ts";
-import { monthStart } from "@/server/services/budgets.ts";
-import { parseUsd } from "@/server/services/pricing.ts";
+import { createRedisLedgerStore } from "@/server/features/budgets/budget-ledger-redis.ts";
+import { monthStart } from "@/server/features/budgets/budgets.ts";
+import { parseUsd } from "@/server/features/catalogue/pricing.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import type { ScratchPostgres } from "@/tests/support/scratch-postgres.ts";
@@ -77,7 +77,9 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
       max_tokens: 10,
       messages: [{ role: "user", content: `go [[emulator words=10 delay=150 chunk_delay=5 key=multi-${i}]]` }],
     });
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => post(i % 2 ? a.url : b.url, "/v1/llm/generate", key.key, body(i))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => post(i % 2 ? a.url : b.url, "/v1/llm/generate", key.key, body(i))),
+    );
     const answered = results.filter((r) => (r.status === 200 && !r.text.startsWith("data:")) || streamedToTheEnd(r)).length;
     const refused = results.filter((r) => r.status === 402).length;
     expect(answered + refused).toBe(50);
@@ -100,6 +102,8 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
     expect(await ledger.balance(`api_key:${key.id}:month:${monthStart().day.slice(0, 7)}`)).toEqual({ spent: cost, held: 0n });
     const last = await post(a.url, "/v1/llm/generate", key.key, body(200));
     expect(last.status).toBe(402);
-    expect(last.json).toMatchObject({ error: { code: "budget_exceeded", details: { spent_usd: usd(cost), remaining_usd: usd(budget - cost) } } });
+    expect(last.json).toMatchObject({
+      error: { code: "budget_exceeded", details: { spent_usd: usd(cost), remaining_usd: usd(budget - cost) } },
+    });
   }, 120_000);
 });

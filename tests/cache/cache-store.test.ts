@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
 import {
   cacheBackendName,
   cacheGetMany,
@@ -15,7 +15,7 @@ import {
   flushCacheWrites,
   MemoryLru,
   resetCacheStoreForTests,
-} from "@/server/services/cache-store.ts";
+} from "@/server/features/inference/cache-store.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useServiceDatabase } from "@/tests/support/service-db.ts";
 
@@ -60,11 +60,22 @@ describe.each(testDatabases())("the database as the shared store on $kind", ({ k
   it("writes in one batch, keeps the last value of a key, and serves only unexpired entries", async () => {
     expect(cacheBackendName()).toBe("postgres");
     cacheSetMany([{ key: `t:${kind}:a`, value: "first" }], 60_000);
-    cacheSetMany([{ key: `t:${kind}:a`, value: "second" }, { key: `t:${kind}:b`, value: "b" }], 60_000);
+    cacheSetMany(
+      [
+        { key: `t:${kind}:a`, value: "second" },
+        { key: `t:${kind}:b`, value: "b" },
+      ],
+      60_000,
+    );
     cacheSetMany([{ key: `t:${kind}:short`, value: "gone soon" }], 300);
     await flushCacheWrites();
     clearCacheMemoryForTests();
-    expect(await cacheGetMany([`t:${kind}:b`, `t:${kind}:none`, `t:${kind}:a`, `t:${kind}:short`])).toEqual(["b", null, "second", "gone soon"]);
+    expect(await cacheGetMany([`t:${kind}:b`, `t:${kind}:none`, `t:${kind}:a`, `t:${kind}:short`])).toEqual([
+      "b",
+      null,
+      "second",
+      "gone soon",
+    ]);
     await new Promise((r) => setTimeout(r, 350));
     clearCacheMemoryForTests();
     expect(await cacheGetMany([`t:${kind}:short`, `t:${kind}:a`])).toEqual([null, "second"]);
@@ -86,7 +97,13 @@ describe.runIf(redisUrl)("Redis as the shared store (TEST_REDIS_URL)", () => {
 
   it("keeps entries under REDIS_KEY_PREFIX with Redis's own expiry", async () => {
     expect(cacheBackendName()).toBe("redis");
-    cacheSetMany([{ key: "r:one", value: "uno" }, { key: "r:two", value: "dos|with a bar" }], 60_000);
+    cacheSetMany(
+      [
+        { key: "r:one", value: "uno" },
+        { key: "r:two", value: "dos|with a bar" },
+      ],
+      60_000,
+    );
     cacheSetMany([{ key: "r:short", value: "brief" }], 300);
     await flushCacheWrites();
     clearCacheMemoryForTests();

@@ -5,15 +5,15 @@
 import OpenAI from "openai";
 import { beforeEach, describe, expect, it } from "vitest";
 import { getDatabase } from "@/server/db/index.ts";
-import { resetEnvForTests } from "@/server/env.ts";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
-import { createUser } from "@/server/services/users.ts";
-import { clearCacheMemoryForTests, flushCacheWrites } from "@/server/services/cache-store.ts";
-import { apportionTokens } from "@/server/services/embedding-cache.ts";
-import { pricingFor } from "@/server/services/models.ts";
-import { costOf, formatUsd } from "@/server/services/pricing.ts";
-import { usageWriter } from "@/server/services/usage.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { createUser } from "@/server/features/accounts/users.ts";
+import { clearCacheMemoryForTests, flushCacheWrites } from "@/server/features/inference/cache-store.ts";
+import { apportionTokens } from "@/server/features/inference/embedding-cache.ts";
+import { pricingFor } from "@/server/features/catalogue/models.ts";
+import { costOf, formatUsd } from "@/server/features/catalogue/pricing.ts";
+import { usageWriter } from "@/server/features/usage/usage.ts";
 import { emulatorEmbedding } from "@/tests/emulators/provider-emulator.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useCompatServer } from "@/tests/openai-compat/harness.ts";
@@ -39,7 +39,9 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
 
   async function event(requestId: string) {
     await usageWriter().flush();
-    const rows = await (await getDatabase()).rawQuery<{ status: string; input_tokens: number; total_cost: string; saved_cost: string }>(
+    const rows = await (
+      await getDatabase()
+    ).rawQuery<{ status: string; input_tokens: number; total_cost: string; saved_cost: string }>(
       "select status, input_tokens, total_cost::text, saved_cost::text from usage_events where request_id = $1",
       [requestId],
     );
@@ -47,8 +49,10 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
     return rows[0]!;
   }
 
-  const embeddingInputs = () => server.emulator.requests.filter((r) => r.path.endsWith("/embeddings")).map((r) => (r.body as { input: string[] }).input);
-  const usd = (tokens: number) => formatUsd(costOf(pricingFor(MODEL), { inputTokens: tokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost);
+  const embeddingInputs = () =>
+    server.emulator.requests.filter((r) => r.path.endsWith("/embeddings")).map((r) => (r.body as { input: string[] }).input);
+  const usd = (tokens: number) =>
+    formatUsd(costOf(pricingFor(MODEL), { inputTokens: tokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost);
   const pad = (s: string) => Number(s).toFixed(12);
 
   it("sends only the misses of a batch, each distinct text once, and keeps the order", async () => {
@@ -143,7 +147,11 @@ describe.each(testDatabases())("embedding cache on $kind", ({ kind }) => {
     expect(mine.json.cached_texts).toBe(1);
     expect(mine.json.embeddings).toEqual(first.json.embeddings);
     const e = await event(mine.requestId);
-    expect(e).toMatchObject({ status: "cached", input_tokens: 0, saved_cost: pad(usd((first.json.usage as { prompt_tokens: number }).prompt_tokens)) });
+    expect(e).toMatchObject({
+      status: "cached",
+      input_tokens: 0,
+      saved_cost: pad(usd((first.json.usage as { prompt_tokens: number }).prompt_tokens)),
+    });
   });
 
   it("shares entries between owners with EMBEDDING_CACHE_SCOPE=global", async () => {

@@ -6,18 +6,26 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { beforeEach, describe, expect, it } from "vitest";
 import { getDatabase } from "@/server/db/index.ts";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { clearCacheMemoryForTests, flushCacheWrites } from "@/server/services/cache-store.ts";
-import { createApiKey, setApiKeyResponseCache } from "@/server/services/keys.ts";
-import { pricingFor, updateModel } from "@/server/services/models.ts";
-import { costOf, formatUsd } from "@/server/services/pricing.ts";
-import { usageWriter } from "@/server/services/usage.ts";
-import { createUser } from "@/server/services/users.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { clearCacheMemoryForTests, flushCacheWrites } from "@/server/features/inference/cache-store.ts";
+import { createApiKey, setApiKeyResponseCache } from "@/server/features/accounts/keys.ts";
+import { pricingFor, updateModel } from "@/server/features/catalogue/models.ts";
+import { costOf, formatUsd } from "@/server/features/catalogue/pricing.ts";
+import { usageWriter } from "@/server/features/usage/usage.ts";
+import { createUser } from "@/server/features/accounts/users.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { sseFrames, useCompatServer } from "@/tests/openai-compat/harness.ts";
 
 type Body = Record<string, unknown>;
-type EventRow = { status: string; input_tokens: number; output_tokens: number; total_cost: string; saved_cost: string; stream: boolean; model_id: string };
+type EventRow = {
+  status: string;
+  input_tokens: number;
+  output_tokens: number;
+  total_cost: string;
+  saved_cost: string;
+  stream: boolean;
+  model_id: string;
+};
 
 describe.each(testDatabases())("response cache on $kind", ({ kind }) => {
   const server = useCompatServer(kind);
@@ -38,7 +46,12 @@ describe.each(testDatabases())("response cache on $kind", ({ kind }) => {
       body: JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, cache: res.headers.get("x-model-service-cache"), text, json: (text.startsWith("{") ? JSON.parse(text) : {}) as Body };
+    return {
+      status: res.status,
+      cache: res.headers.get("x-model-service-cache"),
+      text,
+      json: (text.startsWith("{") ? JSON.parse(text) : {}) as Body,
+    };
   }
 
   async function events(requestId: string): Promise<EventRow[]> {
@@ -49,7 +62,8 @@ describe.each(testDatabases())("response cache on $kind", ({ kind }) => {
     );
   }
 
-  const chatCalls = () => server.emulator.requests.filter((r) => r.path.endsWith("/chat/completions") || r.path.endsWith("/messages")).length;
+  const chatCalls = () =>
+    server.emulator.requests.filter((r) => r.path.endsWith("/chat/completions") || r.path.endsWith("/messages")).length;
   const prompt = (words: string) => ({ model: "gpt-4o", messages: [{ role: "user", content: words }] });
 
   it("answers a repeated request from the cache: one provider call, the hit free and recorded as `cached` with the cost it saved", async () => {
@@ -73,9 +87,18 @@ describe.each(testDatabases())("response cache on $kind", ({ kind }) => {
     expect((first.json.cost as Body).total_cost).toBe(Number(formatUsd(paid)));
     expect(second.json.saved_cost).toBe(Number(formatUsd(paid)));
 
-    expect(await events(firstId)).toEqual([expect.objectContaining({ status: "success", total_cost: "0.000095000000", saved_cost: "0.000000000000" })]);
+    expect(await events(firstId)).toEqual([
+      expect.objectContaining({ status: "success", total_cost: "0.000095000000", saved_cost: "0.000000000000" }),
+    ]);
     expect(await events(secondId)).toEqual([
-      expect.objectContaining({ status: "cached", input_tokens: 0, output_tokens: 0, total_cost: "0.000000000000", saved_cost: "0.000095000000", model_id: "gpt-4o" }),
+      expect.objectContaining({
+        status: "cached",
+        input_tokens: 0,
+        output_tokens: 0,
+        total_cost: "0.000000000000",
+        saved_cost: "0.000095000000",
+        model_id: "gpt-4o",
+      }),
     ]);
   });
 
@@ -167,7 +190,12 @@ describe.each(testDatabases())("response cache on $kind", ({ kind }) => {
   });
 
   it("serves the OpenAI SDK (plain and streamed) and the Anthropic SDK through the header", async () => {
-    const openai = new OpenAI({ apiKey: server.key, baseURL: `${server.url}/v1`, maxRetries: 0, defaultHeaders: { "x-model-service-cache": "true" } });
+    const openai = new OpenAI({
+      apiKey: server.key,
+      baseURL: `${server.url}/v1`,
+      maxRetries: 0,
+      defaultHeaders: { "x-model-service-cache": "true" },
+    });
     const req = { model: "gpt-4o-mini", temperature: 0, messages: [{ role: "user" as const, content: "hello from the sdk" }] };
     const a = await openai.chat.completions.create(req).withResponse();
     const b = await openai.chat.completions.create(req).withResponse();
@@ -180,7 +208,12 @@ describe.each(testDatabases())("response cache on $kind", ({ kind }) => {
     expect(text).toBe("You said: hello from the sdk");
     expect(chatCalls()).toBe(1);
 
-    const anthropic = new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0, defaultHeaders: { "x-model-service-cache": "force" } });
+    const anthropic = new Anthropic({
+      apiKey: server.key,
+      baseURL: server.url,
+      maxRetries: 0,
+      defaultHeaders: { "x-model-service-cache": "force" },
+    });
     const msg = { model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user" as const, content: "hello claude" }] };
     const c = await anthropic.messages.create(msg).withResponse();
     const d = await anthropic.messages.create(msg).withResponse();

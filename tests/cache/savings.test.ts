@@ -3,12 +3,12 @@
 // traffic is priced on the cheaper models of the same type and capabilities.
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDatabase } from "@/server/db/index.ts";
-import { CLI_ACTOR, type AuthenticatedIdentity } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
-import { listModels, resolveModel } from "@/server/services/models.ts";
-import { costOf, formatUsd, parseUsd } from "@/server/services/pricing.ts";
-import { cheaperAlternatives, usageSavings } from "@/server/services/savings.ts";
-import { usageWriter } from "@/server/services/usage.ts";
+import { CLI_ACTOR, type AuthenticatedIdentity } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { listModels, resolveModel } from "@/server/features/catalogue/models.ts";
+import { costOf, formatUsd, parseUsd } from "@/server/features/catalogue/pricing.ts";
+import { cheaperAlternatives, usageSavings } from "@/server/features/usage/savings.ts";
+import { usageWriter } from "@/server/features/usage/usage.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useCompatServer } from "@/tests/openai-compat/harness.ts";
 
@@ -17,7 +17,14 @@ type Body = Record<string, unknown>;
 describe.each(testDatabases())("savings on $kind", ({ kind }) => {
   const server = useCompatServer(kind);
   let adminKey = "";
-  const admin: AuthenticatedIdentity = { kind: "apiKey", apiKeyId: "cli-admin", userId: null, role: "admin", tier: "premium", scopes: ["admin"] };
+  const admin: AuthenticatedIdentity = {
+    kind: "apiKey",
+    apiKeyId: "cli-admin",
+    userId: null,
+    role: "admin",
+    tier: "premium",
+    scopes: ["admin"],
+  };
 
   async function post(path: string, body: Body) {
     const res = await fetch(`${server.url}${path}`, {
@@ -43,7 +50,8 @@ describe.each(testDatabases())("savings on $kind", ({ kind }) => {
       ["gpt-4o", "four five six seven"],
       ["gpt-4.1", "eight nine"],
     ] as const) {
-      for (let i = 0; i < 3; i++) await post("/v1/llm/generate", { model, messages: [{ role: "user", content: words }], temperature: 0, cache: true });
+      for (let i = 0; i < 3; i++)
+        await post("/v1/llm/generate", { model, messages: [{ role: "user", content: words }], temperature: 0, cache: true });
     }
     await post("/v1/llm/generate-embeddings", { model: "text-embedding-3-small", texts: ["ten eleven"] });
     await post("/v1/llm/generate-embeddings", { model: "text-embedding-3-small", texts: ["ten eleven", "twelve"] });
@@ -51,7 +59,9 @@ describe.each(testDatabases())("savings on $kind", ({ kind }) => {
   });
 
   async function eventSums() {
-    const rows = await (await getDatabase()).rawQuery<{ saved: string; cached: string }>(
+    const rows = await (
+      await getDatabase()
+    ).rawQuery<{ saved: string; cached: string }>(
       "select coalesce(sum(saved_cost), 0)::text as saved, count(*) filter (where status = 'cached')::text as cached from usage_events",
     );
     return { saved: parseUsd(rows[0]!.saved), cached: Number(rows[0]!.cached) };
@@ -75,7 +85,9 @@ describe.each(testDatabases())("savings on $kind", ({ kind }) => {
     const berlin = await usageSavings(admin, { tz: "Europe/Berlin" }); // hourly corrections
     expect(berlin.cache.savedCost).toBe(expected);
     const filtered = await usageSavings(admin, { model: "gpt-4o" }); // the full roll-up, filtered
-    expect(filtered.cache.savedCost).toBe(2n * costOf(resolveModel("gpt-4o").price, { inputTokens: 7, outputTokens: 11, cachedInputTokens: 0 }).totalCost);
+    expect(filtered.cache.savedCost).toBe(
+      2n * costOf(resolveModel("gpt-4o").price, { inputTokens: 7, outputTokens: 11, cachedInputTokens: 0 }).totalCost,
+    );
     expect(filtered.cache.cachedRequests).toBe(4);
 
     const rest = await savingsRest(server.key); // the key's own usage: filtered roll-ups
@@ -106,7 +118,10 @@ describe.each(testDatabases())("savings on $kind", ({ kind }) => {
     expect(gpt4o.alternatives.some((a) => a.model === "gpt-4o-mini-2024-07-18")).toBe(false);
     // No model of the catalogue that qualifies is missing.
     const qualifying = listModels({ type: "chat", includeDisabled: false }).filter(
-      (m) => m.id !== "gpt-4o" && needs.every((c) => m.capabilities.includes(c)) && costOf(m.price, { inputTokens: 7, outputTokens: 11, cachedInputTokens: 0 }).totalCost < gpt4o.cost,
+      (m) =>
+        m.id !== "gpt-4o" &&
+        needs.every((c) => m.capabilities.includes(c)) &&
+        costOf(m.price, { inputTokens: 7, outputTokens: 11, cachedInputTokens: 0 }).totalCost < gpt4o.cost,
     );
     expect(new Set(qualifying.map((m) => costOf(m.price, { inputTokens: 7, outputTokens: 11, cachedInputTokens: 0 }).totalCost))).toEqual(
       new Set(gpt4o.alternatives.map((a) => a.cost)),

@@ -3,7 +3,7 @@
 // by Helm 3 and Helm 4 themselves (`helm lint`, `helm template`, with the default values and each
 // example in k8s/examples), its objects validated against Kubernetes' API schemas
 // (tests/deploy/kubernetes.ts), the Dockerfile and .dockerignore read as text. Every environment
-// variable they set must be one that server/env.ts knows, and the settings they put together must
+// variable they set must be one that server/kernel/env.ts knows, and the settings they put together must
 // pass its schema. The tools are fetched once into .tools/ (scripts/tools.mjs). The image itself is
 // built and run by `npm run test:image`; that the standalone build starts with `node server.js`
 // is checked by scripts/e2e.mjs.
@@ -14,19 +14,31 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { envSchema, parseEnv, SECRET_VARIABLES } from "../../server/env.ts";
+import { envSchema, parseEnv, SECRET_VARIABLES } from "../../server/kernel/env.ts";
 import { commands } from "../../server/cli/commands.ts";
-import { helmTemplate, helmTemplateAsync, runHelm, startKubeApi, typeCheckAgainstModels, validateAgainstModels, type Doc } from "./kubernetes.ts";
+import {
+  helmTemplate,
+  helmTemplateAsync,
+  runHelm,
+  startKubeApi,
+  typeCheckAgainstModels,
+  validateAgainstModels,
+  type Doc,
+} from "./kubernetes.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 const ENV_NAMES = new Set(Object.keys(envSchema.shape));
 // scripts/tools.mjs is plain JavaScript: its functions return paths (compose: the command).
-const tools = (await import(pathToFileURL(path.join(root, "scripts/tools.mjs")).href)) as { helm(): string; helm4(): string; compose(): string[] };
+const tools = (await import(pathToFileURL(path.join(root, "scripts/tools.mjs")).href)) as {
+  helm(): string;
+  helm4(): string;
+  compose(): string[];
+};
 
 function expectKnownEnvNames(names: Iterable<string>, where: string) {
   const unknown = [...names].filter((n) => !ENV_NAMES.has(n));
-  expect(unknown, `${where} sets variables that server/env.ts does not define`).toEqual([]);
+  expect(unknown, `${where} sets variables that server/kernel/env.ts does not define`).toEqual([]);
 }
 
 describe("docker-compose.yml (docker compose config)", () => {
@@ -34,7 +46,12 @@ describe("docker-compose.yml (docker compose config)", () => {
   const config = (file: string) => {
     const env = { ...process.env };
     delete env.POSTGRES_PASSWORD;
-    return spawnSync(compose[0]!, [...compose.slice(1), "-f", file, "config", "--format", "json"], { cwd: root, env, encoding: "utf8", timeout: 60_000 });
+    return spawnSync(compose[0]!, [...compose.slice(1), "-f", file, "config", "--format", "json"], {
+      cwd: root,
+      env,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
   };
   let normalized: Doc;
   beforeAll(() => {
@@ -77,7 +94,7 @@ describe("docker-compose.yml (docker compose config)", () => {
     expect(parseInt(app.stop_grace_period, 10)).toBeGreaterThan(25);
   });
 
-  it("sets only variables that server/env.ts defines, and they pass its schema", () => {
+  it("sets only variables that server/kernel/env.ts defines, and they pass its schema", () => {
     const services = normalized.services as Record<string, Doc>;
     // As compose interpolated it (${POSTGRES_PASSWORD:-model_service} with nothing set: the default).
     const environment = services["model-service"]!.environment as Record<string, string>;
@@ -89,7 +106,11 @@ describe("docker-compose.yml (docker compose config)", () => {
     expect(env.PORT).toBe(8003);
     expect(env.dataDir).toBe("/app/.data");
     // The database in the URL is the one PostgreSQL creates.
-    expect(services.postgres!.environment).toMatchObject({ POSTGRES_DB: "model_service", POSTGRES_USER: "model_service", POSTGRES_PASSWORD: "model_service" });
+    expect(services.postgres!.environment).toMatchObject({
+      POSTGRES_DB: "model_service",
+      POSTGRES_USER: "model_service",
+      POSTGRES_PASSWORD: "model_service",
+    });
   });
 });
 
@@ -102,10 +123,12 @@ describe("Dockerfile and .dockerignore", () => {
     expect(stages).toEqual(["deps", "build", "runtime"]);
     expect(runtime).toMatch(/^COPY --from=build \/app\/\.next\/standalone \.\/$/m);
     expect(runtime).toMatch(/^COPY --from=build \/app\/\.next\/static \.\/\.next\/static$/m);
-    const { default: nextConfig } = (await import(pathToFileURL(path.join(root, "next.config.mjs")).href)) as { default: (phase: string) => { output?: string } };
+    const { default: nextConfig } = (await import(pathToFileURL(path.join(root, "next.config.mjs")).href)) as {
+      default: (phase: string) => { output?: string };
+    };
     const { PHASE_PRODUCTION_BUILD, PHASE_PRODUCTION_SERVER } = await import("next/constants");
     expect(nextConfig(PHASE_PRODUCTION_BUILD).output).toBe("standalone");
-    // Not at run time: server/main.ts serves .next itself.
+    // Not at run time: server/host/main.ts serves .next itself.
     expect(nextConfig(PHASE_PRODUCTION_SERVER).output).toBeUndefined();
   });
 
@@ -122,13 +145,15 @@ describe("Dockerfile and .dockerignore", () => {
   });
 
   it("runs the entry `npm start` runs, compiled by `npm run build` into the standalone output", async () => {
-    const { ENTRIES } = (await import(pathToFileURL(path.join(root, "scripts/bundle-server.mjs")).href)) as { ENTRIES: Record<string, string> };
-    // server/main.mjs is server/main.ts behind the standalone wrapper; server/cli.mjs the CLI.
+    const { ENTRIES } = (await import(pathToFileURL(path.join(root, "scripts/bundle-server.mjs")).href)) as {
+      ENTRIES: Record<string, string>;
+    };
+    // server/main.mjs is server/host/main.ts behind the standalone wrapper; server/cli.mjs the CLI.
     expect(ENTRIES["server/main"]).toBe("scripts/standalone-server.ts");
-    expect(read(ENTRIES["server/main"]!)).toMatch(/^await import\("\.\.\/server\/main\.ts"\);$/m);
+    expect(read(ENTRIES["server/main"]!)).toMatch(/^await import\("\.\.\/server\/host\/main\.ts"\);$/m);
     expect(ENTRIES["server/cli"]).toBe("server/cli/main.ts");
     const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
-    expect(scripts.start).toContain("server/main.ts");
+    expect(scripts.start).toContain("server/host/main.ts");
     expect(scripts.cli).toContain("server/cli/main.ts");
     expect(scripts.build).toBe("next build && node scripts/bundle-server.mjs");
     // The runtime stage carries no npm, TypeScript sources or tsx: only the node binary and the build.
@@ -150,7 +175,10 @@ describe("Dockerfile and .dockerignore", () => {
       .filter((p) => !p.startsWith(".next/") && p !== "node_modules");
     for (const file of [...sources.filter((s) => s !== "."), ...fromBuild]) {
       expect(existsSync(path.join(root, file)), `${file} exists`).toBe(true);
-      expect(ignored.some((pattern) => file === pattern || file.startsWith(`${pattern}/`)), `${file} is not in .dockerignore`).toBe(false);
+      expect(
+        ignored.some((pattern) => file === pattern || file.startsWith(`${pattern}/`)),
+        `${file} is not in .dockerignore`,
+      ).toBe(false);
     }
     const envNames = [...runtime.matchAll(/^ENV ((?:.|\\\n)+?)$(?<!\\)/gm)].flatMap((m) =>
       [...m[1]!.matchAll(/([A-Z_][A-Z0-9_]*)=/g)].map((x) => x[1]!),
@@ -159,13 +187,18 @@ describe("Dockerfile and .dockerignore", () => {
     // Next's own: telemetry off, and the address server.js listens on (Docker sets HOSTNAME to the
     // container's name, which would bind server.js to one interface only).
     expect(envNames).toContain("HOSTNAME");
-    expectKnownEnvNames(envNames.filter((n) => n !== "NEXT_TELEMETRY_DISABLED" && n !== "HOSTNAME"), "the Dockerfile");
+    expectKnownEnvNames(
+      envNames.filter((n) => n !== "NEXT_TELEMETRY_DISABLED" && n !== "HOSTNAME"),
+      "the Dockerfile",
+    );
   });
 });
 
 describe("Helm chart (k8s/), rendered by Helm", () => {
   const chartDir = path.join(root, "k8s");
-  const examples = readdirSync(path.join(chartDir, "examples")).filter((f) => f.endsWith(".yaml")).sort();
+  const examples = readdirSync(path.join(chartDir, "examples"))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
   let helm3: string;
   let helm4: string;
   beforeAll(() => {
@@ -179,7 +212,10 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(found, `${kind} ${name ?? ""}`).toHaveLength(1);
     return found[0]!;
   };
-  const decode = (secret: Doc) => Object.fromEntries(Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+  const decode = (secret: Doc) =>
+    Object.fromEntries(
+      Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]),
+    );
   const isHook = (d: Doc) => Boolean(d.metadata?.annotations?.["helm.sh/hook"]);
   /**
    * Render against a cluster (startKubeApi), as `helm install`/`upgrade` sees it: `lookup` reads it
@@ -247,7 +283,12 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
 
   it("installs with no values: the service and a PostgreSQL with pgvector of its own, on a volume, with generated secrets", () => {
     const all = render();
-    expect(all.filter((d) => !isHook(d)).map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
+    expect(
+      all
+        .filter((d) => !isHook(d))
+        .map((d) => `${d.kind}/${d.metadata.name}`)
+        .sort(),
+    ).toEqual([
       "ConfigMap/model-service",
       "Deployment/model-service",
       "PodDisruptionBudget/model-service",
@@ -291,17 +332,19 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(init.command.join(" ")).toContain("pg_isready -q -h model-service-postgresql -p 5432");
   });
 
-  it("gives the pods an environment of names server/env.ts defines, which passes its schema", () => {
+  it("gives the pods an environment of names server/kernel/env.ts defines, which passes its schema", () => {
     for (const args of [[], ...examples.map(example)]) {
       const all = render(...args);
-      const env = podEnv(all, { "model-service-keys": { DATABASE_URL: "postgresql://ms:pw@db:5432/model_service", OPENAI_API_KEY: "sk-x" } });
+      const env = podEnv(all, {
+        "model-service-keys": { DATABASE_URL: "postgresql://ms:pw@db:5432/model_service", OPENAI_API_KEY: "sk-x" },
+      });
       expectKnownEnvNames(Object.keys(env), `the Deployment (${args.join(" ") || "default values"})`);
       const parsed = parseEnv(env);
       expect(parsed.PORT).toBe(8003);
       expect(parsed.dataDir).toBe("/app/.data");
       expect(parsed.DATABASE_URL).toMatch(/^postgresql:\/\//);
       expect(parsed.AUTH_SECRET).toBeTruthy();
-      // No secret in the ConfigMap (server/env.ts's list of variables whose values are secrets).
+      // No secret in the ConfigMap (server/kernel/env.ts's list of variables whose values are secrets).
       expect(Object.keys(one(all, "ConfigMap").data ?? {}).filter((n) => SECRET_VARIABLES.has(n))).toEqual([]);
       expect(Object.values(one(all, "ConfigMap").data ?? {}).every((v) => typeof v === "string" && v !== "")).toBe(true);
     }
@@ -319,12 +362,19 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
         name,
         namespace: "optimus-dev",
         labels: { "app.kubernetes.io/managed-by": "Helm" },
-        annotations: { "meta.helm.sh/release-name": "model-service", "meta.helm.sh/release-namespace": "optimus-dev", "helm.sh/resource-policy": "keep" },
+        annotations: {
+          "meta.helm.sh/release-name": "model-service",
+          "meta.helm.sh/release-namespace": "optimus-dev",
+          "helm.sh/resource-policy": "keep",
+        },
       },
       data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
     });
     const cluster = await startKubeApi({
-      "optimus-dev/model-service-generated": secret("model-service-generated", { AUTH_SECRET: "kept-auth-secret", SECRETS_KEY: "kept-secrets-key" }),
+      "optimus-dev/model-service-generated": secret("model-service-generated", {
+        AUTH_SECRET: "kept-auth-secret",
+        SECRETS_KEY: "kept-secrets-key",
+      }),
       "optimus-dev/model-service-postgresql": secret("model-service-postgresql", { POSTGRES_PASSWORD: "keptPassword" }),
     });
     try {
@@ -368,7 +418,10 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
       { secretRef: { name: "model-service-generated" } },
       { secretRef: { name: "model-service-keys" } },
     ]);
-    expect(podEnv(own, { "model-service-keys": { AUTH_SECRET: "from-my-secret", DATABASE_URL: "postgresql://x@db/ms" } })).toMatchObject({ AUTH_SECRET: "from-my-secret", DATABASE_URL: "postgresql://x@db/ms" });
+    expect(podEnv(own, { "model-service-keys": { AUTH_SECRET: "from-my-secret", DATABASE_URL: "postgresql://x@db/ms" } })).toMatchObject({
+      AUTH_SECRET: "from-my-secret",
+      DATABASE_URL: "postgresql://x@db/ms",
+    });
     const job = one(own, "Job").spec.template.spec.containers[0];
     expect(job.envFrom).toEqual([{ secretRef: { name: "model-service-migrate" } }, { secretRef: { name: "model-service-keys" } }]);
   });
@@ -385,8 +438,12 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(refused("--set", "config.LOG_LEVEL=loud")).toMatch(/config\.LOG_LEVEL/);
     expect(refused("--set", "image.pullPolicy=Sometimes")).toMatch(/image\.pullPolicy/);
     expect(refused("--set", "terminationGracePeriodSeconds=10")).toMatch(/terminationGracePeriodSeconds/);
-    expect(refused("--set", "postgresql.enabled=false")).toMatch(/postgresql\.enabled=false needs an external database: set secrets\.DATABASE_URL .* or existingSecret/);
-    expect(refused("--set", "secrets.DATABASE_URL=postgresql://x@db/ms")).toMatch(/set postgresql\.enabled=false to use the database in DATABASE_URL/);
+    expect(refused("--set", "postgresql.enabled=false")).toMatch(
+      /postgresql\.enabled=false needs an external database: set secrets\.DATABASE_URL .* or existingSecret/,
+    );
+    expect(refused("--set", "secrets.DATABASE_URL=postgresql://x@db/ms")).toMatch(
+      /set postgresql\.enabled=false to use the database in DATABASE_URL/,
+    );
     // Helm 4 refuses the same.
     expect(runHelm(helm4, ["template", "model-service", chartDir, "--set", "secrets.DATABASE_URl=x"]).stderr).toMatch(/DATABASE_URl/);
   });
@@ -433,16 +490,30 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     const selects = (service: Doc) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels[k] === v);
     expect(selects(one(all, "Service", "model-service"))).toBe(true);
     expect(selects(one(all, "Service", "model-service-postgresql"))).toBe(false);
-    expect(monitor.spec.endpoints[0]).toMatchObject({ port: "http", path: "/metrics", authorization: { type: "Bearer", credentials: { name: "model-service-generated", key: "METRICS_TOKEN" } } });
+    expect(monitor.spec.endpoints[0]).toMatchObject({
+      port: "http",
+      path: "/metrics",
+      authorization: { type: "Bearer", credentials: { name: "model-service-generated", key: "METRICS_TOKEN" } },
+    });
     expect(podEnv(all).METRICS_TOKEN).toMatch(/^[A-Za-z0-9]{48}$/);
     // Off when asked, and the CRD found through the cluster's discovery, as a real install sees it.
-    expect(render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor", "--set", "metrics.serviceMonitor.enabled=false").some((d) => d.kind === "ServiceMonitor")).toBe(false);
-    for (const [groups, expected] of [[undefined, 1], [["v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"], 0]] as const) {
+    expect(
+      render("--api-versions", "monitoring.coreos.com/v1/ServiceMonitor", "--set", "metrics.serviceMonitor.enabled=false").some(
+        (d) => d.kind === "ServiceMonitor",
+      ),
+    ).toBe(false);
+    for (const [groups, expected] of [
+      [undefined, 1],
+      [["v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"], 0],
+    ] as const) {
       const cluster = await startKubeApi({}, groups as string[] | undefined);
       try {
         for (const helm of [helm3, helm4]) {
           const docs = await againstCluster(helm, cluster.kubeconfig);
-          expect(docs.filter((d) => d.kind === "ServiceMonitor"), `${helm}, groups ${groups ?? "all"}`).toHaveLength(expected);
+          expect(
+            docs.filter((d) => d.kind === "ServiceMonitor"),
+            `${helm}, groups ${groups ?? "all"}`,
+          ).toHaveLength(expected);
         }
       } finally {
         await cluster.close();
@@ -480,17 +551,26 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(job.metadata.annotations["helm.sh/hook"]).toBe("pre-upgrade");
     const hookSecret = one(all, "Secret", "model-service-migrate");
     expect(hookSecret.metadata.annotations["helm.sh/hook"]).toBe("pre-upgrade");
-    expect(Number(hookSecret.metadata.annotations["helm.sh/hook-weight"])).toBeLessThan(Number(job.metadata.annotations["helm.sh/hook-weight"]));
+    expect(Number(hookSecret.metadata.annotations["helm.sh/hook-weight"])).toBeLessThan(
+      Number(job.metadata.annotations["helm.sh/hook-weight"]),
+    );
     const [container] = job.spec.template.spec.containers;
     expect(container.command).toEqual(["node", "server/cli.mjs", "db", "migrate"]);
     // server/cli.mjs is the CLI compiled into the image (scripts/bundle-server.mjs).
-    const { ENTRIES } = (await import(pathToFileURL(path.join(root, "scripts/bundle-server.mjs")).href)) as { ENTRIES: Record<string, string> };
+    const { ENTRIES } = (await import(pathToFileURL(path.join(root, "scripts/bundle-server.mjs")).href)) as {
+      ENTRIES: Record<string, string>;
+    };
     expect(ENTRIES["server/cli"]).toBe("server/cli/main.ts");
     expect(commands.map((c) => c.name)).toContain("db migrate");
     expect(job.spec.template.spec.restartPolicy).toBe("Never");
-    expectKnownEnvNames((container.env as { name: string }[]).map((e) => e.name), "the migration Job");
+    expectKnownEnvNames(
+      (container.env as { name: string }[]).map((e) => e.name),
+      "the migration Job",
+    );
     // The Job's pod is not one the Service routes to.
-    expect(Object.entries(one(all, "Service", "model-service").spec.selector).every(([k, v]) => job.spec.template.metadata.labels[k] === v)).toBe(false);
+    expect(
+      Object.entries(one(all, "Service", "model-service").spec.selector).every(([k, v]) => job.spec.template.metadata.labels[k] === v),
+    ).toBe(false);
     expect(render("--set", "migrations.enabled=false").some((d) => d.kind === "Job")).toBe(false);
   });
 
@@ -504,7 +584,9 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(annotations(...fixed, "--set", "secrets.OPENAI_API_KEY=sk-other")["checksum/secret"]).not.toBe(before["checksum/secret"]);
     const other = runHelm(helm3, ["template", "gateway", chartDir]);
     expect(other.code, other.stderr).toBe(0);
-    const gateway = YAML.parseAllDocuments(other.stdout).map((d) => d.toJS() as Doc).filter(Boolean);
+    const gateway = YAML.parseAllDocuments(other.stdout)
+      .map((d) => d.toJS() as Doc)
+      .filter(Boolean);
     expect(one(gateway, "Deployment").metadata.name).toBe("gateway-model-service");
     expect(one(gateway, "StatefulSet").metadata.name).toBe("gateway-model-service-postgresql");
     const tagged = render(...example("production.yaml"));
@@ -512,7 +594,7 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     expect(one(tagged, "Job").spec.template.spec.containers[0].image).toBe("registry.example.com/model-service:0.1.0");
   });
 
-  it("describes every value in values.schema.json and k8s/README.md; config and secrets are server/env.ts's variables", () => {
+  it("describes every value in values.schema.json and k8s/README.md; config and secrets are server/kernel/env.ts's variables", () => {
     const values = YAML.parse(read("k8s/values.yaml")) as Doc;
     const schema = JSON.parse(read("k8s/values.schema.json")) as Doc;
     const readme = read("k8s/README.md");
@@ -521,8 +603,10 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
         const where = [...at, key].join(".");
         expect(node.properties?.[key], `values.schema.json describes ${where}`).toBeDefined();
         // Two levels deep (config's and secrets' names are the project README's Configuration).
-        if (at.length < 2 && !["config", "secrets", "resources"].includes(at[0]!)) expect(readme, `k8s/README.md documents ${where}`).toContain(`\`${where}\``);
-        if (child && typeof child === "object" && !Array.isArray(child) && node.properties[key].properties) walk(child as Doc, node.properties[key], [...at, key]);
+        if (at.length < 2 && !["config", "secrets", "resources"].includes(at[0]!))
+          expect(readme, `k8s/README.md documents ${where}`).toContain(`\`${where}\``);
+        if (child && typeof child === "object" && !Array.isArray(child) && node.properties[key].properties)
+          walk(child as Doc, node.properties[key], [...at, key]);
       }
     };
     walk(values, schema, []);
@@ -534,9 +618,12 @@ describe("Helm chart (k8s/), rendered by Helm", () => {
     // The chart sets these itself.
     const owned = ["PORT", "HOST", "DATA_DIR", "NODE_ENV"];
     for (const name of owned) expect(configNames).not.toContain(name);
-    // Every other setting can be given (a new variable in server/env.ts needs its line here), but
+    // Every other setting can be given (a new variable in server/kernel/env.ts needs its line here), but
     // the test suite's own PGlite template.
     const settable = new Set([...configNames, ...secretNames, ...owned, "PGLITE_TEMPLATE"]);
-    expect([...ENV_NAMES].filter((n) => !settable.has(n)), "server/env.ts variables that values.schema.json does not accept").toEqual([]);
+    expect(
+      [...ENV_NAMES].filter((n) => !settable.has(n)),
+      "server/kernel/env.ts variables that values.schema.json does not accept",
+    ).toEqual([]);
   });
 });

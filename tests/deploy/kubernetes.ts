@@ -99,7 +99,10 @@ export function typeCheckAgainstModels(root: string, docs: Doc[]): string[] {
     if (!imports.has(mod)) imports.set(mod, alias);
     lines.push(`// ${doc.kind}/${doc.metadata?.name}\nexport const o${i}: ${imports.get(mod)} = ${JSON.stringify(doc, null, 1)};`);
   });
-  const source = [...imports].map(([mod, alias]) => `import type { I${mod.split("/").at(-1)} as ${alias} } from "${mod}";`).join("\n") + "\n" + lines.join("\n");
+  const source =
+    [...imports].map(([mod, alias]) => `import type { I${mod.split("/").at(-1)} as ${alias} } from "${mod}";`).join("\n") +
+    "\n" +
+    lines.join("\n");
   const host = ts.createCompilerHost({});
   const readFile = host.readFile.bind(host);
   const fileExists = host.fileExists.bind(host);
@@ -107,12 +110,27 @@ export function typeCheckAgainstModels(root: string, docs: Doc[]): string[] {
   host.fileExists = (f) => f === file || fileExists(f);
   const program = ts.createProgram(
     [file],
-    { strict: true, noEmit: true, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, target: ts.ScriptTarget.ES2022, skipLibCheck: true, types: [] },
+    {
+      strict: true,
+      noEmit: true,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      target: ts.ScriptTarget.ES2022,
+      skipLibCheck: true,
+      types: [],
+    },
     host,
   );
   return ts.getPreEmitDiagnostics(program).map((d) => {
     const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line : -1;
-    const object = line >= 0 ? source.split("\n").slice(0, line + 1).reverse().find((l) => l.startsWith("// ")) : undefined;
+    const object =
+      line >= 0
+        ? source
+            .split("\n")
+            .slice(0, line + 1)
+            .reverse()
+            .find((l) => l.startsWith("// "))
+        : undefined;
     return `${object?.slice(3) ?? "?"}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
   });
 }
@@ -152,9 +170,27 @@ export async function startKubeApi(secrets: Record<string, Doc>, groups = Object
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
-    const notFound = () => send(404, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: `${url.pathname} not found`, reason: "NotFound", code: 404 });
+    const notFound = () =>
+      send(404, {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: `${url.pathname} not found`,
+        reason: "NotFound",
+        code: 404,
+      });
     const served = groups.filter((g) => RESOURCES[g]);
-    const resources = (gv: string) => ({ kind: "APIResourceList", apiVersion: "v1", groupVersion: gv, resources: RESOURCES[gv]!.map((r) => ({ ...r, singularName: r.kind.toLowerCase(), verbs: ["get", "list", "create", "update", "patch", "delete"] })) });
+    const resources = (gv: string) => ({
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion: gv,
+      resources: RESOURCES[gv]!.map((r) => ({
+        ...r,
+        singularName: r.kind.toLowerCase(),
+        verbs: ["get", "list", "create", "update", "patch", "delete"],
+      })),
+    });
     const p = url.pathname;
     if (p === "/version") return send(200, { major: "1", minor: "34", gitVersion: "v1.34.0", platform: "linux/amd64" });
     if (p === "/api") return send(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
@@ -168,7 +204,11 @@ export async function startKubeApi(secrets: Record<string, Doc>, groups = Object
       return send(200, {
         kind: "APIGroupList",
         apiVersion: "v1",
-        groups: [...byGroup].map(([name, versions]) => ({ name, versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })), preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] } })),
+        groups: [...byGroup].map(([name, versions]) => ({
+          name,
+          versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
+          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+        })),
       });
     }
     const groupVersion = /^\/apis\/([^/]+\/[^/]+)$/.exec(p)?.[1];

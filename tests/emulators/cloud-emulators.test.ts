@@ -13,10 +13,17 @@ afterAll(() => emu.close());
 beforeEach(() => emu.reset());
 
 const post = (path: string, headers: Record<string, string>, body: unknown) =>
-  fetch(`${emu.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  fetch(`${emu.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 
 function amzDate(d = new Date()): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 function sigv4(region = emu.cloud.bedrockRegion, keyId = emu.cloud.bedrockAccessKeyId!, service = "bedrock"): Record<string, string> {
   const date = amzDate();
@@ -27,7 +34,8 @@ function sigv4(region = emu.cloud.bedrockRegion, keyId = emu.cloud.bedrockAccess
 }
 
 describe("Azure OpenAI wire format", () => {
-  const path = (deployment: string, version?: string) => `/openai/deployments/${deployment}/chat/completions${version ? `?api-version=${version}` : ""}`;
+  const path = (deployment: string, version?: string) =>
+    `/openai/deployments/${deployment}/chat/completions${version ? `?api-version=${version}` : ""}`;
   const chat = { messages: [{ role: "user", content: "hi there" }] };
 
   it("answers the OpenAI protocol under the deployment name with the api-key header", async () => {
@@ -56,7 +64,11 @@ describe("Azure OpenAI wire format", () => {
   });
 
   it("answers faults in Azure's shape with retry-after", async () => {
-    const res = await post(path("gpt-4o", "2024-10-21"), { "api-key": emu.cloud.azureKey!, "x-emulator": "fault=rate_limit retry_after=3" }, chat);
+    const res = await post(
+      path("gpt-4o", "2024-10-21"),
+      { "api-key": emu.cloud.azureKey!, "x-emulator": "fault=rate_limit retry_after=3" },
+      chat,
+    );
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("3");
     const body = (await res.json()) as { error: { code: string; message: string } };
@@ -65,7 +77,11 @@ describe("Azure OpenAI wire format", () => {
   });
 
   it("serves embeddings under the deployment", async () => {
-    const res = await post("/openai/deployments/emb/embeddings?api-version=2024-10-21", { "api-key": emu.cloud.azureKey! }, { input: ["a b"] });
+    const res = await post(
+      "/openai/deployments/emb/embeddings?api-version=2024-10-21",
+      { "api-key": emu.cloud.azureKey! },
+      { input: ["a b"] },
+    );
     const body = (await res.json()) as { data: { embedding: number[] }[]; usage: { prompt_tokens: number } };
     expect(body.data[0]!.embedding).toEqual(emulatorEmbedding("a b", "emb"));
     expect(body.usage.prompt_tokens).toBe(2);
@@ -110,7 +126,9 @@ describe("Bedrock wire format", () => {
     expect(types[0]).toBe("messageStart");
     expect(types.slice(-3)).toEqual(["contentBlockStop", "messageStop", "metadata"]);
     expect(frames.every((f) => f.headers[":message-type"] === "event" && f.headers[":content-type"] === "application/json")).toBe(true);
-    const text = frames.filter((f) => f.headers[":event-type"] === "contentBlockDelta").map((f) => (JSON.parse(f.payload.toString()) as { delta: { text: string } }).delta.text);
+    const text = frames
+      .filter((f) => f.headers[":event-type"] === "contentBlockDelta")
+      .map((f) => (JSON.parse(f.payload.toString()) as { delta: { text: string } }).delta.text);
     expect(text.join("")).toBe("You said: hello you");
     expect(JSON.parse(frames.at(-1)!.payload.toString())).toMatchObject({ usage: { inputTokens: 4, outputTokens: 4, totalTokens: 8 } });
   });
@@ -155,31 +173,51 @@ describe("Gemini API and Vertex AI wire formats", () => {
       usageMetadata: { promptTokenCount: 2, candidatesTokenCount: 4, totalTokenCount: 6 },
       modelVersion: "gemini-2.5-flash",
     });
-    const stream = await post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", { "x-goog-api-key": emu.cloud.geminiKey! }, gen);
+    const stream = await post(
+      "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+      { "x-goog-api-key": emu.cloud.geminiKey! },
+      gen,
+    );
     const events = (await stream.text()).split("\r\n\r\n").filter(Boolean);
     expect(events.every((e) => e.startsWith("data: "))).toBe(true);
-    expect(JSON.parse(events.at(-1)!.slice(6))).toMatchObject({ candidates: [{ finishReason: "STOP" }], usageMetadata: { candidatesTokenCount: 4 } });
+    expect(JSON.parse(events.at(-1)!.slice(6))).toMatchObject({
+      candidates: [{ finishReason: "STOP" }],
+      usageMetadata: { candidatesTokenCount: 4 },
+    });
   });
 
   it("answers a wrong key 400 API_KEY_INVALID and none 403, as Google does", async () => {
     const wrong = await post("/v1beta/models/gemini-2.5-flash:generateContent", { "x-goog-api-key": "nope" }, gen);
     expect(wrong.status).toBe(400);
-    expect(await wrong.json()).toMatchObject({ error: { code: 400, status: "INVALID_ARGUMENT", details: [{ reason: "API_KEY_INVALID" }] } });
+    expect(await wrong.json()).toMatchObject({
+      error: { code: 400, status: "INVALID_ARGUMENT", details: [{ reason: "API_KEY_INVALID" }] },
+    });
     const none = await post("/v1beta/models/gemini-2.5-flash:generateContent", {}, gen);
     expect(none.status).toBe(403);
   });
 
   it("gives RetryInfo on 429", async () => {
-    const res = await post("/v1beta/models/gemini-2.5-flash:generateContent", { "x-goog-api-key": emu.cloud.geminiKey!, "x-emulator": "fault=rate_limit retry_after=4" }, gen);
+    const res = await post(
+      "/v1beta/models/gemini-2.5-flash:generateContent",
+      { "x-goog-api-key": emu.cloud.geminiKey!, "x-emulator": "fault=rate_limit retry_after=4" },
+      gen,
+    );
     expect(res.status).toBe(429);
     expect(await res.json()).toMatchObject({ error: { status: "RESOURCE_EXHAUSTED", details: [{ retryDelay: "4s" }] } });
   });
 
   it("serves batchEmbedContents", async () => {
-    const res = await post("/v1beta/models/gemini-embedding-001:batchEmbedContents", { "x-goog-api-key": emu.cloud.geminiKey! }, {
-      requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "x y" }] }, outputDimensionality: 8 }],
+    const res = await post(
+      "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+      { "x-goog-api-key": emu.cloud.geminiKey! },
+      {
+        requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "x y" }] }, outputDimensionality: 8 }],
+      },
+    );
+    expect(await res.json()).toEqual({
+      embeddings: [{ values: emulatorEmbedding("x y", "gemini-embedding-001", 8) }],
+      usageMetadata: { promptTokenCount: 2, totalTokenCount: 2 },
     });
-    expect(await res.json()).toEqual({ embeddings: [{ values: emulatorEmbedding("x y", "gemini-embedding-001", 8) }], usageMetadata: { promptTokenCount: 2, totalTokenCount: 2 } });
   });
 
   it("serves Vertex paths for the configured project and location with a bearer token", async () => {
@@ -189,9 +227,17 @@ describe("Gemini API and Vertex AI wire formats", () => {
     expect(ok.status).toBe(200);
     const noToken = await post(`${base}/gemini-2.5-pro:generateContent`, {}, gen);
     expect(noToken.status).toBe(401);
-    const otherProject = await post(`/v1beta1/projects/other/locations/${c.vertexLocation}/publishers/google/models/gemini-2.5-pro:generateContent`, { authorization: `Bearer ${c.vertexToken}` }, gen);
+    const otherProject = await post(
+      `/v1beta1/projects/other/locations/${c.vertexLocation}/publishers/google/models/gemini-2.5-pro:generateContent`,
+      { authorization: `Bearer ${c.vertexToken}` },
+      gen,
+    );
     expect(otherProject.status).toBe(403);
-    const predict = await post(`${base}/text-embedding-005:predict`, { authorization: `Bearer ${c.vertexToken}` }, { instances: [{ content: "a b c" }] });
+    const predict = await post(
+      `${base}/text-embedding-005:predict`,
+      { authorization: `Bearer ${c.vertexToken}` },
+      { instances: [{ content: "a b c" }] },
+    );
     expect(await predict.json()).toMatchObject({ predictions: [{ embeddings: { statistics: { token_count: 3, truncated: false } } }] });
   });
 });

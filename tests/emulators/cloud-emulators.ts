@@ -43,7 +43,6 @@ import { crc32 } from "node:zlib";
 import {
   chunksOf,
   countTokens,
-  cutConnection,
   emulatorEmbedding,
   id,
   makeReply,
@@ -202,7 +201,11 @@ function bedrockFault(kind: string): ErrorReply | undefined {
     case "quota":
       return bedrockError(429, "ServiceQuotaExceededException", "Your request exceeds the service quota for your account.");
     case "server_error":
-      return bedrockError(500, "InternalServerException", "The system encountered an unexpected error during processing. Try your request again.");
+      return bedrockError(
+        500,
+        "InternalServerException",
+        "The system encountered an unexpected error during processing. Try your request again.",
+      );
     case "overloaded":
       return bedrockError(503, "ServiceUnavailableException", "Bedrock is unable to process your request.");
     case "unauthorized":
@@ -247,11 +250,19 @@ function googleFault(kind: string, directives: Directives, protocol: "gemini" | 
       return googleError(429, "You exceeded your current quota, please check your plan and billing details.", [
         {
           "@type": "type.googleapis.com/google.rpc.QuotaFailure",
-          violations: [{ quotaMetric: "generativelanguage.googleapis.com/generate_content_free_tier_requests", quotaId: "GenerateRequestsPerDayPerProjectPerModel-FreeTier" }],
+          violations: [
+            {
+              quotaMetric: "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+              quotaId: "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+            },
+          ],
         },
       ]);
     case "server_error":
-      return googleError(500, "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting");
+      return googleError(
+        500,
+        "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+      );
     case "overloaded":
       return googleError(503, "The model is overloaded. Please try again later.");
     case "unauthorized":
@@ -419,7 +430,14 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       const ok = (key !== undefined && key === azureKey) || (bearer !== undefined && bearer === azureToken);
       if (!ok) {
         if (key === undefined && bearer === undefined) {
-          return sendError(x, azureError(401, "401", "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."));
+          return sendError(
+            x,
+            azureError(
+              401,
+              "401",
+              "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
+            ),
+          );
         }
         return sendError(x, azureUnauthorized());
       }
@@ -444,7 +462,10 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const h = x.req.headers;
     const auth = typeof h.authorization === "string" ? h.authorization : undefined;
     if (!auth) return bedrockError(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+    const m =
+      /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+        auth,
+      );
     if (!m) {
       return bedrockError(
         403,
@@ -455,13 +476,18 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const [, keyId, date, region, service, signedHeaders] = m;
     const amzDate = typeof h["x-amz-date"] === "string" ? h["x-amz-date"] : undefined;
     if (!amzDate || !/^\d{8}T\d{6}Z$/.test(amzDate) || amzDate.slice(0, 8) !== date) {
-      return bedrockError(403, "IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got the X-Amz-Date header wrong or missing.");
+      return bedrockError(
+        403,
+        "IncompleteSignatureException",
+        "Date must be in ISO-8601 'basic format'. Got the X-Amz-Date header wrong or missing.",
+      );
     }
     const signed = signedHeaders!.split(";");
     if (!signed.includes("host") || !signed.includes("x-amz-date")) {
       return bedrockError(403, "IncompleteSignatureException", "'Host' or 'x-amz-date' must be a 'SignedHeader' in the AWS Authorization.");
     }
-    if (service !== "bedrock") return bedrockError(403, "InvalidSignatureException", "Credential should be scoped to correct service: 'bedrock'. ");
+    if (service !== "bedrock")
+      return bedrockError(403, "InvalidSignatureException", "Credential should be scoped to correct service: 'bedrock'. ");
     if (region !== bedrockRegion) {
       return bedrockError(403, "InvalidSignatureException", `Credential should be scoped to a valid region, not '${region}'. `);
     }
@@ -471,7 +497,12 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
         return bedrockFault("unauthorized");
       }
     }
-    const skewMs = Math.abs(Date.now() - Date.parse(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`));
+    const skewMs = Math.abs(
+      Date.now() -
+        Date.parse(
+          `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+        ),
+    );
     if (skewMs > 5 * 60_000) {
       return bedrockError(403, "InvalidSignatureException", "Signature expired: the request time is too far from the current time.");
     }
@@ -493,15 +524,40 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     return bedrockConverse(x, modelId, body, directives, raw, m[2] === "converse-stream");
   }
 
-  async function bedrockConverse(x: Exchange, modelId: string, body: BodyMap, directives: Directives, raw: string, stream: boolean): Promise<void> {
+  async function bedrockConverse(
+    x: Exchange,
+    modelId: string,
+    body: BodyMap,
+    directives: Directives,
+    raw: string,
+    stream: boolean,
+  ): Promise<void> {
     const msgs = Array.isArray(body.messages) ? (body.messages as Array<{ role?: unknown; content?: unknown }>) : undefined;
     let invalid: ErrorReply | undefined;
-    if (!msgs || msgs.length === 0) invalid = bedrockError(400, "ValidationException", "The model returned the following errors: messages: at least one message is required");
-    else if (msgs[0]!.role !== "user") invalid = bedrockError(400, "ValidationException", "A conversation must start with a user message. Try again with a conversation that starts with a user message.");
+    if (!msgs || msgs.length === 0)
+      invalid = bedrockError(
+        400,
+        "ValidationException",
+        "The model returned the following errors: messages: at least one message is required",
+      );
+    else if (msgs[0]!.role !== "user")
+      invalid = bedrockError(
+        400,
+        "ValidationException",
+        "A conversation must start with a user message. Try again with a conversation that starts with a user message.",
+      );
     else if (msgs.some((mm) => mm.role !== "user" && mm.role !== "assistant")) {
-      invalid = bedrockError(400, "ValidationException", "1 validation error detected: Value at 'messages.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]");
+      invalid = bedrockError(
+        400,
+        "ValidationException",
+        "1 validation error detected: Value at 'messages.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]",
+      );
     } else if (msgs.some((mm) => !Array.isArray(mm.content))) {
-      invalid = bedrockError(400, "ValidationException", "1 validation error detected: Value at 'messages.content' failed to satisfy constraint: Member must not be null");
+      invalid = bedrockError(
+        400,
+        "ValidationException",
+        "1 validation error detected: Value at 'messages.content' failed to satisfy constraint: Member must not be null",
+      );
     }
     if (invalid) return sendError(x, invalid);
     const system = Array.isArray(body.system) ? (body.system as Array<{ text?: unknown }>) : [];
@@ -520,9 +576,14 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
             .filter((b) => b?.toolResult)
             .map((b) => ({ id: String(b.toolResult!.toolUseId ?? ""), content: bedrockText(b.toolResult!.content) }))
         : [];
-    const toolConfig = body.toolConfig as { tools?: Array<{ toolSpec?: { name?: unknown } }>; toolChoice?: { any?: unknown; tool?: { name?: unknown } } } | undefined;
+    const toolConfig = body.toolConfig as
+      { tools?: Array<{ toolSpec?: { name?: unknown } }>; toolChoice?: { any?: unknown; tool?: { name?: unknown } } } | undefined;
     const tools = (toolConfig?.tools ?? []).map((t) => String(t.toolSpec?.name ?? ""));
-    const forced = toolConfig?.toolChoice?.any ? tools[0] : toolConfig?.toolChoice?.tool ? String(toolConfig.toolChoice.tool.name ?? "") : undefined;
+    const forced = toolConfig?.toolChoice?.any
+      ? tools[0]
+      : toolConfig?.toolChoice?.tool
+        ? String(toolConfig.toolChoice.tool.name ?? "")
+        : undefined;
     const planned = planToolCalls(directives, tools, forced, false, toolResults.length > 0, "tooluse_");
     if (typeof planned === "string") return sendError(x, bedrockError(400, "ValidationException", planned));
     await helpers.delayIfAsked(x, directives);
@@ -544,7 +605,13 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       totalTokens: inputTokens + outputTokens,
       ...(cacheRead || cacheWrite ? { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite } : {}),
     };
-    const stopReason = planned.length ? "tool_use" : reply.finish === "length" ? "max_tokens" : reply.stopSequence !== null ? "stop_sequence" : "end_turn";
+    const stopReason = planned.length
+      ? "tool_use"
+      : reply.finish === "length"
+        ? "max_tokens"
+        : reply.stopSequence !== null
+          ? "stop_sequence"
+          : "end_turn";
     const headers = { "x-amzn-requestid": uuid() };
     const faultKind = directives.get("fault");
 
@@ -606,7 +673,8 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     for (const [i, call] of planned.entries()) {
       const index = (hasText ? 1 : 0) + i;
       event("contentBlockStart", { contentBlockIndex: index, start: { toolUse: { toolUseId: call.id, name: call.name } } });
-      for (const piece of argumentPieces(call.args)) event("contentBlockDelta", { contentBlockIndex: index, delta: { toolUse: { input: piece } } });
+      for (const piece of argumentPieces(call.args))
+        event("contentBlockDelta", { contentBlockIndex: index, delta: { toolUse: { input: piece } } });
       event("contentBlockStop", { contentBlockIndex: index });
     }
     event("messageStop", { stopReason });
@@ -618,21 +686,53 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const titan = modelId.startsWith("amazon.titan-embed");
     const cohere = modelId.startsWith("cohere.embed");
     if (!titan && !cohere) {
-      return sendError(x, bedrockError(400, "ValidationException", `The emulator's InvokeModel serves Titan and Cohere embeddings only, not ${modelId}.`));
+      return sendError(
+        x,
+        bedrockError(400, "ValidationException", `The emulator's InvokeModel serves Titan and Cohere embeddings only, not ${modelId}.`),
+      );
     }
     let texts: string[];
     if (titan) {
       if (typeof body.inputText !== "string" || body.inputText === "") {
-        return sendError(x, bedrockError(400, "ValidationException", "Malformed input request: #: required key [inputText] not found, please reformat your input and try again."));
+        return sendError(
+          x,
+          bedrockError(
+            400,
+            "ValidationException",
+            "Malformed input request: #: required key [inputText] not found, please reformat your input and try again.",
+          ),
+        );
       }
       texts = [body.inputText];
     } else {
       if (!Array.isArray(body.texts) || body.texts.length === 0 || !body.texts.every((t) => typeof t === "string")) {
-        return sendError(x, bedrockError(400, "ValidationException", "Malformed input request: #: required key [texts] not found, please reformat your input and try again."));
+        return sendError(
+          x,
+          bedrockError(
+            400,
+            "ValidationException",
+            "Malformed input request: #: required key [texts] not found, please reformat your input and try again.",
+          ),
+        );
       }
-      if (body.texts.length > 96) return sendError(x, bedrockError(400, "ValidationException", "Malformed input request: #/texts: expected maximum item count: 96, found: " + body.texts.length));
+      if (body.texts.length > 96)
+        return sendError(
+          x,
+          bedrockError(
+            400,
+            "ValidationException",
+            "Malformed input request: #/texts: expected maximum item count: 96, found: " + body.texts.length,
+          ),
+        );
       if (typeof body.input_type !== "string") {
-        return sendError(x, bedrockError(400, "ValidationException", "Malformed input request: #: required key [input_type] not found, please reformat your input and try again."));
+        return sendError(
+          x,
+          bedrockError(
+            400,
+            "ValidationException",
+            "Malformed input request: #: required key [input_type] not found, please reformat your input and try again.",
+          ),
+        );
       }
       texts = body.texts as string[];
     }
@@ -641,11 +741,20 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     if (x.closed()) return;
     const upfront = helpers.upfrontFault(x, directives, raw, modelId);
     if (upfront) return sendError(x, upfront);
-    const dimensions = titan && typeof body.dimensions === "number" ? body.dimensions : titan ? (modelId.includes("v2") ? 1024 : 1536) : 1024;
+    const dimensions =
+      titan && typeof body.dimensions === "number" ? body.dimensions : titan ? (modelId.includes("v2") ? 1024 : 1536) : 1024;
     const tokens = texts.reduce((n, t) => n + countTokens(t), 0);
-    const headers = { "x-amzn-requestid": uuid(), "x-amzn-bedrock-input-token-count": String(tokens), "x-amzn-bedrock-invocation-latency": "8" };
+    const headers = {
+      "x-amzn-requestid": uuid(),
+      "x-amzn-bedrock-input-token-count": String(tokens),
+      "x-amzn-bedrock-invocation-latency": "8",
+    };
     const response = titan
-      ? { embedding: emulatorEmbedding(texts[0]!, modelId, dimensions), embeddingsByType: { float: emulatorEmbedding(texts[0]!, modelId, dimensions) }, inputTextTokenCount: tokens }
+      ? {
+          embedding: emulatorEmbedding(texts[0]!, modelId, dimensions),
+          embeddingsByType: { float: emulatorEmbedding(texts[0]!, modelId, dimensions) },
+          inputTextTokenCount: tokens,
+        }
       : { id: uuid(), texts, embeddings: texts.map((t) => emulatorEmbedding(t, modelId, dimensions)), response_type: "embeddings_floats" };
     helpers.sendPlain(x, response, headers, directives.get("fault"));
   }
@@ -657,7 +766,10 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const h = x.req.headers;
     if (protocol === "gemini") {
       if (geminiKey === null) return undefined;
-      const key = typeof h["x-goog-api-key"] === "string" ? h["x-goog-api-key"] : new URL(x.req.url ?? "/", "http://e").searchParams.get("key") ?? undefined;
+      const key =
+        typeof h["x-goog-api-key"] === "string"
+          ? h["x-goog-api-key"]
+          : (new URL(x.req.url ?? "/", "http://e").searchParams.get("key") ?? undefined);
       if (key === undefined) {
         return googleError(
           403,
@@ -685,11 +797,29 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     if (parts.length !== 3) return false;
     try {
       const header = JSON.parse(Buffer.from(parts[0]!, "base64url").toString()) as { alg?: string };
-      const claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString()) as { iss?: string; sub?: string; exp?: number; scope?: string; aud?: string };
+      const claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString()) as {
+        iss?: string;
+        sub?: string;
+        exp?: number;
+        scope?: string;
+        aud?: string;
+      };
       if (header.alg !== "RS256") return false;
-      const ok = verify("RSA-SHA256", Buffer.from(`${parts[0]}.${parts[1]}`), serviceAccount.publicKey, Buffer.from(parts[2]!, "base64url"));
+      const ok = verify(
+        "RSA-SHA256",
+        Buffer.from(`${parts[0]}.${parts[1]}`),
+        serviceAccount.publicKey,
+        Buffer.from(parts[2]!, "base64url"),
+      );
       const email = serviceAccount.json.client_email;
-      return ok && claims.iss === email && claims.sub === email && typeof claims.exp === "number" && claims.exp * 1000 > Date.now() && (claims.scope !== undefined || claims.aud !== undefined);
+      return (
+        ok &&
+        claims.iss === email &&
+        claims.sub === email &&
+        typeof claims.exp === "number" &&
+        claims.exp * 1000 > Date.now() &&
+        (claims.scope !== undefined || claims.aud !== undefined)
+      );
     } catch {
       return false;
     }
@@ -700,16 +830,24 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     let method: string;
     if (protocol === "gemini") {
       const m = GEMINI_PATH.exec(x.entry.path);
-      if (x.entry.method !== "POST" || !m) return sendError(x, googleError(404, `The requested URL ${x.entry.path} was not found on this server.`));
+      if (x.entry.method !== "POST" || !m)
+        return sendError(x, googleError(404, `The requested URL ${x.entry.path} was not found on this server.`));
       model = decodeURIComponent(m[2]!);
       method = m[3]!;
     } else {
       const m = VERTEX_PATH.exec(x.entry.path);
-      if (x.entry.method !== "POST" || !m) return sendError(x, googleError(404, `The requested URL ${x.entry.path} was not found on this server.`));
+      if (x.entry.method !== "POST" || !m)
+        return sendError(x, googleError(404, `The requested URL ${x.entry.path} was not found on this server.`));
       const authFailure = checkGoogleAuth(x, protocol);
       if (authFailure) return sendError(x, authFailure);
       if (m[2] !== vertexProject) {
-        return sendError(x, googleError(403, `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${m[2]}/locations/${m[3]}/publishers/google/models/${m[4]}' (or it may not exist).`));
+        return sendError(
+          x,
+          googleError(
+            403,
+            `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${m[2]}/locations/${m[3]}/publishers/google/models/${m[4]}' (or it may not exist).`,
+          ),
+        );
       }
       if (m[3] !== vertexLocation) return sendError(x, googleError(400, `Location ${m[3]} is not supported for the project ${m[2]}.`));
       model = decodeURIComponent(m[4]!);
@@ -742,7 +880,8 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     sse: boolean,
   ): Promise<void> {
     const contents = Array.isArray(body.contents) ? (body.contents as Array<{ role?: unknown; parts?: unknown }>) : undefined;
-    if (!contents || contents.length === 0) return sendError(x, googleError(400, "* GenerateContentRequest.contents: contents is not specified\n"));
+    if (!contents || contents.length === 0)
+      return sendError(x, googleError(400, "* GenerateContentRequest.contents: contents is not specified\n"));
     const badRole = contents.find((c) => c.role !== undefined && c.role !== "user" && c.role !== "model");
     if (badRole) return sendError(x, googleError(400, `Please use a valid role: user, model.`));
     if (stream && !sse) return sendError(x, googleError(400, "The emulator streams with alt=sse only."));
@@ -755,25 +894,40 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       if (c.role !== "model") lastUser = text;
     }
     lastUser = stripDirectives(lastUser, directives);
-    const lastParts = Array.isArray(contents.at(-1)!.parts) ? (contents.at(-1)!.parts as Array<{ functionResponse?: { id?: unknown; name?: unknown; response?: unknown } }>) : [];
+    const lastParts = Array.isArray(contents.at(-1)!.parts)
+      ? (contents.at(-1)!.parts as Array<{ functionResponse?: { id?: unknown; name?: unknown; response?: unknown } }>)
+      : [];
     const toolResults: ToolResult[] = lastParts
       .filter((p) => p?.functionResponse)
       .map((p) => {
         const r = p.functionResponse!;
         const resp = r.response as { result?: unknown; output?: unknown } | undefined;
-        const value = resp && typeof resp === "object" && "result" in resp ? resp.result : resp && typeof resp === "object" && "output" in resp ? resp.output : resp;
+        const value =
+          resp && typeof resp === "object" && "result" in resp
+            ? resp.result
+            : resp && typeof resp === "object" && "output" in resp
+              ? resp.output
+              : resp;
         return { id: String(r.id ?? r.name ?? ""), content: typeof value === "string" ? value : JSON.stringify(value) };
       });
-    const tools = (Array.isArray(body.tools) ? (body.tools as Array<{ functionDeclarations?: Array<{ name?: unknown }> }>) : []).flatMap((t) =>
-      (t.functionDeclarations ?? []).map((f) => String(f.name ?? "")),
+    const tools = (Array.isArray(body.tools) ? (body.tools as Array<{ functionDeclarations?: Array<{ name?: unknown }> }>) : []).flatMap(
+      (t) => (t.functionDeclarations ?? []).map((f) => String(f.name ?? "")),
     );
-    const fcc = (body.toolConfig as { functionCallingConfig?: { mode?: unknown; allowedFunctionNames?: unknown } } | undefined)?.functionCallingConfig;
+    const fcc = (body.toolConfig as { functionCallingConfig?: { mode?: unknown; allowedFunctionNames?: unknown } } | undefined)
+      ?.functionCallingConfig;
     const allowed = Array.isArray(fcc?.allowedFunctionNames) ? (fcc!.allowedFunctionNames as string[]) : [];
     const forced = fcc?.mode === "ANY" ? (allowed[0] ?? tools[0]) : undefined;
     const planned = planToolCalls(directives, tools, forced, fcc?.mode === "NONE", toolResults.length > 0, "");
     if (typeof planned === "string") return sendError(x, googleError(400, planned));
-    const gen = (body.generationConfig ?? {}) as { maxOutputTokens?: unknown; stopSequences?: unknown; responseMimeType?: unknown; responseSchema?: unknown; responseJsonSchema?: unknown };
-    const json = gen.responseMimeType === "application/json" ? { schema: gen.responseJsonSchema ?? lowerSchema(gen.responseSchema) } : undefined;
+    const gen = (body.generationConfig ?? {}) as {
+      maxOutputTokens?: unknown;
+      stopSequences?: unknown;
+      responseMimeType?: unknown;
+      responseSchema?: unknown;
+      responseJsonSchema?: unknown;
+    };
+    const json =
+      gen.responseMimeType === "application/json" ? { schema: gen.responseJsonSchema ?? lowerSchema(gen.responseSchema) } : undefined;
     await helpers.delayIfAsked(x, directives);
     if (x.closed()) return;
     const upfront = helpers.upfrontFault(x, directives, raw, model);
@@ -797,7 +951,9 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const finishReason = reply.finish === "length" ? "MAX_TOKENS" : "STOP";
     const responseId = id("").slice(0, 22);
     const modelVersion = protocol === "vertex" ? model : model;
-    const callPart = (c: PlannedCall) => ({ functionCall: { ...(protocol === "gemini" ? { id: c.id } : {}), name: c.name, args: JSON.parse(c.args) as unknown } });
+    const callPart = (c: PlannedCall) => ({
+      functionCall: { ...(protocol === "gemini" ? { id: c.id } : {}), name: c.name, args: JSON.parse(c.args) as unknown },
+    });
     const faultKind = directives.get("fault");
     const extra = protocol === "vertex" ? { createTime: new Date().toISOString() } : {};
     if (!stream) {
@@ -818,7 +974,12 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     }
     startSse(x, { "x-goog-request-id": responseId, "content-disposition": "attachment" });
     const write = (data: unknown) => !x.closed() && x.res.write(`data: ${JSON.stringify(data)}\r\n\r\n`);
-    const runningUsage = (n: number) => ({ promptTokenCount: inputTokens, candidatesTokenCount: n, totalTokenCount: inputTokens + n, promptTokensDetails: usageMetadata.promptTokensDetails });
+    const runningUsage = (n: number) => ({
+      promptTokenCount: inputTokens,
+      candidatesTokenCount: n,
+      totalTokenCount: inputTokens + n,
+      promptTokensDetails: usageMetadata.promptTokensDetails,
+    });
     let sent = 0;
     const ok = await helpers.streamChunks(
       x,
@@ -826,7 +987,13 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       chunksOf(reply.text),
       (text) => {
         sent++;
-        write({ candidates: [{ content: { role: "model", parts: [{ text }] }, index: 0 }], usageMetadata: runningUsage(sent), modelVersion, responseId, ...extra });
+        write({
+          candidates: [{ content: { role: "model", parts: [{ text }] }, index: 0 }],
+          usageMetadata: runningUsage(sent),
+          modelVersion,
+          responseId,
+          ...extra,
+        });
       },
       () => write({ error: { code: 503, message: "The model is overloaded. Please try again later.", status: "UNAVAILABLE" } }),
       () => x.res.write(`data: {"candidates": [{"content": {"parts": [{"text": \r\n\r\n`),
@@ -854,11 +1021,19 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     let texts: string[];
     let dims: number | undefined;
     if (method === "batchEmbedContents") {
-      const requests = Array.isArray(body.requests) ? (body.requests as Array<{ model?: unknown; content?: { parts?: unknown }; outputDimensionality?: unknown }>) : undefined;
-      if (!requests || requests.length === 0) return sendError(x, googleError(400, "* BatchEmbedContentsRequest.requests: requests is not specified\n"));
-      if (requests.length > 100) return sendError(x, googleError(400, "* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch\n"));
+      const requests = Array.isArray(body.requests)
+        ? (body.requests as Array<{ model?: unknown; content?: { parts?: unknown }; outputDimensionality?: unknown }>)
+        : undefined;
+      if (!requests || requests.length === 0)
+        return sendError(x, googleError(400, "* BatchEmbedContentsRequest.requests: requests is not specified\n"));
+      if (requests.length > 100)
+        return sendError(x, googleError(400, "* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch\n"));
       const wrong = requests.find((r) => r.model !== `models/${model}`);
-      if (wrong) return sendError(x, googleError(400, `* BatchEmbedContentsRequest.requests[0].model: model of a request must match the batch's models/${model}\n`));
+      if (wrong)
+        return sendError(
+          x,
+          googleError(400, `* BatchEmbedContentsRequest.requests[0].model: model of a request must match the batch's models/${model}\n`),
+        );
       texts = requests.map((r) => googleText(r.content?.parts));
       dims = typeof requests[0]!.outputDimensionality === "number" ? (requests[0]!.outputDimensionality as number) : undefined;
     } else if (method === "embedContent") {
@@ -870,7 +1045,8 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     } else {
       const instances = Array.isArray(body.instances) ? (body.instances as Array<{ content?: unknown }>) : undefined;
       if (!instances || instances.length === 0) return sendError(x, googleError(400, "instances: at least one instance is required"));
-      if (instances.length > 250) return sendError(x, googleError(400, `The maximum number of instances per request is 250, got ${instances.length}.`));
+      if (instances.length > 250)
+        return sendError(x, googleError(400, `The maximum number of instances per request is 250, got ${instances.length}.`));
       texts = instances.map((i) => (typeof i.content === "string" ? i.content : ""));
       const params = body.parameters as { outputDimensionality?: unknown } | undefined;
       dims = typeof params?.outputDimensionality === "number" ? params.outputDimensionality : undefined;
@@ -882,16 +1058,27 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const upfront = helpers.upfrontFault(x, directives, raw, model);
     if (upfront) return sendError(x, upfront);
     const full = /text-embedding-00[45]|text-multilingual/.test(model) ? 768 : 3072;
-    if (dims !== undefined && (dims < 1 || dims > full)) return sendError(x, googleError(400, `* output_dimensionality must be between 1 and ${full}.\n`));
+    if (dims !== undefined && (dims < 1 || dims > full))
+      return sendError(x, googleError(400, `* output_dimensionality must be between 1 and ${full}.\n`));
     const vector = (t: string) => emulatorEmbedding(t, model, dims ?? full);
     const tokens = texts.map(countTokens);
     const total = tokens.reduce((a, b) => a + b, 0);
     const fault = directives.get("fault");
     if (method === "batchEmbedContents") {
-      return helpers.sendPlain(x, { embeddings: texts.map((t) => ({ values: vector(t) })), usageMetadata: { promptTokenCount: total, totalTokenCount: total } }, {}, fault);
+      return helpers.sendPlain(
+        x,
+        { embeddings: texts.map((t) => ({ values: vector(t) })), usageMetadata: { promptTokenCount: total, totalTokenCount: total } },
+        {},
+        fault,
+      );
     }
     if (method === "embedContent") {
-      return helpers.sendPlain(x, { embedding: { values: vector(texts[0]!) }, usageMetadata: { promptTokenCount: total, totalTokenCount: total } }, {}, fault);
+      return helpers.sendPlain(
+        x,
+        { embedding: { values: vector(texts[0]!) }, usageMetadata: { promptTokenCount: total, totalTokenCount: total } },
+        {},
+        fault,
+      );
     }
     helpers.sendPlain(
       x,
@@ -934,7 +1121,13 @@ function bedrockText(content: unknown): string {
   if (!Array.isArray(content)) return "";
   return content
     .map((b: { text?: unknown; json?: unknown; toolResult?: { content?: unknown } }) =>
-      typeof b?.text === "string" ? b.text : b?.json !== undefined ? JSON.stringify(b.json) : b?.toolResult ? bedrockText(b.toolResult.content) : "",
+      typeof b?.text === "string"
+        ? b.text
+        : b?.json !== undefined
+          ? JSON.stringify(b.json)
+          : b?.toolResult
+            ? bedrockText(b.toolResult.content)
+            : "",
     )
     .filter(Boolean)
     .join(" ");

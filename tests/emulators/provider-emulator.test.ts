@@ -10,7 +10,11 @@ afterAll(() => emu.close());
 beforeEach(() => emu.reset());
 
 const openaiHeaders = () => ({ "content-type": "application/json", authorization: `Bearer ${emu.openaiKey}` });
-const anthropicHeaders = (version = "2023-06-01") => ({ "content-type": "application/json", "x-api-key": emu.anthropicKey!, "anthropic-version": version });
+const anthropicHeaders = (version = "2023-06-01") => ({
+  "content-type": "application/json",
+  "x-api-key": emu.anthropicKey!,
+  "anthropic-version": version,
+});
 const post = (path: string, headers: Record<string, string>, body: unknown) =>
   fetch(`${emu.url}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
 
@@ -44,13 +48,22 @@ describe("OpenAI wire format", () => {
   });
 
   it("sends no usage in a stream without include_usage", async () => {
-    const res = await post("/v1/chat/completions", openaiHeaders(), { model: "gpt-4o", stream: true, messages: [{ role: "user", content: "x" }] });
+    const res = await post("/v1/chat/completions", openaiHeaders(), {
+      model: "gpt-4o",
+      stream: true,
+      messages: [{ role: "user", content: "x" }],
+    });
     const text = await res.text();
     expect(text).not.toContain('"usage"');
   });
 
   it("answers embeddings in little-endian float32 base64 and honours dimensions", async () => {
-    const res = await post("/v1/embeddings", openaiHeaders(), { model: "text-embedding-3-small", input: ["a", "b"], encoding_format: "base64", dimensions: 8 });
+    const res = await post("/v1/embeddings", openaiHeaders(), {
+      model: "text-embedding-3-small",
+      input: ["a", "b"],
+      encoding_format: "base64",
+      dimensions: 8,
+    });
     const body = (await res.json()) as { data: { index: number; embedding: string }[]; usage: unknown };
     const buf = Buffer.from(body.data[1]!.embedding, "base64");
     const floats = Array.from({ length: buf.length / 4 }, (_, i) => buf.readFloatLE(i * 4));
@@ -64,11 +77,26 @@ describe("OpenAI wire format", () => {
     const small = await startProviderEmulator({ maxEmbeddingInputs: 2 });
     try {
       const h = { "content-type": "application/json", authorization: `Bearer ${small.openaiKey}` };
-      const tooMany = await fetch(`${small.openaiBaseUrl}/embeddings`, { method: "POST", headers: h, body: JSON.stringify({ model: "text-embedding-3-small", input: ["a", "b", "c"] }) });
+      const tooMany = await fetch(`${small.openaiBaseUrl}/embeddings`, {
+        method: "POST",
+        headers: h,
+        body: JSON.stringify({ model: "text-embedding-3-small", input: ["a", "b", "c"] }),
+      });
       expect(tooMany.status).toBe(400);
-      const ada = await fetch(`${small.openaiBaseUrl}/embeddings`, { method: "POST", headers: h, body: JSON.stringify({ model: "text-embedding-ada-002", input: "a", dimensions: 8 }) });
+      const ada = await fetch(`${small.openaiBaseUrl}/embeddings`, {
+        method: "POST",
+        headers: h,
+        body: JSON.stringify({ model: "text-embedding-ada-002", input: "a", dimensions: 8 }),
+      });
       expect(ada.status).toBe(400);
-      expect(await ada.json()).toEqual({ error: { message: "This model does not support specifying dimensions.", type: "invalid_request_error", param: "dimensions", code: null } });
+      expect(await ada.json()).toEqual({
+        error: {
+          message: "This model does not support specifying dimensions.",
+          type: "invalid_request_error",
+          param: "dimensions",
+          code: null,
+        },
+      });
     } finally {
       await small.close();
     }
@@ -78,7 +106,11 @@ describe("OpenAI wire format", () => {
     const missing = await post("/v1/chat/completions", { "content-type": "application/json" }, { model: "gpt-4o", messages: [] });
     expect(missing.status).toBe(401);
     expect(await missing.json()).toMatchObject({ error: { type: "invalid_request_error", param: null, code: null } });
-    const wrong = await post("/v1/chat/completions", { "content-type": "application/json", authorization: "Bearer sk-proj-wrongwrongwrong1234" }, {});
+    const wrong = await post(
+      "/v1/chat/completions",
+      { "content-type": "application/json", authorization: "Bearer sk-proj-wrongwrongwrong1234" },
+      {},
+    );
     expect(wrong.status).toBe(401);
     const body = (await wrong.json()) as { error: { message: string; code: string } };
     expect(body.error.code).toBe("invalid_api_key");
@@ -88,7 +120,11 @@ describe("OpenAI wire format", () => {
   });
 
   it("takes directives from the x-emulator header: 429 with Retry-After", async () => {
-    const res = await post("/v1/chat/completions", { ...openaiHeaders(), "x-emulator": "fault=rate_limit retry_after=9" }, { model: "gpt-4o", messages: [{ role: "user", content: "x" }] });
+    const res = await post(
+      "/v1/chat/completions",
+      { ...openaiHeaders(), "x-emulator": "fault=rate_limit retry_after=9" },
+      { model: "gpt-4o", messages: [{ role: "user", content: "x" }] },
+    );
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("9");
     expect(res.headers.get("x-request-id")).toBeNull();
@@ -97,7 +133,11 @@ describe("OpenAI wire format", () => {
 
   it("fails the first N attempts per x-emulator-request-id, then succeeds", async () => {
     const send = (rid: string) =>
-      post("/v1/chat/completions", { ...openaiHeaders(), "x-emulator": "fail_first=2", "x-emulator-request-id": rid }, { model: "gpt-4o", messages: [{ role: "user", content: "x" }] });
+      post(
+        "/v1/chat/completions",
+        { ...openaiHeaders(), "x-emulator": "fail_first=2", "x-emulator-request-id": rid },
+        { model: "gpt-4o", messages: [{ role: "user", content: "x" }] },
+      );
     expect((await send("r1")).status).toBe(500);
     expect((await send("r2")).status).toBe(500);
     expect((await send("r1")).status).toBe(500);
@@ -113,7 +153,12 @@ describe("OpenAI wire format", () => {
 
 describe("Anthropic wire format", () => {
   it("streams the full event sequence, each as event: + data:", async () => {
-    const res = await post("/v1/messages", anthropicHeaders(), { model: "claude-sonnet-4-6", max_tokens: 100, stream: true, messages: [{ role: "user", content: "hi you" }] });
+    const res = await post("/v1/messages", anthropicHeaders(), {
+      model: "claude-sonnet-4-6",
+      max_tokens: 100,
+      stream: true,
+      messages: [{ role: "user", content: "hi you" }],
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("request-id")).toMatch(/^req_/);
     const events = (await res.text())
@@ -148,14 +193,21 @@ describe("Anthropic wire format", () => {
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get("request-id")).toMatch(/^req_/);
     expect(await wrong.json()).toMatchObject({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } });
-    const overloaded = await post("/v1/messages", { ...anthropicHeaders(), "x-emulator": "fault=overloaded" }, { model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
+    const overloaded = await post(
+      "/v1/messages",
+      { ...anthropicHeaders(), "x-emulator": "fault=overloaded" },
+      { model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }] },
+    );
     expect(overloaded.status).toBe(529);
     expect(await overloaded.json()).toMatchObject({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
   });
 
   it("validates like the API: system role, max_tokens, version header, sampling parameters on 2026-10-21", async () => {
     const base = { model: "m", max_tokens: 5, messages: [{ role: "user", content: "x" }] };
-    const system = await post("/v1/messages", anthropicHeaders(), { ...base, messages: [{ role: "system", content: "s" }, ...base.messages] });
+    const system = await post("/v1/messages", anthropicHeaders(), {
+      ...base,
+      messages: [{ role: "system", content: "s" }, ...base.messages],
+    });
     expect(system.status).toBe(400);
     expect(((await system.json()) as { error: { message: string } }).error.message).toContain('Unexpected role "system"');
     const noMax = await post("/v1/messages", anthropicHeaders(), { ...base, max_tokens: undefined });
@@ -178,10 +230,20 @@ describe("tools", () => {
   const tools = [{ type: "function", function: { name: "lookup", parameters: { type: "object" } } }];
 
   it("calls a tool the request offers, and refuses one it does not", async () => {
-    const ok = await post("/v1/chat/completions", openaiHeaders(), { model: "gpt-4o", tools, messages: [{ role: "user", content: "[[emulator tool=lookup args={\"q\":1}]]" }] });
+    const ok = await post("/v1/chat/completions", openaiHeaders(), {
+      model: "gpt-4o",
+      tools,
+      messages: [{ role: "user", content: '[[emulator tool=lookup args={"q":1}]]' }],
+    });
     const body = (await ok.json()) as { choices: { message: { content: unknown; tool_calls: unknown[] }; finish_reason: string }[] };
-    expect(body.choices[0]).toMatchObject({ finish_reason: "tool_calls", message: { content: null, tool_calls: [{ type: "function", function: { name: "lookup", arguments: '{"q":1}' } }] } });
-    const refused = await post("/v1/chat/completions", openaiHeaders(), { model: "gpt-4o", messages: [{ role: "user", content: "[[emulator tool=lookup]]" }] });
+    expect(body.choices[0]).toMatchObject({
+      finish_reason: "tool_calls",
+      message: { content: null, tool_calls: [{ type: "function", function: { name: "lookup", arguments: '{"q":1}' } }] },
+    });
+    const refused = await post("/v1/chat/completions", openaiHeaders(), {
+      model: "gpt-4o",
+      messages: [{ role: "user", content: "[[emulator tool=lookup]]" }],
+    });
     expect(refused.status).toBe(400);
   });
 
@@ -210,6 +272,8 @@ describe("tools", () => {
         { role: "tool", tool_call_id: "c9", content: "forty two" },
       ],
     });
-    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe("Tool c9 returned: forty two");
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe(
+      "Tool c9 returned: forty two",
+    );
   });
 });

@@ -66,7 +66,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cloudProtocolOf, createCloudRoutes, type CloudCredentials, type CloudEmulatorOptions, type CloudProtocol } from "./cloud-emulators.ts";
+import {
+  cloudProtocolOf,
+  createCloudRoutes,
+  type CloudCredentials,
+  type CloudEmulatorOptions,
+  type CloudProtocol,
+} from "./cloud-emulators.ts";
 
 export const EMULATOR_OPENAI_KEY = "sk-emulator-openai-0123456789";
 export const EMULATOR_ANTHROPIC_KEY = "sk-ant-emulator-0123456789";
@@ -218,7 +224,13 @@ export type Reply = {
 /** What shapes the reply beyond the echo: tool results to report, a JSON format, planned tool calls. */
 export type ReplyShape = { toolResults?: ToolResult[]; json?: { schema?: unknown }; toolCalls?: PlannedCall[] };
 
-export function makeReply(lastUser: string, directives: Directives, stops: string[], maxTokens: number | undefined, shape: ReplyShape = {}): Reply {
+export function makeReply(
+  lastUser: string,
+  directives: Directives,
+  stops: string[],
+  maxTokens: number | undefined,
+  shape: ReplyShape = {},
+): Reply {
   const wordsWanted = directives.get("words");
   let text: string;
   if (wordsWanted !== undefined) {
@@ -301,7 +313,16 @@ export function jsonReply(schema: unknown, text: string): Record<string, unknown
   const out: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(properties as Record<string, { type?: unknown }>)) {
     const type = Array.isArray(def?.type) ? def.type[0] : def?.type;
-    out[key] = type === "number" || type === "integer" ? countTokens(text) : type === "boolean" ? true : type === "array" ? [] : type === "object" ? {} : text;
+    out[key] =
+      type === "number" || type === "integer"
+        ? countTokens(text)
+        : type === "boolean"
+          ? true
+          : type === "array"
+            ? []
+            : type === "object"
+              ? {}
+              : text;
   }
   return out;
 }
@@ -345,7 +366,12 @@ export function send(x: Exchange, status: number, body: unknown, headers: Record
 export function startSse(x: Exchange, headers: Record<string, string>): void {
   x.entry.status = 200;
   x.entry.stream = true;
-  x.res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...headers });
+  x.res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    ...headers,
+  });
   x.res.flushHeaders();
 }
 
@@ -422,7 +448,11 @@ function openaiFault(kind: string, directives: Directives, model: string, presen
 function anthropicFault(kind: string, directives: Directives): ErrorReply | undefined {
   switch (kind) {
     case "rate_limit": {
-      const e = anthropicError(429, "rate_limit_error", "This request would exceed the rate limit for your organization of 50 requests per minute. Please try again later.");
+      const e = anthropicError(
+        429,
+        "rate_limit_error",
+        "This request would exceed the rate limit for your organization of 50 requests per minute. Please try again later.",
+      );
       e.headers["retry-after"] = String(num(directives, "retry_after", 1));
       e.headers["anthropic-ratelimit-requests-limit"] = "50";
       e.headers["anthropic-ratelimit-requests-remaining"] = "0";
@@ -433,7 +463,11 @@ function anthropicFault(kind: string, directives: Directives): ErrorReply | unde
     case "overloaded":
       return anthropicError(529, "overloaded_error", "Overloaded");
     case "quota":
-      return anthropicError(400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.");
+      return anthropicError(
+        400,
+        "invalid_request_error",
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+      );
     case "unauthorized":
       return anthropicError(401, "authentication_error", "invalid x-api-key");
     default:
@@ -462,7 +496,8 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   const cloud = createCloudRoutes(options, {
     delayIfAsked: (x, d) => delayIfAsked(x, d),
     upfrontFault: (x, d, raw, model) => upfrontFault(x, d, raw, model),
-    streamChunks: (x, d, chunks, writeChunk, writeError, writeMalformed) => streamChunks(x, d, chunks, writeChunk, writeError, writeMalformed),
+    streamChunks: (x, d, chunks, writeChunk, writeError, writeMalformed) =>
+      streamChunks(x, d, chunks, writeChunk, writeError, writeMalformed),
     sendPlain: (x, response, headers, fault) => sendPlain(x, response, headers, fault),
     openaiChat: (x, body, d, raw) => chat(x, body, d, raw),
     openaiEmbeddings: (x, body, d, raw) => embeddings(x, body, d, raw),
@@ -475,7 +510,8 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       const raw = Buffer.concat(chunks).toString("utf8");
       const path = (req.url ?? "/").split("?")[0]!;
       const protocol: EmulatorProtocol =
-        cloudProtocolOf(path) ?? (path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined) ? "anthropic" : "openai");
+        cloudProtocolOf(path) ??
+        (path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined) ? "anthropic" : "openai");
       let body: unknown = raw;
       let parsed = raw === "";
       if (raw !== "") {
@@ -601,12 +637,18 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     if (failFirst > 0) {
       const header = x.req.headers["x-emulator-request-id"];
       const key =
-        typeof header === "string" ? `h:${header}` : directives.has("key") ? `k:${directives.get("key")}` : `b:${createHash("sha1").update(`${x.entry.path}\0${raw}`).digest("hex")}`;
+        typeof header === "string"
+          ? `h:${header}`
+          : directives.has("key")
+            ? `k:${directives.get("key")}`
+            : `b:${createHash("sha1").update(`${x.entry.path}\0${raw}`).digest("hex")}`;
       const n = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, n);
       if (n <= failFirst) {
         const status = num(directives, "status", 500);
-        return protocol === "openai" || protocol === "anthropic" ? statusFault(protocol, status, directives, model) : cloud.statusFault(protocol, status, directives, model);
+        return protocol === "openai" || protocol === "anthropic"
+          ? statusFault(protocol, status, directives, model)
+          : cloud.statusFault(protocol, status, directives, model);
       }
     }
     const fault = directives.get("fault");
@@ -620,7 +662,12 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   function unknownModel(x: Exchange, model: string): ErrorReply | undefined {
     if (!models || models.has(model)) return undefined;
     return x.entry.protocol === "openai"
-      ? openaiError(404, `The model \`${model}\` does not exist or you do not have access to it.`, "invalid_request_error", "model_not_found")
+      ? openaiError(
+          404,
+          `The model \`${model}\` does not exist or you do not have access to it.`,
+          "invalid_request_error",
+          "model_not_found",
+        )
       : anthropicError(404, "not_found_error", `model: ${model}`);
   }
 
@@ -629,12 +676,28 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   }
 
   function listModels(x: Exchange): void {
-    const ids = options.models ?? ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-3-large", "claude-sonnet-4-6", "claude-haiku-4-5"];
+    const ids = options.models ?? [
+      "gpt-4o",
+      "gpt-4o-mini",
+      "text-embedding-3-small",
+      "text-embedding-3-large",
+      "claude-sonnet-4-6",
+      "claude-haiku-4-5",
+    ];
     if (x.entry.protocol === "anthropic") {
-      const data = ids.filter((m) => m.startsWith("claude")).map((m) => ({ type: "model", id: m, display_name: m, created_at: "2025-01-01T00:00:00Z" }));
-      return send(x, 200, { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null }, { "request-id": id("req_") });
+      const data = ids
+        .filter((m) => m.startsWith("claude"))
+        .map((m) => ({ type: "model", id: m, display_name: m, created_at: "2025-01-01T00:00:00Z" }));
+      return send(
+        x,
+        200,
+        { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null },
+        { "request-id": id("req_") },
+      );
     }
-    const data = ids.filter((m) => !m.startsWith("claude")).map((m) => ({ id: m, object: "model", created: 1700000000, owned_by: "emulator" }));
+    const data = ids
+      .filter((m) => !m.startsWith("claude"))
+      .map((m) => ({ id: m, object: "model", created: 1700000000, owned_by: "emulator" }));
     send(x, 200, { object: "list", data }, { "x-request-id": id("req_") });
   }
 
@@ -647,8 +710,16 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const msgs = Array.isArray(body.messages) ? (body.messages as Array<{ role?: unknown; content?: unknown }>) : undefined;
     let invalid: ErrorReply | undefined;
     if (!model) invalid = openaiError(400, "you must provide a model parameter", "invalid_request_error");
-    else if (!msgs) invalid = openaiError(400, "Missing required parameter: 'messages'.", "invalid_request_error", "missing_required_parameter", "messages");
-    else if (msgs.length === 0) invalid = openaiError(400, "[] is too short - 'messages'", "invalid_request_error", "empty_array", "messages");
+    else if (!msgs)
+      invalid = openaiError(
+        400,
+        "Missing required parameter: 'messages'.",
+        "invalid_request_error",
+        "missing_required_parameter",
+        "messages",
+      );
+    else if (msgs.length === 0)
+      invalid = openaiError(400, "[] is too short - 'messages'", "invalid_request_error", "empty_array", "messages");
     else if (body.max_tokens !== undefined && /^o\d/.test(model)) {
       invalid = openaiError(
         400,
@@ -658,7 +729,13 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         "max_tokens",
       );
     } else if (body.stream_options !== undefined && body.stream !== true) {
-      invalid = openaiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", "invalid_request_error", null, "stream_options");
+      invalid = openaiError(
+        400,
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        "invalid_request_error",
+        null,
+        "stream_options",
+      );
     }
     invalid ??= unknownModel(x, model);
     if (invalid) return sendError(x, invalid);
@@ -677,9 +754,16 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       const m = msgs![i] as { tool_call_id?: unknown; content?: unknown };
       toolResults.unshift({ id: String(m.tool_call_id ?? ""), content: contentText(m.content) });
     }
-    const tools = Array.isArray(body.tools) ? (body.tools as Array<{ function?: { name?: unknown } }>).map((t) => String(t.function?.name ?? "")) : [];
+    const tools = Array.isArray(body.tools)
+      ? (body.tools as Array<{ function?: { name?: unknown } }>).map((t) => String(t.function?.name ?? ""))
+      : [];
     const choice = body.tool_choice as { type?: unknown; function?: { name?: unknown } } | string | undefined;
-    const forced = choice === "required" ? tools[0] : typeof choice === "object" && choice?.type === "function" ? String(choice.function?.name ?? "") : undefined;
+    const forced =
+      choice === "required"
+        ? tools[0]
+        : typeof choice === "object" && choice?.type === "function"
+          ? String(choice.function?.name ?? "")
+          : undefined;
     const planned = planToolCalls(directives, tools, forced, choice === "none", toolResults.length > 0, "call_");
     if (typeof planned === "string") return sendError(x, openaiError(400, planned, "invalid_request_error", null, "tools"));
     const format = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
@@ -701,7 +785,12 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       completion_tokens: reply.tokens + callTokens + reasoning,
       total_tokens: inputTokens + reply.tokens + callTokens + reasoning,
       prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: reasoning,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
     };
     const completionId = id("chatcmpl-");
     const created = Math.floor(Date.now() / 1000);
@@ -722,7 +811,9 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
               role: "assistant",
               content: planned.length && !reply.text ? null : reply.text,
               refusal: null,
-              ...(planned.length ? { tool_calls: planned.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) } : {}),
+              ...(planned.length
+                ? { tool_calls: planned.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) }
+                : {}),
               annotations: [],
             },
             logprobs: null,
@@ -741,15 +832,32 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const withUsage = (o: Record<string, unknown>) => (includeUsage ? { ...o, usage: null } : o);
     startSse(x, headers);
     const write = (data: unknown) => !x.closed() && x.res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
-    write(withUsage({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }] }));
-    const ok = await streamChunks(x, directives, chunksOf(reply.text), (text) =>
-      write(withUsage({ ...base, choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] })),
-      () => write({ error: { message: "The server had an error while processing your request. Sorry about that!", type: "server_error", param: null, code: null } }),
+    write(
+      withUsage({
+        ...base,
+        choices: [{ index: 0, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }],
+      }),
+    );
+    const ok = await streamChunks(
+      x,
+      directives,
+      chunksOf(reply.text),
+      (text) => write(withUsage({ ...base, choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] })),
+      () =>
+        write({
+          error: {
+            message: "The server had an error while processing your request. Sorry about that!",
+            type: "server_error",
+            param: null,
+            code: null,
+          },
+        }),
       () => x.res.write(`data: {"id":"${completionId}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n`),
     );
     if (!ok) return;
     for (const [index, call] of planned.entries()) {
-      const delta = (tc: Record<string, unknown>) => withUsage({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, ...tc }] }, logprobs: null, finish_reason: null }] });
+      const delta = (tc: Record<string, unknown>) =>
+        withUsage({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, ...tc }] }, logprobs: null, finish_reason: null }] });
       write(delta({ id: call.id, type: "function", function: { name: call.name, arguments: "" } }));
       for (const piece of argumentPieces(call.args)) write(delta({ function: { arguments: piece } }));
     }
@@ -840,17 +948,39 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     let invalid: ErrorReply | undefined;
     if (!model) invalid = openaiError(400, "you must provide a model parameter", "invalid_request_error");
     else if (!texts || texts.length === 0 || texts.some((t) => t === "")) {
-      invalid = openaiError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", "invalid_request_error");
+      invalid = openaiError(
+        400,
+        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+        "invalid_request_error",
+      );
     } else if (texts.length > maxEmbeddingInputs) {
-      invalid = openaiError(400, `'$.input' is invalid: at most ${maxEmbeddingInputs} inputs per request, got ${texts.length}.`, "invalid_request_error", null, "input");
+      invalid = openaiError(
+        400,
+        `'$.input' is invalid: at most ${maxEmbeddingInputs} inputs per request, got ${texts.length}.`,
+        "invalid_request_error",
+        null,
+        "input",
+      );
     } else if (dimensions !== undefined) {
-      if (model === "text-embedding-ada-002") invalid = openaiError(400, "This model does not support specifying dimensions.", "invalid_request_error", null, "dimensions");
-      else if (typeof dimensions !== "number" || !Number.isInteger(dimensions) || dimensions < 1 || dimensions > (DEFAULT_DIMENSIONS[model] ?? 1536)) {
+      if (model === "text-embedding-ada-002")
+        invalid = openaiError(400, "This model does not support specifying dimensions.", "invalid_request_error", null, "dimensions");
+      else if (
+        typeof dimensions !== "number" ||
+        !Number.isInteger(dimensions) ||
+        dimensions < 1 ||
+        dimensions > (DEFAULT_DIMENSIONS[model] ?? 1536)
+      ) {
         invalid = openaiError(400, `Invalid value for 'dimensions' = ${String(dimensions)}.`, "invalid_request_error", null, "dimensions");
       }
     }
     if (body.encoding_format !== undefined && body.encoding_format !== "float" && body.encoding_format !== "base64") {
-      invalid ??= openaiError(400, "Invalid value for 'encoding_format': must be 'float' or 'base64'.", "invalid_request_error", null, "encoding_format");
+      invalid ??= openaiError(
+        400,
+        "Invalid value for 'encoding_format': must be 'float' or 'base64'.",
+        "invalid_request_error",
+        null,
+        "encoding_format",
+      );
     }
     invalid ??= unknownModel(x, model);
     if (invalid) return sendError(x, invalid);
@@ -989,7 +1119,13 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { input_tokens: uncached, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead, output_tokens: 1, service_tier: "standard" },
+        usage: {
+          input_tokens: uncached,
+          cache_creation_input_tokens: cacheWrite,
+          cache_read_input_tokens: cacheRead,
+          output_tokens: 1,
+          service_tier: "standard",
+        },
       },
     });
     // A reply of tool calls alone has no text block; otherwise the text block comes first (index 0).
@@ -1001,14 +1137,19 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       directives,
       chunksOf(reply.text),
       (text) => event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }),
-      () => event("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" }, request_id: headers["request-id"] }),
+      () =>
+        event("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" }, request_id: headers["request-id"] }),
       () => x.res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{\n\n`),
     );
     if (!ok) return;
     if (hasText) event("content_block_stop", { type: "content_block_stop", index: 0 });
     for (const [i, call] of planned.entries()) {
       const index = (hasText ? 1 : 0) + i;
-      event("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: call.id, name: call.name, input: {} } });
+      event("content_block_start", {
+        type: "content_block_start",
+        index,
+        content_block: { type: "tool_use", id: call.id, name: call.name, input: {} },
+      });
       for (const piece of argumentPieces(call.args)) {
         event("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: piece } });
       }
@@ -1016,9 +1157,19 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     }
     const deltaUsage =
       directives.get("delta_usage") === "full"
-        ? { input_tokens: uncached, cache_creation_input_tokens: cacheWrite, cache_read_input_tokens: cacheRead, output_tokens: outputTokens, ...details }
+        ? {
+            input_tokens: uncached,
+            cache_creation_input_tokens: cacheWrite,
+            cache_read_input_tokens: cacheRead,
+            output_tokens: outputTokens,
+            ...details,
+          }
         : { output_tokens: outputTokens, ...details };
-    event("message_delta", { type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: reply.stopSequence }, usage: deltaUsage });
+    event("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: stopReason, stop_sequence: reply.stopSequence },
+      usage: deltaUsage,
+    });
     event("message_stop", { type: "message_stop" });
     if (!x.closed()) x.res.end();
   }

@@ -102,10 +102,12 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
       case "POST /points": {
         const b = object(body);
         const ids = array(b.ids, "ids").map(pointId);
-        return ok(ids.flatMap((id) => {
-          const p = c.points.get(keyOf(id));
-          return p ? [render(p, b.with_payload ?? true, b.with_vector ?? false)] : [];
-        }));
+        return ok(
+          ids.flatMap((id) => {
+            const p = c.points.get(keyOf(id));
+            return p ? [render(p, b.with_payload ?? true, b.with_vector ?? false)] : [];
+          }),
+        );
       }
       case "POST /points/delete": {
         const b = object(body);
@@ -152,10 +154,15 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
     const { size, distance } = v as { size?: unknown; distance?: unknown };
     if (typeof size !== "number" || !Number.isInteger(size)) throw new HttpError(422, "Json deserialize error: missing field `size`");
     if (!["Cosine", "Euclid", "Dot", "Manhattan"].includes(distance as string)) {
-      throw new HttpError(422, `Json deserialize error: unknown variant \`${String(distance)}\`, expected one of \`Cosine\`, \`Euclid\`, \`Dot\`, \`Manhattan\``);
+      throw new HttpError(
+        422,
+        `Json deserialize error: unknown variant \`${String(distance)}\`, expected one of \`Cosine\`, \`Euclid\`, \`Dot\`, \`Manhattan\``,
+      );
     }
-    if (size < 1 || size > 65536) throw new HttpError(400, "Validation error in JSON body: [vectors.size: value 0 invalid, must be from 1 to 65536]");
-    if (!/^[^<>:"/\\|?*\x00]{1,255}$/.test(name)) throw new HttpError(400, `Validation error in path parameters: [name: collection name cannot contain "/" char]`);
+    if (size < 1 || size > 65536)
+      throw new HttpError(400, "Validation error in JSON body: [vectors.size: value 0 invalid, must be from 1 to 65536]");
+    if (!/^[^<>:"/\\|?*\x00]{1,255}$/.test(name))
+      throw new HttpError(400, `Validation error in path parameters: [name: collection name cannot contain "/" char]`);
     if (collections.has(name)) throw new HttpError(409, `Wrong input: Collection \`${name}\` already exists!`);
     collections.set(name, { name, size, distance: distance as Distance, points: new Map(), createdOrder: created++ });
     return true;
@@ -169,7 +176,13 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
       points_count: c.points.size,
       segments_count: 1,
       config: {
-        params: { vectors: { size: c.size, distance: c.distance }, shard_number: 1, replication_factor: 1, write_consistency_factor: 1, on_disk_payload: true },
+        params: {
+          vectors: { size: c.size, distance: c.distance },
+          shard_number: 1,
+          replication_factor: 1,
+          write_consistency_factor: 1,
+          on_disk_payload: true,
+        },
         hnsw_config: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false },
         optimizer_config: {
           deleted_threshold: 0.2,
@@ -207,7 +220,8 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
       if (!Array.isArray(p.vector) || p.vector.some((x) => typeof x !== "number")) {
         throw new HttpError(422, "Json deserialize error: data did not match any variant of untagged enum VectorStruct");
       }
-      if (p.vector.length !== c.size) throw new HttpError(400, `Wrong input: Vector dimension error: expected dim: ${c.size}, got ${p.vector.length}`);
+      if (p.vector.length !== c.size)
+        throw new HttpError(400, `Wrong input: Vector dimension error: expected dim: ${c.size}, got ${p.vector.length}`);
       const payload = p.payload === undefined || p.payload === null ? {} : object(p.payload);
       return { id, vector: prepare(c.distance, p.vector as number[]), payload };
     });
@@ -221,7 +235,8 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
     if (!Array.isArray(vectorIn) || vectorIn.some((x) => typeof x !== "number")) {
       throw new HttpError(422, "Json deserialize error: data did not match any variant of untagged enum NamedVectorStruct");
     }
-    if (vectorIn.length !== c.size) throw new HttpError(400, `Wrong input: Vector dimension error: expected dim: ${c.size}, got ${vectorIn.length}`);
+    if (vectorIn.length !== c.size)
+      throw new HttpError(400, `Wrong input: Vector dimension error: expected dim: ${c.size}, got ${vectorIn.length}`);
     const query = prepare(c.distance, vectorIn as number[]);
     const limit = b.limit === undefined || b.limit === null ? 10 : Number(b.limit);
     const offset = Number(b.offset ?? 0);
@@ -236,7 +251,9 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
       scored.push({ p, score });
     }
     scored.sort((x, y) => (largerBetter ? y.score - x.score : x.score - y.score));
-    return scored.slice(offset, offset + limit).map(({ p, score }) => ({ ...render(p, b.with_payload ?? false, b.with_vector ?? false), score }));
+    return scored
+      .slice(offset, offset + limit)
+      .map(({ p, score }) => ({ ...render(p, b.with_payload ?? false, b.with_vector ?? false), score }));
   }
 
   function scroll(c: Collection, b: Record<string, unknown>) {
@@ -273,7 +290,10 @@ function pointId(v: unknown): PointId {
     const hex = v.replace(/-/g, "").toLowerCase();
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
-  throw new HttpError(400, `Format error in JSON body: value ${typeof v === "string" ? v : JSON.stringify(v)} is not a valid point ID, valid values are either an unsigned integer or a UUID`);
+  throw new HttpError(
+    400,
+    `Format error in JSON body: value ${typeof v === "string" ? v : JSON.stringify(v)} is not a valid point ID, valid values are either an unsigned integer or a UUID`,
+  );
 }
 
 function keyOf(id: PointId): string {
@@ -330,7 +350,8 @@ function render(p: StoredPoint, withPayload: unknown, withVector: unknown) {
 function matches(payload: Record<string, unknown>, filter: unknown): boolean {
   const f = object(filter);
   for (const k of Object.keys(f)) {
-    if (!["must", "should", "must_not", "min_should"].includes(k)) throw new HttpError(422, `Json deserialize error: unknown field \`${k}\``);
+    if (!["must", "should", "must_not", "min_should"].includes(k))
+      throw new HttpError(422, `Json deserialize error: unknown field \`${k}\``);
   }
   const list = (v: unknown) => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]);
   const must = list(f.must);

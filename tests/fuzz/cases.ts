@@ -71,7 +71,14 @@ export function mutate(valid: unknown, r: Random): { value: unknown; label: stri
       const at = r.pick(arrays);
       const arr = at.reduce<unknown>((n, k) => (n as Record<string | number, unknown>)[k], value) as unknown[];
       const n = r.pick([2, 17, 1_001, 3_000]);
-      return { value: setAt(value, at, Array.from({ length: n }, () => clone(arr[0] ?? nastyValue(r)))), label: `${at.join(".") || "(root)"} with ${n} elements` };
+      return {
+        value: setAt(
+          value,
+          at,
+          Array.from({ length: n }, () => clone(arr[0] ?? nastyValue(r))),
+        ),
+        label: `${at.join(".") || "(root)"} with ${n} elements`,
+      };
     }
   }
   if (op === 8) {
@@ -94,7 +101,11 @@ export function preview(v: unknown): string {
 
 /** Percent-encodes any string, a lone surrogate included (as UTF-8 would carry it: U+FFFD). */
 function encode(s: string): string {
-  return [...Buffer.from(s, "utf8")].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("");
+  return [...Buffer.from(s, "utf8")]
+    .map((b) =>
+      /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`,
+    )
+    .join("");
 }
 
 function stringify(v: unknown): string | undefined {
@@ -110,7 +121,10 @@ function stringify(v: unknown): string | undefined {
 
 /** A pattern's path with its parameters filled in (already encoded). */
 function fillPath(t: RestTarget, caller: Caller, param?: string): string {
-  return t.pattern.replace(/:(\w+)/g, (_, name: string) => param ?? encode(name === "name" ? caller.fixtures.collection : caller.fixtures.chatModels[0]!));
+  return t.pattern.replace(
+    /:(\w+)/g,
+    (_, name: string) => param ?? encode(name === "name" ? caller.fixtures.collection : caller.fixtures.chatModels[0]!),
+  );
 }
 
 function queryString(q: unknown): string {
@@ -130,7 +144,15 @@ export function restCases(t: RestTarget, caller: Caller, r: Random, count: numbe
   const validQuery = () => sample(t.query, r, caller.fixtures);
   const request = (label: string, body: unknown, query: unknown, p = fillPath(t, caller), extra: Record<string, string> = {}): FuzzCase => {
     const text = t.method === "GET" || t.method === "DELETE" ? (body === undefined ? undefined : stringify(body)) : (stringify(body) ?? "");
-    return { label, request: { method: t.method, path: `${p}${queryString(query)}`, headers: { ...headers, ...extra }, body: t.method === "GET" ? undefined : text } };
+    return {
+      label,
+      request: {
+        method: t.method,
+        path: `${p}${queryString(query)}`,
+        headers: { ...headers, ...extra },
+        body: t.method === "GET" ? undefined : text,
+      },
+    };
   };
   out.push(request("a valid sample", validBody(), validQuery()));
   for (let i = 0; i < count; i++) {
@@ -149,7 +171,12 @@ export function restCases(t: RestTarget, caller: Caller, r: Random, count: numbe
       const type = r.pick(["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]);
       out.push({
         label: `body text ${preview(raw)} as ${type || "no content type"}`,
-        request: { method: t.method, path: `${fillPath(t, caller)}${queryString(validQuery())}`, headers: { ...caller.headers, ...(type ? { "content-type": type } : {}) }, body: t.method === "GET" ? undefined : raw },
+        request: {
+          method: t.method,
+          path: `${fillPath(t, caller)}${queryString(validQuery())}`,
+          headers: { ...caller.headers, ...(type ? { "content-type": type } : {}) },
+          body: t.method === "GET" ? undefined : raw,
+        },
       });
     }
   }
@@ -166,7 +193,15 @@ function trpcRequest(t: TrpcTarget, caller: Caller, input: unknown, label: strin
     const q = envelope === undefined ? "" : `?input=${encodeURIComponent(stringify(envelope) ?? "")}`;
     return { label, request: { method: "GET", path: `${path}${q}`, headers: caller.headers } };
   }
-  return { label, request: { method: "POST", path, headers: { ...caller.headers, ...JSON_TYPE }, body: envelope === undefined ? "" : (stringify(envelope) ?? "") } };
+  return {
+    label,
+    request: {
+      method: "POST",
+      path,
+      headers: { ...caller.headers, ...JSON_TYPE },
+      body: envelope === undefined ? "" : (stringify(envelope) ?? ""),
+    },
+  };
 }
 
 export function trpcCases(t: TrpcTarget, caller: Caller, r: Random, count: number): FuzzCase[] {
@@ -199,8 +234,14 @@ export function trpcCases(t: TrpcTarget, caller: Caller, r: Random, count: numbe
       const text = stringify(inputs) ?? "{}";
       out.push(
         t.type === "query"
-          ? { label: `a batch of ${n}`, request: { method: "GET", path: `/api/trpc/${names}?batch=1&input=${encodeURIComponent(text)}`, headers: caller.headers } }
-          : { label: `a batch of ${n}`, request: { method: "POST", path: `/api/trpc/${names}?batch=1`, headers: { ...caller.headers, ...JSON_TYPE }, body: text } },
+          ? {
+              label: `a batch of ${n}`,
+              request: { method: "GET", path: `/api/trpc/${names}?batch=1&input=${encodeURIComponent(text)}`, headers: caller.headers },
+            }
+          : {
+              label: `a batch of ${n}`,
+              request: { method: "POST", path: `/api/trpc/${names}?batch=1`, headers: { ...caller.headers, ...JSON_TYPE }, body: text },
+            },
       );
     } else {
       const raw = r.pick(["{", '{"json":', "\u0000", "[]", "null", '{"0":{"json":1}}']);
@@ -210,7 +251,15 @@ export function trpcCases(t: TrpcTarget, caller: Caller, r: Random, count: numbe
         request:
           method === "GET"
             ? { method, path: `/api/trpc/${t.path}?input=${encodeURIComponent(raw)}`, headers: caller.headers }
-            : { method, path: `/api/trpc/${t.path}`, headers: { ...caller.headers, "content-type": r.pick(["application/json", "application/octet-stream", "multipart/form-data; boundary=x", "text/plain"]) }, body: raw },
+            : {
+                method,
+                path: `/api/trpc/${t.path}`,
+                headers: {
+                  ...caller.headers,
+                  "content-type": r.pick(["application/json", "application/octet-stream", "multipart/form-data; boundary=x", "text/plain"]),
+                },
+                body: raw,
+              },
       });
     }
   }
@@ -253,18 +302,67 @@ export async function reportedCases(caller: Caller, jwtFor: (sub: string) => Pro
     post("/v1/vector/collections", { collection_name: "fz\u0000x", vector_size: 4 }, "NUL in a collection name"),
     get("/v1/vector/collections/a%00b", "NUL in a collection name in the path"),
     post("/v1/vector/points", { collection_name: fx.collection, points: [{ id: "a\u0000b", vector }] }, "NUL in a point id"),
-    post("/v1/vector/points", { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { "k\u0000": 1 } }] }, "NUL in a payload key"),
-    post("/v1/vector/points", { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { k: "a\u0000" } }] }, "NUL in a payload value"),
-    post("/v1/vector/points", { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { k: "\ud800" } }] }, "a lone surrogate in a payload"),
-    post("/v1/vector/points", { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { deep: nested(10_000, "object") } }] }, "a payload nested 10,000 deep"),
-    post("/v1/vector/points", { collection_name: fx.collection, points: [{ id: "p1", vector: vector.map((x, i) => (i ? x : 1e39)) }] }, "a vector value beyond float32"),
-    post("/v1/vector/search", { collection_name: fx.collection, query_vector: vector.map((x, i) => (i ? x : -1e39)) }, "a query vector value beyond float32"),
-    post("/v1/vector/search", { collection_name: fx.collection, query_vector: vector, filter: { must: [{ key: "a\u0000", match: { value: "x" } }] } }, "NUL in a filter key"),
-    post("/v1/vector/search", { collection_name: fx.collection, query_vector: vector, filter: { must: [{ key: "a", match: { value: "\u0000" } }] } }, "NUL in a filter value"),
-    post("/v1/vector/search", { collection_name: fx.collection, query_vector: vector, filter: nested(5_000, "filter") }, "a filter nested 5,000 deep"),
-    post("/v1/vector/points", { collection_name: fx.collection, filter: nested(5_000, "filter") }, "a delete filter nested 5,000 deep", "DELETE"),
-    post("/v1/llm/generate", { model: fx.chatModels[0], messages: [{ role: "user", content: "hi \ud800 there" }] }, "a lone surrogate in a message"),
-    post("/v1/llm/generate", { model: fx.chatModels[0], messages: [{ role: "user", content: "hi \u0000 there" }], user: "u\u0000" }, "NUL in a message and the user"),
+    post(
+      "/v1/vector/points",
+      { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { "k\u0000": 1 } }] },
+      "NUL in a payload key",
+    ),
+    post(
+      "/v1/vector/points",
+      { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { k: "a\u0000" } }] },
+      "NUL in a payload value",
+    ),
+    post(
+      "/v1/vector/points",
+      { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { k: "\ud800" } }] },
+      "a lone surrogate in a payload",
+    ),
+    post(
+      "/v1/vector/points",
+      { collection_name: fx.collection, points: [{ id: "p1", vector, payload: { deep: nested(10_000, "object") } }] },
+      "a payload nested 10,000 deep",
+    ),
+    post(
+      "/v1/vector/points",
+      { collection_name: fx.collection, points: [{ id: "p1", vector: vector.map((x, i) => (i ? x : 1e39)) }] },
+      "a vector value beyond float32",
+    ),
+    post(
+      "/v1/vector/search",
+      { collection_name: fx.collection, query_vector: vector.map((x, i) => (i ? x : -1e39)) },
+      "a query vector value beyond float32",
+    ),
+    post(
+      "/v1/vector/search",
+      { collection_name: fx.collection, query_vector: vector, filter: { must: [{ key: "a\u0000", match: { value: "x" } }] } },
+      "NUL in a filter key",
+    ),
+    post(
+      "/v1/vector/search",
+      { collection_name: fx.collection, query_vector: vector, filter: { must: [{ key: "a", match: { value: "\u0000" } }] } },
+      "NUL in a filter value",
+    ),
+    post(
+      "/v1/vector/search",
+      { collection_name: fx.collection, query_vector: vector, filter: nested(5_000, "filter") },
+      "a filter nested 5,000 deep",
+    ),
+    post(
+      "/v1/vector/points",
+      { collection_name: fx.collection, filter: nested(5_000, "filter") },
+      "a delete filter nested 5,000 deep",
+      "DELETE",
+    ),
+    post(
+      "/v1/llm/generate",
+      { model: fx.chatModels[0], messages: [{ role: "user", content: "hi \ud800 there" }] },
+      "a lone surrogate in a message",
+    ),
+    post(
+      "/v1/llm/generate",
+      { model: fx.chatModels[0], messages: [{ role: "user", content: "hi \u0000 there" }], user: "u\u0000" },
+      "NUL in a message and the user",
+    ),
     get("/v1/models/%", "malformed %-encoding in a path parameter"),
     get("/v1/models/%E0%A4%A", "a truncated %-encoded character in a path parameter"),
     get("/v1/llm/usage?start_date=0000-01-01", "start_date=0000-01-01"),
@@ -272,8 +370,12 @@ export async function reportedCases(caller: Caller, jwtFor: (sub: string) => Pro
     get("/v1/llm/usage?model=a%00b&user_id=%00&api_key_id=%00&provider=%00&tz=%00", "NUL in every query parameter"),
     get("/v1/llm/savings?start_date=%&tz=%zz", "malformed %-encoding in query parameters"),
     trpcPost("keys.create", { name: "a\u0000b" }, "NUL in a key name"),
-    trpcPost("keys.create", { name: "dated", expiresAt: "275760-09-13T00:00:00.000Z" }, "a key expiring in year 275760 (superjson Date)", { values: { expiresAt: ["Date"] } }),
-    trpcPost("keys.create", { name: "dated", expiresAt: "0000-01-01T00:00:00.000Z" }, "a key expiring in year 0 (superjson Date)", { values: { expiresAt: ["Date"] } }),
+    trpcPost("keys.create", { name: "dated", expiresAt: "275760-09-13T00:00:00.000Z" }, "a key expiring in year 275760 (superjson Date)", {
+      values: { expiresAt: ["Date"] },
+    }),
+    trpcPost("keys.create", { name: "dated", expiresAt: "0000-01-01T00:00:00.000Z" }, "a key expiring in year 0 (superjson Date)", {
+      values: { expiresAt: ["Date"] },
+    }),
     trpcPost("keys.create", { name: "dated", expiresAt: "1" }, "a key expiring at Date.parse('1')"),
     trpcGet("usage.recent", { cursor: cursor("1|x") }, "a cursor whose date is Date.parse('1')"),
     trpcGet("usage.recent", { cursor: cursor("275760-09-13|x") }, "a cursor in year 275760"),
@@ -281,18 +383,53 @@ export async function reportedCases(caller: Caller, jwtFor: (sub: string) => Pro
     trpcGet("usage.stats", { start: "0000-01-01", end: "0000-01-30" }, "stats in year 0"),
     trpcPost("vectors.upsert", { name: fx.collection, points: [{ id: "\ud800", vector }] }, "a lone surrogate in a point id (tRPC)"),
     trpcPost("vectors.search", { name: fx.collection, vector, filter: nested(5_000, "filter") }, "a filter nested 5,000 deep (tRPC)"),
-    trpcPost("vectors.upsert", { name: fx.collection, points: [{ id: 1, vector: vector.map(() => 1e39) }] }, "vector values beyond float32 (tRPC)"),
+    trpcPost(
+      "vectors.upsert",
+      { name: fx.collection, points: [{ id: 1, vector: vector.map(() => 1e39) }] },
+      "vector values beyond float32 (tRPC)",
+    ),
     get("/v1/auth/whoami", "NUL in a JWT sub", { authorization: `Bearer ${nulSub}` }),
     get("/v1/auth/whoami", "a lone surrogate in a JWT sub", { authorization: `Bearer ${surrogateSub}` }),
     get("/api/trpc/auth.me", "a Host header that names another procedure", { host: "x/api/trpc/keys.list?" }),
     get("/v1/llm/models", "a malformed Host header", { host: "a b" }),
     get("/v1/llm/models", "a Host header with a path", { host: "example.com/x?y" }),
-    { label: "OPTIONS runs no handler", request: { method: "OPTIONS", path: "/v1/vector/collections", headers: { ...caller.headers, ...JSON_TYPE }, body: JSON.stringify({ collection_name: `opt-${caller.name}`, vector_size: 4 }) } },
-    { label: "OPTIONS on a billed generation", request: { method: "OPTIONS", path: "/v1/llm/generate", headers: { ...caller.headers, ...JSON_TYPE }, body: JSON.stringify({ model: fx.chatModels[0], messages: [{ role: "user", content: "hi" }] }) } },
+    {
+      label: "OPTIONS runs no handler",
+      request: {
+        method: "OPTIONS",
+        path: "/v1/vector/collections",
+        headers: { ...caller.headers, ...JSON_TYPE },
+        body: JSON.stringify({ collection_name: `opt-${caller.name}`, vector_size: 4 }),
+      },
+    },
+    {
+      label: "OPTIONS on a billed generation",
+      request: {
+        method: "OPTIONS",
+        path: "/v1/llm/generate",
+        headers: { ...caller.headers, ...JSON_TYPE },
+        body: JSON.stringify({ model: fx.chatModels[0], messages: [{ role: "user", content: "hi" }] }),
+      },
+    },
     { label: "an undeclared method", request: { method: "PROPFIND", path: "/v1/vector/collections", headers: caller.headers } },
     { label: "TRACE", request: { method: "TRACE", path: "/v1/llm/generate", headers: caller.headers } },
-    { label: "a tRPC batch of 200", request: { method: "GET", path: `/api/trpc/${Array.from({ length: 200 }, () => "usage.stats").join(",")}?batch=1`, headers: caller.headers } },
-    { label: "a tRPC body of 11 MB", request: { method: "POST", path: "/api/trpc/vectors.upsert", headers: { ...caller.headers, ...JSON_TYPE }, body: Buffer.alloc(11 * 1024 * 1024, "a") } },
+    {
+      label: "a tRPC batch of 200",
+      request: {
+        method: "GET",
+        path: `/api/trpc/${Array.from({ length: 200 }, () => "usage.stats").join(",")}?batch=1`,
+        headers: caller.headers,
+      },
+    },
+    {
+      label: "a tRPC body of 11 MB",
+      request: {
+        method: "POST",
+        path: "/api/trpc/vectors.upsert",
+        headers: { ...caller.headers, ...JSON_TYPE },
+        body: Buffer.alloc(11 * 1024 * 1024, "a"),
+      },
+    },
     { label: "a tRPC path that is not %-encoding", request: { method: "GET", path: "/api/trpc/%", headers: caller.headers } },
   ];
 }

@@ -28,7 +28,12 @@ type Failure = { where: string; label: string; method: string; path: string; sta
 /** Set when the server stopped answering: the rest of the run is skipped (each case would wait out its deadline). */
 let stalled: string | undefined;
 
-async function runAll(server: FuzzServer, cases: { where: string; c: FuzzCase }[], failures: Failure[], statuses: Map<number, number>): Promise<void> {
+async function runAll(
+  server: FuzzServer,
+  cases: { where: string; c: FuzzCase }[],
+  failures: Failure[],
+  statuses: Map<number, number>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < cases.length && !stalled) {
@@ -42,8 +47,20 @@ async function runAll(server: FuzzServer, cases: { where: string; c: FuzzCase }[
       if (res.status === 0 || (res.status >= 500 && !ownDeadline(c, res))) {
         // A 500 quotes its request id: the server's log line for it says what went wrong.
         const id = /request id ([\w.:-]+)/.exec(res.body)?.[1];
-        const logged = id ? server.logLinesWith(id).map((l) => l.slice(0, 400)).join("\n      ") : "";
-        const failure = { where, label: c.label, method: c.request.method, path: c.request.path.slice(0, 200), status: res.status, body: `${res.body.slice(0, 300)}${logged ? `\n      log: ${logged}` : ""}` };
+        const logged = id
+          ? server
+              .logLinesWith(id)
+              .map((l) => l.slice(0, 400))
+              .join("\n      ")
+          : "";
+        const failure = {
+          where,
+          label: c.label,
+          method: c.request.method,
+          path: c.request.path.slice(0, 200),
+          status: res.status,
+          body: `${res.body.slice(0, 300)}${logged ? `\n      log: ${logged}` : ""}`,
+        };
         failures.push(failure);
         if (VERBOSE) console.log(`${failure.status} (${Math.round(res.ms)} ms) ${failure.where}: ${failure.label}`);
       }
@@ -86,52 +103,54 @@ describe.each(testDatabases())("fuzzing every REST route and tRPC procedure on $
     expect(trpcTargets().map((t) => t.path)).toContain("usage.recent");
   });
 
-  it(
-    "answers every case with a status below 500, within the deadline",
-    async () => {
-      const failures: Failure[] = [];
-      const statuses = new Map<number, number>();
-      const started = performance.now();
-      stalled = undefined;
+  it("answers every case with a status below 500, within the deadline", async () => {
+    const failures: Failure[] = [];
+    const statuses = new Map<number, number>();
+    const started = performance.now();
+    stalled = undefined;
 
-      // The cases the issue reported, for every caller.
-      const reported = [];
-      for (const caller of server.callers) for (const c of await reportedCases(caller, platformJwt)) reported.push({ where: `reported, as ${caller.name}`, c });
-      await runAll(server, reported, failures, statuses);
+    // The cases the issue reported, for every caller.
+    const reported = [];
+    for (const caller of server.callers)
+      for (const c of await reportedCases(caller, platformJwt)) reported.push({ where: `reported, as ${caller.name}`, c });
+    await runAll(server, reported, failures, statuses);
 
-      // Generated cases, target by target; destructive ones (DELETE of a fixture) may drop the
-      // callers' collections, so the fixtures are made again before each target.
-      const targets: Target[] = [...restTargets(), ...trpcTargets()];
-      const all = casesFor(targets, server.callers, seed);
-      const byTarget = new Map<string, { where: string; c: FuzzCase }[]>();
-      for (const x of all) {
-        const key = x.where.replace(/ as \w+$/, "");
-        byTarget.set(key, [...(byTarget.get(key) ?? []), x]);
-      }
-      for (const group of byTarget.values()) {
-        if (stalled) break;
-        await server.ensureFixtures().catch((e: Error) => (stalled = `the fixtures could not be made again: ${e.message}`));
-        await runAll(server, group, failures, statuses);
-      }
+    // Generated cases, target by target; destructive ones (DELETE of a fixture) may drop the
+    // callers' collections, so the fixtures are made again before each target.
+    const targets: Target[] = [...restTargets(), ...trpcTargets()];
+    const all = casesFor(targets, server.callers, seed);
+    const byTarget = new Map<string, { where: string; c: FuzzCase }[]>();
+    for (const x of all) {
+      const key = x.where.replace(/ as \w+$/, "");
+      byTarget.set(key, [...(byTarget.get(key) ?? []), x]);
+    }
+    for (const group of byTarget.values()) {
+      if (stalled) break;
+      await server.ensureFixtures().catch((e: Error) => (stalled = `the fixtures could not be made again: ${e.message}`));
+      await runAll(server, group, failures, statuses);
+    }
 
-      const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      const histogram = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(", ");
-      console.log(
-        `fuzz on ${kind} (seed ${seed}, vectors in ${server.vectorBackend}): ${sent} requests (${reported.length} reported cases, ${all.length} generated) ` +
-          `to ${targets.length} targets in ${seconds} s; statuses ${histogram}`,
-      );
-      expect(failures.map((f) => `[seed ${seed}] ${f.where}: ${f.label}\n    ${f.method} ${f.path}\n    -> ${f.status} ${f.body}`)).toEqual([]);
+    const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const histogram = [...statuses]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(", ");
+    console.log(
+      `fuzz on ${kind} (seed ${seed}, vectors in ${server.vectorBackend}): ${sent} requests (${reported.length} reported cases, ${all.length} generated) ` +
+        `to ${targets.length} targets in ${seconds} s; statuses ${histogram}`,
+    );
+    expect(failures.map((f) => `[seed ${seed}] ${f.where}: ${f.label}\n    ${f.method} ${f.path}\n    -> ${f.status} ${f.body}`)).toEqual(
+      [],
+    );
 
-      expect(stalled).toBeUndefined();
-      expect(sent).toBe(reported.length + all.length);
+    expect(stalled).toBeUndefined();
+    expect(sent).toBe(reported.length + all.length);
 
-      // OPTIONS with a valid body answered without running the handler: no collection was made.
-      for (const caller of server.callers.filter((c) => c.name !== "nobody")) {
-        const r = await server.send({ method: "GET", path: `/v1/vector/collections/opt-${caller.name}`, headers: caller.headers });
-        expect(r.status, `OPTIONS made the collection opt-${caller.name}`).toBe(404);
-      }
-    },
-    600_000,
-  );
+    // OPTIONS with a valid body answered without running the handler: no collection was made.
+    for (const caller of server.callers.filter((c) => c.name !== "nobody")) {
+      const r = await server.send({ method: "GET", path: `/v1/vector/collections/opt-${caller.name}`, headers: caller.headers });
+      expect(r.status, `OPTIONS made the collection opt-${caller.name}`).toBe(404);
+    }
+  }, 600_000);
 });

@@ -1,4 +1,4 @@
-// The fuzz suite's server: the real entry point (`node server/main.ts --api-only`) in a child
+// The fuzz suite's server: the real entry point (`node server/host/main.ts --api-only`) in a child
 // process, so that a case which hangs the server's event loop or crashes it is seen as such (its
 // requests miss their deadline, /ping stops answering) rather than stopping the suite with it. It
 // runs on a fresh database of the given kind, its providers the wire-level emulator (so generation
@@ -13,7 +13,7 @@ import path from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll } from "vitest";
 import { openDatabase, type DatabaseHandle, type DatabaseKind } from "@/server/db/index.ts";
-import { generateApiKey, hashApiKey } from "@/server/services/keys.ts";
+import { generateApiKey, hashApiKey } from "@/server/access/key-lookup.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "@/tests/emulators/qdrant-emulator.ts";
 import { createScratchPostgres } from "@/tests/support/db.ts";
@@ -79,7 +79,15 @@ export function useFuzzServer(kind: DatabaseKind): FuzzServer {
       const u = new URL(server!.url);
       const done = (status: number, body: string) => resolve({ status, body, ms: performance.now() - started });
       const out = httpRequest(
-        { host: u.hostname, port: u.port, method: req.method, path: req.path, headers: req.headers, agent, signal: AbortSignal.timeout(deadlineMs) },
+        {
+          host: u.hostname,
+          port: u.port,
+          method: req.method,
+          path: req.path,
+          headers: req.headers,
+          agent,
+          signal: AbortSignal.timeout(deadlineMs),
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -150,7 +158,11 @@ export function useFuzzServer(kind: DatabaseKind): FuzzServer {
       editableModel: "gpt-4-0613",
     };
     callers.push(
-      { name: "admin", headers: { authorization: `Bearer ${admin.key}` }, fixtures: { ...base, collection: "fz-admin", spareKeyId: spare.id } },
+      {
+        name: "admin",
+        headers: { authorization: `Bearer ${admin.key}` },
+        fixtures: { ...base, collection: "fz-admin", spareKeyId: spare.id },
+      },
       { name: "user", headers: { "x-api-key": user.key }, fixtures: { ...base, collection: "fz-user", spareKeyId: user.id } },
       { name: "jwt", headers: { authorization: `Bearer ${jwt}` }, fixtures: { ...base, collection: "fz-jwt", spareKeyId: spare.id } },
       { name: "nobody", headers: {}, fixtures: { ...base, collection: "fz-nobody", spareKeyId: spare.id } },

@@ -3,11 +3,11 @@
 // the root router (its type, input schema and access policy). A new route or procedure is fuzzed
 // without touching this suite.
 import type { z } from "zod";
-import type { AccessPolicy } from "@/server/http/access.ts";
+import type { AccessPolicy } from "@/server/access/policy.ts";
 import { endpointMeta, type DeclaredMethod } from "@/server/http/endpoint.ts";
-import { leanRoutes } from "@/server/http/routes/index.ts";
+import { leanRoutes } from "@/server/api/routes.ts";
 import type { ProcedureMeta } from "@/server/trpc/init.ts";
-import { appRouter } from "@/server/trpc/root.ts";
+import { appRouter } from "@/server/api/trpc-root.ts";
 
 export type RestTarget = {
   kind: "rest";

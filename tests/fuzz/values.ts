@@ -87,7 +87,29 @@ export const NASTY_STRUCTURES: readonly unknown[] = [
   nested(2_000, "filter"),
 ];
 
-const ALPHABET = ["a", "Z", "0", " ", "-", "_", ".", "/", "%", "\u0000", "\ud800", "\udc00", "\ud83d\ude00", "é", "\n", '"', "'", "\\", "{", "}", "\u2028"];
+const ALPHABET = [
+  "a",
+  "Z",
+  "0",
+  " ",
+  "-",
+  "_",
+  ".",
+  "/",
+  "%",
+  "\u0000",
+  "\ud800",
+  "\udc00",
+  "\ud83d\ude00",
+  "é",
+  "\n",
+  '"',
+  "'",
+  "\\",
+  "{",
+  "}",
+  "\u2028",
+];
 
 /** A random string of up to 40 characters drawn mostly from troublesome ones. */
 export function randomString(r: Random): string {

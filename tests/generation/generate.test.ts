@@ -31,9 +31,9 @@ beforeAll(async () => {
   process.env.ANTHROPIC_BASE_URL = emulator.anthropicBaseUrl;
   const { startHost } = await import("@/server/host/server.ts");
   const { getDatabase } = await import("@/server/db/index.ts");
-  const { hashApiKey } = await import("@/server/services/auth.ts");
-  const { usageWriter } = await import("@/server/services/usage.ts");
-  const { setRetryPolicyForTests } = await import("@/server/services/generation.ts");
+  const { hashApiKey } = await import("@/server/access/auth.ts");
+  const { usageWriter } = await import("@/server/features/usage/usage.ts");
+  const { setRetryPolicyForTests } = await import("@/server/features/inference/generation.ts");
   setRetryPolicyForTests({ baseDelayMs: 5, maxDelayMs: 20 });
   const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;
@@ -64,7 +64,17 @@ async function generate(body: Body, headers: Record<string, string> = {}) {
 
 async function events(requestId: string) {
   await flush();
-  return db.rawQuery<{ status: string; error_code: string | null; model_id: string; provider: string; input_tokens: number; output_tokens: number; total_cost: string; stream: boolean; ttft_ms: number | null }>(
+  return db.rawQuery<{
+    status: string;
+    error_code: string | null;
+    model_id: string;
+    provider: string;
+    input_tokens: number;
+    output_tokens: number;
+    total_cost: string;
+    stream: boolean;
+    ttft_ms: number | null;
+  }>(
     "select status, error_code, model_id, provider, input_tokens, output_tokens, total_cost::text, stream, ttft_ms from usage_events where request_id = $1",
     [requestId],
   );
@@ -81,7 +91,10 @@ function sseEvents(text: string): Body[] {
 
 describe("POST /v1/llm/generate", () => {
   it("answers in the original service's shape with exact usage and cost (gpt-4 at $0.03/$0.06 per 1K)", async () => {
-    const r = await generate({ model: "gpt-4", messages: [{ role: "user", content: "hello there friend" }] }, { "x-request-id": "gen-plain-1" });
+    const r = await generate(
+      { model: "gpt-4", messages: [{ role: "user", content: "hello there friend" }] },
+      { "x-request-id": "gen-plain-1" },
+    );
     expect(r.status).toBe(200);
     // The emulator counts words: 3 in; replies "You said: hello there friend" = 5 out.
     expect(r.json).toMatchObject({
@@ -94,7 +107,15 @@ describe("POST /v1/llm/generate", () => {
     });
     expect(typeof r.json.latency_ms).toBe("number");
     expect(await events("gen-plain-1")).toEqual([
-      expect.objectContaining({ status: "success", model_id: "gpt-4", provider: "openai", input_tokens: 3, output_tokens: 5, total_cost: "0.000390000000", stream: false }),
+      expect.objectContaining({
+        status: "success",
+        model_id: "gpt-4",
+        provider: "openai",
+        input_tokens: 3,
+        output_tokens: 5,
+        total_cost: "0.000390000000",
+        stream: false,
+      }),
     ]);
   });
 
@@ -139,14 +160,22 @@ describe("POST /v1/llm/generate", () => {
     expect(deltas.length).toBeGreaterThan(1);
     expect(deltas.join("")).toBe("You said: alpha beta gamma");
     const done = all.at(-1)!;
-    expect(done).toMatchObject({ type: "done", response: "You said: alpha beta gamma", usage: { prompt_tokens: 3, completion_tokens: 5 }, cost: { total_cost: 0.00039 } });
+    expect(done).toMatchObject({
+      type: "done",
+      response: "You said: alpha beta gamma",
+      usage: { prompt_tokens: 3, completion_tokens: 5 },
+      cost: { total_cost: 0.00039 },
+    });
     const [e] = await events("gen-stream-1");
     expect(e).toMatchObject({ status: "success", stream: true, input_tokens: 3, output_tokens: 5, total_cost: "0.000390000000" });
     expect(e!.ttft_ms).not.toBeNull();
   });
 
   it("retries a 500 with backoff and succeeds, recording one event", async () => {
-    const r = await generate({ model: "gpt-4", messages: [{ role: "user", content: "retry me [[emulator fail_first=2 status=500]]" }] }, { "x-request-id": "gen-retry-1" });
+    const r = await generate(
+      { model: "gpt-4", messages: [{ role: "user", content: "retry me [[emulator fail_first=2 status=500]]" }] },
+      { "x-request-id": "gen-retry-1" },
+    );
     expect(r.status).toBe(200);
     expect(emulator.requests.filter((q) => q.path === "/v1/chat/completions")).toHaveLength(3);
     expect(await events("gen-retry-1")).toHaveLength(1);
@@ -154,14 +183,21 @@ describe("POST /v1/llm/generate", () => {
 
   it("honours a provider's Retry-After before retrying a 429", async () => {
     const started = Date.now();
-    const r = await generate({ model: "gpt-4", messages: [{ role: "user", content: "slow down [[emulator fail_first=1 status=429 retry_after_ms=400]]" }] });
+    const r = await generate({
+      model: "gpt-4",
+      messages: [{ role: "user", content: "slow down [[emulator fail_first=1 status=429 retry_after_ms=400]]" }],
+    });
     expect(r.status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
   });
 
   it("falls back to the next model when the first keeps failing", async () => {
     const r = await generate(
-      { model: "gpt-4", fallbacks: ["claude-3-haiku"], messages: [{ role: "user", content: "fall back [[emulator fail_first=3 key=fb1 status=500]]" }] },
+      {
+        model: "gpt-4",
+        fallbacks: ["claude-3-haiku"],
+        messages: [{ role: "user", content: "fall back [[emulator fail_first=3 key=fb1 status=500]]" }],
+      },
       { "x-request-id": "gen-fallback-1" },
     );
     expect(r.status).toBe(200);
@@ -170,11 +206,16 @@ describe("POST /v1/llm/generate", () => {
   });
 
   it("maps a failure that retries cannot fix to 502, records it, and leaks no key", async () => {
-    const r = await generate({ model: "gpt-4", messages: [{ role: "user", content: "boom [[emulator fault=server_error]]" }] }, { "x-request-id": "gen-fail-1" });
+    const r = await generate(
+      { model: "gpt-4", messages: [{ role: "user", content: "boom [[emulator fault=server_error]]" }] },
+      { "x-request-id": "gen-fail-1" },
+    );
     expect(r.status).toBe(502);
     expect(r.json.error?.code).toBe("provider_error");
     expect(JSON.stringify(r.json)).not.toContain(emulator.openaiKey!);
-    expect(await events("gen-fail-1")).toEqual([expect.objectContaining({ status: "error", error_code: "provider_error", total_cost: "0.000000000000" })]);
+    expect(await events("gen-fail-1")).toEqual([
+      expect.objectContaining({ status: "error", error_code: "provider_error", total_cost: "0.000000000000" }),
+    ]);
   });
 
   it("answers 504 when the provider is slower than the request's deadline, and aborts the upstream call", async () => {
@@ -189,7 +230,11 @@ describe("POST /v1/llm/generate", () => {
     const res = await fetch(`${base}/v1/llm/generate`, {
       method: "POST",
       headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "x-request-id": "gen-cut-1" },
-      body: JSON.stringify({ model: "gpt-4", stream: true, messages: [{ role: "user", content: "one two three four five six [[emulator fault=cut after=3]]" }] }),
+      body: JSON.stringify({
+        model: "gpt-4",
+        stream: true,
+        messages: [{ role: "user", content: "one two three four five six [[emulator fault=cut after=3]]" }],
+      }),
     });
     expect(res.status).toBe(200);
     const all = sseEvents(await res.text());
@@ -209,7 +254,11 @@ describe("POST /v1/llm/generate", () => {
       method: "POST",
       signal: controller.signal,
       headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "x-request-id": "gen-leave-1" },
-      body: JSON.stringify({ model: "gpt-4", stream: true, messages: [{ role: "user", content: "long [[emulator words=200 chunk_delay=30]]" }] }),
+      body: JSON.stringify({
+        model: "gpt-4",
+        stream: true,
+        messages: [{ role: "user", content: "long [[emulator words=200 chunk_delay=30]]" }],
+      }),
     });
     const reader = res.body!.getReader();
     await reader.read(); // the first delta arrived
@@ -240,16 +289,28 @@ describe("POST /v1/llm/generate", () => {
   it("reserves each call's largest cost against the key's budget: 402 when it may not fit, counting calls not yet written", async () => {
     const budgetKey = "ms_generation_budget_key_0123456789abcd";
     await db.prisma.apiKey.create({
-      data: { name: "budget", prefix: budgetKey.slice(0, 10), keyHash: hashApiKeyForTest(budgetKey), scopes: ["generate"], monthlyBudgetUsd: "0.002" },
+      data: {
+        name: "budget",
+        prefix: budgetKey.slice(0, 10),
+        keyHash: hashApiKeyForTest(budgetKey),
+        scopes: ["generate"],
+        monthlyBudgetUsd: "0.002",
+      },
     });
     const call = (maxTokens?: number) =>
-      generate({ model: "gpt-4", ...(maxTokens ? { max_tokens: maxTokens } : {}), messages: [{ role: "user", content: "hello there friend" }] }, { authorization: `Bearer ${budgetKey}` });
+      generate(
+        { model: "gpt-4", ...(maxTokens ? { max_tokens: maxTokens } : {}), messages: [{ role: "user", content: "hello there friend" }] },
+        { authorization: `Bearer ${budgetKey}` },
+      );
     // gpt-4 at $30/$60 per 1M: 3 words in and 5 out cost $0.00039; with max_tokens 5 a call may cost
     // about $0.00117 (its prompt counted high), which fits. Without it the reply could be 8,192 tokens.
     expect((await call(5)).status).toBe(200);
     const unbounded = await call();
     expect(unbounded.status).toBe(402);
-    expect(unbounded.json.error).toMatchObject({ code: "budget_exceeded", details: { scope: "api_key", budget_usd: "0.002", spent_usd: "0.00039", remaining_usd: "0.00161" } });
+    expect(unbounded.json.error).toMatchObject({
+      code: "budget_exceeded",
+      details: { scope: "api_key", budget_usd: "0.002", spent_usd: "0.00039", remaining_usd: "0.00161" },
+    });
     expect(unbounded.json.error?.message).toMatch(/this call may cost up to \$0\.49/);
     expect((await call(5)).status).toBe(200);
     expect((await call(5)).status).toBe(200);

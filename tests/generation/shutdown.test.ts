@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openDatabase } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/services/auth.ts";
+import { hashApiKey } from "@/server/access/auth.ts";
 import { startProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startServerProcess } from "@/tests/support/server-process.ts";
 

@@ -22,7 +22,8 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
   const client = () => new OpenAI({ apiKey: server.key, baseURL: `${server.url}/v1`, maxRetries: 0 });
   const rid = (id: string) => ({ headers: { "x-request-id": `${kind}-${id}` } });
   const events = (id: string) => server.events(`${kind}-${id}`);
-  const sent = (protocol: "openai" | "anthropic") => server.emulator.requests.find((r) => r.protocol === protocol && r.method === "POST")!.body as Body;
+  const sent = (protocol: "openai" | "anthropic") =>
+    server.emulator.requests.find((r) => r.protocol === protocol && r.method === "POST")!.body as Body;
 
   it("answers a plain completion in OpenAI's shape and records the provider's usage at the exact cost", async () => {
     const completion = await client().chat.completions.create(
@@ -32,7 +33,14 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
     expect(completion).toMatchObject({
       object: "chat.completion",
       model: "gpt-4",
-      choices: [{ index: 0, message: { role: "assistant", content: "You said: hello there friend", refusal: null }, logprobs: null, finish_reason: "stop" }],
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content: "You said: hello there friend", refusal: null },
+          logprobs: null,
+          finish_reason: "stop",
+        },
+      ],
       usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8, prompt_tokens_details: { cached_tokens: 0 } },
     });
     expect(completion.id).toMatch(/^chatcmpl-/);
@@ -40,7 +48,15 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
     // gpt-4 at $30/$60 per 1M tokens: 3 × 0.00003 + 5 × 0.00006
     expect(completion).toMatchObject({ provider: "openai", cost: { input_cost: 0.00009, output_cost: 0.0003, total_cost: 0.00039 } });
     expect(await events("plain")).toEqual([
-      expect.objectContaining({ endpoint: "/v1/chat/completions", status: "success", model_id: "gpt-4", input_tokens: 3, output_tokens: 5, total_cost: "0.000390000000", stream: false }),
+      expect.objectContaining({
+        endpoint: "/v1/chat/completions",
+        status: "success",
+        model_id: "gpt-4",
+        input_tokens: 3,
+        output_tokens: 5,
+        total_cost: "0.000390000000",
+        stream: false,
+      }),
     ]);
   });
 
@@ -145,7 +161,7 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
     { provider: "openai", model: "gpt-4o" },
     { provider: "anthropic", model: "claude-sonnet-4-6" },
   ] as const)("tools through $provider", ({ provider, model }) => {
-    const ask = "weather please [[emulator tool=get_weather args={\"city\":\"Paris\"}]]";
+    const ask = 'weather please [[emulator tool=get_weather args={"city":"Paris"}]]';
 
     it("passes the tools on and answers the tool call in OpenAI's shape", async () => {
       const completion = await client().chat.completions.create(
@@ -156,13 +172,19 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
       expect(choice.finish_reason).toBe("tool_calls");
       expect(choice.message.content).toBeNull();
       expect(choice.message.tool_calls).toEqual([
-        { id: expect.stringMatching(provider === "openai" ? /^call_/ : /^toolu_/), type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+        {
+          id: expect.stringMatching(provider === "openai" ? /^call_/ : /^toolu_/),
+          type: "function",
+          function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+        },
       ]);
       const body = sent(provider);
       if (provider === "openai") {
         expect(body.tools).toEqual([weatherTool]);
       } else {
-        expect(body.tools).toEqual([{ name: "get_weather", description: "The weather in a city", input_schema: weatherTool.function.parameters }]);
+        expect(body.tools).toEqual([
+          { name: "get_weather", description: "The weather in a city", input_schema: weatherTool.function.parameters },
+        ]);
         expect(body).not.toHaveProperty("tool_choice");
       }
       // "get_weather {"city":"Paris"}" is two emulator tokens.
@@ -176,7 +198,11 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
         tools: [weatherTool],
         messages: [
           { role: "user", content: "weather in Paris?" },
-          { role: "assistant", content: null, tool_calls: [{ id: "call_abc", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "call_abc", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+          },
           { role: "tool", tool_call_id: "call_abc", content: "22C and sunny" },
         ],
       });
@@ -190,7 +216,11 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
         ]);
       } else {
         expect((body.messages as Body[]).slice(1)).toEqual([
-          { role: "assistant", content: null, tool_calls: [{ id: "call_abc", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "call_abc", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+          },
           { role: "tool", tool_call_id: "call_abc", content: "22C and sunny" },
         ]);
       }
@@ -198,7 +228,12 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
 
     it("streams tool-call deltas in OpenAI's chunk format, which the SDK assembles", async () => {
       const stream = client().chat.completions.stream(
-        { model, tools: [weatherTool], stream_options: { include_usage: true }, messages: [{ role: "user", content: ask.replace("tool=", "words=2 tool=") }] },
+        {
+          model,
+          tools: [weatherTool],
+          stream_options: { include_usage: true },
+          messages: [{ role: "user", content: ask.replace("tool=", "words=2 tool=") }],
+        },
         rid(`tools-stream-${provider}`),
       );
       const chunks: OpenAI.Chat.ChatCompletionChunk[] = [];
@@ -211,12 +246,19 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
         { id: expect.any(String), type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
       ]);
       const toolDeltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
-      expect(toolDeltas[0]).toMatchObject({ index: 0, id: choice.message.tool_calls![0]!.id, type: "function", function: { name: "get_weather" } });
+      expect(toolDeltas[0]).toMatchObject({
+        index: 0,
+        id: choice.message.tool_calls![0]!.id,
+        type: "function",
+        function: { name: "get_weather" },
+      });
       expect(toolDeltas.length).toBeGreaterThan(2); // the arguments came in pieces
       expect(toolDeltas.slice(1).every((d) => d.id === undefined && d.function?.name === undefined)).toBe(true);
       // 2 words of text + 2 tokens of tool call, as the provider counted them
       expect(final.usage).toMatchObject({ completion_tokens: 4 });
-      expect(await events(`tools-stream-${provider}`)).toEqual([expect.objectContaining({ output_tokens: 4, stream: true, status: "success" })]);
+      expect(await events(`tools-stream-${provider}`)).toEqual([
+        expect.objectContaining({ output_tokens: 4, stream: true, status: "success" }),
+      ]);
     });
 
     it("forces a tool with tool_choice, and says no parallel calls where asked", async () => {
@@ -227,7 +269,9 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
         parallel_tool_calls: false,
         messages: [{ role: "user", content: "anything" }],
       });
-      expect(completion.choices[0]!.message.tool_calls).toEqual([{ id: expect.any(String), type: "function", function: { name: "get_weather", arguments: "{}" } }]);
+      expect(completion.choices[0]!.message.tool_calls).toEqual([
+        { id: expect.any(String), type: "function", function: { name: "get_weather", arguments: "{}" } },
+      ]);
       const body = sent(provider);
       if (provider === "openai") {
         expect(body).toMatchObject({ tool_choice: { type: "function", function: { name: "get_weather" } }, parallel_tool_calls: false });
@@ -237,7 +281,11 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
     });
 
     it("passes response_format json_schema on and answers JSON", async () => {
-      const schema = { type: "object", properties: { answer: { type: "string" }, words: { type: "integer" } }, required: ["answer", "words"] };
+      const schema = {
+        type: "object",
+        properties: { answer: { type: "string" }, words: { type: "integer" } },
+        required: ["answer", "words"],
+      };
       const completion = await client().chat.completions.create({
         model,
         response_format: { type: "json_schema", json_schema: { name: "reply", schema, strict: true } },
@@ -245,15 +293,24 @@ describe.each(testDatabases())("POST /v1/chat/completions on $kind", ({ kind }) 
       });
       expect(JSON.parse(completion.choices[0]!.message.content!)).toEqual({ answer: "You said: red green", words: 4 });
       const body = sent(provider);
-      if (provider === "openai") expect(body.response_format).toEqual({ type: "json_schema", json_schema: { name: "reply", schema, strict: true } });
+      if (provider === "openai")
+        expect(body.response_format).toEqual({ type: "json_schema", json_schema: { name: "reply", schema, strict: true } });
       else expect(body.output_config).toEqual({ format: { type: "json_schema", schema } });
     });
   });
 
   it("asks Anthropic for a JSON object with an instruction, as it has no JSON mode without a schema", async () => {
-    await client().chat.completions.create({ model: "claude-sonnet-4-6", response_format: { type: "json_object" }, messages: [{ role: "user", content: "x" }] });
+    await client().chat.completions.create({
+      model: "claude-sonnet-4-6",
+      response_format: { type: "json_object" },
+      messages: [{ role: "user", content: "x" }],
+    });
     expect(sent("anthropic").system).toMatch(/single JSON object/);
-    await client().chat.completions.create({ model: "gpt-4o", response_format: { type: "json_object" }, messages: [{ role: "user", content: "x" }] });
+    await client().chat.completions.create({
+      model: "gpt-4o",
+      response_format: { type: "json_object" },
+      messages: [{ role: "user", content: "x" }],
+    });
     expect(sent("openai").response_format).toEqual({ type: "json_object" });
   });
 

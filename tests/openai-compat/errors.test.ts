@@ -3,8 +3,8 @@
 // NotFoundError, AuthenticationError, RateLimitError, BadRequestError... as it does against OpenAI.
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { sseFrames, useCompatServer } from "./harness.ts";
 
@@ -27,7 +27,12 @@ describe.each(testDatabases())("OpenAI-compatible errors on $kind", ({ kind }) =
     const err = await caught(client().chat.completions.create({ model: "gpt-4-turbo-previewz", messages: hello }));
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err.status).toBe(404);
-    expect(err.error).toEqual({ message: expect.stringContaining('"gpt-4-turbo-preview"'), type: "invalid_request_error", param: "model", code: "model_not_found" });
+    expect(err.error).toEqual({
+      message: expect.stringContaining('"gpt-4-turbo-preview"'),
+      type: "invalid_request_error",
+      param: "model",
+      code: "model_not_found",
+    });
     expect(err.requestID ?? err.headers?.get("x-request-id")).toBeTruthy();
   });
 
@@ -48,7 +53,11 @@ describe.each(testDatabases())("OpenAI-compatible errors on $kind", ({ kind }) =
     await c.chat.completions.create({ model: "gpt-4o-mini", messages: hello });
     const err = await caught(c.chat.completions.create({ model: "gpt-4o-mini", messages: hello }));
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    expect(err.error).toMatchObject({ type: "requests", code: "rate_limit_exceeded", message: expect.stringMatching(/Rate limit exceeded/) });
+    expect(err.error).toMatchObject({
+      type: "requests",
+      code: "rate_limit_exceeded",
+      message: expect.stringMatching(/Rate limit exceeded/),
+    });
     expect(Number(err.headers?.get("retry-after"))).toBeGreaterThan(0);
     expect(err.headers?.get("x-ratelimit-limit")).toBe("2");
     expect(err.headers?.get("x-ratelimit-remaining")).toBe("0");
@@ -77,7 +86,12 @@ describe.each(testDatabases())("OpenAI-compatible errors on $kind", ({ kind }) =
   });
 
   it("a provider failure after our retries is a 5xx the SDK does not retry again (x-should-retry: false)", async () => {
-    const err = await caught(client(server.key, 2).chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "x [[emulator fault=server_error]]" }] }));
+    const err = await caught(
+      client(server.key, 2).chat.completions.create({
+        model: "gpt-4o",
+        messages: [{ role: "user", content: "x [[emulator fault=server_error]]" }],
+      }),
+    );
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect(err.status).toBe(502);
     expect(err.headers?.get("x-should-retry")).toBe("false");
@@ -104,17 +118,25 @@ describe.each(testDatabases())("OpenAI-compatible errors on $kind", ({ kind }) =
     const res = await fetch(`${server.url}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "one two three [[emulator fault=cut after=1]]" }] }),
+      body: JSON.stringify({
+        model: "gpt-4o",
+        stream: true,
+        messages: [{ role: "user", content: "one two three [[emulator fault=cut after=1]]" }],
+      }),
     });
     const raw = await res.text();
     expect(raw).not.toContain("[DONE]");
-    expect(JSON.parse(sseFrames(raw).at(-1)!.data)).toEqual({ error: { message: expect.any(String), type: "server_error", param: null, code: "provider_error" } });
+    expect(JSON.parse(sseFrames(raw).at(-1)!.data)).toEqual({
+      error: { message: expect.any(String), type: "server_error", param: null, code: "provider_error" },
+    });
   });
 
   it("a method the path does not serve is 405 in OpenAI's shape, with Allow", async () => {
     const res = await fetch(`${server.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${server.key}` } });
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("POST, OPTIONS");
-    expect(await res.json()).toEqual({ error: { message: expect.any(String), type: "invalid_request_error", param: null, code: "method_not_allowed" } });
+    expect(await res.json()).toEqual({
+      error: { message: expect.any(String), type: "invalid_request_error", param: null, code: "method_not_allowed" },
+    });
   });
 });

@@ -7,16 +7,16 @@ import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { DatabaseKind } from "@/server/db/index.ts";
-import { resetEnvForTests } from "@/server/env.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
 import { startHost, type RunningHost } from "@/server/host/server.ts";
 import { resetProvidersForTests } from "@/server/providers/registry.ts";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { resetCacheStoreForTests } from "@/server/services/cache-store.ts";
-import { setRetryPolicyForTests } from "@/server/services/generation.ts";
-import { createApiKey } from "@/server/services/keys.ts";
-import { resetModelCatalogueForTests } from "@/server/services/models.ts";
-import { resetRateLimitersForTests } from "@/server/services/rate-limits.ts";
-import { usageWriter } from "@/server/services/usage.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { resetCacheStoreForTests } from "@/server/features/inference/cache-store.ts";
+import { setRetryPolicyForTests } from "@/server/features/inference/generation.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { resetModelCatalogueForTests } from "@/server/features/catalogue/models.ts";
+import { resetRateLimitersForTests } from "@/server/access/rate-limits.ts";
+import { usageWriter } from "@/server/features/usage/usage.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { useServiceDatabase } from "@/tests/support/service-db.ts";
 
@@ -26,7 +26,12 @@ Object.assign(process.env, {
   LOG_LEVEL: "silent",
   RATE_LIMIT_REQUESTS: "10000",
   // Generous limits for every key, and a tiny one for basic-tier keys (the 429 tests).
-  RATE_LIMITS: JSON.stringify({ generate: "10000/minute", "generate-embeddings": "10000/minute", "tier:standard": "100000/hour", "tier:basic": "2/minute" }),
+  RATE_LIMITS: JSON.stringify({
+    generate: "10000/minute",
+    "generate-embeddings": "10000/minute",
+    "tier:standard": "100000/hour",
+    "tier:basic": "2/minute",
+  }),
 });
 delete process.env.DATABASE_URL;
 delete process.env.REDIS_URL;

@@ -29,11 +29,18 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
   const client = (apiKey = server.key) => new Anthropic({ apiKey, baseURL: server.url, maxRetries: 0 });
   const rid = (id: string) => ({ headers: { "x-request-id": `${kind}-msg-${id}` } });
   const events = (id: string) => server.events(`${kind}-msg-${id}`);
-  const sent = (protocol: "openai" | "anthropic") => server.emulator.requests.find((r) => r.protocol === protocol && r.method === "POST")!.body as Body;
+  const sent = (protocol: "openai" | "anthropic") =>
+    server.emulator.requests.find((r) => r.protocol === protocol && r.method === "POST")!.body as Body;
 
   it("answers through an OpenAI model: the system field becomes a system message, usage and stop reason come back", async () => {
     const message = await client().messages.create(
-      { model: "gpt-4o", max_tokens: 100, system: "be brief", stop_sequences: ["zzz"], messages: [{ role: "user", content: "hello there" }] },
+      {
+        model: "gpt-4o",
+        max_tokens: 100,
+        system: "be brief",
+        stop_sequences: ["zzz"],
+        messages: [{ role: "user", content: "hello there" }],
+      },
       rid("openai"),
     );
     expect(message).toMatchObject({
@@ -56,7 +63,14 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
       ],
     });
     expect(await events("openai")).toEqual([
-      expect.objectContaining({ endpoint: "/v1/messages", provider: "openai", input_tokens: 4, output_tokens: 4, stream: false, status: "success" }),
+      expect.objectContaining({
+        endpoint: "/v1/messages",
+        provider: "openai",
+        input_tokens: 4,
+        output_tokens: 4,
+        stream: false,
+        status: "success",
+      }),
     ]);
   });
 
@@ -74,7 +88,11 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
   });
 
   it("maps a cut-off reply to stop_reason max_tokens", async () => {
-    const message = await client().messages.create({ model: "gpt-4o-mini", max_tokens: 2, messages: [{ role: "user", content: "one two three" }] });
+    const message = await client().messages.create({
+      model: "gpt-4o-mini",
+      max_tokens: 2,
+      messages: [{ role: "user", content: "one two three" }],
+    });
     expect(message).toMatchObject({ stop_reason: "max_tokens", content: [{ type: "text", text: "You said:" }] });
   });
 
@@ -97,7 +115,9 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
       stop_reason: "end_turn",
       usage: { input_tokens: 3, output_tokens: 7 },
     });
-    expect(await events("stream")).toEqual([expect.objectContaining({ endpoint: "/v1/messages", stream: true, input_tokens: 3, output_tokens: 7, reasoning_tokens: 2 })]);
+    expect(await events("stream")).toEqual([
+      expect.objectContaining({ endpoint: "/v1/messages", stream: true, input_tokens: 3, output_tokens: 7, reasoning_tokens: 2 }),
+    ]);
   });
 
   describe.each([
@@ -107,14 +127,29 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
     const ask = 'weather please [[emulator tool=get_weather args={"city":"Paris"}]]';
 
     it("answers tool_use blocks with stop_reason tool_use, plain and streamed", async () => {
-      const message = await client().messages.create({ model, max_tokens: 100, tools: [weatherTool], messages: [{ role: "user", content: ask }] });
+      const message = await client().messages.create({
+        model,
+        max_tokens: 100,
+        tools: [weatherTool],
+        messages: [{ role: "user", content: ask }],
+      });
       expect(message.stop_reason).toBe("tool_use");
       expect(message.content).toEqual([{ type: "tool_use", id: expect.any(String), name: "get_weather", input: { city: "Paris" } }]);
       if (provider === "openai") {
-        expect(sent("openai").tools).toEqual([{ type: "function", function: { name: "get_weather", description: "The weather in a city", parameters: weatherTool.input_schema } }]);
+        expect(sent("openai").tools).toEqual([
+          {
+            type: "function",
+            function: { name: "get_weather", description: "The weather in a city", parameters: weatherTool.input_schema },
+          },
+        ]);
       }
 
-      const stream = client().messages.stream({ model, max_tokens: 100, tools: [weatherTool], messages: [{ role: "user", content: ask.replace("tool=", "words=2 tool=") }] });
+      const stream = client().messages.stream({
+        model,
+        max_tokens: 100,
+        tools: [weatherTool],
+        messages: [{ role: "user", content: ask.replace("tool=", "words=2 tool=") }],
+      });
       const deltas: string[] = [];
       stream.on("streamEvent", (e) => {
         if (e.type === "content_block_delta") deltas.push(e.delta.type);
@@ -135,7 +170,13 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
         tools: [weatherTool],
         messages: [
           { role: "user", content: "weather in Paris?" },
-          { role: "assistant", content: [{ type: "text", text: "Let me look." }, { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } }] },
+          {
+            role: "assistant",
+            content: [
+              { type: "text", text: "Let me look." },
+              { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+            ],
+          },
           { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "22C" }] }] },
         ],
       });
@@ -143,12 +184,22 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
       const body = sent(provider);
       if (provider === "openai") {
         expect((body.messages as Body[]).slice(1)).toEqual([
-          { role: "assistant", content: "Let me look.", tool_calls: [{ id: "toolu_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+          {
+            role: "assistant",
+            content: "Let me look.",
+            tool_calls: [{ id: "toolu_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+          },
           { role: "tool", tool_call_id: "toolu_1", content: "22C" },
         ]);
       } else {
         expect((body.messages as Body[]).slice(1)).toEqual([
-          { role: "assistant", content: [{ type: "text", text: "Let me look." }, { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } }] },
+          {
+            role: "assistant",
+            content: [
+              { type: "text", text: "Let me look." },
+              { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+            ],
+          },
           { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "22C" }] },
         ]);
       }
@@ -169,11 +220,22 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
   });
 
   it("answers errors in Anthropic's shape: unknown model, bad key, missing max_tokens", async () => {
-    const unknown = await caught(client().messages.create({ model: "claude-nonesuch", max_tokens: 10, messages: [{ role: "user", content: "x" }] }));
+    const unknown = await caught(
+      client().messages.create({ model: "claude-nonesuch", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+    );
     expect(unknown).toBeInstanceOf(Anthropic.NotFoundError);
-    expect(unknown.error).toMatchObject({ type: "error", error: { type: "not_found_error", message: expect.stringContaining("claude-nonesuch") } });
+    expect(unknown.error).toMatchObject({
+      type: "error",
+      error: { type: "not_found_error", message: expect.stringContaining("claude-nonesuch") },
+    });
 
-    const badKey = await caught(client("ms_not_a_real_key_0123456789abcdef").messages.create({ model: "gpt-4o", max_tokens: 10, messages: [{ role: "user", content: "x" }] }));
+    const badKey = await caught(
+      client("ms_not_a_real_key_0123456789abcdef").messages.create({
+        model: "gpt-4o",
+        max_tokens: 10,
+        messages: [{ role: "user", content: "x" }],
+      }),
+    );
     expect(badKey).toBeInstanceOf(Anthropic.AuthenticationError);
     expect(badKey.error).toMatchObject({ type: "error", error: { type: "authentication_error" } });
 
@@ -183,11 +245,20 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
       body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "x" }] }),
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: expect.stringContaining("max_tokens") } });
+    expect(await res.json()).toMatchObject({
+      type: "error",
+      error: { type: "invalid_request_error", message: expect.stringContaining("max_tokens") },
+    });
   });
 
   it("takes the key as x-api-key, as Anthropic's API does", async () => {
-    const viaHeader = new Anthropic({ apiKey: null, authToken: null, baseURL: server.url, maxRetries: 0, defaultHeaders: { "x-api-key": server.key } });
+    const viaHeader = new Anthropic({
+      apiKey: null,
+      authToken: null,
+      baseURL: server.url,
+      maxRetries: 0,
+      defaultHeaders: { "x-api-key": server.key },
+    });
     const message = await viaHeader.messages.create({ model: "gpt-4o-mini", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
     expect(message.content).toEqual([{ type: "text", text: "You said: hi" }]);
   });
@@ -196,7 +267,12 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
     const res = await fetch(`${server.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": server.key, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-4o", max_tokens: 50, stream: true, messages: [{ role: "user", content: "one two three [[emulator fault=cut after=2]]" }] }),
+      body: JSON.stringify({
+        model: "gpt-4o",
+        max_tokens: 50,
+        stream: true,
+        messages: [{ role: "user", content: "one two three [[emulator fault=cut after=2]]" }],
+      }),
     });
     expect(res.status).toBe(200);
     const frames = sseFrames(await res.text());
@@ -204,7 +280,11 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
     const last = frames.at(-1)!;
     expect(last.event).toBe("error");
     expect(JSON.parse(last.data)).toMatchObject({ type: "error", error: { type: "api_error" } });
-    const stream = client().messages.stream({ model: "gpt-4o", max_tokens: 50, messages: [{ role: "user", content: "one two three [[emulator fault=cut after=2]]" }] });
+    const stream = client().messages.stream({
+      model: "gpt-4o",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "one two three [[emulator fault=cut after=2]]" }],
+    });
     await expect(stream.finalMessage()).rejects.toBeInstanceOf(Anthropic.APIError);
   });
 });

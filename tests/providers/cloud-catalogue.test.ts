@@ -4,9 +4,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { normalizePrice, shippedCatalogue, type CatalogueEntry } from "../../server/services/catalogue-data.ts";
+import { normalizePrice, shippedCatalogue, type CatalogueEntry } from "../../server/features/catalogue/catalogue-data.ts";
 
-type Row = { input: string; output: string | null; cachedInput: string | null; cacheWrite: string | null; context: number; maxOutput: number | null };
+type Row = {
+  input: string;
+  output: string | null;
+  cachedInput: string | null;
+  cacheWrite: string | null;
+  context: number;
+  maxOutput: number | null;
+};
 
 function priceListText(): string {
   const shared = path.resolve("../shared/cloud-model-prices.md");
@@ -52,12 +59,28 @@ function rowId(m: CatalogueEntry): string {
 describe("the cloud providers' catalogue", () => {
   it("carries the current Gemini models and embeddings on both Google backends, Bedrock's families and Azure's", () => {
     const required = [
-      "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-3.1-pro-preview", "gemini-3.5-flash", "gemini-embedding-001",
-      "vertex/gemini-2.5-pro", "vertex/gemini-2.5-flash", "vertex/gemini-2.5-flash-lite", "vertex/text-embedding-005", "vertex/gemini-embedding-001",
-      "anthropic.claude-sonnet-4-5-20250929-v1:0", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0",
-      "amazon.nova-pro-v1:0", "amazon.nova-lite-v1:0", "meta.llama3-3-70b-instruct-v1:0", "mistral.mistral-large-2407-v1:0",
-      "amazon.titan-embed-text-v2:0", "cohere.embed-english-v3",
-      "azure/gpt-4o", "azure/gpt-4.1",
+      "gemini-2.5-pro",
+      "gemini-2.5-flash",
+      "gemini-2.5-flash-lite",
+      "gemini-3.1-pro-preview",
+      "gemini-3.5-flash",
+      "gemini-embedding-001",
+      "vertex/gemini-2.5-pro",
+      "vertex/gemini-2.5-flash",
+      "vertex/gemini-2.5-flash-lite",
+      "vertex/text-embedding-005",
+      "vertex/gemini-embedding-001",
+      "anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "anthropic.claude-haiku-4-5-20251001-v1:0",
+      "amazon.nova-pro-v1:0",
+      "amazon.nova-lite-v1:0",
+      "meta.llama3-3-70b-instruct-v1:0",
+      "mistral.mistral-large-2407-v1:0",
+      "amazon.titan-embed-text-v2:0",
+      "cohere.embed-english-v3",
+      "azure/gpt-4o",
+      "azure/gpt-4.1",
     ];
     expect(required.filter((id) => !byId.has(id))).toEqual([]);
     expect(cloud.length).toBeGreaterThan(70);
@@ -70,7 +93,8 @@ describe("the cloud providers' catalogue", () => {
       if (!row && m.provider === "azure-openai" && m.sameAs) {
         // Not in the list (Azure's embedding models): Azure's global rate is OpenAI's (the list's section 4).
         const openai = byId.get(m.sameAs)!;
-        if (JSON.stringify(openai.price) !== JSON.stringify(m.price) || openai.provider !== "openai") mismatches.push(`${m.id}: not the price of ${m.sameAs}`);
+        if (JSON.stringify(openai.price) !== JSON.stringify(m.price) || openai.provider !== "openai")
+          mismatches.push(`${m.id}: not the price of ${m.sameAs}`);
         continue;
       }
       if (!row) {
@@ -85,7 +109,8 @@ describe("the cloud providers' catalogue", () => {
         context: m.contextWindow,
         maxOutput: m.maxOutputTokens,
       };
-      if (JSON.stringify(ours) !== JSON.stringify(row)) mismatches.push(`${m.id}: ours ${JSON.stringify(ours)}, list ${JSON.stringify(row)}`);
+      if (JSON.stringify(ours) !== JSON.stringify(row))
+        mismatches.push(`${m.id}: ours ${JSON.stringify(ours)}, list ${JSON.stringify(row)}`);
       if (m.type === "embedding") expect(m.price.output, m.id).toBe("0");
     }
     expect(mismatches).toEqual([]);

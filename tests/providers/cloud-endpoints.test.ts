@@ -49,10 +49,50 @@ type Case = {
 };
 
 const CASES: Case[] = [
-  { provider: "azure-openai", protocol: "azure", chat: "azure/gpt-4o", input: "2.5", output: "10", embedding: "azure/text-embedding-3-small", embeddingInput: "0.02", upstreamEmbedding: "text-embedding-3-small", dimensions: 1536 },
-  { provider: "bedrock", protocol: "bedrock", chat: "anthropic.claude-sonnet-4-5-20250929-v1:0", input: "3", output: "15", embedding: "amazon.titan-embed-text-v2:0", embeddingInput: "0.02", upstreamEmbedding: "amazon.titan-embed-text-v2:0", dimensions: 1024 },
-  { provider: "gemini", protocol: "gemini", chat: "gemini-2.5-flash", input: "0.3", output: "2.5", embedding: "gemini-embedding-001", embeddingInput: "0.15", upstreamEmbedding: "gemini-embedding-001", dimensions: 3072 },
-  { provider: "vertex", protocol: "vertex", chat: "vertex/gemini-2.5-pro", input: "1.25", output: "10", embedding: "vertex/text-embedding-005", embeddingInput: "0.1", upstreamEmbedding: "text-embedding-005", dimensions: 768 },
+  {
+    provider: "azure-openai",
+    protocol: "azure",
+    chat: "azure/gpt-4o",
+    input: "2.5",
+    output: "10",
+    embedding: "azure/text-embedding-3-small",
+    embeddingInput: "0.02",
+    upstreamEmbedding: "text-embedding-3-small",
+    dimensions: 1536,
+  },
+  {
+    provider: "bedrock",
+    protocol: "bedrock",
+    chat: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    input: "3",
+    output: "15",
+    embedding: "amazon.titan-embed-text-v2:0",
+    embeddingInput: "0.02",
+    upstreamEmbedding: "amazon.titan-embed-text-v2:0",
+    dimensions: 1024,
+  },
+  {
+    provider: "gemini",
+    protocol: "gemini",
+    chat: "gemini-2.5-flash",
+    input: "0.3",
+    output: "2.5",
+    embedding: "gemini-embedding-001",
+    embeddingInput: "0.15",
+    upstreamEmbedding: "gemini-embedding-001",
+    dimensions: 3072,
+  },
+  {
+    provider: "vertex",
+    protocol: "vertex",
+    chat: "vertex/gemini-2.5-pro",
+    input: "1.25",
+    output: "10",
+    embedding: "vertex/text-embedding-005",
+    embeddingInput: "0.1",
+    upstreamEmbedding: "text-embedding-005",
+    dimensions: 768,
+  },
 ];
 
 /** USD per 1M tokens as micro-dollars per 1M tokens: tokens × this = the cost in picodollars. */
@@ -75,7 +115,12 @@ function cost(c: Case, input: number, output: number): { input: bigint; output: 
 function sse(text: string): Record<string, unknown>[] {
   return text
     .split("\n\n")
-    .map((f) => f.split("\n").find((l) => l.startsWith("data: "))?.slice(6))
+    .map((f) =>
+      f
+        .split("\n")
+        .find((l) => l.startsWith("data: "))
+        ?.slice(6),
+    )
     .filter((d): d is string => d !== undefined && d !== "[DONE]")
     .map((d) => JSON.parse(d) as Record<string, unknown>);
 }
@@ -114,28 +159,54 @@ describe.each(testDatabases())("cloud providers' endpoints on $kind", ({ kind })
     const upstream = () => server.emulator.requests.filter((r) => r.protocol === c.protocol);
 
     it("/v1/llm/generate, plain: the reply, exact usage and cost, one upstream call in the vendor's protocol", async () => {
-      const res = await post("/v1/llm/generate", { model: c.chat, messages: [{ role: "user", content: "hello there friend" }], max_tokens: 100 }, rid("gen"));
+      const res = await post(
+        "/v1/llm/generate",
+        { model: c.chat, messages: [{ role: "user", content: "hello there friend" }], max_tokens: 100 },
+        rid("gen"),
+      );
       expect(res.status).toBe(200);
       const body = (await res.json()) as { response: string; provider: string; usage: unknown; cost: { total_cost: number } };
       // 3 words in; "You said: hello there friend" is 5 out.
-      expect(body).toMatchObject({ response: "You said: hello there friend", provider: c.provider, usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 } });
+      expect(body).toMatchObject({
+        response: "You said: hello there friend",
+        provider: c.provider,
+        usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
+      });
       const k = await expectRow("gen", "/v1/llm/generate", 3, 5, false);
       expect(body.cost.total_cost).toBe(Number(usd(k.total)));
       expect(upstream()).toHaveLength(1);
     });
 
     it("/v1/llm/generate, streamed: deltas, a done event with usage, the row exact", async () => {
-      const res = await post("/v1/llm/generate", { model: c.chat, stream: true, messages: [{ role: "user", content: "alpha beta gamma delta" }] }, rid("gen-stream"));
+      const res = await post(
+        "/v1/llm/generate",
+        { model: c.chat, stream: true, messages: [{ role: "user", content: "alpha beta gamma delta" }] },
+        rid("gen-stream"),
+      );
       expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
       const events = sse(await res.text());
-      expect(events.filter((e) => e.type === "delta").map((e) => e.text).join("")).toBe("You said: alpha beta gamma delta");
+      expect(
+        events
+          .filter((e) => e.type === "delta")
+          .map((e) => e.text)
+          .join(""),
+      ).toBe("You said: alpha beta gamma delta");
       expect(events.at(-1)).toMatchObject({ type: "done", usage: { prompt_tokens: 4, completion_tokens: 6 } });
       await expectRow("gen-stream", "/v1/llm/generate", 4, 6, true);
       expect(upstream()[0]!.stream).toBe(true);
     });
 
     it("/v1/chat/completions through the openai SDK, plain and streamed with include_usage", async () => {
-      const plain = await openai().chat.completions.create({ model: c.chat, messages: [{ role: "system", content: "be brief" }, { role: "user", content: "one two three" }] }, { headers: { "x-request-id": rid("chat") } });
+      const plain = await openai().chat.completions.create(
+        {
+          model: c.chat,
+          messages: [
+            { role: "system", content: "be brief" },
+            { role: "user", content: "one two three" },
+          ],
+        },
+        { headers: { "x-request-id": rid("chat") } },
+      );
       expect(plain.choices[0]!.message.content).toBe("You said: one two three");
       expect(plain.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
       await expectRow("chat", "/v1/chat/completions", 5, 5, false);
@@ -158,7 +229,10 @@ describe.each(testDatabases())("cloud providers' endpoints on $kind", ({ kind })
       expect(message.content).toEqual([{ type: "text", text: "You said: six seven" }]);
       expect(message.usage).toMatchObject({ input_tokens: 4, output_tokens: 4 });
       await expectRow("msg", "/v1/messages", 4, 4, false);
-      const stream = anthropic().messages.stream({ model: c.chat, max_tokens: 100, messages: [{ role: "user", content: "eight nine ten" }] }, { headers: { "x-request-id": rid("msg-stream") } });
+      const stream = anthropic().messages.stream(
+        { model: c.chat, max_tokens: 100, messages: [{ role: "user", content: "eight nine ten" }] },
+        { headers: { "x-request-id": rid("msg-stream") } },
+      );
       const final = await stream.finalMessage();
       expect(final.content).toEqual([{ type: "text", text: "You said: eight nine ten" }]);
       expect(final.usage).toMatchObject({ input_tokens: 3, output_tokens: 5 });
@@ -167,11 +241,24 @@ describe.each(testDatabases())("cloud providers' endpoints on $kind", ({ kind })
 
     it("/v1/embeddings (openai SDK) and /v1/llm/generate-embeddings: the vectors, exact usage and cost", async () => {
       const price = micros(c.embeddingInput);
-      const res = await openai().embeddings.create({ model: c.embedding, input: ["first text here", "second"] }, { headers: { "x-request-id": rid("emb") } });
-      expect(res.data.map((d) => d.embedding)).toEqual([emulatorEmbedding("first text here", c.upstreamEmbedding, c.dimensions), emulatorEmbedding("second", c.upstreamEmbedding, c.dimensions)]);
+      const res = await openai().embeddings.create(
+        { model: c.embedding, input: ["first text here", "second"] },
+        { headers: { "x-request-id": rid("emb") } },
+      );
+      expect(res.data.map((d) => d.embedding)).toEqual([
+        emulatorEmbedding("first text here", c.upstreamEmbedding, c.dimensions),
+        emulatorEmbedding("second", c.upstreamEmbedding, c.dimensions),
+      ]);
       expect(res.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
       expect(await server.events(rid("emb"))).toEqual([
-        expect.objectContaining({ endpoint: "/v1/embeddings", status: "success", provider: c.provider, model_id: c.embedding, input_tokens: 4, total_cost: usd(4n * price) }),
+        expect.objectContaining({
+          endpoint: "/v1/embeddings",
+          status: "success",
+          provider: c.provider,
+          model_id: c.embedding,
+          input_tokens: 4,
+          total_cost: usd(4n * price),
+        }),
       ]);
       const original = await post("/v1/llm/generate-embeddings", { model: c.embedding, texts: ["a b c", "d e"] }, rid("emb-orig"));
       expect(original.status).toBe(200);
@@ -179,16 +266,31 @@ describe.each(testDatabases())("cloud providers' endpoints on $kind", ({ kind })
       expect(body.embeddings[1]).toEqual(emulatorEmbedding("d e", c.upstreamEmbedding, c.dimensions));
       expect(body.usage.prompt_tokens).toBe(5);
       expect(await server.events(rid("emb-orig"))).toEqual([
-        expect.objectContaining({ endpoint: "/v1/llm/generate-embeddings", status: "success", provider: c.provider, input_tokens: 5, total_cost: usd(5n * price) }),
+        expect.objectContaining({
+          endpoint: "/v1/llm/generate-embeddings",
+          status: "success",
+          provider: c.provider,
+          input_tokens: 5,
+          total_cost: usd(5n * price),
+        }),
       ]);
     });
 
     it("a provider fault reaches the caller as our error, recorded without a key", async () => {
-      const res = await post("/v1/llm/generate", { model: c.chat, messages: [{ role: "user", content: "x [[emulator fault=unauthorized]]" }] }, rid("auth"));
+      const res = await post(
+        "/v1/llm/generate",
+        { model: c.chat, messages: [{ role: "user", content: "x [[emulator fault=unauthorized]]" }] },
+        rid("auth"),
+      );
       expect(res.status).toBe(502);
       const text = await res.text();
       expect(text).toContain("credentials");
-      for (const secret of [server.emulator.cloud.azureKey!, server.emulator.cloud.bedrockSecretAccessKey, server.emulator.cloud.geminiKey!]) expect(text).not.toContain(secret);
+      for (const secret of [
+        server.emulator.cloud.azureKey!,
+        server.emulator.cloud.bedrockSecretAccessKey,
+        server.emulator.cloud.geminiKey!,
+      ])
+        expect(text).not.toContain(secret);
       expect(await server.events(rid("auth"))).toEqual([expect.objectContaining({ status: "error", provider: c.provider })]);
     });
   });

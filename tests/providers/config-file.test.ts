@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
 import { catalogueWithConfig, ConfigFileError, parseConfigFile, providersFromConfig } from "@/server/providers/config/config-file.ts";
 import { getProvider, resetProvidersForTests } from "@/server/providers/registry.ts";
-import { shippedCatalogue } from "@/server/services/catalogue-data.ts";
+import { shippedCatalogue } from "@/server/features/catalogue/catalogue-data.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { SERVER_NODE_ARGS } from "@/tests/support/server-process.ts";
@@ -61,8 +61,14 @@ describe("model-service.yaml: parsing", () => {
     // An alias names the catalogue model.
     expect(byId.get("claude-sonnet-4-5-20250929")).toMatchObject({ provider: "bedrock" });
     expect(byId.get("my-llama")).toMatchObject({ provider: "ollama", type: "chat", price: { input: "0", output: "0" } });
-    const noPrice = parseConfigFile("f.yaml", "providers: { o: { type: openai-compatible, base_url: http://x } }\nmodels: [{ model: new-one, provider: o }]", {});
-    expect(() => catalogueWithConfig(shippedCatalogue(), noPrice)).toThrow("Invalid configuration file f.yaml: models[0]: new-one is not in the catalogue, so it needs a type and a price");
+    const noPrice = parseConfigFile(
+      "f.yaml",
+      "providers: { o: { type: openai-compatible, base_url: http://x } }\nmodels: [{ model: new-one, provider: o }]",
+      {},
+    );
+    expect(() => catalogueWithConfig(shippedCatalogue(), noPrice)).toThrow(
+      "Invalid configuration file f.yaml: models[0]: new-one is not in the catalogue, so it needs a type and a price",
+    );
   });
 
   it.each([
@@ -89,7 +95,9 @@ describe("model-service.yaml: parsing", () => {
   });
 
   it("never repeats a value (it may be a key) in its error", () => {
-    expect(() => parseConfigFile("f.yaml", "providers: { x: { type: bedrock, region: us-east-1, secret_access_key: 12345 } }", {})).toThrow(ConfigFileError);
+    expect(() => parseConfigFile("f.yaml", "providers: { x: { type: bedrock, region: us-east-1, secret_access_key: 12345 } }", {})).toThrow(
+      ConfigFileError,
+    );
     try {
       parseConfigFile("f.yaml", "providers: { x: { type: azure-openai, endpoint: 'sk-secret-looking-value' } }", {});
     } catch (e) {
@@ -107,8 +115,15 @@ describe("model-service.yaml: start-up and reload", () => {
   });
 
   it("a malformed file stops the server with one line naming the path and the problem", () => {
-    const bad = file("bad.yaml", "providers: { east: { type: azure-openai, endpoint: https://x, api_key: sk-file-secret-98765 } }\nmodels: [{ model: m }]");
-    const r = spawnSync(process.execPath, [...SERVER_NODE_ARGS, "--api-only"], { env: { ...process.env, PORT: "0", MODEL_SERVICE_CONFIG: bad }, encoding: "utf8", timeout: 60_000 });
+    const bad = file(
+      "bad.yaml",
+      "providers: { east: { type: azure-openai, endpoint: https://x, api_key: sk-file-secret-98765 } }\nmodels: [{ model: m }]",
+    );
+    const r = spawnSync(process.execPath, [...SERVER_NODE_ARGS, "--api-only"], {
+      env: { ...process.env, PORT: "0", MODEL_SERVICE_CONFIG: bad },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
@@ -117,7 +132,10 @@ describe("model-service.yaml: start-up and reload", () => {
   });
 
   it("reloads the providers when the file changes; a bad edit keeps the previous ones; the environment's come back when the file drops an id", async () => {
-    const p = file("live.yaml", "providers:\n  east: { type: gemini, api_key: k1, name: East one }\n  gemini: { type: gemini, api_key: from-file }\n");
+    const p = file(
+      "live.yaml",
+      "providers:\n  east: { type: gemini, api_key: k1, name: East one }\n  gemini: { type: gemini, api_key: from-file }\n",
+    );
     process.env.MODEL_SERVICE_CONFIG = p;
     process.env.GEMINI_API_KEY = "from-env";
     resetEnvForTests();
@@ -161,24 +179,47 @@ models:
   beforeAll(() => west.reset());
 
   it("each model goes to its resource and deployment, priced from the catalogue; a new model at the file's price", async () => {
-    const a = await client().chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "to the east" }] }, { headers: { "x-request-id": `${kind}-east` } });
+    const a = await client().chat.completions.create(
+      { model: "gpt-4o", messages: [{ role: "user", content: "to the east" }] },
+      { headers: { "x-request-id": `${kind}-east` } },
+    );
     expect(a.choices[0]!.message.content).toBe("You said: to the east");
     expect(server.emulator.requests.at(-1)).toMatchObject({ protocol: "azure", path: "/openai/deployments/gpt-4o-prod/chat/completions" });
-    const b = await client().chat.completions.create({ model: "gpt-4.1", messages: [{ role: "user", content: "to the west" }] }, { headers: { "x-request-id": `${kind}-west` } });
+    const b = await client().chat.completions.create(
+      { model: "gpt-4.1", messages: [{ role: "user", content: "to the west" }] },
+      { headers: { "x-request-id": `${kind}-west` } },
+    );
     expect(b.choices[0]!.message.content).toBe("You said: to the west");
     expect(west.requests.at(-1)).toMatchObject({ protocol: "azure", path: "/openai/deployments/gpt41-west/chat/completions" });
     expect(west.requests.at(-1)!.headers["api-key"]).toBe("west-resource-key-0987654321");
     // gpt-4o at its catalogue price ($2.5 / $10 per 1M): 3 in, 5 out.
     expect(await server.events(`${kind}-east`)).toEqual([
-      expect.objectContaining({ provider: "azure-east", model_id: "gpt-4o", input_tokens: 3, output_tokens: 5, total_cost: "0.000057500000" }),
+      expect.objectContaining({
+        provider: "azure-east",
+        model_id: "gpt-4o",
+        input_tokens: 3,
+        output_tokens: 5,
+        total_cost: "0.000057500000",
+      }),
     ]);
     // gpt-4.1 ($2 / $8): 3 in, 5 out.
     expect(await server.events(`${kind}-west`)).toEqual([
-      expect.objectContaining({ provider: "azure-west", model_id: "gpt-4.1", input_tokens: 3, output_tokens: 5, total_cost: "0.000046000000" }),
+      expect.objectContaining({
+        provider: "azure-west",
+        model_id: "gpt-4.1",
+        input_tokens: 3,
+        output_tokens: 5,
+        total_cost: "0.000046000000",
+      }),
     ]);
-    const c = await client().chat.completions.create({ model: "my-llama", messages: [{ role: "user", content: "local please" }] }, { headers: { "x-request-id": `${kind}-llama` } });
+    const c = await client().chat.completions.create(
+      { model: "my-llama", messages: [{ role: "user", content: "local please" }] },
+      { headers: { "x-request-id": `${kind}-llama` } },
+    );
     expect(c.choices[0]!.message.content).toBe("You said: local please");
     expect(server.emulator.requests.at(-1)).toMatchObject({ protocol: "openai", body: expect.objectContaining({ model: "llama3.1" }) });
-    expect(await server.events(`${kind}-llama`)).toEqual([expect.objectContaining({ provider: "ollama", model_id: "my-llama", total_cost: "0.000000000000" })]);
+    expect(await server.events(`${kind}-llama`)).toEqual([
+      expect.objectContaining({ provider: "ollama", model_id: "my-llama", total_cost: "0.000000000000" }),
+    ]);
   });
 });

@@ -1,11 +1,11 @@
-// What the reliability suites share: real server processes (server/main.ts --api-only) behind
+// What the reliability suites share: real server processes (server/host/main.ts --api-only) behind
 // fault proxies, requests through the REST API with their wall time measured against a deadline,
 // and the usage rows they left, read straight from the database (not through the proxy).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { hashApiKey } from "@/server/services/keys.ts";
+import { hashApiKey } from "@/server/access/key-lookup.ts";
 import type { ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
 
@@ -38,7 +38,10 @@ export function requestId(label: string): string {
 }
 
 /** One request through the REST API; never throws (no answer is status 0 after GIVE_UP_MS). */
-export async function send(url: string, init: { method?: string; path: string; key?: string; body?: unknown; label: string }): Promise<Answer> {
+export async function send(
+  url: string,
+  init: { method?: string; path: string; key?: string; body?: unknown; label: string },
+): Promise<Answer> {
   const id = requestId(init.label);
   const started = performance.now();
   try {
@@ -102,7 +105,9 @@ export async function usageRows(databaseUrl: string): Promise<UsageRow[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    return (await client.query<UsageRow>("SELECT request_id, status, error_code, output_tokens, stream FROM usage_events ORDER BY request_id")).rows;
+    return (
+      await client.query<UsageRow>("SELECT request_id, status, error_code, output_tokens, stream FROM usage_events ORDER BY request_id")
+    ).rows;
   } finally {
     await client.end();
   }

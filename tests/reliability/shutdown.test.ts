@@ -10,12 +10,23 @@ import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type DatabaseHandle } from "@/server/db/index.ts";
-import { costOf } from "@/server/services/pricing.ts";
-import { UsageWriter } from "@/server/services/usage-writer.ts";
+import { costOf } from "@/server/features/catalogue/pricing.ts";
+import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
 import { countTokens, startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import { startFaultProxy, targetOf } from "@/tests/support/fault-proxy.ts";
-import { GENERATE_DEADLINE_MS, generate, insertKey, late, load, providerEnv, requestId, startServer, usageRows, type UsageRow } from "./harness.ts";
+import {
+  GENERATE_DEADLINE_MS,
+  generate,
+  insertKey,
+  late,
+  load,
+  providerEnv,
+  requestId,
+  startServer,
+  usageRows,
+  type UsageRow,
+} from "./harness.ts";
 
 /** What the servers here are given to finish in-flight requests after SIGTERM. */
 const GRACE_MS = 1_500;
@@ -29,7 +40,6 @@ beforeAll(async () => {
   emulator = await startProviderEmulator({ maxLogEntries: 0 });
 });
 afterAll(async () => {
-  // eslint-disable-next-line no-console
   if (figures.length) console.log(`reliability figures:\n  ${figures.join("\n  ")}`);
   await emulator?.close();
 });
@@ -55,7 +65,11 @@ function longStream(url: string, key: string) {
       for (;;) {
         const { done: end, value } = await reader.read();
         if (end) break;
-        events += (Buffer.from(value).toString("utf8").match(/"type":"delta"/g) ?? []).length;
+        events += (
+          Buffer.from(value)
+            .toString("utf8")
+            .match(/"type":"delta"/g) ?? []
+        ).length;
         if (events >= 3) firstEvents();
       }
       return { id, status: res.status, events, cut: false };
@@ -77,7 +91,9 @@ const cases: { kind: "pglite" | "postgres"; rows: Rows }[] = [
 async function pgliteRows(dataDir: string): Promise<UsageRow[]> {
   const db: DatabaseHandle = await openDatabase({ dataDir, migrate: false });
   try {
-    return await db.rawQuery<UsageRow>("SELECT request_id, status, error_code, output_tokens, stream FROM usage_events ORDER BY request_id");
+    return await db.rawQuery<UsageRow>(
+      "SELECT request_id, status, error_code, output_tokens, stream FROM usage_events ORDER BY request_id",
+    );
   } finally {
     await db.close();
   }
@@ -102,7 +118,10 @@ describe.each(cases)("SIGTERM with streams longer than the grace period, on $kin
   });
 
   it("records every cut stream as client_closed with the tokens so far, and exits in bounded time", async () => {
-    const server = await startServer({ ...providerEnv(emulator), DATABASE_URL: databaseUrl ?? "", REDIS_URL: "", SHUTDOWN_GRACE_MS: String(GRACE_MS) }, dataDir);
+    const server = await startServer(
+      { ...providerEnv(emulator), DATABASE_URL: databaseUrl ?? "", REDIS_URL: "", SHUTDOWN_GRACE_MS: String(GRACE_MS) },
+      dataDir,
+    );
     try {
       const key = await (databaseUrl ? insertKey(databaseUrl, `streams${kind}`) : insertPgliteKey(dataDir, `streams${kind}`));
       const streams = Array.from({ length: 12 }, () => longStream(server.url, key));
@@ -144,7 +163,7 @@ describe.each(cases)("SIGTERM with streams longer than the grace period, on $kin
 async function insertPgliteKey(dataDir: string, name: string): Promise<string> {
   const db = await openDatabase({ dataDir, migrate: false });
   try {
-    const { hashApiKey } = await import("@/server/services/keys.ts");
+    const { hashApiKey } = await import("@/server/access/key-lookup.ts");
     const secret = `ms_${name}${"0".repeat(32)}`.slice(0, 35);
     await db.rawQuery(
       `INSERT INTO api_keys (id, name, prefix, key_hash, tier, scopes, is_admin, created_at) VALUES ($1, $2, $3, $4, 'premium', '{}', false, now())`,
@@ -182,10 +201,17 @@ describe.runIf(testDatabaseUrl())("SIGTERM while PostgreSQL hangs", () => {
         const code = await first.exited;
         const exitMs = performance.now() - signalled;
         const spooled = existsSync(spool) ? readFileSync(spool, "utf8").trim().split("\n").length : 0;
-        figures.push(`PostgreSQL hung, SIGTERM with 100 answered calls queued: exit ${code} after ${Math.round(exitMs)} ms; ${spooled} events spooled`);
+        figures.push(
+          `PostgreSQL hung, SIGTERM with 100 answered calls queued: exit ${code} after ${Math.round(exitMs)} ms; ${spooled} events spooled`,
+        );
         expect(code).toBe(0);
         expect(exitMs).toBeLessThan(EXIT_DEADLINE_MS);
-        const spooledIds = new Set(readFileSync(spool, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { requestId: string }).requestId));
+        const spooledIds = new Set(
+          readFileSync(spool, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => (JSON.parse(l) as { requestId: string }).requestId),
+        );
         expect(answered.filter((id) => !spooledIds.has(id))).toEqual([]);
       } finally {
         await first.dispose();
@@ -222,7 +248,11 @@ describe("a spool left in an embedded database's DATA_DIR", () => {
       const refused = async (): Promise<never> => {
         throw new Error("the database is not answering");
       };
-      const writer = new UsageWriter({ rawQuery: async () => refused, log: pino({ level: "silent" }), spoolFile: path.join(dataDir, "usage-spool.jsonl") });
+      const writer = new UsageWriter({
+        rawQuery: async () => refused,
+        log: pino({ level: "silent" }),
+        spoolFile: path.join(dataDir, "usage-spool.jsonl"),
+      });
       const ids = Array.from({ length: 25 }, (_, i) => `spooled-${i}`);
       for (const id of ids) {
         const usage = { inputTokens: 12, outputTokens: 34, cachedInputTokens: 0 };
@@ -257,7 +287,9 @@ describe("a spool left in an embedded database's DATA_DIR", () => {
       }
       figures.push(`PGlite start with a spool of ${ids.length} events: ${rows.length} written without a request`);
       expect(rows.map((r) => r.request_id).sort()).toEqual([...ids].sort());
-      expect(existsSync(path.join(dataDir, "usage-spool.jsonl")) || existsSync(path.join(dataDir, "usage-spool.jsonl.replaying"))).toBe(false);
+      expect(existsSync(path.join(dataDir, "usage-spool.jsonl")) || existsSync(path.join(dataDir, "usage-spool.jsonl.replaying"))).toBe(
+        false,
+      );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -269,7 +301,8 @@ async function eventuallyRows(databaseUrl: string, ids: string[]): Promise<void>
   for (;;) {
     const have = new Set((await usageRows(databaseUrl)).map((r) => r.request_id));
     if (ids.every((id) => have.has(id))) return;
-    if (Date.now() > until) throw new Error(`${ids.filter((id) => !have.has(id)).length} of ${ids.length} spooled events never reached the database`);
+    if (Date.now() > until)
+      throw new Error(`${ids.filter((id) => !have.has(id)).length} of ${ids.length} spooled events never reached the database`);
     await new Promise((r) => setTimeout(r, 300));
   }
 }

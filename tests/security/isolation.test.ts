@@ -8,16 +8,17 @@ import path from "node:path";
 import { encode } from "@auth/core/jwt";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
-import { leanRoutes } from "@/server/http/routes/index.ts";
-import { resetAuthSecretForTests } from "@/server/services/auth-secret.ts";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
-import { parseUsd } from "@/server/services/pricing.ts";
-import { usageWriter } from "@/server/services/usage.ts";
-import { createUser, type UserRecord } from "@/server/services/users.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
+import { leanRoutes } from "@/server/api/routes.ts";
+import { resetAuthSecretForTests } from "@/server/access/auth-secret.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { parseUsd } from "@/server/features/catalogue/pricing.ts";
+import { usageWriter } from "@/server/features/usage/usage.ts";
+import { type UserRecord } from "@/server/access/user-lookup.ts";
+import { createUser } from "@/server/features/accounts/users.ts";
 import { createContext } from "@/server/trpc/init.ts";
-import { appRouter } from "@/server/trpc/root.ts";
+import { appRouter } from "@/server/api/trpc-root.ts";
 import { testDatabases } from "../support/db.ts";
 import { useServiceDatabase } from "../support/service-db.ts";
 
@@ -48,7 +49,11 @@ async function rest(method: string, pathName: string, headers: Record<string, st
   });
   const handler = pattern.handlers[method as "GET"];
   const res = await handler(
-    new Request(url, { method, headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined }),
+    new Request(url, {
+      method,
+      headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    }),
     { params: Promise.resolve(params) },
   );
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -145,7 +150,12 @@ describe.each(testDatabases())("isolation between users on $kind", ({ kind }) =>
   });
 
   it.runIf(kind === "pglite")("collections over REST and tRPC: another user's collection is invisible", async () => {
-    const created = await rest("POST", "/v1/vector/collections", { "x-api-key": adaKey.key }, { collection_name: `ada_docs_${kind}`, vector_size: 3, distance: "Cosine" });
+    const created = await rest(
+      "POST",
+      "/v1/vector/collections",
+      { "x-api-key": adaKey.key },
+      { collection_name: `ada_docs_${kind}`, vector_size: 3, distance: "Cosine" },
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const bobList = await rest("GET", "/v1/vector/collections", { "x-api-key": bobKey.key });
     expect(bobList.status).toBe(200);

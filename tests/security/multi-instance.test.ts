@@ -1,4 +1,4 @@
-// Two real server processes (`server/main.ts --api-only`) on one PostgreSQL database and one
+// Two real server processes (`server/host/main.ts --api-only`) on one PostgreSQL database and one
 // Redis: they share one rate-limit budget (exactly 10 of 50 concurrent requests pass a limit of
 // 10), a key revoked anywhere stops working on both within a second, one user's credentials see
 // only their own data, and nothing the run logged or answered contains a secret it used.
@@ -25,12 +25,16 @@ type Instance = { url: string; child: ChildProcess; output: string[]; dataDir: s
 
 function startInstance(env: Record<string, string>): Promise<Instance> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-multi-"));
-  const child = spawn(path.join(root, "node_modules/.bin/tsx"), ["--import", "./scripts/server-only-hook.mjs", "server/main.ts", "--api-only"], {
-    cwd: root,
-    env: { ...process.env, ...env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", LOG_FORMAT: "json" },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    path.join(root, "node_modules/.bin/tsx"),
+    ["--import", "./scripts/server-only-hook.mjs", "server/host/main.ts", "--api-only"],
+    {
+      cwd: root,
+      env: { ...process.env, ...env, DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", LOG_FORMAT: "json" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "Model Service listening" within 90 s:\n${output.join("")}`)), 90_000);
@@ -77,10 +81,10 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
   let b: Instance | undefined;
   // The services in this process act on the same database and Redis, as the CLI would.
   let services: {
-    keys: typeof import("@/server/services/keys.ts");
-    users: typeof import("@/server/services/users.ts");
-    auth: typeof import("@/server/services/auth.ts");
-    lifecycle: typeof import("@/server/lifecycle.ts");
+    keys: typeof import("@/server/features/accounts/keys.ts");
+    users: typeof import("@/server/features/accounts/users.ts");
+    auth: typeof import("@/server/access/auth.ts");
+    lifecycle: typeof import("@/server/kernel/lifecycle.ts");
     db: typeof import("@/server/db/index.ts");
   };
 
@@ -96,12 +100,12 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
     };
     [a, b] = await Promise.all([startInstance(env), startInstance(env)]);
     Object.assign(process.env, env, { LOG_LEVEL: "silent" });
-    (await import("@/server/env.ts")).resetEnvForTests();
+    (await import("@/server/kernel/env.ts")).resetEnvForTests();
     services = {
-      keys: await import("@/server/services/keys.ts"),
-      users: await import("@/server/services/users.ts"),
-      auth: await import("@/server/services/auth.ts"),
-      lifecycle: await import("@/server/lifecycle.ts"),
+      keys: await import("@/server/features/accounts/keys.ts"),
+      users: await import("@/server/features/accounts/users.ts"),
+      auth: await import("@/server/access/auth.ts"),
+      lifecycle: await import("@/server/kernel/lifecycle.ts"),
       db: await import("@/server/db/index.ts"),
     };
   }, 180_000);
@@ -178,7 +182,10 @@ describe.runIf(testDatabaseUrl() && redisUrl)("two instances on one PostgreSQL a
 
   it("answers 401 for no key, a malformed key, and an expired, forged or alg-none JWT", async () => {
     const secret = new TextEncoder().encode(SECRETS.JWT_SECRET);
-    const valid = await new SignJWT({ sub: "svc-multi", tier: "premium" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(secret);
+    const valid = await new SignJWT({ sub: "svc-multi", tier: "premium" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(secret);
     const expired = await new SignJWT({ sub: "svc-multi" })
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)

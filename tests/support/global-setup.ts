@@ -14,7 +14,9 @@ export default async function setup(): Promise<void> {
 
   const migrationsDir = path.resolve("prisma/migrations");
   const hash = createHash("sha256");
-  const pgliteVersion = (JSON.parse(readFileSync(path.resolve("node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string }).version;
+  const pgliteVersion = (
+    JSON.parse(readFileSync(path.resolve("node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string }
+  ).version;
   hash.update(pgliteVersion);
   for (const name of readdirSync(migrationsDir).sort()) {
     const file = path.join(migrationsDir, name, "migration.sql");

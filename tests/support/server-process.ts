@@ -1,9 +1,9 @@
-// Starts the real server entry point (server/main.ts) as a child process, the way `npm start`
+// Starts the real server entry point (server/host/main.ts) as a child process, the way `npm start`
 // does: plain `node --import tsx`, no tsx CLI in between. (The tsx CLI relays SIGTERM and kills its
 // child with SIGKILL if the child does not acknowledge within 30 ms, which a busy server may not.)
 import { spawn, type ChildProcess } from "node:child_process";
 
-export const SERVER_NODE_ARGS = ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/main.ts"];
+export const SERVER_NODE_ARGS = ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/host/main.ts"];
 
 export type ServerProcess = {
   child: ChildProcess;
@@ -16,8 +16,12 @@ export type ServerProcess = {
   stop: () => Promise<number | null>;
 };
 
-/** Spawns `node server/main.ts [args]` with PORT=0 and waits for its "listening" log line (so LOG_LEVEL must keep info). */
-export async function startServerProcess(env: Record<string, string>, args: string[] = ["--api-only"], timeoutMs = 60_000): Promise<ServerProcess> {
+/** Spawns `node server/host/main.ts [args]` with PORT=0 and waits for its "listening" log line (so LOG_LEVEL must keep info). */
+export async function startServerProcess(
+  env: Record<string, string>,
+  args: string[] = ["--api-only"],
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...args], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -33,14 +33,14 @@ beforeAll(async () => {
     ANTHROPIC_API_KEY: emulator.anthropicKey!,
     ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl,
   });
-  const { resetEnvForTests } = await import("@/server/env.ts");
+  const { resetEnvForTests } = await import("@/server/kernel/env.ts");
   resetEnvForTests();
   const { startHost } = await import("@/server/host/server.ts");
-  const { CLI_ACTOR } = await import("@/server/services/auth.ts");
-  const { createApiKey } = await import("@/server/services/keys.ts");
-  const { createUser } = await import("@/server/services/users.ts");
-  const { usageWriter } = await import("@/server/services/usage.ts");
-  const { setRetryPolicyForTests } = await import("@/server/services/generation.ts");
+  const { CLI_ACTOR } = await import("@/server/access/auth.ts");
+  const { createApiKey } = await import("@/server/features/accounts/keys.ts");
+  const { createUser } = await import("@/server/features/accounts/users.ts");
+  const { usageWriter } = await import("@/server/features/usage/usage.ts");
+  const { setRetryPolicyForTests } = await import("@/server/features/inference/generation.ts");
   setRetryPolicyForTests({ baseDelayMs: 5, maxDelayMs: 20 });
   const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;
@@ -83,8 +83,13 @@ describe("usage over REST", () => {
     const streamed = await gen(keys.alice, { model: "gpt-4", stream: true, messages: [{ role: "user", content: "alpha beta gamma" }] });
     expect(streamed.status).toBe(200);
     expect(streamed.text).toContain("[DONE]");
-    expect((await gen(keys.alice, { model: "gpt-4o", messages: [{ role: "user", content: "a b c d e f [[emulator cached=2 words=4]]" }] })).status).toBe(200);
-    expect((await gen(keys.alice, { model: "gpt-4", messages: [{ role: "user", content: "no [[emulator fault=quota]]" }] })).status).toBeGreaterThanOrEqual(400);
+    expect(
+      (await gen(keys.alice, { model: "gpt-4o", messages: [{ role: "user", content: "a b c d e f [[emulator cached=2 words=4]]" }] }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await gen(keys.alice, { model: "gpt-4", messages: [{ role: "user", content: "no [[emulator fault=quota]]" }] })).status,
+    ).toBeGreaterThanOrEqual(400);
     // Bob: claude-3-haiku, 2 in, 4 out: 2 × 0.25e-6 + 4 × 1.25e-6 = 0.0000055
     expect((await gen(keys.bob, { model: "claude-3-haiku", messages: [{ role: "user", content: "hi bob" }] })).status).toBe(200);
     await flush();
@@ -144,12 +149,22 @@ describe("usage over REST", () => {
       cost_per_1k_output: 0.06,
       cost_per_1k_cached_input: 0.03,
     });
-    const cached = await call("POST", "/v1/llm/cost", keys.alice, { model: "gpt-4o", input_tokens: 1000, output_tokens: 200, cached_tokens: 400 });
+    const cached = await call("POST", "/v1/llm/cost", keys.alice, {
+      model: "gpt-4o",
+      input_tokens: 1000,
+      output_tokens: 200,
+      cached_tokens: 400,
+    });
     expect(cached.json).toMatchObject({ input_cost: 0.002, output_cost: 0.002, total_cost: 0.004, cost_per_1k_cached_input: 0.00125 });
     const bad = await call("POST", "/v1/llm/cost", keys.alice, { model: "gpt-4", input_tokens: -1, output_tokens: 0 });
     expect(bad.status).toBe(400);
     expect(bad.json.error?.message).toMatch(/input_tokens/);
-    const tooCached = await call("POST", "/v1/llm/cost", keys.alice, { model: "gpt-4", input_tokens: 1, output_tokens: 0, cached_tokens: 5 });
+    const tooCached = await call("POST", "/v1/llm/cost", keys.alice, {
+      model: "gpt-4",
+      input_tokens: 1,
+      output_tokens: 0,
+      cached_tokens: 5,
+    });
     expect(tooCached.status).toBe(400);
     expect(tooCached.json.error?.message).toMatch(/cached_tokens/);
     expect((await call("POST", "/v1/llm/cost", keys.alice, { model: "gpt-nothing", input_tokens: 1, output_tokens: 1 })).status).toBe(404);

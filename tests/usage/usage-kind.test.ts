@@ -31,12 +31,12 @@ let trpc: ModelServiceClient;
 beforeAll(async () => {
   emulator = await startProviderEmulator();
   Object.assign(process.env, { OPENAI_API_KEY: emulator.openaiKey!, OPENAI_BASE_URL: emulator.openaiBaseUrl });
-  (await import("@/server/env.ts")).resetEnvForTests();
+  (await import("@/server/kernel/env.ts")).resetEnvForTests();
   const { startHost } = await import("@/server/host/server.ts");
-  const { CLI_ACTOR } = await import("@/server/services/auth.ts");
-  const { createApiKey } = await import("@/server/services/keys.ts");
-  const { createUser } = await import("@/server/services/users.ts");
-  const { usageWriter } = await import("@/server/services/usage.ts");
+  const { CLI_ACTOR } = await import("@/server/access/auth.ts");
+  const { createApiKey } = await import("@/server/features/accounts/keys.ts");
+  const { createUser } = await import("@/server/features/accounts/users.ts");
+  const { usageWriter } = await import("@/server/features/usage/usage.ts");
   const host = await startHost({ port: 0, host: "127.0.0.1", log: pino({ level: "silent" }) });
   base = host.url;
   shutdown = () => host.shutdown("test end");
@@ -69,14 +69,26 @@ const MODEL = "text-embedding-3-small"; // $0.02 per 1M tokens; the emulator cou
 
 describe("usage kinds", () => {
   beforeAll(async () => {
-    expect((await call("POST", "/v1/vector/collections", carolKey, { collection_name: "kind-docs", vector_size: 8, distance: "Cosine" })).status).toBe(200);
+    expect(
+      (await call("POST", "/v1/vector/collections", carolKey, { collection_name: "kind-docs", vector_size: 8, distance: "Cosine" })).status,
+    ).toBe(200);
     // One text generation: gpt-4, 3 in and 5 out = 0.00009 + 0.0003.
-    expect((await call("POST", "/v1/llm/generate", carolKey, { model: "gpt-4", messages: [{ role: "user", content: "hello there friend" }] })).status).toBe(200);
+    expect(
+      (await call("POST", "/v1/llm/generate", carolKey, { model: "gpt-4", messages: [{ role: "user", content: "hello there friend" }] }))
+        .status,
+    ).toBe(200);
     // Seven embedding calls of 2 + 3 + 3 + 2 + 2 + 1 + 2 = 15 words (distinct texts: no cache hits).
     const paid = [
       await call("POST", "/v1/llm/generate-embeddings", carolKey, { model: MODEL, texts: ["one two"] }),
       await call("POST", "/v1/embeddings", carolKey, { model: MODEL, input: "three four five" }),
-      await call("POST", "/v1/vector/documents", carolKey, { collection_name: "kind-docs", model: MODEL, documents: [{ id: 1, text: "six seven" }, { id: 2, text: "eight" }] }),
+      await call("POST", "/v1/vector/documents", carolKey, {
+        collection_name: "kind-docs",
+        model: MODEL,
+        documents: [
+          { id: 1, text: "six seven" },
+          { id: 2, text: "eight" },
+        ],
+      }),
       await call("POST", "/v1/vector/search", carolKey, { collection_name: "kind-docs", model: MODEL, query_text: "nine ten", limit: 2 }),
     ];
     for (const r of paid) expect(r.status, JSON.stringify(r.json)).toBe(200);
@@ -116,9 +128,15 @@ describe("usage kinds", () => {
 
   it("filters the recent requests and the dashboard's statistics by the same kind", async () => {
     const embeddings = await trpc.usage.recent.query({ kind: "embedding", limit: 50 });
-    expect(embeddings.items.map((i) => i.endpoint).sort()).toEqual(
-      ["/v1/embeddings", "/v1/llm/generate-embeddings", "/v1/vector/documents", "/v1/vector/search", "trpc:embeddings.generate", "trpc:vectors.searchText", "trpc:vectors.upsertDocuments"],
-    );
+    expect(embeddings.items.map((i) => i.endpoint).sort()).toEqual([
+      "/v1/embeddings",
+      "/v1/llm/generate-embeddings",
+      "/v1/vector/documents",
+      "/v1/vector/search",
+      "trpc:embeddings.generate",
+      "trpc:vectors.searchText",
+      "trpc:vectors.upsertDocuments",
+    ]);
     expect((await trpc.usage.recent.query({ kind: "llm", limit: 50 })).items.map((i) => i.model)).toEqual(["gpt-4"]);
     // The dashboard shows everything: both kinds add up to it.
     const stats = await trpc.usage.stats.query({ start: today, end: today });

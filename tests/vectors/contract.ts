@@ -5,7 +5,7 @@
 //   vectorStoreContract("pgvector on PGlite", async () => ({ store, close }));
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "@/server/errors.ts";
+import { AppError } from "@/server/kernel/errors.ts";
 import type { Filter } from "@/server/vectors/filter.ts";
 import type { CollectionRef, Distance, PointId, ScoredPoint, VectorPoint, VectorStore } from "@/server/vectors/types.ts";
 
@@ -161,7 +161,13 @@ export function vectorStoreContract(label: string, open: () => Promise<StoreHarn
     });
 
     it("keeps payloads exactly, and gives {} for a point without one", async () => {
-      const payload = { nested: { a: [1, { b: null }], deep: { deeper: { x: "y" } } }, text: "héllo 🌍 \"quoted\"", flag: false, n: 1.5, neg: -3 };
+      const payload = {
+        nested: { a: [1, { b: null }], deep: { deeper: { x: "y" } } },
+        text: 'héllo 🌍 "quoted"',
+        flag: false,
+        n: 1.5,
+        neg: -3,
+      };
       const c = await fresh("Dot", [
         { id: "p", vector: [1, 1, 1], payload },
         { id: "q", vector: [-1, -1, -1] },
@@ -223,7 +229,12 @@ export function vectorStoreContract(label: string, open: () => Promise<StoreHarn
       const en: Filter = { must: [{ key: "lang", match: { value: "en" } }] };
       expect((await h.store.search(c, { vector: QUERY, limit: 10, filter: en })).map((p) => p.id)).toEqual(["point_1", "3"]);
       expect((await h.store.search(c, { vector: QUERY, limit: 10, filter: { must_not: en.must } })).map((p) => p.id)).toEqual([2, 4]);
-      const shouldFilter: Filter = { should: [{ key: "lang", match: { value: "de" } }, { key: "n", range: { gte: 3 } }] };
+      const shouldFilter: Filter = {
+        should: [
+          { key: "lang", match: { value: "de" } },
+          { key: "n", range: { gte: 3 } },
+        ],
+      };
       expect(await h.store.count(c, shouldFilter)).toBe(2);
       expect(await h.store.count(c, { must: [{ key: "tags", match: { any: ["y", "z"] } }] })).toBe(1);
       expect(await h.store.count(c, { must: [{ key: "missing", match: { value: 1 } }] })).toBe(0);

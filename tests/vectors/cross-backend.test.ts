@@ -85,7 +85,9 @@ describe("backends agree on the same data", () => {
         const mid = Math.floor(base.length / 2);
         const threshold = base.length > 4 ? (base[mid - 1]!.score + base[mid]!.score) / 2 : undefined;
         for (const scoreThreshold of [undefined, threshold]) {
-          const answers = await Promise.all(stores.map(({ store }) => store.search(c, { vector: query, limit: 20, filter, scoreThreshold })));
+          const answers = await Promise.all(
+            stores.map(({ store }) => store.search(c, { vector: query, limit: 20, filter, scoreThreshold })),
+          );
           const [reference, ...others] = answers;
           expect(reference!.length).toBeGreaterThan(0);
           for (const other of others) {

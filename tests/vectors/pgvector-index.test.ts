@@ -40,37 +40,52 @@ describe("pgvector index policy", () => {
   afterAll(() => db.destroy());
 
   const indexes = async () =>
-    (await db.rawQuery<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'vector_store' AND indexname LIKE '%_hnsw'`)).map((r) => r.indexdef);
+    (
+      await db.rawQuery<{ indexdef: string }>(
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = 'vector_store' AND indexname LIKE '%_hnsw'`,
+      )
+    ).map((r) => r.indexdef);
 
-  it.each(["Cosine", "Dot", "Euclid"] as const)("indexes a %s collection once it passes the threshold, and still answers well", async (distance) => {
-    const c: CollectionRef = { id: `idx${distance.toLowerCase()}`, name: `idx_${distance}`, vectorSize: DIM, distance };
-    await store.createCollection(c);
-    await store.upsert(c, points.slice(0, THRESHOLD_POINTS - 1));
-    expect((await indexes()).filter((d) => d.includes(c.id))).toEqual([]);
-    await store.upsert(c, points.slice(THRESHOLD_POINTS - 1));
-    const opclass = { Cosine: "vector_cosine_ops", Dot: "vector_ip_ops", Euclid: "vector_l2_ops" }[distance];
-    expect((await indexes()).filter((d) => d.includes(c.id))).toEqual([expect.stringMatching(new RegExp(`USING hnsw \\(embedding ${opclass}\\)`))]);
+  it.each(["Cosine", "Dot", "Euclid"] as const)(
+    "indexes a %s collection once it passes the threshold, and still answers well",
+    async (distance) => {
+      const c: CollectionRef = { id: `idx${distance.toLowerCase()}`, name: `idx_${distance}`, vectorSize: DIM, distance };
+      await store.createCollection(c);
+      await store.upsert(c, points.slice(0, THRESHOLD_POINTS - 1));
+      expect((await indexes()).filter((d) => d.includes(c.id))).toEqual([]);
+      await store.upsert(c, points.slice(THRESHOLD_POINTS - 1));
+      const opclass = { Cosine: "vector_cosine_ops", Dot: "vector_ip_ops", Euclid: "vector_l2_ops" }[distance];
+      expect((await indexes()).filter((d) => d.includes(c.id))).toEqual([
+        expect.stringMatching(new RegExp(`USING hnsw \\(embedding ${opclass}\\)`)),
+      ]);
 
-    const larger = distance !== "Euclid";
-    for (let q = 0; q < 5; q++) {
-      const query = Array.from({ length: DIM }, () => random() * 2 - 1);
-      for (const group of [undefined, 3]) {
-        const pool = points.filter((p) => group === undefined || p.payload!.group === group);
-        const exact = pool
-          .map((p) => ({ id: p.id, score: exactScore[distance](query, p.vector) }))
-          .sort((a, b) => (larger ? b.score - a.score : a.score - b.score))
-          .slice(0, 10);
-        const got = await store.search(c, { vector: query, limit: 10, ...(group !== undefined ? { filter: { must: [{ key: "group", match: { value: group } }] } } : {}) });
-        // A full page even when the filter keeps one point in ten, best first, with true scores.
-        expect(got).toHaveLength(10);
-        if (group !== undefined) expect(got.every((p) => p.payload.group === group)).toBe(true);
-        for (let i = 1; i < got.length; i++) expect(larger ? got[i - 1]!.score >= got[i]!.score : got[i - 1]!.score <= got[i]!.score).toBe(true);
-        for (const p of got) expect(Math.abs(p.score - exactScore[distance](query, points.find((x) => x.id === p.id)!.vector))).toBeLessThan(1e-5);
-        const recall = got.filter((p) => exact.some((e) => e.id === p.id)).length / exact.length;
-        expect(recall).toBeGreaterThanOrEqual(0.8);
+      const larger = distance !== "Euclid";
+      for (let q = 0; q < 5; q++) {
+        const query = Array.from({ length: DIM }, () => random() * 2 - 1);
+        for (const group of [undefined, 3]) {
+          const pool = points.filter((p) => group === undefined || p.payload!.group === group);
+          const exact = pool
+            .map((p) => ({ id: p.id, score: exactScore[distance](query, p.vector) }))
+            .sort((a, b) => (larger ? b.score - a.score : a.score - b.score))
+            .slice(0, 10);
+          const got = await store.search(c, {
+            vector: query,
+            limit: 10,
+            ...(group !== undefined ? { filter: { must: [{ key: "group", match: { value: group } }] } } : {}),
+          });
+          // A full page even when the filter keeps one point in ten, best first, with true scores.
+          expect(got).toHaveLength(10);
+          if (group !== undefined) expect(got.every((p) => p.payload.group === group)).toBe(true);
+          for (let i = 1; i < got.length; i++)
+            expect(larger ? got[i - 1]!.score >= got[i]!.score : got[i - 1]!.score <= got[i]!.score).toBe(true);
+          for (const p of got)
+            expect(Math.abs(p.score - exactScore[distance](query, points.find((x) => x.id === p.id)!.vector))).toBeLessThan(1e-5);
+          const recall = got.filter((p) => exact.some((e) => e.id === p.id)).length / exact.length;
+          expect(recall).toBeGreaterThanOrEqual(0.8);
+        }
       }
-    }
-  });
+    },
+  );
 
   it("keeps collections of more than 2,000 dimensions unindexed (pgvector's HNSW limit) and searches them exactly", async () => {
     const wide = new PgVectorStore({ db: async () => db, indexThresholdBytes: 4 * 2001 * 5 });

@@ -4,12 +4,12 @@
 // under `vectors` and stays 200, and everything else keeps working.
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { resetEnvForTests } from "@/server/env.ts";
-import { health, ping } from "@/server/http/routes/health.ts";
-import { vectorCollections, vectorSearch } from "@/server/http/routes/vectors.ts";
-import { CLI_ACTOR } from "@/server/services/auth.ts";
-import { createApiKey } from "@/server/services/keys.ts";
-import { resetRateLimitersForTests } from "@/server/services/rate-limits.ts";
+import { resetEnvForTests } from "@/server/kernel/env.ts";
+import { health, ping } from "@/server/features/system/health.rest.ts";
+import { vectorCollections, vectorSearch } from "@/server/features/vectors/vectors.rest.ts";
+import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { resetRateLimitersForTests } from "@/server/access/rate-limits.ts";
 import { getVectorStore, resetVectorStoreForTests } from "@/server/vectors/index.ts";
 import { PGVECTOR_MISSING, PgVectorStore } from "@/server/vectors/pgvector.ts";
 import { createTestDatabase, testDatabaseUrl } from "../support/db.ts";
@@ -52,7 +52,13 @@ describe.runIf(url && !hasPgvector)("PostgreSQL without pgvector", () => {
   });
 
   const post = (handlers: typeof vectorCollections, body: unknown) =>
-    handlers.POST(new Request("http://localhost/v1/vector/x", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
+    handlers.POST(
+      new Request("http://localhost/v1/vector/x", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+    );
 
   it("the store is unavailable and says how to fix it", async () => {
     const status = await getVectorStore().status();
@@ -71,7 +77,9 @@ describe.runIf(url && !hasPgvector)("PostgreSQL without pgvector", () => {
       const error = ((await res.json()) as { error: { code: string; message: string } }).error;
       expect(error).toMatchObject({ code: "unavailable", message: PGVECTOR_MISSING });
     }
-    const list = await vectorCollections.GET(new Request("http://localhost/v1/vector/collections", { headers: { authorization: `Bearer ${key}` } }));
+    const list = await vectorCollections.GET(
+      new Request("http://localhost/v1/vector/collections", { headers: { authorization: `Bearer ${key}` } }),
+    );
     expect(list.status).toBe(503);
   });
 
@@ -83,7 +91,9 @@ describe.runIf(url && !hasPgvector)("PostgreSQL without pgvector", () => {
     expect(body.status).toBe("ok");
     expect(body.dependencies.database).toMatchObject({ status: "ok", backend: "postgres" });
     expect(body.dependencies.vectors).toEqual({ status: "error", backend: "pgvector", latency_ms: expect.any(Number) });
-    const asAdmin = (await (await health.GET(new Request("http://localhost/health", { headers: { authorization: `Bearer ${adminKey}` } }))).json()) as Report;
+    const asAdmin = (await (
+      await health.GET(new Request("http://localhost/health", { headers: { authorization: `Bearer ${adminKey}` } }))
+    ).json()) as Report;
     expect(asAdmin.dependencies.vectors).toMatchObject({ status: "error", backend: "pgvector", message: PGVECTOR_MISSING });
     expect((await ping.GET(new Request("http://localhost/ping"))).status).toBe(200);
   });

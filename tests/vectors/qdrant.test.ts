@@ -2,7 +2,7 @@
 // shared contract, then what is Qdrant's own — how ids travel, what goes over the wire, and how
 // failures read.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "@/server/errors.ts";
+import { AppError } from "@/server/kernel/errors.ts";
 import { qdrantPointId, QdrantVectorStore } from "@/server/vectors/qdrant.ts";
 import type { CollectionRef } from "@/server/vectors/types.ts";
 import { startQdrantEmulator, type QdrantEmulator } from "../emulators/qdrant-emulator.ts";
@@ -12,7 +12,6 @@ vectorStoreContract("Qdrant (emulator)", async () => {
   const emulator = await startQdrantEmulator({ apiKey: "qdrant-test-key" });
   return { store: new QdrantVectorStore({ url: emulator.url, apiKey: "qdrant-test-key" }), close: () => emulator.close() };
 });
-
 
 describe("Qdrant store specifics", () => {
   let emulator: QdrantEmulator;
@@ -65,7 +64,10 @@ describe("Qdrant store specifics", () => {
       headers: { "api-key": "k-123456789", "content-type": "application/json" },
       body: JSON.stringify({ vectors: { size: 2, distance: "Cosine" } }),
     });
-    await expect(store.createCollection(other)).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/did not create/) });
+    await expect(store.createCollection(other)).rejects.toMatchObject({
+      code: "conflict",
+      message: expect.stringMatching(/did not create/),
+    });
   });
 
   it("is unavailable, naming why, when the key is wrong — without showing the key", async () => {
@@ -83,7 +85,10 @@ describe("Qdrant store specifics", () => {
     const url = closed.url;
     await closed.close();
     const gone = new QdrantVectorStore({ url, timeoutMs: 2_000 });
-    expect(await gone.status()).toEqual({ available: false, reason: expect.stringMatching(new RegExp(`Qdrant at ${url} is unavailable: it cannot be reached`)) });
+    expect(await gone.status()).toEqual({
+      available: false,
+      reason: expect.stringMatching(new RegExp(`Qdrant at ${url} is unavailable: it cannot be reached`)),
+    });
     await expect(gone.count(c)).rejects.toMatchObject({ code: "unavailable" });
   });
 });

@@ -1,8 +1,8 @@
 // The vector service (registry + ownership + store) on each backend: what REST and tRPC share.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "@/server/errors.ts";
-import type { Identity } from "@/server/services/auth.ts";
-import { createVectorService, type VectorService } from "@/server/services/vectors.ts";
+import { AppError } from "@/server/kernel/errors.ts";
+import type { Identity } from "@/server/access/auth.ts";
+import { createVectorService, type VectorService } from "@/server/features/vectors/vectors.ts";
 import { PgVectorStore } from "@/server/vectors/pgvector.ts";
 import { QdrantVectorStore } from "@/server/vectors/qdrant.ts";
 import type { VectorStore } from "@/server/vectors/types.ts";
@@ -24,7 +24,10 @@ const bob = caller({ apiKeyId: "key-b", userId: "user-b" });
 const service = caller({ apiKeyId: "key-s", userId: null });
 const admin = caller({ apiKeyId: "key-admin", userId: null, role: "admin" });
 
-type Backend = { label: string; open: (db: TestDatabase) => Promise<{ store: VectorStore; close(): Promise<void>; emulator?: QdrantEmulator }> };
+type Backend = {
+  label: string;
+  open: (db: TestDatabase) => Promise<{ store: VectorStore; close(): Promise<void>; emulator?: QdrantEmulator }>;
+};
 
 const backends: Backend[] = [
   { label: "pgvector", open: async (db) => ({ store: new PgVectorStore({ db: async () => db }), close: async () => {} }) },
@@ -44,7 +47,12 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
 
   beforeAll(async () => {
     db = await createTestDatabase("pglite");
-    await db.prisma.user.createMany({ data: [{ id: "user-a", email: "a@example.com" }, { id: "user-b", email: "b@example.com" }] });
+    await db.prisma.user.createMany({
+      data: [
+        { id: "user-a", email: "a@example.com" },
+        { id: "user-b", email: "b@example.com" },
+      ],
+    });
     opened = await open(db);
     vectors = createVectorService({ db: async () => db, store: () => opened.store });
   });
@@ -84,11 +92,16 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
       [service, "alice_docs"],
       [alice, "service_docs"],
     ] as const) {
-      await expect(vectors.search(who, name, { vector: [1, 1], limit: 1 })).rejects.toMatchObject({ code: "not_found", message: `Collection ${name} does not exist` });
+      await expect(vectors.search(who, name, { vector: [1, 1], limit: 1 })).rejects.toMatchObject({
+        code: "not_found",
+        message: `Collection ${name} does not exist`,
+      });
       await expect(vectors.deleteCollection(who, name)).rejects.toMatchObject({ code: "not_found" });
     }
     expect((await vectors.search(admin, "alice_docs", { vector: [1, 1], limit: 1 }))[0]).toMatchObject({ id: 1, score: 2 });
-    await expect(vectors.createCollection(bob, { name: "alice_docs", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({ code: "conflict" });
+    await expect(vectors.createCollection(bob, { name: "alice_docs", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({
+      code: "conflict",
+    });
   });
 
   it("refuses anonymous callers", async () => {
@@ -104,7 +117,9 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
       },
     });
     const refusing = createVectorService({ db: async () => db, store: () => failing });
-    await expect(refusing.createCollection(alice, { name: "refused", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({ message: "the backend said no" });
+    await expect(refusing.createCollection(alice, { name: "refused", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({
+      message: "the backend said no",
+    });
     expect(await db.prisma.vectorCollection.findUnique({ where: { name: "refused" } })).toBeNull();
   });
 
@@ -112,14 +127,18 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
   if (label === "qdrant") {
     it("answers 409 when Qdrant already has a collection of that name that the registry does not know", async () => {
       await opened.store.createCollection({ id: "leftoverid", name: "leftover", vectorSize: 2, distance: "Dot" });
-      await expect(vectors.createCollection(alice, { name: "leftover", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({ code: "conflict" });
+      await expect(vectors.createCollection(alice, { name: "leftover", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({
+        code: "conflict",
+      });
       expect(await db.prisma.vectorCollection.findUnique({ where: { name: "leftover" } })).toBeNull();
     });
   }
 
   it("does not show collections of the other backend", async () => {
     const other = label === "qdrant" ? "pgvector" : "qdrant";
-    await db.prisma.vectorCollection.create({ data: { name: "elsewhere", vectorSize: 2, distance: "Dot", backend: other, ownerId: "user-a" } });
+    await db.prisma.vectorCollection.create({
+      data: { name: "elsewhere", vectorSize: 2, distance: "Dot", backend: other, ownerId: "user-a" },
+    });
     expect((await vectors.listCollections(alice)).map((c) => c.name)).not.toContain("elsewhere");
     await expect(vectors.getCollection(alice, "elsewhere")).rejects.toMatchObject({ code: "not_found" });
   });

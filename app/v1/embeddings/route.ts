@@ -1,4 +1,4 @@
-import { embeddings } from "@/server/http/routes/openai";
+import { embeddings } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = embeddings;

@@ -1,4 +1,4 @@
-import { anthropicMessages } from "@/server/http/routes/anthropic";
+import { anthropicMessages } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = anthropicMessages;

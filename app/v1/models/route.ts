@@ -1,4 +1,4 @@
-import { openaiModels } from "@/server/http/routes/openai";
+import { openaiModels } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = openaiModels;

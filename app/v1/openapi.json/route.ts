@@ -1,4 +1,4 @@
-import { openApi } from "@/server/http/routes/openapi";
+import { openApi } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = openApi;

@@ -10,7 +10,12 @@ let azure: AzureOpenAIProvider;
 
 beforeAll(async () => {
   emu = await startProviderEmulator();
-  azure = createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, apiKey: emu.cloud.azureKey!, apiVersion: "2024-10-21", deployments: { "gpt-4o": "gpt-4o-prod" } });
+  azure = createAzureOpenAIProvider({
+    endpoint: emu.cloud.azureEndpoint,
+    apiKey: emu.cloud.azureKey!,
+    apiVersion: "2024-10-21",
+    deployments: { "gpt-4o": "gpt-4o-prod" },
+  });
 });
 afterAll(() => emu.close());
 beforeEach(() => emu.reset());
@@ -40,22 +45,35 @@ describe("Azure OpenAI adapter", () => {
   });
 
   it("streams with usage, cached and reasoning tokens", async () => {
-    const parts = await collect(azure.streamText({ model: "azure/o3-mini", messages: messages("one two three four [[emulator cached=4 reasoning=7]]") }));
+    const parts = await collect(
+      azure.streamText({ model: "azure/o3-mini", messages: messages("one two three four [[emulator cached=4 reasoning=7]]") }),
+    );
     expect(deltas(parts).join("")).toBe("You said: one two three four");
-    expect(parts.at(-1)).toMatchObject({ type: "finish", finishReason: "stop", usage: { inputTokens: 6, outputTokens: 13, cachedInputTokens: 4, reasoningTokens: 7 } });
+    expect(parts.at(-1)).toMatchObject({
+      type: "finish",
+      finishReason: "stop",
+      usage: { inputTokens: 6, outputTokens: 13, cachedInputTokens: 4, reasoningTokens: 7 },
+    });
     expect(emu.requests[0]!.path).toBe("/openai/deployments/o3-mini/chat/completions");
   });
 
   it("calls tools", async () => {
     const weather = { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } };
-    const result = await azure.generateText({ model: "gpt-4o", messages: messages('w [[emulator tool=get_weather args={"city":"Oslo"}]]'), tools: [weather] });
+    const result = await azure.generateText({
+      model: "gpt-4o",
+      messages: messages('w [[emulator tool=get_weather args={"city":"Oslo"}]]'),
+      tools: [weather],
+    });
     expect(result).toMatchObject({ finishReason: "tool_calls", toolCalls: [{ name: "get_weather", arguments: '{"city":"Oslo"}' }] });
   });
 
   it("embeds through the deployment (base64 decoded)", async () => {
     const result = await azure.generateEmbeddings({ model: "azure/text-embedding-3-small", texts: ["a b", "c"] });
     expect(emu.requests[0]!.path).toBe("/openai/deployments/text-embedding-3-small/embeddings");
-    expect(result.embeddings).toEqual([emulatorEmbedding("a b", "text-embedding-3-small"), emulatorEmbedding("c", "text-embedding-3-small")]);
+    expect(result.embeddings).toEqual([
+      emulatorEmbedding("a b", "text-embedding-3-small"),
+      emulatorEmbedding("c", "text-embedding-3-small"),
+    ]);
     expect(result.usage.inputTokens).toBe(3);
   });
 
@@ -82,10 +100,14 @@ describe("Azure OpenAI adapter", () => {
   });
 
   it("a stream error after some deltas is a server error; a timeout signal a timeout", async () => {
-    const { parts, error } = await collectUntilError(azure.streamText({ model: "gpt-4o", messages: messages("a b c d [[emulator fault=stream_error after=2]]") }));
+    const { parts, error } = await collectUntilError(
+      azure.streamText({ model: "gpt-4o", messages: messages("a b c d [[emulator fault=stream_error after=2]]") }),
+    );
     expect(deltas(parts)).toHaveLength(2);
     expect(error).toMatchObject({ kind: "server" });
-    const slow = await providerError(azure.generateText({ model: "gpt-4o", messages: messages("x [[emulator delay=2000]]") }, { signal: AbortSignal.timeout(100) }));
+    const slow = await providerError(
+      azure.generateText({ model: "gpt-4o", messages: messages("x [[emulator delay=2000]]") }, { signal: AbortSignal.timeout(100) }),
+    );
     expect(slow).toMatchObject({ kind: "timeout", retryable: true });
   });
 

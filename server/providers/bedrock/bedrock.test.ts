@@ -4,7 +4,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { emulatorEmbedding, startProviderEmulator, type ProviderEmulator } from "../../../tests/emulators/provider-emulator.ts";
 import { collect, collectUntilError, deltas, providerError } from "../test-helpers.ts";
 import type { ChatMessage } from "../types.ts";
-import { bedrockModelId, convertBedrockUsage, createBedrockProvider, mapBedrockStopReason, toBedrockMessages, type BedrockProvider } from "./bedrock.ts";
+import {
+  bedrockModelId,
+  convertBedrockUsage,
+  createBedrockProvider,
+  mapBedrockStopReason,
+  toBedrockMessages,
+  type BedrockProvider,
+} from "./bedrock.ts";
 
 let emu: ProviderEmulator;
 let bedrock: BedrockProvider;
@@ -33,14 +40,22 @@ const messages = (user: string): ChatMessage[] => [
 
 describe("Bedrock adapter: Converse", () => {
   it("signs with SigV4 for the region, calls Converse and converts usage exactly", async () => {
-    const result = await bedrock.generateText({ model: CLAUDE, messages: messages("Hello there world"), temperature: 0.1, maxTokens: 100, stop: ["zzz"] });
+    const result = await bedrock.generateText({
+      model: CLAUDE,
+      messages: messages("Hello there world"),
+      temperature: 0.1,
+      maxTokens: 100,
+      stop: ["zzz"],
+    });
     expect(result).toMatchObject({ text: "You said: Hello there world", finishReason: "stop", model: CLAUDE });
     expect(result.usage).toEqual({ inputTokens: 5, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 });
     const sent = emu.requests[0]!;
     expect(sent.protocol).toBe("bedrock");
     expect(sent.path).toBe(`/model/${encodeURIComponent(CLAUDE)}/converse`);
     expect(String(sent.headers.authorization)).toMatch(
-      new RegExp(`^AWS4-HMAC-SHA256 Credential=${emu.cloud.bedrockAccessKeyId}/\\d{8}/us-east-1/bedrock/aws4_request, SignedHeaders=.*host.*, Signature=[0-9a-f]{64}$`),
+      new RegExp(
+        `^AWS4-HMAC-SHA256 Credential=${emu.cloud.bedrockAccessKeyId}/\\d{8}/us-east-1/bedrock/aws4_request, SignedHeaders=.*host.*, Signature=[0-9a-f]{64}$`,
+      ),
     );
     expect(sent.body).toMatchObject({
       system: [{ text: "Be brief." }],
@@ -50,7 +65,10 @@ describe("Bedrock adapter: Converse", () => {
   });
 
   it("counts prompt-cache reads and writes in the input, reads as cached", async () => {
-    const result = await bedrock.generateText({ model: CLAUDE, messages: messages("one two three four five [[emulator cached=3 cache_write=2]]") });
+    const result = await bedrock.generateText({
+      model: CLAUDE,
+      messages: messages("one two three four five [[emulator cached=3 cache_write=2]]"),
+    });
     // 2 + 5 words in: 2 uncached + 3 read + 2 written
     expect(result.usage).toEqual({ inputTokens: 7, outputTokens: 7, cachedInputTokens: 3, reasoningTokens: 0 });
     expect(convertBedrockUsage({ inputTokens: 10, outputTokens: 4, cacheReadInputTokens: 5, cacheWriteInputTokens: 1 })).toEqual({
@@ -62,34 +80,46 @@ describe("Bedrock adapter: Converse", () => {
   });
 
   it("maps stop reasons, and max tokens ends with length", async () => {
-    expect(["end_turn", "stop_sequence", "max_tokens", "tool_use", "guardrail_intervened", "content_filtered", undefined].map(mapBedrockStopReason)).toEqual([
-      "stop",
-      "stop",
-      "length",
-      "tool_calls",
-      "content_filter",
-      "content_filter",
-      "other",
-    ]);
+    expect(
+      ["end_turn", "stop_sequence", "max_tokens", "tool_use", "guardrail_intervened", "content_filtered", undefined].map(
+        mapBedrockStopReason,
+      ),
+    ).toEqual(["stop", "stop", "length", "tool_calls", "content_filter", "content_filter", "other"]);
     const cut = await bedrock.generateText({ model: "amazon.nova-lite-v1:0", messages: messages("Hello there world"), maxTokens: 2 });
     expect(cut).toMatchObject({ text: "You said:", finishReason: "length" });
   });
 
   it("streams ConverseStream's event stream frames: deltas, then one finish with usage", async () => {
-    const parts = await collect(bedrock.streamText({ model: "amazon.nova-pro-v1:0", messages: messages("Hello there world [[emulator cached=2]]") }));
+    const parts = await collect(
+      bedrock.streamText({ model: "amazon.nova-pro-v1:0", messages: messages("Hello there world [[emulator cached=2]]") }),
+    );
     expect(deltas(parts)).toEqual(["You", " said:", " Hello", " there", " world"]);
     expect(parts.filter((p) => p.type === "finish")).toHaveLength(1);
-    expect(parts.at(-1)).toMatchObject({ type: "finish", finishReason: "stop", usage: { inputTokens: 5, outputTokens: 5, cachedInputTokens: 2, reasoningTokens: 0 } });
+    expect(parts.at(-1)).toMatchObject({
+      type: "finish",
+      finishReason: "stop",
+      usage: { inputTokens: 5, outputTokens: 5, cachedInputTokens: 2, reasoningTokens: 0 },
+    });
     expect(emu.requests[0]!.path).toBe("/model/amazon.nova-pro-v1%3A0/converse-stream");
   });
 
   it("sends tools and tool choice, answers tool calls plain and streamed", async () => {
-    const weather = { name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } } };
+    const weather = {
+      name: "get_weather",
+      description: "Weather",
+      parameters: { type: "object", properties: { city: { type: "string" } } },
+    };
     const ask = messages('weather [[emulator tool=get_weather args={"city":"Oslo"}]]');
     const result = await bedrock.generateText({ model: CLAUDE, messages: ask, tools: [weather], toolChoice: "required" });
-    expect(result).toMatchObject({ finishReason: "tool_calls", toolCalls: [{ id: expect.stringMatching(/^tooluse_/), name: "get_weather", arguments: '{"city":"Oslo"}' }] });
+    expect(result).toMatchObject({
+      finishReason: "tool_calls",
+      toolCalls: [{ id: expect.stringMatching(/^tooluse_/), name: "get_weather", arguments: '{"city":"Oslo"}' }],
+    });
     expect(emu.requests[0]!.body).toMatchObject({
-      toolConfig: { tools: [{ toolSpec: { name: "get_weather", description: "Weather", inputSchema: { json: weather.parameters } } }], toolChoice: { any: {} } },
+      toolConfig: {
+        tools: [{ toolSpec: { name: "get_weather", description: "Weather", inputSchema: { json: weather.parameters } } }],
+        toolChoice: { any: {} },
+      },
     });
     const parts = await collect(bedrock.streamText({ model: CLAUDE, messages: ask, tools: [weather] }));
     const calls = parts.filter((p) => p.type === "tool-call-delta");
@@ -114,8 +144,13 @@ describe("Bedrock adapter: Converse", () => {
       { role: "assistant", content: [{ toolUse: { toolUseId: "t1", name: "get_weather", input: { city: "Oslo" } } }] },
       { role: "user", content: [{ toolResult: { toolUseId: "t1", content: [{ text: "sunny" }], status: "success" } }] },
     ]);
-    expect(toBedrockMessages([{ role: "user", content: "x", parts: [{ type: "image", url: "data:image/png;base64,AAAA" }] }]).messages[0]!.content![0]).toMatchObject({ image: { format: "png" } });
-    expect(() => toBedrockMessages([{ role: "user", content: "x", parts: [{ type: "image", url: "https://x/y.png" }] }])).toThrow(/data: URLs/);
+    expect(
+      toBedrockMessages([{ role: "user", content: "x", parts: [{ type: "image", url: "data:image/png;base64,AAAA" }] }]).messages[0]!
+        .content![0],
+    ).toMatchObject({ image: { format: "png" } });
+    expect(() => toBedrockMessages([{ role: "user", content: "x", parts: [{ type: "image", url: "https://x/y.png" }] }])).toThrow(
+      /data: URLs/,
+    );
   });
 
   it("maps catalogue ids to Bedrock ids", () => {
@@ -136,7 +171,10 @@ describe("Bedrock adapter: embeddings through InvokeModel", () => {
 
   it("embeds with Cohere in batches, the tokens from x-amzn-bedrock-input-token-count", async () => {
     const result = await bedrock.generateEmbeddings({ model: "cohere.embed-english-v3", texts: ["a b", "c"] });
-    expect(result.embeddings).toEqual([emulatorEmbedding("a b", "cohere.embed-english-v3", 1024), emulatorEmbedding("c", "cohere.embed-english-v3", 1024)]);
+    expect(result.embeddings).toEqual([
+      emulatorEmbedding("a b", "cohere.embed-english-v3", 1024),
+      emulatorEmbedding("c", "cohere.embed-english-v3", 1024),
+    ]);
     expect(result.usage.inputTokens).toBe(3);
     expect(emu.requests[0]!.body).toMatchObject({ texts: ["a b", "c"], input_type: "search_document" });
   });
@@ -196,7 +234,8 @@ describe("Bedrock adapter: failures", () => {
   });
 
   it("stream faults: cut, end early, an exception frame, a corrupt frame", async () => {
-    const stream = (d: string) => bedrock.streamText({ model: CLAUDE, messages: messages(`one two three four five six [[emulator ${d}]]`) });
+    const stream = (d: string) =>
+      bedrock.streamText({ model: CLAUDE, messages: messages(`one two three four five six [[emulator ${d}]]`) });
     const cut = await collectUntilError(stream("fault=cut after=3"));
     expect(deltas(cut.parts)).toEqual(["You", " said:", " one"]);
     expect(cut.error).toMatchObject({ kind: "connection", retryable: true });
@@ -210,14 +249,19 @@ describe("Bedrock adapter: failures", () => {
   });
 
   it("a timeout signal is a retryable timeout; an abort rejects with the caller's reason and closes the connection", async () => {
-    const slow = await providerError(bedrock.generateText({ model: CLAUDE, messages: messages("x [[emulator delay=2000]]") }, { signal: AbortSignal.timeout(100) }));
+    const slow = await providerError(
+      bedrock.generateText({ model: CLAUDE, messages: messages("x [[emulator delay=2000]]") }, { signal: AbortSignal.timeout(100) }),
+    );
     expect(slow).toMatchObject({ kind: "timeout", retryable: true });
     const controller = new AbortController();
     const reason = new Error("client went away");
     let caught: unknown;
     const seen: string[] = [];
     try {
-      for await (const part of bedrock.streamText({ model: CLAUDE, messages: messages("x [[emulator words=50 chunk_delay=30]]") }, { signal: controller.signal })) {
+      for await (const part of bedrock.streamText(
+        { model: CLAUDE, messages: messages("x [[emulator words=50 chunk_delay=30]]") },
+        { signal: controller.signal },
+      )) {
         if (part.type === "text-delta") seen.push(part.text);
         if (seen.length === 2) controller.abort(reason);
       }

@@ -24,7 +24,15 @@ import {
   type ToolChoice as BedrockToolChoice,
 } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { abortError, fromConnectionError, fromHttpError, malformedResponse, scrubSecrets, unavailable, type ErrorContext } from "../errors.ts";
+import {
+  abortError,
+  fromConnectionError,
+  fromHttpError,
+  malformedResponse,
+  scrubSecrets,
+  unavailable,
+  type ErrorContext,
+} from "../errors.ts";
 import {
   ProviderError,
   type CallOptions,
@@ -136,7 +144,12 @@ export function toBedrockMessages(messages: ChatMessage[], extraSystem?: string)
             const match = /^data:([^;,]+);base64,(.*)$/s.exec(p.url);
             const format = match ? IMAGE_FORMATS[match[1]!.toLowerCase()] : undefined;
             if (!match || !format) {
-              throw new ProviderError("Bedrock takes images as data: URLs of PNG, JPEG, GIF or WebP only", "invalid_request", undefined, false);
+              throw new ProviderError(
+                "Bedrock takes images as data: URLs of PNG, JPEG, GIF or WebP only",
+                "invalid_request",
+                undefined,
+                false,
+              );
             }
             blocks.push({ image: { format, source: { bytes: Buffer.from(match[2]!, "base64") } } });
           }
@@ -147,12 +160,15 @@ export function toBedrockMessages(messages: ChatMessage[], extraSystem?: string)
       case "assistant": {
         const blocks: ContentBlock[] = [];
         if (m.content) blocks.push({ text: m.content });
-        for (const c of m.toolCalls ?? []) blocks.push({ toolUse: { toolUseId: c.id, name: c.name, input: parseArguments(c.arguments) as never } });
+        for (const c of m.toolCalls ?? [])
+          blocks.push({ toolUse: { toolUseId: c.id, name: c.name, input: parseArguments(c.arguments) as never } });
         push("assistant", blocks);
         break;
       }
       case "tool":
-        push("user", [{ toolResult: { toolUseId: m.toolCallId ?? "", content: [{ text: m.content }], status: m.isError ? "error" : "success" } }]);
+        push("user", [
+          { toolResult: { toolUseId: m.toolCallId ?? "", content: [{ text: m.content }], status: m.isError ? "error" : "success" } },
+        ]);
         break;
     }
   }
@@ -200,7 +216,13 @@ export class BedrockProvider implements Provider {
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         // Static keys, or (none given) the SDK's default chain: environment, shared files, SSO, web identity, ECS/EC2 roles.
         ...(options.accessKeyId && options.secretAccessKey
-          ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}) } }
+          ? {
+              credentials: {
+                accessKeyId: options.accessKeyId,
+                secretAccessKey: options.secretAccessKey,
+                ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
+              },
+            }
           : {}),
         // The generation service retries; the SDK must not.
         maxAttempts: 1,
@@ -251,7 +273,11 @@ export class BedrockProvider implements Provider {
     // Converse has no "none": the tools are left out, unless the conversation already holds tool blocks (then they must be declared).
     if (request.tools?.length && (request.toolChoice !== "none" || history)) {
       const tools: Tool[] = request.tools.map((t) => ({
-        toolSpec: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), inputSchema: { json: t.parameters as never } },
+        toolSpec: {
+          name: t.name,
+          ...(t.description !== undefined ? { description: t.description } : {}),
+          inputSchema: { json: t.parameters as never },
+        },
       }));
       let toolChoice: BedrockToolChoice | undefined;
       if (request.toolChoice === "required") toolChoice = { any: {} };
@@ -304,7 +330,11 @@ export class BedrockProvider implements Provider {
       for await (const event of out.stream ?? []) {
         if (signal.aborted) break;
         const streamError =
-          event.internalServerException ?? event.modelStreamErrorException ?? event.serviceUnavailableException ?? event.throttlingException ?? event.validationException;
+          event.internalServerException ??
+          event.modelStreamErrorException ??
+          event.serviceUnavailableException ??
+          event.throttlingException ??
+          event.validationException;
         if (streamError) throw streamError;
         if (event.contentBlockStart?.start?.toolUse) {
           const index = toolIndex.size;
@@ -328,7 +358,8 @@ export class BedrockProvider implements Provider {
       throw this.convertError(error, signal);
     }
     if (signal.aborted) throw abortError(this.ctx, signal);
-    if (stopReason === undefined) throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
+    if (stopReason === undefined)
+      throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
     yield { type: "finish", finishReason: mapBedrockStopReason(stopReason), usage, id, model: request.model };
   }
 
@@ -342,7 +373,12 @@ export class BedrockProvider implements Provider {
         let tokens = 0;
         for (let i = 0; i < request.texts.length; i += BEDROCK_MAX_EMBEDDINGS_PER_CALL) {
           const texts = request.texts.slice(i, i + BEDROCK_MAX_EMBEDDINGS_PER_CALL);
-          const { body, inputTokens } = await this.invoke(client, modelId, { texts, input_type: "search_document", truncate: "NONE" }, signal);
+          const { body, inputTokens } = await this.invoke(
+            client,
+            modelId,
+            { texts, input_type: "search_document", truncate: "NONE" },
+            signal,
+          );
           const vectors = (body as { embeddings?: unknown }).embeddings;
           const floats = Array.isArray(vectors) ? vectors : (vectors as { float?: unknown } | undefined)?.float;
           if (!Array.isArray(floats) || floats.length !== texts.length) throw malformedResponse(this.ctx);
@@ -352,7 +388,12 @@ export class BedrockProvider implements Provider {
         return { embeddings, usage: { inputTokens: tokens }, model: request.model };
       }
       if (!modelId.startsWith("amazon.titan-embed")) {
-        throw new ProviderError(`${this.name}: ${modelId} is not an embedding model this adapter knows (Titan or Cohere)`, "invalid_request", undefined, false);
+        throw new ProviderError(
+          `${this.name}: ${modelId} is not an embedding model this adapter knows (Titan or Cohere)`,
+          "invalid_request",
+          undefined,
+          false,
+        );
       }
       // Titan embeds one text per call: several calls at a time, in order.
       const results: { embedding: number[]; tokens: number }[] = new Array(request.texts.length);
@@ -365,19 +406,36 @@ export class BedrockProvider implements Provider {
           const { body, inputTokens } = await this.invoke(client, modelId, payload, signal);
           const b = body as { embedding?: unknown; inputTextTokenCount?: unknown };
           if (!Array.isArray(b.embedding)) throw malformedResponse(this.ctx);
-          results[i] = { embedding: b.embedding as number[], tokens: typeof b.inputTextTokenCount === "number" ? b.inputTextTokenCount : inputTokens };
+          results[i] = {
+            embedding: b.embedding as number[],
+            tokens: typeof b.inputTextTokenCount === "number" ? b.inputTextTokenCount : inputTokens,
+          };
         }
       };
       await Promise.all(Array.from({ length: Math.min(TITAN_CONCURRENCY, request.texts.length) }, worker));
-      return { embeddings: results.map((r) => r.embedding), usage: { inputTokens: results.reduce((n, r) => n + r.tokens, 0) }, model: request.model };
+      return {
+        embeddings: results.map((r) => r.embedding),
+        usage: { inputTokens: results.reduce((n, r) => n + r.tokens, 0) },
+        model: request.model,
+      };
     } catch (error) {
       throw this.convertError(error, signal);
     }
   }
 
   /** InvokeModel with a JSON body; the answer's JSON and its x-amzn-bedrock-input-token-count header. */
-  private async invoke(client: BedrockRuntimeClient, modelId: string, payload: unknown, signal: AbortSignal): Promise<{ body: unknown; inputTokens: number }> {
-    const command = new InvokeModelCommand({ modelId, contentType: "application/json", accept: "application/json", body: new TextEncoder().encode(JSON.stringify(payload)) });
+  private async invoke(
+    client: BedrockRuntimeClient,
+    modelId: string,
+    payload: unknown,
+    signal: AbortSignal,
+  ): Promise<{ body: unknown; inputTokens: number }> {
+    const command = new InvokeModelCommand({
+      modelId,
+      contentType: "application/json",
+      accept: "application/json",
+      body: new TextEncoder().encode(JSON.stringify(payload)),
+    });
     let headers: Record<string, string> = {};
     command.middlewareStack.add(
       (next) => async (args) => {
@@ -411,21 +469,34 @@ export class BedrockProvider implements Provider {
       const status = e.$metadata?.httpStatusCode ?? STREAM_EXCEPTION_STATUS[e.name ?? ""];
       // A 200 whose body could not be read: cut short (the socket closed) or not valid JSON.
       if (status !== undefined && status < 300) {
-        return /\baborted\b|ECONNRESET|socket hang up|\bterminated\b|premature close/i.test(e.message ?? "") ? fromConnectionError(this.ctx, error) : malformedResponse(this.ctx);
+        return /\baborted\b|ECONNRESET|socket hang up|\bterminated\b|premature close/i.test(e.message ?? "")
+          ? fromConnectionError(this.ctx, error)
+          : malformedResponse(this.ctx);
       }
       const body = { message: e.message };
       if (e.name === "ServiceQuotaExceededException") {
-        return new ProviderError(scrubSecrets(`${this.name}: ${e.message ?? "service quota exceeded"}`, this.ctx.secrets), "rate_limited", status, false);
+        return new ProviderError(
+          scrubSecrets(`${this.name}: ${e.message ?? "service quota exceeded"}`, this.ctx.secrets),
+          "rate_limited",
+          status,
+          false,
+        );
       }
       if (e.name === "ModelNotReadyException" || e.name === "ModelStreamErrorException") {
-        return new ProviderError(scrubSecrets(`${this.name} ${status ?? "stream"}: ${e.message ?? e.name}`, this.ctx.secrets), "server", status, true);
+        return new ProviderError(
+          scrubSecrets(`${this.name} ${status ?? "stream"}: ${e.message ?? e.name}`, this.ctx.secrets),
+          "server",
+          status,
+          true,
+        );
       }
       if (status === undefined) return fromHttpError(this.ctx, undefined, body, undefined);
       return fromHttpError(this.ctx, status, body, undefined);
     }
     if (e?.name === "TimeoutError") return fromConnectionError(this.ctx, error, true);
     if (e?.name === "AbortError") return new DOMException("This operation was aborted", "AbortError");
-    if (e?.name === "SyntaxError" || /Deserialization error|Unexpected end of JSON|not valid JSON|checksum|CRC/i.test(e?.message ?? "")) return malformedResponse(this.ctx);
+    if (e?.name === "SyntaxError" || /Deserialization error|Unexpected end of JSON|not valid JSON|checksum|CRC/i.test(e?.message ?? ""))
+      return malformedResponse(this.ctx);
     if (typeof e?.code === "string" || e?.name === "Error") return fromConnectionError(this.ctx, error);
     return error;
   }

@@ -22,7 +22,7 @@ import { readFileSync, statSync } from "node:fs";
 import OpenAI from "openai";
 import YAML from "yaml";
 import { z } from "zod";
-import { normalizePrice, shippedCatalogue, type CatalogueEntry } from "../../services/catalogue-data.ts";
+import { normalizePrice, shippedCatalogue, type CatalogueEntry } from "../../features/catalogue/catalogue-data.ts";
 import { createAnthropicProvider } from "../anthropic.ts";
 import { createAzureOpenAIProvider } from "../azure-openai/azure-openai.ts";
 import { createBedrockProvider } from "../bedrock/bedrock.ts";
@@ -56,13 +56,21 @@ export class ConfigFileError extends Error {
 const text = z.string().min(1);
 const url = z.url({ protocol: /^https?$/, error: "an http(s) URL" });
 const headers = z.record(z.string(), z.string(), { error: "a map of header names to values" }).optional();
-const price = z.union([z.number().min(0), z.string().regex(/^\d+(\.\d{1,6})?$/)], { error: "a price in USD per 1M tokens, at most 6 decimals" });
+const price = z.union([z.number().min(0), z.string().regex(/^\d+(\.\d{1,6})?$/)], {
+  error: "a price in USD per 1M tokens, at most 6 decimals",
+});
 const common = { name: text.optional(), headers, base_url: url.optional() };
 
 const providerSchema = z.discriminatedUnion(
   "type",
   [
-    z.strictObject({ type: z.literal("azure-openai"), ...common, endpoint: url.optional(), api_key: text.optional(), api_version: text.optional() }),
+    z.strictObject({
+      type: z.literal("azure-openai"),
+      ...common,
+      endpoint: url.optional(),
+      api_key: text.optional(),
+      api_version: text.optional(),
+    }),
     z.strictObject({
       type: z.literal("bedrock"),
       ...common,
@@ -99,7 +107,9 @@ const modelSchema = z.strictObject({
 });
 
 const fileSchema = z.strictObject({
-  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: "a lowercase id such as azure-east" }), providerSchema).default({}),
+  providers: z
+    .record(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: "a lowercase id such as azure-east" }), providerSchema)
+    .default({}),
   models: z.array(modelSchema).default([]),
 });
 
@@ -122,7 +132,13 @@ const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const PLACEHOLDER = /__model_service_variable_(\d+)__/g;
 
 /** Replaces the placeholders in every string; records the unset variables by the path they are used at. */
-function substitute(value: unknown, env: Record<string, string | undefined>, at: string[], missing: Map<string, string>, names: string[]): unknown {
+function substitute(
+  value: unknown,
+  env: Record<string, string | undefined>,
+  at: string[],
+  missing: Map<string, string>,
+  names: string[],
+): unknown {
   if (typeof value === "string") {
     let unset: string | undefined;
     const out = value.replace(PLACEHOLDER, (_m, n: string) => {
@@ -137,7 +153,11 @@ function substitute(value: unknown, env: Record<string, string | undefined>, at:
   }
   if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, [...at, String(i)], missing, names));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, [...at, k], missing, names)]).filter(([, v]) => v !== undefined));
+    return Object.fromEntries(
+      Object.entries(value)
+        .map(([k, v]) => [k, substitute(v, env, [...at, k], missing, names)])
+        .filter(([, v]) => v !== undefined),
+    );
   }
   return value;
 }
@@ -157,14 +177,23 @@ export function parseConfigFile(path: string, source: string, env: Record<string
   const parsed = fileSchema.safeParse(substituted);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const where = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "the file";
-    const message = issue.code === "invalid_key" ? "a provider id is a lowercase id such as azure-east (letters, digits, - _ .)" : issue.message.split("\n")[0];
+    const where =
+      issue.path
+        .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+        .join("")
+        .replace(/^\./, "") || "the file";
+    const message =
+      issue.code === "invalid_key"
+        ? "a provider id is a lowercase id such as azure-east (letters, digits, - _ .)"
+        : issue.message.split("\n")[0];
     // Never the value itself: it may be a key.
     throw new ConfigFileError(path, `${where}: ${message}`);
   }
   const { providers, models } = parsed.data;
   for (const [i, m] of models.entries()) {
-    const known = providers[m.provider] !== undefined || ["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex"].includes(m.provider);
+    const known =
+      providers[m.provider] !== undefined ||
+      ["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex"].includes(m.provider);
     if (!known) throw new ConfigFileError(path, `models[${i}].provider: "${m.provider}" is not a provider of the file nor a built-in one`);
     if (m.type === "embedding" && m.dimensions === undefined && m.price !== undefined) {
       throw new ConfigFileError(path, `models[${i}]: an embedding model the file adds needs its dimensions`);
@@ -204,7 +233,9 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
   return Object.entries(config.providers).map(([id, p]) => {
     const name = p.name ?? `${TYPE_NAMES[p.type]} (${id})`;
     // Keyed by the catalogue's canonical id, which is what the generation service sends (an alias resolved).
-    const names = Object.fromEntries(config.models.filter((m) => m.provider === id && m.provider_model).map((m) => [canonicalId(m.model), m.provider_model!]));
+    const names = Object.fromEntries(
+      config.models.filter((m) => m.provider === id && m.provider_model).map((m) => [canonicalId(m.model), m.provider_model!]),
+    );
     const missing = config.missing[id];
     if (missing) return new UnavailableProvider(id, name, missing);
     const needKey = (field: string) => new UnavailableProvider(id, name, `${config.path}: providers.${id} has no ${field}`);
@@ -214,7 +245,16 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
         const endpoint = p.endpoint ?? p.base_url;
         if (!endpoint) return needKey("endpoint");
         if (!p.api_key) return needKey("api_key");
-        inner = createAzureOpenAIProvider({ id, name, endpoint, apiKey: p.api_key, apiVersion: p.api_version, headers: p.headers, deployments: names, fetch });
+        inner = createAzureOpenAIProvider({
+          id,
+          name,
+          endpoint,
+          apiKey: p.api_key,
+          apiVersion: p.api_version,
+          headers: p.headers,
+          deployments: names,
+          fetch,
+        });
         break;
       }
       case "bedrock":
@@ -235,7 +275,17 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
         inner = createGeminiProvider({ id, name, apiKey: p.api_key, baseUrl: p.base_url, headers: p.headers, models: names, fetch });
         break;
       case "vertex":
-        inner = createVertexProvider({ id, name, project: p.project, location: p.location, credentialsFile: p.credentials_file, baseUrl: p.base_url, headers: p.headers, models: names, fetch });
+        inner = createVertexProvider({
+          id,
+          name,
+          project: p.project,
+          location: p.location,
+          credentialsFile: p.credentials_file,
+          baseUrl: p.base_url,
+          headers: p.headers,
+          models: names,
+          fetch,
+        });
         break;
       case "openai":
         if (!p.api_key) return needKey("api_key");
@@ -273,7 +323,12 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
         inner = renamed(createAnthropicProvider({ apiKey: p.api_key, baseURL: p.base_url, fetch }), id, name, names);
         break;
       case "openai-compatible":
-        inner = renamed(createOpenAICompatibleProvider({ id, name, baseUrl: p.base_url, apiKey: p.api_key, models: p.models, fetch }), id, name, names);
+        inner = renamed(
+          createOpenAICompatibleProvider({ id, name, baseUrl: p.base_url, apiKey: p.api_key, models: p.models, fetch }),
+          id,
+          name,
+          names,
+        );
         break;
     }
     return inner;
@@ -310,12 +365,20 @@ export function catalogueWithConfig(entries: CatalogueEntry[], config: ConfigFil
     const at = index.get(m.model.toLowerCase());
     if (at !== undefined) {
       const e = out[at]!;
-      if (m.type && m.type !== e.type) throw new ConfigFileError(config.path, `models[${i}].type: ${m.model} is a ${e.type} model in the catalogue`);
-      out[at] = { ...e, provider: m.provider, ...(price ? { price } : {}), ...(m.context_window ? { contextWindow: m.context_window } : {}) };
+      if (m.type && m.type !== e.type)
+        throw new ConfigFileError(config.path, `models[${i}].type: ${m.model} is a ${e.type} model in the catalogue`);
+      out[at] = {
+        ...e,
+        provider: m.provider,
+        ...(price ? { price } : {}),
+        ...(m.context_window ? { contextWindow: m.context_window } : {}),
+      };
       continue;
     }
-    if (!m.type || !price) throw new ConfigFileError(config.path, `models[${i}]: ${m.model} is not in the catalogue, so it needs a type and a price`);
-    if (m.type === "embedding" && !m.dimensions) throw new ConfigFileError(config.path, `models[${i}]: the embedding model ${m.model} needs its dimensions`);
+    if (!m.type || !price)
+      throw new ConfigFileError(config.path, `models[${i}]: ${m.model} is not in the catalogue, so it needs a type and a price`);
+    if (m.type === "embedding" && !m.dimensions)
+      throw new ConfigFileError(config.path, `models[${i}]: the embedding model ${m.model} needs its dimensions`);
     const contextWindow = m.context_window ?? 8192;
     index.set(m.model.toLowerCase(), out.length);
     out.push({
@@ -382,7 +445,6 @@ export class UnavailableProvider implements Provider {
   async generateText(): Promise<GenerateResult> {
     throw unavailable(this.reason);
   }
-  // eslint-disable-next-line require-yield
   async *streamText(): AsyncGenerator<StreamPart, void, undefined> {
     throw unavailable(this.reason);
   }
@@ -400,7 +462,12 @@ export class UnavailableProvider implements Provider {
  * rename-and-replace and a Kubernetes ConfigMap's symlink swap); `onError` when the new content
  * is invalid (the caller keeps the old one). Returns the function that stops watching.
  */
-export function watchConfigFile(path: string, onChange: (config: ConfigFile) => void, onError: (error: ConfigFileError) => void, intervalMs = 1000): () => void {
+export function watchConfigFile(
+  path: string,
+  onChange: (config: ConfigFile) => void,
+  onError: (error: ConfigFileError) => void,
+  intervalMs = 1000,
+): () => void {
   const signature = () => {
     try {
       const st = statSync(path);

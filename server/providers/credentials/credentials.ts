@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { DatabaseHandle } from "../../db/index.ts";
-import { loadEnv } from "../../env.ts";
+import { loadEnv } from "../../kernel/env.ts";
 import { parseConfigFile, providersFromConfig, type ProviderConfig } from "../config/config-file.ts";
 import type { Provider } from "../types.ts";
 
@@ -46,13 +46,16 @@ function secretsKeyMaterial(): string {
   }
   chmodSync(file, 0o600);
   const material = readFileSync(file, "utf8").trim();
-  if (!material) throw new Error(`${file} is empty: set SECRETS_KEY, or restore the file (the stored provider keys cannot be read without it)`);
+  if (!material)
+    throw new Error(`${file} is empty: set SECRETS_KEY, or restore the file (the stored provider keys cannot be read without it)`);
   return material;
 }
 
 /** The 32-byte AES key (derived once per process). */
 function boxKey(): Buffer {
-  g.__modelServiceSecretsKey ??= Buffer.from(hkdfSync("sha256", secretsKeyMaterial(), "model-service", "provider-credentials aes-256-gcm v1", 32));
+  g.__modelServiceSecretsKey ??= Buffer.from(
+    hkdfSync("sha256", secretsKeyMaterial(), "model-service", "provider-credentials aes-256-gcm v1", 32),
+  );
   return g.__modelServiceSecretsKey;
 }
 
@@ -112,7 +115,10 @@ function validate(id: string, provider: Record<string, unknown>): ProviderConfig
     const config = parseConfigFile("the provider", JSON.stringify({ providers: { [id]: provider } }), {});
     return config.providers[id]!;
   } catch (error) {
-    throw new CredentialError((error as Error).message.replace(/^Invalid configuration file the provider: providers\.[^.:]+\.?/, "").replace(/^: /, ""), "invalid");
+    throw new CredentialError(
+      (error as Error).message.replace(/^Invalid configuration file the provider: providers\.[^.:]+\.?/, "").replace(/^: /, ""),
+      "invalid",
+    );
   }
 }
 
@@ -121,10 +127,17 @@ function validate(id: string, provider: Record<string, unknown>): ProviderConfig
  * so an edit of the settings does not need the key again. `reserved` are the ids it cannot take
  * (built-in, environment and file providers).
  */
-export async function saveCredential(db: DatabaseHandle, input: { id: string; provider: Record<string, unknown> }, reserved: ReadonlySet<string>): Promise<CredentialSummary> {
+export async function saveCredential(
+  db: DatabaseHandle,
+  input: { id: string; provider: Record<string, unknown> },
+  reserved: ReadonlySet<string>,
+): Promise<CredentialSummary> {
   const { id, provider } = credentialInputSchema.parse(input);
-  if (reserved.has(id)) throw new CredentialError(`The provider id "${id}" is taken by a provider of the environment or the configuration file`, "conflict");
-  const existing = (await db.rawQuery<Row>(`SELECT id, type, settings, secret, secret_tail, updated_at FROM provider_credentials WHERE id = $1`, [id]))[0];
+  if (reserved.has(id))
+    throw new CredentialError(`The provider id "${id}" is taken by a provider of the environment or the configuration file`, "conflict");
+  const existing = (
+    await db.rawQuery<Row>(`SELECT id, type, settings, secret, secret_tail, updated_at FROM provider_credentials WHERE id = $1`, [id])
+  )[0];
   const kept = existing ? openSecrets(id, existing.secret) : {};
   const merged: Record<string, unknown> = { ...(existing && existing.type === provider.type ? kept : {}), ...provider };
   const config = validate(id, merged);
@@ -151,7 +164,9 @@ export async function deleteCredential(db: DatabaseHandle, id: string): Promise<
 }
 
 export async function listCredentials(db: DatabaseHandle): Promise<CredentialSummary[]> {
-  return (await db.rawQuery<Row>(`SELECT id, type, settings, secret, secret_tail, updated_at FROM provider_credentials ORDER BY id`)).map(summary);
+  return (await db.rawQuery<Row>(`SELECT id, type, settings, secret, secret_tail, updated_at FROM provider_credentials ORDER BY id`)).map(
+    summary,
+  );
 }
 
 function summary(row: Row): CredentialSummary {
@@ -203,7 +218,9 @@ export class CredentialSync {
     this.running ??= (async () => {
       try {
         const db = await this.database();
-        const marks = await db.rawQuery<{ id: string; updated_at: Date | string }>(`SELECT id, updated_at FROM provider_credentials ORDER BY id`);
+        const marks = await db.rawQuery<{ id: string; updated_at: Date | string }>(
+          `SELECT id, updated_at FROM provider_credentials ORDER BY id`,
+        );
         const signature = marks.map((m) => `${m.id}@${new Date(m.updated_at).getTime()}`).join(",");
         if (signature === this.signature) return;
         this.target.replace(await loadAll(db));

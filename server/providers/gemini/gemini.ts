@@ -8,8 +8,25 @@ import "server-only";
 // and embeddings (batchEmbedContents on the Gemini API; predict / embedContent on Vertex).
 import { readFileSync } from "node:fs";
 import { JWT, type GoogleAuthOptions } from "google-auth-library";
-import { ApiError, FunctionCallingConfigMode, GoogleGenAI, type Content, type GenerateContentConfig, type GenerateContentResponse, type Part } from "@google/genai";
-import { abortError, fromConnectionError, fromHttpError, isBrokenBody, malformedResponse, scrubSecrets, unavailable, type ErrorContext } from "../errors.ts";
+import {
+  ApiError,
+  FunctionCallingConfigMode,
+  GoogleGenAI,
+  type Content,
+  type GenerateContentConfig,
+  type GenerateContentResponse,
+  type Part,
+} from "@google/genai";
+import {
+  abortError,
+  fromConnectionError,
+  fromHttpError,
+  isBrokenBody,
+  malformedResponse,
+  scrubSecrets,
+  unavailable,
+  type ErrorContext,
+} from "../errors.ts";
 import { getProviderFetch, type ProviderFetch } from "../http.ts";
 import {
   ProviderError,
@@ -103,7 +120,11 @@ export function toGeminiContents(messages: ChatMessage[]): { contents: Content[]
             if (p.text) parts.push({ text: p.text });
           } else {
             const data = /^data:([^;,]+);base64,(.*)$/s.exec(p.url);
-            parts.push(data ? { inlineData: { mimeType: data[1]!, data: data[2]! } } : { fileData: { fileUri: p.url, mimeType: guessImageType(p.url) } });
+            parts.push(
+              data
+                ? { inlineData: { mimeType: data[1]!, data: data[2]! } }
+                : { fileData: { fileUri: p.url, mimeType: guessImageType(p.url) } },
+            );
           }
         }
         push("user", parts);
@@ -121,7 +142,9 @@ export function toGeminiContents(messages: ChatMessage[]): { contents: Content[]
       }
       case "tool": {
         const id = m.toolCallId ?? "";
-        push("user", [{ functionResponse: { id, name: names.get(id) ?? id, response: m.isError ? { error: m.content } : { result: m.content } } }]);
+        push("user", [
+          { functionResponse: { id, name: names.get(id) ?? id, response: m.isError ? { error: m.content } : { result: m.content } } },
+        ]);
         break;
       }
     }
@@ -213,7 +236,8 @@ export class GoogleProvider implements Provider {
           reason = `GOOGLE_APPLICATION_CREDENTIALS (${options.credentialsFile}) is not a readable JSON key file: ${(error as Error).message.split("\n")[0]}`;
         }
       }
-      if (credentials && typeof credentials.private_key === "string") secrets.push(credentials.private_key, String(credentials.private_key_id ?? ""));
+      if (credentials && typeof credentials.private_key === "string")
+        secrets.push(credentials.private_key, String(credentials.private_key_id ?? ""));
       this.unavailableReason = reason;
       if (!reason) {
         const location = options.location ?? "global";
@@ -224,7 +248,9 @@ export class GoogleProvider implements Provider {
           apiVersion: "v1beta1",
           googleAuthOptions: googleAuthOptions(credentials),
           httpOptions: {
-            baseUrl: options.baseUrl ?? (location === "global" ? "https://aiplatform.googleapis.com/" : `https://${location}-aiplatform.googleapis.com/`),
+            baseUrl:
+              options.baseUrl ??
+              (location === "global" ? "https://aiplatform.googleapis.com/" : `https://${location}-aiplatform.googleapis.com/`),
             ...http,
           },
         });
@@ -330,7 +356,8 @@ export class GoogleProvider implements Provider {
       throw this.convertError(error, signal);
     }
     if (signal?.aborted) throw abortError(this.ctx, signal);
-    if (finishReason === undefined) throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
+    if (finishReason === undefined)
+      throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
     yield { type: "finish", finishReason: mapGeminiFinishReason(finishReason, calls > 0), usage, id, model: request.model };
   }
 
@@ -356,7 +383,12 @@ export class GoogleProvider implements Provider {
         });
         const embeddings = (response.embeddings ?? []).map((e) => e.values ?? []);
         if (embeddings.length !== texts.length) {
-          throw new ProviderError(`${this.name} returned ${embeddings.length} embeddings for ${texts.length} texts`, "server", undefined, true);
+          throw new ProviderError(
+            `${this.name} returned ${embeddings.length} embeddings for ${texts.length} texts`,
+            "server",
+            undefined,
+            true,
+          );
         }
         const meta = (response as { usageMetadata?: { promptTokenCount?: number } }).usageMetadata;
         const tokens = meta?.promptTokenCount ?? (response.embeddings ?? []).reduce((n, e) => n + (e.statistics?.tokenCount ?? 0), 0);
@@ -369,7 +401,11 @@ export class GoogleProvider implements Provider {
       siblings.abort();
       throw this.convertError(error, options?.signal);
     }
-    return { embeddings: results.flatMap((r) => r.embeddings), usage: { inputTokens: results.reduce((n, r) => n + r.tokens, 0) }, model: request.model };
+    return {
+      embeddings: results.flatMap((r) => r.embeddings),
+      usage: { inputTokens: results.reduce((n, r) => n + r.tokens, 0) },
+      model: request.model,
+    };
   }
 
   async listModels(): Promise<ProviderModel[]> {
@@ -384,10 +420,14 @@ export class GoogleProvider implements Provider {
     const e = error as { name?: string; message?: string };
     if (e?.name === "TimeoutError") return fromConnectionError(this.ctx, error, true);
     if (e?.name === "AbortError") return new DOMException("This operation was aborted", "AbortError");
-    if (error instanceof SyntaxError || /exception parsing stream chunk|Incomplete JSON segment/.test(e?.message ?? "")) return malformedResponse(this.ctx);
+    if (error instanceof SyntaxError || /exception parsing stream chunk|Incomplete JSON segment/.test(e?.message ?? ""))
+      return malformedResponse(this.ctx);
     if (/Could not load the default credentials|Unable to detect a Project Id|private key|PEM/i.test(e?.message ?? "")) {
       return new ProviderError(
-        scrubSecrets(`${this.name} has no usable Google credentials (set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file)`, this.ctx.secrets),
+        scrubSecrets(
+          `${this.name} has no usable Google credentials (set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file)`,
+          this.ctx.secrets,
+        ),
         "unavailable",
         undefined,
         false,
@@ -400,7 +440,9 @@ export class GoogleProvider implements Provider {
   private fromApiError(error: ApiError): ProviderError {
     // The SDK's message is the JSON of Google's error body (after "got status: X. " for a stream error).
     const text = error.message.replace(/^got status: [^.]*\. /, "");
-    let body: { error?: { message?: string; status?: string; details?: Array<{ reason?: string; retryDelay?: string; "@type"?: string }> } } = {};
+    let body: {
+      error?: { message?: string; status?: string; details?: Array<{ reason?: string; retryDelay?: string; "@type"?: string }> };
+    } = {};
     try {
       body = JSON.parse(text) as typeof body;
     } catch {
@@ -415,7 +457,12 @@ export class GoogleProvider implements Provider {
     const delay = details.find((d) => typeof d.retryDelay === "string")?.retryDelay;
     if (delay && /^\d+(\.\d+)?s$/.test(delay)) headers.set("retry-after", delay.slice(0, -1));
     if (error.status === 429 && details.some((d) => d["@type"]?.endsWith("QuotaFailure")) && !delay) {
-      return new ProviderError(scrubSecrets(`${this.name} 429: ${body.error?.message ?? "quota exhausted"}`, this.ctx.secrets), "rate_limited", 429, false);
+      return new ProviderError(
+        scrubSecrets(`${this.name} 429: ${body.error?.message ?? "quota exhausted"}`, this.ctx.secrets),
+        "rate_limited",
+        429,
+        false,
+      );
     }
     return fromHttpError(this.ctx, error.status, body, headers);
   }
@@ -428,7 +475,11 @@ export class GoogleProvider implements Provider {
  * metadata server) go through google-auth-library's usual token exchange.
  */
 function googleAuthOptions(credentials: Record<string, unknown> | undefined): GoogleAuthOptions {
-  if (credentials?.type === "service_account" && typeof credentials.client_email === "string" && typeof credentials.private_key === "string") {
+  if (
+    credentials?.type === "service_account" &&
+    typeof credentials.client_email === "string" &&
+    typeof credentials.private_key === "string"
+  ) {
     const jwt = new JWT({
       email: credentials.client_email,
       key: credentials.private_key,
@@ -442,14 +493,21 @@ function googleAuthOptions(credentials: Record<string, unknown> | undefined): Go
 }
 
 /** The text (thoughts left out) and function calls of a response's first candidate. */
-function readParts(response: GenerateContentResponse, firstIndex: number): { text: string; toolCalls: { id: string; name: string; arguments: string }[] } {
+function readParts(
+  response: GenerateContentResponse,
+  firstIndex: number,
+): { text: string; toolCalls: { id: string; name: string; arguments: string }[] } {
   let text = "";
   const toolCalls: { id: string; name: string; arguments: string }[] = [];
   for (const part of response.candidates?.[0]?.content?.parts ?? []) {
     if (typeof part.text === "string" && !part.thought) text += part.text;
     if (part.functionCall) {
       const n = firstIndex + toolCalls.length;
-      toolCalls.push({ id: part.functionCall.id ?? `call_${n}`, name: part.functionCall.name ?? "", arguments: JSON.stringify(part.functionCall.args ?? {}) });
+      toolCalls.push({
+        id: part.functionCall.id ?? `call_${n}`,
+        name: part.functionCall.name ?? "",
+        arguments: JSON.stringify(part.functionCall.args ?? {}),
+      });
     }
   }
   return { text, toolCalls };

@@ -1,4 +1,4 @@
-import { handlers } from "@/server/http/next-auth";
+import { handlers } from "@/server/api/dashboard/next-auth";
 
 export const dynamic = "force-dynamic";
 export const { GET, POST } = handlers;

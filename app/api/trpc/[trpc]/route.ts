@@ -1,4 +1,4 @@
-import { trpc } from "@/server/http/routes/trpc";
+import { trpc } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = trpc;

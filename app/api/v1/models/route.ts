@@ -1,4 +1,4 @@
-import { models } from "@/server/http/routes/models";
+import { models } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = models;

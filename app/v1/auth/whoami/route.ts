@@ -1,4 +1,4 @@
-import { whoami } from "@/server/http/routes/auth";
+import { whoami } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = whoami;

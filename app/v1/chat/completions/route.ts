@@ -1,4 +1,4 @@
-import { chatCompletions } from "@/server/http/routes/openai";
+import { chatCompletions } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = chatCompletions;

@@ -1,4 +1,4 @@
-import { llmCost } from "@/server/http/routes/usage";
+import { llmCost } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmCost;

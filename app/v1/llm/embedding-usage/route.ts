@@ -1,4 +1,4 @@
-import { embeddingUsage } from "@/server/http/routes/usage";
+import { embeddingUsage } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = embeddingUsage;

@@ -1,4 +1,4 @@
-import { llmGenerateEmbeddings } from "@/server/http/routes/embeddings";
+import { llmGenerateEmbeddings } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmGenerateEmbeddings;

@@ -1,4 +1,4 @@
-import { llmGenerate } from "@/server/http/routes/llm";
+import { llmGenerate } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmGenerate;

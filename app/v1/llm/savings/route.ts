@@ -1,4 +1,4 @@
-import { llmSavings } from "@/server/http/routes/savings";
+import { llmSavings } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmSavings;

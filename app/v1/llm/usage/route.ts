@@ -1,4 +1,4 @@
-import { llmUsage } from "@/server/http/routes/usage";
+import { llmUsage } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = llmUsage;

@@ -1,4 +1,4 @@
-import { openaiModelById } from "@/server/http/routes/openai";
+import { openaiModelById } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = openaiModelById;

@@ -1,4 +1,4 @@
-import { vectorCollections } from "@/server/http/routes/vectors";
+import { vectorCollections } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = vectorCollections;

@@ -1,4 +1,4 @@
-import { vectorDocuments } from "@/server/http/routes/vectors";
+import { vectorDocuments } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = vectorDocuments;

@@ -1,4 +1,4 @@
-import { vectorPoints } from "@/server/http/routes/vectors";
+import { vectorPoints } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = vectorPoints;

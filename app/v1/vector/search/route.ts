@@ -1,4 +1,4 @@
-import { vectorSearch } from "@/server/http/routes/vectors";
+import { vectorSearch } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = vectorSearch;

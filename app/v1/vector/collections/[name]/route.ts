@@ -1,4 +1,4 @@
-import { vectorCollection } from "@/server/http/routes/vectors";
+import { vectorCollection } from "@/server/api/routes";
 
 export const dynamic = "force-dynamic";
 export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = vectorCollection;

@@ -1,0 +1,41 @@
+import "server-only";
+// The Anthropic-compatible API: POST /v1/messages for Anthropic SDK users, answered by any model
+// of the catalogue through the generation service (usage, cost, limits, retries and fallbacks as
+// for /v1/llm/generate), with Anthropic's JSON, event stream and error shape. The key may come as
+// `x-api-key` (what Anthropic's API reads) or `Authorization: Bearer`.
+import { generate, generateStream } from "../../features/inference/index.ts";
+import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessage } from "./anthropic-messages.ts";
+import { eventStreamResponse } from "../../http/event-stream.ts";
+import { cacheRequestFrom, cacheStatusTracker } from "../../features/inference/index.ts";
+import { endpoint, json, route } from "../../http/endpoint.ts";
+
+export const anthropicMessages = endpoint(
+  {
+    POST: route({
+      access: "user",
+      doc: {
+        summary: "Anthropic-compatible Messages API (any catalogue model), plain or streamed",
+        description:
+          "Anthropic's request and response shapes; `stream: true` answers with Anthropic's server-sent events. Errors use Anthropic's error shape.",
+        stream: true,
+      },
+      scope: "generate",
+      rateLimit: "generate",
+      body: messagesBody,
+      handler: async ({ body, identity, requestId, log, req }) => {
+        const cache = cacheStatusTracker();
+        const ctx = { identity, endpoint: "/v1/messages", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+        const input = { ...messagesInput(body), cache: cacheRequestFrom(req.headers) };
+        if (!body.stream) return json(toMessage(await generate(input, ctx)), { headers: cache.headers() });
+        const encoder = messageEventEncoder({ id: newMessageId(), model: body.model });
+        return eventStreamResponse(generateStream(input, ctx), encoder, {
+          requestId,
+          log,
+          errorFormat: "anthropic",
+          headers: cache.headers,
+        });
+      },
+    }),
+  },
+  { errorFormat: "anthropic" },
+);

@@ -1,0 +1,117 @@
+import "server-only";
+// The OpenAI-compatible API: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models and
+// GET /v1/models/{id}, over the same services as /v1/llm/* (usage, cost, limits, retries and
+// fallbacks alike), with OpenAI's JSON, SSE framing and error shape. The protocol mapping is in
+// ../compat/; these handlers only wire it to the services.
+import { generate, generateStream } from "../../features/inference/index.ts";
+import { generateEmbeddings } from "../../features/inference/index.ts";
+import { catalogueReady } from "../../features/catalogue/index.ts";
+import { chatChunkEncoder, chatCompletionBody, chatCompletionInput, newCompletionId, toChatCompletion } from "./openai-chat.ts";
+import { embeddingsBody, toEmbeddingsResponse } from "./openai-embeddings.ts";
+import { openaiModel, openaiModelList } from "./openai-models.ts";
+import { eventStreamResponse } from "../../http/event-stream.ts";
+import { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "../../features/inference/index.ts";
+import { endpoint, json, route } from "../../http/endpoint.ts";
+
+const openai = { errorFormat: "openai" } as const;
+
+export const chatCompletions = endpoint(
+  {
+    POST: route({
+      access: "user",
+      doc: {
+        summary: "OpenAI-compatible chat completions (any catalogue model), plain or streamed",
+        description:
+          "OpenAI's request and response shapes; `stream: true` answers with OpenAI's SSE chunks and `data: [DONE]`. Errors use OpenAI's error shape.",
+        stream: true,
+      },
+      scope: "generate",
+      rateLimit: "generate",
+      body: chatCompletionBody,
+      handler: async ({ body, identity, requestId, log, req }) => {
+        const cache = cacheStatusTracker();
+        const ctx = { identity, endpoint: "/v1/chat/completions", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+        const input = { ...chatCompletionInput(body), cache: cacheRequestFrom(req.headers) };
+        const created = Math.floor(Date.now() / 1000);
+        if (!body.stream) return json(toChatCompletion(await generate(input, ctx), created), { headers: cache.headers() });
+        const encoder = chatChunkEncoder({
+          id: newCompletionId(),
+          created,
+          model: body.model,
+          includeUsage: body.stream_options?.include_usage === true,
+        });
+        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "openai", headers: cache.headers });
+      },
+    }),
+  },
+  openai,
+);
+
+export const embeddings = endpoint(
+  {
+    POST: route({
+      access: "user",
+      doc: { summary: "OpenAI-compatible embeddings (float or base64)" },
+      scope: "embeddings",
+      rateLimit: "generate-embeddings",
+      body: embeddingsBody,
+      handler: async ({ body, identity, requestId, req }) => {
+        const out = await generateEmbeddings(
+          identity,
+          {
+            model: body.model,
+            texts: typeof body.input === "string" ? [body.input] : body.input,
+            dimensions: body.dimensions ?? undefined,
+            user: body.user ?? undefined,
+            cache: embeddingCacheFrom(req.headers),
+          },
+          { endpoint: "/v1/embeddings", requestId, signal: req.signal },
+        );
+        return toEmbeddingsResponse(out, body.encoding_format ?? "float");
+      },
+    }),
+  },
+  openai,
+);
+
+export const openaiModels = endpoint(
+  {
+    GET: route({
+      access: "user",
+      doc: { summary: "The usable models, as OpenAI lists them" },
+      handler: async () => {
+        await catalogueReady();
+        return openaiModelList();
+      },
+    }),
+  },
+  openai,
+);
+
+/**
+ * One model. Ids are one path segment: an id with a slash (some compatible servers' models, e.g.
+ * meta-llama/Llama-3.1-8B) is sent as %2F, which the OpenAI SDK does by itself.
+ */
+export const openaiModelById = endpoint(
+  {
+    GET: route({
+      access: "user",
+      doc: { summary: "One usable model by id or alias, as OpenAI shows it" },
+      handler: async ({ params }) => {
+        await catalogueReady();
+        const raw = params.id ?? "";
+        // Next may hand over the segment still percent-encoded; model ids never contain "%" themselves.
+        return openaiModel(raw.includes("%") ? decodeURIComponentSafe(raw) : raw);
+      },
+    }),
+  },
+  openai,
+);
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

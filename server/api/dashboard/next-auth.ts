@@ -1,0 +1,146 @@
+import "server-only";
+// Dashboard sign-in with next-auth v5: email + password (Credentials, checked against the users
+// service's scrypt hashes), optionally GitHub for existing users (AUTH_GITHUB_ID/SECRET), and
+// JWT sessions in an encrypted cookie. The cookie is read back by `authenticate()` (through
+// access/session-token.ts), so REST handlers and tRPC see the same session as the pages.
+//
+// The configuration is built lazily, per request: the session secret (AUTH_SECRET, or the one
+// generated into DATA_DIR) must not be read while `next build` imports this module.
+import { randomUUID } from "node:crypto";
+import NextAuth, { type NextAuthConfig } from "next-auth";
+import Credentials from "next-auth/providers/credentials";
+import GitHub from "next-auth/providers/github";
+import { sameOriginPath } from "../../../lib/safe-path.ts";
+import { loadEnv } from "../../kernel/env.ts";
+import { getLogger } from "../../kernel/logger.ts";
+import { authSecret } from "../../access/auth-secret.ts";
+import { signInWithPassword } from "../../features/accounts/index.ts";
+import { getUser, sessionIsCurrent } from "../../access/user-lookup.ts";
+import { endSession, findUserByEmail } from "../../features/accounts/index.ts";
+import { clientAddressFrom } from "../../access/client-address.ts";
+
+export const SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600;
+/** Marks a GitHub account that matches no user here: such a sign-in is refused. */
+const UNLINKED = "unlinked:";
+
+function providers(): NextAuthConfig["providers"] {
+  const list: NextAuthConfig["providers"] = [
+    Credentials({
+      credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+      async authorize(credentials, request) {
+        const email = typeof credentials?.email === "string" ? credentials.email : "";
+        const password = typeof credentials?.password === "string" ? credentials.password : "";
+        if (!email || !password) return null;
+        // Limited per client address and per account (features/accounts/login-limits.ts).
+        const user = await signInWithPassword(email, password, clientAddressFrom(request.headers));
+        return user ? { id: user.id, email: user.email, name: user.name } : null;
+      },
+    }),
+  ];
+  const env = loadEnv();
+  if (env.AUTH_GITHUB_ID && env.AUTH_GITHUB_SECRET) {
+    list.push(
+      GitHub({
+        clientId: env.AUTH_GITHUB_ID,
+        clientSecret: env.AUTH_GITHUB_SECRET,
+        // Only people who already have an account here (same email) may use GitHub to sign in.
+        async profile(profile) {
+          const user = profile.email ? await findUserByEmail(profile.email) : null;
+          return { id: user?.id ?? `${UNLINKED}${profile.id}`, email: profile.email, name: profile.name ?? profile.login };
+        },
+      }),
+    );
+  }
+  return list;
+}
+
+function config(): NextAuthConfig {
+  return {
+    secret: authSecret(),
+    // Self-hosted behind our own node:http host (and often a reverse proxy): trust the Host header.
+    trustHost: true,
+    session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_SECONDS },
+    pages: { signIn: "/login", error: "/login" },
+    providers: providers(),
+    callbacks: {
+      async signIn({ user }) {
+        if (String(user.id ?? "").startsWith(UNLINKED)) return false;
+        // A disabled account does not sign in by GitHub either (the password path refuses it already).
+        const record = user.id ? await getUser(user.id) : null;
+        return Boolean(record && !record.disabledAt);
+      },
+      // Only this site's own paths, by the same rule as the sign-in page (lib/safe-path.ts).
+      redirect({ url, baseUrl }) {
+        let path: unknown = url;
+        if (!url.startsWith("/")) {
+          try {
+            const parsed = new URL(url);
+            path = parsed.origin === new URL(baseUrl).origin ? `${parsed.pathname}${parsed.search}${parsed.hash}` : null;
+          } catch {
+            path = null;
+          }
+        }
+        return `${baseUrl.replace(/\/$/, "")}${sameOriginPath(path) ?? "/"}`;
+      },
+      async jwt({ token, user }) {
+        if (user?.id) {
+          // A new session: under the user's current session epoch, with an id of its own, so that
+          // signing out can end just this one and a new password or "sign out everywhere" all of them.
+          const record = await getUser(user.id);
+          token.sub = user.id;
+          token.epoch = record?.sessions.epoch ?? 0;
+          token.sid = randomUUID();
+          return token;
+        }
+        // A session being read or renewed: one that has been ended is not renewed, its cookie is cleared.
+        if (typeof token.sub === "string") {
+          const record = await getUser(token.sub);
+          const claims = {
+            userId: token.sub,
+            epoch: typeof token.epoch === "number" ? token.epoch : 0,
+            sessionId: typeof token.sid === "string" ? token.sid : null,
+            expiresAt: null,
+          };
+          if (!record || !sessionIsCurrent(record, claims)) return null;
+        }
+        return token;
+      },
+      session({ session, token }) {
+        if (token.sub) session.user.id = token.sub;
+        return session;
+      },
+    },
+    events: {
+      // Signing out (our server action, or next-auth's own sign-out page) ends that session for
+      // good: a copy of the cookie stops working too, not only the browser's.
+      async signOut(message) {
+        const token = "token" in message ? message.token : null;
+        if (!token || typeof token.sub !== "string") return;
+        await endSession({
+          userId: token.sub,
+          epoch: typeof token.epoch === "number" ? token.epoch : 0,
+          sessionId: typeof token.sid === "string" ? token.sid : null,
+          expiresAt: typeof token.exp === "number" ? token.exp : null,
+        }).catch((err: unknown) => getLogger().warn({ err }, "could not end the session on sign-out; the cookie is cleared all the same"));
+      },
+    },
+    logger: {
+      // A wrong password is routine, not an error; nothing here ever carries a password.
+      error: (error) => {
+        const name = (error as { type?: string }).type ?? error.name;
+        if (name === "CredentialsSignin") getLogger().info({ event: "sign_in_refused" }, "dashboard sign-in refused");
+        else getLogger().warn({ err: { name, message: error.message } }, "dashboard auth error");
+      },
+      warn: (code) => getLogger().debug({ code }, "next-auth warning"),
+      debug: () => {},
+    },
+  };
+}
+
+export const { handlers, auth, signIn, signOut } = NextAuth(() => config());
+
+/** Whether GitHub sign-in is configured (the login page shows its button). */
+export function githubSignInEnabled(): boolean {
+  const env = loadEnv();
+  return Boolean(env.AUTH_GITHUB_ID && env.AUTH_GITHUB_SECRET);
+}

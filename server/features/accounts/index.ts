@@ -1,0 +1,6 @@
+export { authRouter } from "./auth.router.ts";
+export { keysRouter } from "./keys.router.ts";
+export { createApiKey, listApiKeys } from "./keys.ts";
+export { signInWithPassword } from "./login-limits.ts";
+export { createFirstAdmin, endAllSessions, endSession, findUserByEmail, listUsers } from "./users.ts";
+export { whoami } from "./whoami.rest.ts";

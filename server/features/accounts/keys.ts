@@ -1,0 +1,228 @@
+import "server-only";
+// API keys, managed: create, list, revoke and rotate for the CLI, the `keys` tRPC router and the
+// keys page. How a key is resolved on the request path (the cache, the hash, last-used times) is
+// access/key-lookup.ts.
+import { z } from "zod";
+import { boundedDate, safeString } from "../../kernel/validation.ts";
+import { getDb } from "../../db/index.ts";
+import { AppError } from "../../kernel/errors.ts";
+import { isAdminActor, SCOPES, TIERS, type Actor, type Tier } from "../../access/identity.ts";
+import { publishInvalidation } from "../../access/invalidation.ts";
+import { generateApiKey, hashApiKey, SHOWN_PREFIX_LENGTH, pendingLastUsed } from "../../access/key-lookup.ts";
+import { trimDecimal } from "../../../lib/money.ts";
+import { findUserByEmail, usdSchema } from "./users.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Management (CLI, tRPC, keys page)
+
+export type ApiKeyView = {
+  id: string;
+  name: string;
+  /** The first characters of the key, e.g. `ms_Ab3xY9Qk`: enough to recognise it, useless to use. */
+  prefix: string;
+  tier: Tier;
+  /** As stored: an empty list means every scope but admin. */
+  scopes: string[];
+  isAdmin: boolean;
+  userId: string | null;
+  userEmail: string | null;
+  monthlyBudgetUsd: string | null;
+  cacheResponses: boolean;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  createdAt: Date;
+};
+
+const VIEW_SELECT = {
+  id: true,
+  name: true,
+  prefix: true,
+  tier: true,
+  scopes: true,
+  isAdmin: true,
+  userId: true,
+  monthlyBudgetUsd: true,
+  cacheResponses: true,
+  lastUsedAt: true,
+  expiresAt: true,
+  revokedAt: true,
+  createdAt: true,
+  user: { select: { email: true } },
+} as const;
+
+type ViewRow = Omit<ApiKeyView, "userEmail" | "monthlyBudgetUsd"> & {
+  monthlyBudgetUsd: { toFixed(n: number): string } | null;
+  user: { email: string | null } | null;
+};
+
+function toView(row: ViewRow): ApiKeyView {
+  const { user, monthlyBudgetUsd, ...rest } = row;
+  const pendingUse = pendingLastUsed(row.id);
+  return {
+    ...rest,
+    userEmail: user?.email ?? null,
+    monthlyBudgetUsd: monthlyBudgetUsd ? trimDecimal(monthlyBudgetUsd.toFixed(6)) : null,
+    lastUsedAt: pendingUse && (!rest.lastUsedAt || pendingUse > rest.lastUsedAt) ? pendingUse : rest.lastUsedAt,
+  };
+}
+
+export const createKeyInput = z.object({
+  name: safeString.trim().min(1, { error: "a name (1 to 100 characters)" }).max(100, { error: "at most 100 characters" }),
+  tier: z.enum(TIERS as [Tier, ...Tier[]], { error: `one of ${TIERS.join(", ")}` }).optional(),
+  scopes: z
+    .array(z.enum(SCOPES, { error: `each one of ${SCOPES.join(", ")}` }))
+    .max(SCOPES.length)
+    .optional(),
+  isAdmin: z.boolean().optional(),
+  /** Owner by email (admins only); default: the caller's own user. */
+  userEmail: safeString.optional(),
+  monthlyBudgetUsd: usdSchema.nullable().optional(),
+  expiresAt: boundedDate.optional(),
+  /** Answer this key's generations from the response cache (temperature 0) unless a request says otherwise. */
+  cacheResponses: z.boolean().optional(),
+});
+export type CreateKeyInput = z.input<typeof createKeyInput>;
+
+const TIER_RANK: Record<Tier, number> = { basic: 0, standard: 1, premium: 2 };
+
+function ownUserId(actor: Actor): string | null {
+  return actor.kind === "cli" ? null : actor.userId;
+}
+
+/**
+ * Keys are managed from the dashboard (session), by a platform JWT's user, by an admin key or by
+ * the CLI. A non-admin API key cannot mint or revoke keys: a narrowly scoped key could otherwise
+ * create a broader one.
+ */
+function requireKeyManager(actor: Actor): void {
+  if (actor.kind === "apiKey" && actor.role !== "admin") {
+    throw new AppError("forbidden", "Manage API keys from the dashboard, with a platform JWT or with an admin key, not with a user key");
+  }
+}
+
+/** Creates a key and returns its secret (shown once) with its listing. */
+export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{ key: string; apiKey: ApiKeyView }> {
+  requireKeyManager(actor);
+  const parsed = createKeyInput.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = issue.path.join(".") || "input";
+    throw new AppError("invalid_request", `Invalid ${name}: must be ${issue.message}`, { field: name });
+  }
+  const input = parsed.data;
+  const admin = isAdminActor(actor);
+  const scopes = [...new Set(input.scopes ?? [])];
+  const isAdmin = Boolean(input.isAdmin) || scopes.includes("admin");
+  const tier = input.tier ?? "standard";
+  if (!admin) {
+    if (isAdmin) throw new AppError("forbidden", "Only an admin can create an admin key");
+    if (actor.kind !== "cli" && TIER_RANK[tier] > TIER_RANK[actor.tier]) {
+      throw new AppError("forbidden", `Your own tier is ${actor.tier}: a key you create can be at most that`);
+    }
+  }
+
+  let userId = ownUserId(actor);
+  if (input.userEmail !== undefined) {
+    const user = await findUserByEmail(input.userEmail);
+    if (!user) throw new AppError("not_found", `No user with the email ${input.userEmail.trim().toLowerCase()}`, { field: "userEmail" });
+    if (!admin && user.id !== userId) throw new AppError("forbidden", "Only an admin can create a key for another user");
+    userId = user.id;
+  }
+  if (!admin && !userId) throw new AppError("forbidden", "This caller has no user to own a key");
+
+  const key = generateApiKey();
+  const db = await getDb();
+  const row = await db.apiKey.create({
+    data: {
+      name: input.name,
+      prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+      keyHash: hashApiKey(key),
+      tier,
+      scopes: scopes.filter((s) => s !== "admin"),
+      isAdmin,
+      userId,
+      monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
+      expiresAt: input.expiresAt ?? null,
+      cacheResponses: input.cacheResponses ?? false,
+    },
+    select: VIEW_SELECT,
+  });
+  return { key, apiKey: toView(row) };
+}
+
+/** The keys the caller may see: all (admin, CLI) or their own user's, newest first. */
+export async function listApiKeys(actor: Actor, options: { includeRevoked?: boolean; userEmail?: string } = {}): Promise<ApiKeyView[]> {
+  const db = await getDb();
+  const where: { revokedAt?: null; userId?: string | null; id?: string } = {};
+  if (!options.includeRevoked) where.revokedAt = null;
+  if (!isAdminActor(actor)) {
+    if (actor.kind === "cli") throw new Error("unreachable");
+    // A key with no user sees only itself.
+    if (actor.userId) where.userId = actor.userId;
+    else if (actor.apiKeyId) where.id = actor.apiKeyId;
+    else return [];
+  } else if (options.userEmail) {
+    const user = await findUserByEmail(options.userEmail);
+    if (!user) throw new AppError("not_found", `No user with the email ${options.userEmail.trim().toLowerCase()}`);
+    where.userId = user.id;
+  }
+  const rows = await db.apiKey.findMany({ where, select: VIEW_SELECT, orderBy: [{ createdAt: "desc" }, { id: "asc" }] });
+  return rows.map(toView);
+}
+
+/** A key the caller may manage; another user's key is "not found", so its existence does not leak. */
+async function manageableKey(actor: Actor, id: string): Promise<ViewRow> {
+  requireKeyManager(actor);
+  const row = await (await getDb()).apiKey.findUnique({ where: { id }, select: VIEW_SELECT });
+  const mine = row && (isAdminActor(actor) || (row.userId !== null && row.userId === ownUserId(actor)));
+  if (!row || !mine) throw new AppError("not_found", `No API key ${id}`);
+  return row;
+}
+
+/** Revokes a key; it stops working on every instance within a second. Revoking twice is harmless. */
+export async function revokeApiKey(actor: Actor, id: string): Promise<ApiKeyView> {
+  const existing = await manageableKey(actor, id);
+  const db = await getDb();
+  const row = existing.revokedAt
+    ? existing
+    : await db.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: VIEW_SELECT });
+  await publishInvalidation({ kind: "key", id });
+  return toView(row);
+}
+
+/**
+ * Gives a key a new secret; the old secret stops working at once (on other instances within a
+ * second, as a revoke). The key stays the same row, so it keeps everything that is owned by its
+ * id: its settings, and for a key without a user its vector collections, its usage history, its
+ * month-to-date spend against its budget and its budget alerts (a new row would have started
+ * with none of them, and with an empty month: rotating would have reset the budget).
+ */
+export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: string; apiKey: ApiKeyView; previousPrefix: string }> {
+  const old = await manageableKey(actor, id);
+  if (old.revokedAt) throw new AppError("conflict", `API key ${id} is revoked; create a new one instead`);
+  const key = generateApiKey();
+  // Only a key that is still the one read above and not revoked meanwhile is changed.
+  const changed = await (
+    await getDb()
+  ).apiKey.updateMany({
+    where: { id, prefix: old.prefix, revokedAt: null },
+    data: { prefix: key.slice(0, SHOWN_PREFIX_LENGTH), keyHash: hashApiKey(key) },
+  });
+  await publishInvalidation({ kind: "key", id });
+  if (changed.count === 0)
+    throw new AppError(
+      "conflict",
+      `API key ${id} changed while it was being rotated (revoked or rotated again); list the keys and try again`,
+    );
+  const row = await (await getDb()).apiKey.findUniqueOrThrow({ where: { id }, select: VIEW_SELECT });
+  return { key, apiKey: toView(row), previousPrefix: old.prefix };
+}
+
+/** Turns the key's response caching on or off (response-cache.ts); every instance sees it within a second. */
+export async function setApiKeyResponseCache(actor: Actor, id: string, cacheResponses: boolean): Promise<ApiKeyView> {
+  await manageableKey(actor, id);
+  const row = await (await getDb()).apiKey.update({ where: { id }, data: { cacheResponses }, select: VIEW_SELECT });
+  await publishInvalidation({ kind: "key", id });
+  return toView(row);
+}

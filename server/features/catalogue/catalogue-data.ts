@@ -1,0 +1,138 @@
+import "server-only";
+// The shipped model catalogue (prisma/catalogue/models.json) and the zod schema it must satisfy.
+// The file is imported rather than read from disk so that every host (tsx, Next's bundles, tests)
+// carries the same copy without depending on the working directory.
+import { z } from "zod";
+import { safeString } from "../../kernel/validation.ts";
+import catalogueJson from "../../../prisma/catalogue/models.json" with { type: "json" };
+import { parsePriceMicros } from "./pricing.ts";
+
+export const MODEL_TYPES = ["chat", "embedding"] as const;
+export type ModelType = (typeof MODEL_TYPES)[number];
+
+export const CAPABILITIES = [
+  "text-generation",
+  "code-generation",
+  "analysis",
+  "vision",
+  "function-calling",
+  "reasoning",
+  "embeddings",
+] as const;
+
+/** Model ids and aliases: what providers accept, and nothing that needs escaping in a URL path. */
+export const modelIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, "must be letters, digits and . _ : / @ - (starting with a letter or digit)");
+
+export const providerIdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9_.-]*$/, "must be lower-case letters, digits and . _ -");
+
+/** USD per 1M tokens: a non-negative number or decimal string with at most 6 decimals. */
+export const priceSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  try {
+    return microsToText(parsePriceMicros(value));
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be a non-negative price in USD per 1M tokens with at most 6 decimals" });
+    return z.NEVER;
+  }
+});
+
+export const catalogueEntrySchema = z
+  .object({
+    id: modelIdSchema,
+    name: safeString.min(1).max(200),
+    provider: providerIdSchema,
+    type: z.enum(MODEL_TYPES),
+    contextWindow: z.number().int().positive(),
+    maxOutputTokens: z.number().int().positive().nullable(),
+    price: z.strictObject({
+      input: priceSchema,
+      output: priceSchema,
+      cachedInput: priceSchema.optional(),
+      cacheWrite: priceSchema.optional(),
+    }),
+    capabilities: z.array(z.enum(CAPABILITIES)).min(1),
+    aliases: z.array(modelIdSchema).optional(),
+    embeddingDimensions: z.number().int().positive().optional(),
+    /** The same model under another provider's id (a Bedrock or Vertex copy of an Anthropic or Gemini model). */
+    sameAs: modelIdSchema.optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.type === "embedding" && m.embeddingDimensions === undefined) {
+      ctx.addIssue({ code: "custom", path: ["embeddingDimensions"], message: "an embedding model needs its dimensions" });
+    }
+    if (m.type === "chat" && m.embeddingDimensions !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["embeddingDimensions"], message: "only embedding models have dimensions" });
+    }
+    if (m.maxOutputTokens !== null && m.maxOutputTokens > m.contextWindow) {
+      ctx.addIssue({ code: "custom", path: ["maxOutputTokens"], message: "cannot exceed the context window" });
+    }
+  });
+
+export const catalogueFileSchema = z
+  .object({
+    _note: z.array(z.string()).optional(),
+    models: z.array(catalogueEntrySchema).min(1),
+  })
+  .strict()
+  .superRefine((file, ctx) => {
+    // An id or alias names exactly one model, or resolving it would be ambiguous.
+    const seen = new Map<string, string>();
+    file.models.forEach((m, i) => {
+      for (const [j, name] of [m.id, ...(m.aliases ?? [])].entries()) {
+        const key = name.toLowerCase();
+        const owner = seen.get(key);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["models", i, j === 0 ? "id" : "aliases"],
+            message: `"${name}" already names model ${owner}`,
+          });
+        }
+        seen.set(key, m.id);
+      }
+    });
+    file.models.forEach((m, i) => {
+      if (m.sameAs !== undefined && !seen.has(m.sameAs.toLowerCase())) {
+        ctx.addIssue({ code: "custom", path: ["models", i, "sameAs"], message: `"${m.sameAs}" names no model of the catalogue` });
+      }
+    });
+  });
+
+export type CatalogueEntry = z.output<typeof catalogueEntrySchema>;
+
+/** Millionths of a dollar as the shortest decimal text: 2_500_000n → "2.5". */
+export function microsToText(micros: bigint): string {
+  const whole = micros / 1_000_000n;
+  const frac = (micros % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "");
+  return frac ? `${whole}.${frac}` : `${whole}`;
+}
+
+/** A price (USD per 1M tokens) in its canonical text form, so that "2.50", 2.5 and "2.5" compare equal. */
+export function normalizePrice(value: string | number): string {
+  return microsToText(parsePriceMicros(value));
+}
+
+let shipped: CatalogueEntry[] | undefined;
+
+/** The catalogue that ships with the service, validated (throws with the bad field named). */
+export function shippedCatalogue(): CatalogueEntry[] {
+  shipped ??= parseCatalogue(catalogueJson);
+  return shipped;
+}
+
+export function parseCatalogue(data: unknown): CatalogueEntry[] {
+  const result = catalogueFileSchema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(`Invalid model catalogue at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "unknown problem"}`);
+  }
+  return result.data.models;
+}

@@ -1,0 +1,5 @@
+export { calculateCost } from "./cost.ts";
+export { models } from "./models.rest.ts";
+export { modelsRouter } from "./models.router.ts";
+export { catalogueReady, listModels, modelAvailability, pricingFor, resolveModel, syncCatalogue, type CatalogueModel } from "./models.ts";
+export { costOf, formatUsd, parseUsd, usdNumber, type Cost, type Pico, type Price } from "./pricing.ts";

@@ -1,0 +1,53 @@
+import "server-only";
+// GET /v1/llm/models and GET /api/v1/models: the catalogue in the original service's shape
+// (snake_case; `max_tokens` is the context window, as it was there; per-1K costs as numbers),
+// with a few added fields. Served from the in-process cache.
+import { z } from "zod";
+import { MODEL_TYPES, providerIdSchema } from "./catalogue-data.ts";
+import { catalogueReady, listModels, modelAvailability, perThousandTokens, type CatalogueModel } from "./models.ts";
+import { endpoint, route } from "../../http/endpoint.ts";
+
+export const modelsQuery = z.object({
+  provider: providerIdSchema.optional(),
+  type: z.enum(MODEL_TYPES).optional(),
+});
+
+/** One model as the original service's callers expect it, plus optional extras. */
+export function toRestModel(m: CatalogueModel) {
+  const availability = modelAvailability(m);
+  const p = m.price;
+  return {
+    id: m.id,
+    name: m.name,
+    provider: m.provider,
+    type: m.type,
+    max_tokens: m.contextWindow,
+    cost_per_1k_input: Number(perThousandTokens(p.inputPerMTok)),
+    cost_per_1k_output: Number(perThousandTokens(p.outputPerMTok)),
+    capabilities: m.capabilities,
+    available: availability.available,
+    ...(availability.reason !== undefined ? { unavailable_reason: availability.reason } : {}),
+    aliases: m.aliases,
+    context_window: m.contextWindow,
+    max_output_tokens: m.maxOutputTokens,
+    cost_per_1k_cached_input: p.cachedInputPerMTok === null ? null : Number(perThousandTokens(p.cachedInputPerMTok)),
+    cost_per_1m_input: Number(p.inputPerMTok),
+    cost_per_1m_output: Number(p.outputPerMTok),
+    cost_per_1m_cached_input: p.cachedInputPerMTok === null ? null : Number(p.cachedInputPerMTok),
+    cost_per_1m_cache_write: p.cacheWritePerMTok === null ? null : Number(p.cacheWritePerMTok),
+    ...(m.embeddingDimensions !== null ? { dimensions: m.embeddingDimensions } : {}),
+    enabled: m.enabled,
+  };
+}
+
+export const models = endpoint({
+  GET: route({
+    access: "user",
+    doc: { summary: "The model catalogue with prices and availability" },
+    query: modelsQuery,
+    handler: async ({ query }) => {
+      await catalogueReady();
+      return listModels({ provider: query.provider, type: query.type }).map(toRestModel);
+    },
+  }),
+});

@@ -1,0 +1,594 @@
+import "server-only";
+// Text generation across providers: model resolution, fallbacks, retries with backoff and jitter,
+// a deadline per request, upstream aborts when the caller leaves, and exactly one usage event per
+// call (success or failure, plain or streamed). REST and tRPC both call `generate` / `generateStream`.
+// Before each paid attempt (each model of the chain, each retry) its largest possible cost is
+// reserved against the caller's budgets (budgets.ts), and settled with what it cost after it.
+import { randomUUID } from "node:crypto";
+import { startDeadline, type Deadline } from "./deadline.ts";
+import { loadEnv } from "../../kernel/env.ts";
+import { AppError } from "../../kernel/errors.ts";
+import { trackInterruptible } from "../../kernel/lifecycle.ts";
+import { getProvider } from "../../providers/registry.ts";
+import {
+  ProviderError,
+  type ChatMessage,
+  type FinishReason,
+  type GenerateRequest,
+  type Provider,
+  type ResponseFormat,
+  type TokenUsage,
+  type ToolCall,
+  type ToolChoice,
+  type ToolDefinition,
+} from "../../providers/types.ts";
+import type { Identity } from "../../access/auth.ts";
+import { reserveBudgets, type Reservation } from "../budgets/index.ts";
+import { modelAvailability, pricingFor, resolveModel } from "../catalogue/index.ts";
+import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
+import { lookupResponse, replayAsStream, type CacheRequest, type CacheStatus } from "./response-cache.ts";
+import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
+import { recordCall } from "../usage/index.ts";
+
+export type GenerateInput = {
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  maxTokens?: number;
+  topP?: number;
+  stop?: string[];
+  user?: string;
+  /** Functions the model may call, for providers that support them (passed as they are). */
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+  /** Models to try, in order, when the requested one fails or is unavailable (before the model's own fallbacks). */
+  fallbacks?: string[];
+  /** Overall deadline for the call, retries included. */
+  timeoutMs?: number;
+  /** The response cache: whether to use it, and the TTL of a new entry (response-cache.ts). */
+  cache?: CacheRequest;
+};
+
+export type CallContext = {
+  identity: Identity;
+  /** The endpoint recorded with the usage event, e.g. "/v1/llm/generate". */
+  endpoint: string;
+  requestId: string;
+  /** Aborts when the caller goes away. */
+  signal?: AbortSignal;
+  /** Told the response cache's status before the first event (for the response header). */
+  onCacheStatus?: (status: CacheStatus) => void;
+};
+
+export type GenerateOutcome = {
+  id: string;
+  model: string;
+  provider: string;
+  text: string;
+  /** The tool calls of the reply, in order; absent when there are none. */
+  toolCalls?: ToolCall[];
+  finishReason: FinishReason;
+  usage: TokenUsage;
+  cost: Cost;
+  latencyMs: number;
+  ttftMs?: number;
+  /** Set when the response cache was asked for. */
+  cache?: CacheStatus;
+  /** A cache hit: what the answer would have cost. */
+  savedCost?: Pico;
+};
+
+/**
+ * What a streamed generation yields. Deltas name the model that is answering (after fallbacks,
+ * which happen only before the first delta). A tool call arrives in pieces: the first piece of
+ * call `index` carries its id and name, the rest more of its JSON arguments.
+ */
+export type GenerationEvent =
+  | { type: "delta"; text: string; model: string }
+  | { type: "tool-call"; index: number; id?: string; name?: string; argumentsDelta: string; model: string }
+  | { type: "done"; outcome: GenerateOutcome };
+
+type Model = ReturnType<typeof resolveModel>;
+
+export type RetryPolicy = { maxRetries: number; baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number };
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 200, maxDelayMs: 4_000, maxRetryAfterMs: 20_000 };
+
+let retryPolicy: RetryPolicy = DEFAULT_RETRY;
+/** Tests shorten the delays; behaviour is otherwise the same. */
+export function setRetryPolicyForTests(policy: Partial<RetryPolicy>): void {
+  retryPolicy = { ...DEFAULT_RETRY, ...policy };
+}
+
+/** The chain of models to try: the requested one, the request's fallbacks, then the model's own. */
+function candidateModels(input: GenerateInput): Model[] {
+  const first = resolveModel(input.model);
+  if (first.type !== "chat") {
+    throw new AppError("invalid_request", `Model ${first.id} is an ${first.type} model; use a chat model for text generation`);
+  }
+  const ids = [...(input.fallbacks ?? []), ...first.fallbacks];
+  const chain: Model[] = [first];
+  for (const id of ids) {
+    const m = resolveModel(id);
+    if (m.type === "chat" && !chain.some((c) => c.id === m.id)) chain.push(m);
+  }
+  return chain;
+}
+
+/** How long past the call's deadline a reservation is kept for its settle to arrive. */
+const LEASE_GRACE_MS = 60_000;
+
+/**
+ * The most one attempt on `model` can cost at its price now: the prompt, estimated high (tokens.ts
+ * promptTokenBound, counted once per call), and the longest reply it may give (max_tokens, else
+ * the model's largest output), neither more than the model's context window. 0 for a free model.
+ */
+export function largestAttemptCost(model: Model, input: GenerateInput, promptBound: () => number = () => promptTokenBound(input)): Pico {
+  const price = pricingFor(model.id);
+  if (isFree(price)) return 0n;
+  const window = model.contextWindow;
+  const inputTokens = Math.min(window, promptBound());
+  const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window);
+  return costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0 }).totalCost;
+}
+
+const isFree = (p: { inputPerMTok: string; outputPerMTok: string; cachedInputPerMTok?: string | null }) =>
+  [p.inputPerMTok, p.outputPerMTok, p.cachedInputPerMTok ?? "0"].every((x) => Number(x) === 0);
+
+/** Per call: reserves each paid attempt's largest cost against the caller's budgets (402 when it does not fit). */
+function attemptReserver(input: GenerateInput, ctx: CallContext, deadline: number) {
+  let bound: number | undefined;
+  const promptBound = () => (bound ??= promptTokenBound(input));
+  return (model: Model): Promise<Reservation> =>
+    reserveBudgets(ctx.identity, () => largestAttemptCost(model, input, promptBound), { leaseMs: deadline - Date.now() + LEASE_GRACE_MS });
+}
+
+function toRequest(model: Model, input: GenerateInput): GenerateRequest {
+  return {
+    model: model.id,
+    messages: input.messages,
+    temperature: input.temperature,
+    maxTokens: input.maxTokens,
+    defaultMaxTokens: model.maxOutputTokens ?? undefined,
+    topP: input.topP,
+    stop: input.stop,
+    user: input.user,
+    tools: input.tools,
+    toolChoice: input.toolChoice,
+    parallelToolCalls: input.parallelToolCalls,
+    responseFormat: input.responseFormat,
+  };
+}
+
+/** The provider for a model, or why it cannot serve. */
+function providerFor(model: Model): Provider | AppError {
+  const availability = modelAvailability(model);
+  if (!availability.available) return new AppError("unavailable", availability.reason ?? `Model ${model.id} is unavailable`);
+  const provider = getProvider(model.provider);
+  if (!provider) return new AppError("unavailable", `Provider ${model.provider} of model ${model.id} is not configured`);
+  const status = provider.status();
+  if (!status.available) return new AppError("unavailable", `Model ${model.id} is unavailable: ${status.reason}`);
+  return provider;
+}
+
+/** A provider failure as one of our errors: 400, 502, 503 or 504, never with a key in it. */
+export function providerErrorToAppError(err: unknown, model: Model): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof ProviderError) {
+    const where = `${model.provider} (${model.id})`;
+    switch (err.kind) {
+      case "invalid_request":
+        return new AppError("invalid_request", `${where} rejected the request: ${err.message}`);
+      case "unavailable":
+        return new AppError("unavailable", `${where} is unavailable: ${err.message}`);
+      case "rate_limited": {
+        const headers = err.retryAfterMs ? { "Retry-After": String(Math.ceil(err.retryAfterMs / 1000)) } : undefined;
+        return new AppError("unavailable", `${where} is rate limiting the service; try again later`, undefined, headers);
+      }
+      case "timeout":
+        return new AppError("timeout", `${where} did not answer in time`);
+      case "auth":
+        return new AppError("provider_error", `${where} refused the service's credentials; an operator must check its API key`);
+      default:
+        return new AppError("provider_error", `${where} failed: ${err.message}`);
+    }
+  }
+  if (isAbort(err)) return new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`);
+  return new AppError("provider_error", `${model.provider} (${model.id}) failed unexpectedly`);
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError" || /aborted/i.test(err.message));
+}
+
+function retryable(err: unknown): boolean {
+  return err instanceof ProviderError && err.retryable;
+}
+
+/** Whether to move on to the next model after this error (the request itself was fine). */
+function worthFallingBack(err: unknown): boolean {
+  if (err instanceof AppError) return err.code === "unavailable" || err.code === "provider_error" || err.code === "timeout";
+  if (err instanceof ProviderError) return err.kind !== "invalid_request";
+  return true;
+}
+
+/** Exponential backoff with full jitter; a provider's Retry-After wins when it gives one. */
+function backoffMs(attempt: number, err: unknown): number {
+  if (err instanceof ProviderError && err.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, retryPolicy.maxRetryAfterMs);
+  const cap = Math.min(retryPolicy.maxDelayMs, retryPolicy.baseDelayMs * 2 ** attempt);
+  return Math.round(cap / 2 + (Math.random() * cap) / 2);
+}
+
+/**
+ * Waits before the next attempt when one is worth making: a retryable error, attempts left, and
+ * the backoff (or the provider's Retry-After) ends before the deadline. False: give up on this model.
+ */
+async function waitBeforeRetry(
+  attempt: number,
+  err: unknown,
+  signal: AbortSignal,
+  deadline: number,
+  waited: UpstreamClock,
+): Promise<boolean> {
+  if (signal.aborted || !retryable(err) || attempt >= retryPolicy.maxRetries) return false;
+  const wait = backoffMs(attempt, err);
+  if (Date.now() + wait >= deadline) return false;
+  try {
+    await waited.on(sleep(wait, signal));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => (signal.removeEventListener("abort", onAbort), resolve()), ms);
+    const onAbort = () => (clearTimeout(t), reject(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Time spent waiting on the provider (calls, retry backoff): latency minus this is the gateway's overhead metric. */
+class UpstreamClock {
+  ms = 0;
+  async on<T>(work: Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await work;
+    } finally {
+      this.ms += performance.now() - t;
+    }
+  }
+}
+
+function deadlineFor(input: GenerateInput, ctx: CallContext): Deadline {
+  return startDeadline(input.timeoutMs ?? loadEnv().PROVIDER_TIMEOUT_MS, ctx.signal);
+}
+
+function completeUsage(usage: TokenUsage | undefined, input: GenerateInput, text: string): TokenUsage {
+  if (usage) return usage;
+  return { inputTokens: countPromptTokens(input.messages), outputTokens: countTextTokens(text), cachedInputTokens: 0, reasoningTokens: 0 };
+}
+
+/** The output to count when a provider reported no usage: the text and the tool calls' names and arguments. */
+function outputText(text: string, toolCalls: readonly ToolCall[]): string {
+  if (!toolCalls.length) return text;
+  return [text, ...toolCalls.filter(Boolean).map((c) => `${c.name} ${c.arguments}`)].join(" ");
+}
+
+/** One plain (non-streamed) generation. */
+export async function generate(input: GenerateInput, ctx: CallContext): Promise<GenerateOutcome> {
+  const chain = candidateModels(input);
+  const cached = await lookupResponse(input, chain[0]!, ctx, false);
+  if (cached.outcome) return cached.outcome;
+  const started = performance.now();
+  const { signal, deadline, release } = deadlineFor(input, ctx);
+  const reserve = attemptReserver(input, ctx, deadline);
+  try {
+    const waited = new UpstreamClock();
+    let lastError: unknown;
+    let lastModel = chain[0]!;
+    const walk: ChainWalk = { attempted: false };
+    for (const model of chain) {
+      lastModel = model;
+      const provider = providerFor(model);
+      if (provider instanceof AppError) {
+        lastError = provider;
+        continue;
+      }
+      for (let attempt = 0; ; attempt++) {
+        let reservation: Reservation;
+        try {
+          reservation = await reserve(model);
+        } catch (err) {
+          lastError = walk.refused = err;
+          break;
+        }
+        walk.attempted = true;
+        try {
+          const result = await waited.on(provider.generateText(toRequest(model, input), { signal }));
+          const latencyMs = performance.now() - started;
+          const cost = recordCall({
+            ...callOf(model, ctx),
+            usage: result.usage,
+            status: "success",
+            stream: false,
+            latencyMs,
+            upstreamMs: waited.ms,
+          });
+          reservation.settle(cost.totalCost);
+          const outcome: GenerateOutcome = {
+            id: result.id ?? `gen-${randomUUID()}`,
+            model: model.id,
+            provider: model.provider,
+            text: result.text,
+            ...(result.toolCalls?.length ? { toolCalls: result.toolCalls } : {}),
+            finishReason: result.finishReason,
+            usage: result.usage,
+            cost,
+            latencyMs: Math.round(latencyMs),
+            ...(cached.status ? { cache: cached.status } : {}),
+          };
+          cached.store(outcome);
+          return outcome;
+        } catch (err) {
+          reservation.settle(0n); // a failed attempt costs nothing (no-op when it was recorded)
+          lastError = err;
+          if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
+        }
+      }
+      if (walk.refused || signal.aborted || !worthFallingBack(lastError)) break;
+    }
+    throw chainFailed(lastError, lastModel, signal, input, ctx, started, false, walk);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * How far a call's chain got: whether a provider was called, and the reservation that failed
+ * (402 over a budget, or 503 when the ledger is down), which ends the chain there.
+ */
+type ChainWalk = { attempted: boolean; refused?: unknown };
+
+function abortError(ctx: CallContext, model: Model): AppError {
+  return ctx.signal?.aborted
+    ? new AppError("invalid_request", "The client closed the request")
+    : new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`);
+}
+
+function recordFailure(
+  model: Model,
+  input: GenerateInput,
+  ctx: CallContext,
+  error: AppError,
+  latencyMs: number,
+  stream: boolean,
+  usage?: TokenUsage,
+  ttftMs?: number,
+): Cost {
+  return recordCall({
+    ...callOf(model, ctx),
+    usage,
+    status: "error",
+    errorCode: ctx.signal?.aborted ? "client_closed" : error.code,
+    stream,
+    latencyMs,
+    ttftMs,
+  });
+}
+
+/** What every usage event of a call to `model` carries: who asked, where, and the model's price now. */
+function callOf(model: Model, ctx: CallContext) {
+  return {
+    identity: ctx.identity,
+    endpoint: ctx.endpoint,
+    kind: "llm" as const,
+    modelId: model.id,
+    provider: model.provider,
+    price: pricingFor(model.id),
+    requestId: ctx.requestId,
+  };
+}
+
+/**
+ * When no model of the chain answered: the error the caller gets (the caller's leaving or the
+ * deadline when that is what stopped it, else the last provider error), recorded as one usage
+ * event, unless a reservation refused the call before any provider was called (then nothing
+ * happened, and as for a rate limit no event is recorded).
+ */
+function chainFailed(
+  lastError: unknown,
+  lastModel: Model,
+  signal: AbortSignal,
+  input: GenerateInput,
+  ctx: CallContext,
+  started: number,
+  stream: boolean,
+  walk: ChainWalk,
+): AppError {
+  if (walk.refused && !walk.attempted) return providerErrorToAppError(walk.refused, lastModel);
+  const error =
+    signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
+  recordFailure(lastModel, input, ctx, error, performance.now() - started, stream);
+  return error;
+}
+
+/**
+ * A streamed generation: text deltas as they arrive, then one `done` with usage and cost.
+ * Retries and fallbacks happen only before the first delta. A stream cut short (by the provider
+ * or by the caller leaving) still records its usage: the provider's count, or ours up to the cut.
+ */
+export async function* generateStream(input: GenerateInput, ctx: CallContext): AsyncGenerator<GenerationEvent, void, undefined> {
+  const chain = candidateModels(input);
+  const cached = await lookupResponse(input, chain[0]!, ctx, true);
+  if (cached.outcome) return yield* replayAsStream(cached.outcome);
+  const started = performance.now();
+  const { signal, deadline, release } = deadlineFor(input, ctx);
+  const reserve = attemptReserver(input, ctx, deadline);
+  let cutAtShutdown = false;
+  try {
+    const waited = new UpstreamClock();
+    let lastError: unknown;
+    let lastModel = chain[0]!;
+    const walk: ChainWalk = { attempted: false };
+    for (const model of chain) {
+      lastModel = model;
+      const provider = providerFor(model);
+      if (provider instanceof AppError) {
+        lastError = provider;
+        continue;
+      }
+      for (let attempt = 0; ; attempt++) {
+        let reservation: Reservation;
+        try {
+          reservation = await reserve(model);
+        } catch (err) {
+          lastError = walk.refused = err;
+          break;
+        }
+        walk.attempted = true;
+        // The upstream call is aborted when the caller leaves, the deadline passes, or the consumer stops.
+        const upstream = new AbortController();
+        const onAbort = () => upstream.abort(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        let text = "";
+        const toolCalls: ToolCall[] = [];
+        let ttftMs: number | undefined;
+        let finished = false;
+        let recorded = false;
+        // Still streaming when the server's grace period ends: recorded there and then, with what was streamed.
+        const untrack = trackInterruptible(() => {
+          if (recorded || finished) return;
+          recorded = cutAtShutdown = true;
+          const cost = recordCall({
+            ...callOf(model, ctx),
+            usage: ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls)),
+            status: "error",
+            errorCode: "client_closed",
+            stream: true,
+            latencyMs: performance.now() - started,
+            ttftMs,
+          });
+          reservation.settle(cost.totalCost);
+        });
+        try {
+          let usage: TokenUsage | undefined;
+          let finishReason: FinishReason = "stop";
+          let id: string | undefined;
+          let complete = false; // the provider sent its finish (a stream that just stops is not cached)
+          // For a stream, the whole time it is open counts as waiting (on the provider or the caller reading).
+          const streamOpened = performance.now();
+          for await (const part of provider.streamText(toRequest(model, input), { signal: upstream.signal })) {
+            if (part.type === "text-delta") {
+              if (!part.text) continue;
+              ttftMs ??= performance.now() - started;
+              text += part.text;
+              yield { type: "delta", text: part.text, model: model.id };
+            } else if (part.type === "tool-call-delta") {
+              ttftMs ??= performance.now() - started;
+              const call = (toolCalls[part.index] ??= { id: "", name: "", arguments: "" });
+              if (part.id) call.id = part.id;
+              if (part.name) call.name = part.name;
+              call.arguments += part.argumentsDelta;
+              yield {
+                type: "tool-call",
+                index: part.index,
+                id: part.id,
+                name: part.name,
+                argumentsDelta: part.argumentsDelta,
+                model: model.id,
+              };
+            } else {
+              usage = part.usage;
+              finishReason = part.finishReason;
+              id = part.id;
+              complete = true;
+            }
+          }
+          finished = true;
+          waited.ms += performance.now() - streamOpened;
+          const latencyMs = performance.now() - started;
+          const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
+          const cost = recordCall({
+            ...callOf(model, ctx),
+            usage: finalUsage,
+            status: "success",
+            stream: true,
+            latencyMs,
+            ttftMs,
+            upstreamMs: waited.ms,
+          });
+          reservation.settle(cost.totalCost);
+          recorded = true;
+          const outcome: GenerateOutcome = {
+            id: id ?? `gen-${randomUUID()}`,
+            model: model.id,
+            provider: model.provider,
+            text,
+            ...(toolCalls.length ? { toolCalls: toolCalls.filter(Boolean) } : {}),
+            finishReason,
+            usage: finalUsage,
+            cost,
+            latencyMs: Math.round(latencyMs),
+            ttftMs: ttftMs === undefined ? undefined : Math.round(ttftMs),
+            ...(cached.status ? { cache: cached.status } : {}),
+          };
+          if (complete) cached.store(outcome);
+          yield { type: "done", outcome };
+          return;
+        } catch (err) {
+          lastError = err;
+          if (ttftMs !== undefined) {
+            // Bytes already went to the caller: no retry, no fallback; record what was streamed.
+            const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
+            if (!recorded) {
+              const cost = recordFailure(
+                model,
+                input,
+                ctx,
+                error,
+                performance.now() - started,
+                true,
+                completeUsage(undefined, input, outputText(text, toolCalls)),
+                ttftMs,
+              );
+              reservation.settle(cost.totalCost);
+            }
+            recorded = true;
+            throw error;
+          }
+          reservation.settle(0n); // nothing streamed, nothing paid
+          if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
+        } finally {
+          untrack();
+          signal.removeEventListener("abort", onAbort);
+          if (!finished) upstream.abort();
+          // The consumer stopped early (return() at a yield): record what was streamed so far.
+          if (!recorded && !finished && ttftMs !== undefined) {
+            const cost = recordCall({
+              ...callOf(model, ctx),
+              usage: completeUsage(undefined, input, outputText(text, toolCalls)),
+              status: "error",
+              errorCode: "client_closed",
+              stream: true,
+              latencyMs: performance.now() - started,
+              ttftMs,
+            });
+            reservation.settle(cost.totalCost);
+          }
+          reservation.settle(0n); // every other way out: nothing was paid (a no-op once settled)
+        }
+      }
+      if (walk.refused || signal.aborted || !worthFallingBack(lastError)) break;
+    }
+    if (cutAtShutdown) throw abortError(ctx, lastModel);
+    throw chainFailed(lastError, lastModel, signal, input, ctx, started, true, walk);
+  } finally {
+    release();
+  }
+}

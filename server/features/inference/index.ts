@@ -1,0 +1,7 @@
+export { llmGenerateEmbeddings } from "./embeddings.rest.ts";
+export { embeddingsRouter } from "./embeddings.router.ts";
+export { embeddingModel, generateEmbeddings, type EmbedContext, type EmbedOutcome } from "./embeddings.ts";
+export { llmGenerate } from "./generate.rest.ts";
+export { generationRouter } from "./generation.router.ts";
+export { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "./generation.ts";
+export { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "./response-cache.ts";

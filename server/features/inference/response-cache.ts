@@ -1,0 +1,269 @@
+import "server-only";
+// The response cache: an exact-match cache of text generations, opt-in per request (`cache: true`,
+// or the header `x-model-service-cache: true`) or per API key (its `cacheResponses` setting).
+//
+//   key     SHA-256 of the caller's scope (their user, else their key), the requested model, the
+//           fallbacks, and every request field that can change the answer (messages, temperature,
+//           max tokens, top_p, stop, tools, tool choice, response format, the end-user id);
+//   when    only requests with temperature 0: a request without a temperature samples at the
+//           provider's default (above 0), and a sampled answer is not "the" answer. `cache: "force"`
+//           (header `force`) caches any request, at the caller's word;
+//   TTL     RESPONSE_CACHE_TTL by default, a request may ask for 1 s to RESPONSE_CACHE_MAX_TTL;
+//   a hit   no provider call and no budget check; one usage event with status `cached`, no tokens
+//           and no cost, and `saved_cost` = what the answer's tokens cost at the model's current
+//           price; the answer carries the original token counts, a cost of 0 and a new id. A
+//           streamed request is answered from the cache as a stream (the same frames).
+// Entries live in cache-store.ts (memory, then Redis or PostgreSQL). generation.ts calls
+// `lookupResponse` before its provider calls and `store` after a complete answer.
+import { createHash, randomUUID } from "node:crypto";
+import { loadEnv } from "../../kernel/env.ts";
+import { AppError } from "../../kernel/errors.ts";
+import { getApiKeyById } from "../../access/key-lookup.ts";
+import type { Identity } from "../../access/identity.ts";
+import type { CatalogueModel } from "../catalogue/index.ts";
+import { pricingFor, resolveModel } from "../catalogue/index.ts";
+import { costOf } from "../catalogue/index.ts";
+import { cacheGet, cacheSetMany } from "./cache-store.ts";
+import { recordCall } from "../usage/index.ts";
+import type { CallContext, GenerateInput, GenerateOutcome, GenerationEvent } from "./generation.ts";
+
+/** off: never; on: requests with temperature 0; force: any request. */
+export type CacheMode = "off" | "on" | "force";
+/** What a request asks of the cache; `mode` absent: the API key's setting (off for other callers). */
+export type CacheRequest = { mode?: CacheMode; ttlSeconds?: number };
+/** hit: answered from the cache; miss: answered by the provider and stored; bypass: caching was asked for but does not apply (temperature). */
+export type CacheStatus = "hit" | "miss" | "bypass";
+
+export const CACHE_HEADER = "x-model-service-cache";
+export const CACHE_TTL_HEADER = "x-model-service-cache-ttl";
+
+/** `true`/`on`/`1`, `force`, `false`/`off`/`0`: a request field or header value as a mode. */
+export function parseCacheMode(value: boolean | string, where: string): CacheMode {
+  if (value === true) return "on";
+  if (value === false) return "off";
+  const v = value.trim().toLowerCase();
+  if (v === "true" || v === "on" || v === "1") return "on";
+  if (v === "false" || v === "off" || v === "0") return "off";
+  if (v === "force") return "force";
+  throw new AppError("invalid_request", `${where} must be true, false or "force", not ${JSON.stringify(value).slice(0, 40)}`, {
+    field: where,
+  });
+}
+
+/** A TTL a request asked for, in seconds: 1 to RESPONSE_CACHE_MAX_TTL. */
+export function checkCacheTtl(seconds: number, where: string): number {
+  const max = loadEnv().RESPONSE_CACHE_MAX_TTL;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > max) {
+    throw new AppError("invalid_request", `${where} must be a whole number of seconds from 1 to ${max}`, { field: where });
+  }
+  return seconds;
+}
+
+/**
+ * The cache request of a call: the body's fields win over the headers (`x-model-service-cache`,
+ * `x-model-service-cache-ttl`), which the OpenAI- and Anthropic-compatible endpoints use since
+ * their bodies have no such field.
+ */
+export function cacheRequestFrom(
+  headers: Headers,
+  body: { cache?: boolean | "force"; ttlSeconds?: number } = {},
+): CacheRequest | undefined {
+  const header = headers.get(CACHE_HEADER);
+  const ttlHeader = headers.get(CACHE_TTL_HEADER);
+  const mode =
+    body.cache !== undefined ? parseCacheMode(body.cache, "cache") : header !== null ? parseCacheMode(header, CACHE_HEADER) : undefined;
+  const ttlSeconds =
+    body.ttlSeconds !== undefined
+      ? checkCacheTtl(body.ttlSeconds, "cache_ttl")
+      : ttlHeader !== null
+        ? checkCacheTtl(Number(ttlHeader.trim() || "NaN"), CACHE_TTL_HEADER)
+        : undefined;
+  if (mode === undefined && ttlSeconds === undefined) return undefined;
+  return { ...(mode ? { mode } : {}), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) };
+}
+
+/** The embedding cache is on by default; the header `x-model-service-cache: false` turns it off for one request. */
+export function embeddingCacheFrom(headers: Headers): boolean | undefined {
+  const header = headers.get(CACHE_HEADER);
+  return header !== null && parseCacheMode(header, CACHE_HEADER) === "off" ? false : undefined;
+}
+
+/** What a stored entry holds: the answer, not who asked or what it cost. */
+type StoredAnswer = Pick<GenerateOutcome, "model" | "provider" | "text" | "toolCalls" | "finishReason" | "usage">;
+
+export type ResponseLookup = {
+  status: CacheStatus | undefined;
+  /** The answer, on a hit (usage already recorded). */
+  outcome?: GenerateOutcome;
+  /** Stores a complete answer of a miss; a no-op otherwise. */
+  store(outcome: GenerateOutcome): void;
+};
+
+const NO_CACHE: ResponseLookup = { status: undefined, store: () => {} };
+
+/** The effective mode: the request's, else the API key's setting. */
+async function modeFor(identity: Identity, request: CacheRequest | undefined): Promise<CacheMode> {
+  if (request?.mode) return request.mode;
+  if (identity.kind !== "apiKey") return "off";
+  const key = await getApiKeyById(identity.apiKeyId);
+  return key?.cacheResponses ? "on" : "off";
+}
+
+/** Whose cache: a user's entries are shared by their keys and sessions, never with anyone else. */
+export function cacheScope(identity: Identity): string {
+  if (identity.kind === "anonymous") return "anonymous";
+  if (identity.userId) return `user:${identity.userId}`;
+  return `key:${identity.apiKeyId}`;
+}
+
+/** JSON with sorted keys and no undefined fields, so equal requests hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return "null";
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+/** The cache key of a request: its scope, the model and what can change the answer. */
+export function responseCacheKey(identity: Identity, model: string, input: GenerateInput): string {
+  const request = {
+    v: 1,
+    scope: cacheScope(identity),
+    model,
+    fallbacks: input.fallbacks ?? [],
+    messages: input.messages,
+    temperature: input.temperature,
+    maxTokens: input.maxTokens,
+    topP: input.topP,
+    stop: input.stop,
+    tools: input.tools,
+    toolChoice: input.toolChoice,
+    parallelToolCalls: input.parallelToolCalls,
+    responseFormat: input.responseFormat,
+    user: input.user,
+  };
+  return `r:${createHash("sha256").update(canonicalJson(request)).digest("base64url")}`;
+}
+
+/**
+ * Before any provider call: the cached answer when there is one (recorded as a `cached` usage
+ * event), else how to store the answer. Tells the caller the status through `ctx.onCacheStatus`.
+ */
+export async function lookupResponse(
+  input: GenerateInput,
+  model: CatalogueModel,
+  ctx: CallContext,
+  stream: boolean,
+): Promise<ResponseLookup> {
+  const mode = await modeFor(ctx.identity, input.cache);
+  if (mode === "off") return NO_CACHE;
+  if (mode === "on" && input.temperature !== 0) {
+    ctx.onCacheStatus?.("bypass");
+    return { status: "bypass", store: () => {} };
+  }
+  const started = performance.now();
+  const key = responseCacheKey(ctx.identity, model.id, input);
+  const ttlMs = (input.cache?.ttlSeconds ?? loadEnv().RESPONSE_CACHE_TTL) * 1000;
+  const raw = await cacheGet(key);
+  const answer = raw ? parseAnswer(raw) : undefined;
+  const outcome = answer && answerFromCache(answer, ctx, stream, started);
+  if (outcome) {
+    ctx.onCacheStatus?.("hit");
+    return { status: "hit", outcome, store: () => {} };
+  }
+  ctx.onCacheStatus?.("miss");
+  return {
+    status: "miss",
+    store: (o) => {
+      const stored: StoredAnswer = {
+        model: o.model,
+        provider: o.provider,
+        text: o.text,
+        ...(o.toolCalls?.length ? { toolCalls: o.toolCalls } : {}),
+        finishReason: o.finishReason,
+        usage: o.usage,
+      };
+      cacheSetMany([{ key, value: JSON.stringify(stored) }], ttlMs);
+    },
+  };
+}
+
+function parseAnswer(raw: string): StoredAnswer | undefined {
+  try {
+    const a = JSON.parse(raw) as StoredAnswer;
+    return typeof a.text === "string" && a.usage && typeof a.model === "string" ? a : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A hit's outcome, its usage event recorded; undefined when the answering model is gone or disabled since (then a miss). */
+function answerFromCache(answer: StoredAnswer, ctx: CallContext, stream: boolean, started: number): GenerateOutcome | undefined {
+  let price;
+  try {
+    if (!resolveModel(answer.model).enabled) return undefined;
+    price = pricingFor(answer.model);
+  } catch {
+    return undefined;
+  }
+  const saved = costOf(price, answer.usage).totalCost;
+  const latencyMs = performance.now() - started;
+  const cost = recordCall({
+    identity: ctx.identity,
+    endpoint: ctx.endpoint,
+    kind: "llm",
+    modelId: answer.model,
+    provider: answer.provider,
+    price,
+    usage: undefined,
+    status: "cached",
+    stream,
+    latencyMs,
+    ttftMs: stream ? latencyMs : undefined,
+    upstreamMs: 0,
+    requestId: ctx.requestId,
+    savedCost: saved,
+  });
+  return {
+    id: `gen-${randomUUID()}`,
+    model: answer.model,
+    provider: answer.provider,
+    text: answer.text,
+    ...(answer.toolCalls?.length ? { toolCalls: answer.toolCalls } : {}),
+    finishReason: answer.finishReason,
+    usage: answer.usage,
+    cost: { inputCost: cost.inputCost, outputCost: cost.outputCost, totalCost: cost.totalCost },
+    latencyMs: Math.round(latencyMs),
+    ...(stream ? { ttftMs: Math.round(latencyMs) } : {}),
+    cache: "hit",
+    savedCost: saved,
+  };
+}
+
+/** A cached answer as the events of a stream: its text, its tool calls whole, then `done`. */
+export function* replayAsStream(outcome: GenerateOutcome): Generator<GenerationEvent, void, undefined> {
+  if (outcome.text) yield { type: "delta", text: outcome.text, model: outcome.model };
+  for (const [index, call] of (outcome.toolCalls ?? []).entries()) {
+    yield { type: "tool-call", index, id: call.id, name: call.name, argumentsDelta: call.arguments, model: outcome.model };
+  }
+  yield { type: "done", outcome };
+}
+
+/** The response header of a call's cache status (none when the cache was not asked for). */
+export function cacheHeaders(status: CacheStatus | undefined): Record<string, string> {
+  return status ? { [CACHE_HEADER]: status } : {};
+}
+
+/** For a handler: collects the status the service reports, then gives the response header. */
+export function cacheStatusTracker(): { onStatus: (s: CacheStatus) => void; headers: () => Record<string, string> } {
+  let status: CacheStatus | undefined;
+  return {
+    onStatus: (s) => {
+      status = s;
+    },
+    headers: () => cacheHeaders(status),
+  };
+}

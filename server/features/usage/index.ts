@@ -1,0 +1,6 @@
+export { llmSavings } from "./savings.rest.ts";
+export { addDays } from "./time-zones.ts";
+export { UsageWriter, type UsageEventInput } from "./usage-writer.ts";
+export { embeddingUsage, llmCost, llmUsage } from "./usage.rest.ts";
+export { usageRouter } from "./usage.router.ts";
+export { onUsageWritten, recordCall, usageWriter } from "./usage.ts";

@@ -1,0 +1,67 @@
+import "server-only";
+// GET /v1/llm/savings: what the caches saved over a range, and what each model's traffic would have
+// cost on cheaper models with the same capabilities (server/features/usage/savings.ts). Costs are JSON
+// numbers of the exact decimals, as the other REST usage endpoints give them.
+import { z } from "zod";
+import type { AuthenticatedIdentity } from "../../access/auth.ts";
+import { usdNumber } from "../catalogue/index.ts";
+import { usageSavings } from "./savings.ts";
+import { endpoint, route } from "../../http/endpoint.ts";
+import { usageQuery } from "./usage.rest.ts";
+
+const savingsQuery = usageQuery.omit({ status: true }).extend({
+  kind: z.enum(["all", "llm", "embedding"], { error: "kind must be all, llm or embedding" }).optional(),
+  /** Cheaper models listed per model in use (0 to 50, default 5). */
+  alternatives: z.coerce.number({ error: "alternatives must be a whole number from 0 to 50" }).int().min(0).max(50).optional(),
+});
+
+export const llmSavings = endpoint({
+  GET: route({
+    access: "user",
+    doc: { summary: "Money saved by the caches, and what each model's traffic would cost on cheaper models with the same capabilities" },
+    scope: "usage:read",
+    query: savingsQuery,
+    handler: async ({ query, identity }) => {
+      const s = await usageSavings(identity as AuthenticatedIdentity, {
+        start: query.start_date,
+        end: query.end_date,
+        tz: query.tz,
+        kind: query.kind,
+        userId: query.user_id,
+        apiKeyId: query.api_key_id,
+        model: query.model,
+        provider: query.provider,
+        alternatives: query.alternatives,
+      });
+      return {
+        start_date: s.range.start,
+        end_date: s.range.end,
+        tz: s.range.tz,
+        cache_saved_cost: usdNumber(s.cache.savedCost),
+        cached_requests: s.cache.cachedRequests,
+        models: s.models.map((m) => ({
+          model: m.model,
+          provider: m.provider,
+          type: m.type,
+          capabilities: m.capabilities,
+          requests: m.requests,
+          cached_requests: m.cachedRequests,
+          input_tokens: m.inputTokens,
+          cached_input_tokens: m.cachedInputTokens,
+          output_tokens: m.outputTokens,
+          cost: usdNumber(m.cost),
+          saved_cost: usdNumber(m.savedCost),
+          alternatives: m.alternatives.map((a) => ({
+            model: a.model,
+            name: a.name,
+            provider: a.provider,
+            available: a.available,
+            cost: usdNumber(a.cost),
+            saving: usdNumber(a.saving),
+            saving_percent: a.savingPercent,
+          })),
+        })),
+      };
+    },
+  }),
+});

@@ -1,0 +1,131 @@
+import "server-only";
+// GET /v1/llm/usage and GET /v1/llm/embedding-usage: the original service's usage statistics
+// (snake_case; costs as JSON numbers of the exact decimal), plus breakdowns, error rate and
+// latency. POST /v1/llm/cost: what a call would cost at a model's current price.
+import { z } from "zod";
+import { safeString } from "../../kernel/validation.ts";
+import type { AuthenticatedIdentity } from "../../access/auth.ts";
+import { calculateCost } from "../catalogue/index.ts";
+import { usdNumber } from "../catalogue/index.ts";
+import { isoDate, usageStats, USAGE_STATUSES, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
+import type { UsageKind } from "./usage-rollups.ts";
+import { endpoint, route } from "../../http/endpoint.ts";
+
+export const usageQuery = z.object({
+  /** Calendar days in `tz`, both included; the last 30 days by default. */
+  start_date: isoDate.optional(),
+  end_date: isoDate.optional(),
+  /** An admin may name any user; anyone else only themselves. */
+  user_id: safeString.min(1).max(200).optional(),
+  api_key_id: safeString.min(1).max(200).optional(),
+  model: safeString.min(1).max(200).optional(),
+  provider: safeString.min(1).max(100).optional(),
+  status: z.enum(USAGE_STATUSES).optional(),
+  /** IANA time zone for day boundaries; UTC by default. */
+  tz: safeString.max(64).optional(),
+});
+
+function restRow(r: BreakdownRow) {
+  return {
+    value: r.value,
+    label: r.label,
+    requests: r.requests,
+    errors: r.errors,
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    tokens: r.totalTokens,
+    cost: usdNumber(r.cost),
+    avg_latency_ms: r.avgLatencyMs,
+  };
+}
+
+/** The original service's shape first, then what this service adds. */
+export function toRestUsage(s: UsageStats) {
+  const t = s.totals;
+  return {
+    total_requests: t.requests,
+    total_tokens: t.totalTokens,
+    total_cost: usdNumber(t.cost),
+    requests_by_model: Object.fromEntries(s.breakdowns.model.map((m) => [m.value, m.requests])),
+    cost_by_model: Object.fromEntries(s.breakdowns.model.map((m) => [m.value, usdNumber(m.cost)])),
+    daily_usage: s.daily.map((d) => ({ date: d.date, requests: d.requests, tokens: d.totalTokens, cost: usdNumber(d.cost) })),
+    start_date: s.range.start,
+    end_date: s.range.end,
+    tz: s.range.tz,
+    total_input_tokens: t.inputTokens,
+    total_output_tokens: t.outputTokens,
+    total_cached_tokens: t.cachedInputTokens,
+    total_errors: t.errors,
+    error_rate: t.errorRate,
+    latency_ms: { avg: t.avgLatencyMs, p50: t.latency.p50, p95: t.latency.p95 },
+    breakdowns: {
+      model: s.breakdowns.model.map(restRow),
+      provider: s.breakdowns.provider.map(restRow),
+      api_key: s.breakdowns.apiKey.map(restRow),
+      user: s.breakdowns.user.map(restRow),
+      endpoint: s.breakdowns.endpoint.map(restRow),
+      status: s.breakdowns.status.map(restRow),
+    },
+  };
+}
+
+function usageRoute(kind: UsageKind) {
+  return route({
+    access: "user",
+    doc: { summary: kind === "llm" ? "Usage statistics of the generation endpoints" : "Usage statistics of the embedding endpoints" },
+    scope: "usage:read",
+    query: usageQuery,
+    handler: async ({ query, identity }) =>
+      toRestUsage(
+        await usageStats(identity as AuthenticatedIdentity, {
+          kind,
+          start: query.start_date,
+          end: query.end_date,
+          tz: query.tz,
+          userId: query.user_id,
+          apiKeyId: query.api_key_id,
+          model: query.model,
+          provider: query.provider,
+          status: query.status,
+        }),
+      ),
+  });
+}
+
+export const llmUsage = endpoint({ GET: usageRoute("llm") });
+export const embeddingUsage = endpoint({ GET: usageRoute("embedding") });
+
+const tokens = z.number().int().min(0).max(1_000_000_000);
+
+export const costBody = z.object({
+  model: safeString.min(1, { error: "name a model, e.g. gpt-4o-mini" }).max(200),
+  input_tokens: tokens,
+  output_tokens: tokens,
+  cached_tokens: tokens.optional(),
+});
+
+export const llmCost = endpoint({
+  POST: route({
+    access: "user",
+    doc: { summary: "What a call would cost at the model's current price" },
+    body: costBody,
+    handler: async ({ body }) => {
+      const c = await calculateCost({
+        model: body.model,
+        inputTokens: body.input_tokens,
+        outputTokens: body.output_tokens,
+        cachedTokens: body.cached_tokens,
+      });
+      return {
+        model: c.model,
+        provider: c.provider,
+        input_cost: usdNumber(c.inputCost),
+        output_cost: usdNumber(c.outputCost),
+        total_cost: usdNumber(c.totalCost),
+        cost_per_1k_input: Number(c.per1K.input),
+        cost_per_1k_output: Number(c.per1K.output),
+        cost_per_1k_cached_input: Number(c.per1K.cachedInput),
+      };
+    },
+  }),
+});

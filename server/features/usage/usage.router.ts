@@ -1,0 +1,210 @@
+import "server-only";
+// usage.*: statistics for the dashboard and tRPC clients (the caller's own usage; an admin's
+// anyone's), the recent requests page by page, the CSV export, and the cost calculator. Costs are
+// exact decimal strings in USD.
+import { z } from "zod";
+import { safeString } from "../../kernel/validation.ts";
+import { calculateCost } from "../catalogue/index.ts";
+import { percentilesSchema } from "./latency-histogram.ts";
+import { formatUsd } from "../catalogue/index.ts";
+import { savingsQuerySchema, savingsToJson, usageSavings } from "./savings.ts";
+import { exportUsageCsv } from "./usage-csv.ts";
+import { recentQuerySchema, recentRequests } from "./usage-recent.ts";
+import { statsQuerySchema, usageStats, type BreakdownRow, type Measures, type Totals, type UsageStats } from "./usage-stats.ts";
+import { createTRPCRouter, procedure, protectedProcedure } from "../../trpc/init.ts";
+
+const measuresOutput = z.object({
+  requests: z.number(),
+  errors: z.number(),
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cachedInputTokens: z.number(),
+  reasoningTokens: z.number(),
+  totalTokens: z.number(),
+  /** USD, exact. */
+  cost: z.string(),
+  avgLatencyMs: z.number().nullable(),
+});
+
+const totalsOutput = measuresOutput.extend({ errorRate: z.number(), latency: percentilesSchema });
+const breakdownOutput = z.array(measuresOutput.extend({ value: z.string(), label: z.string() }));
+
+export const statsOutput = z.object({
+  range: z.object({ start: z.string(), end: z.string(), tz: z.string(), days: z.number() }),
+  kind: z.enum(["all", "llm", "embedding"]),
+  source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims"]),
+  totals: totalsOutput,
+  daily: z.array(totalsOutput.extend({ date: z.string() })),
+  dailyByModel: z.array(measuresOutput.extend({ date: z.string(), model: z.string() })),
+  breakdowns: z.object({
+    model: breakdownOutput,
+    provider: breakdownOutput,
+    apiKey: breakdownOutput,
+    user: breakdownOutput,
+    endpoint: breakdownOutput,
+    status: breakdownOutput,
+  }),
+  previous: z.object({ range: z.object({ start: z.string(), end: z.string() }), totals: totalsOutput }).optional(),
+});
+
+function measures(m: Measures & { totalTokens: number; avgLatencyMs?: number | null }) {
+  return {
+    requests: m.requests,
+    errors: m.errors,
+    inputTokens: m.inputTokens,
+    outputTokens: m.outputTokens,
+    cachedInputTokens: m.cachedInputTokens,
+    reasoningTokens: m.reasoningTokens,
+    totalTokens: m.totalTokens,
+    cost: formatUsd(m.cost),
+    avgLatencyMs: m.avgLatencyMs ?? (m.requests ? Math.round((m.latencyMsSum / m.requests) * 10) / 10 : null),
+  };
+}
+
+const totals = (t: Totals) => ({ ...measures(t), errorRate: t.errorRate, latency: t.latency });
+const breakdown = (rows: BreakdownRow[]) => rows.map((r) => ({ ...measures(r), value: r.value, label: r.label }));
+
+function toStatsOutput(s: UsageStats): z.infer<typeof statsOutput> {
+  return {
+    range: s.range,
+    kind: s.kind,
+    source: s.source,
+    totals: totals(s.totals),
+    daily: s.daily.map((d) => ({ ...totals(d), date: d.date })),
+    dailyByModel: s.dailyByModel.map((d) => ({ ...measures(d), date: d.date, model: d.model })),
+    breakdowns: {
+      model: breakdown(s.breakdowns.model),
+      provider: breakdown(s.breakdowns.provider),
+      apiKey: breakdown(s.breakdowns.apiKey),
+      user: breakdown(s.breakdowns.user),
+      endpoint: breakdown(s.breakdowns.endpoint),
+      status: breakdown(s.breakdowns.status),
+    },
+    ...(s.previous ? { previous: { range: s.previous.range, totals: totals(s.previous.totals) } } : {}),
+  };
+}
+
+const recentOutput = z.object({
+  items: z.array(
+    z.object({
+      id: z.string(),
+      createdAt: z.date(),
+      requestId: z.string().nullable(),
+      endpoint: z.string(),
+      model: z.string(),
+      provider: z.string(),
+      apiKeyId: z.string().nullable(),
+      apiKey: z.string().nullable(),
+      userId: z.string().nullable(),
+      user: z.string().nullable(),
+      status: z.string(),
+      errorCode: z.string().nullable(),
+      stream: z.boolean(),
+      inputTokens: z.number(),
+      outputTokens: z.number(),
+      cachedInputTokens: z.number(),
+      reasoningTokens: z.number(),
+      cost: z.string(),
+      latencyMs: z.number(),
+      ttftMs: z.number().nullable(),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+
+const tokenCount = z.number().int().min(0).max(1_000_000_000);
+
+export const calculateCostInput = z.object({
+  model: safeString.min(1).max(200),
+  inputTokens: tokenCount,
+  outputTokens: tokenCount,
+  cachedTokens: tokenCount.optional(),
+});
+
+const calculateCostOutput = z.object({
+  model: z.string(),
+  provider: z.string(),
+  inputCost: z.string(),
+  outputCost: z.string(),
+  totalCost: z.string(),
+  per1K: z.object({ input: z.string(), output: z.string(), cachedInput: z.string() }),
+});
+
+const reader = procedure({ access: "user", scope: "usage:read" });
+
+const alternativeOutput = z.object({
+  model: z.string(),
+  name: z.string(),
+  provider: z.string(),
+  available: z.boolean(),
+  cost: z.string(),
+  saving: z.string(),
+  savingPercent: z.number(),
+});
+
+export const savingsOutput = z.object({
+  range: z.object({ start: z.string(), end: z.string(), tz: z.string() }),
+  /** USD the caches saved over the range, exact. */
+  cache: z.object({ savedCost: z.string(), cachedRequests: z.number() }),
+  models: z.array(
+    z.object({
+      model: z.string(),
+      provider: z.string().nullable(),
+      type: z.string().nullable(),
+      capabilities: z.array(z.string()),
+      requests: z.number(),
+      cachedRequests: z.number(),
+      inputTokens: z.number(),
+      cachedInputTokens: z.number(),
+      outputTokens: z.number(),
+      cost: z.string(),
+      savedCost: z.string(),
+      alternatives: z.array(alternativeOutput),
+    }),
+  ),
+});
+
+export const usageRouter = createTRPCRouter({
+  /** Totals, a series per day, cost per day and model, breakdowns; `compare` adds the previous range's totals. */
+  stats: reader
+    .input(statsQuerySchema)
+    .output(statsOutput)
+    .query(async ({ input, ctx }) => toStatsOutput(await usageStats(ctx.identity, input))),
+
+  /** Recent requests, newest first; pass `nextCursor` back for the next page. */
+  recent: reader
+    .input(recentQuerySchema)
+    .output(recentOutput)
+    .query(async ({ input, ctx }) => {
+      const page = await recentRequests(ctx.identity, input);
+      return { nextCursor: page.nextCursor, items: page.items.map((i) => ({ ...i, cost: formatUsd(i.cost) })) };
+    }),
+
+  /** The range as CSV, one line per day and model; the sums equal `stats` exactly. */
+  exportCsv: reader
+    .input(statsQuerySchema.omit({ compare: true }))
+    .output(z.object({ filename: z.string(), csv: z.string() }))
+    .query(async ({ input, ctx }) => exportUsageCsv(ctx.identity, input)),
+
+  /** Money the caches saved over the range, and what each model's traffic would cost on cheaper models with the same capabilities. */
+  savings: reader
+    .input(savingsQuerySchema)
+    .output(savingsOutput)
+    .query(async ({ input, ctx }) => savingsToJson(await usageSavings(ctx.identity, input))),
+
+  /** What a call would cost at the model's current price. */
+  calculateCost: protectedProcedure
+    .input(calculateCostInput)
+    .output(calculateCostOutput)
+    .query(async ({ input }) => {
+      const c = await calculateCost(input);
+      return {
+        model: c.model,
+        provider: c.provider,
+        inputCost: formatUsd(c.inputCost),
+        outputCost: formatUsd(c.outputCost),
+        totalCost: formatUsd(c.totalCost),
+        per1K: c.per1K,
+      };
+    }),
+});

@@ -1,0 +1,126 @@
+import "server-only";
+// Recording one call's usage: the cost at the price that held at that moment, the event handed
+// to the process's batched writer (flushed every second and on shutdown), and the call counted in
+// the Prometheus metrics. Every call, of every endpoint, passes through `recordCall`.
+import path from "node:path";
+import { getDatabase, onDatabaseRecovered } from "../../db/index.ts";
+import { loadEnv } from "../../kernel/env.ts";
+import { onShutdown } from "../../kernel/lifecycle.ts";
+import { getLogger } from "../../kernel/logger.ts";
+import type { TokenUsage } from "../../providers/types.ts";
+import type { Identity } from "../../access/auth.ts";
+import { observeCall, watchUsageWriter } from "../../kernel/metrics.ts";
+import { costOf, usdNumber, type Cost, type Pico, type Price } from "../catalogue/index.ts";
+import type { UsageKind } from "./usage-rollups.ts";
+import { UsageWriter, type UsageEventInput, type UsageStatus } from "./usage-writer.ts";
+
+const g = globalThis as unknown as {
+  __modelServiceUsageWriter?: UsageWriter;
+  __modelServiceUsageListeners?: Set<(batch: readonly UsageEventInput[]) => void>;
+};
+// On globalThis, like the writer: Next's bundles and the node:http host load separate copies of this module.
+const writtenListeners = (g.__modelServiceUsageListeners ??= new Set());
+
+/** Calls `listener` with each batch of events once it is in the database (budget alerts); returns an unsubscribe. */
+export function onUsageWritten(listener: (batch: readonly UsageEventInput[]) => void): () => void {
+  writtenListeners.add(listener);
+  return () => writtenListeners.delete(listener);
+}
+
+/**
+ * The process's usage writer, started on first use; its final flush is a shutdown hook. The host
+ * calls it at start-up (so the spool of an earlier run is replayed then, and the hook is in place
+ * before any request can record an event).
+ */
+export function usageWriter(): UsageWriter {
+  if (g.__modelServiceUsageWriter) return g.__modelServiceUsageWriter;
+  const writer = new UsageWriter({
+    rawQuery: async () => {
+      const db = await getDatabase();
+      return (sql, params) => db.rawQuery(sql, params);
+    },
+    log: getLogger().child({ component: "usage-writer" }),
+    spoolFile: path.join(loadEnv().dataDir, "usage-spool.jsonl"),
+    onWritten: (batch) => {
+      for (const listener of writtenListeners) listener(batch);
+    },
+  });
+  writer.start();
+  onShutdown("usage-writer", () => writer.stop(), { first: true });
+  // Back from an outage: write what queued up now rather than after the remaining backoff.
+  onDatabaseRecovered(() => void writer.flush().catch(() => {}));
+  watchUsageWriter(() => writer.getStats());
+  g.__modelServiceUsageWriter = writer;
+  return writer;
+}
+
+export const ZERO_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
+
+export type CallRecord = {
+  identity: Identity;
+  endpoint: string;
+  /** Text generation or embeddings: the service making the call says so (the endpoint's name does not). */
+  kind: UsageKind;
+  modelId: string;
+  provider: string;
+  price: Price;
+  usage: TokenUsage | undefined;
+  status: UsageStatus;
+  errorCode?: string | null;
+  stream: boolean;
+  latencyMs: number;
+  ttftMs?: number | null;
+  /**
+   * Time spent waiting on the provider (calls and retry backoff; for streams also the caller
+   * reading): latencyMs minus this is the gateway's own overhead, a Prometheus histogram.
+   */
+  upstreamMs?: number | null;
+  requestId?: string | null;
+  at?: Date;
+  /** What a cache saved this call (status `cached`, or embeddings partly served from the cache). */
+  savedCost?: Pico;
+};
+
+/** Queues exactly one usage event for a call and returns its cost. Never waits for the database. */
+export function recordCall(call: CallRecord): Cost & { eventId: string } {
+  const usage = call.usage ?? ZERO_USAGE;
+  const cost = costOf(call.price, usage);
+  const who = call.identity.kind === "anonymous" ? { apiKeyId: null, userId: null } : call.identity;
+  const eventId = usageWriter().record({
+    createdAt: call.at ?? new Date(),
+    requestId: call.requestId ?? null,
+    endpoint: call.endpoint,
+    kind: call.kind,
+    modelId: call.modelId,
+    provider: call.provider,
+    apiKeyId: "apiKeyId" in who ? (who.apiKeyId ?? null) : null,
+    userId: who.userId ?? null,
+    status: call.status,
+    errorCode: call.errorCode ?? null,
+    stream: call.stream,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
+    reasoningTokens: usage.reasoningTokens,
+    ...cost,
+    ...(call.savedCost ? { savedCost: call.savedCost } : {}),
+    latencyMs: Math.round(call.latencyMs),
+    ttftMs: call.ttftMs == null ? null : Math.round(call.ttftMs),
+  });
+  try {
+    observeCall({
+      model: call.modelId,
+      provider: call.provider,
+      status: call.status,
+      ...usage,
+      costUsd: usdNumber(cost.totalCost),
+      latencyMs: call.latencyMs,
+      ttftMs: call.ttftMs,
+      upstreamMs: call.upstreamMs,
+    });
+  } catch (err) {
+    // Metrics must never fail a call whose usage is already recorded.
+    getLogger().warn({ err }, "could not update the Prometheus metrics for a call");
+  }
+  return { ...cost, eventId };
+}
