@@ -10,7 +10,7 @@ import { vectorsRouter } from "../features/vectors/index.ts";
 import { embeddingsRouter } from "../features/inference/index.ts";
 import { usageRouter } from "../features/usage/index.ts";
 import { budgetAlertsRouter } from "../features/budgets/index.ts";
-import { providersRouter } from "../providers/credentials/providers.router.ts";
+import { providersRouter } from "../features/catalogue/index.ts";
 
 export const appRouter = createTRPCRouter({
   system: systemRouter,

@@ -29,7 +29,8 @@ async function main(): Promise<void> {
   }
   if (env.MODEL_SERVICE_CONFIG) {
     // The configuration file: refused at start-up with one line naming the path and the problem.
-    const { ConfigFileError, catalogueWithConfig, loadConfigFile } = await import("../providers/config/config-file.ts");
+    const { ConfigFileError, loadConfigFile } = await import("../providers/config/config-file.ts");
+    const { catalogueWithConfig } = await import("../features/catalogue/configured-catalogue.ts");
     const { shippedCatalogue } = await import("../features/catalogue/catalogue-data.ts");
     try {
       catalogueWithConfig(shippedCatalogue(), loadConfigFile(env.MODEL_SERVICE_CONFIG));

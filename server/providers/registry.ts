@@ -7,9 +7,8 @@ import { createAnthropicProvider } from "./anthropic.ts";
 import { createAzureOpenAIProvider } from "./azure-openai/azure-openai.ts";
 import { createBedrockProvider } from "./bedrock/bedrock.ts";
 import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
-import { shippedCatalogue, type CatalogueEntry } from "../features/catalogue/catalogue-data.ts";
-import { catalogueWithConfig, loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
-import { CredentialSync } from "./credentials/credentials.ts";
+import { loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
+import { CredentialSync, type DatabaseHandle } from "./credentials/credentials.ts";
 import type { ProviderFetch } from "./http.ts";
 import { createLocalProvider } from "./local.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
@@ -120,9 +119,8 @@ function applyConfigFile(map: Map<string, Provider>, path: string): void {
  * now, then polled every two seconds, so a change made on any instance reaches this one without a
  * restart. They never replace a provider of the environment or the file (saving refuses those ids).
  */
-export async function startRuntimeProviders(intervalMs = 2000): Promise<CredentialSync> {
+export async function startRuntimeProviders(getDatabase: () => Promise<DatabaseHandle>, intervalMs = 2000): Promise<CredentialSync> {
   if (g.__modelServiceRuntimeProviders) return g.__modelServiceRuntimeProviders.sync;
-  const { getDatabase } = await import("../db/index.ts");
   const ids = new Map<string, Provider>();
   const sync = new CredentialSync(
     getDatabase,
@@ -166,11 +164,6 @@ export function reservedProviderIds(): Set<string> {
   const ids = new Set(BUILT_IN_PROVIDER_IDS);
   for (const [id, p] of registry()) if (runtime?.get(id) !== p) ids.add(id);
   return ids;
-}
-
-/** The shipped catalogue with the configuration file's models section applied (read when the catalogue loads). */
-export function configuredCatalogue(): CatalogueEntry[] {
-  return catalogueWithConfig(shippedCatalogue(), currentConfigFile());
 }
 
 /** The configuration file in use (its models section), if any. */

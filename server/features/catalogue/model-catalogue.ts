@@ -13,7 +13,8 @@ import "server-only";
 import type { Logger } from "pino";
 import { AppError } from "../../kernel/errors.ts";
 import { getLogger } from "../../kernel/logger.ts";
-import { configuredCatalogue, getProvider } from "../../providers/registry.ts";
+import { getProvider } from "../../providers/registry.ts";
+import { configuredCatalogue } from "./configured-catalogue.ts";
 import type { Provider } from "../../providers/types.ts";
 import type { CatalogueEntry } from "./catalogue-data.ts";
 import {

@@ -22,7 +22,6 @@ import { readFileSync, statSync } from "node:fs";
 import OpenAI from "openai";
 import YAML from "yaml";
 import { z } from "zod";
-import { normalizePrice, shippedCatalogue, type CatalogueEntry } from "../../features/catalogue/catalogue-data.ts";
 import { createAnthropicProvider } from "../anthropic.ts";
 import { createAzureOpenAIProvider } from "../azure-openai/azure-openai.ts";
 import { createBedrockProvider } from "../bedrock/bedrock.ts";
@@ -232,9 +231,9 @@ const TYPE_NAMES: Record<ProviderConfig["type"], string> = {
 export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): Provider[] {
   return Object.entries(config.providers).map(([id, p]) => {
     const name = p.name ?? `${TYPE_NAMES[p.type]} (${id})`;
-    // Keyed by the catalogue's canonical id, which is what the generation service sends (an alias resolved).
+    // Keyed by the model as the file names it: use the catalogue's canonical id (the generation service sends that, aliases resolved).
     const names = Object.fromEntries(
-      config.models.filter((m) => m.provider === id && m.provider_model).map((m) => [canonicalId(m.model), m.provider_model!]),
+      config.models.filter((m) => m.provider === id && m.provider_model).map((m) => [m.model, m.provider_model!]),
     );
     const missing = config.missing[id];
     if (missing) return new UnavailableProvider(id, name, missing);
@@ -333,67 +332,6 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
     }
     return inner;
   });
-}
-
-/** The catalogue id a name stands for (its id or an alias), else the name itself. */
-function canonicalId(name: string): string {
-  const key = name.toLowerCase();
-  const entry = shippedCatalogue().find((e) => e.id.toLowerCase() === key || e.aliases?.some((a) => a.toLowerCase() === key));
-  return entry?.id ?? name;
-}
-
-const priceText = (v: string | number) => normalizePrice(v);
-
-/**
- * The catalogue with the file's models section applied: a catalogue model it names is served by
- * the provider it says (keeping its catalogue price unless the entry gives one); a model the
- * catalogue lacks is added, which needs its type and price. Throws a ConfigFileError otherwise.
- */
-export function catalogueWithConfig(entries: CatalogueEntry[], config: ConfigFile | undefined): CatalogueEntry[] {
-  if (!config || config.models.length === 0) return entries;
-  const out = entries.map((e) => ({ ...e }));
-  const index = new Map<string, number>();
-  out.forEach((e, i) => {
-    for (const n of [e.id, ...(e.aliases ?? [])]) index.set(n.toLowerCase(), i);
-  });
-  for (const [i, m] of config.models.entries()) {
-    const price = m.price && {
-      input: priceText(m.price.input),
-      output: priceText(m.price.output),
-      ...(m.price.cached_input !== undefined ? { cachedInput: priceText(m.price.cached_input) } : {}),
-    };
-    const at = index.get(m.model.toLowerCase());
-    if (at !== undefined) {
-      const e = out[at]!;
-      if (m.type && m.type !== e.type)
-        throw new ConfigFileError(config.path, `models[${i}].type: ${m.model} is a ${e.type} model in the catalogue`);
-      out[at] = {
-        ...e,
-        provider: m.provider,
-        ...(price ? { price } : {}),
-        ...(m.context_window ? { contextWindow: m.context_window } : {}),
-      };
-      continue;
-    }
-    if (!m.type || !price)
-      throw new ConfigFileError(config.path, `models[${i}]: ${m.model} is not in the catalogue, so it needs a type and a price`);
-    if (m.type === "embedding" && !m.dimensions)
-      throw new ConfigFileError(config.path, `models[${i}]: the embedding model ${m.model} needs its dimensions`);
-    const contextWindow = m.context_window ?? 8192;
-    index.set(m.model.toLowerCase(), out.length);
-    out.push({
-      id: m.model,
-      name: m.model,
-      provider: m.provider,
-      type: m.type,
-      contextWindow,
-      maxOutputTokens: m.type === "chat" ? Math.min(m.max_output_tokens ?? 4096, contextWindow) : null,
-      price,
-      capabilities: m.type === "chat" ? ["text-generation"] : ["embeddings"],
-      ...(m.type === "embedding" ? { embeddingDimensions: m.dimensions! } : {}),
-    });
-  }
-  return out;
 }
 
 /** A provider under another id and name, sending each model under its name there. */

@@ -10,12 +10,14 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:cr
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import type { DatabaseHandle } from "../../db/index.ts";
 import { loadEnv } from "../../kernel/env.ts";
 import { parseConfigFile, providersFromConfig, type ProviderConfig } from "../config/config-file.ts";
 import type { Provider } from "../types.ts";
 
 /** The fields of each type that are secrets (boxed); everything else is a plain setting. */
+/** What the store needs of the database handle (server/db). */
+export type DatabaseHandle = { rawQuery<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> };
+
 const SECRET_FIELDS = ["api_key", "secret_access_key", "session_token"] as const;
 type SecretField = (typeof SECRET_FIELDS)[number];
 

@@ -5,8 +5,8 @@ import "server-only";
 import { z } from "zod";
 import { getDatabase } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
-import { CredentialError, deleteCredential, listCredentials, saveCredential } from "./credentials.ts";
-import { listProviders, providerSource, reservedProviderIds, startRuntimeProviders } from "../registry.ts";
+import { CredentialError, deleteCredential, listCredentials, saveCredential } from "../../providers/credentials/credentials.ts";
+import { listProviders, providerSource, reservedProviderIds, startRuntimeProviders } from "../../providers/registry.ts";
 import { adminProcedure, createTRPCRouter } from "../../trpc/init.ts";
 
 const providerOutput = z.object({
@@ -60,7 +60,7 @@ export const providersRouter = createTRPCRouter({
     .mutation(async ({ input }) => {
       await saveCredential(await getDatabase(), input, reservedProviderIds()).catch(asAppError);
       // This instance at once; the others on their next poll.
-      await (await startRuntimeProviders()).check();
+      await (await startRuntimeProviders(getDatabase)).check();
       return (await list()).find((p) => p.id === input.id)!;
     }),
 
@@ -69,7 +69,7 @@ export const providersRouter = createTRPCRouter({
     .output(z.object({ id: z.string() }))
     .mutation(async ({ input }) => {
       await deleteCredential(await getDatabase(), input.id).catch(asAppError);
-      await (await startRuntimeProviders()).check();
+      await (await startRuntimeProviders(getDatabase)).check();
       return { id: input.id };
     }),
 });
