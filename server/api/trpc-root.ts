@@ -10,6 +10,7 @@ import { vectorsRouter } from "../features/vectors/index.ts";
 import { embeddingsRouter } from "../features/inference/index.ts";
 import { usageRouter } from "../features/usage/index.ts";
 import { budgetAlertsRouter } from "../features/budgets/index.ts";
+import { providersRouter } from "../features/catalogue/index.ts";
 
 export const appRouter = createTRPCRouter({
   system: systemRouter,
@@ -21,6 +22,7 @@ export const appRouter = createTRPCRouter({
   embeddings: embeddingsRouter,
   usage: usageRouter,
   budgetAlerts: budgetAlertsRouter,
+  providers: providersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -27,6 +27,22 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  if (env.MODEL_SERVICE_CONFIG) {
+    // The configuration file: refused at start-up with one line naming the path and the problem.
+    const { ConfigFileError, loadConfigFile } = await import("../providers/config/config-file.ts");
+    const { catalogueWithConfig } = await import("../features/catalogue/configured-catalogue.ts");
+    const { shippedCatalogue } = await import("../features/catalogue/catalogue-data.ts");
+    try {
+      catalogueWithConfig(shippedCatalogue(), loadConfigFile(env.MODEL_SERVICE_CONFIG));
+    } catch (e) {
+      if (e instanceof ConfigFileError) {
+        // The message names the path and the field, never a value (which may be a key).
+        process.stderr.write(`${e.message}\n`);
+        process.exit(1);
+      }
+      throw e;
+    }
+  }
   const { getLogger } = await import("../kernel/logger.ts");
   const log = getLogger();
   const { startHost } = await import("./server.ts");

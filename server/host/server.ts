@@ -3,8 +3,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { closeDb, getDb } from "../db/index.ts";
+import { closeDb, getDatabase, getDb } from "../db/index.ts";
 import { loadEnv } from "../kernel/env.ts";
+import { startRuntimeProviders } from "../providers/registry.ts";
 import { AppError } from "../kernel/errors.ts";
 import { stampClientAddress } from "../access/client-address.ts";
 import { errorResponse, HTTP_METHODS, methodNotAllowed, type HttpMethod } from "../http/endpoint.ts";
@@ -45,6 +46,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const { log } = options;
   await getDb(); // opens the database and applies pending migrations before the first request
   await syncCatalogue(); // the model catalogue into the database and the in-process cache
+  await startRuntimeProviders(getDatabase); // the providers an admin stored at run time, kept in step with the table
   usageWriter(); // replays an earlier run's spooled usage now, and its final flush is a hook from the start
   startBudgetAlerts(); // alerts after each usage flush; webhook deliveries (and a restart's leftovers)
   if (getRedis()) await redisConnected(); // the first requests count their limits in Redis, not in memory

@@ -113,7 +113,7 @@ const compatibleProviderSchema = z.strictObject({
 export type CompatibleProviderConfig = z.infer<typeof compatibleProviderSchema>;
 const COMPATIBLE_EXPECTED =
   'a JSON array such as [{"id":"ollama","name":"Ollama","baseUrl":"http://localhost:11434/v1","apiKey":"optional","models":["llama3.1"]}]';
-const RESERVED_PROVIDER_IDS = new Set(["openai", "anthropic", "local"]);
+const RESERVED_PROVIDER_IDS = new Set(["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex"]);
 
 // The JSON is parsed here rather than with z.json() so that no error repeats the value (it may hold keys).
 const compatibleProviders = z.preprocess(
@@ -142,7 +142,7 @@ const compatibleProviders = z.preprocess(
         if (RESERVED_PROVIDER_IDS.has(p.id) || seen.has(p.id)) {
           ctx.addIssue({
             code: "custom",
-            message: `${COMPATIBLE_EXPECTED} (id "${p.id}" is taken; ids must be unique and not openai, anthropic or local)`,
+            message: `${COMPATIBLE_EXPECTED} (id "${p.id}" is taken; ids must be unique and not one of the built-in providers: ${[...RESERVED_PROVIDER_IDS].join(", ")})`,
           });
           return z.NEVER;
         }
@@ -186,13 +186,57 @@ export const envSchema = z.object({
   ANTHROPIC_BASE_URL: optionalUrl("https://api.anthropic.com"),
   /// OpenAI-compatible servers, each its own provider: a JSON array (see COMPATIBLE_EXPECTED).
   OPENAI_COMPATIBLE_PROVIDERS: compatibleProviders,
+  /// The configuration file (model-service.yaml): providers of any type by id, and which serves each model.
+  MODEL_SERVICE_CONFIG: optionalString,
+  /// Azure OpenAI (provider azure-openai): the resource's endpoint and key, and the api-version (the names the openai SDK reads).
+  AZURE_OPENAI_ENDPOINT: optionalUrl("https://my-resource.openai.azure.com"),
+  AZURE_OPENAI_API_KEY: optionalString,
+  OPENAI_API_VERSION: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: "an Azure OpenAI api-version such as 2024-10-21 or 2025-04-01-preview" })
+      .optional(),
+  ),
+  /// AWS Bedrock (provider bedrock): a region; static keys (else the AWS SDK's default credential chain); an endpoint of your own.
+  AWS_REGION: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, { error: "an AWS region such as us-east-1" })
+      .optional(),
+  ),
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  AWS_SESSION_TOKEN: optionalString,
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: optionalUrl("https://bedrock-runtime.us-east-1.amazonaws.com"),
+  /// The Gemini API (provider gemini) and its base URL (the name @google/genai reads).
+  GEMINI_API_KEY: optionalString,
+  GOOGLE_GEMINI_BASE_URL: optionalUrl("https://generativelanguage.googleapis.com"),
+  /// Vertex AI (provider vertex): project, location (default global), a service-account key file (else Google's default credentials), base URL.
+  GOOGLE_CLOUD_PROJECT: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: "a Google Cloud project id such as my-project" })
+      .optional(),
+  ),
+  GOOGLE_CLOUD_LOCATION: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[a-z0-9-]+$/, { error: "a Google Cloud location such as europe-west4 or global" })
+      .optional(),
+  ),
+  GOOGLE_APPLICATION_CREDENTIALS: optionalString,
+  GOOGLE_VERTEX_BASE_URL: optionalUrl("https://europe-west4-aiplatform.googleapis.com"),
   JWT_SECRET: optionalString,
   JWT_ALGORITHM: z.preprocess(
     emptyAsUndefined,
     z.enum(["HS256", "HS384", "HS512"], { error: "one of HS256, HS384, HS512" }).default("HS256"),
   ),
   AUTH_SECRET: optionalString,
-  /// Reserved for encrypting provider keys stored in the database (not read yet); the Helm chart generates and keeps it.
+  /// Encrypts the provider keys an admin stores at run time (AES-256-GCM under an HKDF-derived key); unset: generated into DATA_DIR/secrets-key. The Helm chart generates and keeps it.
   SECRETS_KEY: optionalString,
   RATE_LIMIT_REQUESTS: positiveInt(100, "a whole number of requests above 0"),
   RATE_LIMIT_WINDOW: positiveInt(60, "a whole number of seconds above 0"),
@@ -293,6 +337,11 @@ export const SECRET_VARIABLES = new Set([
   "OPENAI_API_KEY",
   "ANTHROPIC_API_KEY",
   "OPENAI_COMPATIBLE_PROVIDERS",
+  "AZURE_OPENAI_API_KEY",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "GEMINI_API_KEY",
   "JWT_SECRET",
   "AUTH_SECRET",
   "SECRETS_KEY",

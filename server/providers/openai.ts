@@ -53,6 +53,8 @@ export type OpenAIChatProviderConfig = {
   /** Models answered by listModels(); defaults to the server's GET /models. */
   listModels?: (client: OpenAI, signal?: AbortSignal) => Promise<ProviderModel[]>;
   fetch?: ProviderFetch;
+  /** A client made by the caller (Azure's AzureOpenAI); otherwise one is made from the fields above. */
+  client?: OpenAI;
 };
 
 /** The OpenAI usage object in our terms; cached tokens are part of prompt_tokens, reasoning of completion_tokens. */
@@ -97,23 +99,25 @@ export class OpenAIChatProvider implements Provider {
     this.maxEmbeddingsPerCall = config.maxEmbeddingsPerCall ?? OPENAI_MAX_EMBEDDINGS_PER_CALL;
     this.ctx = { providerName: config.name, secrets: [config.apiKey] };
     if (config.unavailableReason === undefined) {
-      this.client = new OpenAI({
-        // Every value is passed explicitly so that the SDK reads nothing from process.env itself.
-        apiKey: config.apiKey ?? "none",
-        adminAPIKey: null,
-        organization: config.organization ?? null,
-        project: null,
-        webhookSecret: null,
-        baseURL: config.baseURL,
-        // A keyless compatible server (Ollama, vLLM) gets no Authorization header at all.
-        defaultHeaders: config.apiKey ? undefined : { Authorization: null },
-        // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
-        maxRetries: 0,
-        timeout: SDK_TIMEOUT_MS,
-        fetch: config.fetch ?? getProviderFetch(),
-        // Failures reach the caller as ProviderError; the SDK's console output would bypass our logs.
-        logLevel: "off",
-      });
+      this.client =
+        config.client ??
+        new OpenAI({
+          // Every value is passed explicitly so that the SDK reads nothing from process.env itself.
+          apiKey: config.apiKey ?? "none",
+          adminAPIKey: null,
+          organization: config.organization ?? null,
+          project: null,
+          webhookSecret: null,
+          baseURL: config.baseURL,
+          // A keyless compatible server (Ollama, vLLM) gets no Authorization header at all.
+          defaultHeaders: config.apiKey ? undefined : { Authorization: null },
+          // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
+          maxRetries: 0,
+          timeout: SDK_TIMEOUT_MS,
+          fetch: config.fetch ?? getProviderFetch(),
+          // Failures reach the caller as ProviderError; the SDK's console output would bypass our logs.
+          logLevel: "off",
+        });
     }
   }
 

@@ -71,15 +71,36 @@ describe("provider registry", () => {
     resetProvidersForTests();
   });
 
-  it("builds openai, anthropic, local and the compatible servers from configuration; without keys they are unavailable", () => {
+  it("builds openai, anthropic, local, the cloud providers and the compatible servers from configuration; without keys they are unavailable", () => {
     const providers = providersFromEnv(parseEnv({ OPENAI_COMPATIBLE_PROVIDERS: OLLAMA }));
-    expect(providers.map((p) => p.id)).toEqual(["openai", "anthropic", "local", "ollama"]);
+    expect(providers.map((p) => p.id)).toEqual(["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex", "ollama"]);
     expect(providers.map((p) => p.status())).toEqual([
       { available: false, reason: "OPENAI_API_KEY is not set" },
       { available: false, reason: "ANTHROPIC_API_KEY is not set" },
       { available: true },
+      { available: false, reason: "AZURE_OPENAI_ENDPOINT is not set" },
+      { available: false, reason: "AWS_REGION is not set (Bedrock needs a region)" },
+      { available: false, reason: "GEMINI_API_KEY is not set" },
+      { available: false, reason: "GOOGLE_CLOUD_PROJECT is not set (Vertex AI needs a project)" },
       { available: true },
     ]);
+  });
+
+  it("configures each cloud provider from its vendor's own variable names", () => {
+    const env = parseEnv({
+      AZURE_OPENAI_ENDPOINT: "https://r.openai.azure.com",
+      AZURE_OPENAI_API_KEY: "k",
+      OPENAI_API_VERSION: "2024-10-21",
+      AWS_REGION: "eu-west-1",
+      GEMINI_API_KEY: "g",
+      GOOGLE_CLOUD_PROJECT: "my-project",
+      GOOGLE_CLOUD_LOCATION: "europe-west4",
+    });
+    const byId = new Map(providersFromEnv(env).map((p) => [p.id, p.status()]));
+    for (const id of ["azure-openai", "bedrock", "gemini", "vertex"]) expect(byId.get(id), id).toEqual({ available: true });
+    expect(() => parseEnv({ AWS_REGION: "Europe" })).toThrow(/AWS_REGION must be an AWS region/);
+    expect(() => parseEnv({ OPENAI_API_VERSION: "latest" })).toThrow(/OPENAI_API_VERSION must be/);
+    expect(() => parseEnv({ OPENAI_COMPATIBLE_PROVIDERS: '[{"id":"bedrock","baseUrl":"http://x"}]' })).toThrow(/id "bedrock" is taken/);
   });
 
   it("reads the process configuration once and serves getProvider / listProviders", () => {
@@ -93,7 +114,16 @@ describe("provider registry", () => {
     expect(getProvider("ollama")?.name).toBe("Ollama");
     expect(getProvider("nope")).toBeUndefined();
     expect(getProvider("local")?.status()).toEqual({ available: true });
-    expect(listProviders().map((p) => p.id)).toEqual(["openai", "anthropic", "local", "ollama"]);
+    expect(listProviders().map((p) => p.id)).toEqual([
+      "openai",
+      "anthropic",
+      "local",
+      "azure-openai",
+      "bedrock",
+      "gemini",
+      "vertex",
+      "ollama",
+    ]);
     // the same instances on every call (one registry per process)
     expect(getProvider("openai")).toBe(getProvider("openai"));
   });

@@ -4,6 +4,11 @@ import "server-only";
 // one line in `providersFromEnv` (see README.md here).
 import { loadEnv, type Env } from "../kernel/env.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
+import { createAzureOpenAIProvider } from "./azure-openai/azure-openai.ts";
+import { createBedrockProvider } from "./bedrock/bedrock.ts";
+import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
+import { loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
+import { CredentialSync, type DatabaseHandle } from "./credentials/credentials.ts";
 import type { ProviderFetch } from "./http.ts";
 import { createLocalProvider } from "./local.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
@@ -11,7 +16,15 @@ import { createOpenAIProvider } from "./openai.ts";
 import { ProviderError, type Provider } from "./types.ts";
 
 /** Ids that name a built-in provider; a run-time provider cannot take them. */
-export const BUILT_IN_PROVIDER_IDS: ReadonlySet<string> = new Set(["openai", "anthropic", "local"]);
+export const BUILT_IN_PROVIDER_IDS: ReadonlySet<string> = new Set([
+  "openai",
+  "anthropic",
+  "local",
+  "azure-openai",
+  "bedrock",
+  "gemini",
+  "vertex",
+]);
 
 /** The providers configuration describes. A provider without credentials is still listed, as unavailable. */
 export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
@@ -24,27 +37,146 @@ export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
     }),
     createAnthropicProvider({ apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL, fetch }),
     createLocalProvider(),
+    createAzureOpenAIProvider({
+      endpoint: env.AZURE_OPENAI_ENDPOINT,
+      apiKey: env.AZURE_OPENAI_API_KEY,
+      apiVersion: env.OPENAI_API_VERSION,
+      fetch,
+    }),
+    createBedrockProvider({
+      region: env.AWS_REGION,
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      sessionToken: env.AWS_SESSION_TOKEN,
+      endpoint: env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME,
+    }),
+    createGeminiProvider({ apiKey: env.GEMINI_API_KEY, baseUrl: env.GOOGLE_GEMINI_BASE_URL, fetch }),
+    createVertexProvider({
+      project: env.GOOGLE_CLOUD_PROJECT,
+      location: env.GOOGLE_CLOUD_LOCATION,
+      credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS,
+      baseUrl: env.GOOGLE_VERTEX_BASE_URL,
+      fetch,
+    }),
     ...env.OPENAI_COMPATIBLE_PROVIDERS.map((c) => createOpenAICompatibleProvider({ ...c, fetch })),
   ];
 }
 
 // One registry per process, across Next's route bundles and dev hot reloads.
-const g = globalThis as unknown as { __modelServiceProviders?: Map<string, Provider> };
+const g = globalThis as unknown as {
+  __modelServiceRuntimeProviders?: { sync: CredentialSync; ids: Map<string, Provider> };
+  __modelServiceProviders?: Map<string, Provider>;
+  __modelServiceConfigFile?: { config: ConfigFile; fromEnv: Map<string, Provider>; stop: () => void };
+};
 
 function registry(): Map<string, Provider> {
   if (!g.__modelServiceProviders) {
+    const env = loadEnv();
     const map = new Map<string, Provider>();
-    for (const p of providersFromEnv(loadEnv())) map.set(p.id, p);
+    for (const p of providersFromEnv(env)) map.set(p.id, p);
     g.__modelServiceProviders = map;
+    if (env.MODEL_SERVICE_CONFIG) applyConfigFile(map, env.MODEL_SERVICE_CONFIG);
   }
   return g.__modelServiceProviders;
+}
+
+/** The file's providers over the environment's (same id: the file's), reloaded when the file changes. */
+function applyConfigFile(map: Map<string, Provider>, path: string): void {
+  g.__modelServiceConfigFile?.stop();
+  const fromEnv = new Map(map);
+  const apply = (config: ConfigFile, previous?: ConfigFile) => {
+    for (const id of Object.keys(previous?.providers ?? {})) {
+      map.delete(id);
+      const envProvider = fromEnv.get(id);
+      if (envProvider) map.set(id, envProvider);
+    }
+    for (const p of providersFromConfig(config)) map.set(p.id, p);
+  };
+  // Start-up validated the file (server/main.ts); an error here is thrown to the first caller.
+  const config = loadConfigFile(path);
+  apply(config);
+  const stop = watchConfigFile(
+    path,
+    (next) => {
+      const state = g.__modelServiceConfigFile;
+      if (!state || g.__modelServiceProviders !== map) return;
+      apply(next, state.config);
+      state.config = next;
+      void import("../kernel/logger.ts").then(({ getLogger }) =>
+        getLogger().info({ path, providers: Object.keys(next.providers) }, "configuration file reloaded"),
+      );
+    },
+    (error) =>
+      void import("../kernel/logger.ts").then(({ getLogger }) =>
+        getLogger().error({ path }, `${error.message}; keeping the previous configuration`),
+      ),
+  );
+  g.__modelServiceConfigFile = { config, fromEnv, stop };
+}
+
+/**
+ * Starts keeping the providers an admin stored at run time (dashboard, tRPC) in the registry: loaded
+ * now, then polled every two seconds, so a change made on any instance reaches this one without a
+ * restart. They never replace a provider of the environment or the file (saving refuses those ids).
+ */
+export async function startRuntimeProviders(getDatabase: () => Promise<DatabaseHandle>, intervalMs = 2000): Promise<CredentialSync> {
+  if (g.__modelServiceRuntimeProviders) return g.__modelServiceRuntimeProviders.sync;
+  const ids = new Map<string, Provider>();
+  const sync = new CredentialSync(
+    getDatabase,
+    {
+      replace(providers) {
+        const map = registry();
+        for (const [id, p] of ids) if (map.get(id) === p) map.delete(id);
+        ids.clear();
+        for (const p of providers) {
+          if (map.has(p.id)) continue;
+          map.set(p.id, p);
+          ids.set(p.id, p);
+        }
+      },
+    },
+    (error) =>
+      void import("../kernel/logger.ts").then(({ getLogger }) =>
+        getLogger().error({ err: error }, "could not load the run-time providers"),
+      ),
+    intervalMs,
+  );
+  g.__modelServiceRuntimeProviders = { sync, ids };
+  sync.start();
+  await sync.check();
+  return sync;
+}
+
+/** Where each provider comes from: the environment, the configuration file, or the dashboard (run time). */
+export function providerSource(id: string): "environment" | "file" | "dashboard" | undefined {
+  const map = registry();
+  const p = map.get(id);
+  if (!p) return undefined;
+  if (g.__modelServiceRuntimeProviders?.ids.get(id) === p) return "dashboard";
+  if (g.__modelServiceConfigFile && g.__modelServiceConfigFile.config.providers[id] !== undefined) return "file";
+  return "environment";
+}
+
+/** Ids a run-time provider cannot take: every provider of the environment and the file, and the built-in ids. */
+export function reservedProviderIds(): Set<string> {
+  const runtime = g.__modelServiceRuntimeProviders?.ids;
+  const ids = new Set(BUILT_IN_PROVIDER_IDS);
+  for (const [id, p] of registry()) if (runtime?.get(id) !== p) ids.add(id);
+  return ids;
+}
+
+/** The configuration file in use (its models section), if any. */
+export function currentConfigFile(): ConfigFile | undefined {
+  registry();
+  return g.__modelServiceConfigFile?.config;
 }
 
 export function getProvider(id: string): Provider | undefined {
   return registry().get(id);
 }
 
-/** Every provider: the built-in ones (openai, anthropic, local), the configured compatible servers, then run-time ones. */
+/** Every provider: the built-in ones (openai, anthropic, local, azure-openai, bedrock, gemini, vertex), the configured compatible servers, then run-time ones. */
 export function listProviders(): Provider[] {
   return [...registry().values()];
 }
@@ -65,5 +197,9 @@ export function unregisterProvider(id: string): boolean {
 
 /** Tests: start over from `providers`, or from configuration again when none are given. */
 export function resetProvidersForTests(providers?: Provider[]): void {
+  g.__modelServiceRuntimeProviders?.sync.stop();
+  g.__modelServiceRuntimeProviders = undefined;
+  g.__modelServiceConfigFile?.stop();
+  g.__modelServiceConfigFile = undefined;
   g.__modelServiceProviders = providers ? new Map(providers.map((p) => [p.id, p])) : undefined;
 }

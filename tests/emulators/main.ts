@@ -1,4 +1,6 @@
 // `npm run emulator [-- --port 4010 --host 127.0.0.1 --openai-key K --anthropic-key K --no-auth]`:
+// OpenAI and Anthropic, and the cloud vendors' protocols on the same port (Azure OpenAI, Bedrock,
+// Gemini API, Vertex AI: see cloud-emulators.ts), with the default credentials printed below.
 // the provider emulator by hand, for the dev server, benchmarks or curl. Ctrl-C stops it.
 import { parseArgs } from "node:util";
 import { startProviderEmulator } from "./provider-emulator.ts";
@@ -31,6 +33,7 @@ const emulator = await startProviderEmulator({
   host: values.host,
   openaiKey: values["no-auth"] ? null : values["openai-key"],
   anthropicKey: values["no-auth"] ? null : values["anthropic-key"],
+  ...(values["no-auth"] ? { azureKey: null, bedrockAccessKeyId: null, geminiKey: null, vertexToken: null } : {}),
   // Run by hand (often under load): keep no request log.
   maxLogEntries: 0,
 });
@@ -38,6 +41,13 @@ const emulator = await startProviderEmulator({
 console.log(`Provider emulator listening on ${emulator.url}`);
 console.log(`  OPENAI_BASE_URL=${emulator.openaiBaseUrl} OPENAI_API_KEY=${emulator.openaiKey ?? "(any)"}`);
 console.log(`  ANTHROPIC_BASE_URL=${emulator.anthropicBaseUrl} ANTHROPIC_API_KEY=${emulator.anthropicKey ?? "(any)"}`);
+const c = emulator.cloud;
+console.log(`  AZURE_OPENAI_ENDPOINT=${c.azureEndpoint} AZURE_OPENAI_API_KEY=${c.azureKey ?? "(any)"} OPENAI_API_VERSION=2024-10-21`);
+console.log(
+  `  AWS_ENDPOINT_URL_BEDROCK_RUNTIME=${c.bedrockEndpoint} AWS_REGION=${c.bedrockRegion} AWS_ACCESS_KEY_ID=${c.bedrockAccessKeyId ?? "(any)"} AWS_SECRET_ACCESS_KEY=${c.bedrockSecretAccessKey}`,
+);
+console.log(`  GEMINI_BASE_URL=${c.googleBaseUrl} GEMINI_API_KEY=${c.geminiKey ?? "(any)"}`);
+console.log(`  Vertex: project ${c.vertexProject}, location ${c.vertexLocation}, bearer ${c.vertexToken ?? "(any)"}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

@@ -2,6 +2,8 @@
 // the official SDKs: plain and streamed chat, embeddings (float and base64), model lists, their
 // error shapes and headers. Output is deterministic, so tests can assert exact text and usage.
 // Start it from a test with `startProviderEmulator()`, or by hand with `npm run emulator`.
+// Azure OpenAI, AWS Bedrock, the Gemini API and Vertex AI are served on the same port by the
+// routes of cloud-emulators.ts (their paths, auth and error shapes are described there).
 //
 // Routes
 //   POST /v1/chat/completions   OpenAI chat; `stream: true` sends `data: {...}` chunks and `data: [DONE]`;
@@ -61,9 +63,41 @@
 //   response_format json_object / json_schema (OpenAI) and output_config.format (Anthropic) make the
 //   reply a JSON object: for a schema with properties, each property filled from the reply (strings
 //   get the text, numbers its word count, booleans true); otherwise {"reply": <text>}.
-import { createHash, randomBytes } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createHash } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  cloudProtocolOf,
+  createCloudRoutes,
+  type CloudCredentials,
+  type CloudEmulatorOptions,
+  type CloudProtocol,
+} from "./cloud-emulators.ts";
+
+export * from "./emulator-wire.ts";
+import {
+  DEFAULT_DIMENSIONS,
+  countTokens,
+  emulatorEmbedding,
+  toBase64Float32,
+  type Directives,
+  parseDirectiveList,
+  stripDirectives,
+  num,
+  makeReply,
+  type ToolResult,
+  planToolCalls,
+  toolCallTokens,
+  argumentPieces,
+  chunksOf,
+  id,
+  sleep,
+  type Exchange,
+  send,
+  startSse,
+  cutConnection,
+  type ErrorReply,
+} from "./emulator-wire.ts";
 
 export const EMULATOR_OPENAI_KEY = "sk-emulator-openai-0123456789";
 export const EMULATOR_ANTHROPIC_KEY = "sk-ant-emulator-0123456789";
@@ -81,11 +115,14 @@ export type EmulatorOptions = {
   maxEmbeddingInputs?: number;
   /** Requests kept in `requests` (oldest dropped); 0 keeps none (benchmarks). */
   maxLogEntries?: number;
-};
+} & CloudEmulatorOptions;
+
+/** Which vendor's wire protocol a request spoke (cloud ones: see cloud-emulators.ts). */
+export type EmulatorProtocol = "openai" | "anthropic" | CloudProtocol;
 
 export type EmulatorRequest = {
   seq: number;
-  protocol: "openai" | "anthropic";
+  protocol: EmulatorProtocol;
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
@@ -112,264 +149,14 @@ export type ProviderEmulator = {
   openaiKey: string | null;
   anthropicKey: string | null;
   requests: EmulatorRequest[];
+  /** Azure OpenAI, Bedrock, Gemini and Vertex: base URLs and the credentials the emulator accepts. */
+  cloud: CloudCredentials;
   /** Resolves with the first logged request that satisfies `predicate` (polls; rejects after timeoutMs). */
   waitFor(predicate: (r: EmulatorRequest) => boolean, timeoutMs?: number): Promise<EmulatorRequest>;
   /** Clears the request log and the fail_first counters. */
   reset(): void;
   close(): Promise<void>;
 };
-
-/** The emulator's tokenizer: one token per whitespace-separated word. */
-export function countTokens(text: string): number {
-  const words = text.trim().split(/\s+/);
-  return words[0] === "" ? 0 : words.length;
-}
-
-const DEFAULT_DIMENSIONS: Record<string, number> = {
-  "text-embedding-3-large": 3072,
-  "text-embedding-3-small": 1536,
-  "text-embedding-ada-002": 1536,
-};
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * The embedding the emulator returns for `text`: a unit vector seeded by model and text, as float32
- * values. With `dimensions` the full vector is shortened and renormalised, as text-embedding-3 does.
- */
-export function emulatorEmbedding(text: string, model: string, dimensions?: number): number[] {
-  const full = DEFAULT_DIMENSIONS[model] ?? 1536;
-  const seed = createHash("sha256").update(`${model}\0${text}`).digest().readUInt32LE(0);
-  const random = mulberry32(seed);
-  const size = dimensions ?? full;
-  const v = new Array<number>(size);
-  for (let i = 0; i < size; i++) v[i] = random() * 2 - 1;
-  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1;
-  return Array.from(new Float32Array(v.map((x) => x / norm)));
-}
-
-function toBase64Float32(values: number[]): string {
-  const buf = Buffer.alloc(values.length * 4);
-  for (let i = 0; i < values.length; i++) buf.writeFloatLE(values[i]!, i * 4);
-  return buf.toString("base64");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Directives
-
-type Directives = Map<string, string>;
-
-const DIRECTIVE = /\[\[emulator([^\]]*)\]\]/g;
-
-function parseDirectiveList(text: string, into: Directives): void {
-  for (const part of text.trim().split(/\s+/)) {
-    if (!part) continue;
-    const eq = part.indexOf("=");
-    if (eq < 0) into.set(part, "true");
-    else into.set(part.slice(0, eq), part.slice(eq + 1));
-  }
-}
-
-function stripDirectives(text: string, into: Directives): string {
-  return text.replace(DIRECTIVE, (_m, list: string) => {
-    parseDirectiveList(list, into);
-    return " ";
-  });
-}
-
-function num(d: Directives, key: string, fallback: number): number {
-  const v = d.get(key);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : fallback;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The deterministic reply
-
-const VOCABULARY = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
-
-type Reply = {
-  text: string;
-  /** Visible output tokens. */
-  tokens: number;
-  finish: "stop" | "length";
-  /** The stop sequence that ended the reply, if one did. */
-  stopSequence: string | null;
-};
-
-/** What shapes the reply beyond the echo: tool results to report, a JSON format, planned tool calls. */
-type ReplyShape = { toolResults?: ToolResult[]; json?: { schema?: unknown }; toolCalls?: PlannedCall[] };
-
-function makeReply(
-  lastUser: string,
-  directives: Directives,
-  stops: string[],
-  maxTokens: number | undefined,
-  shape: ReplyShape = {},
-): Reply {
-  const wordsWanted = directives.get("words");
-  let text: string;
-  if (wordsWanted !== undefined) {
-    const n = Math.max(0, Math.floor(Number(wordsWanted) || 0));
-    text = Array.from({ length: n }, (_, i) => VOCABULARY[i % VOCABULARY.length]).join(" ");
-  } else if (shape.toolCalls?.length) {
-    text = "";
-  } else if (shape.toolResults?.length) {
-    text = shape.toolResults.map((r) => `Tool ${r.id} returned: ${r.content}`).join(" ");
-  } else {
-    const said = lastUser.trim().split(/\s+/).filter(Boolean).join(" ");
-    text = said ? `You said: ${said}` : "You said nothing.";
-  }
-  if (shape.json) text = JSON.stringify(jsonReply(shape.json.schema, text));
-  let stopSequence: string | null = null;
-  let cutAt = text.length;
-  for (const s of stops) {
-    const i = s ? text.indexOf(s) : -1;
-    if (i >= 0 && i < cutAt) {
-      cutAt = i;
-      stopSequence = s;
-    }
-  }
-  text = text.slice(0, cutAt);
-  if (maxTokens !== undefined && countTokens(text) > maxTokens) {
-    const pieces = chunksOf(text).slice(0, Math.max(0, maxTokens));
-    return { text: pieces.join(""), tokens: pieces.length, finish: "length", stopSequence: null };
-  }
-  return { text, tokens: countTokens(text), finish: "stop", stopSequence };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tools and JSON replies
-
-type ToolResult = { id: string; content: string };
-type PlannedCall = { id: string; name: string; args: string };
-
-/**
- * The tool calls a request gets: those the `tool` directive names, else the one tool_choice forces.
- * A string is the error to answer with 400.
- */
-function planToolCalls(
-  directives: Directives,
-  offered: string[],
-  forced: string | undefined,
-  none: boolean,
-  endsWithResults: boolean,
-  idPrefix: string,
-): PlannedCall[] | string {
-  if (none || (endsWithResults && !forced)) return [];
-  const names = directives.get("tool")?.split(",").filter(Boolean) ?? (forced ? [forced] : []);
-  const args = directives.get("args") ?? "{}";
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return `emulator: args must be a JSON object, got ${args}`;
-  for (const name of names) {
-    if (!offered.includes(name)) return `emulator: tool "${name}" is not among the request's tools (${offered.join(", ") || "none"})`;
-  }
-  return names.map((name) => ({ id: id(idPrefix), name, args: JSON.stringify(parsed) }));
-}
-
-function toolCallTokens(calls: PlannedCall[]): number {
-  return calls.reduce((n, c) => n + countTokens(`${c.name} ${c.args}`), 0);
-}
-
-/** Pieces of a tool call's arguments as a stream sends them. */
-function argumentPieces(args: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i += 8) out.push(args.slice(i, i + 8));
-  return out;
-}
-
-function jsonReply(schema: unknown, text: string): Record<string, unknown> {
-  const properties = schema && typeof schema === "object" ? (schema as { properties?: unknown }).properties : undefined;
-  if (!properties || typeof properties !== "object") return { reply: text };
-  const out: Record<string, unknown> = {};
-  for (const [key, def] of Object.entries(properties as Record<string, { type?: unknown }>)) {
-    const type = Array.isArray(def?.type) ? def.type[0] : def?.type;
-    out[key] =
-      type === "number" || type === "integer"
-        ? countTokens(text)
-        : type === "boolean"
-          ? true
-          : type === "array"
-            ? []
-            : type === "object"
-              ? {}
-              : text;
-  }
-  return out;
-}
-
-/** The reply as stream chunks, one word each (with its leading space); they join to the text. */
-function chunksOf(text: string): string[] {
-  const pieces: string[] = text.match(/\s*\S+/g) ?? [];
-  const rest = text.slice(pieces.join("").length);
-  if (rest) {
-    if (pieces.length) pieces[pieces.length - 1] += rest;
-    else pieces.push(rest);
-  }
-  return pieces;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Wire helpers
-
-function id(prefix: string): string {
-  return `${prefix}${randomBytes(12).toString("hex")}`;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-type Exchange = {
-  req: IncomingMessage;
-  res: ServerResponse;
-  entry: EmulatorRequest;
-  /** The connection is gone (client aborted or we cut it). */
-  closed: () => boolean;
-};
-
-function send(x: Exchange, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (x.closed()) return;
-  const text = JSON.stringify(body);
-  x.entry.status = status;
-  x.res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
-  x.res.end(text);
-}
-
-function startSse(x: Exchange, headers: Record<string, string>): void {
-  x.entry.status = 200;
-  x.entry.stream = true;
-  x.res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    ...headers,
-  });
-  x.res.flushHeaders();
-}
-
-function cutConnection(x: Exchange): void {
-  x.entry.cut = true;
-  x.res.socket?.destroy();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Error shapes
-
-type ErrorReply = { status: number; body: unknown; headers: Record<string, string> };
 
 function openaiError(status: number, message: string, type: string, code: string | null = null, param: string | null = null): ErrorReply {
   return { status, body: { error: { message, type, param, code } }, headers: {} };
@@ -478,6 +265,16 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   const requests: EmulatorRequest[] = [];
   const attempts = new Map<string, number>();
   let seq = 0;
+  // The cloud vendors' routes share the directives, the reply and these helpers.
+  const cloud = createCloudRoutes(options, {
+    delayIfAsked: (x, d) => delayIfAsked(x, d),
+    upfrontFault: (x, d, raw, model) => upfrontFault(x, d, raw, model),
+    streamChunks: (x, d, chunks, writeChunk, writeError, writeMalformed) =>
+      streamChunks(x, d, chunks, writeChunk, writeError, writeMalformed),
+    sendPlain: (x, response, headers, fault) => sendPlain(x, response, headers, fault),
+    openaiChat: (x, body, d, raw) => chat(x, body, d, raw),
+    openaiEmbeddings: (x, body, d, raw) => embeddings(x, body, d, raw),
+  });
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -485,8 +282,9 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     req.on("end", () => {
       const raw = Buffer.concat(chunks).toString("utf8");
       const path = (req.url ?? "/").split("?")[0]!;
-      const protocol =
-        path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined) ? "anthropic" : "openai";
+      const protocol: EmulatorProtocol =
+        cloudProtocolOf(path) ??
+        (path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined) ? "anthropic" : "openai");
       let body: unknown = raw;
       let parsed = raw === "";
       if (raw !== "") {
@@ -530,6 +328,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 
   async function handle(x: Exchange, raw: string, parsed: boolean): Promise<void> {
     const { entry } = x;
+    if (entry.protocol !== "openai" && entry.protocol !== "anthropic") return cloud.handle(x, raw, parsed);
     const route = `${entry.method} ${entry.path}`;
     const known = ["POST /v1/chat/completions", "POST /v1/embeddings", "POST /v1/messages", "GET /v1/models"];
     if (!known.includes(route)) {
@@ -618,11 +417,17 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
             : `b:${createHash("sha1").update(`${x.entry.path}\0${raw}`).digest("hex")}`;
       const n = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, n);
-      if (n <= failFirst) return statusFault(protocol, num(directives, "status", 500), directives, model);
+      if (n <= failFirst) {
+        const status = num(directives, "status", 500);
+        return protocol === "openai" || protocol === "anthropic"
+          ? statusFault(protocol, status, directives, model)
+          : cloud.statusFault(protocol, status, directives, model);
+      }
     }
     const fault = directives.get("fault");
     if (!fault) return undefined;
     if (protocol === "anthropic") return anthropicFault(fault, directives);
+    if (protocol !== "openai") return cloud.fault(protocol, fault, directives, model);
     const auth = x.req.headers.authorization;
     return openaiFault(fault, directives, model, typeof auth === "string" ? auth.replace(/^Bearer\s+/i, "") : undefined);
   }
@@ -1160,6 +965,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     openaiKey,
     anthropicKey,
     requests,
+    cloud: cloud.credentials(url),
     async waitFor(predicate, timeoutMs = 2000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
@@ -1183,7 +989,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 }
 
 /** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text (and the text of tool_result blocks). */
-function contentText(content: unknown): string {
+export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
     return content
@@ -1200,6 +1006,6 @@ function contentText(content: unknown): string {
   return "";
 }
 
-function numberOr<T>(value: unknown, fallback: T): number | T {
+export function numberOr<T>(value: unknown, fallback: T): number | T {
   return typeof value === "number" && Number.isFinite(value) ? value : fallback;
 }

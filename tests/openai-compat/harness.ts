@@ -35,9 +35,10 @@ export type CompatServer = {
 };
 
 /** Registers the hooks of one describe block: database, emulator, host, keys. */
-export function useCompatServer(kind: DatabaseKind): CompatServer {
+export function useCompatServer(kind: DatabaseKind, extraEnv?: (emulator: ProviderEmulator) => Record<string, string>): CompatServer {
   const host = useHost({
     database: kind,
+    extraEnv,
     env: {
       RATE_LIMIT_REQUESTS: "10000",
       // Generous limits for every key, and a tiny one for basic-tier keys (the 429 tests).

@@ -277,6 +277,8 @@ export type UseHostOptions = {
   database?: DatabaseKind;
   /** The process's environment for the host, over DATA_DIR, LOG_LEVEL=silent and the emulator's. */
   env?: Record<string, string>;
+  /** More environment, made from the started emulator (its URLs and keys for further providers). */
+  extraEnv?: (emulator: ProviderEmulator) => Record<string, string>;
   /** Which providers are pointed at the emulator (both by default). */
   providers?: readonly EmulatedProvider[];
   emulator?: EmulatorOptions;
@@ -308,7 +310,13 @@ export function useHost(options: UseHostOptions = {}): InProcessHost {
   beforeAll(async () => {
     dataDir = makeDataDir("host");
     emulator = await startProviderEmulator(options.emulator);
-    Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: "silent", ...emulatorEnv(emulator, options.providers), ...options.env });
+    Object.assign(process.env, {
+      DATA_DIR: dataDir,
+      LOG_LEVEL: "silent",
+      ...emulatorEnv(emulator, options.providers),
+      ...options.env,
+      ...options.extraEnv?.(emulator),
+    });
     delete process.env.DATABASE_URL;
     delete process.env.REDIS_URL;
     resetEnvForTests();

@@ -51,6 +51,8 @@ export const catalogueEntrySchema = z
     capabilities: z.array(z.enum(CAPABILITIES)).min(1),
     aliases: z.array(modelIdSchema).optional(),
     embeddingDimensions: z.number().int().positive().optional(),
+    /** The same model under another provider's id (a Bedrock or Vertex copy of an Anthropic or Gemini model). */
+    sameAs: modelIdSchema.optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -86,6 +88,11 @@ export const catalogueFileSchema = z
           });
         }
         seen.set(key, m.id);
+      }
+    });
+    file.models.forEach((m, i) => {
+      if (m.sameAs !== undefined && !seen.has(m.sameAs.toLowerCase())) {
+        ctx.addIssue({ code: "custom", path: ["models", i, "sameAs"], message: `"${m.sameAs}" names no model of the catalogue` });
       }
     });
   });

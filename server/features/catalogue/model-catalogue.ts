@@ -14,8 +14,9 @@ import type { Logger } from "pino";
 import { AppError } from "../../kernel/errors.ts";
 import { getLogger } from "../../kernel/logger.ts";
 import { getProvider } from "../../providers/registry.ts";
+import { configuredCatalogue } from "./configured-catalogue.ts";
 import type { Provider } from "../../providers/types.ts";
-import { shippedCatalogue, type CatalogueEntry } from "./catalogue-data.ts";
+import type { CatalogueEntry } from "./catalogue-data.ts";
 import {
   type Availability,
   type CatalogueDatabase,
@@ -69,7 +70,7 @@ export class ModelCatalogue {
   constructor(private readonly options: ModelCatalogueOptions) {
     this.state = options.state ?? {};
     this.providers = options.providers ?? getProvider;
-    this.entries = options.entries ?? shippedCatalogue;
+    this.entries = options.entries ?? configuredCatalogue;
     this.log = options.log ?? getLogger();
   }
 

@@ -103,21 +103,30 @@ describe("model names and prices without a database", () => {
     const all = catalogue.list();
     expect(all[0]!.provider).toBe("openai");
     const providersInOrder = [...new Set(all.map((m) => m.provider))];
-    expect(providersInOrder).toEqual(["openai", "anthropic", "local"]);
+    expect(providersInOrder.slice(0, 2)).toEqual(["openai", "anthropic"]);
+    expect(new Set(providersInOrder)).toEqual(new Set(["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex"]));
     const openai = catalogue.list({ provider: "openai" });
     expect(openai.findIndex((m) => m.type === "embedding")).toBeGreaterThan(openai.findLastIndex((m) => m.type === "chat"));
+    const firstParty = (m: { provider: string }) => ["openai", "anthropic", "local"].includes(m.provider);
     expect(
       catalogue
         .list({ type: "embedding" })
+        .filter(firstParty)
         .map((m) => m.id)
         .sort(),
     ).toEqual(["local-hash-384", "text-embedding-3-large", "text-embedding-3-small", "text-embedding-ada-002"]);
-    expect(catalogue.list({ search: "SONNET 4" }).map((m) => m.id)).toEqual([
-      "claude-sonnet-4-20250514",
-      "claude-sonnet-4-5-20250929",
-      "claude-sonnet-4-6",
-    ]);
-    expect(catalogue.list({ search: "sonnet 4." }).map((m) => m.id)).toEqual(["claude-sonnet-4-5-20250929", "claude-sonnet-4-6"]);
+    expect(
+      catalogue
+        .list({ search: "SONNET 4" })
+        .filter(firstParty)
+        .map((m) => m.id),
+    ).toEqual(["claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929", "claude-sonnet-4-6"]);
+    expect(
+      catalogue
+        .list({ search: "sonnet 4." })
+        .filter(firstParty)
+        .map((m) => m.id),
+    ).toEqual(["claude-sonnet-4-5-20250929", "claude-sonnet-4-6"]);
     expect(catalogue.list({ search: "claude-3-sonnet" }).map((m) => m.id)).toEqual(["claude-3-sonnet-20240229"]);
     expect(catalogue.list({ provider: "nobody" })).toEqual([]);
   });
