@@ -30,6 +30,7 @@ import {
   type ResponseFormat,
   type StreamPart,
   type TokenUsage,
+  ZERO_USAGE,
 } from "./types.ts";
 
 /** OpenAI's limit on inputs per embeddings request. */
@@ -83,8 +84,6 @@ export function mapOpenAIFinishReason(reason: string | null | undefined): Finish
       return "other";
   }
 }
-
-const NO_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
 
 export class OpenAIChatProvider implements Provider {
   readonly id: string;
@@ -175,7 +174,7 @@ export class OpenAIChatProvider implements Provider {
         ...(toolCalls.length ? { toolCalls } : {}),
         finishReason: mapOpenAIFinishReason(choice?.finish_reason),
         // A compatible server that reports no usage: zeros, as there is nothing better to say here.
-        usage: convertOpenAIUsage(completion.usage) ?? NO_USAGE,
+        usage: convertOpenAIUsage(completion.usage) ?? ZERO_USAGE,
         model: completion.model ?? request.model,
       };
     } catch (error) {

@@ -115,6 +115,14 @@ export type TokenUsage = {
   reasoningTokens: number;
 };
 
+/** The usage of a call that used nothing (or reported nothing): the one zero value. */
+export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  reasoningTokens: 0,
+});
+
 export type GenerateResult = {
   /** The provider's response id, when it gives one. */
   id?: string;

@@ -1,3 +1,4 @@
+import { ZERO_USAGE } from "../../providers/types.ts";
 import "server-only";
 // Demo data: days of realistic usage for one user, written through the same batched writer as
 // real calls (so the roll-ups are exactly what real traffic would produce), so that a new
@@ -202,7 +203,7 @@ export function demoDay(
       userId,
     };
     if (!failed && cacheRandom() < (embedding ? 0.2 : 0.06)) {
-      const none = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
+      const none = { ...ZERO_USAGE };
       events.push({
         ...call,
         status: "cached",

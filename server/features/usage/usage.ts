@@ -7,7 +7,7 @@ import { getDatabase, onDatabaseRecovered } from "../../db/index.ts";
 import { loadEnv } from "../../kernel/env.ts";
 import { onShutdown } from "../../kernel/lifecycle.ts";
 import { getLogger } from "../../kernel/logger.ts";
-import type { TokenUsage } from "../../providers/types.ts";
+import { ZERO_USAGE, type TokenUsage } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { observeCall, watchUsageWriter } from "../../kernel/metrics.ts";
 import { costOf, usdNumber, type Cost, type Pico, type Price } from "../catalogue/index.ts";
@@ -54,7 +54,7 @@ export function usageWriter(): UsageWriter {
   return writer;
 }
 
-export const ZERO_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
+export { ZERO_USAGE };
 
 export type CallRecord = {
   identity: Identity;

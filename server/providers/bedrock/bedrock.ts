@@ -47,6 +47,7 @@ import {
   type ProviderStatus,
   type StreamPart,
   type TokenUsage,
+  ZERO_USAGE,
 } from "../types.ts";
 
 /** maxTokens when neither the caller nor the catalogue gives one (some Bedrock models require it). */
@@ -308,7 +309,7 @@ export class BedrockProvider implements Provider {
         text,
         ...(toolCalls.length ? { toolCalls } : {}),
         finishReason: mapBedrockStopReason(out.stopReason),
-        usage: convertBedrockUsage(out.usage) ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+        usage: convertBedrockUsage(out.usage) ?? { ...ZERO_USAGE },
         model: request.model,
       };
     } catch (error) {

@@ -42,6 +42,7 @@ import {
   type ProviderStatus,
   type StreamPart,
   type TokenUsage,
+  ZERO_USAGE,
 } from "../types.ts";
 
 const SDK_TIMEOUT_MS = 10 * 60_000;
@@ -321,7 +322,7 @@ export class GoogleProvider implements Provider {
         text,
         ...(toolCalls.length ? { toolCalls } : {}),
         finishReason: mapGeminiFinishReason(candidate?.finishReason, toolCalls.length > 0),
-        usage: convertGeminiUsage(response.usageMetadata) ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
+        usage: convertGeminiUsage(response.usageMetadata) ?? { ...ZERO_USAGE },
         model: request.model,
       };
     } catch (error) {
