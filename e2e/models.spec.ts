@@ -2,6 +2,9 @@
 // search and sorting; an admin (the e2e user is one) changes a price, which holds from then on
 // with its history kept.
 import { expect, test } from "@playwright/test";
+import catalogue from "../prisma/catalogue/models.json" with { type: "json" };
+
+const EMBEDDING_MODELS = catalogue.models.filter((m) => m.type === "embedding").map((m) => m.id);
 
 test("lists the catalogue with exact prices, context sizes and why a model is unavailable", async ({ page }) => {
   const errors: string[] = [];
@@ -40,11 +43,15 @@ test("filters by provider and type, searches, and sorts by price", async ({ page
   await page.getByLabel("Provider").selectOption("all");
   await page.getByLabel("Search models").fill("");
   await page.getByLabel("Type").selectOption("embedding");
-  await expect(rows).toHaveCount(4);
+  // Every embedding model of the shipped catalogue (the cloud providers' too), and nothing else.
+  await expect(rows).toHaveCount(EMBEDDING_MODELS.length);
+  for (const id of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-model")))) expect(EMBEDDING_MODELS).toContain(id);
+  await page.getByLabel("Provider").selectOption("openai");
+  await expect(rows).toHaveCount(3);
   await page.getByRole("button", { name: "Input / 1M" }).click();
-  // Cheapest first: the free local model, then text-embedding-3-small at $0.02.
-  await expect(rows.nth(0)).toHaveAttribute("data-model", "local-hash-384");
-  await expect(rows.nth(1)).toHaveAttribute("data-model", "text-embedding-3-small");
+  // Cheapest first: text-embedding-3-small at $0.02, then ada-002 at $0.10, 3-large at $0.13.
+  await expect(rows.nth(0)).toHaveAttribute("data-model", "text-embedding-3-small");
+  await expect(rows.nth(1)).toHaveAttribute("data-model", "text-embedding-ada-002");
   await page.getByRole("button", { name: "Input / 1M" }).click();
   await expect(rows.nth(0)).toHaveAttribute("data-model", "text-embedding-3-large");
 });
