@@ -20,7 +20,12 @@ export type Command = {
   run: (values: Record<string, string | boolean | undefined>, io: CliIO) => Promise<number | void>;
 };
 
-export type CliIO = { out: (line: string) => void; err: (line: string) => void };
+export type CliIO = {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Asks for a secret (a password): without echo at a terminal, else the first line of stdin. */
+  readSecret?: (prompt: string) => Promise<string>;
+};
 
 export class UsageError extends Error {}
 

@@ -25,6 +25,25 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .sort((a, b) => b.name.split(" ").length - a.name.split(" ").length)
     .find((c) => c.name.split(" ").every((word, i) => argv[i] === word));
   if (!cmd) {
+    // A group's name (`keys`, `users`, `db`), alone or with --help: the group's commands.
+    const group = commands.filter((c) => c.name.split(" ").length > 1 && c.name.split(" ")[0] === argv[0]);
+    const rest = argv.slice(1);
+    if (group.length && (rest.length === 0 || (rest.length === 1 && ["--help", "-h", "help"].includes(rest[0]!)))) {
+      const lines = [
+        `Usage: npm run cli -- ${argv[0]} <command> [options]`,
+        "",
+        "Commands:",
+        ...group.map((c) => `  ${c.name.padEnd(20)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`),
+        "",
+        `Run \`npm run cli -- ${argv[0]} <command> --help\` for a command's options.`,
+      ].join("\n");
+      if (rest.length === 0) {
+        io.err(lines);
+        return 1;
+      }
+      io.out(lines);
+      return 0;
+    }
     io.err(`Unknown command: ${argv.join(" ")}\n\n${overview()}`);
     return 1;
   }

@@ -28,6 +28,14 @@ function table(io: CliIO, rows: string[][]): void {
     );
 }
 
+/** A password from the prompt (the terminal, or stdin's first line), or a usage error when there is no way to ask. */
+async function askPassword(io: CliIO): Promise<string> {
+  if (!io.readSecret) throw new UsageError("Missing --password. Run `npm run cli -- users create --help` for the options.");
+  const password = await io.readSecret("Password (at least 8 characters): ");
+  if (!password) throw new UsageError("No password given: type one at the prompt, pipe it on stdin, or pass --password.");
+  return password;
+}
+
 /** Service errors (AppError) as a one-line message rather than a stack. */
 async function friendly<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -46,16 +54,21 @@ export const securityCommands: Command[] = [
       "Create a dashboard account (email + password). With --admin it may see everything and manage every key. On a fresh install, create the first account this way or on the /setup page.",
     options: {
       email: { type: "string", placeholder: "EMAIL", description: "Sign-in email", required: true },
-      password: { type: "string", placeholder: "PASSWORD", description: `Password (at least 8 characters)`, required: true },
+      password: {
+        type: "string",
+        placeholder: "PASSWORD",
+        description: "Password (at least 8 characters); asked for when not given, so that it stays out of the shell's history",
+      },
       admin: { type: "boolean", description: "Make the account an admin" },
       budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD across all the user's keys" },
     },
     async run(v: Values, io) {
       const { createUser } = await import("../features/accounts/users.ts");
+      const password = str(v.password) === undefined ? await askPassword(io) : "";
       const user = await friendly(() =>
         createUser({
           email: str(v.email)!,
-          password: str(v.password)!,
+          password: str(v.password) ?? password,
           role: v.admin ? "admin" : "user",
           monthlyBudgetUsd: budgetOption(v.budget),
         }),
@@ -81,7 +94,7 @@ export const securityCommands: Command[] = [
         return;
       }
       if (users.length === 0) {
-        io.out("No users yet: npm run cli -- users create --email E --password P --admin");
+        io.out("No users yet: npm run cli -- users create --email E --admin (it asks for the password)");
         return;
       }
       table(io, [

@@ -46,6 +46,16 @@ function configuredSecrets(): string[] {
   }
 }
 
+/**
+ * Where the process-wide logger writes: stdout (the server), or stderr (the CLI, whose stdout
+ * carries only what it prints, so that `--json` output is one JSON document).
+ */
+let logFd: 1 | 2 = 1;
+export function sendLogsToStderr(): void {
+  logFd = 2;
+  g.__modelServiceLogger = undefined;
+}
+
 /** A logger with the service's options; `destination` (tests) replaces stdout in JSON format. */
 export function createLogger(destination?: pino.DestinationStream): Logger {
   const env = loadEnv();
@@ -77,11 +87,14 @@ export function createLogger(destination?: pino.DestinationStream): Logger {
         const r = JSON.parse(line) as Record<string, unknown>;
         const { time, level, msg, service: _s, ...rest } = r;
         const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : "";
-        process.stdout.write(`${String(time)} ${String(level).toUpperCase()} ${String(msg ?? "")}${extra}\n`);
+        (logFd === 2 ? process.stderr : process.stdout).write(
+          `${String(time)} ${String(level).toUpperCase()} ${String(msg ?? "")}${extra}\n`,
+        );
       },
     });
   }
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  return logFd === 2 ? pino(options, pino.destination({ dest: 2, sync: true })) : pino(options);
 }
 
 const g = globalThis as unknown as { __modelServiceLogger?: Logger };
