@@ -275,3 +275,38 @@ test("edge input that once answered 500: a 4xx naming what is wrong", async ({ r
   });
   expect(unparsable.status()).toBe(403);
 });
+
+test("a path no endpoint serves answers a JSON 404 in its family's error shape, never a page or a redirect", async ({
+  request,
+  apiKey,
+  baseURL,
+}) => {
+  // What the OpenAI SDK calls that we do not serve: its own NotFoundError, not a JSON parse failure.
+  const openai = new OpenAI({ apiKey, baseURL: `${baseURL}/v1`, maxRetries: 0 });
+  const legacy = await openai.completions.create({ model: MODEL, prompt: "hi" }).catch((e: unknown) => e);
+  expect(legacy).toBeInstanceOf(OpenAI.NotFoundError);
+  expect((legacy as InstanceType<typeof OpenAI.NotFoundError>).error).toMatchObject({ type: "invalid_request_error", code: "not_found" });
+
+  for (const [method, path] of [
+    ["POST", "/v1/completions"],
+    ["GET", "/v1/typo"],
+    ["DELETE", "/v1/chat/completions/extra"],
+  ] as const) {
+    const res = await request.fetch(path, { method, headers: auth(apiKey), data: method === "POST" ? {} : undefined, maxRedirects: 0 });
+    expect(res.status(), `${method} ${path}`).toBe(404);
+    expect(res.headers()["content-type"]).toMatch(/^application\/json/);
+    expect(await res.json()).toMatchObject({ error: { type: "invalid_request_error", code: "not_found" } });
+  }
+  // Ours under /v1/llm, /v1/vector and /api; Anthropic's under /v1/messages.
+  for (const path of ["/v1/llm/nothing", "/v1/vector/nothing", "/api/nothing", "/api/v1/nothing"]) {
+    const res = await request.get(path, { headers: auth(apiKey), maxRedirects: 0 });
+    expect(res.status(), path).toBe(404);
+    expect(await res.json(), path).toMatchObject({ error: { code: "not_found", message: expect.stringContaining(path) } });
+  }
+  const anthropic = await request.post("/v1/messages/batches", { headers: auth(apiKey), data: {}, maxRedirects: 0 });
+  expect(anthropic.status()).toBe(404);
+  expect(await anthropic.json()).toMatchObject({ type: "error", error: { type: "not_found_error" } });
+  // Without a key too: a 404, not a redirect to /login.
+  const anonymous = await request.get("/v1/typo", { maxRedirects: 0 });
+  expect(anonymous.status()).toBe(404);
+});

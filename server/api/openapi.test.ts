@@ -19,7 +19,8 @@ function routeFiles(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) {
-      if (!NOT_REST.includes(full)) out.push(...routeFiles(full));
+      // A catch-all ([...path]) is the family's JSON 404 for the paths no endpoint serves, not an endpoint.
+      if (!NOT_REST.includes(full) && !name.startsWith("[...")) out.push(...routeFiles(full));
     } else if (name === "route.ts") out.push(full);
   }
   return out;

@@ -3,7 +3,7 @@ import "server-only";
 // OpenAPI document built from them. The app/ route files re-export the same handlers from here,
 // so both hosts answer alike.
 import type { LeanRoute } from "../web/handler.ts";
-import { endpoint, json, route } from "../http/endpoint.ts";
+import { endpoint, json, noEndpoint, route } from "../http/endpoint.ts";
 import { openApiDocument } from "./openapi.ts";
 import { health, ping } from "../features/system/index.ts";
 import { llmGenerate } from "../features/inference/index.ts";
@@ -67,6 +67,7 @@ export {
   llmUsage,
   metrics,
   models,
+  noEndpoint,
   openaiModelById,
   openaiModels,
   ping,

@@ -8,7 +8,7 @@ import { loadEnv } from "../kernel/env.ts";
 import { startRuntimeProviders } from "../providers/registry.ts";
 import { AppError } from "../kernel/errors.ts";
 import { stampClientAddress } from "../access/client-address.ts";
-import { errorResponse, HTTP_METHODS, methodNotAllowed, type HttpMethod } from "../http/endpoint.ts";
+import { errorResponse, HTTP_METHODS, methodNotAllowed, noEndpoint, type HttpMethod } from "../http/endpoint.ts";
 import { requestIdFrom } from "../web/request-id.ts";
 import { getLogger } from "../kernel/logger.ts";
 import { leanRoutes } from "../api/routes.ts";
@@ -137,9 +137,13 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, options: Host
       : (r: Request) => Promise.resolve(methodNotAllowed(handlers, r));
     return serveWithHandler(req, res, handler, match.params);
   }
-  if (options.fallback) return options.fallback(req, res);
-  return refuse(req, res, new AppError("not_found", `No endpoint at ${pathname}`));
+  // A path under /v1 or /api that no route serves (but Auth.js's /api/auth, which Next serves): a JSON
+  // 404 in its family's error shape (Next's catch-all route files answer the same), not Next's page.
+  if (options.fallback && (!isApiPath(pathname) || viaNext)) return options.fallback(req, res);
+  return serveWithHandler(req, res, noEndpoint.GET, {});
 }
+
+const isApiPath = (pathname: string) => /^\/(v1|api)(\/|$)/.test(pathname) && !/^\/api\/auth(\/|$)/.test(pathname);
 
 /** Answers a caller's mistake in the JSON error shape, with a request id. */
 function refuse(req: IncomingMessage, res: ServerResponse, error: AppError): Promise<void> {

@@ -12,7 +12,7 @@ import type { AuthenticatedIdentity, Identity } from "../access/auth.ts";
 import { rateLimitHeaders } from "../access/rate-limits.ts";
 import { inputProblem } from "../kernel/validation.ts";
 import { bodyLimit, countCall, identify, payloadTooLarge, type Access, type AccessPolicy } from "../access/policy.ts";
-import { errorBody, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
+import { errorBody, errorFormatForPath, sdkRetryHeaders, type ErrorFormat } from "./error-formats.ts";
 import { requestIdFrom } from "../web/request-id.ts";
 import { BufferedResponse } from "../web/buffered-response.ts";
 import { BodyTooLarge, readBodyWithin } from "../web/node-request.ts";
@@ -224,6 +224,31 @@ export function webEndpoint(handlers: Partial<Record<DeclaredMethod, WebHandler>
   allowOf.set(out, { allow, format });
   return out;
 }
+
+/**
+ * Every method of a path no endpoint serves, under /v1 and /api: 404 as JSON in the error shape of
+ * the path's family (error-formats.ts errorFormatForPath), never the dashboard's HTML page or a
+ * redirect to /login (which the SDKs cannot parse).
+ */
+export function noEndpointResponse(req: Request): Response {
+  const requestId = requestIdFrom(req.headers);
+  const { pathname } = new URL(req.url, "http://localhost");
+  const error = new AppError("not_found", `No endpoint at ${pathname}; see /v1/openapi.json for the API's paths`);
+  const res = errorResponse(error, requestId, getLogger().child({ requestId }), errorFormatForPath(pathname));
+  res.headers.set("X-Request-Id", requestId);
+  return res;
+}
+
+const noEndpointHandler: WebHandler = async (req) => noEndpointResponse(req);
+export const noEndpoint: Record<HttpMethod, WebHandler> = {
+  GET: noEndpointHandler,
+  HEAD: noEndpointHandler,
+  POST: noEndpointHandler,
+  PUT: noEndpointHandler,
+  PATCH: noEndpointHandler,
+  DELETE: noEndpointHandler,
+  OPTIONS: noEndpointHandler,
+};
 
 /** 405 for a method outside the seven (TRACE, PROPFIND...) on a path built with `endpoint()` or `webEndpoint()`. */
 export function methodNotAllowed(handlers: Record<HttpMethod, WebHandler>, req: Request): Response {

@@ -70,6 +70,18 @@ export function defaultErrorBody(error: AppError): { error: { code: string; mess
   return body;
 }
 
+/**
+ * The error shape a path's callers expect when no endpoint serves it: Anthropic's under
+ * /v1/messages and /v1/complete (the Anthropic SDK's paths), ours under /v1/llm, /v1/vector,
+ * /v1/auth and /api, OpenAI's for the rest of /v1 (what the OpenAI SDK calls: /v1/completions,
+ * /v1/responses, /v1/images...), so that each SDK raises its own NotFoundError.
+ */
+export function errorFormatForPath(pathname: string): ErrorFormat {
+  if (/^\/v1\/(messages|complete)(\/|$)/.test(pathname)) return "anthropic";
+  if (/^\/v1\/(llm|vector|auth)(\/|$)/.test(pathname) || !pathname.startsWith("/v1/")) return "default";
+  return "openai";
+}
+
 export function errorBody(format: ErrorFormat, error: AppError, requestId: string): unknown {
   if (format === "openai") return openaiErrorBody(error);
   if (format === "anthropic") return anthropicErrorBody(error, requestId);
