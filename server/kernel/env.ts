@@ -191,6 +191,11 @@ export const envSchema = z.object({
   /// Azure OpenAI (provider azure-openai): the resource's endpoint and key, and the api-version (the names the openai SDK reads).
   AZURE_OPENAI_ENDPOINT: optionalUrl("https://my-resource.openai.azure.com"),
   AZURE_OPENAI_API_KEY: optionalString,
+  /// Or a Microsoft Entra ID service principal instead of the key (the names @azure/identity reads): tenant, client id and secret, and the authority host.
+  AZURE_TENANT_ID: optionalString,
+  AZURE_CLIENT_ID: optionalString,
+  AZURE_CLIENT_SECRET: optionalString,
+  AZURE_AUTHORITY_HOST: optionalUrl("https://login.microsoftonline.com"),
   OPENAI_API_VERSION: z.preprocess(
     emptyAsUndefined,
     z
@@ -338,6 +343,7 @@ export const SECRET_VARIABLES = new Set([
   "ANTHROPIC_API_KEY",
   "OPENAI_COMPATIBLE_PROVIDERS",
   "AZURE_OPENAI_API_KEY",
+  "AZURE_CLIENT_SECRET",
   "AWS_ACCESS_KEY_ID",
   "AWS_SECRET_ACCESS_KEY",
   "AWS_SESSION_TOKEN",

@@ -273,6 +273,9 @@ export class OpenAIChatProvider implements Provider {
   /** Any failure of an SDK call as a ProviderError (or the caller's own abort reason). */
   convertError(error: unknown, signal: AbortSignal | undefined): unknown {
     if (error instanceof ProviderError) return error;
+    // The SDK wraps what a credential function (Azure's Entra token provider) threw: ours, as it was.
+    if (error instanceof OpenAIError && (error as { cause?: unknown }).cause instanceof ProviderError)
+      return (error as { cause: ProviderError }).cause;
     if (signal?.aborted) return abortError(this.ctx, signal);
     if (error instanceof APIConnectionTimeoutError) return fromConnectionError(this.ctx, error, true);
     if (error instanceof APIUserAbortError) return new DOMException("This operation was aborted", "AbortError");

@@ -5,6 +5,7 @@ import "server-only";
 import { loadEnv, type Env } from "../kernel/env.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
 import { createAzureOpenAIProvider } from "./azure-openai/azure-openai.ts";
+import { azureEntra } from "./azure-openai/entra.ts";
 import { createBedrockProvider } from "./bedrock/bedrock.ts";
 import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
 import { loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
@@ -41,6 +42,16 @@ export function providersFromEnv(env: Env, fetch?: ProviderFetch): Provider[] {
       endpoint: env.AZURE_OPENAI_ENDPOINT,
       apiKey: env.AZURE_OPENAI_API_KEY,
       apiVersion: env.OPENAI_API_VERSION,
+      ...azureEntra(
+        {
+          tenantId: env.AZURE_TENANT_ID,
+          clientId: env.AZURE_CLIENT_ID,
+          clientSecret: env.AZURE_CLIENT_SECRET,
+          authorityHost: env.AZURE_AUTHORITY_HOST,
+        },
+        { tenantId: "AZURE_TENANT_ID", clientId: "AZURE_CLIENT_ID", clientSecret: "AZURE_CLIENT_SECRET" },
+        fetch,
+      ),
       fetch,
     }),
     createBedrockProvider({

@@ -32,8 +32,10 @@ export type AzureOpenAIProviderOptions = {
   endpoint?: string;
   /** The resource's key (AZURE_OPENAI_API_KEY); or `entraToken`. */
   apiKey?: string;
-  /** Returns a Microsoft Entra ID access token (scope https://cognitiveservices.azure.com/.default) per request. */
+  /** Returns a Microsoft Entra ID access token (scope https://cognitiveservices.azure.com/.default) per request (entra.ts). */
   entraToken?: () => Promise<string>;
+  /** Why the Entra settings cannot be used (one of them is missing); the provider is then unavailable. */
+  entraProblem?: string;
   /** OPENAI_API_VERSION; default AZURE_DEFAULT_API_VERSION. */
   apiVersion?: string;
   /** Catalogue model id → deployment name; a model not listed is deployed under its own id (an "azure/" prefix dropped). */
@@ -60,9 +62,11 @@ export class AzureOpenAIProvider implements Provider {
     this.maxEmbeddingsPerCall = options.maxEmbeddingsPerCall ?? AZURE_MAX_EMBEDDINGS_PER_CALL;
     const unavailableReason = !options.endpoint
       ? "AZURE_OPENAI_ENDPOINT is not set"
-      : !options.apiKey && !options.entraToken
-        ? "AZURE_OPENAI_API_KEY is not set (nor a Microsoft Entra token)"
-        : undefined;
+      : !options.apiKey && options.entraProblem
+        ? options.entraProblem
+        : !options.apiKey && !options.entraToken
+          ? "AZURE_OPENAI_API_KEY is not set (nor a Microsoft Entra ID service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)"
+          : undefined;
     const client =
       unavailableReason === undefined
         ? new AzureOpenAI({

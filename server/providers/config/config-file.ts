@@ -24,6 +24,7 @@ import YAML from "yaml";
 import { z } from "zod";
 import { createAnthropicProvider } from "../anthropic.ts";
 import { createAzureOpenAIProvider } from "../azure-openai/azure-openai.ts";
+import { azureEntra } from "../azure-openai/entra.ts";
 import { createBedrockProvider } from "../bedrock/bedrock.ts";
 import { unavailable } from "../errors.ts";
 import { createGeminiProvider, createVertexProvider } from "../gemini/gemini.ts";
@@ -69,6 +70,11 @@ const providerSchema = z.discriminatedUnion(
       endpoint: url.optional(),
       api_key: text.optional(),
       api_version: text.optional(),
+      // Or a Microsoft Entra ID service principal (azure-openai/entra.ts).
+      tenant_id: text.optional(),
+      client_id: text.optional(),
+      client_secret: text.optional(),
+      authority_host: url.optional(),
     }),
     z.strictObject({
       type: z.literal("bedrock"),
@@ -243,11 +249,18 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
       case "azure-openai": {
         const endpoint = p.endpoint ?? p.base_url;
         if (!endpoint) return needKey("endpoint");
-        if (!p.api_key) return needKey("api_key");
+        const entra = azureEntra(
+          { tenantId: p.tenant_id, clientId: p.client_id, clientSecret: p.client_secret, authorityHost: p.authority_host },
+          { tenantId: `providers.${id}.tenant_id`, clientId: `providers.${id}.client_id`, clientSecret: `providers.${id}.client_secret` },
+          fetch,
+        );
+        if (entra.entraProblem) return new UnavailableProvider(id, name, `${config.path}: ${entra.entraProblem}`);
+        if (!p.api_key && !entra.entraToken) return needKey("api_key (nor tenant_id, client_id and client_secret)");
         inner = createAzureOpenAIProvider({
           id,
           name,
           endpoint,
+          ...entra,
           apiKey: p.api_key,
           apiVersion: p.api_version,
           headers: p.headers,
