@@ -41,6 +41,8 @@ const { values } = parseArgs({
     soak: { type: "string", default: "0" },
     "database-url": { type: "string", default: process.env.TEST_DATABASE_URL ?? "" },
     "redis-url": { type: "string", default: process.env.TEST_REDIS_URL ?? "" },
+    /** A folder: our servers write a V8 CPU profile there when they stop (open it in Chrome's DevTools). */
+    "cpu-prof": { type: "string", default: "" },
   },
 });
 const total = Number(values.requests);
@@ -165,6 +167,7 @@ async function ourServer(name: string, args: string[], env: Record<string, strin
       NODE_ENV: "production",
       // The limiter runs on every request but never refuses: this measures the path.
       RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
+      ...(values["cpu-prof"] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(values["cpu-prof"])}` } : {}),
       ...env,
     },
     args,
