@@ -2,7 +2,35 @@ import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDatabaseUrl } from "../../tests/support/db.ts";
-import { filterToSql, payloadFilterSchema, type Filter } from "./filter.ts";
+import { filterToSql, payloadFilterSchema, qdrantKey, toQdrantFilter, type Filter } from "./filter.ts";
+
+describe("payload filter keys", () => {
+  it("refuses the characters Qdrant's key paths cannot hold, and the reserved key, with a message", () => {
+    for (const [key, message] of [
+      ['say"hi', 'cannot contain `"`'],
+      ["back\\slash", "cannot contain"],
+      ["_ms_point_id", "is reserved"],
+      ["_ms_point_id.x", "is reserved"],
+    ] as const) {
+      const result = payloadFilterSchema.safeParse({ must: [{ key, match: { value: 1 } }] });
+      expect(result.success, key).toBe(false);
+      expect(result.error?.issues.map((i) => i.message).join("; "), key).toContain(message);
+    }
+    expect(payloadFilterSchema.safeParse({ must: [{ key: "meta._ms_point_id", match: { value: 1 } }] }).success).toBe(true);
+  });
+
+  it("writes keys in Qdrant's path syntax: plain segments as they are, others quoted, [] kept", () => {
+    expect(qdrantKey("city")).toBe("city");
+    expect(qdrantKey("address.city-name_2")).toBe("address.city-name_2");
+    expect(qdrantKey("zip code")).toBe('"zip code"');
+    expect(qdrantKey("meta.ns:kind")).toBe('meta."ns:kind"');
+    expect(qdrantKey("items[].größe")).toBe("items[].größe");
+    expect(qdrantKey("odd key[].x")).toBe('"odd key"[].x');
+    expect(
+      toQdrantFilter({ must: [{ key: "a b", match: { value: 1 } }, { should: [{ key: "c:d", range: { lt: 1 } }] }], must_not: [] }),
+    ).toEqual({ must: [{ key: '"a b"', match: { value: 1 } }, { should: [{ key: '"c:d"', range: { lt: 1 } }] }], must_not: [] });
+  });
+});
 
 describe("payload filter schema", () => {
   const parse = (v: unknown) => payloadFilterSchema.safeParse(v);
@@ -142,7 +170,7 @@ describe.each(engines)("payload filter SQL on $kind", ({ open }) => {
   });
 
   it("quotes odd keys inside the jsonpath", async () => {
-    expect(await ids({ must: [{ key: 'we"ird', match: { value: 1 } }] })).toEqual([]);
+    expect(await ids({ must: [{ key: "we'ird $key", match: { value: 1 } }] })).toEqual([]);
     const { params } = filterToSql({ must: [{ key: 'we"ird', match: { value: 1 } }] }, "payload", 1);
     expect(params[0]).toBe('strict $."we\\"ird" ? (@ == $v)');
   });

@@ -31,11 +31,16 @@ export const MAX_FILTER_CONDITIONS = 256;
 export const MAX_MATCH_ANY = 1_000;
 
 const KEY_PATTERN = /^[^.[\]]+(\[\])?(\.[^.[\]]+(\[\])?)*$/;
+/** Kept inside Qdrant payloads for string ids (types.ts RESERVED_PAYLOAD_KEY): no filter may name it. */
+const RESERVED_KEY = "_ms_point_id";
 
 const keySchema = safeString
   .min(1, { error: "a payload key such as `city` or `address.city`" })
   .max(256)
-  .regex(KEY_PATTERN, { error: "a payload key such as `city` or `address.city`" });
+  .regex(KEY_PATTERN, { error: "a payload key such as `city` or `address.city`" })
+  // Qdrant's key paths can quote a segment with any character but these two (json_path/parse.rs).
+  .refine((k) => !/["\\]/.test(k), { error: 'a payload key cannot contain `"` or `\\`' })
+  .refine((k) => keyPath(k)[0]!.key !== RESERVED_KEY, { error: `the payload key ${RESERVED_KEY} is reserved` });
 
 const matchSchema = z.union(
   [
@@ -122,6 +127,28 @@ export function isFieldCondition(c: Condition): c is FieldCondition {
 }
 
 export type KeySegment = { key: string; eachElement: boolean };
+
+/**
+ * A validated key as Qdrant's JSON path parser reads it: a segment of letters, digits, `_` and `-`
+ * as it is, any other in double quotes ("zip code" → `address."zip code"`), so that Qdrant filters
+ * on the same payload field pgvector does (it refuses an unquoted space or `:` as an invalid path).
+ */
+export function qdrantKey(key: string): string {
+  return keyPath(key)
+    .map((s) => (/^[\p{L}\p{N}_-]+$/u.test(s.key) ? s.key : `"${s.key}"`) + (s.eachElement ? "[]" : ""))
+    .join(".");
+}
+
+/** The filter with every key in Qdrant's path syntax (qdrantKey); the rest unchanged. */
+export function toQdrantFilter(filter: Filter): Filter {
+  const list = (conditions?: Condition[]) =>
+    conditions?.map((c): Condition => (isFieldCondition(c) ? ({ ...c, key: qdrantKey(c.key) } as FieldCondition) : toQdrantFilter(c)));
+  const out: Filter = {};
+  if (filter.must) out.must = list(filter.must);
+  if (filter.should) out.should = list(filter.should);
+  if (filter.must_not) out.must_not = list(filter.must_not);
+  return out;
+}
 
 /** The segments of a key path: "a.b[].c" → a, b (each element), c. */
 export function keyPath(key: string): KeySegment[] {

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { AppError } from "../kernel/errors.ts";
 import { redactSecrets } from "../kernel/logger.ts";
-import type { Filter } from "./filter.ts";
+import { toQdrantFilter, type Filter } from "./filter.ts";
 import {
   alreadyExists,
   checkPoints,
@@ -146,7 +146,7 @@ export class QdrantVectorStore implements VectorStore {
       await this.call(c, () => this.client.delete(c.name, { wait: true, points: ids }));
       return existing.length;
     }
-    const filter = selector.filter as Record<string, unknown>;
+    const filter = toQdrantFilter(selector.filter) as Record<string, unknown>;
     const { count } = await this.call(c, () => this.client.count(c.name, { filter, exact: true }));
     await this.call(c, () => this.client.delete(c.name, { wait: true, filter }));
     return count;
@@ -159,7 +159,7 @@ export class QdrantVectorStore implements VectorStore {
         query: query.vector,
         limit: query.limit,
         ...(query.scoreThreshold !== undefined ? { score_threshold: query.scoreThreshold } : {}),
-        ...(query.filter ? { filter: query.filter as Record<string, unknown> } : {}),
+        ...(query.filter ? { filter: toQdrantFilter(query.filter) as Record<string, unknown> } : {}),
         with_payload: true,
         with_vector: false,
       }),
@@ -175,7 +175,7 @@ export class QdrantVectorStore implements VectorStore {
 
   async count(c: CollectionRef, filter?: Filter): Promise<number> {
     const { count } = await this.call(c, () =>
-      this.client.count(c.name, { exact: true, ...(filter ? { filter: filter as Record<string, unknown> } : {}) }),
+      this.client.count(c.name, { exact: true, ...(filter ? { filter: toQdrantFilter(filter) as Record<string, unknown> } : {}) }),
     );
     return count;
   }

@@ -10,7 +10,8 @@
 // integers or UUIDs only), vectors held as float32 with Cosine vectors normalised on the way in,
 // exact scoring (Cosine: dot of normalised vectors; Dot; Euclid: distance), ordering and the strict
 // score_threshold test, and the filter subset (must/should/must_not, match value/any, range,
-// nested filters, "a.b" and "a[].b" keys).
+// nested filters, "a.b", "a[].b" and quoted `a."b c"` keys; a key outside Qdrant's path syntax is
+// refused with 400 "Invalid json path" as the server refuses it).
 //
 // Start it by hand:  npx tsx tests/emulators/qdrant-emulator.ts [--port 6333] [--api-key secret]
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -95,6 +96,7 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
     if (rest === "/exists" && method === "GET") return ok({ exists: collections.has(name) });
 
     const c = need(name);
+    if (body && typeof body === "object" && !Array.isArray(body)) checkedFilter((body as { filter?: unknown }).filter);
     switch (`${method} ${rest}`) {
       case "PUT /points":
         upsert(c, object(body));
@@ -392,12 +394,46 @@ function sameValue(a: unknown, b: unknown): boolean {
   return (typeof a === "string" || typeof a === "number" || typeof a === "boolean") && a === b;
 }
 
+/**
+ * A key path as Qdrant's parser reads it (json_path/parse.rs): segments of letters, digits, `_`
+ * and `-`, or in double quotes (anything but `"` and `\`), joined by `.`, each optionally followed
+ * by `[]` (every element) or `[N]`. Anything else is refused when the request is decoded, before any
+ * point is read: 400 "Invalid json path".
+ */
+function parseJsonPath(key: string): { key: string; each: boolean }[] {
+  const segments: { key: string; each: boolean }[] = [];
+  let rest = key;
+  for (;;) {
+    const m = /^(?:([\p{L}\p{N}_-]+)|"([^"\\]*)")(\[\]|\[\d+\])?/u.exec(rest);
+    if (!m) throw new HttpError(400, `Format error in JSON body: Invalid json path: \`${key}\``);
+    segments.push({ key: m[1] ?? m[2]!, each: m[3] === "[]" });
+    rest = rest.slice(m[0].length);
+    if (rest === "") return segments;
+    if (!rest.startsWith(".")) throw new HttpError(400, `Format error in JSON body: Invalid json path: \`${key}\``);
+    rest = rest.slice(1);
+  }
+}
+
+/** The filter of a request, its keys checked as Qdrant decodes them (before it reads any point). */
+function checkedFilter(filter: unknown): unknown {
+  if (filter === undefined || filter === null) return filter;
+  const walk = (f: unknown, depth: number) => {
+    if (depth > 64 || !f || typeof f !== "object") return;
+    if (Array.isArray(f)) return f.forEach((x) => walk(x, depth + 1));
+    const o = f as Record<string, unknown>;
+    if (typeof o.key === "string") parseJsonPath(o.key);
+    for (const k of ["must", "should", "must_not"]) if (o[k] !== undefined) walk(o[k], depth + 1);
+  };
+  walk(filter, 0);
+  return filter;
+}
+
 // get.rs: a key reaches into objects only; "key[]" flattens an array at that step.
 function valuesAt(payload: Record<string, unknown>, key: string): unknown[] {
   let current: unknown[] = [payload];
-  for (const segment of key.split(".")) {
-    const each = segment.endsWith("[]");
-    const k = each ? segment.slice(0, -2) : segment;
+  for (const segment of parseJsonPath(key)) {
+    const each = segment.each;
+    const k = segment.key;
     const next: unknown[] = [];
     for (const v of current) {
       if (!v || typeof v !== "object" || Array.isArray(v)) continue;

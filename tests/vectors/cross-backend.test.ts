@@ -25,7 +25,15 @@ const vector = () => Array.from({ length: DIM }, () => Math.round((random() * 2 
 const POINTS: VectorPoint[] = Array.from({ length: 300 }, (_, i) => ({
   id: i % 3 === 0 ? `point_${i}` : i,
   vector: vector(),
-  payload: { group: i % 5, tags: [`t${i % 7}`, `t${i % 11}`], score: i / 10, ...(i % 4 === 0 ? { nested: { flag: i % 8 === 0 } } : {}) },
+  payload: {
+    group: i % 5,
+    tags: [`t${i % 7}`, `t${i % 11}`],
+    score: i / 10,
+    ...(i % 4 === 0 ? { nested: { flag: i % 8 === 0 } } : {}),
+    // Keys Qdrant's path syntax reads only quoted (a space, a colon, a dot-free unicode name).
+    "zip code": `z${i % 3}`,
+    meta: { "ns:kind": i % 2 === 0 ? "even" : "odd", größe: i % 4 },
+  },
 }));
 const QUERIES = Array.from({ length: 6 }, vector);
 const FILTERS: (Filter | undefined)[] = [
@@ -33,6 +41,13 @@ const FILTERS: (Filter | undefined)[] = [
   { must: [{ key: "group", match: { value: 2 } }] },
   { should: [{ key: "tags", match: { any: ["t3", "t5"] } }], must_not: [{ key: "score", range: { gte: 20 } }] },
   { must: [{ key: "nested.flag", match: { value: true } }] },
+  {
+    must: [
+      { key: "zip code", match: { value: "z1" } },
+      { key: "meta.ns:kind", match: { value: "even" } },
+    ],
+  },
+  { must_not: [{ key: "meta.größe", range: { lt: 2 } }] },
 ];
 
 async function pgvectorAvailableOnServer(url: string): Promise<boolean> {
