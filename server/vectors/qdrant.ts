@@ -42,10 +42,51 @@ export type QdrantStoreOptions = {
   timeoutMs?: number;
   /** How long a status answer is reused. */
   statusTtlMs?: number;
+  /**
+   * The largest upsert body sent in one request; larger upserts go in several. Qdrant refuses bodies
+   * over its `service.max_request_size_mb` (32 MiB by default) with a 413.
+   */
+  maxRequestBytes?: number;
 };
+
+/** Below Qdrant's default 32 MiB request limit, with room for the request's own framing. */
+export const QDRANT_MAX_REQUEST_BYTES = 30 * 1024 * 1024;
 
 /** The namespace of the name-based UUIDs for string ids (fixed forever: changing it orphans every point). */
 const ID_NAMESPACE = "0b3c1c6e-8f4a-5d1e-9a57-6d2f3f6b8a10";
+
+/**
+ * The points in runs whose JSON body (`{"points":[...]}`) stays within `maxBytes`, in order; 413
+ * before any request when one point alone is larger.
+ */
+export function bySize<T>(points: T[], maxBytes: number): T[][] {
+  const FRAMING = 64; // {"points":[ ... ]} and the separators, generously
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let size = FRAMING;
+  for (const p of points) {
+    const bytes = Buffer.byteLength(JSON.stringify(p)) + 1;
+    if (bytes + FRAMING > maxBytes) {
+      throw new AppError(
+        "payload_too_large",
+        `A point of ${bytes} bytes is larger than what Qdrant accepts in one request (${maxBytes} bytes)`,
+        {
+          limit: maxBytes,
+          received: bytes,
+        },
+      );
+    }
+    if (size + bytes > maxBytes && current.length) {
+      batches.push(current);
+      current = [];
+      size = FRAMING;
+    }
+    current.push(p);
+    size += bytes;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
 
 /** The Qdrant id for a caller's id: integers unchanged, strings a deterministic UUID. */
 export function qdrantPointId(id: PointId): string | number {
@@ -119,16 +160,14 @@ export class QdrantVectorStore implements VectorStore {
     checkPoints(c, points);
     const unique = dedupeById(points);
     if (unique.length === 0) return;
-    await this.call(c, () =>
-      this.client.upsert(c.name, {
-        wait: true,
-        points: unique.map((p) => ({
-          id: qdrantPointId(p.id),
-          vector: p.vector,
-          payload: typeof p.id === "string" ? { ...(p.payload ?? {}), [RESERVED_PAYLOAD_KEY]: p.id } : (p.payload ?? {}),
-        })),
-      }),
-    );
+    const wire = unique.map((p) => ({
+      id: qdrantPointId(p.id),
+      vector: p.vector,
+      payload: typeof p.id === "string" ? { ...(p.payload ?? {}), [RESERVED_PAYLOAD_KEY]: p.id } : (p.payload ?? {}),
+    }));
+    for (const batch of bySize(wire, this.options.maxRequestBytes ?? QDRANT_MAX_REQUEST_BYTES)) {
+      await this.call(c, () => this.client.upsert(c.name, { wait: true, points: batch }));
+    }
   }
 
   async deletePoints(c: CollectionRef, selector: PointSelector): Promise<number> {

@@ -22,7 +22,14 @@ type PointId = number | string;
 type StoredPoint = { id: PointId; vector: Float32Array; payload: Record<string, unknown>; version: number };
 type Collection = { name: string; size: number; distance: Distance; points: Map<string, StoredPoint>; createdOrder: number };
 
-export type QdrantEmulatorOptions = { port?: number; host?: string; apiKey?: string; version?: string };
+export type QdrantEmulatorOptions = {
+  port?: number;
+  host?: string;
+  apiKey?: string;
+  version?: string;
+  /** service.max_request_size_mb in bytes: a larger body is refused with 413 (default 32 MiB, as Qdrant's). */
+  maxRequestBytes?: number;
+};
 
 export type QdrantEmulator = {
   url: string;
@@ -71,7 +78,7 @@ export async function startQdrantEmulator(options: QdrantEmulatorOptions = {}): 
       if (!given) return sendText(res, 401, "Must provide an API key or an Authorization bearer token");
       if (given !== options.apiKey) return sendText(res, 401, "Invalid API key or JWT");
     }
-    const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req);
+    const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req, options.maxRequestBytes ?? 32 * 1024 * 1024);
     const ok = (result: unknown) => sendJson(res, 200, { result, status: "ok", time: (performance.now() - started) / 1000 });
 
     if (path === "/" && method === "GET") return sendJson(res, 200, { title: "qdrant - vector search engine", version, commit: null });
@@ -460,9 +467,15 @@ function array(v: unknown, field: string): unknown[] {
   return v;
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  // actix-web's JSON extractor, as Qdrant answers it.
+  if (size > limit) throw new HttpError(413, `JSON payload (${size} bytes) is larger than allowed (limit: ${limit} bytes).`);
   const text = Buffer.concat(chunks).toString("utf8");
   if (!text.trim()) return undefined;
   try {

@@ -92,3 +92,47 @@ describe("Qdrant store specifics", () => {
     await expect(gone.count(c)).rejects.toMatchObject({ code: "unavailable" });
   });
 });
+
+describe("Qdrant's request size limit", () => {
+  let emulator: QdrantEmulator;
+  const c: CollectionRef = { id: "q-size", name: "sized", vectorSize: 128, distance: "Cosine" };
+  const LIMIT = 256 * 1024;
+  const points = Array.from({ length: 300 }, (_, i) => ({
+    id: i % 2 ? i : `doc-${i}`,
+    vector: Array.from({ length: 128 }, (_, j) => Math.sin(i * 131 + j) / 3),
+    payload: { text: `document ${i} `.repeat(8) },
+  }));
+
+  beforeAll(async () => {
+    emulator = await startQdrantEmulator({ maxRequestBytes: LIMIT });
+  });
+  afterAll(() => emulator.close());
+
+  it("refuses a body over its limit with 413, as Qdrant does", async () => {
+    const whole = new QdrantVectorStore({ url: emulator.url, maxRequestBytes: 64 * 1024 * 1024 });
+    await whole.createCollection(c);
+    const error = await whole.upsert(c, points).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).message).toContain("larger than allowed");
+    expect(await whole.count(c)).toBe(0);
+  });
+
+  it("splits an upsert into requests under the limit, in order, every point stored", async () => {
+    const store = new QdrantVectorStore({ url: emulator.url, maxRequestBytes: LIMIT - 1024 });
+    const before = emulator.requests.length;
+    await store.upsert(c, points);
+    const upserts = emulator.requests.slice(before).filter((r) => r.method === "PUT" && r.path.includes("/points"));
+    expect(upserts.length).toBeGreaterThan(2);
+    expect(await store.count(c)).toBe(300);
+    const [hit] = await store.search(c, { vector: points[7]!.vector, limit: 1 });
+    expect(hit!.id).toBe(7);
+  });
+
+  it("refuses a single point larger than one request before sending anything", async () => {
+    const store = new QdrantVectorStore({ url: emulator.url, maxRequestBytes: 2_000 });
+    const before = emulator.requests.length;
+    const error = await store.upsert(c, [points[0]!]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "payload_too_large" });
+    expect(emulator.requests.length).toBe(before);
+  });
+});
