@@ -21,6 +21,7 @@ import {
   type ContentPart,
   type EmbedRequest,
   type EmbedResult,
+  type EmbeddingTokenLimits,
   type FinishReason,
   type GenerateRequest,
   type GenerateResult,
@@ -35,6 +36,8 @@ import {
 
 /** OpenAI's limit on inputs per embeddings request. */
 export const OPENAI_MAX_EMBEDDINGS_PER_CALL = 2048;
+/** OpenAI's embeddings refuse a text over 8,192 tokens and a request over 300,000 (cl100k_base, the embedding models' encoding). */
+export const OPENAI_EMBEDDING_TOKEN_LIMITS: EmbeddingTokenLimits = { perText: 8192, perCall: 300_000, encoding: "cl100k_base" };
 /** The SDKs' own per-request timeout; the generation service sets tighter deadlines via the signal. */
 const SDK_TIMEOUT_MS = 10 * 60_000;
 
@@ -51,6 +54,8 @@ export type OpenAIChatProviderConfig = {
   /** base64 halves the bytes (OpenAI); compatible servers may ignore it and send floats, so they get "float". */
   embeddingEncoding: "base64" | "float";
   maxEmbeddingsPerCall?: number;
+  /** OpenAI's embedding token limits (OPENAI_EMBEDDING_TOKEN_LIMITS); compatible servers have their own or none. */
+  embeddingTokenLimits?: EmbeddingTokenLimits;
   /** Models answered by listModels(); defaults to the server's GET /models. */
   listModels?: (client: OpenAI, signal?: AbortSignal) => Promise<ProviderModel[]>;
   fetch?: ProviderFetch;
@@ -89,6 +94,7 @@ export class OpenAIChatProvider implements Provider {
   readonly id: string;
   readonly name: string;
   readonly maxEmbeddingsPerCall: number;
+  readonly embeddingTokenLimits: EmbeddingTokenLimits | undefined;
   private readonly client: OpenAI | undefined;
   private readonly ctx: ErrorContext;
 
@@ -96,6 +102,7 @@ export class OpenAIChatProvider implements Provider {
     this.id = config.id;
     this.name = config.name;
     this.maxEmbeddingsPerCall = config.maxEmbeddingsPerCall ?? OPENAI_MAX_EMBEDDINGS_PER_CALL;
+    this.embeddingTokenLimits = config.embeddingTokenLimits;
     this.ctx = { providerName: config.name, secrets: [config.apiKey] };
     if (config.unavailableReason === undefined) {
       this.client =
@@ -361,6 +368,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): OpenAIChat
     maxTokensField: "max_completion_tokens",
     embeddingEncoding: "base64",
     maxEmbeddingsPerCall: options.maxEmbeddingsPerCall,
+    embeddingTokenLimits: OPENAI_EMBEDDING_TOKEN_LIMITS,
     fetch: options.fetch,
   });
 }

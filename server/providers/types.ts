@@ -163,6 +163,8 @@ export type ProviderStatus = { available: true } | { available: false; reason: s
 
 export type ProviderModel = { id: string; type: "chat" | "embedding" };
 
+export type EmbeddingTokenLimits = { perText: number; perCall: number; encoding: "cl100k_base" };
+
 export interface Provider {
   /** Stable id used in the catalogue: "openai", "anthropic", "local", or a compatible server's name. */
   readonly id: string;
@@ -173,6 +175,12 @@ export interface Provider {
   generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult>;
   /** Largest number of texts one embeddings call to the provider carries; 0: no embeddings. */
   readonly maxEmbeddingsPerCall: number;
+  /**
+   * Token limits the provider enforces on embeddings (OpenAI's: 8,192 per text, 300,000 per
+   * request), counted in `encoding`: the service refuses a longer text and keeps each call's texts
+   * within the per-call total. Absent: the provider truncates or has no such limit.
+   */
+  readonly embeddingTokenLimits?: EmbeddingTokenLimits;
   /** Models the provider itself offers beyond the catalogue (e.g. a compatible server's list). */
   listModels(): Promise<ProviderModel[]>;
 }

@@ -9,7 +9,8 @@
 //   POST /v1/chat/completions   OpenAI chat; `stream: true` sends `data: {...}` chunks and `data: [DONE]`;
 //                               `stream_options.include_usage` adds a last chunk with `choices: []` and usage
 //   POST /v1/embeddings         OpenAI embeddings; `encoding_format: "base64"` (little-endian float32) or floats;
-//                               honours `dimensions` (text-embedding-3-*), at most `maxEmbeddingInputs` inputs
+//                               honours `dimensions` (text-embedding-3-*), at most `maxEmbeddingInputs` inputs;
+//                               text-embedding-* refuse an input over 8,192 tokens and a request over 300,000 (cl100k_base), as OpenAI does
 //   POST /v1/messages           Anthropic messages; streamed as message_start, content_block_start, ping,
 //                               content_block_delta..., content_block_stop, message_delta, message_stop
 //   GET  /v1/models             OpenAI's list, or Anthropic's when the request carries `anthropic-version`
@@ -66,6 +67,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { countTokens as countCl100k } from "gpt-tokenizer/encoding/cl100k_base";
 import {
   cloudProtocolOf,
   createCloudRoutes,
@@ -734,7 +736,27 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         null,
         "input",
       );
-    } else if (dimensions !== undefined) {
+    } else if (model.startsWith("text-embedding-")) {
+      // OpenAI's token limits on embeddings, counted in the models' encoding: 8,192 per input, 300,000 per request.
+      const counts = texts.map((t) => countCl100k(t));
+      const over = counts.findIndex((n) => n > 8192);
+      const total = counts.reduce((a, b) => a + b, 0);
+      if (over >= 0) {
+        invalid = openaiError(
+          400,
+          `This model's maximum context length is 8192 tokens, however you requested ${counts[over]} tokens (${counts[over]} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+          "invalid_request_error",
+        );
+      } else if (total > 300_000) {
+        invalid = openaiError(
+          400,
+          `Requested ${total} tokens, max 300000 tokens per request`,
+          "max_tokens_per_request",
+          "max_tokens_per_request",
+        );
+      }
+    }
+    if (!invalid && dimensions !== undefined) {
       if (model === "text-embedding-ada-002")
         invalid = openaiError(400, "This model does not support specifying dimensions.", "invalid_request_error", null, "dimensions");
       else if (

@@ -125,6 +125,32 @@ describe("embeddings and text in the vector store", () => {
     expect(Number(row!.total_cost)).toBe(0.00000008);
   });
 
+  it("refuses a text over OpenAI's 8,192 tokens with a 400 naming it, before any call, and records nothing", async () => {
+    const before = emu.requests.length;
+    const rows = (await usageRows()).length;
+    const long = " token".repeat(8_193);
+    const r = await post(llmGenerateEmbeddings, key, { model: "text-embedding-3-small", texts: ["short", long] });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toBe(
+      "Text 1 has 8193 tokens; text-embedding-3-small takes at most 8191 tokens per text: split it into smaller pieces",
+    );
+    expect(emu.requests.length).toBe(before);
+    expect((await usageRows()).length).toBe(rows);
+  });
+
+  it("keeps each call within OpenAI's 300,000 tokens per request: 40 texts of 8,000 tokens go in two calls, in order", async () => {
+    const before = emu.requests.length;
+    const texts = Array.from({ length: 40 }, (_, i) => `text${i}` + " token".repeat(7_999));
+    const r = await post(llmGenerateEmbeddings, key, { model: "text-embedding-3-small", texts, cache: false });
+    expect(r.status, JSON.stringify(r.body.error)).toBe(200);
+    const calls = emu.requests.slice(before).filter((q) => q.path === "/v1/embeddings");
+    expect(calls).toHaveLength(2);
+    // Sent in parallel: in either order, the first 37 texts (296,037 tokens) and the last 3.
+    expect(calls.map((q) => (q.body as { input: string[] }).input.length).sort((a, b) => a - b)).toEqual([3, 37]);
+    expect(r.body.embeddings[39]).toEqual(emulatorEmbedding(texts[39]!, "text-embedding-3-small"));
+    expect(r.body.embeddings[0]).toEqual(emulatorEmbedding(texts[0]!, "text-embedding-3-small"));
+  });
+
   it("answers 400 for a chat model, 404 for an unknown one, 413 for too many texts", async () => {
     const chat = await post(llmGenerateEmbeddings, key, { model: "gpt-4o", texts: ["x"] });
     expect(chat.status).toBe(400);

@@ -1,7 +1,8 @@
 import "server-only";
 // Embeddings across providers: the model from the catalogue (it must be an embedding model), its
 // provider from the registry (503 with the reason when unavailable), looked up once per call, the
-// texts sent in batches of the provider's per-call limit (`maxEmbeddingsPerCall`), a few in
+// texts sent in batches of the provider's per-call limits (`maxEmbeddingsPerCall`, and its token
+// limits where it has them: embedding-batches.ts), a few in
 // parallel, the answer in the texts' order, and exactly one usage event per request with its cost.
 // Batching is decided here alone: an adapter makes exactly one provider call per batch.
 // The cost of the texts to embed is known from their tokens before the call: it is reserved
@@ -18,6 +19,7 @@ import { reserveBudgets } from "../budgets/index.ts";
 import { providerErrorToAppError } from "./generation.ts";
 import { modelAvailability, pricingFor, resolveModel, type CatalogueModel } from "../catalogue/index.ts";
 import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embedding-cache.ts";
+import { embeddingBatches, embeddingTokenSizes } from "./embedding-batches.ts";
 import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
 import { countTextTokens, tokenBound } from "./tokens.ts";
 import { recordCall } from "../usage/index.ts";
@@ -122,6 +124,9 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   }
   const { model, provider } = embeddingModel(input.model);
   const started = performance.now();
+  // A text the provider would refuse for its length is refused before anything is paid for.
+  const limits = provider.embeddingTokenLimits;
+  const sizes = await embeddingTokenSizes(input.texts, limits, model);
 
   // Only the texts the cache does not hold go to the provider; `complete` puts the answer back in order.
   const dimensions =
@@ -136,11 +141,13 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
     leaseMs: timeoutMs + LEASE_GRACE_MS,
   });
   const { signal, release } = startDeadline(timeoutMs, ctx.signal);
-  // The batches: the provider's per-call limit each (the adapter makes one call per batch).
-  const batches: string[][] = [];
-  for (let i = 0; i < cache.toEmbed.length; i += provider.maxEmbeddingsPerCall) {
-    batches.push(cache.toEmbed.slice(i, i + provider.maxEmbeddingsPerCall));
-  }
+  // The batches: the provider's per-call limits each (the adapter makes one call per batch).
+  const sizeByText = sizes && new Map(input.texts.map((t, i) => [t, sizes[i]!]));
+  const batches = embeddingBatches(
+    cache.toEmbed,
+    provider.maxEmbeddingsPerCall,
+    limits && sizeByText ? { perCall: limits.perCall, sizeOf: (t) => sizeByText.get(t) ?? Buffer.byteLength(t) } : undefined,
+  );
   const results: { embeddings: number[][]; inputTokens: number }[] = [];
   let inputTokens = 0;
   // The first failure stops the batches still running; those that finished were paid for.

@@ -5,7 +5,7 @@ import "server-only";
 // the resource's `api-key` or a Microsoft Entra ID bearer token.
 import { AzureOpenAI } from "openai";
 import { getProviderFetch, type ProviderFetch } from "../http.ts";
-import { OpenAIChatProvider } from "../openai.ts";
+import { OPENAI_EMBEDDING_TOKEN_LIMITS, OpenAIChatProvider } from "../openai.ts";
 import type {
   CallOptions,
   EmbedRequest,
@@ -54,6 +54,7 @@ export class AzureOpenAIProvider implements Provider {
   readonly id: string;
   readonly name: string;
   readonly maxEmbeddingsPerCall: number;
+  readonly embeddingTokenLimits = OPENAI_EMBEDDING_TOKEN_LIMITS;
   private readonly inner: OpenAIChatProvider;
 
   constructor(private readonly options: AzureOpenAIProviderOptions) {
@@ -99,6 +100,7 @@ export class AzureOpenAIProvider implements Provider {
       maxTokensField: "max_completion_tokens",
       embeddingEncoding: "base64",
       maxEmbeddingsPerCall: this.maxEmbeddingsPerCall,
+      embeddingTokenLimits: OPENAI_EMBEDDING_TOKEN_LIMITS,
       // Deployments are the resource's own; the catalogue says which models exist.
       listModels: async () => [],
       client,

@@ -30,7 +30,7 @@ import { unavailable } from "../errors.ts";
 import { createGeminiProvider, createVertexProvider } from "../gemini/gemini.ts";
 import { getProviderFetch, type ProviderFetch } from "../http.ts";
 import { createOpenAICompatibleProvider } from "../openai-compatible.ts";
-import { OpenAIChatProvider } from "../openai.ts";
+import { OPENAI_EMBEDDING_TOKEN_LIMITS, OpenAIChatProvider } from "../openai.ts";
 import type {
   CallOptions,
   EmbedRequest,
@@ -310,6 +310,7 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
             organization: p.organization,
             maxTokensField: "max_completion_tokens",
             embeddingEncoding: "base64",
+            embeddingTokenLimits: OPENAI_EMBEDDING_TOKEN_LIMITS,
             fetch,
             client: new OpenAI({
               apiKey: p.api_key,
@@ -350,6 +351,7 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
 /** A provider under another id and name, sending each model under its name there. */
 class RenamedProvider implements Provider {
   readonly maxEmbeddingsPerCall: number;
+  readonly embeddingTokenLimits: Provider["embeddingTokenLimits"];
   constructor(
     readonly id: string,
     readonly name: string,
@@ -357,6 +359,7 @@ class RenamedProvider implements Provider {
     private readonly names: Record<string, string>,
   ) {
     this.maxEmbeddingsPerCall = inner.maxEmbeddingsPerCall;
+    this.embeddingTokenLimits = inner.embeddingTokenLimits;
   }
   private named<T extends { model: string }>(request: T): T {
     return { ...request, model: this.names[request.model] ?? request.model };
