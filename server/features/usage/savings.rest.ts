@@ -8,6 +8,7 @@ import { usdNumber } from "../catalogue/index.ts";
 import { savingsQuerySchema, usageSavings } from "./savings.ts";
 import { restQuery } from "./usage-stats.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
+import { USAGE_READ_POLICY } from "./policies.ts";
 
 const savingsQuery = restQuery(
   savingsQuerySchema.extend({
@@ -19,9 +20,8 @@ const savingsQuery = restQuery(
 
 export const llmSavings = endpoint({
   GET: route({
-    access: "user",
+    ...USAGE_READ_POLICY,
     doc: { summary: "Money saved by the caches, and what each model's traffic would cost on cheaper models with the same capabilities" },
-    scope: "usage:read",
     query: savingsQuery,
     handler: async ({ query, identity }) => {
       const s = await usageSavings(identity, query);

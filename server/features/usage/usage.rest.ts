@@ -9,6 +9,7 @@ import { usdNumber } from "../catalogue/index.ts";
 import { restQuery, statsQuerySchema, usageStats, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
 import type { UsageKind } from "./usage-rollups.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
+import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
 
 /** start_date, end_date (calendar days in `tz`, both included; the last 30 days by default), user_id, api_key_id, model, provider, status, tz. */
 export const usageQuery = restQuery(statsQuerySchema.omit({ kind: true }));
@@ -59,9 +60,8 @@ export function toRestUsage(s: UsageStats) {
 
 function usageRoute(kind: UsageKind) {
   return route({
-    access: "user",
+    ...USAGE_READ_POLICY,
     doc: { summary: kind === "llm" ? "Usage statistics of the generation endpoints" : "Usage statistics of the embedding endpoints" },
-    scope: "usage:read",
     query: usageQuery,
     handler: async ({ query, identity }) => toRestUsage(await usageStats(identity, { ...query, kind })),
   });
@@ -81,7 +81,7 @@ export const costBody = z.object({
 
 export const llmCost = endpoint({
   POST: route({
-    access: "user",
+    ...COST_POLICY,
     doc: { summary: "What a call would cost at the model's current price" },
     body: costBody,
     handler: async ({ body }) => {
