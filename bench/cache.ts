@@ -13,7 +13,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { startProviderEmulator } from "../tests/emulators/provider-emulator.ts";
-import { fmt, load, percentile, type LoadResult } from "./lib.ts";
+import { fmt, load, percentile, startBenchServer, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +44,6 @@ const { catalogueReady, syncCatalogue } = await import("../server/features/catal
 const { generate } = await import("../server/features/inference/generation.ts");
 const { usageWriter } = await import("../server/features/usage/usage.ts");
 const { flushCacheWrites } = await import("../server/features/inference/cache-store.ts");
-const { hashApiKey } = await import("../server/access/auth.ts");
 await getDatabase();
 await syncCatalogue();
 await catalogueReady();
@@ -104,22 +103,11 @@ const inProcessEvents = await (
 // ---------------------------------------------------------------------------------------------
 // 2. Over HTTP, on a server process
 
-// Imported here, after the environment above is set (it loads the server's modules too).
-const { emulatorEnv, startServer } = await import("../tests/support/host.ts");
-const server = await startServer({
-  // The in-process run's database when one was named (kept; the key is upserted), else an embedded one of its own.
-  database: databaseUrl ? { url: databaseUrl } : "pglite",
-  env: {
-    ...emulatorEnv(emulator, ["openai"]),
-    RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
-  },
-  seed: async (db) => {
-    await db.prisma.apiKey.upsert({
-      where: { keyHash: hashApiKey(KEY) },
-      create: { name: "bench-cache", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), tier: "premium", scopes: ["generate"] },
-      update: {},
-    });
-  },
+// The in-process run's database when one was named, else an embedded one of its own.
+const server = await startBenchServer({
+  databaseUrl,
+  env: { OPENAI_API_KEY: emulator.openaiKey!, OPENAI_BASE_URL: emulator.openaiBaseUrl },
+  key: { name: "bench-cache", secret: KEY },
 });
 const pool = new Pool(server.url, { connections: 4 });
 let httpSeq = 0;

@@ -25,9 +25,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
-import { createKey, startServer, type Servers } from "../tests/support/host.ts";
+import type { Servers } from "../tests/support/host.ts";
 import { createScratchPostgres, type ScratchPostgres } from "../tests/support/scratch-postgres.ts";
-import { fmt, load, percentile, type LoadResult } from "./lib.ts";
+import { fmt, load, percentile, startBenchServer, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -134,27 +134,12 @@ async function scratchDatabase(name: string): Promise<string> {
 const BENCH_BUDGET_USD = "1000000";
 
 async function ourServer(name: string, args: string[], env: Record<string, string>, postgres: boolean, budget = false): Promise<void> {
-  const server = await startServer({
-    database: postgres ? { url: await scratchDatabase(name) } : "pglite",
+  const server = await startBenchServer({
+    databaseUrl: postgres ? await scratchDatabase(name) : undefined,
     args,
     startTimeoutMs: 120_000,
-    env: {
-      OPENAI_API_KEY: EMULATOR_KEY,
-      OPENAI_BASE_URL: `${emulatorUrl}/v1`,
-      NODE_ENV: "production",
-      // The limiter runs on every request but never refuses: this measures the path.
-      RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
-      ...env,
-    },
-    seed: async (db) => {
-      await createKey(db, {
-        name: "bench",
-        secret: KEY,
-        tier: "premium",
-        scopes: ["generate"],
-        ...(budget ? { monthlyBudgetUsd: BENCH_BUDGET_USD } : {}),
-      });
-    },
+    env: { OPENAI_API_KEY: EMULATOR_KEY, OPENAI_BASE_URL: `${emulatorUrl}/v1`, NODE_ENV: "production", ...env },
+    key: { name: "bench", secret: KEY, ...(budget ? { monthlyBudgetUsd: BENCH_BUDGET_USD } : {}) },
   });
   ours.set(name, server);
   targets.push({

@@ -7,11 +7,10 @@
 //   npm run bench:generation [-- --requests 2000 --concurrency 10 --database-url postgresql://...]
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
-import { hashApiKey } from "../server/access/auth.ts";
 import type { DatabaseHandle } from "../server/db/index.ts";
 import { startProviderEmulator } from "../tests/emulators/provider-emulator.ts";
-import { emulatorEnv, startServer } from "../tests/support/host.ts";
-import { fmt, load, type LoadResult } from "./lib.ts";
+import { emulatorEnv } from "../tests/support/host.ts";
+import { fmt, load, startBenchServer, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -30,22 +29,11 @@ const countEvents = async (db: DatabaseHandle) =>
   Number((await db.rawQuery<{ n: string }>("select count(*) as n from usage_events"))[0]!.n);
 let eventsBefore = 0;
 
-const server = await startServer({
-  // A database of the caller's own (kept, and maybe used before: the key is upserted), else an embedded one.
-  database: databaseUrl ? { url: databaseUrl } : "pglite",
-  env: {
-    ...emulatorEnv(emulator, ["openai"]),
-    // The limiter runs (one in-process check per request) but never refuses: this measures the path.
-    RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
-  },
-  seed: async (db) => {
-    await db.prisma.apiKey.upsert({
-      where: { keyHash: hashApiKey(KEY) },
-      create: { name: "bench", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), tier: "premium", scopes: ["generate"] },
-      update: {},
-    });
-    eventsBefore = await countEvents(db);
-  },
+const server = await startBenchServer({
+  databaseUrl,
+  env: emulatorEnv(emulator, ["openai"]),
+  key: { name: "bench", secret: KEY },
+  seed: async (db) => void (eventsBefore = await countEvents(db)),
 });
 
 const prompt = "Say something short about gateways";
