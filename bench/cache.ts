@@ -13,8 +13,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { startProviderEmulator } from "../tests/emulators/provider-emulator.ts";
-import { startServerProcess } from "../tests/support/server-process.ts";
-import { fmt, load, percentile, type LoadResult } from "./lib.ts";
+import { fmt, load, percentile, startBenchServer, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +27,6 @@ const KEY = "ms_bench_cache_key_0123456789abcdefghij";
 
 const emulator = await startProviderEmulator({ maxLogEntries: 0 });
 const inProcessDir = mkdtempSync(path.join(tmpdir(), "bench-cache-inproc-"));
-const serverDir = mkdtempSync(path.join(tmpdir(), "bench-cache-server-"));
 Object.assign(process.env, {
   DATA_DIR: inProcessDir,
   DATABASE_URL: databaseUrl ?? "",
@@ -41,12 +39,11 @@ Object.assign(process.env, {
 // ---------------------------------------------------------------------------------------------
 // 1. In process
 
-const { closeDb, getDatabase, openDatabase } = await import("../server/db/index.ts");
+const { closeDb, getDatabase } = await import("../server/db/index.ts");
 const { catalogueReady, syncCatalogue } = await import("../server/features/catalogue/models.ts");
 const { generate } = await import("../server/features/inference/generation.ts");
 const { usageWriter } = await import("../server/features/usage/usage.ts");
 const { flushCacheWrites } = await import("../server/features/inference/cache-store.ts");
-const { hashApiKey } = await import("../server/access/auth.ts");
 await getDatabase();
 await syncCatalogue();
 await catalogueReady();
@@ -106,20 +103,11 @@ const inProcessEvents = await (
 // ---------------------------------------------------------------------------------------------
 // 2. Over HTTP, on a server process
 
-const setup = await openDatabase({ dataDir: serverDir, databaseUrl: databaseUrl ? `${databaseUrl}` : undefined });
-await setup.prisma.apiKey.upsert({
-  where: { keyHash: hashApiKey(KEY) },
-  create: { name: "bench-cache", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), tier: "premium", scopes: ["generate"] },
-  update: {},
-});
-await setup.close();
-const server = await startServerProcess({
-  DATA_DIR: serverDir,
-  DATABASE_URL: databaseUrl ?? "",
-  REDIS_URL: "",
-  OPENAI_API_KEY: emulator.openaiKey!,
-  OPENAI_BASE_URL: emulator.openaiBaseUrl,
-  RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
+// The in-process run's database when one was named, else an embedded one of its own.
+const server = await startBenchServer({
+  databaseUrl,
+  env: { OPENAI_API_KEY: emulator.openaiKey!, OPENAI_BASE_URL: emulator.openaiBaseUrl },
+  key: { name: "bench-cache", secret: KEY },
 });
 const pool = new Pool(server.url, { connections: 4 });
 let httpSeq = 0;
@@ -173,10 +161,9 @@ console.log(
 );
 
 await pool.close();
-await server.stop();
+await server.dispose();
 await usageWriter().stop();
 await closeDb();
 await emulator.close();
 rmSync(inProcessDir, { recursive: true, force: true });
-rmSync(serverDir, { recursive: true, force: true });
 process.exit(0);

@@ -21,17 +21,14 @@
 //                            --soak 300 --database-url postgresql://postgres@127.0.0.1:5432/postgres
 //                            --redis-url redis://127.0.0.1:6379]
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
-import { openDatabase } from "../server/db/index.ts";
-import { hashApiKey } from "../server/access/auth.ts";
-import { startServerProcess, type ServerProcess } from "../tests/support/server-process.ts";
+import type { Servers } from "../tests/support/host.ts";
 import { createScratchPostgres, type ScratchPostgres } from "../tests/support/scratch-postgres.ts";
-import { fmt, load, percentile, type LoadResult } from "./lib.ts";
+import { fmt, load, percentile, startBenchServer, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -87,9 +84,8 @@ function child(args: string[], env: Record<string, string> = {}, stderr: "inheri
 }
 
 const children: ChildProcess[] = [];
-const servers: ServerProcess[] = [];
-/** Our paths: the server and where it stores usage, to count the rows after the run. */
-const ours = new Map<string, { server: ServerProcess; dataDir: string; databaseUrl: string }>();
+/** Our paths' servers (each with its database, to count the usage rows after the run). */
+const ours = new Map<string, Servers>();
 
 const emulatorPort = await freePort();
 const emulatorProcess = child(["--import", "tsx", "tests/emulators/main.ts", "--port", String(emulatorPort), "--openai-key", EMULATOR_KEY]);
@@ -127,7 +123,6 @@ if (paths.includes("portkey")) {
   });
 }
 
-const dataDirs: string[] = [];
 const scratchDatabases: ScratchPostgres[] = [];
 const serverUrl = values["database-url"];
 
@@ -142,39 +137,20 @@ async function scratchDatabase(name: string): Promise<string> {
 const BENCH_BUDGET_USD = "1000000";
 
 async function ourServer(name: string, args: string[], env: Record<string, string>, postgres: boolean, budget = false): Promise<void> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `bench-gateway-${name}-`));
-  dataDirs.push(dataDir);
-  const databaseUrl = postgres ? await scratchDatabase(name) : "";
-  const setup = await openDatabase({ dataDir, databaseUrl: databaseUrl || undefined });
-  await setup.prisma.apiKey.create({
-    data: {
-      name: "bench",
-      prefix: KEY.slice(0, 10),
-      keyHash: hashApiKey(KEY),
-      tier: "premium",
-      scopes: ["generate"],
-      monthlyBudgetUsd: budget ? BENCH_BUDGET_USD : null,
-    },
-  });
-  await setup.close();
-  const server = await startServerProcess(
-    {
-      DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: "",
+  const server = await startBenchServer({
+    databaseUrl: postgres ? await scratchDatabase(name) : undefined,
+    args,
+    startTimeoutMs: 120_000,
+    env: {
       OPENAI_API_KEY: EMULATOR_KEY,
       OPENAI_BASE_URL: `${emulatorUrl}/v1`,
       NODE_ENV: "production",
-      // The limiter runs on every request but never refuses: this measures the path.
-      RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
       ...(values["cpu-prof"] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(values["cpu-prof"])}` } : {}),
       ...env,
     },
-    args,
-    120_000,
-  );
-  servers.push(server);
-  ours.set(name, { server, dataDir, databaseUrl });
+    key: { name: "bench", secret: KEY, ...(budget ? { monthlyBudgetUsd: BENCH_BUDGET_USD } : {}) },
+  });
+  ours.set(name, server);
   targets.push({
     name,
     url: server.url,
@@ -331,7 +307,7 @@ if (ttfb.has("lean") && ttfbBase)
 
 if (soakSeconds > 0 && ours.has("lean")) {
   const lean = targets.find((t) => t.name === "lean")!;
-  const server = ours.get("lean")!.server;
+  const server = ours.get("lean")!;
   const rss = () => {
     try {
       return Number(readFileSync(`/proc/${server.child.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? NaN) / 1024;
@@ -367,16 +343,14 @@ if (soakSeconds > 0 && ours.has("lean")) {
 }
 
 for (const p of pools.values()) await p.close();
-for (const s of servers) await s.stop();
+for (const s of ours.values()) await s.stop();
 // Every request our paths answered has its usage row (the servers flushed their writers on stop).
 for (const [name, o] of ours) {
-  const db = await openDatabase({ dataDir: o.dataDir, databaseUrl: o.databaseUrl || undefined });
-  const [row] = await db.prisma.$queryRawUnsafe<{ n: bigint }[]>("SELECT count(*) AS n FROM usage_events");
-  await db.close();
+  const [row] = await o.withDatabase((db) => db.prisma.$queryRawUnsafe<{ n: bigint }[]>("SELECT count(*) AS n FROM usage_events"));
+  await o.dispose();
   console.log(`usage rows on ${name}: ${row!.n} for ${sentTo.get(name) ?? 0} requests sent`);
 }
 for (const c of children) c.kill("SIGTERM");
-for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 for (const db of scratchDatabases) await db.drop();
 if (redisUrl && (paths.includes("lean-redis") || paths.includes("lean-budget-redis"))) {
   const { Redis } = await import("ioredis");

@@ -5,16 +5,12 @@
 // Prints p50/p99 latency at 1 client and requests/s at N clients, and the ratios.
 //
 //   npm run bench:generation [-- --requests 2000 --concurrency 10 --database-url postgresql://...]
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
-import { openDatabase } from "../server/db/index.ts";
-import { hashApiKey } from "../server/access/auth.ts";
+import type { DatabaseHandle } from "../server/db/index.ts";
 import { startProviderEmulator } from "../tests/emulators/provider-emulator.ts";
-import { startServerProcess } from "../tests/support/server-process.ts";
-import { fmt, load, type LoadResult } from "./lib.ts";
+import { emulatorEnv } from "../tests/support/host.ts";
+import { fmt, load, startBenchServer, type LoadResult } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,25 +24,16 @@ const concurrency = Number(values.concurrency);
 const KEY = "ms_bench_generation_key_0123456789abcd";
 
 const emulator = await startProviderEmulator({ maxLogEntries: 0 });
-const dataDir = mkdtempSync(path.join(tmpdir(), "bench-generation-"));
 const databaseUrl = values["database-url"];
-const setup = await openDatabase({ dataDir, databaseUrl });
-await setup.prisma.apiKey.upsert({
-  where: { keyHash: hashApiKey(KEY) },
-  create: { name: "bench", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY), tier: "premium", scopes: ["generate"] },
-  update: {},
-});
-const eventsBefore = Number((await setup.rawQuery<{ n: string }>("select count(*) as n from usage_events"))[0]!.n);
-await setup.close();
+const countEvents = async (db: DatabaseHandle) =>
+  Number((await db.rawQuery<{ n: string }>("select count(*) as n from usage_events"))[0]!.n);
+let eventsBefore = 0;
 
-const server = await startServerProcess({
-  DATA_DIR: dataDir,
-  DATABASE_URL: databaseUrl ?? "",
-  REDIS_URL: "",
-  OPENAI_API_KEY: emulator.openaiKey!,
-  OPENAI_BASE_URL: emulator.openaiBaseUrl,
-  // The limiter runs (one in-process check per request) but never refuses: this measures the path.
-  RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}',
+const server = await startBenchServer({
+  databaseUrl,
+  env: emulatorEnv(emulator, ["openai"]),
+  key: { name: "bench", secret: KEY },
+  seed: async (db) => void (eventsBefore = await countEvents(db)),
 });
 
 const prompt = "Say something short about gateways";
@@ -139,12 +126,10 @@ console.log(
 for (const [what, n] of gatewayErrors) console.log(`gateway error ×${n}: ${what}`);
 await gateway.close();
 await direct.close();
-const code = await server.stop();
-const check = await openDatabase({ dataDir, databaseUrl });
-const eventsAfter = Number((await check.rawQuery<{ n: string }>("select count(*) as n from usage_events"))[0]!.n);
-await check.close();
+const [code] = await server.stop();
+const eventsAfter = await server.withDatabase(countEvents);
 const gatewayCalls = 300 + 2 * (total / 2 + total);
 console.log(`usage events written: ${eventsAfter - eventsBefore} for ${gatewayCalls} gateway calls (server exit ${code})`);
+await server.dispose();
 await emulator.close();
-rmSync(dataDir, { recursive: true, force: true });
 process.exit(eventsAfter - eventsBefore === gatewayCalls ? 0 : 1);

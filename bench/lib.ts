@@ -1,4 +1,7 @@
-// Small helpers shared by the benchmarks: latency percentiles and a fixed-concurrency load loop.
+// Small helpers shared by the benchmarks: latency percentiles, a fixed-concurrency load loop, and
+// the server process a benchmark measures.
+import type { DatabaseHandle } from "../server/db/index.ts";
+import type { Servers, StartServerOptions } from "../tests/support/host.ts";
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -39,3 +42,44 @@ export async function load(total: number, concurrency: number, once: () => Promi
 }
 
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+
+export type BenchServerOptions = Omit<StartServerOptions, "database" | "seed"> & {
+  /** A PostgreSQL database of the caller's (kept, maybe used before); an embedded one by default. */
+  databaseUrl?: string;
+  /** The premium key with the generate scope the benchmark calls with (upserted: a database may be reused). */
+  key: { name: string; secret: string; monthlyBudgetUsd?: string };
+  /** Runs on the database after the key is written, before the server starts. */
+  seed?: (db: DatabaseHandle) => Promise<void>;
+};
+
+/**
+ * A server process for a benchmark (startServer of tests/support/host.ts), with its key and a rate
+ * limiter that runs on every request but never refuses: the benchmarks measure the path. The
+ * server's modules load only now, after the benchmark has set its environment.
+ */
+export async function startBenchServer(options: BenchServerOptions): Promise<Servers> {
+  const { startServer } = await import("../tests/support/host.ts");
+  const { hashApiKey } = await import("../server/access/auth.ts");
+  const { databaseUrl, key, seed, env, ...rest } = options;
+  return startServer({
+    ...rest,
+    database: databaseUrl ? { url: databaseUrl } : "pglite",
+    env: { RATE_LIMITS: '{"generate":"1000000000/minute","tier:premium":"1000000000/hour"}', ...env },
+    seed: async (db) => {
+      const keyHash = hashApiKey(key.secret);
+      await db.prisma.apiKey.upsert({
+        where: { keyHash },
+        create: {
+          name: key.name,
+          prefix: key.secret.slice(0, 10),
+          keyHash,
+          tier: "premium",
+          scopes: ["generate"],
+          monthlyBudgetUsd: key.monthlyBudgetUsd ?? null,
+        },
+        update: {},
+      });
+      await seed?.(db);
+    },
+  });
+}

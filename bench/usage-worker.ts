@@ -23,7 +23,7 @@ const { UsageWriter } = await import("../server/features/usage/usage-writer.ts")
 const { rollupCtes } = await import("../server/features/usage/usage-rollups.ts");
 const { usageStats } = await import("../server/features/usage/usage-stats.ts");
 const { recentRequests } = await import("../server/features/usage/usage-recent.ts");
-const { costOf } = await import("../server/features/catalogue/pricing.ts");
+const { testUsageEvent } = await import("../tests/support/usage-events.ts");
 const { addDays } = await import("../server/features/usage/time-zones.ts");
 type Identity = Parameters<typeof usageStats>[0];
 
@@ -84,27 +84,26 @@ async function writerThroughput(total: number): Promise<string> {
   for (let i = 0; i < total; i++) {
     const m = MODELS[i % MODELS.length]!;
     const k = KEYS[(i * 7) % KEYS.length]!;
-    const usage = {
-      inputTokens: 200 + (i % 900),
-      outputTokens: m.output === "0" ? 0 : 50 + (i % 400),
-      cachedInputTokens: i % 5 === 0 ? 128 : 0,
-    };
-    writer.record({
-      createdAt: new Date(now - (i % 3600) * 1000),
-      endpoint: m.endpoint,
-      kind: m.kind,
-      modelId: m.id,
-      provider: m.provider,
-      apiKeyId: k.key,
-      userId: k.user,
-      status: i % 33 === 0 ? "error" : "success",
-      stream: i % 2 === 0,
-      reasoningTokens: 0,
-      ...usage,
-      ...costOf({ inputPerMTok: m.input, outputPerMTok: m.output }, usage),
-      latencyMs: 100 + ((i * 37) % 5000),
-      ttftMs: null,
-    });
+    writer.record(
+      testUsageEvent({
+        at: new Date(now - (i % 3600) * 1000),
+        endpoint: m.endpoint,
+        kind: m.kind,
+        modelId: m.id,
+        provider: m.provider,
+        apiKeyId: k.key,
+        userId: k.user,
+        status: i % 33 === 0 ? "error" : "success",
+        stream: i % 2 === 0,
+        usage: {
+          inputTokens: 200 + (i % 900),
+          outputTokens: m.output === "0" ? 0 : 50 + (i % 400),
+          cachedInputTokens: i % 5 === 0 ? 128 : 0,
+        },
+        price: { inputPerMTok: m.input, outputPerMTok: m.output },
+        latencyMs: 100 + ((i * 37) % 5000),
+      }),
+    );
     if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
   }
   await writer.stop();

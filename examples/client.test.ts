@@ -3,42 +3,26 @@
 // with plain `node --import tsx`, without the hook that makes "server-only" importable: had the
 // client pulled any server module in at run time, that import would throw.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDatabase } from "@/server/db/index.ts";
-import { hashApiKey } from "@/server/access/auth.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
-import { startServerProcess, type ServerProcess } from "@/tests/support/server-process.ts";
+import { createKey, emulatorEnv, startServer, type Servers } from "@/tests/support/host.ts";
 
-const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-example-"));
 const KEY = "ms_example_client_key_0123456789abcd";
 let emulator: ProviderEmulator;
-let server: ServerProcess;
+let server: Servers;
 
 beforeAll(async () => {
   emulator = await startProviderEmulator();
-  const setup = await openDatabase({ dataDir });
-  // No scopes listed: every scope but admin, as a new key from the dashboard.
-  await setup.prisma.apiKey.create({ data: { name: "example", prefix: KEY.slice(0, 10), keyHash: hashApiKey(KEY) } });
-  await setup.close();
-  server = await startServerProcess({
-    DATA_DIR: dataDir,
-    DATABASE_URL: "",
-    REDIS_URL: "",
-    QDRANT_URL: "",
-    QDRANT_HOST: "",
-    OPENAI_API_KEY: emulator.openaiKey!,
-    OPENAI_BASE_URL: emulator.openaiBaseUrl,
-    ANTHROPIC_API_KEY: "",
+  server = await startServer({
+    env: { ...emulatorEnv(emulator, ["openai"]), ANTHROPIC_API_KEY: "", QDRANT_URL: "", QDRANT_HOST: "" },
+    // No scopes listed: every scope but admin, as a new key from the dashboard.
+    seed: async (db) => void (await createKey(db, { name: "example", secret: KEY })),
   });
 });
 
 afterAll(async () => {
-  await server?.stop();
+  await server?.dispose();
   await emulator?.close();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 function runExample(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {

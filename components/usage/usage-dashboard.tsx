@@ -11,7 +11,7 @@ import styles from "./usage-dashboard.module.css";
 import { browserTimeZone, defaultRange } from "@/lib/dates";
 import { compact, count, ms, percent, pointChange, relativeChange, type Change } from "@/lib/format";
 import { money } from "@/lib/money";
-import { NO_FILTERS, statsInput, type Filters, type StatsInput } from "./stats-query";
+import { NO_FILTERS, statsInput, type FilterName, type Filters, type StatsInput } from "./stats-query";
 import { trpc } from "../shared/trpc-provider";
 import { UsageSavings } from "./usage-savings";
 
@@ -280,7 +280,7 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
     initialData: same(unfiltered, initial.input) ? initial.stats : undefined,
   });
   const choices = options.data?.breakdowns;
-  const set = (k: keyof Filters) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
+  const set = (k: FilterName) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
   const { compare: _compare, ...recentInput } = input;
 
   async function exportCsv() {
@@ -348,21 +348,21 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
         ) : null}
         <FilterSelect
           label="Model"
-          value={filters.model}
+          value={filters.model ?? ""}
           onChange={set("model")}
           all="All models"
           options={(choices?.model ?? []).map((m) => ({ value: m.value, label: m.value }))}
         />
         <FilterSelect
           label="Provider"
-          value={filters.provider}
+          value={filters.provider ?? ""}
           onChange={set("provider")}
           all="All providers"
           options={(choices?.provider ?? []).map((m) => ({ value: m.value, label: m.value }))}
         />
         <FilterSelect
           label="Key"
-          value={filters.apiKeyId}
+          value={filters.apiKeyId ?? ""}
           onChange={set("apiKeyId")}
           all="All keys"
           options={(choices?.apiKey ?? []).filter((k) => k.value).map((k) => ({ value: k.value, label: k.label }))}
@@ -370,7 +370,7 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
         {isAdmin ? (
           <FilterSelect
             label="User"
-            value={filters.userId}
+            value={filters.userId ?? ""}
             onChange={set("userId")}
             all="All users"
             options={(choices?.user ?? []).filter((u) => u.value).map((u) => ({ value: u.value, label: u.label }))}

@@ -5,29 +5,12 @@ import pino from "pino";
 import type { DatabaseHandle } from "@/server/db/index.ts";
 import { formatUsd, parseUsd, type Pico } from "@/server/features/catalogue/pricing.ts";
 import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
+import { testUsageEvent } from "../support/usage-events.ts";
 
 /** Records `usd` of this month's spend on the key, as an earlier call would have (event and roll-ups). */
 export async function recordSpend(db: DatabaseHandle, apiKeyId: string, usd: string, modelId = "gpt-4"): Promise<void> {
   const writer = new UsageWriter({ rawQuery: async () => (sql, params) => db.rawQuery(sql, params), log: pino({ level: "silent" }) });
-  const cost = parseUsd(usd);
-  writer.record({
-    createdAt: new Date(),
-    endpoint: "/v1/llm/generate",
-    kind: "llm",
-    modelId,
-    provider: "openai",
-    apiKeyId,
-    status: "success",
-    stream: false,
-    inputTokens: 1,
-    outputTokens: 1,
-    cachedInputTokens: 0,
-    reasoningTokens: 0,
-    inputCost: cost,
-    outputCost: 0n,
-    totalCost: cost,
-    latencyMs: 1,
-  });
+  writer.record(testUsageEvent({ apiKeyId, modelId, costUsd: usd, usage: { inputTokens: 1, outputTokens: 1 }, latencyMs: 1 }));
   await writer.flush();
 }
 

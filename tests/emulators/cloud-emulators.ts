@@ -49,11 +49,16 @@ import {
   num,
   parseDirectiveList,
   planToolCalls,
-  send,
   startSse,
   stripDirectives,
   toolCallTokens,
   argumentPieces,
+  delayIfAsked,
+  faultOfStatus,
+  retryAfterHeaders,
+  sendError,
+  sendPlain,
+  streamChunks,
   type Directives,
   type ErrorReply,
   type Exchange,
@@ -113,19 +118,9 @@ export type CloudCredentials = {
   vertexServiceAccount(): Record<string, string>;
 };
 
-/** The emulator's own helpers the cloud routes share (closures over its state). */
+/** The emulator's own helpers the cloud routes share (closures over its state: fail_first counts attempts). */
 export type CloudHelpers = {
-  delayIfAsked(x: Exchange, directives: Directives): Promise<void>;
   upfrontFault(x: Exchange, directives: Directives, raw: string, model: string): ErrorReply | undefined;
-  streamChunks(
-    x: Exchange,
-    directives: Directives,
-    chunks: string[],
-    writeChunk: (text: string) => void,
-    writeError: () => void,
-    writeMalformed: () => void,
-  ): Promise<boolean>;
-  sendPlain(x: Exchange, response: unknown, headers: Record<string, string>, fault: string | undefined): void;
   openaiChat(x: Exchange, body: Record<string, unknown>, directives: Directives, raw: string): Promise<void>;
   openaiEmbeddings(x: Exchange, body: Record<string, unknown>, directives: Directives, raw: string): Promise<void>;
 };
@@ -156,8 +151,7 @@ function azureFault(kind: string, directives: Directives, apiVersion: string): E
   switch (kind) {
     case "rate_limit": {
       const seconds = num(directives, "retry_after", 1);
-      const headers: Record<string, string> = { "retry-after": String(seconds), "x-ratelimit-remaining-requests": "0" };
-      if (directives.has("retry_after_ms")) headers["retry-after-ms"] = String(num(directives, "retry_after_ms", 0));
+      const headers = { ...retryAfterHeaders(directives), "x-ratelimit-remaining-requests": "0" };
       return azureError(
         429,
         "429",
@@ -394,12 +388,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
   }
 
   function statusFault(protocol: CloudProtocol, status: number, directives: Directives, model: string): ErrorReply {
-    const kind = status === 429 ? "rate_limit" : status === 503 || status === 529 ? "overloaded" : "server_error";
-    return fault(protocol, kind, directives, model)!;
-  }
-
-  function sendError(x: Exchange, e: ErrorReply): void {
-    send(x, e.status, e.body, e.headers);
+    return fault(protocol, faultOfStatus(status), directives, model)!;
   }
 
   async function handle(x: Exchange, raw: string, parsed: boolean): Promise<void> {
@@ -586,7 +575,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
         : undefined;
     const planned = planToolCalls(directives, tools, forced, false, toolResults.length > 0, "tooluse_");
     if (typeof planned === "string") return sendError(x, bedrockError(400, "ValidationException", planned));
-    await helpers.delayIfAsked(x, directives);
+    await delayIfAsked(x, directives);
     if (x.closed()) return;
     const upfront = helpers.upfrontFault(x, directives, raw, modelId);
     if (upfront) return sendError(x, upfront);
@@ -630,7 +619,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
         usage,
         metrics: { latencyMs: 12 },
       };
-      return helpers.sendPlain(x, response, headers, faultKind);
+      return sendPlain(x, response, headers, faultKind);
     }
 
     x.entry.status = 200;
@@ -647,7 +636,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       );
     event("messageStart", { role: "assistant" });
     const hasText = reply.text !== "" || planned.length === 0;
-    const ok = await helpers.streamChunks(
+    const ok = await streamChunks(
       x,
       directives,
       chunksOf(reply.text),
@@ -737,7 +726,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       texts = body.texts as string[];
     }
     for (const t of texts) if (t.includes("[[emulator")) stripDirectives(t, directives);
-    await helpers.delayIfAsked(x, directives);
+    await delayIfAsked(x, directives);
     if (x.closed()) return;
     const upfront = helpers.upfrontFault(x, directives, raw, modelId);
     if (upfront) return sendError(x, upfront);
@@ -756,7 +745,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
           inputTextTokenCount: tokens,
         }
       : { id: uuid(), texts, embeddings: texts.map((t) => emulatorEmbedding(t, modelId, dimensions)), response_type: "embeddings_floats" };
-    helpers.sendPlain(x, response, headers, directives.get("fault"));
+    sendPlain(x, response, headers, directives.get("fault"));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -928,7 +917,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     };
     const json =
       gen.responseMimeType === "application/json" ? { schema: gen.responseJsonSchema ?? lowerSchema(gen.responseSchema) } : undefined;
-    await helpers.delayIfAsked(x, directives);
+    await delayIfAsked(x, directives);
     if (x.closed()) return;
     const upfront = helpers.upfrontFault(x, directives, raw, model);
     if (upfront) return sendError(x, upfront);
@@ -970,7 +959,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
         responseId,
         ...extra,
       };
-      return helpers.sendPlain(x, response, { "x-goog-request-id": responseId }, faultKind);
+      return sendPlain(x, response, { "x-goog-request-id": responseId }, faultKind);
     }
     startSse(x, { "x-goog-request-id": responseId, "content-disposition": "attachment" });
     const write = (data: unknown) => !x.closed() && x.res.write(`data: ${JSON.stringify(data)}\r\n\r\n`);
@@ -981,7 +970,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       promptTokensDetails: usageMetadata.promptTokensDetails,
     });
     let sent = 0;
-    const ok = await helpers.streamChunks(
+    const ok = await streamChunks(
       x,
       directives,
       chunksOf(reply.text),
@@ -1053,7 +1042,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     }
     if (texts.some((t) => t === "")) return sendError(x, googleError(400, "* Request contains an empty text.\n"));
     for (const t of texts) if (t.includes("[[emulator")) stripDirectives(t, directives);
-    await helpers.delayIfAsked(x, directives);
+    await delayIfAsked(x, directives);
     if (x.closed()) return;
     const upfront = helpers.upfrontFault(x, directives, raw, model);
     if (upfront) return sendError(x, upfront);
@@ -1065,7 +1054,7 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const total = tokens.reduce((a, b) => a + b, 0);
     const fault = directives.get("fault");
     if (method === "batchEmbedContents") {
-      return helpers.sendPlain(
+      return sendPlain(
         x,
         { embeddings: texts.map((t) => ({ values: vector(t) })), usageMetadata: { promptTokenCount: total, totalTokenCount: total } },
         {},
@@ -1073,14 +1062,14 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       );
     }
     if (method === "embedContent") {
-      return helpers.sendPlain(
+      return sendPlain(
         x,
         { embedding: { values: vector(texts[0]!) }, usageMetadata: { promptTokenCount: total, totalTokenCount: total } },
         {},
         fault,
       );
     }
-    helpers.sendPlain(
+    sendPlain(
       x,
       {
         predictions: texts.map((t, i) => ({ embeddings: { values: vector(t), statistics: { token_count: tokens[i], truncated: false } } })),

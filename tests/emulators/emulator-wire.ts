@@ -1,6 +1,7 @@
 // The wire-level pieces every emulated vendor shares: the tokenizer, deterministic embeddings,
-// the [[emulator ...]] directives, the reply and tool-call planning, and writing an answer or an
-// SSE stream. provider-emulator.ts (OpenAI, Anthropic) and cloud-emulators.ts (Azure, Bedrock,
+// the [[emulator ...]] directives, the reply and tool-call planning, writing an answer or an
+// SSE stream, and the faults (delay, malformed or cut answers, stream faults, retry headers).
+// provider-emulator.ts (OpenAI, Anthropic) and cloud-emulators.ts (Azure, Bedrock,
 // Gemini, Vertex) both build on it.
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -252,6 +253,95 @@ export function startSse(x: Exchange, headers: Record<string, string>): void {
 export function cutConnection(x: Exchange): void {
   x.entry.cut = true;
   x.res.socket?.destroy();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults, for every vendor alike (each words its errors in its own ErrorReply)
+
+export function sendError(x: Exchange, e: ErrorReply): void {
+  send(x, e.status, e.body, e.headers);
+}
+
+/** The fault a fail_first=N status=S directive stands for. */
+export function faultOfStatus(status: number): "rate_limit" | "overloaded" | "server_error" {
+  return status === 429 ? "rate_limit" : status === 503 || status === 529 ? "overloaded" : "server_error";
+}
+
+/** Retry-After (seconds, the retry_after directive) and retry-after-ms (retry_after_ms) of a rate-limit answer. */
+export function retryAfterHeaders(directives: Directives): Record<string, string> {
+  const headers: Record<string, string> = { "retry-after": String(num(directives, "retry_after", 1)) };
+  if (directives.has("retry_after_ms")) headers["retry-after-ms"] = String(num(directives, "retry_after_ms", 0));
+  return headers;
+}
+
+/** Waits the delay=MS directive asks for, or until the client leaves. */
+export async function delayIfAsked(x: Exchange, directives: Directives): Promise<void> {
+  const ms = num(directives, "delay", 0);
+  // Waits in small steps so that a client that gives up is noticed (logged as aborted) promptly.
+  const until = Date.now() + ms;
+  while (Date.now() < until && !x.closed()) await sleep(Math.min(20, until - Date.now()));
+}
+
+/** A plain JSON answer, honouring fault=malformed and fault=cut. */
+export function sendPlain(x: Exchange, response: unknown, headers: Record<string, string>, fault: string | undefined): void {
+  if (fault !== "malformed" && fault !== "cut") return send(x, 200, response, headers);
+  const text = JSON.stringify(response);
+  const half = text.slice(0, Math.floor(text.length / 2));
+  x.entry.status = 200;
+  if (fault === "malformed") {
+    x.res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(half), ...headers });
+    x.res.end(half);
+    return;
+  }
+  x.res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  x.res.write(half, () => cutConnection(x));
+}
+
+/**
+ * Sends the text chunks with the stream faults applied. Returns false when the stream was ended
+ * early (cut, error event, malformed line, or the client left).
+ */
+export async function streamChunks(
+  x: Exchange,
+  directives: Directives,
+  chunks: string[],
+  writeChunk: (text: string) => void,
+  writeError: () => void,
+  writeMalformed: () => void,
+): Promise<boolean> {
+  const fault = directives.get("fault");
+  const after = num(directives, "after", Math.floor(chunks.length / 2));
+  const chunkDelay = num(directives, "chunk_delay", 0);
+  for (let i = 0; i <= chunks.length; i++) {
+    if (x.closed()) return false;
+    if (i === after) {
+      if (fault === "cut") {
+        // Let the chunks already written reach the client, then drop the connection.
+        await new Promise<void>((r) => x.res.write("", () => r()));
+        cutConnection(x);
+        return false;
+      }
+      if (fault === "stream_error") {
+        writeError();
+        x.res.end();
+        return false;
+      }
+      if (fault === "malformed") {
+        writeMalformed();
+        x.res.end();
+        return false;
+      }
+      if (fault === "end_early") {
+        x.res.end();
+        return false;
+      }
+    }
+    if (i === chunks.length) break;
+    if (chunkDelay > 0 && i > 0) await sleep(chunkDelay);
+    if (x.closed()) return false;
+    writeChunk(chunks[i]!);
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -97,8 +97,13 @@ import {
   type Exchange,
   send,
   startSse,
-  cutConnection,
   type ErrorReply,
+  sendError,
+  faultOfStatus,
+  retryAfterHeaders,
+  delayIfAsked,
+  sendPlain,
+  streamChunks,
 } from "./emulator-wire.ts";
 
 export const EMULATOR_OPENAI_KEY = "sk-emulator-openai-0123456789";
@@ -198,8 +203,7 @@ function openaiFault(kind: string, directives: Directives, model: string, presen
         "requests",
         "rate_limit_exceeded",
       );
-      e.headers["retry-after"] = String(seconds);
-      if (directives.has("retry_after_ms")) e.headers["retry-after-ms"] = String(num(directives, "retry_after_ms", 0));
+      Object.assign(e.headers, retryAfterHeaders(directives));
       e.headers["x-ratelimit-limit-requests"] = "3";
       e.headers["x-ratelimit-remaining-requests"] = "0";
       return e;
@@ -228,7 +232,7 @@ function anthropicFault(kind: string, directives: Directives): ErrorReply | unde
         "rate_limit_error",
         "This request would exceed the rate limit for your organization of 50 requests per minute. Please try again later.",
       );
-      e.headers["retry-after"] = String(num(directives, "retry_after", 1));
+      e.headers["retry-after"] = retryAfterHeaders(directives)["retry-after"]!;
       e.headers["anthropic-ratelimit-requests-limit"] = "50";
       e.headers["anthropic-ratelimit-requests-remaining"] = "0";
       return e;
@@ -251,7 +255,7 @@ function anthropicFault(kind: string, directives: Directives): ErrorReply | unde
 }
 
 function statusFault(protocol: "openai" | "anthropic", status: number, directives: Directives, model: string): ErrorReply {
-  const kind = status === 429 ? "rate_limit" : status === 529 || status === 503 ? "overloaded" : "server_error";
+  const kind = faultOfStatus(status);
   return (protocol === "openai" ? openaiFault(kind, directives, model) : anthropicFault(kind, directives))!;
 }
 
@@ -269,11 +273,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   let seq = 0;
   // The cloud vendors' routes share the directives, the reply and these helpers.
   const cloud = createCloudRoutes(options, {
-    delayIfAsked: (x, d) => delayIfAsked(x, d),
     upfrontFault: (x, d, raw, model) => upfrontFault(x, d, raw, model),
-    streamChunks: (x, d, chunks, writeChunk, writeError, writeMalformed) =>
-      streamChunks(x, d, chunks, writeChunk, writeError, writeMalformed),
-    sendPlain: (x, response, headers, fault) => sendPlain(x, response, headers, fault),
     openaiChat: (x, body, d, raw) => chat(x, body, d, raw),
     openaiEmbeddings: (x, body, d, raw) => embeddings(x, body, d, raw),
   });
@@ -398,13 +398,6 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     return undefined;
   }
 
-  async function delayIfAsked(x: Exchange, directives: Directives): Promise<void> {
-    const ms = num(directives, "delay", 0);
-    // Waits in small steps so that a client that gives up is noticed (logged as aborted) promptly.
-    const until = Date.now() + ms;
-    while (Date.now() < until && !x.closed()) await sleep(Math.min(20, until - Date.now()));
-  }
-
   /** Faults that answer with an error before any output: fail_first, then fault=... */
   function upfrontFault(x: Exchange, directives: Directives, raw: string, model: string): ErrorReply | undefined {
     const protocol = x.entry.protocol;
@@ -444,10 +437,6 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
           "model_not_found",
         )
       : anthropicError(404, "not_found_error", `model: ${model}`);
-  }
-
-  function sendError(x: Exchange, e: ErrorReply): void {
-    send(x, e.status, e.body, e.headers);
   }
 
   function listModels(x: Exchange): void {
@@ -640,68 +629,6 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     if (includeUsage) write({ ...base, choices: [], usage });
     write("[DONE]");
     if (!x.closed()) x.res.end();
-  }
-
-  /** A plain JSON answer, honouring fault=malformed and fault=cut. */
-  function sendPlain(x: Exchange, response: unknown, headers: Record<string, string>, fault: string | undefined): void {
-    if (fault !== "malformed" && fault !== "cut") return send(x, 200, response, headers);
-    const text = JSON.stringify(response);
-    const half = text.slice(0, Math.floor(text.length / 2));
-    x.entry.status = 200;
-    if (fault === "malformed") {
-      x.res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(half), ...headers });
-      x.res.end(half);
-      return;
-    }
-    x.res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
-    x.res.write(half, () => cutConnection(x));
-  }
-
-  /**
-   * Sends the text chunks with the stream faults applied. Returns false when the stream was ended
-   * early (cut, error event, malformed line, or the client left).
-   */
-  async function streamChunks(
-    x: Exchange,
-    directives: Directives,
-    chunks: string[],
-    writeChunk: (text: string) => void,
-    writeError: () => void,
-    writeMalformed: () => void,
-  ): Promise<boolean> {
-    const fault = directives.get("fault");
-    const after = num(directives, "after", Math.floor(chunks.length / 2));
-    const chunkDelay = num(directives, "chunk_delay", 0);
-    for (let i = 0; i <= chunks.length; i++) {
-      if (x.closed()) return false;
-      if (i === after) {
-        if (fault === "cut") {
-          // Let the chunks already written reach the client, then drop the connection.
-          await new Promise<void>((r) => x.res.write("", () => r()));
-          cutConnection(x);
-          return false;
-        }
-        if (fault === "stream_error") {
-          writeError();
-          x.res.end();
-          return false;
-        }
-        if (fault === "malformed") {
-          writeMalformed();
-          x.res.end();
-          return false;
-        }
-        if (fault === "end_early") {
-          x.res.end();
-          return false;
-        }
-      }
-      if (i === chunks.length) break;
-      if (chunkDelay > 0 && i > 0) await sleep(chunkDelay);
-      if (x.closed()) return false;
-      writeChunk(chunks[i]!);
-    }
-    return true;
   }
 
   // -------------------------------------------------------------------------------------------

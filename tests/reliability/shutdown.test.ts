@@ -8,13 +8,13 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { costOf } from "@/server/features/catalogue/pricing.ts";
 import { UsageWriter } from "@/server/features/usage/usage-writer.ts";
 import { countTokens, startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { createScratchPostgres, testDatabaseUrl } from "@/tests/support/db.ts";
 import { startFaultProxy, targetOf } from "@/tests/support/fault-proxy.ts";
 import { makeDataDir, startServer, withDatabase } from "@/tests/support/host.ts";
 import { GENERATE_DEADLINE_MS, generate, insertKey, late, load, providerEnv, requestId, usageRows, type UsageRow } from "./harness.ts";
+import { testUsageEvent } from "../support/usage-events.ts";
 
 /** What the servers here are given to finish in-flight requests after SIGTERM. */
 const GRACE_MS = 1_500;
@@ -204,21 +204,7 @@ describe("a spool left in an embedded database's DATA_DIR", () => {
       });
       const ids = Array.from({ length: 25 }, (_, i) => `spooled-${i}`);
       for (const id of ids) {
-        const usage = { inputTokens: 12, outputTokens: 34, cachedInputTokens: 0 };
-        writer.record({
-          createdAt: new Date(),
-          requestId: id,
-          endpoint: "/v1/llm/generate",
-          kind: "llm",
-          modelId: "gpt-4o-mini",
-          provider: "openai",
-          status: "success",
-          stream: false,
-          reasoningTokens: 0,
-          latencyMs: 5,
-          ...usage,
-          ...costOf({ inputPerMTok: "0.15", outputPerMTok: "0.6" }, usage),
-        });
+        writer.record(testUsageEvent({ requestId: id, usage: { inputTokens: 12, outputTokens: 34 } }));
       }
       await writer.stop();
       expect(existsSync(path.join(dataDir, "usage-spool.jsonl"))).toBe(true);

@@ -13,7 +13,6 @@ import { leanRoutes } from "@/server/api/routes.ts";
 import { resetAuthSecretForTests } from "@/server/access/auth-secret.ts";
 import { CLI_ACTOR } from "@/server/access/auth.ts";
 import { createApiKey } from "@/server/features/accounts/keys.ts";
-import { parseUsd } from "@/server/features/catalogue/pricing.ts";
 import { usageWriter } from "@/server/features/usage/usage.ts";
 import { type UserRecord } from "@/server/access/user-lookup.ts";
 import { createUser } from "@/server/features/accounts/users.ts";
@@ -21,6 +20,7 @@ import { createContext } from "@/server/trpc/init.ts";
 import { appRouter } from "@/server/api/trpc-root.ts";
 import { testDatabases } from "../support/db.ts";
 import { useServiceDatabase } from "../support/service-db.ts";
+import { recordTestCall } from "../support/usage-events.ts";
 
 const AUTH_SECRET = "isolation-test-session-secret-0123456789";
 const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-isolation-"));
@@ -73,25 +73,7 @@ const session = async (userId: string) => {
 };
 
 function recordUsage(userId: string, apiKeyId: string, usd: string) {
-  usageWriter().record({
-    createdAt: new Date(),
-    endpoint: "/v1/llm/generate",
-    kind: "llm",
-    modelId: "gpt-4o-mini",
-    provider: "openai",
-    apiKeyId,
-    userId,
-    status: "success",
-    stream: false,
-    inputTokens: 100,
-    outputTokens: 50,
-    cachedInputTokens: 0,
-    reasoningTokens: 0,
-    inputCost: parseUsd(usd),
-    outputCost: 0n,
-    totalCost: parseUsd(usd),
-    latencyMs: 12,
-  });
+  recordTestCall({ apiKeyId, userId, costUsd: usd, usage: { inputTokens: 100, outputTokens: 50 }, latencyMs: 12 });
 }
 
 describe.each(testDatabases())("isolation between users on $kind", ({ kind }) => {

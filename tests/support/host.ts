@@ -159,6 +159,8 @@ export type StartServerOptions = {
   args?: string[];
   /** How long stop() and dispose() wait after SIGTERM before SIGKILL (30 s). */
   killAfterMs?: number;
+  /** How long each server may take to listen (60 s; a Next server on a busy machine wants more). */
+  startTimeoutMs?: number;
 };
 
 export type Servers = {
@@ -230,6 +232,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       startServerProcess(
         { LOG_FORMAT: "json", REDIS_URL: "", ...options.env, DATA_DIR: dataDirs[i]!, DATABASE_URL: databaseUrl ?? "" },
         options.args,
+        options.startTimeoutMs,
       ).then((p) => void (processes[i] = p));
     // Settled, not raced: a server still starting when another fails is stopped with the rest.
     const startAll = async (indexes: number[]) => {

@@ -8,19 +8,18 @@ import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessa
 import { eventStreamResponse } from "../../http/event-stream.ts";
 import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
+import { GENERATE_POLICY } from "../../features/inference/index.ts";
 
 export const anthropicMessages = endpoint(
   {
     POST: route({
-      access: "user",
+      ...GENERATE_POLICY,
       doc: {
         summary: "Anthropic-compatible Messages API (any catalogue model), plain or streamed",
         description:
           "Anthropic's request and response shapes; `stream: true` answers with Anthropic's server-sent events. Errors use Anthropic's error shape.",
         stream: true,
       },
-      scope: "generate",
-      rateLimit: "generate",
       body: messagesBody,
       handler: async ({ body, identity, requestId, log, req }) => {
         const cache = cacheStatusTracker();

@@ -12,21 +12,20 @@ import { openaiModel, openaiModelList } from "./openai-models.ts";
 import { eventStreamResponse } from "../../http/event-stream.ts";
 import { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
+import { EMBED_POLICY, GENERATE_POLICY } from "../../features/inference/index.ts";
 
 const openai = { errorFormat: "openai" } as const;
 
 export const chatCompletions = endpoint(
   {
     POST: route({
-      access: "user",
+      ...GENERATE_POLICY,
       doc: {
         summary: "OpenAI-compatible chat completions (any catalogue model), plain or streamed",
         description:
           "OpenAI's request and response shapes; `stream: true` answers with OpenAI's SSE chunks and `data: [DONE]`. Errors use OpenAI's error shape.",
         stream: true,
       },
-      scope: "generate",
-      rateLimit: "generate",
       body: chatCompletionBody,
       handler: async ({ body, identity, requestId, log, req }) => {
         const cache = cacheStatusTracker();
@@ -50,10 +49,8 @@ export const chatCompletions = endpoint(
 export const embeddings = endpoint(
   {
     POST: route({
-      access: "user",
+      ...EMBED_POLICY,
       doc: { summary: "OpenAI-compatible embeddings (float or base64)" },
-      scope: "embeddings",
-      rateLimit: "generate-embeddings",
       body: embeddingsBody,
       handler: async ({ body, identity, requestId, req }) => {
         const out = await generateEmbeddings(

@@ -24,6 +24,7 @@ import { usageStats } from "../usage/usage-stats.ts";
 import { createVectorService } from "../vectors/vectors.ts";
 import { type UserRecord } from "../../access/user-lookup.ts";
 import { createUser } from "./users.ts";
+import { recordTestCall } from "../../../tests/support/usage-events.ts";
 
 const AUTH_SECRET = "keys-test-session-secret-0123456789abcdef";
 const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-keys-"));
@@ -177,25 +178,7 @@ describe.each(testDatabases())("API keys on $kind", ({ kind }) => {
       await vectors.createCollection(before, { name: `rotation-${kind}`, vectorSize: 2, distance: "Cosine" });
       await vectors.upsertPoints(before, `rotation-${kind}`, [{ id: "p1", vector: [1, 0] }]);
       // $1.50 spent this month against a $1 budget: paid calls are refused.
-      usageWriter().record({
-        createdAt: new Date(),
-        endpoint: "/v1/llm/generate",
-        kind: "llm",
-        modelId: "gpt-4o-mini",
-        provider: "openai",
-        apiKeyId: apiKey.id,
-        userId: null,
-        status: "success",
-        stream: false,
-        inputTokens: 100,
-        outputTokens: 50,
-        cachedInputTokens: 0,
-        reasoningTokens: 0,
-        inputCost: parseUsd("1"),
-        outputCost: parseUsd("0.5"),
-        totalCost: parseUsd("1.5"),
-        latencyMs: 12,
-      });
+      recordTestCall({ apiKeyId: apiKey.id, costUsd: "1.5", usage: { inputTokens: 100, outputTokens: 50 }, latencyMs: 12 });
       await usageWriter().flush();
       clearSpendCacheForTests();
       await expect(reserveBudgets(before, () => 1n, { leaseMs: 60_000 })).rejects.toMatchObject({ code: "budget_exceeded" });

@@ -27,9 +27,9 @@ import {
 } from "./budget-alerts.ts";
 import { CLI_ACTOR, type AuthenticatedIdentity } from "../../access/identity.ts";
 import { createApiKey } from "../accounts/keys.ts";
-import { parseUsd } from "../catalogue/pricing.ts";
 import { usageWriter } from "../usage/usage.ts";
 import { createUser } from "../accounts/users.ts";
+import { recordTestCall } from "../../../tests/support/usage-events.ts";
 
 const GLOBAL_SECRET = "global-secret-for-the-test-0123456789";
 
@@ -120,26 +120,7 @@ const payload = (r: Received) => JSON.parse(r.body) as Payload;
 
 /** Queues one call's usage costing `usd`, as recordCall does. */
 function spend(who: { apiKeyId: string | null; userId: string | null }, usd: string) {
-  const cost = parseUsd(usd);
-  usageWriter().record({
-    createdAt: new Date(),
-    endpoint: "/v1/llm/generate",
-    kind: "llm",
-    modelId: "gpt-4o-mini",
-    provider: "openai",
-    apiKeyId: who.apiKeyId,
-    userId: who.userId,
-    status: "success",
-    stream: false,
-    inputTokens: 10,
-    outputTokens: 10,
-    cachedInputTokens: 0,
-    reasoningTokens: 0,
-    inputCost: cost,
-    outputCost: 0n,
-    totalCost: cost,
-    latencyMs: 5,
-  });
+  recordTestCall({ apiKeyId: who.apiKeyId, userId: who.userId, costUsd: usd });
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {

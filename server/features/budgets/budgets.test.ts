@@ -16,6 +16,7 @@ import { createApiKey } from "../accounts/keys.ts";
 import { parseUsd } from "../catalogue/pricing.ts";
 import { usageWriter } from "../usage/usage.ts";
 import { createUser, updateUser } from "../accounts/users.ts";
+import { recordTestCall } from "../../../tests/support/usage-events.ts";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "model-service-budgets-"));
 beforeAll(() => {
@@ -35,26 +36,7 @@ const reserve = (who: AuthenticatedIdentity, cost: string) => reserveBudgets(who
 
 /** Queues one call's usage costing `cost` USD, as generation does through recordCall. */
 function spend(who: AuthenticatedIdentity, cost: string, at = new Date()) {
-  const pico = usd(cost);
-  usageWriter().record({
-    createdAt: at,
-    endpoint: "/v1/llm/generate",
-    kind: "llm",
-    modelId: "gpt-4o-mini",
-    provider: "openai",
-    apiKeyId: who.apiKeyId,
-    userId: who.userId,
-    status: "success",
-    stream: false,
-    inputTokens: 10,
-    outputTokens: 10,
-    cachedInputTokens: 0,
-    reasoningTokens: 0,
-    inputCost: pico,
-    outputCost: 0n,
-    totalCost: pico,
-    latencyMs: 5,
-  });
+  recordTestCall({ identity: who, costUsd: cost, at });
 }
 
 describe.each(testDatabases())("budgets on $kind", ({ kind }) => {

@@ -7,6 +7,7 @@ import { generateEmbeddings } from "./embeddings.ts";
 import { usdNumber } from "../catalogue/index.ts";
 import { embeddingCacheFrom } from "../../web/cache-directives.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
+import { EMBED_POLICY } from "./policies.ts";
 
 const body = z.object({
   model: safeString.min(1, { error: "name an embedding model, e.g. local-hash-384 or text-embedding-3-small" }),
@@ -22,10 +23,8 @@ const body = z.object({
 
 export const llmGenerateEmbeddings = endpoint({
   POST: route({
-    access: "user",
+    ...EMBED_POLICY,
     doc: { summary: "Embeddings for a list of texts with a catalogue embedding model" },
-    scope: "embeddings",
-    rateLimit: "generate-embeddings",
     body,
     handler: async ({ body, identity, requestId, req }) => {
       const out = await generateEmbeddings(

@@ -5,10 +5,11 @@ import { safeString } from "../../kernel/validation.ts";
 import { generateEmbeddings, MAX_TEXTS_PER_REQUEST } from "./embeddings.ts";
 import { formatUsd } from "../catalogue/index.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
+import { EMBED_POLICY } from "./policies.ts";
 
 export const embeddingsRouter = createTRPCRouter({
   /** Embeds texts with a catalogue embedding model; the answer keeps the texts' order. */
-  generate: procedure({ access: "user", scope: "embeddings", rateLimit: "generate-embeddings" })
+  generate: procedure(EMBED_POLICY)
     .input(
       z.object({
         model: safeString.min(1),

@@ -8,6 +8,7 @@ import { usdNumber } from "../catalogue/index.ts";
 import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
 import { eventStreamResponse, type StreamEncoder } from "../../http/event-stream.ts";
+import { GENERATE_POLICY } from "./policies.ts";
 
 export const generateBody = z.object({
   model: safeString.min(1, { error: "name a model, e.g. gpt-4o-mini" }),
@@ -89,15 +90,13 @@ const generateStreamEncoder: StreamEncoder<GenerationEvent> = {
 
 export const llmGenerate = endpoint({
   POST: route({
-    access: "user",
+    ...GENERATE_POLICY,
     doc: {
       summary: "Generate text with any catalogue model, plain or streamed",
       description:
         '`stream: true` answers with server-sent events: `{type: "delta", text}` frames, one `{type: "done", ...}` frame with the plain response, then `[DONE]`.',
       stream: true,
     },
-    scope: "generate",
-    rateLimit: "generate",
     body: generateBody,
     handler: async ({ body, identity, requestId, log, req }) => {
       const cache = cacheStatusTracker();

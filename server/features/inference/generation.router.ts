@@ -5,9 +5,10 @@ import { generate, generateStream, type GenerateInput } from "./generation.ts";
 import { cacheRequestFrom } from "../../web/cache-directives.ts";
 import { formatUsd } from "../catalogue/index.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
+import { GENERATE_POLICY } from "./policies.ts";
 
 /** Paid calls: the same scope and rate limit as POST /v1/llm/generate. */
-const generateProcedure = procedure({ access: "user", scope: "generate", rateLimit: "generate" });
+const generateProcedure = procedure(GENERATE_POLICY);
 
 const generateInput = z.object({
   model: safeString.min(1),

@@ -5,34 +5,26 @@ import "server-only";
 import { z } from "zod";
 import { USAGE_KIND_FILTERS } from "../../../lib/usage.ts";
 import { usdNumber } from "../catalogue/index.ts";
-import { usageSavings } from "./savings.ts";
+import { savingsQuerySchema, usageSavings } from "./savings.ts";
+import { restQuery } from "./usage-stats.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
-import { usageQuery } from "./usage.rest.ts";
+import { USAGE_READ_POLICY } from "./policies.ts";
 
-const savingsQuery = usageQuery.omit({ status: true }).extend({
-  kind: z.enum(USAGE_KIND_FILTERS, { error: "kind must be all, llm or embedding" }).optional(),
-  /** Cheaper models listed per model in use (0 to 50, default 5). */
-  alternatives: z.coerce.number({ error: "alternatives must be a whole number from 0 to 50" }).int().min(0).max(50).optional(),
-});
+const savingsQuery = restQuery(
+  savingsQuerySchema.extend({
+    kind: z.enum(USAGE_KIND_FILTERS, { error: "kind must be all, llm or embedding" }).optional(),
+    /** Cheaper models listed per model in use (0 to 50, default 5). */
+    alternatives: z.coerce.number({ error: "alternatives must be a whole number from 0 to 50" }).int().min(0).max(50).optional(),
+  }),
+);
 
 export const llmSavings = endpoint({
   GET: route({
-    access: "user",
+    ...USAGE_READ_POLICY,
     doc: { summary: "Money saved by the caches, and what each model's traffic would cost on cheaper models with the same capabilities" },
-    scope: "usage:read",
     query: savingsQuery,
     handler: async ({ query, identity }) => {
-      const s = await usageSavings(identity, {
-        start: query.start_date,
-        end: query.end_date,
-        tz: query.tz,
-        kind: query.kind,
-        userId: query.user_id,
-        apiKeyId: query.api_key_id,
-        model: query.model,
-        provider: query.provider,
-        alternatives: query.alternatives,
-      });
+      const s = await usageSavings(identity, query);
       return {
         start_date: s.range.start,
         end_date: s.range.end,

@@ -16,12 +16,10 @@ import { catalogueReady, listModels, modelAvailability, resolveModel, type Catal
 import { costOf, formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 import { resolveUsageQuery, sourceFor, statsQuerySchema } from "./usage-stats.ts";
 
-export const savingsQuerySchema = statsQuerySchema
-  .pick({ start: true, end: true, tz: true, kind: true, userId: true, apiKeyId: true, model: true, provider: true, endpoint: true })
-  .extend({
-    /** Cheaper models listed per model in use, cheapest first. */
-    alternatives: z.number().int().min(0).max(50).optional(),
-  });
+export const savingsQuerySchema = statsQuerySchema.omit({ status: true, compare: true }).extend({
+  /** Cheaper models listed per model in use, cheapest first. */
+  alternatives: z.number().int().min(0).max(50).optional(),
+});
 export type SavingsQuery = z.infer<typeof savingsQuerySchema>;
 
 export type Alternative = {

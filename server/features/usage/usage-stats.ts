@@ -52,6 +52,39 @@ export const statsQuerySchema = z.object({
 });
 export type StatsQuery = z.infer<typeof statsQuerySchema>;
 
+// The REST spelling of the same filters (GET /v1/llm/usage, /v1/llm/embedding-usage,
+// /v1/llm/savings): the original service's callers send snake_case, and two names differ more.
+const REST_RENAMED: Record<string, string> = { start: "start_date", end: "end_date" };
+/** Not REST query parameters: REST has no comparison, and (so far) no endpoint filter. */
+const NOT_ON_REST = ["compare", "endpoint"] as const;
+type NotOnRest = (typeof NOT_ON_REST)[number];
+
+/** A filter's REST query name: `apiKeyId` is `api_key_id`, `start` is `start_date`. */
+export function restQueryName(field: string): string {
+  return REST_RENAMED[field] ?? field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * A query schema made from statsQuerySchema (or one extended from it) as REST spells it: each field
+ * under its REST name with the same validation (so an error names the REST field), read back into
+ * the service's names. A new filter in statsQuerySchema is a REST query parameter with no more code.
+ */
+export function restQuery<T extends z.ZodObject>(schema: T): z.ZodType<Omit<z.output<T>, NotOnRest>> {
+  const shape: Record<string, z.ZodType> = {};
+  const names: [rest: string, field: string][] = [];
+  for (const [field, fieldSchema] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    if ((NOT_ON_REST as readonly string[]).includes(field)) continue;
+    const rest = restQueryName(field);
+    shape[rest] = fieldSchema;
+    names.push([rest, field]);
+  }
+  return z.object(shape).transform((q) => {
+    const out: Record<string, unknown> = {};
+    for (const [rest, field] of names) if (q[rest] !== undefined) out[field] = q[rest];
+    return out as Omit<z.output<T>, NotOnRest>;
+  });
+}
+
 export type Measures = {
   requests: number;
   errors: number;

@@ -6,27 +6,23 @@ import { makeTempDir, removeTempDir, testDatabases, useTestDatabase } from "@/te
 import { LATENCY_BUCKET_BOUNDS, latencyBucket } from "./latency-histogram.ts";
 import { costOf } from "../catalogue/pricing.ts";
 import { timeOrderedId, UsageWriter, type UsageEventInput } from "./usage-writer.ts";
+import { testUsageEvent } from "../../../tests/support/usage-events.ts";
 
 const log = pino({ level: "silent" });
 const tmp = makeTempDir("usage-writer-");
 afterAll(() => removeTempDir(tmp));
 
 function event(i: number, overrides: Partial<UsageEventInput> = {}): UsageEventInput {
-  const usage = { inputTokens: 100 + i, outputTokens: 50, cachedInputTokens: 0 };
   return {
-    createdAt: new Date(Date.UTC(2026, 10, 25, 23, 59, 59, 500)),
-    endpoint: "/v1/llm/generate",
-    kind: "llm",
-    modelId: "gpt-4",
-    provider: "openai",
-    apiKeyId: "key-1",
-    userId: i % 2 ? "user-a" : null,
-    status: "success",
-    stream: false,
-    reasoningTokens: 0,
-    latencyMs: 10 + i,
-    ...usage,
-    ...costOf({ inputPerMTok: "30", outputPerMTok: "60" }, usage),
+    ...testUsageEvent({
+      at: new Date(Date.UTC(2026, 10, 25, 23, 59, 59, 500)),
+      modelId: "gpt-4",
+      apiKeyId: "key-1",
+      userId: i % 2 ? "user-a" : null,
+      latencyMs: 10 + i,
+      usage: { inputTokens: 100 + i, outputTokens: 50 },
+      price: { inputPerMTok: "30", outputPerMTok: "60" },
+    }),
     ...overrides,
   };
 }

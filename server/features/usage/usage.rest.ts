@@ -6,23 +6,13 @@ import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { calculateCost } from "../catalogue/index.ts";
 import { usdNumber } from "../catalogue/index.ts";
-import { isoDate, usageStats, USAGE_STATUSES, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
+import { restQuery, statsQuerySchema, usageStats, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
 import type { UsageKind } from "./usage-rollups.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
+import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
 
-export const usageQuery = z.object({
-  /** Calendar days in `tz`, both included; the last 30 days by default. */
-  start_date: isoDate.optional(),
-  end_date: isoDate.optional(),
-  /** An admin may name any user; anyone else only themselves. */
-  user_id: safeString.min(1).max(200).optional(),
-  api_key_id: safeString.min(1).max(200).optional(),
-  model: safeString.min(1).max(200).optional(),
-  provider: safeString.min(1).max(100).optional(),
-  status: z.enum(USAGE_STATUSES).optional(),
-  /** IANA time zone for day boundaries; UTC by default. */
-  tz: safeString.max(64).optional(),
-});
+/** start_date, end_date (calendar days in `tz`, both included; the last 30 days by default), user_id, api_key_id, model, provider, status, tz. */
+export const usageQuery = restQuery(statsQuerySchema.omit({ kind: true }));
 
 function restRow(r: BreakdownRow) {
   return {
@@ -70,24 +60,10 @@ export function toRestUsage(s: UsageStats) {
 
 function usageRoute(kind: UsageKind) {
   return route({
-    access: "user",
+    ...USAGE_READ_POLICY,
     doc: { summary: kind === "llm" ? "Usage statistics of the generation endpoints" : "Usage statistics of the embedding endpoints" },
-    scope: "usage:read",
     query: usageQuery,
-    handler: async ({ query, identity }) =>
-      toRestUsage(
-        await usageStats(identity, {
-          kind,
-          start: query.start_date,
-          end: query.end_date,
-          tz: query.tz,
-          userId: query.user_id,
-          apiKeyId: query.api_key_id,
-          model: query.model,
-          provider: query.provider,
-          status: query.status,
-        }),
-      ),
+    handler: async ({ query, identity }) => toRestUsage(await usageStats(identity, { ...query, kind })),
   });
 }
 
@@ -105,7 +81,7 @@ export const costBody = z.object({
 
 export const llmCost = endpoint({
   POST: route({
-    access: "user",
+    ...COST_POLICY,
     doc: { summary: "What a call would cost at the model's current price" },
     body: costBody,
     handler: async ({ body }) => {

@@ -12,7 +12,8 @@ import { savingsQuerySchema, savingsToJson, usageSavings } from "./savings.ts";
 import { exportUsageCsv } from "./usage-csv.ts";
 import { recentQuerySchema, recentRequests } from "./usage-recent.ts";
 import { statsQuerySchema, usageStats, type BreakdownRow, type Measures, type Totals, type UsageStats } from "./usage-stats.ts";
-import { createTRPCRouter, procedure, protectedProcedure } from "../../trpc/init.ts";
+import { createTRPCRouter, procedure } from "../../trpc/init.ts";
+import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
 
 const measuresOutput = z.object({
   requests: z.number(),
@@ -131,7 +132,7 @@ const calculateCostOutput = z.object({
   per1K: z.object({ input: z.string(), output: z.string(), cachedInput: z.string() }),
 });
 
-const reader = procedure({ access: "user", scope: "usage:read" });
+const reader = procedure(USAGE_READ_POLICY);
 
 const alternativeOutput = z.object({
   model: z.string(),
@@ -194,7 +195,7 @@ export const usageRouter = createTRPCRouter({
     .query(async ({ input, ctx }) => savingsToJson(await usageSavings(ctx.identity, input))),
 
   /** What a call would cost at the model's current price. */
-  calculateCost: protectedProcedure
+  calculateCost: procedure(COST_POLICY)
     .input(calculateCostInput)
     .output(calculateCostOutput)
     .query(async ({ input }) => {

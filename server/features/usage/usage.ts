@@ -81,12 +81,16 @@ export type CallRecord = {
   savedCost?: Pico;
 };
 
-/** Queues exactly one usage event for a call and returns its cost. Never waits for the database. */
-export function recordCall(call: CallRecord): Cost & { eventId: string } {
+/**
+ * One call metered into its usage event: the cost at the call's price, the caller's key and user.
+ * recordCall queues it; tests build their events with it (tests/support/usage-events.ts), so a new
+ * column is filled here once.
+ */
+export function usageEvent(call: CallRecord): UsageEventInput & Cost {
   const usage = call.usage ?? ZERO_USAGE;
   const cost = costOf(call.price, usage);
   const who = call.identity.kind === "anonymous" ? { apiKeyId: null, userId: null } : call.identity;
-  const eventId = usageWriter().record({
+  return {
     createdAt: call.at ?? new Date(),
     requestId: call.requestId ?? null,
     endpoint: call.endpoint,
@@ -106,7 +110,15 @@ export function recordCall(call: CallRecord): Cost & { eventId: string } {
     ...(call.savedCost ? { savedCost: call.savedCost } : {}),
     latencyMs: Math.round(call.latencyMs),
     ttftMs: call.ttftMs == null ? null : Math.round(call.ttftMs),
-  });
+  };
+}
+
+/** Queues exactly one usage event for a call and returns its cost. Never waits for the database. */
+export function recordCall(call: CallRecord): Cost & { eventId: string } {
+  const event = usageEvent(call);
+  const cost: Cost = { inputCost: event.inputCost, outputCost: event.outputCost, totalCost: event.totalCost };
+  const usage = call.usage ?? ZERO_USAGE;
+  const eventId = usageWriter().record(event);
   try {
     observeCall({
       model: call.modelId,

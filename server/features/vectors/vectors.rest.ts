@@ -24,6 +24,7 @@ import {
   type ScoredPoint,
 } from "../../vectors/types.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
+import { VECTOR_SEARCH_POLICY, VECTORS_POLICY } from "./policies.ts";
 
 /** A collection as the REST API shows it. */
 export function toCollectionJson(c: CollectionInfo) {
@@ -98,9 +99,8 @@ function embeddedJson(e: Embedded) {
 
 export const vectorCollections = endpoint({
   POST: route({
-    access: "user",
+    ...VECTORS_POLICY,
     doc: { summary: "Create a vector collection" },
-    scope: "vectors",
     body: createBody,
     // 200 rather than 201: the original service answered 200, and its callers check for it.
     handler: async ({ body, identity }) =>
@@ -113,24 +113,21 @@ export const vectorCollections = endpoint({
       ),
   }),
   GET: route({
-    access: "user",
+    ...VECTORS_POLICY,
     doc: { summary: "List the caller's vector collections" },
-    scope: "vectors",
     handler: async ({ identity }) => ({ collections: (await vectorService().listCollections(identity)).map(toCollectionJson) }),
   }),
 });
 
 export const vectorCollection = endpoint({
   GET: route({
-    access: "user",
+    ...VECTORS_POLICY,
     doc: { summary: "One vector collection" },
-    scope: "vectors",
     handler: async ({ params, identity }) => toCollectionJson(await vectorService().getCollection(identity, params.name ?? "")),
   }),
   DELETE: route({
-    access: "user",
+    ...VECTORS_POLICY,
     doc: { summary: "Delete a vector collection with its points" },
-    scope: "vectors",
     handler: async ({ params, identity }) => {
       await vectorService().deleteCollection(identity, params.name ?? "");
       return { collection_name: params.name, deleted: true };
@@ -140,9 +137,8 @@ export const vectorCollection = endpoint({
 
 export const vectorPoints = endpoint({
   POST: route({
-    access: "user",
+    ...VECTORS_POLICY,
     doc: { summary: "Upsert points into a collection" },
-    scope: "vectors",
     body: upsertBody,
     handler: async ({ body, identity }) => {
       const { upserted } = await vectorService().upsertPoints(identity, body.collection_name, body.points);
@@ -150,9 +146,8 @@ export const vectorPoints = endpoint({
     },
   }),
   DELETE: route({
-    access: "user",
+    ...VECTORS_POLICY,
     doc: { summary: "Delete points by ids or by payload filter" },
-    scope: "vectors",
     body: deleteBody,
     handler: async ({ body, identity }) => {
       const selector = body.ids !== undefined ? { ids: body.ids } : { filter: body.filter! };
@@ -164,10 +159,8 @@ export const vectorPoints = endpoint({
 
 export const vectorSearch = endpoint({
   POST: route({
-    access: "user",
+    ...VECTOR_SEARCH_POLICY,
     doc: { summary: "Nearest points to query_vector, or to query_text embedded with model" },
-    scope: "vectors",
-    rateLimit: "vector-search",
     body: searchBody,
     handler: async ({ body, identity, requestId, req }) => {
       const query = { limit: body.limit, scoreThreshold: body.score_threshold, filter: body.filter };
@@ -187,9 +180,8 @@ export const vectorSearch = endpoint({
 
 export const vectorDocuments = endpoint({
   POST: route({
-    access: "user",
+    ...VECTORS_POLICY,
     doc: { summary: "Embed documents' texts and upsert them as points (text kept in the payload)" },
-    scope: "vectors",
     body: documentsBody,
     handler: async ({ body, identity, requestId, req }) => {
       const out = await upsertDocuments(

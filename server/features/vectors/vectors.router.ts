@@ -18,10 +18,11 @@ import {
   vectorSizeSchema,
 } from "../../vectors/types.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
+import { VECTOR_SEARCH_POLICY, VECTORS_POLICY } from "./policies.ts";
 
-const vectorsProcedure = procedure({ access: "user", scope: "vectors" });
+const vectorsProcedure = procedure(VECTORS_POLICY);
 /** Searches count against `vector-search`, as POST /v1/vector/search does. */
-const searchProcedure = procedure({ access: "user", scope: "vectors", rateLimit: "vector-search" });
+const searchProcedure = procedure(VECTOR_SEARCH_POLICY);
 
 const nameInput = z.object({ name: safeString.min(1).max(256) });
 

@@ -6,17 +6,7 @@ import "server-only";
 import { AzureOpenAI } from "openai";
 import { getProviderFetch, type ProviderFetch } from "../http.ts";
 import { OPENAI_EMBEDDING_TOKEN_LIMITS, OpenAIChatProvider } from "../openai.ts";
-import type {
-  CallOptions,
-  EmbedRequest,
-  EmbedResult,
-  GenerateRequest,
-  GenerateResult,
-  Provider,
-  ProviderModel,
-  ProviderStatus,
-  StreamPart,
-} from "../types.ts";
+import { RenamedModelProvider } from "../renamed-model.ts";
 
 /** The GA api-version used when none is configured. */
 export const AZURE_DEFAULT_API_VERSION = "2024-10-21";
@@ -50,88 +40,56 @@ export function azureDeployment(model: string, deployments: Record<string, strin
   return deployments[model] ?? (model.startsWith("azure/") ? model.slice("azure/".length) : model);
 }
 
-export class AzureOpenAIProvider implements Provider {
-  readonly id: string;
-  readonly name: string;
-  readonly maxEmbeddingsPerCall: number;
-  readonly embeddingTokenLimits = OPENAI_EMBEDDING_TOKEN_LIMITS;
-  private readonly inner: OpenAIChatProvider;
-
-  constructor(private readonly options: AzureOpenAIProviderOptions) {
-    this.id = options.id ?? "azure-openai";
-    this.name = options.name ?? "Azure OpenAI";
-    this.maxEmbeddingsPerCall = options.maxEmbeddingsPerCall ?? AZURE_MAX_EMBEDDINGS_PER_CALL;
-    const unavailableReason = !options.endpoint
-      ? "AZURE_OPENAI_ENDPOINT is not set"
-      : !options.apiKey && options.entraProblem
-        ? options.entraProblem
-        : !options.apiKey && !options.entraToken
-          ? "AZURE_OPENAI_API_KEY is not set (nor a Microsoft Entra ID service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)"
-          : undefined;
-    const client =
-      unavailableReason === undefined
-        ? new AzureOpenAI({
-            // Every value explicitly, so that the client reads nothing from process.env (it would
-            // take OPENAI_BASE_URL, AZURE_OPENAI_API_KEY, OPENAI_ORG_ID... otherwise).
-            baseURL: `${options.endpoint!.replace(/\/+$/, "")}/openai`,
-            apiVersion: options.apiVersion ?? AZURE_DEFAULT_API_VERSION,
-            // A key, or the Entra token provider (then `apiKey` must be null, not undefined, or the
-            // client would read AZURE_OPENAI_API_KEY).
-            apiKey: (options.entraToken && !options.apiKey ? null : options.apiKey) as string | undefined,
-            azureADTokenProvider: options.apiKey ? undefined : options.entraToken,
-            organization: null,
-            project: null,
-            webhookSecret: null,
-            adminAPIKey: null,
-            defaultHeaders: options.headers,
-            maxRetries: 0,
-            timeout: SDK_TIMEOUT_MS,
-            fetch: options.fetch ?? getProviderFetch(),
-            logLevel: "off",
-          })
-        : undefined;
-    this.inner = new OpenAIChatProvider({
-      id: this.id,
-      name: this.name,
-      baseURL: options.endpoint ?? "",
-      apiKey: options.apiKey,
-      unavailableReason,
-      // Azure takes max_completion_tokens from api-version 2024-09-01-preview on (o-series need it).
-      maxTokensField: "max_completion_tokens",
-      embeddingEncoding: "base64",
-      maxEmbeddingsPerCall: this.maxEmbeddingsPerCall,
-      embeddingTokenLimits: OPENAI_EMBEDDING_TOKEN_LIMITS,
-      // Deployments are the resource's own; the catalogue says which models exist.
-      listModels: async () => [],
-      client,
-    });
-  }
-
-  status(): ProviderStatus {
-    return this.inner.status();
-  }
-
-  private deployed<T extends { model: string }>(request: T): T {
-    return { ...request, model: azureDeployment(request.model, this.options.deployments) };
-  }
-
-  generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {
-    return this.inner.generateText(this.deployed(request), options);
-  }
-
-  streamText(request: GenerateRequest, options?: CallOptions): AsyncIterable<StreamPart> {
-    return this.inner.streamText(this.deployed(request), options);
-  }
-
-  generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult> {
-    return this.inner.generateEmbeddings(this.deployed(request), options);
-  }
-
-  listModels(): Promise<ProviderModel[]> {
-    return this.inner.listModels();
-  }
-}
+/** Azure OpenAI: the OpenAI chat provider on an AzureOpenAI client, each model sent as its deployment. */
+export type AzureOpenAIProvider = RenamedModelProvider;
 
 export function createAzureOpenAIProvider(options: AzureOpenAIProviderOptions): AzureOpenAIProvider {
-  return new AzureOpenAIProvider(options);
+  const id = options.id ?? "azure-openai";
+  const name = options.name ?? "Azure OpenAI";
+  const maxEmbeddingsPerCall = options.maxEmbeddingsPerCall ?? AZURE_MAX_EMBEDDINGS_PER_CALL;
+  const unavailableReason = !options.endpoint
+    ? "AZURE_OPENAI_ENDPOINT is not set"
+    : !options.apiKey && options.entraProblem
+      ? options.entraProblem
+      : !options.apiKey && !options.entraToken
+        ? "AZURE_OPENAI_API_KEY is not set (nor a Microsoft Entra ID service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)"
+        : undefined;
+  const client =
+    unavailableReason === undefined
+      ? new AzureOpenAI({
+          // Every value explicitly, so that the client reads nothing from process.env (it would
+          // take OPENAI_BASE_URL, AZURE_OPENAI_API_KEY, OPENAI_ORG_ID... otherwise).
+          baseURL: `${options.endpoint!.replace(/\/+$/, "")}/openai`,
+          apiVersion: options.apiVersion ?? AZURE_DEFAULT_API_VERSION,
+          // A key, or the Entra token provider (then `apiKey` must be null, not undefined, or the
+          // client would read AZURE_OPENAI_API_KEY).
+          apiKey: (options.entraToken && !options.apiKey ? null : options.apiKey) as string | undefined,
+          azureADTokenProvider: options.apiKey ? undefined : options.entraToken,
+          organization: null,
+          project: null,
+          webhookSecret: null,
+          adminAPIKey: null,
+          defaultHeaders: options.headers,
+          maxRetries: 0,
+          timeout: SDK_TIMEOUT_MS,
+          fetch: options.fetch ?? getProviderFetch(),
+          logLevel: "off",
+        })
+      : undefined;
+  const inner = new OpenAIChatProvider({
+    id,
+    name,
+    baseURL: options.endpoint ?? "",
+    apiKey: options.apiKey,
+    unavailableReason,
+    // Azure takes max_completion_tokens from api-version 2024-09-01-preview on (o-series need it).
+    maxTokensField: "max_completion_tokens",
+    embeddingEncoding: "base64",
+    maxEmbeddingsPerCall,
+    embeddingTokenLimits: OPENAI_EMBEDDING_TOKEN_LIMITS,
+    // Deployments are the resource's own; the catalogue says which models exist.
+    listModels: async () => [],
+    client,
+  });
+  return new RenamedModelProvider(inner, (model) => azureDeployment(model, options.deployments));
 }

@@ -29,19 +29,10 @@ import { createBedrockProvider } from "../bedrock/bedrock.ts";
 import { unavailable } from "../errors.ts";
 import { createGeminiProvider, createVertexProvider } from "../gemini/gemini.ts";
 import { getProviderFetch, type ProviderFetch } from "../http.ts";
+import { renamedModelProvider } from "../renamed-model.ts";
 import { createOpenAICompatibleProvider } from "../openai-compatible.ts";
 import { OPENAI_EMBEDDING_TOKEN_LIMITS, OpenAIChatProvider } from "../openai.ts";
-import type {
-  CallOptions,
-  EmbedRequest,
-  EmbedResult,
-  GenerateRequest,
-  GenerateResult,
-  Provider,
-  ProviderModel,
-  ProviderStatus,
-  StreamPart,
-} from "../types.ts";
+import type { EmbedResult, GenerateResult, Provider, ProviderModel, ProviderStatus, StreamPart } from "../types.ts";
 
 export class ConfigFileError extends Error {
   constructor(
@@ -349,40 +340,8 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
 }
 
 /** A provider under another id and name, sending each model under its name there. */
-class RenamedProvider implements Provider {
-  readonly maxEmbeddingsPerCall: number;
-  readonly embeddingTokenLimits: Provider["embeddingTokenLimits"];
-  constructor(
-    readonly id: string,
-    readonly name: string,
-    private readonly inner: Provider,
-    private readonly names: Record<string, string>,
-  ) {
-    this.maxEmbeddingsPerCall = inner.maxEmbeddingsPerCall;
-    this.embeddingTokenLimits = inner.embeddingTokenLimits;
-  }
-  private named<T extends { model: string }>(request: T): T {
-    return { ...request, model: this.names[request.model] ?? request.model };
-  }
-  status(): ProviderStatus {
-    return this.inner.status();
-  }
-  generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {
-    return this.inner.generateText(this.named(request), options);
-  }
-  streamText(request: GenerateRequest, options?: CallOptions): AsyncIterable<StreamPart> {
-    return this.inner.streamText(this.named(request), options);
-  }
-  generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult> {
-    return this.inner.generateEmbeddings(this.named(request), options);
-  }
-  listModels(): Promise<ProviderModel[]> {
-    return this.inner.listModels();
-  }
-}
-
 function renamed(inner: Provider, id: string, name: string, names: Record<string, string>): Provider {
-  return new RenamedProvider(id, name, inner, names);
+  return renamedModelProvider(inner, (model) => names[model] ?? model, { id, name });
 }
 
 /** A provider of the file that cannot serve: listed, with the reason, every call refused. */

@@ -1,0 +1,63 @@
+import "server-only";
+// A provider that sends each model under another name (an Azure deployment, a model's name at a
+// provider of model-service.yaml), optionally listed under another id and name. Everything else
+// is the inner provider's.
+import type {
+  CallOptions,
+  EmbedRequest,
+  EmbedResult,
+  GenerateRequest,
+  GenerateResult,
+  Provider,
+  ProviderModel,
+  ProviderStatus,
+  StreamPart,
+} from "./types.ts";
+
+export class RenamedModelProvider implements Provider {
+  readonly id: string;
+  readonly name: string;
+  readonly maxEmbeddingsPerCall: number;
+  readonly embeddingTokenLimits: Provider["embeddingTokenLimits"];
+
+  constructor(
+    private readonly inner: Provider,
+    /** The name the inner provider knows a catalogue model by. */
+    private readonly modelName: (model: string) => string,
+    as: { id: string; name: string } = inner,
+  ) {
+    this.id = as.id;
+    this.name = as.name;
+    this.maxEmbeddingsPerCall = inner.maxEmbeddingsPerCall;
+    this.embeddingTokenLimits = inner.embeddingTokenLimits;
+  }
+
+  private renamed<T extends { model: string }>(request: T): T {
+    return { ...request, model: this.modelName(request.model) };
+  }
+
+  status(): ProviderStatus {
+    return this.inner.status();
+  }
+
+  generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {
+    return this.inner.generateText(this.renamed(request), options);
+  }
+
+  streamText(request: GenerateRequest, options?: CallOptions): AsyncIterable<StreamPart> {
+    return this.inner.streamText(this.renamed(request), options);
+  }
+
+  generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult> {
+    return this.inner.generateEmbeddings(this.renamed(request), options);
+  }
+
+  listModels(): Promise<ProviderModel[]> {
+    return this.inner.listModels();
+  }
+}
+
+/** `inner` under `as` (its own id and name by default), sending each model as `modelName` names it. */
+export function renamedModelProvider(inner: Provider, modelName: (model: string) => string, as?: { id: string; name: string }): Provider {
+  return new RenamedModelProvider(inner, modelName, as);
+}
