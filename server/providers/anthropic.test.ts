@@ -127,6 +127,88 @@ describe("Anthropic adapter: text", () => {
   });
 });
 
+describe("Anthropic adapter: empty content, which Anthropic refuses", () => {
+  it("drops an empty assistant message (OpenAI's content: null without tool calls), empty text parts and an empty system prompt", async () => {
+    const result = await anthropic.generateText({
+      model,
+      messages: [
+        { role: "system", content: "" },
+        { role: "user", content: "first" },
+        { role: "assistant", content: "" },
+        {
+          role: "user",
+          content: "",
+          parts: [
+            { type: "text", text: "" },
+            { type: "text", text: "second" },
+          ],
+        },
+      ],
+    });
+    expect(result.text).toBe("You said: second");
+    const body = emu.requests.at(-1)!.body as { system?: unknown; messages: unknown[] };
+    expect(body.system).toBeUndefined();
+    expect(body.messages).toEqual([
+      { role: "user", content: "first" },
+      { role: "user", content: [{ type: "text", text: "second" }] },
+    ]);
+  });
+
+  it("keeps an empty final assistant message (a prefill)", async () => {
+    await anthropic.generateText({
+      model,
+      messages: [
+        { role: "user", content: "go" },
+        { role: "assistant", content: "" },
+      ],
+    });
+    expect((emu.requests.at(-1)!.body as { messages: unknown[] }).messages).toEqual([
+      { role: "user", content: "go" },
+      { role: "assistant", content: "" },
+    ]);
+  });
+
+  it("refuses an empty user message, naming it, without calling Anthropic", async () => {
+    const before = emu.requests.length;
+    const err = await providerError(
+      anthropic.generateText({
+        model,
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+          { role: "user", content: "" },
+        ],
+      }),
+    );
+    expect(err).toMatchObject({ kind: "invalid_request", retryable: false });
+    expect(err.message).toContain("message 2 (user) is empty");
+    expect(emu.requests.length).toBe(before);
+  });
+
+  it("the emulator refuses what Anthropic refuses", async () => {
+    const raw = (body: unknown) =>
+      fetch(`${emu.anthropicBaseUrl}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": emu.anthropicKey!, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+        body: JSON.stringify({ model, max_tokens: 10, ...(body as object) }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error: { message: string } } }));
+    const empty = await raw({
+      messages: [
+        { role: "user", content: "a" },
+        { role: "assistant", content: "" },
+        { role: "user", content: "b" },
+      ],
+    });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toBe(
+      "messages.1: all messages must have non-empty content except for the optional final assistant message",
+    );
+    const block = await raw({ messages: [{ role: "user", content: [{ type: "text", text: "" }] }] });
+    expect(block.body.error.message).toBe("messages.0: text content blocks must be non-empty");
+    expect((await raw({ system: "", messages: [{ role: "user", content: "a" }] })).status).toBe(400);
+  });
+});
+
 describe("Anthropic adapter: faults become ProviderErrors", () => {
   const ask = (directive: string) => anthropic.generateText({ model, messages: messages(`hi [[emulator ${directive}]]`) });
 
@@ -136,6 +218,8 @@ describe("Anthropic adapter: faults become ProviderErrors", () => {
     ["fault=overloaded", { kind: "server", status: 529, retryable: true }],
     ["fault=unauthorized", { kind: "auth", status: 401, retryable: false }],
     ["fault=quota", { kind: "invalid_request", status: 400, retryable: false }],
+    ["fault=spend_limit", { kind: "rate_limited", status: 429, retryable: false, retryAfterMs: undefined }],
+    ["fault=spend_limit limit=contract", { kind: "rate_limited", status: 429, retryable: false, retryAfterMs: undefined }],
     ["fault=malformed", { kind: "server", retryable: true }],
     ["fault=cut", { kind: "connection", retryable: true }],
     ["fail_first=1 status=529", { kind: "server", status: 529, retryable: true }],

@@ -119,7 +119,7 @@ export class AnthropicProvider implements Provider {
   }
 
   private params(request: GenerateRequest): Anthropic.MessageCreateParamsNonStreaming {
-    const system = request.messages.filter((m) => m.role === "system").map((m) => m.content);
+    const system = request.messages.filter((m) => m.role === "system" && m.content).map((m) => m.content);
     // Anthropic has no JSON mode without a schema: an instruction is the closest equivalent.
     if (request.responseFormat?.type === "json_object") system.push(JSON_OBJECT_INSTRUCTION);
     const params: Anthropic.MessageCreateParamsNonStreaming = {
@@ -279,6 +279,9 @@ const JSON_OBJECT_INSTRUCTION = "Answer with a single JSON object and nothing el
  * Our conversation in Anthropic's terms: tool calls become tool_use blocks of the assistant's
  * message; tool results become tool_result blocks of one user message, together with any user
  * text that follows them (Anthropic wants every result of a turn in the next user message).
+ * Anthropic refuses empty text blocks and empty messages (but a final assistant prefill): empty
+ * text parts are left out, an assistant message with nothing in it (OpenAI's `content: null`
+ * without tool calls) is dropped, and a user message with nothing in it is refused, naming it.
  */
 export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic.MessageParam[] {
   const out: Anthropic.MessageParam[] = [];
@@ -288,7 +291,7 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
     const prev = last();
     return prev?.role === "user" && Array.isArray(prev.content) && prev.content.some((b) => b.type === "tool_result") ? prev : undefined;
   };
-  for (const m of messages) {
+  for (const [index, m] of messages.entries()) {
     switch (m.role) {
       case "system":
         break;
@@ -301,19 +304,29 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
         break;
       }
       case "user": {
+        const parts = m.parts?.filter((p) => p.type !== "text" || p.text !== "");
         const prev = openResults();
         if (prev) {
           const blocks = prev.content as Anthropic.ContentBlockParam[];
-          if (m.parts) blocks.push(...m.parts.map(toAnthropicPart));
+          if (parts) blocks.push(...parts.map(toAnthropicPart));
           else if (m.content) blocks.push({ type: "text", text: m.content });
         } else {
-          out.push({ role: "user", content: m.parts ? m.parts.map(toAnthropicPart) : m.content });
+          if (parts ? parts.length === 0 : !m.content) {
+            throw new ProviderError(
+              `message ${index} (user) is empty, and Anthropic refuses empty messages: give it some text`,
+              "invalid_request",
+              undefined,
+              false,
+            );
+          }
+          out.push({ role: "user", content: parts ? parts.map(toAnthropicPart) : m.content });
         }
         break;
       }
       case "assistant": {
         if (!m.toolCalls?.length) {
-          out.push({ role: "assistant", content: m.content });
+          // Empty: left out, but as the last message (a prefill, which Anthropic allows empty).
+          if (m.content || index === messages.length - 1) out.push({ role: "assistant", content: m.content });
           break;
         }
         const blocks: Anthropic.ContentBlockParam[] = m.content ? [{ type: "text", text: m.content }] : [];

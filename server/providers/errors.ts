@@ -48,6 +48,13 @@ function upstreamMessage(body: unknown): string | undefined {
   return undefined;
 }
 
+/** Anthropic's spend caps (a 429 `rate_limit_error` whose details or message say so): the month's or the contract's limit. */
+function spendCapped(body: unknown, message: string | undefined): boolean {
+  const details = (body as { error?: { details?: { error_code?: unknown } } } | undefined)?.error?.details;
+  const code = typeof details?.error_code === "string" ? details.error_code : "";
+  return /^(enforced|contract)_spend_limit_reached$/.test(code) || /\bspend limit\b/i.test(message ?? "");
+}
+
 /** A ProviderError for an HTTP error answer (or an error event inside a stream when `status` is undefined). */
 export function fromHttpError(ctx: ErrorContext, status: number | undefined, body: unknown, headers: Headers | undefined): ProviderError {
   const upstream = upstreamMessage(body);
@@ -63,8 +70,8 @@ export function fromHttpError(ctx: ErrorContext, status: number | undefined, bod
     return new ProviderError(`${ctx.providerName} ${what} (${status})`, "auth", status, false);
   }
   if (status === 429) {
-    // OpenAI answers 429 also for an exhausted quota, which no retry fixes.
-    const quota = code.code === "insufficient_quota" || code.type === "insufficient_quota";
+    // OpenAI answers 429 also for an exhausted quota, and Anthropic for a spend cap: no retry fixes those.
+    const quota = code.code === "insufficient_quota" || code.type === "insufficient_quota" || spendCapped(body, upstream);
     return new ProviderError(detail("rate limited"), "rate_limited", status, !quota, quota ? undefined : parseRetryAfter(headers));
   }
   if (status === 404) return new ProviderError(detail("not found"), "not_found", status, false);

@@ -29,6 +29,8 @@
 // `x-emulator: key=value ...` (for embeddings and raw HTTP). Keys:
 //   fault=rate_limit [retry_after=S] [retry_after_ms=MS]  429 in the provider's shape with Retry-After (default 1 s)
 //   fault=quota                 OpenAI 429 insufficient_quota (no retry helps)
+//   fault=spend_limit [limit=contract]  Anthropic 429 rate_limit_error for a spend cap (enforced_spend_limit_reached,
+//                               contract_spend_limit_reached in error.details): no retry helps
 //   fault=server_error          500
 //   fault=overloaded            Anthropic 529 overloaded_error (OpenAI: 503)
 //   fault=unauthorized          401 as for a wrong key
@@ -224,8 +226,44 @@ function openaiFault(kind: string, directives: Directives, model: string, presen
   }
 }
 
+/** Anthropic's 400s for empty content: an empty text block (system, messages), or a message without content. */
+function emptyContent(msgs: Array<{ role?: unknown; content?: unknown }>, system: unknown): ErrorReply | undefined {
+  const emptyBlock = (c: unknown) =>
+    Array.isArray(c) && c.some((b) => (b as { type?: unknown }).type === "text" && (b as { text?: unknown }).text === "");
+  if (system === "" || emptyBlock(system))
+    return anthropicError(400, "invalid_request_error", "system: text content blocks must be non-empty");
+  for (const [i, m] of msgs.entries()) {
+    if (emptyBlock(m.content)) return anthropicError(400, "invalid_request_error", `messages.${i}: text content blocks must be non-empty`);
+    const empty = m.content === "" || (Array.isArray(m.content) && m.content.length === 0) || m.content === undefined || m.content === null;
+    if (empty && !(m.role === "assistant" && i === msgs.length - 1)) {
+      return anthropicError(
+        400,
+        "invalid_request_error",
+        `messages.${i}: all messages must have non-empty content except for the optional final assistant message`,
+      );
+    }
+  }
+  return undefined;
+}
+
 function anthropicFault(kind: string, directives: Directives): ErrorReply | undefined {
   switch (kind) {
+    case "spend_limit": {
+      // A spend cap, not a rate: a 429 like a rate limit, which no retry fixes before the cap is raised or the month ends.
+      const contract = directives.get("limit") === "contract";
+      const e = anthropicError(
+        429,
+        "rate_limit_error",
+        contract
+          ? "This request would exceed your organization's contract spend limit. Please contact your account team."
+          : "This request would exceed your account's monthly spend limit. Please try again later.",
+      );
+      (e.body as { error: Record<string, unknown> }).error.details = {
+        error_code: contract ? "contract_spend_limit_reached" : "enforced_spend_limit_reached",
+      };
+      e.headers["retry-after"] = "86400";
+      return e;
+    }
     case "rate_limit": {
       const e = anthropicError(
         429,
@@ -750,6 +788,8 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
               )
             : anthropicError(400, "invalid_request_error", `messages.${badRole}.role: Input should be 'user' or 'assistant'`);
       }
+      // Anthropic refuses empty text blocks anywhere, and empty content but in a final assistant message (a prefill).
+      invalid ??= emptyContent(msgs, body.system);
     }
     if (!invalid && version === "2026-10-21") {
       // API version 2026-10-21 removed the sampling parameters.

@@ -141,6 +141,18 @@ describe("POST /v1/llm/generate", () => {
     expect(await events("gen-retry-1")).toHaveLength(1);
   });
 
+  it("does not retry Anthropic's spend-cap 429: one call, a 503 without Retry-After, one event", async () => {
+    const before = host.emulator.requests.filter((q) => q.protocol === "anthropic").length;
+    const r = await generate(
+      { model: "claude-3-haiku", messages: [{ role: "user", content: "capped [[emulator fault=spend_limit]]" }] },
+      { "x-request-id": "gen-spend-cap-1" },
+    );
+    expect(r.status).toBe(503);
+    expect(r.json.error?.message).toContain("spend limit");
+    expect(host.emulator.requests.filter((q) => q.protocol === "anthropic").length - before).toBe(1);
+    expect(await events("gen-spend-cap-1")).toHaveLength(1);
+  });
+
   it("honours a provider's Retry-After before retrying a 429", async () => {
     const started = Date.now();
     const r = await generate({

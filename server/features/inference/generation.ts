@@ -167,6 +167,9 @@ export function providerErrorToAppError(err: unknown, model: Model): AppError {
       case "unavailable":
         return new AppError("unavailable", `${where} is unavailable: ${err.message}`);
       case "rate_limited": {
+        // An exhausted quota or spend cap (OpenAI's insufficient_quota, Anthropic's spend limits): no retry helps.
+        if (!err.retryable)
+          return new AppError("unavailable", `${where} refused the call: ${err.message}; an operator must raise the limit`);
         const headers = err.retryAfterMs ? { "Retry-After": String(Math.ceil(err.retryAfterMs / 1000)) } : undefined;
         return new AppError("unavailable", `${where} is rate limiting the service; try again later`, undefined, headers);
       }
