@@ -124,6 +124,11 @@ export class AzureOpenAIProvider implements Provider {
   listModels(): Promise<ProviderModel[]> {
     return this.inner.listModels();
   }
+
+  /** The connection test: the first page of the resource's GET /openai/models?api-version=… (free; checks the key or token and the api-version). */
+  testConnection(options?: CallOptions): Promise<void> {
+    return this.inner.testConnection(options);
+  }
 }
 
 export function createAzureOpenAIProvider(options: AzureOpenAIProviderOptions): AzureOpenAIProvider {

@@ -82,10 +82,10 @@ const providerSchema = z.discriminatedUnion(
     z.strictObject({ type: z.literal("gemini"), ...common, api_key: text.optional() }),
     z.strictObject({ type: z.literal("vertex"), ...common, project: text, location: text.optional(), credentials_file: text.optional() }),
     z.strictObject({ type: z.literal("openai"), ...common, api_key: text.optional(), organization: text.optional() }),
-    z.strictObject({ type: z.literal("anthropic"), name: text.optional(), base_url: url.optional(), api_key: text.optional() }),
+    z.strictObject({ type: z.literal("anthropic"), ...common, api_key: text.optional() }),
     z.strictObject({
       type: z.literal("openai-compatible"),
-      name: text.optional(),
+      ...common,
       base_url: url,
       api_key: text.optional(),
       models: z.array(z.union([text, z.strictObject({ id: text, type: z.enum(["chat", "embedding"]) })])).optional(),
@@ -319,11 +319,16 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
         break;
       case "anthropic":
         if (!p.api_key) return needKey("api_key");
-        inner = renamed(createAnthropicProvider({ apiKey: p.api_key, baseURL: p.base_url, fetch }), id, name, names);
+        inner = renamed(
+          createAnthropicProvider({ id, name, apiKey: p.api_key, baseURL: p.base_url, headers: p.headers, fetch }),
+          id,
+          name,
+          names,
+        );
         break;
       case "openai-compatible":
         inner = renamed(
-          createOpenAICompatibleProvider({ id, name, baseUrl: p.base_url, apiKey: p.api_key, models: p.models, fetch }),
+          createOpenAICompatibleProvider({ id, name, baseUrl: p.base_url, apiKey: p.api_key, headers: p.headers, models: p.models, fetch }),
           id,
           name,
           names,
@@ -363,6 +368,10 @@ class RenamedProvider implements Provider {
   listModels(): Promise<ProviderModel[]> {
     return this.inner.listModels();
   }
+  testConnection(options?: CallOptions): Promise<void> {
+    if (!this.inner.testConnection) return Promise.reject(unavailable(`${this.name} has no connection test`));
+    return this.inner.testConnection(options);
+  }
 }
 
 function renamed(inner: Provider, id: string, name: string, names: Record<string, string>): Provider {
@@ -391,6 +400,9 @@ export class UnavailableProvider implements Provider {
   }
   async listModels(): Promise<ProviderModel[]> {
     return [];
+  }
+  async testConnection(): Promise<void> {
+    throw unavailable(this.reason);
   }
 }
 
