@@ -169,6 +169,35 @@ describe.each(testDatabases())("the Providers page's procedures on $kind", ({ ki
     expect((await trpc("providers.remove", { id: "dash-down" })).status).toBe(200);
   });
 
+  it("the models list names the provider that serves each model: its id and its configured name", async () => {
+    const saved = await trpc("providers.save", {
+      id: "team-llama",
+      provider: { type: "openai-compatible", name: "Team Llama", base_url: server.emulator.openaiBaseUrl },
+    });
+    expect(saved.status, saved.text).toBe(200);
+    const created = await trpc("models.create", {
+      model: {
+        id: "team-llama-8b",
+        name: "Team Llama 8B",
+        provider: "team-llama",
+        type: "chat",
+        contextWindow: 8192,
+        maxOutputTokens: 1024,
+        price: { input: "0", output: "0" },
+        capabilities: ["text-generation"],
+      },
+    });
+    expect(created.status, created.text).toBe(200);
+    const models = (await fetch(`${server.url}/api/trpc/models.list`, { headers: { authorization: `Bearer ${server.key}` } }).then((r) =>
+      r.json(),
+    )) as { result: { data: { json: { id: string; provider: string; providerName: string }[] } } };
+    const byId = new Map(models.result.data.json.map((m) => [m.id, m]));
+    expect(byId.get("team-llama-8b")).toMatchObject({ provider: "team-llama", providerName: "Team Llama" });
+    expect(byId.get("gpt-4o")).toMatchObject({ provider: "openai", providerName: "OpenAI" });
+    expect(byId.get("azure/gpt-4o")).toMatchObject({ provider: "azure-openai", providerName: "Azure OpenAI" });
+    expect((await trpc("providers.remove", { id: "team-llama" })).status).toBe(200);
+  });
+
   it("refuses an unknown id (404) and a non-admin key (403)", async () => {
     expect((await trpc("providers.test", { id: "no-such-provider" })).status).toBe(404);
     expect((await trpc("providers.test", { id: "openai" }, server.key)).status).toBe(403);
