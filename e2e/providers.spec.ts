@@ -70,3 +70,11 @@ test("an admin adds an OpenAI-compatible provider, tests its connection, sees it
   await expect(table.locator('tr[data-provider="e2e-compat"]')).toHaveCount(0);
   expect(errors).toEqual([]);
 });
+
+test("the models page names the provider that serves each model", async ({ page }) => {
+  await page.goto("/models");
+  const claude = page.getByRole("table", { name: "Models" }).locator('tr[data-model="claude-3-sonnet-20240229"]');
+  await expect(claude.getByTestId("model-provider")).toHaveText("Anthropic anthropic");
+  const azure = page.getByRole("table", { name: "Models" }).locator('tr[data-model="azure/gpt-4o"]');
+  await expect(azure.getByTestId("model-provider")).toHaveText("Azure OpenAI azure-openai");
+});

@@ -253,11 +253,11 @@ function ProviderRowView({ provider: p, onEdit }: { provider: ProviderRow; onEdi
           </span>
         ) : null}
       </td>
-      <td data-testid="provider-status" className={styles.wrap}>
+      <td data-testid="provider-status">
         {p.available ? "Available" : "Unavailable"}
         {p.reason ? <span className={styles.sub}>{p.reason}</span> : null}
       </td>
-      <td data-testid="provider-last-error" className={styles.wrap}>
+      <td data-testid="provider-last-error">
         {p.lastError ? (
           <>
             {p.lastError.message}
@@ -348,7 +348,7 @@ export function ProvidersManager({ initialProviders }: { initialProviders: Provi
         </p>
       ) : null}
       <div className="table-wrap">
-        <table className="table" aria-label="Providers">
+        <table className={`table ${styles.table}`} aria-label="Providers">
           <thead>
             <tr>
               <th>Provider</th>

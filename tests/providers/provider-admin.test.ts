@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CLI_ACTOR } from "@/server/access/auth.ts";
+import { getDatabase } from "@/server/db/index.ts";
 import { createApiKey } from "@/server/features/accounts/keys.ts";
 import { testProviderConnection } from "@/server/features/catalogue/providers.ts";
 import { parseConfigFile, providersFromConfig } from "@/server/providers/config/config-file.ts";
@@ -126,7 +127,21 @@ describe.each(testDatabases())("the Providers page's procedures on $kind", ({ ki
     });
     expect(saved.status, saved.text).toBe(200);
     expect(saved.text).not.toContain(wrongKey);
-    expect(saved.data).toMatchObject({ type: "openai-compatible", source: "dashboard", lastError: null, stored: { secretTail: "…cdef" } });
+    expect(saved.data).toMatchObject({
+      type: "openai-compatible",
+      source: "dashboard",
+      lastError: null,
+      stored: { secretTail: "…cdef", secrets: ["api_key", "headers"] },
+    });
+    // Headers may carry a key: boxed with the secrets, never listed, not in the settings column.
+    expect(saved.text).not.toContain("provider-admin");
+    const [row0] = await getDatabase().then((db) =>
+      db.rawQuery<{ settings: string; secret: string }>(
+        `SELECT settings::text AS settings, secret FROM provider_credentials WHERE id = 'dash-compat'`,
+      ),
+    );
+    expect(row0!.settings).not.toContain("x-team");
+    expect(row0!.secret).not.toContain("provider-admin");
 
     const before = server.emulator.requests.length;
     const failed = await test("dash-compat");
