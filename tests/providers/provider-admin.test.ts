@@ -171,6 +171,20 @@ describe.each(testDatabases())("the Providers page's procedures on $kind", ({ ki
     expect((await trpc("providers.remove", { id: "dash-compat" })).status).toBe(200);
   });
 
+  it("a failed generation becomes the provider's last error (the adapters record it; the generation code is unchanged)", async () => {
+    const res = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "[[emulator fault=server_error]] hello" }] }),
+    });
+    expect(res.status).toBe(502);
+    await res.arrayBuffer();
+    const openai = (await list()).find((p) => p.id === "openai")!;
+    expect(openai.lastError).toMatchObject({ kind: "server", status: 500 });
+    expect(openai.lastError!.message).toContain("OpenAI 500");
+    expect(openai.lastError!.message).not.toContain(server.emulator.openaiKey!);
+  });
+
   it("an unreachable provider fails within the deadline with a connection error", async () => {
     const saved = await trpc("providers.save", {
       id: "dash-down",
