@@ -14,6 +14,7 @@ import { createApiKey } from "@/server/features/accounts/keys.ts";
 import { testProviderConnection } from "@/server/features/catalogue/providers.ts";
 import { parseConfigFile, providersFromConfig } from "@/server/providers/config/config-file.ts";
 import { lastProviderError } from "@/server/providers/last-errors.ts";
+import { registerProvider, resetProvidersForTests } from "@/server/providers/registry.ts";
 import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useCompatServer } from "../openai-compat/harness.ts";
@@ -248,6 +249,16 @@ describe("connection tests outside a host", () => {
       await expect(slow!.testConnection!({ signal: AbortSignal.timeout(200) })).rejects.toMatchObject({ kind: "timeout" });
       expect(Date.now() - started).toBeLessThan(2000);
       expect(lastProviderError("slow")).toMatchObject({ kind: "timeout" });
+      // The service's test answers it as a failed test within its deadline.
+      registerProvider(slow!);
+      try {
+        const r = await testProviderConnection("slow", 300);
+        expect(r).toMatchObject({ id: "slow", ok: false, error: { kind: "timeout" } });
+        expect(r.latencyMs).toBeGreaterThanOrEqual(250);
+        expect(r.latencyMs).toBeLessThan(2000);
+      } finally {
+        resetProvidersForTests();
+      }
     } finally {
       await emulator.close();
     }

@@ -69,7 +69,22 @@ export async function testProviderConnection(id: string, timeoutMs = CONNECTION_
   const took = () => Math.round(performance.now() - started);
   try {
     if (!provider.testConnection) throw new ProviderError(`${provider.name} has no connection test`, "unavailable", undefined, false);
-    await provider.testConnection({ signal: AbortSignal.timeout(timeoutMs) });
+    const signal = AbortSignal.timeout(timeoutMs);
+    const call = provider.testConnection({ signal });
+    // The deadline holds even where an SDK does not watch the signal at every step (Google's
+    // default credentials look for a metadata server before any request): the call's own late
+    // failure is then dropped.
+    call.catch(() => {});
+    await Promise.race([
+      call,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener(
+          "abort",
+          () => reject(new ProviderError(`${provider.name} did not answer within ${timeoutMs} ms`, "timeout", undefined, true)),
+          { once: true },
+        ),
+      ),
+    ]);
     return { id, ok: true, latencyMs: took(), error: null, testedAt };
   } catch (error) {
     const latencyMs = took();
