@@ -51,7 +51,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
                 </span>
                 <span>Model Service</span>
               </Link>
-              <Nav />
+              <Nav isAdmin={user.role === "admin"} />
               <div className="sidebar-footer">
                 <UserMenu email={user.email} role={user.role} signOut={logout} signOutEverywhere={logoutEverywhere} />
                 <SystemBadge />

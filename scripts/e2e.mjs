@@ -227,9 +227,21 @@ async function main() {
   // unconfigured, so the dashboard shows what an unavailable provider looks like.
   const emulatorPort = await freePort();
   const emulatorKey = "sk-ant-e2e-emulator-key";
+  // The OpenAI protocol's key: e2e/providers.spec.ts adds an OpenAI-compatible provider with it in the dashboard.
+  const emulatorOpenAIKey = "sk-e2e-emulator-openai-key-0123";
   const emulator = spawn(
     process.execPath,
-    ["--import", "tsx", "tests/emulators/main.ts", "--port", String(emulatorPort), "--anthropic-key", emulatorKey],
+    [
+      "--import",
+      "tsx",
+      "tests/emulators/main.ts",
+      "--port",
+      String(emulatorPort),
+      "--anthropic-key",
+      emulatorKey,
+      "--openai-key",
+      emulatorOpenAIKey,
+    ],
     { cwd: root, env: baseEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   serverEnv.ANTHROPIC_API_KEY = emulatorKey;
@@ -329,6 +341,9 @@ async function main() {
       E2E_USER_PASSWORD: user.password,
       // Specs that run the CLI against the server's database (e2e/usage.spec.ts: seed-demo).
       E2E_DATA_DIR: dataDir,
+      // The provider emulator and its OpenAI key (e2e/providers.spec.ts).
+      E2E_EMULATOR_URL: `http://127.0.0.1:${emulatorPort}`,
+      E2E_EMULATOR_OPENAI_KEY: emulatorOpenAIKey,
     });
     if (code !== 0 && !verbose) {
       log("Playwright failed; server output:");

@@ -1,12 +1,12 @@
 "use client";
-// The models page: every model of the catalogue with its provider, type, context size, prices per
+// The models page: every model of the catalogue with the provider that serves it (id and name), type, context size, prices per
 // 1M and per 1K tokens, capabilities and availability (with the reason when unavailable); filters,
 // a search box and sortable columns. Admins can change a price (effective from now on), enable or
 // disable a model, set its fallbacks and add a model served by an OpenAI-compatible provider; a
 // usage column shows each model's requests, tokens and cost over a range (from the usage roll-ups,
 // `usage.stats`). Talks to the `models.*` tRPC procedures; the first list comes from the server render.
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { CAPABILITIES, defaultCapability, providerName, type ModelType } from "@/lib/catalogue";
+import { CAPABILITIES, defaultCapability, type ModelType } from "@/lib/catalogue";
 import { dateTime, defaultRange } from "@/lib/dates";
 import { compact, count } from "@/lib/format";
 import { exactDollars, money } from "@/lib/money";
@@ -46,7 +46,7 @@ function sortModels(models: Model[], sort: Sort, usage: Map<string, ModelUsage>)
 function matches(m: Model, search: string): boolean {
   const q = search.trim().toLowerCase();
   if (!q) return true;
-  return [m.id, m.name, m.provider, providerName(m.provider), ...m.aliases, ...m.capabilities].some((s) => s.toLowerCase().includes(q));
+  return [m.id, m.name, m.provider, m.providerName, ...m.aliases, ...m.capabilities].some((s) => s.toLowerCase().includes(q));
 }
 
 export function SignInToSeeCatalogue() {
@@ -230,7 +230,7 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
   );
 
   const models = list.data ?? initialModels;
-  const providers = useMemo(() => [...new Set(models.map((m) => m.provider))], [models]);
+  const providers = useMemo(() => [...new Map(models.map((m) => [m.provider, m.providerName])).entries()], [models]);
   const shown = useMemo(
     () =>
       sortModels(
@@ -268,9 +268,9 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
           <span className="field-label">Provider</span>
           <select value={provider} onChange={(e) => setProvider(e.target.value)} aria-label="Provider">
             <option value="all">All providers</option>
-            {providers.map((p) => (
-              <option key={p} value={p}>
-                {providerName(p)}
+            {providers.map(([id, name]) => (
+              <option key={id} value={id}>
+                {name === id ? id : `${name} (${id})`}
               </option>
             ))}
           </select>
@@ -374,7 +374,11 @@ function ModelRows({
         <td className={styles.model}>
           <span className={styles.name}>{m.name}</span>
           <span className={styles.sub}>
-            <code className={styles.id}>{m.id}</code> · {providerName(m.provider)} · {m.type}
+            <code className={styles.id}>{m.id}</code> ·{" "}
+            <span data-testid="model-provider" title={`served by the provider ${m.provider}`}>
+              {m.providerName} <code className={styles.id}>{m.provider}</code>
+            </span>{" "}
+            · {m.type}
             {m.embeddingDimensions !== null ? `, ${m.embeddingDimensions} dimensions` : ""}
           </span>
           {m.aliases.length ? <span className={styles.sub}>also {m.aliases.join(", ")}</span> : null}

@@ -1,5 +1,6 @@
 "use client";
-// The dashboard's navigation; the link for the current page is marked with aria-current.
+// The dashboard's navigation; the link for the current page is marked with aria-current. Admins
+// also see the admin-only pages (ADMIN_NAV_ITEMS).
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import type { ReactNode } from "react";
@@ -81,16 +82,32 @@ export const NAV_ITEMS: NavItem[] = [
   },
 ];
 
+/** Pages only an admin can use (the server refuses anyone else; the link is hidden from them). */
+export const ADMIN_NAV_ITEMS: NavItem[] = [
+  {
+    href: "/providers",
+    label: "Providers",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <rect x="3" y="4" width="18" height="6" rx="1.5" />
+        <rect x="3" y="14" width="18" height="6" rx="1.5" />
+        <path d="M7 7h.01M7 17h.01" />
+      </svg>
+    ),
+  },
+];
+
 function isActive(pathname: string, href: string): boolean {
   return href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`);
 }
 
-export function Nav() {
+export function Nav({ isAdmin = false }: { isAdmin?: boolean }) {
   const pathname = usePathname() ?? "/";
+  const items = isAdmin ? [...NAV_ITEMS.slice(0, 3), ...ADMIN_NAV_ITEMS, ...NAV_ITEMS.slice(3)] : NAV_ITEMS;
   return (
     <nav className="nav" aria-label="Main">
       <ul>
-        {NAV_ITEMS.map((item) => {
+        {items.map((item) => {
           const active = isActive(pathname, item.href);
           return (
             <li key={item.href}>

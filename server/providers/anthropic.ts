@@ -8,6 +8,7 @@ import {
   abortError,
   fromConnectionError,
   fromHttpError,
+  recordFailure,
   isBrokenBody,
   malformedResponse,
   scrubSecrets,
@@ -78,26 +79,34 @@ export function mapAnthropicStopReason(reason: string | null | undefined): Finis
 }
 
 export type AnthropicProviderOptions = {
+  /** Provider id; "anthropic" for the one configured from the environment. */
+  id?: string;
+  name?: string;
   apiKey?: string;
   baseURL?: string;
+  /** Sent with every request (the configuration file's `headers`). */
+  headers?: Record<string, string>;
   fetch?: ProviderFetch;
 };
 
 export class AnthropicProvider implements Provider {
-  readonly id = "anthropic";
-  readonly name = "Anthropic";
+  readonly id: string;
+  readonly name: string;
   /** Anthropic has no embeddings models. */
   readonly maxEmbeddingsPerCall = 0;
   private readonly client: Anthropic | undefined;
   private readonly ctx: ErrorContext;
 
   constructor(private readonly options: AnthropicProviderOptions) {
-    this.ctx = { providerName: this.name, secrets: [options.apiKey] };
+    this.id = options.id ?? "anthropic";
+    this.name = options.name ?? "Anthropic";
+    this.ctx = { providerId: this.id, providerName: this.name, secrets: [options.apiKey] };
     if (options.apiKey) {
       this.client = new Anthropic({
         apiKey: options.apiKey,
         baseURL: options.baseURL ?? "https://api.anthropic.com",
         webhookKey: null,
+        defaultHeaders: options.headers,
         // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
         maxRetries: 0,
         // Set explicitly: without it the SDK refuses non-streamed requests with a large max_tokens.
@@ -232,7 +241,8 @@ export class AnthropicProvider implements Provider {
       throw this.convertError(error, signal);
     }
     if (signal?.aborted) throw abortError(this.ctx, signal);
-    if (!stopped) throw new ProviderError("Anthropic ended the stream before message_stop", "connection", undefined, true);
+    if (!stopped)
+      throw recordFailure(this.ctx, new ProviderError("Anthropic ended the stream before message_stop", "connection", undefined, true));
     yield { type: "finish", finishReason: mapAnthropicStopReason(stopReason), usage: convertAnthropicUsage(usage), id, model };
   }
 
@@ -256,8 +266,22 @@ export class AnthropicProvider implements Provider {
     }
   }
 
-  /** Any failure of an SDK call as a ProviderError (or the caller's own abort reason). */
+  /** The connection test: the first model of Anthropic's GET /v1/models (free, and checks the key). */
+  async testConnection(options?: CallOptions): Promise<void> {
+    const client = this.requireClient();
+    try {
+      await client.models.list({ limit: 1 }, { signal: options?.signal });
+    } catch (error) {
+      throw this.convertError(error, options?.signal);
+    }
+  }
+
+  /** Any failure of an SDK call as a ProviderError (or the caller's own abort reason), kept as the provider's last error. */
   convertError(error: unknown, signal: AbortSignal | undefined): unknown {
+    return recordFailure(this.ctx, this.toProviderError(error, signal));
+  }
+
+  private toProviderError(error: unknown, signal: AbortSignal | undefined): unknown {
     if (error instanceof ProviderError) return error;
     if (signal?.aborted) return abortError(this.ctx, signal);
     if (error instanceof APIConnectionTimeoutError) return fromConnectionError(this.ctx, error, true);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { abortError, fromHttpError, parseRetryAfter, scrubSecrets } from "./errors.ts";
+import { abortError, fromHttpError, parseRetryAfter, recordFailure, scrubSecrets } from "./errors.ts";
+import { lastProviderError, resetLastProviderErrorsForTests } from "./last-errors.ts";
 import { ProviderError } from "./types.ts";
 
-const ctx = { providerName: "OpenAI", secrets: ["sk-live-abcdefghijklmnop"] };
+const ctx = { providerId: "openai", providerName: "OpenAI", secrets: ["sk-live-abcdefghijklmnop"] };
 
 describe("parseRetryAfter", () => {
   it("reads seconds, fractional seconds, an HTTP date, and prefers retry-after-ms", () => {
@@ -71,5 +72,31 @@ describe("abortError", () => {
     const reason = new Error("client left");
     left.abort(reason);
     expect(abortError(ctx, left.signal)).toBe(reason);
+  });
+});
+
+describe("recordFailure (the providers' last errors)", () => {
+  it("keeps a provider failure under the provider's id with its kind, status and time, and never the key", () => {
+    resetLastProviderErrorsForTests();
+    // A message that holds the key verbatim (a provider echoing it back) and a masked form of it.
+    const echoed = new ProviderError("upstream said: bad key sk-live-abcdefghijklmnop (sk-live-****mnop)", "invalid_request", 400, false);
+    const before = Date.now();
+    expect(recordFailure(ctx, echoed)).toBe(echoed);
+    const last = lastProviderError("openai")!;
+    expect(last).toMatchObject({ kind: "invalid_request", status: 400 });
+    expect(last.at.getTime()).toBeGreaterThanOrEqual(before);
+    expect(last.message).toContain("upstream said: bad key");
+    expect(last.message).not.toContain("abcdefghijklmnop");
+    expect(last.message).not.toContain("mnop");
+    // Each factory of this module records too.
+    fromHttpError({ ...ctx, providerId: "other" }, 503, { error: { message: "down" } }, undefined);
+    expect(lastProviderError("other")).toMatchObject({ kind: "server", status: 503, message: "OpenAI 503: down" });
+  });
+
+  it("leaves out what is not a failure of the provider: no credentials, the caller's own abort", () => {
+    resetLastProviderErrorsForTests();
+    recordFailure(ctx, new ProviderError("OPENAI_API_KEY is not set", "unavailable", undefined, false));
+    recordFailure(ctx, new DOMException("This operation was aborted", "AbortError"));
+    expect(lastProviderError("openai")).toBeUndefined();
   });
 });

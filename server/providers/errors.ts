@@ -3,6 +3,7 @@ import "server-only";
 // whether a retry may help, Retry-After decides when, and the message is scrubbed of the key.
 // Both SDKs (Stainless-generated) share the shape used here: `status`, `headers`, the parsed body.
 import { redactSecrets } from "../kernel/logger.ts";
+import { setLastProviderError } from "./last-errors.ts";
 import { ProviderError } from "./types.ts";
 
 /** Milliseconds from `retry-after-ms` (OpenAI) or `retry-after` (seconds or an HTTP date). */
@@ -34,10 +35,25 @@ export function scrubSecrets(message: string, secrets: ReadonlyArray<string | un
 }
 
 export type ErrorContext = {
+  /** The provider's id: its last error is kept under it (last-errors.ts). */
+  providerId: string;
   /** Shown in messages: "OpenAI", "Anthropic", a compatible server's name. */
   providerName: string;
   secrets: ReadonlyArray<string | undefined>;
 };
+
+/**
+ * Keeps a provider failure as the provider's last error (the Providers page shows it) and hands it
+ * back unchanged. Every adapter passes what its `convertError` returns through here: only failures
+ * of the provider itself are kept, not "unavailable" (no credentials: the status says so) nor the
+ * caller's own abort. The message is scrubbed of the provider's secrets once more.
+ */
+export function recordFailure<T>(ctx: ErrorContext, error: T): T {
+  if (error instanceof ProviderError && error.kind !== "unavailable") {
+    setLastProviderError(ctx.providerId, error, scrubSecrets(error.message, ctx.secrets));
+  }
+  return error;
+}
 
 /** The provider's own error text from a parsed error body, whichever of the two shapes it has. */
 function upstreamMessage(body: unknown): string | undefined {
@@ -55,8 +71,12 @@ function spendCapped(body: unknown, message: string | undefined): boolean {
   return /^(enforced|contract)_spend_limit_reached$/.test(code) || /\bspend limit\b/i.test(message ?? "");
 }
 
-/** A ProviderError for an HTTP error answer (or an error event inside a stream when `status` is undefined). */
+/** A ProviderError for an HTTP error answer (or an error event inside a stream when `status` is undefined); kept as the provider's last error. */
 export function fromHttpError(ctx: ErrorContext, status: number | undefined, body: unknown, headers: Headers | undefined): ProviderError {
+  return recordFailure(ctx, httpError(ctx, status, body, headers));
+}
+
+function httpError(ctx: ErrorContext, status: number | undefined, body: unknown, headers: Headers | undefined): ProviderError {
   const upstream = upstreamMessage(body);
   const detail = (fallback: string) => scrubSecrets(`${ctx.providerName} ${status ?? "stream"}: ${upstream ?? fallback}`, ctx.secrets);
   const code = body && typeof body === "object" ? (body as { code?: unknown; type?: unknown }) : {};
@@ -97,7 +117,7 @@ function causes(error: unknown): unknown[] {
   return chain;
 }
 
-/** A network failure (refused, reset, cut mid-body, undici timeout) as a retryable ProviderError. */
+/** A network failure (refused, reset, cut mid-body, undici timeout) as a retryable ProviderError; kept as the provider's last error. */
 export function fromConnectionError(ctx: ErrorContext, error: unknown, sdkSaysTimeout = false): ProviderError {
   const chain = causes(error);
   const timedOut = sdkSaysTimeout || chain.some((c) => TIMEOUT_CODES.has(String((c as { code?: unknown }).code ?? "")));
@@ -108,9 +128,12 @@ export function fromConnectionError(ctx: ErrorContext, error: unknown, sdkSaysTi
       : innermost?.code
         ? String(innermost.code)
         : "no detail";
-  return timedOut
-    ? new ProviderError(scrubSecrets(`${ctx.providerName} timed out (${why})`, ctx.secrets), "timeout", undefined, true)
-    : new ProviderError(scrubSecrets(`${ctx.providerName} connection failed (${why})`, ctx.secrets), "connection", undefined, true);
+  return recordFailure(
+    ctx,
+    timedOut
+      ? new ProviderError(scrubSecrets(`${ctx.providerName} timed out (${why})`, ctx.secrets), "timeout", undefined, true)
+      : new ProviderError(scrubSecrets(`${ctx.providerName} connection failed (${why})`, ctx.secrets), "connection", undefined, true),
+  );
 }
 
 /** True for errors raised while reading a response body whose connection broke (undici: "terminated"). */
@@ -132,13 +155,13 @@ export function isBrokenBody(error: unknown): boolean {
 export function abortError(ctx: ErrorContext, signal: AbortSignal): unknown {
   const reason: unknown = signal.reason;
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
-    return new ProviderError(`${ctx.providerName} did not answer in time`, "timeout", undefined, true);
+    return recordFailure(ctx, new ProviderError(`${ctx.providerName} did not answer in time`, "timeout", undefined, true));
   }
   return reason ?? new DOMException("This operation was aborted", "AbortError");
 }
 
 export function malformedResponse(ctx: ErrorContext): ProviderError {
-  return new ProviderError(`${ctx.providerName} returned a malformed response`, "server", undefined, true);
+  return recordFailure(ctx, new ProviderError(`${ctx.providerName} returned a malformed response`, "server", undefined, true));
 }
 
 export function unavailable(reason: string): ProviderError {

@@ -163,6 +163,11 @@ export class LocalEmbeddingProvider implements Provider {
   async listModels(): Promise<ProviderModel[]> {
     return [{ id: LOCAL_EMBEDDING_MODEL, type: "embedding" }];
   }
+
+  /** The connection test: it runs in this process, so one embedding of a word (no network). */
+  async testConnection(): Promise<void> {
+    await this.generateEmbeddings({ model: LOCAL_EMBEDDING_MODEL, texts: ["ping"] });
+  }
 }
 
 export function createLocalProvider(): Provider {

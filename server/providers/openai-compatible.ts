@@ -17,6 +17,8 @@ export type OpenAICompatibleConfig = {
   /** The URL that /chat/completions is appended to, e.g. http://localhost:11434/v1. */
   baseUrl: string;
   apiKey?: string;
+  /** Sent with every request (the configuration file's `headers`). */
+  headers?: Record<string, string>;
   /** Models the server offers; strings are chat models. */
   models?: CompatibleModel[];
   maxEmbeddingsPerCall?: number;
@@ -50,6 +52,7 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     name: config.name ?? config.id,
     baseURL: config.baseUrl,
     apiKey: config.apiKey,
+    headers: config.headers,
     maxTokensField: "max_tokens",
     embeddingEncoding: "float",
     maxEmbeddingsPerCall: config.maxEmbeddingsPerCall,

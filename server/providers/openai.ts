@@ -6,6 +6,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import {
   abortError,
   fromConnectionError,
+  recordFailure,
   fromHttpError,
   isBrokenBody,
   malformedResponse,
@@ -47,6 +48,8 @@ export type OpenAIChatProviderConfig = {
   baseURL: string;
   apiKey?: string;
   organization?: string;
+  /** Sent with every request (the configuration file's `headers`). */
+  headers?: Record<string, string>;
   /** When set, the provider is unavailable for this reason (e.g. "OPENAI_API_KEY is not set"). */
   unavailableReason?: string;
   /** OpenAI wants max_completion_tokens (o-series reject max_tokens); many compatible servers know only max_tokens. */
@@ -103,7 +106,7 @@ export class OpenAIChatProvider implements Provider {
     this.name = config.name;
     this.maxEmbeddingsPerCall = config.maxEmbeddingsPerCall ?? OPENAI_MAX_EMBEDDINGS_PER_CALL;
     this.embeddingTokenLimits = config.embeddingTokenLimits;
-    this.ctx = { providerName: config.name, secrets: [config.apiKey] };
+    this.ctx = { providerId: config.id, providerName: config.name, secrets: [config.apiKey] };
     if (config.unavailableReason === undefined) {
       this.client =
         config.client ??
@@ -116,7 +119,7 @@ export class OpenAIChatProvider implements Provider {
           webhookSecret: null,
           baseURL: config.baseURL,
           // A keyless compatible server (Ollama, vLLM) gets no Authorization header at all.
-          defaultHeaders: config.apiKey ? undefined : { Authorization: null },
+          defaultHeaders: config.apiKey ? config.headers : { ...config.headers, Authorization: null },
           // The generation service retries (with backoff, Retry-After, fallbacks); the SDK must not.
           maxRetries: 0,
           timeout: SDK_TIMEOUT_MS,
@@ -229,7 +232,7 @@ export class OpenAIChatProvider implements Provider {
     // The SDK ends an aborted stream quietly; a stream without a finish reason was cut short.
     if (signal?.aborted) throw abortError(this.ctx, signal);
     if (finishReason === undefined) {
-      throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
+      throw recordFailure(this.ctx, new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true));
     }
     yield { type: "finish", finishReason, usage, id, model };
   }
@@ -258,7 +261,10 @@ export class OpenAIChatProvider implements Provider {
     const response = await client.embeddings.create(params, { signal });
     const data = [...response.data].sort((a, b) => a.index - b.index);
     if (data.length !== input.length) {
-      throw new ProviderError(`${this.name} returned ${data.length} embeddings for ${input.length} texts`, "server", undefined, true);
+      throw recordFailure(
+        this.ctx,
+        new ProviderError(`${this.name} returned ${data.length} embeddings for ${input.length} texts`, "server", undefined, true),
+      );
     }
     return {
       embeddings: data.map((d) => d.embedding as number[]),
@@ -277,8 +283,22 @@ export class OpenAIChatProvider implements Provider {
     }
   }
 
-  /** Any failure of an SDK call as a ProviderError (or the caller's own abort reason). */
+  /** The connection test: the first page of the server's GET /models (free, and checks the key). */
+  async testConnection(options?: CallOptions): Promise<void> {
+    const client = this.requireClient();
+    try {
+      await client.models.list({ signal: options?.signal });
+    } catch (error) {
+      throw this.convertError(error, options?.signal);
+    }
+  }
+
+  /** Any failure of an SDK call as a ProviderError (or the caller's own abort reason), kept as the provider's last error. */
   convertError(error: unknown, signal: AbortSignal | undefined): unknown {
+    return recordFailure(this.ctx, this.toProviderError(error, signal));
+  }
+
+  private toProviderError(error: unknown, signal: AbortSignal | undefined): unknown {
     if (error instanceof ProviderError) return error;
     // The SDK wraps what a credential function (Azure's Entra token provider) threw: ours, as it was.
     if (error instanceof OpenAIError && (error as { cause?: unknown }).cause instanceof ProviderError)

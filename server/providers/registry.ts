@@ -11,6 +11,7 @@ import { createGeminiProvider, createVertexProvider } from "./gemini/gemini.ts";
 import { loadConfigFile, providersFromConfig, watchConfigFile, type ConfigFile } from "./config/config-file.ts";
 import { CredentialSync, type DatabaseHandle } from "./credentials/credentials.ts";
 import type { ProviderFetch } from "./http.ts";
+import { resetLastProviderErrorsForTests } from "./last-errors.ts";
 import { createLocalProvider } from "./local.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
 import { createOpenAIProvider } from "./openai.ts";
@@ -169,6 +170,21 @@ export function providerSource(id: string): "environment" | "file" | "dashboard"
   return "environment";
 }
 
+/** The provider types: the configuration file's `type` values, and `local`. */
+export type ProviderType = "openai" | "anthropic" | "local" | "azure-openai" | "bedrock" | "gemini" | "vertex" | "openai-compatible";
+
+/**
+ * The type of a provider of the environment or the file (the dashboard's are stored with theirs):
+ * a built-in id is its own type, a file's provider has its `type`, anything else registered is an
+ * OpenAI-compatible server (OPENAI_COMPATIBLE_PROVIDERS, `registerProvider`).
+ */
+export function providerType(id: string): ProviderType | undefined {
+  if (!registry().has(id)) return undefined;
+  const fromFile = g.__modelServiceConfigFile?.config.providers[id];
+  if (fromFile && providerSource(id) === "file") return fromFile.type;
+  return BUILT_IN_PROVIDER_IDS.has(id) ? (id as ProviderType) : "openai-compatible";
+}
+
 /** Ids a run-time provider cannot take: every provider of the environment and the file, and the built-in ids. */
 export function reservedProviderIds(): Set<string> {
   const runtime = g.__modelServiceRuntimeProviders?.ids;
@@ -213,4 +229,5 @@ export function resetProvidersForTests(providers?: Provider[]): void {
   g.__modelServiceConfigFile?.stop();
   g.__modelServiceConfigFile = undefined;
   g.__modelServiceProviders = providers ? new Map(providers.map((p) => [p.id, p])) : undefined;
+  resetLastProviderErrorsForTests();
 }

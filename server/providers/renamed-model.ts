@@ -13,6 +13,7 @@ import type {
   ProviderStatus,
   StreamPart,
 } from "./types.ts";
+import { unavailable } from "./errors.ts";
 
 export class RenamedModelProvider implements Provider {
   readonly id: string;
@@ -54,6 +55,12 @@ export class RenamedModelProvider implements Provider {
 
   listModels(): Promise<ProviderModel[]> {
     return this.inner.listModels();
+  }
+
+  /** The inner provider's connection test (Azure: the resource's GET /openai/models?api-version=…). */
+  testConnection(options?: CallOptions): Promise<void> {
+    if (!this.inner.testConnection) return Promise.reject(unavailable(`${this.name} has no connection test`));
+    return this.inner.testConnection(options);
   }
 }
 

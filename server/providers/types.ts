@@ -183,6 +183,12 @@ export interface Provider {
   readonly embeddingTokenLimits?: EmbeddingTokenLimits;
   /** Models the provider itself offers beyond the catalogue (e.g. a compatible server's list). */
   listModels(): Promise<ProviderModel[]>;
+  /**
+   * The connection test of the dashboard's Providers page: the cheapest real call the provider's
+   * SDK offers that proves the endpoint answers and accepts the credentials (a model list, or an
+   * empty listing), bounded by `options.signal`. Resolves when it answered; rejects with a ProviderError.
+   */
+  testConnection?(options?: CallOptions): Promise<void>;
 }
 
 /**

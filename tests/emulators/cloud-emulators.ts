@@ -3,6 +3,8 @@
 //
 // Azure OpenAI   POST /openai/deployments/{deployment}/chat/completions?api-version=V
 //                POST /openai/deployments/{deployment}/embeddings?api-version=V
+//                GET  /openai/models?api-version=V          the models of the resource (Models - List:
+//                                                          {data: [{id, status, capabilities, lifecycle_status, ...}], object: "list"})
 //                The OpenAI protocol under a deployment name (the reply's `model` is the deployment);
 //                `api-version` is required (400 when absent, 404 "Resource not found" when unknown);
 //                auth by `api-key: <key>` or `Authorization: Bearer <Entra token>`; Azure's error shape
@@ -16,6 +18,7 @@
 //                                                          ({inputText} → {embedding, inputTextTokenCount}) and
 //                                                          cohere.embed-* ({texts} → {embeddings}; the token count
 //                                                          in x-amzn-bedrock-input-token-count)
+//                GET  /async-invoke?maxResults=N           ListAsyncInvokes ({asyncInvokeSummaries: []}: none are ever started here)
 //                SigV4 is checked for shape: `AWS4-HMAC-SHA256 Credential=<key id>/<yyyymmdd>/<region>/bedrock/
 //                aws4_request, SignedHeaders=...;host;...;x-amz-date..., Signature=<64 hex>`, the key id, the
 //                region of the credential scope (the emulator's `bedrockRegion`), x-amz-date, and the session
@@ -23,12 +26,15 @@
 //                Usage: inputTokens excludes cacheReadInputTokens/cacheWriteInputTokens (as Bedrock reports).
 // Gemini API     POST /v1beta/models/{model}:generateContent | :streamGenerateContent?alt=sse |
 //                :embedContent | :batchEmbedContents, with `x-goog-api-key` (a wrong key answers 400
-//                API_KEY_INVALID as Google does; none answers 403 PERMISSION_DENIED)
+//                API_KEY_INVALID as Google does; none answers 403 PERMISSION_DENIED);
+//                GET /v1beta/models?pageSize=N&pageToken=T  the model list ({models: [{name: "models/…", ...}], nextPageToken})
 // Vertex AI      POST /{v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent |
 //                :streamGenerateContent?alt=sse | :predict (text-embedding-*, gemini-embedding-001) | :embedContent,
 //                with `Authorization: Bearer <token>`: the emulator's access token, or a self-signed JWT
 //                (RS256) from the emulator's service account (`cloud.vertexServiceAccount`), verified;
 //                project and location must be the configured ones (403 / 400 otherwise).
+//                GET /v1beta1/publishers/google/models?pageSize=N&pageToken=T  Google's publisher models
+//                ({publisherModels: [{name: "publishers/google/models/…", ...}], nextPageToken}), same auth.
 //                Google's error shape {"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED",
 //                "details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"2s"}]}}.
 //                Usage: promptTokenCount (including cachedContentTokenCount), candidatesTokenCount (excluding
@@ -56,6 +62,7 @@ import {
   delayIfAsked,
   faultOfStatus,
   retryAfterHeaders,
+  send,
   sendError,
   sendPlain,
   streamChunks,
@@ -131,12 +138,33 @@ const GEMINI_PATH = /^\/(v1|v1beta|v1alpha)\/models\/([^/:]+):(generateContent|s
 const VERTEX_PATH =
   /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent|predict|embedContent)$/;
 
+const VERTEX_PUBLISHER_MODELS = "/v1beta1/publishers/google/models";
+
+/** The models the list endpoints answer with (Azure, Gemini, Vertex), in order. */
+const LISTED_MODELS = ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-embedding-001", "text-embedding-004"];
+const AZURE_LISTED_MODELS = ["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "text-embedding-3-small"];
+
+/** Google's page of a list: `pageSize` items (default 50, at most 1000) after `pageToken` (an offset here). */
+function googlePage<T>(items: T[], url: URL): { page: T[]; nextPageToken?: string } | ErrorReply {
+  const size = url.searchParams.get("pageSize");
+  const n = size === null ? 50 : Number(size);
+  if (!Number.isInteger(n) || n < 0) return googleError(400, `Invalid value at 'page_size' (TYPE_INT32), "${size}"`);
+  const token = url.searchParams.get("pageToken");
+  const start = token ? Number(Buffer.from(token, "base64url").toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) return googleError(400, "Invalid page token.");
+  const end = start + Math.min(n === 0 ? 50 : n, 1000);
+  return {
+    page: items.slice(start, end),
+    ...(end < items.length ? { nextPageToken: Buffer.from(String(end)).toString("base64url") } : {}),
+  };
+}
+
 /** The cloud protocol a request path belongs to, if any. */
 export function cloudProtocolOf(path: string): CloudProtocol | undefined {
   if (path.startsWith("/openai/")) return "azure";
-  if (path.startsWith("/model/")) return "bedrock";
-  if (VERTEX_PATH.test(path) || /^\/v1(beta1)?\/projects\//.test(path)) return "vertex";
-  if (GEMINI_PATH.test(path) || /^\/v1(beta|alpha)\/models\//.test(path) || /^\/v1\/models\/[^/]+:/.test(path)) return "gemini";
+  if (path.startsWith("/model/") || path === "/async-invoke") return "bedrock";
+  if (VERTEX_PATH.test(path) || /^\/v1(beta1)?\/projects\//.test(path) || path === VERTEX_PUBLISHER_MODELS) return "vertex";
+  if (GEMINI_PATH.test(path) || /^\/v1(beta|alpha)\/models(\/|$)/.test(path) || /^\/v1\/models\/[^/]+:/.test(path)) return "gemini";
   return undefined;
 }
 
@@ -410,7 +438,8 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
 
   async function azure(x: Exchange, raw: string, parsed: boolean, directives: Directives): Promise<void> {
     const m = AZURE_PATH.exec(x.entry.path);
-    if (x.entry.method !== "POST" || !m) return sendError(x, azureError(404, "404", "Resource not found"));
+    const modelList = x.entry.method === "GET" && x.entry.path === "/openai/models";
+    if (!modelList && (x.entry.method !== "POST" || !m)) return sendError(x, azureError(404, "404", "Resource not found"));
     const apiVersion = new URL(x.req.url ?? "/", "http://emulator").searchParams.get("api-version");
     const h = x.req.headers;
     const key = typeof h["api-key"] === "string" ? h["api-key"] : undefined;
@@ -434,6 +463,8 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     if (directives.get("fault") === "unauthorized") return sendError(x, azureUnauthorized());
     if (!apiVersion) return sendError(x, azureError(400, "BadRequest", "Missing required query parameter: api-version"));
     if (!AZURE_API_VERSIONS.includes(apiVersion)) return sendError(x, azureError(404, "404", "Resource not found"));
+    if (modelList) return azureModels(x, directives, apiVersion);
+    if (!m) return sendError(x, azureError(404, "404", "Resource not found"));
     if (!parsed || !x.entry.body || typeof x.entry.body !== "object") {
       return sendError(x, azureError(400, "BadRequest", "We could not parse the JSON body of your request."));
     }
@@ -442,6 +473,27 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const body = { ...(x.entry.body as BodyMap), model: deployment };
     if (m[2] === "embeddings") return helpers.openaiEmbeddings(x, body, directives, raw);
     return helpers.openaiChat(x, body, directives, raw);
+  }
+
+  /** Models - List: the models the resource can deploy (faults as for the other routes). */
+  async function azureModels(x: Exchange, directives: Directives, apiVersion: string): Promise<void> {
+    await delayIfAsked(x, directives);
+    const kind = directives.get("fault");
+    const failure = kind ? azureFault(kind, directives, apiVersion) : undefined;
+    if (failure) return sendError(x, failure);
+    const data = AZURE_LISTED_MODELS.map((model) => {
+      const embeddings = model.startsWith("text-embedding");
+      return {
+        status: "succeeded",
+        capabilities: { fine_tune: false, inference: true, completion: false, chat_completion: !embeddings, embeddings },
+        lifecycle_status: "generally-available",
+        deprecation: { inference: 1767225600 },
+        id: model,
+        created_at: 1722988800,
+        object: "model",
+      };
+    });
+    send(x, 200, { data, object: "list" }, { "apim-request-id": id(""), "x-ms-region": "East US" });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -499,6 +551,23 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
   }
 
   async function bedrock(x: Exchange, raw: string, parsed: boolean, directives: Directives): Promise<void> {
+    if (x.entry.method === "GET" && x.entry.path === "/async-invoke") {
+      const authFailure = checkSigV4(x);
+      if (authFailure) return sendError(x, authFailure);
+      await delayIfAsked(x, directives);
+      const kind = directives.get("fault");
+      const failure = kind ? bedrockFault(kind) : undefined;
+      if (failure) return sendError(x, failure);
+      const max = new URL(x.req.url ?? "/", "http://e").searchParams.get("maxResults");
+      if (max !== null && !(Number.isInteger(Number(max)) && Number(max) >= 1 && Number(max) <= 1000)) {
+        return sendError(
+          x,
+          bedrockError(400, "ValidationException", "1 validation error detected: Value at 'maxResults' failed to satisfy constraint"),
+        );
+      }
+      // No asynchronous invocation is ever started on the emulator.
+      return send(x, 200, { asyncInvokeSummaries: [] }, { "x-amzn-requestid": uuid() });
+    }
     const m = BEDROCK_PATH.exec(x.entry.path);
     if (x.entry.method !== "POST" || !m) return sendError(x, bedrockError(404, "UnknownOperationException", "Unknown operation"));
     const authFailure = checkSigV4(x);
@@ -815,6 +884,8 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
   }
 
   async function google(x: Exchange, raw: string, parsed: boolean, directives: Directives, protocol: "gemini" | "vertex"): Promise<void> {
+    const listPath = protocol === "gemini" ? "/v1beta/models" : VERTEX_PUBLISHER_MODELS;
+    if (x.entry.method === "GET" && x.entry.path === listPath) return googleModels(x, directives, protocol);
     let model: string;
     let method: string;
     if (protocol === "gemini") {
@@ -856,6 +927,43 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       return generateContent(x, protocol, model, body, directives, raw, method === "streamGenerateContent", sse);
     }
     return googleEmbed(x, protocol, model, method, body, directives, raw);
+  }
+
+  /** The Gemini API's models.list, or Vertex's publisher models (the SDK's models.list on each). */
+  async function googleModels(x: Exchange, directives: Directives, protocol: "gemini" | "vertex"): Promise<void> {
+    const authFailure = checkGoogleAuth(x, protocol);
+    if (authFailure) return sendError(x, authFailure);
+    await delayIfAsked(x, directives);
+    const kind = directives.get("fault");
+    const failure = kind ? googleFault(kind, directives, protocol) : undefined;
+    if (failure) return sendError(x, failure);
+    const paged = googlePage(LISTED_MODELS, new URL(x.req.url ?? "/", "http://e"));
+    if ("status" in paged) return sendError(x, paged);
+    const next = paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {};
+    if (protocol === "gemini") {
+      const models = paged.page.map((m) => {
+        const embedding = m.includes("embedding");
+        return {
+          name: `models/${m}`,
+          version: "001",
+          displayName: m,
+          description: `The emulator's ${m}`,
+          inputTokenLimit: embedding ? 2048 : 1048576,
+          outputTokenLimit: embedding ? 1 : 65536,
+          supportedGenerationMethods: embedding ? ["embedContent"] : ["generateContent", "countTokens", "createCachedContent"],
+          ...(embedding ? {} : { temperature: 1, topP: 0.95, topK: 64, maxTemperature: 2, thinking: true }),
+        };
+      });
+      return send(x, 200, { models, ...next }, { "content-type": "application/json; charset=UTF-8" });
+    }
+    const publisherModels = paged.page.map((m) => ({
+      name: `publishers/google/models/${m}`,
+      versionId: "001",
+      openSourceCategory: "PROPRIETARY",
+      launchStage: "GA",
+      publisherModelTemplate: `projects/{project}/locations/{location}/publishers/google/models/${m}`,
+    }));
+    send(x, 200, { publisherModels, ...next }, { "content-type": "application/json; charset=UTF-8" });
   }
 
   async function generateContent(

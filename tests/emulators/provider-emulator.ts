@@ -13,7 +13,7 @@
 //                               text-embedding-* refuse an input over 8,192 tokens and a request over 300,000 (cl100k_base), as OpenAI does
 //   POST /v1/messages           Anthropic messages; streamed as message_start, content_block_start, ping,
 //                               content_block_delta..., content_block_stop, message_delta, message_stop
-//   GET  /v1/models             OpenAI's list, or Anthropic's when the request carries `anthropic-version`
+//   GET  /v1/models             OpenAI's list, or Anthropic's when the request carries `anthropic-version` (paged by `limit`)
 // Auth: OpenAI `Authorization: Bearer <key>`; Anthropic `x-api-key` or `Authorization: Bearer` (SDK 1.x
 // sends the latter), checked against the keys given at start (`null`: no check, like a local Ollama).
 //
@@ -402,8 +402,13 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     }
 
     switch (route) {
-      case "GET /v1/models":
+      case "GET /v1/models": {
+        await delayIfAsked(x, directives);
+        const kind = directives.get("fault");
+        const e = kind ? (entry.protocol === "openai" ? openaiFault(kind, directives, "") : anthropicFault(kind, directives)) : undefined;
+        if (e) return send(x, e.status, e.body, e.headers);
         return listModels(x);
+      }
       case "POST /v1/embeddings":
         return embeddings(x, entry.body as Record<string, unknown>, directives, raw);
       case "POST /v1/chat/completions":
@@ -487,13 +492,21 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       "claude-haiku-4-5",
     ];
     if (x.entry.protocol === "anthropic") {
-      const data = ids
+      // `limit` (1 to 1000, default 20) pages the list, as Anthropic's GET /v1/models does.
+      const limitText = new URL(x.req.url ?? "/", "http://e").searchParams.get("limit");
+      const limit = limitText === null ? 20 : Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        const e = anthropicError(400, "invalid_request_error", "limit: Input should be less than or equal to 1000");
+        return send(x, e.status, e.body, e.headers);
+      }
+      const all = ids
         .filter((m) => m.startsWith("claude"))
         .map((m) => ({ type: "model", id: m, display_name: m, created_at: "2025-01-01T00:00:00Z" }));
+      const data = all.slice(0, limit);
       return send(
         x,
         200,
-        { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null },
+        { data, has_more: all.length > data.length, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null },
         { "request-id": id("req_") },
       );
     }

@@ -2,7 +2,9 @@ import "server-only";
 // models.*: the catalogue for the dashboard and tRPC clients. Anyone signed in reads it; an admin
 // changes a price (effective from now on), enables or disables a model, sets its fallbacks.
 import { z } from "zod";
+import { providerName } from "../../../lib/catalogue.ts";
 import { safeString } from "../../kernel/validation.ts";
+import { getProvider } from "../../providers/registry.ts";
 import { CAPABILITIES, catalogueEntrySchema, MODEL_TYPES, modelIdSchema, priceSchema, providerIdSchema } from "./catalogue-data.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import {
@@ -31,7 +33,9 @@ const priceSetOutput = z.object({
 export const modelOutput = z.object({
   id: z.string(),
   name: z.string(),
+  /** The id of the provider that serves it, and that provider's name (the configured one; the id's display name when no such provider is configured). */
   provider: z.string(),
+  providerName: z.string(),
   type: z.enum(MODEL_TYPES),
   contextWindow: z.number().int(),
   maxOutputTokens: z.number().int().nullable(),
@@ -111,6 +115,7 @@ function toModelOutput(m: CatalogueModel): z.infer<typeof modelOutput> {
     id: m.id,
     name: m.name,
     provider: m.provider,
+    providerName: getProvider(m.provider)?.name ?? providerName(m.provider),
     type: m.type,
     contextWindow: m.contextWindow,
     maxOutputTokens: m.maxOutputTokens,

@@ -24,13 +24,19 @@ export type EntraCredentials = {
   authorityHost?: string;
   fetch?: ProviderFetch;
   timeoutMs?: number;
+  /** The Azure provider the token is for (a refused sign-in is its last error). */
+  providerId?: string;
 };
 
 type TokenAnswer = { access_token?: unknown; expires_in?: unknown; token_type?: unknown; error?: unknown; error_description?: unknown };
 
 /** A token provider for AzureOpenAI's `azureADTokenProvider`. Failures are ProviderErrors without the secret. */
 export function entraTokenProvider(credentials: EntraCredentials, now: () => number = Date.now): () => Promise<string> {
-  const ctx = { providerName: "Microsoft Entra ID", secrets: [credentials.clientSecret] };
+  const ctx = {
+    providerId: credentials.providerId ?? "azure-openai",
+    providerName: "Microsoft Entra ID",
+    secrets: [credentials.clientSecret],
+  };
   const url = `${(credentials.authorityHost ?? ENTRA_DEFAULT_AUTHORITY).replace(/\/+$/, "")}/${encodeURIComponent(credentials.tenantId)}/oauth2/v2.0/token`;
   let cached: { token: string; renewAt: number } | undefined;
   let pending: Promise<string> | undefined;
@@ -93,6 +99,7 @@ export function azureEntra(
   settings: { tenantId?: string; clientId?: string; clientSecret?: string; authorityHost?: string },
   names: { tenantId: string; clientId: string; clientSecret: string },
   fetch?: ProviderFetch,
+  providerId?: string,
 ): { entraToken?: () => Promise<string>; entraProblem?: string } {
   const { tenantId, clientId, clientSecret, authorityHost } = settings;
   if (!tenantId && !clientId && !clientSecret) return {};
@@ -100,6 +107,13 @@ export function azureEntra(
   if (missing)
     return { entraProblem: `${missing} is not set (a Microsoft Entra ID service principal needs a tenant, a client id and a secret)` };
   return {
-    entraToken: entraTokenProvider({ tenantId: tenantId!, clientId: clientId!, clientSecret: clientSecret!, authorityHost, fetch }),
+    entraToken: entraTokenProvider({
+      tenantId: tenantId!,
+      clientId: clientId!,
+      clientSecret: clientSecret!,
+      authorityHost,
+      fetch,
+      providerId,
+    }),
   };
 }

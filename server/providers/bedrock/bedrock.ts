@@ -15,6 +15,7 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
+  ListAsyncInvokesCommand,
   type ContentBlock,
   type ConverseCommandInput,
   type Message,
@@ -29,6 +30,7 @@ import {
   fromConnectionError,
   fromHttpError,
   malformedResponse,
+  recordFailure,
   scrubSecrets,
   unavailable,
   type ErrorContext,
@@ -205,7 +207,7 @@ export class BedrockProvider implements Provider {
   constructor(private readonly options: BedrockProviderOptions) {
     this.id = options.id ?? "bedrock";
     this.name = options.name ?? "AWS Bedrock";
-    this.ctx = { providerName: this.name, secrets: [options.secretAccessKey, options.sessionToken] };
+    this.ctx = { providerId: this.id, providerName: this.name, secrets: [options.secretAccessKey, options.sessionToken] };
     this.unavailableReason = !options.region
       ? "AWS_REGION is not set (Bedrock needs a region)"
       : Boolean(options.accessKeyId) !== Boolean(options.secretAccessKey)
@@ -360,7 +362,7 @@ export class BedrockProvider implements Provider {
     }
     if (signal.aborted) throw abortError(this.ctx, signal);
     if (stopReason === undefined)
-      throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
+      throw recordFailure(this.ctx, new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true));
     yield { type: "finish", finishReason: mapBedrockStopReason(stopReason), usage, id, model: request.model };
   }
 
@@ -461,8 +463,27 @@ export class BedrockProvider implements Provider {
     return [];
   }
 
-  /** Any SDK failure as a ProviderError (or the caller's own abort reason). */
+  /**
+   * The connection test: ListAsyncInvokes with one result (GET /async-invoke?maxResults=1), the one
+   * listing of the runtime API: SigV4-signed like every call (credentials, region, endpoint), free,
+   * and it runs no model. It needs the bedrock:ListAsyncInvokes permission beside bedrock:InvokeModel.
+   */
+  async testConnection(options?: CallOptions): Promise<void> {
+    const client = this.requireClient();
+    const signal = this.signal(options);
+    try {
+      await client.send(new ListAsyncInvokesCommand({ maxResults: 1 }), { abortSignal: signal });
+    } catch (error) {
+      throw this.convertError(error, signal);
+    }
+  }
+
+  /** Any SDK failure as a ProviderError (or the caller's own abort reason), kept as the provider's last error. */
   convertError(error: unknown, signal: AbortSignal | undefined): unknown {
+    return recordFailure(this.ctx, this.toProviderError(error, signal));
+  }
+
+  private toProviderError(error: unknown, signal: AbortSignal | undefined): unknown {
     if (error instanceof ProviderError) return error;
     if (signal?.aborted) return abortError(this.ctx, signal);
     const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $response?: unknown; code?: string };

@@ -79,10 +79,10 @@ const providerSchema = z.discriminatedUnion(
     z.strictObject({ type: z.literal("gemini"), ...common, api_key: text.optional() }),
     z.strictObject({ type: z.literal("vertex"), ...common, project: text, location: text.optional(), credentials_file: text.optional() }),
     z.strictObject({ type: z.literal("openai"), ...common, api_key: text.optional(), organization: text.optional() }),
-    z.strictObject({ type: z.literal("anthropic"), name: text.optional(), base_url: url.optional(), api_key: text.optional() }),
+    z.strictObject({ type: z.literal("anthropic"), ...common, api_key: text.optional() }),
     z.strictObject({
       type: z.literal("openai-compatible"),
-      name: text.optional(),
+      ...common,
       base_url: url,
       api_key: text.optional(),
       models: z.array(z.union([text, z.strictObject({ id: text, type: z.enum(["chat", "embedding"]) })])).optional(),
@@ -244,6 +244,7 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
           { tenantId: p.tenant_id, clientId: p.client_id, clientSecret: p.client_secret, authorityHost: p.authority_host },
           { tenantId: `providers.${id}.tenant_id`, clientId: `providers.${id}.client_id`, clientSecret: `providers.${id}.client_secret` },
           fetch,
+          id,
         );
         if (entra.entraProblem) return new UnavailableProvider(id, name, `${config.path}: ${entra.entraProblem}`);
         if (!p.api_key && !entra.entraToken) return needKey("api_key (nor tenant_id, client_id and client_secret)");
@@ -324,11 +325,16 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
         break;
       case "anthropic":
         if (!p.api_key) return needKey("api_key");
-        inner = renamed(createAnthropicProvider({ apiKey: p.api_key, baseURL: p.base_url, fetch }), id, name, names);
+        inner = renamed(
+          createAnthropicProvider({ id, name, apiKey: p.api_key, baseURL: p.base_url, headers: p.headers, fetch }),
+          id,
+          name,
+          names,
+        );
         break;
       case "openai-compatible":
         inner = renamed(
-          createOpenAICompatibleProvider({ id, name, baseUrl: p.base_url, apiKey: p.api_key, models: p.models, fetch }),
+          createOpenAICompatibleProvider({ id, name, baseUrl: p.base_url, apiKey: p.api_key, headers: p.headers, models: p.models, fetch }),
           id,
           name,
           names,
@@ -366,6 +372,9 @@ export class UnavailableProvider implements Provider {
   }
   async listModels(): Promise<ProviderModel[]> {
     return [];
+  }
+  async testConnection(): Promise<void> {
+    throw unavailable(this.reason);
   }
 }
 

@@ -1,7 +1,7 @@
 import "server-only";
 // Providers an admin configures at run time (the dashboard, tRPC `providers.*`): several of one
 // type side by side, each under an id. Their settings are stored as they are; their secrets (API
-// keys, AWS secret keys and session tokens) as one AES-256-GCM box, under a key derived (HKDF-SHA256)
+// keys, AWS secret keys and session tokens, and extra headers, which may carry a key) as one AES-256-GCM box, under a key derived (HKDF-SHA256)
 // from SECRETS_KEY, or, when unset, from a key generated into DATA_DIR/secrets-key on first use (as
 // AUTH_SECRET is). A saved secret is never returned: listings show only a masked tail. Every
 // instance polls the table (a few ids and timestamps) and rebuilds its run-time providers when it
@@ -18,8 +18,17 @@ import type { Provider } from "../types.ts";
 /** What the store needs of the database handle (server/db). */
 export type DatabaseHandle = { rawQuery<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> };
 
-const SECRET_FIELDS = ["api_key", "secret_access_key", "session_token"] as const;
+const SECRET_FIELDS = ["api_key", "secret_access_key", "session_token", "headers"] as const;
 type SecretField = (typeof SECRET_FIELDS)[number];
+
+/**
+ * The opened box as configuration fields: `headers` are boxed too (a header may carry a key, e.g.
+ * an Authorization or x-api-key of a gateway in front), as their JSON; the rest are strings.
+ */
+function secretFields(secrets: Record<string, string>): Record<string, unknown> {
+  const { headers, ...rest } = secrets;
+  return headers === undefined ? rest : { ...rest, headers: JSON.parse(headers) as Record<string, string> };
+}
 
 export class CredentialError extends Error {
   constructor(
@@ -140,13 +149,13 @@ export async function saveCredential(
   const existing = (
     await db.rawQuery<Row>(`SELECT id, type, settings, secret, secret_tail, updated_at FROM provider_credentials WHERE id = $1`, [id])
   )[0];
-  const kept = existing ? openSecrets(id, existing.secret) : {};
+  const kept = existing ? secretFields(openSecrets(id, existing.secret)) : {};
   const merged: Record<string, unknown> = { ...(existing && existing.type === provider.type ? kept : {}), ...provider };
   const config = validate(id, merged);
   const secrets: Record<string, string> = {};
   const settings: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
-    if ((SECRET_FIELDS as readonly string[]).includes(k)) secrets[k as SecretField] = String(v);
+    if ((SECRET_FIELDS as readonly string[]).includes(k)) secrets[k as SecretField] = k === "headers" ? JSON.stringify(v) : String(v);
     else settings[k] = v;
   }
   const rows = await db.rawQuery<Row>(
@@ -189,7 +198,7 @@ async function loadAll(db: DatabaseHandle): Promise<Provider[]> {
   const providers: Record<string, ProviderConfig> = {};
   for (const row of rows) {
     const settings = (typeof row.settings === "string" ? JSON.parse(row.settings) : row.settings) as Record<string, unknown>;
-    providers[row.id] = { ...settings, ...openSecrets(row.id, row.secret), type: row.type } as ProviderConfig;
+    providers[row.id] = { ...settings, ...secretFields(openSecrets(row.id, row.secret)), type: row.type } as ProviderConfig;
   }
   return providersFromConfig({ path: "dashboard", providers, models: [], missing: {} });
 }

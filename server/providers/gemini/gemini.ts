@@ -21,6 +21,7 @@ import {
   abortError,
   fromConnectionError,
   fromHttpError,
+  recordFailure,
   isBrokenBody,
   malformedResponse,
   scrubSecrets,
@@ -257,7 +258,7 @@ export class GoogleProvider implements Provider {
         });
       }
     }
-    this.ctx = { providerName: this.name, secrets };
+    this.ctx = { providerId: this.id, providerName: this.name, secrets };
   }
 
   status(): ProviderStatus {
@@ -358,7 +359,7 @@ export class GoogleProvider implements Provider {
     }
     if (signal?.aborted) throw abortError(this.ctx, signal);
     if (finishReason === undefined)
-      throw new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true);
+      throw recordFailure(this.ctx, new ProviderError(`${this.name} ended the stream before it finished`, "connection", undefined, true));
     yield { type: "finish", finishReason: mapGeminiFinishReason(finishReason, calls > 0), usage, id, model: request.model };
   }
 
@@ -413,8 +414,27 @@ export class GoogleProvider implements Provider {
     return [];
   }
 
-  /** Any SDK failure as a ProviderError (or the caller's own abort reason). */
+  /**
+   * The connection test: one model of the SDK's models.list (free, no generation). The Gemini API
+   * lists its models (GET /v1beta/models?pageSize=1, checking the key); Vertex AI lists Google's
+   * publisher models (GET /v1beta1/publishers/google/models?pageSize=1), which checks the
+   * credentials (the service account's signed token) and the endpoint, not the project's permissions.
+   */
+  async testConnection(options?: CallOptions): Promise<void> {
+    const client = this.requireClient();
+    try {
+      await client.models.list({ config: { pageSize: 1, ...(options?.signal ? { abortSignal: options.signal } : {}) } });
+    } catch (error) {
+      throw this.convertError(error, options?.signal);
+    }
+  }
+
+  /** Any SDK failure as a ProviderError (or the caller's own abort reason), kept as the provider's last error. */
   convertError(error: unknown, signal: AbortSignal | undefined): unknown {
+    return recordFailure(this.ctx, this.toProviderError(error, signal));
+  }
+
+  private toProviderError(error: unknown, signal: AbortSignal | undefined): unknown {
     if (error instanceof ProviderError) return error;
     if (signal?.aborted) return abortError(this.ctx, signal);
     if (error instanceof ApiError) return this.fromApiError(error);

@@ -1,0 +1,102 @@
+import "server-only";
+// The providers as an admin sees them (the dashboard's Providers page, tRPC `providers.*`): each
+// with its type, where it was configured, its status, its last error, and a connection test.
+// The run-time ones (stored by the dashboard) also carry their settings and the masked tail of
+// their key; a stored secret is never read back out (credentials.ts).
+import { getDatabase } from "../../db/index.ts";
+import { AppError } from "../../kernel/errors.ts";
+import { getLogger } from "../../kernel/logger.ts";
+import { listCredentials, type CredentialSummary } from "../../providers/credentials/credentials.ts";
+import { lastProviderError, type LastProviderError } from "../../providers/last-errors.ts";
+import { getProvider, listProviders, providerSource, providerType } from "../../providers/registry.ts";
+import { ProviderError } from "../../providers/types.ts";
+
+/** How long a connection test may take. */
+export const CONNECTION_TEST_TIMEOUT_MS = 10_000;
+
+export type ProviderView = {
+  id: string;
+  name: string;
+  type: string;
+  source: "environment" | "file" | "dashboard";
+  available: boolean;
+  reason: string | null;
+  /** The provider's last failure seen by this instance (no secret in it), or null. */
+  lastError: LastProviderError | null;
+  /** Run-time providers: the settings (no secret), which secrets are set and the main one's masked tail. */
+  stored: Omit<CredentialSummary, "id"> | null;
+};
+
+export async function listProviderViews(): Promise<ProviderView[]> {
+  const stored = new Map((await listCredentials(await getDatabase())).map((c) => [c.id, c]));
+  return listProviders().map((p) => {
+    const status = p.status();
+    const s = stored.get(p.id);
+    const source = providerSource(p.id) ?? "environment";
+    const last = lastProviderError(p.id);
+    return {
+      id: p.id,
+      name: p.name,
+      type: (source === "dashboard" ? s?.type : undefined) ?? providerType(p.id) ?? "openai-compatible",
+      source,
+      available: status.available,
+      reason: status.available ? null : status.reason,
+      lastError: last ? { ...last } : null,
+      stored: s ? { type: s.type, settings: s.settings, secrets: s.secrets, secretTail: s.secretTail, updatedAt: s.updatedAt } : null,
+    };
+  });
+}
+
+export type ConnectionTest = {
+  id: string;
+  ok: boolean;
+  /** From the call's start to its answer (or failure). */
+  latencyMs: number;
+  error: { kind: ProviderError["kind"] | "unexpected"; message: string } | null;
+  testedAt: Date;
+};
+
+/**
+ * Makes the provider's cheapest real call (`Provider.testConnection`: a model list or the like)
+ * within `timeoutMs`, and says whether it answered and how fast. A failure is an answer, not a
+ * thrown error; only an unknown id throws (not_found).
+ */
+export async function testProviderConnection(id: string, timeoutMs = CONNECTION_TEST_TIMEOUT_MS): Promise<ConnectionTest> {
+  const provider = getProvider(id);
+  if (!provider) throw new AppError("not_found", `There is no provider "${id}"`);
+  const testedAt = new Date();
+  const started = performance.now();
+  const took = () => Math.round(performance.now() - started);
+  try {
+    if (!provider.testConnection) throw new ProviderError(`${provider.name} has no connection test`, "unavailable", undefined, false);
+    const signal = AbortSignal.timeout(timeoutMs);
+    const call = provider.testConnection({ signal });
+    // The deadline holds even where an SDK does not watch the signal at every step (Google's
+    // default credentials look for a metadata server before any request): the call's own late
+    // failure is then dropped.
+    call.catch(() => {});
+    await Promise.race([
+      call,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener(
+          "abort",
+          () => reject(new ProviderError(`${provider.name} did not answer within ${timeoutMs} ms`, "timeout", undefined, true)),
+          { once: true },
+        ),
+      ),
+    ]);
+    return { id, ok: true, latencyMs: took(), error: null, testedAt };
+  } catch (error) {
+    const latencyMs = took();
+    if (error instanceof ProviderError) return { id, ok: false, latencyMs, error: { kind: error.kind, message: error.message }, testedAt };
+    // Not a provider failure as the adapters describe them: logged, and answered without its text (it could hold anything).
+    getLogger().error({ err: error, provider: id }, "provider connection test failed unexpectedly");
+    return {
+      id,
+      ok: false,
+      latencyMs,
+      error: { kind: "unexpected", message: `${provider.name}: the test failed unexpectedly (see the server log)` },
+      testedAt,
+    };
+  }
+}
