@@ -17,6 +17,7 @@ import type {
   ProviderStatus,
   StreamPart,
 } from "../types.ts";
+import { modelNameAtProvider } from "../types.ts";
 
 /** The GA api-version used when none is configured. */
 export const AZURE_DEFAULT_API_VERSION = "2024-10-21";
@@ -105,8 +106,8 @@ export class AzureOpenAIProvider implements Provider {
     return this.inner.status();
   }
 
-  private deployed<T extends { model: string }>(request: T): T {
-    return { ...request, model: azureDeployment(request.model, this.options.deployments) };
+  private deployed<T extends { model: string; exactModel?: boolean }>(request: T): T {
+    return { ...request, model: modelNameAtProvider(request, (m) => azureDeployment(m, this.options.deployments)) };
   }
 
   generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {
