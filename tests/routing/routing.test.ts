@@ -68,10 +68,11 @@ const chat = (model: string, text = "hello there", extra: Record<string, unknown
   ...extra,
 });
 const count = (e: ProviderEmulator) => e.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
+const METRICS = "routing-metrics-token-0123456789";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(testDatabases())("routing on $kind", ({ kind }) => {
-  const host = useHost({ database: kind, env: { MODEL_SERVICE_CONFIG: configPath, ...NO_RATE_LIMITS } });
+  const host = useHost({ database: kind, env: { MODEL_SERVICE_CONFIG: configPath, METRICS_TOKEN: METRICS, ...NO_RATE_LIMITS } });
   let key = "";
 
   beforeAll(async () => {
@@ -94,6 +95,15 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
       deployment: res.headers.get("x-model-service-deployment"),
       text,
       requestId: res.headers.get("x-request-id"),
+    };
+  }
+
+  /** /metrics now: a series' value by name and deployment. */
+  async function metrics() {
+    const text = await (await fetch(`${host.url}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).text();
+    return (name: string, deployment: string) => {
+      const line = text.split("\n").find((l) => l.startsWith(`model_service_${name}{`) && l.includes(`deployment="${deployment}"`));
+      return line === undefined ? undefined : Number(line.split(" ").at(-1));
     };
   }
 
@@ -172,6 +182,7 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
   });
 
   it("a deployment that starts answering 500 is cooled after the threshold, callers see no failure, and it gets traffic again after the cooldown", async () => {
+    const before = await metrics();
     emulators.c.setDirectives("fault=server_error");
     const statuses: number[] = [];
     const started = Date.now();
@@ -189,6 +200,16 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
       { attempts: 1, n: 28 },
       { attempts: 2, n: 2 },
     ]);
+    // /metrics: its failures, its cooldown, the others' requests and latency (counters as grown in this test).
+    const now = await metrics();
+    const grown = (name: string, d: string) => now(name, d)! - (before(name, d) ?? 0);
+    expect(grown("deployment_failures_total", "cool-c")).toBe(2);
+    expect(grown("deployment_requests_total", "cool-c")).toBe(2);
+    expect(grown("deployment_requests_total", "cool-a") + grown("deployment_requests_total", "cool-b")).toBe(30);
+    expect(now("deployment_cooldown_seconds", "cool-c")).toBeGreaterThan(0);
+    expect(now("deployment_cooldown_seconds", "cool-a")).toBe(0);
+    expect(now("deployment_in_flight", "cool-a")).toBe(0);
+    expect(now("deployment_latency_seconds", "cool-a")).toBeGreaterThan(0);
     // Recovered, and the cooldown over: traffic comes back.
     emulators.c.setDirectives("");
     await sleep(1600);

@@ -13,6 +13,7 @@ import "server-only";
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { loadEnv } from "../../kernel/env.ts";
+import type { DeploymentSample } from "../../kernel/metrics.ts";
 import { getRedis, redisCommand, redisUsable } from "../../kernel/redis.ts";
 import type { CooldownPolicy, Deployment } from "./deployments.ts";
 
@@ -91,6 +92,8 @@ async function run(redis: Redis, s: Script, keys: string[], args: (string | numb
 
 export class DeploymentHealth {
   private readonly local = new Map<string, Local>();
+  /** Every deployment this instance has routed to or read the state of (for /metrics). */
+  private readonly known = new Map<string, Deployment>();
   private readonly mirroredAt = new Map<string, number>();
   private readonly listeners = new Set<(d: Deployment, stats: DeploymentStats) => void>();
 
@@ -121,8 +124,27 @@ export class DeploymentHealth {
   }
 
   private changed(d: Deployment): void {
+    this.known.set(d.id, d);
     const s = this.stats(d.id);
     for (const l of this.listeners) l(d, s);
+  }
+
+  /** The numbers of every deployment this instance knows, for /metrics. */
+  samples(): DeploymentSample[] {
+    const at = this.now();
+    return [...this.known.values()].map((d) => {
+      const s = this.stats(d.id);
+      return {
+        model: d.model,
+        deployment: d.id,
+        provider: d.provider,
+        requests: s.requests,
+        failures: s.failures,
+        inFlight: s.inFlight,
+        latencyMs: s.latencyMs,
+        cooldownSeconds: Math.max(0, (s.cooledUntil - at) / 1000),
+      };
+    });
   }
 
   /** Whether it is cooling down now, as far as this instance knows. */

@@ -9,6 +9,7 @@ import "server-only";
 //               measured first, and one pick in EXPLORE at random, so a recovered one is measured again
 //   cost        the cheapest price (the deployment's own, else the catalogue's) (ties: by weight)
 import { AppError } from "../../kernel/errors.ts";
+import { watchDeployments } from "../../kernel/metrics.ts";
 import { getProvider } from "../../providers/registry.ts";
 import { ProviderError, type Provider } from "../../providers/types.ts";
 import { costOf, modelAvailability, pricingFor, type CatalogueModel, type Pico } from "../catalogue/index.ts";
@@ -29,7 +30,11 @@ const g = globalThis as unknown as { __modelServiceRoutingHealth?: DeploymentHea
 
 /** The process's deployment health (one across Next's bundles and the lean host). */
 export function deploymentHealth(): DeploymentHealth {
-  return (g.__modelServiceRoutingHealth ??= new DeploymentHealth());
+  if (!g.__modelServiceRoutingHealth) {
+    g.__modelServiceRoutingHealth = new DeploymentHealth();
+    watchDeployments(() => g.__modelServiceRoutingHealth?.samples() ?? []);
+  }
+  return g.__modelServiceRoutingHealth;
 }
 
 /** Tests: forget every deployment's health, in-flight count and latency. */
