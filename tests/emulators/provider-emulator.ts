@@ -124,6 +124,8 @@ export type EmulatorProtocol = "openai" | "anthropic" | CloudProtocol;
 
 export type EmulatorRequest = {
   seq: number;
+  /** When its body had arrived (performance.now() of the emulator's process). */
+  receivedAt: number;
   protocol: EmulatorProtocol;
   method: string;
   path: string;
@@ -302,6 +304,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       }
       const entry: EmulatorRequest = {
         seq: ++seq,
+        receivedAt: performance.now(),
         protocol,
         method: req.method ?? "GET",
         path,

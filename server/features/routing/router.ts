@@ -16,6 +16,9 @@ import { costOf, modelAvailability, pricingFor, type CatalogueModel, type Pico }
 import { deploymentGroup, type Deployment, type DeploymentGroup, type Strategy } from "./deployments.ts";
 import { DeploymentHealth } from "./health.ts";
 
+const UNIT = { inputTokens: 1_000_000, outputTokens: 1_000_000, cachedInputTokens: 0 };
+const ownUnitCost = new WeakMap<Deployment, Pico>();
+
 /** Share of latency-strategy picks made at random (exploration). */
 export const EXPLORE = 0.05;
 
@@ -162,8 +165,12 @@ export class Route {
 
   /** What a million input and a million output tokens cost there: the cost strategy's yardstick. */
   private unitCost(d: Deployment): Pico {
-    return costOf(d.price ?? pricingFor(this.model.id), { inputTokens: 1_000_000, outputTokens: 1_000_000, cachedInputTokens: 0 })
-      .totalCost;
+    const own = d.price && ownUnitCost.get(d);
+    if (own !== undefined) return own;
+    const cost = costOf(d.price ?? pricingFor(this.model.id), UNIT).totalCost;
+    // A deployment's own price is fixed for its configuration; the catalogue's may change at any time.
+    if (d.price) ownUnitCost.set(d, cost);
+    return cost;
   }
 
   /** An attempt starts on `d`: counted in flight until it ends (succeeded, failed or ended, once). */
