@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { resetEnvForTests } from "../../kernel/env.ts";
 import { redisConnected, redisUsable, resetRedisForTests } from "../../kernel/redis.ts";
+import { startFaultProxy, targetOf, type FaultProxy } from "@/tests/support/fault-proxy.ts";
 import { ConfigFileError, parseConfigFile } from "../../providers/config/config-file.ts";
 import { createOpenAICompatibleProvider } from "../../providers/openai-compatible.ts";
 import { resetProvidersForTests } from "../../providers/registry.ts";
@@ -258,5 +259,45 @@ describe.runIf(redisUrl)("shared through Redis (TEST_REDIS_URL)", () => {
     const kinds: string[] = [];
     for (let i = 0; i < 6; i++) kinds.push((await routes[i % 2]!.choose(new Set())).kind);
     expect(kinds).toEqual(["deployment", "deployment", "deployment", "none", "none", "none"]);
+  });
+});
+
+describe.runIf(redisUrl)("when Redis stops answering (TEST_REDIS_URL behind a fault proxy)", () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(targetOf(redisUrl!, 6379));
+    Object.assign(process.env, {
+      REDIS_URL: proxy.urlFor(redisUrl!),
+      REDIS_KEY_PREFIX: `mstest-routing-${randomBytes(4).toString("hex")}:`,
+      REDIS_COMMAND_TIMEOUT_MS: "50",
+      LOG_LEVEL: "silent",
+    });
+    resetEnvForTests();
+    resetRedisForTests();
+    await redisConnected();
+    expect(redisUsable()).toBe(true);
+  });
+  afterAll(async () => {
+    resetRedisForTests();
+    await proxy?.close();
+    for (const k of ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_COMMAND_TIMEOUT_MS"]) delete process.env[k];
+    resetEnvForTests();
+  });
+
+  it("choosing, caps and cooldowns go on in memory, each Redis call costing at most its deadline", async () => {
+    await proxy.set("hung");
+    const g = group([{ rpm: 2 }, {}]);
+    const [d0, d1] = g.deployments as [Deployment, Deployment];
+    const health = new DeploymentHealth();
+    const route = new Route(model(g.model), health, g);
+    const started = performance.now();
+    for (let i = 0; i < 2; i++) await route.started(d1).failed(failure(), 1);
+    expect(health.cooling(d1)).toBe(true); // counted in memory
+    const picks = await pickCounts(route, 2);
+    expect(picks).toEqual(new Map([[d0.id, 2]]));
+    expect((await route.choose(new Set())).kind).toBe("none"); // d0 at its cap (counted in memory), d1 cooling
+    // A few deadlines at most (the circuit then opens and Redis is not tried at all).
+    expect(performance.now() - started).toBeLessThan(1000);
+    await proxy.set("up");
   });
 });
