@@ -46,6 +46,9 @@ models:
   # Retry-After, and a group that is all cooling down
   - { model: gpt-4o-2024-08-06, provider: dep-a, id: ra-a }
   - { model: gpt-4o-2024-08-06, provider: dep-b, id: ra-b }
+  # a deployment's own price (the catalogue keeps its own: the first entry gives none)
+  - { model: gpt-3.5-turbo, provider: dep-a, id: list-price }
+  - { model: gpt-3.5-turbo, provider: dep-b, id: own-price, price: { input: 1000, output: 2000 } }
 ${extra}routing:
   gpt-4o: { strategy: least-busy }
   gpt-4-turbo: { strategy: latency }
@@ -255,6 +258,30 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
     const refused = await post(chat("gpt-4o-2024-08-06", "no wait", { timeout_ms: 500 }));
     expect(refused.status).toBeGreaterThanOrEqual(500);
     expect(Date.now() - quick).toBeLessThan(1500);
+  });
+
+  it("prices a call at the deployment's own price when it has one, else at the catalogue's", async () => {
+    const seen = new Map<string, { cost: number; input: number; output: number }>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) {
+      const r = await post(chat("gpt-3.5-turbo", "price me please"));
+      const body = JSON.parse(r.text) as { cost: { total_cost: number }; usage: { prompt_tokens: number; completion_tokens: number } };
+      seen.set(r.deployment!, { cost: body.cost.total_cost, input: body.usage.prompt_tokens, output: body.usage.completion_tokens });
+    }
+    const own = seen.get("own-price")!;
+    const list = seen.get("list-price")!;
+    // $1000 and $2000 per 1M tokens against the catalogue's $0.5 and $1.5.
+    expect(own.cost).toBeCloseTo((own.input * 1000 + own.output * 2000) / 1e6, 9);
+    expect(list.cost).toBeCloseTo((list.input * 0.5 + list.output * 1.5) / 1e6, 9);
+    await host.flush();
+    const rows = await host
+      .db()
+      .rawQuery<{ deployment: string; cost: string }>(
+        "select deployment, max(total_cost)::text as cost from usage_events where model_id = 'gpt-3.5-turbo' group by 1 order by 1",
+      );
+    expect(rows.map((r) => [r.deployment, Number(r.cost)])).toEqual([
+      ["list-price", list.cost],
+      ["own-price", own.cost],
+    ]);
   });
 
   it.each([

@@ -11,6 +11,8 @@ import { createOpenAICompatibleProvider } from "../../providers/openai-compatibl
 import { resetProvidersForTests } from "../../providers/registry.ts";
 import { ProviderError } from "../../providers/types.ts";
 import type { CatalogueModel } from "../catalogue/index.ts";
+import { shippedCatalogue } from "../catalogue/catalogue-data.ts";
+import { catalogueWithConfig } from "../catalogue/configured-catalogue.ts";
 import { DEFAULT_POLICY, deploymentGroup, type Deployment, type DeploymentGroup } from "./deployments.ts";
 import { DeploymentHealth } from "./health.ts";
 import { Route } from "./router.ts";
@@ -76,6 +78,22 @@ describe("deployments from model-service.yaml", () => {
     // A model the file does not name: its catalogue provider, implicitly.
     const implicit = deploymentGroup(model("m3", "c"), config);
     expect(implicit.deployments).toMatchObject([{ id: "c/m3", provider: "c", providerModel: "m3", exactModel: false, declared: false }]);
+  });
+
+  it("of several entries of one model, the catalogue shows the first (provider, price); the others are deployments only", () => {
+    const config = parseConfigFile(
+      "f.yaml",
+      `providers: { a: { type: openai-compatible, base_url: "http://x" }, b: { type: openai-compatible, base_url: "http://y" } }
+models:
+  - { model: gpt-4o, provider: a }
+  - { model: gpt-4o, provider: b, price: { input: 9, output: 9 } }
+  - { model: new-one, provider: b, type: chat, price: { input: 1, output: 2 } }
+  - { model: new-one, provider: a, price: { input: 5, output: 5 } }`,
+      {},
+    );
+    const byId = new Map(catalogueWithConfig(shippedCatalogue(), config).map((e) => [e.id, e]));
+    expect(byId.get("gpt-4o")).toMatchObject({ provider: "a", price: { input: "2.5", output: "10" } });
+    expect(byId.get("new-one")).toMatchObject({ provider: "b", price: { input: "1", output: "2" } });
   });
 
   it.each([
