@@ -8,6 +8,20 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 const PREFIX = "model_service_";
 
+/** One deployment's numbers as routing keeps them (features/routing/health.ts): running totals and current values. */
+export type DeploymentSample = {
+  model: string;
+  deployment: string;
+  provider: string;
+  requests: number;
+  failures: number;
+  inFlight: number;
+  /** Moving average of time to first token or to the answer; undefined until measured. */
+  latencyMs: number | undefined;
+  /** Seconds of cooldown left (0: not cooling down). */
+  cooldownSeconds: number;
+};
+
 /** What the usage writer reports of its queue (features/usage/usage-writer.ts). */
 export type UsageWriterStats = { queued: number; written: number; failedFlushes: number; spooled: number };
 
@@ -38,6 +52,10 @@ type Metrics = {
   rateLimited: Counter<"limit">;
   /** Where the usage writer's stats come from (set by usage.ts once the writer exists). */
   writerStats?: () => UsageWriterStats;
+  /** Where the deployments' numbers come from (set by features/routing). */
+  deployments?: () => DeploymentSample[];
+  /** The deployments' running totals at the last scrape (the counters add what they grew since). */
+  deploymentTotals: Map<string, { requests: number; failures: number }>;
 };
 
 const g = globalThis as unknown as { __modelServiceMetrics?: Metrics };
@@ -92,6 +110,7 @@ function createMetrics(): Metrics {
       labelNames: ["limit"],
       registers: [registry],
     }),
+    deploymentTotals: new Map(),
   };
 
   const seen = { failedFlushes: 0, written: 0, spooled: 0 };
@@ -136,6 +155,65 @@ function createMetrics(): Metrics {
       if (stats) this.inc(sinceLastScrape("spooled", stats.spooled));
     },
   });
+  // Per deployment (routing): the totals grow by what they grew since the last scrape, the rest are read as they are.
+  const deploymentLabels = ["model", "deployment", "provider"] as const;
+  const sampleLabels = (s: DeploymentSample) => ({ model: s.model, deployment: s.deployment, provider: s.provider });
+  const grown = (s: DeploymentSample, key: "requests" | "failures") => {
+    const id = `${s.model}\0${s.deployment}`;
+    const seenNow = m.deploymentTotals.get(id) ?? { requests: 0, failures: 0 };
+    const delta = Math.max(0, s[key] - seenNow[key]);
+    seenNow[key] = s[key];
+    m.deploymentTotals.set(id, seenNow);
+    return delta;
+  };
+  new Counter({
+    name: `${PREFIX}deployment_requests_total`,
+    help: "Attempts sent to each deployment of a model by this process.",
+    labelNames: deploymentLabels,
+    registers: [registry],
+    collect() {
+      for (const s of m.deployments?.() ?? []) this.inc(sampleLabels(s), grown(s, "requests"));
+    },
+  });
+  new Counter({
+    name: `${PREFIX}deployment_failures_total`,
+    help: "Attempts on each deployment that failed in a way that counts against it (connection, timeout, 5xx, 429, refused key).",
+    labelNames: deploymentLabels,
+    registers: [registry],
+    collect() {
+      for (const s of m.deployments?.() ?? []) this.inc(sampleLabels(s), grown(s, "failures"));
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}deployment_in_flight`,
+    help: "Attempts in flight on each deployment in this process.",
+    labelNames: deploymentLabels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of m.deployments?.() ?? []) this.set(sampleLabels(s), s.inFlight);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}deployment_latency_seconds`,
+    help: "Each deployment's recent latency: a moving average of time to first token (streams) or to the answer.",
+    labelNames: deploymentLabels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of m.deployments?.() ?? []) if (s.latencyMs !== undefined) this.set(sampleLabels(s), s.latencyMs / 1000);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}deployment_cooldown_seconds`,
+    help: "Seconds of cooldown left for each deployment (0: taking traffic).",
+    labelNames: deploymentLabels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of m.deployments?.() ?? []) this.set(sampleLabels(s), s.cooldownSeconds);
+    },
+  });
   return m;
 }
 
@@ -168,6 +246,14 @@ export function recordRateLimitRejection(limit: string): void {
 /** Lets /metrics report the usage writer's queue and failures. */
 export function watchUsageWriter(stats: () => UsageWriterStats): void {
   metrics().writerStats = stats;
+}
+
+/** Lets /metrics report each deployment's requests, failures, in-flight count, latency and cooldown. */
+export function watchDeployments(samples: () => DeploymentSample[]): void {
+  const m = metrics();
+  m.deployments = samples;
+  // A new source (the routing state made afresh) counts its totals from zero.
+  m.deploymentTotals.clear();
 }
 
 /** The Prometheus text exposition of every metric. */

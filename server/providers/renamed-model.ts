@@ -13,6 +13,7 @@ import type {
   ProviderStatus,
   StreamPart,
 } from "./types.ts";
+import { modelNameAtProvider } from "./types.ts";
 import { unavailable } from "./errors.ts";
 
 export class RenamedModelProvider implements Provider {
@@ -33,8 +34,9 @@ export class RenamedModelProvider implements Provider {
     this.embeddingTokenLimits = inner.embeddingTokenLimits;
   }
 
-  private renamed<T extends { model: string }>(request: T): T {
-    return { ...request, model: this.modelName(request.model) };
+  /** The model under its name there; a request naming the provider's own model (`exactModel`, a routed deployment's) as it is. */
+  private renamed<T extends { model: string; exactModel?: boolean }>(request: T): T {
+    return { ...request, model: modelNameAtProvider(request, this.modelName) };
   }
 
   status(): ProviderStatus {

@@ -98,10 +98,20 @@ export function generationParameters(from: GenerationParameters): GenerationPara
 export type GenerateRequest = GenerationParameters & {
   /** The provider's own model id (aliases already resolved). */
   model: string;
+  /**
+   * `model` is the provider's name exactly as a routing deployment gave it (`provider_model`):
+   * adapters send it as is, without their own model-name maps (which are keyed by catalogue ids).
+   */
+  exactModel?: boolean;
   messages: ChatMessage[];
   /** The model's largest output (catalogue), for providers that require max_tokens when `maxTokens` is unset. */
   defaultMaxTokens?: number;
 };
+
+/** The name an adapter sends for `request.model`: as is when a deployment named it exactly, else through the adapter's own map. */
+export function modelNameAtProvider(request: { model: string; exactModel?: boolean }, map: (model: string) => string): string {
+  return request.exactModel ? request.model : map(request.model);
+}
 
 export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "error" | "other";
 

@@ -26,7 +26,9 @@
 //
 // Directives: what a request asks of the emulator, written `[[emulator key=value flag ...]]` anywhere
 // in the last user message (removed before the reply is made), or as the same list in the header
-// `x-emulator: key=value ...` (for embeddings and raw HTTP). Keys:
+// `x-emulator: key=value ...` (for embeddings and raw HTTP), or for every request to this emulator
+// with `emulator.setDirectives("fault=server_error")` (a deployment that starts failing; the
+// header and the message win over it; `reset()` clears it). Keys:
 //   fault=rate_limit [retry_after=S] [retry_after_ms=MS]  429 in the provider's shape with Retry-After (default 1 s)
 //   fault=quota                 OpenAI 429 insufficient_quota (no retry helps)
 //   fault=spend_limit [limit=contract]  Anthropic 429 rate_limit_error for a spend cap (enforced_spend_limit_reached,
@@ -131,6 +133,8 @@ export type EmulatorProtocol = "openai" | "anthropic" | CloudProtocol;
 
 export type EmulatorRequest = {
   seq: number;
+  /** When its body had arrived (performance.now() of the emulator's process). */
+  receivedAt: number;
   protocol: EmulatorProtocol;
   method: string;
   path: string;
@@ -162,7 +166,9 @@ export type ProviderEmulator = {
   cloud: CloudCredentials;
   /** Resolves with the first logged request that satisfies `predicate` (polls; rejects after timeoutMs). */
   waitFor(predicate: (r: EmulatorRequest) => boolean, timeoutMs?: number): Promise<EmulatorRequest>;
-  /** Clears the request log and the fail_first counters. */
+  /** Directives applied to every request from now on (under the header's and the message's); "" clears them. */
+  setDirectives(list: string): void;
+  /** Clears the request log, the fail_first counters and the standing directives. */
   reset(): void;
   close(): Promise<void>;
 };
@@ -309,6 +315,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   const requests: EmulatorRequest[] = [];
   const attempts = new Map<string, number>();
   let seq = 0;
+  let standing = "";
   // The cloud vendors' routes share the directives, the reply and these helpers.
   const cloud = createCloudRoutes(options, {
     upfrontFault: (x, d, raw, model) => upfrontFault(x, d, raw, model),
@@ -337,6 +344,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       }
       const entry: EmulatorRequest = {
         seq: ++seq,
+        receivedAt: performance.now(),
         protocol,
         method: req.method ?? "GET",
         path,
@@ -381,6 +389,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 
     // Directives: header first, then the last user message (which wins).
     const directives: Directives = new Map();
+    if (standing) parseDirectiveList(standing, directives);
     const header = x.req.headers["x-emulator"];
     if (typeof header === "string") parseDirectiveList(header, directives);
 
@@ -977,9 +986,13 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         await sleep(5);
       }
     },
+    setDirectives(list) {
+      standing = list;
+    },
     reset() {
       requests.length = 0;
       attempts.clear();
+      standing = "";
     },
     close() {
       return new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@ import "server-only";
 // of the catalogue through the generation service (usage, cost, limits, retries and fallbacks as
 // for /v1/llm/generate), with Anthropic's JSON, event stream and error shape. The key may come as
 // `x-api-key` (what Anthropic's API reads) or `Authorization: Bearer`.
-import { generate, generateStream } from "../../features/inference/index.ts";
+import { deploymentTracker, generate, generateStream } from "../../features/inference/index.ts";
 import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessage } from "./anthropic-messages.ts";
 import { eventStreamResponse } from "../../http/event-stream.ts";
 import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
@@ -23,15 +23,24 @@ export const anthropicMessages = endpoint(
       body: messagesBody,
       handler: async ({ body, identity, requestId, log, req }) => {
         const cache = cacheStatusTracker();
-        const ctx = { identity, endpoint: "/v1/messages", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+        const deployment = deploymentTracker();
+        const headers = () => ({ ...cache.headers(), ...deployment.headers() });
+        const ctx = {
+          identity,
+          endpoint: "/v1/messages",
+          requestId,
+          signal: req.signal,
+          onCacheStatus: cache.onStatus,
+          onDeployment: deployment.onDeployment,
+        };
         const input = { ...messagesInput(body), cache: cacheRequestFrom(req.headers) };
-        if (!body.stream) return json(toMessage(await generate(input, ctx)), { headers: cache.headers() });
+        if (!body.stream) return json(toMessage(await generate(input, ctx)), { headers: headers() });
         const encoder = messageEventEncoder({ id: newMessageId(), model: body.model });
         return eventStreamResponse(generateStream(input, ctx), encoder, {
           requestId,
           log,
           errorFormat: "anthropic",
-          headers: cache.headers,
+          headers,
         });
       },
     }),

@@ -3,7 +3,7 @@ import "server-only";
 // GET /v1/models/{id}, over the same services as /v1/llm/* (usage, cost, limits, retries and
 // fallbacks alike), with OpenAI's JSON, SSE framing and error shape. The protocol mapping is in
 // ../compat/; these handlers only wire it to the services.
-import { generate, generateStream } from "../../features/inference/index.ts";
+import { deploymentTracker, generate, generateStream } from "../../features/inference/index.ts";
 import { generateEmbeddings } from "../../features/inference/index.ts";
 import { catalogueReady } from "../../features/catalogue/index.ts";
 import { chatChunkEncoder, chatCompletionBody, chatCompletionInput, newCompletionId, toChatCompletion } from "./openai-chat.ts";
@@ -29,17 +29,26 @@ export const chatCompletions = endpoint(
       body: chatCompletionBody,
       handler: async ({ body, identity, requestId, log, req }) => {
         const cache = cacheStatusTracker();
-        const ctx = { identity, endpoint: "/v1/chat/completions", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+        const deployment = deploymentTracker();
+        const headers = () => ({ ...cache.headers(), ...deployment.headers() });
+        const ctx = {
+          identity,
+          endpoint: "/v1/chat/completions",
+          requestId,
+          signal: req.signal,
+          onCacheStatus: cache.onStatus,
+          onDeployment: deployment.onDeployment,
+        };
         const input = { ...chatCompletionInput(body), cache: cacheRequestFrom(req.headers) };
         const created = Math.floor(Date.now() / 1000);
-        if (!body.stream) return json(toChatCompletion(await generate(input, ctx), created), { headers: cache.headers() });
+        if (!body.stream) return json(toChatCompletion(await generate(input, ctx), created), { headers: headers() });
         const encoder = chatChunkEncoder({
           id: newCompletionId(),
           created,
           model: body.model,
           includeUsage: body.stream_options?.include_usage === true,
         });
-        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "openai", headers: cache.headers });
+        return eventStreamResponse(generateStream(input, ctx), encoder, { requestId, log, errorFormat: "openai", headers });
       },
     }),
   },

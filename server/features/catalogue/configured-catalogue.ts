@@ -10,6 +10,7 @@ const priceText = (v: string | number) => normalizePrice(v);
  * The catalogue with the file's models section applied: a catalogue model it names is served by
  * the provider it says (keeping its catalogue price unless the entry gives one); a model the
  * catalogue lacks is added, which needs its type and price. Throws a ConfigFileError otherwise.
+ * Of several entries of one model (its deployments), the first is the one applied here.
  */
 export function catalogueWithConfig(entries: CatalogueEntry[], config: ConfigFile | undefined): CatalogueEntry[] {
   if (!config || config.models.length === 0) return entries;
@@ -18,6 +19,7 @@ export function catalogueWithConfig(entries: CatalogueEntry[], config: ConfigFil
   out.forEach((e, i) => {
     for (const n of [e.id, ...(e.aliases ?? [])]) index.set(n.toLowerCase(), i);
   });
+  const applied = new Set<number>();
   for (const [i, m] of config.models.entries()) {
     const price = m.price && {
       input: priceText(m.price.input),
@@ -29,6 +31,10 @@ export function catalogueWithConfig(entries: CatalogueEntry[], config: ConfigFil
       const e = out[at]!;
       if (m.type && m.type !== e.type)
         throw new ConfigFileError(config.path, `models[${i}].type: ${m.model} is a ${e.type} model in the catalogue`);
+      // A model's further entries are more deployments of it (features/routing): the first one says
+      // what the catalogue shows; each deployment's own price is used for the calls it answers.
+      if (applied.has(at)) continue;
+      applied.add(at);
       out[at] = {
         ...e,
         provider: m.provider,
@@ -43,6 +49,7 @@ export function catalogueWithConfig(entries: CatalogueEntry[], config: ConfigFil
       throw new ConfigFileError(config.path, `models[${i}]: the embedding model ${m.model} needs its dimensions`);
     const contextWindow = m.context_window ?? 8192;
     index.set(m.model.toLowerCase(), out.length);
+    applied.add(out.length);
     out.push({
       id: m.model,
       name: m.model,

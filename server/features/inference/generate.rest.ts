@@ -4,6 +4,7 @@ import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { generationParameters, type EveryGenerationParameter } from "../../providers/types.ts";
 import { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "./generation.ts";
+import { deploymentTracker } from "./deployment-header.ts";
 import { usdNumber } from "../catalogue/index.ts";
 import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
@@ -100,17 +101,26 @@ export const llmGenerate = endpoint({
     body: generateBody,
     handler: async ({ body, identity, requestId, log, req }) => {
       const cache = cacheStatusTracker();
-      const ctx = { identity, endpoint: "/v1/llm/generate", requestId, signal: req.signal, onCacheStatus: cache.onStatus };
+      const deployment = deploymentTracker();
+      const headers = () => ({ ...cache.headers(), ...deployment.headers() });
+      const ctx = {
+        identity,
+        endpoint: "/v1/llm/generate",
+        requestId,
+        signal: req.signal,
+        onCacheStatus: cache.onStatus,
+        onDeployment: deployment.onDeployment,
+      };
       const input = { ...toGenerateInput(body), cache: cacheRequestFrom(req.headers, { cache: body.cache, ttlSeconds: body.cache_ttl }) };
       if (body.stream) {
         return eventStreamResponse(generateStream(input, ctx), generateStreamEncoder, {
           requestId,
           log,
           errorFormat: "default",
-          headers: cache.headers,
+          headers,
         });
       }
-      return json(toGenerateResponse(await generate(input, ctx)), { headers: cache.headers() });
+      return json(toGenerateResponse(await generate(input, ctx)), { headers: headers() });
     },
   }),
 });

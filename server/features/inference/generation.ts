@@ -4,12 +4,15 @@ import "server-only";
 // call (success or failure, plain or streamed). REST and tRPC both call `generate` / `generateStream`.
 // Before each paid attempt (each model of the chain, each retry) its largest possible cost is
 // reserved against the caller's budgets (budgets.ts), and settled with what it cost after it.
+// Each attempt goes to a deployment of the model chosen by features/routing: a deployment's failure
+// is reported to its health, and the next attempt goes to another healthy deployment of the model
+// (at once, without the backoff, and not counted as a retry) before the same one is tried again;
+// when every deployment is cooling down the call waits for the first to come back, up to its deadline.
 import { randomUUID } from "node:crypto";
 import { startDeadline, type Deadline } from "./deadline.ts";
 import { loadEnv } from "../../kernel/env.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { trackInterruptible } from "../../kernel/lifecycle.ts";
-import { getProvider } from "../../providers/registry.ts";
 import {
   generationParameters,
   ProviderError,
@@ -17,14 +20,14 @@ import {
   type FinishReason,
   type GenerateRequest,
   type GenerationParameters,
-  type Provider,
   type TokenUsage,
   type ToolCall,
 } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
-import { modelAvailability, pricingFor, resolveModel } from "../catalogue/index.ts";
-import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
+import { pricingFor, resolveModel } from "../catalogue/index.ts";
+import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
+import { deploymentFailed, routeFor, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
@@ -51,6 +54,8 @@ export type CallContext = {
   signal?: AbortSignal;
   /** Told the response cache's status before the first event (for the response header). */
   onCacheStatus?: (status: CacheStatus) => void;
+  /** Told the deployment that answers before the first event (the x-model-service-deployment header). */
+  onDeployment?: (id: string) => void;
 };
 
 export type GenerateOutcome = {
@@ -65,6 +70,10 @@ export type GenerateOutcome = {
   cost: Cost;
   latencyMs: number;
   ttftMs?: number;
+  /** The deployment that answered (features/routing); absent for an answer from the response cache. */
+  deployment?: string;
+  /** Provider calls the answer took, across deployments and fallback models. */
+  attempts?: number;
   /** Set when the response cache was asked for. */
   cache?: CacheStatus;
   /** A cache hit: what the answer would have cost. */
@@ -116,8 +125,12 @@ const LEASE_GRACE_MS = 60_000;
  * promptTokenBound, counted once per call), and the longest reply it may give (max_tokens, else
  * the model's largest output), neither more than the model's context window. 0 for a free model.
  */
-export function largestAttemptCost(model: Model, input: GenerateInput, promptBound: () => number = () => promptTokenBound(input)): Pico {
-  const price = pricingFor(model.id);
+export function largestAttemptCost(
+  model: Model,
+  input: GenerateInput,
+  promptBound: () => number = () => promptTokenBound(input),
+  price: Price = pricingFor(model.id),
+): Pico {
   if (isFree(price)) return 0n;
   const window = model.contextWindow;
   const inputTokens = Math.min(window, promptBound());
@@ -132,28 +145,25 @@ const isFree = (p: { inputPerMTok: string; outputPerMTok: string; cachedInputPer
 function attemptReserver(input: GenerateInput, ctx: CallContext, deadline: number) {
   let bound: number | undefined;
   const promptBound = () => (bound ??= promptTokenBound(input));
-  return (model: Model): Promise<Reservation> =>
-    reserveBudgets(ctx.identity, () => largestAttemptCost(model, input, promptBound), { leaseMs: deadline - Date.now() + LEASE_GRACE_MS });
+  return (model: Model, deployment: Deployment): Promise<Reservation> =>
+    reserveBudgets(ctx.identity, () => largestAttemptCost(model, input, promptBound, priceAt(model, deployment)), {
+      leaseMs: deadline - Date.now() + LEASE_GRACE_MS,
+    });
 }
 
-function toRequest(model: Model, input: GenerateInput): GenerateRequest {
+/** What a call answered by `deployment` costs: its own price when it has one, else the model's now. */
+function priceAt(model: Model, deployment: Deployment): Price {
+  return deployment.price ?? pricingFor(model.id);
+}
+
+function toRequest(model: Model, deployment: Deployment, input: GenerateInput): GenerateRequest {
   return {
-    model: model.id,
+    model: deployment.providerModel,
+    ...(deployment.exactModel ? { exactModel: true } : {}),
     messages: input.messages,
     defaultMaxTokens: model.maxOutputTokens ?? undefined,
     ...generationParameters(input),
   };
-}
-
-/** The provider for a model, or why it cannot serve. */
-function providerFor(model: Model): Provider | AppError {
-  const availability = modelAvailability(model);
-  if (!availability.available) return new AppError("unavailable", availability.reason ?? `Model ${model.id} is unavailable`);
-  const provider = getProvider(model.provider);
-  if (!provider) return new AppError("unavailable", `Provider ${model.provider} of model ${model.id} is not configured`);
-  const status = provider.status();
-  if (!status.available) return new AppError("unavailable", `Model ${model.id} is unavailable: ${status.reason}`);
-  return provider;
 }
 
 /** A provider failure as one of our errors: 400, 502, 503 or 504, never with a key in it. */
@@ -229,6 +239,55 @@ async function waitBeforeRetry(
   }
 }
 
+/**
+ * After a failed attempt: "move" at once to another deployment of the model this call has not
+ * tried (the failure was the deployment's), "retry" after the backoff (retryable, retries left),
+ * or "stop" (give up on this model).
+ */
+async function nextAttempt(
+  route: Route,
+  tried: ReadonlySet<string>,
+  retries: number,
+  err: unknown,
+  signal: AbortSignal,
+  deadline: number,
+  waited: UpstreamClock,
+): Promise<"move" | "retry" | "stop"> {
+  if (signal.aborted) return "stop";
+  if (deploymentFailed(err) && route.hasAlternative(tried)) return "move";
+  return (await waitBeforeRetry(retries, err, signal, deadline, waited)) ? "retry" : "stop";
+}
+
+/**
+ * The deployment for the next attempt. When every deployment is cooling down, waits for the first
+ * to come back if that is before the deadline; otherwise (or when none can serve) the error that
+ * ends this model's turn (its fallbacks follow).
+ */
+async function chooseDeployment(
+  route: Route,
+  tried: ReadonlySet<string>,
+  signal: AbortSignal,
+  deadline: number,
+  waited: UpstreamClock,
+): Promise<Extract<RouteChoice, { kind: "deployment" }> | AppError> {
+  for (;;) {
+    const choice = await route.choose(tried);
+    if (choice.kind === "deployment") return choice;
+    if (choice.kind === "none") return choice.error;
+    const waitMs = Math.max(1, choice.untilMs - Date.now());
+    if (signal.aborted || Date.now() + waitMs >= deadline) {
+      return new AppError("unavailable", `Every deployment of ${route.model.id} is cooling down after failures`, undefined, {
+        "Retry-After": String(Math.max(1, Math.ceil(waitMs / 1000))),
+      });
+    }
+    try {
+      await waited.on(sleep(waitMs, signal));
+    } catch {
+      return new AppError("unavailable", `Every deployment of ${route.model.id} is cooling down after failures`);
+    }
+  }
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -278,28 +337,43 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
-    const walk: ChainWalk = { attempted: false };
+    const walk: ChainWalk = { attempted: false, attempts: 0 };
+    let lastDeployment: Deployment | undefined;
     for (const model of chain) {
       lastModel = model;
-      const provider = providerFor(model);
-      if (provider instanceof AppError) {
-        lastError = provider;
+      const route = routeFor(model);
+      const unavailable = route.unavailable();
+      if (unavailable) {
+        lastError = unavailable;
         continue;
       }
-      for (let attempt = 0; ; attempt++) {
+      const tried = new Set<string>();
+      for (let retries = 0; ;) {
+        const choice = await chooseDeployment(route, tried, signal, deadline, waited);
+        if (choice instanceof AppError) {
+          lastError = choice;
+          break;
+        }
+        const { deployment, provider } = choice;
         let reservation: Reservation;
         try {
-          reservation = await reserve(model);
+          reservation = await reserve(model, deployment);
         } catch (err) {
           lastError = walk.refused = err;
           break;
         }
         walk.attempted = true;
+        walk.attempts++;
+        tried.add(deployment.id);
+        const attempt = route.started(deployment);
+        const attemptStarted = performance.now();
         try {
-          const result = await waited.on(provider.generateText(toRequest(model, input), { signal }));
+          const result = await waited.on(provider.generateText(toRequest(model, deployment, input), { signal }));
+          attempt.succeeded(performance.now() - attemptStarted, result.usage.inputTokens + result.usage.outputTokens);
+          ctx.onDeployment?.(deployment.id);
           const latencyMs = performance.now() - started;
           const cost = recordCall({
-            ...callOf(model, ctx),
+            ...callOf(model, deployment, ctx, walk),
             usage: result.usage,
             status: "success",
             stream: false,
@@ -317,6 +391,8 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
             usage: result.usage,
             cost,
             latencyMs: Math.round(latencyMs),
+            deployment: deployment.id,
+            attempts: walk.attempts,
             ...(cached.status ? { cache: cached.status } : {}),
           };
           cached.store(outcome);
@@ -324,12 +400,20 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
         } catch (err) {
           reservation.settle(0n); // a failed attempt costs nothing (no-op when it was recorded)
           lastError = err;
-          if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
+          lastDeployment = deployment;
+          // The caller leaving says nothing about the deployment; its failures (and timeouts) count against it.
+          if (ctx.signal?.aborted) attempt.ended();
+          else await attempt.failed(err, performance.now() - attemptStarted);
+          const next = await nextAttempt(route, tried, retries, err, signal, deadline, waited);
+          if (next === "stop") break;
+          if (next === "retry") retries++;
+        } finally {
+          attempt.ended();
         }
       }
       if (walk.refused || signal.aborted || !worthFallingBack(lastError)) break;
     }
-    throw chainFailed(lastError, lastModel, signal, input, ctx, started, false, walk);
+    throw chainFailed(lastError, lastModel, lastDeployment, signal, input, ctx, started, false, walk);
   } finally {
     release();
   }
@@ -339,7 +423,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
  * How far a call's chain got: whether a provider was called, and the reservation that failed
  * (402 over a budget, or 503 when the ledger is down), which ends the chain there.
  */
-type ChainWalk = { attempted: boolean; refused?: unknown };
+type ChainWalk = { attempted: boolean; refused?: unknown; attempts: number };
 
 function abortError(ctx: CallContext, model: Model): AppError {
   return ctx.signal?.aborted
@@ -349,6 +433,8 @@ function abortError(ctx: CallContext, model: Model): AppError {
 
 function recordFailure(
   model: Model,
+  deployment: Deployment | undefined,
+  walk: ChainWalk,
   input: GenerateInput,
   ctx: CallContext,
   error: AppError,
@@ -358,7 +444,7 @@ function recordFailure(
   ttftMs?: number,
 ): Cost {
   return recordCall({
-    ...callOf(model, ctx),
+    ...callOf(model, deployment, ctx, walk),
     usage,
     status: "error",
     errorCode: ctx.signal?.aborted ? "client_closed" : error.code,
@@ -368,16 +454,21 @@ function recordFailure(
   });
 }
 
-/** What every usage event of a call to `model` carries: who asked, where, and the model's price now. */
-function callOf(model: Model, ctx: CallContext) {
+/**
+ * What every usage event of a call to `model` carries: who asked, where, the deployment that
+ * answered (or last failed) and its price now, and how many provider calls it took.
+ */
+function callOf(model: Model, deployment: Deployment | undefined, ctx: CallContext, walk: ChainWalk) {
   return {
     identity: ctx.identity,
     endpoint: ctx.endpoint,
     kind: "llm" as const,
     modelId: model.id,
-    provider: model.provider,
-    price: pricingFor(model.id),
+    provider: deployment?.provider ?? model.provider,
+    price: deployment ? priceAt(model, deployment) : pricingFor(model.id),
     requestId: ctx.requestId,
+    deployment: deployment?.id ?? null,
+    attempts: walk.attempts,
   };
 }
 
@@ -390,6 +481,7 @@ function callOf(model: Model, ctx: CallContext) {
 function chainFailed(
   lastError: unknown,
   lastModel: Model,
+  lastDeployment: Deployment | undefined,
   signal: AbortSignal,
   input: GenerateInput,
   ctx: CallContext,
@@ -400,7 +492,8 @@ function chainFailed(
   if (walk.refused && !walk.attempted) return providerErrorToAppError(walk.refused, lastModel);
   const error =
     signal.aborted && !(lastError instanceof ProviderError) ? abortError(ctx, lastModel) : providerErrorToAppError(lastError, lastModel);
-  recordFailure(lastModel, input, ctx, error, performance.now() - started, stream);
+  const deployment = lastDeployment?.model === lastModel.id ? lastDeployment : undefined;
+  recordFailure(lastModel, deployment, walk, input, ctx, error, performance.now() - started, stream);
   return error;
 }
 
@@ -421,23 +514,36 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
-    const walk: ChainWalk = { attempted: false };
+    const walk: ChainWalk = { attempted: false, attempts: 0 };
+    let lastDeployment: Deployment | undefined;
     for (const model of chain) {
       lastModel = model;
-      const provider = providerFor(model);
-      if (provider instanceof AppError) {
-        lastError = provider;
+      const route = routeFor(model);
+      const unavailable = route.unavailable();
+      if (unavailable) {
+        lastError = unavailable;
         continue;
       }
-      for (let attempt = 0; ; attempt++) {
+      const tried = new Set<string>();
+      for (let retries = 0; ;) {
+        const choice = await chooseDeployment(route, tried, signal, deadline, waited);
+        if (choice instanceof AppError) {
+          lastError = choice;
+          break;
+        }
+        const { deployment, provider } = choice;
         let reservation: Reservation;
         try {
-          reservation = await reserve(model);
+          reservation = await reserve(model, deployment);
         } catch (err) {
           lastError = walk.refused = err;
           break;
         }
         walk.attempted = true;
+        walk.attempts++;
+        tried.add(deployment.id);
+        const attempt = route.started(deployment);
+        const attemptStarted = performance.now();
         // The upstream call is aborted when the caller leaves, the deadline passes, or the consumer stops.
         const upstream = new AbortController();
         const onAbort = () => upstream.abort(signal.reason);
@@ -452,7 +558,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           if (recorded || finished) return;
           recorded = cutAtShutdown = true;
           const cost = recordCall({
-            ...callOf(model, ctx),
+            ...callOf(model, deployment, ctx, walk),
             usage: ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls)),
             status: "error",
             errorCode: "client_closed",
@@ -469,13 +575,21 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           let complete = false; // the provider sent its finish (a stream that just stops is not cached)
           // For a stream, the whole time it is open counts as waiting (on the provider or the caller reading).
           const streamOpened = performance.now();
-          for await (const part of provider.streamText(toRequest(model, input), { signal: upstream.signal })) {
+          for await (const part of provider.streamText(toRequest(model, deployment, input), { signal: upstream.signal })) {
             if (part.type === "text-delta") {
               if (!part.text) continue;
+              if (ttftMs === undefined) {
+                ctx.onDeployment?.(deployment.id);
+                attempt.sample(performance.now() - attemptStarted);
+              }
               ttftMs ??= performance.now() - started;
               text += part.text;
               yield { type: "delta", text: part.text, model: model.id };
             } else if (part.type === "tool-call-delta") {
+              if (ttftMs === undefined) {
+                ctx.onDeployment?.(deployment.id);
+                attempt.sample(performance.now() - attemptStarted);
+              }
               ttftMs ??= performance.now() - started;
               const call = (toolCalls[part.index] ??= { id: "", name: "", arguments: "" });
               if (part.id) call.id = part.id;
@@ -500,8 +614,11 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           waited.ms += performance.now() - streamOpened;
           const latencyMs = performance.now() - started;
           const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
+          if (ttftMs === undefined) ctx.onDeployment?.(deployment.id);
+          // Nothing streamed before the finish: the answer's time is the sample.
+          attempt.succeeded(performance.now() - attemptStarted, finalUsage.inputTokens + finalUsage.outputTokens);
           const cost = recordCall({
-            ...callOf(model, ctx),
+            ...callOf(model, deployment, ctx, walk),
             usage: finalUsage,
             status: "success",
             stream: true,
@@ -522,6 +639,8 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             cost,
             latencyMs: Math.round(latencyMs),
             ttftMs: ttftMs === undefined ? undefined : Math.round(ttftMs),
+            deployment: deployment.id,
+            attempts: walk.attempts,
             ...(cached.status ? { cache: cached.status } : {}),
           };
           if (complete) cached.store(outcome);
@@ -529,12 +648,18 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           return;
         } catch (err) {
           lastError = err;
+          lastDeployment = deployment;
           if (ttftMs !== undefined) {
             // Bytes already went to the caller: no retry, no fallback; record what was streamed.
             const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
+            const tokens = ctx.signal?.aborted ? 0 : countTextTokens(text);
+            if (ctx.signal?.aborted) attempt.ended();
+            else void attempt.failed(err, performance.now() - attemptStarted, tokens).catch(() => {});
             if (!recorded) {
               const cost = recordFailure(
                 model,
+                deployment,
+                walk,
                 input,
                 ctx,
                 error,
@@ -549,15 +674,20 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             throw error;
           }
           reservation.settle(0n); // nothing streamed, nothing paid
-          if (!(await waitBeforeRetry(attempt, err, signal, deadline, waited))) break;
+          if (ctx.signal?.aborted) attempt.ended();
+          else await attempt.failed(err, performance.now() - attemptStarted);
+          const next = await nextAttempt(route, tried, retries, err, signal, deadline, waited);
+          if (next === "stop") break;
+          if (next === "retry") retries++;
         } finally {
+          attempt.ended();
           untrack();
           signal.removeEventListener("abort", onAbort);
           if (!finished) upstream.abort();
           // The consumer stopped early (return() at a yield): record what was streamed so far.
           if (!recorded && !finished && ttftMs !== undefined) {
             const cost = recordCall({
-              ...callOf(model, ctx),
+              ...callOf(model, deployment, ctx, walk),
               usage: completeUsage(undefined, input, outputText(text, toolCalls)),
               status: "error",
               errorCode: "client_closed",
@@ -573,7 +703,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
       if (walk.refused || signal.aborted || !worthFallingBack(lastError)) break;
     }
     if (cutAtShutdown) throw abortError(ctx, lastModel);
-    throw chainFailed(lastError, lastModel, signal, input, ctx, started, true, walk);
+    throw chainFailed(lastError, lastModel, lastDeployment, signal, input, ctx, started, true, walk);
   } finally {
     release();
   }

@@ -4,4 +4,5 @@ export { embeddingModel, generateEmbeddings, type EmbedContext, type EmbedOutcom
 export { llmGenerate } from "./generate.rest.ts";
 export { generationRouter } from "./generation.router.ts";
 export { generate, generateStream, type GenerateInput, type GenerateOutcome, type GenerationEvent } from "./generation.ts";
+export { DEPLOYMENT_HEADER, deploymentTracker } from "./deployment-header.ts";
 export { EMBED_POLICY, GENERATE_POLICY } from "./policies.ts";

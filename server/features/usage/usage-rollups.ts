@@ -6,7 +6,8 @@
 //   usage_daily, usage_hourly            per UTC day / hour and every key: user, key, model,
 //                                        provider, endpoint, status, kind (filtered statistics)
 //   usage_daily_dims, usage_hourly_dims  per UTC day / hour and kind: the totals and one row per
-//                                        value of each dimension (unfiltered statistics)
+//                                        value of each dimension (unfiltered statistics), the
+//                                        deployment of routed calls included
 // Every table carries requests, tokens, the exact cost, the cost the caches saved, the latency sum and a packed latency
 // histogram (latency-histogram.ts). Each upsert takes its rows in key order, so that two writers
 // (two instances) that touch the same roll-up rows lock them in the same order and wait for each
@@ -26,7 +27,7 @@ export function endpointKind(endpoint: string): UsageKind {
 }
 
 /** The breakdowns of the *_dims tables; "total" has the value "". */
-export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status"] as const;
+export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind"] as const;
@@ -49,7 +50,7 @@ const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) =
 /**
  * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
  * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind,
- * the token columns, total_cost, latency_ms and saved_cost, as usage_events has them.
+ * the token columns, total_cost, latency_ms, saved_cost and deployment, as usage_events has them.
  */
 export function rollupCtes(source: string): string {
   const keys = KEY_COLUMNS.join(", ");
@@ -57,23 +58,23 @@ export function rollupCtes(source: string): string {
 rollup_events AS (
   SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AS hour_utc,
     coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status, kind,
-    input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
+    coalesce(deployment, '') AS deployment, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
     ${latencyHistSql("latency_ms")} AS hist
   FROM ${source}
 ),
--- Per UTC hour and every key: each roll-up below is a sum of these rows.
+-- Per UTC hour, every key and the deployment: each roll-up below is a sum of these rows.
 rollup_hours AS (
-  SELECT hour_utc, ${keys},
+  SELECT hour_utc, ${keys}, deployment,
     count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
     sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist, sum(saved_cost) AS saved_cost,
     (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
   FROM rollup_events
-  GROUP BY hour_utc, ${keys}
+  GROUP BY hour_utc, ${keys}, deployment
 ),
 rollup_hourly AS (
   INSERT INTO usage_hourly AS t (hour, ${keys}, ${MEASURES.join(", ")})
-  SELECT hour_utc AT TIME ZONE 'UTC', ${keys}, ${MEASURES.join(", ")} FROM rollup_hours ORDER BY 1, ${keys}
+  SELECT hour_utc AT TIME ZONE 'UTC', ${keys}, ${sums(MEASURES)} FROM rollup_hours GROUP BY hour_utc, ${keys} ORDER BY 1, ${keys}
   ON CONFLICT (hour, ${keys}) DO UPDATE SET
     ${addOnConflict("t", MEASURES)}
 ),
@@ -83,11 +84,13 @@ rollup_daily AS (
   ON CONFLICT (day, ${keys}) DO UPDATE SET
     ${addOnConflict("t", MEASURES)}
 ),
--- Each hour's rows once per dimension: the totals, then per model, provider, key, user, endpoint, status.
+-- Each hour's rows once per dimension: the totals, then per model, provider, key, user, endpoint,
+-- status, and deployment (routed calls only).
 rollup_dim_rows AS (
   SELECT h.*, v.dim, v.value FROM rollup_hours h
   CROSS JOIN LATERAL (VALUES ('total', ''), ('model', h.model_id), ('provider', h.provider), ('api_key', h.api_key_id),
-    ('user', h.user_id), ('endpoint', h.endpoint), ('status', h.status)) AS v(dim, value)
+    ('user', h.user_id), ('endpoint', h.endpoint), ('status', h.status), ('deployment', h.deployment)) AS v(dim, value)
+  WHERE v.dim <> 'deployment' OR v.value <> ''
 ),
 rollup_hourly_dims AS (
   INSERT INTO usage_hourly_dims AS t (hour, kind, dim, value, ${DIM_MEASURES.join(", ")})

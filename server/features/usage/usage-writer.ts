@@ -49,6 +49,10 @@ export type UsageEventInput = {
   savedCost?: Pico;
   latencyMs: number;
   ttftMs?: number | null;
+  /** The deployment that answered (or last failed) a routed call (features/routing). */
+  deployment?: string | null;
+  /** Provider calls a routed call made, across deployments and fallback models. */
+  attempts?: number | null;
 };
 
 type QueuedEvent = UsageEventInput & { id: string };
@@ -82,13 +86,13 @@ const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO usage_events (id, created_at, request_id, endpoint, model_id, provider, api_key_id, user_id,
     status, error_code, stream, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens,
-    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost, kind)
+    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost, kind, deployment, attempts)
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[],
-    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[], $22::text[])
+    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[], $22::text[], $23::text[], $24::int[])
   ON CONFLICT (id) DO NOTHING
   RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind, input_tokens, output_tokens,
-    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost
+    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment
 ),${rollupCtes("ins")}
 SELECT count(*)::int AS inserted FROM ins`;
 
@@ -363,5 +367,7 @@ function columns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => e.ttftMs ?? null),
     batch.map((e) => formatUsd(e.savedCost ?? 0n)),
     batch.map((e) => e.kind),
+    batch.map((e) => e.deployment ?? null),
+    batch.map((e) => e.attempts ?? null),
   ];
 }

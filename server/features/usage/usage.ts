@@ -79,6 +79,9 @@ export type CallRecord = {
   at?: Date;
   /** What a cache saved this call (status `cached`, or embeddings partly served from the cache). */
   savedCost?: Pico;
+  /** The deployment that answered (or last failed) a routed call, and how many provider calls it made. */
+  deployment?: string | null;
+  attempts?: number | null;
 };
 
 /**
@@ -110,6 +113,8 @@ export function usageEvent(call: CallRecord): UsageEventInput & Cost {
     ...(call.savedCost ? { savedCost: call.savedCost } : {}),
     latencyMs: Math.round(call.latencyMs),
     ttftMs: call.ttftMs == null ? null : Math.round(call.ttftMs),
+    deployment: call.deployment ?? null,
+    attempts: call.attempts ?? null,
   };
 }
 

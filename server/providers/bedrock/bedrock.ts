@@ -36,6 +36,7 @@ import {
   type ErrorContext,
 } from "../errors.ts";
 import {
+  modelNameAtProvider,
   ProviderError,
   type CallOptions,
   type ChatMessage,
@@ -262,7 +263,7 @@ export class BedrockProvider implements Provider {
   private input(request: GenerateRequest): ConverseCommandInput {
     const { system, messages } = toBedrockMessages(request.messages, jsonInstruction(request));
     const input: ConverseCommandInput = {
-      modelId: bedrockModelId(request.model, this.options.models),
+      modelId: modelNameAtProvider(request, (m) => bedrockModelId(m, this.options.models)),
       messages,
       ...(system.length ? { system } : {}),
       inferenceConfig: {

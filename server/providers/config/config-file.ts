@@ -13,6 +13,10 @@ import "server-only";
 //     - { model: gpt-4o, provider: azure-east, provider_model: gpt-4o-prod }
 //     - { model: my-llama, provider: ollama, provider_model: llama3.1, type: chat, price: { input: 0, output: 0 } }
 //
+// Each `models:` entry is a deployment of its model (features/routing): several entries of one
+// model form its group, load-balanced by `weight`, `priority`, `rpm`/`tpm` caps, and the model's
+// `routing:` policy (strategy, cooldown). The routing feature reads these; here they are only validated.
+//
 // `${VAR}` in a value is replaced by that environment variable (a provider whose value names an
 // unset variable is listed as unavailable with that reason). The file is validated with zod: a bad
 // file stops start-up with one line naming the path and the problem; a bad edit while running is
@@ -91,10 +95,28 @@ const providerSchema = z.discriminatedUnion(
   { error: "a provider with a type of azure-openai, bedrock, gemini, vertex, openai, anthropic or openai-compatible" },
 );
 
+const modelId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, { error: "a model id (letters, digits and . _ : / @ -)" });
+const positiveInt = (what: string) => z.number({ error: what }).int({ error: what }).positive({ error: what });
+
 const modelSchema = z.strictObject({
-  model: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, { error: "a model id (letters, digits and . _ : / @ -)" }),
+  model: modelId,
   provider: text,
   provider_model: text.optional(),
+  /** The deployment's id (default `<provider>/<provider_model or model>`): metrics, usage, the answer's header. */
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, { error: "a deployment id (letters, digits and . _ : / @ -)" })
+    .optional(),
+  weight: z.number({ error: "a weight of 0 or more" }).min(0, { error: "a weight of 0 or more" }).optional(),
+  rpm: positiveInt("a whole number of requests per minute").optional(),
+  tpm: positiveInt("a whole number of tokens per minute").optional(),
+  priority: z
+    .number({ error: "a priority of 0 or more" })
+    .int({ error: "a whole priority" })
+    .min(0, { error: "a priority of 0 or more" })
+    .optional(),
+  region: text.optional(),
+  tags: z.array(text, { error: "a list of tags" }).optional(),
   type: z.enum(["chat", "embedding"]).optional(),
   price: z.strictObject({ input: price, output: price, cached_input: price.optional() }).optional(),
   context_window: z.number().int().positive().optional(),
@@ -102,19 +124,37 @@ const modelSchema = z.strictObject({
   dimensions: z.number().int().positive().optional(),
 });
 
+export const ROUTING_STRATEGIES = ["weighted", "least-busy", "latency", "cost"] as const;
+
+const routingSchema = z.strictObject({
+  strategy: z.enum(ROUTING_STRATEGIES, { error: "one of weighted, least-busy, latency, cost" }).optional(),
+  cooldown: z
+    .strictObject({
+      failures: positiveInt("a whole number of failures").optional(),
+      window_s: z.number({ error: "seconds, more than 0" }).positive({ error: "seconds, more than 0" }).optional(),
+      cooldown_s: z.number({ error: "seconds, more than 0" }).positive({ error: "seconds, more than 0" }).optional(),
+    })
+    .optional(),
+});
+
 const fileSchema = z.strictObject({
   providers: z
     .record(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: "a lowercase id such as azure-east" }), providerSchema)
     .default({}),
   models: z.array(modelSchema).default([]),
+  /** Per model (or `default`, for every model): how its deployments are chosen and cooled down. */
+  routing: z.record(modelId, routingSchema).default({}),
 });
 
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;
+export type RoutingConfig = z.infer<typeof routingSchema>;
 export type ConfigFile = {
   path: string;
   providers: Record<string, ProviderConfig>;
   models: ModelConfig[];
+  /** Model id (as the file names it) or `default` → its routing policy (absent: none). */
+  routing?: Record<string, RoutingConfig>;
   /** Provider id → why it cannot serve (a value names an unset variable). */
   missing: Record<string, string>;
 };
@@ -185,8 +225,15 @@ export function parseConfigFile(path: string, source: string, env: Record<string
     // Never the value itself: it may be a key.
     throw new ConfigFileError(path, `${where}: ${message}`);
   }
-  const { providers, models } = parsed.data;
+  const { providers, models, routing } = parsed.data;
+  const deploymentIds = new Map<string, number>();
   for (const [i, m] of models.entries()) {
+    const id = deploymentIdOf(m);
+    const twice = deploymentIds.get(id);
+    if (twice !== undefined) {
+      throw new ConfigFileError(path, `models[${i}].id: the deployment id "${id}" is models[${twice}]'s too; give one of them its own id`);
+    }
+    deploymentIds.set(id, i);
     const known =
       providers[m.provider] !== undefined ||
       ["openai", "anthropic", "local", "azure-openai", "bedrock", "gemini", "vertex"].includes(m.provider);
@@ -200,7 +247,12 @@ export function parseConfigFile(path: string, source: string, env: Record<string
     const [section, id] = where.split(".");
     if (section === "providers" && id && !reasons[id]) reasons[id] = `${path}: ${where} uses \${${name}}, which is not set`;
   }
-  return { path, providers, models, missing: reasons };
+  return { path, providers, models, routing, missing: reasons };
+}
+
+/** A deployment's id: the entry's `id`, else `<provider>/<provider_model or model>`. */
+export function deploymentIdOf(m: ModelConfig): string {
+  return m.id ?? `${m.provider}/${m.provider_model ?? m.model}`;
 }
 
 /** Reads and validates the file at `path`. */

@@ -30,6 +30,7 @@ import {
 } from "../errors.ts";
 import { getProviderFetch, type ProviderFetch } from "../http.ts";
 import {
+  modelNameAtProvider,
   ProviderError,
   type CallOptions,
   type ChatMessage,
@@ -309,7 +310,7 @@ export class GoogleProvider implements Provider {
       config.responseMimeType = "application/json";
       if (f.type === "json_schema") config.responseJsonSchema = f.schema;
     }
-    return { model: googleModelId(request.model, this.options.models), contents, config };
+    return { model: modelNameAtProvider(request, (m) => googleModelId(m, this.options.models)), contents, config };
   }
 
   async generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {

@@ -1,0 +1,11 @@
+export {
+  DEFAULT_POLICY,
+  declaredDeployments,
+  deploymentGroup,
+  type Deployment,
+  type DeploymentGroup,
+  type RoutingPolicy,
+  type Strategy,
+} from "./deployments.ts";
+export type { DeploymentStats } from "./health.ts";
+export { Attempt, deploymentFailed, deploymentHealth, resetRoutingForTests, Route, routeFor, type RouteChoice } from "./router.ts";
