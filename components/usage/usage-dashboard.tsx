@@ -432,6 +432,9 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
               {isAdmin ? <BreakdownTable title="User" rows={data.breakdowns.user} total={data.totals} /> : null}
               <BreakdownTable title="Endpoint" rows={data.breakdowns.endpoint} total={data.totals} />
               <BreakdownTable title="Status" rows={data.breakdowns.status} total={data.totals} />
+              {data.breakdowns.deployment.length ? (
+                <BreakdownTable title="Deployment" rows={data.breakdowns.deployment} total={data.totals} />
+              ) : null}
             </div>
           </section>
           <UsageSavings input={recentInput} />

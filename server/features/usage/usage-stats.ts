@@ -108,7 +108,18 @@ export type Totals = Measures & {
 export type DayStats = Totals & { date: string };
 export type DayModelStats = Measures & { date: string; model: string; totalTokens: number };
 export type BreakdownRow = Measures & { value: string; label: string; totalTokens: number; avgLatencyMs: number | null };
-export type BreakdownDimension = "model" | "provider" | "apiKey" | "user" | "endpoint" | "status";
+/**
+ * The breakdowns of the statistics, in the order the dashboard and the REST answer list them.
+ * `deployment` (features/routing: which deployment answered) is broken down in the unfiltered
+ * statistics only (the filtered roll-ups have no deployment column).
+ */
+export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment"] as const;
+export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
+
+/** One value per breakdown dimension, made by `f`. */
+export function perBreakdown<T>(f: (dim: BreakdownDimension) => T): Record<BreakdownDimension, T> {
+  return Object.fromEntries(BREAKDOWN_DIMENSIONS.map((d) => [d, f(d)])) as Record<BreakdownDimension, T>;
+}
 
 export type UsageStats = {
   range: { start: string; end: string; tz: string; days: number };
@@ -426,6 +437,7 @@ const DIM_KEYS: Record<string, BreakdownDimension> = {
   user: "user",
   endpoint: "endpoint",
   status: "status",
+  deployment: "deployment",
 };
 
 /** The statistics of `query` as `identity` may see them. */
@@ -472,6 +484,7 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
   const labels = (dim: BreakdownDimension, value: string) => {
     if (dim === "apiKey") return value ? (names.get(`api_key:${value}`) ?? `deleted key ${value}`) : "no key (dashboard or JWT)";
     if (dim === "user") return value ? (names.get(`user:${value}`) ?? `deleted user ${value}`) : "no user";
+    if (dim === "deployment" && !value) return "none (cache hits, embeddings)";
     return value;
   };
   const breakdowns = {} as Record<BreakdownDimension, BreakdownRow[]>;

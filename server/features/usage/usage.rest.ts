@@ -6,7 +6,7 @@ import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { calculateCost } from "../catalogue/index.ts";
 import { usdNumber } from "../catalogue/index.ts";
-import { restQuery, statsQuerySchema, usageStats, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
+import { BREAKDOWN_DIMENSIONS, restQuery, statsQuerySchema, usageStats, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
 import type { UsageKind } from "./usage-rollups.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
 import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
@@ -47,14 +47,10 @@ export function toRestUsage(s: UsageStats) {
     total_errors: t.errors,
     error_rate: t.errorRate,
     latency_ms: { avg: t.avgLatencyMs, p50: t.latency.p50, p95: t.latency.p95 },
-    breakdowns: {
-      model: s.breakdowns.model.map(restRow),
-      provider: s.breakdowns.provider.map(restRow),
-      api_key: s.breakdowns.apiKey.map(restRow),
-      user: s.breakdowns.user.map(restRow),
-      endpoint: s.breakdowns.endpoint.map(restRow),
-      status: s.breakdowns.status.map(restRow),
-    },
+    // snake_case names: api_key for apiKey.
+    breakdowns: Object.fromEntries(
+      BREAKDOWN_DIMENSIONS.map((d) => [d.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), s.breakdowns[d].map(restRow)]),
+    ),
   };
 }
 

@@ -11,7 +11,15 @@ import { formatUsd } from "../catalogue/index.ts";
 import { savingsQuerySchema, savingsToJson, usageSavings } from "./savings.ts";
 import { exportUsageCsv } from "./usage-csv.ts";
 import { recentQuerySchema, recentRequests } from "./usage-recent.ts";
-import { statsQuerySchema, usageStats, type BreakdownRow, type Measures, type Totals, type UsageStats } from "./usage-stats.ts";
+import {
+  perBreakdown,
+  statsQuerySchema,
+  usageStats,
+  type BreakdownRow,
+  type Measures,
+  type Totals,
+  type UsageStats,
+} from "./usage-stats.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
 import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
 
@@ -38,14 +46,7 @@ export const statsOutput = z.object({
   totals: totalsOutput,
   daily: z.array(totalsOutput.extend({ date: z.string() })),
   dailyByModel: z.array(measuresOutput.extend({ date: z.string(), model: z.string() })),
-  breakdowns: z.object({
-    model: breakdownOutput,
-    provider: breakdownOutput,
-    apiKey: breakdownOutput,
-    user: breakdownOutput,
-    endpoint: breakdownOutput,
-    status: breakdownOutput,
-  }),
+  breakdowns: z.object(perBreakdown(() => breakdownOutput)),
   previous: z.object({ range: z.object({ start: z.string(), end: z.string() }), totals: totalsOutput }).optional(),
 });
 
@@ -74,14 +75,7 @@ function toStatsOutput(s: UsageStats): z.infer<typeof statsOutput> {
     totals: totals(s.totals),
     daily: s.daily.map((d) => ({ ...totals(d), date: d.date })),
     dailyByModel: s.dailyByModel.map((d) => ({ ...measures(d), date: d.date, model: d.model })),
-    breakdowns: {
-      model: breakdown(s.breakdowns.model),
-      provider: breakdown(s.breakdowns.provider),
-      apiKey: breakdown(s.breakdowns.apiKey),
-      user: breakdown(s.breakdowns.user),
-      endpoint: breakdown(s.breakdowns.endpoint),
-      status: breakdown(s.breakdowns.status),
-    },
+    breakdowns: perBreakdown((d) => breakdown(s.breakdowns[d])),
     ...(s.previous ? { previous: { range: s.previous.range, totals: totals(s.previous.totals) } } : {}),
   };
 }
