@@ -79,7 +79,7 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
   let key = "";
 
   beforeAll(async () => {
-    key = (await createKey(host.db(), { name: `routing-${kind}`, scopes: ["generate"] })).key;
+    key = (await createKey(host.db(), { name: `routing-${kind}`, scopes: ["generate", "usage:read"] })).key;
   });
   beforeEach(() => {
     for (const id of ids) emulators[id].reset();
@@ -143,6 +143,14 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
         "select value, sum(requests)::int as requests from usage_daily_dims where dim = 'deployment' and value like 'dep-%/mini-%' group by 1 order by 1",
       );
     expect(dims).toEqual(rows.map((r) => ({ value: r.deployment, requests: r.n })));
+    // The key's own statistics (the filtered roll-ups) break down by deployment too.
+    const usage = (await (await fetch(`${host.url}/v1/llm/usage`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+      breakdowns: { deployment: { value: string; requests: number }[] };
+    };
+    const own = usage.breakdowns.deployment.filter((d) => d.value.endsWith("/mini-a") || d.value.endsWith("/mini-b"));
+    expect(own.map((d) => ({ value: d.value, requests: d.requests })).sort((a, b) => a.value.localeCompare(b.value))).toEqual(
+      rows.map((r) => ({ value: r.deployment, requests: r.n })),
+    );
   });
 
   it("least-busy: concurrent slow requests go to the idle deployment", async () => {

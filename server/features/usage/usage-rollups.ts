@@ -4,7 +4,7 @@
 // run the same SQL over usage_events.
 //
 //   usage_daily, usage_hourly            per UTC day / hour and every key: user, key, model,
-//                                        provider, endpoint, status, kind (filtered statistics)
+//                                        provider, endpoint, status, kind, deployment (filtered statistics)
 //   usage_daily_dims, usage_hourly_dims  per UTC day / hour and kind: the totals and one row per
 //                                        value of each dimension (unfiltered statistics), the
 //                                        deployment of routed calls included
@@ -30,7 +30,7 @@ export function endpointKind(endpoint: string): UsageKind {
 export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
-const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind"] as const;
+const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind", "deployment"] as const;
 const MEASURES = [
   "requests",
   "input_tokens",
@@ -62,19 +62,19 @@ rollup_events AS (
     ${latencyHistSql("latency_ms")} AS hist
   FROM ${source}
 ),
--- Per UTC hour, every key and the deployment: each roll-up below is a sum of these rows.
+-- Per UTC hour and every key (the deployment among them): each roll-up below is a sum of these rows.
 rollup_hours AS (
-  SELECT hour_utc, ${keys}, deployment,
+  SELECT hour_utc, ${keys},
     count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
     sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist, sum(saved_cost) AS saved_cost,
     (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
   FROM rollup_events
-  GROUP BY hour_utc, ${keys}, deployment
+  GROUP BY hour_utc, ${keys}
 ),
 rollup_hourly AS (
   INSERT INTO usage_hourly AS t (hour, ${keys}, ${MEASURES.join(", ")})
-  SELECT hour_utc AT TIME ZONE 'UTC', ${keys}, ${sums(MEASURES)} FROM rollup_hours GROUP BY hour_utc, ${keys} ORDER BY 1, ${keys}
+  SELECT hour_utc AT TIME ZONE 'UTC', ${keys}, ${MEASURES.join(", ")} FROM rollup_hours ORDER BY 1, ${keys}
   ON CONFLICT (hour, ${keys}) DO UPDATE SET
     ${addOnConflict("t", MEASURES)}
 ),

@@ -110,8 +110,8 @@ export type DayModelStats = Measures & { date: string; model: string; totalToken
 export type BreakdownRow = Measures & { value: string; label: string; totalTokens: number; avgLatencyMs: number | null };
 /**
  * The breakdowns of the statistics, in the order the dashboard and the REST answer list them.
- * `deployment` (features/routing: which deployment answered) is broken down in the unfiltered
- * statistics only (the filtered roll-ups have no deployment column).
+ * `deployment` (features/routing: which deployment answered) lists the calls a deployment served
+ * (not cache hits or embeddings).
  */
 export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment"] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
@@ -244,7 +244,7 @@ export type Source = {
   name: UsageStats["source"];
 };
 
-const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status"];
+const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "deployment"];
 const DIM_COLUMNS = ["kind", "dim", "value"];
 /** The roll-ups' summed columns (the *_dims tables also have `errors`). */
 export type SummedColumn =
@@ -360,11 +360,11 @@ GROUP BY x.day
 UNION ALL
 SELECT CASE WHEN GROUPING(x.model_id) = 0 THEN 'model' WHEN GROUPING(x.provider) = 0 THEN 'provider'
     WHEN GROUPING(x.api_key_id) = 0 THEN 'api_key' WHEN GROUPING(x.user_id) = 0 THEN 'user'
-    WHEN GROUPING(x.endpoint) = 0 THEN 'endpoint' ELSE 'status' END,
-  coalesce(x.model_id, x.provider, x.api_key_id, x.user_id, x.endpoint, x.status),
+    WHEN GROUPING(x.endpoint) = 0 THEN 'endpoint' WHEN GROUPING(x.status) = 0 THEN 'status' ELSE 'deployment' END,
+  coalesce(x.model_id, x.provider, x.api_key_id, x.user_id, x.endpoint, x.status, x.deployment),
   x.day::text, ${m}, NULL
 FROM x
-GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status))`),
+GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment))`),
   };
 }
 
@@ -461,7 +461,7 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
       continue;
     }
     const dim = DIM_KEYS[row.dim];
-    if (!dim) continue;
+    if (!dim || (dim === "deployment" && !row.value)) continue;
     if (dim === "model") modelDays.push({ ...m, date: row.day!, model: row.value, totalTokens: m.inputTokens + m.outputTokens });
     const group = groups.get(dim) ?? new Map<string, Measures>();
     group.set(row.value, add(group.get(row.value) ?? ZERO, m));
@@ -484,7 +484,6 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
   const labels = (dim: BreakdownDimension, value: string) => {
     if (dim === "apiKey") return value ? (names.get(`api_key:${value}`) ?? `deleted key ${value}`) : "no key (dashboard or JWT)";
     if (dim === "user") return value ? (names.get(`user:${value}`) ?? `deleted user ${value}`) : "no user";
-    if (dim === "deployment" && !value) return "none (cache hits, embeddings)";
     return value;
   };
   const breakdowns = {} as Record<BreakdownDimension, BreakdownRow[]>;
