@@ -5,6 +5,7 @@
 // disable a model, set its fallbacks and add a model served by an OpenAI-compatible provider; a
 // usage column shows each model's requests, tokens and cost over a range (from the usage roll-ups,
 // `usage.stats`). Talks to the `models.*` tRPC procedures; the first list comes from the server render.
+// Below the table, the deployments of the models the configuration file routes (deployments-table.tsx).
 import { useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { CAPABILITIES, defaultCapability, type ModelType } from "@/lib/catalogue";
 import { dateTime, defaultRange } from "@/lib/dates";
@@ -13,6 +14,7 @@ import { exactDollars, money } from "@/lib/money";
 import { EmptyState } from "../shared/empty-state";
 import { trpc } from "../shared/trpc-provider";
 import { statsInput } from "../usage/stats-query";
+import { DeploymentsTable } from "./deployments-table";
 import type { RouterOutputs } from "../wire";
 import styles from "./models-catalogue.module.css";
 
@@ -349,6 +351,7 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
           </tbody>
         </table>
       </div>
+      <DeploymentsTable />
     </>
   );
 }

@@ -11,6 +11,7 @@ import { embeddingsRouter } from "../features/inference/index.ts";
 import { usageRouter } from "../features/usage/index.ts";
 import { budgetAlertsRouter } from "../features/budgets/index.ts";
 import { providersRouter } from "../features/catalogue/index.ts";
+import { routingRouter } from "../features/routing/index.ts";
 
 export const appRouter = createTRPCRouter({
   system: systemRouter,
@@ -23,6 +24,7 @@ export const appRouter = createTRPCRouter({
   usage: usageRouter,
   budgetAlerts: budgetAlertsRouter,
   providers: providersRouter,
+  routing: routingRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -101,6 +101,14 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
     };
   }
 
+  /** tRPC routing.deployments, as the models page reads it. */
+  async function deployments() {
+    const res = await fetch(`${host.url}/api/trpc/routing.deployments`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
+    type Group = { model: string; deployments: { id: string; status: string; cooldownMs: number; latencyMs: number | null }[] };
+    return ((await res.json()) as { result: { data: { json: Group[] } } }).result.data.json;
+  }
+
   /** /metrics now: a series' value by name and deployment. */
   async function metrics() {
     const text = await (await fetch(`${host.url}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).text();
@@ -221,12 +229,24 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
     expect(now("deployment_cooldown_seconds", "cool-a")).toBe(0);
     expect(now("deployment_in_flight", "cool-a")).toBe(0);
     expect(now("deployment_latency_seconds", "cool-a")).toBeGreaterThan(0);
+    // The models page's view (tRPC routing.deployments): the group, its failures and the cooldown.
+    const cooling = (await deployments()).find((g) => g.model === "gpt-4")!;
+    expect(cooling.deployments.map((d) => d.id)).toEqual(["cool-a", "cool-b", "cool-c"]);
+    const c = cooling.deployments.find((d) => d.id === "cool-c")!;
+    expect(c).toMatchObject({ provider: "dep-c", weight: 1, priority: 0, rpm: null, tpm: null, failures: 2 });
+    expect(c.status === "cooling").toBe(c.cooldownMs > 0);
+    expect(cooling.deployments.find((d) => d.id === "cool-a")).toMatchObject({ status: "ok", cooldownMs: 0, inFlight: 0 });
+    expect(cooling.deployments.find((d) => d.id === "cool-a")!.latencyMs).toBeGreaterThan(0);
     // Recovered, and the cooldown over: traffic comes back.
     emulators.c.setDirectives("");
     await sleep(1600);
     const after: (string | null)[] = [];
     for (let i = 0; i < 30; i++) after.push((await post(chat("gpt-4", `d ${i}`))).deployment);
     expect(after.filter((d) => d === "cool-c").length).toBeGreaterThan(2);
+    expect((await deployments()).find((g) => g.model === "gpt-4")!.deployments.find((d) => d.id === "cool-c")).toMatchObject({
+      status: "ok",
+      cooldownMs: 0,
+    });
   });
 
   it("a 429 with Retry-After cools the deployment for that long", async () => {

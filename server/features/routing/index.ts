@@ -9,3 +9,5 @@ export {
 } from "./deployments.ts";
 export type { DeploymentStats } from "./health.ts";
 export { Attempt, deploymentFailed, deploymentHealth, resetRoutingForTests, Route, routeFor, type RouteChoice } from "./router.ts";
+export { deploymentsOverview, type DeploymentView, type ModelDeployments } from "./overview.ts";
+export { routingRouter } from "./routing.router.ts";
