@@ -21,6 +21,7 @@ const MAPPING: Record<ErrorCode, Mapping> = {
   unauthorized: { openai: { type: "invalid_request_error", code: "invalid_api_key" }, anthropic: "authentication_error" },
   budget_exceeded: { openai: { type: "insufficient_quota", code: "insufficient_quota" }, anthropic: "billing_error" },
   forbidden: { openai: { type: "invalid_request_error", code: "insufficient_permissions" }, anthropic: "permission_error" },
+  model_disabled: { openai: { type: "invalid_request_error", code: "model_disabled" }, anthropic: "permission_error" },
   not_found: { openai: { type: "invalid_request_error", code: "not_found" }, anthropic: "not_found_error" },
   method_not_allowed: { openai: { type: "invalid_request_error", code: "method_not_allowed" }, anthropic: "invalid_request_error" },
   conflict: { openai: { type: "invalid_request_error", code: "conflict" }, anthropic: "invalid_request_error" },

@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   budget_exceeded: 402,
   forbidden: 403,
+  /** A model an admin disabled: no retry helps, so not a 503. */
+  model_disabled: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

@@ -240,7 +240,7 @@ describe.each(testDatabases())("response cache on $kind", ({ kind }) => {
     await updateModel("gpt-4.1-nano", { enabled: false }, "test-admin");
     try {
       const res = await generate(body);
-      expect(res.status).toBe(503);
+      expect(res.status).toBe(403);
     } finally {
       await updateModel("gpt-4.1-nano", { enabled: true }, "test-admin");
     }

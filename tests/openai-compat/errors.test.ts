@@ -5,6 +5,7 @@ import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { CLI_ACTOR } from "@/server/access/auth.ts";
 import { createApiKey } from "@/server/features/accounts/keys.ts";
+import { updateModel } from "@/server/features/catalogue/models.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { sseFrames, useCompatServer } from "./harness.ts";
 
@@ -34,6 +35,29 @@ describe.each(testDatabases())("OpenAI-compatible errors on $kind", ({ kind }) =
       code: "model_not_found",
     });
     expect(err.requestID ?? err.headers?.get("x-request-id")).toBeTruthy();
+  });
+
+  it("a model an admin disabled is PermissionDeniedError (403, model_disabled), which the SDK does not retry", async () => {
+    await updateModel("gpt-4.1-mini", { enabled: false }, "test-admin");
+    try {
+      const before = server.emulator.requests.length;
+      const err = await caught(client(server.key, 2).chat.completions.create({ model: "gpt-4.1-mini", messages: hello }));
+      expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+      expect(err.status).toBe(403);
+      expect(err.error).toMatchObject({
+        type: "invalid_request_error",
+        code: "model_disabled",
+        message: "Model gpt-4.1-mini is disabled by an admin",
+      });
+      expect(server.emulator.requests.length).toBe(before);
+      await updateModel("text-embedding-3-large", { enabled: false }, "test-admin");
+      const embed = await caught(client().embeddings.create({ model: "text-embedding-3-large", input: "y" }));
+      expect(embed.status).toBe(403);
+      expect(embed.error).toMatchObject({ code: "model_disabled" });
+    } finally {
+      await updateModel("gpt-4.1-mini", { enabled: true }, "test-admin");
+      await updateModel("text-embedding-3-large", { enabled: true }, "test-admin");
+    }
   });
 
   it("a bad key is AuthenticationError with code invalid_api_key", async () => {

@@ -105,6 +105,7 @@ export function embeddingModel(idOrAlias: string): { model: CatalogueModel; prov
       },
     );
   }
+  if (!model.enabled) throw new AppError("model_disabled", `Model ${model.id} is disabled by an admin`, { model: model.id });
   const availability = modelAvailability(model);
   if (!availability.available) throw new AppError("unavailable", availability.reason ?? `Model ${model.id} is unavailable`);
   const provider = getProvider(model.provider);

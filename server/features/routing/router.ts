@@ -70,13 +70,13 @@ export class Route {
   /** Why the model cannot be served at all (disabled, no provider can serve), or undefined. */
   unavailable(): AppError | undefined {
     const { model } = this;
+    if (!model.enabled) return new AppError("model_disabled", `Model ${model.id} is disabled by an admin`, { model: model.id });
     const only = this.group.deployments.length === 1 ? this.group.deployments[0]! : undefined;
     if (only && !only.declared) {
       // The implicit deployment: exactly the checks (and messages) of a call before routing.
       const availability = modelAvailability(model);
       return availability.available ? undefined : new AppError("unavailable", availability.reason ?? `Model ${model.id} is unavailable`);
     }
-    if (!model.enabled) return new AppError("unavailable", `Model ${model.id} is disabled by an admin`);
     if (this.serving().length > 0) return undefined;
     if (only) {
       const provider = getProvider(only.provider);
