@@ -552,6 +552,16 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         "unsupported_parameter",
         "max_tokens",
       );
+    } else if (/^(o\d|gpt-5(?!-chat))/.test(model) && ["temperature", "top_p"].some((k) => body[k] !== undefined && body[k] !== 1)) {
+      // OpenAI's reasoning models take only the default sampling.
+      const k = ["temperature", "top_p"].find((f) => body[f] !== undefined && body[f] !== 1)!;
+      invalid = openaiError(
+        400,
+        `Unsupported value: '${k}' does not support ${String(body[k])} with this model. Only the default (1) value is supported.`,
+        "invalid_request_error",
+        "unsupported_value",
+        k,
+      );
     } else if (body.stream_options !== undefined && body.stream !== true) {
       invalid = openaiError(
         400,

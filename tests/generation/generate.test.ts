@@ -153,6 +153,36 @@ describe("POST /v1/llm/generate", () => {
     expect(await events("gen-spend-cap-1")).toHaveLength(1);
   });
 
+  it("a reasoning model (sampling: false) refuses a temperature or top_p but the default, before any call; as a fallback it gets the call without them", async () => {
+    const chats = () => host.emulator.requests.filter((q) => q.path === "/v1/chat/completions");
+    const before = chats().length;
+    for (const extra of [{ temperature: 0.2 }, { top_p: 0.5 }, { temperature: 0, cache: true }]) {
+      const r = await generate(
+        { model: "gpt-5-mini", messages: [{ role: "user", content: "think" }], ...extra },
+        { "x-request-id": "gen-sampling-refused" },
+      );
+      expect(r.status).toBe(400);
+      const field = "top_p" in extra ? "top_p" : "temperature";
+      expect(r.json.error?.message).toBe(`gpt-5-mini takes only the default ${field} (1); leave ${field} out or set it to 1`);
+    }
+    expect(chats().length).toBe(before);
+    expect(await events("gen-sampling-refused")).toHaveLength(0);
+    expect((await generate({ model: "gpt-5-mini", messages: [{ role: "user", content: "think" }], temperature: 1 })).status).toBe(200);
+
+    const fellBack = await generate({
+      model: "gpt-4o-mini",
+      fallbacks: ["gpt-5-nano"],
+      temperature: 0.3,
+      messages: [{ role: "user", content: "fall over [[emulator fail_first=3 status=500 key=sampling-fallback]]" }],
+    });
+    expect(fellBack.status, JSON.stringify(fellBack.json)).toBe(200);
+    expect(fellBack.json).toMatchObject({ model: "gpt-5-nano" });
+    const sent = chats().at(-1)!.body as Record<string, unknown>;
+    expect(sent.model).toBe("gpt-5-nano");
+    expect(sent).not.toHaveProperty("temperature");
+    expect((chats().at(-2)!.body as Record<string, unknown>).temperature).toBe(0.3);
+  });
+
   it("honours a provider's Retry-After before retrying a 429", async () => {
     const started = Date.now();
     const r = await generate({

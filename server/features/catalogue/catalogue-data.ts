@@ -53,6 +53,8 @@ export const catalogueEntrySchema = z
     embeddingDimensions: z.number().int().positive().optional(),
     /** The same model under another provider's id (a Bedrock or Vertex copy of an Anthropic or Gemini model). */
     sameAs: modelIdSchema.optional(),
+    /** false: the model takes only its default temperature and top_p (OpenAI's reasoning models: o-series, GPT-5). */
+    sampling: z.boolean().optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -117,6 +119,13 @@ let shipped: CatalogueEntry[] | undefined;
 export function shippedCatalogue(): CatalogueEntry[] {
   shipped ??= parseCatalogue(catalogueJson);
   return shipped;
+}
+
+let fixed: Set<string> | undefined;
+/** Whether the shipped catalogue marks `modelId` as taking only its default temperature and top_p (`sampling: false`). */
+export function samplingFixed(modelId: string): boolean {
+  fixed ??= new Set(shippedCatalogue().flatMap((m) => (m.sampling === false ? [m.id.toLowerCase()] : [])));
+  return fixed.has(modelId.toLowerCase());
 }
 
 export function parseCatalogue(data: unknown): CatalogueEntry[] {

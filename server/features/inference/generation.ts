@@ -25,7 +25,7 @@ import {
 } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
-import { pricingFor, resolveModel } from "../catalogue/index.ts";
+import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
 import { deploymentFailed, routeFor, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
@@ -108,6 +108,7 @@ function candidateModels(input: GenerateInput): Model[] {
   if (first.type !== "chat") {
     throw new AppError("invalid_request", `Model ${first.id} is an ${first.type} model; use a chat model for text generation`);
   }
+  refuseFixedSampling(first, input);
   const ids = [...(input.fallbacks ?? []), ...first.fallbacks];
   const chain: Model[] = [first];
   for (const id of ids) {
@@ -115,6 +116,26 @@ function candidateModels(input: GenerateInput): Model[] {
     if (m.type === "chat" && !chain.some((c) => c.id === m.id)) chain.push(m);
   }
   return chain;
+}
+
+/**
+ * OpenAI's reasoning models (o-series, GPT-5: `sampling: false` in the catalogue) refuse a
+ * temperature or top_p other than the default 1: asked of the requested model, a 400 naming the
+ * parameter, before the response cache or a provider is asked. A fallback model of that kind gets
+ * the call without them (toRequest), since the caller chose them for the model it asked for.
+ */
+function refuseFixedSampling(model: Model, input: GenerateInput): void {
+  if (!samplingFixed(model.id)) return;
+  for (const [field, value] of [
+    ["temperature", input.temperature],
+    ["top_p", input.topP],
+  ] as const) {
+    if (value !== undefined && value !== 1) {
+      throw new AppError("invalid_request", `${model.id} takes only the default ${field} (1); leave ${field} out or set it to 1`, {
+        issues: [{ field, message: `${model.id} supports only the default value 1` }],
+      });
+    }
+  }
 }
 
 /** How long past the call's deadline a reservation is kept for its settle to arrive. */
@@ -163,6 +184,8 @@ function toRequest(model: Model, deployment: Deployment, input: GenerateInput): 
     messages: input.messages,
     defaultMaxTokens: model.maxOutputTokens ?? undefined,
     ...generationParameters(input),
+    // A model that takes only the default sampling (refuseFixedSampling): as a fallback, without them.
+    ...(samplingFixed(model.id) ? { temperature: undefined, topP: undefined } : {}),
   };
 }
 
