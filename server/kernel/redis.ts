@@ -10,6 +10,7 @@ import "server-only";
 //   - while open, a PING is tried every PROBE_EVERY_MS (never a caller's request); the first that
 //     answers closes it again. A connection that stops answering is also dropped and redialled by
 //     ioredis itself (socketTimeout), since a hung socket may never report an error.
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { loadEnv } from "./env.ts";
 import { onShutdown } from "./lifecycle.ts";
@@ -244,4 +245,18 @@ export function resetRedisForTests(): void {
   g.__modelServiceRedis?.disconnect();
   g.__modelServiceRedis = undefined;
   g.__modelServiceRedisCircuit = undefined;
+}
+
+/** A Lua script and its SHA-1, for EVALSHA. */
+export type RedisScript = { text: string; sha: string };
+export const redisScript = (text: string): RedisScript => ({ text, sha: createHash("sha1").update(text).digest("hex") });
+
+/** EVALSHA, loading the script on the first NOSCRIPT (a new or restarted Redis). */
+export async function runScript(redis: Redis, s: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+    return redis.eval(s.text, keys.length, ...keys, ...args);
+  }
 }

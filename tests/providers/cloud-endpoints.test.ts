@@ -3,36 +3,13 @@
 // emulator. /v1/llm/generate, /v1/chat/completions (openai SDK), /v1/messages (Anthropic SDK),
 // plain and streamed, and /v1/embeddings and /v1/llm/generate-embeddings; every usage row exact to
 // the token and its cost exact to the catalogue price.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { emulatorEmbedding, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
+import { emulatorEmbedding } from "@/tests/emulators/provider-emulator.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useCompatServer } from "../openai-compat/harness.ts";
-
-/** The environment that points each cloud provider at the emulator, with the vendors' own variable names. */
-function cloudEnv(emu: ProviderEmulator): Record<string, string> {
-  const keyFile = path.join(mkdtempSync(path.join(tmpdir(), "ms-cloud-")), "service-account.json");
-  writeFileSync(keyFile, JSON.stringify(emu.cloud.vertexServiceAccount()));
-  return {
-    AZURE_OPENAI_ENDPOINT: emu.cloud.azureEndpoint,
-    AZURE_OPENAI_API_KEY: emu.cloud.azureKey!,
-    OPENAI_API_VERSION: "2024-10-21",
-    AWS_REGION: emu.cloud.bedrockRegion,
-    AWS_ACCESS_KEY_ID: emu.cloud.bedrockAccessKeyId!,
-    AWS_SECRET_ACCESS_KEY: emu.cloud.bedrockSecretAccessKey,
-    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emu.cloud.bedrockEndpoint,
-    GEMINI_API_KEY: emu.cloud.geminiKey!,
-    GOOGLE_GEMINI_BASE_URL: emu.cloud.googleBaseUrl,
-    GOOGLE_CLOUD_PROJECT: emu.cloud.vertexProject,
-    GOOGLE_CLOUD_LOCATION: emu.cloud.vertexLocation,
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    GOOGLE_VERTEX_BASE_URL: emu.cloud.googleBaseUrl,
-  };
-}
+import { cloudEmulatorEnv } from "@/tests/support/host.ts";
 
 /** One provider's models and their catalogue prices (USD per 1M tokens, as text: exact). */
 type Case = {
@@ -126,7 +103,7 @@ function sse(text: string): Record<string, unknown>[] {
 }
 
 describe.each(testDatabases())("cloud providers' endpoints on $kind", ({ kind }) => {
-  const server = useCompatServer(kind, cloudEnv);
+  const server = useCompatServer(kind, cloudEmulatorEnv);
   const openai = () => new OpenAI({ apiKey: server.key, baseURL: `${server.url}/v1`, maxRetries: 0 });
   const anthropic = () => new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0 });
   const post = (route: string, body: unknown, requestId: string) =>

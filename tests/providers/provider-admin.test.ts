@@ -4,9 +4,6 @@
 // each connection test a real call through the vendor's SDK to its list endpoint (the emulator's
 // log says which); a failure is an answer with the error, and becomes the provider's last error,
 // which never holds the key. `headers` of the dashboard's OpenAI-compatible providers reach the server.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CLI_ACTOR } from "@/server/access/auth.ts";
 import { getDatabase } from "@/server/db/index.ts";
@@ -15,29 +12,10 @@ import { testProviderConnection } from "@/server/features/catalogue/providers.ts
 import { parseConfigFile, providersFromConfig } from "@/server/providers/config/config-file.ts";
 import { lastProviderError } from "@/server/providers/last-errors.ts";
 import { registerProvider, resetProvidersForTests } from "@/server/providers/registry.ts";
-import { startProviderEmulator, type ProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
+import { startProviderEmulator } from "@/tests/emulators/provider-emulator.ts";
 import { testDatabases } from "@/tests/support/db.ts";
 import { useCompatServer } from "../openai-compat/harness.ts";
-
-function cloudEnv(emu: ProviderEmulator): Record<string, string> {
-  const keyFile = path.join(mkdtempSync(path.join(tmpdir(), "ms-provider-admin-")), "service-account.json");
-  writeFileSync(keyFile, JSON.stringify(emu.cloud.vertexServiceAccount()));
-  return {
-    AZURE_OPENAI_ENDPOINT: emu.cloud.azureEndpoint,
-    AZURE_OPENAI_API_KEY: emu.cloud.azureKey!,
-    OPENAI_API_VERSION: "2024-10-21",
-    AWS_REGION: emu.cloud.bedrockRegion,
-    AWS_ACCESS_KEY_ID: emu.cloud.bedrockAccessKeyId!,
-    AWS_SECRET_ACCESS_KEY: emu.cloud.bedrockSecretAccessKey,
-    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emu.cloud.bedrockEndpoint,
-    GEMINI_API_KEY: emu.cloud.geminiKey!,
-    GOOGLE_GEMINI_BASE_URL: emu.cloud.googleBaseUrl,
-    GOOGLE_CLOUD_PROJECT: emu.cloud.vertexProject,
-    GOOGLE_CLOUD_LOCATION: emu.cloud.vertexLocation,
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    GOOGLE_VERTEX_BASE_URL: emu.cloud.googleBaseUrl,
-  };
-}
+import { cloudEmulatorEnv } from "@/tests/support/host.ts";
 
 type Listed = {
   id: string;
@@ -62,7 +40,7 @@ const TESTS = [
 ] as const;
 
 describe.each(testDatabases())("the Providers page's procedures on $kind", ({ kind }) => {
-  const server = useCompatServer(kind, cloudEnv);
+  const server = useCompatServer(kind, cloudEmulatorEnv);
   let admin = "";
   beforeAll(async () => {
     admin = (await createApiKey(CLI_ACTOR, { name: "provider-admin", isAdmin: true })).key;

@@ -16,7 +16,7 @@
 //     const host = useHost({ env: { RATE_LIMITS: "..." } });
 //     it("...", async () => { await fetch(`${host.url}/ping`); });
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -54,6 +54,32 @@ export function emulatorEnv(
     ...(providers.includes("anthropic")
       ? { ANTHROPIC_API_KEY: emulator.anthropicKey!, ANTHROPIC_BASE_URL: emulator.anthropicBaseUrl }
       : {}),
+  };
+}
+
+/**
+ * The environment that points each cloud provider (Azure OpenAI, Bedrock, Gemini, Vertex AI) at the
+ * emulator, with the vendors' own variable names; Vertex signs with a service-account key file
+ * written for it.
+ */
+export function cloudEmulatorEnv(emulator: ProviderEmulator): Record<string, string> {
+  const keyFile = path.join(mkdtempSync(path.join(tmpdir(), "ms-cloud-")), "service-account.json");
+  writeFileSync(keyFile, JSON.stringify(emulator.cloud.vertexServiceAccount()));
+  const c = emulator.cloud;
+  return {
+    AZURE_OPENAI_ENDPOINT: c.azureEndpoint,
+    AZURE_OPENAI_API_KEY: c.azureKey!,
+    OPENAI_API_VERSION: "2024-10-21",
+    AWS_REGION: c.bedrockRegion,
+    AWS_ACCESS_KEY_ID: c.bedrockAccessKeyId!,
+    AWS_SECRET_ACCESS_KEY: c.bedrockSecretAccessKey,
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: c.bedrockEndpoint,
+    GEMINI_API_KEY: c.geminiKey!,
+    GOOGLE_GEMINI_BASE_URL: c.googleBaseUrl,
+    GOOGLE_CLOUD_PROJECT: c.vertexProject,
+    GOOGLE_CLOUD_LOCATION: c.vertexLocation,
+    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
+    GOOGLE_VERTEX_BASE_URL: c.googleBaseUrl,
   };
 }
 

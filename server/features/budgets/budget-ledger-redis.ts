@@ -9,8 +9,8 @@ import "server-only";
 // them: Redis's own 64-bit HINCRBY does the sums (up to $9.2 million per account) and the
 // comparison with the limit is on the digits. The key's braces keep an account's two keys in
 // one cluster slot; a reserve touches several accounts, so the ledger wants one Redis, not a cluster.
-import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
+import { redisScript, runScript } from "../../kernel/redis.ts";
 import type { LedgerStore, StoreAccount, StoreReserve } from "./budget-ledger.ts";
 import type { Pico } from "../catalogue/index.ts";
 
@@ -119,19 +119,7 @@ for _, hid in ipairs(live) do amounts[#amounts + 1] = redis.call("HGET", h, "h:"
 return {redis.call("HGET", h, "used"), redis.call("HGET", h, "held"), unpack(amounts)}
 `;
 
-type Script = { text: string; sha: string };
-const script = (text: string): Script => ({ text, sha: createHash("sha1").update(text).digest("hex") });
-const SCRIPTS = { reserve: script(RESERVE), settle: script(SETTLE), balance: script(BALANCE) };
-
-/** EVALSHA, loading the script on the first NOSCRIPT (a new or restarted Redis). */
-async function run(redis: Redis, s: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-    return redis.eval(s.text, keys.length, ...keys, ...args);
-  }
-}
+const SCRIPTS = { reserve: redisScript(RESERVE), settle: redisScript(SETTLE), balance: redisScript(BALANCE) };
 
 export function createRedisLedgerStore(redis: Redis, prefix: string): LedgerStore {
   const keysOf = (key: string) => [`${prefix}{${key}}`, `${prefix}{${key}}:leases`];
@@ -147,7 +135,7 @@ export function createRedisLedgerStore(redis: Redis, prefix: string): LedgerStor
         idleMs,
         ...accounts.flatMap((a) => [a.limit.toString(), a.seed === undefined ? "" : a.seed.toString()]),
       ];
-      const r = (await run(redis, SCRIPTS.reserve, keys, args)) as string[];
+      const r = (await runScript(redis, SCRIPTS.reserve, keys, args)) as string[];
       if (r[0] === "ok") return { status: "ok" };
       if (r[0] === "seed") return { status: "seed", indexes: r.slice(1).map(Number) };
       const used = BigInt(r[2]!);
@@ -156,11 +144,11 @@ export function createRedisLedgerStore(redis: Redis, prefix: string): LedgerStor
     },
 
     async settle(holdId: string, keys: readonly string[], actual: Pico, idleMs: number): Promise<void> {
-      await run(redis, SCRIPTS.settle, keys.flatMap(keysOf), [holdId, actual.toString(), idleMs]);
+      await runScript(redis, SCRIPTS.settle, keys.flatMap(keysOf), [holdId, actual.toString(), idleMs]);
     },
 
     async balance(key: string) {
-      const r = (await run(redis, SCRIPTS.balance, keysOf(key), [])) as string[] | null;
+      const r = (await runScript(redis, SCRIPTS.balance, keysOf(key), [])) as string[] | null;
       if (!r) return null;
       // Holds that lapsed but were not yet swept by a reserve are still in `held`: count the live ones.
       const held = r.slice(2).reduce((sum, a) => sum + BigInt(a), 0n);

@@ -27,7 +27,7 @@ import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
-import { deploymentFailed, routeFor, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
+import { deploymentFailed, routeFor, type Attempt, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
@@ -311,6 +311,47 @@ async function chooseDeployment(
   }
 }
 
+/**
+ * The next attempt on `route`'s model: a deployment chosen (chooseDeployment) and the attempt's
+ * largest cost reserved, counted in `walk` and `tried` and started on the deployment's health; or
+ * what ends this model's turn (no deployment can serve, or the reservation was refused: then
+ * `walk.refused`, which ends the call).
+ */
+async function startAttempt(
+  route: Route,
+  model: Model,
+  tried: Set<string>,
+  reserve: (model: Model, deployment: Deployment) => Promise<Reservation>,
+  walk: ChainWalk,
+  signal: AbortSignal,
+  deadline: number,
+  waited: UpstreamClock,
+): Promise<
+  | {
+      deployment: Deployment;
+      provider: Extract<RouteChoice, { kind: "deployment" }>["provider"];
+      reservation: Reservation;
+      attempt: Attempt;
+      attemptStarted: number;
+    }
+  | { ended: unknown }
+> {
+  const choice = await chooseDeployment(route, tried, signal, deadline, waited);
+  if (choice instanceof AppError) return { ended: choice };
+  const { deployment, provider } = choice;
+  let reservation: Reservation;
+  try {
+    reservation = await reserve(model, deployment);
+  } catch (err) {
+    walk.refused = err;
+    return { ended: err };
+  }
+  walk.attempted = true;
+  walk.attempts++;
+  tried.add(deployment.id);
+  return { deployment, provider, reservation, attempt: route.started(deployment), attemptStarted: performance.now() };
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -372,24 +413,12 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
       }
       const tried = new Set<string>();
       for (let retries = 0; ;) {
-        const choice = await chooseDeployment(route, tried, signal, deadline, waited);
-        if (choice instanceof AppError) {
-          lastError = choice;
+        const next = await startAttempt(route, model, tried, reserve, walk, signal, deadline, waited);
+        if ("ended" in next) {
+          lastError = next.ended;
           break;
         }
-        const { deployment, provider } = choice;
-        let reservation: Reservation;
-        try {
-          reservation = await reserve(model, deployment);
-        } catch (err) {
-          lastError = walk.refused = err;
-          break;
-        }
-        walk.attempted = true;
-        walk.attempts++;
-        tried.add(deployment.id);
-        const attempt = route.started(deployment);
-        const attemptStarted = performance.now();
+        const { deployment, provider, reservation, attempt, attemptStarted } = next;
         try {
           const result = await waited.on(provider.generateText(toRequest(model, deployment, input), { signal }));
           attempt.succeeded(performance.now() - attemptStarted, result.usage.inputTokens + result.usage.outputTokens);
@@ -549,24 +578,12 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
       }
       const tried = new Set<string>();
       for (let retries = 0; ;) {
-        const choice = await chooseDeployment(route, tried, signal, deadline, waited);
-        if (choice instanceof AppError) {
-          lastError = choice;
+        const next = await startAttempt(route, model, tried, reserve, walk, signal, deadline, waited);
+        if ("ended" in next) {
+          lastError = next.ended;
           break;
         }
-        const { deployment, provider } = choice;
-        let reservation: Reservation;
-        try {
-          reservation = await reserve(model, deployment);
-        } catch (err) {
-          lastError = walk.refused = err;
-          break;
-        }
-        walk.attempted = true;
-        walk.attempts++;
-        tried.add(deployment.id);
-        const attempt = route.started(deployment);
-        const attemptStarted = performance.now();
+        const { deployment, provider, reservation, attempt, attemptStarted } = next;
         // The upstream call is aborted when the caller leaves, the deadline passes, or the consumer stops.
         const upstream = new AbortController();
         const onAbort = () => upstream.abort(signal.reason);

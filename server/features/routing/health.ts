@@ -10,11 +10,9 @@ import "server-only";
 // a group's again at most every MIRROR_MS. Every Redis call has the request-path deadline; when
 // Redis fails the same rules run on this instance's memory instead, and the request goes on.
 // In-flight counts and latency are this instance's own (what least-busy and latency compare).
-import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
 import { loadEnv } from "../../kernel/env.ts";
 import type { DeploymentSample } from "../../kernel/metrics.ts";
-import { getRedis, redisCommand, redisUsable } from "../../kernel/redis.ts";
+import { getRedis, redisCommand, redisScript, redisUsable, runScript } from "../../kernel/redis.ts";
 import type { CooldownPolicy, Deployment } from "./deployments.ts";
 
 /** How stale this instance's copy of a group's shared cooldowns may get. */
@@ -77,18 +75,7 @@ end
 return 1
 `;
 
-type Script = { text: string; sha: string };
-const script = (text: string): Script => ({ text, sha: createHash("sha1").update(text).digest("hex") });
-const SCRIPTS = { failed: script(FAILED), take: script(TAKE) };
-
-async function run(redis: Redis, s: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-    return redis.eval(s.text, keys.length, ...keys, ...args);
-  }
-}
+const SCRIPTS = { failed: redisScript(FAILED), take: redisScript(TAKE) };
 
 export class DeploymentHealth {
   private readonly local = new Map<string, Local>();
@@ -210,7 +197,12 @@ export class DeploymentHealth {
       try {
         until = Number(
           await redisCommand((r) =>
-            run(r, SCRIPTS.failed, [key(d, "fail"), key(d, "cool")], [policy.failures, policy.windowMs, policy.cooldownMs, retryAfter]),
+            runScript(
+              r,
+              SCRIPTS.failed,
+              [key(d, "fail"), key(d, "cool")],
+              [policy.failures, policy.windowMs, policy.cooldownMs, retryAfter],
+            ),
           ),
         );
       } catch {
@@ -242,7 +234,7 @@ export class DeploymentHealth {
     if (d.rpm === undefined && d.tpm === undefined) return true;
     if (getRedis() && redisUsable()) {
       try {
-        const ok = await redisCommand((r) => run(r, SCRIPTS.take, capKeys(d, this.now()), [d.rpm ?? 0, d.tpm ?? 0]));
+        const ok = await redisCommand((r) => runScript(r, SCRIPTS.take, capKeys(d, this.now()), [d.rpm ?? 0, d.tpm ?? 0]));
         return Number(ok) === 1;
       } catch {
         // Counted in memory below.
