@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { openDatabase } from "../server/db/index.ts";
 import { hashApiKey } from "../server/access/auth.ts";
-import type { CatalogueModel } from "../server/features/catalogue/index.ts";
+import { chatModel } from "../tests/support/catalogue-model.ts";
 import { DeploymentHealth } from "../server/features/routing/health.ts";
 import { Route } from "../server/features/routing/router.ts";
 import type { Deployment, DeploymentGroup, Strategy } from "../server/features/routing/deployments.ts";
@@ -43,22 +43,7 @@ const clients = Number(values.clients);
 // ---------------------------------------------------------------------------------------------
 // (a) choosing, in process
 
-const catalogueModel: CatalogueModel = {
-  id: "bench-model",
-  name: "bench-model",
-  provider: "p0",
-  type: "chat",
-  contextWindow: 128_000,
-  maxOutputTokens: 4096,
-  price: { inputPerMTok: "1", outputPerMTok: "2", cachedInputPerMTok: null, cacheWritePerMTok: null },
-  capabilities: [],
-  aliases: [],
-  fallbacks: [],
-  embeddingDimensions: null,
-  enabled: true,
-  source: "catalogue",
-  updatedAt: new Date(),
-};
+const catalogueModel = chatModel("bench-model", "p0");
 resetProvidersForTests(
   ["p0", "p1", "p2"].map((id) => createOpenAICompatibleProvider({ id, name: id, baseUrl: "http://127.0.0.1:9/v1", apiKey: "k" })),
 );

@@ -263,7 +263,7 @@ async function waitBeforeRetry(
 }
 
 /**
- * After a failed attempt: "move" at once to another deployment of the model this call has not
+ * After a failed attempt, reported to its deployment's health: "move" at once to another deployment of the model this call has not
  * tried (the failure was the deployment's), "retry" after the backoff (retryable, retries left),
  * or "stop" (give up on this model).
  */
@@ -272,10 +272,14 @@ async function nextAttempt(
   tried: ReadonlySet<string>,
   retries: number,
   err: unknown,
+  failed: { attempt: Attempt; startedAt: number; ctx: CallContext },
   signal: AbortSignal,
   deadline: number,
   waited: UpstreamClock,
 ): Promise<"move" | "retry" | "stop"> {
+  // The caller leaving says nothing about the deployment; its failures (and timeouts) count against it.
+  if (failed.ctx.signal?.aborted) failed.attempt.ended();
+  else await failed.attempt.failed(err, performance.now() - failed.startedAt);
   if (signal.aborted) return "stop";
   if (deploymentFailed(err) && route.hasAlternative(tried)) return "move";
   return (await waitBeforeRetry(retries, err, signal, deadline, waited)) ? "retry" : "stop";
@@ -453,10 +457,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
           reservation.settle(0n); // a failed attempt costs nothing (no-op when it was recorded)
           lastError = err;
           lastDeployment = deployment;
-          // The caller leaving says nothing about the deployment; its failures (and timeouts) count against it.
-          if (ctx.signal?.aborted) attempt.ended();
-          else await attempt.failed(err, performance.now() - attemptStarted);
-          const next = await nextAttempt(route, tried, retries, err, signal, deadline, waited);
+          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx }, signal, deadline, waited);
           if (next === "stop") break;
           if (next === "retry") retries++;
         } finally {
@@ -714,9 +715,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             throw error;
           }
           reservation.settle(0n); // nothing streamed, nothing paid
-          if (ctx.signal?.aborted) attempt.ended();
-          else await attempt.failed(err, performance.now() - attemptStarted);
-          const next = await nextAttempt(route, tried, retries, err, signal, deadline, waited);
+          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx }, signal, deadline, waited);
           if (next === "stop") break;
           if (next === "retry") retries++;
         } finally {

@@ -10,29 +10,14 @@ import { ConfigFileError, parseConfigFile } from "../../providers/config/config-
 import { createOpenAICompatibleProvider } from "../../providers/openai-compatible.ts";
 import { resetProvidersForTests } from "../../providers/registry.ts";
 import { ProviderError } from "../../providers/types.ts";
-import type { CatalogueModel } from "../catalogue/index.ts";
+import { chatModel } from "@/tests/support/catalogue-model.ts";
 import { shippedCatalogue } from "../catalogue/catalogue-data.ts";
 import { catalogueWithConfig } from "../catalogue/configured-catalogue.ts";
 import { DEFAULT_POLICY, deploymentGroup, type Deployment, type DeploymentGroup } from "./deployments.ts";
 import { DeploymentHealth } from "./health.ts";
 import { Route } from "./router.ts";
 
-const model = (id: string, provider = "a"): CatalogueModel => ({
-  id,
-  name: id,
-  provider,
-  type: "chat",
-  contextWindow: 128_000,
-  maxOutputTokens: 4096,
-  price: { inputPerMTok: "1", outputPerMTok: "2", cachedInputPerMTok: null, cacheWritePerMTok: null },
-  capabilities: [],
-  aliases: [],
-  fallbacks: [],
-  embeddingDimensions: null,
-  enabled: true,
-  source: "catalogue",
-  updatedAt: new Date(),
-});
+const model = chatModel;
 
 const FILE = `
 providers:
