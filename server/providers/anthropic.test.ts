@@ -100,7 +100,7 @@ describe("Anthropic adapter: text", () => {
   it("counts cache reads and writes as input, cache reads as cached; thinking tokens as reasoning", async () => {
     const user = "a b c d e f g h [[emulator cached=4 cache_write=2 reasoning=3]]";
     // 2 system + 8 user words: input_tokens 4 uncached + 4 read + 2 written; "You said: a ... h" is 10 words
-    const expected = { inputTokens: 10, outputTokens: 10 + 3, cachedInputTokens: 4, reasoningTokens: 3 };
+    const expected = { inputTokens: 10, outputTokens: 10 + 3, cachedInputTokens: 4, reasoningTokens: 3, cacheWriteTokens: 2 };
     expect((await anthropic.generateText({ model, messages: messages(user) })).usage).toEqual(expected);
     expect((await collect(anthropic.streamText({ model, messages: messages(user) }))).at(-1)).toMatchObject({ usage: expected });
     const full = await collect(anthropic.streamText({ model, messages: messages(`${user} [[emulator delta_usage=full]]`) }));
@@ -123,6 +123,7 @@ describe("Anthropic adapter: text", () => {
       outputTokens: 2,
       cachedInputTokens: 5,
       reasoningTokens: 0,
+      cacheWriteTokens: 1,
     });
   });
 });

@@ -58,6 +58,7 @@ export function convertAnthropicUsage(usage: AnthropicUsageFields): TokenUsage {
     outputTokens: usage.output_tokens ?? 0,
     cachedInputTokens: cacheRead,
     reasoningTokens: usage.output_tokens_details?.thinking_tokens ?? 0,
+    ...(cacheWrite ? { cacheWriteTokens: cacheWrite } : {}),
   };
 }
 

@@ -123,6 +123,11 @@ export type TokenUsage = {
   cachedInputTokens: number;
   /** Reasoning tokens (a subset of outputTokens). */
   reasoningTokens: number;
+  /**
+   * Input tokens written to the provider's prompt cache (a subset of inputTokens, apart from the
+   * cached ones), priced at the model's cache-write rate (Anthropic's, Bedrock's). Absent: none.
+   */
+  cacheWriteTokens?: number;
 };
 
 /** The usage of a call that used nothing (or reported nothing): the one zero value. */

@@ -183,6 +183,26 @@ describe("POST /v1/llm/generate", () => {
     expect((chats().at(-2)!.body as Record<string, unknown>).temperature).toBe(0.3);
   });
 
+  it("prices Anthropic's prompt-cache writes at the cache-write rate, reads at the cached rate, exact to the picodollar", async () => {
+    // claude-3-5-sonnet-20241022: $3 in, $0.30 cached, $3.75 cache write, $15 out per 1M tokens.
+    // 8 input tokens (the emulator counts words): 2 plain, 4 read, 2 written; 10 out ("You said: a … h").
+    const r = await generate(
+      { model: "claude-3-5-sonnet-20241022", messages: [{ role: "user", content: "a b c d e f g h [[emulator cached=4 cache_write=2]]" }] },
+      { "x-request-id": "gen-cache-write-1" },
+    );
+    expect(r.status).toBe(200);
+    // 2 × 3 + 4 × 0.30 + 2 × 3.75 = 14.7 µUSD in; 10 × 15 = 150 µUSD out (plain input pricing of the writes gave 13.2 in).
+    expect(r.json.cost).toMatchObject({ input_cost: 0.0000147, output_cost: 0.00015, total_cost: 0.0001647 });
+    const [e] = await events("gen-cache-write-1");
+    expect(e).toMatchObject({ input_tokens: 8, output_tokens: 10, total_cost: "0.000164700000" });
+    const [row] = await host
+      .db()
+      .rawQuery<{ cache_write_tokens: number; cached_input_tokens: number }>(
+        "select cache_write_tokens, cached_input_tokens from usage_events where request_id = 'gen-cache-write-1'",
+      );
+    expect(row).toEqual({ cache_write_tokens: 2, cached_input_tokens: 4 });
+  });
+
   it("honours a provider's Retry-After before retrying a 429", async () => {
     const started = Date.now();
     const r = await generate({

@@ -21,6 +21,22 @@ describe("pricing", () => {
     expect(formatUsd(cost.totalCost)).toBe("0.004");
   });
 
+  it("prices cache writes at the cache-write rate (Claude Sonnet: $3.75 against $3 per 1M), else at the input price", () => {
+    const sonnet = { inputPerMTok: "3", outputPerMTok: "15", cachedInputPerMTok: "0.3", cacheWritePerMTok: "3.75" };
+    // 1,000 input tokens: 600 read from the cache, 300 written to it, 100 plain; 10 output.
+    const usage = { inputTokens: 1_000, outputTokens: 10, cachedInputTokens: 600, cacheWriteTokens: 300 };
+    const cost = costOf(sonnet, usage);
+    // 100 × $3 + 600 × $0.30 + 300 × $3.75 per 1M = $0.0003 + $0.00018 + $0.001125
+    expect(formatUsd(cost.inputCost)).toBe("0.001605");
+    expect(formatUsd(cost.totalCost)).toBe("0.001755");
+    // Without a cache-write price the writes cost what input costs.
+    expect(formatUsd(costOf({ ...sonnet, cacheWritePerMTok: null }, usage).inputCost)).toBe("0.00138");
+    // Writes never count beyond the input left after the cached tokens.
+    expect(costOf(sonnet, { ...usage, cacheWriteTokens: 5_000 }).inputCost).toBe(
+      costOf(sonnet, { ...usage, cacheWriteTokens: 400 }).inputCost,
+    );
+  });
+
   it("keeps sums exact where floats drift (0.1 + 0.2)", () => {
     const a = costOf(
       { inputPerMTok: "0.1", outputPerMTok: "0" },

@@ -13,6 +13,8 @@ export type Price = {
   outputPerMTok: string;
   /** Price of input tokens read from the provider's cache; the input price when absent. */
   cachedInputPerMTok?: string | null;
+  /** Price of input tokens written to the provider's cache; the input price when absent. */
+  cacheWritePerMTok?: string | null;
 };
 
 export type Cost = { inputCost: Pico; outputCost: Pico; totalCost: Pico };
@@ -31,14 +33,20 @@ function numberToPlain(n: number): string {
 }
 
 /** Cost of `usage` at `price`: cached input tokens at the cached price, reasoning tokens as output. */
-export function costOf(price: Price, usage: Pick<TokenUsage, "inputTokens" | "outputTokens" | "cachedInputTokens">): Cost {
+export function costOf(
+  price: Price,
+  usage: Pick<TokenUsage, "inputTokens" | "outputTokens" | "cachedInputTokens" | "cacheWriteTokens">,
+): Cost {
   const inputPrice = parsePriceMicros(price.inputPerMTok);
   const cachedPrice = price.cachedInputPerMTok != null ? parsePriceMicros(price.cachedInputPerMTok) : inputPrice;
+  const writePrice = price.cacheWritePerMTok != null ? parsePriceMicros(price.cacheWritePerMTok) : inputPrice;
   const outputPrice = parsePriceMicros(price.outputPerMTok);
-  const cached = BigInt(Math.min(usage.cachedInputTokens, usage.inputTokens));
-  const uncached = BigInt(usage.inputTokens) - cached;
-  // tokens × (µUSD per 1M tokens) = pUSD, since 1e-6 / 1e6 = 1e-12.
-  const inputCost = uncached * inputPrice + cached * cachedPrice;
+  const cachedTokens = Math.min(usage.cachedInputTokens, usage.inputTokens);
+  const cached = BigInt(cachedTokens);
+  const written = BigInt(Math.min(usage.cacheWriteTokens ?? 0, usage.inputTokens - cachedTokens));
+  const uncached = BigInt(usage.inputTokens) - cached - written;
+  // tokens × (µUSD per 1M tokens) = pUSD, since 1e-6 / 1e6 = 1e-12. Each kind of input token at its own rate.
+  const inputCost = uncached * inputPrice + cached * cachedPrice + written * writePrice;
   const outputCost = BigInt(usage.outputTokens) * outputPrice;
   return { inputCost, outputCost, totalCost: inputCost + outputCost };
 }

@@ -42,6 +42,8 @@ export type UsageEventInput = {
   outputTokens: number;
   cachedInputTokens: number;
   reasoningTokens: number;
+  /** Input tokens written to the prompt cache (0 when absent). */
+  cacheWriteTokens?: number;
   inputCost: Pico;
   outputCost: Pico;
   totalCost: Pico;
@@ -86,10 +88,10 @@ const INSERT_SQL = `
 WITH ins AS (
   INSERT INTO usage_events (id, created_at, request_id, endpoint, model_id, provider, api_key_id, user_id,
     status, error_code, stream, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens,
-    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost, kind, deployment, attempts)
+    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost, kind, deployment, attempts, cache_write_tokens)
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[],
-    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[], $22::text[], $23::text[], $24::int[])
+    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[], $22::text[], $23::text[], $24::int[], $25::int[])
   ON CONFLICT (id) DO NOTHING
   RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind, input_tokens, output_tokens,
     cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment
@@ -369,5 +371,6 @@ function columns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => e.kind),
     batch.map((e) => e.deployment ?? null),
     batch.map((e) => e.attempts ?? null),
+    batch.map((e) => e.cacheWriteTokens ?? 0),
   ];
 }

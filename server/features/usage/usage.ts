@@ -109,6 +109,7 @@ export function usageEvent(call: CallRecord): UsageEventInput & Cost {
     outputTokens: usage.outputTokens,
     cachedInputTokens: usage.cachedInputTokens,
     reasoningTokens: usage.reasoningTokens,
+    cacheWriteTokens: usage.cacheWriteTokens ?? 0,
     ...cost,
     ...(call.savedCost ? { savedCost: call.savedCost } : {}),
     latencyMs: Math.round(call.latencyMs),

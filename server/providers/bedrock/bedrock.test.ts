@@ -64,18 +64,19 @@ describe("Bedrock adapter: Converse", () => {
     });
   });
 
-  it("counts prompt-cache reads and writes in the input, reads as cached", async () => {
+  it("counts prompt-cache reads and writes in the input, reads as cached and writes apart (priced at the cache-write rate)", async () => {
     const result = await bedrock.generateText({
       model: CLAUDE,
       messages: messages("one two three four five [[emulator cached=3 cache_write=2]]"),
     });
     // 2 + 5 words in: 2 uncached + 3 read + 2 written
-    expect(result.usage).toEqual({ inputTokens: 7, outputTokens: 7, cachedInputTokens: 3, reasoningTokens: 0 });
+    expect(result.usage).toEqual({ inputTokens: 7, outputTokens: 7, cachedInputTokens: 3, reasoningTokens: 0, cacheWriteTokens: 2 });
     expect(convertBedrockUsage({ inputTokens: 10, outputTokens: 4, cacheReadInputTokens: 5, cacheWriteInputTokens: 1 })).toEqual({
       inputTokens: 16,
       outputTokens: 4,
       cachedInputTokens: 5,
       reasoningTokens: 0,
+      cacheWriteTokens: 1,
     });
   });
 

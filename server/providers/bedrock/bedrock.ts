@@ -89,6 +89,7 @@ export function convertBedrockUsage(usage: Partial<BedrockTokenUsage> | undefine
     outputTokens: usage.outputTokens ?? 0,
     cachedInputTokens: cacheRead,
     reasoningTokens: 0,
+    ...(cacheWrite ? { cacheWriteTokens: cacheWrite } : {}),
   };
 }
 
