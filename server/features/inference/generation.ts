@@ -144,7 +144,8 @@ const LEASE_GRACE_MS = 60_000;
 /**
  * The most one attempt on `model` can cost at its price now: the prompt, estimated high (tokens.ts
  * promptTokenBound, counted once per call), and the longest reply it may give (max_tokens, else
- * the model's largest output), neither more than the model's context window. 0 for a free model.
+ * the model's largest output), neither more than the model's context window, the input at the
+ * dearer of its plain and cache-write prices. 0 for a free model.
  */
 export function largestAttemptCost(
   model: Model,
@@ -156,7 +157,10 @@ export function largestAttemptCost(
   const window = model.contextWindow;
   const inputTokens = Math.min(window, promptBound());
   const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window);
-  return costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0 }).totalCost;
+  // Every input token may turn out to be a cache write (Anthropic, Bedrock), which can cost more than plain input.
+  const plain = costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0 }).totalCost;
+  const written = costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0, cacheWriteTokens: inputTokens }).totalCost;
+  return written > plain ? written : plain;
 }
 
 const isFree = (p: { inputPerMTok: string; outputPerMTok: string; cachedInputPerMTok?: string | null }) =>
