@@ -2,7 +2,11 @@
 import { EnvError, loadEnv } from "../kernel/env.ts";
 import { applyDotEnvFile } from "../kernel/dotenv.ts";
 import { redactSecrets } from "../kernel/logger.ts";
-import { commandHelp, parseCommandArgs, UsageError, type CliIO } from "./command.ts";
+import { commandHelp, parseCommandArgs, UsageError, type CliIO, type Command } from "./command.ts";
+
+/** One line per command: its name and the first sentence of its summary. */
+const commandLines = (cmds: readonly Command[]) =>
+  cmds.map((c) => `  ${c.name.padEnd(20)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`);
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const { commands } = await import("./commands.ts");
@@ -11,7 +15,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       "Usage: npm run cli -- <command> [options]",
       "",
       "Commands:",
-      ...commands.map((c) => `  ${c.name.padEnd(20)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`),
+      ...commandLines(commands),
       "",
       "Run `npm run cli -- <command> --help` for a command's options.",
     ].join("\n");
@@ -33,7 +37,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         `Usage: npm run cli -- ${argv[0]} <command> [options]`,
         "",
         "Commands:",
-        ...group.map((c) => `  ${c.name.padEnd(20)} ${c.summary.split(". ")[0]!.replace(/\.$/, "")}`),
+        ...commandLines(group),
         "",
         `Run \`npm run cli -- ${argv[0]} <command> --help\` for a command's options.`,
       ].join("\n");

@@ -4,9 +4,8 @@ import "server-only";
 // state, a cooldown: shared ones read from Redis when configured), its recent latency, requests in
 // flight, and the requests and failures this instance has seen. For the models page (tRPC
 // routing.deployments); never a key.
-import { getProvider } from "../../providers/registry.ts";
 import { declaredDeployments, type Deployment, type Strategy } from "./deployments.ts";
-import { deploymentHealth } from "./router.ts";
+import { deploymentHealth, providerProblem } from "./router.ts";
 
 export type DeploymentView = {
   id: string;
@@ -49,9 +48,7 @@ export async function deploymentsOverview(now: () => number = Date.now): Promise
 
 function view(d: Deployment, at: number, cools: boolean): DeploymentView {
   const s = deploymentHealth().stats(d.id);
-  const provider = getProvider(d.provider);
-  const status = provider?.status();
-  const problem = !status ? `provider ${d.provider} is not configured` : status.available ? undefined : status.reason;
+  const problem = providerProblem(d);
   const cooldownMs = cools ? Math.max(0, s.cooledUntil - at) : 0;
   return {
     id: d.id,

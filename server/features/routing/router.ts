@@ -222,7 +222,8 @@ export class Attempt {
   }
 }
 
-function providerProblem(d: Deployment): string | undefined {
+/** Why `d`'s provider cannot serve now (not configured, or its status's reason), or undefined. */
+export function providerProblem(d: Deployment): string | undefined {
   const provider = getProvider(d.provider);
   if (!provider) return `provider ${d.provider} is not configured`;
   const status = provider.status();

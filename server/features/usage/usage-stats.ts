@@ -59,9 +59,12 @@ const REST_RENAMED: Record<string, string> = { start: "start_date", end: "end_da
 const NOT_ON_REST = ["compare", "endpoint"] as const;
 type NotOnRest = (typeof NOT_ON_REST)[number];
 
+/** A camelCase name as the REST API spells it: `apiKeyId` is `api_key_id`. */
+export const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
 /** A filter's REST query name: `apiKeyId` is `api_key_id`, `start` is `start_date`. */
 export function restQueryName(field: string): string {
-  return REST_RENAMED[field] ?? field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return REST_RENAMED[field] ?? snakeCase(field);
 }
 
 /**

@@ -6,7 +6,15 @@ import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { calculateCost } from "../catalogue/index.ts";
 import { usdNumber } from "../catalogue/index.ts";
-import { BREAKDOWN_DIMENSIONS, restQuery, statsQuerySchema, usageStats, type BreakdownRow, type UsageStats } from "./usage-stats.ts";
+import {
+  BREAKDOWN_DIMENSIONS,
+  restQuery,
+  snakeCase,
+  statsQuerySchema,
+  usageStats,
+  type BreakdownRow,
+  type UsageStats,
+} from "./usage-stats.ts";
 import type { UsageKind } from "./usage-rollups.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
 import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
@@ -47,10 +55,7 @@ export function toRestUsage(s: UsageStats) {
     total_errors: t.errors,
     error_rate: t.errorRate,
     latency_ms: { avg: t.avgLatencyMs, p50: t.latency.p50, p95: t.latency.p95 },
-    // snake_case names: api_key for apiKey.
-    breakdowns: Object.fromEntries(
-      BREAKDOWN_DIMENSIONS.map((d) => [d.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), s.breakdowns[d].map(restRow)]),
-    ),
+    breakdowns: Object.fromEntries(BREAKDOWN_DIMENSIONS.map((d) => [snakeCase(d), s.breakdowns[d].map(restRow)])),
   };
 }
 
