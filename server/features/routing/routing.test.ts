@@ -206,7 +206,7 @@ describe("choosing a deployment (memory)", () => {
     expect(await route.choose(new Set())).toMatchObject({ kind: "deployment" });
   });
 
-  it("skips a deployment at its rpm cap, and answers none when every one is", async () => {
+  it("skips a deployment at its rpm cap, and says to wait for the minute's end when every one is", async () => {
     const g = group([{ rpm: 2 }, { rpm: 1 }]);
     const route = new Route(model(g.model), health, g);
     const counts = await pickCounts(route, 3);
@@ -216,9 +216,8 @@ describe("choosing a deployment (memory)", () => {
         [g.deployments[1]!.id, 1],
       ]),
     );
-    const none = await route.choose(new Set());
-    expect(none.kind).toBe("none");
-    expect(none.kind === "none" && none.error.headers?.["Retry-After"]).toBeTruthy();
+    const wait = await route.choose(new Set());
+    expect(wait).toMatchObject({ kind: "wait", untilMs: health.capResetAt(), why: "at its requests or tokens per minute cap" });
   });
 });
 
