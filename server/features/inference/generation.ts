@@ -294,7 +294,7 @@ async function nextAttempt(
  * for the first to come back if that is before the deadline; otherwise (or when none can serve) the error that
  * ends this model's turn (its fallbacks follow).
  */
-async function chooseDeployment(
+export async function chooseDeployment(
   route: Route,
   tried: ReadonlySet<string>,
   signal: AbortSignal,
@@ -370,7 +370,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Time spent waiting on the provider (calls, retry backoff): latency minus this is the gateway's overhead metric. */
-class UpstreamClock {
+export class UpstreamClock {
   ms = 0;
   async on<T>(work: Promise<T>): Promise<T> {
     const t = performance.now();
