@@ -139,7 +139,13 @@ export class Route {
     }
     // Every one is at its caps: the call may wait for the caps' minute to end (LiteLLM answers "no
     // deployments available" at once here, its issue #3646).
-    return { kind: "wait", untilMs: this.health.capResetAt(), why: "at its requests or tokens per minute cap" };
+    // (Or cooling down: then the first to be back, at the minute's end or its cooldown's.)
+    const cooling = serving.filter(({ d }) => this.cools && this.health.cooling(d, at));
+    return {
+      kind: "wait",
+      untilMs: Math.min(this.health.capResetAt(), ...cooling.map(({ d }) => this.health.stats(d.id).cooledUntil)),
+      why: cooling.length > 0 ? "at its requests or tokens per minute cap or cooling down" : "at its requests or tokens per minute cap",
+    };
   }
 
   private pick<T extends { d: Deployment }>(tier: T[], strategy: Strategy): T {
