@@ -89,7 +89,9 @@ test("the REST list needs credentials", async ({ request }) => {
   expect(((await response.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
 });
 
-test("an admin adds a deployment, sees it in the Deployments table with its health, is told what to fix, and removes it", async ({ page }) => {
+test("an admin adds a deployment, sees it in the Deployments table with its health, is told what to fix, and removes it", async ({
+  page,
+}) => {
   await page.goto("/models");
   const section = page.getByTestId("deployments");
   await section.getByTestId("add-deployment").click();
