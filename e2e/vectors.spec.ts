@@ -66,6 +66,15 @@ test("a collection of another size: the local model adapts to it, and the REST A
   // The local model embeds into 384 dimensions by default but adapts to the collection's size.
   const add = page.getByRole("form", { name: "Add a document" });
   await add.getByLabel("Collection").selectOption("e2e_small");
+  // Only the models that can make 8-dimension vectors are offered (text-embedding-3 can be shortened; ada-002 cannot).
+  const offered = await add
+    .getByLabel("Embedding model")
+    .locator("option")
+    .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(offered).toContain("local-hash-384");
+  expect(offered).toContain("text-embedding-3-small");
+  expect(offered).not.toContain("text-embedding-ada-002");
+  await expect(add.getByLabel("Embedding model")).toHaveValue("local-hash-384");
   await add.getByLabel("ID", { exact: true }).fill("a");
   await add.getByLabel("Text", { exact: true }).fill("short text");
   await add.getByRole("button", { name: "Add document" }).click();

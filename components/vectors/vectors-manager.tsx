@@ -6,6 +6,7 @@
 // server render.
 import { useState, type FormEvent } from "react";
 import { dateTime } from "@/lib/dates";
+import { fitsSize } from "@/lib/embedding-sizes";
 import { DISTANCES, type Distance } from "@/lib/vectors";
 import { CodeBlock } from "../shared/code-block";
 import { EmptyState, Step } from "../shared/empty-state";
@@ -165,16 +166,55 @@ function CollectionsTable({ collections }: { collections: Collection[] }) {
   );
 }
 
-function ModelSelect({ models, name }: { models: EmbeddingModel[]; name: string }) {
+/** The embedding models that can make vectors of `size` (lib/embedding-sizes.ts): the others are not offered. */
+function fitting(models: EmbeddingModel[], size: number | undefined): EmbeddingModel[] {
+  if (size === undefined) return models;
+  return models.filter((m) => fitsSize({ dimensions: m.embeddingDimensions, resize: m.embeddingResize }, size));
+}
+
+function ModelSelect({ models, name, size }: { models: EmbeddingModel[]; name: string; size: number | undefined }) {
+  const offered = fitting(models, size);
+  const initial = offered.some((m) => m.id === DEFAULT_MODEL) ? DEFAULT_MODEL : (offered.find((m) => m.available) ?? offered[0])?.id;
   return (
     <label className="field">
       <span className="field-label">Embedding model</span>
-      <select name={name} defaultValue={DEFAULT_MODEL}>
-        {models.map((m) => (
+      {/* A new collection size may leave the previous choice out: the key resets the default. */}
+      <select key={`${size}`} name={name} defaultValue={initial} data-testid={`${name}-select`}>
+        {offered.map((m) => (
           <option key={m.id} value={m.id} disabled={!m.available} title={m.unavailableReason ?? undefined}>
             {m.id}
-            {m.embeddingDimensions ? ` (${m.embeddingDimensions}-d)` : ""}
+            {m.embeddingDimensions ? ` (${m.embeddingDimensions}-d${m.embeddingDimensions !== size ? `, made ${size}-d` : ""})` : ""}
             {m.available ? "" : " — unavailable"}
+          </option>
+        ))}
+      </select>
+      {size !== undefined && offered.length === 0 ? (
+        <span className="form-error" role="alert">
+          No embedding model of the catalogue makes {size}-dimension vectors.
+        </span>
+      ) : null}
+    </label>
+  );
+}
+
+function CollectionSelect({
+  collections,
+  name,
+  value,
+  onChange,
+}: {
+  collections: Collection[];
+  name: string;
+  value: string;
+  onChange: (name: string) => void;
+}) {
+  return (
+    <label className="field">
+      <span className="field-label">Collection</span>
+      <select name={name} required value={value} onChange={(e) => onChange(e.target.value)}>
+        {collections.map((c) => (
+          <option key={c.name} value={c.name}>
+            {c.name} ({c.vectorSize}-d)
           </option>
         ))}
       </select>
@@ -182,24 +222,17 @@ function ModelSelect({ models, name }: { models: EmbeddingModel[]; name: string 
   );
 }
 
-function CollectionSelect({ collections, name }: { collections: Collection[]; name: string }) {
-  return (
-    <label className="field">
-      <span className="field-label">Collection</span>
-      <select name={name} required>
-        {collections.map((c) => (
-          <option key={c.name} value={c.name}>
-            {c.name}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
+/** The chosen collection (the first until one is chosen) and its size. */
+function useChosenCollection(collections: Collection[]) {
+  const [chosen, setChosen] = useState("");
+  const current = collections.find((c) => c.name === chosen) ?? collections[0];
+  return { value: current?.name ?? "", size: current?.vectorSize, onChange: setChosen };
 }
 
 function AddDocumentForm({ collections, models }: { collections: Collection[]; models: EmbeddingModel[] }) {
   const utils = trpc.useUtils();
   const [added, setAdded] = useState<string | null>(null);
+  const chosen = useChosenCollection(collections);
   const upsert = trpc.vectors.upsertDocuments.useMutation({
     onSuccess: async (res, input) => {
       setAdded(`Stored ${input.documents[0]?.id} (${res.usage.inputTokens} tokens with ${res.model}).`);
@@ -223,12 +256,12 @@ function AddDocumentForm({ collections, models }: { collections: Collection[]; m
     <form className="panel" onSubmit={submit} aria-label="Add a document">
       <h2>Add a document</h2>
       <div className="form-row">
-        <CollectionSelect collections={collections} name="collection" />
+        <CollectionSelect collections={collections} name="collection" value={chosen.value} onChange={chosen.onChange} />
         <label className="field">
           <span className="field-label">ID</span>
           <input name="id" required maxLength={256} placeholder="doc_1" />
         </label>
-        <ModelSelect models={models} name="model" />
+        <ModelSelect models={models} name="model" size={chosen.size} />
       </div>
       <label className={`field ${styles.textField}`}>
         <span className="field-label">Text</span>
@@ -252,6 +285,7 @@ function AddDocumentForm({ collections, models }: { collections: Collection[]; m
 }
 
 function SearchPanel({ collections, models }: { collections: Collection[]; models: EmbeddingModel[] }) {
+  const chosen = useChosenCollection(collections);
   const search = trpc.vectors.searchText.useMutation();
   const [shown, setShown] = useState<SearchResult | null>(null);
 
@@ -274,8 +308,8 @@ function SearchPanel({ collections, models }: { collections: Collection[]; model
       <h2>Search</h2>
       <form onSubmit={submit} role="search" aria-label="Search a collection">
         <div className="form-row">
-          <CollectionSelect collections={collections} name="collection" />
-          <ModelSelect models={models} name="model" />
+          <CollectionSelect collections={collections} name="collection" value={chosen.value} onChange={chosen.onChange} />
+          <ModelSelect models={models} name="model" size={chosen.size} />
           <label className="field">
             <span className="field-label">Results</span>
             <input name="limit" type="number" min={1} max={100} defaultValue={5} />

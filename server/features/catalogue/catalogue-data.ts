@@ -3,6 +3,7 @@ import "server-only";
 // The file is imported rather than read from disk so that every host (tsx, Next's bundles, tests)
 // carries the same copy without depending on the working directory.
 import { z } from "zod";
+import type { EmbeddingResize } from "../../../lib/embedding-sizes.ts";
 import { CAPABILITIES, MODEL_TYPES } from "../../../lib/catalogue.ts";
 import { safeString } from "../../kernel/validation.ts";
 import catalogueJson from "../../../prisma/catalogue/models.json" with { type: "json" };
@@ -51,6 +52,13 @@ export const catalogueEntrySchema = z
     capabilities: z.array(z.enum(CAPABILITIES)).min(1),
     aliases: z.array(modelIdSchema).optional(),
     embeddingDimensions: z.number().int().positive().optional(),
+    /** The sizes an embedding model can be asked for besides its own (lib/embedding-sizes.ts). */
+    resize: z
+      .union([
+        z.strictObject({ min: z.number().int().positive(), max: z.number().int().positive() }),
+        z.strictObject({ sizes: z.array(z.number().int().positive()).min(1) }),
+      ])
+      .optional(),
     /** The same model under another provider's id (a Bedrock or Vertex copy of an Anthropic or Gemini model). */
     sameAs: modelIdSchema.optional(),
     /** false: the model takes only its default temperature and top_p (OpenAI's reasoning models: o-series, GPT-5). */
@@ -126,6 +134,13 @@ let fixed: Set<string> | undefined;
 export function samplingFixed(modelId: string): boolean {
   fixed ??= new Set(shippedCatalogue().flatMap((m) => (m.sampling === false ? [m.id.toLowerCase()] : [])));
   return fixed.has(modelId.toLowerCase());
+}
+
+let resizes: Map<string, EmbeddingResize> | undefined;
+/** The sizes the shipped catalogue says `modelId` can be asked for besides its own, or null (its own only). */
+export function embeddingResize(modelId: string): EmbeddingResize | null {
+  resizes ??= new Map(shippedCatalogue().flatMap((m) => (m.resize ? [[m.id.toLowerCase(), m.resize] as const] : [])));
+  return resizes.get(modelId.toLowerCase()) ?? null;
 }
 
 export function parseCatalogue(data: unknown): CatalogueEntry[] {

@@ -4,4 +4,4 @@ export { modelsRouter } from "./models.router.ts";
 export { catalogueReady, listModels, modelAvailability, pricingFor, resolveModel, syncCatalogue, type CatalogueModel } from "./models.ts";
 export { costOf, formatUsd, parseUsd, usdNumber, type Cost, type Pico, type Price } from "./pricing.ts";
 export { providersRouter } from "./providers.router.ts";
-export { samplingFixed } from "./catalogue-data.ts";
+export { embeddingResize, samplingFixed } from "./catalogue-data.ts";

@@ -8,6 +8,7 @@ import { getProvider } from "../../providers/registry.ts";
 import {
   CAPABILITIES,
   catalogueEntrySchema,
+  embeddingResize,
   MODEL_TYPES,
   modelIdSchema,
   priceSchema,
@@ -51,6 +52,8 @@ export const modelOutput = z.object({
   aliases: z.array(z.string()),
   fallbacks: z.array(z.string()),
   embeddingDimensions: z.number().int().nullable(),
+  /** The sizes an embedding model can make besides `embeddingDimensions` (lib/embedding-sizes.ts); null: its own only. */
+  embeddingResize: z.union([z.object({ min: z.number(), max: z.number() }), z.object({ sizes: z.array(z.number()) })]).nullable(),
   /** Takes only its default temperature and top_p (OpenAI's reasoning models): clients leave them unset. */
   samplingFixed: z.boolean(),
   enabled: z.boolean(),
@@ -133,6 +136,7 @@ function toModelOutput(m: CatalogueModel): z.infer<typeof modelOutput> {
     aliases: m.aliases,
     fallbacks: m.fallbacks,
     embeddingDimensions: m.embeddingDimensions,
+    embeddingResize: m.type === "embedding" ? embeddingResize(m.id) : null,
     samplingFixed: samplingFixed(m.id),
     enabled: m.enabled,
     source: m.source,

@@ -16,7 +16,8 @@ import type { Provider } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets } from "../budgets/index.ts";
 import { chooseDeployment, providerErrorToAppError, UpstreamClock } from "./generation.ts";
-import { pricingFor, resolveModel, type CatalogueModel, type Price } from "../catalogue/index.ts";
+import { embeddingResize, pricingFor, resolveModel, type CatalogueModel, type Price } from "../catalogue/index.ts";
+import { describeSizes, fitsSize } from "../../../lib/embedding-sizes.ts";
 import { deploymentFailed, routeFor, type Deployment, type Route } from "../routing/index.ts";
 import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embedding-cache.ts";
 import { embeddingBatches, embeddingTokenSizes } from "./embedding-batches.ts";
@@ -107,6 +108,28 @@ export function embeddingModel(idOrAlias: string): CatalogueModel {
   return model;
 }
 
+/**
+ * A size the model cannot make is refused before anything is paid for: a collection's
+ * (`fitDimensions`: 400 naming both sizes, so that nobody searches with vectors of another
+ * space), or `dimensions` asked for.
+ */
+function refuseUnfitSize(model: CatalogueModel, input: EmbedInput): void {
+  const sizes = { dimensions: model.embeddingDimensions, resize: embeddingResize(model.id) };
+  if (input.fitDimensions !== undefined && !fitsSize(sizes, input.fitDimensions)) {
+    throw new AppError(
+      "invalid_request",
+      `The collection has ${input.fitDimensions} dimensions and ${model.id} makes ${describeSizes(sizes)}: choose an embedding model that makes ${input.fitDimensions}`,
+      { model: model.id, collection_dimensions: input.fitDimensions, model_dimensions: model.embeddingDimensions },
+    );
+  }
+  if (input.fitDimensions === undefined && input.dimensions !== undefined && !fitsSize(sizes, input.dimensions)) {
+    throw new AppError("invalid_request", `dimensions: ${model.id} cannot make ${input.dimensions}; it makes ${describeSizes(sizes)}`, {
+      field: "dimensions",
+      model: model.id,
+    });
+  }
+}
+
 /** `model`'s route, or why it cannot be served now (disabled, no provider, a provider that does not embed). */
 function embeddingRoute(model: CatalogueModel): Route {
   const route = routeFor(model);
@@ -123,6 +146,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
     });
   }
   const model = embeddingModel(input.model);
+  refuseUnfitSize(model, input);
   const route = embeddingRoute(model);
   const started = performance.now();
 
