@@ -5,7 +5,7 @@ import "server-only";
 import { z } from "zod";
 import { getDatabase, getDb } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
-import type { Role } from "../../access/identity.ts";
+import { BUDGET_PERIODS, type BudgetPeriod, type Role } from "../../access/identity.ts";
 import { publishInvalidation } from "../../access/invalidation.ts";
 import { noteDashboardUser, toUserRecord, USER_SELECT, type SessionClaims, type UserRecord } from "../../access/user-lookup.ts";
 import { dummyPasswordHash, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.ts";
@@ -41,18 +41,23 @@ export type CreateUserInput = {
   role?: Role;
   name?: string | null;
   monthlyBudgetUsd?: string | number | null;
+  /** The period the budget counts over (default month). */
+  budgetPeriod?: BudgetPeriod;
 };
+
+const budgetPeriodSchema = z.enum(BUDGET_PERIODS, { error: `one of ${BUDGET_PERIODS.join(", ")}` });
 
 /** Creates a dashboard account; 409 when the email is taken. */
 export async function createUser(input: CreateUserInput): Promise<UserRecord> {
   const email = field(emailSchema, input.email, "email");
   const password = field(passwordSchema, input.password, "password");
   const budget = input.monthlyBudgetUsd == null ? null : field(usdSchema, input.monthlyBudgetUsd, "budget");
+  const budgetPeriod = input.budgetPeriod === undefined ? "month" : field(budgetPeriodSchema, input.budgetPeriod, "budgetPeriod");
   const db = await getDb();
   const passwordHash = await hashPassword(password);
   try {
     const row = await db.user.create({
-      data: { email, passwordHash, role: input.role ?? "user", name: input.name ?? null, monthlyBudgetUsd: budget },
+      data: { email, passwordHash, role: input.role ?? "user", name: input.name ?? null, monthlyBudgetUsd: budget, budgetPeriod },
       select: USER_SELECT,
     });
     noteDashboardUser();
@@ -114,11 +119,12 @@ export async function listUsers(): Promise<UserRecord[]> {
  */
 export async function updateUser(
   id: string,
-  change: { role?: Role; monthlyBudgetUsd?: string | number | null; password?: string; disabled?: boolean },
+  change: { role?: Role; monthlyBudgetUsd?: string | number | null; budgetPeriod?: BudgetPeriod; password?: string; disabled?: boolean },
 ): Promise<UserRecord> {
   const data: {
     role?: Role;
     monthlyBudgetUsd?: string | null;
+    budgetPeriod?: BudgetPeriod;
     passwordHash?: string;
     disabledAt?: Date | null;
     sessionEpoch?: { increment: number };
@@ -128,6 +134,7 @@ export async function updateUser(
   if (change.monthlyBudgetUsd !== undefined) {
     data.monthlyBudgetUsd = change.monthlyBudgetUsd === null ? null : field(usdSchema, change.monthlyBudgetUsd, "budget");
   }
+  if (change.budgetPeriod !== undefined) data.budgetPeriod = field(budgetPeriodSchema, change.budgetPeriod, "budgetPeriod");
   if (change.password !== undefined) data.passwordHash = await hashPassword(field(passwordSchema, change.password, "password"));
   if (change.disabled !== undefined) data.disabledAt = change.disabled ? new Date() : null;
   if (change.password !== undefined || change.disabled === true) Object.assign(data, ENDS_EVERY_SESSION);

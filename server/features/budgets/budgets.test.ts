@@ -83,7 +83,7 @@ describe.each(testDatabases())("budgets on $kind", ({ kind }) => {
     await usageWriter().flush();
     spend(who, "0.25");
     clearSpendCacheForTests();
-    expect(await budgetStates(who)).toEqual([{ scope: "api_key", budgetUsd: "1", spentUsd: "0.75", exceeded: false }]);
+    expect(await budgetStates(who)).toEqual([{ scope: "api_key", period: "month", budgetUsd: "1", spentUsd: "0.75", exceeded: false }]);
     await expect(reserve(who, "0.26")).rejects.toMatchObject({ details: { spent_usd: "0.75", remaining_usd: "0.25" } });
     (await reserve(who, "0.25")).settle(0n);
   });

@@ -7,6 +7,7 @@ import { safeString } from "../../kernel/validation.ts";
 import { getProvider } from "../../providers/registry.ts";
 import { CAPABILITIES, catalogueEntrySchema, MODEL_TYPES, modelIdSchema, priceSchema, providerIdSchema } from "./catalogue-data.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
+import { modelAllowed } from "../../access/model-access.ts";
 import {
   catalogueReady,
   createModel,
@@ -152,9 +153,12 @@ export const modelsRouter = createTRPCRouter({
   list: protectedProcedure
     .input(listModelsInput)
     .output(z.array(modelOutput))
-    .query(async ({ input }) => {
+    .query(async ({ ctx, input }) => {
       await catalogueReady();
-      return listModels(input).map(toModelOutput);
+      // A key with an allow-list sees only its models.
+      return listModels(input)
+        .filter((m) => modelAllowed(ctx.identity, m.id))
+        .map(toModelOutput);
     }),
 
   /** The providers, with whether each is configured and whether an admin can add models served by it (OpenAI-compatible). */

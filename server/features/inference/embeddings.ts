@@ -16,6 +16,8 @@ import { getProvider } from "../../providers/registry.ts";
 import type { Provider } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets } from "../budgets/index.ts";
+import { requireModelAllowed } from "../../access/model-access.ts";
+import { admitKeyCall } from "./key-admission.ts";
 import { providerErrorToAppError } from "./generation.ts";
 import { modelAvailability, pricingFor, resolveModel, type CatalogueModel } from "../catalogue/index.ts";
 import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embedding-cache.ts";
@@ -124,6 +126,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
     });
   }
   const { model, provider } = embeddingModel(input.model);
+  requireModelAllowed(identity, model.id, input.model);
   const started = performance.now();
   // A text the provider would refuse for its length is refused before anything is paid for.
   const limits = provider.embeddingTokenLimits;
@@ -138,9 +141,16 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
         : input.fitDimensions;
   const cache = await lookupEmbeddings(identity, model, dimensions, input.texts, embeddingCacheApplies(model, input.cache));
   const timeoutMs = loadEnv().PROVIDER_TIMEOUT_MS;
-  const reservation = await reserveBudgets(identity, () => largestEmbeddingCost(model, cache.toEmbed), {
-    leaseMs: timeoutMs + LEASE_GRACE_MS,
-  });
+  const admission = await admitKeyCall(identity, () => cache.toEmbed.reduce((n, t) => n + countTextTokens(t), 0), timeoutMs);
+  let reservation;
+  try {
+    reservation = await reserveBudgets(identity, () => largestEmbeddingCost(model, cache.toEmbed), {
+      leaseMs: timeoutMs + LEASE_GRACE_MS,
+    });
+  } catch (e) {
+    admission.done(0);
+    throw e;
+  }
   const { signal, release } = startDeadline(timeoutMs, ctx.signal);
   // The batches: the provider's per-call limits each (the adapter makes one call per batch).
   const sizeByText = sizes && new Map(input.texts.map((t, i) => [t, sizes[i]!]));
@@ -195,6 +205,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
     reservation.settle(cost.totalCost); // the batches embedded before the failure were paid for
     throw error;
   } finally {
+    admission.done(inputTokens);
     release();
   }
   // In the order of the texts, whatever order the batches finished in.
