@@ -226,7 +226,7 @@ export const securityCommands: Command[] = [
           disabled,
         }),
       );
-      if (v["end-sessions"]) await friendly(() => endAllSessions(user.id));
+      if (v["end-sessions"]) await friendly(() => endAllSessions(user.id, { kind: "cli" }));
       const ended = v["end-sessions"] || disabled === true || str(v.password) !== undefined ? "; every session ended" : "";
       io.out(
         `Updated ${updated.email}: role ${updated.role}, budget ${updated.monthlyBudgetUsd ? `$${updated.monthlyBudgetUsd} per ${updated.budgetPeriod}` : "none"}${updated.disabledAt ? ", disabled" : ""}${ended}.`,

@@ -5,6 +5,7 @@ import "server-only";
 import { z } from "zod";
 import { boundedDate, safeString } from "../../kernel/validation.ts";
 import { getDb } from "../../db/index.ts";
+import { writeAudit } from "../../db/audit.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { BUDGET_PERIODS, isAdminActor, SCOPES, TIERS, type Actor, type BudgetPeriod, type Tier } from "../../access/identity.ts";
 import { catalogueReady, resolveModel } from "../catalogue/index.ts";
@@ -106,6 +107,12 @@ const keyControlsInput = {
     .optional(),
   budgetPeriod: z.enum(BUDGET_PERIODS, { error: `one of ${BUDGET_PERIODS.join(", ")}` }).optional(),
 };
+
+/** A key as its audit rows show it: its listing without the last-used time (which is no change of anyone's). */
+function audited(row: ViewRow): Omit<ApiKeyView, "lastUsedAt"> {
+  const { lastUsedAt: _lastUsed, ...view } = toView(row);
+  return view;
+}
 
 export const createKeyInput = z.object({
   name: keyName,
@@ -217,25 +224,29 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
 
   const key = generateApiKey();
   const db = await getDb();
-  const row = await db.apiKey.create({
-    data: {
-      name: input.name,
-      prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
-      keyHash: hashApiKey(key),
-      tier,
-      scopes: scopes.filter((s) => s !== "admin"),
-      isAdmin,
-      userId,
-      monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
-      budgetPeriod: input.budgetPeriod ?? "month",
-      allowedModels,
-      rpmLimit: input.rpmLimit ?? null,
-      tpmLimit: input.tpmLimit ?? null,
-      maxParallel: input.maxParallel ?? null,
-      expiresAt: input.expiresAt ?? null,
-      cacheResponses: input.cacheResponses ?? false,
-    },
-    select: VIEW_SELECT,
+  const row = await db.$transaction(async (tx) => {
+    const created = await tx.apiKey.create({
+      data: {
+        name: input.name,
+        prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+        keyHash: hashApiKey(key),
+        tier,
+        scopes: scopes.filter((s) => s !== "admin"),
+        isAdmin,
+        userId,
+        monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
+        budgetPeriod: input.budgetPeriod ?? "month",
+        allowedModels,
+        rpmLimit: input.rpmLimit ?? null,
+        tpmLimit: input.tpmLimit ?? null,
+        maxParallel: input.maxParallel ?? null,
+        expiresAt: input.expiresAt ?? null,
+        cacheResponses: input.cacheResponses ?? false,
+      },
+      select: VIEW_SELECT,
+    });
+    await writeAudit(tx, { actor, action: "key.create", target: { kind: "api_key", id: created.id }, after: audited(created) });
+    return created;
   });
   return { key, apiKey: toView(row) };
 }
@@ -273,9 +284,20 @@ async function manageableKey(actor: Actor, id: string): Promise<ViewRow> {
 export async function revokeApiKey(actor: Actor, id: string): Promise<ApiKeyView> {
   const existing = await manageableKey(actor, id);
   const db = await getDb();
+  // Revoking a revoked key changes nothing, and is not audited again.
   const row = existing.revokedAt
     ? existing
-    : await db.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: VIEW_SELECT });
+    : await db.$transaction(async (tx) => {
+        const revoked = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: VIEW_SELECT });
+        await writeAudit(tx, {
+          actor,
+          action: "key.revoke",
+          target: { kind: "api_key", id },
+          before: audited(existing),
+          after: audited(revoked),
+        });
+        return revoked;
+      });
   await publishInvalidation({ kind: "key", id });
   return toView(row);
 }
@@ -291,12 +313,25 @@ export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: str
   const old = await manageableKey(actor, id);
   if (old.revokedAt) throw new AppError("conflict", `API key ${id} is revoked; create a new one instead`);
   const key = generateApiKey();
+  const prefix = key.slice(0, SHOWN_PREFIX_LENGTH);
   // Only a key that is still the one read above and not revoked meanwhile is changed.
   const changed = await (
     await getDb()
-  ).apiKey.updateMany({
-    where: { id, prefix: old.prefix, revokedAt: null },
-    data: { prefix: key.slice(0, SHOWN_PREFIX_LENGTH), keyHash: hashApiKey(key) },
+  ).$transaction(async (tx) => {
+    const updated = await tx.apiKey.updateMany({
+      where: { id, prefix: old.prefix, revokedAt: null },
+      data: { prefix, keyHash: hashApiKey(key) },
+    });
+    if (updated.count > 0) {
+      await writeAudit(tx, {
+        actor,
+        action: "key.rotate",
+        target: { kind: "api_key", id },
+        before: { prefix: old.prefix },
+        after: { prefix },
+      });
+    }
+    return updated;
   });
   await publishInvalidation({ kind: "key", id });
   if (changed.count === 0)
@@ -319,19 +354,43 @@ export async function updateApiKey(actor: Actor, id: string, raw: UpdateKeyInput
   const input = parsed(updateKeyInput, raw);
   refusePast(input.expiresAt);
   const data: Record<string, unknown> = {};
-  for (const field of ["name", "monthlyBudgetUsd", "budgetPeriod", "rpmLimit", "tpmLimit", "maxParallel", "expiresAt", "cacheResponses"] as const) {
+  for (const field of [
+    "name",
+    "monthlyBudgetUsd",
+    "budgetPeriod",
+    "rpmLimit",
+    "tpmLimit",
+    "maxParallel",
+    "expiresAt",
+    "cacheResponses",
+  ] as const) {
     if (input[field] !== undefined) data[field] = input[field];
   }
   if (input.allowedModels !== undefined) data.allowedModels = await allowedModelIds(input.allowedModels);
-  const row = await (await getDb()).apiKey.update({ where: { id }, data, select: VIEW_SELECT });
+  const row = await changeKey(actor, existing, data);
   await publishInvalidation({ kind: "key", id });
   return toView(row);
 }
 
+/** Writes a change to a key and its audit row (before and after) in one transaction. */
+async function changeKey(actor: Actor, existing: ViewRow, data: Record<string, unknown>): Promise<ViewRow> {
+  return (await getDb()).$transaction(async (tx) => {
+    const row = await tx.apiKey.update({ where: { id: existing.id }, data, select: VIEW_SELECT });
+    await writeAudit(tx, {
+      actor,
+      action: "key.update",
+      target: { kind: "api_key", id: existing.id },
+      before: audited(existing),
+      after: audited(row),
+    });
+    return row;
+  });
+}
+
 /** Turns the key's response caching on or off (response-cache.ts); every instance sees it within a second. */
 export async function setApiKeyResponseCache(actor: Actor, id: string, cacheResponses: boolean): Promise<ApiKeyView> {
-  await manageableKey(actor, id);
-  const row = await (await getDb()).apiKey.update({ where: { id }, data: { cacheResponses }, select: VIEW_SELECT });
+  const existing = await manageableKey(actor, id);
+  const row = await changeKey(actor, existing, { cacheResponses });
   await publishInvalidation({ kind: "key", id });
   return toView(row);
 }

@@ -190,13 +190,13 @@ export const modelsRouter = createTRPCRouter({
   update: adminProcedure
     .input(updateModelInput)
     .output(modelDetailOutput)
-    .mutation(async ({ input, ctx }) => toModelDetail(await updateModel(input.id, input.patch, actorOf(ctx.identity)))),
+    .mutation(async ({ input, ctx }) => toModelDetail(await updateModel(input.id, input.patch, actorOf(ctx.identity), ctx.identity))),
 
   /** An admin adds a model, e.g. one served by an OpenAI-compatible provider. */
   create: adminProcedure
     .input(createModelInput)
     .output(modelDetailOutput)
     .mutation(async ({ input, ctx }) =>
-      toModelDetail(await createModel({ ...input.model, fallbacks: input.fallbacks }, actorOf(ctx.identity))),
+      toModelDetail(await createModel({ ...input.model, fallbacks: input.fallbacks }, actorOf(ctx.identity), ctx.identity)),
     ),
 });
