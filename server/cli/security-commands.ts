@@ -69,6 +69,16 @@ const KEY_CONTROL_OPTIONS = {
   expires: { type: "string", placeholder: "DATE|30d|never", description: "When the key stops working: an ISO date or a duration from now (30d, 12h, 2w)" },
 } as const;
 
+/**
+ * The catalogue in the database, for --models to be checked against: a fresh install whose server
+ * never ran has not loaded it yet (the same sync as `db migrate`; safe beside a running server).
+ */
+async function catalogueForModels(v: Values): Promise<void> {
+  if (str(v.models) === undefined) return;
+  const { syncCatalogue } = await import("../features/catalogue/models.ts");
+  await syncCatalogue({ watch: false });
+}
+
 function keyControls(v: Values) {
   return {
     allowedModels: modelsOption(v.models),
@@ -257,6 +267,7 @@ export const securityCommands: Command[] = [
     async run(v: Values, io) {
       const { CLI_ACTOR } = await import("../access/identity.ts");
       const { createApiKey } = await import("../features/accounts/keys.ts");
+      await catalogueForModels(v);
       const scopes = str(v.scopes)
         ?.split(",")
         .map((s) => s.trim())
@@ -334,6 +345,7 @@ export const securityCommands: Command[] = [
     async run(v: Values, io) {
       const { CLI_ACTOR } = await import("../access/identity.ts");
       const { updateApiKey } = await import("../features/accounts/keys.ts");
+      await catalogueForModels(v);
       const change = {
         name: str(v.name),
         monthlyBudgetUsd: budgetOption(v.budget),
