@@ -159,7 +159,12 @@ export function AuditLog({ initialPage }: { initialPage: AuditPage }) {
         </EmptyState>
       ) : null}
       <span className="row-actions">
-        <button type="button" className="button button-secondary" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
+        <button
+          type="button"
+          className="button button-secondary"
+          disabled={cursors.length === 0}
+          onClick={() => setCursors(cursors.slice(0, -1))}
+        >
           Newer
         </button>
         <button

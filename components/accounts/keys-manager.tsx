@@ -115,7 +115,13 @@ function EditLimits({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void }) 
       <h3>Limits of “{apiKey.name}”</h3>
       <label className="field">
         <span className="field-label">Budget (USD per period; empty: none)</span>
-        <input name="budget" inputMode="decimal" pattern="\d+(\.\d{1,6})?" defaultValue={apiKey.monthlyBudgetUsd ?? ""} placeholder="none" />
+        <input
+          name="budget"
+          inputMode="decimal"
+          pattern="\d+(\.\d{1,6})?"
+          defaultValue={apiKey.monthlyBudgetUsd ?? ""}
+          placeholder="none"
+        />
       </label>
       <LimitFields apiKey={apiKey} />
       {update.error ? (

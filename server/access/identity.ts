@@ -6,7 +6,18 @@ import "server-only";
 import type { Role, Scope, Tier } from "../../lib/access.ts";
 
 // The roles, tiers and scopes are the dashboard's too: lib/access.ts spells them once.
-export { BUDGET_PERIODS, type BudgetPeriod, ROLES, SCOPES, scopesFor, TIERS, USER_SCOPES, type Role, type Scope, type Tier } from "../../lib/access.ts";
+export {
+  BUDGET_PERIODS,
+  type BudgetPeriod,
+  ROLES,
+  SCOPES,
+  scopesFor,
+  TIERS,
+  USER_SCOPES,
+  type Role,
+  type Scope,
+  type Tier,
+} from "../../lib/access.ts";
 
 /**
  * A key's own limits, beside its tier's and the endpoint's: the models it may use (empty: all),

@@ -56,17 +56,31 @@ export function expiresOption(v: string | boolean | undefined, now = Date.now())
   if (d) return new Date(now + Number(d[1]) * DURATION_MS[d[2]!]!).toISOString();
   // An ISO date; the service checks its range and that it is in the future.
   if (/^\d{4}-\d{2}-\d{2}/.test(s)) return s;
-  throw new UsageError("--expires must be an ISO date (2027-01-31 or 2027-01-31T12:00:00Z), a duration such as 30d, 12h, 2w or 90m, or never");
+  throw new UsageError(
+    "--expires must be an ISO date (2027-01-31 or 2027-01-31T12:00:00Z), a duration such as 30d, 12h, 2w or 90m, or never",
+  );
 }
 
 /** The per-key control flags that `keys create` and `keys update` share. */
 const KEY_CONTROL_OPTIONS = {
   models: { type: "string", placeholder: "a,b", description: "Only these models (catalogue ids or aliases); all lifts the list" },
   rpm: { type: "string", placeholder: "N|none", description: "The key's own requests per minute (beside its tier's and the endpoint's)" },
-  tpm: { type: "string", placeholder: "N|none", description: "The key's own tokens per minute (input estimated before a call, settled after)" },
+  tpm: {
+    type: "string",
+    placeholder: "N|none",
+    description: "The key's own tokens per minute (input estimated before a call, settled after)",
+  },
   "max-parallel": { type: "string", placeholder: "N|none", description: "Requests of the key in flight at once, across instances" },
-  "budget-period": { type: "string", placeholder: "day|week|month", description: "The period --budget counts over, in UTC (default month)" },
-  expires: { type: "string", placeholder: "DATE|30d|never", description: "When the key stops working: an ISO date or a duration from now (30d, 12h, 2w)" },
+  "budget-period": {
+    type: "string",
+    placeholder: "day|week|month",
+    description: "The period --budget counts over, in UTC (default month)",
+  },
+  expires: {
+    type: "string",
+    placeholder: "DATE|30d|never",
+    description: "When the key stops working: an ISO date or a duration from now (30d, 12h, 2w)",
+  },
 } as const;
 
 /**
@@ -153,8 +167,16 @@ export const securityCommands: Command[] = [
         description: "Password (at least 8 characters); asked for when not given, so that it stays out of the shell's history",
       },
       admin: { type: "boolean", description: "Make the account an admin" },
-      budget: { type: "string", placeholder: "USD", description: "Budget in USD across all the user's keys (per month unless --budget-period)" },
-      "budget-period": { type: "string", placeholder: "day|week|month", description: "The period --budget counts over, in UTC (default month)" },
+      budget: {
+        type: "string",
+        placeholder: "USD",
+        description: "Budget in USD across all the user's keys (per month unless --budget-period)",
+      },
+      "budget-period": {
+        type: "string",
+        placeholder: "day|week|month",
+        description: "The period --budget counts over, in UTC (default month)",
+      },
     },
     async run(v: Values, io) {
       const { createUser } = await import("../features/accounts/users.ts");
@@ -212,7 +234,11 @@ export const securityCommands: Command[] = [
     options: {
       email: { type: "string", placeholder: "EMAIL", description: "The account", required: true },
       role: { type: "string", placeholder: "admin|user", description: "New role" },
-      budget: { type: "string", placeholder: "USD|none", description: "New budget in USD (per month unless --budget-period); none removes it" },
+      budget: {
+        type: "string",
+        placeholder: "USD|none",
+        description: "New budget in USD (per month unless --budget-period); none removes it",
+      },
       "budget-period": { type: "string", placeholder: "day|week|month", description: "The period the budget counts over, in UTC" },
       password: { type: "string", placeholder: "PASSWORD", description: "New password" },
       disable: { type: "boolean", description: "Disable the account: no sign-in; its sessions, platform JWTs and API keys are refused" },
@@ -353,7 +379,9 @@ export const securityCommands: Command[] = [
         expiresAt: expiresOption(v.expires),
       };
       if (Object.values(change).every((x) => x === undefined)) {
-        throw new UsageError("Nothing to change: give at least one of --name, --budget, --budget-period, --models, --rpm, --tpm, --max-parallel, --expires");
+        throw new UsageError(
+          "Nothing to change: give at least one of --name, --budget, --budget-period, --models, --rpm, --tpm, --max-parallel, --expires",
+        );
       }
       const key = await friendly(() => updateApiKey(CLI_ACTOR, str(v.id)!, change));
       if (v.json) {

@@ -42,13 +42,11 @@ describe.each(testDatabases())("the audit log on $kind", ({ kind }) => {
 
   /** The rows of `action` on `targetId`, oldest first, before/after as JSON text. */
   const rows = (action: string, targetId: string | null) =>
-    host
-      .db()
-      .rawQuery<Row>(
-        `SELECT id::text, actor_kind, actor_id, actor_label, action, target_kind, target_id, before::text, after::text
+    host.db().rawQuery<Row>(
+      `SELECT id::text, actor_kind, actor_id, actor_label, action, target_kind, target_id, before::text, after::text
            FROM audit_events WHERE action = $1 AND target_id IS NOT DISTINCT FROM $2 ORDER BY id`,
-        [action, targetId],
-      );
+      [action, targetId],
+    );
   const one = async (action: string, targetId: string | null): Promise<Row> => {
     const found = await rows(action, targetId);
     expect(found, `${action} on ${targetId}`).toHaveLength(1);
@@ -161,7 +159,10 @@ describe.each(testDatabases())("the audit log on $kind", ({ kind }) => {
     for (let i = 0; i < 3; i++) made.push((await client.keys.create.mutate({ name: `page-${i}` })).apiKey.id);
     const get = async (query: string, key = admin) => {
       const res = await fetch(`${host.url}/v1/admin/audit?${query}`, { headers: { authorization: `Bearer ${key}` } });
-      return { status: res.status, body: (await res.json()) as { events: { id: string; target: { id: string } }[]; next_cursor: string | null } };
+      return {
+        status: res.status,
+        body: (await res.json()) as { events: { id: string; target: { id: string } }[]; next_cursor: string | null },
+      };
     };
     const first = await get("action=key.create&limit=2");
     expect(first.status).toBe(200);

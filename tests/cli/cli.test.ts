@@ -96,7 +96,19 @@ describe("the CLI", { timeout: 120_000 }, () => {
     expect(days).toBeGreaterThan(29.9);
     expect(days).toBeLessThan(30.1);
 
-    const updated = await cli(["keys", "update", id, "--rpm", "none", "--models", "all", "--budget-period", "week", "--expires", "2099-01-31"]);
+    const updated = await cli([
+      "keys",
+      "update",
+      id,
+      "--rpm",
+      "none",
+      "--models",
+      "all",
+      "--budget-period",
+      "week",
+      "--expires",
+      "2099-01-31",
+    ]);
     expect(updated.code, updated.stderr).toBe(0);
     expect(updated.stdout).toContain("budget $5 per week");
     expect(updated.stdout).toContain("expires 2099-01-31T00:00:00.000Z");

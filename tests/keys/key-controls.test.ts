@@ -154,7 +154,10 @@ describe.each(testDatabases())("a key's own controls on $kind", ({ kind }) => {
       expect(second.message).toContain("tokens per minute");
       // A short answer leaves room for the next call.
       const { key: other } = await host.createKey({ name: "tpm-short", tpmLimit: 100 });
-      await openai(other).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "go [[emulator words=2]]" }] });
+      await openai(other).chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "go [[emulator words=2]]" }],
+      });
       await openai(other).chat.completions.create({ model: "gpt-4o-mini", messages: hello });
     });
   });
@@ -162,7 +165,11 @@ describe.each(testDatabases())("a key's own controls on $kind", ({ kind }) => {
   describe("requests in flight", () => {
     it("answers 429 beyond the cap, and frees the slot when a call ends", async () => {
       const { key } = await host.createKey({ name: "parallel", maxParallel: 2 });
-      const slow = () => post(host.url, "/v1/llm/generate", key, { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi [[emulator delay=400]]" }] });
+      const slow = () =>
+        post(host.url, "/v1/llm/generate", key, {
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: "hi [[emulator delay=400]]" }],
+        });
       const results = await Promise.all([slow(), slow(), slow(), slow()]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 200, 429, 429]);
       const refused = results.find((r) => r.status === 429)!;

@@ -37,7 +37,8 @@ export function openaiModelList(identity: Identity): { object: "list"; data: Ope
 export function openaiModel(idOrAlias: string, identity: Identity): OpenAIModel {
   const model = resolveModel(idOrAlias);
   // A model outside the key's allow-list is not there for it, as in the list.
-  if (!modelAllowed(identity, model.id)) throw new AppError("not_found", `The model \`${idOrAlias}\` is not one this API key may use`, { model: idOrAlias });
+  if (!modelAllowed(identity, model.id))
+    throw new AppError("not_found", `The model \`${idOrAlias}\` is not one this API key may use`, { model: idOrAlias });
   const availability = modelAvailability(model);
   if (!availability.available) {
     throw new AppError("not_found", `The model \`${idOrAlias}\` cannot be used: ${availability.reason ?? "it is unavailable"}`, {

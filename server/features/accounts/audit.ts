@@ -21,7 +21,10 @@ export const auditQuery = z.object({
   /** Only rows at or after this instant (ISO 8601). */
   since: boundedDate.optional(),
   /** The `nextCursor` of the page before. */
-  cursor: z.string().regex(/^\d{1,19}$/, { error: "the nextCursor of an earlier page" }).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,19}$/, { error: "the nextCursor of an earlier page" })
+    .optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
 });
 export type AuditQuery = z.input<typeof auditQuery>;

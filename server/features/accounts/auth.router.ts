@@ -25,7 +25,10 @@ export const authRouter = createTRPCRouter({
           z.object({
             scope: z.enum(["api_key", "user"]),
             period: z.enum(["day", "week", "month"]),
-            budgetUsd: z.string(), spentUsd: z.string(), exceeded: z.boolean() }),
+            budgetUsd: z.string(),
+            spentUsd: z.string(),
+            exceeded: z.boolean(),
+          }),
         ),
       }),
     )

@@ -91,7 +91,12 @@ async function auditSignIn(email: string, user: UserRecord | null): Promise<void
         target: { kind: "user", id: user.id },
       });
     } else {
-      await writeAudit(db, { actor: { kind: "anonymous" }, action: "login.failure", target: { kind: "user", id: null }, after: { email: shown } });
+      await writeAudit(db, {
+        actor: { kind: "anonymous" },
+        action: "login.failure",
+        target: { kind: "user", id: null },
+        after: { email: shown },
+      });
     }
   } catch (err) {
     getLogger().warn({ err }, "could not write a sign-in's audit row");

@@ -71,7 +71,12 @@ export async function createUser(input: CreateUserInput, actor: AuditActorLike =
         data: { email, passwordHash, role: input.role ?? "user", name: input.name ?? null, monthlyBudgetUsd: budget, budgetPeriod },
         select: USER_SELECT,
       });
-      await writeAudit(tx, { actor, action: "user.create", target: { kind: "user", id: created.id }, after: audited(toUserRecord(created)) });
+      await writeAudit(tx, {
+        actor,
+        action: "user.create",
+        target: { kind: "user", id: created.id },
+        after: audited(toUserRecord(created)),
+      });
       return created;
     });
     noteDashboardUser();
@@ -191,7 +196,9 @@ const MAX_REVOKED_SESSIONS = 100;
 
 /** Ends every session of the user (sign out everywhere; also a password change and disabling). */
 export async function endAllSessions(userId: string, actor: AuditActorLike = self(userId)): Promise<void> {
-  await (await getDb()).$transaction(async (tx) => {
+  await (
+    await getDb()
+  ).$transaction(async (tx) => {
     await tx.user.update({ where: { id: userId }, data: ENDS_EVERY_SESSION, select: { id: true } }).catch((e: unknown) => {
       if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${userId}`);
       throw e;

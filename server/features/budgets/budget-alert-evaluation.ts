@@ -102,7 +102,11 @@ export async function evaluateBudgetAlerts(
     const budget = parseUsd(owner.monthlyBudgetUsd);
     const settings = await readSettings(subject);
     const thresholds = settings?.thresholds.length ? settings.thresholds : DEFAULT_THRESHOLDS;
-    const spent: Pico = await periodSpend({ kind: subject.kind === "api_key" ? "apiKey" : "user", id: subject.id }, owner.budgetPeriod, now);
+    const spent: Pico = await periodSpend(
+      { kind: subject.kind === "api_key" ? "apiKey" : "user", id: subject.id },
+      owner.budgetPeriod,
+      now,
+    );
     const usedUp = exhausted.has(subjectKey(subject));
     if (spent <= 0n && !usedUp) continue;
     const reached = thresholds.filter((t) => spent * 100n >= budget * BigInt(t) || (usedUp && t <= 100));

@@ -111,7 +111,13 @@ export async function budgetsFor(identity: Identity, now = new Date()): Promise<
   ] as const) {
     if (!owner?.monthlyBudgetUsd) continue;
     const period = owner.budgetPeriod;
-    budgets.push({ scope, subjectId: owner.id, period, periodStart: periodStart(period, now).day, limit: parseUsd(owner.monthlyBudgetUsd) });
+    budgets.push({
+      scope,
+      subjectId: owner.id,
+      period,
+      periodStart: periodStart(period, now).day,
+      limit: parseUsd(owner.monthlyBudgetUsd),
+    });
   }
   return budgets;
 }

@@ -335,7 +335,12 @@ export class ModelCatalogue {
           await tx.modelPrice.create({
             data: { modelId: entry.id, effectiveFrom: new Date(), changedBy: actor, ...priceColumns(draft.price) },
           });
-          await writeAudit(tx, { actor: auditActor, action: "model.create", target: { kind: "model", id: entry.id }, after: { ...entry, fallbacks } });
+          await writeAudit(tx, {
+            actor: auditActor,
+            action: "model.create",
+            target: { kind: "model", id: entry.id },
+            after: { ...entry, fallbacks },
+          });
         },
         { timeout: 30_000, maxWait: 30_000 },
       );

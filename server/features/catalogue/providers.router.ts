@@ -41,7 +41,6 @@ const connectionTestOutput = z.object({
 
 const providerId = z.string().max(63);
 
-
 export const providersRouter = createTRPCRouter({
   list: adminProcedure.output(z.array(providerOutput)).query(() => listProviderViews()),
 

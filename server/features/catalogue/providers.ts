@@ -122,7 +122,7 @@ export async function testProviderConnection(id: string, timeoutMs = CONNECTION_
 
 /** A transaction's raw queries in the shape the credential store takes. */
 function rawQueriesOf(tx: { $queryRawUnsafe<T = unknown>(sql: string, ...values: unknown[]): Promise<T> }) {
-  return { rawQuery: <T,>(sql: string, params: unknown[] = []) => tx.$queryRawUnsafe<T[]>(sql, ...params) };
+  return { rawQuery: <T>(sql: string, params: unknown[] = []) => tx.$queryRawUnsafe<T[]>(sql, ...params) };
 }
 
 function credentialFailure(error: unknown): never {
@@ -132,7 +132,9 @@ function credentialFailure(error: unknown): never {
 
 /** Adds or replaces a run-time provider; this instance uses it at once, the others on their next poll. */
 export async function saveProvider(actor: AuditActorLike, input: { id: string; provider: Record<string, unknown> }): Promise<void> {
-  await (await getDb())
+  await (
+    await getDb()
+  )
     .$transaction(async (tx) => {
       const store = rawQueriesOf(tx);
       const before = (await listCredentials(store)).find((c) => c.id === input.id) ?? null;
@@ -145,7 +147,9 @@ export async function saveProvider(actor: AuditActorLike, input: { id: string; p
 
 /** Removes a run-time provider (404 when there is none by that id). */
 export async function removeProvider(actor: AuditActorLike, id: string): Promise<void> {
-  await (await getDb())
+  await (
+    await getDb()
+  )
     .$transaction(async (tx) => {
       const store = rawQueriesOf(tx);
       const before = (await listCredentials(store)).find((c) => c.id === id) ?? null;

@@ -721,18 +721,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             if (!recorded) {
               const partial = completeUsage(undefined, input, outputText(text, toolCalls));
               used = partial.inputTokens + partial.outputTokens;
-              const cost = recordFailure(
-                model,
-                deployment,
-                walk,
-                input,
-                ctx,
-                error,
-                performance.now() - started,
-                true,
-                partial,
-                ttftMs,
-              );
+              const cost = recordFailure(model, deployment, walk, input, ctx, error, performance.now() - started, true, partial, ttftMs);
               reservation.settle(cost.totalCost);
             }
             recorded = true;
