@@ -8,6 +8,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { createModelServiceClient } from "@/client/index.ts";
 import { parseUsd } from "@/server/features/catalogue/pricing.ts";
 import { updateApiKey } from "@/server/features/accounts/keys.ts";
 import { updateUser, createUser } from "@/server/features/accounts/users.ts";
@@ -85,6 +86,10 @@ describe.each(testDatabases())("a key's own controls on $kind", ({ kind }) => {
       expect(rest.map((m) => m.id)).toEqual(["gpt-4o-mini"]);
       const one = await fetch(`${host.url}/v1/models/gpt-4`, { headers: { authorization: `Bearer ${key}` } });
       expect(one.status).toBe(404);
+      const trpc = createModelServiceClient(host.url, { apiKey: key });
+      expect((await trpc.models.list.query({})).map((m) => m.id)).toEqual(["gpt-4o-mini"]);
+      await expect(trpc.models.get.query({ id: "gpt-4" })).rejects.toMatchObject({ data: { httpStatus: 404 } });
+      expect((await trpc.models.get.query({ id: "gpt-4o-mini" })).id).toBe("gpt-4o-mini");
       // A key without a list sees them all.
       const { key: all } = await host.createKey({ name: "list-all" });
       expect((await openai(all).models.list()).data.length).toBeGreaterThan(1);

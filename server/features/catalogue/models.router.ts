@@ -8,6 +8,7 @@ import { getProvider } from "../../providers/registry.ts";
 import { CAPABILITIES, catalogueEntrySchema, MODEL_TYPES, modelIdSchema, priceSchema, providerIdSchema } from "./catalogue-data.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { modelAllowed } from "../../access/model-access.ts";
+import { AppError } from "../../kernel/errors.ts";
 import {
   catalogueReady,
   createModel,
@@ -181,9 +182,14 @@ export const modelsRouter = createTRPCRouter({
   get: protectedProcedure
     .input(getModelInput)
     .output(modelDetailOutput)
-    .query(async ({ input }) => {
+    .query(async ({ ctx, input }) => {
       await catalogueReady();
-      return toModelDetail(resolveModel(input.id));
+      const model = resolveModel(input.id);
+      // As GET /v1/models/{id}: a model outside the key's allow-list is not there for it.
+      if (!modelAllowed(ctx.identity, model.id)) {
+        throw new AppError("not_found", `The model \`${input.id}\` is not one this API key may use`, { model: input.id });
+      }
+      return toModelDetail(model);
     }),
 
   /** An admin's change; a new price holds from now on, and earlier usage keeps its cost. */
