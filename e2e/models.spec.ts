@@ -88,3 +88,34 @@ test("the REST list needs credentials", async ({ request }) => {
   expect(response.status()).toBe(401);
   expect(((await response.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
 });
+
+test("an admin adds a deployment, sees it in the Deployments table with its health, is told what to fix, and removes it", async ({
+  page,
+}) => {
+  await page.goto("/models");
+  const section = page.getByTestId("deployments");
+  await section.getByTestId("add-deployment").click();
+  const form = page.getByRole("form", { name: "Add a deployment" });
+  await form.getByLabel("Model", { exact: true }).fill("claude-3-haiku-20240307");
+  await form.getByLabel("Provider", { exact: true }).fill("nowhere");
+  await form.getByLabel("Id", { exact: true }).fill("e2e-haiku");
+  await form.getByLabel("Weight").fill("2");
+  await form.getByRole("button", { name: "Add deployment" }).click();
+  // Refused, with what to fix; what was typed is still there.
+  await expect(page.getByTestId("deployment-error")).toContainText("nowhere is not configured");
+  await expect(form.getByLabel("Id", { exact: true })).toHaveValue("e2e-haiku");
+  await form.getByLabel("Provider", { exact: true }).fill("anthropic");
+  await form.getByRole("button", { name: "Add deployment" }).click();
+  await expect(form).toHaveCount(0);
+
+  const row = section.getByTestId("deployment-e2e-haiku");
+  await expect(row).toContainText("claude-3-haiku-20240307");
+  await expect(row).toContainText("anthropic / claude-3-haiku-20240307");
+  await expect(row.getByTestId("deployment-source")).toContainText("dashboard");
+  await expect(row.getByTestId("deployment-health")).toContainText("Taking traffic");
+  await expect(row.locator("td").nth(3)).toHaveText("2");
+
+  page.once("dialog", (d) => void d.accept());
+  await row.getByRole("button", { name: "Remove" }).click();
+  await expect(row).toHaveCount(0);
+});

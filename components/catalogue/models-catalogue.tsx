@@ -351,7 +351,7 @@ export function ModelsCatalogue({ initialModels, isAdmin }: { initialModels: Mod
           </tbody>
         </table>
       </div>
-      <DeploymentsTable />
+      <DeploymentsTable isAdmin={isAdmin} />
     </>
   );
 }

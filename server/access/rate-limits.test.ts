@@ -101,6 +101,23 @@ function limitBehaviour(setup: () => Record<string, string | undefined>) {
     expect(reset).toBeLessThanOrEqual(Date.now() / 1000 + 61);
   });
 
+  it("a dashboard session's generation counts against the playground's own limit (60 a minute), not generate's 10", async () => {
+    const session: AuthenticatedIdentity = {
+      kind: "session",
+      userId: `user-${randomBytes(4).toString("hex")}`,
+      email: null,
+      apiKeyId: null,
+      role: "user",
+      tier: "standard",
+      scopes: [],
+    };
+    const results = [];
+    for (let i = 0; i < 61; i++) results.push(await outcome(session, "generate"));
+    expect(results.filter((r) => r.allowed)).toHaveLength(60);
+    const error = (results[60] as { error: AppError }).error;
+    expect(error.message).toMatch(/playground endpoint is 60 requests per minute/);
+  });
+
   it("counts each caller separately", async () => {
     const a = caller();
     const b = caller();

@@ -24,6 +24,11 @@ export const ENDPOINT_LIMIT_DEFAULTS: Readonly<Record<string, RateLimitSpec>> = 
   generate: { requests: 10, windowSeconds: 60 },
   "generate-embeddings": { requests: 20, windowSeconds: 60 },
   "vector-search": { requests: 100, windowSeconds: 60 },
+  /**
+   * Generation by a person signed in to the dashboard (the playground), in place of `generate`'s
+   * 10 a minute, which a compare of three models would use up in three runs.
+   */
+  playground: { requests: 60, windowSeconds: 60 },
   /** Failed dashboard sign-ins per account (email), from anywhere; see login-limits.ts. */
   login: { requests: 10, windowSeconds: 300 },
   /** Failed dashboard sign-ins per client address, over all accounts; see login-limits.ts. */
@@ -207,8 +212,9 @@ async function consume(name: string, spec: RateLimitSpec, subject: string): Prom
  * state to report in headers (undefined when no limit applies); throws a 429 AppError carrying
  * Retry-After and the X-RateLimit-* headers when either limit is used up.
  */
-export async function checkRateLimit(identity: AuthenticatedIdentity, endpoint: string): Promise<RateLimitState | undefined> {
+export async function checkRateLimit(identity: AuthenticatedIdentity, name: string): Promise<RateLimitState | undefined> {
   const subject = subjectOf(identity);
+  const endpoint = identity.kind === "session" && name === "generate" ? "playground" : name;
   // Tiers are what API keys and platform JWTs carry. A person signed in to the dashboard (whose
   // every tRPC call is limited) counts against the endpoint limits only: a tier's hundred requests
   // an hour would be a few minutes of browsing.

@@ -16,6 +16,7 @@ import { interruptAll, runShutdownHooks } from "../kernel/lifecycle.ts";
 import { getRedis, redisConnected } from "../kernel/redis.ts";
 import { startBudgetAlerts } from "../features/budgets/budget-alerts.ts";
 import { syncCatalogue } from "../features/catalogue/models.ts";
+import { startStoredDeployments } from "../features/routing/index.ts";
 import { usageWriter } from "../features/usage/usage.ts";
 import { pathOf } from "../web/node-request.ts";
 import { type LeanRoute, matchRoute } from "../web/handler.ts";
@@ -47,6 +48,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   await getDb(); // opens the database and applies pending migrations before the first request
   await syncCatalogue(); // the model catalogue into the database and the in-process cache
   await startRuntimeProviders(getDatabase); // the providers an admin stored at run time, kept in step with the table
+  await startStoredDeployments(); // the deployments an admin added in the dashboard, likewise
   usageWriter(); // replays an earlier run's spooled usage now, and its final flush is a hook from the start
   startBudgetAlerts(); // alerts after each usage flush; webhook deliveries (and a restart's leftovers)
   if (getRedis()) await redisConnected(); // the first requests count their limits in Redis, not in memory

@@ -162,7 +162,14 @@ export type StreamPart =
   | ToolCallDelta
   | { type: "finish"; finishReason: FinishReason; usage: TokenUsage | undefined; id?: string; model?: string };
 
-export type EmbedRequest = { model: string; texts: string[]; dimensions?: number; user?: string };
+export type EmbedRequest = {
+  model: string;
+  /** As GenerateRequest.exactModel: `model` is a routed deployment's provider name, sent as is. */
+  exactModel?: boolean;
+  texts: string[];
+  dimensions?: number;
+  user?: string;
+};
 
 export type EmbedResult = { embeddings: number[][]; usage: { inputTokens: number }; model: string };
 

@@ -49,6 +49,9 @@ models:
   # a deployment's own price (the catalogue keeps its own: the first entry gives none)
   - { model: gpt-3.5-turbo, provider: dep-a, id: list-price }
   - { model: gpt-3.5-turbo, provider: dep-b, id: own-price, price: { input: 1000, output: 2000 } }
+  # embeddings: two deployments of one embedding model
+  - { model: text-embedding-3-small, provider: dep-a, id: emb-a, provider_model: emb-model-a }
+  - { model: text-embedding-3-small, provider: dep-b, id: emb-b }
 ${extra}routing:
   gpt-4o: { strategy: least-busy }
   gpt-4-turbo: { strategy: latency }
@@ -79,7 +82,7 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
   let key = "";
 
   beforeAll(async () => {
-    key = (await createKey(host.db(), { name: `routing-${kind}`, scopes: ["generate", "usage:read"] })).key;
+    key = (await createKey(host.db(), { name: `routing-${kind}`, scopes: ["generate", "embeddings", "usage:read"] })).key;
   });
   beforeEach(() => {
     for (const id of ids) emulators[id].reset();
@@ -159,6 +162,36 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
     expect(own.map((d) => ({ value: d.value, requests: d.requests })).sort((a, b) => a.value.localeCompare(b.value))).toEqual(
       rows.map((r) => ({ value: r.deployment, requests: r.n })),
     );
+  });
+
+  it("embeddings are routed: both deployments serve under their own model names, and one that fails is moved off unseen", async () => {
+    const embed = (input: string) => post({ model: "text-embedding-3-small", input }, "/v1/embeddings");
+    const embeddings = (e: ProviderEmulator) => e.requests.filter((r) => r.path.endsWith("/embeddings"));
+    for (let i = 0; i < 40; i++) expect((await embed(`spread ${i}`)).status).toBe(200);
+    expect(embeddings(emulators.a).length).toBeGreaterThan(0);
+    expect(embeddings(emulators.b).length).toBeGreaterThan(0);
+    expect(embeddings(emulators.a).length + embeddings(emulators.b).length).toBe(40);
+    expect(new Set(embeddings(emulators.a).map((r) => (r.body as { model: string }).model))).toEqual(new Set(["emb-model-a"]));
+    expect(new Set(embeddings(emulators.b).map((r) => (r.body as { model: string }).model))).toEqual(new Set(["text-embedding-3-small"]));
+
+    emulators.a.reset();
+    emulators.b.reset();
+    emulators.a.setDirectives("fault=server_error");
+    const statuses = [];
+    for (let i = 0; i < 20; i++) statuses.push((await embed(`failover ${i}`)).status);
+    emulators.a.setDirectives("");
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(embeddings(emulators.b).length).toBe(20); // every text was answered by b
+    await host.flush();
+    const rows = await host.db().rawQuery<{ deployment: string; attempts: number; n: number }>(
+      `select deployment, attempts, count(*)::int as n from usage_events
+       where model_id = 'text-embedding-3-small' and kind = 'embedding' and status = 'success' group by 1, 2 order by 1, 2`,
+    );
+    // The calls that tried a first took two provider calls; a was cooled after its third failure.
+    const failed = embeddings(emulators.a).length;
+    expect(failed).toBeGreaterThan(0);
+    expect(failed).toBeLessThanOrEqual(3);
+    expect(rows.filter((r) => r.deployment === "emb-b" && r.attempts === 2).reduce((n, r) => n + r.n, 0)).toBe(failed);
   });
 
   it("least-busy: concurrent slow requests go to the idle deployment", async () => {

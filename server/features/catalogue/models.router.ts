@@ -5,7 +5,15 @@ import { z } from "zod";
 import { providerName } from "../../../lib/catalogue.ts";
 import { safeString } from "../../kernel/validation.ts";
 import { getProvider } from "../../providers/registry.ts";
-import { CAPABILITIES, catalogueEntrySchema, MODEL_TYPES, modelIdSchema, priceSchema, providerIdSchema } from "./catalogue-data.ts";
+import {
+  CAPABILITIES,
+  catalogueEntrySchema,
+  MODEL_TYPES,
+  modelIdSchema,
+  priceSchema,
+  providerIdSchema,
+  samplingFixed,
+} from "./catalogue-data.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { modelAllowed } from "../../access/model-access.ts";
 import { AppError } from "../../kernel/errors.ts";
@@ -45,6 +53,8 @@ export const modelOutput = z.object({
   aliases: z.array(z.string()),
   fallbacks: z.array(z.string()),
   embeddingDimensions: z.number().int().nullable(),
+  /** Takes only its default temperature and top_p (OpenAI's reasoning models): clients leave them unset. */
+  samplingFixed: z.boolean(),
   enabled: z.boolean(),
   /** "admin" once an admin edited it: the shipped catalogue no longer overwrites it. */
   source: z.enum(["catalogue", "admin"]),
@@ -125,6 +135,7 @@ function toModelOutput(m: CatalogueModel): z.infer<typeof modelOutput> {
     aliases: m.aliases,
     fallbacks: m.fallbacks,
     embeddingDimensions: m.embeddingDimensions,
+    samplingFixed: samplingFixed(m.id),
     enabled: m.enabled,
     source: m.source,
     available: availability.available,

@@ -12,14 +12,14 @@ import "server-only";
 import { startDeadline } from "./deadline.ts";
 import { loadEnv } from "../../kernel/env.ts";
 import { AppError } from "../../kernel/errors.ts";
-import { getProvider } from "../../providers/registry.ts";
 import type { Provider } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets } from "../budgets/index.ts";
 import { requireModelAllowed } from "../../access/model-access.ts";
-import { admitKeyCall } from "./key-admission.ts";
-import { providerErrorToAppError } from "./generation.ts";
-import { modelAvailability, pricingFor, resolveModel, type CatalogueModel } from "../catalogue/index.ts";
+import { admitKeyCall, type Admission } from "./key-admission.ts";
+import { chooseDeployment, providerErrorToAppError, UpstreamClock } from "./generation.ts";
+import { pricingFor, resolveModel, type CatalogueModel, type Price } from "../catalogue/index.ts";
+import { deploymentFailed, routeFor, type Deployment, type Route } from "../routing/index.ts";
 import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embedding-cache.ts";
 import { embeddingBatches, embeddingTokenSizes } from "./embedding-batches.ts";
 import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
@@ -29,9 +29,8 @@ import { recordCall } from "../usage/index.ts";
 /** How long past the provider deadline a reservation is kept for its settle to arrive. */
 const LEASE_GRACE_MS = 60_000;
 
-/** The most embedding `texts` can cost with `model`: their tokens, estimated high (tokens.ts), at its price now. */
-export function largestEmbeddingCost(model: CatalogueModel, texts: readonly string[]): Pico {
-  const price = pricingFor(model.id);
+/** The most embedding `texts` can cost at `price`: their tokens, estimated high (tokens.ts). */
+export function largestEmbeddingCost(price: Price, texts: readonly string[]): Pico {
   if (Number(price.inputPerMTok) === 0) return 0n;
   const counted = texts.reduce((n, t) => n + countTextTokens(t), 0);
   return costOf(price, { inputTokens: tokenBound(counted), outputTokens: 0, cachedInputTokens: 0 }).totalCost;
@@ -95,8 +94,8 @@ export type EmbedOutcome = {
   cached: { texts: number; savedCost: Pico };
 };
 
-/** The catalogue's embedding model and the provider that can serve it now, or the reason it cannot. */
-export function embeddingModel(idOrAlias: string): { model: CatalogueModel; provider: Provider } {
+/** The catalogue's embedding model (the deployments that can serve it are the routing's: `routeFor`). */
+export function embeddingModel(idOrAlias: string): CatalogueModel {
   const model = resolveModel(idOrAlias);
   if (model.type !== "embedding") {
     throw new AppError(
@@ -107,15 +106,15 @@ export function embeddingModel(idOrAlias: string): { model: CatalogueModel; prov
       },
     );
   }
-  if (!model.enabled) throw new AppError("model_disabled", `Model ${model.id} is disabled by an admin`, { model: model.id });
-  const availability = modelAvailability(model);
-  if (!availability.available) throw new AppError("unavailable", availability.reason ?? `Model ${model.id} is unavailable`);
-  const provider = getProvider(model.provider);
-  if (!provider) throw new AppError("unavailable", `Provider ${model.provider} of model ${model.id} is not configured`);
-  const status = provider.status();
-  if (!status.available) throw new AppError("unavailable", `Model ${model.id} is unavailable: ${status.reason}`);
-  if (provider.maxEmbeddingsPerCall < 1) throw new AppError("invalid_request", `Provider ${provider.name} does not embed text`);
-  return { model, provider };
+  return model;
+}
+
+/** `model`'s route, or why it cannot be served now (disabled, no provider, a provider that does not embed). */
+function embeddingRoute(model: CatalogueModel): Route {
+  const route = routeFor(model);
+  const problem = route.unavailable();
+  if (problem) throw problem;
+  return route;
 }
 
 export async function generateEmbeddings(identity: Identity, input: EmbedInput, ctx: EmbedContext): Promise<EmbedOutcome> {
@@ -125,14 +124,12 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
       received: input.texts.length,
     });
   }
-  const { model, provider } = embeddingModel(input.model);
+  const model = embeddingModel(input.model);
   requireModelAllowed(identity, model.id, input.model);
+  const route = embeddingRoute(model);
   const started = performance.now();
-  // A text the provider would refuse for its length is refused before anything is paid for.
-  const limits = provider.embeddingTokenLimits;
-  const sizes = await embeddingTokenSizes(input.texts, limits, model);
 
-  // Only the texts the cache does not hold go to the provider; `complete` puts the answer back in order.
+  // Only the texts the cache does not hold go to a provider; `complete` puts the answer back in order.
   const dimensions =
     input.fitDimensions === undefined
       ? input.dimensions
@@ -141,117 +138,196 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
         : input.fitDimensions;
   const cache = await lookupEmbeddings(identity, model, dimensions, input.texts, embeddingCacheApplies(model, input.cache));
   const timeoutMs = loadEnv().PROVIDER_TIMEOUT_MS;
-  const admission = await admitKeyCall(identity, () => cache.toEmbed.reduce((n, t) => n + countTextTokens(t), 0), timeoutMs);
-  let reservation;
+  const { signal, release, deadline } = startDeadline(timeoutMs, ctx.signal);
+  const call: EmbeddingCall = { identity, model, ctx, attempts: 0 };
+  // The key's in-flight slot and tokens per minute (key-admission.ts), settled with the tokens used.
+  let used = 0;
+  let admission: Admission | undefined;
   try {
-    reservation = await reserveBudgets(identity, () => largestEmbeddingCost(model, cache.toEmbed), {
-      leaseMs: timeoutMs + LEASE_GRACE_MS,
-    });
-  } catch (e) {
-    admission.done(0);
-    throw e;
+    if (cache.toEmbed.length > 0) {
+      admission = await admitKeyCall(identity, () => cache.toEmbed.reduce((n, t) => n + countTextTokens(t), 0), deadline - Date.now());
+      const tried = new Set<string>();
+      let choice = await chooseDeployment(route, tried, signal, deadline, new UpstreamClock());
+      if (choice instanceof AppError) throw choice;
+      call.deployment = choice.deployment;
+      // A text the provider would refuse for its length is refused before anything is paid for.
+      const sizes = await embeddingTokenSizes(cache.toEmbed, choice.provider.embeddingTokenLimits, model);
+      const price = priceOf(call);
+      const reservation = await reserveBudgets(identity, () => largestEmbeddingCost(price, cache.toEmbed), {
+        leaseMs: deadline - Date.now() + LEASE_GRACE_MS,
+      });
+      for (;;) {
+        const { deployment, provider } = choice;
+        call.deployment = deployment;
+        call.attempts++;
+        tried.add(deployment.id);
+        const attempt = route.started(deployment);
+        const attemptStarted = performance.now();
+        const out: EmbeddedBatches = { embeddings: [], tokensPerText: [], inputTokens: 0 };
+        try {
+          await embedBatches(provider, deployment, model, cache.toEmbed, sizes, dimensions, input.user, signal, out);
+        } catch (err) {
+          used += out.inputTokens;
+          if (ctx.signal?.aborted) attempt.ended();
+          else await attempt.failed(err, performance.now() - attemptStarted, out.inputTokens);
+          // Nothing paid for yet, the deployment's fault, another one to try: the call moves there.
+          if (out.inputTokens === 0 && !signal.aborted && deploymentFailed(err) && route.hasAlternative(tried)) {
+            const next = await chooseDeployment(route, tried, signal, deadline, new UpstreamClock());
+            if (!(next instanceof AppError)) {
+              choice = next;
+              continue;
+            }
+          }
+          const error = ctx.signal?.aborted
+            ? new AppError("invalid_request", "The client closed the request")
+            : signal.aborted
+              ? new AppError("timeout", `${deployment.provider} (${model.id}) did not answer in time`)
+              : err instanceof AppError
+                ? err
+                : providerErrorToAppError(err, model);
+          const cost = record(
+            call,
+            out.inputTokens,
+            "error",
+            performance.now() - started,
+            ctx.signal?.aborted ? "client_closed" : error.code,
+          );
+          reservation.settle(cost.totalCost); // the batches embedded before the failure were paid for
+          throw error;
+        }
+        attempt.succeeded(performance.now() - attemptStarted, out.inputTokens);
+        used += out.inputTokens;
+        // complete() also counts the tokens of the texts the cache answered (hitTokens).
+        const all = cache.complete(out.embeddings, out.tokensPerText);
+        const savedCost = savedCostOf(model, cache.hitTokens);
+        const cost = record(call, out.inputTokens, "success", performance.now() - started, undefined, savedCost);
+        reservation.settle(cost.totalCost);
+        return outcome(call, all, out.inputTokens, cost, started, cache.hits, savedCost);
+      }
+    }
+    const all = cache.complete([], []);
+    const savedCost = savedCostOf(model, cache.hitTokens);
+    const cost = record(call, 0, "cached", performance.now() - started, undefined, savedCost);
+    return outcome(call, all, 0, cost, started, cache.hits, savedCost);
+  } finally {
+    admission?.done(used);
+    release();
   }
-  const { signal, release } = startDeadline(timeoutMs, ctx.signal);
-  // The batches: the provider's per-call limits each (the adapter makes one call per batch).
-  const sizeByText = sizes && new Map(input.texts.map((t, i) => [t, sizes[i]!]));
+}
+
+/** Who asked for which model, and the deployment that answered (or last failed), with how many provider calls it took. */
+type EmbeddingCall = { identity: Identity; model: CatalogueModel; ctx: EmbedContext; deployment?: Deployment; attempts: number };
+
+/** One attempt's embeddings, in the order of its texts, and the tokens each batch used (filled in as batches finish). */
+type EmbeddedBatches = { embeddings: number[][]; tokensPerText: number[]; inputTokens: number };
+
+/** What the call is priced at: the deployment's own price when it has one, else the model's now. */
+function priceOf(call: EmbeddingCall): Price {
+  return call.deployment?.price ?? pricingFor(call.model.id);
+}
+
+/** What the cache saved: the tokens of the texts it answered, at the model's price now. */
+function savedCostOf(model: CatalogueModel, hitTokens: number): Pico {
+  return hitTokens > 0 ? costOf(pricingFor(model.id), { inputTokens: hitTokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost : 0n;
+}
+
+/**
+ * Embeds `texts` on one deployment: in batches of its provider's per-call limits (the adapter
+ * makes one call per batch), a few at a time; the first failure stops the batches still running
+ * (those that finished were paid for: `out.inputTokens`).
+ */
+async function embedBatches(
+  provider: Provider,
+  deployment: Deployment,
+  model: CatalogueModel,
+  texts: readonly string[],
+  sizes: readonly number[] | undefined,
+  dimensions: number | undefined,
+  user: string | undefined,
+  signal: AbortSignal,
+  out: EmbeddedBatches,
+): Promise<void> {
+  const limits = provider.embeddingTokenLimits;
+  const sizeByText = sizes && new Map(texts.map((t, i) => [t, sizes[i]!]));
   const batches = embeddingBatches(
-    cache.toEmbed,
+    texts,
     provider.maxEmbeddingsPerCall,
     limits && sizeByText ? { perCall: limits.perCall, sizeOf: (t) => sizeByText.get(t) ?? Buffer.byteLength(t) } : undefined,
   );
   const results: { embeddings: number[][]; inputTokens: number }[] = [];
-  let inputTokens = 0;
-  // The first failure stops the batches still running; those that finished were paid for.
   const failed = new AbortController();
   const batchSignal = AbortSignal.any([signal, failed.signal]);
-  try {
-    await inParallel(batches, MAX_PARALLEL_BATCHES, async (batch, index) => {
-      let result;
-      try {
-        result = await provider.generateEmbeddings(
-          { model: model.id, texts: batch, dimensions, user: input.user },
-          { signal: batchSignal },
-        );
-      } catch (err) {
-        failed.abort(err);
-        throw err;
-      }
-      if (result.embeddings.length !== batch.length) {
-        const err = new AppError(
-          "provider_error",
-          `${model.provider} (${model.id}) returned ${result.embeddings.length} embeddings for ${batch.length} texts`,
-        );
-        failed.abort(err);
-        throw err;
-      }
-      inputTokens += result.usage.inputTokens;
-      results[index] = { embeddings: result.embeddings, inputTokens: result.usage.inputTokens };
-    });
-  } catch (err) {
-    const error = ctx.signal?.aborted
-      ? new AppError("invalid_request", "The client closed the request")
-      : signal.aborted
-        ? new AppError("timeout", `${model.provider} (${model.id}) did not answer in time`)
-        : providerErrorToAppError(err, model);
-    const cost = record(
-      identity,
-      model,
-      ctx,
-      inputTokens,
-      "error",
-      performance.now() - started,
-      ctx.signal?.aborted ? "client_closed" : error.code,
-    );
-    reservation.settle(cost.totalCost); // the batches embedded before the failure were paid for
-    throw error;
-  } finally {
-    admission.done(inputTokens);
-    release();
-  }
-  // In the order of the texts, whatever order the batches finished in.
-  const embeddings: number[][] = [];
-  const tokensPerText: number[] = [];
+  await inParallel(batches, MAX_PARALLEL_BATCHES, async (batch, index) => {
+    let result;
+    try {
+      result = await provider.generateEmbeddings(
+        {
+          model: deployment.providerModel,
+          ...(deployment.exactModel ? { exactModel: true } : {}),
+          texts: batch,
+          dimensions,
+          user,
+        },
+        { signal: batchSignal },
+      );
+    } catch (err) {
+      failed.abort(err);
+      throw err;
+    }
+    if (result.embeddings.length !== batch.length) {
+      const err = new AppError(
+        "provider_error",
+        `${deployment.provider} (${model.id}) returned ${result.embeddings.length} embeddings for ${batch.length} texts`,
+      );
+      failed.abort(err);
+      throw err;
+    }
+    out.inputTokens += result.usage.inputTokens;
+    results[index] = { embeddings: result.embeddings, inputTokens: result.usage.inputTokens };
+  });
   batches.forEach((batch, i) => {
     const r = results[i]!;
-    embeddings.push(...r.embeddings);
-    tokensPerText.push(...apportionTokens(batch, r.inputTokens));
+    out.embeddings.push(...r.embeddings);
+    out.tokensPerText.push(...apportionTokens(batch, r.inputTokens));
   });
-  const all = cache.complete(embeddings, tokensPerText);
-  const savedCost = cache.hits
-    ? costOf(pricingFor(model.id), { inputTokens: cache.hitTokens, outputTokens: 0, cachedInputTokens: 0 }).totalCost
-    : 0n;
-  const latencyMs = performance.now() - started;
-  const status = cache.toEmbed.length === 0 && cache.hits > 0 ? "cached" : "success";
-  const cost = record(identity, model, ctx, inputTokens, status, latencyMs, undefined, savedCost);
-  reservation.settle(cost.totalCost);
+}
+
+function outcome(
+  call: EmbeddingCall,
+  embeddings: number[][],
+  inputTokens: number,
+  cost: Cost,
+  started: number,
+  hits: number,
+  savedCost: Pico,
+): EmbedOutcome {
   return {
-    model: model.id,
-    provider: model.provider,
-    embeddings: all,
+    model: call.model.id,
+    provider: call.deployment?.provider ?? call.model.provider,
+    embeddings,
     usage: { inputTokens },
     cost,
-    latencyMs: Math.round(latencyMs),
-    cached: { texts: cache.hits, savedCost },
+    latencyMs: Math.round(performance.now() - started),
+    cached: { texts: hits, savedCost },
   };
 }
 
 function record(
-  identity: Identity,
-  model: CatalogueModel,
-  ctx: EmbedContext,
+  call: EmbeddingCall,
   inputTokens: number,
   status: "success" | "error" | "cached",
   latencyMs: number,
   errorCode?: string,
   savedCost?: Pico,
 ): Cost {
+  const { identity, model, ctx, deployment } = call;
   return recordCall({
     identity,
     endpoint: ctx.endpoint,
     kind: "embedding",
     modelId: model.id,
-    provider: model.provider,
-    price: pricingFor(model.id),
+    provider: deployment?.provider ?? model.provider,
+    price: priceOf(call),
     usage: { inputTokens, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 },
     status,
     errorCode,
@@ -259,5 +335,7 @@ function record(
     latencyMs,
     requestId: ctx.requestId,
     savedCost,
+    deployment: deployment?.id ?? null,
+    attempts: call.attempts,
   });
 }

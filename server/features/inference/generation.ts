@@ -296,11 +296,11 @@ async function nextAttempt(
 }
 
 /**
- * The deployment for the next attempt. When every deployment is cooling down, waits for the first
- * to come back if that is before the deadline; otherwise (or when none can serve) the error that
+ * The deployment for the next attempt. When every deployment is cooling down or at its caps, waits
+ * for the first to come back if that is before the deadline; otherwise (or when none can serve) the error that
  * ends this model's turn (its fallbacks follow).
  */
-async function chooseDeployment(
+export async function chooseDeployment(
   route: Route,
   tried: ReadonlySet<string>,
   signal: AbortSignal,
@@ -313,14 +313,14 @@ async function chooseDeployment(
     if (choice.kind === "none") return choice.error;
     const waitMs = Math.max(1, choice.untilMs - Date.now());
     if (signal.aborted || Date.now() + waitMs >= deadline) {
-      return new AppError("unavailable", `Every deployment of ${route.model.id} is cooling down after failures`, undefined, {
+      return new AppError("unavailable", `Every deployment of ${route.model.id} is ${choice.why}`, undefined, {
         "Retry-After": String(Math.max(1, Math.ceil(waitMs / 1000))),
       });
     }
     try {
       await waited.on(sleep(waitMs, signal));
     } catch {
-      return new AppError("unavailable", `Every deployment of ${route.model.id} is cooling down after failures`);
+      return new AppError("unavailable", `Every deployment of ${route.model.id} is ${choice.why}`);
     }
   }
 }
@@ -376,7 +376,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Time spent waiting on the provider (calls, retry backoff): latency minus this is the gateway's overhead metric. */
-class UpstreamClock {
+export class UpstreamClock {
   ms = 0;
   async on<T>(work: Promise<T>): Promise<T> {
     const t = performance.now();

@@ -28,8 +28,10 @@ export type Deployment = {
   tags: string[];
   /** The deployment's own price (usage events of the calls it answers); the catalogue's when absent. */
   price?: Price;
-  /** Declared in the file (false: the implicit deployment of a model the file does not name). */
+  /** Declared in the file or the dashboard (false: the implicit deployment of a model neither names). */
   declared: boolean;
+  /** Where it was declared: the configuration file, or the dashboard (stored-deployments.ts). */
+  source?: "file" | "dashboard";
 };
 
 export type CooldownPolicy = { failures: number; windowMs: number; cooldownMs: number };
@@ -62,8 +64,34 @@ function catalogueId(name: string): string {
   }
 }
 
-/** The deployments of `model` and its routing policy, from the configuration file in use. */
-export function deploymentGroup(model: CatalogueModel, config: ConfigFile | undefined = currentConfigFile()): DeploymentGroup {
+// The deployments an admin added in the dashboard (stored-deployments.ts keeps them in step with
+// the table on every instance): routed as if they were entries of the file, after its own.
+let stored: { entries: ModelConfig[]; dashboard: WeakSet<ModelConfig>; version: number } = {
+  entries: [],
+  dashboard: new WeakSet(),
+  version: 0,
+};
+const withStored = new WeakMap<ConfigFile, { version: number; merged: ConfigFile }>();
+const NO_FILE: ConfigFile = { path: "", providers: {}, models: [], missing: {} };
+
+/** Replaces the dashboard's deployments (stored-deployments.ts). */
+export function setStoredDeployments(entries: ModelConfig[]): void {
+  stored = { entries, dashboard: new WeakSet(entries), version: stored.version + 1 };
+}
+
+/** The file in use with the dashboard's deployments after its own `models:` (one object per change of either). */
+export function routingConfig(file: ConfigFile | undefined = currentConfigFile()): ConfigFile | undefined {
+  if (stored.entries.length === 0) return file;
+  const base = file ?? NO_FILE;
+  const known = withStored.get(base);
+  if (known?.version === stored.version) return known.merged;
+  const merged = { ...base, models: [...base.models, ...stored.entries] };
+  withStored.set(base, { version: stored.version, merged });
+  return merged;
+}
+
+/** The deployments of `model` and its routing policy, from the configuration file in use and the dashboard's. */
+export function deploymentGroup(model: CatalogueModel, config: ConfigFile | undefined = routingConfig()): DeploymentGroup {
   if (!config || config.models.length === 0) return implicitGroup(model, DEFAULT_POLICY);
   let groups = derived.get(config);
   if (!groups) derived.set(config, (groups = groupsOf(config)));
@@ -117,6 +145,7 @@ function groupsOf(config: ConfigFile): Map<string, DeploymentGroup> {
       tags: m.tags ?? [],
       ...(m.price ? { price: priceOf(m) } : {}),
       declared: true,
+      source: stored.dashboard.has(m) ? "dashboard" : "file",
     });
     byModel.set(model, list);
     names.set(model, [...(names.get(model) ?? []), m.model]);
@@ -156,8 +185,8 @@ function policyFor(config: ConfigFile, model: string, names: string[]): RoutingP
 
 const secondsOr = (s: number | undefined, fallbackMs: number) => (s === undefined ? fallbackMs : Math.round(s * 1000));
 
-/** Every deployment the file declares (the models page, /metrics). */
-export function declaredDeployments(config: ConfigFile | undefined = currentConfigFile()): DeploymentGroup[] {
+/** Every deployment the file and the dashboard declare (the models page, /metrics). */
+export function declaredDeployments(config: ConfigFile | undefined = routingConfig()): DeploymentGroup[] {
   if (!config) return [];
   let groups = derived.get(config);
   if (!groups) derived.set(config, (groups = groupsOf(config)));

@@ -1,5 +1,5 @@
 import "server-only";
-// The deployments the configuration file declares, with what this instance knows of each now:
+// The deployments the configuration file and the dashboard declare, with what this instance knows of each now:
 // its settings (weight, priority, caps, region, tags, price), whether it can serve (its provider's
 // state, a cooldown: shared ones read from Redis when configured), its recent latency, requests in
 // flight, and the requests and failures this instance has seen. For the models page (tRPC
@@ -9,6 +9,8 @@ import { deploymentHealth, providerProblem } from "./router.ts";
 
 export type DeploymentView = {
   id: string;
+  /** Declared in the configuration file, or added in the dashboard (which can edit and remove it). */
+  source: "file" | "dashboard";
   provider: string;
   providerModel: string;
   weight: number;
@@ -52,6 +54,7 @@ function view(d: Deployment, at: number, cools: boolean): DeploymentView {
   const cooldownMs = cools ? Math.max(0, s.cooledUntil - at) : 0;
   return {
     id: d.id,
+    source: d.source ?? "file",
     provider: d.provider,
     providerModel: d.providerModel,
     weight: d.weight,

@@ -1,7 +1,8 @@
 import "server-only";
 // Choosing a model's deployment for one attempt: among the deployments whose provider can serve,
 // that are not cooling down (groups of two or more: a model with one deployment is called as
-// before, whatever its health) and under their caps, the ones this call has not tried yet first,
+// before, whatever its health) and under their caps (when all are at theirs, the caller may wait
+// for the minute to end, as for a cooldown), the ones this call has not tried yet first,
 // the lowest priority first, then by the model's strategy:
 //   weighted    random, in proportion to `weight` (the default)
 //   least-busy  fewest requests in flight on this instance (ties: by weight)
@@ -24,9 +25,12 @@ export const EXPLORE = 0.05;
 
 export type RouteChoice =
   | { kind: "deployment"; deployment: Deployment; provider: Provider }
-  /** Every deployment is cooling down: the first is back at `untilMs` (epoch ms). */
-  | { kind: "wait"; untilMs: number }
-  /** Nothing can serve now (providers unavailable, every deployment at its caps). */
+  /**
+   * Every deployment is cooling down, or at its rpm/tpm cap: the first is back at `untilMs` (epoch
+   * ms). `why` completes "Every deployment of <model> is …" for the answer when the call cannot wait.
+   */
+  | { kind: "wait"; untilMs: number; why: string }
+  /** Nothing can serve now (no provider can). */
   | { kind: "none"; error: AppError };
 
 const g = globalThis as unknown as { __modelServiceRoutingHealth?: DeploymentHealth };
@@ -113,7 +117,11 @@ export class Route {
     const at = Date.now();
     const healthy = this.cools ? serving.filter(({ d }) => !this.health.cooling(d, at)) : serving;
     if (healthy.length === 0) {
-      return { kind: "wait", untilMs: Math.min(...serving.map(({ d }) => this.health.stats(d.id).cooledUntil)) };
+      return {
+        kind: "wait",
+        untilMs: Math.min(...serving.map(({ d }) => this.health.stats(d.id).cooledUntil)),
+        why: "cooling down after failures",
+      };
     }
     const fresh = healthy.filter(({ d }) => !tried.has(d.id));
     let pool = fresh.length > 0 ? fresh : healthy;
@@ -129,12 +137,14 @@ export class Route {
         fresh.length = 0;
       }
     }
-    const resetAt = this.health.capResetAt();
+    // Every one is at its caps: the call may wait for the caps' minute to end (LiteLLM answers "no
+    // deployments available" at once here, its issue #3646).
+    // (Or cooling down: then the first to be back, at the minute's end or its cooldown's.)
+    const cooling = serving.filter(({ d }) => this.cools && this.health.cooling(d, at));
     return {
-      kind: "none",
-      error: new AppError("unavailable", `Every deployment of ${this.model.id} is at its requests or tokens per minute cap`, undefined, {
-        "Retry-After": String(Math.max(1, Math.ceil((resetAt - Date.now()) / 1000))),
-      }),
+      kind: "wait",
+      untilMs: Math.min(this.health.capResetAt(), ...cooling.map(({ d }) => this.health.stats(d.id).cooledUntil)),
+      why: cooling.length > 0 ? "at its requests or tokens per minute cap or cooling down" : "at its requests or tokens per minute cap",
     };
   }
 

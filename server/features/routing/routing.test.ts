@@ -206,7 +206,7 @@ describe("choosing a deployment (memory)", () => {
     expect(await route.choose(new Set())).toMatchObject({ kind: "deployment" });
   });
 
-  it("skips a deployment at its rpm cap, and answers none when every one is", async () => {
+  it("skips a deployment at its rpm cap, and says to wait for the minute's end when every one is", async () => {
     const g = group([{ rpm: 2 }, { rpm: 1 }]);
     const route = new Route(model(g.model), health, g);
     const counts = await pickCounts(route, 3);
@@ -216,9 +216,8 @@ describe("choosing a deployment (memory)", () => {
         [g.deployments[1]!.id, 1],
       ]),
     );
-    const none = await route.choose(new Set());
-    expect(none.kind).toBe("none");
-    expect(none.kind === "none" && none.error.headers?.["Retry-After"]).toBeTruthy();
+    const wait = await route.choose(new Set());
+    expect(wait).toMatchObject({ kind: "wait", untilMs: health.capResetAt(), why: "at its requests or tokens per minute cap" });
   });
 });
 
@@ -261,7 +260,7 @@ describe.runIf(redisUrl)("shared through Redis (TEST_REDIS_URL)", () => {
     const routes = [new Route(model(g.model), new DeploymentHealth(), g), new Route(model(g.model), new DeploymentHealth(), g)];
     const kinds: string[] = [];
     for (let i = 0; i < 6; i++) kinds.push((await routes[i % 2]!.choose(new Set())).kind);
-    expect(kinds).toEqual(["deployment", "deployment", "deployment", "none", "none", "none"]);
+    expect(kinds).toEqual(["deployment", "deployment", "deployment", "wait", "wait", "wait"]);
   });
 });
 
@@ -298,7 +297,9 @@ describe.runIf(redisUrl)("when Redis stops answering (TEST_REDIS_URL behind a fa
     expect(health.cooling(d1)).toBe(true); // counted in memory
     const picks = await pickCounts(route, 2);
     expect(picks).toEqual(new Map([[d0.id, 2]]));
-    expect((await route.choose(new Set())).kind).toBe("none"); // d0 at its cap (counted in memory), d1 cooling
+    // d0 at its cap (counted in memory), d1 cooling: wait for the first back (the minute's end or d1's cooldown's).
+    const wait = await route.choose(new Set());
+    expect(wait).toMatchObject({ kind: "wait", untilMs: Math.min(health.capResetAt(), health.stats(d1.id).cooledUntil) });
     // A few deadlines at most (the circuit then opens and Redis is not tried at all).
     expect(performance.now() - started).toBeLessThan(1000);
     await proxy.set("up");

@@ -4,3 +4,4 @@ export { UsageWriter, type UsageEventInput } from "./usage-writer.ts";
 export { embeddingUsage, llmCost, llmUsage } from "./usage.rest.ts";
 export { usageRouter } from "./usage.router.ts";
 export { onUsageWritten, recordCall, usageWriter } from "./usage.ts";
+export { recordedCall, type RecordedCall } from "./usage-call.ts";

@@ -370,7 +370,7 @@ export class BedrockProvider implements Provider {
 
   async generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult> {
     const client = this.requireClient();
-    const modelId = bedrockModelId(request.model, this.options.models);
+    const modelId = modelNameAtProvider(request, (m) => bedrockModelId(m, this.options.models));
     const signal = this.signal(options);
     try {
       if (modelId.startsWith("cohere.embed")) {

@@ -124,6 +124,13 @@ const modelSchema = z.strictObject({
   dimensions: z.number().int().positive().optional(),
 });
 
+/**
+ * A deployment an admin adds in the dashboard: a file's `models:` entry of a model the catalogue
+ * already has (so none of the fields that describe a new model).
+ */
+export const deploymentEntrySchema = modelSchema.omit({ type: true, context_window: true, max_output_tokens: true, dimensions: true });
+export type DeploymentEntry = z.infer<typeof deploymentEntrySchema>;
+
 export const ROUTING_STRATEGIES = ["weighted", "least-busy", "latency", "cost"] as const;
 
 const routingSchema = z.strictObject({

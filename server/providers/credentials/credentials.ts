@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { loadEnv } from "../../kernel/env.ts";
+import { TablePoll } from "../../kernel/table-poll.ts";
 import { parseConfigFile, providersFromConfig, type ProviderConfig } from "../config/config-file.ts";
 import type { Provider } from "../types.ts";
 
@@ -211,51 +212,14 @@ export type CredentialSyncTarget = {
   replace(providers: Provider[]): void;
 };
 
-/** Polls the table every `intervalMs`; on a change (an id added, removed or updated), reloads every stored provider. */
-export class CredentialSync {
-  private signature: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-
+/** Polls the table every `intervalMs` (kernel/table-poll.ts); on a change, reloads every stored provider. */
+export class CredentialSync extends TablePoll<DatabaseHandle> {
   constructor(
-    private readonly database: () => Promise<DatabaseHandle>,
-    private readonly target: CredentialSyncTarget,
-    private readonly onError: (error: unknown) => void = () => {},
-    private readonly intervalMs = 2000,
-  ) {}
-
-  /** One check now (resolves when applied). */
-  check(): Promise<void> {
-    this.running ??= (async () => {
-      try {
-        const db = await this.database();
-        const marks = await db.rawQuery<{ id: string; updated_at: Date | string }>(
-          `SELECT id, updated_at FROM provider_credentials ORDER BY id`,
-        );
-        const signature = marks.map((m) => `${m.id}@${new Date(m.updated_at).getTime()}`).join(",");
-        if (signature === this.signature) return;
-        this.target.replace(await loadAll(db));
-        this.signature = signature;
-      } catch (error) {
-        this.onError(error);
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
-  }
-
-  start(): this {
-    if (!this.timer) {
-      void this.check();
-      this.timer = setInterval(() => void this.check(), this.intervalMs);
-      this.timer.unref();
-    }
-    return this;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    database: () => Promise<DatabaseHandle>,
+    target: CredentialSyncTarget,
+    onError: (error: unknown) => void = () => {},
+    intervalMs = 2000,
+  ) {
+    super(database, "provider_credentials", async (db) => target.replace(await loadAll(db)), onError, intervalMs);
   }
 }

@@ -366,7 +366,7 @@ export class GoogleProvider implements Provider {
 
   async generateEmbeddings(request: EmbedRequest, options?: CallOptions): Promise<EmbedResult> {
     const client = this.requireClient();
-    const model = googleModelId(request.model, this.options.models);
+    const model = modelNameAtProvider(request, (m) => googleModelId(m, this.options.models));
     // Vertex: text-embedding-* take up to 250 instances per predict; the gemini-embedding models one text per call.
     const perCall = !this.vertex ? GEMINI_MAX_EMBEDDINGS_PER_CALL : model.includes("gemini") ? 1 : VERTEX_PREDICT_MAX_INSTANCES;
     const batches: string[][] = [];
