@@ -30,6 +30,8 @@ export type AuditAction =
   | "user.sessions_end"
   | "provider.save"
   | "provider.remove"
+  | "deployment.save"
+  | "deployment.remove"
   | "model.create"
   | "model.update"
   | "budget_alerts.update"
@@ -47,6 +49,8 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "user.sessions_end",
   "provider.save",
   "provider.remove",
+  "deployment.save",
+  "deployment.remove",
   "model.create",
   "model.update",
   "budget_alerts.update",
@@ -54,7 +58,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "login.failure",
 ];
 
-export type AuditTargetKind = "api_key" | "user" | "provider" | "model" | "budget_alert_settings";
+export type AuditTargetKind = "api_key" | "user" | "provider" | "deployment" | "model" | "budget_alert_settings";
 
 export type AuditEntry = {
   actor: AuditActorLike;

@@ -129,6 +129,24 @@ describe.each(testDatabases())("the audit log on $kind", ({ kind }) => {
     expect(all).not.toContain(apiKeyValue.slice(-4));
   });
 
+  it("deployments: saving, editing and removing one leave one row each, with before and after", async () => {
+    const id = `audit-dep-${kind}`;
+    const entry = { model: "gpt-4o-mini", provider: "openai", provider_model: "gpt-4o-mini", weight: 2, id };
+    await client.routing.saveDeployment.mutate({ entry });
+    const [added] = await rows("deployment.save", id);
+    expect(added!.before).toBeNull();
+    expect(json(added!.after)).toMatchObject({ id, model: "gpt-4o-mini", weight: 2 });
+    await client.routing.saveDeployment.mutate({ entry: { ...entry, weight: 0 }, replace: id });
+    const saves = await rows("deployment.save", id);
+    expect(saves).toHaveLength(2);
+    expect([json(saves[1]!.before)?.weight, json(saves[1]!.after)?.weight]).toEqual([2, 0]);
+    await client.routing.deleteDeployment.mutate({ id });
+    expect(json((await one("deployment.remove", id)).before)).toMatchObject({ id, weight: 0 });
+    // A removal that finds nothing changes nothing and leaves no row.
+    await expect(client.routing.deleteDeployment.mutate({ id })).rejects.toMatchObject({ data: { httpStatus: 404 } });
+    await one("deployment.remove", id);
+  });
+
   it("models: a price change and disabling leave one row each, with before and after", async () => {
     await client.models.update.mutate({ id: "gpt-4o-mini", patch: { price: { input: "0.2" } } });
     const price = await one("model.update", "gpt-4o-mini");
