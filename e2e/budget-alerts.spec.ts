@@ -40,7 +40,7 @@ test("a key's budget alerts reach the webhook signed and show on the dashboard",
 
     const create = page.getByRole("form", { name: "Create an API key" });
     await create.getByLabel("Name").fill(name);
-    await create.getByLabel("Monthly budget (USD, optional)").fill("0.00004");
+    await create.getByLabel("Budget (USD per period, optional)").fill("0.00004");
     await create.getByRole("button", { name: "Create key" }).click();
     const key = (await page.getByTestId("new-key").locator("code").textContent())!.trim();
     expect(key).toMatch(/^ms_/);

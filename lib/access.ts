@@ -8,6 +8,10 @@ export type Role = (typeof ROLES)[number];
 export const TIERS = ["basic", "standard", "premium"] as const;
 export type Tier = (typeof TIERS)[number];
 
+/** The periods a budget can count over (UTC): a day, an ISO week from Monday, a calendar month. */
+export const BUDGET_PERIODS = ["day", "week", "month"] as const;
+export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
+
 /** What a key may be limited to. A key created without scopes has every scope but `admin`. */
 export const SCOPES = ["generate", "embeddings", "vectors", "usage:read", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -1,9 +1,10 @@
 "use client";
 // The keys page: a form to create a key (its secret shown once, with a copy button), and the list
-// of keys with rotate and revoke. Talks to the `keys.*` tRPC procedures; the first list comes
+// of keys with their own limits (allowed models, requests and tokens per minute, requests in
+// flight, budget per day/week/month, expiry), editable in place, and rotate and revoke. Talks to the `keys.*` tRPC procedures; the first list comes
 // from the server render.
 import { useState, type FormEvent, type ReactNode } from "react";
-import { TIERS, USER_SCOPES, type Scope, type Tier } from "@/lib/access";
+import { BUDGET_PERIODS, TIERS, USER_SCOPES, type BudgetPeriod, type Scope, type Tier } from "@/lib/access";
 import { dateTime } from "@/lib/dates";
 import { CodeBlock } from "../shared/code-block";
 import { EmptyState, Step } from "../shared/empty-state";
@@ -12,6 +13,133 @@ import { trpc } from "../shared/trpc-provider";
 import type { RouterOutputs } from "../wire";
 
 type ApiKey = RouterOutputs["keys"]["list"][number];
+
+/** A whole number from a form field: undefined when blank (create) or null (update: removes the limit). */
+function count(form: FormData, name: string, blank: null | undefined): number | null | undefined {
+  const s = String(form.get(name) ?? "").trim();
+  return s ? Number(s) : blank;
+}
+
+/** The allow-list from a comma-separated field. */
+function models(form: FormData): string[] {
+  return String(form.get("models") ?? "")
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean);
+}
+
+/** A date field (YYYY-MM-DD) as the end of that day, UTC. */
+function expiry(form: FormData): string | undefined {
+  const s = String(form.get("expires") ?? "").trim();
+  return s ? `${s}T23:59:59Z` : undefined;
+}
+
+/** The fields of a key's own limits, shared by the create form and the edit form. */
+function LimitFields({ apiKey }: { apiKey?: ApiKey }) {
+  return (
+    <div className="form-row">
+      <label className="field">
+        <span className="field-label">Allowed models (comma-separated; empty: all)</span>
+        <input name="models" defaultValue={apiKey?.allowedModels.join(", ") ?? ""} placeholder="gpt-4o-mini, claude-3-5-haiku" />
+      </label>
+      <label className="field">
+        <span className="field-label">Requests / minute</span>
+        <input name="rpm" inputMode="numeric" pattern="\d+" defaultValue={apiKey?.rpmLimit ?? ""} placeholder="none" />
+      </label>
+      <label className="field">
+        <span className="field-label">Tokens / minute</span>
+        <input name="tpm" inputMode="numeric" pattern="\d+" defaultValue={apiKey?.tpmLimit ?? ""} placeholder="none" />
+      </label>
+      <label className="field">
+        <span className="field-label">Max in flight</span>
+        <input name="maxParallel" inputMode="numeric" pattern="\d+" defaultValue={apiKey?.maxParallel ?? ""} placeholder="none" />
+      </label>
+      <label className="field">
+        <span className="field-label">Budget period</span>
+        <select name="budgetPeriod" defaultValue={apiKey?.budgetPeriod ?? "month"}>
+          {BUDGET_PERIODS.map((p) => (
+            <option key={p} value={p}>
+              {p}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="field">
+        <span className="field-label">Expires (UTC, optional)</span>
+        <input name="expires" type="date" defaultValue={apiKey?.expiresAt ? new Date(apiKey.expiresAt).toISOString().slice(0, 10) : ""} />
+      </label>
+    </div>
+  );
+}
+
+/** A key's limits in a few words. */
+function limitsOf(k: ApiKey): string {
+  const parts = [
+    k.allowedModels.length ? k.allowedModels.join(", ") : "",
+    k.rpmLimit ? `${k.rpmLimit} rpm` : "",
+    k.tpmLimit ? `${k.tpmLimit} tpm` : "",
+    k.maxParallel ? `${k.maxParallel} in flight` : "",
+    k.expiresAt ? `expires ${dateTime(k.expiresAt)}` : "",
+  ].filter(Boolean);
+  return parts.join("; ");
+}
+
+/** Edits a key's budget and limits in place (keys.update). */
+function EditLimits({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void }) {
+  const utils = trpc.useUtils();
+  const update = trpc.keys.update.useMutation({
+    onSuccess: async () => {
+      await utils.keys.list.invalidate();
+      onDone();
+    },
+  });
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const budget = String(form.get("budget") ?? "").trim();
+    update.mutate({
+      id: apiKey.id,
+      change: {
+        allowedModels: models(form),
+        rpmLimit: count(form, "rpm", null),
+        tpmLimit: count(form, "tpm", null),
+        maxParallel: count(form, "maxParallel", null),
+        budgetPeriod: String(form.get("budgetPeriod")) as BudgetPeriod,
+        monthlyBudgetUsd: budget ? budget : null,
+        expiresAt: expiry(form) ?? null,
+      },
+    });
+  }
+  return (
+    <form className="panel key-form" onSubmit={submit} aria-label={`Limits of ${apiKey.name}`}>
+      <h3>Limits of “{apiKey.name}”</h3>
+      <label className="field">
+        <span className="field-label">Budget (USD per period; empty: none)</span>
+        <input
+          name="budget"
+          inputMode="decimal"
+          pattern="\d+(\.\d{1,6})?"
+          defaultValue={apiKey.monthlyBudgetUsd ?? ""}
+          placeholder="none"
+        />
+      </label>
+      <LimitFields apiKey={apiKey} />
+      {update.error ? (
+        <p className="form-error" role="alert">
+          {update.error.message}
+        </p>
+      ) : null}
+      <span className="row-actions">
+        <button type="submit" className="button" disabled={update.isPending}>
+          {update.isPending ? "Saving…" : "Save limits"}
+        </button>
+        <button type="button" className="button button-secondary" onClick={onDone}>
+          Cancel
+        </button>
+      </span>
+    </form>
+  );
+}
 
 /** The secret of a key just created or rotated: shown this once. */
 function NewSecret({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
@@ -47,6 +175,12 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
       tier: String(form.get("tier")) as Tier,
       scopes: [...scopes, ...(form.get("admin") ? ["admin" as const] : [])],
       monthlyBudgetUsd: budget ? budget : undefined,
+      budgetPeriod: String(form.get("budgetPeriod")) as BudgetPeriod,
+      allowedModels: models(form),
+      rpmLimit: count(form, "rpm", undefined),
+      tpmLimit: count(form, "tpm", undefined),
+      maxParallel: count(form, "maxParallel", undefined),
+      expiresAt: expiry(form),
       ...(owner ? { userEmail: owner } : {}),
       cacheResponses: form.get("cacheResponses") === "on",
     });
@@ -73,7 +207,7 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
           </select>
         </label>
         <label className="field">
-          <span className="field-label">Monthly budget (USD, optional)</span>
+          <span className="field-label">Budget (USD per period, optional)</span>
           <input name="budget" inputMode="decimal" pattern="\d+(\.\d{1,6})?" placeholder="none" />
         </label>
         {isAdmin ? (
@@ -83,6 +217,7 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
           </label>
         ) : null}
       </div>
+      <LimitFields />
       <fieldset className="scopes">
         <legend className="field-label">Scopes (none ticked: all but admin)</legend>
         {USER_SCOPES.map((s) => (
@@ -118,7 +253,15 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
   );
 }
 
-function KeyActions({ apiKey, onRotated }: { apiKey: ApiKey; onRotated: (name: string, secret: string) => void }) {
+function KeyActions({
+  apiKey,
+  onRotated,
+  onEdit,
+}: {
+  apiKey: ApiKey;
+  onRotated: (name: string, secret: string) => void;
+  onEdit: () => void;
+}) {
   const utils = trpc.useUtils();
   const [confirming, setConfirming] = useState<"revoke" | "rotate" | null>(null);
   const done = async () => {
@@ -149,6 +292,9 @@ function KeyActions({ apiKey, onRotated }: { apiKey: ApiKey; onRotated: (name: s
   }
   return (
     <span className="row-actions">
+      <button type="button" className="link-button" onClick={onEdit}>
+        Limits
+      </button>
       <button type="button" className="link-button" onClick={() => setConfirming("rotate")}>
         Rotate
       </button>
@@ -188,8 +334,11 @@ function KeysTable({
   showOwner: boolean;
   onRotated: (name: string, secret: string) => void;
 }) {
+  const [editing, setEditing] = useState<string | null>(null);
+  const edited = keys.find((k) => k.id === editing);
   return (
     <div className="table-wrap">
+      {edited ? <EditLimits apiKey={edited} onDone={() => setEditing(null)} /> : null}
       <table className="table" aria-label="API keys">
         <thead>
           <tr>
@@ -198,7 +347,8 @@ function KeysTable({
             <th>Tier</th>
             <th>Scopes</th>
             {showOwner ? <th>Owner</th> : null}
-            <th>Budget / month</th>
+            <th>Budget</th>
+            <th>Limits</th>
             <th>Response cache</th>
             <th>Last used</th>
             <th>Created</th>
@@ -217,14 +367,15 @@ function KeysTable({
                 {k.isAdmin ? <span className="pill">admin</span> : null} {k.scopes.length ? k.scopes.join(", ") : k.isAdmin ? "" : "all"}
               </td>
               {showOwner ? <td>{k.userEmail ?? <span className="muted">none</span>}</td> : null}
-              <td>{k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd}` : <span className="muted">none</span>}</td>
+              <td>{k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd} / ${k.budgetPeriod}` : <span className="muted">none</span>}</td>
+              <td>{limitsOf(k) || <span className="muted">none</span>}</td>
               <td>
                 <ResponseCacheToggle apiKey={k} />
               </td>
               <td>{dateTime(k.lastUsedAt)}</td>
               <td>{dateTime(k.createdAt)}</td>
               <td>
-                <KeyActions apiKey={k} onRotated={onRotated} />
+                <KeyActions apiKey={k} onRotated={onRotated} onEdit={() => setEditing(k.id)} />
               </td>
             </tr>
           ))}

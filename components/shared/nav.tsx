@@ -95,6 +95,15 @@ export const ADMIN_NAV_ITEMS: NavItem[] = [
       </svg>
     ),
   },
+  {
+    href: "/audit",
+    label: "Audit",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <path d="M9 4h6M9 2h6v4H9zM6 4H5a1 1 0 0 0-1 1v15a1 1 0 0 0 1 1h14a1 1 0 0 0 1-1V5a1 1 0 0 0-1-1h-1M8 12l2 2 4-4M8 18h8" />
+      </svg>
+    ),
+  },
 ];
 
 function isActive(pathname: string, href: string): boolean {

@@ -173,9 +173,20 @@ describe.each(testDatabases())("authenticate on $kind", ({ kind }) => {
       expect(performance.now() - started).toBeLessThan(1_100);
     });
 
-    it("an expired key is refused", async () => {
-      const { key } = await createApiKey(CLI_ACTOR, { name: "expired", expiresAt: new Date(Date.now() - 1000) });
-      await unauthorized({ authorization: `Bearer ${key}` });
+    it("an expired key is refused with a 401 that says it expired, and when", async () => {
+      const { key, apiKey } = await createApiKey(CLI_ACTOR, { name: "expired", expiresAt: new Date(Date.now() + 60_000) });
+      const at = new Date(Date.now() - 1000);
+      const db = await (await import("../db/index.ts")).getDb();
+      await db.apiKey.update({ where: { id: apiKey.id }, data: { expiresAt: at } });
+      const message = await unauthorized({ authorization: `Bearer ${key}` });
+      expect(message).toContain(`This API key expired at ${at.toISOString()}`);
+    });
+
+    it("a key cannot be created already expired", async () => {
+      await expect(createApiKey(CLI_ACTOR, { name: "past", expiresAt: new Date(Date.now() - 1000) })).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringContaining("must be in the future"),
+      });
     });
 
     it("records the last use in a batch, not per request", async () => {

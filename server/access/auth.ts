@@ -84,15 +84,31 @@ export async function authenticate(headers: Headers, options: { clientAddress?: 
 async function authenticateKey(secret: string, refusal: AppError | undefined): Promise<Identity> {
   const key = refusal ? await resolveApiKey(secret, { knownOnly: true }) : await resolveApiKey(secret);
   if (key === undefined) throw refusal!;
-  if (!key || key.revoked || (key.expiresAt !== null && key.expiresAt <= Date.now())) {
-    throw new AppError("unauthorized", "Invalid API key: it is unknown, revoked or expired");
+  if (!key || key.revoked) throw new AppError("unauthorized", "Invalid API key: it is unknown or revoked");
+  // Only the key's holder reaches this: telling them it expired (and when) tells no one else anything.
+  if (key.expiresAt !== null && key.expiresAt <= Date.now()) {
+    throw new AppError(
+      "unauthorized",
+      `This API key expired at ${new Date(key.expiresAt).toISOString()}; ask its owner to extend it (keys update --expires) or create a new one`,
+      { reason: "key_expired" },
+    );
   }
   // The owner's record is the cached one that budgets and sessions read too: no query once warm.
   if (key.userId && (await getUser(key.userId))?.disabledAt)
     throw new AppError("unauthorized", "Invalid API key: its owner's account is disabled");
   noteKeyUsed(key.id);
   const role: Role = key.isAdmin ? "admin" : "user";
-  return { kind: "apiKey", apiKeyId: key.id, userId: key.userId, role, tier: key.tier, scopes: scopesFor(role, key.scopes) };
+  const c = key.controls;
+  const controlled = c.allowedModels.length > 0 || c.rpm !== null || c.tpm !== null || c.maxParallel !== null;
+  return {
+    kind: "apiKey",
+    apiKeyId: key.id,
+    userId: key.userId,
+    role,
+    tier: key.tier,
+    scopes: scopesFor(role, key.scopes),
+    ...(controlled ? { controls: c } : {}),
+  };
 }
 
 async function authenticateJwt(token: string): Promise<Identity> {

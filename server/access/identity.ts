@@ -6,7 +6,29 @@ import "server-only";
 import type { Role, Scope, Tier } from "../../lib/access.ts";
 
 // The roles, tiers and scopes are the dashboard's too: lib/access.ts spells them once.
-export { ROLES, SCOPES, scopesFor, TIERS, USER_SCOPES, type Role, type Scope, type Tier } from "../../lib/access.ts";
+export {
+  BUDGET_PERIODS,
+  type BudgetPeriod,
+  ROLES,
+  SCOPES,
+  scopesFor,
+  TIERS,
+  USER_SCOPES,
+  type Role,
+  type Scope,
+  type Tier,
+} from "../../lib/access.ts";
+
+/**
+ * A key's own limits, beside its tier's and the endpoint's: the models it may use (empty: all),
+ * requests and tokens per minute, and requests in flight at once; null: no such limit.
+ */
+export type KeyControls = {
+  allowedModels: readonly string[];
+  rpm: number | null;
+  tpm: number | null;
+  maxParallel: number | null;
+};
 
 type Caller = {
   /** Set for API keys; null for sessions and JWTs. */
@@ -21,7 +43,7 @@ type Caller = {
 
 export type Identity =
   | { kind: "anonymous" }
-  | ({ kind: "apiKey"; apiKeyId: string } & Caller)
+  | ({ kind: "apiKey"; apiKeyId: string; controls?: KeyControls } & Caller)
   | ({ kind: "session"; userId: string; email: string | null } & Caller)
   | ({ kind: "jwt"; userId: string; subject: string } & Caller);
 

@@ -9,7 +9,7 @@ import { getDatabase, getDb } from "../db/index.ts";
 import { onShutdown } from "../kernel/lifecycle.ts";
 import { getLogger } from "../kernel/logger.ts";
 import { AuthCache } from "./auth-cache.ts";
-import type { Tier } from "./identity.ts";
+import type { BudgetPeriod, KeyControls, Tier } from "./identity.ts";
 import { onInvalidation } from "./invalidation.ts";
 import { trimDecimal } from "../../lib/money.ts";
 
@@ -51,6 +51,10 @@ export type ResolvedKey = {
   expiresAt: number | null;
   /** Exact decimal string, or null: no budget on the key. */
   monthlyBudgetUsd: string | null;
+  /** The period the budget counts over. */
+  budgetPeriod: BudgetPeriod;
+  /** The key's own controls (features/accounts/keys.ts): checked on every call. */
+  controls: KeyControls;
   /** Generations are answered from the response cache unless a request says otherwise (response-cache.ts). */
   cacheResponses: boolean;
 };
@@ -64,6 +68,11 @@ const RESOLVED_SELECT = {
   revokedAt: true,
   expiresAt: true,
   monthlyBudgetUsd: true,
+  budgetPeriod: true,
+  allowedModels: true,
+  rpmLimit: true,
+  tpmLimit: true,
+  maxParallel: true,
   cacheResponses: true,
 } as const;
 
@@ -79,6 +88,11 @@ function toResolved(row: {
   revokedAt: Date | null;
   expiresAt: Date | null;
   monthlyBudgetUsd: { toFixed(n: number): string } | null;
+  budgetPeriod: BudgetPeriod;
+  allowedModels: string[];
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  maxParallel: number | null;
   cacheResponses: boolean;
 }): ResolvedKey {
   return {
@@ -90,6 +104,8 @@ function toResolved(row: {
     revoked: row.revokedAt !== null,
     expiresAt: row.expiresAt ? row.expiresAt.getTime() : null,
     monthlyBudgetUsd: row.monthlyBudgetUsd ? trimDecimal(row.monthlyBudgetUsd.toFixed(6)) : null,
+    budgetPeriod: row.budgetPeriod,
+    controls: { allowedModels: row.allowedModels, rpm: row.rpmLimit, tpm: row.tpmLimit, maxParallel: row.maxParallel },
     cacheResponses: row.cacheResponses,
   };
 }

@@ -3,6 +3,9 @@ import "server-only";
 // 100/minute, RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds for every other endpoint) and one
 // per tier (basic 10/hour, standard 100/hour, premium 1000/hour; API keys and JWTs), both counted
 // per caller (API key, or user for sessions and JWTs). RATE_LIMITS overrides any of them without code.
+// A key may carry its own requests per minute (`key:rpm`, counted here beside the two others; the
+// tightest wins) and tokens per minute (`key:tpm`: `chargeKeyTokens`, called by features/inference
+// with the input's estimate before a call and settled with the real usage after it).
 //
 // The counters live in this process, or in Redis when REDIS_URL is set so that every instance
 // shares one budget. Both counters of a request are sent to Redis in the same tick over a client
@@ -85,7 +88,11 @@ type Limiters = { byConfig: Map<string, Limiter> };
 const g = globalThis as unknown as { __modelServiceRateLimiters?: Limiters };
 const limiters: Limiters = (g.__modelServiceRateLimiters ??= { byConfig: new Map() });
 
-function limiterFor(name: string, spec: NonNullable<RateLimitSpec>): Limiter {
+/**
+ * `blockInMemory`: a caller over the limit is refused from memory until the window ends. Not for
+ * token limits, where a large call that does not fit says nothing about a small one that does.
+ */
+function limiterFor(name: string, spec: NonNullable<RateLimitSpec>, blockInMemory = true): Limiter {
   const id = `${name}|${spec.requests}|${spec.windowSeconds}`;
   const existing = limiters.byConfig.get(id);
   if (existing) return existing;
@@ -103,7 +110,7 @@ function limiterFor(name: string, spec: NonNullable<RateLimitSpec>): Limiter {
             keyPrefix,
             rejectIfRedisNotReady: true,
             // Over the limit: refuse from memory until the window ends, without asking Redis again.
-            inMemoryBlockOnConsumed: spec.requests + 1,
+            ...(blockInMemory ? { inMemoryBlockOnConsumed: spec.requests + 1 } : {}),
           }),
         }
       : {}),
@@ -145,33 +152,36 @@ function consumed(p: Promise<RateLimiterRes>): Promise<Consumed> {
 type Store = "shared" | "local";
 
 /** Counts in Redis while it is usable (one round trip, under the command deadline), else in this process. */
-async function consumeOne(limiter: Limiter, subject: string): Promise<Consumed & { store: Store }> {
+async function consumeOne(limiter: Limiter, subject: string, points = 1): Promise<Consumed & { store: Store }> {
   const shared = limiter.shared;
   if (shared) {
     await redisConnected();
     if (redisUsable()) {
       try {
-        return { ...(await redisCommand(() => consumed(shared.consume(subject, 1)))), store: "shared" };
+        return { ...(await redisCommand(() => consumed(shared.consume(subject, points)))), store: "shared" };
       } catch (e) {
         if (!(e instanceof RedisUnavailable)) throw e;
       }
     }
   }
-  return { ...(await consumed(limiter.local.consume(subject, 1))), store: "local" };
+  return { ...(await consumed(limiter.local.consume(subject, points))), store: "local" };
 }
 
-/** Gives a point back to the counters that took it (Redis unusable by then: this process's). */
-async function rewardOne(limiter: Limiter, subject: string, store: Store): Promise<void> {
+/**
+ * Gives points back to the counters that took them (Redis unusable by then: this process's); a
+ * negative number takes more (a call that used more tokens than estimated), never refused.
+ */
+async function rewardOne(limiter: Limiter, subject: string, store: Store, points = 1): Promise<void> {
   const shared = limiter.shared;
   if (store === "shared" && shared && redisUsable()) {
     try {
-      await redisCommand(() => shared.reward(subject, 1));
+      await redisCommand(() => (points >= 0 ? shared.reward(subject, points) : shared.penalty(subject, -points)));
       return;
     } catch (e) {
       if (!(e instanceof RedisUnavailable)) throw e;
     }
   }
-  await limiter.local.reward(subject, 1);
+  await (points >= 0 ? limiter.local.reward(subject, points) : limiter.local.penalty(subject, -points));
 }
 
 type Counted = RateLimitState & {
@@ -209,7 +219,9 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, name: stri
   // every tRPC call is limited) counts against the endpoint limits only: a tier's hundred requests
   // an hour would be a few minutes of browsing.
   const tier = identity.kind === "session" ? undefined : consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject);
-  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier])).filter(
+  const rpm = identity.kind === "apiKey" ? identity.controls?.rpm : null;
+  const own = rpm ? consume("key:rpm", { requests: rpm, windowSeconds: 60 }, subject) : undefined;
+  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier, own])).filter(
     (s): s is Counted => s !== undefined,
   );
   if (states.length === 0) return undefined;
@@ -219,19 +231,73 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, name: stri
     // endpoint's 429s would otherwise eat the tier's hourly quota).
     await Promise.all(states.filter((s) => s.allowed).map((s) => s.refund()));
     recordRateLimitRejection(refused.name);
-    const what = refused.name.startsWith("tier:")
-      ? `your ${refused.name.slice(5)} tier's limit`
-      : `the limit of the ${refused.name} endpoint`;
-    throw new AppError(
-      "rate_limited",
-      `Rate limit exceeded: ${what} is ${refused.limit} requests per ${describeWindow(refused.windowSeconds)}; retry in ${refused.retryAfter} s`,
-      { limit: refused.limit, retry_after_seconds: refused.retryAfter, limit_name: refused.name },
-      rateLimitHeaders(refused),
-    );
+    throw rateLimited(refused, "requests");
   }
   // Report the limit closest to running out.
   const { refund: _, ...closest } = states.sort((a, b) => a.remaining - b.remaining || b.resetAt - a.resetAt)[0]!;
   return closest;
+}
+
+function rateLimited(refused: RateLimitState, unit: "requests" | "tokens", extra?: string): AppError {
+  const what = refused.name.startsWith("tier:")
+    ? `your ${refused.name.slice(5)} tier's limit`
+    : refused.name.startsWith("key:")
+      ? "this API key's own limit"
+      : `the limit of the ${refused.name} endpoint`;
+  return new AppError(
+    "rate_limited",
+    `Rate limit exceeded: ${what} is ${refused.limit} ${unit} per ${describeWindow(refused.windowSeconds)}${extra ?? ""}; retry in ${refused.retryAfter} s`,
+    { limit: refused.limit, retry_after_seconds: refused.retryAfter, limit_name: refused.name },
+    rateLimitHeaders(refused),
+  );
+}
+
+/** A call's tokens counted against its key's tokens-per-minute limit: settle it once with what the call used. */
+export type TokenCharge = { readonly estimated: number; settle(actualTokens: number): void };
+
+const NO_CHARGE: TokenCharge = Object.freeze({ estimated: 0, settle() {} });
+
+/**
+ * Counts a call's estimated tokens (`estimate`, asked only when the key has a tokens-per-minute
+ * limit) against the key's limit before the call: a 429 with Retry-After and X-RateLimit-* when they
+ * do not fit in this minute's window. `settle` then moves the count to what the call really used
+ * (more is taken without refusal, less is given back); 0 for a call that failed without using any.
+ */
+export async function chargeKeyTokens(identity: AuthenticatedIdentity, estimate: () => number): Promise<TokenCharge> {
+  const tpm = identity.kind === "apiKey" ? identity.controls?.tpm : null;
+  if (!tpm) return NO_CHARGE;
+  const spec = { requests: tpm, windowSeconds: 60 };
+  const estimated = Math.max(1, Math.ceil(estimate()));
+  const subject = subjectOf(identity);
+  const limiter = limiterFor("key:tpm", spec, false);
+  const { res, allowed, store } = await consumeOne(limiter, subject, estimated);
+  if (!allowed) {
+    // The refused points were counted by the limiter: give them back, the call is not made.
+    await rewardOne(limiter, subject, store, estimated).catch(() => {});
+    const msBeforeNext = Math.max(0, res.msBeforeNext);
+    const state: RateLimitState = {
+      name: "key:tpm",
+      windowSeconds: 60,
+      limit: tpm,
+      remaining: Math.max(0, res.remainingPoints),
+      resetAt: Math.ceil((Date.now() + msBeforeNext) / 1000),
+      retryAfter: Math.max(1, Math.ceil(msBeforeNext / 1000)),
+      allowed: false,
+    };
+    recordRateLimitRejection(state.name);
+    const never = estimated > tpm ? ` and this call's input alone is about ${estimated} tokens, so it never fits: shorten it` : "";
+    throw rateLimited(state, "tokens", `, this call is estimated at ${estimated}${never}`);
+  }
+  let settled = false;
+  return {
+    estimated,
+    settle(actualTokens: number) {
+      if (settled) return;
+      settled = true;
+      const back = estimated - Math.max(0, Math.round(actualTokens));
+      if (back !== 0) void rewardOne(limiter, subject, store, back).catch(() => {});
+    },
+  };
 }
 
 /** A named limit's counter, for callers that count and give back points themselves (the sign-in limits). */

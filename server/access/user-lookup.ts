@@ -4,7 +4,7 @@ import "server-only";
 // dashboard session still counts. Managing accounts is features/accounts/users.ts.
 import { getDb } from "../db/index.ts";
 import { AuthCache } from "./auth-cache.ts";
-import type { Role } from "./identity.ts";
+import type { BudgetPeriod, Role } from "./identity.ts";
 import { onInvalidation } from "./invalidation.ts";
 import { trimDecimal } from "../../lib/money.ts";
 
@@ -16,6 +16,8 @@ export type UserRecord = {
   externalId: string | null;
   /** Monthly budget in USD as an exact decimal string; null: none. */
   monthlyBudgetUsd: string | null;
+  /** The period the budget counts over. */
+  budgetPeriod: BudgetPeriod;
   /** A disabled account cannot sign in; its sessions, JWTs and keys are refused. */
   disabledAt: Date | null;
   createdAt: Date;
@@ -30,6 +32,7 @@ export const USER_SELECT = {
   role: true,
   externalId: true,
   monthlyBudgetUsd: true,
+  budgetPeriod: true,
   disabledAt: true,
   createdAt: true,
   sessionEpoch: true,
@@ -43,6 +46,7 @@ export type UserRow = {
   role: Role;
   externalId: string | null;
   monthlyBudgetUsd: { toFixed(n: number): string } | null;
+  budgetPeriod: BudgetPeriod;
   disabledAt: Date | null;
   createdAt: Date;
   sessionEpoch: number;

@@ -17,6 +17,7 @@ const TWINS: { rest: string[]; trpc: string[] }[] = [
   { rest: ["GET /v1/llm/savings"], trpc: ["usage.savings"] },
   { rest: ["POST /v1/llm/cost"], trpc: ["usage.calculateCost"] },
   { rest: ["GET /v1/auth/whoami"], trpc: ["auth.me"] },
+  { rest: ["GET /v1/admin/audit"], trpc: ["audit.list"] },
   { rest: ["GET /v1/llm/models", "GET /api/v1/models", "GET /v1/models"], trpc: ["models.list"] },
   { rest: ["GET /v1/models/:id"], trpc: ["models.get"] },
   { rest: ["GET /v1/vector/collections"], trpc: ["vectors.list"] },

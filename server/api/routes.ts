@@ -7,7 +7,7 @@ import { endpoint, json, noEndpoint, route } from "../http/endpoint.ts";
 import { openApiDocument } from "./openapi.ts";
 import { health, ping } from "../features/system/index.ts";
 import { llmGenerate } from "../features/inference/index.ts";
-import { whoami } from "../features/accounts/index.ts";
+import { adminAudit, whoami } from "../features/accounts/index.ts";
 import { models } from "../features/catalogue/index.ts";
 import { vectorCollection, vectorCollections, vectorDocuments, vectorPoints, vectorSearch } from "../features/vectors/index.ts";
 import { llmGenerateEmbeddings } from "../features/inference/index.ts";
@@ -32,6 +32,7 @@ export const leanRoutes: readonly LeanRoute[] = [
   { pattern: "/ping", handlers: ping },
   { pattern: "/v1/llm/generate", handlers: llmGenerate },
   { pattern: "/v1/auth/whoami", handlers: whoami },
+  { pattern: "/v1/admin/audit", handlers: adminAudit },
   { pattern: "/v1/llm/models", handlers: models },
   { pattern: "/api/v1/models", handlers: models },
   { pattern: "/v1/vector/collections", handlers: vectorCollections },
@@ -55,6 +56,7 @@ export const leanRoutes: readonly LeanRoute[] = [
 ];
 
 export {
+  adminAudit,
   anthropicMessages,
   chatCompletions,
   embeddingUsage,

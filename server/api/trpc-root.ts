@@ -5,6 +5,7 @@ import { generationRouter } from "../features/inference/index.ts";
 import { systemRouter } from "../features/system/index.ts";
 import { keysRouter } from "../features/accounts/index.ts";
 import { authRouter } from "../features/accounts/index.ts";
+import { auditRouter } from "../features/accounts/index.ts";
 import { modelsRouter } from "../features/catalogue/index.ts";
 import { vectorsRouter } from "../features/vectors/index.ts";
 import { embeddingsRouter } from "../features/inference/index.ts";
@@ -25,6 +26,7 @@ export const appRouter = createTRPCRouter({
   budgetAlerts: budgetAlertsRouter,
   providers: providersRouter,
   routing: routingRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

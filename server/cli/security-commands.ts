@@ -17,6 +17,113 @@ function budgetOption(v: string | boolean | undefined): string | null | undefine
   return s === "none" || s === "off" ? null : s.replace(/^\$/, "");
 }
 
+/** A whole number (--rpm, --tpm, --max-parallel); "none"/"off" removes the limit. */
+function countOption(v: string | boolean | undefined, flag: string): number | null | undefined {
+  const s = str(v)?.trim();
+  if (s === undefined) return undefined;
+  if (s === "none" || s === "off") return null;
+  if (!/^\d+$/.test(s)) throw new UsageError(`--${flag} must be a whole number, or none to remove the limit`);
+  return Number(s);
+}
+
+/** --budget-period: day, week or month. */
+function periodOption(v: string | boolean | undefined): "day" | "week" | "month" | undefined {
+  const s = str(v)?.trim();
+  if (s === undefined) return undefined;
+  if (s !== "day" && s !== "week" && s !== "month") throw new UsageError("--budget-period must be day, week or month");
+  return s;
+}
+
+/** --models a,b: catalogue ids or aliases; "all"/"none" (or an empty list) lifts the allow-list. */
+function modelsOption(v: string | boolean | undefined): string[] | undefined {
+  const s = str(v)?.trim();
+  if (s === undefined) return undefined;
+  if (s === "all" || s === "none") return [];
+  return s
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean);
+}
+
+const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** --expires: an ISO date (2027-01-31, 2027-01-31T12:00:00Z), a duration from now (30d, 12h, 2w, 90m), or never. */
+export function expiresOption(v: string | boolean | undefined, now = Date.now()): string | null | undefined {
+  const s = str(v)?.trim();
+  if (s === undefined) return undefined;
+  if (s === "never" || s === "none") return null;
+  const d = /^(\d{1,6})([mhdw])$/.exec(s);
+  if (d) return new Date(now + Number(d[1]) * DURATION_MS[d[2]!]!).toISOString();
+  // An ISO date; the service checks its range and that it is in the future.
+  if (/^\d{4}-\d{2}-\d{2}/.test(s)) return s;
+  throw new UsageError(
+    "--expires must be an ISO date (2027-01-31 or 2027-01-31T12:00:00Z), a duration such as 30d, 12h, 2w or 90m, or never",
+  );
+}
+
+/** The per-key control flags that `keys create` and `keys update` share. */
+const KEY_CONTROL_OPTIONS = {
+  models: { type: "string", placeholder: "a,b", description: "Only these models (catalogue ids or aliases); all lifts the list" },
+  rpm: { type: "string", placeholder: "N|none", description: "The key's own requests per minute (beside its tier's and the endpoint's)" },
+  tpm: {
+    type: "string",
+    placeholder: "N|none",
+    description: "The key's own tokens per minute (input estimated before a call, settled after)",
+  },
+  "max-parallel": { type: "string", placeholder: "N|none", description: "Requests of the key in flight at once, across instances" },
+  "budget-period": {
+    type: "string",
+    placeholder: "day|week|month",
+    description: "The period --budget counts over, in UTC (default month)",
+  },
+  expires: {
+    type: "string",
+    placeholder: "DATE|30d|never",
+    description: "When the key stops working: an ISO date or a duration from now (30d, 12h, 2w)",
+  },
+} as const;
+
+/**
+ * The catalogue in the database, for --models to be checked against: a fresh install whose server
+ * never ran has not loaded it yet (the same sync as `db migrate`; safe beside a running server).
+ */
+async function catalogueForModels(v: Values): Promise<void> {
+  if (str(v.models) === undefined) return;
+  const { syncCatalogue } = await import("../features/catalogue/models.ts");
+  await syncCatalogue({ watch: false });
+}
+
+function keyControls(v: Values) {
+  return {
+    allowedModels: modelsOption(v.models),
+    rpmLimit: countOption(v.rpm, "rpm"),
+    tpmLimit: countOption(v.tpm, "tpm"),
+    maxParallel: countOption(v["max-parallel"], "max-parallel"),
+    budgetPeriod: periodOption(v["budget-period"]),
+  };
+}
+
+/** What a key's own controls are, for the CLI's messages. */
+function describeControls(k: {
+  allowedModels: string[];
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  maxParallel: number | null;
+  monthlyBudgetUsd: string | null;
+  budgetPeriod: string;
+  expiresAt: Date | null;
+}): string {
+  const parts = [
+    k.allowedModels.length ? `models ${k.allowedModels.join(",")}` : "",
+    k.rpmLimit ? `${k.rpmLimit} rpm` : "",
+    k.tpmLimit ? `${k.tpmLimit} tpm` : "",
+    k.maxParallel ? `${k.maxParallel} in flight` : "",
+    k.monthlyBudgetUsd ? `budget $${k.monthlyBudgetUsd} per ${k.budgetPeriod}` : "",
+    k.expiresAt ? `expires ${k.expiresAt.toISOString()}` : "",
+  ].filter(Boolean);
+  return parts.length ? `; ${parts.join(", ")}` : "";
+}
+
 function table(io: CliIO, rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows)
@@ -60,7 +167,16 @@ export const securityCommands: Command[] = [
         description: "Password (at least 8 characters); asked for when not given, so that it stays out of the shell's history",
       },
       admin: { type: "boolean", description: "Make the account an admin" },
-      budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD across all the user's keys" },
+      budget: {
+        type: "string",
+        placeholder: "USD",
+        description: "Budget in USD across all the user's keys (per month unless --budget-period)",
+      },
+      "budget-period": {
+        type: "string",
+        placeholder: "day|week|month",
+        description: "The period --budget counts over, in UTC (default month)",
+      },
     },
     async run(v: Values, io) {
       const { createUser } = await import("../features/accounts/users.ts");
@@ -71,6 +187,7 @@ export const securityCommands: Command[] = [
           password: str(v.password) ?? password,
           role: v.admin ? "admin" : "user",
           monthlyBudgetUsd: budgetOption(v.budget),
+          budgetPeriod: periodOption(v["budget-period"]),
         }),
       );
       io.out(`Created ${user.role} ${user.email} (id ${user.id}).`);
@@ -117,7 +234,12 @@ export const securityCommands: Command[] = [
     options: {
       email: { type: "string", placeholder: "EMAIL", description: "The account", required: true },
       role: { type: "string", placeholder: "admin|user", description: "New role" },
-      budget: { type: "string", placeholder: "USD|none", description: "New monthly budget in USD; none removes it" },
+      budget: {
+        type: "string",
+        placeholder: "USD|none",
+        description: "New budget in USD (per month unless --budget-period); none removes it",
+      },
+      "budget-period": { type: "string", placeholder: "day|week|month", description: "The period the budget counts over, in UTC" },
       password: { type: "string", placeholder: "PASSWORD", description: "New password" },
       disable: { type: "boolean", description: "Disable the account: no sign-in; its sessions, platform JWTs and API keys are refused" },
       enable: { type: "boolean", description: "Enable a disabled account again" },
@@ -132,12 +254,18 @@ export const securityCommands: Command[] = [
       if (!user) throw new UsageError(`No user with the email ${str(v.email)}`);
       const disabled = v.disable ? true : v.enable ? false : undefined;
       const updated = await friendly(() =>
-        updateUser(user.id, { role, monthlyBudgetUsd: budgetOption(v.budget), password: str(v.password), disabled }),
+        updateUser(user.id, {
+          role,
+          monthlyBudgetUsd: budgetOption(v.budget),
+          budgetPeriod: periodOption(v["budget-period"]),
+          password: str(v.password),
+          disabled,
+        }),
       );
-      if (v["end-sessions"]) await friendly(() => endAllSessions(user.id));
+      if (v["end-sessions"]) await friendly(() => endAllSessions(user.id, { kind: "cli" }));
       const ended = v["end-sessions"] || disabled === true || str(v.password) !== undefined ? "; every session ended" : "";
       io.out(
-        `Updated ${updated.email}: role ${updated.role}, budget ${updated.monthlyBudgetUsd ? `$${updated.monthlyBudgetUsd}` : "none"}${updated.disabledAt ? ", disabled" : ""}${ended}.`,
+        `Updated ${updated.email}: role ${updated.role}, budget ${updated.monthlyBudgetUsd ? `$${updated.monthlyBudgetUsd} per ${updated.budgetPeriod}` : "none"}${updated.disabledAt ? ", disabled" : ""}${ended}.`,
       );
     },
   },
@@ -148,7 +276,8 @@ export const securityCommands: Command[] = [
       name: { type: "string", placeholder: "NAME", description: "What the key is for", required: true },
       tier: { type: "string", placeholder: TIERS.join("|"), description: "Rate-limit tier (default standard)" },
       user: { type: "string", placeholder: "EMAIL", description: "Owner (a dashboard account); usage and budgets count there" },
-      budget: { type: "string", placeholder: "USD", description: "Monthly budget in USD for this key" },
+      budget: { type: "string", placeholder: "USD", description: "Budget in USD for this key (per month unless --budget-period)" },
+      ...KEY_CONTROL_OPTIONS,
       admin: { type: "boolean", description: "An admin key: sees all usage, keys and collections" },
       scopes: {
         type: "string",
@@ -164,6 +293,7 @@ export const securityCommands: Command[] = [
     async run(v: Values, io) {
       const { CLI_ACTOR } = await import("../access/identity.ts");
       const { createApiKey } = await import("../features/accounts/keys.ts");
+      await catalogueForModels(v);
       const scopes = str(v.scopes)
         ?.split(",")
         .map((s) => s.trim())
@@ -174,6 +304,8 @@ export const securityCommands: Command[] = [
           tier: str(v.tier) as Tier | undefined,
           userEmail: str(v.user),
           monthlyBudgetUsd: budgetOption(v.budget) ?? undefined,
+          ...keyControls(v),
+          expiresAt: expiresOption(v.expires) ?? undefined,
           isAdmin: Boolean(v.admin),
           scopes: scopes as never,
           cacheResponses: Boolean(v["cache-responses"]),
@@ -185,7 +317,7 @@ export const securityCommands: Command[] = [
       }
       io.out(key);
       io.err(
-        `Created ${apiKey.isAdmin ? "admin " : ""}key "${apiKey.name}" (id ${apiKey.id}, tier ${apiKey.tier}${apiKey.userEmail ? `, user ${apiKey.userEmail}` : ""}). Copy it now: it is not shown again.`,
+        `Created ${apiKey.isAdmin ? "admin " : ""}key "${apiKey.name}" (id ${apiKey.id}, tier ${apiKey.tier}${apiKey.userEmail ? `, user ${apiKey.userEmail}` : ""}${describeControls(apiKey)}). Copy it now: it is not shown again.`,
       );
     },
   },
@@ -218,11 +350,45 @@ export const securityCommands: Command[] = [
           k.tier,
           k.isAdmin ? "admin" : k.scopes.join(",") || "all",
           k.userEmail ?? "-",
-          k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd}` : "-",
+          k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd}/${k.budgetPeriod}` : "-",
           k.lastUsedAt?.toISOString() ?? "never",
           k.revokedAt ? "revoked" : k.expiresAt && k.expiresAt <= new Date() ? "expired" : "active",
         ]),
       ]);
+    },
+  },
+  {
+    name: "keys update",
+    summary:
+      "Change an API key's name, budget, expiry or its own limits (allowed models, requests and tokens per minute, requests in flight); none removes a limit. Every instance sees it within a second.",
+    args: [{ name: "id", description: "The key's id (from `keys list`)" }],
+    options: {
+      name: { type: "string", placeholder: "NAME", description: "A new name" },
+      budget: { type: "string", placeholder: "USD|none", description: "New budget in USD; none removes it" },
+      ...KEY_CONTROL_OPTIONS,
+      json: { type: "boolean", description: "Print the key as JSON" },
+    },
+    async run(v: Values, io) {
+      const { CLI_ACTOR } = await import("../access/identity.ts");
+      const { updateApiKey } = await import("../features/accounts/keys.ts");
+      await catalogueForModels(v);
+      const change = {
+        name: str(v.name),
+        monthlyBudgetUsd: budgetOption(v.budget),
+        ...keyControls(v),
+        expiresAt: expiresOption(v.expires),
+      };
+      if (Object.values(change).every((x) => x === undefined)) {
+        throw new UsageError(
+          "Nothing to change: give at least one of --name, --budget, --budget-period, --models, --rpm, --tpm, --max-parallel, --expires",
+        );
+      }
+      const key = await friendly(() => updateApiKey(CLI_ACTOR, str(v.id)!, change));
+      if (v.json) {
+        io.out(JSON.stringify(key, null, 2));
+        return;
+      }
+      io.out(`Updated key "${key.name}" (${key.prefix}…)${describeControls(key)}.`);
     },
   },
   {

@@ -59,9 +59,75 @@ describe("the CLI", { timeout: 120_000 }, () => {
     expect((JSON.parse(listed.stdout) as { email: string }[]).map((u) => u.email)).not.toContain("nobody@example.com");
   });
 
+  it("sets a key's own controls with keys create and keys update, and refuses bad flags with a message", async () => {
+    const created = await cli([
+      "keys",
+      "create",
+      "--name",
+      "controlled",
+      "--models",
+      "gpt-4o-mini,text-embedding-3-small",
+      "--rpm",
+      "30",
+      "--tpm",
+      "10000",
+      "--max-parallel",
+      "2",
+      "--budget",
+      "5",
+      "--budget-period",
+      "day",
+      "--expires",
+      "30d",
+      "--json",
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    const listed = (JSON.parse((await cli(["keys", "list", "--json"])).stdout) as Record<string, unknown>[]).find((k) => k.id === id)!;
+    expect(listed).toMatchObject({
+      allowedModels: ["gpt-4o-mini", "text-embedding-3-small"],
+      rpmLimit: 30,
+      tpmLimit: 10000,
+      maxParallel: 2,
+      monthlyBudgetUsd: "5",
+      budgetPeriod: "day",
+    });
+    const days = (new Date(listed.expiresAt as string).getTime() - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThan(30.1);
+
+    const updated = await cli([
+      "keys",
+      "update",
+      id,
+      "--rpm",
+      "none",
+      "--models",
+      "all",
+      "--budget-period",
+      "week",
+      "--expires",
+      "2099-01-31",
+    ]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stdout).toContain("budget $5 per week");
+    expect(updated.stdout).toContain("expires 2099-01-31T00:00:00.000Z");
+    const after = (JSON.parse((await cli(["keys", "list", "--json"])).stdout) as Record<string, unknown>[]).find((k) => k.id === id)!;
+    expect(after).toMatchObject({ allowedModels: [], rpmLimit: null, tpmLimit: 10000, budgetPeriod: "week" });
+
+    const bad = await cli(["keys", "update", id, "--rpm", "fast"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("--rpm must be a whole number");
+    const unknown = await cli(["keys", "update", id, "--models", "gpt-nonesuch"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Unknown model "gpt-nonesuch"');
+    const nothing = await cli(["keys", "update", id]);
+    expect(nothing.stderr).toContain("Nothing to change");
+  });
+
   it("answers --help for every group, listing the group's commands", async () => {
     for (const [group, commands] of [
-      ["keys", ["keys create", "keys list", "keys revoke", "keys rotate"]],
+      ["keys", ["keys create", "keys list", "keys update", "keys revoke", "keys rotate"]],
       ["users", ["users create", "users list", "users update"]],
       ["db", ["db migrate"]],
     ] as const) {

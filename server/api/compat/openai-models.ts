@@ -3,6 +3,8 @@ import "server-only";
 // created, owned_by}]}. Listed are the models a caller can use now (enabled, provider configured);
 // GET /v1/llm/models has the whole catalogue with prices and reasons.
 import { AppError } from "../../kernel/errors.ts";
+import type { Identity } from "../../access/identity.ts";
+import { modelAllowed } from "../../access/model-access.ts";
 import { listModels, modelAvailability, resolveModel, type CatalogueModel } from "../../features/catalogue/index.ts";
 
 export type OpenAIModel = { id: string; object: "model"; created: number; owned_by: string };
@@ -21,18 +23,22 @@ export function toOpenAIModel(m: CatalogueModel): OpenAIModel {
   return { id: m.id, object: "model", created: createdOf(m), owned_by: m.provider };
 }
 
-export function openaiModelList(): { object: "list"; data: OpenAIModel[] } {
+/** The usable models; for a key with an allow-list, only those on it. */
+export function openaiModelList(identity: Identity): { object: "list"; data: OpenAIModel[] } {
   return {
     object: "list",
     data: listModels()
-      .filter((m) => modelAvailability(m).available)
+      .filter((m) => modelAvailability(m).available && modelAllowed(identity, m.id))
       .map(toOpenAIModel),
   };
 }
 
 /** One model by id or alias; 404 (model_not_found) when unknown, or when it cannot be used now (with why). */
-export function openaiModel(idOrAlias: string): OpenAIModel {
+export function openaiModel(idOrAlias: string, identity: Identity): OpenAIModel {
   const model = resolveModel(idOrAlias);
+  // A model outside the key's allow-list is not there for it, as in the list.
+  if (!modelAllowed(identity, model.id))
+    throw new AppError("not_found", `The model \`${idOrAlias}\` is not one this API key may use`, { model: idOrAlias });
   const availability = modelAvailability(model);
   if (!availability.available) {
     throw new AppError("not_found", `The model \`${idOrAlias}\` cannot be used: ${availability.reason ?? "it is unavailable"}`, {

@@ -85,9 +85,9 @@ export const openaiModels = endpoint(
     GET: route({
       access: "user",
       doc: { summary: "The usable models, as OpenAI lists them" },
-      handler: async () => {
+      handler: async ({ identity }) => {
         await catalogueReady();
-        return openaiModelList();
+        return openaiModelList(identity);
       },
     }),
   },
@@ -103,11 +103,11 @@ export const openaiModelById = endpoint(
     GET: route({
       access: "user",
       doc: { summary: "One usable model by id or alias, as OpenAI shows it" },
-      handler: async ({ params }) => {
+      handler: async ({ params, identity }) => {
         await catalogueReady();
         const raw = params.id ?? "";
         // Next may hand over the segment still percent-encoded; model ids never contain "%" themselves.
-        return openaiModel(raw.includes("%") ? decodeURIComponentSafe(raw) : raw);
+        return openaiModel(raw.includes("%") ? decodeURIComponentSafe(raw) : raw, identity);
       },
     }),
   },

@@ -22,7 +22,13 @@ export const authRouter = createTRPCRouter({
         tier: z.enum(TIERS),
         scopes: z.array(z.enum(SCOPES)),
         budgets: z.array(
-          z.object({ scope: z.enum(["api_key", "user"]), budgetUsd: z.string(), spentUsd: z.string(), exceeded: z.boolean() }),
+          z.object({
+            scope: z.enum(["api_key", "user"]),
+            period: z.enum(["day", "week", "month"]),
+            budgetUsd: z.string(),
+            spentUsd: z.string(),
+            exceeded: z.boolean(),
+          }),
         ),
       }),
     )

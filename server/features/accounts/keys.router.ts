@@ -4,8 +4,18 @@ import "server-only";
 // create and rotate only, once.
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
-import { createApiKey, createKeyInput, listApiKeys, revokeApiKey, rotateApiKey, setApiKeyResponseCache } from "./keys.ts";
+import {
+  createApiKey,
+  createKeyInput,
+  listApiKeys,
+  revokeApiKey,
+  rotateApiKey,
+  setApiKeyResponseCache,
+  updateApiKey,
+  updateKeyInput,
+} from "./keys.ts";
 import { TIERS } from "../../access/auth.ts";
+import { BUDGET_PERIODS } from "../../access/identity.ts";
 import { createTRPCRouter, procedure, protectedProcedure } from "../../trpc/init.ts";
 
 const apiKeyOutput = z.object({
@@ -18,6 +28,11 @@ const apiKeyOutput = z.object({
   userId: z.string().nullable(),
   userEmail: z.string().nullable(),
   monthlyBudgetUsd: z.string().nullable(),
+  budgetPeriod: z.enum(BUDGET_PERIODS),
+  allowedModels: z.array(z.string()),
+  rpmLimit: z.number().nullable(),
+  tpmLimit: z.number().nullable(),
+  maxParallel: z.number().nullable(),
   cacheResponses: z.boolean(),
   lastUsedAt: z.date().nullable(),
   expiresAt: z.date().nullable(),
@@ -40,6 +55,12 @@ export const keysRouter = createTRPCRouter({
     .input(createKeyInput)
     .output(withSecret)
     .mutation(({ ctx, input }) => createApiKey(ctx.identity, input)),
+
+  /** Changes a key's name, budget and period, expiry, caching and its own limits; null removes one. */
+  update: protectedProcedure
+    .input(byId.extend({ change: updateKeyInput }))
+    .output(apiKeyOutput)
+    .mutation(({ ctx, input }) => updateApiKey(ctx.identity, input.id, input.change)),
 
   revoke: protectedProcedure
     .input(byId)

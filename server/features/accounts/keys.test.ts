@@ -188,7 +188,7 @@ describe.each(testDatabases())("API keys on $kind", ({ kind }) => {
       clearSpendCacheForTests();
       // The budget still counts this month's spend: rotating does not reset it.
       await expect(reserveBudgets(after, () => 1n, { leaseMs: 60_000 })).rejects.toMatchObject({ code: "budget_exceeded" });
-      expect(await budgetStates(after)).toEqual([{ scope: "api_key", budgetUsd: "1", spentUsd: "1.5", exceeded: true }]);
+      expect(await budgetStates(after)).toEqual([{ scope: "api_key", period: "month", budgetUsd: "1", spentUsd: "1.5", exceeded: true }]);
       // Its collection, with its point, is still its own.
       expect((await vectors.listCollections(after)).map((c) => c.name)).toEqual([`rotation-${kind}`]);
       expect(await vectors.search(after, `rotation-${kind}`, { vector: [1, 0], limit: 1 })).toMatchObject([{ id: "p1" }]);

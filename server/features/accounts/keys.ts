@@ -5,8 +5,10 @@ import "server-only";
 import { z } from "zod";
 import { boundedDate, safeString } from "../../kernel/validation.ts";
 import { getDb } from "../../db/index.ts";
+import { writeAudit } from "../../db/audit.ts";
 import { AppError } from "../../kernel/errors.ts";
-import { isAdminActor, SCOPES, TIERS, type Actor, type Tier } from "../../access/identity.ts";
+import { BUDGET_PERIODS, isAdminActor, SCOPES, TIERS, type Actor, type BudgetPeriod, type Tier } from "../../access/identity.ts";
+import { catalogueReady, resolveModel } from "../catalogue/index.ts";
 import { publishInvalidation } from "../../access/invalidation.ts";
 import { generateApiKey, hashApiKey, SHOWN_PREFIX_LENGTH, pendingLastUsed } from "../../access/key-lookup.ts";
 import { trimDecimal } from "../../../lib/money.ts";
@@ -26,7 +28,14 @@ export type ApiKeyView = {
   isAdmin: boolean;
   userId: string | null;
   userEmail: string | null;
+  /** The budget's amount per `budgetPeriod`; null: no budget. */
   monthlyBudgetUsd: string | null;
+  budgetPeriod: BudgetPeriod;
+  /** Catalogue ids the key may use; empty: every model. */
+  allowedModels: string[];
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  maxParallel: number | null;
   cacheResponses: boolean;
   lastUsedAt: Date | null;
   expiresAt: Date | null;
@@ -43,6 +52,11 @@ const VIEW_SELECT = {
   isAdmin: true,
   userId: true,
   monthlyBudgetUsd: true,
+  budgetPeriod: true,
+  allowedModels: true,
+  rpmLimit: true,
+  tpmLimit: true,
+  maxParallel: true,
   cacheResponses: true,
   lastUsedAt: true,
   expiresAt: true,
@@ -67,8 +81,42 @@ function toView(row: ViewRow): ApiKeyView {
   };
 }
 
+const keyName = safeString.trim().min(1, { error: "a name (1 to 100 characters)" }).max(100, { error: "at most 100 characters" });
+const perMinute = (what: string, max: number) =>
+  z
+    .number({ error: `a whole number of ${what} per minute` })
+    .int({ error: `a whole number of ${what} per minute` })
+    .min(1, { error: `at least 1 ${what.replace(/s$/, "")} per minute (null removes the limit)` })
+    .max(max, { error: `at most ${max} ${what} per minute` });
+
+/** A key's own controls, as create and update take them (null removes one). */
+const keyControlsInput = {
+  /** Catalogue ids or aliases the key may use (stored as ids); empty: every model. */
+  allowedModels: z
+    .array(safeString.trim().min(1, { error: "a model id" }).max(200, { error: "at most 200 characters" }))
+    .max(200, { error: "at most 200 models" })
+    .optional(),
+  rpmLimit: perMinute("requests", 1_000_000).nullable().optional(),
+  tpmLimit: perMinute("tokens", 1_000_000_000).nullable().optional(),
+  maxParallel: z
+    .number({ error: "a whole number of requests in flight" })
+    .int({ error: "a whole number of requests in flight" })
+    .min(1, { error: "at least 1 (null removes the cap)" })
+    .max(10_000, { error: "at most 10000" })
+    .nullable()
+    .optional(),
+  budgetPeriod: z.enum(BUDGET_PERIODS, { error: `one of ${BUDGET_PERIODS.join(", ")}` }).optional(),
+};
+
+/** A key as its audit rows show it: its listing without the last-used time (which is no change of anyone's). */
+function audited(row: ViewRow): Omit<ApiKeyView, "lastUsedAt"> {
+  const { lastUsedAt: _lastUsed, ...view } = toView(row);
+  return view;
+}
+
 export const createKeyInput = z.object({
-  name: safeString.trim().min(1, { error: "a name (1 to 100 characters)" }).max(100, { error: "at most 100 characters" }),
+  name: keyName,
+  ...keyControlsInput,
   tier: z.enum(TIERS, { error: `one of ${TIERS.join(", ")}` }).optional(),
   scopes: z
     .array(z.enum(SCOPES, { error: `each one of ${SCOPES.join(", ")}` }))
@@ -83,6 +131,53 @@ export const createKeyInput = z.object({
   cacheResponses: z.boolean().optional(),
 });
 export type CreateKeyInput = z.input<typeof createKeyInput>;
+
+export const updateKeyInput = z.object({
+  name: keyName.optional(),
+  ...keyControlsInput,
+  monthlyBudgetUsd: usdSchema.nullable().optional(),
+  /** null: never expires. */
+  expiresAt: boundedDate.nullable().optional(),
+  cacheResponses: z.boolean().optional(),
+});
+export type UpdateKeyInput = z.input<typeof updateKeyInput>;
+
+function parsed<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const name = issue.path.join(".") || "input";
+    throw new AppError("invalid_request", `Invalid ${name}: must be ${issue.message}`, { field: name });
+  }
+  return r.data;
+}
+
+/** The allow-list as catalogue ids, each checked against the catalogue (400 naming one it does not know). */
+async function allowedModelIds(names: readonly string[]): Promise<string[]> {
+  await catalogueReady();
+  const ids: string[] = [];
+  for (const name of names) {
+    let id: string;
+    try {
+      id = resolveModel(name).id;
+    } catch (e) {
+      if (e instanceof AppError && e.code === "not_found") {
+        throw new AppError("invalid_request", `Invalid allowedModels: ${e.message}`, { field: "allowedModels", model: name });
+      }
+      throw e;
+    }
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+function refusePast(expiresAt: Date | null | undefined): void {
+  if (expiresAt && expiresAt.getTime() <= Date.now()) {
+    throw new AppError("invalid_request", `Invalid expiresAt: must be in the future (it is ${expiresAt.toISOString()})`, {
+      field: "expiresAt",
+    });
+  }
+}
 
 const TIER_RANK: Record<Tier, number> = { basic: 0, standard: 1, premium: 2 };
 
@@ -104,13 +199,9 @@ function requireKeyManager(actor: Actor): void {
 /** Creates a key and returns its secret (shown once) with its listing. */
 export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{ key: string; apiKey: ApiKeyView }> {
   requireKeyManager(actor);
-  const parsed = createKeyInput.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const name = issue.path.join(".") || "input";
-    throw new AppError("invalid_request", `Invalid ${name}: must be ${issue.message}`, { field: name });
-  }
-  const input = parsed.data;
+  const input = parsed(createKeyInput, raw);
+  refusePast(input.expiresAt);
+  const allowedModels = input.allowedModels ? await allowedModelIds(input.allowedModels) : [];
   const admin = isAdminActor(actor);
   const scopes = [...new Set(input.scopes ?? [])];
   const isAdmin = Boolean(input.isAdmin) || scopes.includes("admin");
@@ -133,20 +224,29 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
 
   const key = generateApiKey();
   const db = await getDb();
-  const row = await db.apiKey.create({
-    data: {
-      name: input.name,
-      prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
-      keyHash: hashApiKey(key),
-      tier,
-      scopes: scopes.filter((s) => s !== "admin"),
-      isAdmin,
-      userId,
-      monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
-      expiresAt: input.expiresAt ?? null,
-      cacheResponses: input.cacheResponses ?? false,
-    },
-    select: VIEW_SELECT,
+  const row = await db.$transaction(async (tx) => {
+    const created = await tx.apiKey.create({
+      data: {
+        name: input.name,
+        prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+        keyHash: hashApiKey(key),
+        tier,
+        scopes: scopes.filter((s) => s !== "admin"),
+        isAdmin,
+        userId,
+        monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
+        budgetPeriod: input.budgetPeriod ?? "month",
+        allowedModels,
+        rpmLimit: input.rpmLimit ?? null,
+        tpmLimit: input.tpmLimit ?? null,
+        maxParallel: input.maxParallel ?? null,
+        expiresAt: input.expiresAt ?? null,
+        cacheResponses: input.cacheResponses ?? false,
+      },
+      select: VIEW_SELECT,
+    });
+    await writeAudit(tx, { actor, action: "key.create", target: { kind: "api_key", id: created.id }, after: audited(created) });
+    return created;
   });
   return { key, apiKey: toView(row) };
 }
@@ -184,9 +284,20 @@ async function manageableKey(actor: Actor, id: string): Promise<ViewRow> {
 export async function revokeApiKey(actor: Actor, id: string): Promise<ApiKeyView> {
   const existing = await manageableKey(actor, id);
   const db = await getDb();
+  // Revoking a revoked key changes nothing, and is not audited again.
   const row = existing.revokedAt
     ? existing
-    : await db.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: VIEW_SELECT });
+    : await db.$transaction(async (tx) => {
+        const revoked = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, select: VIEW_SELECT });
+        await writeAudit(tx, {
+          actor,
+          action: "key.revoke",
+          target: { kind: "api_key", id },
+          before: audited(existing),
+          after: audited(revoked),
+        });
+        return revoked;
+      });
   await publishInvalidation({ kind: "key", id });
   return toView(row);
 }
@@ -202,12 +313,25 @@ export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: str
   const old = await manageableKey(actor, id);
   if (old.revokedAt) throw new AppError("conflict", `API key ${id} is revoked; create a new one instead`);
   const key = generateApiKey();
+  const prefix = key.slice(0, SHOWN_PREFIX_LENGTH);
   // Only a key that is still the one read above and not revoked meanwhile is changed.
   const changed = await (
     await getDb()
-  ).apiKey.updateMany({
-    where: { id, prefix: old.prefix, revokedAt: null },
-    data: { prefix: key.slice(0, SHOWN_PREFIX_LENGTH), keyHash: hashApiKey(key) },
+  ).$transaction(async (tx) => {
+    const updated = await tx.apiKey.updateMany({
+      where: { id, prefix: old.prefix, revokedAt: null },
+      data: { prefix, keyHash: hashApiKey(key) },
+    });
+    if (updated.count > 0) {
+      await writeAudit(tx, {
+        actor,
+        action: "key.rotate",
+        target: { kind: "api_key", id },
+        before: { prefix: old.prefix },
+        after: { prefix },
+      });
+    }
+    return updated;
   });
   await publishInvalidation({ kind: "key", id });
   if (changed.count === 0)
@@ -219,10 +343,54 @@ export async function rotateApiKey(actor: Actor, id: string): Promise<{ key: str
   return { key, apiKey: toView(row), previousPrefix: old.prefix };
 }
 
+/**
+ * Changes a key's name, budget (amount and period), expiry, response caching and its own
+ * controls (allowed models, requests and tokens per minute, requests in flight); a field left out
+ * stays, null removes it. Every instance sees the change within a second.
+ */
+export async function updateApiKey(actor: Actor, id: string, raw: UpdateKeyInput): Promise<ApiKeyView> {
+  const existing = await manageableKey(actor, id);
+  if (existing.revokedAt) throw new AppError("conflict", `API key ${id} is revoked; create a new one instead`);
+  const input = parsed(updateKeyInput, raw);
+  refusePast(input.expiresAt);
+  const data: Record<string, unknown> = {};
+  for (const field of [
+    "name",
+    "monthlyBudgetUsd",
+    "budgetPeriod",
+    "rpmLimit",
+    "tpmLimit",
+    "maxParallel",
+    "expiresAt",
+    "cacheResponses",
+  ] as const) {
+    if (input[field] !== undefined) data[field] = input[field];
+  }
+  if (input.allowedModels !== undefined) data.allowedModels = await allowedModelIds(input.allowedModels);
+  const row = await changeKey(actor, existing, data);
+  await publishInvalidation({ kind: "key", id });
+  return toView(row);
+}
+
+/** Writes a change to a key and its audit row (before and after) in one transaction. */
+async function changeKey(actor: Actor, existing: ViewRow, data: Record<string, unknown>): Promise<ViewRow> {
+  return (await getDb()).$transaction(async (tx) => {
+    const row = await tx.apiKey.update({ where: { id: existing.id }, data, select: VIEW_SELECT });
+    await writeAudit(tx, {
+      actor,
+      action: "key.update",
+      target: { kind: "api_key", id: existing.id },
+      before: audited(existing),
+      after: audited(row),
+    });
+    return row;
+  });
+}
+
 /** Turns the key's response caching on or off (response-cache.ts); every instance sees it within a second. */
 export async function setApiKeyResponseCache(actor: Actor, id: string, cacheResponses: boolean): Promise<ApiKeyView> {
-  await manageableKey(actor, id);
-  const row = await (await getDb()).apiKey.update({ where: { id }, data: { cacheResponses }, select: VIEW_SELECT });
+  const existing = await manageableKey(actor, id);
+  const row = await changeKey(actor, existing, { cacheResponses });
   await publishInvalidation({ kind: "key", id });
   return toView(row);
 }

@@ -18,6 +18,8 @@ import { recordRateLimitRejection } from "../../kernel/metrics.ts";
 import { namedLimiter, type PointCounter } from "../../access/rate-limits.ts";
 import { type UserRecord } from "../../access/user-lookup.ts";
 import { verifyCredentials } from "./users.ts";
+import { getDb } from "../../db/index.ts";
+import { writeAudit } from "../../db/audit.ts";
 
 type Counted = { limiter: PointCounter; key: string };
 
@@ -69,5 +71,34 @@ export async function signInWithPassword(email: string, password: string, client
   const user = await verifyCredentials(email, password);
   // Only failures count: a success gives its points back.
   if (user) await giveBack(counted);
+  await auditSignIn(email, user);
   return user;
+}
+
+/**
+ * One audit row per checked sign-in (attempts refused by the limits above are not checked, and
+ * leave none): who signed in, or which email failed. Never the password. A row that cannot be
+ * written does not decide the sign-in.
+ */
+async function auditSignIn(email: string, user: UserRecord | null): Promise<void> {
+  try {
+    const db = await getDb();
+    const shown = email.trim().toLowerCase().slice(0, 254);
+    if (user) {
+      await writeAudit(db, {
+        actor: { kind: "session", userId: user.id, apiKeyId: null, email: user.email },
+        action: "login.success",
+        target: { kind: "user", id: user.id },
+      });
+    } else {
+      await writeAudit(db, {
+        actor: { kind: "anonymous" },
+        action: "login.failure",
+        target: { kind: "user", id: null },
+        after: { email: shown },
+      });
+    }
+  } catch (err) {
+    getLogger().warn({ err }, "could not write a sign-in's audit row");
+  }
 }

@@ -4,8 +4,9 @@ import "server-only";
 // ending their sessions. The cached lookups of the request path are access/user-lookup.ts.
 import { z } from "zod";
 import { getDatabase, getDb } from "../../db/index.ts";
+import { writeAudit, type AuditActorLike } from "../../db/audit.ts";
 import { AppError } from "../../kernel/errors.ts";
-import type { Role } from "../../access/identity.ts";
+import { BUDGET_PERIODS, CLI_ACTOR, type BudgetPeriod, type Role } from "../../access/identity.ts";
 import { publishInvalidation } from "../../access/invalidation.ts";
 import { noteDashboardUser, toUserRecord, USER_SELECT, type SessionClaims, type UserRecord } from "../../access/user-lookup.ts";
 import { dummyPasswordHash, hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.ts";
@@ -25,6 +26,15 @@ export const usdSchema = z
   .transform((v) => (typeof v === "number" ? String(v) : v.trim()))
   .pipe(z.string().regex(/^\d{1,14}(\.\d{1,6})?$/, { error: "a USD amount such as 25 or 12.50 (at most 6 decimals)" }));
 
+/** A user as its audit rows show it: the record without its sessions (nor, as ever, any password hash). */
+function audited(user: UserRecord): Omit<UserRecord, "sessions"> {
+  const { sessions: _sessions, ...rest } = user;
+  return rest;
+}
+
+/** The user acting on their own account (signing out everywhere from the dashboard). */
+const self = (userId: string): AuditActorLike => ({ kind: "session", userId, apiKeyId: null });
+
 function field<T>(schema: z.ZodType<T>, value: unknown, name: string): T {
   const r = schema.safeParse(value);
   if (!r.success)
@@ -41,19 +51,33 @@ export type CreateUserInput = {
   role?: Role;
   name?: string | null;
   monthlyBudgetUsd?: string | number | null;
+  /** The period the budget counts over (default month). */
+  budgetPeriod?: BudgetPeriod;
 };
 
-/** Creates a dashboard account; 409 when the email is taken. */
-export async function createUser(input: CreateUserInput): Promise<UserRecord> {
+const budgetPeriodSchema = z.enum(BUDGET_PERIODS, { error: `one of ${BUDGET_PERIODS.join(", ")}` });
+
+/** Creates a dashboard account; 409 when the email is taken. `actor`: who does (the CLI by default), for the audit log. */
+export async function createUser(input: CreateUserInput, actor: AuditActorLike = CLI_ACTOR): Promise<UserRecord> {
   const email = field(emailSchema, input.email, "email");
   const password = field(passwordSchema, input.password, "password");
   const budget = input.monthlyBudgetUsd == null ? null : field(usdSchema, input.monthlyBudgetUsd, "budget");
+  const budgetPeriod = input.budgetPeriod === undefined ? "month" : field(budgetPeriodSchema, input.budgetPeriod, "budgetPeriod");
   const db = await getDb();
   const passwordHash = await hashPassword(password);
   try {
-    const row = await db.user.create({
-      data: { email, passwordHash, role: input.role ?? "user", name: input.name ?? null, monthlyBudgetUsd: budget },
-      select: USER_SELECT,
+    const row = await db.$transaction(async (tx) => {
+      const created = await tx.user.create({
+        data: { email, passwordHash, role: input.role ?? "user", name: input.name ?? null, monthlyBudgetUsd: budget, budgetPeriod },
+        select: USER_SELECT,
+      });
+      await writeAudit(tx, {
+        actor,
+        action: "user.create",
+        target: { kind: "user", id: created.id },
+        after: audited(toUserRecord(created)),
+      });
+      return created;
     });
     noteDashboardUser();
     return toUserRecord(row);
@@ -76,7 +100,15 @@ export async function createFirstAdmin(input: { email: string; password: string 
     await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(727001)");
     const existing = await tx.user.count({ where: { passwordHash: { not: null } } });
     if (existing > 0) throw new AppError("conflict", "Setup is already done: sign in with an existing account");
-    return tx.user.create({ data: { email, passwordHash, role: "admin" }, select: USER_SELECT });
+    const created = await tx.user.create({ data: { email, passwordHash, role: "admin" }, select: USER_SELECT });
+    // The setup page: no one is signed in yet.
+    await writeAudit(tx, {
+      actor: { kind: "anonymous" },
+      action: "user.create",
+      target: { kind: "user", id: created.id },
+      after: audited(toUserRecord(created)),
+    });
+    return created;
   });
   noteDashboardUser();
   return toUserRecord(row);
@@ -114,11 +146,13 @@ export async function listUsers(): Promise<UserRecord[]> {
  */
 export async function updateUser(
   id: string,
-  change: { role?: Role; monthlyBudgetUsd?: string | number | null; password?: string; disabled?: boolean },
+  change: { role?: Role; monthlyBudgetUsd?: string | number | null; budgetPeriod?: BudgetPeriod; password?: string; disabled?: boolean },
+  actor: AuditActorLike = CLI_ACTOR,
 ): Promise<UserRecord> {
   const data: {
     role?: Role;
     monthlyBudgetUsd?: string | null;
+    budgetPeriod?: BudgetPeriod;
     passwordHash?: string;
     disabledAt?: Date | null;
     sessionEpoch?: { increment: number };
@@ -128,13 +162,26 @@ export async function updateUser(
   if (change.monthlyBudgetUsd !== undefined) {
     data.monthlyBudgetUsd = change.monthlyBudgetUsd === null ? null : field(usdSchema, change.monthlyBudgetUsd, "budget");
   }
+  if (change.budgetPeriod !== undefined) data.budgetPeriod = field(budgetPeriodSchema, change.budgetPeriod, "budgetPeriod");
   if (change.password !== undefined) data.passwordHash = await hashPassword(field(passwordSchema, change.password, "password"));
   if (change.disabled !== undefined) data.disabledAt = change.disabled ? new Date() : null;
   if (change.password !== undefined || change.disabled === true) Object.assign(data, ENDS_EVERY_SESSION);
   const db = await getDb();
-  const row = await db.user.update({ where: { id }, data, select: USER_SELECT }).catch((e: unknown) => {
-    if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${id}`);
-    throw e;
+  const row = await db.$transaction(async (tx) => {
+    const existing = await tx.user.findUnique({ where: { id }, select: USER_SELECT });
+    if (!existing) throw new AppError("not_found", `No user ${id}`);
+    const updated = await tx.user.update({ where: { id }, data, select: USER_SELECT });
+    // A new password shows as that, never as its hash.
+    const before = audited(toUserRecord(existing));
+    const after = { ...audited(toUserRecord(updated)), ...(change.password !== undefined ? { passwordChanged: true } : {}) };
+    await writeAudit(tx, {
+      actor,
+      action: change.role !== undefined && change.role !== existing.role ? "user.role_change" : "user.update",
+      target: { kind: "user", id },
+      before,
+      after,
+    });
+    return updated;
   });
   await publishInvalidation({ kind: "user", id });
   return toUserRecord(row);
@@ -148,10 +195,15 @@ const ENDS_EVERY_SESSION = { sessionEpoch: { increment: 1 }, revokedSessions: []
 const MAX_REVOKED_SESSIONS = 100;
 
 /** Ends every session of the user (sign out everywhere; also a password change and disabling). */
-export async function endAllSessions(userId: string): Promise<void> {
-  await (await getDb()).user.update({ where: { id: userId }, data: ENDS_EVERY_SESSION, select: { id: true } }).catch((e: unknown) => {
-    if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${userId}`);
-    throw e;
+export async function endAllSessions(userId: string, actor: AuditActorLike = self(userId)): Promise<void> {
+  await (
+    await getDb()
+  ).$transaction(async (tx) => {
+    await tx.user.update({ where: { id: userId }, data: ENDS_EVERY_SESSION, select: { id: true } }).catch((e: unknown) => {
+      if ((e as { code?: string }).code === "P2025") throw new AppError("not_found", `No user ${userId}`);
+      throw e;
+    });
+    await writeAudit(tx, { actor, action: "user.sessions_end", target: { kind: "user", id: userId } });
   });
   await publishInvalidation({ kind: "user", id: userId });
 }

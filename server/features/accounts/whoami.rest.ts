@@ -17,6 +17,7 @@ export const whoami = endpoint({
       scopes: identity.scopes,
       budgets: (await budgetStates(identity)).map((b) => ({
         scope: b.scope,
+        period: b.period,
         budget_usd: b.budgetUsd,
         spent_usd: b.spentUsd,
         exceeded: b.exceeded,

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { getDatabase } from "../../db/index.ts";
 import { loadEnv } from "../../kernel/env.ts";
 import { getLogger } from "../../kernel/logger.ts";
-import { monthStart, monthToDateSpend, type Budget } from "./budgets.ts";
+import { periodSpend, periodStart, type Budget } from "./budgets.ts";
 import { getApiKeyById } from "../../access/key-lookup.ts";
 import { formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 import type { UsageEventInput } from "../usage/index.ts";
@@ -94,14 +94,19 @@ export async function evaluateBudgetAlerts(
   exhausted: ReadonlySet<string> = new Set(),
 ): Promise<FiredAlert[]> {
   const fired: FiredAlert[] = [];
-  const month = monthStart(now);
   for (const subject of subjects) {
     const owner = subject.kind === "api_key" ? await getApiKeyById(subject.id) : await getUser(subject.id);
     if (!owner?.monthlyBudgetUsd) continue;
+    // Each period of the budget (a day, a week, a month) has its own alerts.
+    const month = periodStart(owner.budgetPeriod, now);
     const budget = parseUsd(owner.monthlyBudgetUsd);
     const settings = await readSettings(subject);
     const thresholds = settings?.thresholds.length ? settings.thresholds : DEFAULT_THRESHOLDS;
-    const spent: Pico = await monthToDateSpend({ kind: subject.kind === "api_key" ? "apiKey" : "user", id: subject.id }, now);
+    const spent: Pico = await periodSpend(
+      { kind: subject.kind === "api_key" ? "apiKey" : "user", id: subject.id },
+      owner.budgetPeriod,
+      now,
+    );
     const usedUp = exhausted.has(subjectKey(subject));
     if (spent <= 0n && !usedUp) continue;
     const reached = thresholds.filter((t) => spent * 100n >= budget * BigInt(t) || (usedUp && t <= 100));
@@ -137,7 +142,7 @@ export async function evaluateBudgetAlerts(
         id: r.id,
         subject,
         thresholdPercent: r.threshold_percent,
-        period: month.day.slice(0, 7),
+        period: owner.budgetPeriod === "month" ? month.day.slice(0, 7) : month.day,
         spentUsd: formatUsd(spent),
         budgetUsd: formatUsd(budget),
       });

@@ -1,7 +1,7 @@
 import "server-only";
 // The dashboard's list of budget alerts, with what each caller may see of their deliveries.
 import { getDb } from "../../db/index.ts";
-import { monthStart } from "./budgets.ts";
+import { periodStart } from "./budgets.ts";
 import { isAdminActor, type Actor } from "../../access/identity.ts";
 import { trimDecimal } from "../../../lib/money.ts";
 import { type AlertSubjectKind } from "./budget-alert-settings.ts";
@@ -37,7 +37,12 @@ export async function listBudgetAlerts(
     else if (actor.apiKeyId) Object.assign(where, { subjectKind: "api_key", subjectId: actor.apiKeyId });
     else return [];
   }
-  if (options.currentPeriodOnly) where.period = monthStart().date;
+  if (options.currentPeriodOnly) {
+    // Budgets count over a day, a week or a month: from the earliest start of a period still running.
+    const month = periodStart("month").date;
+    const week = periodStart("week").date;
+    where.period = { gte: week < month ? week : month };
+  }
   const db = await getDb();
   const rows = await db.budgetAlert.findMany({
     where,

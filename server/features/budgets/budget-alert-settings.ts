@@ -5,6 +5,7 @@ import "server-only";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { getDb } from "../../db/index.ts";
+import { writeAudit } from "../../db/audit.ts";
 import { loadEnv } from "../../kernel/env.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { checkOutboundUrl, OutboundPolicy, OutboundRefusedError, webhookPolicy } from "../../kernel/outbound.ts";
@@ -201,10 +202,22 @@ export async function updateAlertSettings(
     webhookUrl,
     webhookSecret: webhookUrl ? (secret ?? current?.webhookSecret ?? null) : null,
   };
-  const row = await db.budgetAlertSetting.upsert({
-    where,
-    create: { subjectKind: subject.kind, subjectId: subject.id, ...data },
-    update: data,
+  const row = await db.$transaction(async (tx) => {
+    const saved = await tx.budgetAlertSetting.upsert({
+      where,
+      create: { subjectKind: subject.kind, subjectId: subject.id, ...data },
+      update: data,
+    });
+    // Never the signing secret itself: whether there is one, and whether this change issued a new one.
+    const shown = (s: typeof current) => s && { thresholds: s.thresholds, webhookUrl: s.webhookUrl, signed: s.webhookSecret !== null };
+    await writeAudit(tx, {
+      actor,
+      action: "budget_alerts.update",
+      target: { kind: "budget_alert_settings", id: `${subject.kind}:${subject.id}` },
+      before: shown(current),
+      after: { ...shown(saved), newSigningSecretIssued: secret !== null },
+    });
+    return saved;
   });
   state.settings.delete(subjectKey(subject));
   return { settings: toView(subject, row), webhookSecret: secret };

@@ -11,7 +11,7 @@ import { testDatabases } from "../../../tests/support/db.ts";
 import { useServiceDatabase } from "../../../tests/support/service-db.ts";
 import { authenticate, CLI_ACTOR, type AuthenticatedIdentity } from "../../access/auth.ts";
 import { ledgerStore, setLedgerStoreForTests, settledForTests, type LedgerStore } from "./budget-ledger.ts";
-import { budgetStates, clearSpendCacheForTests, monthStart, reserveBudgets } from "./budgets.ts";
+import { budgetStates, clearSpendCacheForTests, ledgerAccountKey, monthStart, periodStart, reserveBudgets } from "./budgets.ts";
 import { createApiKey } from "../accounts/keys.ts";
 import { parseUsd } from "../catalogue/pricing.ts";
 import { usageWriter } from "../usage/usage.ts";
@@ -38,6 +38,26 @@ const reserve = (who: AuthenticatedIdentity, cost: string) => reserveBudgets(who
 function spend(who: AuthenticatedIdentity, cost: string, at = new Date()) {
   recordTestCall({ identity: who, costUsd: cost, at });
 }
+
+describe("budget periods (UTC)", () => {
+  it("start at the day, the ISO week's Monday and the month's first day", () => {
+    const sunday = new Date("2026-11-29T23:59:59Z");
+    expect(periodStart("day", sunday).day).toBe("2026-11-29");
+    expect(periodStart("week", sunday).day).toBe("2026-11-23");
+    expect(periodStart("week", new Date("2026-11-30T00:00:00Z")).day).toBe("2026-11-30");
+    // A week that starts in the month before.
+    expect(periodStart("week", new Date("2026-12-02T12:00:00Z")).day).toBe("2026-11-30");
+    expect(periodStart("month", sunday).day).toBe("2026-11-01");
+    expect(periodStart("week", new Date("2027-01-01T08:00:00Z")).day).toBe("2026-12-28");
+  });
+
+  it("give each budget period its own ledger account (a month's keeps its old name)", () => {
+    const at = { scope: "api_key" as const, subjectId: "k1" };
+    expect(ledgerAccountKey({ ...at, period: "month", periodStart: "2026-12-01" })).toBe("api_key:k1:month:2026-12");
+    expect(ledgerAccountKey({ ...at, period: "week", periodStart: "2026-11-30" })).toBe("api_key:k1:week:2026-11-30");
+    expect(ledgerAccountKey({ ...at, period: "day", periodStart: "2026-12-04" })).toBe("api_key:k1:day:2026-12-04");
+  });
+});
 
 describe.each(testDatabases())("budgets on $kind", ({ kind }) => {
   const { queries } = useServiceDatabase(kind);
@@ -83,7 +103,7 @@ describe.each(testDatabases())("budgets on $kind", ({ kind }) => {
     await usageWriter().flush();
     spend(who, "0.25");
     clearSpendCacheForTests();
-    expect(await budgetStates(who)).toEqual([{ scope: "api_key", budgetUsd: "1", spentUsd: "0.75", exceeded: false }]);
+    expect(await budgetStates(who)).toEqual([{ scope: "api_key", period: "month", budgetUsd: "1", spentUsd: "0.75", exceeded: false }]);
     await expect(reserve(who, "0.26")).rejects.toMatchObject({ details: { spent_usd: "0.75", remaining_usd: "0.25" } });
     (await reserve(who, "0.25")).settle(0n);
   });

@@ -1,5 +1,5 @@
 import "server-only";
-// Monthly budgets in USD, on an API key and/or its user: which budgets apply to a caller, what
+// Budgets in USD per day, ISO week or month (UTC), on an API key and/or its user: which budgets apply to a caller, what
 // each has spent, and reserving a paid call's largest possible cost against all of them before
 // the call (budget-ledger.ts holds it, atomically, across instances), settled with the real cost
 // after it. A call that does not fit answers 402 `budget_exceeded` naming the budget and what is
@@ -13,7 +13,7 @@ import "server-only";
 import { getDatabase } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { hold, isRefusal, NO_HOLD, type Account, type Hold, type Refusal } from "./budget-ledger.ts";
-import type { Identity } from "../../access/identity.ts";
+import type { BudgetPeriod, Identity } from "../../access/identity.ts";
 import { getApiKeyById } from "../../access/key-lookup.ts";
 import { formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 import { usageWriter } from "../usage/index.ts";
@@ -23,31 +23,47 @@ export const SPEND_CACHE_MS = 2_000;
 
 export type BudgetScope = "api_key" | "user";
 type Subject = { kind: "apiKey"; id: string } | { kind: "user"; id: string };
-type CachedSpend = { month: string; pico: Pico; at: number; written: number };
+type CachedSpend = { since: string; pico: Pico; at: number; written: number };
 
 const g = globalThis as unknown as { __modelServiceSpendCache?: Map<string, CachedSpend> };
 const spendCache: Map<string, CachedSpend> = (g.__modelServiceSpendCache ??= new Map());
 
 /** The first day of the current UTC month, as YYYY-MM-DD, and as a Date. */
 export function monthStart(now = new Date()): { day: string; date: Date } {
-  const date = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  return periodStart("month", now);
+}
+
+/** The first day of the UTC day, ISO week (Monday) or month that holds `now`, as YYYY-MM-DD and as a Date. */
+export function periodStart(period: BudgetPeriod, now = new Date()): { day: string; date: Date } {
+  const y = now.getUTCFullYear();
+  const m = now.getUTCMonth();
+  const d = now.getUTCDate();
+  const date =
+    period === "month"
+      ? new Date(Date.UTC(y, m, 1))
+      : period === "week"
+        ? new Date(Date.UTC(y, m, d - ((now.getUTCDay() + 6) % 7)))
+        : new Date(Date.UTC(y, m, d));
   return { day: date.toISOString().slice(0, 10), date };
 }
 
-async function storedSpend(subject: Subject, month: { day: string }): Promise<Pico> {
+/** How a period names itself in messages: "daily", "weekly", "monthly". */
+export const PERIOD_ADJECTIVE: Record<BudgetPeriod, string> = { day: "daily", week: "weekly", month: "monthly" };
+
+async function storedSpend(subject: Subject, since: { day: string }): Promise<Pico> {
   const written = usageWriter().getStats().written;
-  const cacheKey = `${subject.kind}:${subject.id}`;
+  const cacheKey = `${subject.kind}:${subject.id}:${since.day}`;
   const hit = spendCache.get(cacheKey);
-  if (hit && hit.month === month.day && hit.written === written && performance.now() - hit.at < SPEND_CACHE_MS) return hit.pico;
+  if (hit && hit.since === since.day && hit.written === written && performance.now() - hit.at < SPEND_CACHE_MS) return hit.pico;
   const column = subject.kind === "apiKey" ? "api_key_id" : "user_id";
   const db = await getDatabase();
   const rows = await db.rawQuery<{ total: string | null }>(
     `SELECT sum(cost)::text AS total FROM usage_daily WHERE ${column} = $1 AND day >= $2::date`,
-    [subject.id, month.day],
+    [subject.id, since.day],
   );
   const pico = parseUsd(rows[0]?.total ?? "0");
   if (spendCache.size > 50_000) spendCache.clear();
-  spendCache.set(cacheKey, { month: month.day, pico, at: performance.now(), written });
+  spendCache.set(cacheKey, { since: since.day, pico, at: performance.now(), written });
   return pico;
 }
 
@@ -61,16 +77,22 @@ function queuedSpend(subject: Subject, since: Date): Pico {
 }
 
 /** Month-to-date spend of a key or user, in picodollars, from the usage events. */
-export async function monthToDateSpend(subject: Subject, now = new Date()): Promise<Pico> {
-  const month = monthStart(now);
-  return (await storedSpend(subject, month)) + queuedSpend(subject, month.date);
+export function monthToDateSpend(subject: Subject, now = new Date()): Promise<Pico> {
+  return periodSpend(subject, "month", now);
+}
+
+/** A key's or user's spend in the period (day, week, month) that holds `now`, in picodollars, from the usage events. */
+export async function periodSpend(subject: Subject, period: BudgetPeriod, now = new Date()): Promise<Pico> {
+  const start = periodStart(period, now);
+  return (await storedSpend(subject, start)) + queuedSpend(subject, start.date);
 }
 
 /** A budget that applies to a call: whose, for which period, and how much. */
 export type Budget = {
   scope: BudgetScope;
   subjectId: string;
-  /** The first day of the period it counts (today always a UTC month). */
+  period: BudgetPeriod;
+  /** The first day of the period it counts (UTC). */
   periodStart: string;
   limit: Pico;
 };
@@ -82,10 +104,21 @@ export async function budgetsFor(identity: Identity, now = new Date()): Promise<
     identity.apiKeyId ? getApiKeyById(identity.apiKeyId) : null,
     identity.userId ? getUser(identity.userId) : null,
   ]);
-  const periodStart = monthStart(now).day;
   const budgets: Budget[] = [];
-  if (key?.monthlyBudgetUsd) budgets.push({ scope: "api_key", subjectId: key.id, periodStart, limit: parseUsd(key.monthlyBudgetUsd) });
-  if (user?.monthlyBudgetUsd) budgets.push({ scope: "user", subjectId: user.id, periodStart, limit: parseUsd(user.monthlyBudgetUsd) });
+  for (const [scope, owner] of [
+    ["api_key", key],
+    ["user", user],
+  ] as const) {
+    if (!owner?.monthlyBudgetUsd) continue;
+    const period = owner.budgetPeriod;
+    budgets.push({
+      scope,
+      subjectId: owner.id,
+      period,
+      periodStart: periodStart(period, now).day,
+      limit: parseUsd(owner.monthlyBudgetUsd),
+    });
+  }
   return budgets;
 }
 
@@ -93,24 +126,29 @@ const subjectOf = (b: Budget): Subject => (b.scope === "api_key" ? { kind: "apiK
 
 type BudgetAccount = Account & { budget: Budget };
 
+/** The ledger's account of a budget: `api_key:<id>:month:2026-12`, `user:<id>:week:2026-11-30`, `…:day:2026-12-04`. */
+export function ledgerAccountKey(b: Pick<Budget, "scope" | "subjectId" | "period" | "periodStart">): string {
+  return `${b.scope}:${b.subjectId}:${b.period}:${b.period === "month" ? b.periodStart.slice(0, 7) : b.periodStart}`;
+}
+
 /** A budget's account in the ledger: one per subject and period, starting from the usage events. */
 function accountOf(b: Budget): BudgetAccount {
   return {
-    key: `${b.scope}:${b.subjectId}:month:${b.periodStart.slice(0, 7)}`,
+    key: ledgerAccountKey(b),
     limit: b.limit,
-    seed: () => monthToDateSpend(subjectOf(b), new Date(`${b.periodStart}T00:00:00Z`)),
+    seed: () => periodSpend(subjectOf(b), b.period, new Date(`${b.periodStart}T00:00:00Z`)),
     budget: b,
   };
 }
 
-export type BudgetState = { scope: BudgetScope; budgetUsd: string; spentUsd: string; exceeded: boolean };
+export type BudgetState = { scope: BudgetScope; period: BudgetPeriod; budgetUsd: string; spentUsd: string; exceeded: boolean };
 
 /** The budgets that apply to the caller, with what has been spent against each. */
 export async function budgetStates(identity: Identity): Promise<BudgetState[]> {
   return Promise.all(
     (await budgetsFor(identity)).map(async (b) => {
-      const spent = await monthToDateSpend(subjectOf(b));
-      return { scope: b.scope, budgetUsd: formatUsd(b.limit), spentUsd: formatUsd(spent), exceeded: spent >= b.limit };
+      const spent = await periodSpend(subjectOf(b), b.period);
+      return { scope: b.scope, period: b.period, budgetUsd: formatUsd(b.limit), spentUsd: formatUsd(spent), exceeded: spent >= b.limit };
     }),
   );
 }
@@ -162,10 +200,11 @@ function budgetExceeded(refusal: Refusal<BudgetAccount>, required: Pico): AppErr
   const reserved = refusal.held > 0n ? `, $${formatUsd(refusal.held)} reserved by calls in progress` : "";
   return new AppError(
     "budget_exceeded",
-    `The monthly budget of $${formatUsd(budget.limit)} for ${whose} has $${formatUsd(remaining)} left ($${formatUsd(refusal.spent)} spent since ${budget.periodStart} UTC${reserved}); ` +
-      `this call may cost up to $${formatUsd(required)}. Lower max_tokens, use a free model, or raise the budget; paid calls that fit still work until the month ends.`,
+    `The ${PERIOD_ADJECTIVE[budget.period]} budget of $${formatUsd(budget.limit)} for ${whose} has $${formatUsd(remaining)} left ($${formatUsd(refusal.spent)} spent since ${budget.periodStart} UTC${reserved}); ` +
+      `this call may cost up to $${formatUsd(required)}. Lower max_tokens, use a free model, or raise the budget; paid calls that fit still work until the ${budget.period} ends.`,
     {
       scope: budget.scope,
+      period: budget.period,
       budget_usd: formatUsd(budget.limit),
       spent_usd: formatUsd(refusal.spent),
       reserved_usd: formatUsd(refusal.held),

@@ -12,6 +12,7 @@ import "server-only";
 // arrives, an instance prices calls at the price it last saw.
 import type { Logger } from "pino";
 import { AppError } from "../../kernel/errors.ts";
+import { writeAudit, type AuditActorLike } from "../../db/audit.ts";
 import { getLogger } from "../../kernel/logger.ts";
 import { getProvider } from "../../providers/registry.ts";
 import { configuredCatalogue } from "./configured-catalogue.ts";
@@ -248,7 +249,7 @@ export class ModelCatalogue {
    * the data file never overwrites it. Refreshes this instance's cache; others follow within their
    * refresh interval.
    */
-  async update(idOrAlias: string, patch: ModelPatch, actor: string): Promise<CatalogueModel> {
+  async update(idOrAlias: string, patch: ModelPatch, actor: string, auditActor: AuditActorLike = { kind: "cli" }): Promise<CatalogueModel> {
     await this.ready();
     const model = this.resolve(idOrAlias);
     const data: Record<string, unknown> = {};
@@ -286,6 +287,20 @@ export class ModelCatalogue {
             data: { modelId: model.id, effectiveFrom: new Date(), changedBy: actor, ...priceColumns(newPrice) },
           });
         }
+        // What changed, before and after (the price as the catalogue shows it, per million tokens).
+        const before: Record<string, unknown> = {};
+        const after: Record<string, unknown> = {};
+        for (const k of Object.keys(data)) {
+          if (k in model) {
+            before[k] = (model as unknown as Record<string, unknown>)[k];
+            after[k] = data[k];
+          }
+        }
+        if (priceChanged) {
+          before.price = model.price;
+          after.price = newPrice;
+        }
+        await writeAudit(tx, { actor: auditActor, action: "model.update", target: { kind: "model", id: model.id }, before, after });
       },
       { timeout: 30_000, maxWait: 30_000 },
     );
@@ -298,7 +313,11 @@ export class ModelCatalogue {
    * Adds a model the data file does not list, e.g. one served by an OpenAI-compatible provider.
    * It is an admin's row (source=admin) from the start, with its first price effective now.
    */
-  async create(entry: CatalogueEntry & { fallbacks?: string[] }, actor: string): Promise<CatalogueModel> {
+  async create(
+    entry: CatalogueEntry & { fallbacks?: string[] },
+    actor: string,
+    auditActor: AuditActorLike = { kind: "cli" },
+  ): Promise<CatalogueModel> {
     await this.ready();
     const names = this.current().names;
     for (const name of [entry.id, ...(entry.aliases ?? [])]) {
@@ -315,6 +334,12 @@ export class ModelCatalogue {
           await tx.model.create({ data: { id: entry.id, ...entryColumns(entry), fallbacks, source: "admin" } });
           await tx.modelPrice.create({
             data: { modelId: entry.id, effectiveFrom: new Date(), changedBy: actor, ...priceColumns(draft.price) },
+          });
+          await writeAudit(tx, {
+            actor: auditActor,
+            action: "model.create",
+            target: { kind: "model", id: entry.id },
+            after: { ...entry, fallbacks },
           });
         },
         { timeout: 30_000, maxWait: 30_000 },

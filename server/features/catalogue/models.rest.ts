@@ -6,6 +6,7 @@ import { z } from "zod";
 import { MODEL_TYPES, providerIdSchema } from "./catalogue-data.ts";
 import { catalogueReady, listModels, modelAvailability, perThousandTokens, type CatalogueModel } from "./models.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
+import { modelAllowed } from "../../access/model-access.ts";
 
 export const modelsQuery = z.object({
   provider: providerIdSchema.optional(),
@@ -45,9 +46,12 @@ export const models = endpoint({
     access: "user",
     doc: { summary: "The model catalogue with prices and availability" },
     query: modelsQuery,
-    handler: async ({ query }) => {
+    handler: async ({ query, identity }) => {
       await catalogueReady();
-      return listModels({ provider: query.provider, type: query.type }).map(toRestModel);
+      // A key with an allow-list sees only its models.
+      return listModels({ provider: query.provider, type: query.type })
+        .filter((m) => modelAllowed(identity, m.id))
+        .map(toRestModel);
     },
   }),
 });

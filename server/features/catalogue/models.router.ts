@@ -16,6 +16,8 @@ import {
   samplingFixed,
 } from "./catalogue-data.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
+import { modelAllowed } from "../../access/model-access.ts";
+import { AppError } from "../../kernel/errors.ts";
 import {
   catalogueReady,
   createModel,
@@ -167,9 +169,12 @@ export const modelsRouter = createTRPCRouter({
   list: protectedProcedure
     .input(listModelsInput)
     .output(z.array(modelOutput))
-    .query(async ({ input }) => {
+    .query(async ({ ctx, input }) => {
       await catalogueReady();
-      return listModels(input).map(toModelOutput);
+      // A key with an allow-list sees only its models.
+      return listModels(input)
+        .filter((m) => modelAllowed(ctx.identity, m.id))
+        .map(toModelOutput);
     }),
 
   /** The providers, with whether each is configured and whether an admin can add models served by it (OpenAI-compatible). */
@@ -192,22 +197,27 @@ export const modelsRouter = createTRPCRouter({
   get: protectedProcedure
     .input(getModelInput)
     .output(modelDetailOutput)
-    .query(async ({ input }) => {
+    .query(async ({ ctx, input }) => {
       await catalogueReady();
-      return toModelDetail(resolveModel(input.id));
+      const model = resolveModel(input.id);
+      // As GET /v1/models/{id}: a model outside the key's allow-list is not there for it.
+      if (!modelAllowed(ctx.identity, model.id)) {
+        throw new AppError("not_found", `The model \`${input.id}\` is not one this API key may use`, { model: input.id });
+      }
+      return toModelDetail(model);
     }),
 
   /** An admin's change; a new price holds from now on, and earlier usage keeps its cost. */
   update: adminProcedure
     .input(updateModelInput)
     .output(modelDetailOutput)
-    .mutation(async ({ input, ctx }) => toModelDetail(await updateModel(input.id, input.patch, actorOf(ctx.identity)))),
+    .mutation(async ({ input, ctx }) => toModelDetail(await updateModel(input.id, input.patch, actorOf(ctx.identity), ctx.identity))),
 
   /** An admin adds a model, e.g. one served by an OpenAI-compatible provider. */
   create: adminProcedure
     .input(createModelInput)
     .output(modelDetailOutput)
     .mutation(async ({ input, ctx }) =>
-      toModelDetail(await createModel({ ...input.model, fallbacks: input.fallbacks }, actorOf(ctx.identity))),
+      toModelDetail(await createModel({ ...input.model, fallbacks: input.fallbacks }, actorOf(ctx.identity), ctx.identity)),
     ),
 });

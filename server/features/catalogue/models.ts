@@ -3,6 +3,7 @@ import "server-only";
 // calls: resolve a model, list, price, check availability, edit. The catalogue's types are in
 // model-types.ts.
 import { getDatabase } from "../../db/index.ts";
+import type { AuditActorLike } from "../../db/audit.ts";
 import { onShutdown } from "../../kernel/lifecycle.ts";
 import { BUILT_IN_PROVIDER_IDS, listProviders } from "../../providers/registry.ts";
 import { type CatalogueEntry } from "./catalogue-data.ts";
@@ -128,10 +129,15 @@ export function modelProviders(): ModelProviderInfo[] {
   });
 }
 
-export function updateModel(idOrAlias: string, patch: ModelPatch, actorId: string): Promise<CatalogueModel> {
-  return modelCatalogue().update(idOrAlias, patch, actorId);
+/** `actorId`: model_prices.changed_by; `actor`: who, for the audit log (the CLI when not given). */
+export function updateModel(idOrAlias: string, patch: ModelPatch, actorId: string, actor?: AuditActorLike): Promise<CatalogueModel> {
+  return modelCatalogue().update(idOrAlias, patch, actorId, actor);
 }
 
-export function createModel(entry: CatalogueEntry & { fallbacks?: string[] }, actorId: string): Promise<CatalogueModel> {
-  return modelCatalogue().create(entry, actorId);
+export function createModel(
+  entry: CatalogueEntry & { fallbacks?: string[] },
+  actorId: string,
+  actor?: AuditActorLike,
+): Promise<CatalogueModel> {
+  return modelCatalogue().create(entry, actorId, actor);
 }

@@ -4,12 +4,8 @@ import "server-only";
 // the run-time ones. A saved secret is never returned (only a masked tail); every instance picks a
 // change up within seconds (credentials.ts).
 import { z } from "zod";
-import { getDatabase } from "../../db/index.ts";
-import { AppError } from "../../kernel/errors.ts";
-import { CredentialError, deleteCredential, saveCredential } from "../../providers/credentials/credentials.ts";
-import { reservedProviderIds, startRuntimeProviders } from "../../providers/registry.ts";
 import { adminProcedure, createTRPCRouter } from "../../trpc/init.ts";
-import { listProviderViews, testProviderConnection } from "./providers.ts";
+import { listProviderViews, removeProvider, saveProvider, testProviderConnection } from "./providers.ts";
 
 const errorKind = z.enum(["invalid_request", "auth", "not_found", "rate_limited", "server", "connection", "timeout", "unavailable"]);
 
@@ -45,13 +41,6 @@ const connectionTestOutput = z.object({
 
 const providerId = z.string().max(63);
 
-function asAppError(error: unknown): never {
-  if (error instanceof CredentialError) {
-    throw new AppError(error.code === "invalid" ? "invalid_request" : error.code, error.message);
-  }
-  throw error;
-}
-
 export const providersRouter = createTRPCRouter({
   list: adminProcedure.output(z.array(providerOutput)).query(() => listProviderViews()),
 
@@ -59,19 +48,17 @@ export const providersRouter = createTRPCRouter({
   save: adminProcedure
     .input(z.object({ id: providerId, provider: z.record(z.string(), z.unknown()) }))
     .output(providerOutput)
-    .mutation(async ({ input }) => {
-      await saveCredential(await getDatabase(), input, reservedProviderIds()).catch(asAppError);
+    .mutation(async ({ ctx, input }) => {
       // This instance at once; the others on their next poll.
-      await (await startRuntimeProviders(getDatabase)).check();
+      await saveProvider(ctx.identity, input);
       return (await listProviderViews()).find((p) => p.id === input.id)!;
     }),
 
   remove: adminProcedure
     .input(z.object({ id: providerId }))
     .output(z.object({ id: z.string() }))
-    .mutation(async ({ input }) => {
-      await deleteCredential(await getDatabase(), input.id).catch(asAppError);
-      await (await startRuntimeProviders(getDatabase)).check();
+    .mutation(async ({ ctx, input }) => {
+      await removeProvider(ctx.identity, input.id);
       return { id: input.id };
     }),
 

@@ -3,12 +3,26 @@ import "server-only";
 // with its type, where it was configured, its status, its last error, and a connection test.
 // The run-time ones (stored by the dashboard) also carry their settings and the masked tail of
 // their key; a stored secret is never read back out (credentials.ts).
-import { getDatabase } from "../../db/index.ts";
+import { getDatabase, getDb } from "../../db/index.ts";
+import { writeAudit, type AuditActorLike } from "../../db/audit.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { getLogger } from "../../kernel/logger.ts";
-import { listCredentials, type CredentialSummary } from "../../providers/credentials/credentials.ts";
+import {
+  CredentialError,
+  deleteCredential,
+  listCredentials,
+  saveCredential,
+  type CredentialSummary,
+} from "../../providers/credentials/credentials.ts";
 import { lastProviderError, type LastProviderError } from "../../providers/last-errors.ts";
-import { getProvider, listProviders, providerSource, providerType } from "../../providers/registry.ts";
+import {
+  getProvider,
+  listProviders,
+  providerSource,
+  providerType,
+  reservedProviderIds,
+  startRuntimeProviders,
+} from "../../providers/registry.ts";
 import { ProviderError } from "../../providers/types.ts";
 
 /** How long a connection test may take. */
@@ -99,4 +113,49 @@ export async function testProviderConnection(id: string, timeoutMs = CONNECTION_
       testedAt,
     };
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run-time providers, changed by an admin (providers.save / providers.remove), each change and its
+// audit row in one transaction. The audit rows hold the stored summary (type and settings; the
+// secrets' names and tail are masked like every secret).
+
+/** A transaction's raw queries in the shape the credential store takes. */
+function rawQueriesOf(tx: { $queryRawUnsafe<T = unknown>(sql: string, ...values: unknown[]): Promise<T> }) {
+  return { rawQuery: <T>(sql: string, params: unknown[] = []) => tx.$queryRawUnsafe<T[]>(sql, ...params) };
+}
+
+function credentialFailure(error: unknown): never {
+  if (error instanceof CredentialError) throw new AppError(error.code === "invalid" ? "invalid_request" : error.code, error.message);
+  throw error;
+}
+
+/** Adds or replaces a run-time provider; this instance uses it at once, the others on their next poll. */
+export async function saveProvider(actor: AuditActorLike, input: { id: string; provider: Record<string, unknown> }): Promise<void> {
+  await (
+    await getDb()
+  )
+    .$transaction(async (tx) => {
+      const store = rawQueriesOf(tx);
+      const before = (await listCredentials(store)).find((c) => c.id === input.id) ?? null;
+      const after = await saveCredential(store, input, reservedProviderIds());
+      await writeAudit(tx, { actor, action: "provider.save", target: { kind: "provider", id: input.id }, before, after });
+    })
+    .catch(credentialFailure);
+  await (await startRuntimeProviders(getDatabase)).check();
+}
+
+/** Removes a run-time provider (404 when there is none by that id). */
+export async function removeProvider(actor: AuditActorLike, id: string): Promise<void> {
+  await (
+    await getDb()
+  )
+    .$transaction(async (tx) => {
+      const store = rawQueriesOf(tx);
+      const before = (await listCredentials(store)).find((c) => c.id === id) ?? null;
+      await deleteCredential(store, id);
+      await writeAudit(tx, { actor, action: "provider.remove", target: { kind: "provider", id }, before });
+    })
+    .catch(credentialFailure);
+  await (await startRuntimeProviders(getDatabase)).check();
 }

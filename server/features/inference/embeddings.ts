@@ -15,6 +15,8 @@ import { AppError } from "../../kernel/errors.ts";
 import type { Provider } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets } from "../budgets/index.ts";
+import { requireModelAllowed } from "../../access/model-access.ts";
+import { admitKeyCall, type Admission } from "./key-admission.ts";
 import { chooseDeployment, providerErrorToAppError, UpstreamClock } from "./generation.ts";
 import { embeddingResize, pricingFor, resolveModel, type CatalogueModel, type Price } from "../catalogue/index.ts";
 import { describeSizes, fitsSize } from "../../../lib/embedding-sizes.ts";
@@ -146,6 +148,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
     });
   }
   const model = embeddingModel(input.model);
+  requireModelAllowed(identity, model.id, input.model);
   refuseUnfitSize(model, input);
   const route = embeddingRoute(model);
   const started = performance.now();
@@ -161,8 +164,12 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
   const timeoutMs = loadEnv().PROVIDER_TIMEOUT_MS;
   const { signal, release, deadline } = startDeadline(timeoutMs, ctx.signal);
   const call: EmbeddingCall = { identity, model, ctx, attempts: 0 };
+  // The key's in-flight slot and tokens per minute (key-admission.ts), settled with the tokens used.
+  let used = 0;
+  let admission: Admission | undefined;
   try {
     if (cache.toEmbed.length > 0) {
+      admission = await admitKeyCall(identity, () => cache.toEmbed.reduce((n, t) => n + countTextTokens(t), 0), deadline - Date.now());
       const tried = new Set<string>();
       let choice = await chooseDeployment(route, tried, signal, deadline, new UpstreamClock());
       if (choice instanceof AppError) throw choice;
@@ -184,6 +191,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
         try {
           await embedBatches(provider, deployment, model, cache.toEmbed, sizes, dimensions, input.user, signal, out);
         } catch (err) {
+          used += out.inputTokens;
           if (ctx.signal?.aborted) attempt.ended();
           else await attempt.failed(err, performance.now() - attemptStarted, out.inputTokens);
           // Nothing paid for yet, the deployment's fault, another one to try: the call moves there.
@@ -212,6 +220,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
           throw error;
         }
         attempt.succeeded(performance.now() - attemptStarted, out.inputTokens);
+        used += out.inputTokens;
         // complete() also counts the tokens of the texts the cache answered (hitTokens).
         const all = cache.complete(out.embeddings, out.tokensPerText);
         const savedCost = savedCostOf(model, cache.hitTokens);
@@ -225,6 +234,7 @@ export async function generateEmbeddings(identity: Identity, input: EmbedInput, 
     const cost = record(call, 0, "cached", performance.now() - started, undefined, savedCost);
     return outcome(call, all, 0, cost, started, cache.hits, savedCost);
   } finally {
+    admission?.done(used);
     release();
   }
 }

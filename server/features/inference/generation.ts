@@ -24,6 +24,8 @@ import {
   type ToolCall,
 } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
+import { modelAllowed, requireModelAllowed } from "../../access/model-access.ts";
+import { admitKeyCall, type Admission } from "./key-admission.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
@@ -102,9 +104,13 @@ export function setRetryPolicyForTests(policy: Partial<RetryPolicy>): void {
   retryPolicy = { ...DEFAULT_RETRY, ...policy };
 }
 
-/** The chain of models to try: the requested one, the request's fallbacks, then the model's own. */
-function candidateModels(input: GenerateInput): Model[] {
+/**
+ * The chain of models to try: the requested one, the request's fallbacks, then the model's own;
+ * for a key with an allow-list, 403 for a requested model outside it, and no fallback outside it.
+ */
+function candidateModels(input: GenerateInput, identity: Identity): Model[] {
   const first = resolveModel(input.model);
+  requireModelAllowed(identity, first.id, input.model);
   if (first.type !== "chat") {
     throw new AppError("invalid_request", `Model ${first.id} is an ${first.type} model; use a chat model for text generation`);
   }
@@ -113,7 +119,7 @@ function candidateModels(input: GenerateInput): Model[] {
   const chain: Model[] = [first];
   for (const id of ids) {
     const m = resolveModel(id);
-    if (m.type === "chat" && !chain.some((c) => c.id === m.id)) chain.push(m);
+    if (m.type === "chat" && !chain.some((c) => c.id === m.id) && modelAllowed(identity, m.id)) chain.push(m);
   }
   return chain;
 }
@@ -399,13 +405,17 @@ function outputText(text: string, toolCalls: readonly ToolCall[]): string {
 
 /** One plain (non-streamed) generation. */
 export async function generate(input: GenerateInput, ctx: CallContext): Promise<GenerateOutcome> {
-  const chain = candidateModels(input);
+  const chain = candidateModels(input, ctx.identity);
   const cached = await lookupResponse(input, chain[0]!, ctx, false);
   if (cached.outcome) return cached.outcome;
   const started = performance.now();
   const { signal, deadline, release } = deadlineFor(input, ctx);
   const reserve = attemptReserver(input, ctx, deadline);
+  // The tokens the call used, for the key's tokens per minute (key-admission.ts).
+  let used = 0;
+  let admission: Admission | undefined;
   try {
+    admission = await admitKeyCall(ctx.identity, () => countPromptTokens(input.messages), deadline - Date.now());
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
@@ -429,6 +439,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
         const { deployment, provider, reservation, attempt, attemptStarted } = next;
         try {
           const result = await waited.on(provider.generateText(toRequest(model, deployment, input), { signal }));
+          used = result.usage.inputTokens + result.usage.outputTokens;
           attempt.succeeded(performance.now() - attemptStarted, result.usage.inputTokens + result.usage.outputTokens);
           ctx.onDeployment?.(deployment.id);
           const latencyMs = performance.now() - started;
@@ -472,6 +483,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
     }
     throw chainFailed(lastError, lastModel, lastDeployment, signal, input, ctx, started, false, walk);
   } finally {
+    admission?.done(used);
     release();
   }
 }
@@ -560,14 +572,17 @@ function chainFailed(
  * or by the caller leaving) still records its usage: the provider's count, or ours up to the cut.
  */
 export async function* generateStream(input: GenerateInput, ctx: CallContext): AsyncGenerator<GenerationEvent, void, undefined> {
-  const chain = candidateModels(input);
+  const chain = candidateModels(input, ctx.identity);
   const cached = await lookupResponse(input, chain[0]!, ctx, true);
   if (cached.outcome) return yield* replayAsStream(cached.outcome);
   const started = performance.now();
   const { signal, deadline, release } = deadlineFor(input, ctx);
   const reserve = attemptReserver(input, ctx, deadline);
   let cutAtShutdown = false;
+  let used = 0;
+  let admission: Admission | undefined;
   try {
+    admission = await admitKeyCall(ctx.identity, () => countPromptTokens(input.messages), deadline - Date.now());
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
@@ -602,9 +617,11 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         const untrack = trackInterruptible(() => {
           if (recorded || finished) return;
           recorded = cutAtShutdown = true;
+          const cutUsage = ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls));
+          used = cutUsage ? cutUsage.inputTokens + cutUsage.outputTokens : 0;
           const cost = recordCall({
             ...callOf(model, deployment, ctx, walk),
-            usage: ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls)),
+            usage: cutUsage,
             status: "error",
             errorCode: "client_closed",
             stream: true,
@@ -659,6 +676,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           waited.ms += performance.now() - streamOpened;
           const latencyMs = performance.now() - started;
           const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
+          used = finalUsage.inputTokens + finalUsage.outputTokens;
           if (ttftMs === undefined) ctx.onDeployment?.(deployment.id);
           // Nothing streamed before the finish: the answer's time is the sample.
           attempt.succeeded(performance.now() - attemptStarted, finalUsage.inputTokens + finalUsage.outputTokens);
@@ -701,18 +719,9 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             if (ctx.signal?.aborted) attempt.ended();
             else void attempt.failed(err, performance.now() - attemptStarted, tokens).catch(() => {});
             if (!recorded) {
-              const cost = recordFailure(
-                model,
-                deployment,
-                walk,
-                input,
-                ctx,
-                error,
-                performance.now() - started,
-                true,
-                completeUsage(undefined, input, outputText(text, toolCalls)),
-                ttftMs,
-              );
+              const partial = completeUsage(undefined, input, outputText(text, toolCalls));
+              used = partial.inputTokens + partial.outputTokens;
+              const cost = recordFailure(model, deployment, walk, input, ctx, error, performance.now() - started, true, partial, ttftMs);
               reservation.settle(cost.totalCost);
             }
             recorded = true;
@@ -729,9 +738,11 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           if (!finished) upstream.abort();
           // The consumer stopped early (return() at a yield): record what was streamed so far.
           if (!recorded && !finished && ttftMs !== undefined) {
+            const partial = completeUsage(undefined, input, outputText(text, toolCalls));
+            used = partial.inputTokens + partial.outputTokens;
             const cost = recordCall({
               ...callOf(model, deployment, ctx, walk),
-              usage: completeUsage(undefined, input, outputText(text, toolCalls)),
+              usage: partial,
               status: "error",
               errorCode: "client_closed",
               stream: true,
@@ -748,6 +759,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
     if (cutAtShutdown) throw abortError(ctx, lastModel);
     throw chainFailed(lastError, lastModel, lastDeployment, signal, input, ctx, started, true, walk);
   } finally {
+    admission?.done(used);
     release();
   }
 }

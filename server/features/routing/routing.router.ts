@@ -45,10 +45,12 @@ export const routingRouter = createTRPCRouter({
   /** Adds a deployment (or, with `replace`, edits the one of that id): a file `models:` entry of a catalogue model. */
   saveDeployment: adminProcedure
     .input(z.object({ entry: deploymentEntrySchema, replace: deploymentId.optional() }))
-    .mutation(({ input, ctx }) => saveStoredDeployment(input.entry, { replace: input.replace, actor: actorOf(ctx.identity) })),
+    .mutation(({ input, ctx }) =>
+      saveStoredDeployment(input.entry, { replace: input.replace, actor: actorOf(ctx.identity), auditActor: ctx.identity }),
+    ),
 
-  deleteDeployment: adminProcedure.input(z.object({ id: deploymentId })).mutation(async ({ input }) => {
-    await deleteStoredDeployment(input.id);
+  deleteDeployment: adminProcedure.input(z.object({ id: deploymentId })).mutation(async ({ input, ctx }) => {
+    await deleteStoredDeployment(input.id, ctx.identity);
     return { deleted: input.id };
   }),
 });

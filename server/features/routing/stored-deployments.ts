@@ -4,7 +4,8 @@ import "server-only";
 // file's own schema, stored in `model_deployments`, and routed after the file's entries. Every
 // instance keeps its copy in step with the table (kernel/table-poll.ts: two seconds), as for the
 // providers stored at run time. A deployment's id is unique across the file and the dashboard.
-import { getDatabase, type DatabaseHandle } from "../../db/index.ts";
+import { getDatabase, getDb, type DatabaseHandle } from "../../db/index.ts";
+import { writeAudit, type AuditActorLike } from "../../db/audit.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { TablePoll } from "../../kernel/table-poll.ts";
 import { deploymentEntrySchema, deploymentIdOf, type DeploymentEntry } from "../../providers/config/config-file.ts";
@@ -62,7 +63,7 @@ export async function listStoredDeployments(): Promise<StoredDeployment[]> {
  */
 export async function saveStoredDeployment(
   input: DeploymentEntry,
-  options: { replace?: string; actor: string | null },
+  options: { replace?: string; actor: string | null; auditActor?: AuditActorLike },
 ): Promise<StoredDeployment> {
   const entry = deploymentEntrySchema.parse(input);
   let model;
@@ -90,23 +91,51 @@ export async function saveStoredDeployment(
       throw new AppError("conflict", `A deployment with the id ${id} exists already; give this one another id`, { field: "id" });
   }
   const stored = { ...normalized, id };
-  if (options.replace !== undefined && options.replace !== id) {
-    await db.rawQuery(`DELETE FROM model_deployments WHERE id = $1`, [options.replace]);
-  }
-  await db.rawQuery(
-    `INSERT INTO model_deployments (id, entry, created_by, updated_at) VALUES ($1, $2::jsonb, $3, now())
-     ON CONFLICT (id) DO UPDATE SET entry = EXCLUDED.entry, updated_at = now()`,
-    [id, JSON.stringify(stored), options.actor],
-  );
+  // The change and its audit row in one transaction.
+  await (
+    await getDb()
+  ).$transaction(async (tx) => {
+    const q = <T>(sql: string, params: unknown[]) => tx.$queryRawUnsafe<T[]>(sql, ...params);
+    const previousId = options.replace ?? id;
+    const before = (await q<{ entry: unknown }>(`SELECT entry FROM model_deployments WHERE id = $1`, [previousId]))[0]?.entry ?? null;
+    if (options.replace !== undefined && options.replace !== id) {
+      await q(`DELETE FROM model_deployments WHERE id = $1`, [options.replace]);
+    }
+    await q(
+      `INSERT INTO model_deployments (id, entry, created_by, updated_at) VALUES ($1, $2::jsonb, $3, now())
+       ON CONFLICT (id) DO UPDATE SET entry = EXCLUDED.entry, updated_at = now()`,
+      [id, JSON.stringify(stored), options.actor],
+    );
+    await writeAudit(tx, {
+      actor: options.auditActor ?? { kind: "cli" },
+      action: "deployment.save",
+      target: { kind: "deployment", id },
+      before: typeof before === "string" ? (JSON.parse(before) as unknown) : before,
+      after: stored,
+    });
+  });
   await g.__modelServiceStoredDeployments?.check();
   const saved = (await rows(db)).find((d) => d.id === id)!;
   return saved;
 }
 
 /** Removes a dashboard deployment (404 when there is none of that id). */
-export async function deleteStoredDeployment(id: string): Promise<void> {
-  const db = await getDatabase();
-  const gone = await db.rawQuery<{ id: string }>(`DELETE FROM model_deployments WHERE id = $1 RETURNING id`, [id]);
-  if (gone.length === 0) throw new AppError("not_found", `No deployment ${id} was added in the dashboard`);
+export async function deleteStoredDeployment(id: string, actor: AuditActorLike = { kind: "cli" }): Promise<void> {
+  await (
+    await getDb()
+  ).$transaction(async (tx) => {
+    const gone = await tx.$queryRawUnsafe<{ id: string; entry: unknown }[]>(
+      `DELETE FROM model_deployments WHERE id = $1 RETURNING id, entry`,
+      id,
+    );
+    if (gone.length === 0) throw new AppError("not_found", `No deployment ${id} was added in the dashboard`);
+    const before = gone[0]!.entry;
+    await writeAudit(tx, {
+      actor,
+      action: "deployment.remove",
+      target: { kind: "deployment", id },
+      before: typeof before === "string" ? (JSON.parse(before) as unknown) : before,
+    });
+  });
   await g.__modelServiceStoredDeployments?.check();
 }
