@@ -66,7 +66,15 @@ async function startWorker(name: string, args: string[]): Promise<{ worker: Work
   databases.push(database);
   const child = fork(workerFile, args, {
     execArgv: process.execArgv,
-    env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: path.join(dataDir, name), LOG_LEVEL: "warn" },
+    // Generating and rolling up a million events per statement takes far longer than the service's
+    // request-path bound on a statement (DATABASE_STATEMENT_TIMEOUT_MS, 2 s by default).
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      DATA_DIR: path.join(dataDir, name),
+      LOG_LEVEL: "warn",
+      DATABASE_STATEMENT_TIMEOUT_MS: "3600000",
+    },
   });
   workers.push(child);
   const worker = new Worker(child, name);
