@@ -22,7 +22,7 @@ import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embe
 import { embeddingBatches, embeddingTokenSizes } from "./embedding-batches.ts";
 import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
 import { countTextTokens, tokenBound } from "./tokens.ts";
-import { recordCall } from "../usage/index.ts";
+import { recordCall, type Attribution } from "../usage/index.ts";
 
 /** How long past the provider deadline a reservation is kept for its settle to arrive. */
 const LEASE_GRACE_MS = 60_000;
@@ -80,6 +80,8 @@ export type EmbedContext = {
   requestId: string;
   /** Aborts when the caller goes away. */
   signal?: AbortSignal;
+  /** Who and what the call is for (features/usage attributionOf); stored on its usage event. */
+  attribution?: Attribution;
 };
 
 export type EmbedOutcome = {
@@ -248,5 +250,6 @@ function record(
     latencyMs,
     requestId: ctx.requestId,
     savedCost,
+    attribution: ctx.attribution,
   });
 }

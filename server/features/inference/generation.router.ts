@@ -6,6 +6,7 @@ import { cacheRequestFrom } from "../../web/cache-directives.ts";
 import { formatUsd } from "../catalogue/index.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
 import { GENERATE_POLICY } from "./policies.ts";
+import { attributionInput, attributionOf, type Attribution } from "../usage/index.ts";
 
 /** Paid calls: the same scope and rate limit as POST /v1/llm/generate. */
 const generateProcedure = procedure(GENERATE_POLICY);
@@ -22,6 +23,8 @@ const generateInput = z.object({
   cache: z.union([z.boolean(), z.literal("force")]).optional(),
   /** Seconds a new cache entry lives (1 to RESPONSE_CACHE_MAX_TTL). */
   cacheTtlSeconds: z.number().int().positive().optional(),
+  /** Tags, end user, session and metadata stored on the usage event (features/usage/attribution.ts). */
+  attribution: attributionInput.optional(),
 });
 
 const outcomeOutput = z.object({
@@ -54,11 +57,13 @@ function toOutput(o: Outcome): z.infer<typeof outcomeOutput> {
 type Input = z.infer<typeof generateInput>;
 
 /** The service's input: the cache fields as a cache request (validated: mode, TTL bounds). */
-function toInput({ cache, cacheTtlSeconds, ...rest }: Input): GenerateInput {
+function toInput({ cache, cacheTtlSeconds, attribution: _attribution, ...rest }: Input): GenerateInput {
   const request =
     cache === undefined && cacheTtlSeconds === undefined ? undefined : cacheRequestFrom(undefined, { cache, ttlSeconds: cacheTtlSeconds });
   return { ...rest, ...(request ? { cache: request } : {}) };
 }
+
+const attributionOfInput = (input: Input): Attribution => attributionOf(input.attribution);
 
 export const generationRouter = createTRPCRouter({
   /** One plain generation. */
@@ -67,7 +72,13 @@ export const generationRouter = createTRPCRouter({
     .output(outcomeOutput)
     .mutation(async ({ input, ctx, signal }) =>
       toOutput(
-        await generate(toInput(input), { identity: ctx.identity, endpoint: "trpc:generation.generate", requestId: ctx.requestId, signal }),
+        await generate(toInput(input), {
+          identity: ctx.identity,
+          endpoint: "trpc:generation.generate",
+          requestId: ctx.requestId,
+          signal,
+          attribution: attributionOfInput(input),
+        }),
       ),
     ),
 
@@ -78,6 +89,7 @@ export const generationRouter = createTRPCRouter({
       endpoint: "trpc:generation.stream",
       requestId: ctx.requestId,
       signal,
+      attribution: attributionOfInput(input),
     });
     for await (const event of events) {
       if (event.type === "delta") yield { type: "delta" as const, text: event.text };

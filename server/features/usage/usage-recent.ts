@@ -9,7 +9,7 @@ import { AppError } from "../../kernel/errors.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { parseUsd, type Pico } from "../catalogue/index.ts";
 import { addDays, localDayStart } from "./time-zones.ts";
-import { resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
+import { filterSql, resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
 
 export const recentQuerySchema = statsQuerySchema.omit({ compare: true }).extend({
   limit: z.number().int().min(1).max(200).optional(),
@@ -97,7 +97,7 @@ export async function recentRequests(identity: AuthenticatedIdentity, query: Rec
     `e.created_at < ${p(new Date(localDayStart(r.tz, addDays(r.end, 1))).toISOString())}::timestamptz`,
   ];
   // Roll-up rows store "" for "none"; the events store NULL.
-  for (const f of r.filters) conds.push(`e.${f.column} = ${p(f.value)}`);
+  for (const f of r.filters) conds.push(filterSql(f, "e", "events", p));
   if (r.kind !== "all") conds.push(`e.kind = ${p(r.kind)}`);
   if (query.cursor) {
     const c = decodeCursor(query.cursor);

@@ -4,10 +4,13 @@
 // run the same SQL over usage_events.
 //
 //   usage_daily, usage_hourly            per UTC day / hour and every key: user, key, model,
-//                                        provider, endpoint, status, kind, deployment (filtered statistics)
+//                                        provider, endpoint, status, kind, deployment, end user and
+//                                        the set of tags (comma-joined, sorted) (filtered statistics)
 //   usage_daily_dims, usage_hourly_dims  per UTC day / hour and kind: the totals and one row per
 //                                        value of each dimension (unfiltered statistics), the
-//                                        deployment of routed calls included
+//                                        deployment of routed calls included, and one row per tag
+//                                        and per end user of the calls that have them: a call with
+//                                        several tags counts once under each of its tags
 // Every table carries requests, tokens, the exact cost, the cost the caches saved, the latency sum and a packed latency
 // histogram (latency-histogram.ts). Each upsert takes its rows in key order, so that two writers
 // (two instances) that touch the same roll-up rows lock them in the same order and wait for each
@@ -27,10 +30,10 @@ export function endpointKind(endpoint: string): UsageKind {
 }
 
 /** The breakdowns of the *_dims tables; "total" has the value "". */
-export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment"] as const;
+export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment", "tag", "end_user"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
-const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind", "deployment"] as const;
+const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind", "deployment", "end_user", "tags"] as const;
 const MEASURES = [
   "requests",
   "input_tokens",
@@ -50,7 +53,8 @@ const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) =
 /**
  * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
  * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind,
- * the token columns, total_cost, latency_ms, saved_cost and deployment, as usage_events has them.
+ * the token columns, total_cost, latency_ms, saved_cost, deployment, end_user and tags (text[]), as
+ * usage_events has them.
  */
 export function rollupCtes(source: string): string {
   const keys = KEY_COLUMNS.join(", ");
@@ -58,7 +62,8 @@ export function rollupCtes(source: string): string {
 rollup_events AS (
   SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AS hour_utc,
     coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status, kind,
-    coalesce(deployment, '') AS deployment, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
+    coalesce(deployment, '') AS deployment, coalesce(end_user, '') AS end_user,
+    array_to_string(coalesce(tags, '{}'::text[]), ',') AS tags, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
     ${latencyHistSql("latency_ms")} AS hist
   FROM ${source}
 ),
@@ -85,12 +90,17 @@ rollup_daily AS (
     ${addOnConflict("t", MEASURES)}
 ),
 -- Each hour's rows once per dimension: the totals, then per model, provider, key, user, endpoint,
--- status, and deployment (routed calls only).
+-- status, deployment (routed calls only) and end user (calls that name one); then once per tag of
+-- the calls that have tags.
 rollup_dim_rows AS (
   SELECT h.*, v.dim, v.value FROM rollup_hours h
   CROSS JOIN LATERAL (VALUES ('total', ''), ('model', h.model_id), ('provider', h.provider), ('api_key', h.api_key_id),
-    ('user', h.user_id), ('endpoint', h.endpoint), ('status', h.status), ('deployment', h.deployment)) AS v(dim, value)
-  WHERE v.dim <> 'deployment' OR v.value <> ''
+    ('user', h.user_id), ('endpoint', h.endpoint), ('status', h.status), ('deployment', h.deployment),
+    ('end_user', h.end_user)) AS v(dim, value)
+  WHERE v.dim NOT IN ('deployment', 'end_user') OR v.value <> ''
+  UNION ALL
+  SELECT h.*, 'tag', t.tag FROM rollup_hours h CROSS JOIN LATERAL unnest(string_to_array(h.tags, ',')) AS t(tag)
+  WHERE h.tags <> ''
 ),
 rollup_hourly_dims AS (
   INSERT INTO usage_hourly_dims AS t (hour, kind, dim, value, ${DIM_MEASURES.join(", ")})

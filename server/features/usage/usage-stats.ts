@@ -25,6 +25,7 @@ import { catalogueReady, resolveModel } from "../catalogue/index.ts";
 import { parseUsd, type Pico } from "../catalogue/index.ts";
 import { addDays, canonicalTimeZone, daysBetween, localDayPlan, todayIn } from "./time-zones.ts";
 import type { UsageKind } from "./usage-rollups.ts";
+import { attributionIdSchema, tagSchema } from "./attribution.ts";
 
 /** The longest range one query may cover. */
 export const MAX_RANGE_DAYS = 731;
@@ -47,6 +48,10 @@ export const statsQuerySchema = z.object({
   provider: safeString.min(1).max(100).optional(),
   endpoint: safeString.min(1).max(200).optional(),
   status: z.enum(USAGE_STATUSES).optional(),
+  /** Calls that carry this tag (among others: a call with several tags matches each). */
+  tag: tagSchema.optional(),
+  /** Calls made for this end user of the calling app (attribution.ts). */
+  endUser: attributionIdSchema.min(1).optional(),
   /** Also compute the totals of the equally long range just before. */
   compare: z.boolean().optional(),
 });
@@ -114,9 +119,11 @@ export type BreakdownRow = Measures & { value: string; label: string; totalToken
 /**
  * The breakdowns of the statistics, in the order the dashboard and the REST answer list them.
  * `deployment` (features/routing: which deployment answered) lists the calls a deployment served
- * (not cache hits or embeddings).
+ * (not cache hits or embeddings). `tag` and `endUser` (attribution.ts) list the calls that carry a
+ * tag or name an end user; a call with several tags counts once under each, so the tag rows may add
+ * up to more than the totals.
  */
-export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment"] as const;
+export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment", "tag", "endUser"] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
 /** One value per breakdown dimension, made by `f`. */
@@ -143,8 +150,20 @@ export type ResolvedUsageQuery = {
   tz: string;
   kind: "all" | UsageKind;
   /** Conditions on r.* for usage_daily / usage_hourly; none means everyone's usage unfiltered. */
-  filters: { column: string; value: string }[];
+  filters: UsageFilter[];
 };
+
+/** One condition of a query: a column equals a value, or (`tags`) the call's tags include it. */
+export type UsageFilter = { column: string; value: string };
+
+/**
+ * A filter as SQL on `alias`: the roll-ups keep the tags comma-joined (part of their key), the
+ * events as an array. `p` binds a parameter and returns its placeholder.
+ */
+export function filterSql(f: UsageFilter, alias: string, table: "rollups" | "events", p: (v: unknown) => string): string {
+  if (f.column !== "tags") return `${alias}.${f.column} = ${p(f.value)}`;
+  return table === "events" ? `${p(f.value)} = ANY(${alias}.tags)` : `${p(f.value)} = ANY(string_to_array(${alias}.tags, ','))`;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Who may see what
@@ -187,6 +206,8 @@ export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: Stat
   if (q.provider !== undefined) filters.push({ column: "provider", value: q.provider });
   if (q.endpoint !== undefined) filters.push({ column: "endpoint", value: q.endpoint });
   if (q.status !== undefined) filters.push({ column: "status", value: q.status });
+  if (q.tag !== undefined) filters.push({ column: "tags", value: q.tag });
+  if (q.endUser !== undefined) filters.push({ column: "end_user", value: q.endUser });
   return { start, end, tz, kind: q.kind ?? "all", filters };
 }
 
@@ -247,7 +268,7 @@ export type Source = {
   name: UsageStats["source"];
 };
 
-const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "deployment"];
+const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "deployment", "end_user", "tags"];
 const DIM_COLUMNS = ["kind", "dim", "value"];
 /** The roll-ups' summed columns (the *_dims tables also have `errors`). */
 export type SummedColumn =
@@ -290,7 +311,7 @@ export function sourceFor(
     return `$${params.length}`;
   };
   const conds: string[] = [];
-  if (!dims) for (const f of r.filters) conds.push(`r.${f.column} = ${p(f.value)}`);
+  if (!dims) for (const f of r.filters) conds.push(filterSql(f, "r", "rollups", p));
   if (r.kind !== "all") conds.push(`r.kind = ${p(r.kind)}`);
   const filter = conds.map((c) => ` AND ${c}`).join("");
   const keys = (dims ? DIM_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
@@ -363,11 +384,18 @@ GROUP BY x.day
 UNION ALL
 SELECT CASE WHEN GROUPING(x.model_id) = 0 THEN 'model' WHEN GROUPING(x.provider) = 0 THEN 'provider'
     WHEN GROUPING(x.api_key_id) = 0 THEN 'api_key' WHEN GROUPING(x.user_id) = 0 THEN 'user'
-    WHEN GROUPING(x.endpoint) = 0 THEN 'endpoint' WHEN GROUPING(x.status) = 0 THEN 'status' ELSE 'deployment' END,
-  coalesce(x.model_id, x.provider, x.api_key_id, x.user_id, x.endpoint, x.status, x.deployment),
+    WHEN GROUPING(x.endpoint) = 0 THEN 'endpoint' WHEN GROUPING(x.status) = 0 THEN 'status'
+    WHEN GROUPING(x.deployment) = 0 THEN 'deployment' ELSE 'end_user' END,
+  coalesce(x.model_id, x.provider, x.api_key_id, x.user_id, x.endpoint, x.status, x.deployment, x.end_user),
   x.day::text, ${m}, NULL
 FROM x
-GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment))`),
+GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment), (x.end_user))
+UNION ALL
+-- Once per tag of each row's set of tags.
+SELECT 'tag', t.tag, NULL, ${m}, NULL
+FROM x CROSS JOIN LATERAL unnest(string_to_array(x.tags, ',')) AS t(tag)
+WHERE x.tags <> ''
+GROUP BY t.tag`),
   };
 }
 
@@ -441,6 +469,8 @@ const DIM_KEYS: Record<string, BreakdownDimension> = {
   endpoint: "endpoint",
   status: "status",
   deployment: "deployment",
+  tag: "tag",
+  end_user: "endUser",
 };
 
 /** The statistics of `query` as `identity` may see them. */
@@ -464,7 +494,8 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
       continue;
     }
     const dim = DIM_KEYS[row.dim];
-    if (!dim || (dim === "deployment" && !row.value)) continue;
+    // No deployment (cache hits, embeddings) and no end user are not rows of those breakdowns.
+    if (!dim || ((dim === "deployment" || dim === "endUser") && !row.value)) continue;
     if (dim === "model") modelDays.push({ ...m, date: row.day!, model: row.value, totalTokens: m.inputTokens + m.outputTokens });
     const group = groups.get(dim) ?? new Map<string, Measures>();
     group.set(row.value, add(group.get(row.value) ?? ZERO, m));
