@@ -102,10 +102,20 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
     const openai = new OpenAI({ apiKey: key, baseURL: `${host.url}/v1`, maxRetries: 0 });
     const id = rid();
     await openai.embeddings.create(
-      { model: "text-embedding-3-small", input: ["one text"], user: "embedder", metadata: { corpus: "docs" } } as OpenAI.EmbeddingCreateParams,
+      {
+        model: "text-embedding-3-small",
+        input: ["one text"],
+        user: "embedder",
+        metadata: { corpus: "docs" },
+      } as OpenAI.EmbeddingCreateParams,
       { headers: { "x-request-id": id, "x-model-service-tags": "index" } },
     );
-    expect(await event(id)).toMatchObject({ endpoint: "/v1/embeddings", tags: ["index"], end_user: "embedder", metadata: { corpus: "docs" } });
+    expect(await event(id)).toMatchObject({
+      endpoint: "/v1/embeddings",
+      tags: ["index"],
+      end_user: "embedder",
+      metadata: { corpus: "docs" },
+    });
   });
 
   it("Anthropic messages: metadata.user_id is the end user; headers add tags", async () => {
@@ -168,14 +178,23 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
       ["trpc:embeddings.generate", ["embed", "playground"], null, null, null],
     ]);
     await expect(
-      trpc.generation.generate.mutate({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], attribution: { tags: ["no spaces"] } }),
+      trpc.generation.generate.mutate({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "hi" }],
+        attribution: { tags: ["no spaces"] },
+      }),
     ).rejects.toMatchObject({ data: { httpStatus: 400 } });
   });
 
   describe("limits", () => {
     const chat = { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] };
     const cases: [name: string, body: Record<string, unknown>, headers: Record<string, string>, field: RegExp][] = [
-      ["11 tags", chat, { "x-model-service-tags": Array.from({ length: 11 }, (_, i) => `t${i}`).join(",") }, /x-model-service-tags.*at most 10 tags/],
+      [
+        "11 tags",
+        chat,
+        { "x-model-service-tags": Array.from({ length: 11 }, (_, i) => `t${i}`).join(",") },
+        /x-model-service-tags.*at most 10 tags/,
+      ],
       ["a tag with a space", chat, { "x-model-service-tags": "ok,not ok" }, /x-model-service-tags.*letters, digits/],
       ["a 65-character tag", chat, { "x-model-service-tags": "a".repeat(65) }, /x-model-service-tags.*at most 64 characters/],
       ["a 257-character end user header", chat, { "x-model-service-end-user": "u".repeat(257) }, /x-model-service-end-user.*at most 256/],
@@ -184,7 +203,12 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
       ["metadata header that is an array", chat, { "x-model-service-metadata": "[1]" }, /x-model-service-metadata must be a JSON object/],
       ["metadata header nested 4 deep", chat, { "x-model-service-metadata": '{"a":{"b":{"c":{}}}}' }, /x-model-service-metadata.*3 levels/],
       ["a 257-character user", { ...chat, user: "u".repeat(257) }, {}, /user.*at most 256/],
-      ["17 metadata keys", { ...chat, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, i])) }, {}, /metadata.*at most 16 keys/],
+      [
+        "17 metadata keys",
+        { ...chat, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, i])) },
+        {},
+        /metadata.*at most 16 keys/,
+      ],
       ["2 KB of metadata", { ...chat, metadata: { big: "x".repeat(2100) } }, {}, /metadata.*at most 2048 bytes/],
       ["metadata nested 4 deep", { ...chat, metadata: { a: { b: { c: [1] } } } }, {}, /metadata.*3 levels/],
       ["a NUL in a metadata value", { ...chat, metadata: { a: "x\u0000y" } }, {}, /metadata.*NUL/],
@@ -204,6 +228,83 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect((err as Error).message).toMatch(/x-model-service-tags/);
+    });
+  });
+
+  describe("GET /v1/llm/requests and /v1/llm/requests/{id}", () => {
+    type Item = Record<string, unknown> & { id: string; tags: string[]; end_user: string | null; session_id: string | null; cost: number };
+    const get = async (path: string, as = key) => {
+      const res = await fetch(`${host.url}${path}`, { headers: { authorization: `Bearer ${as}` } });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> & { items: Item[]; next_cursor: string | null } };
+    };
+
+    it("lists the caller's calls newest first with their attribution, filtered by tag, end user and session, by cursor", async () => {
+      await host.flush();
+      const all = await get("/v1/llm/requests?limit=200");
+      expect(all.status).toBe(200);
+      const events = await host
+        .db()
+        .rawQuery<{ id: string }>(
+          "SELECT e.id FROM usage_events e JOIN api_keys k ON k.id = e.api_key_id WHERE k.name = 'attribution' ORDER BY e.created_at DESC, e.id DESC",
+        );
+      expect(all.json.items.map((i) => i.id)).toEqual(events.map((e) => e.id));
+
+      const tagged = await get("/v1/llm/requests?tag=search");
+      expect(tagged.json.items.length).toBeGreaterThan(0);
+      for (const i of tagged.json.items) expect(i.tags).toContain("search");
+      const session = await get("/v1/llm/requests?session=chat-7");
+      expect(session.json.items.map((i) => [i.session_id, i.end_user, i.tags])).toEqual([["chat-7", "customer-42", ["beta", "search"]]]);
+      const user = await get("/v1/llm/requests?end_user=anthropic-user&model=claude-3-haiku");
+      expect(user.json.items.map((i) => i.end_user)).toEqual(["anthropic-user"]);
+
+      // Pages of 2 by cursor give the same calls in the same order.
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await get(`/v1/llm/requests?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+        expect(page.json.items.length).toBeLessThanOrEqual(2);
+        seen.push(...page.json.items.map((i) => i.id));
+        cursor = page.json.next_cursor;
+      } while (cursor);
+      expect(seen).toEqual(events.map((e) => e.id));
+
+      expect((await get("/v1/llm/requests?limit=0")).status).toBe(400);
+      expect((await get("/v1/llm/requests?cursor=nope")).status).toBe(400);
+    });
+
+    it("shows one call with its metadata, costs and attempts; another's call is a 404, an admin sees it", async () => {
+      const [row] = await host
+        .db()
+        .rawQuery<{ id: string; input_cost: string; output_cost: string; total_cost: string }>(
+          "SELECT id, input_cost::text, output_cost::text, total_cost::text FROM usage_events WHERE session_id = 'chat-7'",
+        );
+      const one = await get(`/v1/llm/requests/${row!.id}`);
+      expect(one.status).toBe(200);
+      expect(one.json).toMatchObject({
+        id: row!.id,
+        endpoint: "/v1/chat/completions",
+        tags: ["beta", "search"],
+        end_user: "customer-42",
+        session_id: "chat-7",
+        metadata: { feature: "search" },
+        attempts: 1,
+        input_cost: Number(row!.input_cost),
+        output_cost: Number(row!.output_cost),
+        cost: Number(row!.total_cost),
+      });
+      const other = (await host.createKey({ name: "someone else", tier: "premium" })).key;
+      expect((await get(`/v1/llm/requests/${row!.id}`, other)).status).toBe(404);
+      expect((await get("/v1/llm/requests", other)).json.items).toEqual([]);
+      expect((await get(`/v1/llm/requests/${row!.id}`, admin)).status).toBe(200);
+      expect((await get("/v1/llm/requests/no-such-id")).status).toBe(404);
+    });
+
+    it("tRPC usage.recent and usage.request answer the same", async () => {
+      const trpc = createModelServiceClient(host.url, { apiKey: key });
+      const page = await trpc.usage.recent.query({ session: "chat-7" });
+      expect(page.items.map((i) => [i.session, i.endUser, i.tags])).toEqual([["chat-7", "customer-42", ["beta", "search"]]]);
+      const one = await trpc.usage.request.query({ id: page.items[0]!.id });
+      expect(one).toMatchObject({ session: "chat-7", metadata: { feature: "search" }, cost: page.items[0]!.cost });
     });
   });
 
@@ -237,9 +338,9 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
 
     it("answers requests_by_tag / cost_by_tag and by end user that match the events, and filters by tag= and end_user=", async () => {
       const all = await usage("");
-      const tags = (await host.db().rawQuery<{ tag: string }>("SELECT DISTINCT unnest(tags) AS tag FROM usage_events WHERE kind = 'llm'")).map(
-        (r) => r.tag,
-      );
+      const tags = (
+        await host.db().rawQuery<{ tag: string }>("SELECT DISTINCT unnest(tags) AS tag FROM usage_events WHERE kind = 'llm'")
+      ).map((r) => r.tag);
       expect(tags.length).toBeGreaterThan(2);
       for (const tag of tags) {
         const expected = await raw("$1 = ANY(tags)", [tag]);
@@ -250,7 +351,9 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
         expect(filtered.total_cost).toBe(Number(expected.cost));
         expect(filtered.requests_by_tag[tag]).toBe(expected.n);
       }
-      const users = await host.db().rawQuery<{ u: string }>("SELECT DISTINCT end_user AS u FROM usage_events WHERE kind = 'llm' AND end_user IS NOT NULL");
+      const users = await host
+        .db()
+        .rawQuery<{ u: string }>("SELECT DISTINCT end_user AS u FROM usage_events WHERE kind = 'llm' AND end_user IS NOT NULL");
       expect(users.length).toBeGreaterThan(2);
       for (const { u } of users) {
         const expected = await raw("end_user = $1", [u]);
@@ -267,7 +370,9 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
     });
 
     it("refuses a bad tag= or end_user= naming the parameter", async () => {
-      const res = await fetch(`${host.url}/v1/llm/usage?tag=${encodeURIComponent("bad tag")}`, { headers: { authorization: `Bearer ${admin}` } });
+      const res = await fetch(`${host.url}/v1/llm/usage?tag=${encodeURIComponent("bad tag")}`, {
+        headers: { authorization: `Bearer ${admin}` },
+      });
       expect(res.status).toBe(400);
       expect(JSON.stringify(await res.json())).toMatch(/tag/);
       const long = await fetch(`${host.url}/v1/llm/usage?end_user=${"u".repeat(257)}`, { headers: { authorization: `Bearer ${admin}` } });

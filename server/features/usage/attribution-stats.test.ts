@@ -54,7 +54,9 @@ describe("attributionOf", () => {
     ).toEqual({ tags: ["a", "b"], endUser: "body", session: "s", metadata: { k: "v" } });
     // An empty body user (OpenAI's SDKs may send "") is none: the header's stands.
     expect(attributionOf({ endUser: "" }, headers({ "x-model-service-end-user": "h" })).endUser).toBe("h");
-    expect(attributionOf({ tags: ["z"], metadata: { a: 1 } }, headers({ "x-model-service-tags": "y", "x-model-service-metadata": '{"b":2}' }))).toMatchObject({
+    expect(
+      attributionOf({ tags: ["z"], metadata: { a: 1 } }, headers({ "x-model-service-tags": "y", "x-model-service-metadata": '{"b":2}' })),
+    ).toMatchObject({
       tags: ["z"],
       metadata: { a: 1 },
     });
@@ -72,12 +74,18 @@ describe("attributionOf", () => {
       expect((err as AppError).code).toBe("invalid_request");
       expect((err as AppError).message).toMatch(message);
     };
-    refuse({ "x-model-service-tags": Array.from({ length: ATTRIBUTION_LIMITS.tags + 1 }, (_, i) => `t${i}`).join(",") }, /^x-model-service-tags: at most 10 tags/);
+    refuse(
+      { "x-model-service-tags": Array.from({ length: ATTRIBUTION_LIMITS.tags + 1 }, (_, i) => `t${i}`).join(",") },
+      /^x-model-service-tags: at most 10 tags/,
+    );
     refuse({ "x-model-service-tags": "a,b c" }, /^x-model-service-tags \(1\): a tag is made of/);
     refuse({ "x-model-service-end-user": "x".repeat(257) }, /^x-model-service-end-user: has at most 256 characters/);
     refuse({ "x-model-service-metadata": "null" }, /^x-model-service-metadata must be a JSON object/);
     refuse({ "x-model-service-metadata": '{"a":[[[]]]}' }, /^x-model-service-metadata: nests at most 3 levels/);
-    refuse({ "x-model-service-metadata": JSON.stringify({ k: "é".repeat(1100) }) }, /^x-model-service-metadata: at most 2048 bytes as JSON \(this is 2208\)/);
+    refuse(
+      { "x-model-service-metadata": JSON.stringify({ k: "é".repeat(1100) }) },
+      /^x-model-service-metadata: at most 2048 bytes as JSON \(this is 2208\)/,
+    );
   });
 });
 
@@ -96,7 +104,14 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     admin = await asKey((await createApiKey(CLI_ACTOR, { name: "admin", isAdmin: true })).key);
     alice = await asKey((await createApiKey(CLI_ACTOR, { name: "alice", userEmail: `alice-${suffix}@example.com` })).key);
     const other = await asKey((await createApiKey(CLI_ACTOR, { name: "other" })).key);
-    const call = (identity: AuthenticatedIdentity, at: string, costUsd: string, tags: string[], endUser: string | null, session: string | null = null) =>
+    const call = (
+      identity: AuthenticatedIdentity,
+      at: string,
+      costUsd: string,
+      tags: string[],
+      endUser: string | null,
+      session: string | null = null,
+    ) =>
       recordTestCall({
         identity,
         at: new Date(at),
