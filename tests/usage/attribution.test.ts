@@ -363,10 +363,13 @@ describe.each(testDatabases())("attribution on $kind", ({ kind }) => {
         expect([filtered.total_requests, filtered.total_cost]).toEqual([expected.n, Number(expected.cost)]);
         expect(Object.keys(filtered.requests_by_end_user)).toEqual([u]);
       }
-      // Both filters at once, and a tag nobody used.
-      const both = await usage("&tag=search&end_user=customer-42");
-      expect(both.total_requests).toBe((await raw("'search' = ANY(tags) AND end_user = 'customer-42'")).n);
+      // A tag nobody used; both filters at once are refused (the roll-ups keep each on its own).
       expect((await usage("&tag=nobody")).total_requests).toBe(0);
+      const both = await fetch(`${host.url}/v1/llm/usage?tag=search&end_user=customer-42`, {
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      expect(both.status).toBe(400);
+      expect(JSON.stringify(await both.json())).toMatch(/one of them at a time/);
     });
 
     it("refuses a bad tag= or end_user= naming the parameter", async () => {

@@ -141,26 +141,34 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     expect(rows(s.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")], "cust-2": [1, pico("0.0001")] });
   });
 
-  it("filters by tag and end user (the full roll-up), alone and together, for an admin and for a caller's own", async () => {
+  it("filters by tag or end user (the attribution roll-up), for an admin and for a caller's own; breaks a filtered view down by both", async () => {
     const s = await usageStats(admin, { ...range, tag: "search" });
-    expect(s.source).toBe("daily");
+    expect(s.source).toBe("daily_attr");
     expect([s.totals.requests, s.totals.cost]).toEqual([3, pico("0.010011")]);
-    // Under the tag filter, the tag breakdown still lists the other tags of those calls.
-    expect(rows(s.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")], beta: [1, pico("0.000001")] });
-    expect(rows(s.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")] });
+    expect(rows(s.breakdowns.model)).toEqual({ "gpt-4o-mini": [3, pico("0.010011")] });
+    expect(s.breakdowns.apiKey.map((k) => k.requests).sort()).toEqual([1, 2]);
+    // A tag's rows do not carry the other tags or the end user: under a tag filter those breakdowns list that tag alone.
+    expect(rows(s.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")] });
+    expect(rows(s.breakdowns.endUser)).toEqual({});
+    const cust = await usageStats(admin, { ...range, endUser: "cust-1" });
+    expect([cust.source, cust.totals.requests, cust.totals.cost]).toEqual(["daily_attr", 3, pico("0.010011")]);
+    expect(rows(cust.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")] });
 
     const own = await usageStats(alice, range);
     expect(own.source).toBe("daily");
     expect(rows(own.breakdowns.tag)).toEqual({ search: [2, pico("0.000011")], beta: [2, pico("0.001001")] });
     expect(rows(own.breakdowns.endUser)).toEqual({ "cust-1": [2, pico("0.000011")], "cust-2": [1, pico("0.0001")] });
-    const ownTag = await usageStats(alice, { ...range, tag: "search", endUser: "cust-1" });
+    const ownTag = await usageStats(alice, { ...range, tag: "search" });
     expect([ownTag.totals.requests, ownTag.totals.cost]).toEqual([2, pico("0.000011")]);
+    const ownUser = await usageStats(alice, { ...range, endUser: "cust-1" });
+    expect([ownUser.totals.requests, ownUser.totals.cost]).toEqual([2, pico("0.000011")]);
     expect((await usageStats(alice, { ...range, tag: "nope" })).totals.requests).toBe(0);
+    await expect(usageStats(alice, { ...range, tag: "search", endUser: "cust-1" })).rejects.toThrow(/one of them at a time/);
   });
 
   it("in a zone off UTC (the hourly corrections), per local day", async () => {
     const ny = await usageStats(alice, { ...range, tz: "America/New_York", tag: "search" });
-    expect(ny.source).toBe("hourly");
+    expect(ny.source).toBe("hourly_attr");
     expect(ny.daily.map((d) => [d.date, d.requests, d.cost])).toEqual([
       ["2026-11-10", 2, pico("0.000011")],
       ["2026-11-11", 0, 0n],
@@ -169,6 +177,15 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     expect(all.source).toBe("hourly_dims");
     expect(rows(all.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")], beta: [2, pico("0.001001")] });
     expect(rows(all.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")], "cust-2": [1, pico("0.0001")] });
+    // A caller's own in New York: the full hourly roll-up, and the attribution one for those breakdowns.
+    const own = await usageStats(alice, { ...range, tz: "America/New_York" });
+    expect(own.source).toBe("hourly");
+    expect(own.daily.map((d) => [d.date, d.requests])).toEqual([
+      ["2026-11-10", 3],
+      ["2026-11-11", 1],
+    ]);
+    expect(rows(own.breakdowns.tag)).toEqual({ search: [2, pico("0.000011")], beta: [2, pico("0.001001")] });
+    expect(rows(own.breakdowns.endUser)).toEqual({ "cust-1": [2, pico("0.000011")], "cust-2": [1, pico("0.0001")] });
   });
 
   it("matches a raw query over the events for every tag and end user", async () => {

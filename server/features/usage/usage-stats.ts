@@ -135,7 +135,7 @@ export type UsageStats = {
   range: { start: string; end: string; tz: string; days: number };
   kind: "all" | UsageKind;
   /** Which roll-up answered: for the curious and for the benchmark. */
-  source: "daily" | "hourly" | "daily_dims" | "hourly_dims";
+  source: "daily" | "hourly" | "daily_dims" | "hourly_dims" | "daily_attr" | "hourly_attr";
   totals: Totals;
   daily: DayStats[];
   /** One row per day and model that had usage. */
@@ -156,14 +156,22 @@ export type ResolvedUsageQuery = {
 /** One condition of a query: a column equals a value, or (`tags`) the call's tags include it. */
 export type UsageFilter = { column: string; value: string };
 
+/** The attribution filters, and the dim of usage_*_attr (and *_dims) each reads. */
+const ATTRIBUTION_DIMS: Record<string, string> = { tags: "tag", end_user: "end_user" };
+
 /**
- * A filter as SQL on `alias`: the roll-ups keep the tags comma-joined (part of their key), the
- * events as an array. `p` binds a parameter and returns its placeholder.
+ * A filter as SQL on `alias`: on the events a column (the tags: an array that includes the value);
+ * on the roll-ups a key column, or for a tag or an end user the attribution rows of that value.
+ * `p` binds a parameter and returns its placeholder.
  */
 export function filterSql(f: UsageFilter, alias: string, table: "rollups" | "events", p: (v: unknown) => string): string {
-  if (f.column !== "tags") return `${alias}.${f.column} = ${p(f.value)}`;
-  return table === "events" ? `${p(f.value)} = ANY(${alias}.tags)` : `${p(f.value)} = ANY(string_to_array(${alias}.tags, ','))`;
+  const dim = ATTRIBUTION_DIMS[f.column];
+  if (!dim) return `${alias}.${f.column} = ${p(f.value)}`;
+  if (table === "rollups") return `${alias}.dim = ${p(dim)} AND ${alias}.value = ${p(f.value)}`;
+  return f.column === "tags" ? `${p(f.value)} = ANY(${alias}.tags)` : `${alias}.end_user = ${p(f.value)}`;
 }
+
+const isAttributionFilter = (f: UsageFilter) => f.column in ATTRIBUTION_DIMS;
 
 // ---------------------------------------------------------------------------------------------
 // Who may see what
@@ -206,6 +214,11 @@ export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: Stat
   if (q.provider !== undefined) filters.push({ column: "provider", value: q.provider });
   if (q.endpoint !== undefined) filters.push({ column: "endpoint", value: q.endpoint });
   if (q.status !== undefined) filters.push({ column: "status", value: q.status });
+  if (q.tag !== undefined && q.endUser !== undefined) {
+    // A tag's roll-up rows do not carry the end user (nor an end user's the tags): that keeps them
+    // from multiplying by each other. The requests list (GET /v1/llm/requests) takes both.
+    throw new AppError("invalid_request", "tag and end_user: filter the statistics by one of them at a time", { field: "end_user" });
+  }
   if (q.tag !== undefined) filters.push({ column: "tags", value: q.tag });
   if (q.endUser !== undefined) filters.push({ column: "end_user", value: q.endUser });
   return { start, end, tz, kind: q.kind ?? "all", filters };
@@ -268,7 +281,8 @@ export type Source = {
   name: UsageStats["source"];
 };
 
-const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "deployment", "end_user", "tags"];
+const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "deployment"];
+const ATTR_COLUMNS = [...FULL_COLUMNS, "dim", "value"];
 const DIM_COLUMNS = ["kind", "dim", "value"];
 /** The roll-ups' summed columns (the *_dims tables also have `errors`). */
 export type SummedColumn =
@@ -297,27 +311,36 @@ const STATS_SUMMED = SUMMED.filter((c) => c !== "saved_cost");
 
 /**
  * The rows of one range. Days that are UTC days read the daily table; local days elsewhere read
- * the daily table plus hourly corrections (planLocalDays), each row weighted +1 or -1.
+ * the daily table plus hourly corrections (planLocalDays), each row weighted +1 or -1. Everyone's
+ * unfiltered usage reads the *_dims tables; a tag or end-user filter the attribution roll-ups
+ * (usage_*_attr, the rows of that tag or end user); any other filter the full roll-ups.
+ * `attribution` reads every attribution row under the query's filters instead (the tag and
+ * end-user breakdowns of a filtered view).
  */
 export function sourceFor(
   r: ResolvedUsageQuery,
   range: { start: string; end: string },
   params: unknown[],
   columns: readonly SummedColumn[] = SUMMED,
+  attribution = false,
 ): Source {
-  const dims = r.filters.length === 0;
+  const attr = attribution || r.filters.some(isAttributionFilter);
+  const dims = !attr && r.filters.length === 0;
   const p = (v: unknown) => {
     params.push(v);
     return `$${params.length}`;
   };
   const conds: string[] = [];
   if (!dims) for (const f of r.filters) conds.push(filterSql(f, "r", "rollups", p));
+  if (attribution && !r.filters.some(isAttributionFilter)) conds.push(`r.dim IN ('tag', 'end_user')`);
   if (r.kind !== "all") conds.push(`r.kind = ${p(r.kind)}`);
   const filter = conds.map((c) => ` AND ${c}`).join("");
-  const keys = (dims ? DIM_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
+  const keys = (dims ? DIM_COLUMNS : attr ? ATTR_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
   const summed: string[] = [...columns, ...(dims ? ["errors"] : [])];
-  const daily = dims ? "usage_daily_dims" : "usage_daily";
-  const hourly = dims ? "usage_hourly_dims" : "usage_hourly";
+  const table = dims ? "dims" : attr ? "attr" : "";
+  const daily = table ? `usage_daily_${table}` : "usage_daily";
+  const hourly = table ? `usage_hourly_${table}` : "usage_hourly";
+  const name = (period: "daily" | "hourly") => (table ? `${period}_${table}` : period) as UsageStats["source"];
 
   // An hourly row counts +1 or -1. In the *_dims tables only the 'total' rows' latency histograms
   // are summed (statsSql), so the others are not multiplied (a histogram is a 60-digit numeric).
@@ -327,7 +350,7 @@ export function sourceFor(
   if (!plan) {
     const rows = `SELECT r.day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")} FROM ${daily} r
       WHERE r.day >= ${p(range.start)}::date AND r.day <= ${p(range.end)}::date${filter}`;
-    return { rows, from: `(${rows}) x`, params, dims, name: dims ? "daily_dims" : "daily" };
+    return { rows, from: `(${rows}) x`, params, dims, name: name("daily") };
   }
   const utcDays = plan.days.map((d) => d.utcDay);
   const dayPart = `SELECT c.local_day AS day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")}
@@ -348,14 +371,14 @@ export function sourceFor(
         ${p(plan.hours.map((h) => net.get(h.hour.getTime()) !== 0))}::boolean[]) AS c(hour, local_day, sign, counts)
       CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter}${perDayOnly} OFFSET 0) h`;
   const rows = `${dayPart}\n    UNION ALL\n    ${hourPart}`;
-  return { rows, from: `(${rows}) x`, params, dims, name: dims ? "hourly_dims" : "hourly" };
+  return { rows, from: `(${rows}) x`, params, dims, name: name("hourly") };
 }
 
-function measuresSql(dims: boolean): string {
-  const errors = dims ? "sum(x.errors)" : "coalesce(sum(x.requests) FILTER (WHERE x.status = 'error'), 0)";
-  return `sum(x.requests)::text AS requests, ${errors}::text AS errors, sum(x.input_tokens)::text AS input_tokens,
-    sum(x.output_tokens)::text AS output_tokens, sum(x.cached_input_tokens)::text AS cached_input_tokens,
-    sum(x.reasoning_tokens)::text AS reasoning_tokens, sum(x.cost)::text AS cost, sum(x.latency_ms_sum)::text AS latency_ms_sum`;
+function measuresSql(dims: boolean, x = "x"): string {
+  const errors = dims ? `sum(${x}.errors)` : `coalesce(sum(${x}.requests) FILTER (WHERE ${x}.status = 'error'), 0)`;
+  return `sum(${x}.requests)::text AS requests, ${errors}::text AS errors, sum(${x}.input_tokens)::text AS input_tokens,
+    sum(${x}.output_tokens)::text AS output_tokens, sum(${x}.cached_input_tokens)::text AS cached_input_tokens,
+    sum(${x}.reasoning_tokens)::text AS reasoning_tokens, sum(${x}.cost)::text AS cost, sum(${x}.latency_ms_sum)::text AS latency_ms_sum`;
 }
 
 /** Everything the statistics need for a range, in one statement. */
@@ -372,6 +395,13 @@ FROM ${src.from}
 GROUP BY 1, 2, 3`),
     };
   }
+  // The tag and end-user breakdowns: under a tag or end-user filter, that one tag or end user (the
+  // rows read); under other filters, every attribution row those filters select.
+  const attributed = src.name.endsWith("_attr");
+  const a = attributed ? undefined : sourceFor(r, r, src.params, STATS_SUMMED, true);
+  const attribution = a
+    ? `SELECT a.dim, a.value, NULL, ${measuresSql(false, "a")}, NULL FROM (${a.rows}) a GROUP BY a.dim, a.value`
+    : `SELECT x.dim, x.value, NULL, ${m}, NULL FROM x GROUP BY x.dim, x.value`;
   // The filtered rows are summed per day and per breakdown. NOT MATERIALIZED: reading them twice
   // through the filter's index was faster here than materializing the wide rows once.
   return {
@@ -384,18 +414,13 @@ GROUP BY x.day
 UNION ALL
 SELECT CASE WHEN GROUPING(x.model_id) = 0 THEN 'model' WHEN GROUPING(x.provider) = 0 THEN 'provider'
     WHEN GROUPING(x.api_key_id) = 0 THEN 'api_key' WHEN GROUPING(x.user_id) = 0 THEN 'user'
-    WHEN GROUPING(x.endpoint) = 0 THEN 'endpoint' WHEN GROUPING(x.status) = 0 THEN 'status'
-    WHEN GROUPING(x.deployment) = 0 THEN 'deployment' ELSE 'end_user' END,
-  coalesce(x.model_id, x.provider, x.api_key_id, x.user_id, x.endpoint, x.status, x.deployment, x.end_user),
+    WHEN GROUPING(x.endpoint) = 0 THEN 'endpoint' WHEN GROUPING(x.status) = 0 THEN 'status' ELSE 'deployment' END,
+  coalesce(x.model_id, x.provider, x.api_key_id, x.user_id, x.endpoint, x.status, x.deployment),
   x.day::text, ${m}, NULL
 FROM x
-GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment), (x.end_user))
+GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment))
 UNION ALL
--- Once per tag of each row's set of tags.
-SELECT 'tag', t.tag, NULL, ${m}, NULL
-FROM x CROSS JOIN LATERAL unnest(string_to_array(x.tags, ',')) AS t(tag)
-WHERE x.tags <> ''
-GROUP BY t.tag`),
+${attribution}`),
   };
 }
 
