@@ -193,7 +193,9 @@ async function buildRollups(): Promise<void> {
   // The state autovacuum keeps a live database in (fresh planner statistics, visibility map), and
   // the millions of new rows' pages written out: without this the timings ran while the
   // checkpointer flushed gigabytes, and the 10-million figures doubled.
-  await q("VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims");
+  await q(
+    "VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims, usage_daily_attr, usage_hourly_attr",
+  );
   await q("CHECKPOINT").catch(() => undefined); // needs a superuser or pg_checkpoint; without, the checkpointer catches up on its own
 }
 
@@ -254,7 +256,7 @@ async function runStats(size: number): Promise<void> {
   const tg = performance.now();
   await buildRollups();
   const tr = performance.now();
-  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}`;
+  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}; attribution daily / hourly = ${await count("usage_daily_attr")} / ${await count("usage_hourly_attr")}`;
   const eventsInRange = Number(
     (await q<{ n: string }>("SELECT count(*)::text AS n FROM usage_events WHERE created_at >= $1::timestamptz", [`${start}T00:00:00Z`]))[0]!
       .n,
