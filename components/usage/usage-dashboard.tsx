@@ -280,7 +280,9 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
     initialData: same(unfiltered, initial.input) ? initial.stats : undefined,
   });
   const choices = options.data?.breakdowns;
-  const set = (k: FilterName) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
+  // The statistics take a tag or an end user, not both (their roll-up rows keep each on its own): choosing one clears the other.
+  const set = (k: FilterName) => (v: string) =>
+    setFilters((f) => ({ ...f, ...(k === "tag" ? { endUser: "" } : k === "endUser" ? { tag: "" } : {}), [k]: v }));
   const { compare: _compare, ...recentInput } = input;
 
   async function exportCsv() {
