@@ -89,7 +89,7 @@ function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: (
           <dt>Cost</dt>
           <dd title={r.cost}>
             {money(r.cost)} = {money(r.inputCost)} input + {money(r.outputCost)} output
-            {r.savedCost !== "0" ? ` · the cache saved ${money(r.savedCost)}` : ""}
+            {Number(r.savedCost) !== 0 ? ` · the cache saved ${money(r.savedCost)}` : ""}
           </dd>
           <dt>Latency</dt>
           <dd>
