@@ -365,7 +365,9 @@ export function sourceFor(
   // only ever summed over the whole range (see Source).
   const net = new Map<number, number>();
   for (const h of plan.hours) net.set(h.hour.getTime(), (net.get(h.hour.getTime()) ?? 0) + h.sign);
-  const perDayOnly = dims ? ` AND (c.counts OR r.dim IN ('total', 'model'))` : "";
+  // The tag and end-user breakdowns of a filtered view (`attribution`) are only summed over the
+  // whole range too: only the hours that do not cancel out are read for them.
+  const perDayOnly = dims ? ` AND (c.counts OR r.dim IN ('total', 'model'))` : attribution ? " AND c.counts" : "";
   const hourPart = `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
       FROM unnest(${p(plan.hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(plan.hours.map((h) => h.localDay))}::date[], ${p(plan.hours.map((h) => h.sign))}::int[],
         ${p(plan.hours.map((h) => net.get(h.hour.getTime()) !== 0))}::boolean[]) AS c(hour, local_day, sign, counts)
