@@ -42,7 +42,7 @@ const breakdownOutput = z.array(measuresOutput.extend({ value: z.string(), label
 export const statsOutput = z.object({
   range: z.object({ start: z.string(), end: z.string(), tz: z.string(), days: z.number() }),
   kind: z.enum(USAGE_KIND_FILTERS),
-  source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims"]),
+  source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims", "daily_attr", "hourly_attr"]),
   totals: totalsOutput,
   daily: z.array(totalsOutput.extend({ date: z.string() })),
   dailyByModel: z.array(measuresOutput.extend({ date: z.string(), model: z.string() })),
