@@ -60,6 +60,22 @@ const MODELS = [
   },
 ];
 const KEYS = Array.from({ length: 12 }, (_, i) => ({ key: `bench-key-${i}`, user: i < 10 ? `bench-user-${i % 5}` : null }));
+// Attribution (features/usage/attribution.ts), which multiplies the full roll-ups' rows: each event
+// one of these sets of tags (distinct and sorted, as the service stores them; a third have none)
+// and, for two thirds, one of END_USERS end users.
+const TAG_SETS = [
+  [],
+  [],
+  ["search"],
+  ["chat"],
+  ["beta", "search"],
+  ["batch", "eval"],
+  ["chat", "support"],
+  ["beta", "chat", "search"],
+  [],
+  ["chat"],
+];
+const END_USERS = 20;
 
 // ---------------------------------------------------------------------------------------------
 // (a) writer throughput
@@ -102,6 +118,12 @@ async function writerThroughput(total: number): Promise<string> {
         },
         price: { inputPerMTok: m.input, outputPerMTok: m.output },
         latencyMs: 100 + ((i * 37) % 5000),
+        attribution: {
+          tags: TAG_SETS[i % TAG_SETS.length]!,
+          endUser: i % 3 === 0 ? null : `cust-${i % END_USERS}`,
+          session: i % 2 === 0 ? `session-${i % 500}` : null,
+          metadata: i % 4 === 0 ? { feature: "bench", run: i % 10 } : null,
+        },
       }),
     );
     if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
@@ -128,6 +150,7 @@ const start = addDays(today, -89);
 const MODEL_VALUES = MODELS.map(
   (m, i) => `(${i}, '${m.id}', '${m.provider}', ${m.input}::numeric, ${m.output}::numeric, '${m.endpoint}', '${m.kind}')`,
 ).join(", ");
+const TAG_VALUES = TAG_SETS.map((t, i) => `(${i}, '{${t.join(",")}}'::text[])`).join(", ");
 const KEY_VALUES = KEYS.map((k, i) => `(${i}, '${k.key}', ${k.user ? `'${k.user}'` : "NULL"})`).join(", ");
 
 /** Inserts `count` synthetic events, spread over the 90 days up to now, a million per statement. */
@@ -137,18 +160,22 @@ async function generateEvents(count: number): Promise<void> {
     const b = Math.min(count, a + chunk) - 1;
     await q(
       `INSERT INTO usage_events (id, created_at, endpoint, kind, model_id, provider, api_key_id, user_id, status, error_code, stream,
-         input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, input_cost, output_cost, total_cost, latency_ms, ttft_ms)
+         input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, input_cost, output_cost, total_cost, latency_ms, ttft_ms,
+         tags, end_user, session_id)
        SELECT 'e' || g.n, $1::timestamptz - g.age, m.endpoint, m.kind, m.id, m.provider, k.key, k.user_id, g.status,
          CASE WHEN g.status = 'error' THEN 'provider_error' END, g.stream,
          g.input, g.output, 0, 0,
          g.input * m.pin / 1000000, g.output * m.pout / 1000000, (g.input * m.pin + g.output * m.pout) / 1000000,
-         g.latency, CASE WHEN g.stream THEN g.latency / 4 END
+         g.latency, CASE WHEN g.stream THEN g.latency / 4 END,
+         t.tags, CASE WHEN g.eu < ${END_USERS} THEN 'cust-' || g.eu END, CASE WHEN g.stream THEN 'session-' || (g.n % 500) END
        FROM (
          SELECT n, floor(random() * 7776000)::int * interval '1 second' AS age, floor(random() * 8)::int AS mi, floor(random() * 12)::int AS ki,
            CASE WHEN random() < 0.03 THEN 'error' ELSE 'success' END AS status, random() < 0.5 AS stream,
-           (50 + random() * 2000)::int AS input, (random() * 800)::int AS output, (100 + exp(random() * 8))::int AS latency
+           (50 + random() * 2000)::int AS input, (random() * 800)::int AS output, (100 + exp(random() * 8))::int AS latency,
+           floor(random() * ${TAG_SETS.length})::int AS ti, floor(random() * ${END_USERS * 1.5})::int AS eu
          FROM generate_series($2::int, $3::int) AS n
        ) g
+       JOIN (VALUES ${TAG_VALUES}) AS t(i, tags) ON t.i = g.ti
        JOIN (VALUES ${MODEL_VALUES}) AS m(i, id, provider, pin, pout, endpoint, kind) ON m.i = g.mi
        JOIN (VALUES ${KEY_VALUES}) AS k(i, key, user_id) ON k.i = g.ki`,
       [new Date().toISOString(), a, b],
@@ -166,7 +193,9 @@ async function buildRollups(): Promise<void> {
   // The state autovacuum keeps a live database in (fresh planner statistics, visibility map), and
   // the millions of new rows' pages written out: without this the timings ran while the
   // checkpointer flushed gigabytes, and the 10-million figures doubled.
-  await q("VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims");
+  await q(
+    "VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims, usage_daily_attr, usage_hourly_attr",
+  );
   await q("CHECKPOINT").catch(() => undefined); // needs a superuser or pg_checkpoint; without, the checkpointer catches up on its own
 }
 
@@ -193,6 +222,9 @@ const VARIANTS: Variant[] = [
   { name: "one model (admin filter), UTC", who: ADMIN, query: { start, end: today, model: "gpt-4o" } },
   { name: "one user's own usage, UTC", who: USER, query: { start, end: today } },
   { name: "one user's own usage, America/New_York", who: USER, query: { start, end: today, tz: "America/New_York" } },
+  { name: "one tag (admin filter), UTC", who: ADMIN, query: { start, end: today, tag: "search" } },
+  { name: "one end user (admin filter), UTC", who: ADMIN, query: { start, end: today, endUser: "cust-3" } },
+  { name: "one user's own usage, one tag, UTC", who: USER, query: { start, end: today, tag: "chat" } },
 ];
 
 /** The recent-requests view: the first page, and the page after 50 pages followed by cursor. */
@@ -224,7 +256,7 @@ async function runStats(size: number): Promise<void> {
   const tg = performance.now();
   await buildRollups();
   const tr = performance.now();
-  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}`;
+  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}; attribution daily / hourly = ${await count("usage_daily_attr")} / ${await count("usage_hourly_attr")}`;
   const eventsInRange = Number(
     (await q<{ n: string }>("SELECT count(*)::text AS n FROM usage_events WHERE created_at >= $1::timestamptz", [`${start}T00:00:00Z`]))[0]!
       .n,

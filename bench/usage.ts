@@ -9,7 +9,8 @@
 // --keep) and its own worker process (bench/usage-worker.ts) with the service's modules pointed at
 // it. Events are generated in the database (INSERT ... SELECT generate_series) over the last 90
 // days, 12 keys of 5 users (2 keys without one), 8 models of 2 providers, chat and embedding
-// endpoints, 3 % errors; the roll-ups are then built from them, a day at a time, by the same SQL the
+// endpoints, 3 % errors, attribution (ten sets of up to three tags, a third none; 20 end users on two
+// thirds; sessions on streams), which multiplies the full roll-ups' rows; the roll-ups are then built from them, a day at a time, by the same SQL the
 // writer runs (usage-rollups.ts). The timings are interleaved: each round asks every size's worker
 // for each query in turn (the order of the sizes rotating), so a slower spell of this shared machine
 // weighs on all sizes alike and the ratios compare like with like. Targets: (a) ≥ 10,000 events/s;
@@ -66,7 +67,15 @@ async function startWorker(name: string, args: string[]): Promise<{ worker: Work
   databases.push(database);
   const child = fork(workerFile, args, {
     execArgv: process.execArgv,
-    env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: path.join(dataDir, name), LOG_LEVEL: "warn" },
+    // Generating and rolling up a million events per statement takes far longer than the service's
+    // request-path bound on a statement (DATABASE_STATEMENT_TIMEOUT_MS, 2 s by default).
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      DATA_DIR: path.join(dataDir, name),
+      LOG_LEVEL: "warn",
+      DATABASE_STATEMENT_TIMEOUT_MS: "3600000",
+    },
   });
   workers.push(child);
   const worker = new Worker(child, name);

@@ -6,6 +6,8 @@ const PAGES = [
   // The usage page shows its empty state only until the first call (other specs make calls first);
   // e2e/usage.spec.ts tests it as a new user.
   { nav: "Usage", path: "/", heading: "Usage", empty: "", hint: "" },
+  // The requests list (e2e/usage.spec.ts's calls may be in it).
+  { nav: "Requests", path: "/requests", heading: "Requests", empty: "", hint: "" },
   // The playground shows its model picker (e2e/playground.spec.ts tests it).
   { nav: "Playground", path: "/playground", heading: "Playground", empty: "", hint: "" },
   { nav: "Keys", path: "/keys", heading: "API keys", empty: "No API keys yet", hint: "npm run cli -- keys create" },

@@ -30,6 +30,15 @@ export const NAV_ITEMS: NavItem[] = [
     ),
   },
   {
+    href: "/requests",
+    label: "Requests",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <path d="M8 6h13M8 12h13M8 18h13M3 6h.01M3 12h.01M3 18h.01" />
+      </svg>
+    ),
+  },
+  {
     href: "/playground",
     label: "Playground",
     icon: (
@@ -112,7 +121,7 @@ function isActive(pathname: string, href: string): boolean {
 
 export function Nav({ isAdmin = false }: { isAdmin?: boolean }) {
   const pathname = usePathname() ?? "/";
-  const items = isAdmin ? [...NAV_ITEMS.slice(0, 3), ...ADMIN_NAV_ITEMS, ...NAV_ITEMS.slice(3)] : NAV_ITEMS;
+  const items = isAdmin ? [...NAV_ITEMS.slice(0, 4), ...ADMIN_NAV_ITEMS, ...NAV_ITEMS.slice(4)] : NAV_ITEMS;
   return (
     <nav className="nav" aria-label="Main">
       <ul>

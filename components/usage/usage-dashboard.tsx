@@ -1,7 +1,7 @@
 "use client";
 // The usage home page: cards (spend, requests, tokens, error rate, p50/p95 latency, each against
 // the previous range), charts, breakdown tables, the recent requests and a CSV export, for a range
-// (7, 30, 90 days or custom) and filters (model, provider, key; user for admins). Everything comes
+// (7, 30, 90 days or custom) and filters (model, provider, key; user for admins; tag and end user when calls carry them). Everything comes
 // from `usage.stats` / `usage.recent` / `usage.exportCsv`; the first stats come from the server
 // render.
 import { keepPreviousData } from "@tanstack/react-query";
@@ -280,7 +280,9 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
     initialData: same(unfiltered, initial.input) ? initial.stats : undefined,
   });
   const choices = options.data?.breakdowns;
-  const set = (k: FilterName) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
+  // The statistics take a tag or an end user, not both (their roll-up rows keep each on its own): choosing one clears the other.
+  const set = (k: FilterName) => (v: string) =>
+    setFilters((f) => ({ ...f, ...(k === "tag" ? { endUser: "" } : k === "endUser" ? { tag: "" } : {}), [k]: v }));
   const { compare: _compare, ...recentInput } = input;
 
   async function exportCsv() {
@@ -376,6 +378,24 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
             options={(choices?.user ?? []).filter((u) => u.value).map((u) => ({ value: u.value, label: u.label }))}
           />
         ) : null}
+        {(choices?.tag.length ?? 0) > 0 || filters.tag ? (
+          <FilterSelect
+            label="Tag"
+            value={filters.tag ?? ""}
+            onChange={set("tag")}
+            all="All tags"
+            options={(choices?.tag ?? []).map((t) => ({ value: t.value, label: t.value }))}
+          />
+        ) : null}
+        {(choices?.endUser.length ?? 0) > 0 || filters.endUser ? (
+          <FilterSelect
+            label="End user"
+            value={filters.endUser ?? ""}
+            onChange={set("endUser")}
+            all="All end users"
+            options={(choices?.endUser ?? []).map((u) => ({ value: u.value, label: u.value }))}
+          />
+        ) : null}
         <label className="field">
           <span className="field-label">Days in</span>
           <select value={tz} onChange={(e) => setTz(e.target.value)} aria-label="Days in">
@@ -435,6 +455,9 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
               {data.breakdowns.deployment.length ? (
                 <BreakdownTable title="Deployment" rows={data.breakdowns.deployment} total={data.totals} />
               ) : null}
+              {/* A call with several tags counts under each of them: the shares may add up to more than 100 %. */}
+              <BreakdownTable title="Tag" rows={data.breakdowns.tag} total={data.totals} />
+              <BreakdownTable title="End user" rows={data.breakdowns.endUser} total={data.totals} />
             </div>
           </section>
           <UsageSavings input={recentInput} />

@@ -15,6 +15,8 @@ const TWINS: { rest: string[]; trpc: string[] }[] = [
   { rest: ["POST /v1/llm/generate-embeddings", "POST /v1/embeddings"], trpc: ["embeddings.generate"] },
   { rest: ["GET /v1/llm/usage", "GET /v1/llm/embedding-usage"], trpc: ["usage.stats"] },
   { rest: ["GET /v1/llm/savings"], trpc: ["usage.savings"] },
+  { rest: ["GET /v1/llm/requests"], trpc: ["usage.recent"] },
+  { rest: ["GET /v1/llm/requests/:id"], trpc: ["usage.request"] },
   { rest: ["POST /v1/llm/cost"], trpc: ["usage.calculateCost"] },
   { rest: ["GET /v1/auth/whoami"], trpc: ["auth.me"] },
   { rest: ["GET /v1/admin/audit"], trpc: ["audit.list"] },

@@ -60,7 +60,10 @@ export function useFuzzServer(kind: DatabaseKind): FuzzServer {
           port: u.port,
           method: req.method,
           path: req.path,
-          headers: req.headers,
+          // Node frames a DELETE's body only with an explicit length (it sends no chunked encoding
+          // for DELETE): without it the server reads the body as the next request and resets the
+          // connection, which a large body then meets as ECONNRESET.
+          headers: req.body === undefined ? req.headers : { "content-length": String(Buffer.byteLength(req.body)), ...req.headers },
           agent,
           signal: AbortSignal.timeout(deadlineMs),
         },

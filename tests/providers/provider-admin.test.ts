@@ -210,6 +210,14 @@ describe.each(testDatabases())("the Providers page's procedures on $kind", ({ ki
     expect((await trpc("providers.test", { id: "no-such-provider" })).status).toBe(404);
     expect((await trpc("providers.test", { id: "openai" }, server.key)).status).toBe(403);
   });
+
+  it("refuses a malformed id with a 400 naming the field, not a 500 (found by tests/fuzz)", async () => {
+    for (const id of ["", "Upper Case"]) {
+      const r = await trpc("providers.save", { id, provider: { type: "openai-compatible", base_url: "http://127.0.0.1:1/v1" } });
+      expect(r.status).toBe(400);
+      expect(r.text).toMatch(/id: a lowercase id such as azure-east/);
+    }
+  });
 });
 
 describe("connection tests outside a host", () => {

@@ -17,6 +17,7 @@ import {
 } from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../features/inference/index.ts";
 import { usdNumber } from "../../features/catalogue/index.ts";
+import { attributionIdSchema } from "../../features/usage/index.ts";
 import type { Frame, StreamEncoder } from "../../http/event-stream.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -88,7 +89,8 @@ export const messagesBody = z
     temperature: z.number().min(0).max(1).optional(),
     top_p: z.number().min(0).max(1).optional(),
     stream: z.boolean().optional(),
-    metadata: z.object({ user_id: safeString.max(256).nullish() }).optional(),
+    /** `user_id`: the end user (attribution: features/usage), and sent on as the generation's `user`, as before. */
+    metadata: z.object({ user_id: attributionIdSchema.nullish() }).optional(),
     tools: z.array(tool).optional(),
     tool_choice: toolChoice.optional(),
     output_config: z

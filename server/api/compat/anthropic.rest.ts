@@ -9,6 +9,7 @@ import { eventStreamResponse } from "../../http/event-stream.ts";
 import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
 import { GENERATE_POLICY } from "../../features/inference/index.ts";
+import { attributionOf } from "../../features/usage/index.ts";
 
 export const anthropicMessages = endpoint(
   {
@@ -32,6 +33,7 @@ export const anthropicMessages = endpoint(
           signal: req.signal,
           onCacheStatus: cache.onStatus,
           onDeployment: deployment.onDeployment,
+          attribution: attributionOf({ endUser: body.metadata?.user_id ?? undefined }, req.headers),
         };
         const input = { ...messagesInput(body), cache: cacheRequestFrom(req.headers) };
         if (!body.stream) return json(toMessage(await generate(input, ctx)), { headers: headers() });

@@ -17,6 +17,7 @@ import {
 } from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../features/inference/index.ts";
 import { usdNumber } from "../../features/catalogue/index.ts";
+import { attributionIdSchema, metadataSchema } from "../../features/usage/index.ts";
 import type { Frame, StreamEncoder } from "../../http/event-stream.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -91,7 +92,9 @@ const responseFormat = z.discriminatedUnion("type", [
 
 /**
  * POST /v1/chat/completions. Fields OpenAI has and no provider here uses (logprobs, seed,
- * penalties, metadata, store...) are accepted and ignored, so that existing clients keep working.
+ * penalties, store...) are accepted and ignored, so that existing clients keep working. `user` and
+ * `metadata` are the call's attribution (features/usage attributionOf: the end user, and metadata
+ * within its limits); `user` also goes to the provider, as before, the metadata never.
  */
 export const chatCompletionBody = z
   .object({
@@ -105,7 +108,8 @@ export const chatCompletionBody = z
     n: z.literal(1, { error: "only n=1 is supported" }).nullish(),
     stream: z.boolean().nullish(),
     stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
-    user: safeString.max(256).nullish(),
+    user: attributionIdSchema.nullish(),
+    metadata: metadataSchema.nullish(),
     tools: z.array(tool).max(128).nullish(),
     tool_choice: toolChoice.nullish(),
     parallel_tool_calls: z.boolean().nullish(),

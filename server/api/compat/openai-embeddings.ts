@@ -5,6 +5,7 @@ import "server-only";
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import type { EmbedOutcome } from "../../features/inference/index.ts";
+import { attributionIdSchema, metadataSchema } from "../../features/usage/index.ts";
 import { usdNumber } from "../../features/catalogue/index.ts";
 
 const tokenArrays = "token arrays are not supported here; send the text itself (a string or a list of strings)";
@@ -22,7 +23,9 @@ export const embeddingsBody = z.object({
   ),
   encoding_format: z.enum(["float", "base64"], { error: "encoding_format must be float or base64" }).nullish(),
   dimensions: z.number().int().min(1).max(16_000).nullish(),
-  user: safeString.max(256).nullish(),
+  /** The end user (attribution, and sent to the provider as before); `metadata`: attribution only (features/usage). */
+  user: attributionIdSchema.nullish(),
+  metadata: metadataSchema.nullish(),
 });
 
 export type EmbeddingsBody = z.infer<typeof embeddingsBody>;

@@ -13,6 +13,7 @@ import { eventStreamResponse } from "../../http/event-stream.ts";
 import { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
 import { EMBED_POLICY, GENERATE_POLICY } from "../../features/inference/index.ts";
+import { attributionOf } from "../../features/usage/index.ts";
 
 const openai = { errorFormat: "openai" } as const;
 
@@ -38,6 +39,7 @@ export const chatCompletions = endpoint(
           signal: req.signal,
           onCacheStatus: cache.onStatus,
           onDeployment: deployment.onDeployment,
+          attribution: attributionOf({ endUser: body.user ?? undefined, metadata: body.metadata ?? undefined }, req.headers),
         };
         const input = { ...chatCompletionInput(body), cache: cacheRequestFrom(req.headers) };
         const created = Math.floor(Date.now() / 1000);
@@ -71,7 +73,12 @@ export const embeddings = endpoint(
             user: body.user ?? undefined,
             cache: embeddingCacheFrom(req.headers),
           },
-          { endpoint: "/v1/embeddings", requestId, signal: req.signal },
+          {
+            endpoint: "/v1/embeddings",
+            requestId,
+            signal: req.signal,
+            attribution: attributionOf({ endUser: body.user ?? undefined, metadata: body.metadata ?? undefined }, req.headers),
+          },
         );
         return toEmbeddingsResponse(out, body.encoding_format ?? "float");
       },

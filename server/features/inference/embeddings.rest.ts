@@ -8,6 +8,7 @@ import { usdNumber } from "../catalogue/index.ts";
 import { embeddingCacheFrom } from "../../web/cache-directives.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
 import { EMBED_POLICY } from "./policies.ts";
+import { attributionIdSchema, attributionOf, metadataSchema } from "../usage/index.ts";
 
 const body = z.object({
   model: safeString.min(1, { error: "name an embedding model, e.g. local-hash-384 or text-embedding-3-small" }),
@@ -16,7 +17,10 @@ const body = z.object({
     error: "a list of strings",
   }),
   dimensions: z.number().int().min(1).max(16_000).optional(),
-  user: safeString.max(256).optional(),
+  /** The end user of the calling app (attribution; also sent to the provider, as OpenAI's `user`). */
+  user: attributionIdSchema.optional(),
+  /** Attribution metadata, stored on the usage event (features/usage/attribution.ts: at most 16 keys, 2 KB). */
+  metadata: metadataSchema.optional(),
   /** The embedding cache (on by default): false sends every text to the provider. */
   cache: z.boolean({ error: "cache must be true or false" }).optional(),
 });
@@ -36,7 +40,12 @@ export const llmGenerateEmbeddings = endpoint({
           user: body.user,
           cache: body.cache ?? embeddingCacheFrom(req.headers),
         },
-        { endpoint: "/v1/llm/generate-embeddings", requestId, signal: req.signal },
+        {
+          endpoint: "/v1/llm/generate-embeddings",
+          requestId,
+          signal: req.signal,
+          attribution: attributionOf({ endUser: body.user, metadata: body.metadata }, req.headers),
+        },
       );
       return {
         model: out.model,

@@ -6,6 +6,7 @@ import { generateEmbeddings, MAX_TEXTS_PER_REQUEST } from "./embeddings.ts";
 import { formatUsd } from "../catalogue/index.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
 import { EMBED_POLICY } from "./policies.ts";
+import { attributionInput, attributionOf } from "../usage/index.ts";
 
 export const embeddingsRouter = createTRPCRouter({
   /** Embeds texts with a catalogue embedding model; the answer keeps the texts' order. */
@@ -21,6 +22,8 @@ export const embeddingsRouter = createTRPCRouter({
         dimensions: z.number().int().min(1).max(16_000).optional(),
         /** The embedding cache (on by default): false sends every text to the provider. */
         cache: z.boolean().optional(),
+        /** Tags, end user, session and metadata stored on the usage event (features/usage/attribution.ts). */
+        attribution: attributionInput.optional(),
       }),
     )
     .output(
@@ -37,7 +40,13 @@ export const embeddingsRouter = createTRPCRouter({
       }),
     )
     .mutation(async ({ input, ctx, signal }) => {
-      const out = await generateEmbeddings(ctx.identity, input, { endpoint: "trpc:embeddings.generate", requestId: ctx.requestId, signal });
+      const { attribution, ...embed } = input;
+      const out = await generateEmbeddings(ctx.identity, embed, {
+        endpoint: "trpc:embeddings.generate",
+        requestId: ctx.requestId,
+        signal,
+        attribution: attributionOf(attribution),
+      });
       return {
         ...out,
         cost: formatUsd(out.cost.totalCost),

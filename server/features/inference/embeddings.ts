@@ -25,7 +25,7 @@ import { apportionTokens, embeddingCacheApplies, lookupEmbeddings } from "./embe
 import { embeddingBatches, embeddingTokenSizes } from "./embedding-batches.ts";
 import { costOf, type Cost, type Pico } from "../catalogue/index.ts";
 import { countTextTokens, tokenBound } from "./tokens.ts";
-import { recordCall } from "../usage/index.ts";
+import { recordCall, type Attribution } from "../usage/index.ts";
 
 /** How long past the provider deadline a reservation is kept for its settle to arrive. */
 const LEASE_GRACE_MS = 60_000;
@@ -82,6 +82,8 @@ export type EmbedContext = {
   requestId: string;
   /** Aborts when the caller goes away. */
   signal?: AbortSignal;
+  /** Who and what the call is for (features/usage attributionOf); stored on its usage event. */
+  attribution?: Attribution;
 };
 
 export type EmbedOutcome = {
@@ -361,5 +363,6 @@ function record(
     savedCost,
     deployment: deployment?.id ?? null,
     attempts: call.attempts,
+    attribution: ctx.attribution,
   });
 }

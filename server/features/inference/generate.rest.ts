@@ -10,6 +10,7 @@ import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives
 import { endpoint, json, route } from "../../http/endpoint.ts";
 import { eventStreamResponse, type StreamEncoder } from "../../http/event-stream.ts";
 import { GENERATE_POLICY } from "./policies.ts";
+import { attributionIdSchema, attributionOf, metadataSchema } from "../usage/index.ts";
 
 export const generateBody = z.object({
   model: safeString.min(1, { error: "name a model, e.g. gpt-4o-mini" }),
@@ -21,7 +22,10 @@ export const generateBody = z.object({
   top_p: z.number().min(0).max(1).optional(),
   stop: z.union([safeString, z.array(safeString).max(4)]).optional(),
   stream: z.boolean().optional(),
-  user: safeString.max(256).optional(),
+  /** The end user of the calling app (attribution; also sent to the provider, as OpenAI's `user`). */
+  user: attributionIdSchema.optional(),
+  /** Attribution metadata, stored on the usage event (features/usage/attribution.ts: at most 16 keys, 2 KB). */
+  metadata: metadataSchema.optional(),
   /** Models to try in order if the requested one fails or is unavailable. */
   fallbacks: z.array(safeString.min(1)).max(5).optional(),
   /** Deadline for the whole call, retries included. */
@@ -110,6 +114,7 @@ export const llmGenerate = endpoint({
         signal: req.signal,
         onCacheStatus: cache.onStatus,
         onDeployment: deployment.onDeployment,
+        attribution: attributionOf({ endUser: body.user, metadata: body.metadata }, req.headers),
       };
       const input = { ...toGenerateInput(body), cache: cacheRequestFrom(req.headers, { cache: body.cache, ttlSeconds: body.cache_ttl }) };
       if (body.stream) {

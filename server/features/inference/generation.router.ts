@@ -8,6 +8,7 @@ import { recordedCall } from "../usage/index.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
 import { GENERATE_POLICY, PROMPT_TOKENS_POLICY, RUN_READ_POLICY } from "./policies.ts";
 import { countPromptTokens, countTextTokens } from "./tokens.ts";
+import { attributionInput, attributionOf, type Attribution } from "../usage/index.ts";
 
 /** Paid calls: the same scope and rate limit as POST /v1/llm/generate. */
 const generateProcedure = procedure(GENERATE_POLICY);
@@ -45,6 +46,8 @@ const generateInput = z.object({
       z.object({ type: z.literal("json_schema"), name: functionName, schema: jsonSchema, strict: z.boolean().optional() }),
     ])
     .optional(),
+  /** Tags, end user, session and metadata stored on the usage event (features/usage/attribution.ts). */
+  attribution: attributionInput.optional(),
 });
 
 const outcomeOutput = z.object({
@@ -78,11 +81,13 @@ function toOutput(o: Outcome): z.infer<typeof outcomeOutput> {
 type Input = z.infer<typeof generateInput>;
 
 /** The service's input: the cache fields as a cache request (validated: mode, TTL bounds). */
-function toInput({ cache, cacheTtlSeconds, ...rest }: Input): GenerateInput {
+function toInput({ cache, cacheTtlSeconds, attribution: _attribution, ...rest }: Input): GenerateInput {
   const request =
     cache === undefined && cacheTtlSeconds === undefined ? undefined : cacheRequestFrom(undefined, { cache, ttlSeconds: cacheTtlSeconds });
   return { ...rest, ...(request ? { cache: request } : {}) };
 }
+
+const attributionOfInput = (input: Input): Attribution => attributionOf(input.attribution);
 
 export const generationRouter = createTRPCRouter({
   /** One plain generation. */
@@ -91,7 +96,13 @@ export const generationRouter = createTRPCRouter({
     .output(outcomeOutput)
     .mutation(async ({ input, ctx, signal }) =>
       toOutput(
-        await generate(toInput(input), { identity: ctx.identity, endpoint: "trpc:generation.generate", requestId: ctx.requestId, signal }),
+        await generate(toInput(input), {
+          identity: ctx.identity,
+          endpoint: "trpc:generation.generate",
+          requestId: ctx.requestId,
+          signal,
+          attribution: attributionOfInput(input),
+        }),
       ),
     ),
 
@@ -106,6 +117,7 @@ export const generationRouter = createTRPCRouter({
       endpoint: "trpc:generation.stream",
       requestId: ctx.requestId,
       signal,
+      attribution: attributionOfInput(input),
     });
     for await (const event of events) {
       if (event.type === "delta") yield { type: "delta" as const, text: event.text };

@@ -33,7 +33,7 @@ import { deploymentFailed, routeFor, type Attempt, type Deployment, type Route, 
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
-import { recordCall } from "../usage/index.ts";
+import { recordCall, type Attribution } from "../usage/index.ts";
 
 /** A generation: the model, the messages and the generation parameters (providers/types.ts), and how to run it. */
 export type GenerateInput = GenerationParameters & {
@@ -58,6 +58,8 @@ export type CallContext = {
   onCacheStatus?: (status: CacheStatus) => void;
   /** Told the deployment that answers before the first event (the x-model-service-deployment header). */
   onDeployment?: (id: string) => void;
+  /** Who and what the call is for, as the caller said (features/usage attributionOf); stored on its usage event, never sent to a provider. */
+  attribution?: Attribution;
 };
 
 export type GenerateOutcome = {
@@ -538,6 +540,7 @@ function callOf(model: Model, deployment: Deployment | undefined, ctx: CallConte
     requestId: ctx.requestId,
     deployment: deployment?.id ?? null,
     attempts: walk.attempts,
+    attribution: ctx.attribution,
   };
 }
 

@@ -162,6 +162,7 @@ function answerFromCache(answer: StoredAnswer, ctx: CallContext, stream: boolean
     upstreamMs: 0,
     requestId: ctx.requestId,
     savedCost: saved,
+    attribution: ctx.attribution,
   });
   return {
     id: `gen-${randomUUID()}`,

@@ -1,4 +1,18 @@
+export {
+  ATTRIBUTION_HEADERS,
+  ATTRIBUTION_LIMITS,
+  attributionIdSchema,
+  attributionInput,
+  attributionOf,
+  metadataSchema,
+  NO_ATTRIBUTION,
+  tagsSchema,
+  type Attribution,
+  type AttributionInput,
+  type Metadata,
+} from "./attribution.ts";
 export { llmSavings } from "./savings.rest.ts";
+export { llmRequest, llmRequests } from "./requests.rest.ts";
 export { addDays } from "./time-zones.ts";
 export { UsageWriter, type UsageEventInput } from "./usage-writer.ts";
 export { embeddingUsage, llmCost, llmUsage } from "./usage.rest.ts";

@@ -1,17 +1,22 @@
 import "server-only";
-// The most recent calls, newest first, one page at a time. This is the only read of the raw
-// events, and it never scans them: pages follow the index on (created_at DESC, id DESC) (or the
-// user's / key's own index) from a cursor, so page 1,000 costs what page 1 does.
+// The most recent calls, newest first, one page at a time (the dashboard's recent requests, tRPC
+// usage.recent, GET /v1/llm/requests), and one call in full (usage.request, GET
+// /v1/llm/requests/{id}). These are the only reads of the raw events, and they never scan them:
+// pages follow the index on (created_at DESC, id DESC) (or the user's / key's own index) from a
+// cursor, so page 1,000 costs what page 1 does; one call is a primary-key lookup.
 import { z } from "zod";
 import { parseInstant, safeString, textProblem } from "../../kernel/validation.ts";
 import { getDatabase } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
-import type { AuthenticatedIdentity } from "../../access/auth.ts";
+import { canSee, type AuthenticatedIdentity } from "../../access/auth.ts";
 import { parseUsd, type Pico } from "../catalogue/index.ts";
 import { addDays, localDayStart } from "./time-zones.ts";
-import { resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
+import { filterSql, resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
+import { attributionIdSchema, type Metadata } from "./attribution.ts";
 
 export const recentQuerySchema = statsQuerySchema.omit({ compare: true }).extend({
+  /** The calls of one session (attribution.ts); read from the events only, so not a statistics filter. */
+  session: attributionIdSchema.min(1).optional(),
   limit: z.number().int().min(1).max(200).optional(),
   /** From the previous page's `nextCursor`. */
   cursor: safeString.max(300).optional(),
@@ -39,6 +44,22 @@ export type RecentRequest = {
   cost: Pico;
   latencyMs: number;
   ttftMs: number | null;
+  /** Attribution (attribution.ts). */
+  tags: string[];
+  endUser: string | null;
+  session: string | null;
+  /** The deployment that answered (or last failed) a routed call, and the provider calls it took (null when not routed). */
+  deployment: string | null;
+  attempts: number | null;
+};
+
+/** One call in full: its page row plus the metadata, the cost by kind and the cache writes. */
+export type RequestDetail = RecentRequest & {
+  metadata: Metadata | null;
+  inputCost: Pico;
+  outputCost: Pico;
+  savedCost: Pico;
+  cacheWriteTokens: number;
 };
 
 export type RecentPage = { items: RecentRequest[]; nextCursor: string | null };
@@ -82,7 +103,24 @@ type EventRow = {
   total_cost: string;
   latency_ms: number;
   ttft_ms: number | null;
+  tags: string[] | null;
+  end_user: string | null;
+  session_id: string | null;
+  deployment: string | null;
+  attempts: number | null;
 };
+
+type DetailRow = EventRow & {
+  metadata: Metadata | null;
+  input_cost: string;
+  output_cost: string;
+  saved_cost: string;
+  cache_write_tokens: number;
+};
+
+const PAGE_COLUMNS = `e.id, e.created_at, e.request_id, e.endpoint, e.model_id, e.provider, e.api_key_id, k.name AS key_name, k.prefix AS key_prefix,
+       e.user_id, u.email AS user_email, e.status, e.error_code, e.stream, e.input_tokens, e.output_tokens, e.cached_input_tokens,
+       e.reasoning_tokens, e.total_cost::text AS total_cost, e.latency_ms, e.ttft_ms, e.tags, e.end_user, e.session_id, e.deployment, e.attempts`;
 
 export async function recentRequests(identity: AuthenticatedIdentity, query: RecentQuery = {}): Promise<RecentPage> {
   const limit = query.limit ?? 50;
@@ -97,8 +135,9 @@ export async function recentRequests(identity: AuthenticatedIdentity, query: Rec
     `e.created_at < ${p(new Date(localDayStart(r.tz, addDays(r.end, 1))).toISOString())}::timestamptz`,
   ];
   // Roll-up rows store "" for "none"; the events store NULL.
-  for (const f of r.filters) conds.push(`e.${f.column} = ${p(f.value)}`);
+  for (const f of r.filters) conds.push(filterSql(f, "e", "events", p));
   if (r.kind !== "all") conds.push(`e.kind = ${p(r.kind)}`);
+  if (query.session !== undefined) conds.push(`e.session_id = ${p(query.session)}`);
   if (query.cursor) {
     const c = decodeCursor(query.cursor);
     const at = p(c.at);
@@ -108,9 +147,7 @@ export async function recentRequests(identity: AuthenticatedIdentity, query: Rec
   const db = await getDatabase();
   const rows = await db.rawQuery<EventRow>(
     // The page first (in index order), then the names of its keys and users.
-    `SELECT e.id, e.created_at, e.request_id, e.endpoint, e.model_id, e.provider, e.api_key_id, k.name AS key_name, k.prefix AS key_prefix,
-       e.user_id, u.email AS user_email, e.status, e.error_code, e.stream, e.input_tokens, e.output_tokens, e.cached_input_tokens,
-       e.reasoning_tokens, e.total_cost::text AS total_cost, e.latency_ms, e.ttft_ms
+    `SELECT ${PAGE_COLUMNS}
      FROM (SELECT * FROM usage_events e WHERE ${conds.join(" AND ")} ORDER BY e.created_at DESC, e.id DESC LIMIT ${p(limit + 1)}) e
      LEFT JOIN api_keys k ON k.id = e.api_key_id
      LEFT JOIN users u ON u.id = e.user_id
@@ -144,5 +181,38 @@ function toRecent(row: EventRow): RecentRequest {
     cost: parseUsd(row.total_cost),
     latencyMs: row.latency_ms,
     ttftMs: row.ttft_ms,
+    tags: row.tags ?? [],
+    endUser: row.end_user,
+    session: row.session_id,
+    deployment: row.deployment,
+    attempts: row.attempts,
+  };
+}
+
+/** Event ids as the writer makes them (timeOrderedId) or as tests and older versions did: any storable text. */
+export const requestIdSchema = safeString.min(1).max(200);
+
+/** One call of the caller's (an admin's: anyone's); 404 for an id that is not, so that nobody learns another's ids exist. */
+export async function requestDetail(identity: AuthenticatedIdentity, id: string): Promise<RequestDetail> {
+  const db = await getDatabase();
+  const [row] = await db.rawQuery<DetailRow>(
+    `SELECT ${PAGE_COLUMNS}, e.metadata, e.input_cost::text AS input_cost, e.output_cost::text AS output_cost,
+       e.saved_cost::text AS saved_cost, e.cache_write_tokens
+     FROM usage_events e
+     LEFT JOIN api_keys k ON k.id = e.api_key_id
+     LEFT JOIN users u ON u.id = e.user_id
+     WHERE e.id = $1`,
+    [id],
+  );
+  if (!row || !canSee(identity, { userId: row.user_id, apiKeyId: row.api_key_id })) {
+    throw new AppError("not_found", `No request ${id} of yours (the id of a usage event, as GET /v1/llm/requests lists them)`);
+  }
+  return {
+    ...toRecent(row),
+    metadata: row.metadata,
+    inputCost: parseUsd(row.input_cost),
+    outputCost: parseUsd(row.output_cost),
+    savedCost: parseUsd(row.saved_cost),
+    cacheWriteTokens: row.cache_write_tokens,
   };
 }

@@ -7,7 +7,13 @@
 //                                        provider, endpoint, status, kind, deployment (filtered statistics)
 //   usage_daily_dims, usage_hourly_dims  per UTC day / hour and kind: the totals and one row per
 //                                        value of each dimension (unfiltered statistics), the
-//                                        deployment of routed calls included
+//                                        deployment of routed calls included, and each tag and end
+//                                        user of the calls that have them (attribution.ts)
+//   usage_daily_attr, usage_hourly_attr  per UTC day / hour, tag or end user, and every key of
+//                                        usage_daily: the tag and end-user filters, and those
+//                                        breakdowns of a filtered view
+// A call with several tags counts once under each of its tags (in the *_dims 'tag' rows and in
+// usage_*_attr), once everywhere else.
 // Every table carries requests, tokens, the exact cost, the cost the caches saved, the latency sum and a packed latency
 // histogram (latency-histogram.ts). Each upsert takes its rows in key order, so that two writers
 // (two instances) that touch the same roll-up rows lock them in the same order and wait for each
@@ -27,10 +33,12 @@ export function endpointKind(endpoint: string): UsageKind {
 }
 
 /** The breakdowns of the *_dims tables; "total" has the value "". */
-export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment"] as const;
+export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment", "tag", "end_user"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind", "deployment"] as const;
+/** The attribution roll-ups' keys beyond KEY_COLUMNS: which attribution (tag, end_user) and its value. */
+const ATTR_KEYS = ["dim", "value"] as const;
 const MEASURES = [
   "requests",
   "input_tokens",
@@ -50,7 +58,8 @@ const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) =
 /**
  * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
  * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind,
- * the token columns, total_cost, latency_ms, saved_cost and deployment, as usage_events has them.
+ * the token columns, total_cost, latency_ms, saved_cost, deployment, end_user and tags (text[]), as
+ * usage_events has them.
  */
 export function rollupCtes(source: string): string {
   const keys = KEY_COLUMNS.join(", ");
@@ -58,19 +67,46 @@ export function rollupCtes(source: string): string {
 rollup_events AS (
   SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AS hour_utc,
     coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status, kind,
-    coalesce(deployment, '') AS deployment, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
+    coalesce(deployment, '') AS deployment, coalesce(end_user, '') AS end_user,
+    array_to_string(coalesce(tags, '{}'::text[]), ',') AS tags, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
     ${latencyHistSql("latency_ms")} AS hist
   FROM ${source}
 ),
--- Per UTC hour and every key (the deployment among them): each roll-up below is a sum of these rows.
-rollup_hours AS (
-  SELECT hour_utc, ${keys},
+-- Per UTC hour, every key (the deployment among them) and the attribution (end user, tags): each
+-- roll-up below is a sum of these rows.
+rollup_attributed AS (
+  SELECT hour_utc, ${keys}, end_user, tags,
     count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
     sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist, sum(saved_cost) AS saved_cost,
     (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
   FROM rollup_events
+  GROUP BY hour_utc, ${keys}, end_user, tags
+),
+rollup_hours AS (
+  SELECT hour_utc, ${keys}, ${DIM_MEASURES.map((c) => (c === "requests" || c === "errors" ? `sum(${c})::int AS ${c}` : `sum(${c}) AS ${c}`)).join(", ")}
+  FROM rollup_attributed
   GROUP BY hour_utc, ${keys}
+),
+-- Each attributed hour's rows once per tag (a call with several tags under each) and once per end user.
+rollup_attr_rows AS (
+  SELECT a.*, 'end_user' AS dim, a.end_user AS value FROM rollup_attributed a WHERE a.end_user <> ''
+  UNION ALL
+  SELECT a.*, 'tag', t.tag FROM rollup_attributed a CROSS JOIN LATERAL unnest(string_to_array(a.tags, ',')) AS t(tag) WHERE a.tags <> ''
+),
+rollup_hourly_attr AS (
+  INSERT INTO usage_hourly_attr AS t (hour, ${ATTR_KEYS.join(", ")}, ${keys}, ${MEASURES.join(", ")})
+  SELECT hour_utc AT TIME ZONE 'UTC', ${ATTR_KEYS.join(", ")}, ${keys}, ${sums(MEASURES)} FROM rollup_attr_rows
+  GROUP BY hour_utc, ${ATTR_KEYS.join(", ")}, ${keys} ORDER BY 1, ${ATTR_KEYS.join(", ")}, ${keys}
+  ON CONFLICT (hour, ${ATTR_KEYS.join(", ")}, ${keys}) DO UPDATE SET
+    ${addOnConflict("t", MEASURES)}
+),
+rollup_daily_attr AS (
+  INSERT INTO usage_daily_attr AS t (day, ${ATTR_KEYS.join(", ")}, ${keys}, ${MEASURES.join(", ")})
+  SELECT hour_utc::date, ${ATTR_KEYS.join(", ")}, ${keys}, ${sums(MEASURES)} FROM rollup_attr_rows
+  GROUP BY hour_utc::date, ${ATTR_KEYS.join(", ")}, ${keys} ORDER BY ${ATTR_KEYS.join(", ")}, 1, ${keys}
+  ON CONFLICT (${ATTR_KEYS.join(", ")}, day, ${keys}) DO UPDATE SET
+    ${addOnConflict("t", MEASURES)}
 ),
 rollup_hourly AS (
   INSERT INTO usage_hourly AS t (hour, ${keys}, ${MEASURES.join(", ")})
@@ -85,12 +121,14 @@ rollup_daily AS (
     ${addOnConflict("t", MEASURES)}
 ),
 -- Each hour's rows once per dimension: the totals, then per model, provider, key, user, endpoint,
--- status, and deployment (routed calls only).
+-- status, and deployment (routed calls only); then the attribution rows (per tag, per end user).
 rollup_dim_rows AS (
-  SELECT h.*, v.dim, v.value FROM rollup_hours h
+  SELECT h.hour_utc, h.kind, v.dim, v.value, ${DIM_MEASURES.map((c) => `h.${c}`).join(", ")} FROM rollup_hours h
   CROSS JOIN LATERAL (VALUES ('total', ''), ('model', h.model_id), ('provider', h.provider), ('api_key', h.api_key_id),
     ('user', h.user_id), ('endpoint', h.endpoint), ('status', h.status), ('deployment', h.deployment)) AS v(dim, value)
   WHERE v.dim <> 'deployment' OR v.value <> ''
+  UNION ALL
+  SELECT a.hour_utc, a.kind, a.dim, a.value, ${DIM_MEASURES.map((c) => `a.${c}`).join(", ")} FROM rollup_attr_rows a
 ),
 rollup_hourly_dims AS (
   INSERT INTO usage_hourly_dims AS t (hour, kind, dim, value, ${DIM_MEASURES.join(", ")})

@@ -25,6 +25,7 @@ import { catalogueReady, resolveModel } from "../catalogue/index.ts";
 import { parseUsd, type Pico } from "../catalogue/index.ts";
 import { addDays, canonicalTimeZone, daysBetween, localDayPlan, todayIn } from "./time-zones.ts";
 import type { UsageKind } from "./usage-rollups.ts";
+import { attributionIdSchema, tagSchema } from "./attribution.ts";
 
 /** The longest range one query may cover. */
 export const MAX_RANGE_DAYS = 731;
@@ -47,6 +48,10 @@ export const statsQuerySchema = z.object({
   provider: safeString.min(1).max(100).optional(),
   endpoint: safeString.min(1).max(200).optional(),
   status: z.enum(USAGE_STATUSES).optional(),
+  /** Calls that carry this tag (among others: a call with several tags matches each). */
+  tag: tagSchema.optional(),
+  /** Calls made for this end user of the calling app (attribution.ts). */
+  endUser: attributionIdSchema.min(1).optional(),
   /** Also compute the totals of the equally long range just before. */
   compare: z.boolean().optional(),
 });
@@ -114,9 +119,11 @@ export type BreakdownRow = Measures & { value: string; label: string; totalToken
 /**
  * The breakdowns of the statistics, in the order the dashboard and the REST answer list them.
  * `deployment` (features/routing: which deployment answered) lists the calls a deployment served
- * (not cache hits or embeddings).
+ * (not cache hits or embeddings). `tag` and `endUser` (attribution.ts) list the calls that carry a
+ * tag or name an end user; a call with several tags counts once under each, so the tag rows may add
+ * up to more than the totals.
  */
-export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment"] as const;
+export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment", "tag", "endUser"] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
 /** One value per breakdown dimension, made by `f`. */
@@ -128,7 +135,7 @@ export type UsageStats = {
   range: { start: string; end: string; tz: string; days: number };
   kind: "all" | UsageKind;
   /** Which roll-up answered: for the curious and for the benchmark. */
-  source: "daily" | "hourly" | "daily_dims" | "hourly_dims";
+  source: "daily" | "hourly" | "daily_dims" | "hourly_dims" | "daily_attr" | "hourly_attr";
   totals: Totals;
   daily: DayStats[];
   /** One row per day and model that had usage. */
@@ -143,8 +150,28 @@ export type ResolvedUsageQuery = {
   tz: string;
   kind: "all" | UsageKind;
   /** Conditions on r.* for usage_daily / usage_hourly; none means everyone's usage unfiltered. */
-  filters: { column: string; value: string }[];
+  filters: UsageFilter[];
 };
+
+/** One condition of a query: a column equals a value, or (`tags`) the call's tags include it. */
+export type UsageFilter = { column: string; value: string };
+
+/** The attribution filters, and the dim of usage_*_attr (and *_dims) each reads. */
+const ATTRIBUTION_DIMS: Record<string, string> = { tags: "tag", end_user: "end_user" };
+
+/**
+ * A filter as SQL on `alias`: on the events a column (the tags: an array that includes the value);
+ * on the roll-ups a key column, or for a tag or an end user the attribution rows of that value.
+ * `p` binds a parameter and returns its placeholder.
+ */
+export function filterSql(f: UsageFilter, alias: string, table: "rollups" | "events", p: (v: unknown) => string): string {
+  const dim = ATTRIBUTION_DIMS[f.column];
+  if (!dim) return `${alias}.${f.column} = ${p(f.value)}`;
+  if (table === "rollups") return `${alias}.dim = ${p(dim)} AND ${alias}.value = ${p(f.value)}`;
+  return f.column === "tags" ? `${p(f.value)} = ANY(${alias}.tags)` : `${alias}.end_user = ${p(f.value)}`;
+}
+
+const isAttributionFilter = (f: UsageFilter) => f.column in ATTRIBUTION_DIMS;
 
 // ---------------------------------------------------------------------------------------------
 // Who may see what
@@ -187,6 +214,13 @@ export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: Stat
   if (q.provider !== undefined) filters.push({ column: "provider", value: q.provider });
   if (q.endpoint !== undefined) filters.push({ column: "endpoint", value: q.endpoint });
   if (q.status !== undefined) filters.push({ column: "status", value: q.status });
+  if (q.tag !== undefined && q.endUser !== undefined) {
+    // A tag's roll-up rows do not carry the end user (nor an end user's the tags): that keeps them
+    // from multiplying by each other. The requests list (GET /v1/llm/requests) takes both.
+    throw new AppError("invalid_request", "tag and end_user: filter the statistics by one of them at a time", { field: "end_user" });
+  }
+  if (q.tag !== undefined) filters.push({ column: "tags", value: q.tag });
+  if (q.endUser !== undefined) filters.push({ column: "end_user", value: q.endUser });
   return { start, end, tz, kind: q.kind ?? "all", filters };
 }
 
@@ -248,6 +282,7 @@ export type Source = {
 };
 
 const FULL_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "deployment"];
+const ATTR_COLUMNS = [...FULL_COLUMNS, "dim", "value"];
 const DIM_COLUMNS = ["kind", "dim", "value"];
 /** The roll-ups' summed columns (the *_dims tables also have `errors`). */
 export type SummedColumn =
@@ -276,27 +311,36 @@ const STATS_SUMMED = SUMMED.filter((c) => c !== "saved_cost");
 
 /**
  * The rows of one range. Days that are UTC days read the daily table; local days elsewhere read
- * the daily table plus hourly corrections (planLocalDays), each row weighted +1 or -1.
+ * the daily table plus hourly corrections (planLocalDays), each row weighted +1 or -1. Everyone's
+ * unfiltered usage reads the *_dims tables; a tag or end-user filter the attribution roll-ups
+ * (usage_*_attr, the rows of that tag or end user); any other filter the full roll-ups.
+ * `attribution` reads every attribution row under the query's filters instead (the tag and
+ * end-user breakdowns of a filtered view).
  */
 export function sourceFor(
   r: ResolvedUsageQuery,
   range: { start: string; end: string },
   params: unknown[],
   columns: readonly SummedColumn[] = SUMMED,
+  attribution = false,
 ): Source {
-  const dims = r.filters.length === 0;
+  const attr = attribution || r.filters.some(isAttributionFilter);
+  const dims = !attr && r.filters.length === 0;
   const p = (v: unknown) => {
     params.push(v);
     return `$${params.length}`;
   };
   const conds: string[] = [];
-  if (!dims) for (const f of r.filters) conds.push(`r.${f.column} = ${p(f.value)}`);
+  if (!dims) for (const f of r.filters) conds.push(filterSql(f, "r", "rollups", p));
+  if (attribution && !r.filters.some(isAttributionFilter)) conds.push(`r.dim IN ('tag', 'end_user')`);
   if (r.kind !== "all") conds.push(`r.kind = ${p(r.kind)}`);
   const filter = conds.map((c) => ` AND ${c}`).join("");
-  const keys = (dims ? DIM_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
+  const keys = (dims ? DIM_COLUMNS : attr ? ATTR_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
   const summed: string[] = [...columns, ...(dims ? ["errors"] : [])];
-  const daily = dims ? "usage_daily_dims" : "usage_daily";
-  const hourly = dims ? "usage_hourly_dims" : "usage_hourly";
+  const table = dims ? "dims" : attr ? "attr" : "";
+  const daily = table ? `usage_daily_${table}` : "usage_daily";
+  const hourly = table ? `usage_hourly_${table}` : "usage_hourly";
+  const name = (period: "daily" | "hourly") => (table ? `${period}_${table}` : period) as UsageStats["source"];
 
   // An hourly row counts +1 or -1. In the *_dims tables only the 'total' rows' latency histograms
   // are summed (statsSql), so the others are not multiplied (a histogram is a 60-digit numeric).
@@ -306,7 +350,7 @@ export function sourceFor(
   if (!plan) {
     const rows = `SELECT r.day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")} FROM ${daily} r
       WHERE r.day >= ${p(range.start)}::date AND r.day <= ${p(range.end)}::date${filter}`;
-    return { rows, from: `(${rows}) x`, params, dims, name: dims ? "daily_dims" : "daily" };
+    return { rows, from: `(${rows}) x`, params, dims, name: name("daily") };
   }
   const utcDays = plan.days.map((d) => d.utcDay);
   const dayPart = `SELECT c.local_day AS day, ${keys}, ${summed.map((c) => `r.${c}`).join(", ")}
@@ -321,20 +365,22 @@ export function sourceFor(
   // only ever summed over the whole range (see Source).
   const net = new Map<number, number>();
   for (const h of plan.hours) net.set(h.hour.getTime(), (net.get(h.hour.getTime()) ?? 0) + h.sign);
-  const perDayOnly = dims ? ` AND (c.counts OR r.dim IN ('total', 'model'))` : "";
+  // The tag and end-user breakdowns of a filtered view (`attribution`) are only summed over the
+  // whole range too: only the hours that do not cancel out are read for them.
+  const perDayOnly = dims ? ` AND (c.counts OR r.dim IN ('total', 'model'))` : attribution ? " AND c.counts" : "";
   const hourPart = `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
       FROM unnest(${p(plan.hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(plan.hours.map((h) => h.localDay))}::date[], ${p(plan.hours.map((h) => h.sign))}::int[],
         ${p(plan.hours.map((h) => net.get(h.hour.getTime()) !== 0))}::boolean[]) AS c(hour, local_day, sign, counts)
       CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter}${perDayOnly} OFFSET 0) h`;
   const rows = `${dayPart}\n    UNION ALL\n    ${hourPart}`;
-  return { rows, from: `(${rows}) x`, params, dims, name: dims ? "hourly_dims" : "hourly" };
+  return { rows, from: `(${rows}) x`, params, dims, name: name("hourly") };
 }
 
-function measuresSql(dims: boolean): string {
-  const errors = dims ? "sum(x.errors)" : "coalesce(sum(x.requests) FILTER (WHERE x.status = 'error'), 0)";
-  return `sum(x.requests)::text AS requests, ${errors}::text AS errors, sum(x.input_tokens)::text AS input_tokens,
-    sum(x.output_tokens)::text AS output_tokens, sum(x.cached_input_tokens)::text AS cached_input_tokens,
-    sum(x.reasoning_tokens)::text AS reasoning_tokens, sum(x.cost)::text AS cost, sum(x.latency_ms_sum)::text AS latency_ms_sum`;
+function measuresSql(dims: boolean, x = "x"): string {
+  const errors = dims ? `sum(${x}.errors)` : `coalesce(sum(${x}.requests) FILTER (WHERE ${x}.status = 'error'), 0)`;
+  return `sum(${x}.requests)::text AS requests, ${errors}::text AS errors, sum(${x}.input_tokens)::text AS input_tokens,
+    sum(${x}.output_tokens)::text AS output_tokens, sum(${x}.cached_input_tokens)::text AS cached_input_tokens,
+    sum(${x}.reasoning_tokens)::text AS reasoning_tokens, sum(${x}.cost)::text AS cost, sum(${x}.latency_ms_sum)::text AS latency_ms_sum`;
 }
 
 /** Everything the statistics need for a range, in one statement. */
@@ -351,6 +397,13 @@ FROM ${src.from}
 GROUP BY 1, 2, 3`),
     };
   }
+  // The tag and end-user breakdowns: under a tag or end-user filter, that one tag or end user (the
+  // rows read); under other filters, every attribution row those filters select.
+  const attributed = src.name.endsWith("_attr");
+  const a = attributed ? undefined : sourceFor(r, r, src.params, STATS_SUMMED, true);
+  const attribution = a
+    ? `SELECT a.dim, a.value, NULL, ${measuresSql(false, "a")}, NULL FROM (${a.rows}) a GROUP BY a.dim, a.value`
+    : `SELECT x.dim, x.value, NULL, ${m}, NULL FROM x GROUP BY x.dim, x.value`;
   // The filtered rows are summed per day and per breakdown. NOT MATERIALIZED: reading them twice
   // through the filter's index was faster here than materializing the wide rows once.
   return {
@@ -367,7 +420,9 @@ SELECT CASE WHEN GROUPING(x.model_id) = 0 THEN 'model' WHEN GROUPING(x.provider)
   coalesce(x.model_id, x.provider, x.api_key_id, x.user_id, x.endpoint, x.status, x.deployment),
   x.day::text, ${m}, NULL
 FROM x
-GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment))`),
+GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment))
+UNION ALL
+${attribution}`),
   };
 }
 
@@ -441,6 +496,8 @@ const DIM_KEYS: Record<string, BreakdownDimension> = {
   endpoint: "endpoint",
   status: "status",
   deployment: "deployment",
+  tag: "tag",
+  end_user: "endUser",
 };
 
 /** The statistics of `query` as `identity` may see them. */
@@ -464,7 +521,8 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
       continue;
     }
     const dim = DIM_KEYS[row.dim];
-    if (!dim || (dim === "deployment" && !row.value)) continue;
+    // No deployment (cache hits, embeddings) and no end user are not rows of those breakdowns.
+    if (!dim || ((dim === "deployment" || dim === "endUser") && !row.value)) continue;
     if (dim === "model") modelDays.push({ ...m, date: row.day!, model: row.value, totalTokens: m.inputTokens + m.outputTokens });
     const group = groups.get(dim) ?? new Map<string, Measures>();
     group.set(row.value, add(group.get(row.value) ?? ZERO, m));

@@ -21,6 +21,7 @@ import type { Logger } from "pino";
 import { formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 import { endpointKind, rollupCtes, type UsageKind } from "./usage-rollups.ts";
 import type { UsageStatus } from "../../../lib/usage.ts";
+import type { Metadata } from "./attribution.ts";
 
 export type { UsageStatus } from "../../../lib/usage.ts";
 
@@ -55,6 +56,11 @@ export type UsageEventInput = {
   deployment?: string | null;
   /** Provider calls a routed call made, across deployments and fallback models. */
   attempts?: number | null;
+  /** Attribution (attribution.ts): distinct sorted tags, the end user, the session, the metadata. */
+  tags?: string[];
+  endUser?: string | null;
+  sessionId?: string | null;
+  metadata?: Metadata | null;
 };
 
 type QueuedEvent = UsageEventInput & { id: string };
@@ -83,18 +89,51 @@ export const STOP_TIMEOUT_MS = 5_000;
 /** The longest wait between retries of a failed flush. */
 const MAX_BACKOFF_MS = 5_000;
 
+/** The inserted columns, in the order of `columns(batch)`, with the type each array parameter has. */
+const INSERT_COLUMNS: [column: string, type: string][] = [
+  ["id", "text"],
+  ["created_at", "timestamptz"],
+  ["request_id", "text"],
+  ["endpoint", "text"],
+  ["model_id", "text"],
+  ["provider", "text"],
+  ["api_key_id", "text"],
+  ["user_id", "text"],
+  ["status", "text"],
+  ["error_code", "text"],
+  ["stream", "boolean"],
+  ["input_tokens", "int"],
+  ["output_tokens", "int"],
+  ["cached_input_tokens", "int"],
+  ["reasoning_tokens", "int"],
+  ["input_cost", "numeric"],
+  ["output_cost", "numeric"],
+  ["total_cost", "numeric"],
+  ["latency_ms", "int"],
+  ["ttft_ms", "int"],
+  ["saved_cost", "numeric"],
+  ["kind", "text"],
+  ["deployment", "text"],
+  ["attempts", "int"],
+  ["cache_write_tokens", "int"],
+  // An array per row cannot be a row of a 2-D parameter (its rows would need one length): the
+  // tags travel comma-joined (a tag has no comma), the metadata as JSON text.
+  ["tags", "text"],
+  ["end_user", "text"],
+  ["session_id", "text"],
+  ["metadata", "text"],
+];
+const SELECTED: Record<string, string> = { tags: "string_to_array(u.tags, ',')", metadata: "u.metadata::jsonb" };
+
 // One statement: the insert, then every roll-up (usage-rollups.ts) from the rows it returned.
 const INSERT_SQL = `
 WITH ins AS (
-  INSERT INTO usage_events (id, created_at, request_id, endpoint, model_id, provider, api_key_id, user_id,
-    status, error_code, stream, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens,
-    input_cost, output_cost, total_cost, latency_ms, ttft_ms, saved_cost, kind, deployment, attempts, cache_write_tokens)
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[],
-    $16::numeric[], $17::numeric[], $18::numeric[], $19::int[], $20::int[], $21::numeric[], $22::text[], $23::text[], $24::int[], $25::int[])
+  INSERT INTO usage_events (${INSERT_COLUMNS.map(([c]) => c).join(", ")})
+  SELECT ${INSERT_COLUMNS.map(([c]) => SELECTED[c] ?? `u.${c}`).join(", ")}
+  FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) AS u(${INSERT_COLUMNS.map(([c]) => c).join(", ")})
   ON CONFLICT (id) DO NOTHING
   RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind, input_tokens, output_tokens,
-    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment
+    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment, end_user, tags
 ),${rollupCtes("ins")}
 SELECT count(*)::int AS inserted FROM ins`;
 
@@ -372,5 +411,9 @@ function columns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => e.deployment ?? null),
     batch.map((e) => e.attempts ?? null),
     batch.map((e) => e.cacheWriteTokens ?? 0),
+    batch.map((e) => (e.tags ?? []).join(",")),
+    batch.map((e) => e.endUser ?? null),
+    batch.map((e) => e.sessionId ?? null),
+    batch.map((e) => (e.metadata ? JSON.stringify(e.metadata) : null)),
   ];
 }

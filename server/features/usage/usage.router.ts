@@ -10,7 +10,7 @@ import { percentilesSchema } from "./latency-histogram.ts";
 import { formatUsd } from "../catalogue/index.ts";
 import { savingsQuerySchema, savingsToJson, usageSavings } from "./savings.ts";
 import { exportUsageCsv } from "./usage-csv.ts";
-import { recentQuerySchema, recentRequests } from "./usage-recent.ts";
+import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, type RecentRequest } from "./usage-recent.ts";
 import {
   perBreakdown,
   statsQuerySchema,
@@ -42,7 +42,7 @@ const breakdownOutput = z.array(measuresOutput.extend({ value: z.string(), label
 export const statsOutput = z.object({
   range: z.object({ start: z.string(), end: z.string(), tz: z.string(), days: z.number() }),
   kind: z.enum(USAGE_KIND_FILTERS),
-  source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims"]),
+  source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims", "daily_attr", "hourly_attr"]),
   totals: totalsOutput,
   daily: z.array(totalsOutput.extend({ date: z.string() })),
   dailyByModel: z.array(measuresOutput.extend({ date: z.string(), model: z.string() })),
@@ -103,10 +103,26 @@ const recentOutput = z.object({
       cost: z.string(),
       latencyMs: z.number(),
       ttftMs: z.number().nullable(),
+      tags: z.array(z.string()),
+      endUser: z.string().nullable(),
+      session: z.string().nullable(),
+      deployment: z.string().nullable(),
+      attempts: z.number().nullable(),
     }),
   ),
   nextCursor: z.string().nullable(),
 });
+
+const requestOutput = recentOutput.shape.items.element.extend({
+  metadata: z.record(z.string(), z.json()).nullable(),
+  /** USD, exact. */
+  inputCost: z.string(),
+  outputCost: z.string(),
+  savedCost: z.string(),
+  cacheWriteTokens: z.number(),
+});
+
+const recentItem = (r: RecentRequest) => ({ ...r, cost: formatUsd(r.cost) });
 
 const tokenCount = z.number().int().min(0).max(1_000_000_000);
 
@@ -173,7 +189,23 @@ export const usageRouter = createTRPCRouter({
     .output(recentOutput)
     .query(async ({ input, ctx }) => {
       const page = await recentRequests(ctx.identity, input);
-      return { nextCursor: page.nextCursor, items: page.items.map((i) => ({ ...i, cost: formatUsd(i.cost) })) };
+      return { nextCursor: page.nextCursor, items: page.items.map(recentItem) };
+    }),
+
+  /** One call in full (GET /v1/llm/requests/{id}): attribution, metadata, cost by kind, attempts. */
+  request: reader
+    .input(z.object({ id: requestIdSchema }))
+    .output(requestOutput)
+    .query(async ({ input, ctx }) => {
+      const r = await requestDetail(ctx.identity, input.id);
+      return {
+        ...recentItem(r),
+        metadata: r.metadata,
+        inputCost: formatUsd(r.inputCost),
+        outputCost: formatUsd(r.outputCost),
+        savedCost: formatUsd(r.savedCost),
+        cacheWriteTokens: r.cacheWriteTokens,
+      };
     }),
 
   /** The range as CSV, one line per day and model; the sums equal `stats` exactly. */

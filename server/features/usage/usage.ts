@@ -12,6 +12,7 @@ import type { Identity } from "../../access/auth.ts";
 import { observeCall, watchUsageWriter } from "../../kernel/metrics.ts";
 import { costOf, usdNumber, type Cost, type Pico, type Price } from "../catalogue/index.ts";
 import type { UsageKind } from "./usage-rollups.ts";
+import { NO_ATTRIBUTION, type Attribution } from "./attribution.ts";
 import { UsageWriter, type UsageEventInput, type UsageStatus } from "./usage-writer.ts";
 
 const g = globalThis as unknown as {
@@ -82,6 +83,8 @@ export type CallRecord = {
   /** The deployment that answered (or last failed) a routed call, and how many provider calls it made. */
   deployment?: string | null;
   attempts?: number | null;
+  /** Who and what the call was for, as its caller said (attribution.ts); none by default. */
+  attribution?: Attribution;
 };
 
 /**
@@ -92,6 +95,7 @@ export type CallRecord = {
 export function usageEvent(call: CallRecord): UsageEventInput & Cost {
   const usage = call.usage ?? ZERO_USAGE;
   const cost = costOf(call.price, usage);
+  const attribution = call.attribution ?? NO_ATTRIBUTION;
   const who = call.identity.kind === "anonymous" ? { apiKeyId: null, userId: null } : call.identity;
   return {
     createdAt: call.at ?? new Date(),
@@ -116,6 +120,10 @@ export function usageEvent(call: CallRecord): UsageEventInput & Cost {
     ttftMs: call.ttftMs == null ? null : Math.round(call.ttftMs),
     deployment: call.deployment ?? null,
     attempts: call.attempts ?? null,
+    tags: attribution.tags,
+    endUser: attribution.endUser,
+    sessionId: attribution.session,
+    metadata: attribution.metadata,
   };
 }
 

@@ -144,7 +144,13 @@ export async function saveCredential(
   input: { id: string; provider: Record<string, unknown> },
   reserved: ReadonlySet<string>,
 ): Promise<CredentialSummary> {
-  const { id, provider } = credentialInputSchema.parse(input);
+  const parsed = credentialInputSchema.safeParse(input);
+  if (!parsed.success) {
+    // A bad id or body is the caller's to fix (400), not an internal error.
+    const issue = parsed.error.issues[0];
+    throw new CredentialError(`${issue?.path.join(".") || "provider"}: ${issue?.message ?? "invalid"}`, "invalid");
+  }
+  const { id, provider } = parsed.data;
   if (reserved.has(id))
     throw new CredentialError(`The provider id "${id}" is taken by a provider of the environment or the configuration file`, "conflict");
   const existing = (

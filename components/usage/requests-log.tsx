@@ -1,0 +1,253 @@
+"use client";
+// The Requests page: the caller's calls (an admin's: everyone's), newest first, page by page by
+// cursor (tRPC usage.recent, the twin of GET /v1/llm/requests), filtered by range, model, status,
+// tag, end user and session; a row opens the call in full (usage.request): identity, attribution
+// and metadata, tokens, the cost by kind, latency and time to first token, the deployment and the
+// number of provider calls it took.
+import { useState } from "react";
+import styles from "./usage-dashboard.module.css";
+import { defaultRange } from "@/lib/dates";
+import { count, ms } from "@/lib/format";
+import { money } from "@/lib/money";
+import { trpc } from "../shared/trpc-provider";
+import type { RouterInputs } from "../wire";
+
+type RecentInput = RouterInputs["usage"]["recent"];
+const STATUSES = ["success", "error", "cached"] as const;
+type TextFilter = "model" | "tag" | "endUser" | "session";
+const TEXT_FILTERS: { key: TextFilter; label: string; placeholder: string }[] = [
+  { key: "model", label: "Model", placeholder: "any model" },
+  { key: "tag", label: "Tag", placeholder: "any tag" },
+  { key: "endUser", label: "End user", placeholder: "any end user" },
+  { key: "session", label: "Session", placeholder: "any session" },
+];
+
+function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: () => void }) {
+  const detail = trpc.usage.request.useQuery({ id });
+  const r = detail.data;
+  return (
+    <section className={styles.section} aria-label="Request detail">
+      <h2>
+        Request {id}{" "}
+        <button type="button" className="button button-secondary" onClick={onClose}>
+          Close
+        </button>
+      </h2>
+      {detail.error ? (
+        <p className="form-error" role="alert">
+          Could not load the request: {detail.error.message}
+        </p>
+      ) : !r ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <dl className={styles.detail}>
+          <dt>Time</dt>
+          <dd>{new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium", timeZone: tz })}</dd>
+          <dt>Request id</dt>
+          <dd>{r.requestId ?? "—"}</dd>
+          <dt>Model</dt>
+          <dd>
+            {r.model} ({r.provider}){r.stream ? " · streamed" : ""}
+          </dd>
+          <dt>Endpoint</dt>
+          <dd>{r.endpoint}</dd>
+          <dt>Key / user</dt>
+          <dd>
+            {r.apiKey ?? "no key"} / {r.user ?? "no user"}
+          </dd>
+          <dt>Status</dt>
+          <dd>
+            {r.status}
+            {r.errorCode ? ` (${r.errorCode})` : ""}
+          </dd>
+          <dt>Deployment and attempts</dt>
+          <dd>
+            {r.deployment ?? "—"}
+            {r.attempts !== null ? ` · ${count(r.attempts)} provider call${r.attempts === 1 ? "" : "s"}` : ""}
+          </dd>
+          <dt>Tags</dt>
+          <dd>
+            {r.tags.length
+              ? r.tags.map((t) => (
+                  <span key={t} className="pill">
+                    {t}
+                  </span>
+                ))
+              : "—"}
+          </dd>
+          <dt>End user</dt>
+          <dd>{r.endUser ?? "—"}</dd>
+          <dt>Session</dt>
+          <dd>{r.session ?? "—"}</dd>
+          <dt>Metadata</dt>
+          <dd>{r.metadata ? <pre className={styles.metadata}>{JSON.stringify(r.metadata, null, 2)}</pre> : "—"}</dd>
+          <dt>Tokens</dt>
+          <dd>
+            {count(r.inputTokens)} in ({count(r.cachedInputTokens)} cached, {count(r.cacheWriteTokens)} written to the cache),{" "}
+            {count(r.outputTokens)} out ({count(r.reasoningTokens)} reasoning)
+          </dd>
+          <dt>Cost</dt>
+          <dd title={r.cost}>
+            {money(r.cost)} = {money(r.inputCost)} input + {money(r.outputCost)} output
+            {Number(r.savedCost) !== 0 ? ` · the cache saved ${money(r.savedCost)}` : ""}
+          </dd>
+          <dt>Latency</dt>
+          <dd>
+            {ms(r.latencyMs)}
+            {r.ttftMs !== null ? `, first token after ${ms(r.ttftMs)}` : ""}
+          </dd>
+        </dl>
+      )}
+    </section>
+  );
+}
+
+export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
+  const [range, setRange] = useState(() => defaultRange(tz, 7));
+  const [status, setStatus] = useState("");
+  const [text, setText] = useState<Record<TextFilter, string>>({ model: "", tag: "", endUser: "", session: "" });
+  const [open, setOpen] = useState<string | null>(null);
+
+  const input: RecentInput = {
+    start: range.start,
+    end: range.end,
+    tz,
+    limit: 50,
+    ...(status ? { status: status as (typeof STATUSES)[number] } : {}),
+    ...Object.fromEntries(
+      Object.entries(text)
+        .filter(([, v]) => v.trim())
+        .map(([k, v]) => [k, v.trim()]),
+    ),
+  };
+  const recent = trpc.usage.recent.useInfiniteQuery(input, { getNextPageParam: (last) => last.nextCursor ?? undefined });
+  const items = recent.data?.pages.flatMap((p) => p.items) ?? [];
+
+  return (
+    <div className={styles.dashboard}>
+      <form className={styles.filters} role="search" aria-label="Request filters" onSubmit={(e) => e.preventDefault()}>
+        <label className="field">
+          <span className="field-label">From</span>
+          <input
+            type="date"
+            value={range.start}
+            max={range.end}
+            onChange={(e) => e.target.value && setRange((r) => ({ ...r, start: e.target.value }))}
+          />
+        </label>
+        <label className="field">
+          <span className="field-label">To</span>
+          <input
+            type="date"
+            value={range.end}
+            min={range.start}
+            onChange={(e) => e.target.value && setRange((r) => ({ ...r, end: e.target.value }))}
+          />
+        </label>
+        <label className="field">
+          <span className="field-label">Status</span>
+          <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Status">
+            <option value="">Any status</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        {TEXT_FILTERS.map((f) => (
+          <label key={f.key} className="field">
+            <span className="field-label">{f.label}</span>
+            <input
+              type="search"
+              value={text[f.key]}
+              placeholder={f.placeholder}
+              aria-label={f.label}
+              onChange={(e) => setText((t) => ({ ...t, [f.key]: e.target.value }))}
+            />
+          </label>
+        ))}
+      </form>
+      {open ? <RequestDetail id={open} tz={tz} onClose={() => setOpen(null)} /> : null}
+      <section className={styles.section} aria-label="Requests">
+        {recent.error ? (
+          <p className="form-error" role="alert">
+            Could not load the requests: {recent.error.message}
+          </p>
+        ) : recent.isLoading ? (
+          <p className="muted">Loading…</p>
+        ) : items.length === 0 ? (
+          <p className="muted">No requests match these filters.</p>
+        ) : (
+          <>
+            <div className="table-wrap">
+              <table className="table" aria-label="Requests">
+                <thead>
+                  <tr>
+                    <th>Time</th>
+                    <th>Model</th>
+                    <th>Status</th>
+                    <th>Tags</th>
+                    <th>End user</th>
+                    <th>Session</th>
+                    <th className={styles.numeric}>Tokens</th>
+                    <th className={styles.numeric}>Cost</th>
+                    <th className={styles.numeric}>Latency</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((r) => (
+                    <tr key={r.id} data-status={r.status} aria-selected={open === r.id}>
+                      <td className={styles.time}>
+                        <button type="button" className="link-button" onClick={() => setOpen(r.id)} aria-label={`Open request ${r.id}`}>
+                          {new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: tz })}
+                        </button>
+                      </td>
+                      <td>
+                        {r.model}
+                        {r.stream ? <span className="pill">stream</span> : null}
+                      </td>
+                      <td>
+                        <span className={styles.status} data-status={r.status}>
+                          {r.status}
+                        </span>
+                      </td>
+                      <td>
+                        {r.tags.length ? (
+                          r.tags.map((t) => (
+                            <span key={t} className="pill">
+                              {t}
+                            </span>
+                          ))
+                        ) : (
+                          <span className="muted">—</span>
+                        )}
+                      </td>
+                      <td className="muted">{r.endUser ?? "—"}</td>
+                      <td className="muted">{r.session ?? "—"}</td>
+                      <td className={styles.numeric}>{count(r.inputTokens + r.outputTokens)}</td>
+                      <td className={styles.numeric} title={r.cost}>
+                        {money(r.cost)}
+                      </td>
+                      <td className={styles.numeric}>{ms(r.latencyMs)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            {recent.hasNextPage ? (
+              <button
+                type="button"
+                className="button button-secondary"
+                onClick={() => void recent.fetchNextPage()}
+                disabled={recent.isFetchingNextPage}
+              >
+                {recent.isFetchingNextPage ? "Loading…" : "Load more"}
+              </button>
+            ) : null}
+          </>
+        )}
+      </section>
+    </div>
+  );
+}
