@@ -22,12 +22,14 @@ import {
   type GenerationParameters,
   type TokenUsage,
   type ToolCall,
+  type WireChatRequest,
 } from "../../providers/types.ts";
+import { getProvider } from "../../providers/registry.ts";
 import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
-import { deploymentFailed, routeFor, type Attempt, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
+import { deploymentFailed, deploymentGroup, routeFor, type Attempt, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
@@ -43,6 +45,12 @@ export type GenerateInput = GenerationParameters & {
   timeoutMs?: number;
   /** The response cache: whether to use it, and the TTL of a new entry (response-cache.ts). */
   cache?: CacheRequest;
+  /**
+   * The caller's OpenAI chat completions body, passed through to the deployments whose provider
+   * speaks that protocol (Provider.passthrough); `messages` and the parameters above are then only
+   * what the service itself reads of it (token estimates, budgets, the cache's temperature rule).
+   */
+  wire?: { body: Readonly<Record<string, unknown>> };
 };
 
 export type CallContext = {
@@ -78,6 +86,8 @@ export type GenerateOutcome = {
   cache?: CacheStatus;
   /** A cache hit: what the answer would have cost. */
   savedCost?: Pico;
+  /** A passthrough answer: the upstream's JSON text (plain), or its include_usage chunk (streamed). */
+  wire?: { body?: string; usageChunk?: string };
 };
 
 /**
@@ -88,6 +98,8 @@ export type GenerateOutcome = {
 export type GenerationEvent =
   | { type: "delta"; text: string; model: string }
   | { type: "tool-call"; index: number; id?: string; name?: string; argumentsDelta: string; model: string }
+  /** A passthrough stream's chunk: the upstream's JSON text, to be sent on as it is. */
+  | { type: "wire"; data: string; model: string }
   | { type: "done"; outcome: GenerateOutcome };
 
 type Model = ReturnType<typeof resolveModel>;
@@ -190,6 +202,36 @@ function toRequest(model: Model, deployment: Deployment, input: GenerateInput): 
     ...generationParameters(input),
     // A model that takes only the default sampling (refuseFixedSampling): as a fallback, without them.
     ...(samplingFixed(model.id) ? { temperature: undefined, topP: undefined } : {}),
+  };
+}
+
+/**
+ * Whether a call for `model` (and its fallbacks) can pass the caller's OpenAI body through: every
+ * deployment of every model of the chain is on a provider with a passthrough, and it is not turned
+ * off (OPENAI_PASSTHROUGH=off). Otherwise the body is parsed whole and goes through the SDKs.
+ */
+export function passthroughServes(model: string, fallbacks: readonly string[] = []): boolean {
+  if (!loadEnv().OPENAI_PASSTHROUGH) return false;
+  let chain: Model[];
+  try {
+    chain = candidateModels({ model, messages: [], fallbacks: [...fallbacks] });
+  } catch {
+    return false; // an unknown or non-chat model: the whole parse and the usual error
+  }
+  for (const m of chain) {
+    for (const d of deploymentGroup(m).deployments) if (!getProvider(d.provider)?.passthrough) return false;
+  }
+  return true;
+}
+
+function toWireRequest(model: Model, deployment: Deployment, input: GenerateInput, stream: boolean): WireChatRequest {
+  return {
+    model: deployment.providerModel,
+    ...(deployment.exactModel ? { exactModel: true } : {}),
+    body: input.wire!.body,
+    stream,
+    ...(samplingFixed(model.id) ? { dropSampling: true } : {}),
+    answerModel: model.id,
   };
 }
 
@@ -427,8 +469,13 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
           break;
         }
         const { deployment, provider, reservation, attempt, attemptStarted } = next;
+        const wire = input.wire ? provider.passthrough : undefined;
         try {
-          const result = await waited.on(provider.generateText(toRequest(model, deployment, input), { signal }));
+          const result = await waited.on(
+            wire
+              ? wire.chat(toWireRequest(model, deployment, input, false), { signal })
+              : provider.generateText(toRequest(model, deployment, input), { signal }),
+          );
           attempt.succeeded(performance.now() - attemptStarted, result.usage.inputTokens + result.usage.outputTokens);
           ctx.onDeployment?.(deployment.id);
           const latencyMs = performance.now() - started;
@@ -454,6 +501,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
             deployment: deployment.id,
             attempts: walk.attempts,
             ...(cached.status ? { cache: cached.status } : {}),
+            ...("body" in result ? { wire: { body: result.body as string } } : {}),
           };
           cached.store(outcome);
           return outcome;
@@ -596,6 +644,8 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         let text = "";
         const toolCalls: ToolCall[] = [];
         let ttftMs: number | undefined;
+        /** Something went to the caller (a passthrough chunk may come before the first token). */
+        let sent = false;
         let finished = false;
         let recorded = false;
         // Still streaming when the server's grace period ends: recorded there and then, with what was streamed.
@@ -604,7 +654,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           recorded = cutAtShutdown = true;
           const cost = recordCall({
             ...callOf(model, deployment, ctx, walk),
-            usage: ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls)),
+            usage: sent ? completeUsage(undefined, input, outputText(text, toolCalls)) : undefined,
             status: "error",
             errorCode: "client_closed",
             stream: true,
@@ -618,10 +668,30 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           let finishReason: FinishReason = "stop";
           let id: string | undefined;
           let complete = false; // the provider sent its finish (a stream that just stops is not cached)
+          let usageChunk: string | undefined;
           // For a stream, the whole time it is open counts as waiting (on the provider or the caller reading).
           const streamOpened = performance.now();
-          for await (const part of provider.streamText(toRequest(model, deployment, input), { signal: upstream.signal })) {
-            if (part.type === "text-delta") {
+          const wire = input.wire ? provider.passthrough : undefined;
+          const parts = wire
+            ? wire.streamChat(toWireRequest(model, deployment, input, true), { signal: upstream.signal })
+            : provider.streamText(toRequest(model, deployment, input), { signal: upstream.signal });
+          for await (const part of parts) {
+            if (part.type === "wire-chunk") {
+              if (!sent) ctx.onDeployment?.(deployment.id);
+              if (ttftMs === undefined && (part.text || part.toolCalls)) {
+                attempt.sample(performance.now() - attemptStarted);
+                ttftMs = performance.now() - started;
+              }
+              text += part.text;
+              for (const d of part.toolCalls ?? []) {
+                const call = (toolCalls[d.index] ??= { id: "", name: "", arguments: "" });
+                if (d.id) call.id = d.id;
+                if (d.name) call.name = d.name;
+                call.arguments += d.argumentsDelta;
+              }
+              sent = true;
+              yield { type: "wire", data: part.data, model: model.id };
+            } else if (part.type === "text-delta") {
               if (!part.text) continue;
               if (ttftMs === undefined) {
                 ctx.onDeployment?.(deployment.id);
@@ -629,6 +699,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               }
               ttftMs ??= performance.now() - started;
               text += part.text;
+              sent = true;
               yield { type: "delta", text: part.text, model: model.id };
             } else if (part.type === "tool-call-delta") {
               if (ttftMs === undefined) {
@@ -640,6 +711,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               if (part.id) call.id = part.id;
               if (part.name) call.name = part.name;
               call.arguments += part.argumentsDelta;
+              sent = true;
               yield {
                 type: "tool-call",
                 index: part.index,
@@ -652,6 +724,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               usage = part.usage;
               finishReason = part.finishReason;
               id = part.id;
+              if ("usageChunk" in part) usageChunk = part.usageChunk;
               complete = true;
             }
           }
@@ -659,7 +732,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           waited.ms += performance.now() - streamOpened;
           const latencyMs = performance.now() - started;
           const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
-          if (ttftMs === undefined) ctx.onDeployment?.(deployment.id);
+          if (!sent) ctx.onDeployment?.(deployment.id);
           // Nothing streamed before the finish: the answer's time is the sample.
           attempt.succeeded(performance.now() - attemptStarted, finalUsage.inputTokens + finalUsage.outputTokens);
           const cost = recordCall({
@@ -687,6 +760,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             deployment: deployment.id,
             attempts: walk.attempts,
             ...(cached.status ? { cache: cached.status } : {}),
+            ...(wire ? { wire: usageChunk !== undefined ? { usageChunk } : {} } : {}),
           };
           if (complete) cached.store(outcome);
           yield { type: "done", outcome };
@@ -694,7 +768,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         } catch (err) {
           lastError = err;
           lastDeployment = deployment;
-          if (ttftMs !== undefined) {
+          if (sent) {
             // Bytes already went to the caller: no retry, no fallback; record what was streamed.
             const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
             const tokens = ctx.signal?.aborted ? 0 : countTextTokens(text);
@@ -728,7 +802,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           signal.removeEventListener("abort", onAbort);
           if (!finished) upstream.abort();
           // The consumer stopped early (return() at a yield): record what was streamed so far.
-          if (!recorded && !finished && ttftMs !== undefined) {
+          if (!recorded && !finished && sent) {
             const cost = recordCall({
               ...callOf(model, deployment, ctx, walk),
               usage: completeUsage(undefined, input, outputText(text, toolCalls)),
