@@ -242,7 +242,8 @@ const added = (name: string, c: number) => (r(name, c)?.p50 ?? NaN) - (r("emulat
 console.log("\nratios (targets for the lean path):");
 if (r("lean", 10) && r("portkey", 10))
   console.log(`  lean/portkey req/s at 10 clients: ${fmt(r("lean", 10)!.rps / r("portkey", 10)!.rps)}x (target ≥ 3x)`);
-if (r("lean", 50) && r("portkey", 50)) console.log(`  lean/portkey req/s at 50 clients: ${fmt(r("lean", 50)!.rps / r("portkey", 50)!.rps)}x`);
+if (r("lean", 50) && r("portkey", 50))
+  console.log(`  lean/portkey req/s at 50 clients: ${fmt(r("lean", 50)!.rps / r("portkey", 50)!.rps)}x`);
 if (r("lean", 1) && r("portkey", 1))
   console.log(`  lean/portkey added p50 at 1 client: ${fmt(added("lean", 1) / added("portkey", 1))} (target ≤ 0.4)`);
 if (r("lean", 1) && r("bare", 1))

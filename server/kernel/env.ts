@@ -288,7 +288,10 @@ export const envSchema = z.object({
     .transform((v) => v === "1" || v === "true"),
   /// OpenAI-wire passthrough: OpenAI-compatible chat requests served by an OpenAI or OpenAI-compatible provider are sent on as they came (on), or rebuilt through the SDK (off).
   OPENAI_PASSTHROUGH: z
-    .preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v), z.enum(["on", "off"], { error: "on or off" }).default("on"))
+    .preprocess(
+      (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+      z.enum(["on", "off"], { error: "on or off" }).default("on"),
+    )
     .transform((v) => v === "on"),
   /// Response cache: how long an answer is kept when the request names no TTL, and the longest TTL a request may ask for (seconds).
   RESPONSE_CACHE_TTL: positiveInt(3600, "a whole number of seconds above 0"),

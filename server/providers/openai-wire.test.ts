@@ -43,7 +43,8 @@ describe("the passthrough's request body", () => {
 
 describe("the passthrough's answer edits", () => {
   it("replaces the top-level model only, whatever the text around it", () => {
-    const text = '{"id":"c1","choices":[{"message":{"content":"{\\"model\\":\\"x\\"}","model":"inner"}}],"model" : "gpt-4o-2024", "usage":null}';
+    const text =
+      '{"id":"c1","choices":[{"message":{"content":"{\\"model\\":\\"x\\"}","model":"inner"}}],"model" : "gpt-4o-2024", "usage":null}';
     const out = withTopLevelString(text, "model", "gpt-4o");
     expect(JSON.parse(out)).toEqual({ ...JSON.parse(text), model: "gpt-4o" });
     expect(out.replace('"gpt-4o"', '"gpt-4o-2024"')).toBe(text);

@@ -176,7 +176,10 @@ function valueEndAt(s: string, start: number): number {
 }
 
 type ChatChoice = {
-  message?: { content?: string | null; tool_calls?: { id?: string; type?: string; function?: { name?: string; arguments?: string } }[] | null };
+  message?: {
+    content?: string | null;
+    tool_calls?: { id?: string; type?: string; function?: { name?: string; arguments?: string } }[] | null;
+  };
   delta?: {
     content?: string | null;
     tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] | null;

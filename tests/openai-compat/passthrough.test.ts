@@ -63,8 +63,17 @@ describe.each(testDatabases())("the OpenAI passthrough on $kind", ({ kind }) => 
     const text = await res.text();
     // The emulator's own fields, which the SDK path does not send (it builds its answer anew).
     const answer = JSON.parse(text) as Body;
-    expect(answer).toMatchObject({ object: "chat.completion", model: "gpt-4o", service_tier: "default", system_fingerprint: "fp_emulator" });
-    expect(answer.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 2, audio_tokens: 0 } });
+    expect(answer).toMatchObject({
+      object: "chat.completion",
+      model: "gpt-4o",
+      service_tier: "default",
+      system_fingerprint: "fp_emulator",
+    });
+    expect(answer.usage).toMatchObject({
+      prompt_tokens: 5,
+      completion_tokens: 7,
+      prompt_tokens_details: { cached_tokens: 2, audio_tokens: 0 },
+    });
     // Our fields at the end; everything before them is the upstream's text (it has no "provider" key).
     const ours = text.lastIndexOf(',"provider":"openai","cost":');
     expect(ours).toBeGreaterThan(0);
@@ -73,7 +82,14 @@ describe.each(testDatabases())("the OpenAI passthrough on $kind", ({ kind }) => 
     // 3 × 2.5e-6 + 2 × 1.25e-6 = 0.00001 in; 7 × 10e-6 = 0.00007 out
     expect(answer.cost).toEqual({ input_cost: 0.00001, output_cost: 0.00007, total_cost: 0.00008 });
     expect(await server.events(rid("plain"))).toEqual([
-      expect.objectContaining({ status: "success", stream: false, model_id: "gpt-4o", input_tokens: 5, output_tokens: 7, cached_input_tokens: 2 }),
+      expect.objectContaining({
+        status: "success",
+        stream: false,
+        model_id: "gpt-4o",
+        input_tokens: 5,
+        output_tokens: 7,
+        cached_input_tokens: 2,
+      }),
     ]);
   });
 
@@ -131,11 +147,17 @@ describe.each(testDatabases())("the OpenAI passthrough on $kind", ({ kind }) => 
       .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
     // Retried after a 500, then answered: one usage row, two provider calls.
-    const retried = await post("retry", { model: "gpt-4o", messages: [{ role: "user", content: "y [[emulator fail_first=1 status=500]]" }] });
+    const retried = await post("retry", {
+      model: "gpt-4o",
+      messages: [{ role: "user", content: "y [[emulator fail_first=1 status=500]]" }],
+    });
     expect(retried.status).toBe(200);
     expect(await server.events(rid("retry"))).toEqual([expect.objectContaining({ status: "success" })]);
     // The provider refused our key: a 502 that never shows it (nor the masked key OpenAI echoes).
-    const refused = await post("unauthorized", { model: "gpt-4o", messages: [{ role: "user", content: "z [[emulator fault=unauthorized]]" }] });
+    const refused = await post("unauthorized", {
+      model: "gpt-4o",
+      messages: [{ role: "user", content: "z [[emulator fault=unauthorized]]" }],
+    });
     expect(refused.status).toBe(502);
     const text = await refused.text();
     expect(text).toContain("credentials");

@@ -119,17 +119,17 @@ function refineToolChoice(
   body: { tools?: { function: { name: string } }[] | null; tool_choice?: z.infer<typeof toolChoice> | null },
   ctx: z.RefinementCtx,
 ): void {
-    const choice = body.tool_choice;
-    if (choice === undefined || choice === null || choice === "none" || choice === "auto") return;
-    const names = (body.tools ?? []).map((t) => t.function.name);
-    if (!names.length) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice is only allowed when tools are given" });
-    else if (typeof choice === "object" && !names.includes(choice.function.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["tool_choice"],
-        message: `names the function "${choice.function.name}", which is not among the tools`,
-      });
-    }
+  const choice = body.tool_choice;
+  if (choice === undefined || choice === null || choice === "none" || choice === "auto") return;
+  const names = (body.tools ?? []).map((t) => t.function.name);
+  if (!names.length) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice is only allowed when tools are given" });
+  else if (typeof choice === "object" && !names.includes(choice.function.name)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tool_choice"],
+      message: `names the function "${choice.function.name}", which is not among the tools`,
+    });
+  }
 }
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
@@ -179,7 +179,9 @@ export function wireChatInput(body: ChatCompletionWireBody): GenerateInput {
           ? m.content
           : m.content.flatMap((p) => (typeof p.text === "string" ? [p.text] : [])).join("\n");
     const images = Array.isArray(m.content) && m.content.some((p) => p.type === "image_url");
-    const calls = (m.tool_calls ?? []).flatMap((c) => (c.function ? [{ id: "", name: c.function.name, arguments: c.function.arguments }] : []));
+    const calls = (m.tool_calls ?? []).flatMap((c) =>
+      c.function ? [{ id: "", name: c.function.name, arguments: c.function.arguments }] : [],
+    );
     return {
       role,
       content,

@@ -53,7 +53,9 @@ export const chatCompletions = endpoint(
           onDeployment: deployment.onDeployment,
         };
         const cacheRequest = cacheRequestFrom(req.headers);
-        const input = passthroughServes(body.model) ? { ...wireChatInput(body), cache: cacheRequest } : { ...chatCompletionInput(parsedWhole(body)), cache: cacheRequest };
+        const input = passthroughServes(body.model)
+          ? { ...wireChatInput(body), cache: cacheRequest }
+          : { ...chatCompletionInput(parsedWhole(body)), cache: cacheRequest };
         const created = Math.floor(Date.now() / 1000);
         if (!body.stream) {
           const outcome = await generate(input, ctx);

@@ -29,7 +29,15 @@ import type { Identity } from "../../access/auth.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
-import { deploymentFailed, deploymentGroup, routeFor, type Attempt, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
+import {
+  deploymentFailed,
+  deploymentGroup,
+  routeFor,
+  type Attempt,
+  type Deployment,
+  type Route,
+  type RouteChoice,
+} from "../routing/index.ts";
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
