@@ -216,7 +216,12 @@ function buildOperation(
     security: securityOf(meta),
     ...(parameters.length ? { parameters } : {}),
     ...(meta.body
-      ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(meta.body, `${id}Body`, components) } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: jsonSchema(meta.doc?.body ?? meta.body, `${id}Body`, components) } },
+          },
+        }
       : {}),
     responses,
     "x-access": meta.access,

@@ -56,6 +56,8 @@ export type RouteDoc = {
   stream?: boolean;
   /** The 200 answer's content type when it is not JSON (e.g. Prometheus text). */
   contentType?: string;
+  /** The request body the document shows, when the route's `body` checks only part of it (a passthrough reads only some fields). */
+  body?: z.ZodType;
 };
 
 /** A route's declaration as the OpenAPI generator reads it (the same schemas that validate requests). */

@@ -286,6 +286,13 @@ export const envSchema = z.object({
   SERVE_API_THROUGH_NEXT: z
     .preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0"))
     .transform((v) => v === "1" || v === "true"),
+  /// OpenAI-wire passthrough: OpenAI-compatible chat requests served by an OpenAI or OpenAI-compatible provider are sent on as they came (on), or rebuilt through the SDK (off).
+  OPENAI_PASSTHROUGH: z
+    .preprocess(
+      (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+      z.enum(["on", "off"], { error: "on or off" }).default("on"),
+    )
+    .transform((v) => v === "on"),
   /// Response cache: how long an answer is kept when the request names no TTL, and the longest TTL a request may ask for (seconds).
   RESPONSE_CACHE_TTL: positiveInt(3600, "a whole number of seconds above 0"),
   RESPONSE_CACHE_MAX_TTL: positiveInt(7 * 24 * 3600, "a whole number of seconds above 0"),

@@ -6,7 +6,7 @@ import "server-only";
 // standard Response: JSON answers arrive whole (a BufferedResponse, no Web stream unless one is
 // asked for), event streams (SSE) as a stream, chunk by chunk.
 import { Readable } from "node:stream";
-import { Agent, errors as undiciErrors, type Dispatcher } from "undici";
+import { Agent, Pool, errors as undiciErrors, type Dispatcher } from "undici";
 import { BufferedResponse } from "../web/buffered-response.ts";
 import { onShutdown } from "../kernel/lifecycle.ts";
 
@@ -134,4 +134,35 @@ export function getProviderFetch(): ProviderFetch {
     });
   }
   return g.__modelServiceProviderHttp.fetch;
+}
+
+const pools = globalThis as unknown as { __modelServiceProviderPools?: Map<string, Pool> };
+
+/**
+ * The keep-alive connection pool of one upstream origin, for the OpenAI-wire passthrough
+ * (openai-wire.ts), with the timeouts of the shared Agent; the call's deadline comes with its signal.
+ */
+export function providerPool(origin: string): Pool {
+  let map = pools.__modelServiceProviderPools;
+  if (!map) {
+    map = pools.__modelServiceProviderPools = new Map();
+    onShutdown("provider-pools", async () => {
+      const current = pools.__modelServiceProviderPools;
+      pools.__modelServiceProviderPools = undefined;
+      await Promise.all([...(current?.values() ?? [])].map((p) => p.close()));
+    });
+  }
+  let pool = map.get(origin);
+  if (!pool) {
+    const o = HTTP_DEFAULTS;
+    pool = new Pool(origin, {
+      connectTimeout: o.connectTimeoutMs,
+      headersTimeout: o.headersTimeoutMs,
+      bodyTimeout: o.bodyTimeoutMs,
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: 600_000,
+    });
+    map.set(origin, pool);
+  }
+  return pool;
 }

@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { emulatorEmbedding, startProviderEmulator, type ProviderEmulator } from "../../tests/emulators/provider-emulator.ts";
 import { createOpenAICompatibleProvider } from "./openai-compatible.ts";
-import { collect, deltas, providerError } from "./test-helpers.ts";
+import { collect, deltas, providerError, viaPassthrough } from "./test-helpers.ts";
+import type { OpenAIChatProvider } from "./openai.ts";
+import type { Provider } from "./types.ts";
 
 let keyless: ProviderEmulator;
 let keyed: ProviderEmulator;
@@ -21,14 +23,18 @@ beforeEach(() => {
   keyed.reset();
 });
 
-describe("OpenAI-compatible provider", () => {
+describe.each(["sdk", "passthrough"] as const)("OpenAI-compatible provider on the %s path", (path) => {
+  const on = (p: OpenAIChatProvider): Provider & OpenAIChatProvider =>
+    path === "sdk" ? p : (viaPassthrough(p) as Provider & OpenAIChatProvider);
   const ollama = () =>
-    createOpenAICompatibleProvider({
-      id: "ollama",
-      name: "Ollama",
-      baseUrl: keyless.openaiBaseUrl,
-      models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }],
-    });
+    on(
+      createOpenAICompatibleProvider({
+        id: "ollama",
+        name: "Ollama",
+        baseUrl: keyless.openaiBaseUrl,
+        models: ["llama3.1", { id: "nomic-embed-text", type: "embedding" }],
+      }),
+    );
 
   it("needs no key: available, and sends no Authorization header", async () => {
     const p = ollama();
@@ -68,7 +74,7 @@ describe("OpenAI-compatible provider", () => {
     const down = await startProviderEmulator();
     const url = down.openaiBaseUrl;
     await down.close();
-    const p = createOpenAICompatibleProvider({ id: "vllm", baseUrl: url, models: ["mistral"] });
+    const p = on(createOpenAICompatibleProvider({ id: "vllm", baseUrl: url, models: ["mistral"] }));
     expect(p.name).toBe("vllm");
     expect(await p.listModels()).toEqual([{ id: "mistral", type: "chat" }]);
     expect(await providerError(p.generateText({ model: "mistral", messages: [{ role: "user", content: "x" }] }))).toMatchObject({
@@ -78,20 +84,24 @@ describe("OpenAI-compatible provider", () => {
   });
 
   it("sends its key when it has one, and never shows it in an error", async () => {
-    const groq = createOpenAICompatibleProvider({
-      id: "groq",
-      name: "Groq",
-      baseUrl: keyed.openaiBaseUrl,
-      apiKey: "gsk-groq-secret-key-123456",
-    });
+    const groq = on(
+      createOpenAICompatibleProvider({
+        id: "groq",
+        name: "Groq",
+        baseUrl: keyed.openaiBaseUrl,
+        apiKey: "gsk-groq-secret-key-123456",
+      }),
+    );
     await groq.generateText({ model: "llama-3.3-70b", messages: [{ role: "user", content: "x" }] });
     expect(keyed.requests[0]!.headers.authorization).toBe("Bearer gsk-groq-secret-key-123456");
-    const wrong = createOpenAICompatibleProvider({
-      id: "groq",
-      name: "Groq",
-      baseUrl: keyed.openaiBaseUrl,
-      apiKey: "gsk-wrong-secret-key-654321",
-    });
+    const wrong = on(
+      createOpenAICompatibleProvider({
+        id: "groq",
+        name: "Groq",
+        baseUrl: keyed.openaiBaseUrl,
+        apiKey: "gsk-wrong-secret-key-654321",
+      }),
+    );
     const err = await providerError(wrong.generateText({ model: "llama-3.3-70b", messages: [{ role: "user", content: "x" }] }));
     expect(err).toMatchObject({ kind: "auth", status: 401 });
     expect(err.message).toBe("Groq rejected the API key (401)");

@@ -23,6 +23,8 @@ export type OpenAICompatibleConfig = {
   models?: CompatibleModel[];
   maxEmbeddingsPerCall?: number;
   fetch?: ProviderFetch;
+  /** The chat passthrough (openai-wire.ts); on unless false. */
+  passthrough?: boolean;
 };
 
 function declared(models: CompatibleModel[] | undefined): ProviderModel[] {
@@ -58,5 +60,6 @@ export function createOpenAICompatibleProvider(config: OpenAICompatibleConfig): 
     maxEmbeddingsPerCall: config.maxEmbeddingsPerCall,
     listModels: (client) => listCompatibleModels(client, models),
     fetch: config.fetch,
+    passthrough: config.passthrough,
   });
 }

@@ -15,6 +15,7 @@ import {
   type ErrorContext,
 } from "./errors.ts";
 import { getProviderFetch, type ProviderFetch } from "./http.ts";
+import { OpenAIWire } from "./openai-wire.ts";
 import {
   ProviderError,
   type CallOptions,
@@ -32,6 +33,7 @@ import {
   type ResponseFormat,
   type StreamPart,
   type TokenUsage,
+  type WirePassthrough,
   ZERO_USAGE,
 } from "./types.ts";
 
@@ -64,6 +66,13 @@ export type OpenAIChatProviderConfig = {
   fetch?: ProviderFetch;
   /** A client made by the caller (Azure's AzureOpenAI); otherwise one is made from the fields above. */
   client?: OpenAI;
+  /** The server takes the `developer` role (OpenAI); others get such messages as `system`. */
+  developerRole?: boolean;
+  /**
+   * The chat passthrough (openai-wire.ts): on unless turned off (OPENAI_PASSTHROUGH=off). Never with
+   * a caller's client (Azure's paths and credentials) or fetch, which only the SDK path uses.
+   */
+  passthrough?: boolean;
 };
 
 /** The OpenAI usage object in our terms; cached tokens are part of prompt_tokens, reasoning of completion_tokens. */
@@ -100,6 +109,7 @@ export class OpenAIChatProvider implements Provider {
   readonly embeddingTokenLimits: EmbeddingTokenLimits | undefined;
   private readonly client: OpenAI | undefined;
   private readonly ctx: ErrorContext;
+  readonly passthrough: WirePassthrough | undefined;
 
   constructor(private readonly config: OpenAIChatProviderConfig) {
     this.id = config.id;
@@ -127,6 +137,20 @@ export class OpenAIChatProvider implements Provider {
           // Failures reach the caller as ProviderError; the SDK's console output would bypass our logs.
           logLevel: "off",
         });
+      if (config.passthrough !== false && !config.client && !config.fetch) {
+        this.passthrough = new OpenAIWire({
+          ctx: this.ctx,
+          name: config.name,
+          baseURL: config.baseURL,
+          apiKey: config.apiKey,
+          organization: config.organization,
+          headers: config.headers,
+          maxTokensField: config.maxTokensField,
+          developerRole: config.developerRole ?? false,
+          convertUsage: (u) => convertOpenAIUsage(u as OpenAI.CompletionUsage | null | undefined),
+          mapFinishReason: mapOpenAIFinishReason,
+        });
+      }
     }
   }
 
@@ -139,7 +163,8 @@ export class OpenAIChatProvider implements Provider {
     return this.client;
   }
 
-  private chatParams(request: GenerateRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+  /** The chat completions body the SDK path sends for `request` (tests run the passthrough on it). */
+  chatParams(request: GenerateRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
     const params: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
       model: request.model,
       messages: request.messages.map(toOpenAIMessage),
@@ -374,6 +399,7 @@ export type OpenAIProviderOptions = {
   organization?: string;
   maxEmbeddingsPerCall?: number;
   fetch?: ProviderFetch;
+  passthrough?: boolean;
 };
 
 /** OpenAI itself (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORGANIZATION). */
@@ -390,5 +416,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): OpenAIChat
     maxEmbeddingsPerCall: options.maxEmbeddingsPerCall,
     embeddingTokenLimits: OPENAI_EMBEDDING_TOKEN_LIMITS,
     fetch: options.fetch,
+    developerRole: true,
+    passthrough: options.passthrough,
   });
 }

@@ -12,6 +12,7 @@ import type {
   ProviderModel,
   ProviderStatus,
   StreamPart,
+  WirePassthrough,
 } from "./types.ts";
 import { modelNameAtProvider } from "./types.ts";
 import { unavailable } from "./errors.ts";
@@ -21,6 +22,7 @@ export class RenamedModelProvider implements Provider {
   readonly name: string;
   readonly maxEmbeddingsPerCall: number;
   readonly embeddingTokenLimits: Provider["embeddingTokenLimits"];
+  readonly passthrough: WirePassthrough | undefined;
 
   constructor(
     private readonly inner: Provider,
@@ -32,6 +34,11 @@ export class RenamedModelProvider implements Provider {
     this.name = as.name;
     this.maxEmbeddingsPerCall = inner.maxEmbeddingsPerCall;
     this.embeddingTokenLimits = inner.embeddingTokenLimits;
+    const wire = inner.passthrough;
+    this.passthrough = wire && {
+      chat: (request, options) => wire.chat(this.renamed(request), options),
+      streamChat: (request, options) => wire.streamChat(this.renamed(request), options),
+    };
   }
 
   /** The model under its name there; a request naming the provider's own model (`exactModel`, a routed deployment's) as it is. */

@@ -1,6 +1,15 @@
 // Helpers shared by the provider adapter tests (not a test file itself).
 import { expect } from "vitest";
-import { ProviderError, type StreamPart } from "./types.ts";
+import type { OpenAIChatProvider } from "./openai.ts";
+import {
+  ProviderError,
+  type CallOptions,
+  type GenerateRequest,
+  type GenerateResult,
+  type Provider,
+  type StreamPart,
+  type WireChatRequest,
+} from "./types.ts";
 
 export async function collect(stream: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
   const parts: StreamPart[] = [];
@@ -33,4 +42,42 @@ export async function providerError(promise: Promise<unknown>): Promise<Provider
   }
   expect(caught).toBeInstanceOf(ProviderError);
   return caught as ProviderError;
+}
+
+/**
+ * An OpenAI-wire adapter whose chat calls take its passthrough (openai-wire.ts) instead of the SDK:
+ * the body is the one the SDK path would send for the request (`chatParams`), the answer is read
+ * back into the same GenerateResult and StreamParts, so the adapters' contract tests run on both paths.
+ * Embeddings, model lists and the connection test stay the adapter's own.
+ */
+export function viaPassthrough(provider: OpenAIChatProvider): Provider {
+  const wire = () => {
+    if (!provider.passthrough) throw new Error(`${provider.name} has no passthrough`);
+    return provider.passthrough;
+  };
+  const wireRequest = (request: GenerateRequest, stream: boolean): WireChatRequest => ({
+    model: request.model,
+    body: provider.chatParams(request) as unknown as Record<string, unknown>,
+    stream,
+    answerModel: request.model,
+  });
+  return Object.assign(Object.create(provider) as Provider, {
+    async generateText(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult> {
+      if (provider.status().available === false) return provider.generateText(request, options);
+      const { body: _body, ...result } = await wire().chat(wireRequest(request, false), options);
+      return result;
+    },
+    async *streamText(request: GenerateRequest, options?: CallOptions): AsyncGenerator<StreamPart, void, undefined> {
+      if (provider.status().available === false) return yield* provider.streamText(request, options);
+      for await (const part of wire().streamChat(wireRequest(request, true), options)) {
+        if (part.type === "finish") {
+          const { usageChunk: _chunk, ...finish } = part;
+          yield finish;
+          continue;
+        }
+        if (part.text) yield { type: "text-delta", text: part.text };
+        for (const call of part.toolCalls ?? []) yield call;
+      }
+    },
+  });
 }

@@ -181,6 +181,36 @@ export type CallOptions = {
   signal?: AbortSignal;
 };
 
+/**
+ * The passthrough of an OpenAI-wire provider (providers/openai-wire.ts): an OpenAI chat completions
+ * body sent on as the caller wrote it, with only `model` (and the fields the adapter must change) set.
+ */
+export type WireChatRequest = {
+  /** The provider's model name (as GenerateRequest.model). */
+  model: string;
+  exactModel?: boolean;
+  /** The caller's body, every field it sent; not modified. */
+  body: Readonly<Record<string, unknown>>;
+  stream: boolean;
+  /** Leave out temperature and top_p (a fallback model that takes only the defaults). */
+  dropSampling?: boolean;
+  /** The model the answer names (the catalogue's id): the upstream's name is replaced when it differs. */
+  answerModel: string;
+};
+
+/** A plain passthrough answer: what was read from it, and its JSON text as it came (model name replaced). */
+export type WireChatAnswer = GenerateResult & { body: string };
+
+/** What a passthrough stream yields: each upstream chunk's JSON text as it came, with what was read from it, then one finish. */
+export type WireStreamPart =
+  | { type: "wire-chunk"; data: string; text: string; toolCalls?: ToolCallDelta[] }
+  | (Extract<StreamPart, { type: "finish" }> & { /** The include_usage chunk's JSON text (`choices: []`). */ usageChunk?: string });
+
+export interface WirePassthrough {
+  chat(request: WireChatRequest, options?: CallOptions): Promise<WireChatAnswer>;
+  streamChat(request: WireChatRequest, options?: CallOptions): AsyncIterable<WireStreamPart>;
+}
+
 export type ProviderStatus = { available: true } | { available: false; reason: string };
 
 export type ProviderModel = { id: string; type: "chat" | "embedding" };
@@ -211,6 +241,11 @@ export interface Provider {
    * empty listing), bounded by `options.signal`. Resolves when it answered; rejects with a ProviderError.
    */
   testConnection?(options?: CallOptions): Promise<void>;
+  /**
+   * OpenAI-wire providers only: the caller's OpenAI chat body passed through (openai-wire.ts).
+   * Absent: the request goes through generateText / streamText.
+   */
+  readonly passthrough?: WirePassthrough;
 }
 
 /**

@@ -345,6 +345,35 @@ describe.each(testDatabases())("routing on $kind", ({ kind }) => {
     ]);
   });
 
+  it.each([false, true])(
+    "/v1/chat/completions passed through (stream %s): a failing deployment's calls move to the other, the answer names the catalogue model",
+    async (stream) => {
+      emulators.a.setDirectives("fault=server_error");
+      for (let i = 0; i < 6; i++) {
+        const r = await post(chat("gpt-4o-mini", `pt ${i}`, { stream, seed: i }), "/v1/chat/completions");
+        expect(r.status).toBe(200);
+        expect(r.deployment).toBe("dep-b/mini-b");
+        // The deployment's name for the model went upstream; the caller sees the catalogue's.
+        const answered = stream ? JSON.parse(r.text.split("\n\n")[0]!.slice(6)).model : JSON.parse(r.text).model;
+        expect(answered).toBe("gpt-4o-mini");
+      }
+      const sentB = emulators.b.requests.filter((q) => q.path.endsWith("/chat/completions"));
+      expect(sentB).toHaveLength(6);
+      // The caller's body as it came, but for the model: a field the service does not read is there.
+      expect(
+        sentB.every((q) => (q.body as { model: string }).model === "mini-b" && typeof (q.body as { seed?: number }).seed === "number"),
+      ).toBe(true);
+      await host.flush();
+      const rows = await host
+        .db()
+        .rawQuery<{ status: string; n: number }>(
+          "select status, count(*)::int as n from usage_events where model_id = 'gpt-4o-mini' and deployment = 'dep-b/mini-b' and stream = $1 group by 1",
+          [stream],
+        );
+      expect(rows).toEqual([{ status: "success", n: expect.any(Number) }]);
+    },
+  );
+
   it.each([
     ["/v1/llm/generate", false],
     ["/v1/llm/generate", true],

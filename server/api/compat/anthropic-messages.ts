@@ -338,7 +338,7 @@ export function messageEventEncoder(opts: { id: string; model: string }): Stream
         // Providers stream one call after the other; a late piece of an earlier call still names its block.
         if (event.argumentsDelta)
           out.push(ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: event.argumentsDelta } }));
-      } else {
+      } else if (event.type === "done") {
         if (blocks === 0) {
           // An empty reply still has its (empty) text block, as Anthropic's do.
           out.push(ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } }));

@@ -19,6 +19,7 @@ import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../feat
 import { usdNumber } from "../../features/catalogue/index.ts";
 import { attributionIdSchema, metadataSchema } from "../../features/usage/index.ts";
 import type { Frame, StreamEncoder } from "../../http/event-stream.ts";
+import { withFields } from "../../providers/openai-wire.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The request
@@ -115,21 +116,100 @@ export const chatCompletionBody = z
     parallel_tool_calls: z.boolean().nullish(),
     response_format: responseFormat.nullish(),
   })
-  .superRefine((body, ctx) => {
-    const choice = body.tool_choice;
-    if (choice === undefined || choice === null || choice === "none" || choice === "auto") return;
-    const names = (body.tools ?? []).map((t) => t.function.name);
-    if (!names.length) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice is only allowed when tools are given" });
-    else if (typeof choice === "object" && !names.includes(choice.function.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["tool_choice"],
-        message: `names the function "${choice.function.name}", which is not among the tools`,
-      });
-    }
-  });
+  .superRefine(refineToolChoice);
+
+/** tool_choice names one of the tools, and comes only with tools. */
+function refineToolChoice(
+  body: { tools?: { function: { name: string } }[] | null; tool_choice?: z.infer<typeof toolChoice> | null },
+  ctx: z.RefinementCtx,
+): void {
+  const choice = body.tool_choice;
+  if (choice === undefined || choice === null || choice === "none" || choice === "auto") return;
+  const names = (body.tools ?? []).map((t) => t.function.name);
+  if (!names.length) ctx.addIssue({ code: "custom", path: ["tool_choice"], message: "tool_choice is only allowed when tools are given" });
+  else if (typeof choice === "object" && !names.includes(choice.function.name)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tool_choice"],
+      message: `names the function "${choice.function.name}", which is not among the tools`,
+    });
+  }
+}
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
+
+/**
+ * The same body as read for a passthrough (features/inference passthroughServes): only the fields
+ * the service itself reads are checked, with the same rules as `chatCompletionBody` (the model,
+ * the messages' roles and text for the token estimates, stream, n, max tokens and sampling for the
+ * budget and the cache); every other field is kept as the caller sent it, for the provider to judge.
+ * Nesting and NUL characters are refused for the whole body at the edge (http/endpoint.ts).
+ */
+const wireText = z.union([safeString, z.array(z.looseObject({ type: safeString, text: safeString.optional() }))]);
+const wireMessage = z.looseObject({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"], { error: "role must be system, developer, user, assistant or tool" }),
+  content: wireText.nullish(),
+  tool_calls: z.array(z.looseObject({ function: z.looseObject({ name: safeString, arguments: safeString }).optional() })).nullish(),
+});
+const whole = chatCompletionBody.shape;
+export const chatCompletionWireBody = z
+  .looseObject({
+    model: whole.model,
+    messages: z.array(wireMessage).min(1, { error: "send at least one message" }),
+    temperature: whole.temperature,
+    top_p: whole.top_p,
+    max_tokens: whole.max_tokens,
+    max_completion_tokens: whole.max_completion_tokens,
+    n: whole.n,
+    stream: whole.stream,
+    stream_options: whole.stream_options,
+    // Read for the usage event's attribution (features/usage/attribution.ts), and forwarded as sent.
+    user: whole.user,
+    metadata: whole.metadata,
+    // Read for the prompt's token estimate (the budget's reservation), and checked as the whole body's.
+    tools: whole.tools,
+    tool_choice: whole.tool_choice,
+    parallel_tool_calls: whole.parallel_tool_calls,
+    response_format: whole.response_format,
+  })
+  .superRefine(refineToolChoice);
+export type ChatCompletionWireBody = z.infer<typeof chatCompletionWireBody>;
+
+/** A passthrough's input: the body as it came, and what the service reads of it in our terms. */
+export function wireChatInput(body: ChatCompletionWireBody): GenerateInput {
+  const messages: ChatMessage[] = body.messages.map((m) => {
+    const role = m.role === "developer" ? "system" : m.role;
+    const content =
+      m.content === null || m.content === undefined
+        ? ""
+        : typeof m.content === "string"
+          ? m.content
+          : m.content.flatMap((p) => (typeof p.text === "string" ? [p.text] : [])).join("\n");
+    const images = Array.isArray(m.content) && m.content.some((p) => p.type === "image_url");
+    const calls = (m.tool_calls ?? []).flatMap((c) =>
+      c.function ? [{ id: "", name: c.function.name, arguments: c.function.arguments }] : [],
+    );
+    return {
+      role,
+      content,
+      // An image's token cost is the provider's to say: the budget estimate counts the whole window (tokens.ts).
+      ...(images ? { parts: [{ type: "image" as const, url: "" }] } : {}),
+      ...(calls.length ? { toolCalls: calls } : {}),
+    };
+  });
+  return {
+    model: body.model,
+    messages,
+    ...generationParameters({
+      temperature: body.temperature ?? undefined,
+      topP: body.top_p ?? undefined,
+      maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+      tools: body.tools?.length ? body.tools.map(toTool) : undefined,
+      responseFormat: body.response_format ? toResponseFormat(body.response_format) : undefined,
+    }),
+    wire: { body },
+  };
+}
 
 function textOf(content: z.infer<typeof textContent> | null | undefined): string {
   if (content === null || content === undefined) return "";
@@ -238,6 +318,16 @@ function extras(o: GenerateOutcome) {
   };
 }
 
+/** A passthrough answer: the upstream's JSON text as it came, with our fields (provider, cost) added. */
+export function toWireChatCompletion(body: string, o: GenerateOutcome): string {
+  return withFields(body, extrasJson(o));
+}
+
+function extrasJson(o: GenerateOutcome): string {
+  const e = JSON.stringify(extras(o));
+  return e.slice(1, -1);
+}
+
 export function toChatCompletion(o: GenerateOutcome, created: number) {
   const toolCalls = o.toolCalls ?? [];
   return {
@@ -302,6 +392,12 @@ export function chatChunkEncoder(opts: {
     chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
   return {
     frames(event) {
+      // A passthrough stream: its chunks as they came; at the end the usage chunk, if asked for, with our fields.
+      if (event.type === "wire") return [{ data: event.data }];
+      if (event.type === "done" && event.outcome.wire) {
+        const usageChunk = event.outcome.wire.usageChunk;
+        return opts.includeUsage && usageChunk !== undefined ? [{ data: withFields(usageChunk, extrasJson(event.outcome)) }] : [];
+      }
       const out: Frame[] = [];
       model = event.type === "done" ? event.outcome.model : event.model;
       if (!started) {

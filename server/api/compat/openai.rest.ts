@@ -3,15 +3,26 @@ import "server-only";
 // GET /v1/models/{id}, over the same services as /v1/llm/* (usage, cost, limits, retries and
 // fallbacks alike), with OpenAI's JSON, SSE framing and error shape. The protocol mapping is in
 // ../compat/; these handlers only wire it to the services.
-import { deploymentTracker, generate, generateStream } from "../../features/inference/index.ts";
+import { deploymentTracker, generate, generateStream, passthroughServes } from "../../features/inference/index.ts";
 import { generateEmbeddings } from "../../features/inference/index.ts";
 import { catalogueReady } from "../../features/catalogue/index.ts";
-import { chatChunkEncoder, chatCompletionBody, chatCompletionInput, newCompletionId, toChatCompletion } from "./openai-chat.ts";
+import {
+  chatChunkEncoder,
+  chatCompletionBody,
+  chatCompletionInput,
+  chatCompletionWireBody,
+  newCompletionId,
+  toChatCompletion,
+  toWireChatCompletion,
+  wireChatInput,
+} from "./openai-chat.ts";
+import { fromZodError } from "../../kernel/errors.ts";
 import { embeddingsBody, toEmbeddingsResponse } from "./openai-embeddings.ts";
 import { openaiModel, openaiModelList } from "./openai-models.ts";
 import { eventStreamResponse } from "../../http/event-stream.ts";
 import { cacheRequestFrom, cacheStatusTracker, embeddingCacheFrom } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
+import { BufferedResponse } from "../../web/buffered-response.ts";
 import { EMBED_POLICY, GENERATE_POLICY } from "../../features/inference/index.ts";
 import { attributionOf } from "../../features/usage/index.ts";
 
@@ -24,10 +35,12 @@ export const chatCompletions = endpoint(
       doc: {
         summary: "OpenAI-compatible chat completions (any catalogue model), plain or streamed",
         description:
-          "OpenAI's request and response shapes; `stream: true` answers with OpenAI's SSE chunks and `data: [DONE]`. Errors use OpenAI's error shape.",
+          "OpenAI's request and response shapes; `stream: true` answers with OpenAI's SSE chunks and `data: [DONE]`. Errors use OpenAI's error shape. Served by an OpenAI or OpenAI-compatible provider, the body is passed through: fields the service does not read go to the provider as sent.",
         stream: true,
+        body: chatCompletionBody,
       },
-      body: chatCompletionBody,
+      // Only what the service reads is checked here; the whole body when it is not passed through (below).
+      body: chatCompletionWireBody,
       handler: async ({ body, identity, requestId, log, req }) => {
         const cache = cacheStatusTracker();
         const deployment = deploymentTracker();
@@ -41,9 +54,20 @@ export const chatCompletions = endpoint(
           onDeployment: deployment.onDeployment,
           attribution: attributionOf({ endUser: body.user ?? undefined, metadata: body.metadata ?? undefined }, req.headers),
         };
-        const input = { ...chatCompletionInput(body), cache: cacheRequestFrom(req.headers) };
+        const cacheRequest = cacheRequestFrom(req.headers);
+        const input = passthroughServes(body.model, identity)
+          ? { ...wireChatInput(body), cache: cacheRequest }
+          : { ...chatCompletionInput(parsedWhole(body)), cache: cacheRequest };
         const created = Math.floor(Date.now() / 1000);
-        if (!body.stream) return json(toChatCompletion(await generate(input, ctx), created), { headers: headers() });
+        if (!body.stream) {
+          const outcome = await generate(input, ctx);
+          if (outcome.wire?.body !== undefined) {
+            return new BufferedResponse(toWireChatCompletion(outcome.wire.body, outcome), {
+              headers: { "Content-Type": "application/json; charset=utf-8", ...headers() },
+            });
+          }
+          return json(toChatCompletion(outcome, created), { headers: headers() });
+        }
         const encoder = chatChunkEncoder({
           id: newCompletionId(),
           created,
@@ -56,6 +80,13 @@ export const chatCompletions = endpoint(
   },
   openai,
 );
+
+/** The body checked whole (the SDK path): a 400 naming the field, as the endpoint's own parse gives. */
+function parsedWhole(body: unknown) {
+  const result = chatCompletionBody.safeParse(body);
+  if (!result.success) throw fromZodError(result.error, "request body");
+  return result.data;
+}
 
 export const embeddings = endpoint(
   {

@@ -22,14 +22,24 @@ import {
   type GenerationParameters,
   type TokenUsage,
   type ToolCall,
+  type WireChatRequest,
 } from "../../providers/types.ts";
+import { getProvider } from "../../providers/registry.ts";
 import type { Identity } from "../../access/auth.ts";
 import { modelAllowed, requireModelAllowed } from "../../access/model-access.ts";
 import { admitKeyCall, type Admission } from "./key-admission.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
 import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
-import { deploymentFailed, routeFor, type Attempt, type Deployment, type Route, type RouteChoice } from "../routing/index.ts";
+import {
+  deploymentFailed,
+  deploymentGroup,
+  routeFor,
+  type Attempt,
+  type Deployment,
+  type Route,
+  type RouteChoice,
+} from "../routing/index.ts";
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
@@ -45,6 +55,12 @@ export type GenerateInput = GenerationParameters & {
   timeoutMs?: number;
   /** The response cache: whether to use it, and the TTL of a new entry (response-cache.ts). */
   cache?: CacheRequest;
+  /**
+   * The caller's OpenAI chat completions body, passed through to the deployments whose provider
+   * speaks that protocol (Provider.passthrough); `messages` and the parameters above are then only
+   * what the service itself reads of it (token estimates, budgets, the cache's temperature rule).
+   */
+  wire?: { body: Readonly<Record<string, unknown>> };
 };
 
 export type CallContext = {
@@ -82,6 +98,8 @@ export type GenerateOutcome = {
   cache?: CacheStatus;
   /** A cache hit: what the answer would have cost. */
   savedCost?: Pico;
+  /** A passthrough answer: the upstream's JSON text (plain), or its include_usage chunk (streamed). */
+  wire?: { body?: string; usageChunk?: string };
 };
 
 /**
@@ -92,6 +110,8 @@ export type GenerateOutcome = {
 export type GenerationEvent =
   | { type: "delta"; text: string; model: string }
   | { type: "tool-call"; index: number; id?: string; name?: string; argumentsDelta: string; model: string }
+  /** A passthrough stream's chunk: the upstream's JSON text, to be sent on as it is. */
+  | { type: "wire"; data: string; model: string }
   | { type: "done"; outcome: GenerateOutcome };
 
 type Model = ReturnType<typeof resolveModel>;
@@ -198,6 +218,36 @@ function toRequest(model: Model, deployment: Deployment, input: GenerateInput): 
     ...generationParameters(input),
     // A model that takes only the default sampling (refuseFixedSampling): as a fallback, without them.
     ...(samplingFixed(model.id) ? { temperature: undefined, topP: undefined } : {}),
+  };
+}
+
+/**
+ * Whether a call for `model` (and its fallbacks) can pass the caller's OpenAI body through: every
+ * deployment of every model of the chain is on a provider with a passthrough, and it is not turned
+ * off (OPENAI_PASSTHROUGH=off). Otherwise the body is parsed whole and goes through the SDKs.
+ */
+export function passthroughServes(model: string, identity: Identity, fallbacks: readonly string[] = []): boolean {
+  if (!loadEnv().OPENAI_PASSTHROUGH) return false;
+  let chain: Model[];
+  try {
+    chain = candidateModels({ model, messages: [], fallbacks: [...fallbacks] }, identity);
+  } catch {
+    return false; // an unknown or non-chat model: the whole parse and the usual error
+  }
+  for (const m of chain) {
+    for (const d of deploymentGroup(m).deployments) if (!getProvider(d.provider)?.passthrough) return false;
+  }
+  return true;
+}
+
+function toWireRequest(model: Model, deployment: Deployment, input: GenerateInput, stream: boolean): WireChatRequest {
+  return {
+    model: deployment.providerModel,
+    ...(deployment.exactModel ? { exactModel: true } : {}),
+    body: input.wire!.body,
+    stream,
+    ...(samplingFixed(model.id) ? { dropSampling: true } : {}),
+    answerModel: model.id,
   };
 }
 
@@ -439,8 +489,13 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
           break;
         }
         const { deployment, provider, reservation, attempt, attemptStarted } = next;
+        const wire = input.wire ? provider.passthrough : undefined;
         try {
-          const result = await waited.on(provider.generateText(toRequest(model, deployment, input), { signal }));
+          const result = await waited.on(
+            wire
+              ? wire.chat(toWireRequest(model, deployment, input, false), { signal })
+              : provider.generateText(toRequest(model, deployment, input), { signal }),
+          );
           used = result.usage.inputTokens + result.usage.outputTokens;
           attempt.succeeded(performance.now() - attemptStarted, result.usage.inputTokens + result.usage.outputTokens);
           ctx.onDeployment?.(deployment.id);
@@ -467,6 +522,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
             deployment: deployment.id,
             attempts: walk.attempts,
             ...(cached.status ? { cache: cached.status } : {}),
+            ...("body" in result ? { wire: { body: result.body as string } } : {}),
           };
           cached.store(outcome);
           return outcome;
@@ -614,13 +670,15 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         let text = "";
         const toolCalls: ToolCall[] = [];
         let ttftMs: number | undefined;
+        /** Something went to the caller (a passthrough chunk may come before the first token). */
+        let sent = false;
         let finished = false;
         let recorded = false;
         // Still streaming when the server's grace period ends: recorded there and then, with what was streamed.
         const untrack = trackInterruptible(() => {
           if (recorded || finished) return;
           recorded = cutAtShutdown = true;
-          const cutUsage = ttftMs === undefined ? undefined : completeUsage(undefined, input, outputText(text, toolCalls));
+          const cutUsage = sent ? completeUsage(undefined, input, outputText(text, toolCalls)) : undefined;
           used = cutUsage ? cutUsage.inputTokens + cutUsage.outputTokens : 0;
           const cost = recordCall({
             ...callOf(model, deployment, ctx, walk),
@@ -638,10 +696,30 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           let finishReason: FinishReason = "stop";
           let id: string | undefined;
           let complete = false; // the provider sent its finish (a stream that just stops is not cached)
+          let usageChunk: string | undefined;
           // For a stream, the whole time it is open counts as waiting (on the provider or the caller reading).
           const streamOpened = performance.now();
-          for await (const part of provider.streamText(toRequest(model, deployment, input), { signal: upstream.signal })) {
-            if (part.type === "text-delta") {
+          const wire = input.wire ? provider.passthrough : undefined;
+          const parts = wire
+            ? wire.streamChat(toWireRequest(model, deployment, input, true), { signal: upstream.signal })
+            : provider.streamText(toRequest(model, deployment, input), { signal: upstream.signal });
+          for await (const part of parts) {
+            if (part.type === "wire-chunk") {
+              if (!sent) ctx.onDeployment?.(deployment.id);
+              if (ttftMs === undefined && (part.text || part.toolCalls)) {
+                attempt.sample(performance.now() - attemptStarted);
+                ttftMs = performance.now() - started;
+              }
+              text += part.text;
+              for (const d of part.toolCalls ?? []) {
+                const call = (toolCalls[d.index] ??= { id: "", name: "", arguments: "" });
+                if (d.id) call.id = d.id;
+                if (d.name) call.name = d.name;
+                call.arguments += d.argumentsDelta;
+              }
+              sent = true;
+              yield { type: "wire", data: part.data, model: model.id };
+            } else if (part.type === "text-delta") {
               if (!part.text) continue;
               if (ttftMs === undefined) {
                 ctx.onDeployment?.(deployment.id);
@@ -649,6 +727,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               }
               ttftMs ??= performance.now() - started;
               text += part.text;
+              sent = true;
               yield { type: "delta", text: part.text, model: model.id };
             } else if (part.type === "tool-call-delta") {
               if (ttftMs === undefined) {
@@ -660,6 +739,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               if (part.id) call.id = part.id;
               if (part.name) call.name = part.name;
               call.arguments += part.argumentsDelta;
+              sent = true;
               yield {
                 type: "tool-call",
                 index: part.index,
@@ -672,6 +752,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               usage = part.usage;
               finishReason = part.finishReason;
               id = part.id;
+              if ("usageChunk" in part) usageChunk = part.usageChunk;
               complete = true;
             }
           }
@@ -680,7 +761,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           const latencyMs = performance.now() - started;
           const finalUsage = completeUsage(usage, input, outputText(text, toolCalls));
           used = finalUsage.inputTokens + finalUsage.outputTokens;
-          if (ttftMs === undefined) ctx.onDeployment?.(deployment.id);
+          if (!sent) ctx.onDeployment?.(deployment.id);
           // Nothing streamed before the finish: the answer's time is the sample.
           attempt.succeeded(performance.now() - attemptStarted, finalUsage.inputTokens + finalUsage.outputTokens);
           const cost = recordCall({
@@ -708,6 +789,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             deployment: deployment.id,
             attempts: walk.attempts,
             ...(cached.status ? { cache: cached.status } : {}),
+            ...(wire ? { wire: usageChunk !== undefined ? { usageChunk } : {} } : {}),
           };
           if (complete) cached.store(outcome);
           yield { type: "done", outcome };
@@ -715,7 +797,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         } catch (err) {
           lastError = err;
           lastDeployment = deployment;
-          if (ttftMs !== undefined) {
+          if (sent) {
             // Bytes already went to the caller: no retry, no fallback; record what was streamed.
             const error = signal.aborted ? abortError(ctx, model) : providerErrorToAppError(err, model);
             const tokens = ctx.signal?.aborted ? 0 : countTextTokens(text);
@@ -740,7 +822,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
           signal.removeEventListener("abort", onAbort);
           if (!finished) upstream.abort();
           // The consumer stopped early (return() at a yield): record what was streamed so far.
-          if (!recorded && !finished && ttftMs !== undefined) {
+          if (!recorded && !finished && sent) {
             const partial = completeUsage(undefined, input, outputText(text, toolCalls));
             used = partial.inputTokens + partial.outputTokens;
             const cost = recordCall({

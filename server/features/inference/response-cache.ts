@@ -80,8 +80,16 @@ export function responseCacheKey(identity: Identity, model: string, input: Gener
     fallbacks: input.fallbacks ?? [],
     messages: input.messages,
     ...generationParameters(input),
+    // A passthrough call's body holds what the service does not read (tools, seed...): all of it,
+    // but whether it streams (a streamed request is answered from a plain one's entry and back).
+    ...(input.wire ? { wire: wireKeyOf(input.wire.body) } : {}),
   };
   return `r:${createHash("sha256").update(canonicalJson(request)).digest("base64url")}`;
+}
+
+function wireKeyOf(body: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { model: _model, stream: _stream, stream_options: _options, ...rest } = body;
+  return rest;
 }
 
 /**

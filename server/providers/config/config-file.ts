@@ -23,7 +23,6 @@ import "server-only";
 // logged and the previous configuration kept. A provider id of the file replaces the provider of
 // that id configured from the environment.
 import { readFileSync, statSync } from "node:fs";
-import OpenAI from "openai";
 import YAML from "yaml";
 import { z } from "zod";
 import { createAnthropicProvider } from "../anthropic.ts";
@@ -32,7 +31,7 @@ import { azureEntra } from "../azure-openai/entra.ts";
 import { createBedrockProvider } from "../bedrock/bedrock.ts";
 import { unavailable } from "../errors.ts";
 import { createGeminiProvider, createVertexProvider } from "../gemini/gemini.ts";
-import { getProviderFetch, type ProviderFetch } from "../http.ts";
+import type { ProviderFetch } from "../http.ts";
 import { renamedModelProvider } from "../renamed-model.ts";
 import { createOpenAICompatibleProvider } from "../openai-compatible.ts";
 import { OPENAI_EMBEDDING_TOKEN_LIMITS, OpenAIChatProvider } from "../openai.ts";
@@ -362,20 +361,9 @@ export function providersFromConfig(config: ConfigFile, fetch?: ProviderFetch): 
             maxTokensField: "max_completion_tokens",
             embeddingEncoding: "base64",
             embeddingTokenLimits: OPENAI_EMBEDDING_TOKEN_LIMITS,
+            headers: p.headers,
+            developerRole: true,
             fetch,
-            client: new OpenAI({
-              apiKey: p.api_key,
-              organization: p.organization ?? null,
-              project: null,
-              webhookSecret: null,
-              adminAPIKey: null,
-              baseURL: p.base_url ?? "https://api.openai.com/v1",
-              defaultHeaders: p.headers,
-              maxRetries: 0,
-              timeout: 10 * 60_000,
-              fetch: fetch ?? getProviderFetch(),
-              logLevel: "off",
-            }),
           }),
           id,
           name,
