@@ -48,6 +48,9 @@ export type WireConfig = {
 /** The request body sent upstream: the caller's, with the fields we must change. */
 export function wireChatBody(request: WireChatRequest, config: Pick<WireConfig, "maxTokensField" | "developerRole">): string {
   const body: Record<string, unknown> = { ...request.body, model: request.model };
+  // `metadata` is the usage event's (features/usage/attribution.ts); OpenAI takes it only for a
+  // stored completion (`store: true`), which is then the caller's to have asked for.
+  if (body.store !== true) delete body.metadata;
   if (request.dropSampling) {
     delete body.temperature;
     delete body.top_p;

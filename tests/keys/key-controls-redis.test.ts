@@ -73,12 +73,14 @@ describe.runIf(testDatabaseUrl() && redisUrl)("a key's own controls on two insta
   });
 
   it("the cap on requests in flight holds over both instances", async () => {
-    const { key } = await keyed("parallel-shared", { maxParallel: 2 });
+    const { key, id } = await keyed("parallel-shared", { maxParallel: 2 });
     const slow = (base: string) =>
       post(base, "/v1/llm/generate", key, { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi [[emulator delay=600]]" }] });
     const results = await Promise.all([slow(a), slow(b), slow(a), slow(b), slow(a), slow(b)]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 429, 429, 429, 429]);
-    // The slots came back: the next two fit again.
+    // The slots come back (each given back as its call ends, which may be just after its answer
+    // reached the client): then the next two fit again.
+    await expect.poll(() => redis.zcard(`${prefix}inflight:{${id}}`), { timeout: 5_000 }).toBe(0);
     expect((await Promise.all([slow(a), slow(b)])).map((r) => r.status)).toEqual([200, 200]);
   });
 

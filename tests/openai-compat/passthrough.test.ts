@@ -42,7 +42,7 @@ describe.each(testDatabases())("the OpenAI passthrough on $kind", ({ kind }) => 
       messages: [{ role: "user", content: "hello there", name: "ann", extra_message_field: { kept: [1, 2] } }],
       seed: 7,
       logprobs: false,
-      metadata: { team: "blue" },
+      // metadata is the usage event's attribution: left out, as OpenAI takes it only with store: true.
       presence_penalty: 0.5,
       // OpenAI takes max tokens as max_completion_tokens (the SDK path sends the same); no stream_options on a plain call.
       max_completion_tokens: 20,
