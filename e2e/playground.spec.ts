@@ -79,8 +79,9 @@ test("compares up to three models on one prompt, each with its tokens and cost",
   await page.getByTestId("model-picker").selectOption("claude-3-haiku-20240307");
   await page.getByTestId("add-compare").click();
   // The second picker is searchable.
-  await page.getByTestId("model-picker-2-search").fill("3.5 haiku");
-  await page.getByTestId("model-picker-2").selectOption("claude-3-5-haiku-20241022");
+  // (Not claude-3-5-haiku: e2e/model-prices.spec.ts changes its price.)
+  await page.getByTestId("model-picker-2-search").fill("sonnet 4.5");
+  await page.getByTestId("model-picker-2").selectOption("claude-sonnet-4-5-20250929");
   await page.getByTestId("add-compare").click();
   await expect(page.getByTestId("add-compare")).toHaveCount(0); // three is the most
   await page.getByTestId("model-picker-3").selectOption("claude-haiku-4-5-20251001");
@@ -88,9 +89,9 @@ test("compares up to three models on one prompt, each with its tokens and cost",
   await page.getByTestId("prompt").fill("one two three");
   await page.getByRole("button", { name: "Run" }).click();
   for (const [i, cost] of [
-    // 3 words in, 5 out: at $0.25/$1.25, $0.80/$4 and $1/$5 per 1M.
+    // 3 words in, 5 out: at $0.25/$1.25, $3/$15 and $1/$5 per 1M.
     [1, "$0.000007"],
-    [2, "$0.0000224"],
+    [2, "$0.000084"],
     [3, "$0.000028"],
   ] as const) {
     const column = page.getByTestId(`answer-${i}`);
