@@ -136,7 +136,7 @@ export function AuditLog({ initialPage }: { initialPage: AuditPage }) {
       ) : null}
       {page && page.events.length > 0 ? (
         <div className="table-wrap">
-          <table className="table" aria-label="Audit log">
+          <table className="table table-wrapping" aria-label="Audit log">
             <thead>
               <tr>
                 <th>When</th>

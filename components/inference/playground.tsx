@@ -106,27 +106,28 @@ function ModelPicker({
     <div className={styles.picker}>
       <label className="field">
         <span className="field-label">{label}</span>
-        <input
-          type="search"
-          placeholder="Search models…"
-          value={search}
-          onChange={(e) => setSearch(e.target.value)}
-          aria-label={`Search ${label.toLowerCase()}`}
-          data-testid={`${testId}-search`}
-        />
+        <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
+          {groups.map(([provider, list]) => (
+            <optgroup key={provider} label={provider}>
+              {list.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.name} — ${m.pricePerMTok.input}/${m.pricePerMTok.output} per 1M · {contextLabel(m.contextWindow)} context
+                  {m.available ? "" : " (unavailable)"}
+                </option>
+              ))}
+            </optgroup>
+          ))}
+        </select>
       </label>
-      <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId} aria-label={label}>
-        {groups.map(([provider, list]) => (
-          <optgroup key={provider} label={provider}>
-            {list.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name} — ${m.pricePerMTok.input}/${m.pricePerMTok.output} per 1M · {contextLabel(m.contextWindow)} context
-                {m.available ? "" : " (unavailable)"}
-              </option>
-            ))}
-          </optgroup>
-        ))}
-      </select>
+      <input
+        className={styles.search}
+        type="search"
+        placeholder="Search models…"
+        value={search}
+        onChange={(e) => setSearch(e.target.value)}
+        aria-label={`Search ${label.toLowerCase()}`}
+        data-testid={`${testId}-search`}
+      />
     </div>
   );
 }
