@@ -1,8 +1,8 @@
 // Nothing is cut off at the widths people use (#20 item 1): at 1280×800 and 1440×900 no page's
 // tables, cards or panels are wider than their box (a table that scrolls sideways hides columns and
-// actions), and the page itself never scrolls sideways. Runs after the other specs (the file order),
-// so the pages hold what they made: usage, keys, collections, deployments. A screenshot of each page
-// at each width is written to test-results/pages/.
+// actions), and the page itself never scrolls sideways. Runs after the other specs (files run in
+// name order, and this one sorts last), so the pages hold what they made: usage, requests, keys,
+// audit events. A screenshot of each page at each width is written to test-results/pages/.
 import { expect, test } from "@playwright/test";
 
 const PAGES = ["/", "/requests", "/playground", "/models", "/keys", "/vectors", "/api-reference", "/providers", "/audit"] as const;
