@@ -323,14 +323,14 @@ if (soakSeconds > 0 && ours.has("lean")) {
       return NaN;
     }
   };
-  console.log(`\nsoak: ${soakSeconds} s at 10 clients on the lean path; resident size of the server process (MiB):`);
+  console.log(`\nsoak: ${soakSeconds} s at 50 clients on the lean path; resident size of the server process (MiB):`);
   const until = Date.now() + soakSeconds * 1000;
   let sent = 0;
   const samples: number[] = [];
   const times: number[] = [];
   const soakStarted = Date.now();
   while (Date.now() < until) {
-    const res = await load(2000, 10, caller(lean));
+    const res = await load(5000, 50, caller(lean));
     sent += res.requests;
     samples.push(rss());
     times.push((Date.now() - soakStarted) / 1000);

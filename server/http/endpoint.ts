@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { DatabaseUnavailable, isDatabaseUnavailable } from "../db/index.ts";
 import { AppError, fromZodError, unexpectedError } from "../kernel/errors.ts";
-import { getLogger } from "../kernel/logger.ts";
+import { getLogger, lazyChild } from "../kernel/logger.ts";
 import type { AuthenticatedIdentity, Identity } from "../access/auth.ts";
 import { rateLimitHeaders } from "../access/rate-limits.ts";
 import { inputProblem } from "../kernel/validation.ts";
@@ -173,7 +173,7 @@ export function endpoint(
   for (const [method, r] of Object.entries(methods) as [DeclaredMethod, Route][]) {
     handlers[method] = async (req, ctx) => {
       const requestId = requestIdFrom(req.headers);
-      const log = getLogger().child({ requestId });
+      const log = lazyChild({ requestId });
       let res: Response;
       try {
         res = await r(req, ctx, requestId, log, format);

@@ -21,11 +21,19 @@ export type Cost = { inputCost: Pico; outputCost: Pico; totalCost: Pico };
 
 /** "2.5" → 2_500_000n (millionths of a dollar per 1M tokens). Refuses more than 6 decimals. */
 export function parsePriceMicros(price: string | number): bigint {
+  // Every priced call reads its model's prices: the few distinct texts are parsed once each.
+  const known = typeof price === "string" ? parsedPrices.get(price) : undefined;
+  if (known !== undefined) return known;
   const text = typeof price === "number" ? numberToPlain(price) : price.trim();
   const m = /^(\d+)(?:\.(\d{0,6}))?$/.exec(text);
   if (!m) throw new Error(`Invalid price ${JSON.stringify(text)}: expected a non-negative decimal with at most 6 decimals`);
-  return BigInt(m[1]!) * 1_000_000n + BigInt((m[2] ?? "").padEnd(6, "0"));
+  const micros = BigInt(m[1]!) * 1_000_000n + BigInt((m[2] ?? "").padEnd(6, "0"));
+  if (typeof price === "string" && parsedPrices.size < 10_000) parsedPrices.set(price, micros);
+  return micros;
 }
+
+/** Price texts already parsed (bounded: prices are catalogue values, a few hundred at most). */
+const parsedPrices = new Map<string, bigint>();
 
 function numberToPlain(n: number): string {
   if (!Number.isFinite(n) || n < 0) return String(n);
