@@ -286,7 +286,7 @@ export const envSchema = z.object({
   SERVE_API_THROUGH_NEXT: z
     .preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0"))
     .transform((v) => v === "1" || v === "true"),
-  /// OpenAI-wire passthrough: OpenAI-compatible chat requests served by an OpenAI or OpenAI-compatible provider are sent on as they came (on), or rebuilt through the SDK (off).
+  /// OpenAI-wire passthrough: OpenAI-compatible chat requests served by an OpenAI, Azure OpenAI or OpenAI-compatible provider are sent on as they came (on), or rebuilt through the SDK (off).
   OPENAI_PASSTHROUGH: z
     .preprocess(
       (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),

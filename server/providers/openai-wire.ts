@@ -43,6 +43,15 @@ export type WireConfig = {
   developerRole: boolean;
   convertUsage: (usage: OpenAIUsage | undefined) => TokenUsage | undefined;
   mapFinishReason: (reason: string | null | undefined) => FinishReason;
+  /**
+   * The chat path of a model under the base URL's path: Azure's
+   * `deployments/{deployment}/chat/completions?api-version=…`; `chat/completions` when absent.
+   */
+  chatPath?: (model: string) => string;
+  /** The header the key goes in: `authorization` as a bearer token (the default), or Azure's `api-key`. */
+  apiKeyHeader?: "authorization" | "api-key";
+  /** Headers carrying a credential made per request (a Microsoft Entra ID token), for a provider without a key. */
+  credentialHeaders?: () => Promise<Record<string, string>>;
 };
 
 /** The request body sent upstream: the caller's, with the fields we must change. */
@@ -204,17 +213,22 @@ const retryHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers | un
 /** The passthrough of one OpenAI-wire provider (chat completions, plain and streamed). */
 export class OpenAIWire implements WirePassthrough {
   private readonly origin: string;
-  private readonly chatPath: string;
+  private readonly chatPath: (model: string) => string;
   private readonly headers: Record<string, string>;
 
   constructor(private readonly config: WireConfig) {
     const base = new URL(config.baseURL.endsWith("/") ? config.baseURL : `${config.baseURL}/`);
     this.origin = base.origin;
-    this.chatPath = `${base.pathname}chat/completions${base.search}`;
+    const fixedPath = `${base.pathname}chat/completions${base.search}`;
+    const pathOf = config.chatPath;
+    this.chatPath = pathOf ? (model) => `${base.pathname}${pathOf(model)}` : () => fixedPath;
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
     for (const [k, v] of Object.entries(config.headers ?? {})) headers[k.toLowerCase()] = v;
-    if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
-    else delete headers.authorization; // a keyless compatible server gets no Authorization header at all
+    delete headers.authorization; // a keyless compatible server gets no Authorization header at all
+    if (config.apiKey) {
+      if (config.apiKeyHeader === "api-key") headers["api-key"] = config.apiKey;
+      else headers.authorization = `Bearer ${config.apiKey}`;
+    }
     if (config.organization) headers["openai-organization"] = config.organization;
     this.headers = headers;
   }
@@ -227,10 +241,12 @@ export class OpenAIWire implements WirePassthrough {
     if (signal?.aborted) throw abortError(this.config.ctx, signal);
     let up: Dispatcher.ResponseData;
     try {
+      let headers = request.stream ? { ...this.headers, accept: "text/event-stream" } : this.headers;
+      if (this.config.credentialHeaders) headers = { ...headers, ...(await this.config.credentialHeaders()) };
       up = await this.pool().request({
-        path: this.chatPath,
+        path: this.chatPath(request.model),
         method: "POST",
-        headers: request.stream ? { ...this.headers, accept: "text/event-stream" } : this.headers,
+        headers,
         body: wireChatBody(request, this.config),
         signal,
       });

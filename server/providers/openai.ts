@@ -15,7 +15,7 @@ import {
   type ErrorContext,
 } from "./errors.ts";
 import { getProviderFetch, type ProviderFetch } from "./http.ts";
-import { OpenAIWire } from "./openai-wire.ts";
+import { OpenAIWire, type WireConfig } from "./openai-wire.ts";
 import {
   ProviderError,
   type CallOptions,
@@ -70,9 +70,16 @@ export type OpenAIChatProviderConfig = {
   developerRole?: boolean;
   /**
    * The chat passthrough (openai-wire.ts): on unless turned off (OPENAI_PASSTHROUGH=off). Never with
-   * a caller's client (Azure's paths and credentials) or fetch, which only the SDK path uses.
+   * a caller's fetch, which only the SDK path uses, nor with a caller's client unless `wire` says
+   * how to reach its server.
    */
   passthrough?: boolean;
+  /**
+   * How the passthrough reaches the server a caller's client (`client`) talks to: its paths and
+   * credentials (Azure's deployments paths, api-version, api-key or Entra token). With it, the
+   * passthrough is on beside that client.
+   */
+  wire?: Pick<WireConfig, "chatPath" | "apiKeyHeader" | "credentialHeaders">;
 };
 
 /** The OpenAI usage object in our terms; cached tokens are part of prompt_tokens, reasoning of completion_tokens. */
@@ -137,8 +144,9 @@ export class OpenAIChatProvider implements Provider {
           // Failures reach the caller as ProviderError; the SDK's console output would bypass our logs.
           logLevel: "off",
         });
-      if (config.passthrough !== false && !config.client && !config.fetch) {
+      if (config.passthrough !== false && (!config.client || config.wire) && !config.fetch) {
         this.passthrough = new OpenAIWire({
+          ...config.wire,
           ctx: this.ctx,
           name: config.name,
           baseURL: config.baseURL,

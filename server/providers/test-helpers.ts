@@ -50,14 +50,18 @@ export async function providerError(promise: Promise<unknown>): Promise<Provider
  * back into the same GenerateResult and StreamParts, so the adapters' contract tests run on both paths.
  * Embeddings, model lists and the connection test stay the adapter's own.
  */
-export function viaPassthrough(provider: OpenAIChatProvider): Provider {
+export function viaPassthrough(
+  provider: Provider,
+  /** The body the SDK path would send (OpenAIChatProvider.chatParams); the passthrough sets the model. */
+  chatParams: (request: GenerateRequest) => object = (r) => (provider as OpenAIChatProvider).chatParams(r),
+): Provider {
   const wire = () => {
     if (!provider.passthrough) throw new Error(`${provider.name} has no passthrough`);
     return provider.passthrough;
   };
   const wireRequest = (request: GenerateRequest, stream: boolean): WireChatRequest => ({
     model: request.model,
-    body: provider.chatParams(request) as unknown as Record<string, unknown>,
+    body: chatParams(request) as Record<string, unknown>,
     stream,
     answerModel: request.model,
   });

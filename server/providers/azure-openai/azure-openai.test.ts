@@ -1,16 +1,17 @@
 // The Azure OpenAI adapter driven through the openai package's AzureOpenAI client against the emulator.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { emulatorEmbedding, startProviderEmulator, type ProviderEmulator } from "../../../tests/emulators/provider-emulator.ts";
-import { collect, collectUntilError, deltas, providerError } from "../test-helpers.ts";
-import type { ChatMessage } from "../types.ts";
+import { createOpenAIProvider } from "../openai.ts";
+import { collect, collectUntilError, deltas, providerError, viaPassthrough } from "../test-helpers.ts";
+import type { ChatMessage, Provider } from "../types.ts";
 import { azureDeployment, createAzureOpenAIProvider, type AzureOpenAIProvider } from "./azure-openai.ts";
 
 let emu: ProviderEmulator;
-let azure: AzureOpenAIProvider;
+let adapter: AzureOpenAIProvider;
 
 beforeAll(async () => {
   emu = await startProviderEmulator();
-  azure = createAzureOpenAIProvider({
+  adapter = createAzureOpenAIProvider({
     endpoint: emu.cloud.azureEndpoint,
     apiKey: emu.cloud.azureKey!,
     apiVersion: "2024-10-21",
@@ -25,7 +26,20 @@ const messages = (user: string): ChatMessage[] => [
   { role: "user", content: user },
 ];
 
-describe("Azure OpenAI adapter", () => {
+// The chat calls on both paths: the AzureOpenAI client, and the passthrough (openai-wire.ts) given
+// the body the SDK path sends; embeddings and the availability checks are the client's alone.
+const sdkBody = createOpenAIProvider({ apiKey: "unused", baseURL: "http://127.0.0.1:9/v1" });
+
+describe.each(["sdk", "passthrough"] as const)("Azure OpenAI adapter on the %s path", (path) => {
+  const on = (p: AzureOpenAIProvider): Provider => {
+    if (path === "sdk") return p;
+    expect(p.passthrough).toBeDefined();
+    return viaPassthrough(p, (r) => sdkBody.chatParams(r));
+  };
+  let azure: Provider;
+  beforeAll(() => {
+    azure = on(adapter);
+  });
   it("calls the deployment path with api-version and the api-key header; exact usage", async () => {
     const result = await azure.generateText({ model: "gpt-4o", messages: messages("Hello there world"), maxTokens: 50 });
     expect(result.text).toBe("You said: Hello there world");
@@ -79,7 +93,7 @@ describe("Azure OpenAI adapter", () => {
 
   it("authenticates with a Microsoft Entra token instead of a key", async () => {
     let calls = 0;
-    const entra = createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, entraToken: async () => (calls++, emu.cloud.azureToken) });
+    const entra = on(createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, entraToken: async () => (calls++, emu.cloud.azureToken) }));
     const result = await entra.generateText({ model: "gpt-4o", messages: messages("hi") });
     expect(result.text).toBe("You said: hi");
     expect(emu.requests[0]!.headers.authorization).toBe(`Bearer ${emu.cloud.azureToken}`);
@@ -112,10 +126,10 @@ describe("Azure OpenAI adapter", () => {
   });
 
   it("an unknown api-version is not_found; a wrong key never appears in the error", async () => {
-    const old = createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, apiKey: emu.cloud.azureKey!, apiVersion: "1999-01-01" });
+    const old = on(createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, apiKey: emu.cloud.azureKey!, apiVersion: "1999-01-01" }));
     expect(await providerError(old.generateText({ model: "gpt-4o", messages: messages("x") }))).toMatchObject({ kind: "not_found" });
     const key = "azure-SECRET-wrong-key-4242";
-    const wrong = createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, apiKey: key });
+    const wrong = on(createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, apiKey: key }));
     const err = await providerError(wrong.generateText({ model: "gpt-4o", messages: messages("x") }));
     expect(err).toMatchObject({ kind: "auth", status: 401 });
     expect(JSON.stringify(err) + err.message + String(err.stack)).not.toContain("SECRET");

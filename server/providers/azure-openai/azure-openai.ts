@@ -32,7 +32,10 @@ export type AzureOpenAIProviderOptions = {
   deployments?: Record<string, string>;
   headers?: Record<string, string>;
   maxEmbeddingsPerCall?: number;
+  /** A fetch for the SDK (tests); the chat passthrough is then off, since it does not use fetch. */
   fetch?: ProviderFetch;
+  /** The chat passthrough (openai-wire.ts, the same paths and credentials as the client's); on unless false. */
+  passthrough?: boolean;
 };
 
 /** The deployment that serves a catalogue model: the mapping's, else the id without its "azure/" prefix. */
@@ -90,6 +93,17 @@ export function createAzureOpenAIProvider(options: AzureOpenAIProviderOptions): 
     // Deployments are the resource's own; the catalogue says which models exist.
     listModels: async () => [],
     client,
+    passthrough: options.passthrough,
+    // The passthrough sends what the AzureOpenAI client sends: the deployment in the path, the
+    // api-version in the query, the key as `api-key` or the Entra token as a bearer token.
+    wire: {
+      chatPath: (deployment) =>
+        `openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${encodeURIComponent(options.apiVersion ?? AZURE_DEFAULT_API_VERSION)}`,
+      apiKeyHeader: "api-key",
+      ...(options.apiKey || !options.entraToken
+        ? {}
+        : { credentialHeaders: async () => ({ authorization: `Bearer ${await options.entraToken!()}` }) }),
+    },
   });
   return new RenamedModelProvider(inner, (model) => azureDeployment(model, options.deployments));
 }
