@@ -98,7 +98,7 @@ function CreateCollectionForm() {
   );
 }
 
-function DeleteButton({ name }: { name: string }) {
+function DeleteButton({ name, owner }: { name: string; owner: string }) {
   const utils = trpc.useUtils();
   const [confirming, setConfirming] = useState(false);
   const remove = trpc.vectors.delete.useMutation({
@@ -116,7 +116,7 @@ function DeleteButton({ name }: { name: string }) {
   }
   return (
     <span className="row-actions">
-      <button type="button" className="link-button danger" disabled={remove.isPending} onClick={() => remove.mutate({ name })}>
+      <button type="button" className="link-button danger" disabled={remove.isPending} onClick={() => remove.mutate({ name, owner })}>
         Confirm delete
       </button>
       <button type="button" className="link-button" onClick={() => setConfirming(false)}>
@@ -128,12 +128,15 @@ function DeleteButton({ name }: { name: string }) {
 }
 
 function CollectionsTable({ collections }: { collections: Collection[] }) {
+  // Names are unique per owner: an admin who sees several owners' collections sees whose each is.
+  const owners = new Set(collections.map((c) => c.owner)).size > 1;
   return (
     <div className="table-wrap">
       <table className="table" aria-label="Collections">
         <thead>
           <tr>
             <th>Name</th>
+            {owners ? <th>Owner</th> : null}
             <th className={styles.numeric}>Size</th>
             <th>Distance</th>
             <th className={styles.numeric}>Points</th>
@@ -144,10 +147,15 @@ function CollectionsTable({ collections }: { collections: Collection[] }) {
         </thead>
         <tbody>
           {collections.map((c) => (
-            <tr key={c.name} data-collection={c.name}>
+            <tr key={collectionKey(c)} data-collection={c.name}>
               <td>
                 <code>{c.name}</code>
               </td>
+              {owners ? (
+                <td>
+                  <code>{c.owner}</code>
+                </td>
+              ) : null}
               <td className={styles.numeric}>{c.vectorSize}</td>
               <td>{c.distance}</td>
               <td className={styles.numeric} data-testid="points-count">
@@ -156,7 +164,7 @@ function CollectionsTable({ collections }: { collections: Collection[] }) {
               <td>{c.backend}</td>
               <td>{dateTime(c.createdAt)}</td>
               <td>
-                <DeleteButton name={c.name} />
+                <DeleteButton name={c.name} owner={c.owner} />
               </td>
             </tr>
           ))}
@@ -208,13 +216,14 @@ function CollectionSelect({
   value: string;
   onChange: (name: string) => void;
 }) {
+  const owners = new Set(collections.map((c) => c.owner)).size > 1;
   return (
     <label className="field">
       <span className="field-label">Collection</span>
       <select name={name} required value={value} onChange={(e) => onChange(e.target.value)}>
         {collections.map((c) => (
-          <option key={c.name} value={c.name}>
-            {c.name} ({c.vectorSize}-d)
+          <option key={collectionKey(c)} value={collectionKey(c)}>
+            {c.name} ({c.vectorSize}-d){owners ? ` · ${c.owner}` : ""}
           </option>
         ))}
       </select>
@@ -222,11 +231,21 @@ function CollectionSelect({
   );
 }
 
-/** The chosen collection (the first until one is chosen) and its size. */
+/** A collection's key in lists and selects: names are unique per owner, not across owners. */
+function collectionKey(c: Pick<Collection, "owner" | "name">): string {
+  return `${c.owner} ${c.name}`;
+}
+
+/** The chosen collection (the first until one is chosen): its key, size, and how to address it. */
 function useChosenCollection(collections: Collection[]) {
   const [chosen, setChosen] = useState("");
-  const current = collections.find((c) => c.name === chosen) ?? collections[0];
-  return { value: current?.name ?? "", size: current?.vectorSize, onChange: setChosen };
+  const current = collections.find((c) => collectionKey(c) === chosen) ?? collections[0];
+  return {
+    value: current ? collectionKey(current) : "",
+    size: current?.vectorSize,
+    onChange: setChosen,
+    target: current ? { name: current.name, owner: current.owner } : { name: "" },
+  };
 }
 
 function AddDocumentForm({ collections, models }: { collections: Collection[]; models: EmbeddingModel[] }) {
@@ -246,7 +265,7 @@ function AddDocumentForm({ collections, models }: { collections: Collection[]; m
     const form = new FormData(e.currentTarget);
     const id = String(form.get("id") ?? "").trim();
     upsert.mutate({
-      name: String(form.get("collection")),
+      ...chosen.target,
       model: String(form.get("model")),
       documents: [{ id: /^\d+$/.test(id) ? Number(id) : id, text: String(form.get("text") ?? "") }],
     });
@@ -294,7 +313,7 @@ function SearchPanel({ collections, models }: { collections: Collection[]; model
     const form = new FormData(e.currentTarget);
     search.mutate(
       {
-        name: String(form.get("collection")),
+        ...chosen.target,
         text: String(form.get("query") ?? ""),
         model: String(form.get("model")),
         limit: Number(form.get("limit")),

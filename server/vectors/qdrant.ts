@@ -136,7 +136,7 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async createCollection(c: CollectionRef): Promise<void> {
-    await this.call(c, () => this.client.createCollection(c.name, { vectors: { size: c.vectorSize, distance: c.distance } }), {
+    await this.call(c, () => this.client.createCollection(storage(c), { vectors: { size: c.vectorSize, distance: c.distance } }), {
       // The registry had no such collection, so this one was made outside the service (or is left
       // from an interrupted delete): refuse rather than adopt points whose ids we did not map.
       409: () => alreadyExists(c.name, "Qdrant already has a collection of that name that this service did not create"),
@@ -144,15 +144,15 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async getCollection(c: CollectionRef): Promise<PhysicalCollection | undefined> {
-    const { exists } = await this.call(c, () => this.client.collectionExists(c.name));
+    const { exists } = await this.call(c, () => this.client.collectionExists(storage(c)));
     if (!exists) return undefined;
     return { pointsCount: await this.count(c) };
   }
 
   async deleteCollection(c: CollectionRef): Promise<boolean> {
-    const { exists } = await this.call(c, () => this.client.collectionExists(c.name));
+    const { exists } = await this.call(c, () => this.client.collectionExists(storage(c)));
     if (!exists) return false;
-    await this.call(c, () => this.client.deleteCollection(c.name));
+    await this.call(c, () => this.client.deleteCollection(storage(c)));
     return true;
   }
 
@@ -166,7 +166,7 @@ export class QdrantVectorStore implements VectorStore {
       payload: typeof p.id === "string" ? { ...(p.payload ?? {}), [RESERVED_PAYLOAD_KEY]: p.id } : (p.payload ?? {}),
     }));
     for (const batch of bySize(wire, this.options.maxRequestBytes ?? QDRANT_MAX_REQUEST_BYTES)) {
-      await this.call(c, () => this.client.upsert(c.name, { wait: true, points: batch }));
+      await this.call(c, () => this.client.upsert(storage(c), { wait: true, points: batch }));
     }
   }
 
@@ -181,20 +181,20 @@ export class QdrantVectorStore implements VectorStore {
       if (selector.ids.length === 0) return 0;
       const ids = [...new Set(selector.ids.map(qdrantPointId))];
       // Qdrant's delete does not say how many points it removed: ask which exist first.
-      const existing = await this.call(c, () => this.client.retrieve(c.name, { ids, with_payload: false, with_vector: false }));
-      await this.call(c, () => this.client.delete(c.name, { wait: true, points: ids }));
+      const existing = await this.call(c, () => this.client.retrieve(storage(c), { ids, with_payload: false, with_vector: false }));
+      await this.call(c, () => this.client.delete(storage(c), { wait: true, points: ids }));
       return existing.length;
     }
     const filter = toQdrantFilter(selector.filter) as Record<string, unknown>;
-    const { count } = await this.call(c, () => this.client.count(c.name, { filter, exact: true }));
-    await this.call(c, () => this.client.delete(c.name, { wait: true, filter }));
+    const { count } = await this.call(c, () => this.client.count(storage(c), { filter, exact: true }));
+    await this.call(c, () => this.client.delete(storage(c), { wait: true, filter }));
     return count;
   }
 
   async search(c: CollectionRef, query: SearchQuery): Promise<ScoredPoint[]> {
     checkVector(c, query.vector, "query_vector");
     const result = await this.call(c, () =>
-      this.client.query(c.name, {
+      this.client.query(storage(c), {
         query: query.vector,
         limit: query.limit,
         ...(query.scoreThreshold !== undefined ? { score_threshold: query.scoreThreshold } : {}),
@@ -214,7 +214,7 @@ export class QdrantVectorStore implements VectorStore {
 
   async count(c: CollectionRef, filter?: Filter): Promise<number> {
     const { count } = await this.call(c, () =>
-      this.client.count(c.name, { exact: true, ...(filter ? { filter: toQdrantFilter(filter) as Record<string, unknown> } : {}) }),
+      this.client.count(storage(c), { exact: true, ...(filter ? { filter: toQdrantFilter(filter) as Record<string, unknown> } : {}) }),
     );
     return count;
   }
@@ -268,4 +268,9 @@ export class QdrantVectorStore implements VectorStore {
     const out = key ? text.split(key).join("[redacted]") : text;
     return redactSecrets(out);
   }
+}
+
+/** The collection's name in Qdrant: its storage name (unique across the service), else its name. */
+function storage(c: CollectionRef): string {
+  return c.storageName ?? c.name;
 }

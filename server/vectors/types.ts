@@ -25,8 +25,12 @@ export type Payload = Record<string, unknown>;
 
 export type VectorPoint = { id: PointId; vector: number[]; payload?: Payload | null };
 
-/** A collection as the stores see it: the registry row's id (a safe identifier), name, size and distance. */
-export type CollectionRef = { id: string; name: string; vectorSize: number; distance: Distance };
+/**
+ * A collection as the stores see it: the registry row's id (a safe identifier), name, size and
+ * distance, and `storageName`, the name of its storage in a backend that names it (Qdrant's
+ * collection; the name itself when absent). Names are unique per owner, storage names across the service.
+ */
+export type CollectionRef = { id: string; name: string; storageName?: string; vectorSize: number; distance: Distance };
 
 export type SearchQuery = {
   vector: number[];
@@ -78,6 +82,12 @@ export const MAX_SEARCH_LIMIT = 1_000;
 export const RESERVED_PAYLOAD_KEY = "_ms_point_id";
 
 export const distanceSchema = z.enum(DISTANCES, { error: "one of Cosine, Euclid, Dot" });
+
+/** An admin's choice of whose collection a name means (names are unique per owner). */
+export const collectionOwnerSchema = safeString
+  .min(1)
+  .max(320)
+  .meta({ description: "Admins only: whose collection (user:<id>, key:<id> or the user's e-mail), when several owners have one of that name" });
 
 export const collectionNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
   error: "1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit",

@@ -99,9 +99,50 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
       await expect(vectors.deleteCollection(who, name)).rejects.toMatchObject({ code: "not_found" });
     }
     expect((await vectors.search(admin, "alice_docs", { vector: [1, 1], limit: 1 }))[0]).toMatchObject({ id: 1, score: 2 });
-    await expect(vectors.createCollection(bob, { name: "alice_docs", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({
+    await expect(vectors.createCollection(aliceOtherKey, { name: "alice_docs", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({
       code: "conflict",
+      message: "Collection alice_docs already exists",
     });
+  });
+
+  it("names belong to their owner: another owner's name is free, and an admin names the owner when several have it", async () => {
+    await vectors.createCollection(alice, { name: "shared_name", vectorSize: 2, distance: "Dot" });
+    // Before names were per owner, this was a 409 (and a get of it a 404).
+    const bobs = await vectors.createCollection(bob, { name: "shared_name", vectorSize: 2, distance: "Dot" });
+    expect(bobs).toMatchObject({ name: "shared_name", owner: "user:user-b", pointsCount: 0 });
+    await vectors.upsertPoints(alice, "shared_name", [{ id: 1, vector: [1, 0] }]);
+    await vectors.upsertPoints(bob, "shared_name", [
+      { id: 1, vector: [0, 1] },
+      { id: 2, vector: [0, 2] },
+    ]);
+    expect((await vectors.getCollection(alice, "shared_name")).pointsCount).toBe(1);
+    expect((await vectors.getCollection(bob, "shared_name")).pointsCount).toBe(2);
+    expect((await vectors.search(bob, "shared_name", { vector: [0, 1], limit: 5 })).map((p) => p.id).sort()).toEqual([1, 2]);
+
+    // The backend's storage is apart: the first keeps the name, the second is name-id.
+    const rows = await db.prisma.vectorCollection.findMany({ where: { name: "shared_name" }, orderBy: { createdAt: "asc" } });
+    expect(rows.map((r) => [r.ownerScope, r.physicalName])).toEqual([
+      ["user:user-a", "shared_name"],
+      ["user:user-b", `shared_name-${rows[1]!.id}`],
+    ]);
+
+    await expect(vectors.getCollection(admin, "shared_name")).rejects.toMatchObject({
+      code: "conflict",
+      message: "Several owners have a collection named shared_name (user:user-a, user:user-b); name one with owner",
+    });
+    expect((await vectors.getCollection(admin, "shared_name", "user:user-b")).pointsCount).toBe(2);
+    expect((await vectors.getCollection(admin, "shared_name", "a@example.com")).pointsCount).toBe(1);
+    await expect(vectors.getCollection(admin, "shared_name", "user:nobody")).rejects.toMatchObject({ code: "not_found" });
+    // Someone else's owner is not theirs to name: as if it did not exist.
+    await expect(vectors.getCollection(alice, "shared_name", "user:user-b")).rejects.toMatchObject({ code: "not_found" });
+    expect((await vectors.listCollections(admin)).filter((c) => c.name === "shared_name").map((c) => c.owner)).toEqual([
+      "user:user-a",
+      "user:user-b",
+    ]);
+
+    await vectors.deleteCollection(admin, "shared_name", "user:user-a");
+    expect((await vectors.getCollection(admin, "shared_name")).owner).toBe("user:user-b"); // the only one left
+    await vectors.deleteCollection(bob, "shared_name");
   });
 
   it("refuses anonymous callers", async () => {
@@ -120,7 +161,7 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
     await expect(refusing.createCollection(alice, { name: "refused", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({
       message: "the backend said no",
     });
-    expect(await db.prisma.vectorCollection.findUnique({ where: { name: "refused" } })).toBeNull();
+    expect(await db.prisma.vectorCollection.findFirst({ where: { name: "refused" } })).toBeNull();
   });
 
   // Only Qdrant names its storage after the collection (pgvector tables are named by registry id).
@@ -130,14 +171,14 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
       await expect(vectors.createCollection(alice, { name: "leftover", vectorSize: 2, distance: "Dot" })).rejects.toMatchObject({
         code: "conflict",
       });
-      expect(await db.prisma.vectorCollection.findUnique({ where: { name: "leftover" } })).toBeNull();
+      expect(await db.prisma.vectorCollection.findFirst({ where: { name: "leftover" } })).toBeNull();
     });
   }
 
   it("does not show collections of the other backend", async () => {
     const other = label === "qdrant" ? "pgvector" : "qdrant";
     await db.prisma.vectorCollection.create({
-      data: { name: "elsewhere", vectorSize: 2, distance: "Dot", backend: other, ownerId: "user-a" },
+      data: { name: "elsewhere", ownerScope: "user:user-a", physicalName: "elsewhere", vectorSize: 2, distance: "Dot", backend: other, ownerId: "user-a" },
     });
     expect((await vectors.listCollections(alice)).map((c) => c.name)).not.toContain("elsewhere");
     await expect(vectors.getCollection(alice, "elsewhere")).rejects.toMatchObject({ code: "not_found" });

@@ -29,7 +29,7 @@ function refuseEmpty(collection: CollectionRef, vector: number[], field: string)
 export async function upsertDocuments(
   identity: Identity,
   collectionName: string,
-  input: { model?: string; documents: DocumentInput[] },
+  input: { model?: string; documents: DocumentInput[]; owner?: string },
   ctx: EmbedContext,
 ): Promise<{ upserted: number } & Embedded> {
   if (input.documents.length > MAX_POINTS_PER_REQUEST) {
@@ -44,7 +44,7 @@ export async function upsertDocuments(
   }
   const vectors = vectorService();
   // The collection first: an unknown one is a 404 before anything is paid for.
-  const collection = await vectors.describe(identity, collectionName);
+  const collection = await vectors.describe(identity, collectionName, input.owner);
   const model = input.model ?? DEFAULT_DOCUMENT_MODEL;
   const embedded = await generateEmbeddings(
     identity,
@@ -60,6 +60,7 @@ export async function upsertDocuments(
       vector: embedded.embeddings[i]!,
       payload: { ...(d.payload ?? {}), [TEXT_PAYLOAD_KEY]: d.text },
     })),
+    input.owner,
   );
   return { upserted, model: embedded.model, usage: embedded.usage, cost: embedded.cost };
 }
@@ -68,11 +69,11 @@ export async function upsertDocuments(
 export async function searchByText(
   identity: Identity,
   collectionName: string,
-  input: { model?: string; text: string; limit: number; scoreThreshold?: number; filter?: Filter },
+  input: { model?: string; text: string; limit: number; scoreThreshold?: number; filter?: Filter; owner?: string },
   ctx: EmbedContext,
 ): Promise<{ results: ScoredPoint[] } & Embedded> {
   const vectors = vectorService();
-  const collection = await vectors.describe(identity, collectionName);
+  const collection = await vectors.describe(identity, collectionName, input.owner);
   const model = input.model ?? DEFAULT_DOCUMENT_MODEL;
   const embedded = await generateEmbeddings(identity, { model, texts: [input.text], fitDimensions: collection.vectorSize }, ctx);
   refuseEmpty(collection, embedded.embeddings[0]!, "query_text");
@@ -81,6 +82,6 @@ export async function searchByText(
     limit: input.limit,
     scoreThreshold: input.scoreThreshold,
     filter: input.filter,
-  });
+  }, input.owner);
   return { results, model: embedded.model, usage: embedded.usage, cost: embedded.cost };
 }

@@ -26,10 +26,17 @@ resetVectorStoreForTests();
 
 type Handlers = Record<string, (req: Request, ctx?: { params?: Promise<Record<string, string>> }) => Promise<Response>>;
 
-async function call(handlers: Handlers, method: string, key: string | undefined, body?: unknown, params?: Record<string, string>) {
+async function call(
+  handlers: Handlers,
+  method: string,
+  key: string | undefined,
+  body?: unknown,
+  params?: Record<string, string>,
+  search = "",
+) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (key) headers.authorization = `Bearer ${key}`;
-  const url = `http://localhost/v1/vector/${params?.name ? `collections/${params.name}` : "x"}`;
+  const url = `http://localhost/v1/vector/${params?.name ? `collections/${params.name}` : "x"}${search}`;
   const res = await handlers[method]!(new Request(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), {
     params: Promise.resolve(params ?? {}),
   });
@@ -69,15 +76,30 @@ describe("/v1/vector REST", () => {
       points_count: 0,
       backend: "pgvector",
       created_at: expect.any(String),
+      owner: expect.stringMatching(/^user:/),
     });
   });
 
-  it("answers 409 for a name that exists, whoever holds it", async () => {
-    for (const key of [keys.alice, keys.bob]) {
-      const r = await call(vectorCollections, "POST", key, { collection_name: "docs", vector_size: 4, distance: "Dot" });
-      expect(r.status).toBe(409);
-      expect(r.body.error).toMatchObject({ code: "conflict", message: "Collection docs already exists" });
-    }
+  it("answers 409 for a name its owner already has; another owner may use the name, and an admin says whose", async () => {
+    const again = await call(vectorCollections, "POST", keys.alice, { collection_name: "docs", vector_size: 4, distance: "Dot" });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: "conflict", message: "Collection docs already exists" });
+    // Names belong to their owner: before, bob got 409 here for alice's name.
+    const bobs = await call(vectorCollections, "POST", keys.bob, { collection_name: "docs", vector_size: 3, distance: "Dot" });
+    expect(bobs.status).toBe(200);
+    expect((await call(vectorCollection, "GET", keys.bob, undefined, { name: "docs" })).body.vector_size).toBe(3);
+    expect((await call(vectorCollection, "GET", keys.alice, undefined, { name: "docs" })).body.vector_size).toBe(4);
+
+    const ambiguous = await call(vectorCollection, "GET", keys.admin, undefined, { name: "docs" });
+    expect(ambiguous.status).toBe(409);
+    expect(ambiguous.body.error.message).toMatch(/^Several owners have a collection named docs \(user:.+, user:.+\); name one with owner$/);
+    const alices = await call(vectorCollection, "GET", keys.admin, undefined, { name: "docs" }, "?owner=alice%40example.com");
+    expect(alices.status).toBe(200);
+    expect(alices.body.vector_size).toBe(4);
+    const gone = await call(vectorCollection, "DELETE", keys.admin, undefined, { name: "docs" }, `?owner=${encodeURIComponent(bobs.body.owner)}`);
+    expect(gone.status).toBe(200);
+    expect((await call(vectorCollection, "GET", keys.bob, undefined, { name: "docs" })).status).toBe(404);
+    expect((await call(vectorCollection, "GET", keys.admin, undefined, { name: "docs" })).body.vector_size).toBe(4);
   });
 
   it.each([

@@ -14,6 +14,7 @@ import { vectorService, type CollectionInfo } from "./vectors.ts";
 import { payloadFilterSchema } from "../../vectors/filter.ts";
 import {
   collectionNameSchema,
+  collectionOwnerSchema,
   distanceSchema,
   MAX_SEARCH_LIMIT,
   payloadSchema,
@@ -30,6 +31,7 @@ import { VECTOR_SEARCH_POLICY, VECTORS_POLICY } from "./policies.ts";
 export function toCollectionJson(c: CollectionInfo) {
   return {
     collection_name: c.name,
+    owner: c.owner,
     vector_size: c.vectorSize,
     distance: c.distance,
     points_count: c.pointsCount,
@@ -42,6 +44,8 @@ export function toResultsJson(points: ScoredPoint[]) {
   return { results: points.map((p) => ({ id: p.id, score: p.score, payload: p.payload })) };
 }
 
+const ownerQuery = z.object({ owner: collectionOwnerSchema.optional() });
+
 const createBody = z.object({
   collection_name: collectionNameSchema,
   vector_size: vectorSizeSchema,
@@ -50,6 +54,7 @@ const createBody = z.object({
 
 const upsertBody = z.object({
   collection_name: safeString.min(1),
+  owner: collectionOwnerSchema.optional(),
   // The count limit (413) is the service's; the body size limit (413) the wrapper's.
   points: z.array(pointSchema, { error: "an array of {id, vector, payload}" }),
 });
@@ -57,6 +62,7 @@ const upsertBody = z.object({
 const deleteBody = z
   .object({
     collection_name: safeString.min(1),
+    owner: collectionOwnerSchema.optional(),
     ids: z.array(pointIdSchema).optional(),
     filter: payloadFilterSchema.optional(),
   })
@@ -67,6 +73,7 @@ export const searchLimitSchema = z.number().int().min(1).max(MAX_SEARCH_LIMIT).d
 const searchBody = z
   .object({
     collection_name: safeString.min(1),
+    owner: collectionOwnerSchema.optional(),
     query_vector: vectorSchema.optional(),
     query_text: safeString.min(1).max(100_000).optional(),
     /** The embedding model for query_text; local-hash-384 by default. */
@@ -82,6 +89,7 @@ const searchBody = z
 
 const documentsBody = z.object({
   collection_name: safeString.min(1),
+  owner: collectionOwnerSchema.optional(),
   model: safeString.min(1).optional(),
   documents: z.array(z.object({ id: pointIdSchema, text: safeString.max(100_000), payload: payloadSchema.nullish() }), {
     error: "an array of {id, text, payload}",
@@ -123,13 +131,15 @@ export const vectorCollection = endpoint({
   GET: route({
     ...VECTORS_POLICY,
     doc: { summary: "One vector collection" },
-    handler: async ({ params, identity }) => toCollectionJson(await vectorService().getCollection(identity, params.name ?? "")),
+    query: ownerQuery,
+    handler: async ({ params, query, identity }) => toCollectionJson(await vectorService().getCollection(identity, params.name ?? "", query.owner)),
   }),
   DELETE: route({
     ...VECTORS_POLICY,
     doc: { summary: "Delete a vector collection with its points" },
-    handler: async ({ params, identity }) => {
-      await vectorService().deleteCollection(identity, params.name ?? "");
+    query: ownerQuery,
+    handler: async ({ params, query, identity }) => {
+      await vectorService().deleteCollection(identity, params.name ?? "", query.owner);
       return { collection_name: params.name, deleted: true };
     },
   }),
@@ -141,7 +151,7 @@ export const vectorPoints = endpoint({
     doc: { summary: "Upsert points into a collection" },
     body: upsertBody,
     handler: async ({ body, identity }) => {
-      const { upserted } = await vectorService().upsertPoints(identity, body.collection_name, body.points);
+      const { upserted } = await vectorService().upsertPoints(identity, body.collection_name, body.points, body.owner);
       return { collection_name: body.collection_name, status: "ok", upserted };
     },
   }),
@@ -151,7 +161,7 @@ export const vectorPoints = endpoint({
     body: deleteBody,
     handler: async ({ body, identity }) => {
       const selector = body.ids !== undefined ? { ids: body.ids } : { filter: body.filter! };
-      const { deleted } = await vectorService().deletePoints(identity, body.collection_name, selector);
+      const { deleted } = await vectorService().deletePoints(identity, body.collection_name, selector, body.owner);
       return { collection_name: body.collection_name, status: "ok", deleted };
     },
   }),
@@ -168,12 +178,14 @@ export const vectorSearch = endpoint({
         const out = await searchByText(
           identity,
           body.collection_name,
-          { ...query, text: body.query_text, model: body.model },
+          { ...query, text: body.query_text, model: body.model, owner: body.owner },
           { endpoint: "/v1/vector/search", requestId, signal: req.signal },
         );
         return { ...toResultsJson(out.results), ...embeddedJson(out) };
       }
-      return toResultsJson(await vectorService().search(identity, body.collection_name, { ...query, vector: body.query_vector! }));
+      return toResultsJson(
+        await vectorService().search(identity, body.collection_name, { ...query, vector: body.query_vector! }, body.owner),
+      );
     },
   }),
 });
@@ -187,7 +199,7 @@ export const vectorDocuments = endpoint({
       const out = await upsertDocuments(
         identity,
         body.collection_name,
-        { model: body.model, documents: body.documents },
+        { model: body.model, documents: body.documents, owner: body.owner },
         { endpoint: "/v1/vector/documents", requestId, signal: req.signal },
       );
       return { collection_name: body.collection_name, status: "ok", upserted: out.upserted, ...embeddedJson(out) };

@@ -8,6 +8,7 @@ import { vectorService } from "./vectors.ts";
 import { payloadFilterSchema } from "../../vectors/filter.ts";
 import {
   collectionNameSchema,
+  collectionOwnerSchema,
   DISTANCES,
   distanceSchema,
   MAX_SEARCH_LIMIT,
@@ -24,10 +25,13 @@ const vectorsProcedure = procedure(VECTORS_POLICY);
 /** Searches count against `vector-search`, as POST /v1/vector/search does. */
 const searchProcedure = procedure(VECTOR_SEARCH_POLICY);
 
-const nameInput = z.object({ name: safeString.min(1).max(256) });
+const owner = collectionOwnerSchema.optional();
+const nameInput = z.object({ name: safeString.min(1).max(256), owner });
 
 export const collectionOutput = z.object({
   name: z.string(),
+  /** `user:<id>` or `key:<id>`: names are unique per owner. */
+  owner: z.string(),
   vectorSize: z.number(),
   distance: z.enum(DISTANCES),
   backend: z.enum(["pgvector", "qdrant"]),
@@ -46,6 +50,7 @@ const embeddedOutput = { model: z.string(), usage: z.object({ inputTokens: z.num
 
 export const searchInput = z.object({
   name: safeString.min(1),
+  owner,
   vector: vectorSchema,
   limit: z.number().int().min(1).max(MAX_SEARCH_LIMIT).default(10),
   scoreThreshold: z.number().optional(),
@@ -62,7 +67,7 @@ export const vectorsRouter = createTRPCRouter({
   get: vectorsProcedure
     .input(nameInput)
     .output(collectionOutput)
-    .query(({ input, ctx }) => vectorService().getCollection(ctx.identity, input.name)),
+    .query(({ input, ctx }) => vectorService().getCollection(ctx.identity, input.name, input.owner)),
 
   create: vectorsProcedure
     .input(z.object({ name: collectionNameSchema, vectorSize: vectorSizeSchema, distance: distanceSchema.default("Cosine") }))
@@ -73,19 +78,19 @@ export const vectorsRouter = createTRPCRouter({
     .input(nameInput)
     .output(z.object({ deleted: z.literal(true) }))
     .mutation(async ({ input, ctx }) => {
-      await vectorService().deleteCollection(ctx.identity, input.name);
+      await vectorService().deleteCollection(ctx.identity, input.name, input.owner);
       return { deleted: true as const };
     }),
 
   upsert: vectorsProcedure
-    .input(z.object({ name: safeString.min(1), points: z.array(pointSchema) }))
+    .input(z.object({ name: safeString.min(1), owner, points: z.array(pointSchema) }))
     .output(z.object({ upserted: z.number() }))
-    .mutation(({ input, ctx }) => vectorService().upsertPoints(ctx.identity, input.name, input.points)),
+    .mutation(({ input, ctx }) => vectorService().upsertPoints(ctx.identity, input.name, input.points, input.owner)),
 
   deletePoints: vectorsProcedure
     .input(
       z
-        .object({ name: safeString.min(1), ids: z.array(pointIdSchema).optional(), filter: payloadFilterSchema.optional() })
+        .object({ name: safeString.min(1), owner, ids: z.array(pointIdSchema).optional(), filter: payloadFilterSchema.optional() })
         .refine((i) => (i.ids === undefined) !== (i.filter === undefined), {
           error: "send either ids or filter (one of them)",
           path: ["ids"],
@@ -93,20 +98,26 @@ export const vectorsRouter = createTRPCRouter({
     )
     .output(z.object({ deleted: z.number() }))
     .mutation(({ input, ctx }) =>
-      vectorService().deletePoints(ctx.identity, input.name, input.ids !== undefined ? { ids: input.ids } : { filter: input.filter! }),
+      vectorService().deletePoints(
+        ctx.identity,
+        input.name,
+        input.ids !== undefined ? { ids: input.ids } : { filter: input.filter! },
+        input.owner,
+      ),
     ),
 
   // A mutation although it changes nothing: a query would put the whole vector into the URL.
   search: searchProcedure
     .input(searchInput)
     .output(z.array(scoredPointOutput))
-    .mutation(({ input, ctx }) => vectorService().search(ctx.identity, input.name, input)),
+    .mutation(({ input, ctx }) => vectorService().search(ctx.identity, input.name, input, input.owner)),
 
   /** Embeds `text` with `model` (local-hash-384 by default) and returns the nearest points. */
   searchText: searchProcedure
     .input(
       z.object({
         name: safeString.min(1),
+        owner,
         text: safeString.min(1).max(100_000),
         model: safeString.min(1).optional(),
         limit: z.number().int().min(1).max(MAX_SEARCH_LIMIT).default(10),
@@ -129,6 +140,7 @@ export const vectorsRouter = createTRPCRouter({
     .input(
       z.object({
         name: safeString.min(1),
+        owner,
         model: safeString.min(1).optional(),
         documents: z.array(z.object({ id: pointIdSchema, text: safeString.max(100_000), payload: payloadSchema.nullish() })),
       }),
@@ -144,7 +156,7 @@ export const vectorsRouter = createTRPCRouter({
     }),
 
   count: vectorsProcedure
-    .input(z.object({ name: safeString.min(1), filter: payloadFilterSchema.optional() }))
+    .input(z.object({ name: safeString.min(1), owner, filter: payloadFilterSchema.optional() }))
     .output(z.number())
-    .query(({ input, ctx }) => vectorService().count(ctx.identity, input.name, input.filter)),
+    .query(({ input, ctx }) => vectorService().count(ctx.identity, input.name, input.filter, input.owner)),
 });

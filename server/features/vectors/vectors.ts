@@ -6,8 +6,12 @@ import "server-only";
 // Ownership: a collection belongs to the user of the caller who created it (any of that user's
 // keys, sessions or JWTs may use it), or — for an API key that belongs to no user — to that key.
 // Admins see and use every collection; anyone else gets 404 for a collection that is not theirs,
-// exactly as for one that does not exist. Names are unique across the service (as in Qdrant), so
-// creating a name someone else holds is a 409.
+// exactly as for one that does not exist. Names belong to their owner (`owner_scope`: the user, or
+// the key without a user): two owners may each have a "docs". An admin addresses another owner's
+// collection with `owner` (`user:<id>`, `key:<id>` or the user's e-mail); without it, an admin's
+// own collection of that name, else the only one of that name (409 naming the owners when several
+// have it). The backend's storage (Qdrant's collection) is named apart (`physical_name`).
+import { randomUUID } from "node:crypto";
 import type { DatabaseHandle } from "../../db/index.ts";
 import { getDatabase } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
@@ -30,6 +34,8 @@ import { requireAuthenticated, type Identity } from "../../access/auth.ts";
 
 export type CollectionInfo = {
   name: string;
+  /** Whose it is: `user:<id>` or `key:<id>` (what an admin passes as `owner`). */
+  owner: string;
   vectorSize: number;
   distance: Distance;
   backend: VectorBackend;
@@ -45,6 +51,8 @@ export type DeletePointsInput = { ids: PointId[] } | { filter: Filter };
 type Row = {
   id: string;
   name: string;
+  ownerScope: string;
+  physicalName: string;
   vectorSize: number;
   distance: string;
   backend: string;
@@ -79,18 +87,44 @@ export function createVectorService(deps: VectorServiceDeps) {
     return row.ownerKeyId !== null && who.apiKeyId === row.ownerKeyId;
   }
 
-  /** The caller's collection of that name on the current backend, or 404. */
-  async function lookup(identity: Identity, name: string): Promise<{ row: Row; ref: CollectionRef }> {
-    requireAuthenticated(identity);
-    const row = await (await prisma()).vectorCollection.findUnique({ where: { name } });
-    if (!row || row.backend !== store().backend || !canSee(identity, row)) throw notFound(name);
+  /**
+   * The collection of that name on the current backend: the caller's own, or (an admin's) the one
+   * of `owner`, else the only one of that name; 404 when there is none the caller may see.
+   */
+  async function lookup(identity: Identity, name: string, owner?: string): Promise<{ row: Row; ref: CollectionRef }> {
+    const who = requireAuthenticated(identity);
+    const db = await prisma();
+    const backend = store().backend;
+    const own = ownerScopeOf(who);
+    const scope = owner === undefined ? own : await resolveOwner(owner);
+    let row = await db.vectorCollection.findUnique({ where: { ownerScope_name: { ownerScope: scope, name } } });
+    if (!row && owner === undefined && who.role === "admin") {
+      const rows = await db.vectorCollection.findMany({ where: { name, backend }, take: 10, orderBy: { createdAt: "asc" } });
+      if (rows.length > 1) {
+        throw new AppError(
+          "conflict",
+          `Several owners have a collection named ${name} (${rows.map((r) => r.ownerScope).join(", ")}); name one with owner`,
+          { collection_name: name, owners: rows.map((r) => r.ownerScope) },
+        );
+      }
+      row = rows[0] ?? null;
+    }
+    if (!row || row.backend !== backend || !canSee(identity, row)) throw notFound(name);
     return { row, ref: refOf(row) };
+  }
+
+  /** An admin's `owner`: `user:<id>`, `key:<id>`, or a user's e-mail; a scope nobody has finds nothing. */
+  async function resolveOwner(owner: string): Promise<string> {
+    if (!owner.includes("@")) return owner;
+    const user = await (await prisma()).user.findUnique({ where: { email: owner }, select: { id: true } });
+    return user ? `user:${user.id}` : `user:${owner}`;
   }
 
   async function info(s: VectorStore, row: Row): Promise<CollectionInfo> {
     const physical = await s.getCollection(refOf(row));
     return {
       name: row.name,
+      owner: row.ownerScope,
       vectorSize: row.vectorSize,
       distance: row.distance as Distance,
       backend: row.backend as VectorBackend,
@@ -117,14 +151,14 @@ export function createVectorService(deps: VectorServiceDeps) {
         await prisma()
       ).vectorCollection.findMany({
         where: { backend: s.backend, ...visibility },
-        orderBy: [{ createdAt: "asc" }, { name: "asc" }],
+        orderBy: [{ createdAt: "asc" }, { name: "asc" }, { ownerScope: "asc" }],
       });
       return Promise.all(rows.map((row) => info(s, row)));
     },
 
-    async getCollection(identity: Identity, name: string): Promise<CollectionInfo> {
+    async getCollection(identity: Identity, name: string, owner?: string): Promise<CollectionInfo> {
       const s = await requireStore();
-      const { row } = await lookup(identity, name);
+      const { row } = await lookup(identity, name, owner);
       return info(s, row);
     },
 
@@ -132,21 +166,32 @@ export function createVectorService(deps: VectorServiceDeps) {
       const who = requireAuthenticated(identity);
       const s = await requireStore();
       const db = await prisma();
+      const ownerScope = ownerScopeOf(who);
+      if (await db.vectorCollection.findUnique({ where: { ownerScope_name: { ownerScope, name: input.name } }, select: { id: true } })) {
+        throw alreadyExists(input.name);
+      }
+      const data = {
+        name: input.name,
+        ownerScope,
+        vectorSize: input.vectorSize,
+        distance: input.distance,
+        backend: s.backend,
+        ownerId: who.userId,
+        ownerKeyId: who.apiKeyId,
+      };
       let row: Row;
       try {
-        row = await db.vectorCollection.create({
-          data: {
-            name: input.name,
-            vectorSize: input.vectorSize,
-            distance: input.distance,
-            backend: s.backend,
-            ownerId: who.userId,
-            ownerKeyId: who.apiKeyId,
-          },
-        });
+        // The storage under the collection's own name when that is free, else under name-id.
+        row = await db.vectorCollection.create({ data: { ...data, physicalName: input.name } });
       } catch (error) {
-        if ((error as { code?: string }).code === "P2002") throw alreadyExists(input.name);
-        throw error;
+        if ((error as { code?: string }).code !== "P2002") throw error;
+        try {
+          const id = randomUUID().replaceAll("-", "").slice(0, 24);
+          row = await db.vectorCollection.create({ data: { ...data, id, physicalName: `${input.name}-${id}` } });
+        } catch (again) {
+          if ((again as { code?: string }).code === "P2002") throw alreadyExists(input.name); // the same owner, at the same time
+          throw again;
+        }
       }
       try {
         await s.createCollection(refOf(row));
@@ -157,6 +202,7 @@ export function createVectorService(deps: VectorServiceDeps) {
       }
       return {
         name: row.name,
+        owner: row.ownerScope,
         vectorSize: row.vectorSize,
         distance: input.distance,
         backend: s.backend,
@@ -165,51 +211,56 @@ export function createVectorService(deps: VectorServiceDeps) {
       };
     },
 
-    async deleteCollection(identity: Identity, name: string): Promise<void> {
+    async deleteCollection(identity: Identity, name: string, owner?: string): Promise<void> {
       const s = await requireStore();
-      const { row, ref } = await lookup(identity, name);
+      const { row, ref } = await lookup(identity, name, owner);
       await s.deleteCollection(ref);
       await (await prisma()).vectorCollection.deleteMany({ where: { id: row.id } });
     },
 
     /** Inserts or replaces points; returns how many were sent (a repeated id counts once). */
-    async upsertPoints(identity: Identity, name: string, points: VectorPoint[]): Promise<{ upserted: number }> {
+    async upsertPoints(identity: Identity, name: string, points: VectorPoint[], owner?: string): Promise<{ upserted: number }> {
       tooMany(points.length, "points");
       const s = await requireStore();
-      const { ref } = await lookup(identity, name);
+      const { ref } = await lookup(identity, name, owner);
       await s.upsert(ref, points);
       return { upserted: new Set(points.map((p) => (typeof p.id === "number" ? `n${p.id}` : `s${p.id}`))).size };
     },
 
-    async deletePoints(identity: Identity, name: string, selector: DeletePointsInput): Promise<{ deleted: number }> {
+    async deletePoints(identity: Identity, name: string, selector: DeletePointsInput, owner?: string): Promise<{ deleted: number }> {
       if ("ids" in selector) tooMany(selector.ids.length, "ids");
       const s = await requireStore();
-      const { ref } = await lookup(identity, name);
+      const { ref } = await lookup(identity, name, owner);
       return { deleted: await s.deletePoints(ref, selector) };
     },
 
-    async search(identity: Identity, name: string, query: SearchInput): Promise<ScoredPoint[]> {
+    async search(identity: Identity, name: string, query: SearchInput, owner?: string): Promise<ScoredPoint[]> {
       const s = await requireStore();
-      const { ref } = await lookup(identity, name);
+      const { ref } = await lookup(identity, name, owner);
       return s.search(ref, query);
     },
 
-    async count(identity: Identity, name: string, filter?: Filter): Promise<number> {
+    async count(identity: Identity, name: string, filter?: Filter, owner?: string): Promise<number> {
       const s = await requireStore();
-      const { ref } = await lookup(identity, name);
+      const { ref } = await lookup(identity, name, owner);
       return s.count(ref, filter);
     },
 
     /** The collection's size and distance, for callers that embed text for it first. */
-    async describe(identity: Identity, name: string): Promise<CollectionRef> {
+    async describe(identity: Identity, name: string, owner?: string): Promise<CollectionRef> {
       await requireStore();
-      return (await lookup(identity, name)).ref;
+      return (await lookup(identity, name, owner)).ref;
     },
   };
 }
 
 function refOf(row: Row): CollectionRef {
-  return { id: row.id, name: row.name, vectorSize: row.vectorSize, distance: row.distance as Distance };
+  return { id: row.id, name: row.name, storageName: row.physicalName, vectorSize: row.vectorSize, distance: row.distance as Distance };
+}
+
+/** Whose names a caller's collections share: their user's, else their key's. */
+function ownerScopeOf(who: { userId: string | null; apiKeyId?: string | null }): string {
+  return who.userId ? `user:${who.userId}` : `key:${who.apiKeyId ?? ""}`;
 }
 
 function tooMany(n: number, what: "points" | "ids"): void {
