@@ -286,6 +286,14 @@ export const envSchema = z.object({
   SERVE_API_THROUGH_NEXT: z
     .preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0"))
     .transform((v) => v === "1" || v === "true"),
+  /// OpenTelemetry: where each call's trace spans go over OTLP/HTTP (`/v1/traces` is appended); unset, no spans are made.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl("http://localhost:4318"),
+  /// OpenTelemetry: the traces URL itself, used as it is (instead of OTEL_EXPORTER_OTLP_ENDPOINT).
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl("http://localhost:4318/v1/traces"),
+  /// OpenTelemetry: headers sent with every export, as `name=value` pairs separated by commas (e.g. an API key of the collector).
+  OTEL_EXPORTER_OTLP_HEADERS: z.preprocess(emptyAsUndefined, z.string().optional()),
+  /// OpenTelemetry: the `service.name` of the spans.
+  OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().default("model-service")),
   /// OpenAI-wire passthrough: OpenAI-compatible chat requests served by an OpenAI, Azure OpenAI or OpenAI-compatible provider are sent on as they came (on), or rebuilt through the SDK (off).
   OPENAI_PASSTHROUGH: z
     .preprocess(
@@ -345,6 +353,7 @@ export type Env = z.infer<typeof envSchema> & { dataDir: string; qdrantUrl: stri
 export const SECRET_VARIABLES = new Set([
   "DATABASE_URL",
   "QDRANT_API_KEY",
+  "OTEL_EXPORTER_OTLP_HEADERS",
   "REDIS_URL",
   "OPENAI_API_KEY",
   "ANTHROPIC_API_KEY",

@@ -43,7 +43,7 @@ import {
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
-import { recordCall, type Attribution } from "../usage/index.ts";
+import { recordCall, type AttemptLog, type Attribution } from "../usage/index.ts";
 
 /** A generation: the model, the messages and the generation parameters (providers/types.ts), and how to run it. */
 export type GenerateInput = GenerationParameters & {
@@ -334,17 +334,32 @@ async function nextAttempt(
   tried: ReadonlySet<string>,
   retries: number,
   err: unknown,
-  failed: { attempt: Attempt; startedAt: number; ctx: CallContext },
+  failed: { attempt: Attempt; startedAt: number; ctx: CallContext; walk: ChainWalk },
   signal: AbortSignal,
   deadline: number,
   waited: UpstreamClock,
 ): Promise<"move" | "retry" | "stop"> {
+  const durationMs = performance.now() - failed.startedAt;
   // The caller leaving says nothing about the deployment; its failures (and timeouts) count against it.
   if (failed.ctx.signal?.aborted) failed.attempt.ended();
-  else await failed.attempt.failed(err, performance.now() - failed.startedAt);
-  if (signal.aborted) return "stop";
-  if (deploymentFailed(err) && route.hasAlternative(tried)) return "move";
-  return (await waitBeforeRetry(retries, err, signal, deadline, waited)) ? "retry" : "stop";
+  else await failed.attempt.failed(err, durationMs);
+  const next = signal.aborted
+    ? "stop"
+    : deploymentFailed(err) && route.hasAlternative(tried)
+      ? "move"
+      : (await waitBeforeRetry(retries, err, signal, deadline, waited))
+        ? "retry"
+        : "stop";
+  const logged = failed.walk.log.at(-1);
+  if (logged) Object.assign(logged, { durationMs, error: errorType(err), next });
+  return next;
+}
+
+/** What kind of failure ended an attempt, for its record (no message: nothing of the provider's text). */
+function errorType(err: unknown): string {
+  if (err instanceof ProviderError) return err.kind;
+  if (err instanceof AppError) return err.code;
+  return isAbort(err) ? "timeout" : "error";
 }
 
 /**
@@ -414,6 +429,7 @@ async function startAttempt(
   }
   walk.attempted = true;
   walk.attempts++;
+  walk.log.push({ deployment: deployment.id, provider: deployment.provider, providerModel: deployment.providerModel, startedAt: Date.now() });
   tried.add(deployment.id);
   return { deployment, provider, reservation, attempt: route.started(deployment), attemptStarted: performance.now() };
 }
@@ -471,7 +487,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
-    const walk: ChainWalk = { attempted: false, attempts: 0 };
+    const walk: ChainWalk = { attempted: false, attempts: 0, log: [] };
     let lastDeployment: Deployment | undefined;
     for (const model of chain) {
       lastModel = model;
@@ -504,6 +520,8 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
             ...callOf(model, deployment, ctx, walk),
             usage: result.usage,
             status: "success",
+            finishReason: result.finishReason,
+            responseModel: result.model,
             stream: false,
             latencyMs,
             upstreamMs: waited.ms,
@@ -530,7 +548,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
           reservation.settle(0n); // a failed attempt costs nothing (no-op when it was recorded)
           lastError = err;
           lastDeployment = deployment;
-          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx }, signal, deadline, waited);
+          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx, walk }, signal, deadline, waited);
           if (next === "stop") break;
           if (next === "retry") retries++;
         } finally {
@@ -550,7 +568,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
  * How far a call's chain got: whether a provider was called, and the reservation that failed
  * (402 over a budget, or 503 when the ledger is down), which ends the chain there.
  */
-type ChainWalk = { attempted: boolean; refused?: unknown; attempts: number };
+type ChainWalk = { attempted: boolean; refused?: unknown; attempts: number; log: AttemptLog[] };
 
 function abortError(ctx: CallContext, model: Model): AppError {
   return ctx.signal?.aborted
@@ -596,6 +614,7 @@ function callOf(model: Model, deployment: Deployment | undefined, ctx: CallConte
     requestId: ctx.requestId,
     deployment: deployment?.id ?? null,
     attempts: walk.attempts,
+    attemptLog: walk.log,
     attribution: ctx.attribution,
   };
 }
@@ -645,7 +664,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
     const waited = new UpstreamClock();
     let lastError: unknown;
     let lastModel = chain[0]!;
-    const walk: ChainWalk = { attempted: false, attempts: 0 };
+    const walk: ChainWalk = { attempted: false, attempts: 0, log: [] };
     let lastDeployment: Deployment | undefined;
     for (const model of chain) {
       lastModel = model;
@@ -768,6 +787,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             ...callOf(model, deployment, ctx, walk),
             usage: finalUsage,
             status: "success",
+            finishReason,
             stream: true,
             latencyMs,
             ttftMs,
@@ -813,7 +833,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             throw error;
           }
           reservation.settle(0n); // nothing streamed, nothing paid
-          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx }, signal, deadline, waited);
+          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx, walk }, signal, deadline, waited);
           if (next === "stop") break;
           if (next === "retry") retries++;
         } finally {

@@ -49,6 +49,8 @@ export type Attribution = {
   endUser: string | null;
   session: string | null;
   metadata: Metadata | null;
+  /** The caller's W3C `traceparent` header: the call's trace span continues it (call-spans.ts); not stored. */
+  traceparent?: string;
 };
 
 export const NO_ATTRIBUTION: Attribution = Object.freeze({ tags: [], endUser: null, session: null, metadata: null }) as Attribution;
@@ -198,5 +200,12 @@ export function attributionOf(body: AttributionInput | undefined, headers?: Head
     endUser: body?.endUser || fromHeaders.endUser || null,
     session: body?.session || fromHeaders.session || null,
     metadata: body?.metadata ?? fromHeaders.metadata ?? null,
+    ...traceparentOf(headers),
   };
+}
+
+/** The caller's `traceparent` header (checked where it is used: kernel/telemetry.ts contextOf); an overlong one is ignored. */
+function traceparentOf(headers: Headers | null | undefined): { traceparent?: string } {
+  const value = headers?.get("traceparent");
+  return value && value.length <= 128 ? { traceparent: value } : {};
 }

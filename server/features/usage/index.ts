@@ -17,5 +17,5 @@ export { addDays } from "./time-zones.ts";
 export { UsageWriter, type UsageEventInput } from "./usage-writer.ts";
 export { embeddingUsage, llmCost, llmUsage } from "./usage.rest.ts";
 export { usageRouter } from "./usage.router.ts";
-export { onUsageWritten, recordCall, usageWriter } from "./usage.ts";
+export { onUsageWritten, recordCall, usageWriter, type AttemptLog } from "./usage.ts";
 export { recordedCall, type RecordedCall } from "./usage-call.ts";

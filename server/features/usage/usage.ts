@@ -13,6 +13,8 @@ import { observeCall, watchUsageWriter } from "../../kernel/metrics.ts";
 import { costOf, usdNumber, type Cost, type Pico, type Price } from "../catalogue/index.ts";
 import type { UsageKind } from "./usage-rollups.ts";
 import { NO_ATTRIBUTION, type Attribution } from "./attribution.ts";
+import { emitCallSpans } from "./call-spans.ts";
+import { tracing } from "../../kernel/telemetry.ts";
 import { UsageWriter, type UsageEventInput, type UsageStatus } from "./usage-writer.ts";
 
 const g = globalThis as unknown as {
@@ -85,6 +87,27 @@ export type CallRecord = {
   attempts?: number | null;
   /** Who and what the call was for, as its caller said (attribution.ts); none by default. */
   attribution?: Attribution;
+  /** The provider calls it made, in order (the call's trace spans: call-spans.ts). */
+  attemptLog?: readonly AttemptLog[];
+  /** Why the answer ended, and the model the provider said answered (the trace span's attributes). */
+  finishReason?: string;
+  responseModel?: string;
+};
+
+/** One provider call of a call: where, when, how long, and for a failed one its kind and what followed. */
+export type AttemptLog = {
+  deployment: string;
+  provider: string;
+  /** The model's name at the provider. */
+  providerModel: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  /** Absent for the call's last attempt, which lasts until the call ends. */
+  durationMs?: number;
+  /** The failure's kind (ProviderError kind or our error code). */
+  error?: string;
+  /** After a failure: another deployment, a retry, or the end of this model's turn. */
+  next?: "move" | "retry" | "stop";
 };
 
 /**
@@ -133,6 +156,7 @@ export function recordCall(call: CallRecord): Cost & { eventId: string } {
   const cost: Cost = { inputCost: event.inputCost, outputCost: event.outputCost, totalCost: event.totalCost };
   const usage = call.usage ?? ZERO_USAGE;
   const eventId = usageWriter().record(event);
+  if (tracing()) emitCallSpans(call, event);
   try {
     observeCall({
       model: call.modelId,
