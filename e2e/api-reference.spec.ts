@@ -21,6 +21,44 @@ test("the API reference page lists the endpoints with their parameters and bodie
   expect(errors).toEqual([]);
 });
 
+test("descriptions read as text, limits as people write them, and every operation has a real example to try", async ({ page }) => {
+  await page.goto("/api-reference");
+  const main = page.locator("main");
+  await expect(page.locator("#postV1LlmCost")).toBeVisible();
+  // Before: "`generate` scope" and "1–9007199254740991" showed literally.
+  expect(await main.innerText()).not.toContain("`");
+  expect(await main.innerText()).not.toContain("9007199254740991");
+  await expect(page.locator("#postV1VectorSearch").getByText("vectors", { exact: true }).first()).toBeVisible();
+  const operations = await page.locator("article[id]").count();
+  await expect(page.getByTestId("example-request")).toHaveCount(operations);
+
+  const cost = page.locator("#postV1LlmCost");
+  await expect(cost.getByTestId("example-request")).toContainText('"model": "gpt-4o-mini"');
+  await cost.getByTestId("example-answer").locator("..").locator("summary").click();
+  await expect(cost.getByTestId("example-answer")).toContainText('"total_cost": 0.000285');
+  // "Try it" sends the example with the signed-in session: 1,200 input tokens, 1,000 of them cached, 300 out.
+  await cost.getByRole("button", { name: "Try it" }).click();
+  const form = cost.getByRole("form", { name: "Try POST /v1/llm/cost" });
+  await form.getByLabel("Body (JSON)").fill('{"model": "gpt-4o-mini", "input_tokens": 1000000, "output_tokens": 0}');
+  await form.getByRole("button", { name: "Send" }).click();
+  await expect(form.getByTestId("try-status")).toHaveText("200");
+  await expect(form.getByTestId("try-answer")).toContainText('"total_cost": 0.15');
+  // A mistake answers as the API does, and the page shows it.
+  await form.getByLabel("Body (JSON)").fill('{"model": "gpt-4o-mini"}');
+  await form.getByRole("button", { name: "Send" }).click();
+  await expect(form.getByTestId("try-status")).toHaveText("400");
+  await expect(form.getByTestId("try-answer")).toContainText("input_tokens");
+  await form.getByLabel("Body (JSON)").fill("{not json");
+  await form.getByRole("button", { name: "Send" }).click();
+  await expect(form.getByRole("alert")).toHaveText("The body is not valid JSON");
+
+  const whoami = page.locator("#getV1AuthWhoami");
+  await whoami.getByRole("button", { name: "Try it" }).click();
+  await whoami.getByRole("button", { name: "Send" }).click();
+  await expect(whoami.getByTestId("try-status")).toHaveText("200");
+  await expect(whoami.getByTestId("try-answer")).toContainText('"kind": "session"');
+});
+
 test("GET /v1/openapi.json answers without a credential", async ({ baseURL }) => {
   const anonymous = await playwrightRequest.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
   const response = await anonymous.get("/v1/openapi.json");

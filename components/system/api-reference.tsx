@@ -1,8 +1,10 @@
 // The REST reference: renders the OpenAPI document (endpoints, methods, access, parameters, body
 // and response schemas) with no script and nothing from a CDN. A server component; only the
 // document's *type* comes from the server.
+import type { ReactNode } from "react";
 import type { OpenApiDocument, OpenApiOperation, OpenApiParameter } from "../wire";
 import styles from "./api-reference.module.css";
+import { TryIt } from "./try-it";
 
 type Schema = Record<string, unknown>;
 
@@ -29,9 +31,24 @@ export function typeLabel(schema: Schema | undefined): string {
   return type;
 }
 
-function constraints(schema: Schema): string {
+/** Text with `code` spans (the descriptions are written so) as text and code, never literal backticks. */
+export function InlineText({ text }: { text: string }): ReactNode {
+  const parts = text.split(/`([^`]+)`/);
+  return parts.map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
+}
+
+/** A bound as people write it: 1,000,000; none for the largest safe integers zod puts on an unbounded `int()`. */
+export function bound(value: unknown): string | undefined {
+  if (typeof value !== "number") return value === undefined ? undefined : String(value);
+  if (Math.abs(value) >= Number.MAX_SAFE_INTEGER) return undefined;
+  return value.toLocaleString("en-US");
+}
+
+export function constraints(schema: Schema): string {
   const out: string[] = [];
-  const range = (min: unknown, max: unknown, unit: string) => {
+  const range = (minValue: unknown, maxValue: unknown, unit: string) => {
+    const min = bound(minValue);
+    const max = bound(maxValue);
     if (min !== undefined && max !== undefined) out.push(`${min}–${max}${unit}`);
     else if (min !== undefined) out.push(`≥ ${min}${unit}`);
     else if (max !== undefined) out.push(`≤ ${max}${unit}`);
@@ -67,7 +84,9 @@ function ParametersTable({ parameters }: { parameters: OpenApiParameter[] }) {
             <td>
               <code>{typeLabel(p.schema)}</code>
             </td>
-            <td className="muted">{[p.description, constraints(p.schema)].filter(Boolean).join("; ")}</td>
+            <td className="muted">
+              <InlineText text={[p.description, constraints(p.schema)].filter(Boolean).join("; ")} />
+            </td>
           </tr>
         ))}
       </tbody>
@@ -116,7 +135,7 @@ function SchemaView({ doc, schema, label }: { doc: OpenApiDocument; schema: Sche
                   <code>{typeLabel(row.schema)}</code>
                 </td>
                 <td className="muted">
-                  {[row.schema.description as string | undefined, constraints(row.schema)].filter(Boolean).join("; ")}
+                  <InlineText text={[row.schema.description as string | undefined, constraints(row.schema)].filter(Boolean).join("; ")} />
                 </td>
               </tr>
             ))}
@@ -156,7 +175,13 @@ function Operation({ doc, path, method, op }: { doc: OpenApiDocument; path: stri
         {op["x-scope"] ? <span className="pill">scope {op["x-scope"]}</span> : null}
         {op["x-rate-limit"] ? <span className="pill">rate limit {op["x-rate-limit"]}</span> : null}
       </div>
-      {op.description ? <p className={`muted ${styles.description}`}>{op.description}</p> : null}
+      {op.description
+        ? op.description.split("\n\n").map((para, i) => (
+            <p key={i} className={`muted ${styles.description}`}>
+              <InlineText text={para} />
+            </p>
+          ))
+        : null}
       {op.parameters?.length ? (
         <section>
           <h4>Parameters</h4>
@@ -186,7 +211,48 @@ function Operation({ doc, path, method, op }: { doc: OpenApiDocument; path: stri
           <SchemaView doc={doc} schema={successContent["application/json"].schema} label="The answer" />
         ) : null}
       </section>
+      <Example path={path} method={method} op={op} />
     </article>
+  );
+}
+
+/** The path with its parameters' example values, and the example query string. */
+function exampleTarget(path: string, op: OpenApiOperation): { path: string; query: string } {
+  const params = op.parameters ?? [];
+  const filled = path.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = params.find((p) => p.in === "path" && p.name === name)?.example;
+    return value ? encodeURIComponent(value) : whole;
+  });
+  const query = new URLSearchParams();
+  for (const p of params) if (p.in === "query" && p.example !== undefined) query.set(p.name, p.example);
+  return { path: filled, query: query.toString() };
+}
+
+/** A real request and its answer (recorded from the service: server/api/examples.json), and "Try it". */
+function Example({ path, method, op }: { path: string; method: string; op: OpenApiOperation }) {
+  const target = exampleTarget(path, op);
+  const body = op.requestBody?.content["application/json"]?.example;
+  const ok = op.responses["200"];
+  const answer = ok && "content" in ok ? ok.content?.["application/json"]?.example : undefined;
+  const bodyText = body === undefined ? null : JSON.stringify(body, null, 2);
+  const url = target.query ? `${target.path}?${target.query}` : target.path;
+  return (
+    <section className={styles.exampleSection}>
+      <h4>Example</h4>
+      <pre className={styles.example} data-testid="example-request">
+        {`${method.toUpperCase()} ${url}`}
+        {bodyText !== null ? `\ncontent-type: application/json\n\n${bodyText}` : ""}
+      </pre>
+      {answer !== undefined ? (
+        <details>
+          <summary>The answer (200)</summary>
+          <pre className={styles.example} data-testid="example-answer">
+            {JSON.stringify(answer, null, 2)}
+          </pre>
+        </details>
+      ) : null}
+      <TryIt method={method} path={target.path} query={target.query} body={bodyText} />
+    </section>
   );
 }
 

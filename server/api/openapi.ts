@@ -8,6 +8,7 @@ import "server-only";
 // /v1/openapi.json route itself, and a static import both ways would be a cycle.
 import { z } from "zod";
 import pkg from "../../package.json" with { type: "json" };
+import { exampleOf } from "./examples.ts";
 import { ERROR_STATUS, type ErrorCode } from "../kernel/errors.ts";
 import { endpointMeta, type HttpMethod, type RouteMeta } from "../http/endpoint.ts";
 import type { ErrorFormat } from "../http/error-formats.ts";
@@ -15,7 +16,14 @@ import type { LeanRoute } from "../web/handler.ts";
 
 type JsonSchema = Record<string, unknown>;
 
-export type OpenApiParameter = { name: string; in: "path" | "query"; required: boolean; description?: string; schema: JsonSchema };
+export type OpenApiParameter = {
+  name: string;
+  in: "path" | "query";
+  required: boolean;
+  description?: string;
+  schema: JsonSchema;
+  example?: string;
+};
 export type OpenApiOperation = {
   operationId: string;
   summary: string;
@@ -23,10 +31,10 @@ export type OpenApiOperation = {
   tags: string[];
   security: Record<string, string[]>[];
   parameters?: OpenApiParameter[];
-  requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
+  requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema; example?: unknown }> };
   responses: Record<
     string,
-    { description: string; content?: Record<string, { schema: JsonSchema }> } | { $ref: string; description?: string }
+    { description: string; content?: Record<string, { schema: JsonSchema; example?: unknown }> } | { $ref: string; description?: string }
   >;
   "x-access": RouteMeta["access"];
   "x-scope"?: string;
@@ -173,7 +181,13 @@ function buildOperation(
 ): OpenApiOperation {
   const id = operationId(method, path);
   const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-  const parameters: OpenApiParameter[] = pathParams.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } }));
+  // A real request and its answer (examples.json, recorded from the service and checked by tests/api).
+  const example = exampleOf(id);
+  const exampleQuery = new URLSearchParams(example?.request?.query ?? "");
+  const parameters: OpenApiParameter[] = pathParams.map((name) => {
+    const value = example?.request?.params?.[name];
+    return { name, in: "path", required: true, schema: { type: "string" }, ...(value && !value.startsWith("$") ? { example: value } : {}) };
+  });
   if (meta.query) {
     const q = jsonSchema(meta.query, `${id}Query`, components) as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, schema] of Object.entries(q.properties ?? {})) {
@@ -184,13 +198,15 @@ function buildOperation(
         required: q.required?.includes(name) ?? false,
         ...(description ? { description } : {}),
         schema: rest,
+        ...(exampleQuery.has(name) ? { example: exampleQuery.get(name)! } : {}),
       });
     }
   }
   const doc = meta.doc;
-  const success: Record<string, { schema: JsonSchema }> = {};
+  const success: Record<string, { schema: JsonSchema; example?: unknown }> = {};
   success[doc?.contentType ?? "application/json"] = {
     schema: doc?.response ? jsonSchema(doc.response, `${id}Response`, components, "output") : {},
+    ...(example?.response !== undefined ? { example: example.response } : {}),
   };
   if (doc?.stream)
     success["text/event-stream"] = { schema: { type: "string", description: "Server-sent events, when the body asks for a stream" } };
@@ -219,7 +235,12 @@ function buildOperation(
       ? {
           requestBody: {
             required: true,
-            content: { "application/json": { schema: jsonSchema(meta.doc?.body ?? meta.body, `${id}Body`, components) } },
+            content: {
+              "application/json": {
+                schema: jsonSchema(meta.doc?.body ?? meta.body, `${id}Body`, components),
+                ...(example?.request?.body !== undefined ? { example: example.request.body } : {}),
+              },
+            },
           },
         }
       : {}),
