@@ -32,6 +32,7 @@ import {
   type TokenUsage,
   type ToolCall,
   type ToolChoice,
+  paidServiceTier,
 } from "./types.ts";
 
 /** max_tokens when neither the caller nor the catalogue (defaultMaxTokens) gives one. */
@@ -44,6 +45,10 @@ type AnthropicUsageFields = {
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   output_tokens_details?: { thinking_tokens?: number | null } | null;
+  /** The cache writes by lifetime (their sum is cache_creation_input_tokens). */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
+  /** standard | priority | batch */
+  service_tier?: string | null;
 };
 
 /**
@@ -52,13 +57,19 @@ type AnthropicUsageFields = {
  */
 export function convertAnthropicUsage(usage: AnthropicUsageFields): TokenUsage {
   const cacheRead = usage.cache_read_input_tokens ?? 0;
-  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  const split = usage.cache_creation;
+  const written1h = split?.ephemeral_1h_input_tokens ?? 0;
+  // The split, when given, is the truth; cache_creation_input_tokens is its sum.
+  const cacheWrite = split ? (split.ephemeral_5m_input_tokens ?? 0) + written1h : (usage.cache_creation_input_tokens ?? 0);
+  const tier = paidServiceTier(usage.service_tier);
   return {
     inputTokens: (usage.input_tokens ?? 0) + cacheRead + cacheWrite,
     outputTokens: usage.output_tokens ?? 0,
     cachedInputTokens: cacheRead,
     reasoningTokens: usage.output_tokens_details?.thinking_tokens ?? 0,
     ...(cacheWrite ? { cacheWriteTokens: cacheWrite } : {}),
+    ...(written1h ? { cacheWrite1hTokens: written1h } : {}),
+    ...(tier ? { serviceTier: tier } : {}),
   };
 }
 
@@ -412,6 +423,8 @@ function mergeUsage(into: AnthropicUsageFields, from: AnthropicUsageFields | nul
     if (typeof v === "number") into[key] = v;
   }
   if (from.output_tokens_details) into.output_tokens_details = from.output_tokens_details;
+  if (from.cache_creation) into.cache_creation = from.cache_creation;
+  if (from.service_tier) into.service_tier = from.service_tier;
 }
 
 /** Anthropic (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). */

@@ -128,7 +128,22 @@ export type TokenUsage = {
    * cached ones), priced at the model's cache-write rate (Anthropic's, Bedrock's). Absent: none.
    */
   cacheWriteTokens?: number;
+  /** Of cacheWriteTokens, those written for an hour (Anthropic's 1-hour cache, priced apart); the rest are 5-minute writes. */
+  cacheWrite1hTokens?: number;
+  /** Audio input tokens (a subset of inputTokens, apart from cached and written ones), where the provider reports them. */
+  audioInputTokens?: number;
+  /** Image input tokens (a subset of inputTokens, as audio), where the provider reports them. */
+  imageInputTokens?: number;
+  /** The service tier that served the call, as the provider reported it ("priority", "flex"; absent: standard). */
+  serviceTier?: string;
 };
+
+/** The service tier a provider reports, for TokenUsage.serviceTier: the standard tier ("default", "standard", "auto") is none. */
+export function paidServiceTier(tier: string | null | undefined): string | undefined {
+  if (!tier) return undefined;
+  const t = tier.toLowerCase();
+  return t === "default" || t === "standard" || t === "auto" ? undefined : t;
+}
 
 /** The usage of a call that used nothing (or reported nothing): the one zero value. */
 export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({

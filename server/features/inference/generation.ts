@@ -30,7 +30,7 @@ import { modelAllowed, requireModelAllowed } from "../../access/model-access.ts"
 import { admitKeyCall, type Admission } from "./key-admission.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
-import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
+import { costOf, dearestInputRate, dearestOutputRate, type Cost, type Pico, type Price } from "../catalogue/index.ts";
 import {
   deploymentFailed,
   deploymentGroup,
@@ -172,8 +172,8 @@ const LEASE_GRACE_MS = 60_000;
 /**
  * The most one attempt on `model` can cost at its price now: the prompt, estimated high (tokens.ts
  * promptTokenBound, counted once per call), and the longest reply it may give (max_tokens, else
- * the model's largest output), neither more than the model's context window, the input at the
- * dearer of its plain and cache-write prices. 0 for a free model.
+ * the model's largest output), neither more than the model's context window, each token at the
+ * dearest rate of the price (cache writes and tiers included). 0 for a free model.
  */
 export function largestAttemptCost(
   model: Model,
@@ -181,18 +181,17 @@ export function largestAttemptCost(
   promptBound: () => number = () => promptTokenBound(input),
   price: Price = pricingFor(model.id),
 ): Pico {
-  if (isFree(price)) return 0n;
+  const inputRate = dearestInputRate(price);
+  const outputRate = dearestOutputRate(price);
+  if (inputRate === 0n && outputRate === 0n) return 0n;
   const window = model.contextWindow;
   const inputTokens = Math.min(window, promptBound());
   const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window);
-  // Every input token may turn out to be a cache write (Anthropic, Bedrock), which can cost more than plain input.
-  const plain = costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0 }).totalCost;
-  const written = costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0, cacheWriteTokens: inputTokens }).totalCost;
-  return written > plain ? written : plain;
+  // Every input token may turn out to be a cache write (Anthropic, Bedrock; a 1-hour write the
+  // dearest), and a large prompt or a priority tier may price the whole call higher: the hold
+  // counts each token at the dearest rate it could be billed at.
+  return BigInt(inputTokens) * inputRate + BigInt(outputTokens) * outputRate;
 }
-
-const isFree = (p: { inputPerMTok: string; outputPerMTok: string; cachedInputPerMTok?: string | null }) =>
-  [p.inputPerMTok, p.outputPerMTok, p.cachedInputPerMTok ?? "0"].every((x) => Number(x) === 0);
 
 /** Per call: reserves each paid attempt's largest cost against the caller's budgets (402 when it does not fit). */
 function attemptReserver(input: GenerateInput, ctx: CallContext, deadline: number) {
