@@ -46,7 +46,12 @@
 //   delay=MS                    slow first byte: wait before answering anything
 //   chunk_delay=MS              pause between stream chunks
 //   cached=N                    N cached input tokens (OpenAI cached_tokens; Anthropic cache_read_input_tokens)
-//   cache_write=N               Anthropic cache_creation_input_tokens
+//   cache_write=N               Anthropic cache_creation_input_tokens (5-minute writes)
+//   cache_write_1h=N            Anthropic 1-hour cache writes (cache_creation.ephemeral_1h_input_tokens, in the total too)
+//   tier=priority               Anthropic serves the call at Priority Tier (usage.service_tier), unless the request says
+//                               service_tier "standard_only"; OpenAI's tier is the request's service_tier
+//                               (priority, flex, scale; else "default"), an unknown one refused with 400 as OpenAI does
+//   audio=N                     N audio input tokens (OpenAI prompt_tokens_details.audio_tokens; Gemini promptTokensDetails)
 //   reasoning=N                 N reasoning tokens (OpenAI reasoning_tokens; Anthropic thinking_tokens),
 //                               counted in the output tokens as the providers do
 //   words=N                     reply with N fixed words instead of the echo
@@ -562,6 +567,14 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         "unsupported_value",
         k,
       );
+    } else if (body.service_tier !== undefined && !["auto", "default", "flex", "priority", "scale"].includes(String(body.service_tier))) {
+      invalid = openaiError(
+        400,
+        `Invalid value: '${String(body.service_tier)}'. Supported values are: 'auto', 'default', 'flex', 'scale', and 'priority'.`,
+        "invalid_request_error",
+        "invalid_value",
+        "service_tier",
+      );
     } else if (body.stream_options !== undefined && body.stream !== true) {
       invalid = openaiError(
         400,
@@ -614,11 +627,14 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const callTokens = toolCallTokens(planned);
     const finish = planned.length ? "tool_calls" : reply.finish;
     const cached = Math.min(num(directives, "cached", 0), inputTokens);
+    const audio = Math.min(num(directives, "audio", 0), inputTokens - cached);
+    // The tier that served the call, as OpenAI answers it: the one asked for ("auto" and none: "default").
+    const serviceTier = body.service_tier === "priority" || body.service_tier === "flex" || body.service_tier === "scale" ? body.service_tier : "default";
     const usage = {
       prompt_tokens: inputTokens,
       completion_tokens: reply.tokens + callTokens + reasoning,
       total_tokens: inputTokens + reply.tokens + callTokens + reasoning,
-      prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: cached, audio_tokens: audio },
       completion_tokens_details: {
         reasoning_tokens: reasoning,
         audio_tokens: 0,
@@ -655,14 +671,14 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
           },
         ],
         usage,
-        service_tier: "default",
+        service_tier: serviceTier,
         system_fingerprint: fp,
       };
       return sendPlain(x, response, headers, faultKind);
     }
 
     const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-    const base = { id: completionId, object: "chat.completion.chunk", created, model, service_tier: "default", system_fingerprint: fp };
+    const base = { id: completionId, object: "chat.completion.chunk", created, model, service_tier: serviceTier, system_fingerprint: fp };
     const withUsage = (o: Record<string, unknown>) => (includeUsage ? { ...o, usage: null } : o);
     startSse(x, headers);
     const write = (data: unknown) => !x.closed() && x.res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
@@ -861,7 +877,14 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const reply = makeReply(lastUser, directives, stops, body.max_tokens as number, { toolResults, json, toolCalls: planned });
     const reasoning = num(directives, "reasoning", 0);
     const cacheRead = num(directives, "cached", 0);
-    const cacheWrite = num(directives, "cache_write", 0);
+    // cache_write=N: 5-minute writes; cache_write_1h=N: 1-hour writes (cache_creation splits them; the total is cache_creation_input_tokens).
+    const cacheWrite5m = num(directives, "cache_write", 0);
+    const cacheWrite1h = num(directives, "cache_write_1h", 0);
+    const cacheWrite = cacheWrite5m + cacheWrite1h;
+    const cacheCreation = { ephemeral_5m_input_tokens: cacheWrite5m, ephemeral_1h_input_tokens: cacheWrite1h };
+    // Priority Tier: a request with service_tier "auto" (the default) is served at priority when the
+    // organisation has that capacity (the directive tier=priority); "standard_only" never is.
+    const serviceTier = directives.get("tier") === "priority" && body.service_tier !== "standard_only" ? "priority" : "standard";
     const uncached = Math.max(0, inputTokens - cacheRead - cacheWrite);
     const stopReason = planned.length
       ? "tool_use"
@@ -876,9 +899,10 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       input_tokens: uncached,
       cache_creation_input_tokens: cacheWrite,
       cache_read_input_tokens: cacheRead,
+      cache_creation: cacheCreation,
       output_tokens: outputTokens,
       ...details,
-      service_tier: "standard",
+      service_tier: serviceTier,
     };
     const messageId = id("msg_");
     const headers = { "request-id": id("req_"), "anthropic-organization-id": "emulator-org" };
@@ -917,8 +941,9 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
           input_tokens: uncached,
           cache_creation_input_tokens: cacheWrite,
           cache_read_input_tokens: cacheRead,
+          cache_creation: cacheCreation,
           output_tokens: 1,
-          service_tier: "standard",
+          service_tier: serviceTier,
         },
       },
     });
