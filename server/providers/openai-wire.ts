@@ -190,7 +190,14 @@ type ChatChoice = {
   };
   finish_reason?: string | null;
 };
-type ChatAnswer = { id?: string; model?: string; choices?: ChatChoice[]; usage?: OpenAIUsage; service_tier?: string | null; error?: unknown };
+type ChatAnswer = {
+  id?: string;
+  model?: string;
+  choices?: ChatChoice[];
+  usage?: OpenAIUsage;
+  service_tier?: string | null;
+  error?: unknown;
+};
 
 const retryHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers | undefined => {
   const retryAfter = headers["retry-after"];

@@ -629,7 +629,8 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const cached = Math.min(num(directives, "cached", 0), inputTokens);
     const audio = Math.min(num(directives, "audio", 0), inputTokens - cached);
     // The tier that served the call, as OpenAI answers it: the one asked for ("auto" and none: "default").
-    const serviceTier = body.service_tier === "priority" || body.service_tier === "flex" || body.service_tier === "scale" ? body.service_tier : "default";
+    const serviceTier =
+      body.service_tier === "priority" || body.service_tier === "flex" || body.service_tier === "scale" ? body.service_tier : "default";
     const usage = {
       prompt_tokens: inputTokens,
       completion_tokens: reply.tokens + callTokens + reasoning,

@@ -101,12 +101,15 @@ export function rowToModel(r: ModelRow): CatalogueModel {
     type: r.type === "embedding" ? "embedding" : "chat",
     contextWindow: r.context_window,
     maxOutputTokens: r.max_output_tokens,
-    price: withExtras({
-      inputPerMTok: normalizePrice(r.input),
-      outputPerMTok: normalizePrice(r.output),
-      cachedInputPerMTok: optionalPrice(r.cached_input),
-      cacheWritePerMTok: optionalPrice(r.cache_write),
-    }, r.extra_prices),
+    price: withExtras(
+      {
+        inputPerMTok: normalizePrice(r.input),
+        outputPerMTok: normalizePrice(r.output),
+        cachedInputPerMTok: optionalPrice(r.cached_input),
+        cacheWritePerMTok: optionalPrice(r.cache_write),
+      },
+      r.extra_prices,
+    ),
     capabilities: r.capabilities ?? [],
     aliases: r.aliases ?? [],
     fallbacks: r.fallbacks ?? [],

@@ -132,7 +132,8 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
         },
       ],
     });
-    expect(list.find((m) => m.id === "gpt-5")?.price_tiers.map((t) => t.label)).toEqual(["priority", "flex"]);
+    const gpt5 = list.find((m) => m.id === "gpt-5") as { price_tiers: { label: string }[] } | undefined;
+    expect(gpt5?.price_tiers.map((t) => t.label)).toEqual(["priority", "flex"]);
     expect(list.find((m) => m.id === "claude-3-sonnet-20240229")).toMatchObject({
       name: "Claude 3 Sonnet",
       provider: "anthropic",

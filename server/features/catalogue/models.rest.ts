@@ -10,7 +10,12 @@ import { modelAllowed } from "../../access/model-access.ts";
 import { TIER_RATES, tierLabel } from "./pricing.ts";
 
 /** cachedInput → cached_input, cacheWrite1h → cache_write_1h. */
-const snake = (name: string) => name.replace(/([A-Z])/g, "_$1").replace(/(\d+h)$/, "_$1").replace(/__/g, "_").toLowerCase();
+const snake = (name: string) =>
+  name
+    .replace(/([A-Z])/g, "_$1")
+    .replace(/(\d+h)$/, "_$1")
+    .replace(/__/g, "_")
+    .toLowerCase();
 
 export const modelsQuery = z.object({
   provider: providerIdSchema.optional(),

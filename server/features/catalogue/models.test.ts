@@ -256,7 +256,6 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
     expect(fresh.priceHistory("gpt-4")).toHaveLength(2);
   });
 
-
   it("edits every kind of rate and the tiers as an admin, with the price history, stored and read back exactly", async () => {
     const catalogue = make();
     await catalogue.sync();
@@ -266,11 +265,21 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
       { aboveInputTokens: 128_000, input: "5", output: "20" },
       { serviceTier: "priority", input: "4", cachedInput: "2" },
     ];
-    await catalogue.update("gpt-4o", { price: { reasoning: "12", audioInput: "40", imageInput: "3", cacheWrite1h: "5", tiers } }, "user:admin-1");
+    await catalogue.update(
+      "gpt-4o",
+      { price: { reasoning: "12", audioInput: "40", imageInput: "3", cacheWrite1h: "5", tiers } },
+      "user:admin-1",
+    );
     const fresh = make();
     await fresh.load();
     const now = fresh.pricingFor("gpt-4o");
-    expect(now).toMatchObject({ inputPerMTok: "2.5", reasoningPerMTok: "12", audioInputPerMTok: "40", imageInputPerMTok: "3", cacheWrite1hPerMTok: "5" });
+    expect(now).toMatchObject({
+      inputPerMTok: "2.5",
+      reasoningPerMTok: "12",
+      audioInputPerMTok: "40",
+      imageInputPerMTok: "3",
+      cacheWrite1hPerMTok: "5",
+    });
     expect(now.tiers).toEqual([
       { aboveInputTokens: 128_000, inputPerMTok: "5", outputPerMTok: "20" },
       { serviceTier: "priority", inputPerMTok: "4", cachedInputPerMTok: "2" },

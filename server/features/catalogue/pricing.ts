@@ -82,7 +82,10 @@ export type PricedCost = Cost & { breakdown: CostBreakdown; tier: string | null 
 
 export type PricedUsage = Pick<TokenUsage, "inputTokens" | "outputTokens" | "cachedInputTokens"> &
   Partial<
-    Pick<TokenUsage, "reasoningTokens" | "cacheWriteTokens" | "cacheWrite1hTokens" | "audioInputTokens" | "imageInputTokens" | "serviceTier">
+    Pick<
+      TokenUsage,
+      "reasoningTokens" | "cacheWriteTokens" | "cacheWrite1hTokens" | "audioInputTokens" | "imageInputTokens" | "serviceTier"
+    >
   >;
 
 /** "2.5" → 2_500_000n (millionths of a dollar per 1M tokens). Refuses more than 6 decimals. */
@@ -107,7 +110,9 @@ export function normalServiceTier(tier: string | null | undefined): string | und
 
 /** A tier's label: "priority", ">200K", "priority >272K". */
 export function tierLabel(tier: PriceTier): string {
-  const size = tier.aboveInputTokens ? `>${tier.aboveInputTokens % 1000 === 0 ? `${tier.aboveInputTokens / 1000}K` : tier.aboveInputTokens}` : "";
+  const size = tier.aboveInputTokens
+    ? `>${tier.aboveInputTokens % 1000 === 0 ? `${tier.aboveInputTokens / 1000}K` : tier.aboveInputTokens}`
+    : "";
   return [tier.serviceTier ?? "", size].filter(Boolean).join(" ") || "standard";
 }
 

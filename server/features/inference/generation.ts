@@ -30,7 +30,7 @@ import { modelAllowed, requireModelAllowed } from "../../access/model-access.ts"
 import { admitKeyCall, type Admission } from "./key-admission.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
-import { costOf, dearestInputRate, dearestOutputRate, type Cost, type Pico, type Price } from "../catalogue/index.ts";
+import { dearestInputRate, dearestOutputRate, type Cost, type Pico, type Price } from "../catalogue/index.ts";
 import {
   deploymentFailed,
   deploymentGroup,

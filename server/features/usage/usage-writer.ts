@@ -397,9 +397,7 @@ function serialise({ savedCost, costParts, ...e }: QueuedEvent): SerialisedEvent
 function deserialise({ savedCost, costParts, ...e }: SerialisedEvent): QueuedEvent {
   return {
     ...e,
-    ...(costParts
-      ? { costParts: Object.fromEntries(Object.entries(costParts).map(([k, v]) => [k, parseUsd(v)])) as CostBreakdown }
-      : {}),
+    ...(costParts ? { costParts: Object.fromEntries(Object.entries(costParts).map(([k, v]) => [k, parseUsd(v)])) as CostBreakdown } : {}),
     // Spooled by a version that did not record the kind: the guess that version's roll-ups made.
     kind: e.kind ?? endpointKind(e.endpoint),
     createdAt: new Date(e.createdAt),
@@ -411,7 +409,14 @@ function deserialise({ savedCost, costParts, ...e }: SerialisedEvent): QueuedEve
 }
 
 /** The cost parts with a column of their own, in INSERT_COLUMNS' order (plain input and output are input_cost and output_cost less these). */
-const PART_COLUMNS = ["cachedInput", "cacheWrite5m", "cacheWrite1h", "audioInput", "imageInput", "reasoning"] as const satisfies readonly (keyof CostBreakdown)[];
+const PART_COLUMNS = [
+  "cachedInput",
+  "cacheWrite5m",
+  "cacheWrite1h",
+  "audioInput",
+  "imageInput",
+  "reasoning",
+] as const satisfies readonly (keyof CostBreakdown)[];
 
 /** The batch as one array per column, in INSERT_SQL's order. */
 function columns(batch: QueuedEvent[]): unknown[] {
