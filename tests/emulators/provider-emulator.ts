@@ -51,6 +51,9 @@
 //   tier=priority               Anthropic serves the call at Priority Tier (usage.service_tier), unless the request says
 //                               service_tier "standard_only"; OpenAI's tier is the request's service_tier
 //                               (priority, flex, scale; else "default"), an unknown one refused with 400 as OpenAI does
+// OpenAI chat honours n (n identical choices, completion tokens counted per choice), logprobs and
+// top_logprobs (each reply word with logprob 0), and refuses reasoning_effort on models other than
+// o-series and GPT-5, top_logprobs without logprobs, and an n outside 1..128, as OpenAI does.
 //   audio=N                     N audio input tokens (OpenAI prompt_tokens_details.audio_tokens; Gemini promptTokensDetails)
 //   reasoning=N                 N reasoning tokens (OpenAI reasoning_tokens; Anthropic thinking_tokens),
 //                               counted in the output tokens as the providers do
@@ -567,6 +570,34 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         "unsupported_value",
         k,
       );
+    } else if (
+      body.n !== undefined &&
+      body.n !== null &&
+      (!Number.isInteger(body.n) || (body.n as number) < 1 || (body.n as number) > 128)
+    ) {
+      invalid = openaiError(
+        400,
+        `Invalid 'n': integer below minimum value. Expected a value >= 1, but got ${String(body.n)} instead.`,
+        "invalid_request_error",
+        "integer_below_min_value",
+        "n",
+      );
+    } else if (body.reasoning_effort !== undefined && !/^(o\d|gpt-5)/.test(model)) {
+      invalid = openaiError(
+        400,
+        "Unrecognized request argument supplied: reasoning_effort",
+        "invalid_request_error",
+        null,
+        "reasoning_effort",
+      );
+    } else if (body.top_logprobs !== undefined && body.logprobs !== true) {
+      invalid = openaiError(
+        400,
+        "logprobs must be set to true if top_logprobs is specified.",
+        "invalid_request_error",
+        null,
+        "top_logprobs",
+      );
     } else if (body.service_tier !== undefined && !["auto", "default", "flex", "priority", "scale"].includes(String(body.service_tier))) {
       invalid = openaiError(
         400,
@@ -631,13 +662,29 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     // The tier that served the call, as OpenAI answers it: the one asked for ("auto" and none: "default").
     const serviceTier =
       body.service_tier === "priority" || body.service_tier === "flex" || body.service_tier === "scale" ? body.service_tier : "default";
+    // n choices (each the same deterministic reply): completion tokens count every choice once, as OpenAI's do.
+    const n = typeof body.n === "number" ? body.n : 1;
+    // logprobs: each word of the reply with logprob 0 (it is certain), and top_logprobs alternatives.
+    const topN = typeof body.top_logprobs === "number" ? body.top_logprobs : 0;
+    const logprobsOf = (text: string) =>
+      body.logprobs === true
+        ? {
+            content: chunksOf(text).map((token) => ({
+              token,
+              logprob: 0,
+              bytes: [...Buffer.from(token)],
+              top_logprobs: Array.from({ length: topN }, (_, k) => ({ token: k === 0 ? token : `${token}${k}`, logprob: -k, bytes: null })),
+            })),
+            refusal: null,
+          }
+        : null;
     const usage = {
       prompt_tokens: inputTokens,
-      completion_tokens: reply.tokens + callTokens + reasoning,
-      total_tokens: inputTokens + reply.tokens + callTokens + reasoning,
+      completion_tokens: (reply.tokens + callTokens + reasoning) * n,
+      total_tokens: inputTokens + (reply.tokens + callTokens + reasoning) * n,
       prompt_tokens_details: { cached_tokens: cached, audio_tokens: audio },
       completion_tokens_details: {
-        reasoning_tokens: reasoning,
+        reasoning_tokens: reasoning * n,
         audio_tokens: 0,
         accepted_prediction_tokens: 0,
         rejected_prediction_tokens: 0,
@@ -655,22 +702,20 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         object: "chat.completion",
         created,
         model,
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: "assistant",
-              content: planned.length && !reply.text ? null : reply.text,
-              refusal: null,
-              ...(planned.length
-                ? { tool_calls: planned.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) }
-                : {}),
-              annotations: [],
-            },
-            logprobs: null,
-            finish_reason: finish,
+        choices: Array.from({ length: n }, (_, index) => ({
+          index,
+          message: {
+            role: "assistant",
+            content: planned.length && !reply.text ? null : reply.text,
+            refusal: null,
+            ...(planned.length
+              ? { tool_calls: planned.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) }
+              : {}),
+            annotations: [],
           },
-        ],
+          logprobs: logprobsOf(reply.text),
+          finish_reason: finish,
+        })),
         usage,
         service_tier: serviceTier,
         system_fingerprint: fp,
@@ -683,17 +728,23 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const withUsage = (o: Record<string, unknown>) => (includeUsage ? { ...o, usage: null } : o);
     startSse(x, headers);
     const write = (data: unknown) => !x.closed() && x.res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
-    write(
-      withUsage({
-        ...base,
-        choices: [{ index: 0, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }],
-      }),
-    );
+    const indexes = Array.from({ length: n }, (_, i) => i);
+    for (const index of indexes) {
+      write(
+        withUsage({
+          ...base,
+          choices: [{ index, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }],
+        }),
+      );
+    }
     const ok = await streamChunks(
       x,
       directives,
       chunksOf(reply.text),
-      (text) => write(withUsage({ ...base, choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] })),
+      (text) => {
+        for (const index of indexes)
+          write(withUsage({ ...base, choices: [{ index, delta: { content: text }, logprobs: logprobsOf(text), finish_reason: null }] }));
+      },
       () =>
         write({
           error: {
@@ -712,7 +763,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       write(delta({ id: call.id, type: "function", function: { name: call.name, arguments: "" } }));
       for (const piece of argumentPieces(call.args)) write(delta({ function: { arguments: piece } }));
     }
-    write(withUsage({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }] }));
+    for (const index of indexes) write(withUsage({ ...base, choices: [{ index, delta: {}, logprobs: null, finish_reason: finish }] }));
     if (includeUsage) write({ ...base, choices: [], usage });
     write("[DONE]");
     if (!x.closed()) x.res.end();

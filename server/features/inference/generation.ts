@@ -186,7 +186,9 @@ export function largestAttemptCost(
   if (inputRate === 0n && outputRate === 0n) return 0n;
   const window = model.contextWindow;
   const inputTokens = Math.min(window, promptBound());
-  const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window);
+  // A passthrough body's n choices (OpenAI) each may give the longest reply.
+  const n = typeof input.wire?.body.n === "number" && input.wire.body.n > 1 ? input.wire.body.n : 1;
+  const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window) * n;
   // Every input token may turn out to be a cache write (Anthropic, Bedrock; a 1-hour write the
   // dearest), and a large prompt or a priority tier may price the whole call higher: the hold
   // counts each token at the dearest rate it could be billed at.
