@@ -227,15 +227,19 @@ export function newMessageId(): string {
 }
 
 /**
- * Anthropic's usage: its input_tokens leaves out cache reads, which come separately. (Cache
- * writes are not told apart from other input by every provider, so they count as input here.)
+ * Anthropic's usage: its input_tokens leaves out cache reads and cache writes, which come
+ * separately (cache_creation_input_tokens, split by lifetime in cache_creation), as the providers
+ * that tell them apart (Anthropic, Bedrock) reported them; 0 for the others.
  */
 export function anthropicUsage(o: GenerateOutcome) {
+  const writes = o.usage.cacheWriteTokens ?? 0;
+  const written1h = o.usage.cacheWrite1hTokens ?? 0;
   return {
-    input_tokens: o.usage.inputTokens - o.usage.cachedInputTokens,
+    input_tokens: o.usage.inputTokens - o.usage.cachedInputTokens - writes,
     output_tokens: o.usage.outputTokens,
     cache_read_input_tokens: o.usage.cachedInputTokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: writes,
+    cache_creation: { ephemeral_5m_input_tokens: writes - written1h, ephemeral_1h_input_tokens: written1h },
   };
 }
 
