@@ -365,6 +365,26 @@ describe.each(testDatabases())("the cost table on $kind", ({ kind }) => {
     },
   );
 
+  it("GET /v1/llm/requests/{id} answers one call's cost by kind of token, its tier and its token kinds", async () => {
+    const auth = { headers: { authorization: `Bearer ${server.key}` } };
+    const list = (await (await fetch(`${server.url}/v1/llm/requests?limit=200`, auth)).json()) as {
+      items: { id: string; request_id: string }[];
+    };
+    const detail = async (i: number) => {
+      const item = list.items.find((r) => r.request_id === `cost-${kind}-${i}`)!;
+      return (await (await fetch(`${server.url}/v1/llm/requests/${item.id}`, auth)).json()) as Record<string, unknown>;
+    };
+    const oneHour = COST_ROWS.findIndex((r) => r.case === "1-hour cache write" && r.provider === "anthropic");
+    expect(await detail(oneHour)).toMatchObject({
+      cache_write_tokens: 4,
+      cache_write_1h_tokens: 4,
+      price_tier: null,
+      cost_breakdown: { input: 0.000012, cached_input: 0, cache_write_5m: 0, cache_write_1h: 0.000024, output: 0.00015, reasoning: 0 },
+    });
+    const priority = COST_ROWS.findIndex((r) => r.case === "priority tier");
+    expect(await detail(priority)).toMatchObject({ service_tier: "priority", price_tier: "priority", cost_breakdown: { output: 0.0001 } });
+  });
+
   it("GET /v1/llm/usage sums the parts of every row into cost_breakdown, which adds up to total_cost", async () => {
     const res = await fetch(`${server.url}/v1/llm/usage`, { headers: { authorization: `Bearer ${server.key}` } });
     const usage = (await res.json()) as { total_cost: number; cost_breakdown: Record<string, number> };
