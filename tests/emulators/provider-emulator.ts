@@ -891,6 +891,33 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       // Anthropic refuses empty text blocks anywhere, and empty content but in a final assistant message (a prefill).
       invalid ??= emptyContent(msgs, body.system);
     }
+    // Extended thinking: budget_tokens at least 1024 and below max_tokens; a thinking block sent back
+    // must carry the signature this emulator gave it (Anthropic checks them).
+    const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+    if (!invalid && thinking?.type === "enabled") {
+      const budget = Number(thinking.budget_tokens);
+      if (!Number.isInteger(budget) || budget < 1024)
+        invalid = anthropicError(
+          400,
+          "invalid_request_error",
+          "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+        );
+      else if (budget >= Number(body.max_tokens))
+        invalid = anthropicError(400, "invalid_request_error", "`max_tokens` must be greater than `thinking.budget_tokens`.");
+    }
+    if (!invalid && msgs) {
+      msgs.forEach((m, i) => {
+        if (invalid || !Array.isArray(m.content)) return;
+        (m.content as { type?: unknown; thinking?: unknown; signature?: unknown }[]).forEach((b, j) => {
+          if (!invalid && b.type === "thinking" && b.signature !== thinkingSignature(String(b.thinking ?? "")))
+            invalid = anthropicError(
+              400,
+              "invalid_request_error",
+              `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`,
+            );
+        });
+      });
+    }
     if (!invalid && version === "2026-10-21") {
       // API version 2026-10-21 removed the sampling parameters.
       const sampling = ["temperature", "top_p", "top_k"].find((k) => body[k] !== undefined);
@@ -927,7 +954,18 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 
     const stops = Array.isArray(body.stop_sequences) ? (body.stop_sequences as string[]) : [];
     const reply = makeReply(lastUser, directives, stops, body.max_tokens as number, { toolResults, json, toolCalls: planned });
-    const reasoning = num(directives, "reasoning", 0);
+    // With thinking enabled the reply starts with a thinking block ("Considering: <words>", signed),
+    // and with the directive `redacted` also a redacted_thinking block; thinking tokens count as output.
+    const thinkingText = thinking?.type === "enabled" ? `Considering: ${stripDirectives(lastUser, new Map()).trim() || "nothing"}` : "";
+    const thinkingBlocks: Record<string, unknown>[] = thinkingText
+      ? [
+          { type: "thinking", thinking: thinkingText, signature: thinkingSignature(thinkingText) },
+          ...(directives.has("redacted")
+            ? [{ type: "redacted_thinking", data: Buffer.from(`redacted:${thinkingText}`).toString("base64") }]
+            : []),
+        ]
+      : [];
+    const reasoning = num(directives, "reasoning", 0) + (thinkingText ? countTokens(thinkingText) : 0);
     const cacheRead = num(directives, "cached", 0);
     // cache_write=N: 5-minute writes; cache_write_1h=N: 1-hour writes (cache_creation splits them; the total is cache_creation_input_tokens).
     const cacheWrite5m = num(directives, "cache_write", 0);
@@ -967,6 +1005,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         role: "assistant",
         model,
         content: [
+          ...thinkingBlocks,
           ...(reply.text ? [{ type: "text", text: reply.text }] : []),
           ...planned.map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: JSON.parse(c.args) as unknown })),
         ],
@@ -1001,21 +1040,45 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     });
     // A reply of tool calls alone has no text block; otherwise the text block comes first (index 0).
     const hasText = reply.text !== "" || planned.length === 0;
-    if (hasText) event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
-    event("ping", { type: "ping" });
+    // The thinking blocks first: a thinking block as thinking_delta pieces then its signature_delta,
+    // a redacted one whole in its content_block_start.
+    for (const [index, block] of thinkingBlocks.entries()) {
+      if (block.type === "thinking") {
+        event("content_block_start", {
+          type: "content_block_start",
+          index,
+          content_block: { type: "thinking", thinking: "", signature: "" },
+        });
+        if (index === 0) event("ping", { type: "ping" });
+        for (const piece of chunksOf(String(block.thinking)))
+          event("content_block_delta", { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: piece } });
+        event("content_block_delta", {
+          type: "content_block_delta",
+          index,
+          delta: { type: "signature_delta", signature: block.signature },
+        });
+      } else {
+        event("content_block_start", { type: "content_block_start", index, content_block: block });
+        if (index === 0) event("ping", { type: "ping" });
+      }
+      event("content_block_stop", { type: "content_block_stop", index });
+    }
+    const textIndex = thinkingBlocks.length;
+    if (hasText) event("content_block_start", { type: "content_block_start", index: textIndex, content_block: { type: "text", text: "" } });
+    if (thinkingBlocks.length === 0) event("ping", { type: "ping" });
     const ok = await streamChunks(
       x,
       directives,
       chunksOf(reply.text),
-      (text) => event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }),
+      (text) => event("content_block_delta", { type: "content_block_delta", index: textIndex, delta: { type: "text_delta", text } }),
       () =>
         event("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" }, request_id: headers["request-id"] }),
       () => x.res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{\n\n`),
     );
     if (!ok) return;
-    if (hasText) event("content_block_stop", { type: "content_block_stop", index: 0 });
+    if (hasText) event("content_block_stop", { type: "content_block_stop", index: textIndex });
     for (const [i, call] of planned.entries()) {
-      const index = (hasText ? 1 : 0) + i;
+      const index = textIndex + (hasText ? 1 : 0) + i;
       event("content_block_start", {
         type: "content_block_start",
         index,
@@ -1091,6 +1154,11 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 }
 
 /** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text (and the text of tool_result blocks). */
+/** The signature the emulator gives a thinking block (and checks when it comes back): the text's hash. */
+export function thinkingSignature(thinking: string): string {
+  return createHash("sha256").update(`emulator-thinking:${thinking}`).digest("base64");
+}
+
 export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {

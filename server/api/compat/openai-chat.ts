@@ -310,6 +310,8 @@ function chatCompletionParameters(body: ChatCompletionBody): EveryGenerationPara
     toolChoice: choice === null || choice === undefined ? undefined : typeof choice === "string" ? choice : { name: choice.function.name },
     parallelToolCalls: body.parallel_tool_calls ?? undefined,
     responseFormat: body.response_format ? toResponseFormat(body.response_format) : undefined,
+    // OpenAI's chat has reasoning_effort, not Anthropic's thinking (openAIOnlyParameter).
+    thinking: undefined,
   };
 }
 
@@ -429,6 +431,8 @@ export function chatChunkEncoder(opts: {
         const usageChunk = event.outcome.wire.usageChunk;
         return opts.includeUsage && usageChunk !== undefined ? [{ data: withFields(usageChunk, extrasJson(event.outcome)) }] : [];
       }
+      // Anthropic's reasoning blocks have no place in OpenAI's chunks (and `thinking` is not an OpenAI parameter).
+      if (event.type === "reasoning") return [];
       const out: Frame[] = [];
       model = event.type === "done" ? event.outcome.model : event.model;
       if (!started) {

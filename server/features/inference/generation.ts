@@ -20,6 +20,8 @@ import {
   type FinishReason,
   type GenerateRequest,
   type GenerationParameters,
+  type ReasoningBlock,
+  type ReasoningDelta,
   type TokenUsage,
   type ToolCall,
   type WireChatRequest,
@@ -85,6 +87,8 @@ export type GenerateOutcome = {
   text: string;
   /** The tool calls of the reply, in order; absent when there are none. */
   toolCalls?: ToolCall[];
+  /** The reasoning blocks of the reply (Anthropic's extended thinking, signatures kept); absent when there are none. */
+  reasoning?: ReasoningBlock[];
   finishReason: FinishReason;
   usage: TokenUsage;
   cost: Cost;
@@ -110,6 +114,8 @@ export type GenerateOutcome = {
 export type GenerationEvent =
   | { type: "delta"; text: string; model: string }
   | { type: "tool-call"; index: number; id?: string; name?: string; argumentsDelta: string; model: string }
+  /** A piece of reasoning block `index` (providers/types.ts ReasoningDelta). */
+  | (Omit<ReasoningDelta, "type"> & { type: "reasoning"; model: string })
   /** A passthrough stream's chunk: the upstream's JSON text, to be sent on as it is. */
   | { type: "wire"; data: string; model: string }
   | { type: "done"; outcome: GenerateOutcome };
@@ -516,6 +522,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
             provider: model.provider,
             text: result.text,
             ...(result.toolCalls?.length ? { toolCalls: result.toolCalls } : {}),
+            ...(result.reasoning?.length ? { reasoning: result.reasoning } : {}),
             finishReason: result.finishReason,
             usage: result.usage,
             cost,
@@ -670,6 +677,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         signal.addEventListener("abort", onAbort, { once: true });
         let text = "";
         const toolCalls: ToolCall[] = [];
+        const reasoning: ReasoningBlock[] = [];
         let ttftMs: number | undefined;
         /** Something went to the caller (a passthrough chunk may come before the first token). */
         let sent = false;
@@ -730,6 +738,21 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               text += part.text;
               sent = true;
               yield { type: "delta", text: part.text, model: model.id };
+            } else if (part.type === "reasoning-delta") {
+              if (ttftMs === undefined) {
+                ctx.onDeployment?.(deployment.id);
+                attempt.sample(performance.now() - attemptStarted);
+              }
+              ttftMs ??= performance.now() - started;
+              const block = (reasoning[part.index] ??=
+                part.kind === "thinking" ? { type: "thinking", thinking: "", signature: "" } : { type: "redacted_thinking", data: "" });
+              if (block.type === "thinking") {
+                block.thinking += part.thinking ?? "";
+                block.signature += part.signature ?? "";
+              } else block.data += part.data ?? "";
+              sent = true;
+              const { type: _type, ...piece } = part;
+              yield { ...piece, type: "reasoning", model: model.id };
             } else if (part.type === "tool-call-delta") {
               if (ttftMs === undefined) {
                 ctx.onDeployment?.(deployment.id);
@@ -782,6 +805,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             provider: model.provider,
             text,
             ...(toolCalls.length ? { toolCalls: toolCalls.filter(Boolean) } : {}),
+            ...(reasoning.length ? { reasoning: reasoning.filter(Boolean) } : {}),
             finishReason,
             usage: finalUsage,
             cost,
