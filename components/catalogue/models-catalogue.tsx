@@ -15,7 +15,7 @@ import { EmptyState } from "../shared/empty-state";
 import { trpc } from "../shared/trpc-provider";
 import { statsInput } from "../usage/stats-query";
 import { DeploymentsTable } from "./deployments-table";
-import type { RouterOutputs } from "../wire";
+import type { RouterInputs, RouterOutputs } from "../wire";
 import styles from "./models-catalogue.module.css";
 
 type Model = RouterOutputs["models"]["list"][number];
@@ -118,10 +118,13 @@ function Availability({ model }: { model: Model }) {
   );
 }
 
+type TierInput = NonNullable<NonNullable<RouterInputs["models"]["update"]["patch"]["price"]>["tiers"]>[number];
+
 /** An admin's editor for one model: price (effective from now on), enabled, fallbacks. */
 function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) {
   const utils = trpc.useUtils();
   const detail = trpc.models.get.useQuery({ id: model.id });
+  const [tiersError, setTiersError] = useState<string | null>(null);
   const update = trpc.models.update.useMutation({
     onSuccess: async () => {
       await Promise.all([utils.models.list.invalidate(), utils.models.get.invalidate({ id: model.id })]);
@@ -134,11 +137,26 @@ function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) 
     const form = new FormData(e.currentTarget);
     const text = (name: string) => String(form.get(name) ?? "").trim();
     const optional = (name: string) => (text(name) === "" ? null : text(name));
+    let tiers: TierInput[];
+    try {
+      const parsed: unknown = text("tiers") === "" ? [] : JSON.parse(text("tiers"));
+      if (!Array.isArray(parsed)) throw new Error("not a list");
+      tiers = parsed as TierInput[];
+    } catch {
+      setTiersError('Tiers: a JSON list of tiers, e.g. [{"aboveInputTokens": 200000, "input": "6"}]');
+      return;
+    }
+    setTiersError(null);
     const price = {
       input: text("input"),
       output: text("output"),
       cachedInput: optional("cachedInput"),
       cacheWrite: optional("cacheWrite"),
+      cacheWrite1h: optional("cacheWrite1h"),
+      reasoning: optional("reasoning"),
+      audioInput: optional("audioInput"),
+      imageInput: optional("imageInput"),
+      tiers,
     };
     const fallbacks = text("fallbacks")
       .split(/[\s,]+/)
@@ -167,9 +185,43 @@ function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) 
         </label>
         <label className="field">
           <span className="field-label">Cache write</span>
-          <input name="cacheWrite" defaultValue={p.cacheWrite ?? ""} inputMode="decimal" placeholder="none" />
+          <input name="cacheWrite" defaultValue={p.cacheWrite ?? ""} inputMode="decimal" placeholder="as input" />
         </label>
       </div>
+      <div className="form-row">
+        <label className="field">
+          <span className="field-label">1-hour cache write</span>
+          <input name="cacheWrite1h" defaultValue={p.cacheWrite1h ?? ""} inputMode="decimal" placeholder="as cache write" />
+        </label>
+        <label className="field">
+          <span className="field-label">Reasoning</span>
+          <input name="reasoning" defaultValue={p.reasoning ?? ""} inputMode="decimal" placeholder="as output" />
+        </label>
+        <label className="field">
+          <span className="field-label">Audio input</span>
+          <input name="audioInput" defaultValue={p.audioInput ?? ""} inputMode="decimal" placeholder="as input" />
+        </label>
+        <label className="field">
+          <span className="field-label">Image input</span>
+          <input name="imageInput" defaultValue={p.imageInput ?? ""} inputMode="decimal" placeholder="as input" />
+        </label>
+      </div>
+      <label className="field">
+        <span className="field-label">
+          Tiers (JSON): rates for the whole call on a service tier (serviceTier) and/or above an input size (aboveInputTokens)
+        </span>
+        <textarea
+          name="tiers"
+          rows={3}
+          defaultValue={p.tiers.length ? JSON.stringify(p.tiers.map(({ label: _label, ...t }) => t)) : ""}
+          placeholder='[{"aboveInputTokens": 200000, "input": "6", "output": "22.5"}, {"serviceTier": "priority", "input": "5"}]'
+        />
+      </label>
+      {tiersError ? (
+        <p className="form-error" role="alert">
+          {tiersError}
+        </p>
+      ) : null}
       <div className="form-row">
         <label className="field">
           <span className="field-label">Fallbacks (model ids, in order)</span>
@@ -201,7 +253,10 @@ function ModelEditor({ model, onClose }: { model: Model; onClose: () => void }) 
             {[...detail.data.priceHistory].reverse().map((h) => (
               <li key={new Date(h.effectiveFrom).toISOString() + h.input + h.output}>
                 from {dateTime(h.effectiveFrom)}: input {exactDollars(h.input)}, output {exactDollars(h.output)}
-                {h.cachedInput !== null ? `, cached ${exactDollars(h.cachedInput)}` : ""} <span className="muted">({h.changedBy})</span>
+                {h.cachedInput !== null ? `, cached ${exactDollars(h.cachedInput)}` : ""}
+                {h.cacheWrite !== null ? `, cache write ${exactDollars(h.cacheWrite)}` : ""}
+                {h.cacheWrite1h !== null ? ` (1 h ${exactDollars(h.cacheWrite1h)})` : ""}
+                {h.tiers.length ? `, tiers ${h.tiers.map((t) => t.label).join(", ")}` : ""} <span className="muted">({h.changedBy})</span>
               </li>
             ))}
           </ul>

@@ -15,6 +15,17 @@ import type { RouterInputs } from "../wire";
 type RecentInput = RouterInputs["usage"]["recent"];
 const STATUSES = ["success", "error", "cached"] as const;
 type TextFilter = "model" | "tag" | "endUser" | "session";
+/** The parts of a call's cost (usage.request costBreakdown), as the detail lists them. */
+const COST_PART_LABELS = [
+  ["input", "Input"],
+  ["cachedInput", "Cache reads"],
+  ["cacheWrite5m", "Cache writes (5 min)"],
+  ["cacheWrite1h", "Cache writes (1 h)"],
+  ["audioInput", "Audio input"],
+  ["imageInput", "Image input"],
+  ["output", "Output"],
+  ["reasoning", "Reasoning"],
+] as const;
 const TEXT_FILTERS: { key: TextFilter; label: string; placeholder: string }[] = [
   { key: "model", label: "Model", placeholder: "any model" },
   { key: "tag", label: "Tag", placeholder: "any tag" },
@@ -83,13 +94,34 @@ function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: (
           <dd>{r.metadata ? <pre className={styles.metadata}>{JSON.stringify(r.metadata, null, 2)}</pre> : "—"}</dd>
           <dt>Tokens</dt>
           <dd>
-            {count(r.inputTokens)} in ({count(r.cachedInputTokens)} cached, {count(r.cacheWriteTokens)} written to the cache),{" "}
-            {count(r.outputTokens)} out ({count(r.reasoningTokens)} reasoning)
+            {count(r.inputTokens)} in ({count(r.cachedInputTokens)} cached, {count(r.cacheWriteTokens)} written to the cache
+            {r.cacheWrite1hTokens ? ` of which ${count(r.cacheWrite1hTokens)} for 1 hour` : ""}
+            {r.audioInputTokens ? `, ${count(r.audioInputTokens)} audio` : ""}
+            {r.imageInputTokens ? `, ${count(r.imageInputTokens)} image` : ""}), {count(r.outputTokens)} out ({count(r.reasoningTokens)}{" "}
+            reasoning)
           </dd>
           <dt>Cost</dt>
           <dd title={r.cost}>
             {money(r.cost)} = {money(r.inputCost)} input + {money(r.outputCost)} output
+            {r.priceTier ? ` · billed at the ${r.priceTier} rates` : ""}
             {Number(r.savedCost) !== 0 ? ` · the cache saved ${money(r.savedCost)}` : ""}
+          </dd>
+          <dt>Cost by kind of token</dt>
+          <dd>
+            {r.costBreakdown ? (
+              <table className={styles.costParts} aria-label="Cost by kind of token">
+                <tbody>
+                  {COST_PART_LABELS.filter(([k]) => Number(r.costBreakdown![k]) !== 0).map(([k, label]) => (
+                    <tr key={k}>
+                      <th scope="row">{label}</th>
+                      <td title={r.costBreakdown![k]}>{money(r.costBreakdown![k])}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : (
+              "— (recorded before the parts were kept)"
+            )}
           </dd>
           <dt>Latency</dt>
           <dd>

@@ -21,7 +21,8 @@ function readSchema(): { models: SchemaModel[]; enums: Map<string, string[]> } {
       m[2]!.split(/\s+/).filter((w) => /^\w+$/.test(w)),
     );
   }
-  const blocks = [...text.matchAll(/^model\s+(\w+)\s*\{([^}]*)\}/gm)];
+  // A block ends at the `}` that starts a line: a default may hold braces (`@default("{}")`).
+  const blocks = [...text.matchAll(/^model\s+(\w+)\s*\{([\s\S]*?)^\}/gm)];
   const modelNames = new Set(blocks.map((b) => b[1]!));
   const models = blocks.map((b) => {
     const name = b[1]!;

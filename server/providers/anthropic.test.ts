@@ -125,6 +125,39 @@ describe("Anthropic adapter: text", () => {
       reasoningTokens: 0,
       cacheWriteTokens: 1,
     });
+    // The writes split by lifetime (cache_creation), and the service tier that served the call.
+    expect(
+      convertAnthropicUsage({
+        input_tokens: 10,
+        cache_creation_input_tokens: 7,
+        cache_creation: { ephemeral_5m_input_tokens: 3, ephemeral_1h_input_tokens: 4 },
+        output_tokens: 2,
+        service_tier: "priority",
+      }),
+    ).toEqual({
+      inputTokens: 17,
+      outputTokens: 2,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+      cacheWriteTokens: 7,
+      cacheWrite1hTokens: 4,
+      serviceTier: "priority",
+    });
+    expect(convertAnthropicUsage({ input_tokens: 1, output_tokens: 1, service_tier: "standard" }).serviceTier).toBeUndefined();
+  });
+
+  it("reads the 1-hour cache writes of a streamed answer (message_start's cache_creation)", async () => {
+    const parts = await collect(
+      anthropic.streamText({
+        model,
+        messages: [{ role: "user", content: "a b c d e f [[emulator cache_write=1 cache_write_1h=2 tier=priority]]" }],
+      }),
+    );
+    const finish = parts.at(-1);
+    expect(finish).toMatchObject({
+      type: "finish",
+      usage: { inputTokens: 6, cacheWriteTokens: 3, cacheWrite1hTokens: 2, serviceTier: "priority" },
+    });
   });
 });
 

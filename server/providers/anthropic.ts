@@ -31,7 +31,9 @@ import {
   type StreamPart,
   type TokenUsage,
   type ToolCall,
+  type ReasoningBlock,
   type ToolChoice,
+  paidServiceTier,
 } from "./types.ts";
 
 /** max_tokens when neither the caller nor the catalogue (defaultMaxTokens) gives one. */
@@ -44,6 +46,10 @@ type AnthropicUsageFields = {
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   output_tokens_details?: { thinking_tokens?: number | null } | null;
+  /** The cache writes by lifetime (their sum is cache_creation_input_tokens). */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
+  /** standard | priority | batch */
+  service_tier?: string | null;
 };
 
 /**
@@ -52,13 +58,19 @@ type AnthropicUsageFields = {
  */
 export function convertAnthropicUsage(usage: AnthropicUsageFields): TokenUsage {
   const cacheRead = usage.cache_read_input_tokens ?? 0;
-  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  const split = usage.cache_creation;
+  const written1h = split?.ephemeral_1h_input_tokens ?? 0;
+  // The split, when given, is the truth; cache_creation_input_tokens is its sum.
+  const cacheWrite = split ? (split.ephemeral_5m_input_tokens ?? 0) + written1h : (usage.cache_creation_input_tokens ?? 0);
+  const tier = paidServiceTier(usage.service_tier);
   return {
     inputTokens: (usage.input_tokens ?? 0) + cacheRead + cacheWrite,
     outputTokens: usage.output_tokens ?? 0,
     cachedInputTokens: cacheRead,
     reasoningTokens: usage.output_tokens_details?.thinking_tokens ?? 0,
     ...(cacheWrite ? { cacheWriteTokens: cacheWrite } : {}),
+    ...(written1h ? { cacheWrite1hTokens: written1h } : {}),
+    ...(tier ? { serviceTier: tier } : {}),
   };
 }
 
@@ -156,6 +168,10 @@ export class AnthropicProvider implements Provider {
     if (request.responseFormat?.type === "json_schema") {
       params.output_config = { format: { type: "json_schema", schema: request.responseFormat.schema } };
     }
+    if (request.thinking) {
+      params.thinking =
+        request.thinking.type === "enabled" ? { type: "enabled", budget_tokens: request.thinking.budgetTokens } : { type: "disabled" };
+    }
     return params;
   }
 
@@ -165,8 +181,11 @@ export class AnthropicProvider implements Provider {
       const message = await client.messages.create(this.params(request), { signal: options?.signal });
       let text = "";
       const toolCalls: ToolCall[] = [];
+      const reasoning: ReasoningBlock[] = [];
       for (const block of message.content) {
         if (block.type === "text") text += block.text;
+        else if (block.type === "thinking") reasoning.push({ type: "thinking", thinking: block.thinking, signature: block.signature });
+        else if (block.type === "redacted_thinking") reasoning.push({ type: "redacted_thinking", data: block.data });
         else if (block.type === "tool_use")
           toolCalls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) });
       }
@@ -174,6 +193,7 @@ export class AnthropicProvider implements Provider {
         id: message.id,
         text,
         ...(toolCalls.length ? { toolCalls } : {}),
+        ...(reasoning.length ? { reasoning } : {}),
         finishReason: mapAnthropicStopReason(message.stop_reason),
         usage: convertAnthropicUsage(message.usage),
         model: message.model,
@@ -196,6 +216,8 @@ export class AnthropicProvider implements Provider {
     // Content block index → the tool call's index among the reply's tool calls, and whether any
     // of its input arrived (a call without input gets "{}", as OpenAI would send).
     const toolBlocks = new Map<number, { index: number; sentInput: boolean }>();
+    // Content block index → the reasoning block's index among the reply's reasoning blocks.
+    const reasoningBlocks = new Map<number, number>();
     try {
       const stream = await client.messages.create({ ...this.params(request), stream: true }, { signal });
       for await (const event of stream) {
@@ -208,7 +230,19 @@ export class AnthropicProvider implements Provider {
             mergeUsage(usage, event.message.usage);
             break;
           case "content_block_start":
-            if (event.content_block.type === "tool_use") {
+            if (event.content_block.type === "thinking" || event.content_block.type === "redacted_thinking") {
+              const index = reasoningBlocks.size;
+              reasoningBlocks.set(event.index, index);
+              yield event.content_block.type === "thinking"
+                ? {
+                    type: "reasoning-delta",
+                    index,
+                    kind: "thinking",
+                    thinking: event.content_block.thinking,
+                    signature: event.content_block.signature,
+                  }
+                : { type: "reasoning-delta", index, kind: "redacted_thinking", data: event.content_block.data };
+            } else if (event.content_block.type === "tool_use") {
               const index = toolBlocks.size;
               toolBlocks.set(event.index, { index, sentInput: false });
               yield { type: "tool-call-delta", index, id: event.content_block.id, name: event.content_block.name, argumentsDelta: "" };
@@ -216,7 +250,14 @@ export class AnthropicProvider implements Provider {
             break;
           case "content_block_delta":
             if (event.delta.type === "text_delta" && event.delta.text) yield { type: "text-delta", text: event.delta.text };
-            else if (event.delta.type === "input_json_delta" && event.delta.partial_json) {
+            else if (event.delta.type === "thinking_delta" || event.delta.type === "signature_delta") {
+              const index = reasoningBlocks.get(event.index);
+              if (index !== undefined) {
+                yield event.delta.type === "thinking_delta"
+                  ? { type: "reasoning-delta", index, kind: "thinking", thinking: event.delta.thinking }
+                  : { type: "reasoning-delta", index, kind: "thinking", signature: event.delta.signature };
+              }
+            } else if (event.delta.type === "input_json_delta" && event.delta.partial_json) {
               const block = toolBlocks.get(event.index);
               if (block) {
                 block.sentInput = true;
@@ -349,6 +390,18 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
         break;
       }
       case "assistant": {
+        // Its reasoning blocks go back first, as they came (Anthropic checks their signatures).
+        const reasoning: Anthropic.ContentBlockParam[] = (m.reasoning ?? []).map((b) =>
+          b.type === "thinking"
+            ? { type: "thinking", thinking: b.thinking, signature: b.signature }
+            : { type: "redacted_thinking", data: b.data },
+        );
+        if (reasoning.length) {
+          const blocks: Anthropic.ContentBlockParam[] = [...reasoning, ...(m.content ? [{ type: "text" as const, text: m.content }] : [])];
+          for (const call of m.toolCalls ?? []) blocks.push({ type: "tool_use", id: call.id, name: call.name, input: toolInput(call) });
+          out.push({ role: "assistant", content: blocks });
+          break;
+        }
         if (!m.toolCalls?.length) {
           // Empty: left out, but as the last message (a prefill, which Anthropic allows empty).
           if (m.content || index === messages.length - 1) out.push({ role: "assistant", content: m.content });
@@ -412,6 +465,8 @@ function mergeUsage(into: AnthropicUsageFields, from: AnthropicUsageFields | nul
     if (typeof v === "number") into[key] = v;
   }
   if (from.output_tokens_details) into.output_tokens_details = from.output_tokens_details;
+  if (from.cache_creation) into.cache_creation = from.cache_creation;
+  if (from.service_tier) into.service_tier = from.service_tier;
 }
 
 /** Anthropic (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). */

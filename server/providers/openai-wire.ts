@@ -27,7 +27,7 @@ import {
 type OpenAIUsage = {
   prompt_tokens?: number;
   completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number } | null;
+  prompt_tokens_details?: { cached_tokens?: number; audio_tokens?: number } | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 } | null;
 
@@ -41,7 +41,8 @@ export type WireConfig = {
   maxTokensField: "max_completion_tokens" | "max_tokens";
   /** OpenAI takes the `developer` role; a compatible server gets such messages as `system` (as the SDK path sends them). */
   developerRole: boolean;
-  convertUsage: (usage: OpenAIUsage | undefined) => TokenUsage | undefined;
+  /** `serviceTier`: the answer's service_tier (the tier that served it). */
+  convertUsage: (usage: OpenAIUsage | undefined, serviceTier?: string | null) => TokenUsage | undefined;
   mapFinishReason: (reason: string | null | undefined) => FinishReason;
   /**
    * The chat path of a model under the base URL's path: Azure's
@@ -198,7 +199,14 @@ type ChatChoice = {
   };
   finish_reason?: string | null;
 };
-type ChatAnswer = { id?: string; model?: string; choices?: ChatChoice[]; usage?: OpenAIUsage; error?: unknown };
+type ChatAnswer = {
+  id?: string;
+  model?: string;
+  choices?: ChatChoice[];
+  usage?: OpenAIUsage;
+  service_tier?: string | null;
+  error?: unknown;
+};
 
 const retryHeaders = (headers: Dispatcher.ResponseData["headers"]): Headers | undefined => {
   const retryAfter = headers["retry-after"];
@@ -306,7 +314,7 @@ export class OpenAIWire implements WirePassthrough {
       text: choice?.message?.content ?? "",
       ...(toolCalls.length ? { toolCalls } : {}),
       finishReason: this.config.mapFinishReason(choice?.finish_reason),
-      usage: this.config.convertUsage(answer.usage) ?? ZERO_USAGE,
+      usage: this.config.convertUsage(answer.usage, answer.service_tier) ?? ZERO_USAGE,
       model: answer.model ?? request.model,
       body: this.answerModel(text, answer.model, request),
     };
@@ -349,7 +357,7 @@ export class OpenAIWire implements WirePassthrough {
           if (chunk.error) throw fromHttpError(ctx, undefined, chunk.error, undefined);
           id ??= chunk.id;
           model ??= chunk.model;
-          if (chunk.usage) usage = this.config.convertUsage(chunk.usage);
+          if (chunk.usage) usage = this.config.convertUsage(chunk.usage, chunk.service_tier);
           const choice = chunk.choices?.[0];
           if (!choice) {
             // The include_usage chunk (`choices: []`): kept for the caller who asked for it.

@@ -2,7 +2,13 @@
 // the passthrough (openai-wire.ts) given the body the SDK path would send (test-helpers.ts viaPassthrough).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { emulatorEmbedding, startProviderEmulator, type ProviderEmulator } from "../../tests/emulators/provider-emulator.ts";
-import { createOpenAIProvider, mapOpenAIFinishReason, type OpenAIChatProvider, type OpenAIProviderOptions } from "./openai.ts";
+import {
+  convertOpenAIUsage,
+  createOpenAIProvider,
+  mapOpenAIFinishReason,
+  type OpenAIChatProvider,
+  type OpenAIProviderOptions,
+} from "./openai.ts";
 import { collect, collectUntilError, deltas, providerError, viaPassthrough } from "./test-helpers.ts";
 import { ProviderError, type ChatMessage, type Provider } from "./types.ts";
 
@@ -388,5 +394,25 @@ describe.each(["sdk", "passthrough"] as const)("on the %s path", (path) => {
         { role: "tool", tool_call_id: "c1", content: "done" },
       ]);
     });
+  });
+});
+
+describe("OpenAI usage", () => {
+  it("reads the audio input tokens and the service tier that served the call (the standard one is none)", () => {
+    const usage = {
+      prompt_tokens: 10,
+      completion_tokens: 2,
+      total_tokens: 12,
+      prompt_tokens_details: { cached_tokens: 3, audio_tokens: 4 },
+    };
+    expect(convertOpenAIUsage(usage, "priority")).toEqual({
+      inputTokens: 10,
+      outputTokens: 2,
+      cachedInputTokens: 3,
+      reasoningTokens: 0,
+      audioInputTokens: 4,
+      serviceTier: "priority",
+    });
+    expect(convertOpenAIUsage(usage, "default")?.serviceTier).toBeUndefined();
   });
 });

@@ -35,6 +35,7 @@ import {
   type TokenUsage,
   type WirePassthrough,
   ZERO_USAGE,
+  paidServiceTier,
 } from "./types.ts";
 
 /** OpenAI's limit on inputs per embeddings request. */
@@ -83,13 +84,21 @@ export type OpenAIChatProviderConfig = {
 };
 
 /** The OpenAI usage object in our terms; cached tokens are part of prompt_tokens, reasoning of completion_tokens. */
-export function convertOpenAIUsage(usage: OpenAI.CompletionUsage | null | undefined): TokenUsage | undefined {
+export function convertOpenAIUsage(
+  usage: OpenAI.CompletionUsage | null | undefined,
+  /** The answer's `service_tier` (default, priority, flex, scale): the tier that served it, which is what OpenAI bills. */
+  serviceTier?: string | null,
+): TokenUsage | undefined {
   if (!usage) return undefined;
+  const audio = usage.prompt_tokens_details?.audio_tokens ?? 0;
+  const tier = paidServiceTier(serviceTier);
   return {
     inputTokens: usage.prompt_tokens ?? 0,
     outputTokens: usage.completion_tokens ?? 0,
     cachedInputTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
     reasoningTokens: usage.completion_tokens_details?.reasoning_tokens ?? 0,
+    ...(audio ? { audioInputTokens: audio } : {}),
+    ...(tier ? { serviceTier: tier } : {}),
   };
 }
 
@@ -155,7 +164,7 @@ export class OpenAIChatProvider implements Provider {
           headers: config.headers,
           maxTokensField: config.maxTokensField,
           developerRole: config.developerRole ?? false,
-          convertUsage: (u) => convertOpenAIUsage(u as OpenAI.CompletionUsage | null | undefined),
+          convertUsage: (u, tier) => convertOpenAIUsage(u as OpenAI.CompletionUsage | null | undefined, tier),
           mapFinishReason: mapOpenAIFinishReason,
         });
       }
@@ -217,7 +226,7 @@ export class OpenAIChatProvider implements Provider {
         ...(toolCalls.length ? { toolCalls } : {}),
         finishReason: mapOpenAIFinishReason(choice?.finish_reason),
         // A compatible server that reports no usage: zeros, as there is nothing better to say here.
-        usage: convertOpenAIUsage(completion.usage) ?? ZERO_USAGE,
+        usage: convertOpenAIUsage(completion.usage, completion.service_tier) ?? ZERO_USAGE,
         model: completion.model ?? request.model,
       };
     } catch (error) {
@@ -243,7 +252,7 @@ export class OpenAIChatProvider implements Provider {
         if (signal?.aborted) break;
         id ??= chunk.id;
         model ??= chunk.model;
-        if (chunk.usage) usage = convertOpenAIUsage(chunk.usage);
+        if (chunk.usage) usage = convertOpenAIUsage(chunk.usage, chunk.service_tier);
         const choice = chunk.choices?.[0];
         if (!choice) continue;
         const text = choice.delta?.content;

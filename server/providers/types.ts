@@ -10,6 +10,16 @@ export type ContentPart =
   /** An image by URL: `https://...` or a `data:<media type>;base64,...` URL. */
   | { type: "image"; url: string; detail?: "auto" | "low" | "high" };
 
+/**
+ * A block of the model's reasoning as Anthropic returns it (extended thinking): the thinking text
+ * with the signature Anthropic checks when the block is sent back, or a redacted block (its
+ * encrypted `data`). Kept and returned as they came; only Anthropic reads them.
+ */
+export type ReasoningBlock = { type: "thinking"; thinking: string; signature: string } | { type: "redacted_thinking"; data: string };
+
+/** Extended thinking as Anthropic's `thinking` parameter: enabled with a budget of tokens, or disabled. */
+export type ThinkingConfig = { type: "enabled"; budgetTokens: number } | { type: "disabled" };
+
 /** A function call the model asked for. `arguments` is the JSON text of the call's arguments. */
 export type ToolCall = { id: string; name: string; arguments: string };
 
@@ -28,6 +38,8 @@ export type ChatMessage = {
   toolCallId?: string;
   /** tool: the result is an error report (Anthropic's `is_error`). */
   isError?: boolean;
+  /** assistant: its reasoning blocks (Anthropic's thinking and redacted_thinking), sent back before its text. */
+  reasoning?: ReasoningBlock[];
 };
 
 /** A function the model may call; `parameters` is its JSON Schema. */
@@ -61,6 +73,8 @@ export type GenerationParameters = {
   /** false: at most one tool call per reply. */
   parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
+  /** Extended thinking (Anthropic); another provider's call with it is refused by the edge that reads it. */
+  thinking?: ThinkingConfig;
 };
 
 /** The keys of GenerationParameters, in one list (a key missing here fails the type check below). */
@@ -74,6 +88,7 @@ export const GENERATION_PARAMETERS = [
   "toolChoice",
   "parallelToolCalls",
   "responseFormat",
+  "thinking",
 ] as const satisfies readonly (keyof GenerationParameters)[];
 
 type Unlisted = Exclude<keyof GenerationParameters, (typeof GENERATION_PARAMETERS)[number]>;
@@ -128,7 +143,22 @@ export type TokenUsage = {
    * cached ones), priced at the model's cache-write rate (Anthropic's, Bedrock's). Absent: none.
    */
   cacheWriteTokens?: number;
+  /** Of cacheWriteTokens, those written for an hour (Anthropic's 1-hour cache, priced apart); the rest are 5-minute writes. */
+  cacheWrite1hTokens?: number;
+  /** Audio input tokens (a subset of inputTokens, apart from cached and written ones), where the provider reports them. */
+  audioInputTokens?: number;
+  /** Image input tokens (a subset of inputTokens, as audio), where the provider reports them. */
+  imageInputTokens?: number;
+  /** The service tier that served the call, as the provider reported it ("priority", "flex"; absent: standard). */
+  serviceTier?: string;
 };
+
+/** The service tier a provider reports, for TokenUsage.serviceTier: the standard tier ("default", "standard", "auto") is none. */
+export function paidServiceTier(tier: string | null | undefined): string | undefined {
+  if (!tier) return undefined;
+  const t = tier.toLowerCase();
+  return t === "default" || t === "standard" || t === "auto" ? undefined : t;
+}
 
 /** The usage of a call that used nothing (or reported nothing): the one zero value. */
 export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
@@ -144,6 +174,8 @@ export type GenerateResult = {
   text: string;
   /** The tool calls of the reply, in order (finishReason "tool_calls"); absent when there are none. */
   toolCalls?: ToolCall[];
+  /** The reasoning blocks of the reply, before its text (Anthropic's extended thinking); absent when there are none. */
+  reasoning?: ReasoningBlock[];
   finishReason: FinishReason;
   usage: TokenUsage;
   /** The model id the provider says answered. */
@@ -156,9 +188,23 @@ export type GenerateResult = {
  */
 export type ToolCallDelta = { type: "tool-call-delta"; index: number; id?: string; name?: string; argumentsDelta: string };
 
+export type ReasoningDelta = {
+  type: "reasoning-delta";
+  index: number;
+  kind: ReasoningBlock["type"];
+  thinking?: string;
+  signature?: string;
+  data?: string;
+};
+
 /** What a stream yields: text and tool calls as they arrive, then exactly one `finish` (unless it fails). */
 export type StreamPart =
   | { type: "text-delta"; text: string }
+  /**
+   * A piece of reasoning block `index` (numbered from 0 among the reply's reasoning blocks): its
+   * first piece names its kind; thinking text and signature arrive in pieces, a redacted block's data whole.
+   */
+  | ReasoningDelta
   | ToolCallDelta
   | { type: "finish"; finishReason: FinishReason; usage: TokenUsage | undefined; id?: string; model?: string };
 

@@ -42,8 +42,9 @@
 //
 // Directives (`[[emulator ...]]` in the last user text, or the `x-emulator` header) work as for OpenAI:
 // fault=rate_limit|server_error|overloaded|unauthorized|malformed|cut|stream_error|end_early, fail_first,
-// delay, chunk_delay, cached, cache_write (Bedrock), reasoning (Gemini thoughts; Bedrock counts them in
-// the output), words, tool=NAME args=JSON.
+// delay, chunk_delay, cached, cache_write and cache_write_1h (Bedrock: 5-minute and 1-hour writes, split in
+// cacheDetails), audio and image (Gemini: prompt tokens of that modality), reasoning (Gemini thoughts; Bedrock
+// counts them in the output), words, tool=NAME args=JSON.
 import { createPublicKey, generateKeyPairSync, verify, type KeyObject } from "node:crypto";
 import { crc32 } from "node:zlib";
 import {
@@ -655,13 +656,22 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const reply = makeReply(lastUser, directives, stops, maxTokens, { toolResults, toolCalls: planned });
     const reasoning = num(directives, "reasoning", 0);
     const cacheRead = Math.min(num(directives, "cached", 0), inputTokens);
-    const cacheWrite = Math.min(num(directives, "cache_write", 0), inputTokens - cacheRead);
+    // cache_write=N 5-minute writes, cache_write_1h=N 1-hour writes: cacheWriteInputTokens is their sum,
+    // cacheDetails splits them by TTL (1h before 5m, as Bedrock sorts them).
+    const cacheWrite5m = Math.min(num(directives, "cache_write", 0), inputTokens - cacheRead);
+    const cacheWrite1h = Math.min(num(directives, "cache_write_1h", 0), inputTokens - cacheRead - cacheWrite5m);
+    const cacheWrite = cacheWrite5m + cacheWrite1h;
+    const cacheDetails = [
+      ...(cacheWrite1h ? [{ ttl: "1h", inputTokens: cacheWrite1h }] : []),
+      ...(cacheWrite5m ? [{ ttl: "5m", inputTokens: cacheWrite5m }] : []),
+    ];
     const outputTokens = reply.tokens + toolCallTokens(planned) + reasoning;
     const usage = {
       inputTokens: inputTokens - cacheRead - cacheWrite,
       outputTokens,
       totalTokens: inputTokens + outputTokens,
       ...(cacheRead || cacheWrite ? { cacheReadInputTokens: cacheRead, cacheWriteInputTokens: cacheWrite } : {}),
+      ...(cacheDetails.length ? { cacheDetails } : {}),
     };
     const stopReason = planned.length
       ? "tool_use"
@@ -1035,6 +1045,9 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
     const reply = makeReply(lastUser, directives, stops, maxTokens, { toolResults, json, toolCalls: planned });
     const thoughts = num(directives, "reasoning", 0);
     const cached = Math.min(num(directives, "cached", 0), inputTokens);
+    // audio=N, image=N: that many of the prompt's tokens are audio or image (promptTokensDetails by modality).
+    const audio = Math.min(num(directives, "audio", 0), inputTokens);
+    const image = Math.min(num(directives, "image", 0), inputTokens - audio);
     const candidates = reply.tokens + toolCallTokens(planned);
     const usageMetadata = {
       promptTokenCount: inputTokens,
@@ -1042,7 +1055,11 @@ export function createCloudRoutes(options: CloudEmulatorOptions, helpers: CloudH
       totalTokenCount: inputTokens + candidates + thoughts,
       ...(cached ? { cachedContentTokenCount: cached } : {}),
       ...(thoughts ? { thoughtsTokenCount: thoughts } : {}),
-      promptTokensDetails: [{ modality: "TEXT", tokenCount: inputTokens }],
+      promptTokensDetails: [
+        { modality: "TEXT", tokenCount: inputTokens - audio - image },
+        ...(audio ? [{ modality: "AUDIO", tokenCount: audio }] : []),
+        ...(image ? [{ modality: "IMAGE", tokenCount: image }] : []),
+      ],
       ...(cached ? { cacheTokensDetails: [{ modality: "TEXT", tokenCount: cached }] } : {}),
     };
     const finishReason = reply.finish === "length" ? "MAX_TOKENS" : "STOP";

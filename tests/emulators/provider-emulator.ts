@@ -46,7 +46,15 @@
 //   delay=MS                    slow first byte: wait before answering anything
 //   chunk_delay=MS              pause between stream chunks
 //   cached=N                    N cached input tokens (OpenAI cached_tokens; Anthropic cache_read_input_tokens)
-//   cache_write=N               Anthropic cache_creation_input_tokens
+//   cache_write=N               Anthropic cache_creation_input_tokens (5-minute writes)
+//   cache_write_1h=N            Anthropic 1-hour cache writes (cache_creation.ephemeral_1h_input_tokens, in the total too)
+//   tier=priority               Anthropic serves the call at Priority Tier (usage.service_tier), unless the request says
+//                               service_tier "standard_only"; OpenAI's tier is the request's service_tier
+//                               (priority, flex, scale; else "default"), an unknown one refused with 400 as OpenAI does
+// OpenAI chat honours n (n identical choices, completion tokens counted per choice), logprobs and
+// top_logprobs (each reply word with logprob 0), and refuses reasoning_effort on models other than
+// o-series and GPT-5, top_logprobs without logprobs, and an n outside 1..128, as OpenAI does.
+//   audio=N                     N audio input tokens (OpenAI prompt_tokens_details.audio_tokens; Gemini promptTokensDetails)
 //   reasoning=N                 N reasoning tokens (OpenAI reasoning_tokens; Anthropic thinking_tokens),
 //                               counted in the output tokens as the providers do
 //   words=N                     reply with N fixed words instead of the echo
@@ -562,6 +570,42 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         "unsupported_value",
         k,
       );
+    } else if (
+      body.n !== undefined &&
+      body.n !== null &&
+      (!Number.isInteger(body.n) || (body.n as number) < 1 || (body.n as number) > 128)
+    ) {
+      invalid = openaiError(
+        400,
+        `Invalid 'n': integer below minimum value. Expected a value >= 1, but got ${String(body.n)} instead.`,
+        "invalid_request_error",
+        "integer_below_min_value",
+        "n",
+      );
+    } else if (body.reasoning_effort !== undefined && !/^(o\d|gpt-5)/.test(model)) {
+      invalid = openaiError(
+        400,
+        "Unrecognized request argument supplied: reasoning_effort",
+        "invalid_request_error",
+        null,
+        "reasoning_effort",
+      );
+    } else if (body.top_logprobs !== undefined && body.logprobs !== true) {
+      invalid = openaiError(
+        400,
+        "logprobs must be set to true if top_logprobs is specified.",
+        "invalid_request_error",
+        null,
+        "top_logprobs",
+      );
+    } else if (body.service_tier !== undefined && !["auto", "default", "flex", "priority", "scale"].includes(String(body.service_tier))) {
+      invalid = openaiError(
+        400,
+        `Invalid value: '${String(body.service_tier)}'. Supported values are: 'auto', 'default', 'flex', 'scale', and 'priority'.`,
+        "invalid_request_error",
+        "invalid_value",
+        "service_tier",
+      );
     } else if (body.stream_options !== undefined && body.stream !== true) {
       invalid = openaiError(
         400,
@@ -614,13 +658,33 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     const callTokens = toolCallTokens(planned);
     const finish = planned.length ? "tool_calls" : reply.finish;
     const cached = Math.min(num(directives, "cached", 0), inputTokens);
+    const audio = Math.min(num(directives, "audio", 0), inputTokens - cached);
+    // The tier that served the call, as OpenAI answers it: the one asked for ("auto" and none: "default").
+    const serviceTier =
+      body.service_tier === "priority" || body.service_tier === "flex" || body.service_tier === "scale" ? body.service_tier : "default";
+    // n choices (each the same deterministic reply): completion tokens count every choice once, as OpenAI's do.
+    const n = typeof body.n === "number" ? body.n : 1;
+    // logprobs: each word of the reply with logprob 0 (it is certain), and top_logprobs alternatives.
+    const topN = typeof body.top_logprobs === "number" ? body.top_logprobs : 0;
+    const logprobsOf = (text: string) =>
+      body.logprobs === true
+        ? {
+            content: chunksOf(text).map((token) => ({
+              token,
+              logprob: 0,
+              bytes: [...Buffer.from(token)],
+              top_logprobs: Array.from({ length: topN }, (_, k) => ({ token: k === 0 ? token : `${token}${k}`, logprob: -k, bytes: null })),
+            })),
+            refusal: null,
+          }
+        : null;
     const usage = {
       prompt_tokens: inputTokens,
-      completion_tokens: reply.tokens + callTokens + reasoning,
-      total_tokens: inputTokens + reply.tokens + callTokens + reasoning,
-      prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
+      completion_tokens: (reply.tokens + callTokens + reasoning) * n,
+      total_tokens: inputTokens + (reply.tokens + callTokens + reasoning) * n,
+      prompt_tokens_details: { cached_tokens: cached, audio_tokens: audio },
       completion_tokens_details: {
-        reasoning_tokens: reasoning,
+        reasoning_tokens: reasoning * n,
         audio_tokens: 0,
         accepted_prediction_tokens: 0,
         rejected_prediction_tokens: 0,
@@ -638,45 +702,49 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         object: "chat.completion",
         created,
         model,
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: "assistant",
-              content: planned.length && !reply.text ? null : reply.text,
-              refusal: null,
-              ...(planned.length
-                ? { tool_calls: planned.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) }
-                : {}),
-              annotations: [],
-            },
-            logprobs: null,
-            finish_reason: finish,
+        choices: Array.from({ length: n }, (_, index) => ({
+          index,
+          message: {
+            role: "assistant",
+            content: planned.length && !reply.text ? null : reply.text,
+            refusal: null,
+            ...(planned.length
+              ? { tool_calls: planned.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) }
+              : {}),
+            annotations: [],
           },
-        ],
+          logprobs: logprobsOf(reply.text),
+          finish_reason: finish,
+        })),
         usage,
-        service_tier: "default",
+        service_tier: serviceTier,
         system_fingerprint: fp,
       };
       return sendPlain(x, response, headers, faultKind);
     }
 
     const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-    const base = { id: completionId, object: "chat.completion.chunk", created, model, service_tier: "default", system_fingerprint: fp };
+    const base = { id: completionId, object: "chat.completion.chunk", created, model, service_tier: serviceTier, system_fingerprint: fp };
     const withUsage = (o: Record<string, unknown>) => (includeUsage ? { ...o, usage: null } : o);
     startSse(x, headers);
     const write = (data: unknown) => !x.closed() && x.res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
-    write(
-      withUsage({
-        ...base,
-        choices: [{ index: 0, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }],
-      }),
-    );
+    const indexes = Array.from({ length: n }, (_, i) => i);
+    for (const index of indexes) {
+      write(
+        withUsage({
+          ...base,
+          choices: [{ index, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }],
+        }),
+      );
+    }
     const ok = await streamChunks(
       x,
       directives,
       chunksOf(reply.text),
-      (text) => write(withUsage({ ...base, choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }] })),
+      (text) => {
+        for (const index of indexes)
+          write(withUsage({ ...base, choices: [{ index, delta: { content: text }, logprobs: logprobsOf(text), finish_reason: null }] }));
+      },
       () =>
         write({
           error: {
@@ -695,7 +763,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       write(delta({ id: call.id, type: "function", function: { name: call.name, arguments: "" } }));
       for (const piece of argumentPieces(call.args)) write(delta({ function: { arguments: piece } }));
     }
-    write(withUsage({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }] }));
+    for (const index of indexes) write(withUsage({ ...base, choices: [{ index, delta: {}, logprobs: null, finish_reason: finish }] }));
     if (includeUsage) write({ ...base, choices: [], usage });
     write("[DONE]");
     if (!x.closed()) x.res.end();
@@ -823,6 +891,33 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       // Anthropic refuses empty text blocks anywhere, and empty content but in a final assistant message (a prefill).
       invalid ??= emptyContent(msgs, body.system);
     }
+    // Extended thinking: budget_tokens at least 1024 and below max_tokens; a thinking block sent back
+    // must carry the signature this emulator gave it (Anthropic checks them).
+    const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+    if (!invalid && thinking?.type === "enabled") {
+      const budget = Number(thinking.budget_tokens);
+      if (!Number.isInteger(budget) || budget < 1024)
+        invalid = anthropicError(
+          400,
+          "invalid_request_error",
+          "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+        );
+      else if (budget >= Number(body.max_tokens))
+        invalid = anthropicError(400, "invalid_request_error", "`max_tokens` must be greater than `thinking.budget_tokens`.");
+    }
+    if (!invalid && msgs) {
+      msgs.forEach((m, i) => {
+        if (invalid || !Array.isArray(m.content)) return;
+        (m.content as { type?: unknown; thinking?: unknown; signature?: unknown }[]).forEach((b, j) => {
+          if (!invalid && b.type === "thinking" && b.signature !== thinkingSignature(String(b.thinking ?? "")))
+            invalid = anthropicError(
+              400,
+              "invalid_request_error",
+              `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`,
+            );
+        });
+      });
+    }
     if (!invalid && version === "2026-10-21") {
       // API version 2026-10-21 removed the sampling parameters.
       const sampling = ["temperature", "top_p", "top_k"].find((k) => body[k] !== undefined);
@@ -859,9 +954,27 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 
     const stops = Array.isArray(body.stop_sequences) ? (body.stop_sequences as string[]) : [];
     const reply = makeReply(lastUser, directives, stops, body.max_tokens as number, { toolResults, json, toolCalls: planned });
-    const reasoning = num(directives, "reasoning", 0);
+    // With thinking enabled the reply starts with a thinking block ("Considering: <words>", signed),
+    // and with the directive `redacted` also a redacted_thinking block; thinking tokens count as output.
+    const thinkingText = thinking?.type === "enabled" ? `Considering: ${stripDirectives(lastUser, new Map()).trim() || "nothing"}` : "";
+    const thinkingBlocks: Record<string, unknown>[] = thinkingText
+      ? [
+          { type: "thinking", thinking: thinkingText, signature: thinkingSignature(thinkingText) },
+          ...(directives.has("redacted")
+            ? [{ type: "redacted_thinking", data: Buffer.from(`redacted:${thinkingText}`).toString("base64") }]
+            : []),
+        ]
+      : [];
+    const reasoning = num(directives, "reasoning", 0) + (thinkingText ? countTokens(thinkingText) : 0);
     const cacheRead = num(directives, "cached", 0);
-    const cacheWrite = num(directives, "cache_write", 0);
+    // cache_write=N: 5-minute writes; cache_write_1h=N: 1-hour writes (cache_creation splits them; the total is cache_creation_input_tokens).
+    const cacheWrite5m = num(directives, "cache_write", 0);
+    const cacheWrite1h = num(directives, "cache_write_1h", 0);
+    const cacheWrite = cacheWrite5m + cacheWrite1h;
+    const cacheCreation = { ephemeral_5m_input_tokens: cacheWrite5m, ephemeral_1h_input_tokens: cacheWrite1h };
+    // Priority Tier: a request with service_tier "auto" (the default) is served at priority when the
+    // organisation has that capacity (the directive tier=priority); "standard_only" never is.
+    const serviceTier = directives.get("tier") === "priority" && body.service_tier !== "standard_only" ? "priority" : "standard";
     const uncached = Math.max(0, inputTokens - cacheRead - cacheWrite);
     const stopReason = planned.length
       ? "tool_use"
@@ -876,9 +989,10 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
       input_tokens: uncached,
       cache_creation_input_tokens: cacheWrite,
       cache_read_input_tokens: cacheRead,
+      cache_creation: cacheCreation,
       output_tokens: outputTokens,
       ...details,
-      service_tier: "standard",
+      service_tier: serviceTier,
     };
     const messageId = id("msg_");
     const headers = { "request-id": id("req_"), "anthropic-organization-id": "emulator-org" };
@@ -891,6 +1005,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         role: "assistant",
         model,
         content: [
+          ...thinkingBlocks,
           ...(reply.text ? [{ type: "text", text: reply.text }] : []),
           ...planned.map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: JSON.parse(c.args) as unknown })),
         ],
@@ -917,28 +1032,53 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
           input_tokens: uncached,
           cache_creation_input_tokens: cacheWrite,
           cache_read_input_tokens: cacheRead,
+          cache_creation: cacheCreation,
           output_tokens: 1,
-          service_tier: "standard",
+          service_tier: serviceTier,
         },
       },
     });
     // A reply of tool calls alone has no text block; otherwise the text block comes first (index 0).
     const hasText = reply.text !== "" || planned.length === 0;
-    if (hasText) event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
-    event("ping", { type: "ping" });
+    // The thinking blocks first: a thinking block as thinking_delta pieces then its signature_delta,
+    // a redacted one whole in its content_block_start.
+    for (const [index, block] of thinkingBlocks.entries()) {
+      if (block.type === "thinking") {
+        event("content_block_start", {
+          type: "content_block_start",
+          index,
+          content_block: { type: "thinking", thinking: "", signature: "" },
+        });
+        if (index === 0) event("ping", { type: "ping" });
+        for (const piece of chunksOf(String(block.thinking)))
+          event("content_block_delta", { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: piece } });
+        event("content_block_delta", {
+          type: "content_block_delta",
+          index,
+          delta: { type: "signature_delta", signature: block.signature },
+        });
+      } else {
+        event("content_block_start", { type: "content_block_start", index, content_block: block });
+        if (index === 0) event("ping", { type: "ping" });
+      }
+      event("content_block_stop", { type: "content_block_stop", index });
+    }
+    const textIndex = thinkingBlocks.length;
+    if (hasText) event("content_block_start", { type: "content_block_start", index: textIndex, content_block: { type: "text", text: "" } });
+    if (thinkingBlocks.length === 0) event("ping", { type: "ping" });
     const ok = await streamChunks(
       x,
       directives,
       chunksOf(reply.text),
-      (text) => event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }),
+      (text) => event("content_block_delta", { type: "content_block_delta", index: textIndex, delta: { type: "text_delta", text } }),
       () =>
         event("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" }, request_id: headers["request-id"] }),
       () => x.res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{\n\n`),
     );
     if (!ok) return;
-    if (hasText) event("content_block_stop", { type: "content_block_stop", index: 0 });
+    if (hasText) event("content_block_stop", { type: "content_block_stop", index: textIndex });
     for (const [i, call] of planned.entries()) {
-      const index = (hasText ? 1 : 0) + i;
+      const index = textIndex + (hasText ? 1 : 0) + i;
       event("content_block_start", {
         type: "content_block_start",
         index,
@@ -1014,6 +1154,11 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 }
 
 /** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text (and the text of tool_result blocks). */
+/** The signature the emulator gives a thinking block (and checks when it comes back): the text's hash. */
+export function thinkingSignature(thinking: string): string {
+  return createHash("sha256").update(`emulator-thinking:${thinking}`).digest("base64");
+}
+
 export function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {

@@ -87,6 +87,22 @@ describe.each(testDatabases())("POST /v1/messages on $kind", ({ kind }) => {
     expect(sent("anthropic")).toMatchObject({ system: "sys", max_tokens: 100 });
   });
 
+  it("tells cache writes apart from input_tokens, by lifetime, plain and streamed (they used to count as input)", async () => {
+    const content = "a b c d e f g [[emulator cached=1 cache_write=2 cache_write_1h=3 words=2]]";
+    const message = await client().messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content }] });
+    // 7 words in: 1 read from the cache, 2 written for 5 minutes, 3 for an hour, 1 plain.
+    expect(message.usage).toMatchObject({
+      input_tokens: 1,
+      cache_read_input_tokens: 1,
+      cache_creation_input_tokens: 5,
+      cache_creation: { ephemeral_5m_input_tokens: 2, ephemeral_1h_input_tokens: 3 },
+      output_tokens: 2,
+    });
+    const stream = client().messages.stream({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content }] });
+    const final = await stream.finalMessage();
+    expect(final.usage).toMatchObject({ input_tokens: 1, cache_read_input_tokens: 1, cache_creation_input_tokens: 5, output_tokens: 2 });
+  });
+
   it("maps a cut-off reply to stop_reason max_tokens", async () => {
     const message = await client().messages.create({
       model: "gpt-4o-mini",

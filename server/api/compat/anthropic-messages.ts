@@ -13,6 +13,7 @@ import {
   type ContentPart,
   type EveryGenerationParameter,
   type FinishReason,
+  type ReasoningBlock,
   type ToolChoice,
 } from "../../providers/types.ts";
 import type { GenerateInput, GenerateOutcome, GenerationEvent } from "../../features/inference/index.ts";
@@ -47,9 +48,9 @@ const toolResultBlock = z.object({
   content: z.union([safeString, z.array(textBlock, { error: "tool_result content must be text" })]).optional(),
   is_error: z.boolean().optional(),
 });
-// Thinking blocks that a client sends back are accepted and dropped: no other provider reads them.
-const thinkingBlock = z.object({ type: z.literal("thinking") });
-const redactedThinkingBlock = z.object({ type: z.literal("redacted_thinking") });
+// Thinking blocks a client sends back (with their signatures) go back to Anthropic as they came; other providers do not read them.
+const thinkingBlock = z.object({ type: z.literal("thinking"), thinking: safeString, signature: safeString });
+const redactedThinkingBlock = z.object({ type: z.literal("redacted_thinking"), data: safeString });
 
 const contentBlock = z.discriminatedUnion(
   "type",
@@ -93,11 +94,21 @@ export const messagesBody = z
     metadata: z.object({ user_id: attributionIdSchema.nullish() }).optional(),
     tools: z.array(tool).optional(),
     tool_choice: toolChoice.optional(),
+    /** Extended thinking: Anthropic models only (anthropic.rest.ts refuses it for another provider, naming it). */
+    thinking: z
+      .discriminatedUnion("type", [
+        z.object({ type: z.literal("enabled"), budget_tokens: z.number().int().min(1024, { error: "budget_tokens is at least 1024" }) }),
+        z.object({ type: z.literal("disabled") }),
+      ])
+      .optional(),
     output_config: z
       .object({ format: z.object({ type: z.literal("json_schema"), schema: z.record(safeString, z.unknown()) }).nullish() })
       .optional(),
   })
   .superRefine((body, ctx) => {
+    if (body.thinking?.type === "enabled" && body.thinking.budget_tokens >= body.max_tokens) {
+      ctx.addIssue({ code: "custom", path: ["thinking", "budget_tokens"], message: "must be less than max_tokens" });
+    }
     const choice = body.tool_choice;
     if (choice?.type === "tool" && !(body.tools ?? []).some((t) => t.name === choice.name)) {
       ctx.addIssue({
@@ -126,6 +137,7 @@ function toMessages(m: z.infer<typeof message>, index: number): ChatMessage[] {
   const out: ChatMessage[] = [];
   const parts: ContentPart[] = [];
   const toolCalls: NonNullable<ChatMessage["toolCalls"]> = [];
+  const reasoning: ReasoningBlock[] = [];
   m.content.forEach((block, j) => {
     const misplaced = (what: string) =>
       new AppError("invalid_request", `Invalid request body: messages[${index}].content[${j}]: ${what}`, {
@@ -152,13 +164,24 @@ function toMessages(m: z.infer<typeof message>, index: number): ChatMessage[] {
           ...(block.is_error ? { isError: true } : {}),
         });
         break;
-      default:
-        break; // thinking blocks
+      case "thinking":
+        if (m.role === "assistant") reasoning.push({ type: "thinking", thinking: block.thinking, signature: block.signature });
+        break;
+      case "redacted_thinking":
+        if (m.role === "assistant") reasoning.push({ type: "redacted_thinking", data: block.data });
+        break;
     }
   });
   const text = parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("\n");
   if (m.role === "assistant") {
-    if (text || toolCalls.length) out.push({ role: "assistant", content: text, ...(toolCalls.length ? { toolCalls } : {}) });
+    if (text || toolCalls.length || reasoning.length) {
+      out.push({
+        role: "assistant",
+        content: text,
+        ...(toolCalls.length ? { toolCalls } : {}),
+        ...(reasoning.length ? { reasoning } : {}),
+      });
+    }
   } else if (parts.length) {
     out.push(parts.some((p) => p.type === "image") ? { role: "user", content: text, parts } : { role: "user", content: text });
   }
@@ -194,6 +217,12 @@ function messagesParameters(body: MessagesBody): EveryGenerationParameter {
     toolChoice: toToolChoice(choice),
     parallelToolCalls: choice && "disable_parallel_tool_use" in choice && choice.disable_parallel_tool_use ? false : undefined,
     responseFormat: format ? { type: "json_schema", name: "output", schema: format.schema } : undefined,
+    thinking:
+      body.thinking === undefined
+        ? undefined
+        : body.thinking.type === "enabled"
+          ? { type: "enabled", budgetTokens: body.thinking.budget_tokens }
+          : { type: "disabled" },
   };
 }
 
@@ -227,15 +256,19 @@ export function newMessageId(): string {
 }
 
 /**
- * Anthropic's usage: its input_tokens leaves out cache reads, which come separately. (Cache
- * writes are not told apart from other input by every provider, so they count as input here.)
+ * Anthropic's usage: its input_tokens leaves out cache reads and cache writes, which come
+ * separately (cache_creation_input_tokens, split by lifetime in cache_creation), as the providers
+ * that tell them apart (Anthropic, Bedrock) reported them; 0 for the others.
  */
 export function anthropicUsage(o: GenerateOutcome) {
+  const writes = o.usage.cacheWriteTokens ?? 0;
+  const written1h = o.usage.cacheWrite1hTokens ?? 0;
   return {
-    input_tokens: o.usage.inputTokens - o.usage.cachedInputTokens,
+    input_tokens: o.usage.inputTokens - o.usage.cachedInputTokens - writes,
     output_tokens: o.usage.outputTokens,
     cache_read_input_tokens: o.usage.cachedInputTokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: writes,
+    cache_creation: { ephemeral_5m_input_tokens: writes - written1h, ephemeral_1h_input_tokens: written1h },
   };
 }
 
@@ -263,6 +296,7 @@ export function toMessage(o: GenerateOutcome) {
     role: "assistant" as const,
     model: o.model,
     content: [
+      ...(o.reasoning ?? []),
       ...(o.text || !o.toolCalls?.length ? [{ type: "text" as const, text: o.text }] : []),
       ...(o.toolCalls ?? []).map((c) => ({ type: "tool_use" as const, id: c.id, name: c.name, input: inputOf(c.arguments) })),
     ],
@@ -286,6 +320,7 @@ export function messageEventEncoder(opts: { id: string; model: string }): Stream
   /** The open block: its index and kind (text, or the tool call it holds). */
   let open: { index: number; tool?: number } | undefined;
   const toolBlock = new Map<number, number>();
+  const reasoningBlock = new Map<number, number>();
   const ev = (event: string, data: Record<string, unknown>): Frame => ({ event, data: { type: event, ...data } });
   const close = (out: Frame[]) => {
     if (open) out.push(ev("content_block_stop", { index: open.index }));
@@ -314,8 +349,28 @@ export function messageEventEncoder(opts: { id: string; model: string }): Stream
     frames(event) {
       const out: Frame[] = [];
       start(out, event.type === "done" ? event.outcome.model : event.model);
-      if (event.type === "delta") {
-        if (!open || open.tool !== undefined) {
+      if (event.type === "reasoning") {
+        // Reasoning blocks come first, each in its own content block, with its signature kept.
+        let index = reasoningBlock.get(event.index);
+        if (index === undefined) {
+          close(out);
+          index = blocks++;
+          reasoningBlock.set(event.index, index);
+          open = { index };
+          out.push(
+            ev("content_block_start", {
+              index,
+              content_block:
+                event.kind === "thinking"
+                  ? { type: "thinking", thinking: "", signature: "" }
+                  : { type: "redacted_thinking", data: event.data ?? "" },
+            }),
+          );
+        }
+        if (event.thinking) out.push(ev("content_block_delta", { index, delta: { type: "thinking_delta", thinking: event.thinking } }));
+        if (event.signature) out.push(ev("content_block_delta", { index, delta: { type: "signature_delta", signature: event.signature } }));
+      } else if (event.type === "delta") {
+        if (!open || open.tool !== undefined || [...reasoningBlock.values()].includes(open.index)) {
           close(out);
           open = { index: blocks++ };
           out.push(ev("content_block_start", { index: open.index, content_block: { type: "text", text: "" } }));

@@ -4,7 +4,9 @@ import "server-only";
 // for /v1/llm/generate), with Anthropic's JSON, event stream and error shape. The key may come as
 // `x-api-key` (what Anthropic's API reads) or `Authorization: Bearer`.
 import { deploymentTracker, generate, generateStream } from "../../features/inference/index.ts";
-import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessage } from "./anthropic-messages.ts";
+import { messageEventEncoder, messagesBody, messagesInput, newMessageId, toMessage, type MessagesBody } from "./anthropic-messages.ts";
+import { resolveModel } from "../../features/catalogue/index.ts";
+import { AppError } from "../../kernel/errors.ts";
 import { eventStreamResponse } from "../../http/event-stream.ts";
 import { cacheRequestFrom, cacheStatusTracker } from "../../web/cache-directives.ts";
 import { endpoint, json, route } from "../../http/endpoint.ts";
@@ -35,6 +37,7 @@ export const anthropicMessages = endpoint(
           onDeployment: deployment.onDeployment,
           attribution: attributionOf({ endUser: body.metadata?.user_id ?? undefined }, req.headers),
         };
+        refuseThinkingElsewhere(body);
         const input = { ...messagesInput(body), cache: cacheRequestFrom(req.headers) };
         if (!body.stream) return json(toMessage(await generate(input, ctx)), { headers: headers() });
         const encoder = messageEventEncoder({ id: newMessageId(), model: body.model });
@@ -49,3 +52,18 @@ export const anthropicMessages = endpoint(
   },
   { errorFormat: "anthropic" },
 );
+
+/** Extended thinking is Anthropic's: for a model another provider serves, a 400 naming `thinking` and the provider. */
+function refuseThinkingElsewhere(body: MessagesBody): void {
+  if (body.thinking?.type !== "enabled") return;
+  let provider: string;
+  try {
+    provider = resolveModel(body.model).provider;
+  } catch {
+    return; // an unknown model: the generation answers that
+  }
+  if (provider === "anthropic") return;
+  throw new AppError("invalid_request", `thinking: not supported by ${provider} (${body.model}); only Anthropic models take it`, {
+    field: "thinking",
+  });
+}

@@ -92,8 +92,11 @@ const responseFormat = z.discriminatedUnion("type", [
 ]);
 
 /**
- * POST /v1/chat/completions. Fields OpenAI has and no provider here uses (logprobs, seed,
- * penalties, store...) are accepted and ignored, so that existing clients keep working. `user` and
+ * POST /v1/chat/completions. OpenAI's own parameters (n, seed, logprobs, top_logprobs, penalties,
+ * logit_bias, reasoning_effort, service_tier) reach OpenAI through the passthrough; served by another
+ * provider, one it cannot honour answers 400 naming it and the provider (openAIOnlyParameter), and
+ * seed and service_tier auto/default, which OpenAI itself treats as hints, are dropped. Other fields
+ * OpenAI has and no provider here uses (store...) are accepted and ignored. `user` and
  * `metadata` are the call's attribution (features/usage attributionOf: the end user, and metadata
  * within its limits); `user` also goes to the provider, as before, the metadata never.
  */
@@ -106,8 +109,18 @@ export const chatCompletionBody = z
     max_tokens: z.number().int().positive().nullish(),
     max_completion_tokens: z.number().int().positive().nullish(),
     stop: z.union([safeString, z.array(safeString).max(4)]).nullish(),
-    n: z.literal(1, { error: "only n=1 is supported" }).nullish(),
+    n: z.number().int().min(1).max(128).nullish(),
     stream: z.boolean().nullish(),
+    // OpenAI's own parameters: passed through to OpenAI (the passthrough sends the body as it came);
+    // on any other provider refused with a 400 naming it, unless it is a hint (openAIOnlyParameter).
+    seed: z.number().int().nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    frequency_penalty: z.number().min(-2).max(2).nullish(),
+    presence_penalty: z.number().min(-2).max(2).nullish(),
+    logit_bias: z.record(safeString.max(20), z.number().min(-100).max(100)).nullish(),
+    reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high", "xhigh"]).nullish(),
+    service_tier: z.enum(["auto", "default", "flex", "priority", "scale"]).nullish(),
     stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
     user: attributionIdSchema.nullish(),
     metadata: metadataSchema.nullish(),
@@ -137,6 +150,24 @@ function refineToolChoice(
 }
 
 export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
+
+/**
+ * The first OpenAI-only parameter of `body` that a provider other than OpenAI's passthrough cannot
+ * honour, with a default value left out: n above 1, logprobs, top_logprobs, non-zero penalties, a
+ * logit_bias, reasoning_effort, a service tier other than auto/default. Dropped instead, as OpenAI
+ * itself treats them as hints: seed (best-effort determinism) and service_tier auto/default.
+ */
+export function openAIOnlyParameter(body: ChatCompletionBody): string | undefined {
+  if (body.n != null && body.n > 1) return "n";
+  if (body.logprobs === true) return "logprobs";
+  if (body.top_logprobs != null) return "top_logprobs";
+  if (body.frequency_penalty != null && body.frequency_penalty !== 0) return "frequency_penalty";
+  if (body.presence_penalty != null && body.presence_penalty !== 0) return "presence_penalty";
+  if (body.logit_bias != null && Object.keys(body.logit_bias).length > 0) return "logit_bias";
+  if (body.reasoning_effort != null) return "reasoning_effort";
+  if (body.service_tier != null && body.service_tier !== "auto" && body.service_tier !== "default") return "service_tier";
+  return undefined;
+}
 
 /**
  * The same body as read for a passthrough (features/inference passthroughServes): only the fields
@@ -279,6 +310,8 @@ function chatCompletionParameters(body: ChatCompletionBody): EveryGenerationPara
     toolChoice: choice === null || choice === undefined ? undefined : typeof choice === "string" ? choice : { name: choice.function.name },
     parallelToolCalls: body.parallel_tool_calls ?? undefined,
     responseFormat: body.response_format ? toResponseFormat(body.response_format) : undefined,
+    // OpenAI's chat has reasoning_effort, not Anthropic's thinking (openAIOnlyParameter).
+    thinking: undefined,
   };
 }
 
@@ -398,6 +431,8 @@ export function chatChunkEncoder(opts: {
         const usageChunk = event.outcome.wire.usageChunk;
         return opts.includeUsage && usageChunk !== undefined ? [{ data: withFields(usageChunk, extrasJson(event.outcome)) }] : [];
       }
+      // Anthropic's reasoning blocks have no place in OpenAI's chunks (and `thinking` is not an OpenAI parameter).
+      if (event.type === "reasoning") return [];
       const out: Frame[] = [];
       model = event.type === "done" ? event.outcome.model : event.model;
       if (!started) {

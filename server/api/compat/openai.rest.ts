@@ -5,18 +5,19 @@ import "server-only";
 // ../compat/; these handlers only wire it to the services.
 import { deploymentTracker, generate, generateStream, passthroughServes } from "../../features/inference/index.ts";
 import { generateEmbeddings } from "../../features/inference/index.ts";
-import { catalogueReady } from "../../features/catalogue/index.ts";
+import { catalogueReady, resolveModel } from "../../features/catalogue/index.ts";
 import {
   chatChunkEncoder,
   chatCompletionBody,
   chatCompletionInput,
   chatCompletionWireBody,
   newCompletionId,
+  openAIOnlyParameter,
   toChatCompletion,
   toWireChatCompletion,
   wireChatInput,
 } from "./openai-chat.ts";
-import { fromZodError } from "../../kernel/errors.ts";
+import { AppError, fromZodError } from "../../kernel/errors.ts";
 import { embeddingsBody, toEmbeddingsResponse } from "./openai-embeddings.ts";
 import { openaiModel, openaiModelList } from "./openai-models.ts";
 import { eventStreamResponse } from "../../http/event-stream.ts";
@@ -81,11 +82,38 @@ export const chatCompletions = endpoint(
   openai,
 );
 
-/** The body checked whole (the SDK path): a 400 naming the field, as the endpoint's own parse gives. */
+/**
+ * The body checked whole (the SDK path): a 400 naming the field, as the endpoint's own parse gives,
+ * and a 400 naming an OpenAI-only parameter and the provider that cannot honour it.
+ */
 function parsedWhole(body: unknown) {
   const result = chatCompletionBody.safeParse(body);
   if (!result.success) throw fromZodError(result.error, "request body");
+  const param = openAIOnlyParameter(result.data);
+  if (param !== undefined) {
+    const served = modelProviderOf(result.data.model);
+    const where = served
+      ? served.provider === "openai"
+        ? `the OpenAI SDK path (OPENAI_PASSTHROUGH=off, or a fallback served by another provider) of ${served.model}`
+        : `${served.provider} (${served.model})`
+      : result.data.model;
+    throw new AppError(
+      "invalid_request",
+      `${param}: not supported by ${where}; it passes only to OpenAI models served through the passthrough (README: OpenAI-compatible API)`,
+      { field: param },
+    );
+  }
   return result.data;
+}
+
+/** The catalogue model and its provider, or undefined for a name the catalogue does not know (the generation answers that). */
+function modelProviderOf(name: string): { model: string; provider: string } | undefined {
+  try {
+    const m = resolveModel(name);
+    return { model: m.id, provider: m.provider };
+  } catch {
+    return undefined;
+  }
 }
 
 export const embeddings = endpoint(

@@ -35,6 +35,80 @@ export const priceSchema = z.union([z.number(), z.string()]).transform((value, c
   }
 });
 
+/** The short names of a price's rates, as the data file, the price JSON and models.update spell them, to the Price fields. */
+export const RATE_NAMES = {
+  input: "inputPerMTok",
+  output: "outputPerMTok",
+  cachedInput: "cachedInputPerMTok",
+  cacheWrite: "cacheWritePerMTok",
+  cacheWrite1h: "cacheWrite1hPerMTok",
+  reasoning: "reasoningPerMTok",
+  audioInput: "audioInputPerMTok",
+  imageInput: "imageInputPerMTok",
+} as const;
+export type RateName = keyof typeof RATE_NAMES;
+/** The rates beyond input and output, each optional. */
+export const OPTIONAL_RATE_NAMES = ["cachedInput", "cacheWrite", "cacheWrite1h", "reasoning", "audioInput", "imageInput"] as const;
+
+/** A service tier's name as the providers spell it: "priority", "flex", "scale". */
+export const serviceTierSchema = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[a-z][a-z0-9_-]*$/, "must be a lower-case service tier name such as priority or flex");
+
+/**
+ * A price tier (pricing.ts PriceTier): the rates that replace the standard ones for a whole call on
+ * a service tier and/or above an input size. At least one of the two, and at least one rate.
+ */
+export const priceTierSchema = z
+  .strictObject({
+    serviceTier: serviceTierSchema.optional(),
+    aboveInputTokens: z.number().int().positive().max(100_000_000).optional(),
+    input: priceSchema.optional(),
+    output: priceSchema.optional(),
+    cachedInput: priceSchema.optional(),
+    cacheWrite: priceSchema.optional(),
+    cacheWrite1h: priceSchema.optional(),
+    reasoning: priceSchema.optional(),
+    audioInput: priceSchema.optional(),
+    imageInput: priceSchema.optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.serviceTier === undefined && t.aboveInputTokens === undefined) {
+      ctx.addIssue({ code: "custom", message: "a tier needs serviceTier, aboveInputTokens or both" });
+    }
+    if (!(Object.keys(RATE_NAMES) as RateName[]).some((k) => t[k] !== undefined)) {
+      ctx.addIssue({ code: "custom", message: "a tier needs at least one rate (input, output, cachedInput, ...)" });
+    }
+  });
+export type PriceTierEntry = z.output<typeof priceTierSchema>;
+
+/** Tiers of one price: no two for the same service tier and threshold. */
+export const priceTiersSchema = z
+  .array(priceTierSchema)
+  .max(16)
+  .superRefine((tiers, ctx) => {
+    const seen = new Set<string>();
+    tiers.forEach((t, i) => {
+      const key = `${t.serviceTier ?? ""}@${t.aboveInputTokens ?? 0}`;
+      if (seen.has(key)) ctx.addIssue({ code: "custom", path: [i], message: "two tiers for the same service tier and input size" });
+      seen.add(key);
+    });
+  });
+
+export const catalogueEntryPriceSchema = z.strictObject({
+  input: priceSchema,
+  output: priceSchema,
+  cachedInput: priceSchema.optional(),
+  cacheWrite: priceSchema.optional(),
+  cacheWrite1h: priceSchema.optional(),
+  reasoning: priceSchema.optional(),
+  audioInput: priceSchema.optional(),
+  imageInput: priceSchema.optional(),
+  tiers: priceTiersSchema.optional(),
+});
+
 export const catalogueEntrySchema = z
   .object({
     id: modelIdSchema,
@@ -43,12 +117,7 @@ export const catalogueEntrySchema = z
     type: z.enum(MODEL_TYPES),
     contextWindow: z.number().int().positive(),
     maxOutputTokens: z.number().int().positive().nullable(),
-    price: z.strictObject({
-      input: priceSchema,
-      output: priceSchema,
-      cachedInput: priceSchema.optional(),
-      cacheWrite: priceSchema.optional(),
-    }),
+    price: catalogueEntryPriceSchema,
     capabilities: z.array(z.enum(CAPABILITIES)).min(1),
     aliases: z.array(modelIdSchema).optional(),
     embeddingDimensions: z.number().int().positive().optional(),

@@ -1,10 +1,11 @@
 import "server-only";
 import type { Logger } from "pino";
 import { AppError } from "../../kernel/errors.ts";
-import { normalizePrice, type CatalogueEntry } from "./catalogue-data.ts";
-import { formatUsd, parsePriceMicros } from "./pricing.ts";
+import { normalizePrice, RATE_NAMES, type CatalogueEntry, type PriceTierEntry, type RateName } from "./catalogue-data.ts";
+import { formatUsd, parsePriceMicros, type PriceTier } from "./pricing.ts";
 import {
   type CatalogueModel,
+  type ExtraPrices,
   type ModelPatch,
   type ModelPrice,
   type ModelRow,
@@ -17,12 +18,58 @@ import {
 // Conversions
 
 export function entryPrice(e: CatalogueEntry): ModelPrice {
-  return {
-    inputPerMTok: e.price.input,
-    outputPerMTok: e.price.output,
-    cachedInputPerMTok: e.price.cachedInput ?? null,
-    cacheWritePerMTok: e.price.cacheWrite ?? null,
-  };
+  const { input, output, cachedInput, cacheWrite, ...extra } = e.price;
+  return withExtras(
+    { inputPerMTok: input, outputPerMTok: output, cachedInputPerMTok: cachedInput ?? null, cacheWritePerMTok: cacheWrite ?? null },
+    extra,
+  );
+}
+
+/** A price tier's stored (short-named) form to pricing.ts's PriceTier. */
+function toPriceTier(t: PriceTierEntry): PriceTier {
+  const tier: PriceTier = {};
+  if (t.serviceTier !== undefined) tier.serviceTier = t.serviceTier;
+  if (t.aboveInputTokens !== undefined) tier.aboveInputTokens = t.aboveInputTokens;
+  for (const [short, long] of Object.entries(RATE_NAMES) as [RateName, (typeof RATE_NAMES)[RateName]][]) {
+    const v = t[short];
+    if (v !== undefined) tier[long] = normalizePrice(v);
+  }
+  return tier;
+}
+
+/** A PriceTier in its stored (short-named) form. */
+export function fromPriceTier(t: PriceTier): PriceTierEntry {
+  const out: PriceTierEntry = {};
+  if (t.serviceTier !== undefined) out.serviceTier = t.serviceTier;
+  if (t.aboveInputTokens !== undefined) out.aboveInputTokens = t.aboveInputTokens;
+  for (const [short, long] of Object.entries(RATE_NAMES) as [RateName, (typeof RATE_NAMES)[RateName]][]) {
+    const v = t[long];
+    if (v != null) out[short] = v;
+  }
+  return out;
+}
+
+/** The rates of the extra_prices column (or the data file) added to a price's four columns. */
+export function withExtras(base: ModelPrice, extra: ExtraPrices | null | undefined): ModelPrice {
+  const price: ModelPrice = { ...base };
+  if (!extra) return price;
+  if (extra.cacheWrite1h != null) price.cacheWrite1hPerMTok = normalizePrice(extra.cacheWrite1h);
+  if (extra.reasoning != null) price.reasoningPerMTok = normalizePrice(extra.reasoning);
+  if (extra.audioInput != null) price.audioInputPerMTok = normalizePrice(extra.audioInput);
+  if (extra.imageInput != null) price.imageInputPerMTok = normalizePrice(extra.imageInput);
+  if (extra.tiers?.length) price.tiers = extra.tiers.map(toPriceTier);
+  return price;
+}
+
+/** What of a price goes into the extra_prices column; null when it has nothing beyond the four columns. */
+export function extrasOf(p: ModelPrice): ExtraPrices | null {
+  const extra: ExtraPrices = {};
+  if (p.cacheWrite1hPerMTok != null) extra.cacheWrite1h = p.cacheWrite1hPerMTok;
+  if (p.reasoningPerMTok != null) extra.reasoning = p.reasoningPerMTok;
+  if (p.audioInputPerMTok != null) extra.audioInput = p.audioInputPerMTok;
+  if (p.imageInputPerMTok != null) extra.imageInput = p.imageInputPerMTok;
+  if (p.tiers?.length) extra.tiers = p.tiers.map(fromPriceTier);
+  return Object.keys(extra).length ? extra : null;
 }
 
 export function entryToModel(e: CatalogueEntry): CatalogueModel {
@@ -54,12 +101,15 @@ export function rowToModel(r: ModelRow): CatalogueModel {
     type: r.type === "embedding" ? "embedding" : "chat",
     contextWindow: r.context_window,
     maxOutputTokens: r.max_output_tokens,
-    price: {
-      inputPerMTok: normalizePrice(r.input),
-      outputPerMTok: normalizePrice(r.output),
-      cachedInputPerMTok: optionalPrice(r.cached_input),
-      cacheWritePerMTok: optionalPrice(r.cache_write),
-    },
+    price: withExtras(
+      {
+        inputPerMTok: normalizePrice(r.input),
+        outputPerMTok: normalizePrice(r.output),
+        cachedInputPerMTok: optionalPrice(r.cached_input),
+        cacheWritePerMTok: optionalPrice(r.cache_write),
+      },
+      r.extra_prices,
+    ),
     capabilities: r.capabilities ?? [],
     aliases: r.aliases ?? [],
     fallbacks: r.fallbacks ?? [],
@@ -98,12 +148,15 @@ export function buildSnapshot(
     list.push({
       effectiveFrom: new Date(p.effective_from),
       changedBy: p.changed_by,
-      price: {
-        inputPerMTok: normalizePrice(p.input),
-        outputPerMTok: normalizePrice(p.output),
-        cachedInputPerMTok: optionalPrice(p.cached_input),
-        cacheWritePerMTok: optionalPrice(p.cache_write),
-      },
+      price: withExtras(
+        {
+          inputPerMTok: normalizePrice(p.input),
+          outputPerMTok: normalizePrice(p.output),
+          cachedInputPerMTok: optionalPrice(p.cached_input),
+          cacheWritePerMTok: optionalPrice(p.cache_write),
+        },
+        p.extra_prices,
+      ),
     });
     prices.set(p.model_id, list);
   }
@@ -122,18 +175,24 @@ export function mergePrice(current: ModelPrice, patch: NonNullable<ModelPatch["p
       );
     }
   };
-  return {
+  const optional = (value: string | number | null | undefined, current: string | null | undefined, field: string) =>
+    value === undefined ? (current ?? null) : value === null ? null : price(value, field);
+  const merged: ModelPrice = {
     inputPerMTok: patch.input === undefined ? current.inputPerMTok : price(patch.input, "input"),
     outputPerMTok: patch.output === undefined ? current.outputPerMTok : price(patch.output, "output"),
-    cachedInputPerMTok:
-      patch.cachedInput === undefined
-        ? current.cachedInputPerMTok
-        : patch.cachedInput === null
-          ? null
-          : price(patch.cachedInput, "cachedInput"),
-    cacheWritePerMTok:
-      patch.cacheWrite === undefined ? current.cacheWritePerMTok : patch.cacheWrite === null ? null : price(patch.cacheWrite, "cacheWrite"),
+    cachedInputPerMTok: optional(patch.cachedInput, current.cachedInputPerMTok, "cachedInput"),
+    cacheWritePerMTok: optional(patch.cacheWrite, current.cacheWritePerMTok, "cacheWrite"),
   };
+  const extra = {
+    cacheWrite1hPerMTok: optional(patch.cacheWrite1h, current.cacheWrite1hPerMTok, "cacheWrite1h"),
+    reasoningPerMTok: optional(patch.reasoning, current.reasoningPerMTok, "reasoning"),
+    audioInputPerMTok: optional(patch.audioInput, current.audioInputPerMTok, "audioInput"),
+    imageInputPerMTok: optional(patch.imageInput, current.imageInputPerMTok, "imageInput"),
+  };
+  for (const [k, v] of Object.entries(extra)) if (v !== null) merged[k as keyof typeof extra] = v;
+  const tiers = patch.tiers === undefined ? current.tiers : patch.tiers.map(toPriceTier);
+  if (tiers?.length) merged.tiers = tiers;
+  return merged;
 }
 
 export function samePrice(a: ModelPrice, b: ModelPrice): boolean {
@@ -141,7 +200,8 @@ export function samePrice(a: ModelPrice, b: ModelPrice): boolean {
     a.inputPerMTok === b.inputPerMTok &&
     a.outputPerMTok === b.outputPerMTok &&
     a.cachedInputPerMTok === b.cachedInputPerMTok &&
-    a.cacheWritePerMTok === b.cacheWritePerMTok
+    a.cacheWritePerMTok === b.cacheWritePerMTok &&
+    JSON.stringify(extrasOf(a)) === JSON.stringify(extrasOf(b))
   );
 }
 

@@ -9,7 +9,7 @@ import {
   type SyncReport,
 } from "./model-types.ts";
 import { CATALOGUE_ACTOR } from "./model-types.ts";
-import { entryPrice, rowToModel, sameList, samePrice } from "./catalogue-rows.ts";
+import { entryPrice, extrasOf, rowToModel, sameList, samePrice } from "./catalogue-rows.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Sync planning: pure functions of the data file and the table.
@@ -102,6 +102,8 @@ export function priceColumns(p: ModelPrice) {
     outputPricePerMTok: p.outputPerMTok,
     cachedInputPricePerMTok: p.cachedInputPerMTok,
     cacheWritePricePerMTok: p.cacheWritePerMTok,
+    // The rates beyond the four columns: the 1-hour cache write, reasoning, audio and image input, the tiers.
+    extraPrices: (extrasOf(p) ?? {}) as Record<string, unknown> as never,
   };
 }
 

@@ -43,12 +43,12 @@ const MODELS_SQL = `
 select id, name, provider, type, context_window, max_output_tokens,
   input_price_per_mtok::text as input, output_price_per_mtok::text as output,
   cached_input_price_per_mtok::text as cached_input, cache_write_price_per_mtok::text as cache_write,
-  capabilities, aliases, fallbacks, embedding_dimensions, enabled, source, created_at, updated_at
+  extra_prices, capabilities, aliases, fallbacks, embedding_dimensions, enabled, source, created_at, updated_at
 from models`;
 
 const PRICES_SQL = `
 select model_id, effective_from, input_price_per_mtok::text as input, output_price_per_mtok::text as output,
-  cached_input_price_per_mtok::text as cached_input, cache_write_price_per_mtok::text as cache_write, changed_by
+  cached_input_price_per_mtok::text as cached_input, cache_write_price_per_mtok::text as cache_write, extra_prices, changed_by
 from model_prices order by model_id, effective_from, id`;
 
 // Changes whenever a model row is added or updated (Prisma sets updated_at) or a price row is added.

@@ -4,7 +4,7 @@ import "server-only";
 import type { Logger } from "pino";
 import { type DatabaseHandle } from "../../db/index.ts";
 import type { Provider } from "../../providers/types.ts";
-import { type CatalogueEntry, type ModelType } from "./catalogue-data.ts";
+import { type CatalogueEntry, type ModelType, type PriceTierEntry } from "./catalogue-data.ts";
 import { type Price } from "./pricing.ts";
 
 export type ModelSource = "catalogue" | "admin";
@@ -14,6 +14,15 @@ export type ModelPrice = Price & {
   cachedInputPerMTok: string | null;
   /** Anthropic's price for writing the prompt cache. */
   cacheWritePerMTok: string | null;
+};
+
+/** The stored form of a price's rates beyond the four columns (models.extra_prices, model_prices.extra_prices). */
+export type ExtraPrices = {
+  cacheWrite1h?: string;
+  reasoning?: string;
+  audioInput?: string;
+  imageInput?: string;
+  tiers?: PriceTierEntry[];
 };
 
 export type CatalogueModel = {
@@ -55,6 +64,12 @@ export type ModelPatch = {
     output?: string | number;
     cachedInput?: string | number | null;
     cacheWrite?: string | number | null;
+    cacheWrite1h?: string | number | null;
+    reasoning?: string | number | null;
+    audioInput?: string | number | null;
+    imageInput?: string | number | null;
+    /** The tiers in full (replacing the current ones); [] removes them. */
+    tiers?: PriceTierEntry[];
   };
 };
 
@@ -116,6 +131,7 @@ export type ModelRow = {
   output: string;
   cached_input: string | null;
   cache_write: string | null;
+  extra_prices: ExtraPrices | null;
   capabilities: string[] | null;
   aliases: string[] | null;
   fallbacks: string[] | null;
@@ -133,6 +149,7 @@ export type PriceRow = {
   output: string;
   cached_input: string | null;
   cache_write: string | null;
+  extra_prices: ExtraPrices | null;
   changed_by: string;
 };
 

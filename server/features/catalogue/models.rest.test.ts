@@ -109,8 +109,31 @@ describe.each(testDatabases())("models endpoints on $kind", ({ kind }) => {
       cost_per_1m_output: 60,
       cost_per_1m_cached_input: null,
       cost_per_1m_cache_write: null,
+      cost_per_1m_cache_write_1h: null,
+      cost_per_1m_reasoning: null,
+      cost_per_1m_audio_input: null,
+      cost_per_1m_image_input: null,
+      price_tiers: [],
       enabled: true,
     });
+    // The tiers: Claude Sonnet 4.5 above 200K input tokens, GPT-5's priority and flex tiers.
+    expect(list.find((m) => m.id === "claude-sonnet-4-5-20250929")).toMatchObject({
+      cost_per_1m_cache_write_1h: 6,
+      price_tiers: [
+        {
+          label: ">200K",
+          service_tier: null,
+          above_input_tokens: 200000,
+          cost_per_1m_input: 6,
+          cost_per_1m_output: 22.5,
+          cost_per_1m_cached_input: 0.6,
+          cost_per_1m_cache_write: 7.5,
+          cost_per_1m_cache_write_1h: 12,
+        },
+      ],
+    });
+    const gpt5 = list.find((m) => m.id === "gpt-5") as { price_tiers: { label: string }[] } | undefined;
+    expect(gpt5?.price_tiers.map((t) => t.label)).toEqual(["priority", "flex"]);
     expect(list.find((m) => m.id === "claude-3-sonnet-20240229")).toMatchObject({
       name: "Claude 3 Sonnet",
       provider: "anthropic",

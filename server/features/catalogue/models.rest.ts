@@ -7,6 +7,15 @@ import { MODEL_TYPES, providerIdSchema } from "./catalogue-data.ts";
 import { catalogueReady, listModels, modelAvailability, perThousandTokens, type CatalogueModel } from "./models.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
 import { modelAllowed } from "../../access/model-access.ts";
+import { TIER_RATES, tierLabel } from "./pricing.ts";
+
+/** cachedInput → cached_input, cacheWrite1h → cache_write_1h. */
+const snake = (name: string) =>
+  name
+    .replace(/([A-Z])/g, "_$1")
+    .replace(/(\d+h)$/, "_$1")
+    .replace(/__/g, "_")
+    .toLowerCase();
 
 export const modelsQuery = z.object({
   provider: providerIdSchema.optional(),
@@ -36,6 +45,19 @@ export function toRestModel(m: CatalogueModel) {
     cost_per_1m_output: Number(p.outputPerMTok),
     cost_per_1m_cached_input: p.cachedInputPerMTok === null ? null : Number(p.cachedInputPerMTok),
     cost_per_1m_cache_write: p.cacheWritePerMTok === null ? null : Number(p.cacheWritePerMTok),
+    cost_per_1m_cache_write_1h: p.cacheWrite1hPerMTok == null ? null : Number(p.cacheWrite1hPerMTok),
+    cost_per_1m_reasoning: p.reasoningPerMTok == null ? null : Number(p.reasoningPerMTok),
+    cost_per_1m_audio_input: p.audioInputPerMTok == null ? null : Number(p.audioInputPerMTok),
+    cost_per_1m_image_input: p.imageInputPerMTok == null ? null : Number(p.imageInputPerMTok),
+    // Rates that replace the standard ones for a whole call on a service tier and/or above an input size.
+    price_tiers: (p.tiers ?? []).map((t) => ({
+      label: tierLabel(t),
+      service_tier: t.serviceTier ?? null,
+      above_input_tokens: t.aboveInputTokens ?? null,
+      ...Object.fromEntries(
+        TIER_RATES.flatMap((k) => (t[k] != null ? [[`cost_per_1m_${snake(k.replace(/PerMTok$/, ""))}`, Number(t[k])]] : [])),
+      ),
+    })),
     ...(m.embeddingDimensions !== null ? { dimensions: m.embeddingDimensions } : {}),
     enabled: m.enabled,
   };

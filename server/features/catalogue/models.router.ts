@@ -12,9 +12,14 @@ import {
   MODEL_TYPES,
   modelIdSchema,
   priceSchema,
+  priceTiersSchema,
   providerIdSchema,
+  RATE_NAMES,
   samplingFixed,
+  type RateName,
 } from "./catalogue-data.ts";
+import { fromPriceTier } from "./catalogue-rows.ts";
+import { tierLabel } from "./pricing.ts";
 import type { AuthenticatedIdentity } from "../../access/auth.ts";
 import { modelAllowed } from "../../access/model-access.ts";
 import { AppError } from "../../kernel/errors.ts";
@@ -34,11 +39,35 @@ import {
 import { adminProcedure, createTRPCRouter, protectedProcedure } from "../../trpc/init.ts";
 
 /** Exact decimal strings, USD. */
+const tierOutput = z.object({
+  serviceTier: z.string().optional(),
+  aboveInputTokens: z.number().int().optional(),
+  input: z.string().optional(),
+  output: z.string().optional(),
+  cachedInput: z.string().optional(),
+  cacheWrite: z.string().optional(),
+  cacheWrite1h: z.string().optional(),
+  reasoning: z.string().optional(),
+  audioInput: z.string().optional(),
+  imageInput: z.string().optional(),
+  /** "priority", ">200K", "priority >272K" */
+  label: z.string(),
+});
+
 const priceSetOutput = z.object({
   input: z.string(),
   output: z.string(),
   cachedInput: z.string().nullable(),
   cacheWrite: z.string().nullable(),
+  /** Anthropic's 1-hour cache writes; null: the 5-minute write price. */
+  cacheWrite1h: z.string().nullable(),
+  /** null: the output price. */
+  reasoning: z.string().nullable(),
+  /** null: the input price. */
+  audioInput: z.string().nullable(),
+  imageInput: z.string().nullable(),
+  /** Rates that replace these for a whole call on a service tier and/or above an input size. */
+  tiers: z.array(tierOutput),
 });
 
 export const modelOutput = z.object({
@@ -101,6 +130,12 @@ export const updateModelInput = z.object({
           output: priceSchema.optional(),
           cachedInput: priceSchema.nullable().optional(),
           cacheWrite: priceSchema.nullable().optional(),
+          cacheWrite1h: priceSchema.nullable().optional(),
+          reasoning: priceSchema.nullable().optional(),
+          audioInput: priceSchema.nullable().optional(),
+          imageInput: priceSchema.nullable().optional(),
+          /** Every tier of the price (replacing the current ones); [] removes them. */
+          tiers: priceTiersSchema.optional(),
         })
         .strict()
         .optional(),
@@ -121,6 +156,21 @@ function priceSet(p: ModelPrice, convert: (perMTok: string) => string = (x) => x
     output: convert(p.outputPerMTok),
     cachedInput: p.cachedInputPerMTok === null ? null : convert(p.cachedInputPerMTok),
     cacheWrite: p.cacheWritePerMTok === null ? null : convert(p.cacheWritePerMTok),
+    cacheWrite1h: p.cacheWrite1hPerMTok == null ? null : convert(p.cacheWrite1hPerMTok),
+    reasoning: p.reasoningPerMTok == null ? null : convert(p.reasoningPerMTok),
+    audioInput: p.audioInputPerMTok == null ? null : convert(p.audioInputPerMTok),
+    imageInput: p.imageInputPerMTok == null ? null : convert(p.imageInputPerMTok),
+    tiers: (p.tiers ?? []).map((t) => {
+      const stored = fromPriceTier(t);
+      const out: z.infer<typeof tierOutput> = { label: tierLabel(t) };
+      if (stored.serviceTier !== undefined) out.serviceTier = stored.serviceTier;
+      if (stored.aboveInputTokens !== undefined) out.aboveInputTokens = stored.aboveInputTokens;
+      for (const k of Object.keys(RATE_NAMES) as RateName[]) {
+        const v = stored[k];
+        if (v !== undefined) out[k] = convert(v);
+      }
+      return out;
+    }),
   };
 }
 

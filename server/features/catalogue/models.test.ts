@@ -88,7 +88,16 @@ describe("model names and prices without a database", () => {
       outputPerMTok: "15",
       cachedInputPerMTok: "0.3",
       cacheWritePerMTok: "3.75",
+      cacheWrite1hPerMTok: "6",
     });
+    // The tiers: Gemini 2.5 Pro above 200K input tokens, GPT-5's priority and flex service tiers.
+    expect(catalogue.pricingFor("gemini-2.5-pro").tiers).toEqual([
+      { aboveInputTokens: 200_000, inputPerMTok: "2.5", outputPerMTok: "15", cachedInputPerMTok: "0.25" },
+    ]);
+    expect(catalogue.pricingFor("gpt-5").tiers).toEqual([
+      { serviceTier: "priority", inputPerMTok: "2.5", outputPerMTok: "20", cachedInputPerMTok: "0.25" },
+      { serviceTier: "flex", inputPerMTok: "0.625", outputPerMTok: "5", cachedInputPerMTok: "0.0625" },
+    ]);
     expect(perThousandTokens("30")).toBe("0.03");
     expect(perThousandTokens("60")).toBe("0.06");
     expect(perThousandTokens("0.075")).toBe("0.000075");
@@ -174,6 +183,7 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
       outputPerMTok: "15",
       cachedInputPerMTok: "0.3",
       cacheWritePerMTok: "3.75",
+      cacheWrite1hPerMTok: "6",
     });
     console.info(`[${kind}] first sync of ${n} models: ${firstMs.toFixed(0)} ms`);
   });
@@ -246,6 +256,49 @@ describe.each(testDatabases())("model catalogue on $kind", ({ kind }) => {
     expect(fresh.priceHistory("gpt-4")).toHaveLength(2);
   });
 
+  it("edits every kind of rate and the tiers as an admin, with the price history, stored and read back exactly", async () => {
+    const catalogue = make();
+    await catalogue.sync();
+    const before = new Date();
+    await tick();
+    const tiers = [
+      { aboveInputTokens: 128_000, input: "5", output: "20" },
+      { serviceTier: "priority", input: "4", cachedInput: "2" },
+    ];
+    await catalogue.update(
+      "gpt-4o",
+      { price: { reasoning: "12", audioInput: "40", imageInput: "3", cacheWrite1h: "5", tiers } },
+      "user:admin-1",
+    );
+    const fresh = make();
+    await fresh.load();
+    const now = fresh.pricingFor("gpt-4o");
+    expect(now).toMatchObject({
+      inputPerMTok: "2.5",
+      reasoningPerMTok: "12",
+      audioInputPerMTok: "40",
+      imageInputPerMTok: "3",
+      cacheWrite1hPerMTok: "5",
+    });
+    expect(now.tiers).toEqual([
+      { aboveInputTokens: 128_000, inputPerMTok: "5", outputPerMTok: "20" },
+      { serviceTier: "priority", inputPerMTok: "4", cachedInputPerMTok: "2" },
+    ]);
+    // The price before the edit kept its own (catalogue) tiers; the call is costed at the one that held.
+    const big = { inputTokens: 200_000, outputTokens: 1_000, cachedInputTokens: 0 };
+    expect(fresh.pricingFor("gpt-4o", before).reasoningPerMTok).toBeUndefined();
+    expect(costOf(fresh.pricingFor("gpt-4o", before), big).totalCost).toBe(200_000n * 2_500_000n + 1_000n * 10_000_000n);
+    expect(costOf(now, big)).toMatchObject({ tier: ">128K", totalCost: 200_000n * 5_000_000n + 1_000n * 20_000_000n });
+    expect(fresh.priceHistory("gpt-4o").map((h) => [h.changedBy, h.price.tiers?.length ?? 0])).toEqual([
+      ["catalogue", 1],
+      ["user:admin-1", 2],
+    ]);
+    // Removing the tiers and a rate: [] and null.
+    await catalogue.update("gpt-4o", { price: { tiers: [], reasoning: null } }, "user:admin-1");
+    expect(catalogue.pricingFor("gpt-4o").tiers).toBeUndefined();
+    expect(catalogue.pricingFor("gpt-4o").reasoningPerMTok).toBeUndefined();
+    expect(catalogue.pricingFor("gpt-4o").audioInputPerMTok).toBe("40");
+  });
   it("does not add a price row, nor mark the model, when a patch changes nothing", async () => {
     const catalogue = make();
     await catalogue.sync();

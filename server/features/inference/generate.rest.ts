@@ -48,6 +48,7 @@ export function toGenerateInput(body: z.infer<typeof generateBody>): GenerateInp
     tools: undefined,
     toolChoice: undefined,
     parallelToolCalls: undefined,
+    thinking: undefined,
     responseFormat: undefined,
   };
   return {

@@ -20,6 +20,8 @@ import {
   type FinishReason,
   type GenerateRequest,
   type GenerationParameters,
+  type ReasoningBlock,
+  type ReasoningDelta,
   type TokenUsage,
   type ToolCall,
   type WireChatRequest,
@@ -30,7 +32,7 @@ import { modelAllowed, requireModelAllowed } from "../../access/model-access.ts"
 import { admitKeyCall, type Admission } from "./key-admission.ts";
 import { reserveBudgets, type Reservation } from "../budgets/index.ts";
 import { pricingFor, resolveModel, samplingFixed } from "../catalogue/index.ts";
-import { costOf, type Cost, type Pico, type Price } from "../catalogue/index.ts";
+import { dearestInputRate, dearestOutputRate, type Cost, type Pico, type Price } from "../catalogue/index.ts";
 import {
   deploymentFailed,
   deploymentGroup,
@@ -85,6 +87,8 @@ export type GenerateOutcome = {
   text: string;
   /** The tool calls of the reply, in order; absent when there are none. */
   toolCalls?: ToolCall[];
+  /** The reasoning blocks of the reply (Anthropic's extended thinking, signatures kept); absent when there are none. */
+  reasoning?: ReasoningBlock[];
   finishReason: FinishReason;
   usage: TokenUsage;
   cost: Cost;
@@ -110,6 +114,8 @@ export type GenerateOutcome = {
 export type GenerationEvent =
   | { type: "delta"; text: string; model: string }
   | { type: "tool-call"; index: number; id?: string; name?: string; argumentsDelta: string; model: string }
+  /** A piece of reasoning block `index` (providers/types.ts ReasoningDelta). */
+  | (Omit<ReasoningDelta, "type"> & { type: "reasoning"; model: string })
   /** A passthrough stream's chunk: the upstream's JSON text, to be sent on as it is. */
   | { type: "wire"; data: string; model: string }
   | { type: "done"; outcome: GenerateOutcome };
@@ -172,8 +178,8 @@ const LEASE_GRACE_MS = 60_000;
 /**
  * The most one attempt on `model` can cost at its price now: the prompt, estimated high (tokens.ts
  * promptTokenBound, counted once per call), and the longest reply it may give (max_tokens, else
- * the model's largest output), neither more than the model's context window, the input at the
- * dearer of its plain and cache-write prices. 0 for a free model.
+ * the model's largest output), neither more than the model's context window, each token at the
+ * dearest rate of the price (cache writes and tiers included). 0 for a free model.
  */
 export function largestAttemptCost(
   model: Model,
@@ -181,18 +187,19 @@ export function largestAttemptCost(
   promptBound: () => number = () => promptTokenBound(input),
   price: Price = pricingFor(model.id),
 ): Pico {
-  if (isFree(price)) return 0n;
+  const inputRate = dearestInputRate(price);
+  const outputRate = dearestOutputRate(price);
+  if (inputRate === 0n && outputRate === 0n) return 0n;
   const window = model.contextWindow;
   const inputTokens = Math.min(window, promptBound());
-  const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window);
-  // Every input token may turn out to be a cache write (Anthropic, Bedrock), which can cost more than plain input.
-  const plain = costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0 }).totalCost;
-  const written = costOf(price, { inputTokens, outputTokens, cachedInputTokens: 0, cacheWriteTokens: inputTokens }).totalCost;
-  return written > plain ? written : plain;
+  // A passthrough body's n choices (OpenAI) each may give the longest reply.
+  const n = typeof input.wire?.body.n === "number" && input.wire.body.n > 1 ? input.wire.body.n : 1;
+  const outputTokens = Math.min(window, input.maxTokens ?? model.maxOutputTokens ?? window) * n;
+  // Every input token may turn out to be a cache write (Anthropic, Bedrock; a 1-hour write the
+  // dearest), and a large prompt or a priority tier may price the whole call higher: the hold
+  // counts each token at the dearest rate it could be billed at.
+  return BigInt(inputTokens) * inputRate + BigInt(outputTokens) * outputRate;
 }
-
-const isFree = (p: { inputPerMTok: string; outputPerMTok: string; cachedInputPerMTok?: string | null }) =>
-  [p.inputPerMTok, p.outputPerMTok, p.cachedInputPerMTok ?? "0"].every((x) => Number(x) === 0);
 
 /** Per call: reserves each paid attempt's largest cost against the caller's budgets (402 when it does not fit). */
 function attemptReserver(input: GenerateInput, ctx: CallContext, deadline: number) {
@@ -533,6 +540,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
             provider: model.provider,
             text: result.text,
             ...(result.toolCalls?.length ? { toolCalls: result.toolCalls } : {}),
+            ...(result.reasoning?.length ? { reasoning: result.reasoning } : {}),
             finishReason: result.finishReason,
             usage: result.usage,
             cost,
@@ -688,6 +696,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
         signal.addEventListener("abort", onAbort, { once: true });
         let text = "";
         const toolCalls: ToolCall[] = [];
+        const reasoning: ReasoningBlock[] = [];
         let ttftMs: number | undefined;
         /** Something went to the caller (a passthrough chunk may come before the first token). */
         let sent = false;
@@ -748,6 +757,21 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
               text += part.text;
               sent = true;
               yield { type: "delta", text: part.text, model: model.id };
+            } else if (part.type === "reasoning-delta") {
+              if (ttftMs === undefined) {
+                ctx.onDeployment?.(deployment.id);
+                attempt.sample(performance.now() - attemptStarted);
+              }
+              ttftMs ??= performance.now() - started;
+              const block = (reasoning[part.index] ??=
+                part.kind === "thinking" ? { type: "thinking", thinking: "", signature: "" } : { type: "redacted_thinking", data: "" });
+              if (block.type === "thinking") {
+                block.thinking += part.thinking ?? "";
+                block.signature += part.signature ?? "";
+              } else block.data += part.data ?? "";
+              sent = true;
+              const { type: _type, ...piece } = part;
+              yield { ...piece, type: "reasoning", model: model.id };
             } else if (part.type === "tool-call-delta") {
               if (ttftMs === undefined) {
                 ctx.onDeployment?.(deployment.id);
@@ -801,6 +825,7 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             provider: model.provider,
             text,
             ...(toolCalls.length ? { toolCalls: toolCalls.filter(Boolean) } : {}),
+            ...(reasoning.length ? { reasoning: reasoning.filter(Boolean) } : {}),
             finishReason,
             usage: finalUsage,
             cost,

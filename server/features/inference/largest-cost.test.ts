@@ -16,4 +16,16 @@ describe("largestAttemptCost", () => {
     // Without a cache-write price: the input price.
     expect(formatUsd(largestAttemptCost(model, input, () => 10_000, { ...sonnet, cacheWritePerMTok: null }))).toBe("0.045");
   });
+
+  it("holds the prompt at the dearest rate of the price: 1-hour writes and tiers included (Sonnet 4.5 above 200K: $12 per 1M)", () => {
+    const sonnet = {
+      inputPerMTok: "3",
+      outputPerMTok: "15",
+      cacheWritePerMTok: "3.75",
+      cacheWrite1hPerMTok: "6",
+      tiers: [{ aboveInputTokens: 200_000, inputPerMTok: "6", outputPerMTok: "22.5", cacheWrite1hPerMTok: "12" }],
+    };
+    // 10,000 × $12 + 1,000 × $22.5 per 1M
+    expect(formatUsd(largestAttemptCost(model, input, () => 10_000, sonnet))).toBe("0.1425");
+  });
 });

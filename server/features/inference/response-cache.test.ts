@@ -17,6 +17,7 @@ const samples: Required<GenerationParameters> = {
   topP: 0.5,
   stop: ["END"],
   user: "end-user-7",
+  thinking: { type: "enabled", budgetTokens: 2048 },
   tools: [{ name: "lookup", parameters: { type: "object", properties: {} } }],
   toolChoice: "required",
   parallelToolCalls: false,

@@ -5,6 +5,7 @@ import "server-only";
 // The tRPC twins are usage.recent and usage.request; an admin sees everyone's.
 import { z } from "zod";
 import { usdNumber } from "../catalogue/index.ts";
+import { restCostBreakdown } from "./usage.rest.ts";
 import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, type RecentRequest } from "./usage-recent.ts";
 import { restQuery } from "./usage-stats.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
@@ -80,6 +81,13 @@ export const llmRequest = endpoint({
         output_cost: usdNumber(r.outputCost),
         saved_cost: usdNumber(r.savedCost),
         cache_write_tokens: r.cacheWriteTokens,
+        cache_write_1h_tokens: r.cacheWrite1hTokens,
+        audio_input_tokens: r.audioInputTokens,
+        image_input_tokens: r.imageInputTokens,
+        service_tier: r.serviceTier,
+        price_tier: r.priceTier,
+        // Each kind of token's cost (null: recorded before the parts were kept); they add up to cost.
+        cost_breakdown: r.costBreakdown ? restCostBreakdown(r.costBreakdown) : null,
         metadata: r.metadata,
       };
     },

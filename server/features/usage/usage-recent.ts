@@ -9,7 +9,7 @@ import { parseInstant, safeString, textProblem } from "../../kernel/validation.t
 import { getDatabase } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { canSee, type AuthenticatedIdentity } from "../../access/auth.ts";
-import { parseUsd, type Pico } from "../catalogue/index.ts";
+import { parseUsd, type CostBreakdown, type Pico } from "../catalogue/index.ts";
 import { addDays, localDayStart } from "./time-zones.ts";
 import { filterSql, resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
 import { attributionIdSchema, type Metadata } from "./attribution.ts";
@@ -60,6 +60,14 @@ export type RequestDetail = RecentRequest & {
   outputCost: Pico;
   savedCost: Pico;
   cacheWriteTokens: number;
+  /** Of the cache writes, the 1-hour ones; audio and image input tokens; the service and price tier. */
+  cacheWrite1hTokens: number;
+  audioInputTokens: number;
+  imageInputTokens: number;
+  serviceTier: string | null;
+  priceTier: string | null;
+  /** The cost in its parts (pricing.ts CostBreakdown); null for an event recorded before the parts were kept. */
+  costBreakdown: CostBreakdown | null;
 };
 
 export type RecentPage = { items: RecentRequest[]; nextCursor: string | null };
@@ -116,6 +124,18 @@ type DetailRow = EventRow & {
   output_cost: string;
   saved_cost: string;
   cache_write_tokens: number;
+  cache_write_1h_tokens: number;
+  audio_input_tokens: number;
+  image_input_tokens: number;
+  service_tier: string | null;
+  price_tier: string | null;
+  itemised: boolean;
+  cached_input_cost: string;
+  cache_write_5m_cost: string;
+  cache_write_1h_cost: string;
+  audio_input_cost: string;
+  image_input_cost: string;
+  reasoning_cost: string;
 };
 
 const PAGE_COLUMNS = `e.id, e.created_at, e.request_id, e.endpoint, e.model_id, e.provider, e.api_key_id, k.name AS key_name, k.prefix AS key_prefix,
@@ -197,7 +217,10 @@ export async function requestDetail(identity: AuthenticatedIdentity, id: string)
   const db = await getDatabase();
   const [row] = await db.rawQuery<DetailRow>(
     `SELECT ${PAGE_COLUMNS}, e.metadata, e.input_cost::text AS input_cost, e.output_cost::text AS output_cost,
-       e.saved_cost::text AS saved_cost, e.cache_write_tokens
+       e.saved_cost::text AS saved_cost, e.cache_write_tokens, e.cache_write_1h_tokens, e.audio_input_tokens, e.image_input_tokens,
+       e.service_tier, e.price_tier, e.itemised, e.cached_input_cost::text AS cached_input_cost,
+       e.cache_write_5m_cost::text AS cache_write_5m_cost, e.cache_write_1h_cost::text AS cache_write_1h_cost,
+       e.audio_input_cost::text AS audio_input_cost, e.image_input_cost::text AS image_input_cost, e.reasoning_cost::text AS reasoning_cost
      FROM usage_events e
      LEFT JOIN api_keys k ON k.id = e.api_key_id
      LEFT JOIN users u ON u.id = e.user_id
@@ -214,5 +237,28 @@ export async function requestDetail(identity: AuthenticatedIdentity, id: string)
     outputCost: parseUsd(row.output_cost),
     savedCost: parseUsd(row.saved_cost),
     cacheWriteTokens: row.cache_write_tokens,
+    cacheWrite1hTokens: row.cache_write_1h_tokens,
+    audioInputTokens: row.audio_input_tokens,
+    imageInputTokens: row.image_input_tokens,
+    serviceTier: row.service_tier,
+    priceTier: row.price_tier,
+    costBreakdown: row.itemised ? eventBreakdown(row) : null,
+  };
+}
+
+/** An event's cost parts: plain input and output are its input and output cost less the other parts. */
+function eventBreakdown(row: DetailRow): CostBreakdown {
+  const parts = {
+    cachedInput: parseUsd(row.cached_input_cost),
+    cacheWrite5m: parseUsd(row.cache_write_5m_cost),
+    cacheWrite1h: parseUsd(row.cache_write_1h_cost),
+    audioInput: parseUsd(row.audio_input_cost),
+    imageInput: parseUsd(row.image_input_cost),
+    reasoning: parseUsd(row.reasoning_cost),
+  };
+  return {
+    input: parseUsd(row.input_cost) - parts.cachedInput - parts.cacheWrite5m - parts.cacheWrite1h - parts.audioInput - parts.imageInput,
+    ...parts,
+    output: parseUsd(row.output_cost) - parts.reasoning,
   };
 }

@@ -14,7 +14,7 @@
 //                                        breakdowns of a filtered view
 // A call with several tags counts once under each of its tags (in the *_dims 'tag' rows and in
 // usage_*_attr), once everywhere else.
-// Every table carries requests, tokens, the exact cost, the cost the caches saved, the latency sum and a packed latency
+// Every table carries requests, tokens, the exact cost and its parts, the cost the caches saved, the latency sum and a packed latency
 // histogram (latency-histogram.ts). Each upsert takes its rows in key order, so that two writers
 // (two instances) that touch the same roll-up rows lock them in the same order and wait for each
 // other rather than deadlock.
@@ -39,6 +39,24 @@ export type Dimension = (typeof DIMENSIONS)[number];
 const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind", "deployment"] as const;
 /** The attribution roll-ups' keys beyond KEY_COLUMNS: which attribution (tag, end_user) and its value. */
 const ATTR_KEYS = ["dim", "value"] as const;
+/**
+ * The cost's parts (features/catalogue CostBreakdown) and the cache writes, summed from the events'
+ * columns of the same names into every roll-up: GET /v1/llm/usage's cost_breakdown reads them.
+ * Plain input is input_cost less the input parts, plain output output_cost less reasoning_cost;
+ * an event recorded without its parts (`itemised` false) adds to `cost` only, so cost less
+ * input_cost and output_cost is what was not itemised.
+ */
+export const ROLLUP_EVENT_COLUMNS = [
+  "cache_write_tokens",
+  "input_cost",
+  "output_cost",
+  "cached_input_cost",
+  "cache_write_5m_cost",
+  "cache_write_1h_cost",
+  "audio_input_cost",
+  "image_input_cost",
+  "reasoning_cost",
+] as const;
 const MEASURES = [
   "requests",
   "input_tokens",
@@ -49,6 +67,7 @@ const MEASURES = [
   "latency_ms_sum",
   "latency_hist",
   "saved_cost",
+  ...ROLLUP_EVENT_COLUMNS,
 ] as const;
 const DIM_MEASURES = [...MEASURES, "errors"] as const;
 
@@ -58,8 +77,8 @@ const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) =
 /**
  * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
  * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind,
- * the token columns, total_cost, latency_ms, saved_cost, deployment, end_user and tags (text[]), as
- * usage_events has them.
+ * the token columns, total_cost, latency_ms, saved_cost, deployment, end_user, tags (text[]) and
+ * ROLLUP_EVENT_COLUMNS and itemised, as usage_events has them.
  */
 export function rollupCtes(source: string): string {
   const keys = KEY_COLUMNS.join(", ");
@@ -69,6 +88,7 @@ rollup_events AS (
     coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status, kind,
     coalesce(deployment, '') AS deployment, coalesce(end_user, '') AS end_user,
     array_to_string(coalesce(tags, '{}'::text[]), ',') AS tags, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
+    ${ROLLUP_EVENT_COLUMNS.map((c) => (c === "input_cost" || c === "output_cost" ? `CASE WHEN itemised THEN ${c} ELSE 0 END AS ${c}` : c)).join(", ")},
     ${latencyHistSql("latency_ms")} AS hist
   FROM ${source}
 ),
@@ -79,6 +99,7 @@ rollup_attributed AS (
     count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
     sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist, sum(saved_cost) AS saved_cost,
+    ${ROLLUP_EVENT_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(", ")},
     (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
   FROM rollup_events
   GROUP BY hour_utc, ${keys}, end_user, tags

@@ -22,9 +22,9 @@ import { ownershipOf, type AuthenticatedIdentity } from "../../access/auth.ts";
 import { getApiKeyById } from "../../access/key-lookup.ts";
 import { addHistograms, decodeHistogram, LATENCY_BUCKETS, percentiles, type Percentiles } from "./latency-histogram.ts";
 import { catalogueReady, resolveModel } from "../catalogue/index.ts";
-import { parseUsd, type Pico } from "../catalogue/index.ts";
+import { parseUsd, type CostBreakdown, type Pico } from "../catalogue/index.ts";
 import { addDays, canonicalTimeZone, daysBetween, localDayPlan, todayIn } from "./time-zones.ts";
-import type { UsageKind } from "./usage-rollups.ts";
+import { ROLLUP_EVENT_COLUMNS, type UsageKind } from "./usage-rollups.ts";
 import { attributionIdSchema, tagSchema } from "./attribution.ts";
 
 /** The longest range one query may cover. */
@@ -142,7 +142,15 @@ export type UsageStats = {
   dailyByModel: DayModelStats[];
   breakdowns: Record<BreakdownDimension, BreakdownRow[]>;
   previous?: { range: { start: string; end: string }; totals: Totals };
+  /** The range's cost in its parts (from the roll-ups' cost columns), and its cache-write tokens. */
+  costBreakdown: RangeCostBreakdown;
 };
+
+/**
+ * A range's cost in its parts. `input` and `output` are the plain ones; `unitemised` is the cost
+ * of events recorded before the parts were kept (or without them), so the parts add up to the total.
+ */
+export type RangeCostBreakdown = CostBreakdown & { unitemised: Pico; cacheWriteTokens: number };
 
 export type ResolvedUsageQuery = {
   start: string;
@@ -294,7 +302,8 @@ export type SummedColumn =
   | "cost"
   | "latency_ms_sum"
   | "latency_hist"
-  | "saved_cost";
+  | "saved_cost"
+  | (typeof ROLLUP_EVENT_COLUMNS)[number];
 const SUMMED: readonly SummedColumn[] = [
   "requests",
   "input_tokens",
@@ -436,6 +445,39 @@ FROM ${src.from}${src.dims ? " WHERE x.dim = 'total'" : ""}`,
   };
 }
 
+/** The range's cost parts: one row of sums over the 'total' rows (or every filtered row). */
+function costBreakdownSql(r: ResolvedUsageQuery): { sql: string; params: unknown[] } {
+  const src = sourceFor(r, r, [], ["cost", ...ROLLUP_EVENT_COLUMNS]);
+  return {
+    params: src.params,
+    sql: `SELECT sum(x.cost)::text AS cost, ${ROLLUP_EVENT_COLUMNS.map((c) => `sum(x.${c})::text AS ${c}`).join(", ")}
+FROM ${src.from}${src.dims ? " WHERE x.dim = 'total'" : ""}`,
+  };
+}
+
+type BreakdownRowSums = { cost: string | null } & Record<(typeof ROLLUP_EVENT_COLUMNS)[number], string | null>;
+
+function rangeBreakdown(row: BreakdownRowSums | undefined): RangeCostBreakdown {
+  const v = (c: keyof BreakdownRowSums) => parseUsd(row?.[c] ?? "0");
+  const inputCost = v("input_cost");
+  const outputCost = v("output_cost");
+  const parts = {
+    cachedInput: v("cached_input_cost"),
+    cacheWrite5m: v("cache_write_5m_cost"),
+    cacheWrite1h: v("cache_write_1h_cost"),
+    audioInput: v("audio_input_cost"),
+    imageInput: v("image_input_cost"),
+    reasoning: v("reasoning_cost"),
+  };
+  return {
+    input: inputCost - parts.cachedInput - parts.cacheWrite5m - parts.cacheWrite1h - parts.audioInput - parts.imageInput,
+    ...parts,
+    output: outputCost - parts.reasoning,
+    unitemised: v("cost") - inputCost - outputCost,
+    cacheWriteTokens: Number(row?.cache_write_tokens ?? 0),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Assembly
 
@@ -507,7 +549,12 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
   const { sql, params, source } = statsSql(r);
   const previousRange = { start: addDays(r.start, -daysBetween(r.start, r.end)), end: addDays(r.start, -1) };
   const prev = query.compare ? totalsSql(r, previousRange) : undefined;
-  const [rows, prevRows] = await Promise.all([db.rawQuery<Row>(sql, params), prev ? db.rawQuery<Row>(prev.sql, prev.params) : undefined]);
+  const parts = costBreakdownSql(r);
+  const [rows, prevRows, partRows] = await Promise.all([
+    db.rawQuery<Row>(sql, params),
+    prev ? db.rawQuery<Row>(prev.sql, prev.params) : undefined,
+    db.rawQuery<BreakdownRowSums>(parts.sql, parts.params),
+  ]);
 
   const byDay = new Map<string, { m: Measures; hist: number[] }>();
   const modelDays: DayModelStats[] = [];
@@ -568,6 +615,7 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
     daily,
     dailyByModel: modelDays,
     breakdowns,
+    costBreakdown: rangeBreakdown(partRows[0]),
   };
   if (prevRows) {
     const row = prevRows[0];

@@ -18,8 +18,8 @@ import { randomUUID } from "node:crypto";
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
-import { formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
-import { endpointKind, rollupCtes, type UsageKind } from "./usage-rollups.ts";
+import { formatUsd, parseUsd, type CostBreakdown, type Pico } from "../catalogue/index.ts";
+import { endpointKind, ROLLUP_EVENT_COLUMNS, rollupCtes, type UsageKind } from "./usage-rollups.ts";
 import type { UsageStatus } from "../../../lib/usage.ts";
 import type { Metadata } from "./attribution.ts";
 
@@ -45,9 +45,18 @@ export type UsageEventInput = {
   reasoningTokens: number;
   /** Input tokens written to the prompt cache (0 when absent). */
   cacheWriteTokens?: number;
+  /** Of those, the 1-hour writes; audio and image input tokens (0 when absent). */
+  cacheWrite1hTokens?: number;
+  audioInputTokens?: number;
+  imageInputTokens?: number;
+  /** The service tier the provider says served the call; the price tier it was billed at (null: standard). */
+  serviceTier?: string | null;
+  priceTier?: string | null;
   inputCost: Pico;
   outputCost: Pico;
   totalCost: Pico;
+  /** The cost in its parts (catalogue CostBreakdown); absent: not itemised (the event's `itemised` is false). */
+  costParts?: CostBreakdown;
   /** What the response or embedding cache saved this call (0 when absent). */
   savedCost?: Pico;
   latencyMs: number;
@@ -116,6 +125,18 @@ const INSERT_COLUMNS: [column: string, type: string][] = [
   ["deployment", "text"],
   ["attempts", "int"],
   ["cache_write_tokens", "int"],
+  ["cache_write_1h_tokens", "int"],
+  ["audio_input_tokens", "int"],
+  ["image_input_tokens", "int"],
+  ["service_tier", "text"],
+  ["price_tier", "text"],
+  ["itemised", "boolean"],
+  ["cached_input_cost", "numeric"],
+  ["cache_write_5m_cost", "numeric"],
+  ["cache_write_1h_cost", "numeric"],
+  ["audio_input_cost", "numeric"],
+  ["image_input_cost", "numeric"],
+  ["reasoning_cost", "numeric"],
   // An array per row cannot be a row of a 2-D parameter (its rows would need one length): the
   // tags travel comma-joined (a tag has no comma), the metadata as JSON text.
   ["tags", "text"],
@@ -133,7 +154,8 @@ WITH ins AS (
   FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) AS u(${INSERT_COLUMNS.map(([c]) => c).join(", ")})
   ON CONFLICT (id) DO NOTHING
   RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind, input_tokens, output_tokens,
-    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment, end_user, tags
+    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment, end_user, tags,
+    itemised, ${ROLLUP_EVENT_COLUMNS.join(", ")}
 ),${rollupCtes("ins")}
 SELECT count(*)::int AS inserted FROM ins`;
 
@@ -350,8 +372,9 @@ export function timeOrderedId(at: Date): string {
   return `${t.slice(0, 8)}-${t.slice(8)}-7${random.slice(15)}`;
 }
 
-type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost" | "totalCost" | "savedCost" | "kind"> & {
+type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost" | "totalCost" | "savedCost" | "kind" | "costParts"> & {
   kind?: UsageKind;
+  costParts?: Record<string, string>;
   createdAt: string;
   inputCost: string;
   outputCost: string;
@@ -359,9 +382,10 @@ type SerialisedEvent = Omit<QueuedEvent, "createdAt" | "inputCost" | "outputCost
   savedCost?: string;
 };
 
-function serialise({ savedCost, ...e }: QueuedEvent): SerialisedEvent {
+function serialise({ savedCost, costParts, ...e }: QueuedEvent): SerialisedEvent {
   return {
     ...e,
+    ...(costParts ? { costParts: Object.fromEntries(Object.entries(costParts).map(([k, v]) => [k, formatUsd(v)])) } : {}),
     createdAt: e.createdAt.toISOString(),
     inputCost: formatUsd(e.inputCost),
     outputCost: formatUsd(e.outputCost),
@@ -370,9 +394,10 @@ function serialise({ savedCost, ...e }: QueuedEvent): SerialisedEvent {
   };
 }
 
-function deserialise({ savedCost, ...e }: SerialisedEvent): QueuedEvent {
+function deserialise({ savedCost, costParts, ...e }: SerialisedEvent): QueuedEvent {
   return {
     ...e,
+    ...(costParts ? { costParts: Object.fromEntries(Object.entries(costParts).map(([k, v]) => [k, parseUsd(v)])) as CostBreakdown } : {}),
     // Spooled by a version that did not record the kind: the guess that version's roll-ups made.
     kind: e.kind ?? endpointKind(e.endpoint),
     createdAt: new Date(e.createdAt),
@@ -382,6 +407,16 @@ function deserialise({ savedCost, ...e }: SerialisedEvent): QueuedEvent {
     ...(savedCost ? { savedCost: parseUsd(savedCost) } : {}),
   };
 }
+
+/** The cost parts with a column of their own, in INSERT_COLUMNS' order (plain input and output are input_cost and output_cost less these). */
+const PART_COLUMNS = [
+  "cachedInput",
+  "cacheWrite5m",
+  "cacheWrite1h",
+  "audioInput",
+  "imageInput",
+  "reasoning",
+] as const satisfies readonly (keyof CostBreakdown)[];
 
 /** The batch as one array per column, in INSERT_SQL's order. */
 function columns(batch: QueuedEvent[]): unknown[] {
@@ -411,6 +446,13 @@ function columns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => e.deployment ?? null),
     batch.map((e) => e.attempts ?? null),
     batch.map((e) => e.cacheWriteTokens ?? 0),
+    batch.map((e) => e.cacheWrite1hTokens ?? 0),
+    batch.map((e) => e.audioInputTokens ?? 0),
+    batch.map((e) => e.imageInputTokens ?? 0),
+    batch.map((e) => e.serviceTier ?? null),
+    batch.map((e) => e.priceTier ?? null),
+    batch.map((e) => e.costParts !== undefined),
+    ...PART_COLUMNS.map((part) => batch.map((e) => formatUsd(e.costParts?.[part] ?? 0n))),
     batch.map((e) => (e.tags ?? []).join(",")),
     batch.map((e) => e.endUser ?? null),
     batch.map((e) => e.sessionId ?? null),

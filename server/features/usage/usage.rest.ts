@@ -5,7 +5,7 @@ import "server-only";
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
 import { calculateCost } from "../catalogue/index.ts";
-import { usdNumber } from "../catalogue/index.ts";
+import { usdNumber, type CostBreakdown, type Pico } from "../catalogue/index.ts";
 import {
   BREAKDOWN_DIMENSIONS,
   restQuery,
@@ -36,6 +36,21 @@ function restRow(r: BreakdownRow) {
   };
 }
 
+/** A cost's parts in snake_case, as JSON numbers of the exact decimals. */
+export function restCostBreakdown(b: CostBreakdown & { unitemised?: Pico }) {
+  return {
+    input: usdNumber(b.input),
+    cached_input: usdNumber(b.cachedInput),
+    cache_write_5m: usdNumber(b.cacheWrite5m),
+    cache_write_1h: usdNumber(b.cacheWrite1h),
+    audio_input: usdNumber(b.audioInput),
+    image_input: usdNumber(b.imageInput),
+    output: usdNumber(b.output),
+    reasoning: usdNumber(b.reasoning),
+    ...(b.unitemised !== undefined ? { unitemised: usdNumber(b.unitemised) } : {}),
+  };
+}
+
 /** The original service's shape first, then what this service adds. */
 export function toRestUsage(s: UsageStats) {
   const t = s.totals;
@@ -57,6 +72,10 @@ export function toRestUsage(s: UsageStats) {
     total_input_tokens: t.inputTokens,
     total_output_tokens: t.outputTokens,
     total_cached_tokens: t.cachedInputTokens,
+    total_cache_write_tokens: s.costBreakdown.cacheWriteTokens,
+    total_reasoning_tokens: t.reasoningTokens,
+    // Each kind of token's cost; they add up to total_cost (unitemised: events recorded before the parts were kept).
+    cost_breakdown: restCostBreakdown(s.costBreakdown),
     total_errors: t.errors,
     error_rate: t.errorRate,
     latency_ms: { avg: t.avgLatencyMs, p50: t.latency.p50, p95: t.latency.p95 },

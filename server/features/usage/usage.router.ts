@@ -7,7 +7,7 @@ import { USAGE_KIND_FILTERS } from "../../../lib/usage.ts";
 import { safeString } from "../../kernel/validation.ts";
 import { calculateCost } from "../catalogue/index.ts";
 import { percentilesSchema } from "./latency-histogram.ts";
-import { formatUsd } from "../catalogue/index.ts";
+import { COST_PARTS, formatUsd, type CostBreakdown } from "../catalogue/index.ts";
 import { savingsQuerySchema, savingsToJson, usageSavings } from "./savings.ts";
 import { exportUsageCsv } from "./usage-csv.ts";
 import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, type RecentRequest } from "./usage-recent.ts";
@@ -22,6 +22,17 @@ import {
 } from "./usage-stats.ts";
 import { createTRPCRouter, procedure } from "../../trpc/init.ts";
 import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
+
+const costBreakdownOutput = z.object({
+  input: z.string(),
+  cachedInput: z.string(),
+  cacheWrite5m: z.string(),
+  cacheWrite1h: z.string(),
+  audioInput: z.string(),
+  imageInput: z.string(),
+  output: z.string(),
+  reasoning: z.string(),
+});
 
 const measuresOutput = z.object({
   requests: z.number(),
@@ -48,7 +59,14 @@ export const statsOutput = z.object({
   dailyByModel: z.array(measuresOutput.extend({ date: z.string(), model: z.string() })),
   breakdowns: z.object(perBreakdown(() => breakdownOutput)),
   previous: z.object({ range: z.object({ start: z.string(), end: z.string() }), totals: totalsOutput }).optional(),
+  /** The range's cost by kind of token (USD, exact; they add up to totals.cost) and its cache-write tokens. */
+  costBreakdown: costBreakdownOutput.extend({ unitemised: z.string(), cacheWriteTokens: z.number() }),
 });
+
+/** USD, exact, per kind of token. */
+function exactParts(b: CostBreakdown) {
+  return Object.fromEntries(COST_PARTS.map((k) => [k, formatUsd(b[k])])) as Record<(typeof COST_PARTS)[number], string>;
+}
 
 function measures(m: Measures & { totalTokens: number; avgLatencyMs?: number | null }) {
   return {
@@ -77,6 +95,11 @@ function toStatsOutput(s: UsageStats): z.infer<typeof statsOutput> {
     dailyByModel: s.dailyByModel.map((d) => ({ ...measures(d), date: d.date, model: d.model })),
     breakdowns: perBreakdown((d) => breakdown(s.breakdowns[d])),
     ...(s.previous ? { previous: { range: s.previous.range, totals: totals(s.previous.totals) } } : {}),
+    costBreakdown: {
+      ...exactParts(s.costBreakdown),
+      unitemised: formatUsd(s.costBreakdown.unitemised),
+      cacheWriteTokens: s.costBreakdown.cacheWriteTokens,
+    },
   };
 }
 
@@ -120,6 +143,13 @@ const requestOutput = recentOutput.shape.items.element.extend({
   outputCost: z.string(),
   savedCost: z.string(),
   cacheWriteTokens: z.number(),
+  cacheWrite1hTokens: z.number(),
+  audioInputTokens: z.number(),
+  imageInputTokens: z.number(),
+  serviceTier: z.string().nullable(),
+  priceTier: z.string().nullable(),
+  /** USD, exact, per kind of token; null for a call recorded before the parts were kept. */
+  costBreakdown: costBreakdownOutput.nullable(),
 });
 
 const recentItem = (r: RecentRequest) => ({ ...r, cost: formatUsd(r.cost) });
@@ -205,6 +235,12 @@ export const usageRouter = createTRPCRouter({
         outputCost: formatUsd(r.outputCost),
         savedCost: formatUsd(r.savedCost),
         cacheWriteTokens: r.cacheWriteTokens,
+        cacheWrite1hTokens: r.cacheWrite1hTokens,
+        audioInputTokens: r.audioInputTokens,
+        imageInputTokens: r.imageInputTokens,
+        serviceTier: r.serviceTier,
+        priceTier: r.priceTier,
+        costBreakdown: r.costBreakdown ? exactParts(r.costBreakdown) : null,
       };
     }),
 

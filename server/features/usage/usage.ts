@@ -10,7 +10,7 @@ import { getLogger } from "../../kernel/logger.ts";
 import { ZERO_USAGE, type TokenUsage } from "../../providers/types.ts";
 import type { Identity } from "../../access/auth.ts";
 import { observeCall, watchUsageWriter } from "../../kernel/metrics.ts";
-import { costOf, usdNumber, type Cost, type Pico, type Price } from "../catalogue/index.ts";
+import { costOf, normalServiceTier, usdNumber, type Cost, type Pico, type Price } from "../catalogue/index.ts";
 import type { UsageKind } from "./usage-rollups.ts";
 import { NO_ATTRIBUTION, type Attribution } from "./attribution.ts";
 import { emitCallSpans } from "./call-spans.ts";
@@ -137,7 +137,15 @@ export function usageEvent(call: CallRecord): UsageEventInput & Cost {
     cachedInputTokens: usage.cachedInputTokens,
     reasoningTokens: usage.reasoningTokens,
     cacheWriteTokens: usage.cacheWriteTokens ?? 0,
-    ...cost,
+    cacheWrite1hTokens: usage.cacheWrite1hTokens ?? 0,
+    audioInputTokens: usage.audioInputTokens ?? 0,
+    imageInputTokens: usage.imageInputTokens ?? 0,
+    serviceTier: normalServiceTier(usage.serviceTier) ?? null,
+    priceTier: cost.tier,
+    inputCost: cost.inputCost,
+    outputCost: cost.outputCost,
+    totalCost: cost.totalCost,
+    costParts: cost.breakdown,
     ...(call.savedCost ? { savedCost: call.savedCost } : {}),
     latencyMs: Math.round(call.latencyMs),
     ttftMs: call.ttftMs == null ? null : Math.round(call.ttftMs),

@@ -71,6 +71,17 @@ describe("Bedrock adapter: Converse", () => {
     });
     // 2 + 5 words in: 2 uncached + 3 read + 2 written
     expect(result.usage).toEqual({ inputTokens: 7, outputTokens: 7, cachedInputTokens: 3, reasoningTokens: 0, cacheWriteTokens: 2 });
+    expect(
+      convertBedrockUsage({
+        inputTokens: 1,
+        outputTokens: 1,
+        cacheWriteInputTokens: 5,
+        cacheDetails: [
+          { ttl: "1h", inputTokens: 3 },
+          { ttl: "5m", inputTokens: 2 },
+        ],
+      }),
+    ).toMatchObject({ inputTokens: 6, cacheWriteTokens: 5, cacheWrite1hTokens: 3 });
     expect(convertBedrockUsage({ inputTokens: 10, outputTokens: 4, cacheReadInputTokens: 5, cacheWriteInputTokens: 1 })).toEqual({
       inputTokens: 16,
       outputTokens: 4,

@@ -83,6 +83,11 @@ export function convertBedrockUsage(usage: Partial<BedrockTokenUsage> | undefine
   if (!usage) return undefined;
   const cacheRead = usage.cacheReadInputTokens ?? 0;
   const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+  // cacheDetails splits the writes by TTL ("5m", "1h"); a 1-hour write is priced apart.
+  const written1h = Math.min(
+    cacheWrite,
+    (usage.cacheDetails ?? []).reduce((n, d) => n + (d.ttl === "1h" ? (d.inputTokens ?? 0) : 0), 0),
+  );
   return {
     inputTokens: (usage.inputTokens ?? 0) + cacheRead + cacheWrite,
     // Reasoning (Claude's thinking) is part of outputTokens; Converse does not break it out.
@@ -90,6 +95,7 @@ export function convertBedrockUsage(usage: Partial<BedrockTokenUsage> | undefine
     cachedInputTokens: cacheRead,
     reasoningTokens: 0,
     ...(cacheWrite ? { cacheWriteTokens: cacheWrite } : {}),
+    ...(written1h ? { cacheWrite1hTokens: written1h } : {}),
   };
 }
 

@@ -249,6 +249,18 @@ describe("Google adapters: configuration and secrets", () => {
       cachedInputTokens: 6,
       reasoningTokens: 4,
     });
+    // Audio and image prompt tokens, from promptTokensDetails by modality.
+    expect(
+      convertGeminiUsage({
+        promptTokenCount: 10,
+        candidatesTokenCount: 1,
+        promptTokensDetails: [
+          { modality: "TEXT", tokenCount: 3 },
+          { modality: "AUDIO", tokenCount: 5 },
+          { modality: "IMAGE", tokenCount: 2 },
+        ],
+      }),
+    ).toMatchObject({ inputTokens: 10, audioInputTokens: 5, imageInputTokens: 2 });
     expect(mapGeminiFinishReason("STOP", true)).toBe("tool_calls");
     expect(mapGeminiFinishReason("MAX_TOKENS", false)).toBe("length");
     expect(mapGeminiFinishReason("SAFETY", false)).toBe("content_filter");

@@ -61,6 +61,8 @@ type GeminiUsage = {
   cachedContentTokenCount?: number;
   thoughtsTokenCount?: number;
   toolUsePromptTokenCount?: number;
+  /** The prompt's tokens by modality (TEXT, IMAGE, AUDIO, VIDEO, DOCUMENT). */
+  promptTokensDetails?: { modality?: string; tokenCount?: number }[];
 };
 
 /**
@@ -70,11 +72,18 @@ type GeminiUsage = {
 export function convertGeminiUsage(usage: GeminiUsage | undefined): TokenUsage | undefined {
   if (!usage) return undefined;
   const thoughts = usage.thoughtsTokenCount ?? 0;
+  const modality = (name: string) =>
+    (usage.promptTokensDetails ?? []).reduce((n, d) => n + (d.modality?.toUpperCase() === name ? (d.tokenCount ?? 0) : 0), 0);
+  // Audio input has its own rate on several models; images are counted (priced at the input rate unless the catalogue says otherwise).
+  const audio = modality("AUDIO");
+  const image = modality("IMAGE");
   return {
     inputTokens: (usage.promptTokenCount ?? 0) + (usage.toolUsePromptTokenCount ?? 0),
     outputTokens: (usage.candidatesTokenCount ?? 0) + thoughts,
     cachedInputTokens: usage.cachedContentTokenCount ?? 0,
     reasoningTokens: thoughts,
+    ...(audio ? { audioInputTokens: audio } : {}),
+    ...(image ? { imageInputTokens: image } : {}),
   };
 }
 
