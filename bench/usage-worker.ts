@@ -36,7 +36,7 @@ export type FromWorker =
   | { type: "written"; line: string }
   | { type: "ready"; line: string; start: string; end: string; variants: string[]; eventsInRange: number }
   | { type: "timed"; ms: number; requests: number }
-  | { type: "recent"; admin: RecentTimes; user: RecentTimes }
+  | { type: "recent"; lists: (RecentTimes & { name: string })[] }
   | { type: "failed"; error: string };
 type RecentTimes = { first: number; deep: number };
 
@@ -194,7 +194,7 @@ async function buildRollups(): Promise<void> {
   // the millions of new rows' pages written out: without this the timings ran while the
   // checkpointer flushed gigabytes, and the 10-million figures doubled.
   await q(
-    "VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims, usage_daily_attr, usage_hourly_attr",
+    "VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims, usage_daily_attr, usage_hourly_attr, usage_daily_scoped, usage_hourly_scoped",
   );
   await q("CHECKPOINT").catch(() => undefined); // needs a superuser or pg_checkpoint; without, the checkpointer catches up on its own
 }
@@ -204,6 +204,14 @@ async function count(table: string): Promise<number> {
 }
 
 const ADMIN = { kind: "apiKey", apiKeyId: "bench-admin", userId: null, role: "admin", tier: "premium", scopes: [] } as unknown as Identity;
+const KEYLESS = {
+  kind: "apiKey",
+  apiKeyId: "bench-key-11",
+  userId: null,
+  role: "user",
+  tier: "premium",
+  scopes: [],
+} as unknown as Identity;
 const USER = {
   kind: "apiKey",
   apiKeyId: "bench-key-1",
@@ -225,6 +233,24 @@ const VARIANTS: Variant[] = [
   { name: "one tag (admin filter), UTC", who: ADMIN, query: { start, end: today, tag: "search" } },
   { name: "one end user (admin filter), UTC", who: ADMIN, query: { start, end: today, endUser: "cust-3" } },
   { name: "one user's own usage, one tag, UTC", who: USER, query: { start, end: today, tag: "chat" } },
+  {
+    name: "one key's own usage (a key without a user), America/New_York",
+    who: KEYLESS,
+    query: { start, end: today, tz: "America/New_York" },
+  },
+  {
+    name: "one model with its tag and end-user breakdowns asked for (attribution=true), UTC",
+    who: ADMIN,
+    query: { start, end: today, model: "gpt-4o", attribution: true },
+  },
+];
+
+/** The requests lists timed (GET /v1/llm/requests): who asks and with which filters. */
+const LISTS: { name: string; who: Identity; query: Parameters<typeof recentRequests>[1] }[] = [
+  { name: "everyone's", who: ADMIN, query: {} },
+  { name: "one user's own", who: USER, query: {} },
+  { name: "one tag and one end user (admin)", who: ADMIN, query: { tag: "search", endUser: "cust-3" } },
+  { name: "cost from $0.01 and latency up to 500 ms (admin)", who: ADMIN, query: { minCost: "0.01", maxLatencyMs: 500 } },
 ];
 
 /** The recent-requests view: the first page, and the page after 50 pages followed by cursor. */
@@ -256,7 +282,7 @@ async function runStats(size: number): Promise<void> {
   const tg = performance.now();
   await buildRollups();
   const tr = performance.now();
-  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}; attribution daily / hourly = ${await count("usage_daily_attr")} / ${await count("usage_hourly_attr")}`;
+  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}; attribution daily / hourly = ${await count("usage_daily_attr")} / ${await count("usage_hourly_attr")}; scoped daily / hourly = ${await count("usage_daily_scoped")} / ${await count("usage_hourly_scoped")}`;
   const eventsInRange = Number(
     (await q<{ n: string }>("SELECT count(*)::text AS n FROM usage_events WHERE created_at >= $1::timestamptz", [`${start}T00:00:00Z`]))[0]!
       .n,
@@ -277,7 +303,9 @@ async function runStats(size: number): Promise<void> {
       const s = await usageStats(v.who as never, v.query);
       await send({ type: "timed", ms: performance.now() - started, requests: s.totals.requests });
     } else if (m.cmd === "recent") {
-      await send({ type: "recent", admin: await recentPages(ADMIN), user: await recentPages(USER) });
+      const lists: (RecentTimes & { name: string })[] = [];
+      for (const l of LISTS) lists.push({ name: l.name, ...(await recentPages(l.who, l.query)) });
+      await send({ type: "recent", lists });
     }
   }
 }

@@ -12,7 +12,7 @@ export {
   type Metadata,
 } from "./attribution.ts";
 export { llmSavings } from "./savings.rest.ts";
-export { llmRequest, llmRequests } from "./requests.rest.ts";
+export { llmRequest, llmRequests, llmRequestsExport } from "./requests.rest.ts";
 export { addDays } from "./time-zones.ts";
 export { UsageWriter, type UsageEventInput } from "./usage-writer.ts";
 export { embeddingUsage, llmCost, llmUsage } from "./usage.rest.ts";

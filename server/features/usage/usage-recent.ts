@@ -14,9 +14,27 @@ import { addDays, localDayStart } from "./time-zones.ts";
 import { filterSql, resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
 import { attributionIdSchema, type Metadata } from "./attribution.ts";
 
-export const recentQuerySchema = statsQuerySchema.omit({ compare: true }).extend({
+/** A USD amount as an exact decimal (a cost bound of the list): up to 12 digits either side of the point. */
+const usdBound = (field: string) =>
+  z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, { error: `${field}: a USD amount such as 0.0015 (digits, at most 12 after the point)` });
+const latencyBound = (field: string) =>
+  z.coerce
+    .number({ error: `${field}: whole milliseconds` })
+    .int({ error: `${field}: whole milliseconds` })
+    .min(0)
+    .max(86_400_000);
+
+export const recentQuerySchema = statsQuerySchema.omit({ compare: true, attribution: true }).extend({
   /** The calls of one session (attribution.ts); read from the events only, so not a statistics filter. */
   session: attributionIdSchema.min(1).optional(),
+  /** The calls a deployment answered (or last failed), features/routing. Events only. */
+  deployment: safeString.min(1).max(200).optional(),
+  /** Latency bounds in ms, both included. Events only. */
+  minLatencyMs: latencyBound("min_latency_ms").optional(),
+  maxLatencyMs: latencyBound("max_latency_ms").optional(),
+  /** Cost bounds in USD (exact decimals), both included. Events only. */
+  minCost: usdBound("min_cost").optional(),
+  maxCost: usdBound("max_cost").optional(),
   limit: z.number().int().min(1).max(200).optional(),
   /** From the previous page's `nextCursor`. */
   cursor: safeString.max(300).optional(),
@@ -122,9 +140,20 @@ const PAGE_COLUMNS = `e.id, e.created_at, e.request_id, e.endpoint, e.model_id, 
        e.user_id, u.email AS user_email, e.status, e.error_code, e.stream, e.input_tokens, e.output_tokens, e.cached_input_tokens,
        e.reasoning_tokens, e.total_cost::text AS total_cost, e.latency_ms, e.ttft_ms, e.tags, e.end_user, e.session_id, e.deployment, e.attempts`;
 
-export async function recentRequests(identity: AuthenticatedIdentity, query: RecentQuery = {}): Promise<RecentPage> {
-  const limit = query.limit ?? 50;
-  const r = await resolveUsageQuery(identity, query);
+export async function recentRequests(
+  identity: AuthenticatedIdentity,
+  query: RecentQuery = {},
+  /** The export's pages: larger than a caller may ask for. */
+  maxLimit = 200,
+): Promise<RecentPage> {
+  const limit = Math.min(query.limit ?? 50, maxLimit);
+  if (query.minLatencyMs !== undefined && query.maxLatencyMs !== undefined && query.minLatencyMs > query.maxLatencyMs) {
+    throw new AppError("invalid_request", "max_latency_ms is below min_latency_ms", { field: "max_latency_ms" });
+  }
+  if (query.minCost !== undefined && query.maxCost !== undefined && parseUsd(query.minCost) > parseUsd(query.maxCost)) {
+    throw new AppError("invalid_request", "max_cost is below min_cost", { field: "max_cost" });
+  }
+  const r = await resolveUsageQuery(identity, query, { events: true });
   const params: unknown[] = [];
   const p = (v: unknown) => {
     params.push(v);
@@ -138,6 +167,11 @@ export async function recentRequests(identity: AuthenticatedIdentity, query: Rec
   for (const f of r.filters) conds.push(filterSql(f, "e", "events", p));
   if (r.kind !== "all") conds.push(`e.kind = ${p(r.kind)}`);
   if (query.session !== undefined) conds.push(`e.session_id = ${p(query.session)}`);
+  if (query.deployment !== undefined) conds.push(`e.deployment = ${p(query.deployment)}`);
+  if (query.minLatencyMs !== undefined) conds.push(`e.latency_ms >= ${p(query.minLatencyMs)}`);
+  if (query.maxLatencyMs !== undefined) conds.push(`e.latency_ms <= ${p(query.maxLatencyMs)}`);
+  if (query.minCost !== undefined) conds.push(`e.total_cost >= ${p(query.minCost)}::numeric`);
+  if (query.maxCost !== undefined) conds.push(`e.total_cost <= ${p(query.maxCost)}::numeric`);
   if (query.cursor) {
     const c = decodeCursor(query.cursor);
     const at = p(c.at);

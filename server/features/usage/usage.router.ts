@@ -14,6 +14,7 @@ import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, type
 import {
   perBreakdown,
   statsQuerySchema,
+  USAGE_SOURCES,
   usageStats,
   type BreakdownRow,
   type Measures,
@@ -42,7 +43,9 @@ const breakdownOutput = z.array(measuresOutput.extend({ value: z.string(), label
 export const statsOutput = z.object({
   range: z.object({ start: z.string(), end: z.string(), tz: z.string(), days: z.number() }),
   kind: z.enum(USAGE_KIND_FILTERS),
-  source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims", "daily_attr", "hourly_attr"]),
+  source: z.enum(USAGE_SOURCES),
+  /** Whether the tag and end-user breakdowns were computed (see statsQuerySchema's `attribution`). */
+  attributionIncluded: z.boolean(),
   totals: totalsOutput,
   daily: z.array(totalsOutput.extend({ date: z.string() })),
   dailyByModel: z.array(measuresOutput.extend({ date: z.string(), model: z.string() })),
@@ -72,6 +75,7 @@ function toStatsOutput(s: UsageStats): z.infer<typeof statsOutput> {
     range: s.range,
     kind: s.kind,
     source: s.source,
+    attributionIncluded: s.attributionIncluded,
     totals: totals(s.totals),
     daily: s.daily.map((d) => ({ ...totals(d), date: d.date })),
     dailyByModel: s.dailyByModel.map((d) => ({ ...measures(d), date: d.date, model: d.model })),
