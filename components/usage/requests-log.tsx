@@ -1,7 +1,8 @@
 "use client";
 // The Requests page: the caller's calls (an admin's: everyone's), newest first, page by page by
 // cursor (tRPC usage.recent, the twin of GET /v1/llm/requests), filtered by range, model, status,
-// tag, end user and session; a row opens the call in full (usage.request): identity, attribution
+// tag, end user, session, deployment, latency and cost ranges; the same filtered list downloads as
+// CSV or JSON lines (GET /v1/llm/requests/export); a row opens the call in full (usage.request): identity, attribution
 // and metadata, tokens, the cost by kind, latency and time to first token, the deployment and the
 // number of provider calls it took.
 import { useState } from "react";
@@ -14,13 +15,38 @@ import type { RouterInputs } from "../wire";
 
 type RecentInput = RouterInputs["usage"]["recent"];
 const STATUSES = ["success", "error", "cached"] as const;
-type TextFilter = "model" | "tag" | "endUser" | "session";
+type TextFilter = "model" | "tag" | "endUser" | "session" | "deployment";
 const TEXT_FILTERS: { key: TextFilter; label: string; placeholder: string }[] = [
   { key: "model", label: "Model", placeholder: "any model" },
   { key: "tag", label: "Tag", placeholder: "any tag" },
   { key: "endUser", label: "End user", placeholder: "any end user" },
   { key: "session", label: "Session", placeholder: "any session" },
+  { key: "deployment", label: "Deployment", placeholder: "any deployment" },
 ];
+type RangeFilter = "minLatencyMs" | "maxLatencyMs" | "minCost" | "maxCost";
+const RANGE_FILTERS: { key: RangeFilter; label: string; placeholder: string }[] = [
+  { key: "minLatencyMs", label: "Latency from (ms)", placeholder: "0" },
+  { key: "maxLatencyMs", label: "Latency to (ms)", placeholder: "any" },
+  { key: "minCost", label: "Cost from (USD)", placeholder: "0" },
+  { key: "maxCost", label: "Cost to (USD)", placeholder: "any" },
+];
+/** The REST names of the list's filters (GET /v1/llm/requests/export). */
+const REST_NAMES: Record<string, string> = {
+  start: "start_date",
+  end: "end_date",
+  endUser: "end_user",
+  minLatencyMs: "min_latency_ms",
+  maxLatencyMs: "max_latency_ms",
+  minCost: "min_cost",
+  maxCost: "max_cost",
+};
+
+function exportHref(input: RecentInput, format: "csv" | "jsonl"): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(input)) if (k !== "limit" && v !== undefined && v !== "") q.set(REST_NAMES[k] ?? k, String(v));
+  q.set("format", format);
+  return `/v1/llm/requests/export?${q}`;
+}
 
 function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: () => void }) {
   const detail = trpc.usage.request.useQuery({ id });
@@ -105,7 +131,8 @@ function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: (
 export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
   const [range, setRange] = useState(() => defaultRange(tz, 7));
   const [status, setStatus] = useState("");
-  const [text, setText] = useState<Record<TextFilter, string>>({ model: "", tag: "", endUser: "", session: "" });
+  const [text, setText] = useState<Record<TextFilter, string>>({ model: "", tag: "", endUser: "", session: "", deployment: "" });
+  const [ranges, setRanges] = useState<Record<RangeFilter, string>>({ minLatencyMs: "", maxLatencyMs: "", minCost: "", maxCost: "" });
   const [open, setOpen] = useState<string | null>(null);
 
   const input: RecentInput = {
@@ -118,6 +145,11 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
       Object.entries(text)
         .filter(([, v]) => v.trim())
         .map(([k, v]) => [k, v.trim()]),
+    ),
+    ...Object.fromEntries(
+      Object.entries(ranges)
+        .filter(([, v]) => v.trim())
+        .map(([k, v]) => [k, k.endsWith("LatencyMs") ? Number(v.trim()) : v.trim()]),
     ),
   };
   const recent = trpc.usage.recent.useInfiniteQuery(input, { getNextPageParam: (last) => last.nextCursor ?? undefined });
@@ -167,6 +199,26 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
             />
           </label>
         ))}
+        {RANGE_FILTERS.map((f) => (
+          <label key={f.key} className="field">
+            <span className="field-label">{f.label}</span>
+            <input
+              type="text"
+              inputMode="decimal"
+              value={ranges[f.key]}
+              placeholder={f.placeholder}
+              aria-label={f.label}
+              size={8}
+              onChange={(e) => setRanges((r) => ({ ...r, [f.key]: e.target.value }))}
+            />
+          </label>
+        ))}
+        <a className="button button-secondary" href={exportHref(input, "csv")} download>
+          Export CSV
+        </a>
+        <a className="button button-secondary" href={exportHref(input, "jsonl")} download>
+          Export JSON lines
+        </a>
       </form>
       {open ? <RequestDetail id={open} tz={tz} onClose={() => setOpen(null)} /> : null}
       <section className={styles.section} aria-label="Requests">
