@@ -221,7 +221,7 @@ const USER = {
   scopes: [],
 } as unknown as Identity;
 
-type Variant = { name: string; who: Identity; query: Parameters<typeof usageStats>[1] };
+type Variant = { name: string; who: Identity; query: Parameters<typeof usageStats>[1]; opts?: Parameters<typeof usageStats>[2] };
 const VARIANTS: Variant[] = [
   { name: "all usage, UTC (the dashboard's default; REST /v1/llm/usage)", who: ADMIN, query: { start, end: today } },
   { name: "all usage, UTC, with the previous 90 days (dashboard cards)", who: ADMIN, query: { start, end: today, compare: true } },
@@ -244,6 +244,21 @@ const VARIANTS: Variant[] = [
     query: { start, end: today, model: "gpt-4o", attribution: true },
   },
 ];
+
+// The filtered views again as the service read them before the scoped roll-ups (usage_daily and
+// usage_*_attr, the tag and end-user breakdowns always): the same-run comparison of the change.
+const SCOPED_VIEWS = [4, 5, 6, 7, 8, 10];
+VARIANTS.push(
+  ...SCOPED_VIEWS.map((i) => {
+    const v = VARIANTS[i]!;
+    return {
+      ...v,
+      name: `${v.name} [before: no scoped roll-ups, attribution always]`,
+      query: { ...v.query, attribution: true },
+      opts: { scoped: false },
+    };
+  }),
+);
 
 /** The requests lists timed (GET /v1/llm/requests): who asks and with which filters. */
 const LISTS: { name: string; who: Identity; query: Parameters<typeof recentRequests>[1] }[] = [
@@ -300,7 +315,7 @@ async function runStats(size: number): Promise<void> {
     if (m.cmd === "time") {
       const v = VARIANTS[m.variant]!;
       const started = performance.now();
-      const s = await usageStats(v.who as never, v.query);
+      const s = await usageStats(v.who as never, v.query, v.opts);
       await send({ type: "timed", ms: performance.now() - started, requests: s.totals.requests });
     } else if (m.cmd === "recent") {
       const lists: (RecentTimes & { name: string })[] = [];

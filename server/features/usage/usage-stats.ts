@@ -432,8 +432,9 @@ function measuresSql(dims: boolean, x = "x"): string {
 function statsSql(
   r: ResolvedUsageQuery,
   withAttribution: boolean,
+  scoped: boolean,
 ): { sql: string; params: unknown[]; source: UsageStats["source"]; attributionIncluded: boolean } {
-  const src = sourceFor(r, r, [], STATS_SUMMED);
+  const src = sourceFor(r, r, [], STATS_SUMMED, false, scoped);
   const m = measuresSql(src.dims);
   if (src.dims) {
     return {
@@ -479,8 +480,8 @@ ${attribution}`),
 }
 
 /** The totals of a range only (the previous range of a comparison). */
-function totalsSql(r: ResolvedUsageQuery, range: { start: string; end: string }): { sql: string; params: unknown[] } {
-  const src = sourceFor(r, range, [], STATS_SUMMED);
+function totalsSql(r: ResolvedUsageQuery, range: { start: string; end: string }, scoped: boolean): { sql: string; params: unknown[] } {
+  const src = sourceFor(r, range, [], STATS_SUMMED, false, scoped);
   return {
     params: src.params,
     sql: `SELECT 'total' AS dim, '' AS value, NULL AS day, ${measuresSql(src.dims)}, sum(x.latency_hist)::text AS hist
@@ -553,12 +554,17 @@ const DIM_KEYS: Record<string, BreakdownDimension> = {
 };
 
 /** The statistics of `query` as `identity` may see them. */
-export async function usageStats(identity: AuthenticatedIdentity, query: StatsQuery = {}): Promise<UsageStats> {
+export async function usageStats(
+  identity: AuthenticatedIdentity,
+  query: StatsQuery = {},
+  /** scoped: false reads no *_scoped table (bench/usage's same-run comparison with the reads before them). */
+  opts: { scoped?: boolean } = {},
+): Promise<UsageStats> {
   const r = await resolveUsageQuery(identity, query);
   const db = await getDatabase();
-  const { sql, params, source, attributionIncluded } = statsSql(r, query.attribution === true);
+  const { sql, params, source, attributionIncluded } = statsSql(r, query.attribution === true, opts.scoped ?? true);
   const previousRange = { start: addDays(r.start, -daysBetween(r.start, r.end)), end: addDays(r.start, -1) };
-  const prev = query.compare ? totalsSql(r, previousRange) : undefined;
+  const prev = query.compare ? totalsSql(r, previousRange, opts.scoped ?? true) : undefined;
   const [rows, prevRows] = await Promise.all([db.rawQuery<Row>(sql, params), prev ? db.rawQuery<Row>(prev.sql, prev.params) : undefined]);
 
   const byDay = new Map<string, { m: Measures; hist: number[] }>();
