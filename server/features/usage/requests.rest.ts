@@ -103,6 +103,7 @@ export const llmRequest = endpoint({
         saved_cost: usdNumber(r.savedCost),
         cache_write_tokens: r.cacheWriteTokens,
         metadata: r.metadata,
+        body: r.body,
       };
     },
   }),

@@ -13,6 +13,7 @@ import { parseUsd, type Pico } from "../catalogue/index.ts";
 import { addDays, localDayStart } from "./time-zones.ts";
 import { filterSql, resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
 import { attributionIdSchema, type Metadata } from "./attribution.ts";
+import { unpackBody, type LoggedBody } from "./request-bodies.ts";
 
 /** A USD amount as an exact decimal (a cost bound of the list): up to 12 digits either side of the point. */
 const usdBound = (field: string) =>
@@ -78,6 +79,8 @@ export type RequestDetail = RecentRequest & {
   outputCost: Pico;
   savedCost: Pico;
   cacheWriteTokens: number;
+  /** The stored request and answer (request-bodies.ts), redacted; null when they were not logged or are past the retention. */
+  body: LoggedBody | null;
 };
 
 export type RecentPage = { items: RecentRequest[]; nextCursor: string | null };
@@ -134,6 +137,7 @@ type DetailRow = EventRow & {
   output_cost: string;
   saved_cost: string;
   cache_write_tokens: number;
+  body: Uint8Array | null;
 };
 
 const PAGE_COLUMNS = `e.id, e.created_at, e.request_id, e.endpoint, e.model_id, e.provider, e.api_key_id, k.name AS key_name, k.prefix AS key_prefix,
@@ -231,10 +235,11 @@ export async function requestDetail(identity: AuthenticatedIdentity, id: string)
   const db = await getDatabase();
   const [row] = await db.rawQuery<DetailRow>(
     `SELECT ${PAGE_COLUMNS}, e.metadata, e.input_cost::text AS input_cost, e.output_cost::text AS output_cost,
-       e.saved_cost::text AS saved_cost, e.cache_write_tokens
+       e.saved_cost::text AS saved_cost, e.cache_write_tokens, b.body
      FROM usage_events e
      LEFT JOIN api_keys k ON k.id = e.api_key_id
      LEFT JOIN users u ON u.id = e.user_id
+     LEFT JOIN request_bodies b ON b.event_id = e.id
      WHERE e.id = $1`,
     [id],
   );
@@ -248,5 +253,6 @@ export async function requestDetail(identity: AuthenticatedIdentity, id: string)
     outputCost: parseUsd(row.output_cost),
     savedCost: parseUsd(row.saved_cost),
     cacheWriteTokens: row.cache_write_tokens,
+    body: row.body ? unpackBody(row.body) : null,
   };
 }

@@ -124,6 +124,8 @@ const requestOutput = recentOutput.shape.items.element.extend({
   outputCost: z.string(),
   savedCost: z.string(),
   cacheWriteTokens: z.number(),
+  /** The stored request and answer (redacted), when the call's bodies were logged. */
+  body: z.object({ request: z.json(), response: z.json() }).nullable(),
 });
 
 const recentItem = (r: RecentRequest) => ({ ...r, cost: formatUsd(r.cost) });
@@ -209,6 +211,7 @@ export const usageRouter = createTRPCRouter({
         outputCost: formatUsd(r.outputCost),
         savedCost: formatUsd(r.savedCost),
         cacheWriteTokens: r.cacheWriteTokens,
+        body: r.body as never,
       };
     }),
 
