@@ -128,6 +128,8 @@ async function writerThroughput(total: number): Promise<string> {
     );
     if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
   }
+  // Every event written (the final flush may take longer than stop()'s deadline, past which the rest would be spooled).
+  await writer.flush();
   await writer.stop();
   const seconds = (performance.now() - started) / 1000;
   const stats = writer.getStats();

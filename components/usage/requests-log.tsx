@@ -48,6 +48,50 @@ function exportHref(input: RecentInput, format: "csv" | "jsonl"): string {
   return `/v1/llm/requests/export?${q}`;
 }
 
+type ChatTurn = { role: string; content: string; toolCalls?: { name: string; arguments: string }[] };
+
+/** The stored request's messages and the answer (or error), as chat turns; null when no body was stored. */
+function chatOf(body: unknown): { turns: ChatTurn[]; answer: ChatTurn | null; error: string | null } | null {
+  if (!body || typeof body !== "object") return null;
+  const { request, response } = body as { request?: { messages?: unknown }; response?: Record<string, unknown> };
+  const messages = Array.isArray(request?.messages) ? (request.messages as ChatTurn[]) : [];
+  const turns = messages.map((m) => ({ role: String(m.role), content: String(m.content ?? ""), toolCalls: m.toolCalls }));
+  const error =
+    response && typeof response.error === "object" && response.error ? String((response.error as { message?: unknown }).message) : null;
+  const answer =
+    response && typeof response.text === "string"
+      ? { role: "assistant", content: response.text, toolCalls: (response.toolCalls as ChatTurn["toolCalls"]) ?? [] }
+      : null;
+  return { turns, answer, error };
+}
+
+function Chat({ body }: { body: unknown }) {
+  const chat = chatOf(body);
+  if (!chat) return <p className="muted">Not stored (bodies are logged only for the keys and requests that ask).</p>;
+  const turn = (t: ChatTurn, i: number, answer = false) => (
+    <li key={i} className={styles.chatTurn} data-role={t.role} aria-label={answer ? "Answer" : `${t.role} message`}>
+      <span className="pill">{answer ? "answer" : t.role}</span>
+      <pre className={styles.metadata}>{t.content}</pre>
+      {t.toolCalls?.map((c, j) => (
+        <pre key={j} className={styles.metadata}>
+          {c.name}({c.arguments})
+        </pre>
+      ))}
+    </li>
+  );
+  return (
+    <ol className={styles.chat} aria-label="Conversation">
+      {chat.turns.map((t, i) => turn(t, i))}
+      {chat.answer ? turn(chat.answer, chat.turns.length, true) : null}
+      {chat.error ? (
+        <li className={styles.chatTurn} data-role="error" aria-label="Error">
+          <span className="pill">error</span> {chat.error}
+        </li>
+      ) : null}
+    </ol>
+  );
+}
+
 function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: () => void }) {
   const detail = trpc.usage.request.useQuery({ id });
   const r = detail.data;
@@ -121,6 +165,10 @@ function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: (
           <dd>
             {ms(r.latencyMs)}
             {r.ttftMs !== null ? `, first token after ${ms(r.ttftMs)}` : ""}
+          </dd>
+          <dt>Prompt and answer</dt>
+          <dd>
+            <Chat body={r.body} />
           </dd>
         </dl>
       )}

@@ -39,6 +39,8 @@ const REST_ONLY: Record<string, string> = {
   "GET /ping": "liveness",
   "GET /metrics": "Prometheus text, for a scraper",
   "GET /v1/openapi.json": "describes the REST API",
+  "GET /v1/llm/requests/export":
+    "a streamed file (CSV or JSON lines, any number of pages) that a tRPC answer, one JSON document, cannot be; the Requests page's buttons download it with the session cookie, and it reads the list by usage.recent's feature code (recentRequests)",
 };
 
 function restPolicies(): Map<string, AccessPolicy> {

@@ -64,12 +64,16 @@ describe.each(testDatabases())("the requests list and its export on $kind", ({ k
     for (let i = 0; i < line.length; i++) {
       const c = line[i]!;
       if (quoted) {
-        if (c === '"' && line[i + 1] === '"') ((cell += '"'), i++);
-        else if (c === '"') quoted = false;
+        if (c === '"' && line[i + 1] === '"') {
+          cell += '"';
+          i++;
+        } else if (c === '"') quoted = false;
         else cell += c;
       } else if (c === '"') quoted = true;
-      else if (c === ",") (out.push(cell), (cell = ""));
-      else cell += c;
+      else if (c === ",") {
+        out.push(cell);
+        cell = "";
+      } else cell += c;
     }
     out.push(cell);
     return out;
