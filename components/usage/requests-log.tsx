@@ -92,6 +92,41 @@ function Chat({ body }: { body: unknown }) {
   );
 }
 
+/** A session's calls in order with their total (usage.session, GET /v1/llm/sessions/{id}). */
+function SessionCalls({ session, tz, onOpen }: { session: string; tz: string; onOpen: (id: string) => void }) {
+  const view = trpc.usage.session.useQuery({ session });
+  const s = view.data;
+  return (
+    <section className={styles.section} aria-label="Session">
+      <h2>Session {session}</h2>
+      {view.error ? (
+        <p className="form-error" role="alert">
+          Could not load the session: {view.error.message}
+        </p>
+      ) : !s ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <>
+          <p data-testid="session-total">
+            {count(s.calls)} call{s.calls === 1 ? "" : "s"}, {money(s.cost)} in all
+            {s.items.length < s.calls ? ` (the first ${count(s.items.length)} listed)` : ""}
+          </p>
+          <ol className={styles.chat} aria-label="Session calls">
+            {s.items.map((r) => (
+              <li key={r.id}>
+                <button type="button" className="link-button" onClick={() => onOpen(r.id)}>
+                  {new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: tz })}
+                </button>{" "}
+                {r.model} · {r.status} · {count(r.inputTokens + r.outputTokens)} tokens · <span title={r.cost}>{money(r.cost)}</span>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </section>
+  );
+}
+
 function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: () => void }) {
   const detail = trpc.usage.request.useQuery({ id });
   const r = detail.data;
@@ -268,6 +303,7 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
           Export JSON lines
         </a>
       </form>
+      {text.session.trim() ? <SessionCalls session={text.session.trim()} tz={tz} onOpen={setOpen} /> : null}
       {open ? <RequestDetail id={open} tz={tz} onClose={() => setOpen(null)} /> : null}
       <section className={styles.section} aria-label="Requests">
         {recent.error ? (

@@ -17,6 +17,7 @@ const TWINS: { rest: string[]; trpc: string[] }[] = [
   { rest: ["GET /v1/llm/savings"], trpc: ["usage.savings"] },
   { rest: ["GET /v1/llm/requests"], trpc: ["usage.recent"] },
   { rest: ["GET /v1/llm/requests/:id"], trpc: ["usage.request"] },
+  { rest: ["GET /v1/llm/sessions/:id"], trpc: ["usage.session"] },
   { rest: ["POST /v1/llm/cost"], trpc: ["usage.calculateCost"] },
   { rest: ["GET /v1/auth/whoami"], trpc: ["auth.me"] },
   { rest: ["GET /v1/admin/audit"], trpc: ["audit.list"] },

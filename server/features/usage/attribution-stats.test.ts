@@ -20,7 +20,7 @@ import { getDatabase } from "../../db/index.ts";
 import { recordTestCall } from "../../../tests/support/usage-events.ts";
 import { attributionOf, ATTRIBUTION_LIMITS } from "./attribution.ts";
 import { usageStats, type BreakdownRow } from "./usage-stats.ts";
-import { recentRequests } from "./usage-recent.ts";
+import { recentRequests, sessionView } from "./usage-recent.ts";
 import { usageWriter } from "./usage.ts";
 import { AppError } from "../../kernel/errors.ts";
 
@@ -326,6 +326,11 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     expect(page.items.map((i) => i.cost)).toEqual([pico("0.001"), pico("0.000000000007"), pico("0.000001")]);
     const cust = await recentRequests(admin, { ...range, endUser: "cust-1" });
     expect(cust.items).toHaveLength(3);
+    // A session's calls in order with their total; another's session of the same name is not Alice's.
+    const s1 = await sessionView(alice, "s-1");
+    expect([s1.calls, s1.cost, s1.items.map((i) => i.cost)]).toEqual([2, pico("0.000011"), [pico("0.000001"), pico("0.00001")]]);
+    expect((await sessionView(admin, "s-1")).calls).toBe(2);
+    expect((await sessionView(other, "s-1")).calls).toBe(0);
     // The list takes a tag and an end user together (the statistics take one of them).
     const both = await recentRequests(admin, { ...range, tag: "beta", endUser: "cust-2" });
     expect(both.items.map((i) => i.cost)).toEqual([pico("0.000000000007")]);

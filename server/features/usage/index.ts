@@ -13,7 +13,7 @@ export {
 } from "./attribution.ts";
 export { llmSavings } from "./savings.rest.ts";
 export { bodyLogging, type LoggedBody } from "./request-bodies.ts";
-export { llmRequest, llmRequests, llmRequestsExport } from "./requests.rest.ts";
+export { llmRequest, llmRequests, llmRequestsExport, llmSession } from "./requests.rest.ts";
 export { addDays } from "./time-zones.ts";
 export { UsageWriter, type UsageEventInput } from "./usage-writer.ts";
 export { embeddingUsage, llmCost, llmUsage } from "./usage.rest.ts";

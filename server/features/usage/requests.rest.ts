@@ -7,7 +7,8 @@ import "server-only";
 // The tRPC twins are usage.recent and usage.request; an admin sees everyone's.
 import { z } from "zod";
 import { usdNumber } from "../catalogue/index.ts";
-import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema } from "./usage-recent.ts";
+import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, sessionView } from "./usage-recent.ts";
+import { attributionIdSchema } from "./attribution.ts";
 import { restRequest } from "./requests-shape.ts";
 import { EXPORT_FORMATS, exportFilename, exportRequests } from "./requests-export.ts";
 import { resolveUsageQuery } from "./usage-stats.ts";
@@ -83,6 +84,19 @@ export const llmRequestsExport = endpoint({
           "Cache-Control": "no-store",
         },
       });
+    },
+  }),
+});
+
+export const llmSession = endpoint({
+  GET: route({
+    ...USAGE_READ_POLICY,
+    doc: { summary: "One session's calls in order (the caller's own; an admin's: anyone's) with their count and total cost" },
+    handler: async ({ params, identity }) => {
+      const id = attributionIdSchema.min(1).safeParse(params.id ?? "");
+      if (!id.success) throw new AppError("invalid_request", "id: a session id of 1 to 256 characters", { field: "id" });
+      const s = await sessionView(identity, id.data);
+      return { session_id: s.session, calls: s.calls, total_cost: usdNumber(s.cost), items: s.items.map(restRequest) };
     },
   }),
 });

@@ -256,3 +256,46 @@ export async function requestDetail(identity: AuthenticatedIdentity, id: string)
     body: row.body ? unpackBody(row.body) : null,
   };
 }
+
+/** The calls of one session shown at most (the totals count them all). */
+export const SESSION_CALLS = 500;
+
+export type SessionView = {
+  session: string;
+  /** Every call of the session the caller may see, and their exact total cost. */
+  calls: number;
+  cost: Pico;
+  /** The first SESSION_CALLS of them, oldest first. */
+  items: RecentRequest[];
+};
+
+/**
+ * One session's calls in order (the session view; GET /v1/llm/sessions/{id}, usage.session), the
+ * caller's own (an admin's: anyone's), with their count and total cost: read by the
+ * (session_id, created_at, id) index, whatever the number of other events.
+ */
+export async function sessionView(identity: AuthenticatedIdentity, session: string): Promise<SessionView> {
+  const r = await resolveUsageQuery(identity, {}, { events: true });
+  const params: unknown[] = [session];
+  const own = r.filters.map((f) => {
+    params.push(f.value);
+    return ` AND e.${f.column} = $${params.length}`;
+  });
+  const where = `e.session_id = $1${own.join("")}`;
+  const db = await getDatabase();
+  const [rows, totals] = await Promise.all([
+    db.rawQuery<EventRow>(
+      `SELECT ${PAGE_COLUMNS}
+       FROM (SELECT * FROM usage_events e WHERE ${where} ORDER BY e.created_at, e.id LIMIT ${SESSION_CALLS}) e
+       LEFT JOIN api_keys k ON k.id = e.api_key_id
+       LEFT JOIN users u ON u.id = e.user_id
+       ORDER BY e.created_at, e.id`,
+      params,
+    ),
+    db.rawQuery<{ calls: number; cost: string | null }>(
+      `SELECT count(*)::int AS calls, sum(e.total_cost)::text AS cost FROM usage_events e WHERE ${where}`,
+      params,
+    ),
+  ]);
+  return { session, calls: totals[0]?.calls ?? 0, cost: parseUsd(totals[0]?.cost ?? "0"), items: rows.map(toRecent) };
+}

@@ -159,16 +159,21 @@ rollup_scoped_rows AS (
   SELECT s.hour_utc, s.scope, s.scope_value, s.kind, 'tag', t.tag, ${SCOPED_MEASURES("s", null)} FROM rollup_scopes s
   CROSS JOIN LATERAL unnest(string_to_array(s.tags, ',')) AS t(tag) WHERE s.tags <> ''
 ),
+-- Summed per hour once (a batch's events mostly share an hour); the days are sums of those.
+rollup_scoped_hours AS (
+  SELECT hour_utc, scope, scope_value, kind, dim, value, ${DIM_MEASURES.map((c) => (c === "requests" || c === "errors" ? `sum(${c})::int AS ${c}` : `sum(${c}) AS ${c}`)).join(", ")}
+  FROM rollup_scoped_rows GROUP BY hour_utc, scope, scope_value, kind, dim, value
+),
 rollup_hourly_scoped AS (
   INSERT INTO usage_hourly_scoped AS t (hour, scope, scope_value, kind, dim, value, ${DIM_MEASURES.join(", ")})
-  SELECT hour_utc AT TIME ZONE 'UTC', scope, scope_value, kind, dim, value, ${sums(DIM_MEASURES)} FROM rollup_scoped_rows
-  GROUP BY hour_utc, scope, scope_value, kind, dim, value ORDER BY 2, 3, 1, 4, 5, 6
+  SELECT hour_utc AT TIME ZONE 'UTC', scope, scope_value, kind, dim, value, ${DIM_MEASURES.join(", ")} FROM rollup_scoped_hours
+  ORDER BY 2, 3, 1, 4, 5, 6
   ON CONFLICT (scope, scope_value, hour, kind, dim, value) DO UPDATE SET
     ${addOnConflict("t", DIM_MEASURES)}
 ),
 rollup_daily_scoped AS (
   INSERT INTO usage_daily_scoped AS t (day, scope, scope_value, kind, dim, value, ${DIM_MEASURES.join(", ")})
-  SELECT hour_utc::date, scope, scope_value, kind, dim, value, ${sums(DIM_MEASURES)} FROM rollup_scoped_rows
+  SELECT hour_utc::date, scope, scope_value, kind, dim, value, ${sums(DIM_MEASURES)} FROM rollup_scoped_hours
   GROUP BY hour_utc::date, scope, scope_value, kind, dim, value ORDER BY 2, 3, 1, 4, 5, 6
   ON CONFLICT (scope, scope_value, day, kind, dim, value) DO UPDATE SET
     ${addOnConflict("t", DIM_MEASURES)}

@@ -10,7 +10,8 @@ import { percentilesSchema } from "./latency-histogram.ts";
 import { formatUsd } from "../catalogue/index.ts";
 import { savingsQuerySchema, savingsToJson, usageSavings } from "./savings.ts";
 import { exportUsageCsv } from "./usage-csv.ts";
-import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, type RecentRequest } from "./usage-recent.ts";
+import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, sessionView, type RecentRequest } from "./usage-recent.ts";
+import { attributionIdSchema } from "./attribution.ts";
 import {
   perBreakdown,
   statsQuerySchema,
@@ -213,6 +214,23 @@ export const usageRouter = createTRPCRouter({
         cacheWriteTokens: r.cacheWriteTokens,
         body: r.body as never,
       };
+    }),
+
+  /** One session's calls in order with their count and total cost (GET /v1/llm/sessions/{id}). */
+  session: reader
+    .input(z.object({ session: attributionIdSchema.min(1) }))
+    .output(
+      z.object({
+        session: z.string(),
+        calls: z.number(),
+        /** USD, exact. */
+        cost: z.string(),
+        items: recentOutput.shape.items,
+      }),
+    )
+    .query(async ({ input, ctx }) => {
+      const s = await sessionView(ctx.identity, input.session);
+      return { session: s.session, calls: s.calls, cost: formatUsd(s.cost), items: s.items.map(recentItem) };
     }),
 
   /** The range as CSV, one line per day and model; the sums equal `stats` exactly. */
