@@ -1,5 +1,5 @@
 -- The scoped roll-ups (features/usage/usage-rollups.ts): usage_daily_dims / usage_hourly_dims
--- kept per user, per API key, per tag and per end user, which the statistics of one of them (a
+-- kept per user, per API key without a user, per tag and per end user, which the statistics of one of them (a
 -- caller's own usage, an admin's single user, key, tag or end-user filter) read instead of
 -- usage_daily and usage_*_attr. The writer keeps them from now on; the events so far are rolled up
 -- here by the same SQL the writer runs (rollupCtes' scoped part).
@@ -69,7 +69,7 @@ rollup_attributed AS (
 rollup_scopes AS (
   SELECT a.*, 'user' AS scope, a.user_id AS scope_value FROM rollup_attributed a WHERE a.user_id <> ''
   UNION ALL
-  SELECT a.*, 'api_key', a.api_key_id FROM rollup_attributed a WHERE a.api_key_id <> ''
+  SELECT a.*, 'api_key', a.api_key_id FROM rollup_attributed a WHERE a.api_key_id <> '' AND a.user_id = ''
   UNION ALL
   SELECT a.*, 'end_user', a.end_user FROM rollup_attributed a WHERE a.end_user <> ''
   UNION ALL
@@ -84,10 +84,14 @@ rollup_scoped_rows AS (
   SELECT s.hour_utc, s.scope, s.scope_value, s.kind, 'tag', t.tag, s.requests, s.input_tokens, s.output_tokens, s.cached_input_tokens, s.reasoning_tokens, s.cost, s.latency_ms_sum, 0 AS latency_hist, s.saved_cost, s.errors FROM rollup_scopes s
   CROSS JOIN LATERAL unnest(string_to_array(s.tags, ',')) AS t(tag) WHERE s.tags <> ''
 ),
+rollup_scoped_hours AS (
+  SELECT hour_utc, scope, scope_value, kind, dim, value, sum(requests)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost) AS cost, sum(latency_ms_sum) AS latency_ms_sum, sum(latency_hist) AS latency_hist, sum(saved_cost) AS saved_cost, sum(errors)::int AS errors
+  FROM rollup_scoped_rows GROUP BY hour_utc, scope, scope_value, kind, dim, value
+),
 rollup_hourly_scoped AS (
   INSERT INTO usage_hourly_scoped AS t (hour, scope, scope_value, kind, dim, value, requests, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, latency_ms_sum, latency_hist, saved_cost, errors)
-  SELECT hour_utc AT TIME ZONE 'UTC', scope, scope_value, kind, dim, value, sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), sum(cost), sum(latency_ms_sum), sum(latency_hist), sum(saved_cost), sum(errors) FROM rollup_scoped_rows
-  GROUP BY hour_utc, scope, scope_value, kind, dim, value ORDER BY 2, 3, 1, 4, 5, 6
+  SELECT hour_utc AT TIME ZONE 'UTC', scope, scope_value, kind, dim, value, requests, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, latency_ms_sum, latency_hist, saved_cost, errors FROM rollup_scoped_hours
+  ORDER BY 2, 3, 1, 4, 5, 6
   ON CONFLICT (scope, scope_value, hour, kind, dim, value) DO UPDATE SET
     requests = t.requests + EXCLUDED.requests,
     input_tokens = t.input_tokens + EXCLUDED.input_tokens,
@@ -102,7 +106,7 @@ rollup_hourly_scoped AS (
 ),
 rollup_daily_scoped AS (
   INSERT INTO usage_daily_scoped AS t (day, scope, scope_value, kind, dim, value, requests, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, latency_ms_sum, latency_hist, saved_cost, errors)
-  SELECT hour_utc::date, scope, scope_value, kind, dim, value, sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), sum(cost), sum(latency_ms_sum), sum(latency_hist), sum(saved_cost), sum(errors) FROM rollup_scoped_rows
+  SELECT hour_utc::date, scope, scope_value, kind, dim, value, sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), sum(cost), sum(latency_ms_sum), sum(latency_hist), sum(saved_cost), sum(errors) FROM rollup_scoped_hours
   GROUP BY hour_utc::date, scope, scope_value, kind, dim, value ORDER BY 2, 3, 1, 4, 5, 6
   ON CONFLICT (scope, scope_value, day, kind, dim, value) DO UPDATE SET
     requests = t.requests + EXCLUDED.requests,

@@ -276,7 +276,16 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
       ["everyone", admin, {}, tz === "UTC" ? "daily_dims" : "hourly_dims", "true", []],
       ["a user's own", alice, {}, "scoped", "e.user_id = $1", [alice.userId]],
       ["a key without a user, its own", other, {}, "scoped", "e.api_key_id = $1", [other.apiKeyId]],
-      ["an admin's key filter", admin, { apiKeyId: alice.apiKeyId }, "scoped", "e.api_key_id = $1", [alice.apiKeyId]],
+      // A key with a user has no scope of its own (its calls are in its user's): the full roll-ups.
+      [
+        "an admin's filter on a key with a user",
+        admin,
+        { apiKeyId: alice.apiKeyId, attribution: true },
+        "",
+        "e.api_key_id = $1",
+        [alice.apiKeyId],
+      ],
+      ["an admin's filter on a key without a user", admin, { apiKeyId: other.apiKeyId }, "scoped", "e.api_key_id = $1", [other.apiKeyId]],
       ["an admin's user filter", admin, { userId: alice.userId }, "scoped", "e.user_id = $1", [alice.userId]],
       ["one tag", admin, { tag: "beta" }, "scoped", "'beta' = ANY(e.tags)", []],
       ["one end user", admin, { endUser: "cust-2" }, "scoped", "e.end_user = 'cust-2'", []],

@@ -12,9 +12,9 @@
 //   usage_daily_attr, usage_hourly_attr  per UTC day / hour, tag or end user, and every key of
 //                                        usage_daily: a tag or end-user filter combined with
 //                                        others, and those breakdowns of a filtered view (asked for)
-//   usage_daily_scoped, usage_hourly_scoped  the *_dims rows kept per scope: per user, per key, per
-//                                        tag and per end user (the statistics of one of them:
-//                                        a caller's own usage, an admin's single filter)
+//   usage_daily_scoped, usage_hourly_scoped  the *_dims rows kept per scope: per user, per key
+//                                        without a user, per tag and per end user (the statistics
+//                                        of one of them: a caller's own usage, an admin's single filter)
 // A call with several tags counts once under each of its tags (in the *_dims 'tag' rows and in
 // usage_*_attr), once everywhere else.
 // Every table carries requests, tokens, the exact cost, the cost the caches saved, the latency sum and a packed latency
@@ -138,13 +138,14 @@ rollup_dim_rows AS (
   UNION ALL
   SELECT a.hour_utc, a.kind, a.dim, a.value, ${DIM_MEASURES.map((c) => `a.${c}`).join(", ")} FROM rollup_attr_rows a
 ),
--- The scoped rows (usage_*_scoped): each attributed hour's rows under its user, its key, each of its
--- tags and its end user; then each of those once per dimension, as rollup_dim_rows does for
--- everyone. Only the 'total' rows keep the latency histogram (the statistics sum no other).
+-- The scoped rows (usage_*_scoped): each attributed hour's rows under its user (else its key: a
+-- key with a user is read through usage_daily), each of its tags and its end user; then each of
+-- those once per dimension, as rollup_dim_rows does for everyone. Only the 'total' rows keep the
+-- latency histogram (the statistics sum no other).
 rollup_scopes AS (
   SELECT a.*, 'user' AS scope, a.user_id AS scope_value FROM rollup_attributed a WHERE a.user_id <> ''
   UNION ALL
-  SELECT a.*, 'api_key', a.api_key_id FROM rollup_attributed a WHERE a.api_key_id <> ''
+  SELECT a.*, 'api_key', a.api_key_id FROM rollup_attributed a WHERE a.api_key_id <> '' AND a.user_id = ''
   UNION ALL
   SELECT a.*, 'end_user', a.end_user FROM rollup_attributed a WHERE a.end_user <> ''
   UNION ALL

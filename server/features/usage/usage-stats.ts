@@ -180,8 +180,11 @@ export type ResolvedUsageQuery = {
   filters: UsageFilter[];
 };
 
-/** One condition of a query: a column equals a value, or (`tags`) the call's tags include it. */
-export type UsageFilter = { column: string; value: string };
+/**
+ * One condition of a query: a column equals a value, or (`tags`) the call's tags include it.
+ * `unscoped`: no scoped roll-up holds it alone (a key with a user: its calls are in its user's scope).
+ */
+export type UsageFilter = { column: string; value: string; unscoped?: boolean };
 
 /** The attribution filters, and the dim of usage_*_attr (and *_dims) each reads. */
 const ATTRIBUTION_DIMS: Record<string, string> = { tags: "tag", end_user: "end_user" };
@@ -204,7 +207,7 @@ const isAttributionFilter = (f: UsageFilter) => f.column in ATTRIBUTION_DIMS;
 const SCOPES: Record<string, string> = { user_id: "user", api_key_id: "api_key", tags: "tag", end_user: "end_user" };
 function scopeOf(filters: readonly UsageFilter[]): { scope: string; value: string } | undefined {
   const [only, ...more] = filters;
-  const scope = only && !more.length ? SCOPES[only.column] : undefined;
+  const scope = only && !more.length && !only.unscoped ? SCOPES[only.column] : undefined;
   return scope ? { scope, value: only!.value } : undefined;
 }
 
@@ -243,12 +246,14 @@ export async function resolveUsageQuery(
     if (owner.all) filters.push({ column: "user_id", value: q.userId });
   }
   if (q.apiKeyId !== undefined) {
+    const key = await getApiKeyById(q.apiKeyId);
     if (!owner.all) {
-      const key = await getApiKeyById(q.apiKeyId);
       const mine = key && ("userId" in owner ? key.userId === owner.userId : key.id === owner.apiKeyId);
       if (!mine) throw new AppError("forbidden", "api_key_id: you may read only the usage of your own keys", { field: "api_key_id" });
     }
-    filters.push({ column: "api_key_id", value: q.apiKeyId });
+    // A key's user is fixed when it is made, so its calls all carry that user: they are in the
+    // user's scope, and only a key without a user has a scope of its own (usage-rollups.ts).
+    filters.push({ column: "api_key_id", value: q.apiKeyId, ...(key === null || key?.userId ? { unscoped: true } : {}) });
   }
   if (q.model !== undefined) filters.push({ column: "model_id", value: await canonicalModelId(q.model) });
   if (q.provider !== undefined) filters.push({ column: "provider", value: q.provider });
