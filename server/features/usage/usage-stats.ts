@@ -415,13 +415,27 @@ export function sourceFor(
   // only ever summed over the whole range (see Source).
   const net = new Map<number, number>();
   for (const h of plan.hours) net.set(h.hour.getTime(), (net.get(h.hour.getTime()) ?? 0) + h.sign);
-  // The tag and end-user breakdowns of a filtered view (`attribution`) are only summed over the
-  // whole range too: only the hours that do not cancel out are read for them.
-  const perDayOnly = dims ? ` AND (c.counts OR r.dim IN ('total', 'model'))` : attribution ? " AND c.counts" : "";
-  const hourPart = `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
-      FROM unnest(${p(plan.hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(plan.hours.map((h) => h.localDay))}::date[], ${p(plan.hours.map((h) => h.sign))}::int[],
-        ${p(plan.hours.map((h) => net.get(h.hour.getTime()) !== 0))}::boolean[]) AS c(hour, local_day, sign, counts)
-      CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter}${perDayOnly} OFFSET 0) h`;
+  const hourRows = (hours: typeof plan.hours, only: string) =>
+    `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
+      FROM unnest(${p(hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(hours.map((h) => h.localDay))}::date[], ${p(hours.map((h) => h.sign))}::int[]) AS c(hour, local_day, sign)
+      CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter}${only} OFFSET 0) h`;
+  const counts = plan.hours.filter((h) => net.get(h.hour.getTime()) !== 0);
+  const cancels = plan.hours.filter((h) => net.get(h.hour.getTime()) === 0);
+  let hourPart: string;
+  if (dims) {
+    // The hours that cancel out: only their 'total' and 'model' rows, named by kind and dim so that
+    // the index (…, hour, kind, dim, value) finds just those rows.
+    const kinds = r.kind === "all" ? ["embedding", "llm"] : [r.kind];
+    const parts = [
+      counts.length ? hourRows(counts, "") : "",
+      cancels.length ? hourRows(cancels, ` AND r.kind = ANY(${p(kinds)}::text[]) AND r.dim = ANY('{total,model}'::text[])`) : "",
+    ].filter(Boolean);
+    hourPart = parts.join("\n    UNION ALL\n    ") || hourRows([], "");
+  } else {
+    // The tag and end-user breakdowns of a filtered view (`attribution`) are only summed over the
+    // whole range too: only the hours that do not cancel out are read for them.
+    hourPart = hourRows(attribution ? counts : plan.hours, "");
+  }
   const rows = `${dayPart}\n    UNION ALL\n    ${hourPart}`;
   return { rows, from: `(${rows}) x`, params, dims, name: name("hourly") };
 }
