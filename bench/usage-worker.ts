@@ -36,7 +36,7 @@ export type FromWorker =
   | { type: "written"; line: string }
   | { type: "ready"; line: string; start: string; end: string; variants: string[]; eventsInRange: number }
   | { type: "timed"; ms: number; requests: number }
-  | { type: "recent"; admin: RecentTimes; user: RecentTimes }
+  | { type: "recent"; lists: (RecentTimes & { name: string })[] }
   | { type: "failed"; error: string };
 type RecentTimes = { first: number; deep: number };
 
@@ -128,6 +128,8 @@ async function writerThroughput(total: number): Promise<string> {
     );
     if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
   }
+  // Every event written (the final flush may take longer than stop()'s deadline, past which the rest would be spooled).
+  await writer.flush();
   await writer.stop();
   const seconds = (performance.now() - started) / 1000;
   const stats = writer.getStats();
@@ -194,7 +196,7 @@ async function buildRollups(): Promise<void> {
   // the millions of new rows' pages written out: without this the timings ran while the
   // checkpointer flushed gigabytes, and the 10-million figures doubled.
   await q(
-    "VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims, usage_daily_attr, usage_hourly_attr",
+    "VACUUM ANALYZE usage_events, usage_daily, usage_hourly, usage_daily_dims, usage_hourly_dims, usage_daily_attr, usage_hourly_attr, usage_daily_scoped, usage_hourly_scoped",
   );
   await q("CHECKPOINT").catch(() => undefined); // needs a superuser or pg_checkpoint; without, the checkpointer catches up on its own
 }
@@ -204,6 +206,14 @@ async function count(table: string): Promise<number> {
 }
 
 const ADMIN = { kind: "apiKey", apiKeyId: "bench-admin", userId: null, role: "admin", tier: "premium", scopes: [] } as unknown as Identity;
+const KEYLESS = {
+  kind: "apiKey",
+  apiKeyId: "bench-key-11",
+  userId: null,
+  role: "user",
+  tier: "premium",
+  scopes: [],
+} as unknown as Identity;
 const USER = {
   kind: "apiKey",
   apiKeyId: "bench-key-1",
@@ -213,7 +223,7 @@ const USER = {
   scopes: [],
 } as unknown as Identity;
 
-type Variant = { name: string; who: Identity; query: Parameters<typeof usageStats>[1] };
+type Variant = { name: string; who: Identity; query: Parameters<typeof usageStats>[1]; opts?: Parameters<typeof usageStats>[2] };
 const VARIANTS: Variant[] = [
   { name: "all usage, UTC (the dashboard's default; REST /v1/llm/usage)", who: ADMIN, query: { start, end: today } },
   { name: "all usage, UTC, with the previous 90 days (dashboard cards)", who: ADMIN, query: { start, end: today, compare: true } },
@@ -225,6 +235,39 @@ const VARIANTS: Variant[] = [
   { name: "one tag (admin filter), UTC", who: ADMIN, query: { start, end: today, tag: "search" } },
   { name: "one end user (admin filter), UTC", who: ADMIN, query: { start, end: today, endUser: "cust-3" } },
   { name: "one user's own usage, one tag, UTC", who: USER, query: { start, end: today, tag: "chat" } },
+  {
+    name: "one key's own usage (a key without a user), America/New_York",
+    who: KEYLESS,
+    query: { start, end: today, tz: "America/New_York" },
+  },
+  {
+    name: "one model with its tag and end-user breakdowns asked for (attribution=true), UTC",
+    who: ADMIN,
+    query: { start, end: today, model: "gpt-4o", attribution: true },
+  },
+];
+
+// The filtered views again as the service read them before the scoped roll-ups (usage_daily and
+// usage_*_attr, the tag and end-user breakdowns always): the same-run comparison of the change.
+const SCOPED_VIEWS = [4, 5, 6, 7, 8, 10];
+VARIANTS.push(
+  ...SCOPED_VIEWS.map((i) => {
+    const v = VARIANTS[i]!;
+    return {
+      ...v,
+      name: `${v.name} [before: no scoped roll-ups, attribution always]`,
+      query: { ...v.query, attribution: true },
+      opts: { scoped: false },
+    };
+  }),
+);
+
+/** The requests lists timed (GET /v1/llm/requests): who asks and with which filters. */
+const LISTS: { name: string; who: Identity; query: Parameters<typeof recentRequests>[1] }[] = [
+  { name: "everyone's", who: ADMIN, query: {} },
+  { name: "one user's own", who: USER, query: {} },
+  { name: "one tag and one end user (admin)", who: ADMIN, query: { tag: "search", endUser: "cust-3" } },
+  { name: "cost from $0.01 and latency up to 500 ms (admin)", who: ADMIN, query: { minCost: "0.01", maxLatencyMs: 500 } },
 ];
 
 /** The recent-requests view: the first page, and the page after 50 pages followed by cursor. */
@@ -256,7 +299,7 @@ async function runStats(size: number): Promise<void> {
   const tg = performance.now();
   await buildRollups();
   const tr = performance.now();
-  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}; attribution daily / hourly = ${await count("usage_daily_attr")} / ${await count("usage_hourly_attr")}`;
+  const rows = `${await count("usage_daily_dims")} / ${await count("usage_daily")} / ${await count("usage_hourly_dims")} / ${await count("usage_hourly")}; attribution daily / hourly = ${await count("usage_daily_attr")} / ${await count("usage_hourly_attr")}; scoped daily / hourly = ${await count("usage_daily_scoped")} / ${await count("usage_hourly_scoped")}`;
   const eventsInRange = Number(
     (await q<{ n: string }>("SELECT count(*)::text AS n FROM usage_events WHERE created_at >= $1::timestamptz", [`${start}T00:00:00Z`]))[0]!
       .n,
@@ -274,10 +317,12 @@ async function runStats(size: number): Promise<void> {
     if (m.cmd === "time") {
       const v = VARIANTS[m.variant]!;
       const started = performance.now();
-      const s = await usageStats(v.who as never, v.query);
+      const s = await usageStats(v.who as never, v.query, v.opts);
       await send({ type: "timed", ms: performance.now() - started, requests: s.totals.requests });
     } else if (m.cmd === "recent") {
-      await send({ type: "recent", admin: await recentPages(ADMIN), user: await recentPages(USER) });
+      const lists: (RecentTimes & { name: string })[] = [];
+      for (const l of LISTS) lists.push({ name: l.name, ...(await recentPages(l.who, l.query)) });
+      await send({ type: "recent", lists });
     }
   }
 }

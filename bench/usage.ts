@@ -180,14 +180,23 @@ async function statistics(): Promise<void> {
     console.log(`  ${name}\n    ${cells.join("   ")}`);
   });
 
-  console.log(`\nRecent requests (50 a page, by cursor over the (created_at, id) index), median ms: page 1 / page 51`);
+  console.log(
+    `\nThe requests list (GET /v1/llm/requests: 50 a page, by cursor over the (created_at, id) index), median ms of page 1 / page 51 (ratio to ${sizes[base]!.toLocaleString("en-US")} events):`,
+  );
+  const lists: Extract<FromWorker, { type: "recent" }>["lists"][] = [];
   for (const r of ready) {
     const m = await r.worker.ask({ cmd: "recent" });
     if (m.type !== "recent") throw new Error(`worker ${r.size}: unexpected ${m.type}`);
-    console.log(
-      `  ${r.size.toLocaleString("en-US").padStart(11)} events: everyone's ${fmt(m.admin.first, 1)} / ${fmt(m.admin.deep, 1)}; one user's ${fmt(m.user.first, 1)} / ${fmt(m.user.deep, 1)}`,
-    );
+    lists.push(m.lists);
   }
+  lists[0]!.forEach((list, i) => {
+    const cells = ready.map((r, s) => {
+      const l = lists[s]![i]!;
+      const b = lists[base]![i]!;
+      return `${r.size.toLocaleString("en-US").padStart(11)}: ${fmt(l.first, 1)} (${fmt(l.first / b.first, 2)}x) / ${fmt(l.deep, 1)} (${fmt(l.deep / b.deep, 2)}x)`;
+    });
+    console.log(`  ${list.name}\n    ${cells.join("   ")}`);
+  });
 
   const last = ready.length - 1;
   const median = medians[last]![0]!;

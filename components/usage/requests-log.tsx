@@ -1,7 +1,8 @@
 "use client";
 // The Requests page: the caller's calls (an admin's: everyone's), newest first, page by page by
 // cursor (tRPC usage.recent, the twin of GET /v1/llm/requests), filtered by range, model, status,
-// tag, end user and session; a row opens the call in full (usage.request): identity, attribution
+// tag, end user, session, deployment, latency and cost ranges; the same filtered list downloads as
+// CSV or JSON lines (GET /v1/llm/requests/export); a row opens the call in full (usage.request): identity, attribution
 // and metadata, tokens, the cost by kind, latency and time to first token, the deployment and the
 // number of provider calls it took.
 import { useState } from "react";
@@ -14,7 +15,7 @@ import type { RouterInputs } from "../wire";
 
 type RecentInput = RouterInputs["usage"]["recent"];
 const STATUSES = ["success", "error", "cached"] as const;
-type TextFilter = "model" | "tag" | "endUser" | "session";
+type TextFilter = "model" | "tag" | "endUser" | "session" | "deployment";
 /** The parts of a call's cost (usage.request costBreakdown), as the detail lists them. */
 const COST_PART_LABELS = [
   ["input", "Input"],
@@ -31,7 +32,111 @@ const TEXT_FILTERS: { key: TextFilter; label: string; placeholder: string }[] = 
   { key: "tag", label: "Tag", placeholder: "any tag" },
   { key: "endUser", label: "End user", placeholder: "any end user" },
   { key: "session", label: "Session", placeholder: "any session" },
+  { key: "deployment", label: "Deployment", placeholder: "any deployment" },
 ];
+type RangeFilter = "minLatencyMs" | "maxLatencyMs" | "minCost" | "maxCost";
+const RANGE_FILTERS: { key: RangeFilter; label: string; placeholder: string }[] = [
+  { key: "minLatencyMs", label: "Latency from (ms)", placeholder: "0" },
+  { key: "maxLatencyMs", label: "Latency to (ms)", placeholder: "any" },
+  { key: "minCost", label: "Cost from (USD)", placeholder: "0" },
+  { key: "maxCost", label: "Cost to (USD)", placeholder: "any" },
+];
+/** The REST names of the list's filters (GET /v1/llm/requests/export). */
+const REST_NAMES: Record<string, string> = {
+  start: "start_date",
+  end: "end_date",
+  endUser: "end_user",
+  minLatencyMs: "min_latency_ms",
+  maxLatencyMs: "max_latency_ms",
+  minCost: "min_cost",
+  maxCost: "max_cost",
+};
+
+function exportHref(input: RecentInput, format: "csv" | "jsonl"): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(input)) if (k !== "limit" && v !== undefined && v !== "") q.set(REST_NAMES[k] ?? k, String(v));
+  q.set("format", format);
+  return `/v1/llm/requests/export?${q}`;
+}
+
+type ChatTurn = { role: string; content: string; toolCalls?: { name: string; arguments: string }[] };
+
+/** The stored request's messages and the answer (or error), as chat turns; null when no body was stored. */
+function chatOf(body: unknown): { turns: ChatTurn[]; answer: ChatTurn | null; error: string | null } | null {
+  if (!body || typeof body !== "object") return null;
+  const { request, response } = body as { request?: { messages?: unknown }; response?: Record<string, unknown> };
+  const messages = Array.isArray(request?.messages) ? (request.messages as ChatTurn[]) : [];
+  const turns = messages.map((m) => ({ role: String(m.role), content: String(m.content ?? ""), toolCalls: m.toolCalls }));
+  const error =
+    response && typeof response.error === "object" && response.error ? String((response.error as { message?: unknown }).message) : null;
+  const answer =
+    response && typeof response.text === "string"
+      ? { role: "assistant", content: response.text, toolCalls: (response.toolCalls as ChatTurn["toolCalls"]) ?? [] }
+      : null;
+  return { turns, answer, error };
+}
+
+function Chat({ body }: { body: unknown }) {
+  const chat = chatOf(body);
+  if (!chat) return <p className="muted">Not stored (bodies are logged only for the keys and requests that ask).</p>;
+  const turn = (t: ChatTurn, i: number, answer = false) => (
+    <li key={i} className={styles.chatTurn} data-role={t.role} aria-label={answer ? "Answer" : `${t.role} message`}>
+      <span className="pill">{answer ? "answer" : t.role}</span>
+      <pre className={styles.metadata}>{t.content}</pre>
+      {t.toolCalls?.map((c, j) => (
+        <pre key={j} className={styles.metadata}>
+          {c.name}({c.arguments})
+        </pre>
+      ))}
+    </li>
+  );
+  return (
+    <ol className={styles.chat} aria-label="Conversation">
+      {chat.turns.map((t, i) => turn(t, i))}
+      {chat.answer ? turn(chat.answer, chat.turns.length, true) : null}
+      {chat.error ? (
+        <li className={styles.chatTurn} data-role="error" aria-label="Error">
+          <span className="pill">error</span> {chat.error}
+        </li>
+      ) : null}
+    </ol>
+  );
+}
+
+/** A session's calls in order with their total (usage.session, GET /v1/llm/sessions/{id}). */
+function SessionCalls({ session, tz, onOpen }: { session: string; tz: string; onOpen: (id: string) => void }) {
+  const view = trpc.usage.session.useQuery({ session });
+  const s = view.data;
+  return (
+    <section className={styles.section} aria-label="Session">
+      <h2>Session {session}</h2>
+      {view.error ? (
+        <p className="form-error" role="alert">
+          Could not load the session: {view.error.message}
+        </p>
+      ) : !s ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <>
+          <p data-testid="session-total">
+            {count(s.calls)} call{s.calls === 1 ? "" : "s"}, {money(s.cost)} in all
+            {s.items.length < s.calls ? ` (the first ${count(s.items.length)} listed)` : ""}
+          </p>
+          <ol className={styles.chat} aria-label="Session calls">
+            {s.items.map((r) => (
+              <li key={r.id}>
+                <button type="button" className="link-button" onClick={() => onOpen(r.id)}>
+                  {new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: tz })}
+                </button>{" "}
+                {r.model} · {r.status} · {count(r.inputTokens + r.outputTokens)} tokens · <span title={r.cost}>{money(r.cost)}</span>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </section>
+  );
+}
 
 function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: () => void }) {
   const detail = trpc.usage.request.useQuery({ id });
@@ -128,6 +233,10 @@ function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: (
             {ms(r.latencyMs)}
             {r.ttftMs !== null ? `, first token after ${ms(r.ttftMs)}` : ""}
           </dd>
+          <dt>Prompt and answer</dt>
+          <dd>
+            <Chat body={r.body} />
+          </dd>
         </dl>
       )}
     </section>
@@ -137,7 +246,8 @@ function RequestDetail({ id, tz, onClose }: { id: string; tz: string; onClose: (
 export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
   const [range, setRange] = useState(() => defaultRange(tz, 7));
   const [status, setStatus] = useState("");
-  const [text, setText] = useState<Record<TextFilter, string>>({ model: "", tag: "", endUser: "", session: "" });
+  const [text, setText] = useState<Record<TextFilter, string>>({ model: "", tag: "", endUser: "", session: "", deployment: "" });
+  const [ranges, setRanges] = useState<Record<RangeFilter, string>>({ minLatencyMs: "", maxLatencyMs: "", minCost: "", maxCost: "" });
   const [open, setOpen] = useState<string | null>(null);
 
   const input: RecentInput = {
@@ -150,6 +260,11 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
       Object.entries(text)
         .filter(([, v]) => v.trim())
         .map(([k, v]) => [k, v.trim()]),
+    ),
+    ...Object.fromEntries(
+      Object.entries(ranges)
+        .filter(([, v]) => v.trim())
+        .map(([k, v]) => [k, k.endsWith("LatencyMs") ? Number(v.trim()) : v.trim()]),
     ),
   };
   const recent = trpc.usage.recent.useInfiniteQuery(input, { getNextPageParam: (last) => last.nextCursor ?? undefined });
@@ -199,7 +314,28 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
             />
           </label>
         ))}
+        {RANGE_FILTERS.map((f) => (
+          <label key={f.key} className="field">
+            <span className="field-label">{f.label}</span>
+            <input
+              type="text"
+              inputMode="decimal"
+              value={ranges[f.key]}
+              placeholder={f.placeholder}
+              aria-label={f.label}
+              size={8}
+              onChange={(e) => setRanges((r) => ({ ...r, [f.key]: e.target.value }))}
+            />
+          </label>
+        ))}
+        <a className="button button-secondary" href={exportHref(input, "csv")} download>
+          Export CSV
+        </a>
+        <a className="button button-secondary" href={exportHref(input, "jsonl")} download>
+          Export JSON lines
+        </a>
       </form>
+      {text.session.trim() ? <SessionCalls session={text.session.trim()} tz={tz} onOpen={setOpen} /> : null}
       {open ? <RequestDetail id={open} tz={tz} onClose={() => setOpen(null)} /> : null}
       <section className={styles.section} aria-label="Requests">
         {recent.error ? (

@@ -280,6 +280,13 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
     initialData: same(unfiltered, initial.input) ? initial.stats : undefined,
   });
   const choices = options.data?.breakdowns;
+  // A filtered view other than one user, key, tag or end user comes without its tag and end-user
+  // breakdowns (they read the larger attribution roll-ups): those two tables ask for them apart,
+  // so the rest of the page does not wait.
+  const attribution = trpc.usage.stats.useQuery(
+    { ...input, attribution: true },
+    { enabled: stats.data !== undefined && !stats.data.attributionIncluded, placeholderData: keepPreviousData },
+  );
   // The statistics take a tag or an end user, not both (their roll-up rows keep each on its own): choosing one clears the other.
   const set = (k: FilterName) => (v: string) =>
     setFilters((f) => ({ ...f, ...(k === "tag" ? { endUser: "" } : k === "endUser" ? { tag: "" } : {}), [k]: v }));
@@ -456,8 +463,21 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
                 <BreakdownTable title="Deployment" rows={data.breakdowns.deployment} total={data.totals} />
               ) : null}
               {/* A call with several tags counts under each of them: the shares may add up to more than 100 %. */}
-              <BreakdownTable title="Tag" rows={data.breakdowns.tag} total={data.totals} />
-              <BreakdownTable title="End user" rows={data.breakdowns.endUser} total={data.totals} />
+              {data.attributionIncluded ? (
+                <>
+                  <BreakdownTable title="Tag" rows={data.breakdowns.tag} total={data.totals} />
+                  <BreakdownTable title="End user" rows={data.breakdowns.endUser} total={data.totals} />
+                </>
+              ) : attribution.data?.attributionIncluded ? (
+                <>
+                  <BreakdownTable title="Tag" rows={attribution.data.breakdowns.tag} total={attribution.data.totals} />
+                  <BreakdownTable title="End user" rows={attribution.data.breakdowns.endUser} total={attribution.data.totals} />
+                </>
+              ) : (
+                <p className="muted" aria-busy="true">
+                  Loading the tag and end-user breakdowns…
+                </p>
+              )}
             </div>
           </section>
           <UsageSavings input={recentInput} />

@@ -57,6 +57,8 @@ export type ResolvedKey = {
   controls: KeyControls;
   /** Generations are answered from the response cache unless a request says otherwise (response-cache.ts). */
   cacheResponses: boolean;
+  /** Its calls' bodies: true logged, false never, null as the service says (features/usage/request-bodies.ts). */
+  logBodies: boolean | null;
 };
 
 const RESOLVED_SELECT = {
@@ -74,6 +76,7 @@ const RESOLVED_SELECT = {
   tpmLimit: true,
   maxParallel: true,
   cacheResponses: true,
+  logBodies: true,
 } as const;
 
 type KeyCaches = { byHash: AuthCache<ResolvedKey | null>; byId: AuthCache<ResolvedKey | null> };
@@ -94,6 +97,7 @@ function toResolved(row: {
   tpmLimit: number | null;
   maxParallel: number | null;
   cacheResponses: boolean;
+  logBodies: boolean | null;
 }): ResolvedKey {
   return {
     id: row.id,
@@ -107,6 +111,7 @@ function toResolved(row: {
     budgetPeriod: row.budgetPeriod,
     controls: { allowedModels: row.allowedModels, rpm: row.rpmLimit, tpm: row.tpmLimit, maxParallel: row.maxParallel },
     cacheResponses: row.cacheResponses,
+    logBodies: row.logBodies,
   };
 }
 

@@ -17,6 +17,7 @@ const TWINS: { rest: string[]; trpc: string[] }[] = [
   { rest: ["GET /v1/llm/savings"], trpc: ["usage.savings"] },
   { rest: ["GET /v1/llm/requests"], trpc: ["usage.recent"] },
   { rest: ["GET /v1/llm/requests/:id"], trpc: ["usage.request"] },
+  { rest: ["GET /v1/llm/sessions/:id"], trpc: ["usage.session"] },
   { rest: ["POST /v1/llm/cost"], trpc: ["usage.calculateCost"] },
   { rest: ["GET /v1/auth/whoami"], trpc: ["auth.me"] },
   { rest: ["GET /v1/admin/audit"], trpc: ["audit.list"] },
@@ -39,6 +40,8 @@ const REST_ONLY: Record<string, string> = {
   "GET /ping": "liveness",
   "GET /metrics": "Prometheus text, for a scraper",
   "GET /v1/openapi.json": "describes the REST API",
+  "GET /v1/llm/requests/export":
+    "a streamed file (CSV or JSON lines, any number of pages) that a tRPC answer, one JSON document, cannot be; the Requests page's buttons download it with the session cookie, and it reads the list by usage.recent's feature code (recentRequests)",
 };
 
 function restPolicies(): Map<string, AccessPolicy> {

@@ -14,7 +14,7 @@ import { llmGenerateEmbeddings } from "../features/inference/index.ts";
 import { chatCompletions, embeddings, openaiModelById, openaiModels } from "./compat/openai.rest.ts";
 import { anthropicMessages } from "./compat/anthropic.rest.ts";
 import { embeddingUsage, llmCost, llmUsage } from "../features/usage/index.ts";
-import { llmRequest, llmRequests, llmSavings } from "../features/usage/index.ts";
+import { llmRequest, llmRequests, llmRequestsExport, llmSavings, llmSession } from "../features/usage/index.ts";
 import { metrics } from "../features/system/index.ts";
 import { trpc } from "./trpc.rest.ts";
 
@@ -51,7 +51,9 @@ export const leanRoutes: readonly LeanRoute[] = [
   { pattern: "/v1/llm/cost", handlers: llmCost },
   { pattern: "/v1/llm/savings", handlers: llmSavings },
   { pattern: "/v1/llm/requests", handlers: llmRequests },
+  { pattern: "/v1/llm/requests/export", handlers: llmRequestsExport },
   { pattern: "/v1/llm/requests/:id", handlers: llmRequest },
+  { pattern: "/v1/llm/sessions/:id", handlers: llmSession },
   { pattern: "/metrics", handlers: metrics },
   { pattern: "/v1/openapi.json", handlers: openApi },
   { pattern: "/api/trpc/:procedure", handlers: trpc },
@@ -69,7 +71,9 @@ export {
   llmGenerateEmbeddings,
   llmRequest,
   llmRequests,
+  llmRequestsExport,
   llmSavings,
+  llmSession,
   llmUsage,
   metrics,
   models,

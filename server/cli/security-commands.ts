@@ -61,6 +61,22 @@ export function expiresOption(v: string | boolean | undefined, now = Date.now())
   );
 }
 
+/** --log-bodies: the key's request-body logging (features/usage/request-bodies.ts). */
+const LOG_BODIES_OPTION = {
+  type: "string",
+  placeholder: "on|off|default",
+  description: "Log the request and response bodies of the key's calls (on), never (off), or as REQUEST_LOG_BODIES says (default)",
+} as const;
+
+function logBodiesOption(v: string | boolean | undefined): boolean | null | undefined {
+  const s = str(v);
+  if (s === undefined) return undefined;
+  if (s === "on") return true;
+  if (s === "off") return false;
+  if (s === "default") return null;
+  throw new UsageError(`--log-bodies: on, off or default, not ${s}`);
+}
+
 /** The per-key control flags that `keys create` and `keys update` share. */
 const KEY_CONTROL_OPTIONS = {
   models: { type: "string", placeholder: "a,b", description: "Only these models (catalogue ids or aliases); all lifts the list" },
@@ -288,6 +304,7 @@ export const securityCommands: Command[] = [
         type: "boolean",
         description: "Answer the key's temperature-0 generations from the response cache unless a request says otherwise",
       },
+      "log-bodies": LOG_BODIES_OPTION,
       json: { type: "boolean", description: 'Print {"id": ..., "key": ...} only' },
     },
     async run(v: Values, io) {
@@ -309,6 +326,7 @@ export const securityCommands: Command[] = [
           isAdmin: Boolean(v.admin),
           scopes: scopes as never,
           cacheResponses: Boolean(v["cache-responses"]),
+          logBodies: logBodiesOption(v["log-bodies"]),
         }),
       );
       if (v.json) {
@@ -366,6 +384,7 @@ export const securityCommands: Command[] = [
       name: { type: "string", placeholder: "NAME", description: "A new name" },
       budget: { type: "string", placeholder: "USD|none", description: "New budget in USD; none removes it" },
       ...KEY_CONTROL_OPTIONS,
+      "log-bodies": LOG_BODIES_OPTION,
       json: { type: "boolean", description: "Print the key as JSON" },
     },
     async run(v: Values, io) {
@@ -377,10 +396,11 @@ export const securityCommands: Command[] = [
         monthlyBudgetUsd: budgetOption(v.budget),
         ...keyControls(v),
         expiresAt: expiresOption(v.expires),
+        logBodies: logBodiesOption(v["log-bodies"]),
       };
       if (Object.values(change).every((x) => x === undefined)) {
         throw new UsageError(
-          "Nothing to change: give at least one of --name, --budget, --budget-period, --models, --rpm, --tpm, --max-parallel, --expires",
+          "Nothing to change: give at least one of --name, --budget, --budget-period, --models, --rpm, --tpm, --max-parallel, --expires, --log-bodies",
         );
       }
       const key = await friendly(() => updateApiKey(CLI_ACTOR, str(v.id)!, change));

@@ -17,7 +17,7 @@ import { getRedis, redisConnected } from "../kernel/redis.ts";
 import { startBudgetAlerts } from "../features/budgets/budget-alerts.ts";
 import { syncCatalogue } from "../features/catalogue/models.ts";
 import { startStoredDeployments } from "../features/routing/index.ts";
-import { usageWriter } from "../features/usage/usage.ts";
+import { startBodyRetention, usageWriter } from "../features/usage/usage.ts";
 import { pathOf } from "../web/node-request.ts";
 import { type LeanRoute, matchRoute } from "../web/handler.ts";
 import { sendWebResponse, serveWithHandler } from "./node-adapter.ts";
@@ -51,6 +51,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   await startStoredDeployments(); // the deployments an admin added in the dashboard, likewise
   usageWriter(); // replays an earlier run's spooled usage now, and its final flush is a hook from the start
   startBudgetAlerts(); // alerts after each usage flush; webhook deliveries (and a restart's leftovers)
+  startBodyRetention(); // stored request bodies past REQUEST_LOG_RETENTION_DAYS deleted, hourly
   if (getRedis()) await redisConnected(); // the first requests count their limits in Redis, not in memory
   let inFlight = 0;
   let drained: (() => void) | undefined;

@@ -301,6 +301,45 @@ export const envSchema = z.object({
       z.enum(["on", "off"], { error: "on or off" }).default("on"),
     )
     .transform((v) => v === "on"),
+  /// Request and response bodies (features/usage/request-bodies.ts): off (never stored), opt-in (stored for the keys and requests that ask), on (stored unless a key or request says no).
+  REQUEST_LOG_BODIES: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(["off", "opt-in", "on"], { error: "off, opt-in or on" }).default("opt-in"),
+  ),
+  /// Days stored bodies are kept; a background job deletes older ones.
+  REQUEST_LOG_RETENTION_DAYS: positiveInt(30, "a whole number of days above 0"),
+  /// Extra redaction of stored bodies, comma-separated: email, card (secrets, bearer tokens and API-key shapes are always redacted).
+  REQUEST_LOG_REDACT: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .default("")
+      .transform((v) =>
+        v
+          .split(",")
+          .map((x) => x.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.enum(["email", "card"], { error: "a comma-separated list of email, card" }))),
+  ),
+  /// More redaction of stored bodies: a JSON array of regular expressions (JavaScript syntax), each match replaced.
+  REQUEST_LOG_REDACT_REGEX: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .default("[]")
+      .transform((v, ctx) => {
+        try {
+          const list = JSON.parse(v) as unknown;
+          if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) throw new Error("not an array of strings");
+          for (const p of list) new RegExp(p as string, "g");
+          return list as string[];
+        } catch (err) {
+          ctx.issues.push({ code: "custom", message: `a JSON array of regular expressions (${(err as Error).message})`, input: v });
+          return z.NEVER;
+        }
+      }),
+  ),
   /// Response cache: how long an answer is kept when the request names no TTL, and the longest TTL a request may ask for (seconds).
   RESPONSE_CACHE_TTL: positiveInt(3600, "a whole number of seconds above 0"),
   RESPONSE_CACHE_MAX_TTL: positiveInt(7 * 24 * 3600, "a whole number of seconds above 0"),

@@ -34,6 +34,7 @@ const apiKeyOutput = z.object({
   tpmLimit: z.number().nullable(),
   maxParallel: z.number().nullable(),
   cacheResponses: z.boolean(),
+  logBodies: z.boolean().nullable(),
   lastUsedAt: z.date().nullable(),
   expiresAt: z.date().nullable(),
   revokedAt: z.date().nullable(),

@@ -37,6 +37,8 @@ export type ApiKeyView = {
   tpmLimit: number | null;
   maxParallel: number | null;
   cacheResponses: boolean;
+  /** Its calls' request and response bodies: true logged, false never, null as the service says. */
+  logBodies: boolean | null;
   lastUsedAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
@@ -58,6 +60,7 @@ const VIEW_SELECT = {
   tpmLimit: true,
   maxParallel: true,
   cacheResponses: true,
+  logBodies: true,
   lastUsedAt: true,
   expiresAt: true,
   revokedAt: true,
@@ -129,6 +132,8 @@ export const createKeyInput = z.object({
   expiresAt: boundedDate.optional(),
   /** Answer this key's generations from the response cache (temperature 0) unless a request says otherwise. */
   cacheResponses: z.boolean().optional(),
+  /** Log this key's request and response bodies (true), never (false), or as the service says (null). */
+  logBodies: z.boolean().nullable().optional(),
 });
 export type CreateKeyInput = z.input<typeof createKeyInput>;
 
@@ -139,6 +144,7 @@ export const updateKeyInput = z.object({
   /** null: never expires. */
   expiresAt: boundedDate.nullable().optional(),
   cacheResponses: z.boolean().optional(),
+  logBodies: z.boolean().nullable().optional(),
 });
 export type UpdateKeyInput = z.input<typeof updateKeyInput>;
 
@@ -242,6 +248,7 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
         maxParallel: input.maxParallel ?? null,
         expiresAt: input.expiresAt ?? null,
         cacheResponses: input.cacheResponses ?? false,
+        logBodies: input.logBodies ?? null,
       },
       select: VIEW_SELECT,
     });
@@ -363,6 +370,7 @@ export async function updateApiKey(actor: Actor, id: string, raw: UpdateKeyInput
     "maxParallel",
     "expiresAt",
     "cacheResponses",
+    "logBodies",
   ] as const) {
     if (input[field] !== undefined) data[field] = input[field];
   }

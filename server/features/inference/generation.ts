@@ -45,7 +45,7 @@ import {
 import { lookupResponse, replayAsStream } from "./response-cache.ts";
 import type { CacheRequest, CacheStatus } from "../../web/cache-directives.ts";
 import { countPromptTokens, countTextTokens, promptTokenBound } from "./tokens.ts";
-import { recordCall, type AttemptLog, type Attribution } from "../usage/index.ts";
+import { bodyLogging, recordCall, type AttemptLog, type Attribution, type LoggedBody } from "../usage/index.ts";
 
 /** A generation: the model, the messages and the generation parameters (providers/types.ts), and how to run it. */
 export type GenerateInput = GenerationParameters & {
@@ -78,7 +78,16 @@ export type CallContext = {
   onDeployment?: (id: string) => void;
   /** Who and what the call is for, as the caller said (features/usage attributionOf); stored on its usage event, never sent to a provider. */
   attribution?: Attribution;
+  /** Set by generate/generateStream: this call's request and answer are stored (features/usage bodyLogging). */
+  logBody?: boolean;
 };
+
+/** The body fields of a usage event: the request as read and `response`, when the call's bodies are logged. */
+function bodyOf(input: GenerateInput, ctx: CallContext, response: LoggedBody["response"]): { body?: LoggedBody } {
+  if (!ctx.logBody) return {};
+  const { wire: _wire, cache: _cache, timeoutMs: _timeout, ...request } = input;
+  return { body: { request, response } };
+}
 
 export type GenerateOutcome = {
   id: string;
@@ -481,6 +490,7 @@ function outputText(text: string, toolCalls: readonly ToolCall[]): string {
 /** One plain (non-streamed) generation. */
 export async function generate(input: GenerateInput, ctx: CallContext): Promise<GenerateOutcome> {
   const chain = candidateModels(input, ctx.identity);
+  ctx.logBody ??= await bodyLogging(ctx.identity, ctx.attribution);
   const cached = await lookupResponse(input, chain[0]!, ctx, false);
   if (cached.outcome) return cached.outcome;
   const started = performance.now();
@@ -532,6 +542,7 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
             stream: false,
             latencyMs,
             upstreamMs: waited.ms,
+            ...bodyOf(input, ctx, { text: result.text, toolCalls: result.toolCalls ?? [], finishReason: result.finishReason }),
           });
           reservation.settle(cost.totalCost);
           const outcome: GenerateOutcome = {
@@ -604,6 +615,7 @@ function recordFailure(
     stream,
     latencyMs,
     ttftMs,
+    ...bodyOf(input, ctx, { error: { code: error.code, message: error.message } }),
   });
 }
 
@@ -659,6 +671,7 @@ function chainFailed(
  */
 export async function* generateStream(input: GenerateInput, ctx: CallContext): AsyncGenerator<GenerationEvent, void, undefined> {
   const chain = candidateModels(input, ctx.identity);
+  ctx.logBody ??= await bodyLogging(ctx.identity, ctx.attribution);
   const cached = await lookupResponse(input, chain[0]!, ctx, true);
   if (cached.outcome) return yield* replayAsStream(cached.outcome);
   const started = performance.now();
@@ -816,6 +829,8 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             latencyMs,
             ttftMs,
             upstreamMs: waited.ms,
+            // A stream is stored as its assembled text and tool calls.
+            ...bodyOf(input, ctx, { text, toolCalls: toolCalls.filter(Boolean), finishReason }),
           });
           reservation.settle(cost.totalCost);
           recorded = true;

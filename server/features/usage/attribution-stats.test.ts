@@ -20,7 +20,7 @@ import { getDatabase } from "../../db/index.ts";
 import { recordTestCall } from "../../../tests/support/usage-events.ts";
 import { attributionOf, ATTRIBUTION_LIMITS } from "./attribution.ts";
 import { usageStats, type BreakdownRow } from "./usage-stats.ts";
-import { recentRequests } from "./usage-recent.ts";
+import { recentRequests, sessionView } from "./usage-recent.ts";
 import { usageWriter } from "./usage.ts";
 import { AppError } from "../../kernel/errors.ts";
 
@@ -93,6 +93,7 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
   useServiceDatabase(kind);
   let admin: AuthenticatedIdentity;
   let alice: AuthenticatedIdentity;
+  let other: AuthenticatedIdentity;
   const asKey = async (key: string) => (await authenticate(new Headers({ "x-api-key": key }))) as AuthenticatedIdentity;
   const range = { start: "2026-11-10", end: "2026-11-11" };
 
@@ -103,7 +104,7 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     await createUser({ email: `alice-${suffix}@example.com`, password: "alice-password" });
     admin = await asKey((await createApiKey(CLI_ACTOR, { name: "admin", isAdmin: true })).key);
     alice = await asKey((await createApiKey(CLI_ACTOR, { name: "alice", userEmail: `alice-${suffix}@example.com` })).key);
-    const other = await asKey((await createApiKey(CLI_ACTOR, { name: "other" })).key);
+    other = await asKey((await createApiKey(CLI_ACTOR, { name: "other" })).key);
     const call = (
       identity: AuthenticatedIdentity,
       at: string,
@@ -126,6 +127,20 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     call(alice, "2026-11-11T12:00:00Z", "0.001000", ["beta"], null);
     // Someone else: the same tag and end user names.
     call(other, "2026-11-11T13:00:00Z", "0.010000", ["search"], "cust-1");
+    // Another model, an error and a stream of Alice's, so that every breakdown has more than one row.
+    recordTestCall({
+      identity: alice,
+      at: new Date("2026-11-11T04:30:00Z"),
+      costUsd: "0.000000000007",
+      modelId: "gpt-4o",
+      provider: "openai",
+      endpoint: "/v1/chat/completions",
+      status: "error",
+      stream: true,
+      latencyMs: 900,
+      usage: { inputTokens: 7, outputTokens: 3 },
+      attribution: { tags: ["beta", "eval"], endUser: "cust-2", session: null, metadata: null },
+    });
     await usageWriter().flush();
   });
 
@@ -135,31 +150,43 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
   it("everyone's usage (the per-dimension roll-up): by tag once per tag, by end user", async () => {
     const s = await usageStats(admin, range);
     expect(s.source).toBe("daily_dims");
-    expect(s.totals.requests).toBe(5);
-    expect(s.totals.cost).toBe(pico("0.011111"));
-    expect(rows(s.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")], beta: [2, pico("0.001001")] });
-    expect(rows(s.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")], "cust-2": [1, pico("0.0001")] });
+    expect(s.totals.requests).toBe(6);
+    expect(s.totals.cost).toBe(pico("0.011111000007"));
+    expect(rows(s.breakdowns.tag)).toEqual({
+      search: [3, pico("0.010011")],
+      beta: [3, pico("0.001001000007")],
+      eval: [1, pico("0.000000000007")],
+    });
+    expect(rows(s.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")], "cust-2": [2, pico("0.000100000007")] });
   });
 
-  it("filters by tag or end user (the attribution roll-up), for an admin and for a caller's own; breaks a filtered view down by both", async () => {
+  it("filters by tag or end user (the scoped roll-up alone, the attribution one with others), for an admin and for a caller's own", async () => {
     const s = await usageStats(admin, { ...range, tag: "search" });
-    expect(s.source).toBe("daily_attr");
+    expect(s.source).toBe("daily_scoped");
     expect([s.totals.requests, s.totals.cost]).toEqual([3, pico("0.010011")]);
     expect(rows(s.breakdowns.model)).toEqual({ "gpt-4o-mini": [3, pico("0.010011")] });
     expect(s.breakdowns.apiKey.map((k) => k.requests).sort()).toEqual([1, 2]);
-    // A tag's rows do not carry the other tags or the end user: under a tag filter those breakdowns list that tag alone.
-    expect(rows(s.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")] });
-    expect(rows(s.breakdowns.endUser)).toEqual({});
+    // The tag's scope has the other tags of its calls and their end users.
+    expect(rows(s.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")], beta: [1, pico("0.000001")] });
+    expect(rows(s.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")] });
     const cust = await usageStats(admin, { ...range, endUser: "cust-1" });
-    expect([cust.source, cust.totals.requests, cust.totals.cost]).toEqual(["daily_attr", 3, pico("0.010011")]);
+    expect([cust.source, cust.totals.requests, cust.totals.cost]).toEqual(["daily_scoped", 3, pico("0.010011")]);
     expect(rows(cust.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")] });
+    expect(rows(cust.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")], beta: [1, pico("0.000001")] });
 
     const own = await usageStats(alice, range);
-    expect(own.source).toBe("daily");
-    expect(rows(own.breakdowns.tag)).toEqual({ search: [2, pico("0.000011")], beta: [2, pico("0.001001")] });
-    expect(rows(own.breakdowns.endUser)).toEqual({ "cust-1": [2, pico("0.000011")], "cust-2": [1, pico("0.0001")] });
+    expect([own.source, own.attributionIncluded]).toEqual(["daily_scoped", true]);
+    expect(rows(own.breakdowns.tag)).toEqual({
+      search: [2, pico("0.000011")],
+      beta: [3, pico("0.001001000007")],
+      eval: [1, pico("0.000000000007")],
+    });
+    expect(rows(own.breakdowns.endUser)).toEqual({ "cust-1": [2, pico("0.000011")], "cust-2": [2, pico("0.000100000007")] });
+    // A tag with another filter (here the caller's own): the attribution roll-up, which lists that tag alone.
     const ownTag = await usageStats(alice, { ...range, tag: "search" });
+    expect(ownTag.source).toBe("daily_attr");
     expect([ownTag.totals.requests, ownTag.totals.cost]).toEqual([2, pico("0.000011")]);
+    expect(rows(ownTag.breakdowns.tag)).toEqual({ search: [2, pico("0.000011")] });
     const ownUser = await usageStats(alice, { ...range, endUser: "cust-1" });
     expect([ownUser.totals.requests, ownUser.totals.cost]).toEqual([2, pico("0.000011")]);
     expect((await usageStats(alice, { ...range, tag: "nope" })).totals.requests).toBe(0);
@@ -175,17 +202,26 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     ]);
     const all = await usageStats(admin, { ...range, tz: "America/New_York" });
     expect(all.source).toBe("hourly_dims");
-    expect(rows(all.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")], beta: [2, pico("0.001001")] });
-    expect(rows(all.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")], "cust-2": [1, pico("0.0001")] });
-    // A caller's own in New York: the full hourly roll-up, and the attribution one for those breakdowns.
+    // 2026-11-11T04:30Z (beta, eval; cust-2) is still Nov 10 in New York: in the range.
+    expect(rows(all.breakdowns.tag)).toEqual({
+      search: [3, pico("0.010011")],
+      beta: [3, pico("0.001001000007")],
+      eval: [1, pico("0.000000000007")],
+    });
+    expect(rows(all.breakdowns.endUser)).toEqual({ "cust-1": [3, pico("0.010011")], "cust-2": [2, pico("0.000100000007")] });
+    // A caller's own in New York: the scoped hourly roll-up.
     const own = await usageStats(alice, { ...range, tz: "America/New_York" });
-    expect(own.source).toBe("hourly");
+    expect(own.source).toBe("hourly_scoped");
     expect(own.daily.map((d) => [d.date, d.requests])).toEqual([
-      ["2026-11-10", 3],
+      ["2026-11-10", 4],
       ["2026-11-11", 1],
     ]);
-    expect(rows(own.breakdowns.tag)).toEqual({ search: [2, pico("0.000011")], beta: [2, pico("0.001001")] });
-    expect(rows(own.breakdowns.endUser)).toEqual({ "cust-1": [2, pico("0.000011")], "cust-2": [1, pico("0.0001")] });
+    expect(rows(own.breakdowns.tag)).toEqual({
+      search: [2, pico("0.000011")],
+      beta: [3, pico("0.001001000007")],
+      eval: [1, pico("0.000000000007")],
+    });
+    expect(rows(own.breakdowns.endUser)).toEqual({ "cust-1": [2, pico("0.000011")], "cust-2": [2, pico("0.000100000007")] });
   });
 
   it("matches a raw query over the events for every tag and end user", async () => {
@@ -201,10 +237,111 @@ describe.each(testDatabases())("statistics by tag and end user on $kind", ({ kin
     expect(rows(s.breakdowns.endUser)).toEqual(Object.fromEntries(byUser.map((r) => [r.u, [r.n, pico(r.cost)]])));
   });
 
+  // Every view, from whichever roll-up answers it, against the same sums straight from the events:
+  // per local day, and per value of every breakdown (the events' "none" is the roll-ups' "").
+  it.each(["UTC", "America/New_York"])("every source's numbers equal the events' sums exactly (%s)", async (tz) => {
+    const db = await getDatabase();
+    type Raw = { key: string; n: number; errors: number; input: string; cost: string };
+    const DIMS: Record<string, string> = {
+      model: "e.model_id",
+      provider: "e.provider",
+      apiKey: "coalesce(e.api_key_id, '')",
+      user: "coalesce(e.user_id, '')",
+      endpoint: "e.endpoint",
+      status: "e.status",
+      deployment: "e.deployment",
+      endUser: "e.end_user",
+      tag: "t.tag",
+      day: `(e.created_at AT TIME ZONE '${tz}')::date::text`,
+    };
+    const raw = async (where: string, params: unknown[]) => {
+      const out: Record<string, Record<string, [number, number, number, bigint]>> = {};
+      for (const [dim, expr] of Object.entries(DIMS)) {
+        const from = dim === "tag" ? "usage_events e CROSS JOIN LATERAL unnest(e.tags) AS t(tag)" : "usage_events e";
+        const got = await db.rawQuery<Raw>(
+          `SELECT ${expr} AS key, count(*)::int AS n, (count(*) FILTER (WHERE e.status = 'error'))::int AS errors,
+             sum(e.input_tokens)::text AS input, sum(e.total_cost)::text AS cost
+           FROM ${from}
+           WHERE (e.created_at AT TIME ZONE '${tz}')::date BETWEEN '${range.start}' AND '${range.end}' AND ${expr} IS NOT NULL AND ${where}
+           GROUP BY 1`,
+          params,
+        );
+        out[dim] = Object.fromEntries(got.map((r) => [r.key, [r.n, r.errors, Number(r.input), pico(r.cost)]]));
+      }
+      return out;
+    };
+    const shown = (b: BreakdownRow[]) =>
+      Object.fromEntries(b.map((r) => [r.value, [r.requests, r.errors, r.inputTokens, r.cost] as [number, number, number, bigint]]));
+    const views: [string, AuthenticatedIdentity, Record<string, unknown>, string, string, unknown[]][] = [
+      ["everyone", admin, {}, tz === "UTC" ? "daily_dims" : "hourly_dims", "true", []],
+      ["a user's own", alice, {}, "scoped", "e.user_id = $1", [alice.userId]],
+      ["a key without a user, its own", other, {}, "scoped", "e.api_key_id = $1", [other.apiKeyId]],
+      // A key with a user has no scope of its own (its calls are in its user's): the full roll-ups.
+      [
+        "an admin's filter on a key with a user",
+        admin,
+        { apiKeyId: alice.apiKeyId, attribution: true },
+        "",
+        "e.api_key_id = $1",
+        [alice.apiKeyId],
+      ],
+      ["an admin's filter on a key without a user", admin, { apiKeyId: other.apiKeyId }, "scoped", "e.api_key_id = $1", [other.apiKeyId]],
+      ["an admin's user filter", admin, { userId: alice.userId }, "scoped", "e.user_id = $1", [alice.userId]],
+      ["one tag", admin, { tag: "beta" }, "scoped", "'beta' = ANY(e.tags)", []],
+      ["one end user", admin, { endUser: "cust-2" }, "scoped", "e.end_user = 'cust-2'", []],
+      ["one model, attribution asked", admin, { model: "gpt-4o-mini", attribution: true }, "", "e.model_id = 'gpt-4o-mini'", []],
+      [
+        "a user's own model, attribution asked",
+        alice,
+        { model: "gpt-4o", attribution: true },
+        "",
+        "e.model_id = 'gpt-4o' AND e.user_id = $1",
+        [alice.userId],
+      ],
+    ];
+    for (const [name, who, filters, source, where, params] of views) {
+      const s = await usageStats(who, { ...range, tz, ...filters });
+      const want = await raw(where, params);
+      if (source) expect(s.source, name).toMatch(source);
+      else expect(s.source, name).toBe(tz === "UTC" ? "daily" : "hourly");
+      expect(s.attributionIncluded, name).toBe(true);
+      const days = Object.fromEntries(
+        s.daily.filter((d) => d.requests).map((d) => [d.date, [d.requests, d.errors, d.inputTokens, d.cost] as const]),
+      );
+      expect(days, name).toEqual(want.day);
+      for (const dim of ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment", "endUser", "tag"] as const) {
+        expect(shown(s.breakdowns[dim]), `${name}: ${dim}`).toEqual(want[dim]);
+      }
+      // The per-day model series sums to the model breakdown.
+      const byModel: Record<string, number> = {};
+      for (const d of s.dailyByModel) byModel[d.model] = (byModel[d.model] ?? 0) + d.requests;
+      expect(byModel, name).toEqual(Object.fromEntries(Object.entries(want.model!).map(([m, v]) => [m, v[0]])));
+    }
+  });
+
+  it("breaks a view under other filters down by tag and end user only when asked", async () => {
+    const plain = await usageStats(admin, { ...range, model: "gpt-4o-mini" });
+    expect([plain.source, plain.attributionIncluded, plain.breakdowns.tag, plain.breakdowns.endUser]).toEqual(["daily", false, [], []]);
+    expect(plain.totals.requests).toBe(5);
+    const asked = await usageStats(admin, { ...range, model: "gpt-4o-mini", attribution: true });
+    expect(asked.attributionIncluded).toBe(true);
+    expect(rows(asked.breakdowns.tag)).toEqual({ search: [3, pico("0.010011")], beta: [2, pico("0.001001")] });
+    // Everything else is the same either way.
+    expect({ ...asked, attributionIncluded: false, breakdowns: { ...asked.breakdowns, tag: [], endUser: [] } }).toEqual(plain);
+  });
+
   it("the recent requests take the same filters, on the events", async () => {
     const page = await recentRequests(alice, { ...range, tag: "beta" });
-    expect(page.items.map((i) => i.cost)).toEqual([pico("0.001"), pico("0.000001")]);
+    expect(page.items.map((i) => i.cost)).toEqual([pico("0.001"), pico("0.000000000007"), pico("0.000001")]);
     const cust = await recentRequests(admin, { ...range, endUser: "cust-1" });
     expect(cust.items).toHaveLength(3);
+    // A session's calls in order with their total; another's session of the same name is not Alice's.
+    const s1 = await sessionView(alice, "s-1");
+    expect([s1.calls, s1.cost, s1.items.map((i) => i.cost)]).toEqual([2, pico("0.000011"), [pico("0.000001"), pico("0.00001")]]);
+    expect((await sessionView(admin, "s-1")).calls).toBe(2);
+    expect((await sessionView(other, "s-1")).calls).toBe(0);
+    // The list takes a tag and an end user together (the statistics take one of them).
+    const both = await recentRequests(admin, { ...range, tag: "beta", endUser: "cust-2" });
+    expect(both.items.map((i) => i.cost)).toEqual([pico("0.000000000007")]);
   });
 });

@@ -38,6 +38,8 @@ export const ATTRIBUTION_HEADERS = {
   endUser: "x-model-service-end-user",
   session: "x-model-service-session",
   metadata: "x-model-service-metadata",
+  /** true or false: store this call's request and response bodies (request-bodies.ts). */
+  logBody: "x-model-service-log-body",
 } as const;
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -51,6 +53,8 @@ export type Attribution = {
   metadata: Metadata | null;
   /** The caller's W3C `traceparent` header: the call's trace span continues it (call-spans.ts); not stored. */
   traceparent?: string;
+  /** The request's x-model-service-log-body, when sent (request-bodies.ts decides with it). */
+  logBody?: boolean;
 };
 
 export const NO_ATTRIBUTION: Attribution = Object.freeze({ tags: [], endUser: null, session: null, metadata: null }) as Attribution;
@@ -195,12 +199,19 @@ export function attributionOf(body: AttributionInput | undefined, headers?: Head
     metadata: rawMetadata === undefined ? undefined : headerMetadata(rawMetadata),
   };
   const tags = body?.tags ?? fromHeaders.tags ?? [];
+  const rawLogBody = header(headers, ATTRIBUTION_HEADERS.logBody)?.trim().toLowerCase();
+  if (rawLogBody !== undefined && rawLogBody !== "true" && rawLogBody !== "false") {
+    throw new AppError("invalid_request", `${ATTRIBUTION_HEADERS.logBody}: true or false, not ${JSON.stringify(rawLogBody.slice(0, 20))}`, {
+      field: ATTRIBUTION_HEADERS.logBody,
+    });
+  }
   return {
     tags: [...new Set(tags)].sort(),
     endUser: body?.endUser || fromHeaders.endUser || null,
     session: body?.session || fromHeaders.session || null,
     metadata: body?.metadata ?? fromHeaders.metadata ?? null,
     ...traceparentOf(headers),
+    ...(rawLogBody !== undefined ? { logBody: rawLogBody === "true" } : {}),
   };
 }
 

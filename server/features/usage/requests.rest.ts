@@ -1,16 +1,24 @@
 import "server-only";
 // GET /v1/llm/requests and GET /v1/llm/requests/{id}: the caller's calls, newest first by cursor,
 // with the statistics' filters (model, provider, status, tag, end user, key, user, kind, range)
-// and a session; and one call with its attribution, cost by kind and attempts (usage-recent.ts).
+// and a session, a deployment, latency and cost ranges; and one call with its attribution, cost
+// by kind and attempts (usage-recent.ts). GET /v1/llm/requests/export: the same filtered list as
+// CSV or JSON lines (requests-export.ts), which the Requests page's buttons download.
 // The tRPC twins are usage.recent and usage.request; an admin sees everyone's.
 import { z } from "zod";
 import { usdNumber } from "../catalogue/index.ts";
 import { restCostBreakdown } from "./usage.rest.ts";
-import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, type RecentRequest } from "./usage-recent.ts";
+import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, sessionView } from "./usage-recent.ts";
+import { attributionIdSchema } from "./attribution.ts";
+import { restRequest } from "./requests-shape.ts";
+import { EXPORT_FORMATS, exportFilename, exportRequests } from "./requests-export.ts";
+import { resolveUsageQuery } from "./usage-stats.ts";
 import { restQuery } from "./usage-stats.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { USAGE_READ_POLICY } from "./policies.ts";
+
+export { restRequest };
 
 const requestsQuery = restQuery(
   recentQuerySchema.extend({
@@ -18,37 +26,6 @@ const requestsQuery = restQuery(
     limit: z.coerce.number({ error: "limit must be a whole number from 1 to 200" }).int().min(1).max(200).optional(),
   }),
 );
-
-/** One call as REST spells it (snake_case; costs as JSON numbers of the exact decimals). */
-export function restRequest(r: RecentRequest) {
-  return {
-    id: r.id,
-    created_at: r.createdAt.toISOString(),
-    request_id: r.requestId,
-    endpoint: r.endpoint,
-    model: r.model,
-    provider: r.provider,
-    deployment: r.deployment,
-    attempts: r.attempts,
-    api_key_id: r.apiKeyId,
-    api_key: r.apiKey,
-    user_id: r.userId,
-    user: r.user,
-    status: r.status,
-    error_code: r.errorCode,
-    stream: r.stream,
-    input_tokens: r.inputTokens,
-    output_tokens: r.outputTokens,
-    cached_input_tokens: r.cachedInputTokens,
-    reasoning_tokens: r.reasoningTokens,
-    cost: usdNumber(r.cost),
-    latency_ms: r.latencyMs,
-    ttft_ms: r.ttftMs,
-    tags: r.tags,
-    end_user: r.endUser,
-    session_id: r.session,
-  };
-}
 
 export const llmRequests = endpoint({
   GET: route({
@@ -62,6 +39,65 @@ export const llmRequests = endpoint({
     handler: async ({ query, identity }) => {
       const page = await recentRequests(identity, query);
       return { items: page.items.map(restRequest), next_cursor: page.nextCursor };
+    },
+  }),
+});
+
+const exportQuery = restQuery(
+  recentQuerySchema.omit({ limit: true, cursor: true }).extend({
+    /** csv (default) or jsonl. */
+    format: z.enum(EXPORT_FORMATS, { error: "format: csv or jsonl" }).optional(),
+  }),
+);
+
+export const llmRequestsExport = endpoint({
+  GET: route({
+    ...USAGE_READ_POLICY,
+    doc: {
+      summary: "The filtered calls as CSV or JSON lines (every page), newest first",
+      description:
+        "The filters of GET /v1/llm/requests; `format` csv (default) or jsonl. Streamed as read, a thousand calls at a time; costs exact (CSV: cost_usd as a decimal).",
+    },
+    query: exportQuery,
+    handler: async ({ query, identity }) => {
+      const { format = "csv", ...filters } = query;
+      const lines = await exportRequests(identity, filters, format);
+      const r = await resolveUsageQuery(identity, filters, { events: true });
+      const encoder = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          try {
+            const next = await lines.next();
+            if (next.done) controller.close();
+            else controller.enqueue(encoder.encode(next.value));
+          } catch (err) {
+            controller.error(err);
+          }
+        },
+        async cancel() {
+          await lines.return(undefined);
+        },
+      });
+      return new Response(body, {
+        headers: {
+          "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+          "Content-Disposition": `attachment; filename="${exportFilename(filters, format, r)}"`,
+          "Cache-Control": "no-store",
+        },
+      });
+    },
+  }),
+});
+
+export const llmSession = endpoint({
+  GET: route({
+    ...USAGE_READ_POLICY,
+    doc: { summary: "One session's calls in order (the caller's own; an admin's: anyone's) with their count and total cost" },
+    handler: async ({ params, identity }) => {
+      const id = attributionIdSchema.min(1).safeParse(params.id ?? "");
+      if (!id.success) throw new AppError("invalid_request", "id: a session id of 1 to 256 characters", { field: "id" });
+      const s = await sessionView(identity, id.data);
+      return { session_id: s.session, calls: s.calls, total_cost: usdNumber(s.cost), items: s.items.map(restRequest) };
     },
   }),
 });
@@ -89,6 +125,7 @@ export const llmRequest = endpoint({
         // Each kind of token's cost (null: recorded before the parts were kept); they add up to cost.
         cost_breakdown: r.costBreakdown ? restCostBreakdown(r.costBreakdown) : null,
         metadata: r.metadata,
+        body: r.body,
       };
     },
   }),

@@ -16,7 +16,7 @@ import { catalogueReady, listModels, modelAvailability, resolveModel, type Catal
 import { costOf, formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 import { resolveUsageQuery, sourceFor, statsQuerySchema } from "./usage-stats.ts";
 
-export const savingsQuerySchema = statsQuerySchema.omit({ status: true, compare: true }).extend({
+export const savingsQuerySchema = statsQuerySchema.omit({ status: true, compare: true, attribution: true }).extend({
   /** Cheaper models listed per model in use, cheapest first. */
   alternatives: z.number().int().min(0).max(50).optional(),
 });
@@ -73,7 +73,7 @@ type Row = {
 
 export async function usageSavings(identity: AuthenticatedIdentity, q: SavingsQuery): Promise<Savings> {
   const r = await resolveUsageQuery(identity, q);
-  const src = sourceFor(r, r, [], ["requests", "input_tokens", "cached_input_tokens", "output_tokens", "cost", "saved_cost"]);
+  const src = sourceFor(r, r, [], ["requests", "input_tokens", "cached_input_tokens", "output_tokens", "cost", "saved_cost"], false, false);
   const sums = `sum(x.requests)::text AS requests, sum(x.input_tokens)::text AS input_tokens,
     sum(x.cached_input_tokens)::text AS cached_input_tokens, sum(x.output_tokens)::text AS output_tokens,
     sum(x.cost)::text AS cost, sum(x.saved_cost)::text AS saved_cost`;

@@ -13,10 +13,29 @@ import { parseUsd, type CostBreakdown, type Pico } from "../catalogue/index.ts";
 import { addDays, localDayStart } from "./time-zones.ts";
 import { filterSql, resolveUsageQuery, statsQuerySchema } from "./usage-stats.ts";
 import { attributionIdSchema, type Metadata } from "./attribution.ts";
+import { unpackBody, type LoggedBody } from "./request-bodies.ts";
 
-export const recentQuerySchema = statsQuerySchema.omit({ compare: true }).extend({
+/** A USD amount as an exact decimal (a cost bound of the list): up to 12 digits either side of the point. */
+const usdBound = (field: string) =>
+  z.string().regex(/^\d{1,12}(\.\d{1,12})?$/, { error: `${field}: a USD amount such as 0.0015 (digits, at most 12 after the point)` });
+const latencyBound = (field: string) =>
+  z.coerce
+    .number({ error: `${field}: whole milliseconds` })
+    .int({ error: `${field}: whole milliseconds` })
+    .min(0)
+    .max(86_400_000);
+
+export const recentQuerySchema = statsQuerySchema.omit({ compare: true, attribution: true }).extend({
   /** The calls of one session (attribution.ts); read from the events only, so not a statistics filter. */
   session: attributionIdSchema.min(1).optional(),
+  /** The calls a deployment answered (or last failed), features/routing. Events only. */
+  deployment: safeString.min(1).max(200).optional(),
+  /** Latency bounds in ms, both included. Events only. */
+  minLatencyMs: latencyBound("min_latency_ms").optional(),
+  maxLatencyMs: latencyBound("max_latency_ms").optional(),
+  /** Cost bounds in USD (exact decimals), both included. Events only. */
+  minCost: usdBound("min_cost").optional(),
+  maxCost: usdBound("max_cost").optional(),
   limit: z.number().int().min(1).max(200).optional(),
   /** From the previous page's `nextCursor`. */
   cursor: safeString.max(300).optional(),
@@ -68,6 +87,8 @@ export type RequestDetail = RecentRequest & {
   priceTier: string | null;
   /** The cost in its parts (pricing.ts CostBreakdown); null for an event recorded before the parts were kept. */
   costBreakdown: CostBreakdown | null;
+  /** The stored request and answer (request-bodies.ts), redacted; null when they were not logged or are past the retention. */
+  body: LoggedBody | null;
 };
 
 export type RecentPage = { items: RecentRequest[]; nextCursor: string | null };
@@ -136,15 +157,27 @@ type DetailRow = EventRow & {
   audio_input_cost: string;
   image_input_cost: string;
   reasoning_cost: string;
+  body: Uint8Array | null;
 };
 
 const PAGE_COLUMNS = `e.id, e.created_at, e.request_id, e.endpoint, e.model_id, e.provider, e.api_key_id, k.name AS key_name, k.prefix AS key_prefix,
        e.user_id, u.email AS user_email, e.status, e.error_code, e.stream, e.input_tokens, e.output_tokens, e.cached_input_tokens,
        e.reasoning_tokens, e.total_cost::text AS total_cost, e.latency_ms, e.ttft_ms, e.tags, e.end_user, e.session_id, e.deployment, e.attempts`;
 
-export async function recentRequests(identity: AuthenticatedIdentity, query: RecentQuery = {}): Promise<RecentPage> {
-  const limit = query.limit ?? 50;
-  const r = await resolveUsageQuery(identity, query);
+export async function recentRequests(
+  identity: AuthenticatedIdentity,
+  query: RecentQuery = {},
+  /** The export's pages: larger than a caller may ask for. */
+  maxLimit = 200,
+): Promise<RecentPage> {
+  const limit = Math.min(query.limit ?? 50, maxLimit);
+  if (query.minLatencyMs !== undefined && query.maxLatencyMs !== undefined && query.minLatencyMs > query.maxLatencyMs) {
+    throw new AppError("invalid_request", "max_latency_ms is below min_latency_ms", { field: "max_latency_ms" });
+  }
+  if (query.minCost !== undefined && query.maxCost !== undefined && parseUsd(query.minCost) > parseUsd(query.maxCost)) {
+    throw new AppError("invalid_request", "max_cost is below min_cost", { field: "max_cost" });
+  }
+  const r = await resolveUsageQuery(identity, query, { events: true });
   const params: unknown[] = [];
   const p = (v: unknown) => {
     params.push(v);
@@ -158,6 +191,11 @@ export async function recentRequests(identity: AuthenticatedIdentity, query: Rec
   for (const f of r.filters) conds.push(filterSql(f, "e", "events", p));
   if (r.kind !== "all") conds.push(`e.kind = ${p(r.kind)}`);
   if (query.session !== undefined) conds.push(`e.session_id = ${p(query.session)}`);
+  if (query.deployment !== undefined) conds.push(`e.deployment = ${p(query.deployment)}`);
+  if (query.minLatencyMs !== undefined) conds.push(`e.latency_ms >= ${p(query.minLatencyMs)}`);
+  if (query.maxLatencyMs !== undefined) conds.push(`e.latency_ms <= ${p(query.maxLatencyMs)}`);
+  if (query.minCost !== undefined) conds.push(`e.total_cost >= ${p(query.minCost)}::numeric`);
+  if (query.maxCost !== undefined) conds.push(`e.total_cost <= ${p(query.maxCost)}::numeric`);
   if (query.cursor) {
     const c = decodeCursor(query.cursor);
     const at = p(c.at);
@@ -220,10 +258,12 @@ export async function requestDetail(identity: AuthenticatedIdentity, id: string)
        e.saved_cost::text AS saved_cost, e.cache_write_tokens, e.cache_write_1h_tokens, e.audio_input_tokens, e.image_input_tokens,
        e.service_tier, e.price_tier, e.itemised, e.cached_input_cost::text AS cached_input_cost,
        e.cache_write_5m_cost::text AS cache_write_5m_cost, e.cache_write_1h_cost::text AS cache_write_1h_cost,
-       e.audio_input_cost::text AS audio_input_cost, e.image_input_cost::text AS image_input_cost, e.reasoning_cost::text AS reasoning_cost
+       e.audio_input_cost::text AS audio_input_cost, e.image_input_cost::text AS image_input_cost, e.reasoning_cost::text AS reasoning_cost,
+       b.body
      FROM usage_events e
      LEFT JOIN api_keys k ON k.id = e.api_key_id
      LEFT JOIN users u ON u.id = e.user_id
+     LEFT JOIN request_bodies b ON b.event_id = e.id
      WHERE e.id = $1`,
     [id],
   );
@@ -237,6 +277,7 @@ export async function requestDetail(identity: AuthenticatedIdentity, id: string)
     outputCost: parseUsd(row.output_cost),
     savedCost: parseUsd(row.saved_cost),
     cacheWriteTokens: row.cache_write_tokens,
+    body: row.body ? unpackBody(row.body) : null,
     cacheWrite1hTokens: row.cache_write_1h_tokens,
     audioInputTokens: row.audio_input_tokens,
     imageInputTokens: row.image_input_tokens,
@@ -261,4 +302,47 @@ function eventBreakdown(row: DetailRow): CostBreakdown {
     ...parts,
     output: parseUsd(row.output_cost) - parts.reasoning,
   };
+}
+
+/** The calls of one session shown at most (the totals count them all). */
+export const SESSION_CALLS = 500;
+
+export type SessionView = {
+  session: string;
+  /** Every call of the session the caller may see, and their exact total cost. */
+  calls: number;
+  cost: Pico;
+  /** The first SESSION_CALLS of them, oldest first. */
+  items: RecentRequest[];
+};
+
+/**
+ * One session's calls in order (the session view; GET /v1/llm/sessions/{id}, usage.session), the
+ * caller's own (an admin's: anyone's), with their count and total cost: read by the
+ * (session_id, created_at, id) index, whatever the number of other events.
+ */
+export async function sessionView(identity: AuthenticatedIdentity, session: string): Promise<SessionView> {
+  const r = await resolveUsageQuery(identity, {}, { events: true });
+  const params: unknown[] = [session];
+  const own = r.filters.map((f) => {
+    params.push(f.value);
+    return ` AND e.${f.column} = $${params.length}`;
+  });
+  const where = `e.session_id = $1${own.join("")}`;
+  const db = await getDatabase();
+  const [rows, totals] = await Promise.all([
+    db.rawQuery<EventRow>(
+      `SELECT ${PAGE_COLUMNS}
+       FROM (SELECT * FROM usage_events e WHERE ${where} ORDER BY e.created_at, e.id LIMIT ${SESSION_CALLS}) e
+       LEFT JOIN api_keys k ON k.id = e.api_key_id
+       LEFT JOIN users u ON u.id = e.user_id
+       ORDER BY e.created_at, e.id`,
+      params,
+    ),
+    db.rawQuery<{ calls: number; cost: string | null }>(
+      `SELECT count(*)::int AS calls, sum(e.total_cost)::text AS cost FROM usage_events e WHERE ${where}`,
+      params,
+    ),
+  ]);
+  return { session, calls: totals[0]?.calls ?? 0, cost: parseUsd(totals[0]?.cost ?? "0"), items: rows.map(toRecent) };
 }

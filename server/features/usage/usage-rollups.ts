@@ -10,8 +10,11 @@
 //                                        deployment of routed calls included, and each tag and end
 //                                        user of the calls that have them (attribution.ts)
 //   usage_daily_attr, usage_hourly_attr  per UTC day / hour, tag or end user, and every key of
-//                                        usage_daily: the tag and end-user filters, and those
-//                                        breakdowns of a filtered view
+//                                        usage_daily: a tag or end-user filter combined with
+//                                        others, and those breakdowns of a filtered view (asked for)
+//   usage_daily_scoped, usage_hourly_scoped  the *_dims rows kept per scope: per user, per key
+//                                        without a user, per tag and per end user (the statistics
+//                                        of one of them: a caller's own usage, an admin's single filter)
 // A call with several tags counts once under each of its tags (in the *_dims 'tag' rows and in
 // usage_*_attr), once everywhere else.
 // Every table carries requests, tokens, the exact cost and its parts, the cost the caches saved, the latency sum and a packed latency
@@ -71,6 +74,11 @@ const MEASURES = [
 ] as const;
 const DIM_MEASURES = [...MEASURES, "errors"] as const;
 
+/** DIM_MEASURES of the rows of `alias`, the latency histogram only where `dim` (a column; null: none) is 'total'. */
+const SCOPED_MEASURES = (alias: string, dim: string | null) =>
+  DIM_MEASURES.map((c) =>
+    c !== "latency_hist" ? `${alias}.${c}` : dim ? `CASE WHEN ${dim} = 'total' THEN ${alias}.${c} ELSE 0 END AS ${c}` : `0 AS ${c}`,
+  ).join(", ");
 const sums = (cols: readonly string[]) => cols.map((c) => `sum(${c})`).join(", ");
 const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) => `${c} = ${alias}.${c} + EXCLUDED.${c}`).join(",\n    ");
 
@@ -150,6 +158,47 @@ rollup_dim_rows AS (
   WHERE v.dim <> 'deployment' OR v.value <> ''
   UNION ALL
   SELECT a.hour_utc, a.kind, a.dim, a.value, ${DIM_MEASURES.map((c) => `a.${c}`).join(", ")} FROM rollup_attr_rows a
+),
+-- The scoped rows (usage_*_scoped): each attributed hour's rows under its user (else its key: a
+-- key with a user is read through usage_daily), each of its tags and its end user; then each of
+-- those once per dimension, as rollup_dim_rows does for everyone. Only the 'total' rows keep the
+-- latency histogram (the statistics sum no other).
+rollup_scopes AS (
+  SELECT a.*, 'user' AS scope, a.user_id AS scope_value FROM rollup_attributed a WHERE a.user_id <> ''
+  UNION ALL
+  SELECT a.*, 'api_key', a.api_key_id FROM rollup_attributed a WHERE a.api_key_id <> '' AND a.user_id = ''
+  UNION ALL
+  SELECT a.*, 'end_user', a.end_user FROM rollup_attributed a WHERE a.end_user <> ''
+  UNION ALL
+  SELECT a.*, 'tag', t.tag FROM rollup_attributed a CROSS JOIN LATERAL unnest(string_to_array(a.tags, ',')) AS t(tag) WHERE a.tags <> ''
+),
+rollup_scoped_rows AS (
+  SELECT s.hour_utc, s.scope, s.scope_value, s.kind, v.dim, v.value, ${SCOPED_MEASURES("s", "v.dim")} FROM rollup_scopes s
+  CROSS JOIN LATERAL (VALUES ('total', ''), ('model', s.model_id), ('provider', s.provider), ('api_key', s.api_key_id),
+    ('user', s.user_id), ('endpoint', s.endpoint), ('status', s.status), ('deployment', s.deployment), ('end_user', s.end_user)) AS v(dim, value)
+  WHERE (v.dim NOT IN ('deployment', 'end_user') OR v.value <> '')
+  UNION ALL
+  SELECT s.hour_utc, s.scope, s.scope_value, s.kind, 'tag', t.tag, ${SCOPED_MEASURES("s", null)} FROM rollup_scopes s
+  CROSS JOIN LATERAL unnest(string_to_array(s.tags, ',')) AS t(tag) WHERE s.tags <> ''
+),
+-- Summed per hour once (a batch's events mostly share an hour); the days are sums of those.
+rollup_scoped_hours AS (
+  SELECT hour_utc, scope, scope_value, kind, dim, value, ${DIM_MEASURES.map((c) => (c === "requests" || c === "errors" ? `sum(${c})::int AS ${c}` : `sum(${c}) AS ${c}`)).join(", ")}
+  FROM rollup_scoped_rows GROUP BY hour_utc, scope, scope_value, kind, dim, value
+),
+rollup_hourly_scoped AS (
+  INSERT INTO usage_hourly_scoped AS t (hour, scope, scope_value, kind, dim, value, ${DIM_MEASURES.join(", ")})
+  SELECT hour_utc AT TIME ZONE 'UTC', scope, scope_value, kind, dim, value, ${DIM_MEASURES.join(", ")} FROM rollup_scoped_hours
+  ORDER BY 2, 3, 1, 4, 5, 6
+  ON CONFLICT (scope, scope_value, hour, kind, dim, value) DO UPDATE SET
+    ${addOnConflict("t", DIM_MEASURES)}
+),
+rollup_daily_scoped AS (
+  INSERT INTO usage_daily_scoped AS t (day, scope, scope_value, kind, dim, value, ${DIM_MEASURES.join(", ")})
+  SELECT hour_utc::date, scope, scope_value, kind, dim, value, ${sums(DIM_MEASURES)} FROM rollup_scoped_hours
+  GROUP BY hour_utc::date, scope, scope_value, kind, dim, value ORDER BY 2, 3, 1, 4, 5, 6
+  ON CONFLICT (scope, scope_value, day, kind, dim, value) DO UPDATE SET
+    ${addOnConflict("t", DIM_MEASURES)}
 ),
 rollup_hourly_dims AS (
   INSERT INTO usage_hourly_dims AS t (hour, kind, dim, value, ${DIM_MEASURES.join(", ")})

@@ -179,7 +179,7 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
     expect([llm.totals.requests, usd(llm.totals.cost)]).toEqual([5, "0.01265"]);
     expect([emb.totals.requests, usd(emb.totals.cost), emb.totals.inputTokens]).toEqual([1, "0.0001", 5000]);
     const aliceEmb = await usageStats(alice, { ...range, kind: "embedding" });
-    expect(aliceEmb.source).toBe("daily");
+    expect(aliceEmb.source).toBe("daily_scoped");
     expect(usd(aliceEmb.totals.cost)).toBe("0.0001");
   });
 
@@ -196,9 +196,9 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
       ["2026-11-10", 3, 1, "0.01"],
       ["2026-11-11", 3, 0, "0.00275"],
     ]);
-    // The same through the full hourly roll-up (a filter), for one user.
+    // The same through the scoped hourly roll-up, for one user.
     const aliceNy = await usageStats(admin, { ...range, tz: "America/New_York", userId: alice.userId! });
-    expect(aliceNy.source).toBe("hourly");
+    expect(aliceNy.source).toBe("hourly_scoped");
     expect(aliceNy.daily.map((d) => [d.date, d.requests, usd(d.cost)])).toEqual([
       ["2026-11-10", 3, "0.01"],
       ["2026-11-11", 1, "0.0001"],
@@ -261,7 +261,10 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
       }
       const everyone = await usageStats(admin, { ...q, tz, model: undefined });
       const onlyAlice = await usageStats(admin, { ...q, tz, userId: alice.userId! });
-      expect([everyone.source, onlyAlice.source]).toEqual(["hourly_dims", "hourly"]);
+      // One user's: the scoped roll-up; the same with a model filter: the full one. Both exact.
+      const aliceFull = await usageStats(admin, { ...q, tz, userId: alice.userId!, model: "gpt-4o" });
+      expect([everyone.source, onlyAlice.source, aliceFull.source]).toEqual(["hourly_dims", "hourly_scoped", "hourly"]);
+      expect(aliceFull.daily).toEqual(onlyAlice.daily);
       for (const d of everyone.daily) {
         const x = expected.get(d.date) ?? { all: 0, allCost: 0n, alice: 0, aliceCost: 0n };
         expect([tz, d.date, d.requests, usd(d.cost)]).toEqual([tz, d.date, x.all, usd(x.allCost)]);
@@ -306,7 +309,7 @@ describe.each(testDatabases())("usage statistics on $kind", ({ kind }) => {
 
   it("shows a user only their own usage, a key without a user only its own, and refuses others'", async () => {
     const a = await usageStats(alice, range);
-    expect(a.source).toBe("daily");
+    expect(a.source).toBe("daily_scoped");
     expect([a.totals.requests, usd(a.totals.cost)]).toEqual([4, "0.0101"]);
     expect(a.breakdowns.user.map((u) => u.value)).toEqual([alice.userId]);
     const l = await usageStats(loner, range);

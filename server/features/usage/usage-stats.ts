@@ -9,8 +9,10 @@ import "server-only";
 //     a local day is its UTC days plus or minus the hours at its edges from the hourly tables
 //     (time-zones.ts planLocalDays), exact in any zone whose offset is a whole number of hours;
 //   - everyone's usage with no filter reads the *_dims tables (a few rows per day, whatever the
-//     number of keys and models); a caller's own usage, or any filter, reads usage_daily/hourly,
-//     where the filter picks the rows.
+//     number of keys and models); the usage of one user, key, tag or end user alone (a caller's
+//     own usage; an admin's single filter) reads the same rows kept per scope (*_scoped); other
+//     filters read usage_daily/hourly (a tag or end user among them: usage_*_attr), where the
+//     filter picks the rows, and break down by tag and end user only when asked (`attribution`).
 // A caller sees their own usage (their user's, or their key's when the key has no user); an
 // admin sees anyone's, filtered or not.
 import { z } from "zod";
@@ -54,6 +56,13 @@ export const statsQuerySchema = z.object({
   endUser: attributionIdSchema.min(1).optional(),
   /** Also compute the totals of the equally long range just before. */
   compare: z.boolean().optional(),
+  /**
+   * Also break a filtered view down by tag and by end user where that reads the attribution
+   * roll-ups (a filter other than one user, key, tag or end user alone), which costs more as the
+   * events grow. Everyone's usage and the view of one user, key, tag or end user have those
+   * breakdowns always. REST: attribution=true.
+   */
+  attribution: z.union([z.boolean(), z.stringbool({ error: "attribution: true or false" })]).optional(),
 });
 export type StatsQuery = z.infer<typeof statsQuerySchema>;
 
@@ -135,7 +144,13 @@ export type UsageStats = {
   range: { start: string; end: string; tz: string; days: number };
   kind: "all" | UsageKind;
   /** Which roll-up answered: for the curious and for the benchmark. */
-  source: "daily" | "hourly" | "daily_dims" | "hourly_dims" | "daily_attr" | "hourly_attr";
+  source: UsageSource;
+  /**
+   * Whether the tag and end-user breakdowns were computed: always for everyone's usage and for one
+   * user, key, tag or end user; for other filtered views when asked (`attribution`). When false
+   * they are empty.
+   */
+  attributionIncluded: boolean;
   totals: Totals;
   daily: DayStats[];
   /** One row per day and model that had usage. */
@@ -151,6 +166,17 @@ export type UsageStats = {
  * of events recorded before the parts were kept (or without them), so the parts add up to the total.
  */
 export type RangeCostBreakdown = CostBreakdown & { unitemised: Pico; cacheWriteTokens: number };
+export const USAGE_SOURCES = [
+  "daily",
+  "hourly",
+  "daily_dims",
+  "hourly_dims",
+  "daily_scoped",
+  "hourly_scoped",
+  "daily_attr",
+  "hourly_attr",
+] as const;
+export type UsageSource = (typeof USAGE_SOURCES)[number];
 
 export type ResolvedUsageQuery = {
   start: string;
@@ -161,8 +187,11 @@ export type ResolvedUsageQuery = {
   filters: UsageFilter[];
 };
 
-/** One condition of a query: a column equals a value, or (`tags`) the call's tags include it. */
-export type UsageFilter = { column: string; value: string };
+/**
+ * One condition of a query: a column equals a value, or (`tags`) the call's tags include it.
+ * `unscoped`: no scoped roll-up holds it alone (a key with a user: its calls are in its user's scope).
+ */
+export type UsageFilter = { column: string; value: string; unscoped?: boolean };
 
 /** The attribution filters, and the dim of usage_*_attr (and *_dims) each reads. */
 const ATTRIBUTION_DIMS: Record<string, string> = { tags: "tag", end_user: "end_user" };
@@ -181,11 +210,24 @@ export function filterSql(f: UsageFilter, alias: string, table: "rollups" | "eve
 
 const isAttributionFilter = (f: UsageFilter) => f.column in ATTRIBUTION_DIMS;
 
+/** The scope of usage_*_scoped a lone filter on a user, key, tag or end user reads; none for other filters. */
+const SCOPES: Record<string, string> = { user_id: "user", api_key_id: "api_key", tags: "tag", end_user: "end_user" };
+function scopeOf(filters: readonly UsageFilter[]): { scope: string; value: string } | undefined {
+  const [only, ...more] = filters;
+  const scope = only && !more.length && !only.unscoped ? SCOPES[only.column] : undefined;
+  return scope ? { scope, value: only!.value } : undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Who may see what
 
 /** The caller's scope and filters: 403 when a non-admin asks for another user's or key's usage. */
-export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: StatsQuery): Promise<ResolvedUsageQuery> {
+export async function resolveUsageQuery(
+  identity: AuthenticatedIdentity,
+  q: StatsQuery,
+  /** The reads of the events (the requests list) take a tag and an end user together; the roll-ups do not. */
+  opts: { events?: boolean } = {},
+): Promise<ResolvedUsageQuery> {
   const tz = canonicalTimeZone(q.tz ?? "UTC");
   const end = q.end ?? (q.start ? minDate(addDays(q.start, 29), todayIn(tz)) : todayIn(tz));
   const start = q.start ?? addDays(end, -29);
@@ -211,18 +253,20 @@ export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: Stat
     if (owner.all) filters.push({ column: "user_id", value: q.userId });
   }
   if (q.apiKeyId !== undefined) {
+    const key = await getApiKeyById(q.apiKeyId);
     if (!owner.all) {
-      const key = await getApiKeyById(q.apiKeyId);
       const mine = key && ("userId" in owner ? key.userId === owner.userId : key.id === owner.apiKeyId);
       if (!mine) throw new AppError("forbidden", "api_key_id: you may read only the usage of your own keys", { field: "api_key_id" });
     }
-    filters.push({ column: "api_key_id", value: q.apiKeyId });
+    // A key's user is fixed when it is made, so its calls all carry that user: they are in the
+    // user's scope, and only a key without a user has a scope of its own (usage-rollups.ts).
+    filters.push({ column: "api_key_id", value: q.apiKeyId, ...(key === null || key?.userId ? { unscoped: true } : {}) });
   }
   if (q.model !== undefined) filters.push({ column: "model_id", value: await canonicalModelId(q.model) });
   if (q.provider !== undefined) filters.push({ column: "provider", value: q.provider });
   if (q.endpoint !== undefined) filters.push({ column: "endpoint", value: q.endpoint });
   if (q.status !== undefined) filters.push({ column: "status", value: q.status });
-  if (q.tag !== undefined && q.endUser !== undefined) {
+  if (q.tag !== undefined && q.endUser !== undefined && !opts.events) {
     // A tag's roll-up rows do not carry the end user (nor an end user's the tags): that keeps them
     // from multiplying by each other. The requests list (GET /v1/llm/requests) takes both.
     throw new AppError("invalid_request", "tag and end_user: filter the statistics by one of them at a time", { field: "end_user" });
@@ -332,21 +376,26 @@ export function sourceFor(
   params: unknown[],
   columns: readonly SummedColumn[] = SUMMED,
   attribution = false,
+  /** May read the scoped roll-ups (savings.ts needs the model × status rows of the full ones). */
+  scoped = true,
 ): Source {
-  const attr = attribution || r.filters.some(isAttributionFilter);
-  const dims = !attr && r.filters.length === 0;
+  const scope = scoped && !attribution ? scopeOf(r.filters) : undefined;
+  const attr = !scope && (attribution || r.filters.some(isAttributionFilter));
+  // The *_scoped rows have the *_dims tables' shape: one scope's totals and a row per dimension.
+  const dims = scope !== undefined || (!attr && r.filters.length === 0);
   const p = (v: unknown) => {
     params.push(v);
     return `$${params.length}`;
   };
   const conds: string[] = [];
-  if (!dims) for (const f of r.filters) conds.push(filterSql(f, "r", "rollups", p));
+  if (scope) conds.push(`r.scope = ${p(scope.scope)}`, `r.scope_value = ${p(scope.value)}`);
+  else if (!dims) for (const f of r.filters) conds.push(filterSql(f, "r", "rollups", p));
   if (attribution && !r.filters.some(isAttributionFilter)) conds.push(`r.dim IN ('tag', 'end_user')`);
   if (r.kind !== "all") conds.push(`r.kind = ${p(r.kind)}`);
   const filter = conds.map((c) => ` AND ${c}`).join("");
   const keys = (dims ? DIM_COLUMNS : attr ? ATTR_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
   const summed: string[] = [...columns, ...(dims ? ["errors"] : [])];
-  const table = dims ? "dims" : attr ? "attr" : "";
+  const table = scope ? "scoped" : dims ? "dims" : attr ? "attr" : "";
   const daily = table ? `usage_daily_${table}` : "usage_daily";
   const hourly = table ? `usage_hourly_${table}` : "usage_hourly";
   const name = (period: "daily" | "hourly") => (table ? `${period}_${table}` : period) as UsageStats["source"];
@@ -374,13 +423,27 @@ export function sourceFor(
   // only ever summed over the whole range (see Source).
   const net = new Map<number, number>();
   for (const h of plan.hours) net.set(h.hour.getTime(), (net.get(h.hour.getTime()) ?? 0) + h.sign);
-  // The tag and end-user breakdowns of a filtered view (`attribution`) are only summed over the
-  // whole range too: only the hours that do not cancel out are read for them.
-  const perDayOnly = dims ? ` AND (c.counts OR r.dim IN ('total', 'model'))` : attribution ? " AND c.counts" : "";
-  const hourPart = `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
-      FROM unnest(${p(plan.hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(plan.hours.map((h) => h.localDay))}::date[], ${p(plan.hours.map((h) => h.sign))}::int[],
-        ${p(plan.hours.map((h) => net.get(h.hour.getTime()) !== 0))}::boolean[]) AS c(hour, local_day, sign, counts)
-      CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter}${perDayOnly} OFFSET 0) h`;
+  const hourRows = (hours: typeof plan.hours, only: string) =>
+    `SELECT c.local_day, ${keys.replace(/r\./g, "h.")}, ${summed.map((c) => weighted(c)).join(", ")}
+      FROM unnest(${p(hours.map((h) => h.hour.toISOString()))}::timestamptz[], ${p(hours.map((h) => h.localDay))}::date[], ${p(hours.map((h) => h.sign))}::int[]) AS c(hour, local_day, sign)
+      CROSS JOIN LATERAL (SELECT r.* FROM ${hourly} r WHERE r.hour = c.hour${filter}${only} OFFSET 0) h`;
+  const counts = plan.hours.filter((h) => net.get(h.hour.getTime()) !== 0);
+  const cancels = plan.hours.filter((h) => net.get(h.hour.getTime()) === 0);
+  let hourPart: string;
+  if (dims) {
+    // The hours that cancel out: only their 'total' and 'model' rows, named by kind and dim so that
+    // the index (…, hour, kind, dim, value) finds just those rows.
+    const kinds = r.kind === "all" ? ["embedding", "llm"] : [r.kind];
+    const parts = [
+      counts.length ? hourRows(counts, "") : "",
+      cancels.length ? hourRows(cancels, ` AND r.kind = ANY(${p(kinds)}::text[]) AND r.dim = ANY('{total,model}'::text[])`) : "",
+    ].filter(Boolean);
+    hourPart = parts.join("\n    UNION ALL\n    ") || hourRows([], "");
+  } else {
+    // The tag and end-user breakdowns of a filtered view (`attribution`) are only summed over the
+    // whole range too: only the hours that do not cancel out are read for them.
+    hourPart = hourRows(attribution ? counts : plan.hours, "");
+  }
   const rows = `${dayPart}\n    UNION ALL\n    ${hourPart}`;
   return { rows, from: `(${rows}) x`, params, dims, name: name("hourly") };
 }
@@ -393,12 +456,17 @@ function measuresSql(dims: boolean, x = "x"): string {
 }
 
 /** Everything the statistics need for a range, in one statement. */
-function statsSql(r: ResolvedUsageQuery): { sql: string; params: unknown[]; source: UsageStats["source"] } {
-  const src = sourceFor(r, r, [], STATS_SUMMED);
+function statsSql(
+  r: ResolvedUsageQuery,
+  withAttribution: boolean,
+  scoped: boolean,
+): { sql: string; params: unknown[]; source: UsageStats["source"]; attributionIncluded: boolean } {
+  const src = sourceFor(r, r, [], STATS_SUMMED, false, scoped);
   const m = measuresSql(src.dims);
   if (src.dims) {
     return {
       source: src.name,
+      attributionIncluded: true,
       params: src.params,
       sql: withLabels(`SELECT x.dim, x.value, CASE WHEN x.dim IN ('total', 'model') THEN x.day::text END AS day, ${m},
   (sum(x.latency_hist) FILTER (WHERE x.dim = 'total'))::text AS hist
@@ -406,17 +474,21 @@ FROM ${src.from}
 GROUP BY 1, 2, 3`),
     };
   }
-  // The tag and end-user breakdowns: under a tag or end-user filter, that one tag or end user (the
-  // rows read); under other filters, every attribution row those filters select.
+  // The tag and end-user breakdowns: under a tag or end-user filter (with others), that one tag or
+  // end user (the rows read); under other filters, when asked for, every attribution row those
+  // filters select (more of them the more events: not by default).
   const attributed = src.name.endsWith("_attr");
-  const a = attributed ? undefined : sourceFor(r, r, src.params, STATS_SUMMED, true);
+  const a = attributed || !withAttribution ? undefined : sourceFor(r, r, src.params, STATS_SUMMED, true);
   const attribution = a
-    ? `SELECT a.dim, a.value, NULL, ${measuresSql(false, "a")}, NULL FROM (${a.rows}) a GROUP BY a.dim, a.value`
-    : `SELECT x.dim, x.value, NULL, ${m}, NULL FROM x GROUP BY x.dim, x.value`;
+    ? `UNION ALL\nSELECT a.dim, a.value, NULL, ${measuresSql(false, "a")}, NULL FROM (${a.rows}) a GROUP BY a.dim, a.value`
+    : attributed
+      ? `UNION ALL\nSELECT x.dim, x.value, NULL, ${m}, NULL FROM x GROUP BY x.dim, x.value`
+      : "";
   // The filtered rows are summed per day and per breakdown. NOT MATERIALIZED: reading them twice
   // through the filter's index was faster here than materializing the wide rows once.
   return {
     source: src.name,
+    attributionIncluded: attributed || withAttribution,
     params: src.params,
     sql: withLabels(`WITH x AS NOT MATERIALIZED (${src.rows})
 SELECT 'total' AS dim, '' AS value, x.day::text AS day, ${m}, sum(x.latency_hist)::text AS hist
@@ -430,14 +502,13 @@ SELECT CASE WHEN GROUPING(x.model_id) = 0 THEN 'model' WHEN GROUPING(x.provider)
   x.day::text, ${m}, NULL
 FROM x
 GROUP BY GROUPING SETS ((x.model_id, x.day), (x.provider), (x.api_key_id), (x.user_id), (x.endpoint), (x.status), (x.deployment))
-UNION ALL
 ${attribution}`),
   };
 }
 
 /** The totals of a range only (the previous range of a comparison). */
-function totalsSql(r: ResolvedUsageQuery, range: { start: string; end: string }): { sql: string; params: unknown[] } {
-  const src = sourceFor(r, range, [], STATS_SUMMED);
+function totalsSql(r: ResolvedUsageQuery, range: { start: string; end: string }, scoped: boolean): { sql: string; params: unknown[] } {
+  const src = sourceFor(r, range, [], STATS_SUMMED, false, scoped);
   return {
     params: src.params,
     sql: `SELECT 'total' AS dim, '' AS value, NULL AS day, ${measuresSql(src.dims)}, sum(x.latency_hist)::text AS hist
@@ -446,8 +517,8 @@ FROM ${src.from}${src.dims ? " WHERE x.dim = 'total'" : ""}`,
 }
 
 /** The range's cost parts: one row of sums over the 'total' rows (or every filtered row). */
-function costBreakdownSql(r: ResolvedUsageQuery): { sql: string; params: unknown[] } {
-  const src = sourceFor(r, r, [], ["cost", ...ROLLUP_EVENT_COLUMNS]);
+function costBreakdownSql(r: ResolvedUsageQuery, scoped: boolean): { sql: string; params: unknown[] } {
+  const src = sourceFor(r, r, [], ["cost", ...ROLLUP_EVENT_COLUMNS], false, scoped);
   return {
     params: src.params,
     sql: `SELECT sum(x.cost)::text AS cost, ${ROLLUP_EVENT_COLUMNS.map((c) => `sum(x.${c})::text AS ${c}`).join(", ")}
@@ -543,13 +614,18 @@ const DIM_KEYS: Record<string, BreakdownDimension> = {
 };
 
 /** The statistics of `query` as `identity` may see them. */
-export async function usageStats(identity: AuthenticatedIdentity, query: StatsQuery = {}): Promise<UsageStats> {
+export async function usageStats(
+  identity: AuthenticatedIdentity,
+  query: StatsQuery = {},
+  /** scoped: false reads no *_scoped table (bench/usage's same-run comparison with the reads before them). */
+  opts: { scoped?: boolean } = {},
+): Promise<UsageStats> {
   const r = await resolveUsageQuery(identity, query);
   const db = await getDatabase();
-  const { sql, params, source } = statsSql(r);
+  const { sql, params, source, attributionIncluded } = statsSql(r, query.attribution === true, opts.scoped ?? true);
   const previousRange = { start: addDays(r.start, -daysBetween(r.start, r.end)), end: addDays(r.start, -1) };
-  const prev = query.compare ? totalsSql(r, previousRange) : undefined;
-  const parts = costBreakdownSql(r);
+  const prev = query.compare ? totalsSql(r, previousRange, opts.scoped ?? true) : undefined;
+  const parts = costBreakdownSql(r, opts.scoped ?? true);
   const [rows, prevRows, partRows] = await Promise.all([
     db.rawQuery<Row>(sql, params),
     prev ? db.rawQuery<Row>(prev.sql, prev.params) : undefined,
@@ -611,6 +687,7 @@ export async function usageStats(identity: AuthenticatedIdentity, query: StatsQu
     range: { start: r.start, end: r.end, tz: r.tz, days: daysBetween(r.start, r.end) },
     kind: r.kind,
     source,
+    attributionIncluded,
     totals: totalsOf(total, totalHist),
     daily,
     dailyByModel: modelDays,

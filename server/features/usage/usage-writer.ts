@@ -22,6 +22,7 @@ import { formatUsd, parseUsd, type CostBreakdown, type Pico } from "../catalogue
 import { endpointKind, ROLLUP_EVENT_COLUMNS, rollupCtes, type UsageKind } from "./usage-rollups.ts";
 import type { UsageStatus } from "../../../lib/usage.ts";
 import type { Metadata } from "./attribution.ts";
+import { packBody, type LoggedBody } from "./request-bodies.ts";
 
 export type { UsageStatus } from "../../../lib/usage.ts";
 
@@ -70,6 +71,8 @@ export type UsageEventInput = {
   endUser?: string | null;
   sessionId?: string | null;
   metadata?: Metadata | null;
+  /** The call's request and response, when they are to be stored (request-bodies.ts): redacted and compressed when written. */
+  body?: LoggedBody | null;
 };
 
 type QueuedEvent = UsageEventInput & { id: string };
@@ -146,9 +149,18 @@ const INSERT_COLUMNS: [column: string, type: string][] = [
 ];
 const SELECTED: Record<string, string> = { tags: "string_to_array(u.tags, ',')", metadata: "u.metadata::jsonb" };
 
-// One statement: the insert, then every roll-up (usage-rollups.ts) from the rows it returned.
+const BODY_PARAMS = INSERT_COLUMNS.length;
+
+// One statement: the insert, then every roll-up (usage-rollups.ts) from the rows it returned, and
+// the bodies of the events that have them (request_bodies: their own table, compressed).
 const INSERT_SQL = `
-WITH ins AS (
+WITH bodies AS (
+  INSERT INTO request_bodies (event_id, created_at, body, size)
+  SELECT b.event_id, b.created_at, decode(b.body, 'hex'), b.size
+  FROM unnest($${BODY_PARAMS + 1}::text[], $${BODY_PARAMS + 2}::timestamptz[], $${BODY_PARAMS + 3}::text[], $${BODY_PARAMS + 4}::int[]) AS b(event_id, created_at, body, size)
+  ON CONFLICT (event_id) DO NOTHING
+),
+ins AS (
   INSERT INTO usage_events (${INSERT_COLUMNS.map(([c]) => c).join(", ")})
   SELECT ${INSERT_COLUMNS.map(([c]) => SELECTED[c] ?? `u.${c}`).join(", ")}
   FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) AS u(${INSERT_COLUMNS.map(([c]) => c).join(", ")})
@@ -418,8 +430,20 @@ const PART_COLUMNS = [
   "reasoning",
 ] as const satisfies readonly (keyof CostBreakdown)[];
 
-/** The batch as one array per column, in INSERT_SQL's order. */
+/** The batch as one array per column, in INSERT_SQL's order, then the bodies' four. */
 function columns(batch: QueuedEvent[]): unknown[] {
+  const withBody = batch.filter((e) => e.body);
+  const packed = withBody.map((e) => packBody(e.body!));
+  return [
+    ...eventColumns(batch),
+    withBody.map((e) => e.id),
+    withBody.map((e) => e.createdAt.toISOString()),
+    packed.map((p) => p.data.toString("hex")),
+    packed.map((p) => p.size),
+  ];
+}
+
+function eventColumns(batch: QueuedEvent[]): unknown[] {
   return [
     batch.map((e) => e.id),
     batch.map((e) => e.createdAt.toISOString()),

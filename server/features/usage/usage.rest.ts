@@ -19,7 +19,7 @@ import type { UsageKind } from "./usage-rollups.ts";
 import { endpoint, route } from "../../http/endpoint.ts";
 import { COST_POLICY, USAGE_READ_POLICY } from "./policies.ts";
 
-/** start_date, end_date (calendar days in `tz`, both included; the last 30 days by default), user_id, api_key_id, model, provider, status, tag, end_user, tz. */
+/** start_date, end_date (calendar days in `tz`, both included; the last 30 days by default), user_id, api_key_id, model, provider, status, tag, end_user, tz, attribution. */
 export const usageQuery = restQuery(statsQuerySchema.omit({ kind: true }));
 
 function restRow(r: BreakdownRow) {
@@ -65,6 +65,8 @@ export function toRestUsage(s: UsageStats) {
     cost_by_tag: Object.fromEntries(s.breakdowns.tag.map((m) => [m.value, usdNumber(m.cost)])),
     requests_by_end_user: Object.fromEntries(s.breakdowns.endUser.map((m) => [m.value, m.requests])),
     cost_by_end_user: Object.fromEntries(s.breakdowns.endUser.map((m) => [m.value, usdNumber(m.cost)])),
+    // False when a filtered view was not broken down by tag and end user (ask with attribution=true).
+    attribution_included: s.attributionIncluded,
     daily_usage: s.daily.map((d) => ({ date: d.date, requests: d.requests, tokens: d.totalTokens, cost: usdNumber(d.cost) })),
     start_date: s.range.start,
     end_date: s.range.end,

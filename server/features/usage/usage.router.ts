@@ -10,10 +10,12 @@ import { percentilesSchema } from "./latency-histogram.ts";
 import { COST_PARTS, formatUsd, type CostBreakdown } from "../catalogue/index.ts";
 import { savingsQuerySchema, savingsToJson, usageSavings } from "./savings.ts";
 import { exportUsageCsv } from "./usage-csv.ts";
-import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, type RecentRequest } from "./usage-recent.ts";
+import { recentQuerySchema, recentRequests, requestDetail, requestIdSchema, sessionView, type RecentRequest } from "./usage-recent.ts";
+import { attributionIdSchema } from "./attribution.ts";
 import {
   perBreakdown,
   statsQuerySchema,
+  USAGE_SOURCES,
   usageStats,
   type BreakdownRow,
   type Measures,
@@ -53,7 +55,9 @@ const breakdownOutput = z.array(measuresOutput.extend({ value: z.string(), label
 export const statsOutput = z.object({
   range: z.object({ start: z.string(), end: z.string(), tz: z.string(), days: z.number() }),
   kind: z.enum(USAGE_KIND_FILTERS),
-  source: z.enum(["daily", "hourly", "daily_dims", "hourly_dims", "daily_attr", "hourly_attr"]),
+  source: z.enum(USAGE_SOURCES),
+  /** Whether the tag and end-user breakdowns were computed (see statsQuerySchema's `attribution`). */
+  attributionIncluded: z.boolean(),
   totals: totalsOutput,
   daily: z.array(totalsOutput.extend({ date: z.string() })),
   dailyByModel: z.array(measuresOutput.extend({ date: z.string(), model: z.string() })),
@@ -90,6 +94,7 @@ function toStatsOutput(s: UsageStats): z.infer<typeof statsOutput> {
     range: s.range,
     kind: s.kind,
     source: s.source,
+    attributionIncluded: s.attributionIncluded,
     totals: totals(s.totals),
     daily: s.daily.map((d) => ({ ...totals(d), date: d.date })),
     dailyByModel: s.dailyByModel.map((d) => ({ ...measures(d), date: d.date, model: d.model })),
@@ -150,6 +155,8 @@ const requestOutput = recentOutput.shape.items.element.extend({
   priceTier: z.string().nullable(),
   /** USD, exact, per kind of token; null for a call recorded before the parts were kept. */
   costBreakdown: costBreakdownOutput.nullable(),
+  /** The stored request and answer (redacted), when the call's bodies were logged. */
+  body: z.object({ request: z.json(), response: z.json() }).nullable(),
 });
 
 const recentItem = (r: RecentRequest) => ({ ...r, cost: formatUsd(r.cost) });
@@ -241,7 +248,25 @@ export const usageRouter = createTRPCRouter({
         serviceTier: r.serviceTier,
         priceTier: r.priceTier,
         costBreakdown: r.costBreakdown ? exactParts(r.costBreakdown) : null,
+        body: r.body as never,
       };
+    }),
+
+  /** One session's calls in order with their count and total cost (GET /v1/llm/sessions/{id}). */
+  session: reader
+    .input(z.object({ session: attributionIdSchema.min(1) }))
+    .output(
+      z.object({
+        session: z.string(),
+        calls: z.number(),
+        /** USD, exact. */
+        cost: z.string(),
+        items: recentOutput.shape.items,
+      }),
+    )
+    .query(async ({ input, ctx }) => {
+      const s = await sessionView(ctx.identity, input.session);
+      return { session: s.session, calls: s.calls, cost: formatUsd(s.cost), items: s.items.map(recentItem) };
     }),
 
   /** The range as CSV, one line per day and model; the sums equal `stats` exactly. */

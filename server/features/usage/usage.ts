@@ -15,6 +15,7 @@ import type { UsageKind } from "./usage-rollups.ts";
 import { NO_ATTRIBUTION, type Attribution } from "./attribution.ts";
 import { emitCallSpans } from "./call-spans.ts";
 import { tracing } from "../../kernel/telemetry.ts";
+import { deleteExpiredBodies, type LoggedBody } from "./request-bodies.ts";
 import { UsageWriter, type UsageEventInput, type UsageStatus } from "./usage-writer.ts";
 
 const g = globalThis as unknown as {
@@ -87,6 +88,8 @@ export type CallRecord = {
   attempts?: number | null;
   /** Who and what the call was for, as its caller said (attribution.ts); none by default. */
   attribution?: Attribution;
+  /** The request and answer, when they are to be stored (request-bodies.ts bodyLogging). */
+  body?: LoggedBody;
   /** The provider calls it made, in order (the call's trace spans: call-spans.ts). */
   attemptLog?: readonly AttemptLog[];
   /** Why the answer ended, and the model the provider said answered (the trace span's attributes). */
@@ -155,6 +158,7 @@ export function usageEvent(call: CallRecord): UsageEventInput & Cost {
     endUser: attribution.endUser,
     sessionId: attribution.session,
     metadata: attribution.metadata,
+    ...(call.body ? { body: call.body } : {}),
   };
 }
 
@@ -181,4 +185,32 @@ export function recordCall(call: CallRecord): Cost & { eventId: string } {
     getLogger().warn({ err }, "could not update the Prometheus metrics for a call");
   }
   return { ...cost, eventId };
+}
+
+const RETENTION_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * The background job that deletes stored bodies past REQUEST_LOG_RETENTION_DAYS (request-bodies.ts):
+ * once soon after start, then every hour; stopped on shutdown. Each run is one DELETE by the
+ * created_at index.
+ */
+export function startBodyRetention(): { runNow(): Promise<number>; stop(): void } {
+  const log = getLogger().child({ component: "body-retention" });
+  const runNow = async () => {
+    const db = await getDatabase();
+    const n = await deleteExpiredBodies((sql, params) => db.rawQuery(sql, params));
+    if (n) log.info({ deleted: n, retentionDays: loadEnv().REQUEST_LOG_RETENTION_DAYS }, "deleted request bodies past their retention");
+    return n;
+  };
+  const run = () => void runNow().catch((err: unknown) => log.warn({ err }, "request-body retention failed; will try again"));
+  const first = setTimeout(run, 10_000);
+  const timer = setInterval(run, RETENTION_EVERY_MS);
+  first.unref();
+  timer.unref();
+  const stop = () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+  onShutdown("body-retention", stop);
+  return { runNow, stop };
 }
