@@ -1,7 +1,7 @@
 "use client";
 // The usage home page: cards (spend, requests, tokens, error rate, p50/p95 latency, each against
 // the previous range), charts, breakdown tables, the recent requests and a CSV export, for a range
-// (7, 30, 90 days or custom) and filters (model, provider, key; user for admins; tag and end user when calls carry them). Everything comes
+// (7, 30, 90 days or custom) and filters (model, provider, key; user for admins; tag and end user when calls carry them; team for members of one). Everything comes
 // from `usage.stats` / `usage.recent` / `usage.exportCsv`; the first stats come from the server
 // render.
 import { keepPreviousData } from "@tanstack/react-query";
@@ -280,9 +280,16 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
     initialData: same(unfiltered, initial.input) ? initial.stats : undefined,
   });
   const choices = options.data?.breakdowns;
-  // The statistics take a tag or an end user, not both (their roll-up rows keep each on its own): choosing one clears the other.
+  // The caller's teams (an admin: every team), for the team filter.
+  const teams = trpc.teams.list.useQuery(undefined, { staleTime: 60_000 });
+  // The statistics take a tag, an end user or a team, one at a time (their roll-up rows keep each on its own): choosing one clears the others.
+  const ATTRIBUTION = ["tag", "endUser", "teamId"] as const;
   const set = (k: FilterName) => (v: string) =>
-    setFilters((f) => ({ ...f, ...(k === "tag" ? { endUser: "" } : k === "endUser" ? { tag: "" } : {}), [k]: v }));
+    setFilters((f) => ({
+      ...f,
+      ...((ATTRIBUTION as readonly string[]).includes(k) ? Object.fromEntries(ATTRIBUTION.filter((a) => a !== k).map((a) => [a, ""])) : {}),
+      [k]: v,
+    }));
   const { compare: _compare, ...recentInput } = input;
 
   async function exportCsv() {
@@ -396,6 +403,15 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
             options={(choices?.endUser ?? []).map((u) => ({ value: u.value, label: u.value }))}
           />
         ) : null}
+        {(teams.data?.length ?? 0) > 0 || filters.teamId ? (
+          <FilterSelect
+            label="Team"
+            value={filters.teamId ?? ""}
+            onChange={set("teamId")}
+            all={isAdmin ? "All teams" : "My own usage"}
+            options={(teams.data ?? []).map((t) => ({ value: t.id, label: t.name }))}
+          />
+        ) : null}
         <label className="field">
           <span className="field-label">Days in</span>
           <select value={tz} onChange={(e) => setTz(e.target.value)} aria-label="Days in">
@@ -458,6 +474,7 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
               {/* A call with several tags counts under each of them: the shares may add up to more than 100 %. */}
               <BreakdownTable title="Tag" rows={data.breakdowns.tag} total={data.totals} />
               <BreakdownTable title="End user" rows={data.breakdowns.endUser} total={data.totals} />
+              {data.breakdowns.team.length ? <BreakdownTable title="Team" rows={data.breakdowns.team} total={data.totals} /> : null}
             </div>
           </section>
           <UsageSavings input={recentInput} />

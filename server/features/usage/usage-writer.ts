@@ -61,6 +61,8 @@ export type UsageEventInput = {
   endUser?: string | null;
   sessionId?: string | null;
   metadata?: Metadata | null;
+  /** The calling key's team (rolled up as the `team` attribution). */
+  teamId?: string | null;
 };
 
 type QueuedEvent = UsageEventInput & { id: string };
@@ -122,6 +124,7 @@ const INSERT_COLUMNS: [column: string, type: string][] = [
   ["end_user", "text"],
   ["session_id", "text"],
   ["metadata", "text"],
+  ["team_id", "text"],
 ];
 const SELECTED: Record<string, string> = { tags: "string_to_array(u.tags, ',')", metadata: "u.metadata::jsonb" };
 
@@ -133,7 +136,7 @@ WITH ins AS (
   FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) AS u(${INSERT_COLUMNS.map(([c]) => c).join(", ")})
   ON CONFLICT (id) DO NOTHING
   RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind, input_tokens, output_tokens,
-    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment, end_user, tags
+    cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment, end_user, tags, team_id
 ),${rollupCtes("ins")}
 SELECT count(*)::int AS inserted FROM ins`;
 
@@ -415,5 +418,6 @@ function columns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => e.endUser ?? null),
     batch.map((e) => e.sessionId ?? null),
     batch.map((e) => (e.metadata ? JSON.stringify(e.metadata) : null)),
+    batch.map((e) => e.teamId ?? null),
   ];
 }

@@ -124,6 +124,7 @@ export function usageEvent(call: CallRecord): UsageEventInput & Cost {
     endUser: attribution.endUser,
     sessionId: attribution.session,
     metadata: attribution.metadata,
+    teamId: ("teamId" in who ? who.teamId : null) ?? null,
   };
 }
 
