@@ -240,6 +240,12 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.enum(["HS256", "HS384", "HS512"], { error: "one of HS256, HS384, HS512" }).default("HS256"),
   ),
+  /// A JSON Web Key Set (an identity provider's jwks_uri): platform JWTs signed RS256 or ES256 by one of its keys are accepted beside the HS ones.
+  JWT_JWKS_URL: optionalUrl("https://idp.example.com/.well-known/jwks.json"),
+  /// When set, a platform JWT's `iss` must be this (recommended with JWT_JWKS_URL: an identity provider signs tokens for many clients).
+  JWT_ISSUER: optionalString,
+  /// When set, a platform JWT's `aud` must include this.
+  JWT_AUDIENCE: optionalString,
   AUTH_SECRET: optionalString,
   /// Encrypts the provider keys an admin stores at run time (AES-256-GCM under an HKDF-derived key); unset: generated into DATA_DIR/secrets-key. The Helm chart generates and keeps it.
   SECRETS_KEY: optionalString,
