@@ -1,7 +1,8 @@
 import "server-only";
 // Dashboard sign-in with next-auth v5: email + password (Credentials, checked against the users
-// service's scrypt hashes), optionally GitHub for existing users (AUTH_GITHUB_ID/SECRET), and
-// JWT sessions in an encrypted cookie. The cookie is read back by `authenticate()` (through
+// service's scrypt hashes), optionally GitHub for existing users (AUTH_GITHUB_ID/SECRET), optionally
+// single sign-on with any OpenID Connect provider (AUTH_OIDC_*: who gets in, as whom, and in which
+// teams is features/accounts/sso.ts), and JWT sessions in an encrypted cookie. The cookie is read back by `authenticate()` (through
 // access/session-token.ts), so REST handlers and tRPC see the same session as the pages.
 //
 // The configuration is built lazily, per request: the session secret (AUTH_SECRET, or the one
@@ -18,10 +19,13 @@ import { signInWithPassword } from "../../features/accounts/index.ts";
 import { getUser, sessionIsCurrent } from "../../access/user-lookup.ts";
 import { endSession, findUserByEmail } from "../../features/accounts/index.ts";
 import { clientAddressFrom } from "../../access/client-address.ts";
+import { oidcConfigured, signInWithOidc } from "../../features/accounts/sso.ts";
 
 export const SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600;
 /** Marks a GitHub account that matches no user here: such a sign-in is refused. */
 const UNLINKED = "unlinked:";
+/** Marks a single sign-on that sso.ts refused (domain, sign-up off, disabled): such a sign-in is refused. */
+const REFUSED = "refused:";
 
 function providers(): NextAuthConfig["providers"] {
   const list: NextAuthConfig["providers"] = [
@@ -51,6 +55,23 @@ function providers(): NextAuthConfig["providers"] {
       }),
     );
   }
+  if (oidcConfigured()) {
+    list.push({
+      id: "oidc",
+      name: env.AUTH_OIDC_NAME,
+      type: "oidc",
+      issuer: env.AUTH_OIDC_ISSUER,
+      clientId: env.AUTH_OIDC_CLIENT_ID,
+      clientSecret: env.AUTH_OIDC_CLIENT_SECRET,
+      authorization: { params: { scope: env.AUTH_OIDC_SCOPE } },
+      checks: ["pkce", "state", "nonce"],
+      // The ID token's claims, verified by next-auth (issuer, audience, signature, nonce): sso.ts decides.
+      async profile(claims) {
+        const result = await signInWithOidc(claims as Record<string, unknown>);
+        return result.ok ? { id: result.userId, email: result.email, name: result.name } : { id: `${REFUSED}${String(claims.sub)}` };
+      },
+    });
+  }
   return list;
 }
 
@@ -64,7 +85,7 @@ function config(): NextAuthConfig {
     providers: providers(),
     callbacks: {
       async signIn({ user }) {
-        if (String(user.id ?? "").startsWith(UNLINKED)) return false;
+        if (String(user.id ?? "").startsWith(UNLINKED) || String(user.id ?? "").startsWith(REFUSED)) return false;
         // A disabled account does not sign in by GitHub either (the password path refuses it already).
         const record = user.id ? await getUser(user.id) : null;
         return Boolean(record && !record.disabledAt);
@@ -138,6 +159,11 @@ function config(): NextAuthConfig {
 }
 
 export const { handlers, auth, signIn, signOut } = NextAuth(() => config());
+
+/** The single sign-on button's label, when single sign-on is configured (the login page shows it). */
+export function oidcSignInName(): string | null {
+  return oidcConfigured() ? loadEnv().AUTH_OIDC_NAME : null;
+}
 
 /** Whether GitHub sign-in is configured (the login page shows its button). */
 export function githubSignInEnabled(): boolean {

@@ -39,6 +39,9 @@ CREATE INDEX "team_members_user_id_idx" ON "team_members"("user_id");
 -- CreateIndex
 CREATE INDEX "api_keys_team_id_idx" ON "api_keys"("team_id");
 
+-- CreateIndex
+CREATE INDEX "usage_events_team_id_created_at_id_idx" ON "usage_events"("team_id", "created_at" DESC, "id" DESC);
+
 -- AddForeignKey
 ALTER TABLE "team_members" ADD CONSTRAINT "team_members_team_id_fkey" FOREIGN KEY ("team_id") REFERENCES "teams"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
