@@ -171,6 +171,11 @@ describe.each(testDatabases())("teams on $kind", ({ kind }) => {
     const rest = await fetch(`${host.url}/v1/llm/usage?team_id=${created.id}`, { headers: { authorization: `Bearer ${ownerKey.key}` } });
     expect(rest.status).toBe(200);
     expect(((await rest.json()) as { total_requests: number }).total_requests).toBe(3);
+    // The requests list takes the filter too: the team's three calls, not the owner's own.
+    const listed = await fetch(`${host.url}/v1/llm/requests?team_id=${created.id}`, { headers: { authorization: `Bearer ${ownerKey.key}` } });
+    expect(listed.status).toBe(200);
+    const items = ((await listed.json()) as { items: { api_key_id: string }[] }).items;
+    expect(items.map((i) => i.api_key_id)).toEqual([teamKey.apiKey.id, teamKey.apiKey.id, teamKey.apiKey.id]);
     // Without the filter, a member sees only their own usage (not the team key's).
     expect((await usageStats(people.owner, {})).totals.requests).toBe(1);
 

@@ -17,9 +17,8 @@ import { getLogger } from "../../kernel/logger.ts";
 import { authSecret } from "../../access/auth-secret.ts";
 import { signInWithPassword } from "../../features/accounts/index.ts";
 import { getUser, sessionIsCurrent } from "../../access/user-lookup.ts";
-import { endSession, findUserByEmail } from "../../features/accounts/index.ts";
+import { endSession, findUserByEmail, oidcConfigured, signInWithOidc } from "../../features/accounts/index.ts";
 import { clientAddressFrom } from "../../access/client-address.ts";
-import { oidcConfigured, signInWithOidc } from "../../features/accounts/sso.ts";
 
 export const SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600;
 /** Marks a GitHub account that matches no user here: such a sign-in is refused. */

@@ -8,3 +8,4 @@ export { createFirstAdmin, endAllSessions, endSession, findUserByEmail, listUser
 export { whoami } from "./whoami.rest.ts";
 export { teamsRouter } from "./teams.router.ts";
 export { team, teamMember, teamMembers, teams } from "./teams.rest.ts";
+export { oidcConfigured, signInWithOidc } from "./sso.ts";
