@@ -11,7 +11,7 @@ export const dynamic = "force-dynamic";
 export default async function OneTeamPage({ params }: { params: Promise<{ team: string }> }) {
   const { team: ref } = await params;
   const caller = await callerFor(new Headers(await headers()));
-  const team = await pageData(() => caller.teams.get({ team: decodeURIComponent(ref) }), ["NOT_FOUND"]);
+  const team = await pageData(() => caller.teams.get({ team: ref }), ["NOT_FOUND", "BAD_REQUEST"]);
   if (!team.ok) notFound();
   const keys = await caller.keys.list({ team: team.data.name });
   return (

@@ -105,6 +105,6 @@ export const teamMember = endpoint({
   DELETE: route({
     ...TEAM_WRITE_POLICY,
     doc: { summary: "Take a member out of a team (owners, admins); a team keeps its last owner" },
-    handler: async ({ identity, params }) => removeTeamMember(identity, params.team ?? "", decodeURIComponent(params.email ?? "")),
+    handler: async ({ identity, params }) => removeTeamMember(identity, params.team ?? "", params.email ?? ""),
   }),
 });
