@@ -78,7 +78,7 @@ function accepted(): string {
 export async function verifyPlatformJwt(token: string): Promise<PlatformClaims> {
   const env = loadEnv();
   if (!env.JWT_SECRET && !env.JWT_JWKS_URL) {
-    throw new AppError("unauthorized", "Invalid JWT: this service accepts no JWTs (neither JWT_SECRET nor JWT_JWKS_URL is configured)");
+    throw new AppError("unauthorized", "Invalid JWT: this service accepts no JWTs (JWT_SECRET is not configured, nor JWT_JWKS_URL)");
   }
   let alg: unknown;
   try {
