@@ -9,6 +9,7 @@ import "server-only";
 // generated into DATA_DIR) must not be read while `next build` imports this module.
 import { randomUUID } from "node:crypto";
 import NextAuth, { type NextAuthConfig } from "next-auth";
+import type { NextRequest } from "next/server";
 import Credentials from "next-auth/providers/credentials";
 import GitHub from "next-auth/providers/github";
 import { sameOriginPath } from "../../../lib/safe-path.ts";
@@ -74,6 +75,16 @@ function providers(): NextAuthConfig["providers"] {
   return list;
 }
 
+/**
+ * Our user's id for a sign-in. Credentials' authorize() returns it as the user's id; an OAuth or
+ * OpenID Connect provider's profile() result reaches the callbacks as `account.providerAccountId`
+ * (next-auth gives `user` a random id of its own for those).
+ */
+function ourUserId(user: { id?: string | null } | undefined, account: { type: string; providerAccountId: string } | null | undefined): string {
+  if (account && (account.type === "oauth" || account.type === "oidc")) return account.providerAccountId;
+  return String(user?.id ?? "");
+}
+
 function config(): NextAuthConfig {
   return {
     secret: authSecret(),
@@ -83,10 +94,11 @@ function config(): NextAuthConfig {
     pages: { signIn: "/login", error: "/login" },
     providers: providers(),
     callbacks: {
-      async signIn({ user }) {
-        if (String(user.id ?? "").startsWith(UNLINKED) || String(user.id ?? "").startsWith(REFUSED)) return false;
-        // A disabled account does not sign in by GitHub either (the password path refuses it already).
-        const record = user.id ? await getUser(user.id) : null;
+      async signIn({ user, account }) {
+        const id = ourUserId(user, account);
+        if (id.startsWith(UNLINKED) || id.startsWith(REFUSED)) return false;
+        // A disabled account does not sign in by GitHub or single sign-on either (the password path refuses it already).
+        const record = id ? await getUser(id) : null;
         return Boolean(record && !record.disabledAt);
       },
       // Only this site's own paths, by the same rule as the sign-in page (lib/safe-path.ts).
@@ -102,12 +114,13 @@ function config(): NextAuthConfig {
         }
         return `${baseUrl.replace(/\/$/, "")}${sameOriginPath(path) ?? "/"}`;
       },
-      async jwt({ token, user }) {
-        if (user?.id) {
+      async jwt({ token, user, account }) {
+        if (user) {
           // A new session: under the user's current session epoch, with an id of its own, so that
           // signing out can end just this one and a new password or "sign out everywhere" all of them.
-          const record = await getUser(user.id);
-          token.sub = user.id;
+          const id = ourUserId(user, account);
+          const record = await getUser(id);
+          token.sub = id;
           token.epoch = record?.sessions.epoch ?? 0;
           token.sid = randomUUID();
           return token;
@@ -157,7 +170,38 @@ function config(): NextAuthConfig {
   };
 }
 
-export const { handlers, auth, signIn, signOut } = NextAuth(() => config());
+const nextAuth = NextAuth(() => config());
+export const { auth, signIn, signOut } = nextAuth;
+
+/**
+ * The request as next-auth's routes must see it: at the address the browser used. Next gives
+ * route handlers a URL on its own listening address (http://localhost:<port>), while the sign-in
+ * server actions build theirs from the Host header (`trustHost`); an OAuth or OpenID Connect
+ * provider then sees two different redirect URIs for one sign-in (the authorization's and the code
+ * exchange's) and refuses the second. Both now come from the same Host / X-Forwarded-* headers,
+ * unless AUTH_URL fixes the address (next-auth reads that itself). (Without this, GitHub sign-in
+ * behind any host name but localhost had the same mismatch.)
+ */
+export function atBrowserAddress(req: NextRequest): NextRequest {
+  if (process.env.AUTH_URL || process.env.NEXTAUTH_URL) return req;
+  const host = req.headers.get("x-forwarded-host") ?? req.headers.get("host");
+  if (!host) return req;
+  const url = new URL(req.url);
+  const proto = req.headers.get("x-forwarded-proto");
+  try {
+    url.host = host;
+    if (proto === "http" || proto === "https") url.protocol = `${proto}:`;
+  } catch {
+    return req;
+  }
+  // A plain Request: a NextRequest would turn 127.0.0.1 back into localhost (NextURL does).
+  return url.href === req.url ? req : (new Request(url.href, req) as unknown as NextRequest);
+}
+
+export const handlers = {
+  GET: (req: NextRequest) => nextAuth.handlers.GET(atBrowserAddress(req)),
+  POST: (req: NextRequest) => nextAuth.handlers.POST(atBrowserAddress(req)),
+};
 
 /** The single sign-on button's label, when single sign-on is configured (the login page shows it). */
 export function oidcSignInName(): string | null {
