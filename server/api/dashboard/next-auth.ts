@@ -186,11 +186,13 @@ export function atBrowserAddress(req: NextRequest): NextRequest {
   if (process.env.AUTH_URL || process.env.NEXTAUTH_URL) return req;
   const host = req.headers.get("x-forwarded-host") ?? req.headers.get("host");
   if (!host) return req;
-  const url = new URL(req.url);
+  const original = new URL(req.url);
   const proto = req.headers.get("x-forwarded-proto");
+  const protocol = proto === "http" || proto === "https" ? `${proto}:` : original.protocol;
+  let url: URL;
   try {
-    url.host = host;
-    if (proto === "http" || proto === "https") url.protocol = `${proto}:`;
+    // Built whole: setting `host` alone would keep Next's port when the browser's address has none.
+    url = new URL(`${protocol}//${host}${original.pathname}${original.search}`);
   } catch {
     return req;
   }
