@@ -3,6 +3,7 @@
 import {
   githubLoginAction,
   loginAction,
+  oidcLoginAction,
   logoutAction,
   setupAction,
   signOutEverywhereAction,
@@ -27,4 +28,8 @@ export async function logoutEverywhere(): Promise<void> {
 
 export async function loginWithGitHub(form: FormData): Promise<void> {
   return githubLoginAction(form);
+}
+
+export async function loginWithOidc(form: FormData): Promise<void> {
+  return oidcLoginAction(form);
 }

@@ -12,6 +12,10 @@ export type Tier = (typeof TIERS)[number];
 export const BUDGET_PERIODS = ["day", "week", "month"] as const;
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
 
+/** A member's role in a team, most rights first: owners manage it, members use it, viewers look. */
+export const TEAM_ROLES = ["owner", "member", "viewer"] as const;
+export type TeamRole = (typeof TEAM_ROLES)[number];
+
 /** What a key may be limited to. A key created without scopes has every scope but `admin`. */
 export const SCOPES = ["generate", "embeddings", "vectors", "usage:read", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

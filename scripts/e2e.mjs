@@ -1,7 +1,8 @@
 // `npm run test:e2e`: builds the app (skipped with E2E_SKIP_BUILD=1), checks that the standalone
 // output starts with `node server.js` (checkStandalone; E2E_STANDALONE_CHECK=0 skips it), starts the production server
 // on a free port with a fresh embedded database (and two more for the REST suite, one per host: as
-// `npm start` and with SERVE_API_THROUGH_NEXT=1, each with an admin API key), waits for /health, runs Playwright against it
+// `npm start` and with SERVE_API_THROUGH_NEXT=1, each with an admin API key, and one configured for single sign-on),
+// waits for /health, runs Playwright against it
 // (extra arguments go to `playwright test`), then stops the server and removes its data folder.
 // Exits with Playwright's code. E2E_VERBOSE=1 streams the server's output.
 import { spawn } from "node:child_process";
@@ -261,6 +262,28 @@ async function main() {
     log(`starting the ${host} REST server on http://127.0.0.1:${port}${host === "next" ? " (SERVE_API_THROUGH_NEXT=1)" : ""}`);
     restServers.push({ host, env, dataDir: restDataDir, baseUrl: `http://127.0.0.1:${port}`, server: startServer(env) });
   }
+  // The single sign-on spec (e2e/sso.spec.ts) signs in on a server of its own, configured for an
+  // OpenID Connect provider that the spec itself starts (oidc-provider) on this port.
+  const oidcIssuerPort = await freePort();
+  const oidcClient = { id: "e2e-model-service", secret: `e2e-oidc-${Math.random().toString(36).slice(2)}-secret` };
+  {
+    const port = await freePort();
+    const oidcDataDir = mkdtempSync(path.join(tmpdir(), "model-service-e2e-oidc-"));
+    const env = {
+      ...serverEnv,
+      PORT: String(port),
+      DATA_DIR: oidcDataDir,
+      AUTH_OIDC_ISSUER: `http://127.0.0.1:${oidcIssuerPort}`,
+      AUTH_OIDC_CLIENT_ID: oidcClient.id,
+      AUTH_OIDC_CLIENT_SECRET: oidcClient.secret,
+      AUTH_OIDC_SCOPE: "openid email profile groups",
+      AUTH_OIDC_ALLOW_SIGNUP: "1",
+      AUTH_OIDC_ALLOWED_DOMAINS: "sso.example.com",
+      AUTH_OIDC_ADMIN_GROUPS: "model-service-admins",
+    };
+    log(`starting the single sign-on server on http://127.0.0.1:${port} (issuer port ${oidcIssuerPort})`);
+    restServers.push({ host: "oidc", env, dataDir: oidcDataDir, baseUrl: `http://127.0.0.1:${port}`, server: startServer(env) });
+  }
   let cleanedUp = false;
   const cleanup = async () => {
     if (cleanedUp) return;
@@ -303,7 +326,7 @@ async function main() {
       }
       rest.apiKey = await createAdminKey(rest.env, `e2e-rest-${rest.host}`);
     }
-    const [restLean, restNext] = restServers;
+    const [restLean, restNext, oidcServer] = restServers;
     // The dashboard needs a signed-in user: create one with the CLI (through the server's database),
     // and let Playwright's setup project sign in as it (e2e/auth.setup.ts).
     const user = { email: "e2e-admin@example.com", password: `e2e-${Math.random().toString(36).slice(2)}-password` };
@@ -344,6 +367,12 @@ async function main() {
       // The provider emulator and its OpenAI key (e2e/providers.spec.ts).
       E2E_EMULATOR_URL: `http://127.0.0.1:${emulatorPort}`,
       E2E_EMULATOR_OPENAI_KEY: emulatorOpenAIKey,
+      // The single sign-on server, its admin key, and the provider the spec starts (e2e/sso.spec.ts).
+      E2E_OIDC_BASE_URL: oidcServer.baseUrl,
+      E2E_OIDC_API_KEY: oidcServer.apiKey,
+      E2E_OIDC_ISSUER_PORT: String(oidcIssuerPort),
+      E2E_OIDC_CLIENT_ID: oidcClient.id,
+      E2E_OIDC_CLIENT_SECRET: oidcClient.secret,
     });
     if (code !== 0 && !verbose) {
       log("Playwright failed; server output:");

@@ -142,7 +142,7 @@ function EditLimits({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void }) 
 }
 
 /** The secret of a key just created or rotated: shown this once. */
-function NewSecret({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
+export function NewSecret({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
   return (
     <section className="new-secret" data-testid="new-key" aria-label="New API key">
       <h2>Copy the key for “{name}” now</h2>
@@ -325,7 +325,7 @@ function ResponseCacheToggle({ apiKey }: { apiKey: ApiKey }) {
   );
 }
 
-function KeysTable({
+export function KeysTable({
   keys,
   showOwner,
   onRotated,
@@ -366,7 +366,7 @@ function KeysTable({
               <td>
                 {k.isAdmin ? <span className="pill">admin</span> : null} {k.scopes.length ? k.scopes.join(", ") : k.isAdmin ? "" : "all"}
               </td>
-              {showOwner ? <td>{k.userEmail ?? <span className="muted">none</span>}</td> : null}
+              {showOwner ? <td>{k.userEmail ?? (k.teamName ? `team ${k.teamName}` : <span className="muted">none</span>)}</td> : null}
               <td>{k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd} / ${k.budgetPeriod}` : <span className="muted">none</span>}</td>
               <td>{limitsOf(k) || <span className="muted">none</span>}</td>
               <td>
@@ -421,7 +421,7 @@ export function KeysManager({ initialKeys, isAdmin }: { initialKeys: ApiKey[]; i
           {keys.error.message}
         </p>
       ) : null}
-      {list.length ? <KeysTable keys={list} showOwner={isAdmin} onRotated={show} /> : <NoKeys />}
+      {list.length ? <KeysTable keys={list} showOwner={isAdmin || list.some((k) => k.teamId)} onRotated={show} /> : <NoKeys />}
     </>
   );
 }

@@ -67,6 +67,17 @@ export const NAV_ITEMS: NavItem[] = [
     ),
   },
   {
+    href: "/teams",
+    label: "Teams",
+    icon: (
+      <svg {...ICON_PROPS}>
+        <circle cx="9" cy="8" r="3" />
+        <circle cx="17" cy="9" r="2.5" />
+        <path d="M3 20c0-3.3 2.7-6 6-6s6 2.7 6 6M15 14.5c.6-.2 1.3-.3 2-.3 2.5 0 4 1.8 4 4.8" />
+      </svg>
+    ),
+  },
+  {
     href: "/vectors",
     label: "Vectors",
     icon: (

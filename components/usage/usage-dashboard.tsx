@@ -1,7 +1,7 @@
 "use client";
 // The usage home page: cards (spend, requests, tokens, error rate, p50/p95 latency, each against
 // the previous range), charts, breakdown tables, the recent requests and a CSV export, for a range
-// (7, 30, 90 days or custom) and filters (model, provider, key; user for admins; tag and end user when calls carry them). Everything comes
+// (7, 30, 90 days or custom) and filters (model, provider, key; user for admins; tag and end user when calls carry them; team for members of one). Everything comes
 // from `usage.stats` / `usage.recent` / `usage.exportCsv`; the first stats come from the server
 // render.
 import { keepPreviousData } from "@tanstack/react-query";
@@ -280,16 +280,23 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
     initialData: same(unfiltered, initial.input) ? initial.stats : undefined,
   });
   const choices = options.data?.breakdowns;
-  // A filtered view other than one user, key, tag or end user comes without its tag and end-user
-  // breakdowns (they read the larger attribution roll-ups): those two tables ask for them apart,
+  // A filtered view other than one user, key, tag or end user comes without its tag, end-user and
+  // team breakdowns (they read the larger attribution roll-ups): those tables ask for them apart,
   // so the rest of the page does not wait.
   const attribution = trpc.usage.stats.useQuery(
     { ...input, attribution: true },
     { enabled: stats.data !== undefined && !stats.data.attributionIncluded, placeholderData: keepPreviousData },
   );
-  // The statistics take a tag or an end user, not both (their roll-up rows keep each on its own): choosing one clears the other.
+  // The caller's teams (an admin: every team), for the team filter.
+  const teams = trpc.teams.list.useQuery(undefined, { staleTime: 60_000 });
+  // The statistics take a tag, an end user or a team, one at a time (their roll-up rows keep each on its own): choosing one clears the others.
+  const ATTRIBUTION = ["tag", "endUser", "teamId"] as const;
   const set = (k: FilterName) => (v: string) =>
-    setFilters((f) => ({ ...f, ...(k === "tag" ? { endUser: "" } : k === "endUser" ? { tag: "" } : {}), [k]: v }));
+    setFilters((f) => ({
+      ...f,
+      ...((ATTRIBUTION as readonly string[]).includes(k) ? Object.fromEntries(ATTRIBUTION.filter((a) => a !== k).map((a) => [a, ""])) : {}),
+      [k]: v,
+    }));
   const { compare: _compare, ...recentInput } = input;
 
   async function exportCsv() {
@@ -403,6 +410,15 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
             options={(choices?.endUser ?? []).map((u) => ({ value: u.value, label: u.value }))}
           />
         ) : null}
+        {(teams.data?.length ?? 0) > 0 || filters.teamId ? (
+          <FilterSelect
+            label="Team"
+            value={filters.teamId ?? ""}
+            onChange={set("teamId")}
+            all={isAdmin ? "All teams" : "My own usage"}
+            options={(teams.data ?? []).map((t) => ({ value: t.id, label: t.name }))}
+          />
+        ) : null}
         <label className="field">
           <span className="field-label">Days in</span>
           <select value={tz} onChange={(e) => setTz(e.target.value)} aria-label="Days in">
@@ -467,15 +483,19 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
                 <>
                   <BreakdownTable title="Tag" rows={data.breakdowns.tag} total={data.totals} />
                   <BreakdownTable title="End user" rows={data.breakdowns.endUser} total={data.totals} />
+                  {data.breakdowns.team.length ? <BreakdownTable title="Team" rows={data.breakdowns.team} total={data.totals} /> : null}
                 </>
               ) : attribution.data?.attributionIncluded ? (
                 <>
                   <BreakdownTable title="Tag" rows={attribution.data.breakdowns.tag} total={attribution.data.totals} />
                   <BreakdownTable title="End user" rows={attribution.data.breakdowns.endUser} total={attribution.data.totals} />
+                  {attribution.data.breakdowns.team.length ? (
+                    <BreakdownTable title="Team" rows={attribution.data.breakdowns.team} total={attribution.data.totals} />
+                  ) : null}
                 </>
               ) : (
                 <p className="muted" aria-busy="true">
-                  Loading the tag and end-user breakdowns…
+                  Loading the tag, end-user and team breakdowns…
                 </p>
               )}
             </div>

@@ -104,6 +104,7 @@ async function authenticateKey(secret: string, refusal: AppError | undefined): P
     kind: "apiKey",
     apiKeyId: key.id,
     userId: key.userId,
+    ...(key.teamId ? { teamId: key.teamId } : {}),
     role,
     tier: key.tier,
     scopes: scopesFor(role, key.scopes),

@@ -16,6 +16,8 @@ export {
   USER_SCOPES,
   type Role,
   type Scope,
+  TEAM_ROLES,
+  type TeamRole,
   type Tier,
 } from "../../lib/access.ts";
 
@@ -33,8 +35,10 @@ export type KeyControls = {
 type Caller = {
   /** Set for API keys; null for sessions and JWTs. */
   apiKeyId: string | null;
-  /** The owning user; null for a key created without one. */
+  /** The owning user; null for a key created without one (a team's key among them). */
   userId: string | null;
+  /** The team an API key belongs to; absent or null for every other caller. */
+  teamId?: string | null;
   role: Role;
   tier: Tier;
   /** The effective scopes (an admin holds all of them). */

@@ -13,7 +13,12 @@ import { onShutdown } from "../kernel/lifecycle.ts";
 import { getLogger } from "../kernel/logger.ts";
 import { BACKGROUND_TIMEOUT_MS, getRedis, onRedisStateChange, redisCommand, redisUsable } from "../kernel/redis.ts";
 
-export type Invalidation = { kind: "key"; id: string } | { kind: "user"; id: string } | { kind: "all" } | { kind: "recheck" };
+export type Invalidation =
+  | { kind: "key"; id: string }
+  | { kind: "user"; id: string }
+  | { kind: "team"; id: string }
+  | { kind: "all" }
+  | { kind: "recheck" };
 type Listener = (message: Invalidation) => void;
 
 /** Entry lifetime without a working subscriber: the bound on how long a revoked key can still pass. */
@@ -124,7 +129,7 @@ function parseMessage(text: string): Invalidation | undefined {
   try {
     const m = JSON.parse(text) as Partial<Invalidation> & { id?: unknown };
     if (m.kind === "all") return { kind: "all" };
-    if ((m.kind === "key" || m.kind === "user") && typeof m.id === "string") return { kind: m.kind, id: m.id };
+    if ((m.kind === "key" || m.kind === "user" || m.kind === "team") && typeof m.id === "string") return { kind: m.kind, id: m.id };
   } catch {
     // not ours
   }

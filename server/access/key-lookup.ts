@@ -43,6 +43,8 @@ export function generateApiKey(): string {
 export type ResolvedKey = {
   id: string;
   userId: string | null;
+  /** The team the key belongs to, or null. */
+  teamId: string | null;
   tier: Tier;
   scopes: string[];
   isAdmin: boolean;
@@ -64,6 +66,7 @@ export type ResolvedKey = {
 const RESOLVED_SELECT = {
   id: true,
   userId: true,
+  teamId: true,
   tier: true,
   scopes: true,
   isAdmin: true,
@@ -85,6 +88,7 @@ const g = globalThis as unknown as { __modelServiceKeyCache?: KeyCaches; __model
 function toResolved(row: {
   id: string;
   userId: string | null;
+  teamId: string | null;
   tier: Tier;
   scopes: string[];
   isAdmin: boolean;
@@ -102,6 +106,7 @@ function toResolved(row: {
   return {
     id: row.id,
     userId: row.userId,
+    teamId: row.teamId,
     tier: row.tier,
     scopes: row.scopes,
     isAdmin: row.isAdmin,

@@ -5,7 +5,8 @@ import "server-only";
 // per caller (API key, or user for sessions and JWTs). RATE_LIMITS overrides any of them without code.
 // A key may carry its own requests per minute (`key:rpm`, counted here beside the two others; the
 // tightest wins) and tokens per minute (`key:tpm`: `chargeKeyTokens`, called by features/inference
-// with the input's estimate before a call and settled with the real usage after it).
+// with the input's estimate before a call and settled with the real usage after it). A team's key
+// also counts against its team's requests per minute (`team:rpm`, one counter for all its keys).
 //
 // The counters live in this process, or in Redis when REDIS_URL is set so that every instance
 // shares one budget. Both counters of a request are sent to Redis in the same tick over a client
@@ -18,6 +19,7 @@ import { AppError } from "../kernel/errors.ts";
 import { getRedis, redisCommand, redisConnected, RedisUnavailable, redisUsable } from "../kernel/redis.ts";
 import type { AuthenticatedIdentity, Tier } from "./identity.ts";
 import { recordRateLimitRejection } from "../kernel/metrics.ts";
+import { getTeam } from "./teams.ts";
 
 /** The original service's per-endpoint defaults. */
 export const ENDPOINT_LIMIT_DEFAULTS: Readonly<Record<string, RateLimitSpec>> = {
@@ -221,7 +223,8 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, name: stri
   const tier = identity.kind === "session" ? undefined : consume(`tier:${identity.tier}`, tierLimit(identity.tier), subject);
   const rpm = identity.kind === "apiKey" ? identity.controls?.rpm : null;
   const own = rpm ? consume("key:rpm", { requests: rpm, windowSeconds: 60 }, subject) : undefined;
-  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier, own])).filter(
+  const team = identity.teamId ? teamLimit(identity.teamId) : undefined;
+  const states = (await Promise.all([consume(endpoint, endpointLimit(endpoint), subject), tier, own, team])).filter(
     (s): s is Counted => s !== undefined,
   );
   if (states.length === 0) return undefined;
@@ -238,12 +241,20 @@ export async function checkRateLimit(identity: AuthenticatedIdentity, name: stri
   return closest;
 }
 
+/** A team key's count against the team's requests per minute, shared by all its keys; none without a limit. */
+async function teamLimit(teamId: string): Promise<Counted | undefined> {
+  const rpm = (await getTeam(teamId))?.rpmLimit;
+  return rpm ? consume("team:rpm", { requests: rpm, windowSeconds: 60 }, `team:${teamId}`) : undefined;
+}
+
 function rateLimited(refused: RateLimitState, unit: "requests" | "tokens", extra?: string): AppError {
   const what = refused.name.startsWith("tier:")
     ? `your ${refused.name.slice(5)} tier's limit`
     : refused.name.startsWith("key:")
       ? "this API key's own limit"
-      : `the limit of the ${refused.name} endpoint`;
+      : refused.name.startsWith("team:")
+        ? "the limit of this key's team"
+        : `the limit of the ${refused.name} endpoint`;
   return new AppError(
     "rate_limited",
     `Rate limit exceeded: ${what} is ${refused.limit} ${unit} per ${describeWindow(refused.windowSeconds)}${extra ?? ""}; retry in ${refused.retryAfter} s`,

@@ -101,10 +101,13 @@ export function userForSubject(subject: string): Promise<UserRecord> {
   return caches.bySubject.get(subject);
 }
 
-/** Whether any dashboard account exists (once true, it stays true for this process). */
+/**
+ * Whether any dashboard account exists (once true, it stays true for this process): one with a
+ * password, or one that signs in by single sign-on (an e-mail and no password; JWT users have neither).
+ */
 export async function hasDashboardUser(): Promise<boolean> {
   if (caches.anyUser) return true;
-  const count = await (await getDb()).user.count({ where: { passwordHash: { not: null } } });
+  const count = await (await getDb()).user.count({ where: { OR: [{ passwordHash: { not: null } }, { email: { not: null } }] } });
   if (count > 0) caches.anyUser = true;
   return count > 0;
 }

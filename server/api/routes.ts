@@ -7,7 +7,7 @@ import { endpoint, json, noEndpoint, route } from "../http/endpoint.ts";
 import { openApiDocument } from "./openapi.ts";
 import { health, ping } from "../features/system/index.ts";
 import { llmGenerate } from "../features/inference/index.ts";
-import { adminAudit, whoami } from "../features/accounts/index.ts";
+import { adminAudit, team, teamMember, teamMembers, teams, whoami } from "../features/accounts/index.ts";
 import { models } from "../features/catalogue/index.ts";
 import { vectorCollection, vectorCollections, vectorDocuments, vectorPoints, vectorSearch } from "../features/vectors/index.ts";
 import { llmGenerateEmbeddings } from "../features/inference/index.ts";
@@ -33,6 +33,10 @@ export const leanRoutes: readonly LeanRoute[] = [
   { pattern: "/v1/llm/generate", handlers: llmGenerate },
   { pattern: "/v1/auth/whoami", handlers: whoami },
   { pattern: "/v1/admin/audit", handlers: adminAudit },
+  { pattern: "/v1/teams", handlers: teams },
+  { pattern: "/v1/teams/:team", handlers: team },
+  { pattern: "/v1/teams/:team/members", handlers: teamMembers },
+  { pattern: "/v1/teams/:team/members/:email", handlers: teamMember },
   { pattern: "/v1/llm/models", handlers: models },
   { pattern: "/api/v1/models", handlers: models },
   { pattern: "/v1/vector/collections", handlers: vectorCollections },
@@ -81,6 +85,10 @@ export {
   openaiModelById,
   openaiModels,
   ping,
+  team,
+  teamMember,
+  teamMembers,
+  teams,
   trpc,
   vectorCollection,
   vectorCollections,

@@ -3,6 +3,7 @@ import "server-only";
 import type { Command } from "./command.ts";
 import { securityCommands } from "./security-commands.ts";
 import { usageCommands } from "./usage-commands.ts";
+import { teamCommands } from "./team-commands.ts";
 
 export const commands: Command[] = [
   {
@@ -25,5 +26,6 @@ export const commands: Command[] = [
     },
   },
   ...securityCommands,
+  ...teamCommands,
   ...usageCommands,
 ];

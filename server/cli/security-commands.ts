@@ -11,14 +11,14 @@ type Values = Record<string, string | boolean | undefined>;
 const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
 
 /** "none"/"off" clears a budget; otherwise the amount as given (the service validates it). */
-function budgetOption(v: string | boolean | undefined): string | null | undefined {
+export function budgetOption(v: string | boolean | undefined): string | null | undefined {
   const s = str(v)?.trim();
   if (s === undefined) return undefined;
   return s === "none" || s === "off" ? null : s.replace(/^\$/, "");
 }
 
 /** A whole number (--rpm, --tpm, --max-parallel); "none"/"off" removes the limit. */
-function countOption(v: string | boolean | undefined, flag: string): number | null | undefined {
+export function countOption(v: string | boolean | undefined, flag: string): number | null | undefined {
   const s = str(v)?.trim();
   if (s === undefined) return undefined;
   if (s === "none" || s === "off") return null;
@@ -27,7 +27,7 @@ function countOption(v: string | boolean | undefined, flag: string): number | nu
 }
 
 /** --budget-period: day, week or month. */
-function periodOption(v: string | boolean | undefined): "day" | "week" | "month" | undefined {
+export function periodOption(v: string | boolean | undefined): "day" | "week" | "month" | undefined {
   const s = str(v)?.trim();
   if (s === undefined) return undefined;
   if (s !== "day" && s !== "week" && s !== "month") throw new UsageError("--budget-period must be day, week or month");
@@ -140,7 +140,7 @@ function describeControls(k: {
   return parts.length ? `; ${parts.join(", ")}` : "";
 }
 
-function table(io: CliIO, rows: string[][]): void {
+export function table(io: CliIO, rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows)
     io.out(
@@ -160,7 +160,7 @@ async function askPassword(io: CliIO): Promise<string> {
 }
 
 /** Service errors (AppError) as a one-line message rather than a stack. */
-async function friendly<T>(fn: () => Promise<T>): Promise<T> {
+export async function friendly<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -292,6 +292,11 @@ export const securityCommands: Command[] = [
       name: { type: "string", placeholder: "NAME", description: "What the key is for", required: true },
       tier: { type: "string", placeholder: TIERS.join("|"), description: "Rate-limit tier (default standard)" },
       user: { type: "string", placeholder: "EMAIL", description: "Owner (a dashboard account); usage and budgets count there" },
+      team: {
+        type: "string",
+        placeholder: "TEAM",
+        description: "The team (name or id) the key belongs to instead of a user; the team's budget and limit count it too",
+      },
       budget: { type: "string", placeholder: "USD", description: "Budget in USD for this key (per month unless --budget-period)" },
       ...KEY_CONTROL_OPTIONS,
       admin: { type: "boolean", description: "An admin key: sees all usage, keys and collections" },
@@ -320,6 +325,7 @@ export const securityCommands: Command[] = [
           name: str(v.name)!,
           tier: str(v.tier) as Tier | undefined,
           userEmail: str(v.user),
+          team: str(v.team),
           monthlyBudgetUsd: budgetOption(v.budget) ?? undefined,
           ...keyControls(v),
           expiresAt: expiresOption(v.expires) ?? undefined,
@@ -335,7 +341,7 @@ export const securityCommands: Command[] = [
       }
       io.out(key);
       io.err(
-        `Created ${apiKey.isAdmin ? "admin " : ""}key "${apiKey.name}" (id ${apiKey.id}, tier ${apiKey.tier}${apiKey.userEmail ? `, user ${apiKey.userEmail}` : ""}${describeControls(apiKey)}). Copy it now: it is not shown again.`,
+        `Created ${apiKey.isAdmin ? "admin " : ""}key "${apiKey.name}" (id ${apiKey.id}, tier ${apiKey.tier}${apiKey.userEmail ? `, user ${apiKey.userEmail}` : ""}${apiKey.teamName ? `, team ${apiKey.teamName}` : ""}${describeControls(apiKey)}). Copy it now: it is not shown again.`,
       );
     },
   },
@@ -345,12 +351,13 @@ export const securityCommands: Command[] = [
     options: {
       all: { type: "boolean", description: "Include revoked keys" },
       user: { type: "string", placeholder: "EMAIL", description: "Only this user's keys" },
+      team: { type: "string", placeholder: "TEAM", description: "Only this team's keys" },
       json: { type: "boolean", description: "Print JSON" },
     },
     async run(v: Values, io) {
       const { CLI_ACTOR } = await import("../access/identity.ts");
       const { listApiKeys } = await import("../features/accounts/keys.ts");
-      const keys = await friendly(() => listApiKeys(CLI_ACTOR, { includeRevoked: Boolean(v.all), userEmail: str(v.user) }));
+      const keys = await friendly(() => listApiKeys(CLI_ACTOR, { includeRevoked: Boolean(v.all), userEmail: str(v.user), team: str(v.team) }));
       if (v.json) {
         io.out(JSON.stringify(keys, null, 2));
         return;
@@ -360,14 +367,14 @@ export const securityCommands: Command[] = [
         return;
       }
       table(io, [
-        ["ID", "NAME", "KEY", "TIER", "SCOPES", "USER", "BUDGET", "LAST USED", "STATE"],
+        ["ID", "NAME", "KEY", "TIER", "SCOPES", "OWNER", "BUDGET", "LAST USED", "STATE"],
         ...keys.map((k) => [
           k.id,
           k.name,
           `${k.prefix}…`,
           k.tier,
           k.isAdmin ? "admin" : k.scopes.join(",") || "all",
-          k.userEmail ?? "-",
+          k.userEmail ?? (k.teamName ? `team ${k.teamName}` : "-"),
           k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd}/${k.budgetPeriod}` : "-",
           k.lastUsedAt?.toISOString() ?? "never",
           k.revokedAt ? "revoked" : k.expiresAt && k.expiresAt <= new Date() ? "expired" : "active",

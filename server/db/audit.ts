@@ -3,7 +3,7 @@ import "server-only";
 // row per audited action, through the transaction client of the change itself, so the row and the
 // change commit or roll back together. Here, below the features, because every feature that changes
 // something an admin cares about writes it (catalogue: models and providers; budgets: alert
-// settings; accounts: users and keys); reading it is features/accounts/audit.ts.
+// settings; accounts: users, teams and keys); reading it is features/accounts/audit.ts.
 //
 // Secrets never reach the table: before and after pass through `maskSecrets`, which replaces the
 // value of every field whose name says it holds one (hashes, passwords, secrets, tokens, provider
@@ -28,6 +28,11 @@ export type AuditAction =
   | "user.update"
   | "user.role_change"
   | "user.sessions_end"
+  | "team.create"
+  | "team.update"
+  | "team.member_add"
+  | "team.member_update"
+  | "team.member_remove"
   | "provider.save"
   | "provider.remove"
   | "deployment.save"
@@ -47,6 +52,11 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "user.update",
   "user.role_change",
   "user.sessions_end",
+  "team.create",
+  "team.update",
+  "team.member_add",
+  "team.member_update",
+  "team.member_remove",
   "provider.save",
   "provider.remove",
   "deployment.save",
@@ -58,7 +68,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "login.failure",
 ];
 
-export type AuditTargetKind = "api_key" | "user" | "provider" | "deployment" | "model" | "budget_alert_settings";
+export type AuditTargetKind = "api_key" | "user" | "team" | "provider" | "deployment" | "model" | "budget_alert_settings";
 
 export type AuditEntry = {
   actor: AuditActorLike;

@@ -6,6 +6,11 @@ import { z } from "zod";
 
 const emptyAsUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const commaList = (v: string) =>
+  v
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 const optionalUrl = (what: string) => z.preprocess(emptyAsUndefined, z.url({ error: `a URL such as ${what}` }).optional());
 const PORT_EXPECTED = "a port number from 0 to 65535 (0: any free port)";
 const port = (fallback: number) =>
@@ -240,6 +245,12 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.enum(["HS256", "HS384", "HS512"], { error: "one of HS256, HS384, HS512" }).default("HS256"),
   ),
+  /// A JSON Web Key Set (an identity provider's jwks_uri): platform JWTs signed RS256 or ES256 by one of its keys are accepted beside the HS ones.
+  JWT_JWKS_URL: optionalUrl("https://idp.example.com/.well-known/jwks.json"),
+  /// When set, a platform JWT's `iss` must be this (recommended with JWT_JWKS_URL: an identity provider signs tokens for many clients).
+  JWT_ISSUER: optionalString,
+  /// When set, a platform JWT's `aud` must include this.
+  JWT_AUDIENCE: optionalString,
   AUTH_SECRET: optionalString,
   /// Encrypts the provider keys an admin stores at run time (AES-256-GCM under an HKDF-derived key); unset: generated into DATA_DIR/secrets-key. The Helm chart generates and keeps it.
   SECRETS_KEY: optionalString,
@@ -270,6 +281,26 @@ export const envSchema = z.object({
   /// Optional GitHub sign-in for the dashboard (only for existing users, matched by verified email).
   AUTH_GITHUB_ID: optionalString,
   AUTH_GITHUB_SECRET: optionalString,
+  /// Single sign-on with any OpenID Connect provider (features/accounts/sso.ts): its issuer URL, and this service's client there.
+  AUTH_OIDC_ISSUER: optionalUrl("https://idp.example.com/realms/main"),
+  AUTH_OIDC_CLIENT_ID: optionalString,
+  AUTH_OIDC_CLIENT_SECRET: optionalString,
+  /// The sign-in button's label: "Sign in with <name>".
+  AUTH_OIDC_NAME: z.preprocess(emptyAsUndefined, z.string().max(40, { error: "at most 40 characters" }).default("single sign-on")),
+  /// The scopes asked for; add the one that carries the groups claim if the provider needs it (often `groups`).
+  AUTH_OIDC_SCOPE: z.preprocess(emptyAsUndefined, z.string().default("openid email profile")),
+  /// Create a user on their first single sign-on (else only people who already have an account here, by email, get in).
+  AUTH_OIDC_ALLOW_SIGNUP: z
+    .preprocess(emptyAsUndefined, z.enum(["0", "1", "true", "false"], { error: "1 or 0" }).default("0"))
+    .transform((v) => v === "1" || v === "true"),
+  /// Comma-separated e-mail domains allowed to sign in by single sign-on (empty: any the provider vouches for).
+  AUTH_OIDC_ALLOWED_DOMAINS: z.preprocess(emptyAsUndefined, z.string().default("")).transform(commaList),
+  /// The claim that lists the user's groups (a list of strings).
+  AUTH_OIDC_GROUPS_CLAIM: z.preprocess(emptyAsUndefined, z.string().default("groups")),
+  /// Comma-separated groups whose members are admins here.
+  AUTH_OIDC_ADMIN_GROUPS: z.preprocess(emptyAsUndefined, z.string().default("")).transform(commaList),
+  /// A group `<prefix><team>` or `<prefix><team>:<owner|member|viewer>` puts the user in that (existing) team.
+  AUTH_OIDC_TEAM_PREFIX: z.preprocess(emptyAsUndefined, z.string().default("team:")),
   LOG_LEVEL: z.preprocess(
     (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
     z
@@ -408,6 +439,7 @@ export const SECRET_VARIABLES = new Set([
   "SECRETS_KEY",
   "METRICS_TOKEN",
   "AUTH_GITHUB_SECRET",
+  "AUTH_OIDC_CLIENT_SECRET",
   "BUDGET_ALERT_WEBHOOK_URL",
   "BUDGET_ALERT_WEBHOOK_SECRET",
 ]);

@@ -108,6 +108,8 @@ export type KeyOptions = {
   scopes?: string[];
   isAdmin?: boolean;
   userId?: string;
+  /** The team the key belongs to. */
+  teamId?: string;
   monthlyBudgetUsd?: string;
 };
 
@@ -127,6 +129,7 @@ export async function createKey(db: DatabaseHandle, options: KeyOptions): Promis
       ...(options.scopes ? { scopes: options.scopes } : {}),
       isAdmin: options.isAdmin ?? false,
       userId: options.userId ?? null,
+      teamId: options.teamId ?? null,
       monthlyBudgetUsd: options.monthlyBudgetUsd ?? null,
     },
   });

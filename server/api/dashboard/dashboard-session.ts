@@ -80,3 +80,7 @@ export async function signOutEverywhereAction(): Promise<void> {
 export async function githubLoginAction(form: FormData): Promise<void> {
   await signIn("github", { redirectTo: safeCallbackUrl(form.get("callbackUrl")) });
 }
+
+export async function oidcLoginAction(form: FormData): Promise<void> {
+  await signIn("oidc", { redirectTo: safeCallbackUrl(form.get("callbackUrl")) });
+}

@@ -23,7 +23,7 @@ export const authRouter = createTRPCRouter({
         scopes: z.array(z.enum(SCOPES)),
         budgets: z.array(
           z.object({
-            scope: z.enum(["api_key", "user"]),
+            scope: z.enum(["api_key", "user", "team"]),
             period: z.enum(["day", "week", "month"]),
             budgetUsd: z.string(),
             spentUsd: z.string(),

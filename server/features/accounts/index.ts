@@ -6,3 +6,6 @@ export { createApiKey, listApiKeys } from "./keys.ts";
 export { signInWithPassword } from "./login-limits.ts";
 export { createFirstAdmin, endAllSessions, endSession, findUserByEmail, listUsers } from "./users.ts";
 export { whoami } from "./whoami.rest.ts";
+export { teamsRouter } from "./teams.router.ts";
+export { team, teamMember, teamMembers, teams } from "./teams.rest.ts";
+export { oidcConfigured, signInWithOidc } from "./sso.ts";

@@ -1,6 +1,6 @@
 import "server-only";
 // keys.*: the dashboard's keys page (and any tRPC client): list, create, revoke, rotate.
-// A user sees and manages their own keys; an admin all of them. The secret is in the answer to
+// A user sees and manages their own keys and their teams' (as the team access policy allows); an admin all of them. The secret is in the answer to
 // create and rotate only, once.
 import { z } from "zod";
 import { safeString } from "../../kernel/validation.ts";
@@ -15,6 +15,7 @@ import {
   updateKeyInput,
 } from "./keys.ts";
 import { TIERS } from "../../access/auth.ts";
+import { teamRefSchema } from "./teams.ts";
 import { BUDGET_PERIODS } from "../../access/identity.ts";
 import { createTRPCRouter, procedure, protectedProcedure } from "../../trpc/init.ts";
 
@@ -27,6 +28,8 @@ const apiKeyOutput = z.object({
   isAdmin: z.boolean(),
   userId: z.string().nullable(),
   userEmail: z.string().nullable(),
+  teamId: z.string().nullable(),
+  teamName: z.string().nullable(),
   monthlyBudgetUsd: z.string().nullable(),
   budgetPeriod: z.enum(BUDGET_PERIODS),
   allowedModels: z.array(z.string()),
@@ -47,9 +50,9 @@ const byId = z.object({ id: safeString.min(1).max(100) });
 export const keysRouter = createTRPCRouter({
   /** Active keys (and revoked ones on request), newest first; an API key needs `usage:read` to see them. */
   list: procedure({ access: "user", scope: "usage:read" })
-    .input(z.object({ includeRevoked: z.boolean().optional() }).optional())
+    .input(z.object({ includeRevoked: z.boolean().optional(), team: teamRefSchema.optional() }).optional())
     .output(z.array(apiKeyOutput))
-    .query(({ ctx, input }) => listApiKeys(ctx.identity, { includeRevoked: input?.includeRevoked })),
+    .query(({ ctx, input }) => listApiKeys(ctx.identity, { includeRevoked: input?.includeRevoked, team: input?.team })),
 
   /** A new key; `key` is the secret, shown this once. */
   create: protectedProcedure

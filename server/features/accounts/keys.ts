@@ -1,6 +1,7 @@
 import "server-only";
 // API keys, managed: create, list, revoke and rotate for the CLI, the `keys` tRPC router and the
-// keys page. How a key is resolved on the request path (the cache, the hash, last-used times) is
+// keys page. A key belongs to a user or to a team (then it has no user, and the team access
+// policy of access/teams.ts says who may create, list and change it). How a key is resolved on the request path (the cache, the hash, last-used times) is
 // access/key-lookup.ts.
 import { z } from "zod";
 import { boundedDate, safeString } from "../../kernel/validation.ts";
@@ -13,6 +14,8 @@ import { publishInvalidation } from "../../access/invalidation.ts";
 import { generateApiKey, hashApiKey, SHOWN_PREFIX_LENGTH, pendingLastUsed } from "../../access/key-lookup.ts";
 import { trimDecimal } from "../../../lib/money.ts";
 import { findUserByEmail, usdSchema } from "./users.ts";
+import { membershipsOf, requireTeamAbility } from "../../access/teams.ts";
+import { teamFor, teamRefSchema } from "./teams.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Management (CLI, tRPC, keys page)
@@ -28,6 +31,9 @@ export type ApiKeyView = {
   isAdmin: boolean;
   userId: string | null;
   userEmail: string | null;
+  /** The team the key belongs to (then it has no user), or null. */
+  teamId: string | null;
+  teamName: string | null;
   /** The budget's amount per `budgetPeriod`; null: no budget. */
   monthlyBudgetUsd: string | null;
   budgetPeriod: BudgetPeriod;
@@ -53,6 +59,7 @@ const VIEW_SELECT = {
   scopes: true,
   isAdmin: true,
   userId: true,
+  teamId: true,
   monthlyBudgetUsd: true,
   budgetPeriod: true,
   allowedModels: true,
@@ -66,19 +73,22 @@ const VIEW_SELECT = {
   revokedAt: true,
   createdAt: true,
   user: { select: { email: true } },
+  team: { select: { name: true } },
 } as const;
 
-type ViewRow = Omit<ApiKeyView, "userEmail" | "monthlyBudgetUsd"> & {
+type ViewRow = Omit<ApiKeyView, "userEmail" | "teamName" | "monthlyBudgetUsd"> & {
   monthlyBudgetUsd: { toFixed(n: number): string } | null;
   user: { email: string | null } | null;
+  team: { name: string } | null;
 };
 
 function toView(row: ViewRow): ApiKeyView {
-  const { user, monthlyBudgetUsd, ...rest } = row;
+  const { user, team, monthlyBudgetUsd, ...rest } = row;
   const pendingUse = pendingLastUsed(row.id);
   return {
     ...rest,
     userEmail: user?.email ?? null,
+    teamName: team?.name ?? null,
     monthlyBudgetUsd: monthlyBudgetUsd ? trimDecimal(monthlyBudgetUsd.toFixed(6)) : null,
     lastUsedAt: pendingUse && (!rest.lastUsedAt || pendingUse > rest.lastUsedAt) ? pendingUse : rest.lastUsedAt,
   };
@@ -128,6 +138,8 @@ export const createKeyInput = z.object({
   isAdmin: z.boolean().optional(),
   /** Owner by email (admins only); default: the caller's own user. */
   userEmail: safeString.optional(),
+  /** The team (name or id) the key belongs to instead of a user: its owners and members may create one, viewers not. */
+  team: teamRefSchema.optional(),
   monthlyBudgetUsd: usdSchema.nullable().optional(),
   expiresAt: boundedDate.optional(),
   /** Answer this key's generations from the response cache (temperature 0) unless a request says otherwise. */
@@ -220,13 +232,22 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
   }
 
   let userId = ownUserId(actor);
+  let teamId: string | null = null;
+  if (input.team !== undefined) {
+    if (input.userEmail !== undefined) {
+      throw new AppError("invalid_request", "Invalid team: a key belongs to a user or to a team, not both; leave out userEmail", { field: "team" });
+    }
+    if (isAdmin) throw new AppError("invalid_request", "Invalid team: a team's key cannot be an admin key", { field: "team" });
+    teamId = (await teamFor(actor, input.team, "use_keys")).id;
+    userId = null;
+  }
   if (input.userEmail !== undefined) {
     const user = await findUserByEmail(input.userEmail);
     if (!user) throw new AppError("not_found", `No user with the email ${input.userEmail.trim().toLowerCase()}`, { field: "userEmail" });
     if (!admin && user.id !== userId) throw new AppError("forbidden", "Only an admin can create a key for another user");
     userId = user.id;
   }
-  if (!admin && !userId) throw new AppError("forbidden", "This caller has no user to own a key");
+  if (!admin && !userId && !teamId) throw new AppError("forbidden", "This caller has no user to own a key");
 
   const key = generateApiKey();
   const db = await getDb();
@@ -240,6 +261,7 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
         scopes: scopes.filter((s) => s !== "admin"),
         isAdmin,
         userId,
+        teamId,
         monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
         budgetPeriod: input.budgetPeriod ?? "month",
         allowedModels,
@@ -258,16 +280,26 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
   return { key, apiKey: toView(row) };
 }
 
-/** The keys the caller may see: all (admin, CLI) or their own user's, newest first. */
-export async function listApiKeys(actor: Actor, options: { includeRevoked?: boolean; userEmail?: string } = {}): Promise<ApiKeyView[]> {
+/**
+ * The keys the caller may see, newest first: all (admin, CLI), or their own user's and those of
+ * the teams they belong to (any role); `team`: only that team's (which they must be in).
+ */
+export async function listApiKeys(
+  actor: Actor,
+  options: { includeRevoked?: boolean; userEmail?: string; team?: string } = {},
+): Promise<ApiKeyView[]> {
   const db = await getDb();
-  const where: { revokedAt?: null; userId?: string | null; id?: string } = {};
+  const where: { revokedAt?: null; userId?: string | null; id?: string; teamId?: string; OR?: object[] } = {};
   if (!options.includeRevoked) where.revokedAt = null;
-  if (!isAdminActor(actor)) {
+  if (options.team !== undefined) {
+    where.teamId = (await teamFor(actor, options.team, "view")).id;
+  } else if (!isAdminActor(actor)) {
     if (actor.kind === "cli") throw new Error("unreachable");
     // A key with no user sees only itself.
-    if (actor.userId) where.userId = actor.userId;
-    else if (actor.apiKeyId) where.id = actor.apiKeyId;
+    if (actor.userId) {
+      const teams = (await membershipsOf(actor.userId)).map((m) => m.teamId);
+      where.OR = [{ userId: actor.userId }, ...(teams.length ? [{ teamId: { in: teams } }] : [])];
+    } else if (actor.apiKeyId) where.id = actor.apiKeyId;
     else return [];
   } else if (options.userEmail) {
     const user = await findUserByEmail(options.userEmail);
@@ -282,6 +314,13 @@ export async function listApiKeys(actor: Actor, options: { includeRevoked?: bool
 async function manageableKey(actor: Actor, id: string): Promise<ViewRow> {
   requireKeyManager(actor);
   const row = await (await getDb()).apiKey.findUnique({ where: { id }, select: VIEW_SELECT });
+  if (row?.teamId && !isAdminActor(actor)) {
+    // A team's key: its owners and members change it; a viewer is told why not, anyone else that there is no such key.
+    await requireTeamAbility(actor, row.teamId, "manage_keys").catch((e: unknown) => {
+      throw e instanceof AppError && e.code === "not_found" ? new AppError("not_found", `No API key ${id}`) : e;
+    });
+    return row;
+  }
   const mine = row && (isAdminActor(actor) || (row.userId !== null && row.userId === ownUserId(actor)));
   if (!row || !mine) throw new AppError("not_found", `No API key ${id}`);
   return row;

@@ -55,6 +55,8 @@ export function noteWritten(batch: readonly UsageEventInput[]): void {
  * thresholds up to 100 % are reached now.
  */
 export function noteRefused(budget: Budget): void {
+  // Budget alerts are set per key and per user; a team's budget has no alert settings (yet).
+  if (budget.scope === "team") return;
   const subject: AlertSubject = { kind: budget.scope, id: budget.subjectId };
   state.pending.set(subjectKey(subject), subject);
   state.exhausted.add(subjectKey(subject));

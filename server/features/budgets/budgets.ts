@@ -1,5 +1,5 @@
 import "server-only";
-// Budgets in USD per day, ISO week or month (UTC), on an API key and/or its user: which budgets apply to a caller, what
+// Budgets in USD per day, ISO week or month (UTC), on an API key, its user and its team: which budgets apply to a caller, what
 // each has spent, and reserving a paid call's largest possible cost against all of them before
 // the call (budget-ledger.ts holds it, atomically, across instances), settled with the real cost
 // after it. A call that does not fit answers 402 `budget_exceeded` naming the budget and what is
@@ -18,11 +18,12 @@ import { getApiKeyById } from "../../access/key-lookup.ts";
 import { formatUsd, parseUsd, type Pico } from "../catalogue/index.ts";
 import { usageWriter } from "../usage/index.ts";
 import { getUser } from "../../access/user-lookup.ts";
+import { getTeam } from "../../access/teams.ts";
 
 export const SPEND_CACHE_MS = 2_000;
 
-export type BudgetScope = "api_key" | "user";
-type Subject = { kind: "apiKey"; id: string } | { kind: "user"; id: string };
+export type BudgetScope = "api_key" | "user" | "team";
+type Subject = { kind: "apiKey"; id: string } | { kind: "user"; id: string } | { kind: "team"; id: string };
 type CachedSpend = { since: string; pico: Pico; at: number; written: number };
 
 const g = globalThis as unknown as { __modelServiceSpendCache?: Map<string, CachedSpend> };
@@ -55,12 +56,13 @@ async function storedSpend(subject: Subject, since: { day: string }): Promise<Pi
   const cacheKey = `${subject.kind}:${subject.id}:${since.day}`;
   const hit = spendCache.get(cacheKey);
   if (hit && hit.since === since.day && hit.written === written && performance.now() - hit.at < SPEND_CACHE_MS) return hit.pico;
-  const column = subject.kind === "apiKey" ? "api_key_id" : "user_id";
   const db = await getDatabase();
-  const rows = await db.rawQuery<{ total: string | null }>(
-    `SELECT sum(cost)::text AS total FROM usage_daily WHERE ${column} = $1 AND day >= $2::date`,
-    [subject.id, since.day],
-  );
+  // A team's spend is its attribution roll-up (usage_daily_attr, dim 'team'): the team is not a key of usage_daily.
+  const sql =
+    subject.kind === "team"
+      ? `SELECT sum(cost)::text AS total FROM usage_daily_attr WHERE dim = 'team' AND value = $1 AND day >= $2::date`
+      : `SELECT sum(cost)::text AS total FROM usage_daily WHERE ${subject.kind === "apiKey" ? "api_key_id" : "user_id"} = $1 AND day >= $2::date`;
+  const rows = await db.rawQuery<{ total: string | null }>(sql, [subject.id, since.day]);
   const pico = parseUsd(rows[0]?.total ?? "0");
   if (spendCache.size > 50_000) spendCache.clear();
   spendCache.set(cacheKey, { since: since.day, pico, at: performance.now(), written });
@@ -70,7 +72,8 @@ async function storedSpend(subject: Subject, since: { day: string }): Promise<Pi
 function queuedSpend(subject: Subject, since: Date): Pico {
   let sum = 0n;
   for (const e of usageWriter().pending()) {
-    const mine = subject.kind === "apiKey" ? e.apiKeyId === subject.id : e.userId === subject.id;
+    const mine =
+      subject.kind === "apiKey" ? e.apiKeyId === subject.id : subject.kind === "team" ? e.teamId === subject.id : e.userId === subject.id;
     if (mine && e.createdAt >= since) sum += e.totalCost;
   }
   return sum;
@@ -87,6 +90,11 @@ export async function periodSpend(subject: Subject, period: BudgetPeriod, now = 
   return (await storedSpend(subject, start)) + queuedSpend(subject, start.date);
 }
 
+/** A team's spend in the current period (day, week, month), in picodollars: what its budget counts. */
+export function teamPeriodSpend(teamId: string, period: BudgetPeriod, now = new Date()): Promise<Pico> {
+  return periodSpend({ kind: "team", id: teamId }, period, now);
+}
+
 /** A budget that applies to a call: whose, for which period, and how much. */
 export type Budget = {
   scope: BudgetScope;
@@ -97,17 +105,19 @@ export type Budget = {
   limit: Pico;
 };
 
-/** The budgets that apply to the caller now: the key's and the user's, where set. Cached lookups only. */
+/** The budgets that apply to the caller now: the key's, the user's and the key's team's, where set. Cached lookups only. */
 export async function budgetsFor(identity: Identity, now = new Date()): Promise<Budget[]> {
   if (identity.kind === "anonymous") return [];
-  const [key, user] = await Promise.all([
+  const [key, user, team] = await Promise.all([
     identity.apiKeyId ? getApiKeyById(identity.apiKeyId) : null,
     identity.userId ? getUser(identity.userId) : null,
+    identity.teamId ? getTeam(identity.teamId) : null,
   ]);
   const budgets: Budget[] = [];
   for (const [scope, owner] of [
     ["api_key", key],
     ["user", user],
+    ["team", team],
   ] as const) {
     if (!owner?.monthlyBudgetUsd) continue;
     const period = owner.budgetPeriod;
@@ -122,11 +132,12 @@ export async function budgetsFor(identity: Identity, now = new Date()): Promise<
   return budgets;
 }
 
-const subjectOf = (b: Budget): Subject => (b.scope === "api_key" ? { kind: "apiKey", id: b.subjectId } : { kind: "user", id: b.subjectId });
+const subjectOf = (b: Budget): Subject =>
+  b.scope === "api_key" ? { kind: "apiKey", id: b.subjectId } : b.scope === "team" ? { kind: "team", id: b.subjectId } : { kind: "user", id: b.subjectId };
 
 type BudgetAccount = Account & { budget: Budget };
 
-/** The ledger's account of a budget: `api_key:<id>:month:2026-12`, `user:<id>:week:2026-11-30`, `…:day:2026-12-04`. */
+/** The ledger's account of a budget: `api_key:<id>:month:2026-12`, `user:<id>:week:2026-11-30`, `team:<id>:day:2026-12-04`. */
 export function ledgerAccountKey(b: Pick<Budget, "scope" | "subjectId" | "period" | "periodStart">): string {
   return `${b.scope}:${b.subjectId}:${b.period}:${b.period === "month" ? b.periodStart.slice(0, 7) : b.periodStart}`;
 }
@@ -196,7 +207,7 @@ function budgetExceeded(refusal: Refusal<BudgetAccount>, required: Pico): AppErr
   const { budget } = refusal.account;
   const left = budget.limit - refusal.spent - refusal.held;
   const remaining = left > 0n ? left : 0n;
-  const whose = budget.scope === "api_key" ? "this API key" : "your account";
+  const whose = budget.scope === "api_key" ? "this API key" : budget.scope === "team" ? "this key's team" : "your account";
   const reserved = refusal.held > 0n ? `, $${formatUsd(refusal.held)} reserved by calls in progress` : "";
   return new AppError(
     "budget_exceeded",

@@ -1,2 +1,2 @@
 export { budgetAlertsRouter } from "./budget-alerts.router.ts";
-export { budgetStates, reserveBudgets, type Reservation } from "./budgets.ts";
+export { budgetStates, reserveBudgets, teamPeriodSpend, type Reservation } from "./budgets.ts";

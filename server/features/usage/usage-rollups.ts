@@ -9,9 +9,9 @@
 //                                        value of each dimension (unfiltered statistics), the
 //                                        deployment of routed calls included, and each tag and end
 //                                        user of the calls that have them (attribution.ts)
-//   usage_daily_attr, usage_hourly_attr  per UTC day / hour, tag or end user, and every key of
-//                                        usage_daily: a tag or end-user filter combined with
-//                                        others, and those breakdowns of a filtered view (asked for)
+//   usage_daily_attr, usage_hourly_attr  per UTC day / hour, tag, end user or team, and every key of
+//                                        usage_daily: a tag, end-user or team filter combined with
+//                                        others, and those breakdowns of a filtered view (asked for; and a team's budget spend)
 //   usage_daily_scoped, usage_hourly_scoped  the *_dims rows kept per scope: per user, per key
 //                                        without a user, per tag and per end user (the statistics
 //                                        of one of them: a caller's own usage, an admin's single filter)
@@ -36,7 +36,7 @@ export function endpointKind(endpoint: string): UsageKind {
 }
 
 /** The breakdowns of the *_dims tables; "total" has the value "". */
-export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment", "tag", "end_user"] as const;
+export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment", "tag", "end_user", "team"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind", "deployment"] as const;
@@ -85,7 +85,7 @@ const addOnConflict = (alias: string, cols: readonly string[]) => cols.map((c) =
 /**
  * CTEs (to follow `WITH <source CTE>,`) that add the rows of `source` to every roll-up table.
  * `source` must give created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind,
- * the token columns, total_cost, latency_ms, saved_cost, deployment, end_user, tags (text[]) and
+ * the token columns, total_cost, latency_ms, saved_cost, deployment, end_user, tags (text[]), team_id,
  * ROLLUP_EVENT_COLUMNS and itemised, as usage_events has them.
  */
 export function rollupCtes(source: string): string {
@@ -94,7 +94,7 @@ export function rollupCtes(source: string): string {
 rollup_events AS (
   SELECT date_trunc('hour', created_at AT TIME ZONE 'UTC') AS hour_utc,
     coalesce(user_id, '') AS user_id, coalesce(api_key_id, '') AS api_key_id, model_id, provider, endpoint, status, kind,
-    coalesce(deployment, '') AS deployment, coalesce(end_user, '') AS end_user,
+    coalesce(deployment, '') AS deployment, coalesce(end_user, '') AS end_user, coalesce(team_id, '') AS team_id,
     array_to_string(coalesce(tags, '{}'::text[]), ',') AS tags, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost,
     ${ROLLUP_EVENT_COLUMNS.map((c) => (c === "input_cost" || c === "output_cost" ? `CASE WHEN itemised THEN ${c} ELSE 0 END AS ${c}` : c)).join(", ")},
     ${latencyHistSql("latency_ms")} AS hist
@@ -103,23 +103,26 @@ rollup_events AS (
 -- Per UTC hour, every key (the deployment among them) and the attribution (end user, tags): each
 -- roll-up below is a sum of these rows.
 rollup_attributed AS (
-  SELECT hour_utc, ${keys}, end_user, tags,
+  SELECT hour_utc, ${keys}, end_user, tags, team_id,
     count(*)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens,
     sum(total_cost) AS cost, sum(latency_ms) AS latency_ms_sum, sum(hist) AS latency_hist, sum(saved_cost) AS saved_cost,
     ${ROLLUP_EVENT_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(", ")},
     (CASE WHEN status = 'error' THEN count(*) ELSE 0 END)::int AS errors
   FROM rollup_events
-  GROUP BY hour_utc, ${keys}, end_user, tags
+  GROUP BY hour_utc, ${keys}, end_user, tags, team_id
 ),
 rollup_hours AS (
   SELECT hour_utc, ${keys}, ${DIM_MEASURES.map((c) => (c === "requests" || c === "errors" ? `sum(${c})::int AS ${c}` : `sum(${c}) AS ${c}`)).join(", ")}
   FROM rollup_attributed
   GROUP BY hour_utc, ${keys}
 ),
--- Each attributed hour's rows once per tag (a call with several tags under each) and once per end user.
+-- Each attributed hour's rows once per tag (a call with several tags under each), once per end user
+-- and once per team (a team key's calls).
 rollup_attr_rows AS (
   SELECT a.*, 'end_user' AS dim, a.end_user AS value FROM rollup_attributed a WHERE a.end_user <> ''
+  UNION ALL
+  SELECT a.*, 'team', a.team_id FROM rollup_attributed a WHERE a.team_id <> ''
   UNION ALL
   SELECT a.*, 'tag', t.tag FROM rollup_attributed a CROSS JOIN LATERAL unnest(string_to_array(a.tags, ',')) AS t(tag) WHERE a.tags <> ''
 ),

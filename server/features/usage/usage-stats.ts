@@ -11,10 +11,11 @@ import "server-only";
 //   - everyone's usage with no filter reads the *_dims tables (a few rows per day, whatever the
 //     number of keys and models); the usage of one user, key, tag or end user alone (a caller's
 //     own usage; an admin's single filter) reads the same rows kept per scope (*_scoped); other
-//     filters read usage_daily/hourly (a tag or end user among them: usage_*_attr), where the
-//     filter picks the rows, and break down by tag and end user only when asked (`attribution`).
-// A caller sees their own usage (their user's, or their key's when the key has no user); an
-// admin sees anyone's, filtered or not.
+//     filters read usage_daily/hourly (a tag, end user or team among them: usage_*_attr), where the
+//     filter picks the rows, and break down by tag, end user and team only when asked (`attribution`).
+// A caller sees their own usage (their user's, or their key's when the key has no user); a team's
+// members (any role: server/access/teams.ts) see the team's usage with the team filter; an admin
+// sees anyone's, filtered or not.
 import { z } from "zod";
 import { USAGE_KIND_FILTERS, USAGE_STATUSES } from "../../../lib/usage.ts";
 import { calendarDate, safeString } from "../../kernel/validation.ts";
@@ -22,6 +23,7 @@ import { getDatabase } from "../../db/index.ts";
 import { AppError } from "../../kernel/errors.ts";
 import { ownershipOf, type AuthenticatedIdentity } from "../../access/auth.ts";
 import { getApiKeyById } from "../../access/key-lookup.ts";
+import { requireTeamAbility } from "../../access/teams.ts";
 import { addHistograms, decodeHistogram, LATENCY_BUCKETS, percentiles, type Percentiles } from "./latency-histogram.ts";
 import { catalogueReady, resolveModel } from "../catalogue/index.ts";
 import { parseUsd, type CostBreakdown, type Pico } from "../catalogue/index.ts";
@@ -54,6 +56,8 @@ export const statsQuerySchema = z.object({
   tag: tagSchema.optional(),
   /** Calls made for this end user of the calling app (attribution.ts). */
   endUser: attributionIdSchema.min(1).optional(),
+  /** Calls made with this team's keys; its members may read them, whatever their role. */
+  teamId: safeString.min(1).max(200).optional(),
   /** Also compute the totals of the equally long range just before. */
   compare: z.boolean().optional(),
   /**
@@ -132,7 +136,7 @@ export type BreakdownRow = Measures & { value: string; label: string; totalToken
  * tag or name an end user; a call with several tags counts once under each, so the tag rows may add
  * up to more than the totals.
  */
-export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment", "tag", "endUser"] as const;
+export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment", "tag", "endUser", "team"] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
 /** One value per breakdown dimension, made by `f`. */
@@ -194,7 +198,7 @@ export type ResolvedUsageQuery = {
 export type UsageFilter = { column: string; value: string; unscoped?: boolean };
 
 /** The attribution filters, and the dim of usage_*_attr (and *_dims) each reads. */
-const ATTRIBUTION_DIMS: Record<string, string> = { tags: "tag", end_user: "end_user" };
+const ATTRIBUTION_DIMS: Record<string, string> = { tags: "tag", end_user: "end_user", team_id: "team" };
 
 /**
  * A filter as SQL on `alias`: on the events a column (the tags: an array that includes the value);
@@ -205,7 +209,7 @@ export function filterSql(f: UsageFilter, alias: string, table: "rollups" | "eve
   const dim = ATTRIBUTION_DIMS[f.column];
   if (!dim) return `${alias}.${f.column} = ${p(f.value)}`;
   if (table === "rollups") return `${alias}.dim = ${p(dim)} AND ${alias}.value = ${p(f.value)}`;
-  return f.column === "tags" ? `${p(f.value)} = ANY(${alias}.tags)` : `${alias}.end_user = ${p(f.value)}`;
+  return f.column === "tags" ? `${p(f.value)} = ANY(${alias}.tags)` : `${alias}.${f.column} = ${p(f.value)}`;
 }
 
 const isAttributionFilter = (f: UsageFilter) => f.column in ATTRIBUTION_DIMS;
@@ -240,22 +244,37 @@ export async function resolveUsageQuery(
     );
   }
 
-  const owner = ownershipOf(identity);
+  // A team's usage is its members' to see: under the team filter, the caller's own-usage filter gives way to the team's.
+  if (q.teamId !== undefined) {
+    try {
+      await requireTeamAbility(identity, q.teamId, "view");
+    } catch (e) {
+      if (e instanceof AppError && (e.code === "not_found" || e.code === "forbidden"))
+        throw new AppError("forbidden", "team_id: you may read the usage of your own teams only; an admin may read any team's", { field: "team_id" });
+      throw e;
+    }
+  }
+  const owner = q.teamId !== undefined ? ({ all: true } as const) : ownershipOf(identity);
+  const admin = ownershipOf(identity).all;
   const filters: ResolvedUsageQuery["filters"] = [];
   if (!owner.all) {
     if ("userId" in owner) filters.push({ column: "user_id", value: owner.userId });
     else filters.push({ column: "api_key_id", value: owner.apiKeyId });
   }
   if (q.userId !== undefined) {
-    if (!owner.all && !("userId" in owner && owner.userId === q.userId)) {
+    const own = ownershipOf(identity);
+    if (!admin && !("userId" in own && own.userId === q.userId)) {
       throw new AppError("forbidden", "user_id: you may read only your own usage; an admin may read anyone's", { field: "user_id" });
     }
     if (owner.all) filters.push({ column: "user_id", value: q.userId });
   }
   if (q.apiKeyId !== undefined) {
     const key = await getApiKeyById(q.apiKeyId);
-    if (!owner.all) {
-      const mine = key && ("userId" in owner ? key.userId === owner.userId : key.id === owner.apiKeyId);
+    if (!admin) {
+      const own = ownershipOf(identity);
+      const mine =
+        key &&
+        (q.teamId !== undefined ? key.teamId === q.teamId : "userId" in own ? key.userId === own.userId : "apiKeyId" in own && key.id === own.apiKeyId);
       if (!mine) throw new AppError("forbidden", "api_key_id: you may read only the usage of your own keys", { field: "api_key_id" });
     }
     // A key's user is fixed when it is made, so its calls all carry that user: they are in the
@@ -271,8 +290,15 @@ export async function resolveUsageQuery(
     // from multiplying by each other. The requests list (GET /v1/llm/requests) takes both.
     throw new AppError("invalid_request", "tag and end_user: filter the statistics by one of them at a time", { field: "end_user" });
   }
+  if (q.teamId !== undefined && (q.tag !== undefined || q.endUser !== undefined)) {
+    // A team's roll-up rows are attribution rows too (usage_*_attr): they carry neither tags nor end users.
+    throw new AppError("invalid_request", "team_id: filter the statistics by a team, a tag or an end user, one at a time", {
+      field: "team_id",
+    });
+  }
   if (q.tag !== undefined) filters.push({ column: "tags", value: q.tag });
   if (q.endUser !== undefined) filters.push({ column: "end_user", value: q.endUser });
+  if (q.teamId !== undefined) filters.push({ column: "team_id", value: q.teamId });
   return { start, end, tz, kind: q.kind ?? "all", filters };
 }
 
@@ -312,10 +338,11 @@ type Row = {
 /** Adds display names of keys and users (in the same statement, to save a round trip). */
 function withLabels(sql: string): string {
   return `SELECT g.*, CASE WHEN g.dim = 'api_key' THEN k.name || ' (' || k.prefix || '…)'
-    WHEN g.dim = 'user' THEN coalesce(u.email, u.name, 'jwt:' || u.external_id) END AS label
+    WHEN g.dim = 'user' THEN coalesce(u.email, u.name, 'jwt:' || u.external_id) WHEN g.dim = 'team' THEN tm.name END AS label
 FROM (${sql}) g
 LEFT JOIN api_keys k ON g.dim = 'api_key' AND k.id = g.value
-LEFT JOIN users u ON g.dim = 'user' AND u.id = g.value`;
+LEFT JOIN users u ON g.dim = 'user' AND u.id = g.value
+LEFT JOIN teams tm ON g.dim = 'team' AND tm.id = g.value`;
 }
 
 export type Source = {
@@ -390,7 +417,7 @@ export function sourceFor(
   const conds: string[] = [];
   if (scope) conds.push(`r.scope = ${p(scope.scope)}`, `r.scope_value = ${p(scope.value)}`);
   else if (!dims) for (const f of r.filters) conds.push(filterSql(f, "r", "rollups", p));
-  if (attribution && !r.filters.some(isAttributionFilter)) conds.push(`r.dim IN ('tag', 'end_user')`);
+  if (attribution && !r.filters.some(isAttributionFilter)) conds.push(`r.dim IN ('tag', 'end_user', 'team')`);
   if (r.kind !== "all") conds.push(`r.kind = ${p(r.kind)}`);
   const filter = conds.map((c) => ` AND ${c}`).join("");
   const keys = (dims ? DIM_COLUMNS : attr ? ATTR_COLUMNS : FULL_COLUMNS).map((c) => `r.${c}`).join(", ");
@@ -611,6 +638,7 @@ const DIM_KEYS: Record<string, BreakdownDimension> = {
   deployment: "deployment",
   tag: "tag",
   end_user: "endUser",
+  team: "team",
 };
 
 /** The statistics of `query` as `identity` may see them. */
@@ -668,6 +696,7 @@ export async function usageStats(
   const labels = (dim: BreakdownDimension, value: string) => {
     if (dim === "apiKey") return value ? (names.get(`api_key:${value}`) ?? `deleted key ${value}`) : "no key (dashboard or JWT)";
     if (dim === "user") return value ? (names.get(`user:${value}`) ?? `deleted user ${value}`) : "no user";
+    if (dim === "team") return names.get(`team:${value}`) ?? `deleted team ${value}`;
     return value;
   };
   const breakdowns = {} as Record<BreakdownDimension, BreakdownRow[]>;

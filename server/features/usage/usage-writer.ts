@@ -73,6 +73,8 @@ export type UsageEventInput = {
   metadata?: Metadata | null;
   /** The call's request and response, when they are to be stored (request-bodies.ts): redacted and compressed when written. */
   body?: LoggedBody | null;
+  /** The calling key's team (rolled up as the `team` attribution). */
+  teamId?: string | null;
 };
 
 type QueuedEvent = UsageEventInput & { id: string };
@@ -146,6 +148,7 @@ const INSERT_COLUMNS: [column: string, type: string][] = [
   ["end_user", "text"],
   ["session_id", "text"],
   ["metadata", "text"],
+  ["team_id", "text"],
 ];
 const SELECTED: Record<string, string> = { tags: "string_to_array(u.tags, ',')", metadata: "u.metadata::jsonb" };
 
@@ -167,7 +170,7 @@ ins AS (
   ON CONFLICT (id) DO NOTHING
   RETURNING created_at, user_id, api_key_id, model_id, provider, endpoint, status, kind, input_tokens, output_tokens,
     cached_input_tokens, reasoning_tokens, total_cost, latency_ms, saved_cost, deployment, end_user, tags,
-    itemised, ${ROLLUP_EVENT_COLUMNS.join(", ")}
+    team_id, itemised, ${ROLLUP_EVENT_COLUMNS.join(", ")}
 ),${rollupCtes("ins")}
 SELECT count(*)::int AS inserted FROM ins`;
 
@@ -481,5 +484,6 @@ function eventColumns(batch: QueuedEvent[]): unknown[] {
     batch.map((e) => e.endUser ?? null),
     batch.map((e) => e.sessionId ?? null),
     batch.map((e) => (e.metadata ? JSON.stringify(e.metadata) : null)),
+    batch.map((e) => e.teamId ?? null),
   ];
 }

@@ -22,13 +22,14 @@ describe("the REST query of the usage statistics", () => {
       "start_date",
       "status",
       "tag",
+      "team_id",
       "tz",
       "user_id",
     ];
     expect(names(queryOf(llmUsage))).toEqual(usage);
     expect(names(queryOf(embeddingUsage))).toEqual(usage);
     expect(names(queryOf(llmSavings))).toEqual(
-      ["alternatives", "api_key_id", "end_date", "end_user", "kind", "model", "provider", "start_date", "tag", "tz", "user_id"].sort(),
+      ["alternatives", "api_key_id", "end_date", "end_user", "kind", "model", "provider", "start_date", "tag", "team_id", "tz", "user_id"].sort(),
     );
   });
 

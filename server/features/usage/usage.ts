@@ -159,6 +159,7 @@ export function usageEvent(call: CallRecord): UsageEventInput & Cost {
     sessionId: attribution.session,
     metadata: attribution.metadata,
     ...(call.body ? { body: call.body } : {}),
+    teamId: ("teamId" in who ? who.teamId : null) ?? null,
   };
 }
 

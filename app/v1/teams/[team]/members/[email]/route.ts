@@ -1,0 +1,4 @@
+import { teamMember } from "@/server/api/routes";
+
+export const dynamic = "force-dynamic";
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = teamMember;

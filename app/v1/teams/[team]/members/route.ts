@@ -1,0 +1,4 @@
+import { teamMembers } from "@/server/api/routes";
+
+export const dynamic = "force-dynamic";
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = teamMembers;
