@@ -281,6 +281,10 @@ function KeyActions({
     const action = confirming === "revoke" ? revoke : rotate;
     return (
       <span className="row-actions">
+        {/* The confirmation names the key, so it cannot be read as being about another row. */}
+        <span>
+          {confirming === "revoke" ? "Revoke" : "Rotate"} “{apiKey.name}”?
+        </span>
         <button type="button" className="link-button danger" disabled={action.isPending} onClick={() => action.mutate({ id: apiKey.id })}>
           {confirming === "revoke" ? "Confirm revoke" : "Confirm rotate"}
         </button>
@@ -339,42 +343,49 @@ function KeysTable({
   return (
     <div className="table-wrap">
       {edited ? <EditLimits apiKey={edited} onDone={() => setEditing(null)} /> : null}
+      {/* Seven columns rather than eleven, so that the table and its actions fit at 1280 px: the prefix under the name, the
+          scopes under the tier, the limits under the budget, the creation under the last use. */}
       <table className="table" aria-label="API keys">
         <thead>
           <tr>
-            <th>Name</th>
-            <th>Key</th>
-            <th>Tier</th>
-            <th>Scopes</th>
+            <th>Name and key</th>
+            <th>Tier and scopes</th>
             {showOwner ? <th>Owner</th> : null}
-            <th>Budget</th>
-            <th>Limits</th>
+            <th>Budget and limits</th>
             <th>Response cache</th>
             <th>Last used</th>
-            <th>Created</th>
             <th aria-label="Actions" />
           </tr>
         </thead>
         <tbody>
           {keys.map((k) => (
             <tr key={k.id} data-testid="key-row" data-key-id={k.id} data-revoked={k.revokedAt ? "true" : "false"}>
-              <td>{k.name}</td>
-              <td>
-                <code>{k.prefix}…</code>
+              <td className="cell-wrap">
+                {k.name}
+                <span className="cell-sub">
+                  <code>{k.prefix}…</code>
+                </span>
               </td>
-              <td>{k.tier}</td>
-              <td>
-                {k.isAdmin ? <span className="pill">admin</span> : null} {k.scopes.length ? k.scopes.join(", ") : k.isAdmin ? "" : "all"}
+              <td className="cell-wrap">
+                {k.tier}
+                <span className="cell-sub">
+                  {k.isAdmin ? <span className="pill">admin</span> : null}{" "}
+                  {k.scopes.length ? k.scopes.join(", ") : k.isAdmin ? "" : "all scopes"}
+                </span>
               </td>
-              {showOwner ? <td>{k.userEmail ?? <span className="muted">none</span>}</td> : null}
-              <td>{k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd} / ${k.budgetPeriod}` : <span className="muted">none</span>}</td>
-              <td>{limitsOf(k) || <span className="muted">none</span>}</td>
+              {showOwner ? <td className="cell-wrap">{k.userEmail ?? <span className="muted">none</span>}</td> : null}
+              <td className="cell-wrap">
+                {k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd} / ${k.budgetPeriod}` : <span className="muted">no budget</span>}
+                <span className="cell-sub">{limitsOf(k) || "no other limits"}</span>
+              </td>
               <td>
                 <ResponseCacheToggle apiKey={k} />
               </td>
-              <td>{dateTime(k.lastUsedAt)}</td>
-              <td>{dateTime(k.createdAt)}</td>
               <td>
+                {dateTime(k.lastUsedAt)}
+                <span className="cell-sub">created {dateTime(k.createdAt)}</span>
+              </td>
+              <td className="cell-actions">
                 <KeyActions apiKey={k} onRotated={onRotated} onEdit={() => setEditing(k.id)} />
               </td>
             </tr>

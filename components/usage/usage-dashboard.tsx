@@ -96,7 +96,12 @@ function Cards({ stats }: { stats: Stats }) {
       <Card
         testId="card-latency"
         title="Latency p50 / p95"
-        value={`${ms(t.latency.p50)} / ${ms(t.latency.p95)}`}
+        value={
+          // Each figure stays whole; a narrow card puts p95 on a second line rather than cutting it off.
+          <>
+            <span className={styles.nowrap}>{ms(t.latency.p50)}</span> / <span className={styles.nowrap}>{ms(t.latency.p95)}</span>
+          </>
+        }
         detail="within 9.1 % (log-scale histogram)"
         change={
           p && p.latency.p50 !== null && t.latency.p50 !== null ? (
@@ -163,12 +168,10 @@ function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
               <thead>
                 <tr>
                   <th>Time</th>
-                  <th>Model</th>
-                  <th>Endpoint</th>
+                  <th>Model and endpoint</th>
                   <th>Key</th>
                   <th>Status</th>
-                  <th className={styles.numeric}>In</th>
-                  <th className={styles.numeric}>Out</th>
+                  <th className={styles.numeric}>Tokens in → out</th>
                   <th className={styles.numeric}>Cost</th>
                   <th className={styles.numeric}>Latency</th>
                 </tr>
@@ -179,23 +182,22 @@ function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
                     <td className={styles.time}>
                       {new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: input.tz })}
                     </td>
-                    <td>
+                    <td className="cell-wrap">
                       {r.model}
                       {r.stream ? <span className="pill">stream</span> : null}
+                      <span className="cell-sub">{r.endpoint}</span>
                     </td>
-                    <td className="muted">{r.endpoint}</td>
-                    <td className="muted">{r.apiKey ?? "—"}</td>
-                    <td>
+                    <td className="cell-wrap muted">{r.apiKey ?? "—"}</td>
+                    <td className="cell-wrap">
                       <span className={styles.status} data-status={r.status}>
                         {r.status}
                       </span>
-                      {r.errorCode ? <span className="muted"> {r.errorCode}</span> : null}
+                      {r.errorCode ? <span className="cell-sub">{r.errorCode}</span> : null}
                     </td>
                     <td className={styles.numeric}>
-                      {count(r.inputTokens)}
-                      {r.cachedInputTokens ? <span className="muted"> ({count(r.cachedInputTokens)} cached)</span> : null}
+                      {count(r.inputTokens)} → {count(r.outputTokens)}
+                      {r.cachedInputTokens ? <span className="cell-sub">{count(r.cachedInputTokens)} cached</span> : null}
                     </td>
-                    <td className={styles.numeric}>{count(r.outputTokens)}</td>
                     <td className={styles.numeric} title={r.cost}>
                       {money(r.cost)}
                     </td>

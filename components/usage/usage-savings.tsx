@@ -141,13 +141,12 @@ export function UsageSavings({ input }: { input: Omit<StatsInput, "compare"> }) 
                         <td className={styles.numeric} title={r.cost}>
                           {money(r.cost)}
                         </td>
-                        <td>
+                        <td className="cell-wrap">
                           {r.alternative ?? <span className="muted">none cheaper</span>}
                           {r.alternative ? (
-                            <span className="muted">
-                              {" "}
-                              ({r.provider}
-                              {r.available ? "" : ", not configured"})
+                            <span className="cell-sub">
+                              {r.provider}
+                              {r.available ? "" : ", not configured"}
                             </span>
                           ) : null}
                         </td>
