@@ -37,6 +37,16 @@ describe("system.seedDemo", () => {
     const stats = await admin.usage.stats.query({ start: first.from, end: first.to });
     expect(stats.totals.requests).toBe(first.events);
 
+    // The demo keys were last used at their last demo call (before: "never").
+    const keys = (await admin.keys.list.query()).filter((k) => k.name.startsWith("demo: "));
+    expect(keys).toHaveLength(3);
+    const newest = (await admin.usage.recent.query({ start: first.from, end: first.to, limit: 200 })).items;
+    for (const k of keys) {
+      expect(k.lastUsedAt).not.toBeNull();
+      const own = newest.find((r) => r.apiKey === k.name);
+      if (own) expect(new Date(k.lastUsedAt!).getTime()).toBe(new Date(own.createdAt).getTime());
+    }
+
     const again = await admin.system.seedDemo.mutate({ days: 2 });
     expect(again.inserted).toBe(0);
     expect((await admin.usage.stats.query({ start: first.from, end: first.to })).totals.requests).toBe(first.events);

@@ -286,15 +286,24 @@ export async function seedDemoUsage(options: DemoOptions = {}): Promise<DemoRepo
   const today = now.toISOString().slice(0, 10);
   const first = addDays(today, -(days - 1));
   let events = 0;
+  const lastUse = new Map<string, Date>();
   for (let i = 0; i < days; i++) {
     const day = addDays(first, i);
     for (const e of demoDay(day, user.id, keyIds, { perDay, dayIndex: i, days, until: now.getTime() })) {
       writer.record(e);
       events++;
+      const last = e.apiKeyId ? lastUse.get(e.apiKeyId) : undefined;
+      if (e.apiKeyId && (!last || e.createdAt > last)) lastUse.set(e.apiKeyId, e.createdAt);
     }
   }
   await writer.flush();
   // A batch refused during the run stays queued (and would be retried by a running server's writer).
   if (writer.pending().length > 0) throw new Error(`${writer.pending().length} demo events could not be written; see the log`);
+  // The demo keys were "used" when their last demo call was made: the keys page's "last used" says so (a later real use wins).
+  for (const [id, at] of lastUse)
+    await db.rawQuery(`UPDATE api_keys SET last_used_at = GREATEST(coalesce(last_used_at, $2::timestamptz), $2::timestamptz) WHERE id = $1`, [
+      id,
+      at.toISOString(),
+    ]);
   return { user: user.email, days, events, inserted, keys: Object.keys(keyIds), from: first, to: today };
 }
