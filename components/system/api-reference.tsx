@@ -2,6 +2,7 @@
 // and response schemas) with no script and nothing from a CDN. A server component; only the
 // document's *type* comes from the server.
 import type { OpenApiDocument, OpenApiOperation, OpenApiParameter } from "../wire";
+import { constraints, textParts } from "./api-reference-text";
 import styles from "./api-reference.module.css";
 
 type Schema = Record<string, unknown>;
@@ -29,20 +30,23 @@ export function typeLabel(schema: Schema | undefined): string {
   return type;
 }
 
-function constraints(schema: Schema): string {
-  const out: string[] = [];
-  const range = (min: unknown, max: unknown, unit: string) => {
-    if (min !== undefined && max !== undefined) out.push(`${min}–${max}${unit}`);
-    else if (min !== undefined) out.push(`≥ ${min}${unit}`);
-    else if (max !== undefined) out.push(`≤ ${max}${unit}`);
-  };
-  range(schema.minimum ?? schema.exclusiveMinimum, schema.maximum ?? schema.exclusiveMaximum, "");
-  range(schema.minLength, schema.maxLength, " chars");
-  range(schema.minItems, schema.maxItems, " items");
-  if (typeof schema.pattern === "string") out.push(`pattern ${schema.pattern}`);
-  if (typeof schema.format === "string") out.push(schema.format);
-  if (schema.default !== undefined) out.push(`default ${JSON.stringify(schema.default)}`);
-  return out.join(", ");
+/** A description with its `code` set as code (the document's descriptions are Markdown-ish). */
+function Prose({ text }: { text: string | undefined }) {
+  if (!text) return null;
+  return <>{textParts(text).map((p, i) => (p.code ? <code key={i}>{p.text}</code> : <span key={i}>{p.text}</span>))}</>;
+}
+
+/** A field's description and its limits, in one cell. */
+function Notes({ description, schema }: { description: unknown; schema: Schema }) {
+  const limits = constraints(schema);
+  const text = typeof description === "string" ? description : undefined;
+  return (
+    <>
+      <Prose text={text} />
+      {text && limits ? "; " : null}
+      {limits}
+    </>
+  );
 }
 
 function ParametersTable({ parameters }: { parameters: OpenApiParameter[] }) {
@@ -67,7 +71,9 @@ function ParametersTable({ parameters }: { parameters: OpenApiParameter[] }) {
             <td>
               <code>{typeLabel(p.schema)}</code>
             </td>
-            <td className="muted">{[p.description, constraints(p.schema)].filter(Boolean).join("; ")}</td>
+            <td className="muted">
+              <Notes description={p.description} schema={p.schema} />
+            </td>
           </tr>
         ))}
       </tbody>
@@ -116,7 +122,7 @@ function SchemaView({ doc, schema, label }: { doc: OpenApiDocument; schema: Sche
                   <code>{typeLabel(row.schema)}</code>
                 </td>
                 <td className="muted">
-                  {[row.schema.description as string | undefined, constraints(row.schema)].filter(Boolean).join("; ")}
+                  <Notes description={row.schema.description} schema={row.schema} />
                 </td>
               </tr>
             ))}
@@ -150,13 +156,19 @@ function Operation({ doc, path, method, op }: { doc: OpenApiDocument; path: stri
         <code className={styles.path}>{path}</code>
         {hasHead ? <span className="muted">also HEAD</span> : null}
       </header>
-      <p className={styles.summary}>{op.summary}</p>
+      <p className={styles.summary}>
+        <Prose text={op.summary} />
+      </p>
       <div className={styles.chips}>
         <span className="pill">{op["x-access"] === "public" ? "public" : op["x-access"]}</span>
         {op["x-scope"] ? <span className="pill">scope {op["x-scope"]}</span> : null}
         {op["x-rate-limit"] ? <span className="pill">rate limit {op["x-rate-limit"]}</span> : null}
       </div>
-      {op.description ? <p className={`muted ${styles.description}`}>{op.description}</p> : null}
+      {op.description ? (
+        <p className={`muted ${styles.description}`}>
+          <Prose text={op.description} />
+        </p>
+      ) : null}
       {op.parameters?.length ? (
         <section>
           <h4>Parameters</h4>
@@ -242,7 +254,9 @@ export function ApiReference({ doc }: { doc: OpenApiDocument }) {
         {tags.map((t) => (
           <section key={t.name} id={`tag-${t.name}`} className={styles.tag}>
             <h3>{t.name}</h3>
-            <p className="muted">{t.description}</p>
+            <p className="muted">
+              <Prose text={t.description} />
+            </p>
             {ops
               .filter((o) => o.tag === t.name)
               .map((o) => (
