@@ -7,7 +7,18 @@
 // each page at each width is written to test-results/pages/.
 import { expect, test, type Page } from "@playwright/test";
 
-const PAGES = ["/", "/requests", "/playground", "/models", "/keys", "/vectors", "/api-reference", "/providers", "/audit"] as const;
+const PAGES = [
+  "/",
+  "/requests",
+  "/playground",
+  "/models",
+  "/keys",
+  "/vectors",
+  "/api-reference",
+  "/providers",
+  "/users",
+  "/audit",
+] as const;
 const SIZES = [
   { width: 1280, height: 800 },
   { width: 1440, height: 900 },

@@ -6,6 +6,7 @@ import { systemRouter } from "../features/system/index.ts";
 import { keysRouter } from "../features/accounts/index.ts";
 import { authRouter } from "../features/accounts/index.ts";
 import { auditRouter } from "../features/accounts/index.ts";
+import { usersRouter } from "../features/accounts/index.ts";
 import { modelsRouter } from "../features/catalogue/index.ts";
 import { vectorsRouter } from "../features/vectors/index.ts";
 import { embeddingsRouter } from "../features/inference/index.ts";
@@ -27,6 +28,7 @@ export const appRouter = createTRPCRouter({
   providers: providersRouter,
   routing: routingRouter,
   audit: auditRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;
