@@ -301,9 +301,9 @@ export async function seedDemoUsage(options: DemoOptions = {}): Promise<DemoRepo
   if (writer.pending().length > 0) throw new Error(`${writer.pending().length} demo events could not be written; see the log`);
   // The demo keys were "used" when their last demo call was made: the keys page's "last used" says so (a later real use wins).
   for (const [id, at] of lastUse)
-    await db.rawQuery(`UPDATE api_keys SET last_used_at = GREATEST(coalesce(last_used_at, $2::timestamptz), $2::timestamptz) WHERE id = $1`, [
-      id,
-      at.toISOString(),
-    ]);
+    await db.rawQuery(
+      `UPDATE api_keys SET last_used_at = GREATEST(coalesce(last_used_at, $2::timestamptz), $2::timestamptz) WHERE id = $1`,
+      [id, at.toISOString()],
+    );
   return { user: user.email, days, events, inserted, keys: Object.keys(keyIds), from: first, to: today };
 }
