@@ -287,8 +287,23 @@ export async function seedDemoUsage(options: DemoOptions = {}): Promise<DemoRepo
   const first = addDays(today, -(days - 1));
   let events = 0;
   const lastUse = new Map<string, Date>();
+  // Days already written (before today, which grows until midnight) are not generated again: a repeated run costs one query.
+  const prefix = `demo-${user.id}-`;
+  const written = new Set(
+    (
+      await db.rawQuery<{ day: string }>(
+        `SELECT DISTINCT substring(id from $3) AS day FROM usage_events WHERE created_at >= $1::timestamptz AND id LIKE $2`,
+        [
+          `${addDays(first, -1)}T00:00:00Z`,
+          `${prefix.replace(/[%_\\]/g, "\\$&")}%`,
+          `^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\d{4}-\\d{2}-\\d{2})-`,
+        ],
+      )
+    ).map((r) => r.day),
+  );
   for (let i = 0; i < days; i++) {
     const day = addDays(first, i);
+    if (day !== today && written.has(day)) continue;
     for (const e of demoDay(day, user.id, keyIds, { perDay, dayIndex: i, days, until: now.getTime() })) {
       writer.record(e);
       events++;

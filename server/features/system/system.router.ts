@@ -26,7 +26,7 @@ export const systemRouter = createTRPCRouter({
   /** The usage page's "load demo data" button (the CLI's seed-demo): 30 days of demo usage for the signed-in admin. Running it
       again adds nothing for days already written. */
   seedDemo: adminProcedure
-    .input(z.object({ days: z.number().int().min(1).max(90).optional() }).optional())
+    .input(z.object({ days: z.number().int().min(1).max(30).optional() }).optional())
     .output(z.object({ events: z.number(), inserted: z.number(), from: z.string(), to: z.string(), keys: z.array(z.string()) }))
     .mutation(async ({ ctx, input }) => {
       const email = ctx.identity.kind === "session" ? (ctx.identity.email ?? undefined) : undefined;
