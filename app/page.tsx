@@ -4,16 +4,17 @@ import { BudgetAlertsBanner } from "@/components/budgets/budget-alerts";
 import { PageHeader } from "@/components/shared/page-header";
 import { UsageDashboard } from "@/components/usage/usage-dashboard";
 import { NoUsageYet, SignInToSeeUsage } from "@/components/usage/usage-empty";
-import { statsInput } from "@/components/usage/stats-query";
-import { addDays, defaultRange } from "@/lib/dates";
+import { viewFromParams, viewInput } from "@/components/usage/usage-view";
+import { addDays } from "@/lib/dates";
 import { callerFor, pageData } from "@/server/api/server-caller";
 
 export const dynamic = "force-dynamic";
 
-export default async function UsagePage() {
+export default async function UsagePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const caller = await callerFor(new Headers(await headers()));
-  // The first view (the last 30 days in UTC) comes with the page; the dashboard fetches the rest.
-  const input = statsInput(defaultRange("UTC"));
+  // The first view (the URL's, by default the last 30 days in UTC) comes with the page; the dashboard fetches the rest.
+  const view = viewFromParams(await searchParams);
+  const input = viewInput(view);
   const page = await pageData(
     () =>
       Promise.all([
@@ -29,7 +30,11 @@ export default async function UsagePage() {
     content = (
       <>
         <BudgetAlertsBanner />
-        {latest.items.length === 0 ? <NoUsageYet /> : <UsageDashboard isAdmin={me.role === "admin"} initial={{ input, stats }} />}
+        {latest.items.length === 0 ? (
+          <NoUsageYet isAdmin={me.role === "admin"} />
+        ) : (
+          <UsageDashboard isAdmin={me.role === "admin"} initial={{ view, input, stats }} />
+        )}
       </>
     );
   }

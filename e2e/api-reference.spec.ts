@@ -68,3 +68,24 @@ test("GET /v1/openapi.json answers without a credential", async ({ baseURL }) =>
   expect(Object.keys(doc.paths["/v1/vector/collections/{name}"] ?? {})).toEqual(expect.arrayContaining(["get", "delete"]));
   await anonymous.dispose();
 });
+
+test("descriptions read as text and limits as people write them (#20 item 6)", async ({ page }) => {
+  await page.goto("/api-reference");
+  const main = page.locator("main");
+  await expect(main.getByRole("heading", { level: 1, name: "API reference" })).toBeVisible();
+  const text = await main.innerText(); // a closed <details> (the raw JSON Schema) is not in it
+  // zod's unbounded integers printed as limits, and Markdown backticks shown as such.
+  expect(text).not.toContain("9007199254740991");
+  const shown = await main.evaluate((el) => {
+    const out: string[] = [];
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (n.parentElement?.closest("pre, details")) continue; // the raw JSON Schema may hold anything
+      if (/`[^`]+`/.test(n.textContent ?? "")) out.push(n.textContent!.slice(0, 80));
+    }
+    return out;
+  });
+  expect(shown).toEqual([]);
+  // Large limits with thousands separators.
+  await expect(main).toContainText(/\d{1,3},\d{3}/);
+});

@@ -61,7 +61,10 @@ test("a new user sees how to make a first request", async ({ page }) => {
   const empty = page.getByTestId("empty-state");
   await expect(empty.getByRole("heading", { level: 2, name: "No requests yet" })).toBeVisible();
   await expect(empty).toContainText(`curl -X POST ${new URL(page.url()).origin}/v1/llm/generate`);
-  await expect(empty).toContainText("npm run cli -- seed-demo");
+  // A browser user is pointed to the Keys page, not to a shell; demo data is an admin's button (e2e/usage-view.spec.ts).
+  await expect(empty.getByRole("link", { name: "Keys page" })).toHaveAttribute("href", "/keys");
+  await expect(empty).toContainText("An admin can fill this page with demo usage");
+  await expect(empty.getByRole("button", { name: /demo data/ })).toHaveCount(0);
 });
 
 test("with demo data: cards, charts, filters, recent requests, and a CSV with the cards' totals", async ({ page }) => {

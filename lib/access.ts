@@ -9,6 +9,11 @@ export const TIERS = ["basic", "standard", "premium"] as const;
 export type Tier = (typeof TIERS)[number];
 
 /** The periods a budget can count over (UTC): a day, an ISO week from Monday, a calendar month. */
+/** The tiers a user may give a key they create: an admin any, anyone else up to their own (the server refuses the rest). */
+export function tiersFor(role: Role, own: Tier): Tier[] {
+  return role === "admin" ? [...TIERS] : TIERS.slice(0, TIERS.indexOf(own) + 1);
+}
+
 export const BUDGET_PERIODS = ["day", "week", "month"] as const;
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
 

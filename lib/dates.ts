@@ -22,6 +22,16 @@ export function eachDay(start: string, end: string): string[] {
   return out;
 }
 
+const TICK_STEPS = [1, 2, 3, 7, 14, 28, 56, 91, 182, 364];
+
+/** The days of a chart's date axis to label: at one even step (a day, two, three, a week, two weeks, …) chosen so that
+    at most `max` are labelled, counted back from the last day so that it is always labelled. */
+export function evenDayTicks(days: string[], max = 8): string[] {
+  const n = days.length;
+  const step = TICK_STEPS.find((s) => Math.ceil(n / s) <= max) ?? Math.ceil(n / max);
+  return days.filter((_, i) => (n - 1 - i) % step === 0);
+}
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function offsetFormatter(tz: string): Intl.DateTimeFormat {

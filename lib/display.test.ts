@@ -1,6 +1,6 @@
 // The isomorphic helpers the dashboard and the server share: money, dates, numbers and scopes.
 import { describe, expect, it } from "vitest";
-import { scopesFor, SCOPES, USER_SCOPES } from "./access.ts";
+import { scopesFor, SCOPES, tiersFor, USER_SCOPES } from "./access.ts";
 import { defaultCapability, providerName } from "./catalogue.ts";
 import { addDays, dateTime, daysBetween, defaultRange, eachDay, shortDate, todayIn } from "./dates.ts";
 import { compact, count, ms, percent, pointChange, relativeChange } from "./format.ts";
@@ -74,6 +74,13 @@ describe("access and catalogue vocabulary", () => {
     expect(scopesFor("user", [])).toEqual([...USER_SCOPES]);
     expect(USER_SCOPES).not.toContain("admin");
     expect(scopesFor("user", ["generate", "admin", "bogus"])).toEqual(["generate"]);
+  });
+
+  it("offers a user the tiers up to their own, an admin every tier", () => {
+    expect(tiersFor("user", "basic")).toEqual(["basic"]);
+    expect(tiersFor("user", "standard")).toEqual(["basic", "standard"]);
+    expect(tiersFor("user", "premium")).toEqual(["basic", "standard", "premium"]);
+    expect(tiersFor("admin", "basic")).toEqual(["basic", "standard", "premium"]);
   });
 
   it("names providers and default capabilities", () => {

@@ -5,6 +5,11 @@ export function count(n: number): string {
   return n.toLocaleString("en-US");
 }
 
+/** A count with its noun, singular for one: "1 request", "0 requests", "1,234 requests". */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${count(n)} ${n === 1 ? noun : plural}`;
+}
+
 /** 1234567 → "1.23M", 12345 → "12.3K". */
 export function compact(n: number): string {
   return n.toLocaleString("en-US", { notation: "compact", maximumFractionDigits: n >= 1000 ? 2 : 0 });

@@ -42,11 +42,13 @@ export function exactDollars(text: string): string {
   return `$${whole}.${frac.padEnd(2, "0")}`;
 }
 
-/** A cost for display: "$1,234.57", "$0.0123", "$0.000083"; more decimals as amounts get smaller. */
+/** A cost for display: "$1,234.57", "$0.0123", "$0.000083", "$0.00000004"; more decimals as amounts get smaller (below a
+    cent, at least two significant digits, down to the picodollar), so a non-zero cost never reads "$0.00". */
 export function money(exact: string | number): string {
   const v = typeof exact === "number" ? exact : Number(exact);
   if (v === 0) return "$0.00";
   const abs = Math.abs(v);
-  const digits = abs >= 1 ? 2 : abs >= 0.01 ? 4 : 6;
+  const firstDigit = Math.floor(-Math.log10(abs)) + 1;
+  const digits = abs >= 1 ? 2 : abs >= 0.01 ? 4 : Math.min(12, Math.max(6, firstDigit + 1));
   return `${v < 0 ? "-" : ""}$${abs.toLocaleString("en-US", { minimumFractionDigits: digits > 2 ? 2 : digits, maximumFractionDigits: digits })}`;
 }

@@ -10,7 +10,7 @@ export const dynamic = "force-dynamic";
 
 export default async function KeysPage() {
   const caller = await callerFor(new Headers(await headers()));
-  const [keys, me] = await Promise.all([caller.keys.list(), caller.auth.me()]);
+  const [keys, me] = await Promise.all([caller.keys.list({ includeRevoked: true }), caller.auth.me()]);
   return (
     <>
       <PageHeader
@@ -18,7 +18,7 @@ export default async function KeysPage() {
         description="Keys that other services and scripts use to call the gateway, with their tier, scopes, budget and last use."
       />
       <BudgetAlertsBanner />
-      <KeysManager initialKeys={keys} isAdmin={me.role === "admin"} />
+      <KeysManager initialKeys={keys} isAdmin={me.role === "admin"} tier={me.tier} />
       <BudgetAlertSettings
         keys={keys.filter((k) => !k.revokedAt && (k.userId === me.userId || me.role === "admin")).map((k) => ({ id: k.id, name: k.name }))}
       />

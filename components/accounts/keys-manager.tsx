@@ -3,8 +3,8 @@
 // of keys with their own limits (allowed models, requests and tokens per minute, requests in
 // flight, budget per day/week/month, expiry), editable in place, and rotate and revoke. Talks to the `keys.*` tRPC procedures; the first list comes
 // from the server render.
-import { useState, type FormEvent, type ReactNode } from "react";
-import { BUDGET_PERIODS, TIERS, USER_SCOPES, type BudgetPeriod, type Scope, type Tier } from "@/lib/access";
+import { useRef, useState, type FormEvent, type ReactNode } from "react";
+import { BUDGET_PERIODS, tiersFor, USER_SCOPES, type BudgetPeriod, type Scope, type Tier } from "@/lib/access";
 import { dateTime } from "@/lib/dates";
 import { CodeBlock } from "../shared/code-block";
 import { EmptyState, Step } from "../shared/empty-state";
@@ -34,25 +34,69 @@ function expiry(form: FormData): string | undefined {
   return s ? `${s}T23:59:59Z` : undefined;
 }
 
+/** The server's name of a refused field, as the forms name their inputs. */
+const FORM_FIELDS: Record<string, string> = {
+  name: "name",
+  tier: "tier",
+  monthlyBudgetUsd: "budget",
+  userEmail: "owner",
+  allowedModels: "models",
+  rpmLimit: "rpm",
+  tpmLimit: "tpm",
+  maxParallel: "maxParallel",
+  budgetPeriod: "budgetPeriod",
+  expiresAt: "expires",
+};
+
+/** Which of the form's fields a refusal is about (the AppError's details.field, or the first zod issue's path). */
+type Refusal = { field: string | null; message: string } | null;
+function refusalOf(error: { message: string; data?: unknown } | null): Refusal {
+  if (!error) return null;
+  const data = error.data as { details?: { field?: unknown } | null; zodError?: { field: string; message: string }[] | null } | undefined;
+  const issue = data?.zodError?.[0];
+  const field = typeof data?.details?.field === "string" ? data.details.field : issue?.field;
+  const formField = field ? (FORM_FIELDS[field.split(/[.[]/)[0]!] ?? null) : null;
+  return { field: formField, message: issue && !data?.details ? `${issue.field}: ${issue.message}` : error.message };
+}
+
+/** The refusal's message beside the field it names. */
+function FieldError({ name, refusal }: { name: string; refusal: Refusal }) {
+  if (refusal?.field !== name) return null;
+  return (
+    <span className="form-error" role="alert" data-testid={`field-error-${name}`}>
+      {refusal.message}
+    </span>
+  );
+}
+
 /** The fields of a key's own limits, shared by the create form and the edit form. */
-function LimitFields({ apiKey }: { apiKey?: ApiKey }) {
+function LimitFields({ apiKey, refusal = null }: { apiKey?: ApiKey; refusal?: Refusal }) {
   return (
     <div className="form-row">
       <label className="field">
         <span className="field-label">Allowed models (comma-separated; empty: all)</span>
-        <input name="models" defaultValue={apiKey?.allowedModels.join(", ") ?? ""} placeholder="gpt-4o-mini, claude-3-5-haiku" />
+        <input
+          name="models"
+          defaultValue={apiKey?.allowedModels.join(", ") ?? ""}
+          placeholder="gpt-4o-mini, claude-3-5-haiku"
+          aria-invalid={refusal?.field === "models" || undefined}
+        />
+        <FieldError name="models" refusal={refusal} />
       </label>
       <label className="field">
         <span className="field-label">Requests / minute</span>
         <input name="rpm" inputMode="numeric" pattern="\d+" defaultValue={apiKey?.rpmLimit ?? ""} placeholder="none" />
+        <FieldError name="rpm" refusal={refusal} />
       </label>
       <label className="field">
         <span className="field-label">Tokens / minute</span>
         <input name="tpm" inputMode="numeric" pattern="\d+" defaultValue={apiKey?.tpmLimit ?? ""} placeholder="none" />
+        <FieldError name="tpm" refusal={refusal} />
       </label>
       <label className="field">
         <span className="field-label">Max in flight</span>
         <input name="maxParallel" inputMode="numeric" pattern="\d+" defaultValue={apiKey?.maxParallel ?? ""} placeholder="none" />
+        <FieldError name="maxParallel" refusal={refusal} />
       </label>
       <label className="field">
         <span className="field-label">Budget period</span>
@@ -63,10 +107,12 @@ function LimitFields({ apiKey }: { apiKey?: ApiKey }) {
             </option>
           ))}
         </select>
+        <FieldError name="budgetPeriod" refusal={refusal} />
       </label>
       <label className="field">
         <span className="field-label">Expires (UTC, optional)</span>
         <input name="expires" type="date" defaultValue={apiKey?.expiresAt ? new Date(apiKey.expiresAt).toISOString().slice(0, 10) : ""} />
+        <FieldError name="expires" refusal={refusal} />
       </label>
     </div>
   );
@@ -155,15 +201,22 @@ export function NewSecret({ name, secret, onDone }: { name: string; secret: stri
   );
 }
 
-function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (name: string, secret: string) => void }) {
+function CreateKeyForm({ isAdmin, tier, onCreated }: { isAdmin: boolean; tier: Tier; onCreated: (name: string, secret: string) => void }) {
   const utils = trpc.useUtils();
+  const form = useRef<HTMLFormElement>(null);
+  const [scopes, setScopes] = useState<Scope[]>([]);
   const create = trpc.keys.create.useMutation({
     onSuccess: async (res) => {
+      // Cleared only once the key exists: a refusal keeps what was typed, to be corrected.
+      form.current?.reset();
+      setScopes([]);
       onCreated(res.apiKey.name, res.key);
       await utils.keys.list.invalidate();
     },
   });
-  const [scopes, setScopes] = useState<Scope[]>([]);
+  const refusal = refusalOf(create.error);
+  // Only the tiers this user may give a key (the server refuses the others).
+  const tiers = tiersFor(isAdmin ? "admin" : "user", tier);
 
   function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -184,40 +237,42 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
       ...(owner ? { userEmail: owner } : {}),
       cacheResponses: form.get("cacheResponses") === "on",
     });
-    e.currentTarget.reset();
-    setScopes([]);
   }
 
   return (
-    <form className="panel key-form" onSubmit={submit} aria-label="Create an API key">
+    <form ref={form} className="panel key-form" onSubmit={submit} aria-label="Create an API key">
       <h2>Create a key</h2>
       <div className="form-row">
         <label className="field">
           <span className="field-label">Name</span>
-          <input name="name" required maxLength={100} placeholder="my-app" />
+          <input name="name" required maxLength={100} placeholder="my-app" aria-invalid={refusal?.field === "name" || undefined} />
+          <FieldError name="name" refusal={refusal} />
         </label>
         <label className="field">
           <span className="field-label">Tier</span>
-          <select name="tier" defaultValue="standard">
-            {TIERS.map((t) => (
+          <select name="tier" defaultValue={tiers.includes("standard") ? "standard" : tiers.at(-1)}>
+            {tiers.map((t) => (
               <option key={t} value={t}>
                 {t}
               </option>
             ))}
           </select>
+          <FieldError name="tier" refusal={refusal} />
         </label>
         <label className="field">
           <span className="field-label">Budget (USD per period, optional)</span>
           <input name="budget" inputMode="decimal" pattern="\d+(\.\d{1,6})?" placeholder="none" />
+          <FieldError name="budget" refusal={refusal} />
         </label>
         {isAdmin ? (
           <label className="field">
             <span className="field-label">Owner email (optional)</span>
-            <input name="owner" type="email" placeholder="you" />
+            <input name="owner" type="email" placeholder="you" aria-invalid={refusal?.field === "owner" || undefined} />
+            <FieldError name="owner" refusal={refusal} />
           </label>
         ) : null}
       </div>
-      <LimitFields />
+      <LimitFields refusal={refusal} />
       <fieldset className="scopes">
         <legend className="field-label">Scopes (none ticked: all but admin)</legend>
         {USER_SCOPES.map((s) => (
@@ -241,9 +296,9 @@ function CreateKeyForm({ isAdmin, onCreated }: { isAdmin: boolean; onCreated: (n
         <input type="checkbox" name="cacheResponses" />
         Answer repeated temperature-0 requests from the response cache (free; a request can opt out with <code>cache: false</code>)
       </label>
-      {create.error ? (
+      {refusal && !refusal.field ? (
         <p className="form-error" role="alert">
-          {create.error.message}
+          {refusal.message}
         </p>
       ) : null}
       <button type="submit" className="button" disabled={create.isPending}>
@@ -281,6 +336,10 @@ function KeyActions({
     const action = confirming === "revoke" ? revoke : rotate;
     return (
       <span className="row-actions">
+        {/* The confirmation names the key, so it cannot be read as being about another row. */}
+        <span>
+          {confirming === "revoke" ? "Revoke" : "Rotate"} “{apiKey.name}”?
+        </span>
         <button type="button" className="link-button danger" disabled={action.isPending} onClick={() => action.mutate({ id: apiKey.id })}>
           {confirming === "revoke" ? "Confirm revoke" : "Confirm rotate"}
         </button>
@@ -339,42 +398,51 @@ export function KeysTable({
   return (
     <div className="table-wrap">
       {edited ? <EditLimits apiKey={edited} onDone={() => setEditing(null)} /> : null}
+      {/* Seven columns rather than eleven, so that the table and its actions fit at 1280 px: the prefix under the name, the
+          scopes under the tier, the limits under the budget, the creation under the last use. */}
       <table className="table" aria-label="API keys">
         <thead>
           <tr>
-            <th>Name</th>
-            <th>Key</th>
-            <th>Tier</th>
-            <th>Scopes</th>
+            <th>Name and key</th>
+            <th>Tier and scopes</th>
             {showOwner ? <th>Owner</th> : null}
-            <th>Budget</th>
-            <th>Limits</th>
+            <th>Budget and limits</th>
             <th>Response cache</th>
             <th>Last used</th>
-            <th>Created</th>
             <th aria-label="Actions" />
           </tr>
         </thead>
         <tbody>
           {keys.map((k) => (
             <tr key={k.id} data-testid="key-row" data-key-id={k.id} data-revoked={k.revokedAt ? "true" : "false"}>
-              <td>{k.name}</td>
-              <td>
-                <code>{k.prefix}…</code>
+              <td className="cell-wrap">
+                {k.name}
+                <span className="cell-sub">
+                  <code>{k.prefix}…</code>
+                </span>
               </td>
-              <td>{k.tier}</td>
-              <td>
-                {k.isAdmin ? <span className="pill">admin</span> : null} {k.scopes.length ? k.scopes.join(", ") : k.isAdmin ? "" : "all"}
+              <td className="cell-wrap">
+                {k.tier}
+                <span className="cell-sub">
+                  {k.isAdmin ? <span className="pill">admin</span> : null}{" "}
+                  {k.scopes.length ? k.scopes.join(", ") : k.isAdmin ? "" : "all scopes"}
+                </span>
               </td>
-              {showOwner ? <td>{k.userEmail ?? (k.teamName ? `team ${k.teamName}` : <span className="muted">none</span>)}</td> : null}
-              <td>{k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd} / ${k.budgetPeriod}` : <span className="muted">none</span>}</td>
-              <td>{limitsOf(k) || <span className="muted">none</span>}</td>
+              {showOwner ? (
+                <td className="cell-wrap">{k.userEmail ?? (k.teamName ? `team ${k.teamName}` : <span className="muted">none</span>)}</td>
+              ) : null}
+              <td className="cell-wrap">
+                {k.monthlyBudgetUsd ? `$${k.monthlyBudgetUsd} / ${k.budgetPeriod}` : <span className="muted">no budget</span>}
+                <span className="cell-sub">{limitsOf(k) || "no other limits"}</span>
+              </td>
               <td>
                 <ResponseCacheToggle apiKey={k} />
               </td>
-              <td>{dateTime(k.lastUsedAt)}</td>
-              <td>{dateTime(k.createdAt)}</td>
               <td>
+                {dateTime(k.lastUsedAt)}
+                <span className="cell-sub">created {dateTime(k.createdAt)}</span>
+              </td>
+              <td className="cell-actions">
                 <KeyActions apiKey={k} onRotated={onRotated} onEdit={() => setEditing(k.id)} />
               </td>
             </tr>
@@ -382,6 +450,44 @@ export function KeysTable({
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** Revoked keys, greyed: which, whose, and when they stopped working (they no longer authenticate anything). */
+function RevokedKeys({ keys, showOwner }: { keys: ApiKey[]; showOwner: boolean }) {
+  return (
+    <section className="panel" aria-label="Revoked keys">
+      <h2>Revoked keys ({keys.length})</h2>
+      <div className="table-wrap">
+        <table className="table" aria-label="Revoked API keys">
+          <thead>
+            <tr>
+              <th>Name and key</th>
+              {showOwner ? <th>Owner</th> : null}
+              <th>Revoked</th>
+              <th>Last used</th>
+              <th>Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {keys.map((k) => (
+              <tr key={k.id} data-testid="revoked-key-row" data-key-id={k.id} data-revoked="true">
+                <td className="cell-wrap">
+                  {k.name}
+                  <span className="cell-sub">
+                    <code>{k.prefix}…</code>
+                  </span>
+                </td>
+                {showOwner ? <td className="cell-wrap">{k.userEmail ?? (k.teamName ? `team ${k.teamName}` : "none")}</td> : null}
+                <td>{dateTime(k.revokedAt)}</td>
+                <td>{dateTime(k.lastUsedAt)}</td>
+                <td>{dateTime(k.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 
@@ -407,21 +513,27 @@ function NoKeys(): ReactNode {
   );
 }
 
-export function KeysManager({ initialKeys, isAdmin }: { initialKeys: ApiKey[]; isAdmin: boolean }) {
-  const keys = trpc.keys.list.useQuery(undefined, { initialData: initialKeys, staleTime: 5_000 });
+/** The keys page's list query (app/keys/page.tsx renders the same): revoked keys included, listed apart and greyed. */
+const KEYS_LIST_INPUT = { includeRevoked: true } as const;
+
+export function KeysManager({ initialKeys, isAdmin, tier }: { initialKeys: ApiKey[]; isAdmin: boolean; tier: Tier }) {
+  const keys = trpc.keys.list.useQuery(KEYS_LIST_INPUT, { initialData: initialKeys, staleTime: 5_000 });
   const [secret, setSecret] = useState<{ name: string; secret: string } | null>(null);
   const show = (name: string, s: string) => setSecret({ name, secret: s });
   const list = keys.data ?? [];
+  const active = list.filter((k) => !k.revokedAt);
+  const revoked = list.filter((k) => k.revokedAt);
   return (
     <>
       {secret ? <NewSecret name={secret.name} secret={secret.secret} onDone={() => setSecret(null)} /> : null}
-      <CreateKeyForm isAdmin={isAdmin} onCreated={show} />
+      <CreateKeyForm isAdmin={isAdmin} tier={tier} onCreated={show} />
       {keys.error ? (
         <p className="form-error" role="alert">
           {keys.error.message}
         </p>
       ) : null}
-      {list.length ? <KeysTable keys={list} showOwner={isAdmin || list.some((k) => k.teamId)} onRotated={show} /> : <NoKeys />}
+      {active.length ? <KeysTable keys={active} showOwner={isAdmin || active.some((k) => k.teamId)} onRotated={show} /> : <NoKeys />}
+      {revoked.length ? <RevokedKeys keys={revoked} showOwner={isAdmin || revoked.some((k) => k.teamId)} /> : null}
     </>
   );
 }

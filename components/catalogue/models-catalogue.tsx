@@ -470,14 +470,17 @@ function ModelRows({
         <td className={styles.status}>
           <Availability model={m} />
         </td>
-        <td className={styles.numeric} data-testid="model-usage">
+        <td className={`${styles.numeric} ${styles.usage}`} data-testid="model-usage">
           {usage === undefined ? (
             <span className="muted">—</span>
           ) : (
             <>
               <span title={usage.cost}>{money(usage.cost)}</span>
               <span className={styles.sub}>
-                {count(usage.requests)} {usage.requests === 1 ? "request" : "requests"}, {compact(usage.totalTokens)} tokens
+                <span className={styles.nowrap}>
+                  {count(usage.requests)} {usage.requests === 1 ? "request" : "requests"},
+                </span>{" "}
+                <span className={styles.nowrap}>{compact(usage.totalTokens)} tokens</span>
               </span>
             </>
           )}

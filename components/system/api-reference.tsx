@@ -1,8 +1,8 @@
 // The REST reference: renders the OpenAPI document (endpoints, methods, access, parameters, body
 // and response schemas) with no script and nothing from a CDN. A server component; only the
 // document's *type* comes from the server.
-import type { ReactNode } from "react";
 import type { OpenApiDocument, OpenApiOperation, OpenApiParameter } from "../wire";
+import { constraints, textParts } from "./api-reference-text";
 import styles from "./api-reference.module.css";
 import { TryIt } from "./try-it";
 
@@ -31,35 +31,23 @@ export function typeLabel(schema: Schema | undefined): string {
   return type;
 }
 
-/** Text with `code` spans (the descriptions are written so) as text and code, never literal backticks. */
-export function InlineText({ text }: { text: string }): ReactNode {
-  const parts = text.split(/`([^`]+)`/);
-  return parts.map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part));
+/** A description with its `code` set as code (the document's descriptions are Markdown-ish). */
+function Prose({ text }: { text: string | undefined }) {
+  if (!text) return null;
+  return <>{textParts(text).map((p, i) => (p.code ? <code key={i}>{p.text}</code> : <span key={i}>{p.text}</span>))}</>;
 }
 
-/** A bound as people write it: 1,000,000; none for the largest safe integers zod puts on an unbounded `int()`. */
-export function bound(value: unknown): string | undefined {
-  if (typeof value !== "number") return value === undefined ? undefined : String(value);
-  if (Math.abs(value) >= Number.MAX_SAFE_INTEGER) return undefined;
-  return value.toLocaleString("en-US");
-}
-
-export function constraints(schema: Schema): string {
-  const out: string[] = [];
-  const range = (minValue: unknown, maxValue: unknown, unit: string) => {
-    const min = bound(minValue);
-    const max = bound(maxValue);
-    if (min !== undefined && max !== undefined) out.push(`${min}–${max}${unit}`);
-    else if (min !== undefined) out.push(`≥ ${min}${unit}`);
-    else if (max !== undefined) out.push(`≤ ${max}${unit}`);
-  };
-  range(schema.minimum ?? schema.exclusiveMinimum, schema.maximum ?? schema.exclusiveMaximum, "");
-  range(schema.minLength, schema.maxLength, " chars");
-  range(schema.minItems, schema.maxItems, " items");
-  if (typeof schema.pattern === "string") out.push(`pattern ${schema.pattern}`);
-  if (typeof schema.format === "string") out.push(schema.format);
-  if (schema.default !== undefined) out.push(`default ${JSON.stringify(schema.default)}`);
-  return out.join(", ");
+/** A field's description and its limits, in one cell. */
+function Notes({ description, schema }: { description: unknown; schema: Schema }) {
+  const limits = constraints(schema);
+  const text = typeof description === "string" ? description : undefined;
+  return (
+    <>
+      <Prose text={text} />
+      {text && limits ? "; " : null}
+      {limits}
+    </>
+  );
 }
 
 function ParametersTable({ parameters }: { parameters: OpenApiParameter[] }) {
@@ -85,7 +73,7 @@ function ParametersTable({ parameters }: { parameters: OpenApiParameter[] }) {
               <code>{typeLabel(p.schema)}</code>
             </td>
             <td className="muted">
-              <InlineText text={[p.description, constraints(p.schema)].filter(Boolean).join("; ")} />
+              <Notes description={p.description} schema={p.schema} />
             </td>
           </tr>
         ))}
@@ -135,7 +123,7 @@ function SchemaView({ doc, schema, label }: { doc: OpenApiDocument; schema: Sche
                   <code>{typeLabel(row.schema)}</code>
                 </td>
                 <td className="muted">
-                  <InlineText text={[row.schema.description as string | undefined, constraints(row.schema)].filter(Boolean).join("; ")} />
+                  <Notes description={row.schema.description} schema={row.schema} />
                 </td>
               </tr>
             ))}
@@ -169,7 +157,9 @@ function Operation({ doc, path, method, op }: { doc: OpenApiDocument; path: stri
         <code className={styles.path}>{path}</code>
         {hasHead ? <span className="muted">also HEAD</span> : null}
       </header>
-      <p className={styles.summary}>{op.summary}</p>
+      <p className={styles.summary}>
+        <Prose text={op.summary} />
+      </p>
       <div className={styles.chips}>
         <span className="pill">{op["x-access"] === "public" ? "public" : op["x-access"]}</span>
         {op["x-scope"] ? <span className="pill">scope {op["x-scope"]}</span> : null}
@@ -178,7 +168,7 @@ function Operation({ doc, path, method, op }: { doc: OpenApiDocument; path: stri
       {op.description
         ? op.description.split("\n\n").map((para, i) => (
             <p key={i} className={`muted ${styles.description}`}>
-              <InlineText text={para} />
+              <Prose text={para} />
             </p>
           ))
         : null}
@@ -308,7 +298,9 @@ export function ApiReference({ doc }: { doc: OpenApiDocument }) {
         {tags.map((t) => (
           <section key={t.name} id={`tag-${t.name}`} className={styles.tag}>
             <h3>{t.name}</h3>
-            <p className="muted">{t.description}</p>
+            <p className="muted">
+              <Prose text={t.description} />
+            </p>
             {ops
               .filter((o) => o.tag === t.name)
               .map((o) => (

@@ -371,7 +371,7 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
                           {new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: tz })}
                         </button>
                       </td>
-                      <td>
+                      <td className="cell-wrap">
                         {r.model}
                         {r.stream ? <span className="pill">stream</span> : null}
                       </td>
@@ -380,7 +380,7 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
                           {r.status}
                         </span>
                       </td>
-                      <td>
+                      <td className="cell-wrap">
                         {r.tags.length ? (
                           r.tags.map((t) => (
                             <span key={t} className="pill">
@@ -391,8 +391,8 @@ export function RequestsLog({ tz = "UTC" }: { tz?: string }) {
                           <span className="muted">—</span>
                         )}
                       </td>
-                      <td className="muted">{r.endUser ?? "—"}</td>
-                      <td className="muted">{r.session ?? "—"}</td>
+                      <td className="cell-wrap muted">{r.endUser ?? "—"}</td>
+                      <td className="cell-wrap muted">{r.session ?? "—"}</td>
                       <td className={styles.numeric}>{count(r.inputTokens + r.outputTokens)}</td>
                       <td className={styles.numeric} title={r.cost}>
                         {money(r.cost)}

@@ -3,7 +3,7 @@
 // in and out per day, and latency (p50/p95) per day. Each takes the `usage.stats` output as is.
 import type { ReactNode } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { shortDate } from "@/lib/dates";
+import { evenDayTicks, shortDate } from "@/lib/dates";
 import { compact, count, ms } from "@/lib/format";
 import { money } from "@/lib/money";
 import type { RouterOutputs } from "../wire";
@@ -31,6 +31,12 @@ export function ChartCard({ title, testId, empty, children }: { title: string; t
   );
 }
 
+/** A date axis labelled at one even step (every day, two, three, a week, …), ending on the range's last day, rather
+    than wherever recharts finds room. A function, not a component: recharts finds its axes among a chart's children. */
+function dateAxis(days: string[]) {
+  return <XAxis dataKey="date" tickFormatter={shortDate} {...axis} ticks={evenDayTicks(days)} interval={0} />;
+}
+
 /** The models with the highest cost in the range, the rest folded into "other". */
 function stackedModels(stats: Stats): string[] {
   return stats.breakdowns.model.slice(0, MAX_STACKED_MODELS).map((m) => m.value);
@@ -52,7 +58,7 @@ export function DailyCostChart({ stats }: { stats: Stats }) {
       <ResponsiveContainer width="100%" height={280}>
         <BarChart data={data} margin={{ top: 8, right: 8, left: 4, bottom: 0 }}>
           <CartesianGrid vertical={false} stroke="var(--border)" />
-          <XAxis dataKey="date" tickFormatter={shortDate} {...axis} minTickGap={16} />
+          {dateAxis(data.map((d) => d.date as string))}
           <YAxis tickFormatter={(v: number) => money(v)} {...axis} width={72} />
           <Tooltip {...tooltipStyle} labelFormatter={(d) => shortDate(String(d))} formatter={(v) => money(Number(v))} />
           <Legend wrapperStyle={{ fontSize: 12 }} />
@@ -93,7 +99,7 @@ export function TokensChart({ stats }: { stats: Stats }) {
       <ResponsiveContainer width="100%" height={240}>
         <BarChart data={data} margin={{ top: 8, right: 8, left: 4, bottom: 0 }}>
           <CartesianGrid vertical={false} stroke="var(--border)" />
-          <XAxis dataKey="date" tickFormatter={shortDate} {...axis} minTickGap={16} />
+          {dateAxis(data.map((d) => d.date as string))}
           <YAxis tickFormatter={compact} {...axis} width={56} />
           <Tooltip {...tooltipStyle} labelFormatter={(d) => shortDate(String(d))} formatter={(v) => count(Number(v))} />
           <Legend wrapperStyle={{ fontSize: 12 }} />
@@ -112,7 +118,7 @@ export function LatencyChart({ stats }: { stats: Stats }) {
       <ResponsiveContainer width="100%" height={240}>
         <LineChart data={data} margin={{ top: 8, right: 8, left: 4, bottom: 0 }}>
           <CartesianGrid vertical={false} stroke="var(--border)" />
-          <XAxis dataKey="date" tickFormatter={shortDate} {...axis} minTickGap={16} />
+          {dateAxis(data.map((d) => d.date as string))}
           <YAxis tickFormatter={(v: number) => ms(v)} {...axis} width={64} />
           <Tooltip
             {...tooltipStyle}

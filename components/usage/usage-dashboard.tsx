@@ -5,13 +5,15 @@
 // from `usage.stats` / `usage.recent` / `usage.exportCsv`; the first stats come from the server
 // render.
 import { keepPreviousData } from "@tanstack/react-query";
-import { useState, useSyncExternalStore, type ReactNode } from "react";
+import { useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
 import { DailyCostChart, LatencyChart, RequestsByModelChart, TokensChart, type Stats } from "./usage-charts";
 import styles from "./usage-dashboard.module.css";
-import { browserTimeZone, defaultRange } from "@/lib/dates";
+import { browserTimeZone } from "@/lib/dates";
 import { compact, count, ms, percent, pointChange, relativeChange, type Change } from "@/lib/format";
+import { USAGE_STATUSES, type UsageStatus } from "@/lib/usage";
 import { money } from "@/lib/money";
-import { NO_FILTERS, statsInput, type FilterName, type Filters, type StatsInput } from "./stats-query";
+import { statsInput, type FilterName, type StatsInput } from "./stats-query";
+import { PRESETS, rangeProblem, viewInput, viewRange, viewToParams, type UsageView } from "./usage-view";
 import { trpc } from "../shared/trpc-provider";
 import { UsageSavings } from "./usage-savings";
 
@@ -68,7 +70,7 @@ function Cards({ stats }: { stats: Stats }) {
         title="Spend"
         value={money(t.cost)}
         exact={t.cost}
-        change={p ? <ChangeNote change={relativeChange(Number(t.cost), Number(p.cost))} label={vs} /> : null}
+        change={p ? <ChangeNote change={relativeChange(Number(t.cost), Number(p.cost))} label={vs} upIsBad /> : null}
       />
       <Card
         testId="card-requests"
@@ -96,7 +98,12 @@ function Cards({ stats }: { stats: Stats }) {
       <Card
         testId="card-latency"
         title="Latency p50 / p95"
-        value={`${ms(t.latency.p50)} / ${ms(t.latency.p95)}`}
+        value={
+          // Each figure stays whole; a narrow card puts p95 on a second line rather than cutting it off.
+          <>
+            <span className={styles.nowrap}>{ms(t.latency.p50)}</span> / <span className={styles.nowrap}>{ms(t.latency.p95)}</span>
+          </>
+        }
         detail="within 9.1 % (log-scale histogram)"
         change={
           p && p.latency.p50 !== null && t.latency.p50 !== null ? (
@@ -163,12 +170,10 @@ function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
               <thead>
                 <tr>
                   <th>Time</th>
-                  <th>Model</th>
-                  <th>Endpoint</th>
+                  <th>Model and endpoint</th>
                   <th>Key</th>
                   <th>Status</th>
-                  <th className={styles.numeric}>In</th>
-                  <th className={styles.numeric}>Out</th>
+                  <th className={styles.numeric}>Tokens in → out</th>
                   <th className={styles.numeric}>Cost</th>
                   <th className={styles.numeric}>Latency</th>
                 </tr>
@@ -179,23 +184,22 @@ function RecentRequests({ input }: { input: Omit<StatsInput, "compare"> }) {
                     <td className={styles.time}>
                       {new Date(r.createdAt).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone: input.tz })}
                     </td>
-                    <td>
+                    <td className="cell-wrap">
                       {r.model}
                       {r.stream ? <span className="pill">stream</span> : null}
+                      <span className="cell-sub">{r.endpoint}</span>
                     </td>
-                    <td className="muted">{r.endpoint}</td>
-                    <td className="muted">{r.apiKey ?? "—"}</td>
-                    <td>
+                    <td className="cell-wrap muted">{r.apiKey ?? "—"}</td>
+                    <td className="cell-wrap">
                       <span className={styles.status} data-status={r.status}>
                         {r.status}
                       </span>
-                      {r.errorCode ? <span className="muted"> {r.errorCode}</span> : null}
+                      {r.errorCode ? <span className="cell-sub">{r.errorCode}</span> : null}
                     </td>
                     <td className={styles.numeric}>
-                      {count(r.inputTokens)}
-                      {r.cachedInputTokens ? <span className="muted"> ({count(r.cachedInputTokens)} cached)</span> : null}
+                      {count(r.inputTokens)} → {count(r.outputTokens)}
+                      {r.cachedInputTokens ? <span className="cell-sub">{count(r.cachedInputTokens)} cached</span> : null}
                     </td>
-                    <td className={styles.numeric}>{count(r.outputTokens)}</td>
                     <td className={styles.numeric} title={r.cost}>
                       {money(r.cost)}
                     </td>
@@ -249,25 +253,40 @@ function FilterSelect({
   );
 }
 
-type Preset = "7" | "30" | "90" | "custom";
-
 // The browser's time zone never changes while the page is open: nothing to subscribe to. Read
 // through useSyncExternalStore so the server's render and the first client render agree (undefined).
 const noSubscription = () => () => {};
 
-export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial: { input: StatsInput; stats: Stats } }) {
-  const [preset, setPreset] = useState<Preset>("30");
-  const [tz, setTz] = useState(initial.input.tz);
-  const [custom, setCustom] = useState({ start: initial.input.start, end: initial.input.end });
-  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+export function UsageDashboard({
+  isAdmin,
+  initial,
+}: {
+  isAdmin: boolean;
+  /** The view the URL asked for (its custom range as typed, maybe invalid) and the stats of what the server showed for it. */
+  initial: { view: UsageView; input: StatsInput; stats: Stats };
+}) {
+  // `view` is always showable; the date fields edit `draft`, which becomes the view's range once it is valid.
+  const firstProblem = initial.view.preset === "custom" ? rangeProblem(initial.view.custom) : null;
+  const [view, setView] = useState<UsageView>(() =>
+    firstProblem ? { ...initial.view, custom: { start: initial.input.start, end: initial.input.end } } : initial.view,
+  );
+  const [draft, setDraft] = useState(initial.view.custom);
+  const problem = view.preset === "custom" ? rangeProblem(draft) : null;
   const [exportError, setExportError] = useState<string | null>(null);
   const [exporting, setExporting] = useState(false);
   // Known only in the browser: set after hydration so that the server's and the first client render match.
   const localZone = useSyncExternalStore(noSubscription, browserTimeZone, () => undefined);
   const utils = trpc.useUtils();
 
-  const range = preset === "custom" ? { ...custom, tz } : defaultRange(tz, Number(preset));
-  const input = statsInput(range, filters);
+  // The view lives in the URL: a reload or a shared link shows the same (replaceState: no history entry per click).
+  useEffect(() => {
+    const query = viewToParams(view).toString();
+    const url = `${window.location.pathname}${query ? `?${query}` : ""}`;
+    if (url !== `${window.location.pathname}${window.location.search}`) window.history.replaceState(window.history.state, "", url);
+  }, [view]);
+
+  const range = viewRange(view)!;
+  const input = viewInput(view);
   const unfiltered = statsInput(range);
   const same = (a: StatsInput, b: StatsInput) => JSON.stringify(a) === JSON.stringify(b);
   const stats = trpc.usage.stats.useQuery(input, {
@@ -289,14 +308,23 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
   );
   // The caller's teams (an admin: every team), for the team filter.
   const teams = trpc.teams.list.useQuery(undefined, { staleTime: 60_000 });
+  const filters = view.filters;
   // The statistics take a tag, an end user or a team, one at a time (their roll-up rows keep each on its own): choosing one clears the others.
   const ATTRIBUTION = ["tag", "endUser", "teamId"] as const;
   const set = (k: FilterName) => (v: string) =>
-    setFilters((f) => ({
-      ...f,
-      ...((ATTRIBUTION as readonly string[]).includes(k) ? Object.fromEntries(ATTRIBUTION.filter((a) => a !== k).map((a) => [a, ""])) : {}),
-      [k]: v,
+    setView((w) => ({
+      ...w,
+      filters: {
+        ...w.filters,
+        ...((ATTRIBUTION as readonly string[]).includes(k) ? Object.fromEntries(ATTRIBUTION.filter((a) => a !== k).map((a) => [a, ""])) : {}),
+        [k]: v,
+      },
     }));
+  const setDay = (edge: "start" | "end", value: string) => {
+    const next = { ...draft, [edge]: value };
+    setDraft(next);
+    if (!rangeProblem(next)) setView((w) => ({ ...w, custom: next }));
+  };
   const { compare: _compare, ...recentInput } = input;
 
   async function exportCsv() {
@@ -325,39 +353,41 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
     <div className={styles.dashboard}>
       <form className={styles.filters} role="search" aria-label="Usage filters" onSubmit={(e) => e.preventDefault()}>
         <div className={styles.presets} role="group" aria-label="Range">
-          {(["7", "30", "90", "custom"] as const).map((p) => (
+          {PRESETS.map((p) => (
             <button
               key={p}
               type="button"
               className={styles.preset}
-              aria-pressed={preset === p}
+              aria-pressed={view.preset === p}
               onClick={() => {
-                if (p === "custom") setCustom({ start: range.start, end: range.end });
-                setPreset(p);
+                if (p === "custom") setDraft({ start: range.start, end: range.end });
+                setView((w) => ({ ...w, preset: p, custom: p === "custom" ? { start: range.start, end: range.end } : w.custom }));
               }}
             >
               {p === "custom" ? "Custom" : `${p} days`}
             </button>
           ))}
         </div>
-        {preset === "custom" ? (
+        {view.preset === "custom" ? (
           <>
             <label className="field">
               <span className="field-label">From</span>
               <input
                 type="date"
-                value={custom.start}
-                max={custom.end}
-                onChange={(e) => e.target.value && setCustom((c) => ({ ...c, start: e.target.value }))}
+                value={draft.start}
+                aria-invalid={problem ? true : undefined}
+                aria-describedby={problem ? "usage-range-problem" : undefined}
+                onChange={(e) => setDay("start", e.target.value)}
               />
             </label>
             <label className="field">
               <span className="field-label">To</span>
               <input
                 type="date"
-                value={custom.end}
-                min={custom.start}
-                onChange={(e) => e.target.value && setCustom((c) => ({ ...c, end: e.target.value }))}
+                value={draft.end}
+                aria-invalid={problem ? true : undefined}
+                aria-describedby={problem ? "usage-range-problem" : undefined}
+                onChange={(e) => setDay("end", e.target.value)}
               />
             </label>
           </>
@@ -420,16 +450,37 @@ export function UsageDashboard({ isAdmin, initial }: { isAdmin: boolean; initial
           />
         ) : null}
         <label className="field">
+          <span className="field-label">Status</span>
+          <select
+            value={view.status}
+            onChange={(e) => setView((w) => ({ ...w, status: e.target.value as UsageStatus | "" }))}
+            aria-label="Status"
+          >
+            <option value="">Any status</option>
+            {USAGE_STATUSES.map((st) => (
+              <option key={st} value={st}>
+                {st}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
           <span className="field-label">Days in</span>
-          <select value={tz} onChange={(e) => setTz(e.target.value)} aria-label="Days in">
+          <select value={view.tz} onChange={(e) => setView((w) => ({ ...w, tz: e.target.value }))} aria-label="Days in">
             <option value="UTC">UTC</option>
-            {localZone ? <option value={localZone}>{localZone}</option> : null}
+            {localZone && localZone !== view.tz ? <option value={localZone}>{localZone}</option> : null}
+            {view.tz !== "UTC" ? <option value={view.tz}>{view.tz}</option> : null}
           </select>
         </label>
         <button type="button" className="button button-secondary" onClick={() => void exportCsv()} disabled={exporting || !data}>
           {exporting ? "Exporting…" : "Export CSV"}
         </button>
       </form>
+      {problem ? (
+        <p className="form-error" role="alert" id="usage-range-problem" data-testid="usage-range-problem">
+          {problem}. Still showing {range.start} to {range.end}.
+        </p>
+      ) : null}
       {exportError ? (
         <p className="form-error" role="alert">
           The export failed: {exportError}

@@ -1,10 +1,12 @@
-// The usage page before there is anything to show: how to make a first request (or load demo
-// data), and what a signed-out visitor sees.
+// The usage page before there is anything to show: a key from the Keys page and a first request, or
+// (for an admin) demo data in one click; and what a signed-out visitor sees.
+import Link from "next/link";
 import { CodeBlock } from "../shared/code-block";
 import { EmptyState, Step } from "../shared/empty-state";
 import { Origin } from "../shared/origin";
+import { DemoDataButton } from "./demo-data-button";
 
-export function NoUsageYet() {
+export function NoUsageYet({ isAdmin }: { isAdmin: boolean }) {
   return (
     <EmptyState title="No requests yet">
       <p>
@@ -13,7 +15,9 @@ export function NoUsageYet() {
       </p>
       <ol className="steps">
         <Step n={1} title="Create an API key">
-          <CodeBlock>npm run cli -- keys create --name my-app</CodeBlock>
+          <p className="step-text">
+            On the <Link href="/keys">Keys page</Link>: give it a name, create it, and copy it (it is shown once).
+          </p>
         </Step>
         <Step n={2} title="Make your first call">
           <CodeBlock>
@@ -29,10 +33,16 @@ export function NoUsageYet() {
         A provider needs its key: set <code>OPENAI_API_KEY</code> or <code>ANTHROPIC_API_KEY</code> in <code>.env</code> and restart.
         Without one, the call answers 503 with the reason.
       </p>
-      <p className="hint">
-        Just looking around? <code>npm run cli -- seed-demo</code> writes 90 days of realistic demo usage for your account, then reload this
-        page.
-      </p>
+      {isAdmin ? (
+        <div className="hint" data-testid="demo-data">
+          <p>
+            Just looking around? Fill this page with 30 days of realistic demo usage (three demo keys, several models, streams and errors):
+          </p>
+          <DemoDataButton />
+        </div>
+      ) : (
+        <p className="hint">Just looking around? An admin can fill this page with demo usage from here, with one click.</p>
+      )}
     </EmptyState>
   );
 }

@@ -5,7 +5,7 @@
 import { keepPreviousData } from "@tanstack/react-query";
 import { useState } from "react";
 import styles from "./usage-dashboard.module.css";
-import { compact, count } from "@/lib/format";
+import { compact, counted } from "@/lib/format";
 import { money } from "@/lib/money";
 import type { StatsInput } from "./stats-query";
 import { trpc } from "../shared/trpc-provider";
@@ -95,7 +95,7 @@ export function UsageSavings({ input }: { input: Omit<StatsInput, "compare"> }) 
               <p className={styles.cardValue} title={data.cache.savedCost}>
                 {money(data.cache.savedCost)}
               </p>
-              <p className={styles.cardDetail}>{count(data.cache.cachedRequests)} requests answered from the cache</p>
+              <p className={styles.cardDetail}>{counted(data.cache.cachedRequests, "request")} answered from the cache</p>
             </article>
           </div>
           {rows.length === 0 ? (
@@ -135,19 +135,18 @@ export function UsageSavings({ input }: { input: Omit<StatsInput, "compare"> }) 
                           {r.model}
                           <br />
                           <small className="muted">
-                            {count(r.requests)} requests · {r.tokens}
+                            {counted(r.requests, "request")} · {r.tokens}
                           </small>
                         </td>
                         <td className={styles.numeric} title={r.cost}>
                           {money(r.cost)}
                         </td>
-                        <td>
+                        <td className="cell-wrap">
                           {r.alternative ?? <span className="muted">none cheaper</span>}
                           {r.alternative ? (
-                            <span className="muted">
-                              {" "}
-                              ({r.provider}
-                              {r.available ? "" : ", not configured"})
+                            <span className="cell-sub">
+                              {r.provider}
+                              {r.available ? "" : ", not configured"}
                             </span>
                           ) : null}
                         </td>

@@ -7,7 +7,8 @@
 import { useState, type FormEvent } from "react";
 import { dateTime } from "@/lib/dates";
 import { fitsSize } from "@/lib/embedding-sizes";
-import { DISTANCES, type Distance } from "@/lib/vectors";
+import { counted } from "@/lib/format";
+import { DISTANCES, documentsOf, pointId, type Distance } from "@/lib/vectors";
 import { CodeBlock } from "../shared/code-block";
 import { EmptyState, Step } from "../shared/empty-state";
 import { Origin } from "../shared/origin";
@@ -248,13 +249,58 @@ function useChosenCollection(collections: Collection[]) {
   };
 }
 
+/** Deletes points of a collection by id (vectors.deletePoints). */
+function DeletePointsForm({ collections }: { collections: Collection[] }) {
+  const utils = trpc.useUtils();
+  const chosen = useChosenCollection(collections);
+  const remove = trpc.vectors.deletePoints.useMutation({ onSuccess: () => utils.vectors.list.invalidate() });
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const ids = String(form.get("ids") ?? "")
+      .split(",")
+      .map((i) => i.trim())
+      .filter(Boolean)
+      .map(pointId);
+    remove.mutate({ ...chosen.target, ids });
+  }
+  return (
+    <form className="panel" onSubmit={submit} aria-label="Delete points">
+      <h2>Delete points</h2>
+      <div className="form-row">
+        <CollectionSelect collections={collections} name="collection" value={chosen.value} onChange={chosen.onChange} />
+        <label className="field">
+          <span className="field-label">IDs (comma-separated)</span>
+          <input name="ids" required maxLength={10_000} placeholder="doc_1, 42" />
+        </label>
+      </div>
+      {remove.error ? (
+        <p className="form-error" role="alert">
+          {errorText(remove.error)}
+        </p>
+      ) : null}
+      {remove.data ? (
+        <p className="muted" role="status">
+          Deleted {counted(remove.data.deleted, "point")}.
+        </p>
+      ) : null}
+      <button type="submit" className="button button-secondary" disabled={remove.isPending}>
+        {remove.isPending ? "Deleting…" : "Delete points"}
+      </button>
+    </form>
+  );
+}
+
 function AddDocumentForm({ collections, models }: { collections: Collection[]; models: EmbeddingModel[] }) {
   const utils = trpc.useUtils();
   const [added, setAdded] = useState<string | null>(null);
   const chosen = useChosenCollection(collections);
   const upsert = trpc.vectors.upsertDocuments.useMutation({
     onSuccess: async (res, input) => {
-      setAdded(`Stored ${input.documents[0]?.id} (${res.usage.inputTokens} tokens with ${res.model}).`);
+      const ids = input.documents.map((d) => d.id);
+      setAdded(
+        `Stored ${ids.length === 1 ? ids[0] : `${ids.length} documents (${ids.join(", ")})`} (${res.usage.inputTokens} tokens with ${res.model}).`,
+      );
       await utils.vectors.list.invalidate();
     },
   });
@@ -263,11 +309,10 @@ function AddDocumentForm({ collections, models }: { collections: Collection[]; m
     e.preventDefault();
     setAdded(null);
     const form = new FormData(e.currentTarget);
-    const id = String(form.get("id") ?? "").trim();
     upsert.mutate({
       ...chosen.target,
       model: String(form.get("model")),
-      documents: [{ id: /^\d+$/.test(id) ? Number(id) : id, text: String(form.get("text") ?? "") }],
+      documents: documentsOf(String(form.get("id") ?? ""), String(form.get("text") ?? ""), form.get("perLine") === "on"),
     });
   }
 
@@ -285,6 +330,10 @@ function AddDocumentForm({ collections, models }: { collections: Collection[]; m
       <label className={`field ${styles.textField}`}>
         <span className="field-label">Text</span>
         <textarea name="text" required rows={3} maxLength={100_000} placeholder="The text to embed; it is kept in the payload as `text`." />
+      </label>
+      <label className="check">
+        <input type="checkbox" name="perLine" />
+        One document per line (ids numbered from the ID: 42, 43, … or doc-1, doc-2, …)
       </label>
       {upsert.error ? (
         <p className="form-error" role="alert">
@@ -427,6 +476,7 @@ export function VectorsManager({
           <div className={styles.columns}>
             <AddDocumentForm collections={collections} models={embeddingModels} />
             <SearchPanel collections={collections} models={embeddingModels} />
+            <DeletePointsForm collections={collections} />
           </div>
         </>
       )}

@@ -7,6 +7,7 @@ import { keysRouter } from "../features/accounts/index.ts";
 import { authRouter } from "../features/accounts/index.ts";
 import { auditRouter } from "../features/accounts/index.ts";
 import { teamsRouter } from "../features/accounts/index.ts";
+import { usersRouter } from "../features/accounts/index.ts";
 import { modelsRouter } from "../features/catalogue/index.ts";
 import { vectorsRouter } from "../features/vectors/index.ts";
 import { embeddingsRouter } from "../features/inference/index.ts";
@@ -29,6 +30,7 @@ export const appRouter = createTRPCRouter({
   routing: routingRouter,
   audit: auditRouter,
   teams: teamsRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;

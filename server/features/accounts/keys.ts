@@ -12,6 +12,7 @@ import { BUDGET_PERIODS, isAdminActor, SCOPES, TIERS, type Actor, type BudgetPer
 import { catalogueReady, resolveModel } from "../catalogue/index.ts";
 import { publishInvalidation } from "../../access/invalidation.ts";
 import { generateApiKey, hashApiKey, SHOWN_PREFIX_LENGTH, pendingLastUsed } from "../../access/key-lookup.ts";
+import { tiersFor } from "../../../lib/access.ts";
 import { trimDecimal } from "../../../lib/money.ts";
 import { findUserByEmail, usdSchema } from "./users.ts";
 import { membershipsOf, requireTeamAbility } from "../../access/teams.ts";
@@ -197,8 +198,6 @@ function refusePast(expiresAt: Date | null | undefined): void {
   }
 }
 
-const TIER_RANK: Record<Tier, number> = { basic: 0, standard: 1, premium: 2 };
-
 function ownUserId(actor: Actor): string | null {
   return actor.kind === "cli" ? null : actor.userId;
 }
@@ -226,7 +225,7 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
   const tier = input.tier ?? "standard";
   if (!admin) {
     if (isAdmin) throw new AppError("forbidden", "Only an admin can create an admin key");
-    if (actor.kind !== "cli" && TIER_RANK[tier] > TIER_RANK[actor.tier]) {
+    if (actor.kind !== "cli" && !tiersFor("user", actor.tier).includes(tier)) {
       throw new AppError("forbidden", `Your own tier is ${actor.tier}: a key you create can be at most that`);
     }
   }

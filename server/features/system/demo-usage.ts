@@ -286,15 +286,39 @@ export async function seedDemoUsage(options: DemoOptions = {}): Promise<DemoRepo
   const today = now.toISOString().slice(0, 10);
   const first = addDays(today, -(days - 1));
   let events = 0;
+  const lastUse = new Map<string, Date>();
+  // Days already written (before today, which grows until midnight) are not generated again: a repeated run costs one query.
+  const prefix = `demo-${user.id}-`;
+  const written = new Set(
+    (
+      await db.rawQuery<{ day: string }>(
+        `SELECT DISTINCT substring(id from $3) AS day FROM usage_events WHERE created_at >= $1::timestamptz AND id LIKE $2`,
+        [
+          `${addDays(first, -1)}T00:00:00Z`,
+          `${prefix.replace(/[%_\\]/g, "\\$&")}%`,
+          `^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\d{4}-\\d{2}-\\d{2})-`,
+        ],
+      )
+    ).map((r) => r.day),
+  );
   for (let i = 0; i < days; i++) {
     const day = addDays(first, i);
+    if (day !== today && written.has(day)) continue;
     for (const e of demoDay(day, user.id, keyIds, { perDay, dayIndex: i, days, until: now.getTime() })) {
       writer.record(e);
       events++;
+      const last = e.apiKeyId ? lastUse.get(e.apiKeyId) : undefined;
+      if (e.apiKeyId && (!last || e.createdAt > last)) lastUse.set(e.apiKeyId, e.createdAt);
     }
   }
   await writer.flush();
   // A batch refused during the run stays queued (and would be retried by a running server's writer).
   if (writer.pending().length > 0) throw new Error(`${writer.pending().length} demo events could not be written; see the log`);
+  // The demo keys were "used" when their last demo call was made: the keys page's "last used" says so (a later real use wins).
+  for (const [id, at] of lastUse)
+    await db.rawQuery(
+      `UPDATE api_keys SET last_used_at = GREATEST(coalesce(last_used_at, $2::timestamptz), $2::timestamptz) WHERE id = $1`,
+      [id, at.toISOString()],
+    );
   return { user: user.email, days, events, inserted, keys: Object.keys(keyIds), from: first, to: today };
 }

@@ -1,5 +1,6 @@
 import "server-only";
 import { z } from "zod";
+import { seedDemoUsage } from "./demo-usage.ts";
 import { healthReport, systemInfo } from "./system.ts";
 import { adminProcedure, createTRPCRouter, publicProcedure } from "../../trpc/init.ts";
 
@@ -22,4 +23,14 @@ export const systemRouter = createTRPCRouter({
     .query(({ ctx }) => systemInfo({ admin: ctx.identity.kind !== "anonymous" && ctx.identity.role === "admin" })),
   /** The same report as GET /health (an admin's: versions and error text), for the dashboard. */
   health: adminProcedure.input(z.void()).query(() => healthReport({ admin: true })),
+  /** The usage page's "load demo data" button (the CLI's seed-demo): 30 days of demo usage for the signed-in admin. Running it
+      again adds nothing for days already written. */
+  seedDemo: adminProcedure
+    .input(z.object({ days: z.number().int().min(1).max(30).optional() }).optional())
+    .output(z.object({ events: z.number(), inserted: z.number(), from: z.string(), to: z.string(), keys: z.array(z.string()) }))
+    .mutation(async ({ ctx, input }) => {
+      const email = ctx.identity.kind === "session" ? (ctx.identity.email ?? undefined) : undefined;
+      const r = await seedDemoUsage({ days: input?.days ?? 30, perDay: 150, userEmail: email });
+      return { events: r.events, inserted: r.inserted, from: r.from, to: r.to, keys: r.keys };
+    }),
 });
