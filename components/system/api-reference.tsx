@@ -231,6 +231,9 @@ function Example({ path, method, op }: { path: string; method: string; op: OpenA
       <h4>Example</h4>
       <pre className={styles.example} data-testid="example-request">
         {`${method.toUpperCase()} ${url}`}
+        {Object.entries(op["x-example-headers"] ?? {})
+          .map(([name, value]) => `\n${name}: ${value}`)
+          .join("")}
         {bodyText !== null ? `\ncontent-type: application/json\n\n${bodyText}` : ""}
       </pre>
       {answer !== undefined ? (

@@ -11,6 +11,8 @@ export type ApiExample = {
     params?: Record<string, string>;
     /** The query string, without `?`. */
     query?: string;
+    /** Headers beside the credential (attribution headers, say). */
+    headers?: Record<string, string>;
     body?: unknown;
   };
   /** The JSON answer (long arrays shortened); none for a non-JSON answer. */
@@ -45,6 +47,14 @@ export const EXAMPLE_ORDER = [
   "getV1LlmSavings",
   "getV1LlmRequests",
   "getV1LlmRequestsId",
+  "getV1LlmRequestsExport",
+  "getV1LlmSessionsId",
+  "postV1Teams",
+  "getV1Teams",
+  "getV1TeamsTeam",
+  "patchV1TeamsTeam",
+  "postV1TeamsTeamMembers",
+  "deleteV1TeamsTeamMembersEmail",
   "getV1AdminAudit",
   "getMetrics",
   "getV1OpenapiJson",

@@ -40,6 +40,8 @@ export type OpenApiOperation = {
   "x-scope"?: string;
   "x-rate-limit"?: string;
   "x-error-format": ErrorFormat;
+  /** Headers the example request sends beside the credential (examples.json). */
+  "x-example-headers"?: Record<string, string>;
 };
 export type OpenApiDocument = {
   openapi: "3.1.0";
@@ -249,6 +251,7 @@ function buildOperation(
     ...(meta.scope ? { "x-scope": meta.scope } : {}),
     ...(meta.access !== "public" && meta.rateLimit !== false ? { "x-rate-limit": meta.rateLimit ?? "default" } : {}),
     "x-error-format": errorFormat,
+    ...(example?.request?.headers ? { "x-example-headers": example.request.headers } : {}),
   };
 }
 

@@ -55,6 +55,7 @@ export const llmRequestsExport = endpoint({
     ...USAGE_READ_POLICY,
     doc: {
       summary: "The filtered calls as CSV or JSON lines (every page), newest first",
+      contentType: "text/csv",
       description:
         "The filters of GET /v1/llm/requests; `format` csv (default) or jsonl. Streamed as read, a thousand calls at a time; costs exact (CSV: cost_usd as a decimal).",
     },
