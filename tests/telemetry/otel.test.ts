@@ -67,6 +67,21 @@ describe("OpenTelemetry spans over OTLP/HTTP", () => {
     expect(span.headers["x-collector-key"]).toBe("team blue");
   });
 
+  it("puts the prompt and the answer on the span only where the call's bodies are logged, redacted as stored", async () => {
+    await openai().chat.completions.create(
+      { model: "gpt-4o", messages: [{ role: "user", content: "my key is sk-abcdefghijklmnop1234" }] },
+      { headers: { "x-request-id": "otel-logged", "x-model-service-log-body": "true" } },
+    );
+    const logged = await spanOf("otel-logged");
+    expect(String(logged.attributes["gen_ai.input.messages"])).toContain("my key is sk-[redacted]");
+    expect(String(logged.attributes["gen_ai.input.messages"])).not.toContain("abcdefghijklmnop1234");
+    expect(String(logged.attributes["gen_ai.output.messages"])).toContain("You said: my key is");
+    // The chat call of the first test logged no body: no content on its span.
+    const plain = await spanOf("otel-chat");
+    expect(plain.attributes).not.toHaveProperty("gen_ai.input.messages");
+    expect(plain.attributes).not.toHaveProperty("gen_ai.output.messages");
+  });
+
   it("a streamed Anthropic call is traced under its provider's conventional name, in a trace of its own without traceparent", async () => {
     const anthropic = new Anthropic({ apiKey: server.key, baseURL: server.url, maxRetries: 0 });
     const stream = anthropic.messages.stream(

@@ -5,13 +5,14 @@ import "server-only";
 // span per provider call when the call took several (retries, other deployments, fallbacks). The
 // caller's W3C `traceparent` (attribution.ts) is continued. Built from what `recordCall` has, so
 // every endpoint's calls are traced alike; made only when tracing is on (kernel/telemetry.ts).
-// Prompts and answers are not put on spans.
+// Prompts and answers are put on a span only where the call's bodies are logged, redacted as stored.
 import { SpanKind, SpanStatusCode, trace, type Attributes, type Context } from "@opentelemetry/api";
 import { getLogger } from "../../kernel/logger.ts";
 import { contextOf, tracer } from "../../kernel/telemetry.ts";
 import { providerType, type ProviderType } from "../../providers/registry.ts";
 import { ZERO_USAGE } from "../../providers/types.ts";
 import { usdNumber, type Cost } from "../catalogue/index.ts";
+import { redactBody } from "./request-bodies.ts";
 import type { AttemptLog, CallRecord } from "./usage.ts";
 
 /** The conventions' well-known `gen_ai.provider.name` of each provider type. */
@@ -59,6 +60,11 @@ export function emitCallSpans(call: CallRecord, event: Cost & { createdAt: Date 
     if (call.requestId) attributes["model_service.request_id"] = call.requestId;
     if (call.ttftMs != null) attributes["model_service.time_to_first_token_ms"] = Math.round(call.ttftMs);
     if (failed) attributes["error.type"] = call.errorCode ?? "error";
+    // The prompt and the answer only where the call's bodies are logged (request-bodies.ts), redacted as stored.
+    if (call.body) {
+      attributes["gen_ai.input.messages"] = redactBody(JSON.stringify(call.body.request ?? null));
+      attributes["gen_ai.output.messages"] = redactBody(JSON.stringify(call.body.response ?? null));
+    }
     const caller = contextOf(call.attribution?.traceparent);
     const span = t.startSpan(`${operation} ${call.modelId}`, { kind: SpanKind.CLIENT, startTime: start, attributes }, caller);
     if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: call.errorCode ?? "error" });
