@@ -31,6 +31,7 @@ import {
   type StreamPart,
   type TokenUsage,
   type ToolCall,
+  type CacheControl,
   type ReasoningBlock,
   type ToolChoice,
   paidServiceTier,
@@ -149,7 +150,12 @@ export class AnthropicProvider implements Provider {
       max_tokens: request.maxTokens ?? request.defaultMaxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
       messages: toAnthropicMessages(request.messages),
     };
-    if (system.length) params.system = system.join("\n\n");
+    const systemMessages = request.messages.filter((m) => m.role === "system" && m.content);
+    if (systemMessages.some((m) => m.cacheControl)) {
+      // Cache breakpoints in the system prompt: its blocks as they came, each with its mark.
+      params.system = systemMessages.map((m) => ({ type: "text" as const, text: m.content, ...cacheControlOf(m.cacheControl) }));
+      if (request.responseFormat?.type === "json_object") params.system.push({ type: "text", text: JSON_OBJECT_INSTRUCTION });
+    } else if (system.length) params.system = system.join("\n\n");
     // temperature and top_p are left out on purpose: API version 2026-10-21, which this SDK sends,
     // answers 400 to any sampling parameter, even at its default value.
     if (request.stop?.length) params.stop_sequences = request.stop;
@@ -160,6 +166,7 @@ export class AnthropicProvider implements Provider {
         input_schema: t.parameters as Anthropic.Tool.InputSchema,
         ...(t.description !== undefined ? { description: t.description } : {}),
         ...(t.strict !== undefined ? { strict: t.strict } : {}),
+        ...cacheControlOf(t.cacheControl),
       }));
       const choice = toAnthropicToolChoice(request.toolChoice ?? "auto", request.parallelToolCalls);
       // "auto" with parallel calls allowed is Anthropic's default: sent only when it says more.
@@ -364,6 +371,7 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
       case "tool": {
         const block: Anthropic.ToolResultBlockParam = { type: "tool_result", tool_use_id: m.toolCallId ?? "", content: m.content };
         if (m.isError) block.is_error = true;
+        if (m.cacheControl) block.cache_control = cacheControlOf(m.cacheControl).cache_control;
         const prev = openResults();
         if (prev) (prev.content as Anthropic.ContentBlockParam[]).push(block);
         else out.push({ role: "user", content: [block] });
@@ -385,7 +393,14 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
               false,
             );
           }
-          out.push({ role: "user", content: parts ? parts.map(toAnthropicPart) : m.content });
+          out.push({
+            role: "user",
+            content: parts
+              ? parts.map(toAnthropicPart)
+              : m.cacheControl
+                ? [{ type: "text", text: m.content, ...cacheControlOf(m.cacheControl) }]
+                : m.content,
+          });
         }
         break;
       }
@@ -437,8 +452,13 @@ function toolInput(call: ToolCall): Record<string, unknown> {
 
 const DATA_URL = /^data:(image\/(?:jpeg|png|gif|webp));base64,(.+)$/s;
 
+/** A cache breakpoint as Anthropic's `cache_control` (spread into a block); nothing when there is none. */
+function cacheControlOf(c: CacheControl | undefined): { cache_control?: Anthropic.CacheControlEphemeral } {
+  return c ? { cache_control: { type: "ephemeral", ...(c.ttl ? { ttl: c.ttl } : {}) } } : {};
+}
+
 function toAnthropicPart(p: ContentPart): Anthropic.TextBlockParam | Anthropic.ImageBlockParam {
-  if (p.type === "text") return { type: "text", text: p.text };
+  if (p.type === "text") return { type: "text", text: p.text, ...cacheControlOf(p.cacheControl) };
   const data = DATA_URL.exec(p.url);
   if (data) return { type: "image", source: { type: "base64", media_type: data[1] as "image/png", data: data[2]! } };
   if (/^https?:\/\//i.test(p.url)) return { type: "image", source: { type: "url", url: p.url } };

@@ -4,9 +4,15 @@
 
 export type ChatRole = "system" | "user" | "assistant" | "tool";
 
+/**
+ * A prompt-cache breakpoint (Anthropic's `cache_control`): the prompt up to and including the block
+ * it marks is cached, for 5 minutes by default or for an hour. Only Anthropic reads it.
+ */
+export type CacheControl = { type: "ephemeral"; ttl?: "5m" | "1h" };
+
 /** One part of a message's content when it is more than text. */
 export type ContentPart =
-  | { type: "text"; text: string }
+  | { type: "text"; text: string; cacheControl?: CacheControl }
   /** An image by URL: `https://...` or a `data:<media type>;base64,...` URL. */
   | { type: "image"; url: string; detail?: "auto" | "low" | "high" };
 
@@ -40,10 +46,19 @@ export type ChatMessage = {
   isError?: boolean;
   /** assistant: its reasoning blocks (Anthropic's thinking and redacted_thinking), sent back before its text. */
   reasoning?: ReasoningBlock[];
+  /** A cache breakpoint on the message's last block (a system block, a tool result, a text-only message). */
+  cacheControl?: CacheControl;
 };
 
 /** A function the model may call; `parameters` is its JSON Schema. */
-export type ToolDefinition = { name: string; description?: string; parameters: Record<string, unknown>; strict?: boolean };
+export type ToolDefinition = {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+  strict?: boolean;
+  /** A cache breakpoint after this tool (Anthropic). */
+  cacheControl?: CacheControl;
+};
 
 /** none: no tool; auto: the model decides; required: some tool; { name }: that tool. */
 export type ToolChoice = "none" | "auto" | "required" | { name: string };

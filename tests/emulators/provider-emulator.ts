@@ -47,6 +47,8 @@
 //   chunk_delay=MS              pause between stream chunks
 //   cached=N                    N cached input tokens (OpenAI cached_tokens; Anthropic cache_read_input_tokens)
 //   cache_write=N               Anthropic cache_creation_input_tokens (5-minute writes)
+//                               Without these, Anthropic's counts follow the request's cache_control breakpoints
+//                               (promptCacheUse: prefixes of at least 1,024 tokens written, then read while kept)
 //   cache_write_1h=N            Anthropic 1-hour cache writes (cache_creation.ephemeral_1h_input_tokens, in the total too)
 //   tier=priority               Anthropic serves the call at Priority Tier (usage.service_tier), unless the request says
 //                               service_tier "standard_only"; OpenAI's tier is the request's service_tier
@@ -322,6 +324,8 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
   const maxLog = options.maxLogEntries ?? 1000;
   const requests: EmulatorRequest[] = [];
   const attempts = new Map<string, number>();
+  /** Anthropic's prompt cache: a breakpoint's prefix (its hash) → its tokens and until when it is kept. */
+  const promptCache = new Map<string, { tokens: number; expiresAt: number }>();
   let seq = 0;
   let standing = "";
   // The cloud vendors' routes share the directives, the reply and these helpers.
@@ -966,10 +970,15 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
         ]
       : [];
     const reasoning = num(directives, "reasoning", 0) + (thinkingText ? countTokens(thinkingText) : 0);
-    const cacheRead = num(directives, "cached", 0);
+    // The prompt cache: the cache_control breakpoints' prefixes read when kept, written when not
+    // (the directives cached, cache_write and cache_write_1h set the counts instead).
+    const marked = ["cached", "cache_write", "cache_write_1h"].some((k) => directives.has(k))
+      ? { read: 0, written5m: 0, written1h: 0 }
+      : promptCacheUse(promptCache, model, body);
+    const cacheRead = num(directives, "cached", marked.read);
     // cache_write=N: 5-minute writes; cache_write_1h=N: 1-hour writes (cache_creation splits them; the total is cache_creation_input_tokens).
-    const cacheWrite5m = num(directives, "cache_write", 0);
-    const cacheWrite1h = num(directives, "cache_write_1h", 0);
+    const cacheWrite5m = num(directives, "cache_write", marked.written5m);
+    const cacheWrite1h = num(directives, "cache_write_1h", marked.written1h);
     const cacheWrite = cacheWrite5m + cacheWrite1h;
     const cacheCreation = { ephemeral_5m_input_tokens: cacheWrite5m, ephemeral_1h_input_tokens: cacheWrite1h };
     // Priority Tier: a request with service_tier "auto" (the default) is served at priority when the
@@ -1142,6 +1151,7 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
     reset() {
       requests.length = 0;
       attempts.clear();
+      promptCache.clear();
       standing = "";
     },
     close() {
@@ -1154,6 +1164,67 @@ export async function startProviderEmulator(options: EmulatorOptions = {}): Prom
 }
 
 /** Text of a message content: a string, or OpenAI/Anthropic content blocks of type text (and the text of tool_result blocks). */
+/**
+ * Anthropic's prompt caching by `cache_control` breakpoints, as its documentation describes it: the
+ * prompt is tools, then system, then messages; each breakpoint caches the prefix up to and including
+ * its block, for 5 minutes (or `ttl: "1h"`), refreshed when read; the longest kept prefix is read,
+ * the tokens beyond it up to each later breakpoint are written with that breakpoint's lifetime; a
+ * prefix shorter than the model's minimum (1,024 tokens; 2,048 for Haiku) is not cached. Tools count
+ * no tokens here (the emulator counts words of text only).
+ */
+export function promptCacheUse(
+  store: Map<string, { tokens: number; expiresAt: number }>,
+  model: string,
+  body: Record<string, unknown>,
+  now = Date.now(),
+): { read: number; written5m: number; written1h: number } {
+  type Mark = { type?: unknown; ttl?: unknown } | null | undefined;
+  const segments: { value: unknown; tokens: number; mark: Mark }[] = [];
+  for (const t of Array.isArray(body.tools) ? (body.tools as { cache_control?: Mark }[]) : []) {
+    segments.push({ value: t, tokens: 0, mark: t.cache_control });
+  }
+  const blocksOf = (content: unknown) =>
+    typeof content === "string" ? [{ type: "text", text: content }] : Array.isArray(content) ? (content as Record<string, unknown>[]) : [];
+  for (const b of blocksOf(body.system)) {
+    segments.push({ value: b, tokens: countTokens(stripDirectives(contentText([b]), new Map())), mark: b.cache_control as Mark });
+  }
+  for (const m of Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : []) {
+    for (const b of blocksOf(m.content)) {
+      segments.push({ value: b, tokens: countTokens(stripDirectives(contentText([b]), new Map())), mark: b.cache_control as Mark });
+    }
+  }
+  const minimum = /haiku/.test(model) ? 2048 : 1024;
+  const hash = createHash("sha256").update(model);
+  let tokens = 0;
+  const breakpoints: { key: string; tokens: number; ttlMs: number }[] = [];
+  for (const seg of segments) {
+    hash.update(JSON.stringify(seg.value));
+    tokens += seg.tokens;
+    if (seg.mark?.type === "ephemeral") {
+      breakpoints.push({ key: hash.copy().digest("hex"), tokens, ttlMs: seg.mark.ttl === "1h" ? 3_600_000 : 300_000 });
+    }
+  }
+  let read = 0;
+  for (const b of breakpoints) {
+    const kept = store.get(b.key);
+    if (kept && kept.expiresAt > now && b.tokens >= minimum) {
+      read = Math.max(read, b.tokens);
+      kept.expiresAt = Math.max(kept.expiresAt, now + b.ttlMs);
+    }
+  }
+  let written5m = 0;
+  let written1h = 0;
+  let upTo = read;
+  for (const b of breakpoints) {
+    if (b.tokens < minimum || b.tokens <= upTo) continue;
+    if (b.ttlMs > 300_000) written1h += b.tokens - upTo;
+    else written5m += b.tokens - upTo;
+    upTo = b.tokens;
+    store.set(b.key, { tokens: b.tokens, expiresAt: now + b.ttlMs });
+  }
+  return { read, written5m, written1h };
+}
+
 /** The signature the emulator gives a thinking block (and checks when it comes back): the text's hash. */
 export function thinkingSignature(thinking: string): string {
   return createHash("sha256").update(`emulator-thinking:${thinking}`).digest("base64");

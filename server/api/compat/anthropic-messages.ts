@@ -13,6 +13,7 @@ import {
   type ContentPart,
   type EveryGenerationParameter,
   type FinishReason,
+  type CacheControl,
   type ReasoningBlock,
   type ToolChoice,
 } from "../../providers/types.ts";
@@ -24,7 +25,9 @@ import type { Frame, StreamEncoder } from "../../http/event-stream.ts";
 // ---------------------------------------------------------------------------------------------
 // The request
 
-const textBlock = z.object({ type: z.literal("text"), text: safeString });
+/** A prompt-cache breakpoint: passed to Anthropic models, left out for the others. */
+const cacheControl = z.object({ type: z.literal("ephemeral"), ttl: z.enum(["5m", "1h"]).optional() });
+const textBlock = z.object({ type: z.literal("text"), text: safeString, cache_control: cacheControl.nullish() });
 const imageBlock = z.object({
   type: z.literal("image"),
   source: z.discriminatedUnion("type", [
@@ -47,6 +50,7 @@ const toolResultBlock = z.object({
   tool_use_id: safeString.min(1),
   content: z.union([safeString, z.array(textBlock, { error: "tool_result content must be text" })]).optional(),
   is_error: z.boolean().optional(),
+  cache_control: cacheControl.nullish(),
 });
 // Thinking blocks a client sends back (with their signatures) go back to Anthropic as they came; other providers do not read them.
 const thinkingBlock = z.object({ type: z.literal("thinking"), thinking: safeString, signature: safeString });
@@ -70,6 +74,7 @@ const tool = z.object({
   description: safeString.optional(),
   input_schema: z.record(safeString, z.unknown()),
   type: z.literal("custom", { error: "only custom tools (with input_schema) are supported" }).nullish(),
+  cache_control: cacheControl.nullish(),
 });
 
 const toolChoice = z.discriminatedUnion("type", [
@@ -126,6 +131,10 @@ function textOf(content: string | { text: string }[] | undefined): string {
   return typeof content === "string" ? content : content.map((b) => b.text).join("\n");
 }
 
+function toCacheControl(c: z.infer<typeof cacheControl>): CacheControl {
+  return { type: "ephemeral", ...(c.ttl ? { ttl: c.ttl } : {}) };
+}
+
 function imagePart(block: z.infer<typeof imageBlock>): ContentPart {
   const s = block.source;
   return { type: "image", url: s.type === "url" ? s.url : `data:${s.media_type};base64,${s.data}` };
@@ -145,7 +154,11 @@ function toMessages(m: z.infer<typeof message>, index: number): ChatMessage[] {
       });
     switch (block.type) {
       case "text":
-        parts.push({ type: "text", text: block.text });
+        parts.push({
+          type: "text",
+          text: block.text,
+          ...(block.cache_control ? { cacheControl: toCacheControl(block.cache_control) } : {}),
+        });
         break;
       case "image":
         if (m.role !== "user") throw misplaced("images belong in user messages");
@@ -162,6 +175,7 @@ function toMessages(m: z.infer<typeof message>, index: number): ChatMessage[] {
           toolCallId: block.tool_use_id,
           content: textOf(block.content),
           ...(block.is_error ? { isError: true } : {}),
+          ...(block.cache_control ? { cacheControl: toCacheControl(block.cache_control) } : {}),
         });
         break;
       case "thinking":
@@ -183,7 +197,8 @@ function toMessages(m: z.infer<typeof message>, index: number): ChatMessage[] {
       });
     }
   } else if (parts.length) {
-    out.push(parts.some((p) => p.type === "image") ? { role: "user", content: text, parts } : { role: "user", content: text });
+    const keepParts = parts.some((p) => p.type === "image" || (p.type === "text" && p.cacheControl));
+    out.push(keepParts ? { role: "user", content: text, parts } : { role: "user", content: text });
   }
   return out;
 }
@@ -213,7 +228,12 @@ function messagesParameters(body: MessagesBody): EveryGenerationParameter {
     topP: body.top_p,
     stop: body.stop_sequences?.length ? body.stop_sequences : undefined,
     user: body.metadata?.user_id ?? undefined,
-    tools: body.tools?.map((t) => ({ name: t.name, parameters: t.input_schema, ...(t.description ? { description: t.description } : {}) })),
+    tools: body.tools?.map((t) => ({
+      name: t.name,
+      parameters: t.input_schema,
+      ...(t.description ? { description: t.description } : {}),
+      ...(t.cache_control ? { cacheControl: toCacheControl(t.cache_control) } : {}),
+    })),
     toolChoice: toToolChoice(choice),
     parallelToolCalls: choice && "disable_parallel_tool_use" in choice && choice.disable_parallel_tool_use ? false : undefined,
     responseFormat: format ? { type: "json_schema", name: "output", schema: format.schema } : undefined,
@@ -227,8 +247,16 @@ function messagesParameters(body: MessagesBody): EveryGenerationParameter {
 }
 
 export function messagesInput(body: MessagesBody): GenerateInput {
-  const system = textOf(body.system);
-  const messages: ChatMessage[] = system ? [{ role: "system", content: system }] : [];
+  const messages: ChatMessage[] = [];
+  if (typeof body.system === "string" || !body.system?.some((b) => b.cache_control)) {
+    const system = textOf(body.system);
+    if (system) messages.push({ role: "system", content: system });
+  } else {
+    // System blocks with cache breakpoints stay blocks: one system message each, its mark kept.
+    for (const b of body.system) {
+      messages.push({ role: "system", content: b.text, ...(b.cache_control ? { cacheControl: toCacheControl(b.cache_control) } : {}) });
+    }
+  }
   body.messages.forEach((m, i) => messages.push(...toMessages(m, i)));
   return { model: body.model, messages, ...generationParameters(messagesParameters(body)) };
 }
