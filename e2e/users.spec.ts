@@ -23,7 +23,11 @@ test("an admin creates, changes and disables a user from the Users page", async 
   await expect(row.getByLabel(`Role of ${email}`)).toHaveValue("admin");
   await row.getByLabel(`Role of ${email}`).selectOption("user");
   await row.getByLabel(`Budget of ${email} (USD per month)`).fill("30");
-  await row.getByRole("button", { name: "Save" }).click();
+  // Saved before the reload (the reload would otherwise cut the request short).
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes("users.update") && r.ok()),
+    row.getByRole("button", { name: "Save" }).click(),
+  ]);
   await page.reload();
   await expect(page.getByTestId("user-row").filter({ hasText: email }).getByLabel(`Budget of ${email} (USD per month)`)).toHaveValue("30");
 
