@@ -78,7 +78,12 @@ export function TryIt({ method, path, query, body }: Props) {
       {body !== null ? (
         <label className="field">
           <span className="field-label">Body (JSON)</span>
-          <textarea value={text} onChange={(e) => setText(e.target.value)} rows={Math.min(16, text.split("\n").length + 1)} spellCheck={false} />
+          <textarea
+            value={text}
+            onChange={(e) => setText(e.target.value)}
+            rows={Math.min(16, text.split("\n").length + 1)}
+            spellCheck={false}
+          />
         </label>
       ) : null}
       <p className="muted">Sent with your dashboard session: it counts against your limits and budgets like a key&apos;s call.</p>

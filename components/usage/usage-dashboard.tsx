@@ -316,7 +316,9 @@ export function UsageDashboard({
       ...w,
       filters: {
         ...w.filters,
-        ...((ATTRIBUTION as readonly string[]).includes(k) ? Object.fromEntries(ATTRIBUTION.filter((a) => a !== k).map((a) => [a, ""])) : {}),
+        ...((ATTRIBUTION as readonly string[]).includes(k)
+          ? Object.fromEntries(ATTRIBUTION.filter((a) => a !== k).map((a) => [a, ""]))
+          : {}),
         [k]: v,
       },
     }));

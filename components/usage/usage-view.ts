@@ -10,7 +10,15 @@ export const PRESETS: readonly Preset[] = ["7", "30", "90", "custom"];
 /** The longest range the statistics take (server/features/usage/usage-stats.ts MAX_RANGE_DAYS). */
 export const MAX_RANGE_DAYS = 731;
 /** The filters a select sets, each under its own name in the URL. */
-export const FILTER_PARAMS = ["model", "provider", "apiKeyId", "userId", "tag", "endUser", "teamId"] as const satisfies readonly FilterName[];
+export const FILTER_PARAMS = [
+  "model",
+  "provider",
+  "apiKeyId",
+  "userId",
+  "tag",
+  "endUser",
+  "teamId",
+] as const satisfies readonly FilterName[];
 
 export type UsageView = {
   preset: Preset;

@@ -30,7 +30,8 @@ export function tracer(): Tracer | undefined {
 function state(): Tracing {
   if (g.__modelServiceTracing !== undefined) return g.__modelServiceTracing;
   const env = loadEnv();
-  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT ? tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT) : undefined);
+  const url =
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT ? tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT) : undefined);
   if (!url) return (g.__modelServiceTracing = null);
   const exporter = new OTLPTraceExporter({ url, headers: parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), timeoutMillis: EXPORT_TIMEOUT_MS });
   const provider = new TracerProvider({

@@ -84,10 +84,9 @@ export const RESERVED_PAYLOAD_KEY = "_ms_point_id";
 export const distanceSchema = z.enum(DISTANCES, { error: "one of Cosine, Euclid, Dot" });
 
 /** An admin's choice of whose collection a name means (names are unique per owner). */
-export const collectionOwnerSchema = safeString
-  .min(1)
-  .max(320)
-  .meta({ description: "Admins only: whose collection (user:<id>, key:<id> or the user's e-mail), when several owners have one of that name" });
+export const collectionOwnerSchema = safeString.min(1).max(320).meta({
+  description: "Admins only: whose collection (user:<id>, key:<id> or the user's e-mail), when several owners have one of that name",
+});
 
 export const collectionNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
   error: "1 to 64 letters, digits, '_', '-' or '.', starting with a letter or digit",

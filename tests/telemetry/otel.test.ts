@@ -137,7 +137,10 @@ describe("OpenTelemetry spans over OTLP/HTTP", () => {
     expect(failed.status.code).toBe(2);
     expect(failed.attributes).toMatchObject({ "model_service.status": "error", "error.type": "provider_error" });
 
-    await openai().embeddings.create({ model: "text-embedding-3-small", input: ["one", "two"] }, { headers: { "x-request-id": "otel-embed" } });
+    await openai().embeddings.create(
+      { model: "text-embedding-3-small", input: ["one", "two"] },
+      { headers: { "x-request-id": "otel-embed" } },
+    );
     const embed = await spanOf("otel-embed");
     expect(embed.name).toBe("embeddings text-embedding-3-small");
     expect(embed.attributes).toMatchObject({ "gen_ai.operation.name": "embeddings", "gen_ai.provider.name": "openai" });

@@ -41,7 +41,12 @@ const attributesOf = (list: KeyValue[] | undefined) => Object.fromEntries((list 
 const hexId = (id: string | undefined) => (id && !/^[0-9a-f]+$/.test(id) ? Buffer.from(id, "base64").toString("hex") : id || undefined);
 const ms = (nanos: string | number) => Number(BigInt(nanos) / 1_000_000n);
 
-export type OtlpReceiver = { url: string; spans: ReceivedSpan[]; close(): Promise<void>; waitFor(n: number, timeoutMs?: number): Promise<ReceivedSpan[]> };
+export type OtlpReceiver = {
+  url: string;
+  spans: ReceivedSpan[];
+  close(): Promise<void>;
+  waitFor(n: number, timeoutMs?: number): Promise<ReceivedSpan[]>;
+};
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];

@@ -178,7 +178,15 @@ describe.each(backends)("vector service on $label", ({ label, open }) => {
   it("does not show collections of the other backend", async () => {
     const other = label === "qdrant" ? "pgvector" : "qdrant";
     await db.prisma.vectorCollection.create({
-      data: { name: "elsewhere", ownerScope: "user:user-a", physicalName: "elsewhere", vectorSize: 2, distance: "Dot", backend: other, ownerId: "user-a" },
+      data: {
+        name: "elsewhere",
+        ownerScope: "user:user-a",
+        physicalName: "elsewhere",
+        vectorSize: 2,
+        distance: "Dot",
+        backend: other,
+        ownerId: "user-a",
+      },
     });
     expect((await vectors.listCollections(alice)).map((c) => c.name)).not.toContain("elsewhere");
     await expect(vectors.getCollection(alice, "elsewhere")).rejects.toMatchObject({ code: "not_found" });

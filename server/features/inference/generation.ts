@@ -445,7 +445,12 @@ async function startAttempt(
   }
   walk.attempted = true;
   walk.attempts++;
-  walk.log.push({ deployment: deployment.id, provider: deployment.provider, providerModel: deployment.providerModel, startedAt: Date.now() });
+  walk.log.push({
+    deployment: deployment.id,
+    provider: deployment.provider,
+    providerModel: deployment.providerModel,
+    startedAt: Date.now(),
+  });
   tried.add(deployment.id);
   return { deployment, provider, reservation, attempt: route.started(deployment), attemptStarted: performance.now() };
 }
@@ -567,7 +572,16 @@ export async function generate(input: GenerateInput, ctx: CallContext): Promise<
           reservation.settle(0n); // a failed attempt costs nothing (no-op when it was recorded)
           lastError = err;
           lastDeployment = deployment;
-          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx, walk }, signal, deadline, waited);
+          const next = await nextAttempt(
+            route,
+            tried,
+            retries,
+            err,
+            { attempt, startedAt: attemptStarted, ctx, walk },
+            signal,
+            deadline,
+            waited,
+          );
           if (next === "stop") break;
           if (next === "retry") retries++;
         } finally {
@@ -873,7 +887,16 @@ export async function* generateStream(input: GenerateInput, ctx: CallContext): A
             throw error;
           }
           reservation.settle(0n); // nothing streamed, nothing paid
-          const next = await nextAttempt(route, tried, retries, err, { attempt, startedAt: attemptStarted, ctx, walk }, signal, deadline, waited);
+          const next = await nextAttempt(
+            route,
+            tried,
+            retries,
+            err,
+            { attempt, startedAt: attemptStarted, ctx, walk },
+            signal,
+            deadline,
+            waited,
+          );
           if (next === "stop") break;
           if (next === "retry") retries++;
         } finally {

@@ -77,11 +77,16 @@ export async function searchByText(
   const model = input.model ?? DEFAULT_DOCUMENT_MODEL;
   const embedded = await generateEmbeddings(identity, { model, texts: [input.text], fitDimensions: collection.vectorSize }, ctx);
   refuseEmpty(collection, embedded.embeddings[0]!, "query_text");
-  const results = await vectors.search(identity, collectionName, {
-    vector: embedded.embeddings[0]!,
-    limit: input.limit,
-    scoreThreshold: input.scoreThreshold,
-    filter: input.filter,
-  }, input.owner);
+  const results = await vectors.search(
+    identity,
+    collectionName,
+    {
+      vector: embedded.embeddings[0]!,
+      limit: input.limit,
+      scoreThreshold: input.scoreThreshold,
+      filter: input.filter,
+    },
+    input.owner,
+  );
   return { results, model: embedded.model, usage: embedded.usage, cost: embedded.cost };
 }

@@ -96,7 +96,14 @@ describe("/v1/vector REST", () => {
     const alices = await call(vectorCollection, "GET", keys.admin, undefined, { name: "docs" }, "?owner=alice%40example.com");
     expect(alices.status).toBe(200);
     expect(alices.body.vector_size).toBe(4);
-    const gone = await call(vectorCollection, "DELETE", keys.admin, undefined, { name: "docs" }, `?owner=${encodeURIComponent(bobs.body.owner)}`);
+    const gone = await call(
+      vectorCollection,
+      "DELETE",
+      keys.admin,
+      undefined,
+      { name: "docs" },
+      `?owner=${encodeURIComponent(bobs.body.owner)}`,
+    );
     expect(gone.status).toBe(200);
     expect((await call(vectorCollection, "GET", keys.bob, undefined, { name: "docs" })).status).toBe(404);
     expect((await call(vectorCollection, "GET", keys.admin, undefined, { name: "docs" })).body.vector_size).toBe(4);

@@ -132,7 +132,8 @@ export const vectorCollection = endpoint({
     ...VECTORS_POLICY,
     doc: { summary: "One vector collection" },
     query: ownerQuery,
-    handler: async ({ params, query, identity }) => toCollectionJson(await vectorService().getCollection(identity, params.name ?? "", query.owner)),
+    handler: async ({ params, query, identity }) =>
+      toCollectionJson(await vectorService().getCollection(identity, params.name ?? "", query.owner)),
   }),
   DELETE: route({
     ...VECTORS_POLICY,

@@ -93,7 +93,9 @@ describe.each(["sdk", "passthrough"] as const)("Azure OpenAI adapter on the %s p
 
   it("authenticates with a Microsoft Entra token instead of a key", async () => {
     let calls = 0;
-    const entra = on(createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, entraToken: async () => (calls++, emu.cloud.azureToken) }));
+    const entra = on(
+      createAzureOpenAIProvider({ endpoint: emu.cloud.azureEndpoint, entraToken: async () => (calls++, emu.cloud.azureToken) }),
+    );
     const result = await entra.generateText({ model: "gpt-4o", messages: messages("hi") });
     expect(result.text).toBe("You said: hi");
     expect(emu.requests[0]!.headers.authorization).toBe(`Bearer ${emu.cloud.azureToken}`);
