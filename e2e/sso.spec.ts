@@ -14,7 +14,12 @@ const issuerPort = Number(process.env.E2E_OIDC_ISSUER_PORT ?? 0);
 
 /** The provider's people: their claims, as an identity provider would hold them. */
 const ACCOUNTS: Record<string, { email: string; email_verified: boolean; name: string; groups: string[] }> = {
-  ada: { email: "ada@sso.example.com", email_verified: true, name: "Ada Lovelace", groups: ["team:research:owner", "team:nowhere", "model-service-admins"] },
+  ada: {
+    email: "ada@sso.example.com",
+    email_verified: true,
+    name: "Ada Lovelace",
+    groups: ["team:research:owner", "team:nowhere", "model-service-admins"],
+  },
   grace: { email: "grace@sso.example.com", email_verified: true, name: "Grace Hopper", groups: ["team:research:viewer"] },
   eve: { email: "eve@elsewhere.example", email_verified: true, name: "Eve", groups: ["team:research"] },
 };
@@ -91,7 +96,9 @@ test.describe("single sign-on through an OpenID Connect provider", () => {
     await expect(page.getByRole("heading", { level: 1, name: "Team research" })).toBeVisible();
     await expect(page.getByTestId("member-row").filter({ hasText: "ada@sso.example.com" })).toBeVisible();
     // The audit log has her first sign-in: the account, the membership and the sign-in itself.
-    const audit = await page.request.get(`${base}/v1/admin/audit?actor=ada@sso.example.com`, { headers: { authorization: `Bearer ${adminKey}` } });
+    const audit = await page.request.get(`${base}/v1/admin/audit?actor=ada@sso.example.com`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
     const actions = ((await audit.json()) as { events: { action: string }[] }).events.map((e) => e.action);
     expect(actions.sort()).toEqual(["login.success", "team.member_add", "user.create"].sort());
   });

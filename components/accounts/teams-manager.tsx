@@ -137,9 +137,7 @@ export function TeamsManager({ initialTeams, isAdmin }: { initialTeams: Team[]; 
         </div>
       ) : (
         <EmptyState title="No teams yet">
-          <p>
-            {isAdmin ? "Create one above, or with the CLI:" : "An admin creates teams and adds you to them; with the CLI:"}
-          </p>
+          <p>{isAdmin ? "Create one above, or with the CLI:" : "An admin creates teams and adds you to them; with the CLI:"}</p>
           <CodeBlock>npm run cli -- teams create search --owner ada@example.com --budget 100</CodeBlock>
         </EmptyState>
       )}
@@ -174,7 +172,13 @@ function TeamSettings({ team }: { team: TeamDetail }) {
       <div className="form-row">
         <label className="field">
           <span className="field-label">Budget (USD per period; empty: none)</span>
-          <input name="budget" inputMode="decimal" pattern="\d+(\.\d{1,6})?" defaultValue={team.monthlyBudgetUsd ?? ""} placeholder="none" />
+          <input
+            name="budget"
+            inputMode="decimal"
+            pattern="\d+(\.\d{1,6})?"
+            defaultValue={team.monthlyBudgetUsd ?? ""}
+            placeholder="none"
+          />
         </label>
         <TeamLimitFields team={team} />
       </div>
@@ -218,7 +222,12 @@ function MemberRow({ team, member }: { team: TeamDetail; member: TeamDetail["mem
       <td>{dateTime(member.addedAt)}</td>
       <td>
         {manage && member.email ? (
-          <button type="button" className="link-button danger" disabled={remove.isPending} onClick={() => remove.mutate({ team: team.name, email: member.email! })}>
+          <button
+            type="button"
+            className="link-button danger"
+            disabled={remove.isPending}
+            onClick={() => remove.mutate({ team: team.name, email: member.email! })}
+          >
             Remove
           </button>
         ) : null}
@@ -351,8 +360,7 @@ export function TeamPage({ initialTeam, initialKeys }: { initialTeam: TeamDetail
         <p>
           Your role: <strong data-testid="team-role">{team.role}</strong>. Budget: <strong>{budgetText(team)}</strong>, spent this{" "}
           {team.budgetPeriod}: <strong data-testid="team-spent">${team.spentUsd}</strong>. Requests per minute across its keys:{" "}
-          <strong>{team.rpmLimit ?? "no limit"}</strong>.{" "}
-          The usage page filters by team too.
+          <strong>{team.rpmLimit ?? "no limit"}</strong>. The usage page filters by team too.
         </p>
       </section>
       <TeamUsage teamId={team.id} />

@@ -14,11 +14,7 @@ import { getLogger } from "../kernel/logger.ts";
 import { BACKGROUND_TIMEOUT_MS, getRedis, onRedisStateChange, redisCommand, redisUsable } from "../kernel/redis.ts";
 
 export type Invalidation =
-  | { kind: "key"; id: string }
-  | { kind: "user"; id: string }
-  | { kind: "team"; id: string }
-  | { kind: "all" }
-  | { kind: "recheck" };
+  { kind: "key"; id: string } | { kind: "user"; id: string } | { kind: "team"; id: string } | { kind: "all" } | { kind: "recheck" };
 type Listener = (message: Invalidation) => void;
 
 /** Entry lifetime without a working subscriber: the bound on how long a revoked key can still pass. */

@@ -94,7 +94,10 @@ export async function verifyPlatformJwt(token: string): Promise<PlatformClaims> 
   };
   const viaJwks = typeof alg === "string" && (JWKS_ALGORITHMS as readonly string[]).includes(alg);
   if (viaJwks && !env.JWT_JWKS_URL) {
-    throw new AppError("unauthorized", `Invalid JWT: its algorithm ${alg} needs JWT_JWKS_URL, which is not configured (this service accepts ${accepted()})`);
+    throw new AppError(
+      "unauthorized",
+      `Invalid JWT: its algorithm ${alg} needs JWT_JWKS_URL, which is not configured (this service accepts ${accepted()})`,
+    );
   }
   if (!viaJwks && !env.JWT_SECRET) {
     throw new AppError("unauthorized", `Invalid JWT: its algorithm is not allowed (this service accepts ${accepted()} only)`);
@@ -106,7 +109,10 @@ export async function verifyPlatformJwt(token: string): Promise<PlatformClaims> 
       : await jwtVerify(token, secretKey(env.JWT_SECRET!), { ...options, algorithms: [env.JWT_ALGORITHM] }));
   } catch (e) {
     if (isKeySetUnavailable(e)) {
-      throw new AppError("unavailable", "Cannot verify the JWT now: the key set at JWT_JWKS_URL did not answer with keys in time; retry shortly");
+      throw new AppError(
+        "unavailable",
+        "Cannot verify the JWT now: the key set at JWT_JWKS_URL did not answer with keys in time; retry shortly",
+      );
     }
     throw new AppError("unauthorized", `Invalid JWT: ${reason(e)}`);
   }

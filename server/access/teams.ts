@@ -49,7 +49,9 @@ type TeamCaches = { byId: AuthCache<TeamRecord | null>; memberships: AuthCache<M
 const g = globalThis as unknown as { __modelServiceTeamCache?: TeamCaches };
 const caches: TeamCaches = (g.__modelServiceTeamCache ??= {
   byId: new AuthCache("teams", async (id) => {
-    const row = await (await getDb()).team.findUnique({
+    const row = await (
+      await getDb()
+    ).team.findUnique({
       where: { id },
       select: { id: true, name: true, monthlyBudgetUsd: true, budgetPeriod: true, rpmLimit: true },
     });

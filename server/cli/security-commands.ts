@@ -339,7 +339,9 @@ export const securityCommands: Command[] = [
     async run(v: Values, io) {
       const { CLI_ACTOR } = await import("../access/identity.ts");
       const { listApiKeys } = await import("../features/accounts/keys.ts");
-      const keys = await friendly(() => listApiKeys(CLI_ACTOR, { includeRevoked: Boolean(v.all), userEmail: str(v.user), team: str(v.team) }));
+      const keys = await friendly(() =>
+        listApiKeys(CLI_ACTOR, { includeRevoked: Boolean(v.all), userEmail: str(v.user), team: str(v.team) }),
+      );
       if (v.json) {
         io.out(JSON.stringify(keys, null, 2));
         return;

@@ -27,8 +27,16 @@ export const teamCommands: Command[] = [
     args: [{ name: "name", description: "The team's name: lower-case letters, digits, dots, dashes, underscores" }],
     options: {
       owner: { type: "string", placeholder: "EMAIL", description: "The first owner (a dashboard account)" },
-      budget: { type: "string", placeholder: "USD", description: "Budget in USD across the team's keys (per month unless --budget-period)" },
-      "budget-period": { type: "string", placeholder: "day|week|month", description: "The period --budget counts over, in UTC (default month)" },
+      budget: {
+        type: "string",
+        placeholder: "USD",
+        description: "Budget in USD across the team's keys (per month unless --budget-period)",
+      },
+      "budget-period": {
+        type: "string",
+        placeholder: "day|week|month",
+        description: "The period --budget counts over, in UTC (default month)",
+      },
       rpm: { type: "string", placeholder: "N", description: "Requests per minute across all the team's keys" },
       json: { type: "boolean", description: "Print JSON" },
     },
@@ -62,7 +70,15 @@ export const teamCommands: Command[] = [
       if (teams.length === 0) return io.out("No teams. Create one: npm run cli -- teams create search --owner ada@example.com");
       table(io, [
         ["ID", "NAME", "BUDGET", "SPENT", "RPM", "MEMBERS", "KEYS"],
-        ...teams.map((t) => [t.id, t.name, budgetText(t), `$${t.spentUsd}`, t.rpmLimit ? String(t.rpmLimit) : "-", String(t.members), String(t.keys)]),
+        ...teams.map((t) => [
+          t.id,
+          t.name,
+          budgetText(t),
+          `$${t.spentUsd}`,
+          t.rpmLimit ? String(t.rpmLimit) : "-",
+          String(t.members),
+          String(t.keys),
+        ]),
       ]);
     },
   },

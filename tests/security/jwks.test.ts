@@ -94,35 +94,56 @@ describe("platform JWTs against a JWKS URL", () => {
   it("accepts RS256 and ES256 tokens of the set's keys beside HS256 ones, fetching the set once", async () => {
     expect(await verifyPlatformJwt(await token(rsa, { tier: "premium" }))).toEqual({ subject: "svc-reports", tier: "premium" });
     expect(await verifyPlatformJwt(await token(ec))).toEqual({ subject: "svc-reports", tier: undefined });
-    const hs = await new SignJWT({ sub: "svc-hs" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+    const hs = await new SignJWT({ sub: "svc-hs" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(SECRET));
     expect(await verifyPlatformJwt(hs)).toEqual({ subject: "svc-hs", tier: undefined });
     for (let i = 0; i < 5; i++) await verifyPlatformJwt(await token(rsa));
     expect(jwks.state.fetches).toBe(1);
   });
 
   it("refuses a token signed by another key, an unknown kid, none, and bad claims, with 401 naming why", async () => {
-    expect(await refused(await token(stranger))).toMatchObject({ code: "unauthorized", message: "Invalid JWT: the signature does not verify" });
+    expect(await refused(await token(stranger))).toMatchObject({
+      code: "unauthorized",
+      message: "Invalid JWT: the signature does not verify",
+    });
     const unknownKid = await refused(await token(rsa, {}, { kid: "rsa-2" }));
     expect(unknownKid.message).toBe("Invalid JWT: no key of the key set at JWT_JWKS_URL matches it (its kid and algorithm)");
     const none = new UnsecuredJWT({ sub: "svc" }).setExpirationTime("5m").encode();
     expect((await refused(none)).message).toContain("its algorithm is not allowed");
-    const expired = await new SignJWT({ sub: "svc" }).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).setExpirationTime(Math.floor(Date.now() / 1000) - 120).sign(rsa.privateKey);
+    const expired = await new SignJWT({ sub: "svc" })
+      .setProtectedHeader({ alg: "RS256", kid: "rsa-1" })
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 120)
+      .sign(rsa.privateKey);
     expect((await refused(expired)).message).toBe("Invalid JWT: it has expired");
     // An RS256 token is never checked against the shared secret, nor an HS one against the key set.
-    const forgedHs = await new SignJWT({ sub: "svc" }).setProtectedHeader({ alg: "HS256", kid: "rsa-1" }).setExpirationTime("5m").sign(new TextEncoder().encode("not-the-secret-0123456789abcdef"));
+    const forgedHs = await new SignJWT({ sub: "svc" })
+      .setProtectedHeader({ alg: "HS256", kid: "rsa-1" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode("not-the-secret-0123456789abcdef"));
     expect((await refused(forgedHs)).message).toBe("Invalid JWT: the signature does not verify");
   });
 
   it("checks iss and aud when JWT_ISSUER and JWT_AUDIENCE are set", async () => {
     configure({ JWT_JWKS_URL: jwks.url, JWT_ISSUER: "https://idp.test", JWT_AUDIENCE: "model-service" });
-    expect(await verifyPlatformJwt(await token(rsa, { iss: "https://idp.test", aud: "model-service" }))).toMatchObject({ subject: "svc-reports" });
-    expect((await refused(await token(rsa, { iss: "https://other.test", aud: "model-service" }))).message).toContain('claim check failed (iss');
-    expect((await refused(await token(rsa, { iss: "https://idp.test", aud: "someone-else" }))).message).toContain("claim check failed (aud");
+    expect(await verifyPlatformJwt(await token(rsa, { iss: "https://idp.test", aud: "model-service" }))).toMatchObject({
+      subject: "svc-reports",
+    });
+    expect((await refused(await token(rsa, { iss: "https://other.test", aud: "model-service" }))).message).toContain(
+      "claim check failed (iss",
+    );
+    expect((await refused(await token(rsa, { iss: "https://idp.test", aud: "someone-else" }))).message).toContain(
+      "claim check failed (aud",
+    );
   });
 
   it("refuses each algorithm family whose configuration is missing, saying which", async () => {
     configure({ JWT_JWKS_URL: jwks.url });
-    const hs = await new SignJWT({ sub: "svc" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+    const hs = await new SignJWT({ sub: "svc" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(SECRET));
     expect((await refused(hs)).message).toBe("Invalid JWT: its algorithm is not allowed (this service accepts RS256, ES256 only)");
     configure({ JWT_SECRET: SECRET });
     expect((await refused(await token(rsa))).message).toBe(

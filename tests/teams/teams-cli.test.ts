@@ -42,15 +42,36 @@ describe("the CLI's team commands", { timeout: 300_000 }, () => {
   it("creates and lists teams, manages members and makes a team's key, one audit row per change", async () => {
     await ok(["users", "create", "--email", "owner@teams-cli.example.com"], "a-long-password\n");
     await ok(["users", "create", "--email", "member@teams-cli.example.com"], "a-long-password\n");
-    const created = await ok(["teams", "create", "search", "--owner", "owner@teams-cli.example.com", "--budget", "10", "--budget-period", "day", "--rpm", "60"]);
-    expect(created.stdout).toMatch(/^Created team search \(id \S+, budget \$10 per day, 60 rpm, owner owner@teams-cli\.example\.com\)\.\n$/);
+    const created = await ok([
+      "teams",
+      "create",
+      "search",
+      "--owner",
+      "owner@teams-cli.example.com",
+      "--budget",
+      "10",
+      "--budget-period",
+      "day",
+      "--rpm",
+      "60",
+    ]);
+    expect(created.stdout).toMatch(
+      /^Created team search \(id \S+, budget \$10 per day, 60 rpm, owner owner@teams-cli\.example\.com\)\.\n$/,
+    );
     await ok(["teams", "add-member", "search", "member@teams-cli.example.com", "--role", "viewer"]);
     const promoted = await ok(["teams", "add-member", "search", "member@teams-cli.example.com", "--role", "member"]);
     expect(promoted.stdout).toBe("member@teams-cli.example.com is now a member of search.\n");
     await ok(["teams", "add-member", "search", "member@teams-cli.example.com", "--role", "member"]); // no change, no row
-    const key = JSON.parse((await ok(["keys", "create", "--name", "search-app", "--team", "search", "--json"])).stdout) as { id: string; key: string };
+    const key = JSON.parse((await ok(["keys", "create", "--name", "search-app", "--team", "search", "--json"])).stdout) as {
+      id: string;
+      key: string;
+    };
     expect(key.key).toMatch(/^ms_/);
-    const keys = JSON.parse((await ok(["keys", "list", "--team", "search", "--json"])).stdout) as { id: string; teamName: string; userId: null }[];
+    const keys = JSON.parse((await ok(["keys", "list", "--team", "search", "--json"])).stdout) as {
+      id: string;
+      teamName: string;
+      userId: null;
+    }[];
     expect(keys).toEqual([expect.objectContaining({ id: key.id, teamName: "search", userId: null })]);
     await ok(["teams", "remove-member", "search", "member@teams-cli.example.com"]);
     await ok(["teams", "update", "search", "--rpm", "none"]);
@@ -69,9 +90,13 @@ describe("the CLI's team commands", { timeout: 300_000 }, () => {
     expect(badName.stderr).toContain("Invalid name: must be 1 to 63 lower-case letters");
 
     await withDatabase({ dataDir }, async (db) => {
-      const rows = await db.rawQuery<{ action: string; actor_kind: string; target_id: string; before: string | null; after: string | null }>(
-        "SELECT action, actor_kind, target_id, before::text, after::text FROM audit_events WHERE target_kind = 'team' ORDER BY id",
-      );
+      const rows = await db.rawQuery<{
+        action: string;
+        actor_kind: string;
+        target_id: string;
+        before: string | null;
+        after: string | null;
+      }>("SELECT action, actor_kind, target_id, before::text, after::text FROM audit_events WHERE target_kind = 'team' ORDER BY id");
       expect(rows.map((r) => r.action)).toEqual([
         "team.create",
         "team.member_add", // the owner

@@ -38,7 +38,11 @@ async function refusal(p: Promise<unknown>): Promise<{ code: string; message: st
   throw new Error("expected a refusal");
 }
 
-const hello = (i: string) => ({ model: "gpt-4o-mini", max_tokens: 5, messages: [{ role: "user", content: `hi [[emulator words=3 key=${i}]]` }] });
+const hello = (i: string) => ({
+  model: "gpt-4o-mini",
+  max_tokens: 5,
+  messages: [{ role: "user", content: `hi [[emulator words=3 key=${i}]]` }],
+});
 
 describe.each(testDatabases())("teams on $kind", ({ kind }) => {
   const host = useHost({ database: kind, env: NO_RATE_LIMITS });
@@ -105,7 +109,10 @@ describe.each(testDatabases())("teams on $kind", ({ kind }) => {
     expect(await refusal(listApiKeys(people.outsider, { team: teamName }))).toMatchObject({ code: "not_found" });
 
     expect(await refusal(revokeApiKey(people.viewer, apiKey.id))).toMatchObject({ code: "forbidden" });
-    expect(await refusal(revokeApiKey(people.outsider, apiKey.id))).toMatchObject({ code: "not_found", message: `No API key ${apiKey.id}` });
+    expect(await refusal(revokeApiKey(people.outsider, apiKey.id))).toMatchObject({
+      code: "not_found",
+      message: `No API key ${apiKey.id}`,
+    });
     const rotated = await rotateApiKey(people.owner, apiKey.id);
     expect((await post(host.url, "/v1/llm/generate", rotated.key, hello("rotated"))).status).toBe(200);
     await revokeApiKey(people.member, apiKey.id);
@@ -133,7 +140,8 @@ describe.each(testDatabases())("teams on $kind", ({ kind }) => {
     const k1 = await host.createKey({ name: "limited-1", team });
     const k2 = await host.createKey({ name: "limited-2", team });
     const statuses = [];
-    for (const [i, key] of [k1.key, k2.key, k1.key].entries()) statuses.push((await post(host.url, "/v1/llm/generate", key, hello(`l${i}`))).status);
+    for (const [i, key] of [k1.key, k2.key, k1.key].entries())
+      statuses.push((await post(host.url, "/v1/llm/generate", key, hello(`l${i}`))).status);
     expect(statuses).toEqual([200, 200, 200]);
     const res = await fetch(`${host.url}/v1/llm/generate`, {
       method: "POST",
@@ -172,7 +180,9 @@ describe.each(testDatabases())("teams on $kind", ({ kind }) => {
     expect(rest.status).toBe(200);
     expect(((await rest.json()) as { total_requests: number }).total_requests).toBe(3);
     // The requests list takes the filter too: the team's three calls, not the owner's own.
-    const listed = await fetch(`${host.url}/v1/llm/requests?team_id=${created.id}`, { headers: { authorization: `Bearer ${ownerKey.key}` } });
+    const listed = await fetch(`${host.url}/v1/llm/requests?team_id=${created.id}`, {
+      headers: { authorization: `Bearer ${ownerKey.key}` },
+    });
     expect(listed.status).toBe(200);
     const items = ((await listed.json()) as { items: { api_key_id: string }[] }).items;
     expect(items.map((i) => i.api_key_id)).toEqual([teamKey.apiKey.id, teamKey.apiKey.id, teamKey.apiKey.id]);
@@ -183,7 +193,9 @@ describe.each(testDatabases())("teams on $kind", ({ kind }) => {
     const denied = await refusal(usageStats(people.outsider, { teamId: created.id }));
     expect(denied).toMatchObject({ code: "forbidden", message: expect.stringContaining("team_id") });
     const outsiderKey = await host.createKey({ name: "outsider-own", userEmail: people.outsider.email });
-    const restDenied = await fetch(`${host.url}/v1/llm/usage?team_id=${created.id}`, { headers: { authorization: `Bearer ${outsiderKey.key}` } });
+    const restDenied = await fetch(`${host.url}/v1/llm/usage?team_id=${created.id}`, {
+      headers: { authorization: `Bearer ${outsiderKey.key}` },
+    });
     expect(restDenied.status).toBe(403);
     // A team filter does not combine with a tag filter (both are attribution roll-ups).
     expect(await refusal(usageStats(CLI_ACTOR as never, { teamId: created.id, tag: "x" }))).toMatchObject({ code: "invalid_request" });

@@ -19,17 +19,25 @@ describe("next-auth's routes at the browser's address", () => {
     const direct = atBrowserAddress(at("http://localhost:8003/api/auth/callback/oidc?code=c&state=s", { host: "127.0.0.1:41234" }));
     expect(direct.url).toBe("http://127.0.0.1:41234/api/auth/callback/oidc?code=c&state=s");
     const proxied = atBrowserAddress(
-      at("http://localhost:8003/api/auth/signin/github", { host: "10.0.0.5:8003", "x-forwarded-host": "gateway.example.com", "x-forwarded-proto": "https" }),
+      at("http://localhost:8003/api/auth/signin/github", {
+        host: "10.0.0.5:8003",
+        "x-forwarded-host": "gateway.example.com",
+        "x-forwarded-proto": "https",
+      }),
     );
     expect(proxied.url).toBe("https://gateway.example.com/api/auth/signin/github");
   });
 
   it("keeps the method, headers and body", async () => {
     const req = atBrowserAddress(
-      at("http://localhost:8003/api/auth/callback/credentials", { host: "gw.local", cookie: "a=b", "content-type": "application/x-www-form-urlencoded" }, {
-        method: "POST",
-        body: "email=e&password=p",
-      }),
+      at(
+        "http://localhost:8003/api/auth/callback/credentials",
+        { host: "gw.local", cookie: "a=b", "content-type": "application/x-www-form-urlencoded" },
+        {
+          method: "POST",
+          body: "email=e&password=p",
+        },
+      ),
     );
     expect(req.method).toBe("POST");
     expect(req.headers.get("cookie")).toBe("a=b");

@@ -80,7 +80,10 @@ function providers(): NextAuthConfig["providers"] {
  * OpenID Connect provider's profile() result reaches the callbacks as `account.providerAccountId`
  * (next-auth gives `user` a random id of its own for those).
  */
-function ourUserId(user: { id?: string | null } | undefined, account: { type: string; providerAccountId: string } | null | undefined): string {
+function ourUserId(
+  user: { id?: string | null } | undefined,
+  account: { type: string; providerAccountId: string } | null | undefined,
+): string {
   if (account && (account.type === "oauth" || account.type === "oidc")) return account.providerAccountId;
   return String(user?.id ?? "");
 }

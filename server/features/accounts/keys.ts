@@ -229,7 +229,9 @@ export async function createApiKey(actor: Actor, raw: CreateKeyInput): Promise<{
   let teamId: string | null = null;
   if (input.team !== undefined) {
     if (input.userEmail !== undefined) {
-      throw new AppError("invalid_request", "Invalid team: a key belongs to a user or to a team, not both; leave out userEmail", { field: "team" });
+      throw new AppError("invalid_request", "Invalid team: a key belongs to a user or to a team, not both; leave out userEmail", {
+        field: "team",
+      });
     }
     if (isAdmin) throw new AppError("invalid_request", "Invalid team: a team's key cannot be an admin key", { field: "team" });
     teamId = (await teamFor(actor, input.team, "use_keys")).id;

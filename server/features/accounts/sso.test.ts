@@ -50,7 +50,9 @@ describe.each(testDatabases())("single sign-on on $kind", ({ kind }) => {
 
   const auditOf = async (userId: string) =>
     (
-      await (await getDb()).auditEvent.findMany({ where: { actorId: userId }, orderBy: { id: "asc" }, select: { action: true, after: true } })
+      await (
+        await getDb()
+      ).auditEvent.findMany({ where: { actorId: userId }, orderBy: { id: "asc" }, select: { action: true, after: true } })
     ).map((r) => r.action);
 
   it("creates the user on the first sign-in, an admin from a group, in the teams its groups name", async () => {

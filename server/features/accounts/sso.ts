@@ -34,7 +34,9 @@ export function oidcConfigured(): boolean {
 function groupsOf(claims: Record<string, unknown>, claim: string): string[] {
   const value = claims[claim];
   if (typeof value === "string") return value.split(/[\s,]+/).filter(Boolean);
-  return Array.isArray(value) ? value.filter((g): g is string => typeof g === "string" && g.length > 0 && g.length <= 300).slice(0, 500) : [];
+  return Array.isArray(value)
+    ? value.filter((g): g is string => typeof g === "string" && g.length > 0 && g.length <= 300).slice(0, 500)
+    : [];
 }
 
 /** The teams (by name) and roles the groups name: `team:search`, `team:search:owner`. The highest role wins when a team is named twice. */
@@ -74,8 +76,12 @@ export async function signInWithOidc(claims: Record<string, unknown>): Promise<O
   const result = await db.$transaction(async (tx) => {
     let user = await tx.user.findUnique({ where: { email }, select: { id: true, role: true, disabledAt: true, name: true } });
     if (!user) {
-      if (!env.AUTH_OIDC_ALLOW_SIGNUP) return { ok: false as const, reason: `no account for ${email} here, and sign-up by single sign-on is off` };
-      user = await tx.user.create({ data: { email, name, role: admin ? "admin" : "user" }, select: { id: true, role: true, disabledAt: true, name: true } });
+      if (!env.AUTH_OIDC_ALLOW_SIGNUP)
+        return { ok: false as const, reason: `no account for ${email} here, and sign-up by single sign-on is off` };
+      user = await tx.user.create({
+        data: { email, name, role: admin ? "admin" : "user" },
+        select: { id: true, role: true, disabledAt: true, name: true },
+      });
       created = true;
       await writeAudit(tx, {
         actor: self(user.id, email),

@@ -11,7 +11,16 @@ import { z } from "zod";
 import { endpoint, route } from "../../http/endpoint.ts";
 import { BUDGET_PERIODS, TEAM_ROLES } from "../../access/identity.ts";
 import { TEAM_READ_POLICY, TEAM_WRITE_POLICY } from "./policies.ts";
-import { addTeamMember, createTeam, getTeamDetail, listTeams, removeTeamMember, updateTeam, type TeamMemberView, type TeamView } from "./teams.ts";
+import {
+  addTeamMember,
+  createTeam,
+  getTeamDetail,
+  listTeams,
+  removeTeamMember,
+  updateTeam,
+  type TeamMemberView,
+  type TeamView,
+} from "./teams.ts";
 
 const budgetField = z.union([z.string(), z.number()]).nullable().optional();
 const periodField = z.enum(BUDGET_PERIODS, { error: `one of ${BUDGET_PERIODS.join(", ")}` }).optional();
@@ -43,7 +52,13 @@ const teamJson = (t: TeamView) => ({
   abilities: t.abilities,
   created_at: t.createdAt.toISOString(),
 });
-const memberJson = (m: TeamMemberView) => ({ user_id: m.userId, email: m.email, name: m.name, role: m.role, added_at: m.addedAt.toISOString() });
+const memberJson = (m: TeamMemberView) => ({
+  user_id: m.userId,
+  email: m.email,
+  name: m.name,
+  role: m.role,
+  added_at: m.addedAt.toISOString(),
+});
 
 export const teams = endpoint({
   GET: route({

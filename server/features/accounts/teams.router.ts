@@ -44,7 +44,9 @@ const byTeam = z.object({ team: teamRefSchema });
 
 export const teamsRouter = createTRPCRouter({
   /** The teams the caller belongs to (an admin: every team), by name. */
-  list: procedure(TEAM_READ_POLICY).output(z.array(teamOutput)).query(({ ctx }) => listTeams(ctx.identity)),
+  list: procedure(TEAM_READ_POLICY)
+    .output(z.array(teamOutput))
+    .query(({ ctx }) => listTeams(ctx.identity)),
 
   /** One team (by name or id) with its members; 404 for a team the caller is not in. */
   get: procedure(TEAM_READ_POLICY)

@@ -25,7 +25,9 @@ export const teamNameSchema = safeString
   .pipe(
     z
       .string()
-      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: "1 to 63 lower-case letters, digits, dots, dashes or underscores, such as search-team" }),
+      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, {
+        error: "1 to 63 lower-case letters, digits, dots, dashes or underscores, such as search-team",
+      }),
   );
 /** A team by id or by name, as the CLI, REST and tRPC take it. */
 export const teamRefSchema = safeString.trim().min(1, { error: "a team's name or id" }).max(200);
@@ -145,10 +147,17 @@ export async function findTeam(ref: string): Promise<{ id: string; name: string 
 }
 
 /** The team a name or id names, if the caller may `ability` there: 404 for a team they are not in. */
-export async function teamFor(actor: Actor, ref: string, ability: TeamAbility): Promise<{ id: string; name: string; role: TeamRole | "admin" }> {
+export async function teamFor(
+  actor: Actor,
+  ref: string,
+  ability: TeamAbility,
+): Promise<{ id: string; name: string; role: TeamRole | "admin" }> {
   // As for keys: a narrowly scoped user key must not be able to change what its team may spend or who is in it.
   if (ability !== "view" && actor.kind === "apiKey" && actor.role !== "admin") {
-    throw new AppError("forbidden", "Manage teams and their keys from the dashboard, with a platform JWT or with an admin key, not with a user key");
+    throw new AppError(
+      "forbidden",
+      "Manage teams and their keys from the dashboard, with a platform JWT or with an admin key, not with a user key",
+    );
   }
   const team = await findTeam(ref).catch((e: unknown) => {
     throw e instanceof AppError && e.code === "not_found" ? new AppError("not_found", `No team ${ref.trim()}`, { field: "team" }) : e;
@@ -209,7 +218,11 @@ export async function listTeams(actor: Actor): Promise<TeamView[]> {
   }
   if (actor.kind === "cli" || !actor.userId) return [];
   const memberships = await db.teamMember.findMany({ where: { userId: actor.userId }, select: { teamId: true, role: true } });
-  const rows = await db.team.findMany({ where: { id: { in: memberships.map((m) => m.teamId) } }, select: TEAM_SELECT, orderBy: { name: "asc" } });
+  const rows = await db.team.findMany({
+    where: { id: { in: memberships.map((m) => m.teamId) } },
+    select: TEAM_SELECT,
+    orderBy: { name: "asc" },
+  });
   return Promise.all(rows.map((r) => toView(r, memberships.find((m) => m.teamId === r.id)!.role)));
 }
 
@@ -237,12 +250,19 @@ export async function updateTeam(actor: Actor, ref: string, raw: UpdateTeamInput
   const input = parsed(updateTeamInput, raw);
   const data: Record<string, unknown> = {};
   for (const f of ["monthlyBudgetUsd", "budgetPeriod", "rpmLimit"] as const) if (input[f] !== undefined) data[f] = input[f];
-  if (Object.keys(data).length === 0) throw new AppError("invalid_request", "Nothing to change: give monthlyBudgetUsd, budgetPeriod or rpmLimit");
+  if (Object.keys(data).length === 0)
+    throw new AppError("invalid_request", "Nothing to change: give monthlyBudgetUsd, budgetPeriod or rpmLimit");
   const db = await getDb();
   const row = await db.$transaction(async (tx) => {
     const before = await tx.team.findUniqueOrThrow({ where: { id: team.id }, select: TEAM_SELECT });
     const after = await tx.team.update({ where: { id: team.id }, data, select: TEAM_SELECT });
-    await writeAudit(tx, { actor, action: "team.update", target: { kind: "team", id: team.id }, before: audited(before), after: audited(after) });
+    await writeAudit(tx, {
+      actor,
+      action: "team.update",
+      target: { kind: "team", id: team.id },
+      before: audited(before),
+      after: audited(after),
+    });
     return after;
   });
   await publishInvalidation({ kind: "team", id: team.id });

@@ -133,7 +133,11 @@ export async function budgetsFor(identity: Identity, now = new Date()): Promise<
 }
 
 const subjectOf = (b: Budget): Subject =>
-  b.scope === "api_key" ? { kind: "apiKey", id: b.subjectId } : b.scope === "team" ? { kind: "team", id: b.subjectId } : { kind: "user", id: b.subjectId };
+  b.scope === "api_key"
+    ? { kind: "apiKey", id: b.subjectId }
+    : b.scope === "team"
+      ? { kind: "team", id: b.subjectId }
+      : { kind: "user", id: b.subjectId };
 
 type BudgetAccount = Account & { budget: Budget };
 

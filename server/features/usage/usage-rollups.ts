@@ -33,7 +33,19 @@ export function endpointKind(endpoint: string): UsageKind {
 }
 
 /** The breakdowns of the *_dims tables; "total" has the value "". */
-export const DIMENSIONS = ["total", "model", "provider", "api_key", "user", "endpoint", "status", "deployment", "tag", "end_user", "team"] as const;
+export const DIMENSIONS = [
+  "total",
+  "model",
+  "provider",
+  "api_key",
+  "user",
+  "endpoint",
+  "status",
+  "deployment",
+  "tag",
+  "end_user",
+  "team",
+] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 const KEY_COLUMNS = ["user_id", "api_key_id", "model_id", "provider", "endpoint", "status", "kind", "deployment"] as const;

@@ -127,7 +127,18 @@ export type BreakdownRow = Measures & { value: string; label: string; totalToken
  * tag or name an end user; a call with several tags counts once under each, so the tag rows may add
  * up to more than the totals.
  */
-export const BREAKDOWN_DIMENSIONS = ["model", "provider", "apiKey", "user", "endpoint", "status", "deployment", "tag", "endUser", "team"] as const;
+export const BREAKDOWN_DIMENSIONS = [
+  "model",
+  "provider",
+  "apiKey",
+  "user",
+  "endpoint",
+  "status",
+  "deployment",
+  "tag",
+  "endUser",
+  "team",
+] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
 /** One value per breakdown dimension, made by `f`. */
@@ -200,7 +211,9 @@ export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: Stat
       await requireTeamAbility(identity, q.teamId, "view");
     } catch (e) {
       if (e instanceof AppError && (e.code === "not_found" || e.code === "forbidden"))
-        throw new AppError("forbidden", "team_id: you may read the usage of your own teams only; an admin may read any team's", { field: "team_id" });
+        throw new AppError("forbidden", "team_id: you may read the usage of your own teams only; an admin may read any team's", {
+          field: "team_id",
+        });
       throw e;
     }
   }
@@ -224,7 +237,11 @@ export async function resolveUsageQuery(identity: AuthenticatedIdentity, q: Stat
       const own = ownershipOf(identity);
       const mine =
         key &&
-        (q.teamId !== undefined ? key.teamId === q.teamId : "userId" in own ? key.userId === own.userId : "apiKeyId" in own && key.id === own.apiKeyId);
+        (q.teamId !== undefined
+          ? key.teamId === q.teamId
+          : "userId" in own
+            ? key.userId === own.userId
+            : "apiKeyId" in own && key.id === own.apiKeyId);
       if (!mine) throw new AppError("forbidden", "api_key_id: you may read only the usage of your own keys", { field: "api_key_id" });
     }
     filters.push({ column: "api_key_id", value: q.apiKeyId });

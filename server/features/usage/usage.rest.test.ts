@@ -16,7 +16,20 @@ describe("the REST query of the usage statistics", () => {
     expect(names(queryOf(llmUsage))).toEqual(usage);
     expect(names(queryOf(embeddingUsage))).toEqual(usage);
     expect(names(queryOf(llmSavings))).toEqual(
-      ["alternatives", "api_key_id", "end_date", "end_user", "kind", "model", "provider", "start_date", "tag", "team_id", "tz", "user_id"].sort(),
+      [
+        "alternatives",
+        "api_key_id",
+        "end_date",
+        "end_user",
+        "kind",
+        "model",
+        "provider",
+        "start_date",
+        "tag",
+        "team_id",
+        "tz",
+        "user_id",
+      ].sort(),
     );
   });
 
