@@ -23,11 +23,9 @@ export const teamNameSchema = safeString
   .trim()
   .toLowerCase()
   .pipe(
-    z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, {
-        error: "1 to 63 lower-case letters, digits, dots, dashes or underscores, such as search-team",
-      }),
+    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, {
+      error: "1 to 63 lower-case letters, digits, dots, dashes or underscores, such as search-team",
+    }),
   );
 /** A team by id or by name, as the CLI, REST and tRPC take it. */
 export const teamRefSchema = safeString.trim().min(1, { error: "a team's name or id" }).max(200);
