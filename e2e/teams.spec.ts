@@ -39,7 +39,9 @@ test("create a team, manage its members, budget and keys, and see its usage", as
   await create.getByLabel("Name").fill("bad.name!");
   await create.getByLabel("Name").evaluate((el: HTMLInputElement) => el.removeAttribute("pattern"));
   await create.getByRole("button", { name: "Create team" }).click();
-  await expect(create.getByRole("alert")).toContainText("Invalid name");
+  await expect(create.getByRole("alert")).toHaveText(
+    "Invalid input: name: 1 to 63 lower-case letters, digits, dots, dashes or underscores, such as search-team",
+  );
 
   await row.getByRole("link", { name: team }).click();
   await expect(page.getByRole("heading", { level: 1, name: `Team ${team}` })).toBeVisible();

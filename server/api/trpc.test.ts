@@ -142,6 +142,9 @@ describe("tRPC", () => {
     expect(r.status).toBe(400);
     expect(r.error?.data.code).toBe("BAD_REQUEST");
     expect(r.error?.data.zodError?.[0]?.field).toBe("n");
+    // In words, not the issues as JSON: the dashboard's forms show the message as it is.
+    expect(r.error?.message).toMatch(/^Invalid input: n: /);
+    expect(r.error?.message).not.toContain("{");
   });
 
   it("domain errors keep their code and message", async () => {

@@ -142,7 +142,13 @@ const t = initTRPC
       return {
         ...shape,
         // An unexpected error never shows its internals; the request id leads to the log line.
-        message: internal ? unexpectedError(ctx?.requestId ?? "?").message : shape.message,
+        // A refused input says which field and why in words (tRPC's own message is the issues as JSON,
+        // which the dashboard's forms would show as it is).
+        message: internal
+          ? unexpectedError(ctx?.requestId ?? "?").message
+          : zodError?.length
+            ? `Invalid input: ${zodError.map((i) => `${i.field}: ${i.message}`).join("; ")}`
+            : shape.message,
         data: {
           ...shape.data,
           stack: undefined,

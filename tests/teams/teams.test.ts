@@ -134,6 +134,19 @@ describe.each(testDatabases())("teams on $kind", ({ kind }) => {
     expect(updated).toMatchObject({ monthlyBudgetUsd: "25", budgetPeriod: "week", rpmLimit: 1000 });
   });
 
+  it("answers 409, not 500, when one name is created twice at once", async () => {
+    const name = `twice-${suffix}`;
+    const results = await Promise.allSettled([
+      createTeam(CLI_ACTOR, { name }),
+      createTeam(CLI_ACTOR, { name }),
+      createTeam(CLI_ACTOR, { name }),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === "rejected")) {
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "conflict", message: `A team named ${name} already exists` });
+    }
+  });
+
   it("counts every key of the team against the team's requests per minute", async () => {
     const team = `limited-${suffix}`;
     await createTeam(CLI_ACTOR, { name: team, rpmLimit: 3 });

@@ -180,28 +180,35 @@ export async function createTeam(actor: Actor, raw: CreateTeamInput): Promise<Te
   if (await db.team.findUnique({ where: { name: input.name }, select: { id: true } })) {
     throw new AppError("conflict", `A team named ${input.name} already exists`, { field: "name" });
   }
-  const row = await db.$transaction(async (tx) => {
-    const created = await tx.team.create({
-      data: {
-        name: input.name,
-        monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
-        budgetPeriod: input.budgetPeriod ?? "month",
-        rpmLimit: input.rpmLimit ?? null,
-        ...(owner ? { members: { create: { userId: owner.id, role: "owner" } } } : {}),
-      },
-      select: TEAM_SELECT,
-    });
-    await writeAudit(tx, { actor, action: "team.create", target: { kind: "team", id: created.id }, after: audited(created) });
-    if (owner) {
-      await writeAudit(tx, {
-        actor,
-        action: "team.member_add",
-        target: { kind: "team", id: created.id },
-        after: { userId: owner.id, email: owner.email, role: "owner" },
+  const row = await db
+    .$transaction(async (tx) => {
+      const created = await tx.team.create({
+        data: {
+          name: input.name,
+          monthlyBudgetUsd: input.monthlyBudgetUsd ?? null,
+          budgetPeriod: input.budgetPeriod ?? "month",
+          rpmLimit: input.rpmLimit ?? null,
+          ...(owner ? { members: { create: { userId: owner.id, role: "owner" } } } : {}),
+        },
+        select: TEAM_SELECT,
       });
-    }
-    return created;
-  });
+      await writeAudit(tx, { actor, action: "team.create", target: { kind: "team", id: created.id }, after: audited(created) });
+      if (owner) {
+        await writeAudit(tx, {
+          actor,
+          action: "team.member_add",
+          target: { kind: "team", id: created.id },
+          after: { userId: owner.id, email: owner.email, role: "owner" },
+        });
+      }
+      return created;
+    })
+    .catch((e: unknown) => {
+      // Two creations of one name at once: the second meets the unique index, not the check above.
+      if ((e as { code?: string }).code === "P2002")
+        throw new AppError("conflict", `A team named ${input.name} already exists`, { field: "name" });
+      throw e;
+    });
   await publishInvalidation({ kind: "team", id: row.id });
   return toView(row, "admin");
 }
