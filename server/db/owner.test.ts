@@ -130,7 +130,7 @@ describe("the DATA_DIR owner", () => {
     const second = await openDatabase({ dataDir });
     const pool = new pg.Pool({ host: "127.0.0.1", port: owner.servingPort, user: "postgres", database: "postgres", max: 6 });
     const problems: string[] = [];
-    const insert = `INSERT INTO vector_collections (id, name, vector_size, distance, backend) VALUES ($1, $1, $2, 'Cosine', 'pgvector')`;
+    const insert = `INSERT INTO vector_collections (id, name, owner_scope, physical_name, vector_size, distance, backend) VALUES ($1, $1, 'key:owner-test', $1, $2, 'Cosine', 'pgvector')`;
     try {
       await Promise.all(
         Array.from({ length: 300 }, async (_, i) => {
