@@ -32,8 +32,11 @@ async function ask(request: APIRequestContext, key: string, prompt: string): Pro
 }
 
 test("a logging key's request shows its prompt and answer as a chat; a key without it shows none stored", async ({ page, request }) => {
-  const logging = JSON.parse(await cli(["keys", "create", "--name", `${TAG}-on`, "--log-bodies", "on", "--json"])) as { key: string };
-  const plain = JSON.parse(await cli(["keys", "create", "--name", `${TAG}-plain`, "--json"])) as { key: string };
+  const logging = JSON.parse(await cli(["keys", "create", "--name", `${TAG}-on`, "--log-bodies", "on", "--json"])) as {
+    id: string;
+    key: string;
+  };
+  const plain = JSON.parse(await cli(["keys", "create", "--name", `${TAG}-plain`, "--json"])) as { id: string; key: string };
 
   const secret = "sk-ant-e2e-secret-0123456789abcdef";
   const answer = await ask(request, logging.key, `What is a haiku? My key is ${secret}`);
@@ -71,4 +74,7 @@ test("a logging key's request shows its prompt and answer as a chat; a key witho
     .getByRole("button", { name: /^Open request/ })
     .click();
   await expect(page.getByRole("region", { name: "Request detail" })).toContainText("Not stored");
+
+  // Revoke both keys, so the specs after this one find the keys page as they left it (shell.spec's empty state).
+  for (const k of [logging, plain]) await cli(["keys", "revoke", k.id]);
 });

@@ -218,12 +218,13 @@ function CollectionSelect({
   onChange: (name: string) => void;
 }) {
   const owners = new Set(collections.map((c) => c.owner)).size > 1;
+  const valueOf = optionValue(collections);
   return (
     <label className="field">
       <span className="field-label">Collection</span>
       <select name={name} required value={value} onChange={(e) => onChange(e.target.value)}>
         {collections.map((c) => (
-          <option key={collectionKey(c)} value={collectionKey(c)}>
+          <option key={collectionKey(c)} value={valueOf(c)}>
             {c.name} ({c.vectorSize}-d){owners ? ` · ${c.owner}` : ""}
           </option>
         ))}
@@ -232,17 +233,25 @@ function CollectionSelect({
   );
 }
 
-/** A collection's key in lists and selects: names are unique per owner, not across owners. */
+/** A collection's key in lists: names are unique per owner, not across owners. */
 function collectionKey(c: Pick<Collection, "owner" | "name">): string {
   return `${c.owner} ${c.name}`;
+}
+
+/** A collection's value in a select: its name, or owner and name where another owner's has that name too (an admin's list). */
+function optionValue(collections: Collection[]): (c: Collection) => string {
+  const names = new Map<string, number>();
+  for (const c of collections) names.set(c.name, (names.get(c.name) ?? 0) + 1);
+  return (c) => ((names.get(c.name) ?? 0) > 1 ? collectionKey(c) : c.name);
 }
 
 /** The chosen collection (the first until one is chosen): its key, size, and how to address it. */
 function useChosenCollection(collections: Collection[]) {
   const [chosen, setChosen] = useState("");
-  const current = collections.find((c) => collectionKey(c) === chosen) ?? collections[0];
+  const valueOf = optionValue(collections);
+  const current = collections.find((c) => valueOf(c) === chosen) ?? collections[0];
   return {
-    value: current ? collectionKey(current) : "",
+    value: current ? valueOf(current) : "",
     size: current?.vectorSize,
     onChange: setChosen,
     target: current ? { name: current.name, owner: current.owner } : { name: "" },
