@@ -25,7 +25,8 @@ test("an admin creates, changes and disables a user from the Users page", async 
   await row.getByLabel(`Budget of ${email} (USD per month)`).fill("30");
   // Saved before the reload (the reload would otherwise cut the request short).
   await Promise.all([
-    page.waitForResponse((r) => r.url().includes("users.update") && r.ok()),
+    // The budget's own update: the role changes above answer users.update too, and may come back later.
+    page.waitForResponse((r) => r.url().includes("users.update") && r.ok() && (r.request().postData() ?? "").includes("monthlyBudgetUsd")),
     row.getByRole("button", { name: "Save" }).click(),
   ]);
   await page.reload();
