@@ -3,21 +3,8 @@
 // answer as a chat, with a secret in the prompt redacted. A key without the setting makes the same
 // call; its detail says nothing was stored. Runs the CLI against the e2e server's database
 // (E2E_DATA_DIR, set by scripts/e2e.mjs), as e2e/usage.spec.ts does.
-import { execFile } from "node:child_process";
+import { cli } from "./support/cli";
 import { expect, test, type APIRequestContext } from "@playwright/test";
-
-function cli(args: string[]): Promise<string> {
-  const dataDir = process.env.E2E_DATA_DIR;
-  if (!dataDir) throw new Error("E2E_DATA_DIR is set by `npm run test:e2e` (scripts/e2e.mjs)");
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts", ...args],
-      { env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn" }, timeout: 120_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`cli ${args.join(" ")} failed: ${stderr || err.message}`)) : resolve(stdout)),
-    );
-  });
-}
 
 const TAG = `bodies-${Date.now().toString(36)}`;
 

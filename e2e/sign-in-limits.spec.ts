@@ -5,26 +5,13 @@
 // stamp reaches next-auth through the server action is what this checks. The account is made
 // with the CLI against the e2e server's database (E2E_DATA_DIR), so other specs' sign-ins are
 // not affected.
-import { execFile } from "node:child_process";
+import { cli } from "./support/cli";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 
 test.use({ storageState: { cookies: [], origins: [] } });
 
 const EMAIL = `limits-e2e-${Date.now()}@example.com`;
 const PASSWORD = `limits-e2e-${Math.random().toString(36).slice(2)}`;
-
-function cli(args: string[]): Promise<string> {
-  const dataDir = process.env.E2E_DATA_DIR;
-  if (!dataDir) throw new Error("E2E_DATA_DIR is set by `npm run test:e2e` (scripts/e2e.mjs)");
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts", ...args],
-      { env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn" }, timeout: 120_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`cli ${args.join(" ")} failed: ${stderr || err.message}`)) : resolve(stdout)),
-    );
-  });
-}
 
 /** A browser of its own whose requests come "from" `address`. */
 async function clientAt(browser: Browser, address: string): Promise<Page> {

@@ -3,24 +3,10 @@
 // a team key (its secret shown once, the key listed with the team) and use it; the team's calls
 // show on its page and under the usage page's Team filter. Runs the CLI against the e2e server's
 // database (E2E_DATA_DIR, set by scripts/e2e.mjs) for the member's account.
-import { execFile } from "node:child_process";
+import { cli } from "./support/cli";
 import { expect, test } from "@playwright/test";
 
 const MEMBER = `teams-e2e-${Date.now()}@example.com`;
-
-function cli(args: string[], stdin?: string): Promise<string> {
-  const dataDir = process.env.E2E_DATA_DIR;
-  if (!dataDir) throw new Error("E2E_DATA_DIR is set by `npm run test:e2e` (scripts/e2e.mjs)");
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts", ...args],
-      { env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn" }, timeout: 120_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`cli ${args.join(" ")} failed: ${stderr || err.message}`)) : resolve(stdout)),
-    );
-    if (stdin !== undefined) child.stdin?.end(stdin);
-  });
-}
 
 test("create a team, manage its members, budget and keys, and see its usage", async ({ page, playwright }) => {
   const team = `e2e-team-${Date.now().toString(36)}`;

@@ -2,25 +2,12 @@
 // request; then, after `npm run cli -- seed-demo` wrote 30 days of demo usage for them, the cards,
 // charts, filters, recent requests and a CSV export whose totals equal the cards to the last decimal.
 // Runs the CLI against the e2e server's database (E2E_DATA_DIR, set by scripts/e2e.mjs).
-import { execFile } from "node:child_process";
+import { cli } from "./support/cli";
 import { readFile } from "node:fs/promises";
 import { expect, test, type Page } from "@playwright/test";
 
 const EMAIL = `usage-e2e-${Date.now()}@example.com`;
 const PASSWORD = `usage-e2e-${Math.random().toString(36).slice(2)}`;
-
-function cli(args: string[]): Promise<string> {
-  const dataDir = process.env.E2E_DATA_DIR;
-  if (!dataDir) throw new Error("E2E_DATA_DIR is set by `npm run test:e2e` (scripts/e2e.mjs)");
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "--import", "./scripts/server-only-hook.mjs", "server/cli/main.ts", ...args],
-      { env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn" }, timeout: 120_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`cli ${args.join(" ")} failed: ${stderr || err.message}`)) : resolve(stdout)),
-    );
-  });
-}
 
 /** An exact decimal string as picodollars, so sums are exact. */
 function pico(text: string): bigint {
